@@ -1,0 +1,127 @@
+//! A viewer's cart in one room. The memory backend serves one node; a shared backend
+//! implements the same trait.
+
+use crate::domain::{AccountId, ProductId, Quantity, RoomId};
+use crate::error::AppError;
+use async_trait::async_trait;
+use dashmap::DashMap;
+use std::collections::BTreeMap;
+
+/// A cart holds at most this many different products, so a cart (and its checkout)
+/// stays a bounded amount of work.
+pub const MAX_CART_LINES: usize = 20;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cart {
+    pub lines: BTreeMap<ProductId, Quantity>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum CartChange {
+    Add(ProductId, Quantity),
+    Set(ProductId, Quantity),
+    Remove(ProductId),
+}
+
+impl Cart {
+    /// Applies a change, or refuses it and leaves the cart as it was.
+    pub fn apply(&mut self, change: CartChange) -> Result<(), AppError> {
+        let (product, quantity) = match change {
+            CartChange::Remove(product) => {
+                self.lines.remove(&product);
+                return Ok(());
+            }
+            CartChange::Set(product, q) => (product, q),
+            CartChange::Add(product, q) => {
+                let current = self.lines.get(&product).map_or(0, |q| i64::from(*q));
+                (product, Quantity::try_from(current + i64::from(q))?)
+            }
+        };
+        if !self.lines.contains_key(&product) && self.lines.len() >= MAX_CART_LINES {
+            return Err(AppError::BadRequest(format!("a cart holds at most {MAX_CART_LINES} products")));
+        }
+        self.lines.insert(product, quantity);
+        Ok(())
+    }
+}
+
+#[async_trait]
+pub trait Carts: Send + Sync + 'static {
+    async fn get(&self, room: RoomId, buyer: AccountId) -> Result<Cart, AppError>;
+    async fn update(&self, room: RoomId, buyer: AccountId, change: CartChange) -> Result<Cart, AppError>;
+    async fn clear(&self, room: RoomId, buyer: AccountId) -> Result<(), AppError>;
+}
+
+#[derive(Default)]
+pub struct MemoryCarts {
+    carts: DashMap<(RoomId, AccountId), Cart>,
+}
+
+#[async_trait]
+impl Carts for MemoryCarts {
+    async fn get(&self, room: RoomId, buyer: AccountId) -> Result<Cart, AppError> {
+        Ok(self.carts.get(&(room, buyer)).map(|c| c.clone()).unwrap_or_default())
+    }
+
+    async fn update(&self, room: RoomId, buyer: AccountId, change: CartChange) -> Result<Cart, AppError> {
+        let mut cart = self.carts.entry((room, buyer)).or_default();
+        let mut next = cart.clone();
+        next.apply(change)?;
+        *cart = next.clone();
+        Ok(next)
+    }
+
+    async fn clear(&self, room: RoomId, buyer: AccountId) -> Result<(), AppError> {
+        self.carts.remove(&(room, buyer));
+        Ok(())
+    }
+}
+
+/// Changes a buyer's cart in a room: only lined-up products, only for account holders.
+pub async fn change_cart(
+    state: &crate::app::AppState,
+    room: &crate::room::LiveRoom,
+    buyer: Option<&crate::store::AccountRow>,
+    change: CartChange,
+) -> Result<crate::wire::ws::CartView, AppError> {
+    let buyer = buyer.ok_or(AppError::Unauthenticated)?;
+    let product = match change {
+        CartChange::Add(p, _) | CartChange::Set(p, _) | CartChange::Remove(p) => p,
+    };
+    if room.product(product).is_none() {
+        return Err(AppError::NotInLineup);
+    }
+    let cart = state.carts.update(room.id, buyer.id, change).await?;
+    Ok(super::pricing::cart_view(room, &cart, state.clock.now()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(id: i64) -> ProductId {
+        ProductId::try_from(id).unwrap()
+    }
+
+    fn q(n: i64) -> Quantity {
+        Quantity::try_from(n).unwrap()
+    }
+
+    #[test]
+    fn adding_past_the_line_limit_changes_nothing() {
+        let mut cart = Cart::default();
+        cart.apply(CartChange::Add(p(1), q(90))).unwrap();
+        assert!(cart.apply(CartChange::Add(p(1), q(10))).is_err());
+        assert_eq!(cart.lines[&p(1)], q(90));
+    }
+
+    #[test]
+    fn a_cart_holds_a_bounded_number_of_products() {
+        let mut cart = Cart::default();
+        for id in 1..=MAX_CART_LINES as i64 {
+            cart.apply(CartChange::Set(p(id), q(1))).unwrap();
+        }
+        assert!(cart.apply(CartChange::Set(p(999), q(1))).is_err());
+        assert!(cart.apply(CartChange::Set(p(1), q(2))).is_ok());
+    }
+}

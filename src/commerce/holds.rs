@@ -1,0 +1,177 @@
+//! The hold book: units reserved for checkouts in flight, as a plain struct driven by
+//! inputs and the current time, so expiry is tested without sleeping.
+//!
+//! `available` is what can still be held: units on hand (not yet sold in the database)
+//! less units held. A hold takes units from every key it names or from none. Committing
+//! a hold means the units are sold (the database decrements its stock in the same step),
+//! so `available` does not change; releasing or expiring it gives the units back.
+
+use crate::domain::{DropId, ProductId, UnixMs};
+use std::collections::HashMap;
+
+/// A pool of units that a hold draws from: a product's stock, or the allotment of a drop
+/// (a drop line draws from both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StockKey {
+    Product(ProductId),
+    Drop(DropId),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shortfall {
+    pub key: StockKey,
+    pub available: i64,
+}
+
+#[derive(Debug)]
+struct Hold {
+    lines: Vec<(StockKey, i64)>,
+    expires_at: UnixMs,
+}
+
+#[derive(Debug, Default)]
+pub struct HoldBook {
+    available: HashMap<StockKey, i64>,
+    holds: HashMap<String, Hold>,
+}
+
+impl HoldBook {
+    fn held(&self, key: StockKey) -> i64 {
+        self.holds
+            .values()
+            .flat_map(|h| h.lines.iter())
+            .filter(|(k, _)| *k == key)
+            .map(|(_, q)| q)
+            .sum()
+    }
+
+    /// Starts tracking `key` with `on_hand` units unless it is tracked already.
+    pub fn track(&mut self, key: StockKey, on_hand: i64) -> i64 {
+        *self.available.entry(key).or_insert(on_hand)
+    }
+
+    /// Replaces what is on hand (a brand's restock or recount), keeping live holds.
+    pub fn set_on_hand(&mut self, key: StockKey, on_hand: i64) -> i64 {
+        let available = (on_hand - self.held(key)).max(0);
+        self.available.insert(key, available);
+        available
+    }
+
+    pub fn available(&self, key: StockKey) -> Option<i64> {
+        self.available.get(&key).copied()
+    }
+
+    /// Reserves every line or none. An untracked key counts as zero units.
+    pub fn hold(&mut self, id: &str, lines: &[(StockKey, i64)], expires_at: UnixMs) -> Result<(), Shortfall> {
+        let mut need: HashMap<StockKey, i64> = HashMap::new();
+        for (key, q) in lines {
+            *need.entry(*key).or_default() += q;
+        }
+        for (key, q) in &need {
+            let available = self.available(*key).unwrap_or(0);
+            if available < *q {
+                return Err(Shortfall { key: *key, available });
+            }
+        }
+        for (key, q) in need {
+            *self.available.entry(key).or_default() -= q;
+        }
+        self.holds.insert(id.to_owned(), Hold { lines: lines.to_vec(), expires_at });
+        Ok(())
+    }
+
+    /// Turns a live hold into a sale. False when the hold is unknown or has expired (an
+    /// expired hold is released here, since its units may already be promised elsewhere).
+    pub fn commit(&mut self, id: &str, now: UnixMs) -> bool {
+        match self.holds.get(id) {
+            Some(h) if h.expires_at > now => {
+                self.holds.remove(id);
+                true
+            }
+            Some(_) => {
+                self.release(id);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Gives a hold's units back. False when there was no such hold.
+    pub fn release(&mut self, id: &str) -> bool {
+        let Some(hold) = self.holds.remove(id) else { return false };
+        for (key, q) in hold.lines {
+            *self.available.entry(key).or_default() += q;
+        }
+        true
+    }
+
+    /// Releases every hold that has expired by `now`; returns their ids.
+    pub fn expire(&mut self, now: UnixMs) -> Vec<String> {
+        let expired: Vec<String> =
+            self.holds.iter().filter(|(_, h)| h.expires_at <= now).map(|(id, _)| id.clone()).collect();
+        for id in &expired {
+            self.release(id);
+        }
+        expired
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn product(id: i64) -> StockKey {
+        StockKey::Product(ProductId::try_from(id).unwrap())
+    }
+
+    #[test]
+    fn a_hold_never_takes_more_than_is_available() {
+        let mut book = HoldBook::default();
+        book.track(product(1), 3);
+        assert!(book.hold("a", &[(product(1), 2)], UnixMs(100)).is_ok());
+        assert_eq!(book.hold("b", &[(product(1), 2)], UnixMs(100)), Err(Shortfall { key: product(1), available: 1 }));
+        assert_eq!(book.available(product(1)), Some(1));
+    }
+
+    #[test]
+    fn a_multi_line_hold_is_all_or_nothing() {
+        let mut book = HoldBook::default();
+        book.track(product(1), 5);
+        book.track(product(2), 0);
+        assert!(book.hold("a", &[(product(1), 1), (product(2), 1)], UnixMs(100)).is_err());
+        assert_eq!(book.available(product(1)), Some(5));
+    }
+
+    #[test]
+    fn an_expired_hold_returns_its_units_and_cannot_be_committed() {
+        let mut book = HoldBook::default();
+        book.track(product(1), 1);
+        book.hold("a", &[(product(1), 1)], UnixMs(1_000)).unwrap();
+        assert_eq!(book.expire(UnixMs(999)), Vec::<String>::new());
+        assert_eq!(book.expire(UnixMs(1_000)), vec!["a".to_owned()]);
+        assert_eq!(book.available(product(1)), Some(1));
+        assert!(!book.commit("a", UnixMs(1_001)));
+        book.hold("b", &[(product(1), 1)], UnixMs(5_000)).unwrap();
+        assert!(book.commit("b", UnixMs(1_001)));
+        assert_eq!(book.available(product(1)), Some(0));
+    }
+
+    #[test]
+    fn commit_after_expiry_but_before_the_sweep_releases_the_units() {
+        let mut book = HoldBook::default();
+        book.track(product(1), 1);
+        book.hold("a", &[(product(1), 1)], UnixMs(1_000)).unwrap();
+        assert!(!book.commit("a", UnixMs(1_000)));
+        assert_eq!(book.available(product(1)), Some(1));
+    }
+
+    #[test]
+    fn a_restock_keeps_live_holds() {
+        let mut book = HoldBook::default();
+        book.track(product(1), 2);
+        book.hold("a", &[(product(1), 2)], UnixMs(100)).unwrap();
+        assert_eq!(book.set_on_hand(product(1), 10), 8);
+        assert!(book.release("a"));
+        assert_eq!(book.available(product(1)), Some(10));
+    }
+}

@@ -1,0 +1,112 @@
+//! One configuration, from flags and environment variables, every field with a default.
+
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn parse_secs(raw: &str) -> Result<Duration, String> {
+    raw.parse::<u64>().map(Duration::from_secs).map_err(|e| format!("{raw:?}: {e}"))
+}
+
+fn parse_millis(raw: &str) -> Result<Duration, String> {
+    raw.parse::<u64>().map(Duration::from_millis).map_err(|e| format!("{raw:?}: {e}"))
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address the HTTP and WebSocket server listens on.
+    #[arg(long, env = "LIVECART_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// sqlite:… (embedded default) or postgres://…
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://livecart.db?mode=rwc")]
+    pub database_url: String,
+
+    #[arg(long, env = "LIVECART_DB_CONNECTIONS", default_value_t = 8)]
+    pub db_connections: u32,
+
+    /// Folder of the web demo pages served at `/`.
+    #[arg(long, env = "LIVECART_WEB_DEMO", default_value = "web-demo")]
+    pub web_demo: PathBuf,
+
+    /// How long a checkout may hold stock before the units go back on sale (seconds).
+    #[arg(long, env = "LIVECART_HOLD_SECS", default_value = "120", value_parser = parse_secs)]
+    pub hold_ttl: Duration,
+
+    /// How long a login session lasts (seconds).
+    #[arg(long, env = "LIVECART_SESSION_SECS", default_value = "2592000", value_parser = parse_secs)]
+    pub session_ttl: Duration,
+
+    /// Period of viewer-count and reaction ticks, drop expiry and the hold sweeper (ms).
+    #[arg(long, env = "LIVECART_TICK_MS", default_value = "1000", value_parser = parse_millis)]
+    pub tick: Duration,
+
+    /// Room events kept for resuming viewers.
+    #[arg(long, env = "LIVECART_HISTORY", default_value_t = 512)]
+    pub history: usize,
+
+    /// Frames a viewer may fall behind by before it is resynced with a snapshot.
+    #[arg(long, env = "LIVECART_VIEWER_QUEUE", default_value_t = 1024)]
+    pub viewer_queue: usize,
+
+    /// Comments a viewer may send in a burst, then one per `comment_refill_ms`.
+    #[arg(long, env = "LIVECART_COMMENT_BURST", default_value_t = 5)]
+    pub comment_burst: u32,
+
+    #[arg(long, env = "LIVECART_COMMENT_REFILL_MS", default_value_t = 1000)]
+    pub comment_refill_ms: i64,
+
+    /// Argon2 memory cost in KiB (the OWASP minimum is 19456); lower only for tests.
+    #[arg(long, env = "LIVECART_ARGON2_KIB", default_value_t = 19_456)]
+    pub argon2_kib: u32,
+
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, env = "LIVECART_LOG_JSON", default_value_t = false)]
+    pub log_json: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} must be greater than zero")]
+    Zero(&'static str),
+    #[error("argon2 memory cost must be at least 8 KiB")]
+    Argon2Memory,
+}
+
+impl Config {
+    /// Checks what clap's types cannot, before anything binds.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let zero = [
+            ("hold_ttl", self.hold_ttl.is_zero()),
+            ("session_ttl", self.session_ttl.is_zero()),
+            ("tick", self.tick.is_zero()),
+            ("history", self.history == 0),
+            ("viewer_queue", self.viewer_queue == 0),
+            ("comment_burst", self.comment_burst == 0),
+            ("comment_refill_ms", self.comment_refill_ms <= 0),
+            ("db_connections", self.db_connections == 0),
+        ];
+        if let Some((name, _)) = zero.iter().find(|(_, z)| *z) {
+            return Err(ConfigError::Zero(name));
+        }
+        if self.argon2_kib < 8 {
+            return Err(ConfigError::Argon2Memory);
+        }
+        Ok(())
+    }
+
+    /// The defaults, as if no flag or variable were given.
+    pub fn defaults() -> Self {
+        use clap::{FromArgMatches, Parser};
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            config: Config,
+        }
+        let matches = <Wrapper as clap::CommandFactory>::command().no_binary_name(true).get_matches_from(
+            Vec::<String>::new(),
+        );
+        Wrapper::from_arg_matches(&matches).map(|w| w.config).unwrap_or_else(|e| e.exit())
+    }
+}

@@ -1,0 +1,226 @@
+//! The values of the live-shopping domain, parsed once at the edge.
+//!
+//! Every constructor here rejects what the domain cannot hold (a negative price, a
+//! quantity of zero, a comment of ten thousand characters), so modules further in never
+//! re-check and never see such a value.
+
+mod ids;
+mod money;
+mod text;
+mod time;
+
+pub use ids::{AccountId, AgreementId, BrandId, DropId, OrderId, ProductId, RoomId};
+pub use money::{Currency, Money, Price};
+pub use text::{
+    CardNumber, CommentText, DisplayName, Email, IdempotencyKey, Password, ProductTitle, RoomTitle,
+};
+pub use time::{Clock, UnixMs};
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Why a raw value was refused: the field it was meant for and what was wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct Invalid {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl Invalid {
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Self { field, reason: reason.into() }
+    }
+}
+
+/// What an account may do. A brand member acts for exactly one brand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Creator,
+    Brand,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Creator => "creator",
+            Role::Brand => "brand",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        match raw {
+            "viewer" => Ok(Role::Viewer),
+            "creator" => Ok(Role::Creator),
+            "brand" => Ok(Role::Brand),
+            "admin" => Ok(Role::Admin),
+            other => Err(Invalid::new("role", format!("unknown role {other:?}"))),
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A creator's reach bracket. Brands compare creators within a tier, because a nano
+/// creator's conversion rate means something different from a mega creator's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    Nano,
+    Micro,
+    Macro,
+    Mega,
+}
+
+impl Tier {
+    pub fn for_followers(followers: i64) -> Self {
+        match followers {
+            ..10_000 => Tier::Nano,
+            10_000..100_000 => Tier::Micro,
+            100_000..=1_000_000 => Tier::Macro,
+            _ => Tier::Mega,
+        }
+    }
+}
+
+/// Units of one product in one cart line or order line: at least one, at most
+/// [`Quantity::MAX`], so a typo cannot reserve a warehouse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "i64")]
+pub struct Quantity(u32);
+
+impl Quantity {
+    pub const MAX: u32 = 99;
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for Quantity {
+    type Error = Invalid;
+
+    fn try_from(raw: i64) -> Result<Self, Invalid> {
+        if (1..=i64::from(Self::MAX)).contains(&raw) {
+            Ok(Quantity(raw as u32))
+        } else {
+            Err(Invalid::new("quantity", format!("must be between 1 and {}, got {raw}", Self::MAX)))
+        }
+    }
+}
+
+impl From<Quantity> for i64 {
+    fn from(q: Quantity) -> i64 {
+        i64::from(q.0)
+    }
+}
+
+/// Units a brand has on hand for a product. Zero is allowed (sold out), negative is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "i64")]
+pub struct Stock(i64);
+
+impl Stock {
+    pub const MAX: i64 = 1_000_000_000;
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for Stock {
+    type Error = Invalid;
+
+    fn try_from(raw: i64) -> Result<Self, Invalid> {
+        if (0..=Self::MAX).contains(&raw) {
+            Ok(Stock(raw))
+        } else {
+            Err(Invalid::new("stock", format!("must be between 0 and {}, got {raw}", Self::MAX)))
+        }
+    }
+}
+
+impl From<Stock> for i64 {
+    fn from(s: Stock) -> i64 {
+        s.0
+    }
+}
+
+/// A commission rate in basis points of the amount paid (0 to 100%).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "i64")]
+pub struct BasisPoints(u16);
+
+impl BasisPoints {
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for BasisPoints {
+    type Error = Invalid;
+
+    fn try_from(raw: i64) -> Result<Self, Invalid> {
+        if (0..=10_000).contains(&raw) {
+            Ok(BasisPoints(raw as u16))
+        } else {
+            Err(Invalid::new("commission_bps", format!("must be between 0 and 10000, got {raw}")))
+        }
+    }
+}
+
+impl From<BasisPoints> for i64 {
+    fn from(b: BasisPoints) -> i64 {
+        i64::from(b.0)
+    }
+}
+
+/// The reactions a viewer can send. A closed set, so counts aggregate cleanly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reaction {
+    Heart,
+    Fire,
+    Clap,
+    Laugh,
+    Wow,
+}
+
+impl Reaction {
+    pub const ALL: [Reaction; 5] =
+        [Reaction::Heart, Reaction::Fire, Reaction::Clap, Reaction::Laugh, Reaction::Wow];
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantity_refuses_zero_negative_and_absurd_values() {
+        assert!(Quantity::try_from(0).is_err());
+        assert!(Quantity::try_from(-3).is_err());
+        assert!(Quantity::try_from(1_000_000).is_err());
+        assert_eq!(Quantity::try_from(99).unwrap().get(), 99);
+    }
+
+    #[test]
+    fn tiers_follow_follower_brackets() {
+        assert_eq!(Tier::for_followers(9_999), Tier::Nano);
+        assert_eq!(Tier::for_followers(10_000), Tier::Micro);
+        assert_eq!(Tier::for_followers(100_000), Tier::Macro);
+        assert_eq!(Tier::for_followers(1_000_001), Tier::Mega);
+    }
+}

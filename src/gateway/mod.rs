@@ -1,0 +1,59 @@
+//! WebSocket: the upgrade, the first frame (join a room or follow a brand's sales), and
+//! the per-connection loops. `protocol` turns text frames into typed messages before any
+//! logic runs.
+
+mod join;
+mod protocol;
+mod room_session;
+mod sales_session;
+
+use crate::app::AppState;
+use crate::wire::routes;
+use crate::wire::ws::{MAX_CLIENT_FRAME_BYTES, ServerMsg};
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use axum::routing::get;
+
+/// Frames larger than this close the connection; frames between
+/// [`MAX_CLIENT_FRAME_BYTES`] and this get a `frame_too_large` error and the connection
+/// stays usable.
+const HARD_FRAME_LIMIT: usize = 16 * MAX_CLIENT_FRAME_BYTES;
+
+/// Bytes a viewer's unsent frames may occupy before the connection is dropped as too slow.
+const MAX_WRITE_BUFFER: usize = 256 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(routes::WS, get(upgrade))
+}
+
+async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    // tungstenite defaults to a 128 KiB read buffer and an unbounded write buffer per
+    // connection: gigabytes at a hundred thousand viewers. Viewers mostly listen.
+    ws.read_buffer_size(4 * 1024)
+        .write_buffer_size(8 * 1024)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .max_message_size(HARD_FRAME_LIMIT)
+        .max_frame_size(HARD_FRAME_LIMIT)
+        .on_upgrade(move |socket| serve(socket, state))
+}
+
+async fn serve(socket: WebSocket, state: AppState) {
+    match join::first_frame(socket, &state).await {
+        Some((socket, join::Joined::Room { room, viewer, opening })) => {
+            room_session::run(socket, state, room, viewer, *opening).await
+        }
+        Some((socket, join::Joined::Sales { brand, feed })) => sales_session::run(socket, state, brand, feed).await,
+        None => {}
+    }
+}
+
+fn frame(msg: &ServerMsg) -> Message {
+    // Serialising our own message types cannot fail: no maps with non-string keys.
+    Message::Text(Utf8Bytes::from(serde_json::to_string(msg).unwrap_or_default()))
+}
+
+fn error_frame(e: &crate::error::AppError, request: Option<&str>) -> Message {
+    frame(&ServerMsg::Error { code: e.code().to_owned(), message: e.public_message(), request: request.map(str::to_owned) })
+}

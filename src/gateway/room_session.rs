@@ -1,0 +1,253 @@
+//! A joined viewer's connection: a receive loop that decodes and dispatches the viewer's
+//! messages, and a send task that merges private replies with the room's frames.
+//!
+//! The send task writes every frame that is waiting, then flushes once: per-frame cost
+//! dominates small messages, so batching the flush is the largest fan-out saving. A
+//! viewer that falls behind the room's bounded channel (or shows a sequence gap) is
+//! resynced with a fresh snapshot instead of buffering without limit, and one whose
+//! socket stays blocked past the write timeout is dropped.
+
+use super::{error_frame, frame, protocol};
+use crate::app::AppState;
+use crate::commerce::cart::{CartChange, change_cart};
+use crate::commerce::checkout::{CheckoutRequest, checkout};
+use crate::domain::Quantity;
+use crate::error::{AppError, AppResult};
+use crate::room::actions::{self, DropRequest};
+use crate::room::snapshot::{Opening, snapshot};
+use crate::room::{Delivery, LiveRoom, Viewer};
+use crate::wire::ws::{ClientMsg, ServerMsg};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::{Semaphore, mpsc};
+
+/// Private replies (cart, order, errors) waiting to be written to one viewer.
+const REPLY_QUEUE: usize = 32;
+/// Frames written between two flushes at most.
+const MAX_BATCH: usize = 64;
+/// A viewer whose socket accepts nothing for this long is disconnected.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Checkouts one connection may run at once.
+const CONCURRENT_CHECKOUTS: usize = 2;
+/// Close code 1012 (service restart): the client should reconnect, with `since`.
+const CLOSE_RESTARTING: u16 = 1012;
+
+type Sink = SplitSink<WebSocket, Message>;
+
+/// Counts the viewer in the room for exactly as long as the connection lives.
+struct Presence(Arc<LiveRoom>);
+
+impl Presence {
+    fn enter(room: &Arc<LiveRoom>) -> Self {
+        room.viewer_joined();
+        Presence(Arc::clone(room))
+    }
+}
+
+impl Drop for Presence {
+    fn drop(&mut self) {
+        self.0.viewer_left();
+    }
+}
+
+pub async fn run(socket: WebSocket, state: AppState, room: Arc<LiveRoom>, viewer: Viewer, opening: Opening) {
+    let _presence = Presence::enter(&room);
+    let viewer = Arc::new(viewer);
+    let (sink, mut stream) = socket.split();
+    let (replies, replies_rx) = mpsc::channel(REPLY_QUEUE);
+    let mut sender =
+        tokio::spawn(send_loop(sink, state.clone(), Arc::clone(&room), Arc::clone(&viewer), opening, replies_rx));
+    let checkouts = Arc::new(Semaphore::new(CONCURRENT_CHECKOUTS));
+    loop {
+        tokio::select! {
+            _ = &mut sender => return,
+            msg = stream.next() => match msg {
+                Some(Ok(Message::Text(text))) => {
+                    let decoded = protocol::decode(&text);
+                    let request = decoded.as_ref().ok().map(ClientMsg::kind);
+                    let handled = match decoded {
+                        Ok(msg) => dispatch(&state, &room, &viewer, msg, &replies, &checkouts).await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = handled {
+                        if replies.send(error_frame(&e, request)).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    let e = AppError::BadRequest("send JSON text frames".into());
+                    if replies.send(error_frame(&e, None)).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+    sender.abort();
+}
+
+async fn dispatch(
+    state: &AppState,
+    room: &Arc<LiveRoom>,
+    viewer: &Arc<Viewer>,
+    msg: ClientMsg,
+    replies: &mpsc::Sender<Message>,
+    checkouts: &Arc<Semaphore>,
+) -> AppResult<()> {
+    let cart_reply = |cart| frame(&ServerMsg::Cart { cart });
+    match msg {
+        ClientMsg::Join { .. } | ClientMsg::FollowSales { .. } => return Err(AppError::AlreadyJoined),
+        ClientMsg::Comment { text } => actions::comment(state, room, viewer, text).await?,
+        ClientMsg::React { reaction } => actions::react(room, reaction)?,
+        ClientMsg::Pin { product_id } => actions::pin(state, room, viewer, product_id).await?,
+        ClientMsg::Unpin => actions::unpin(state, room, viewer).await?,
+        ClientMsg::StartDrop { product_id, quantity, price, duration_secs } => {
+            let req = DropRequest { product: product_id, quantity, price, duration_secs };
+            actions::start_drop(state, room, viewer, req).await?
+        }
+        ClientMsg::EndRoom => {
+            let host = viewer.account.as_ref().filter(|_| viewer.is_host);
+            let host = host.ok_or(AppError::Forbidden("only the room's host can do that"))?;
+            actions::end_room(state, room.id, host).await?
+        }
+        ClientMsg::CartAdd { product_id, quantity } => {
+            let change = CartChange::Add(product_id, Quantity::try_from(quantity)?);
+            let cart = change_cart(state, room, viewer.account.as_ref(), change).await?;
+            let _ = replies.send(cart_reply(cart)).await;
+        }
+        ClientMsg::CartSet { product_id, quantity } => {
+            let change = CartChange::Set(product_id, Quantity::try_from(quantity)?);
+            let cart = change_cart(state, room, viewer.account.as_ref(), change).await?;
+            let _ = replies.send(cart_reply(cart)).await;
+        }
+        ClientMsg::CartRemove { product_id } => {
+            let cart = change_cart(state, room, viewer.account.as_ref(), CartChange::Remove(product_id)).await?;
+            let _ = replies.send(cart_reply(cart)).await;
+        }
+        ClientMsg::Checkout { idempotency_key, card } => {
+            let buyer = viewer.account.clone().ok_or(AppError::Unauthenticated)?;
+            let permit = Arc::clone(checkouts).try_acquire_owned().map_err(|_| AppError::CheckoutInProgress)?;
+            // Payment takes a while; chat and the room's frames keep flowing meanwhile.
+            let (state, room, replies) = (state.clone(), Arc::clone(room), replies.clone());
+            tokio::spawn(async move {
+                let req = CheckoutRequest { key: idempotency_key, card };
+                let reply = match checkout(&state, &room, &buyer, req).await {
+                    Ok(order) => frame(&ServerMsg::OrderConfirmed { order }),
+                    Err(e) => error_frame(&e, Some("checkout")),
+                };
+                let _ = replies.send(reply).await;
+                drop(permit);
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What the send task has queued for the next flush, and where the viewer is in the
+/// room's sequence.
+struct Outbox {
+    batch: Vec<Message>,
+    seq: u64,
+}
+
+enum Take {
+    Queued,
+    /// Behind the channel, or a gap in sequence numbers: needs a fresh snapshot.
+    Resync,
+}
+
+impl Outbox {
+    fn take(&mut self, delivery: Delivery) -> Take {
+        if let Some(seq) = delivery.seq {
+            if seq <= self.seq {
+                return Take::Queued;
+            }
+            if seq != self.seq + 1 {
+                return Take::Resync;
+            }
+            self.seq = seq;
+        }
+        self.batch.push(Message::Text(delivery.frame));
+        Take::Queued
+    }
+}
+
+async fn send_loop(
+    mut sink: Sink,
+    state: AppState,
+    room: Arc<LiveRoom>,
+    viewer: Arc<Viewer>,
+    opening: Opening,
+    mut replies: mpsc::Receiver<Message>,
+) {
+    let mut out = Outbox { batch: vec![frame(&opening.first)], seq: opening.seq };
+    out.batch.extend(opening.replay.into_iter().map(|(_, f)| Message::Text(f)));
+    let mut frames = opening.frames;
+    loop {
+        let mut resync = false;
+        if out.batch.is_empty() {
+            tokio::select! {
+                _ = state.shutdown.cancelled() => {
+                    let close = CloseFrame { code: CLOSE_RESTARTING, reason: "server restarting: reconnect with since".into() };
+                    let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(close)))).await;
+                    return;
+                }
+                reply = replies.recv() => match reply {
+                    Some(m) => out.batch.push(m),
+                    None => return,
+                },
+                delivery = frames.recv() => match delivery {
+                    Ok(d) => resync = matches!(out.take(d), Take::Resync),
+                    Err(RecvError::Lagged(_)) => resync = true,
+                    Err(RecvError::Closed) => return,
+                },
+            }
+        }
+        while !resync && out.batch.len() < MAX_BATCH {
+            if let Ok(m) = replies.try_recv() {
+                out.batch.push(m);
+                continue;
+            }
+            match frames.try_recv() {
+                Ok(d) => resync = matches!(out.take(d), Take::Resync),
+                Err(TryRecvError::Lagged(_)) => resync = true,
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Closed) => return,
+            }
+        }
+        if resync {
+            match snapshot(&state, &room, &viewer, true).await {
+                Ok(fresh) => {
+                    out.batch.push(frame(&fresh.first));
+                    out.seq = fresh.seq;
+                    frames = fresh.frames;
+                }
+                Err(e) => {
+                    tracing::warn!(room = %room.id, error = %e, "resync failed; closing viewer");
+                    return;
+                }
+            }
+        }
+        if !flush(&mut sink, &mut out.batch).await {
+            return;
+        }
+    }
+}
+
+/// Writes the batch with one flush; false when the viewer is gone or too slow.
+async fn flush(sink: &mut Sink, batch: &mut Vec<Message>) -> bool {
+    let write = async {
+        for m in batch.drain(..) {
+            sink.feed(m).await?;
+        }
+        sink.flush().await
+    };
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, write).await, Ok(Ok(())))
+}

@@ -1,0 +1,42 @@
+//! A brand member's live sales feed: every sale of the brand's products, in any room.
+
+use super::error_frame;
+use crate::app::AppState;
+use crate::domain::BrandId;
+use crate::error::AppError;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use futures_util::StreamExt;
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
+
+pub async fn run(mut socket: WebSocket, state: AppState, brand: BrandId, mut feed: broadcast::Receiver<Utf8Bytes>) {
+    loop {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => return,
+            sale = feed.recv() => {
+                let msg = match sale {
+                    Ok(frame) => Message::Text(frame),
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::info!(%brand, missed, "sales feed lagged");
+                        let e = AppError::Conflict("the feed fell behind; reload orders over HTTP");
+                        error_frame(&e, None)
+                    }
+                    Err(RecvError::Closed) => return,
+                };
+                if socket.send(msg).await.is_err() {
+                    return;
+                }
+            }
+            msg = socket.next() => match msg {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(Message::Text(_) | Message::Binary(_))) => {
+                    let e = AppError::BadRequest("the sales feed only sends".into());
+                    if socket.send(error_frame(&e, None)).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+use super::extract::{AppJson, Auth};
+use crate::accounts::{self, Registration, Session};
+use crate::app::AppState;
+use crate::domain::{Email, Password, Role, Tier};
+use crate::error::AppResult;
+use crate::store::AccountRow;
+use crate::wire::api::{AccountView, LoginRequest, RegisterRequest, SessionResponse};
+use crate::wire::routes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(routes::REGISTER, post(register))
+        .route(routes::LOGIN, post(login))
+        .route(routes::LOGOUT, post(logout))
+        .route(routes::ME, get(me))
+}
+
+pub fn account_view(a: &AccountRow) -> AccountView {
+    AccountView {
+        id: a.id,
+        email: a.email.clone(),
+        display_name: a.display_name.clone(),
+        role: a.role,
+        brand_id: a.brand_id,
+        followers: a.follower_count,
+        tier: (a.role == Role::Creator).then(|| Tier::for_followers(a.follower_count)),
+    }
+}
+
+fn session_response(s: Session) -> AppJson<SessionResponse> {
+    AppJson(SessionResponse { account: account_view(&s.account), token: s.token })
+}
+
+async fn register(
+    State(state): State<AppState>,
+    AppJson(req): AppJson<RegisterRequest>,
+) -> AppResult<(StatusCode, AppJson<SessionResponse>)> {
+    let registration = Registration {
+        email: Email::try_from(req.email)?,
+        password: Password::try_from(req.password)?,
+        display_name: req.display_name,
+        role: req.role,
+        brand_name: req.brand_name,
+    };
+    let session = accounts::register(&state, registration).await?;
+    Ok((StatusCode::CREATED, session_response(session)))
+}
+
+async fn login(State(state): State<AppState>, AppJson(req): AppJson<LoginRequest>) -> AppResult<AppJson<SessionResponse>> {
+    let session = accounts::login(&state, Email::try_from(req.email)?, Password::try_from(req.password)?).await?;
+    Ok(session_response(session))
+}
+
+async fn logout(State(state): State<AppState>, auth: Auth) -> AppResult<StatusCode> {
+    accounts::logout(&state, &auth.token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(auth: Auth) -> AppJson<AccountView> {
+    AppJson(account_view(&auth.account))
+}

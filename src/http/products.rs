@@ -1,0 +1,55 @@
+use super::extract::{AppJson, AppPath, Auth};
+use crate::app::AppState;
+use crate::commerce::catalog;
+use crate::domain::{BrandId, ProductId};
+use crate::error::{AppError, AppResult};
+use crate::wire::api::{NewProductRequest, ProductPatchRequest, StockRequest};
+use crate::wire::routes;
+use crate::wire::ws::ProductCard;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(routes::BRAND_PRODUCTS, get(list).post(create))
+        .route(routes::PRODUCT, get(one).patch(update))
+        .route(routes::PRODUCT_STOCK, put(set_stock))
+}
+
+async fn list(State(state): State<AppState>, AppPath(brand): AppPath<BrandId>) -> AppResult<AppJson<Vec<ProductCard>>> {
+    Ok(AppJson(catalog::products_of_brand(&state, brand).await?))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    auth: Auth,
+    AppPath(brand): AppPath<BrandId>,
+    AppJson(req): AppJson<NewProductRequest>,
+) -> AppResult<(StatusCode, AppJson<ProductCard>)> {
+    Ok((StatusCode::CREATED, AppJson(catalog::create_product(&state, &auth.account, brand, req).await?)))
+}
+
+async fn one(State(state): State<AppState>, AppPath(id): AppPath<ProductId>) -> AppResult<AppJson<ProductCard>> {
+    let p = state.store.product(id).await?.ok_or(AppError::NotFound("product"))?;
+    Ok(AppJson(catalog::card(&state, &p).await?))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    auth: Auth,
+    AppPath(id): AppPath<ProductId>,
+    AppJson(req): AppJson<ProductPatchRequest>,
+) -> AppResult<AppJson<ProductCard>> {
+    Ok(AppJson(catalog::update_product(&state, &auth.account, id, req).await?))
+}
+
+async fn set_stock(
+    State(state): State<AppState>,
+    auth: Auth,
+    AppPath(id): AppPath<ProductId>,
+    AppJson(req): AppJson<StockRequest>,
+) -> AppResult<AppJson<ProductCard>> {
+    Ok(AppJson(catalog::set_stock(&state, &auth.account, id, req.stock).await?))
+}

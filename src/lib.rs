@@ -1,0 +1,42 @@
+//! livecart: a live-shopping backend.
+//!
+//! A map of the crate, outside in:
+//! - [`http`] (REST) and [`gateway`] (WebSocket) parse and authorise, then call one
+//!   domain function. [`wire`] defines every message and route they speak.
+//! - [`room`]: live rooms, their sequenced events and fan-out to viewers; [`bus`]
+//!   carries events between nodes.
+//! - [`commerce`]: carts, stock holds, checkout, payment, attribution and commission.
+//! - [`accounts`]: registration, password hashing and session tokens.
+//! - [`store`]: the durable record in SQLite or PostgreSQL.
+//! - [`domain`]: the typed values everything above passes around.
+//! - [`app`] wires these together; [`run`] serves them until shutdown.
+
+pub mod accounts;
+pub mod app;
+pub mod bus;
+pub mod commerce;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod gateway;
+pub mod http;
+pub mod room;
+pub mod seed;
+pub mod store;
+pub mod wire;
+
+use app::AppState;
+use tokio::net::TcpListener;
+
+/// Serves `state` on `listener` until `state.shutdown` is cancelled, with the room ticker
+/// and the hold sweeper running beside it. In-flight requests finish before it returns.
+pub async fn run(listener: TcpListener, state: AppState) -> std::io::Result<()> {
+    let ticker = tokio::spawn(room::ticker::run(state.clone()));
+    let sweeper = tokio::spawn(commerce::sweeper::run(state.clone()));
+    let shutdown = state.shutdown.clone();
+    let served = axum::serve(listener, app::router(state))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await;
+    let _ = tokio::join!(ticker, sweeper);
+    served
+}

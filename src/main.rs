@@ -1,0 +1,109 @@
+//! The livecart binary: reads configuration, connects storage, binds and serves.
+
+use clap::{Parser, Subcommand};
+use livecart::app::AppState;
+use livecart::config::Config;
+use livecart::domain::Clock;
+use livecart::seed::{DEMO_LOGINS, seed_demo};
+use livecart::store::Store;
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "livecart", version, about = "Live-shopping backend")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    config: Config,
+    /// Seed the demo brand, creator, viewer and live room (the embedded default).
+    #[arg(long, env = "LIVECART_SEED_DEMO", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    seed_demo: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve HTTP and WebSocket (the default).
+    Serve,
+    /// Bring the database schema up to date and exit.
+    Migrate,
+    /// Seed the demo data and exit.
+    Seed,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.config.log_json);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    cli.config.validate()?;
+    let store = Store::connect(&cli.config.database_url, cli.config.db_connections).await?;
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Migrate = command {
+        tracing::info!("schema is up to date");
+        return Ok(());
+    }
+    let state = AppState::embedded(cli.config.clone(), store.clone(), Clock::system());
+    if cli.seed_demo || matches!(command, Command::Seed) {
+        seed_demo(&state).await?;
+        print_logins(&cli.config);
+    }
+    if let Command::Seed = command {
+        return Ok(());
+    }
+    let listener = tokio::net::TcpListener::bind(cli.config.bind).await?;
+    tracing::info!(addr = %listener.local_addr()?, "livecart listening");
+    let shutdown = state.shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing requests, telling viewers to reconnect");
+        shutdown.cancel();
+    });
+    livecart::run(listener, state).await?;
+    store.close().await;
+    Ok(())
+}
+
+fn print_logins(config: &Config) {
+    println!("\nlivecart demo at http://{}/", config.bind);
+    for login in &DEMO_LOGINS {
+        println!("  {:<8} {:<24} {}", login.role.as_str(), login.email, login.password);
+    }
+    println!();
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn init_tracing(json: bool) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("livecart=info,tower_http=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

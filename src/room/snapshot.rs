@@ -1,0 +1,90 @@
+//! What a viewer receives on joining: a full snapshot, or (when resuming within the same
+//! epoch and history still reaches back) just the events it missed.
+
+use super::{LiveRoom, Viewer};
+use super::live::Delivery;
+use crate::app::AppState;
+use crate::commerce::StockKey;
+use crate::commerce::pricing::cart_view;
+use crate::error::AppResult;
+use crate::wire::ws::{Participant, ProductCard, ServerMsg, Snapshot};
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::broadcast;
+
+/// The frames that open a viewer's stream, and the receiver that continues it.
+pub struct Opening {
+    pub first: ServerMsg,
+    /// Missed events after a successful resume, already serialised.
+    pub replay: Vec<(u64, Utf8Bytes)>,
+    /// The last sequence number the client will have seen once `first` and `replay` are sent.
+    pub seq: u64,
+    pub frames: broadcast::Receiver<Delivery>,
+}
+
+/// Resumes from `since` when the epoch matches and history covers it; otherwise a fresh
+/// snapshot, flagged `reset` if the client had asked to resume.
+pub async fn open(
+    state: &AppState,
+    room: &LiveRoom,
+    viewer: &Viewer,
+    resume: Option<(u64, String)>,
+) -> AppResult<Opening> {
+    if let Some((since, epoch)) = &resume {
+        let (replay, frames) =
+            room.read_and_subscribe(|s| if &s.epoch == epoch { s.since(*since).map(|r| (r, s.seq)) } else { None });
+        if let Some((replay, seq)) = replay {
+            let first = ServerMsg::Resumed { epoch: epoch.clone(), since: *since, seq };
+            return Ok(Opening { first, replay, seq, frames });
+        }
+    }
+    snapshot(state, room, viewer, resume.is_some()).await
+}
+
+pub async fn snapshot(state: &AppState, room: &LiveRoom, viewer: &Viewer, reset: bool) -> AppResult<Opening> {
+    let ((card, pinned, drop, comments, seq, epoch), frames) = room.read_and_subscribe(|s| {
+        let mut card = room.card.clone();
+        card.status = s.status;
+        (card, s.pinned, s.drop.clone(), s.comments.iter().cloned().collect(), s.seq, s.epoch.clone())
+    });
+    // Stock is read after subscribing, so any sale it misses arrives as an event.
+    let mut lineup = Vec::with_capacity(room.lineup.len());
+    for p in &room.lineup {
+        let stock = state.inventory.available(StockKey::Product(p.id)).await?.unwrap_or(p.stock);
+        lineup.push(product_card(p, stock));
+    }
+    let cart = match &viewer.account {
+        Some(account) => Some(cart_view(room, &state.carts.get(room.id, account.id).await?, state.clock.now())),
+        None => None,
+    };
+    let snapshot = Snapshot {
+        room: card,
+        lineup,
+        pinned,
+        drop,
+        comments,
+        viewers: room.viewers(),
+        cart,
+        you: Participant {
+            display_name: viewer.display_name.clone(),
+            account_id: viewer.account.as_ref().map(|a| a.id),
+            role: viewer.account.as_ref().map(|a| a.role),
+            is_host: viewer.is_host,
+        },
+        seq,
+        epoch,
+        reset,
+    };
+    Ok(Opening { first: ServerMsg::Snapshot(Box::new(snapshot)), replay: Vec::new(), seq, frames })
+}
+
+pub fn product_card(p: &crate::store::ProductRow, stock: i64) -> ProductCard {
+    ProductCard {
+        id: p.id,
+        brand_id: p.brand_id,
+        title: p.title.clone(),
+        description: p.description.clone(),
+        image_url: p.image_url.clone(),
+        price: crate::domain::Money::new(p.price, p.currency),
+        stock,
+    }
+}

@@ -1,0 +1,134 @@
+//! A room's state as a fold over its events: the same events that viewers receive build
+//! it, so any node that sees the event stream can rebuild it.
+
+use crate::domain::ProductId;
+use crate::wire::ws::{DropCard, RoomEvent, RoomStatus, SequencedComment};
+use axum::extract::ws::Utf8Bytes;
+use std::collections::VecDeque;
+
+/// Comments included in a snapshot: enough to fill a phone screen of chat.
+pub const SNAPSHOT_COMMENTS: usize = 30;
+
+#[derive(Debug)]
+pub struct RoomState {
+    pub seq: u64,
+    pub epoch: String,
+    pub status: RoomStatus,
+    pub pinned: Option<ProductId>,
+    pub drop: Option<DropCard>,
+    pub comments: VecDeque<SequencedComment>,
+    history: VecDeque<(u64, Utf8Bytes)>,
+    history_cap: usize,
+}
+
+impl RoomState {
+    pub fn new(epoch: String, status: RoomStatus, drop: Option<DropCard>, history_cap: usize) -> Self {
+        Self {
+            seq: 0,
+            epoch,
+            status,
+            pinned: None,
+            drop,
+            comments: VecDeque::with_capacity(SNAPSHOT_COMMENTS),
+            history: VecDeque::with_capacity(history_cap.min(1024)),
+            history_cap,
+        }
+    }
+
+    /// Records event `seq` (already serialised as `frame`) and folds it into the state.
+    pub fn apply(&mut self, seq: u64, event: &RoomEvent, frame: Utf8Bytes) {
+        self.seq = seq;
+        if self.history.len() == self.history_cap {
+            self.history.pop_front();
+        }
+        self.history.push_back((seq, frame));
+        match event {
+            RoomEvent::Comment(comment) => {
+                if self.comments.len() == SNAPSHOT_COMMENTS {
+                    self.comments.pop_front();
+                }
+                self.comments.push_back(SequencedComment { seq, comment: comment.clone() });
+            }
+            RoomEvent::Pinned { product } => self.pinned = Some(product.id),
+            RoomEvent::Unpinned { .. } => self.pinned = None,
+            RoomEvent::DropStarted { drop } => self.drop = Some(drop.clone()),
+            RoomEvent::DropEnded { drop_id, .. } => {
+                if self.drop.as_ref().is_some_and(|d| d.id == *drop_id) {
+                    self.drop = None;
+                }
+            }
+            RoomEvent::Sale(sale) => {
+                if let (Some(drop), Some(left)) = (self.drop.as_mut(), sale.drop_left) {
+                    if drop.product_id == sale.product_id {
+                        drop.remaining = left;
+                    }
+                }
+            }
+            RoomEvent::RoomLive => self.status = RoomStatus::Live,
+            RoomEvent::RoomEnded => {
+                self.status = RoomStatus::Ended;
+                self.pinned = None;
+                self.drop = None;
+            }
+        }
+    }
+
+    /// The recorded frames after `since`, or `None` when history no longer reaches back
+    /// that far (or `since` is from the future), in which case the client needs a
+    /// fresh snapshot.
+    pub fn since(&self, since: u64) -> Option<Vec<(u64, Utf8Bytes)>> {
+        if since > self.seq {
+            return None;
+        }
+        if since == self.seq {
+            return Some(Vec::new());
+        }
+        let oldest = self.history.front()?.0;
+        if since + 1 < oldest {
+            return None;
+        }
+        Some(self.history.iter().filter(|(s, _)| *s > since).cloned().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::UnixMs;
+    use crate::wire::ws::{CommentView, Speaker};
+
+    fn comment(text: &str) -> RoomEvent {
+        RoomEvent::Comment(CommentView { author: "a".into(), speaker: Speaker::Viewer, text: text.into(), at: UnixMs(0) })
+    }
+
+    fn state_with(events: u64, cap: usize) -> RoomState {
+        let mut s = RoomState::new("e".into(), RoomStatus::Live, None, cap);
+        for seq in 1..=events {
+            s.apply(seq, &comment("x"), Utf8Bytes::from(seq.to_string()));
+        }
+        s
+    }
+
+    #[test]
+    fn resume_returns_exactly_the_missed_events() {
+        let s = state_with(10, 100);
+        let missed: Vec<u64> = s.since(7).unwrap().into_iter().map(|(seq, _)| seq).collect();
+        assert_eq!(missed, vec![8, 9, 10]);
+        assert_eq!(s.since(10).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn resume_past_history_asks_for_a_snapshot_instead_of_leaving_a_gap() {
+        let s = state_with(10, 4);
+        assert!(s.since(5).is_none());
+        assert_eq!(s.since(6).unwrap().len(), 4);
+        assert!(s.since(11).is_none());
+    }
+
+    #[test]
+    fn snapshot_comments_are_bounded() {
+        let s = state_with(100, 10);
+        assert_eq!(s.comments.len(), SNAPSHOT_COMMENTS);
+        assert_eq!(s.comments.back().unwrap().seq, 100);
+    }
+}

@@ -1,0 +1,226 @@
+use super::Store;
+use crate::domain::{
+    AccountId, AgreementId, BasisPoints, BrandId, Currency, Price, ProductId, ProductTitle, Stock, UnixMs,
+};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+#[derive(Debug, Clone)]
+pub struct ProductRow {
+    pub id: ProductId,
+    pub brand_id: BrandId,
+    pub title: String,
+    pub description: String,
+    pub image_url: String,
+    pub price: i64,
+    pub currency: Currency,
+    pub stock: i64,
+}
+
+pub struct NewProduct {
+    pub title: ProductTitle,
+    pub description: String,
+    pub image_url: String,
+    pub price: Price,
+    pub currency: Currency,
+    pub stock: Stock,
+}
+
+#[derive(Default)]
+pub struct ProductPatch {
+    pub title: Option<ProductTitle>,
+    pub description: Option<String>,
+    pub image_url: Option<String>,
+    pub price: Option<Price>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AgreementRow {
+    pub id: AgreementId,
+    pub brand_id: BrandId,
+    pub creator_id: AccountId,
+    pub product_id: ProductId,
+    pub commission_bps: i64,
+    pub commission_flat: i64,
+    pub created_at: UnixMs,
+    pub ended_at: Option<UnixMs>,
+}
+
+pub(super) const PRODUCT_COLUMNS: &str =
+    "p.id, p.brand_id, p.title, p.description, p.image_url, p.price, p.currency, p.stock";
+
+pub(super) fn product(row: &AnyRow) -> Result<ProductRow, sqlx::Error> {
+    let currency: String = row.try_get("currency")?;
+    Ok(ProductRow {
+        id: ProductId::from_row(row.try_get("id")?),
+        brand_id: BrandId::from_row(row.try_get("brand_id")?),
+        title: row.try_get("title")?,
+        description: row.try_get("description")?,
+        image_url: row.try_get("image_url")?,
+        price: row.try_get("price")?,
+        currency: Currency::try_from(currency).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        stock: row.try_get("stock")?,
+    })
+}
+
+const AGREEMENT_COLUMNS: &str =
+    "id, brand_id, creator_id, product_id, commission_bps, commission_flat, created_at, ended_at";
+
+fn agreement(row: &AnyRow) -> Result<AgreementRow, sqlx::Error> {
+    Ok(AgreementRow {
+        id: AgreementId::from_row(row.try_get("id")?),
+        brand_id: BrandId::from_row(row.try_get("brand_id")?),
+        creator_id: AccountId::from_row(row.try_get("creator_id")?),
+        product_id: ProductId::from_row(row.try_get("product_id")?),
+        commission_bps: row.try_get("commission_bps")?,
+        commission_flat: row.try_get("commission_flat")?,
+        created_at: UnixMs(row.try_get("created_at")?),
+        ended_at: row.try_get::<Option<i64>, _>("ended_at")?.map(UnixMs),
+    })
+}
+
+impl Store {
+    pub async fn create_product(&self, brand: BrandId, p: &NewProduct, now: UnixMs) -> Result<ProductRow, sqlx::Error> {
+        let id: i64 = sqlx::query(
+            "insert into products (brand_id, title, description, image_url, price, currency, stock, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8) returning id",
+        )
+        .bind(brand.get())
+        .bind(p.title.as_str())
+        .bind(&p.description)
+        .bind(&p.image_url)
+        .bind(p.price.get())
+        .bind(p.currency.as_str())
+        .bind(p.stock.get())
+        .bind(now.0)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("id")?;
+        Ok(ProductRow {
+            id: ProductId::from_row(id),
+            brand_id: brand,
+            title: p.title.as_str().to_owned(),
+            description: p.description.clone(),
+            image_url: p.image_url.clone(),
+            price: p.price.get(),
+            currency: p.currency,
+            stock: p.stock.get(),
+        })
+    }
+
+    pub async fn product(&self, id: ProductId) -> Result<Option<ProductRow>, sqlx::Error> {
+        let sql = format!("select {PRODUCT_COLUMNS} from products p where p.id = $1");
+        let row = sqlx::query(&sql).bind(id.get()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(product).transpose()
+    }
+
+    pub async fn products_of_brand(&self, brand: BrandId) -> Result<Vec<ProductRow>, sqlx::Error> {
+        let sql = format!("select {PRODUCT_COLUMNS} from products p where p.brand_id = $1 order by p.id");
+        let rows = sqlx::query(&sql).bind(brand.get()).fetch_all(&self.pool).await?;
+        rows.iter().map(product).collect()
+    }
+
+    pub async fn update_product(&self, id: ProductId, patch: &ProductPatch) -> Result<Option<ProductRow>, sqlx::Error> {
+        sqlx::query(
+            "update products set title = coalesce($1, title), description = coalesce($2, description), \
+             image_url = coalesce($3, image_url), price = coalesce($4, price) where id = $5",
+        )
+        .bind(patch.title.as_ref().map(|t| t.as_str().to_owned()))
+        .bind(patch.description.clone())
+        .bind(patch.image_url.clone())
+        .bind(patch.price.map(Price::get))
+        .bind(id.get())
+        .execute(&self.pool)
+        .await?;
+        self.product(id).await
+    }
+
+    /// Sets the units on hand (a recount or a restock by the brand).
+    pub async fn set_stock(&self, id: ProductId, stock: Stock) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("update products set stock = $1 where id = $2")
+            .bind(stock.get())
+            .bind(id.get())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn create_agreement(
+        &self,
+        brand: BrandId,
+        creator: AccountId,
+        product: ProductId,
+        bps: BasisPoints,
+        flat: Price,
+        now: UnixMs,
+    ) -> Result<AgreementRow, sqlx::Error> {
+        let id: i64 = sqlx::query(
+            "insert into agreements (brand_id, creator_id, product_id, commission_bps, commission_flat, created_at) \
+             values ($1, $2, $3, $4, $5, $6) returning id",
+        )
+        .bind(brand.get())
+        .bind(creator.get())
+        .bind(product.get())
+        .bind(i64::from(bps))
+        .bind(flat.get())
+        .bind(now.0)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("id")?;
+        Ok(AgreementRow {
+            id: AgreementId::from_row(id),
+            brand_id: brand,
+            creator_id: creator,
+            product_id: product,
+            commission_bps: i64::from(bps),
+            commission_flat: flat.get(),
+            created_at: now,
+            ended_at: None,
+        })
+    }
+
+    pub async fn agreement(&self, id: AgreementId) -> Result<Option<AgreementRow>, sqlx::Error> {
+        let sql = format!("select {AGREEMENT_COLUMNS} from agreements where id = $1");
+        let row = sqlx::query(&sql).bind(id.get()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(agreement).transpose()
+    }
+
+    /// Agreements of one brand or one creator, newest first.
+    pub async fn agreements_of(
+        &self,
+        brand: Option<BrandId>,
+        creator: Option<AccountId>,
+    ) -> Result<Vec<AgreementRow>, sqlx::Error> {
+        let sql = format!(
+            "select {AGREEMENT_COLUMNS} from agreements \
+             where ($1 is null or brand_id = $1) and ($2 is null or creator_id = $2) order by id desc"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(brand.map(BrandId::get))
+            .bind(creator.map(AccountId::get))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(agreement).collect()
+    }
+
+    pub async fn active_agreement(
+        &self,
+        creator: AccountId,
+        product: ProductId,
+    ) -> Result<Option<AgreementRow>, sqlx::Error> {
+        let sql = format!(
+            "select {AGREEMENT_COLUMNS} from agreements where creator_id = $1 and product_id = $2 and ended_at is null"
+        );
+        let row = sqlx::query(&sql).bind(creator.get()).bind(product.get()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(agreement).transpose()
+    }
+
+    pub async fn end_agreement(&self, id: AgreementId, now: UnixMs) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("update agreements set ended_at = $1 where id = $2 and ended_at is null")
+            .bind(now.0)
+            .bind(id.get())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

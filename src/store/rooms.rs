@@ -1,0 +1,211 @@
+use super::Store;
+use super::catalog::{PRODUCT_COLUMNS, ProductRow, product};
+use crate::domain::{AccountId, DropId, ProductId, RoomId, UnixMs};
+use crate::wire::ws::RoomStatus;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+#[derive(Debug, Clone)]
+pub struct RoomRow {
+    pub id: RoomId,
+    pub creator_id: AccountId,
+    pub title: String,
+    pub status: RoomStatus,
+    pub starts_at: UnixMs,
+    pub live_at: Option<UnixMs>,
+    pub ended_at: Option<UnixMs>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DropRow {
+    pub id: DropId,
+    pub room_id: RoomId,
+    pub product_id: ProductId,
+    pub quantity: i64,
+    pub remaining: i64,
+    pub price: Option<i64>,
+    pub starts_at: UnixMs,
+    pub ends_at: UnixMs,
+}
+
+fn room(row: &AnyRow) -> Result<RoomRow, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    let status = match status.as_str() {
+        "scheduled" => RoomStatus::Scheduled,
+        "live" => RoomStatus::Live,
+        "ended" => RoomStatus::Ended,
+        other => return Err(sqlx::Error::Decode(format!("room status {other:?}").into())),
+    };
+    Ok(RoomRow {
+        id: RoomId::from_row(row.try_get("id")?),
+        creator_id: AccountId::from_row(row.try_get("creator_id")?),
+        title: row.try_get("title")?,
+        status,
+        starts_at: UnixMs(row.try_get("starts_at")?),
+        live_at: row.try_get::<Option<i64>, _>("live_at")?.map(UnixMs),
+        ended_at: row.try_get::<Option<i64>, _>("ended_at")?.map(UnixMs),
+    })
+}
+
+fn drop_row(row: &AnyRow) -> Result<DropRow, sqlx::Error> {
+    Ok(DropRow {
+        id: DropId::from_row(row.try_get("id")?),
+        room_id: RoomId::from_row(row.try_get("room_id")?),
+        product_id: ProductId::from_row(row.try_get("product_id")?),
+        quantity: row.try_get("quantity")?,
+        remaining: row.try_get("remaining")?,
+        price: row.try_get("price")?,
+        starts_at: UnixMs(row.try_get("starts_at")?),
+        ends_at: UnixMs(row.try_get("ends_at")?),
+    })
+}
+
+const ROOM_COLUMNS: &str = "id, creator_id, title, status, starts_at, live_at, ended_at";
+const DROP_COLUMNS: &str = "id, room_id, product_id, quantity, remaining, price, starts_at, ends_at";
+
+impl Store {
+    /// Schedules a room with its product lineup, in the order given.
+    pub async fn create_room(
+        &self,
+        creator: AccountId,
+        title: &str,
+        starts_at: UnixMs,
+        lineup: &[ProductId],
+        now: UnixMs,
+    ) -> Result<RoomRow, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query(
+            "insert into rooms (creator_id, title, status, starts_at, created_at) \
+             values ($1, $2, 'scheduled', $3, $4) returning id",
+        )
+        .bind(creator.get())
+        .bind(title)
+        .bind(starts_at.0)
+        .bind(now.0)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        for (position, product) in lineup.iter().enumerate() {
+            sqlx::query("insert into room_products (room_id, product_id, position) values ($1, $2, $3)")
+                .bind(id)
+                .bind(product.get())
+                .bind(position as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(RoomRow {
+            id: RoomId::from_row(id),
+            creator_id: creator,
+            title: title.to_owned(),
+            status: RoomStatus::Scheduled,
+            starts_at,
+            live_at: None,
+            ended_at: None,
+        })
+    }
+
+    pub async fn room(&self, id: RoomId) -> Result<Option<RoomRow>, sqlx::Error> {
+        let sql = format!("select {ROOM_COLUMNS} from rooms where id = $1");
+        let row = sqlx::query(&sql).bind(id.get()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(room).transpose()
+    }
+
+    /// Rooms in one status; live rooms newest first, others by start time.
+    pub async fn rooms_with_status(&self, status: RoomStatus, limit: i64) -> Result<Vec<RoomRow>, sqlx::Error> {
+        let order = if status == RoomStatus::Live { "live_at desc" } else { "starts_at" };
+        let sql = format!("select {ROOM_COLUMNS} from rooms where status = $1 order by {order}, id limit $2");
+        let rows = sqlx::query(&sql).bind(status.as_str()).bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(room).collect()
+    }
+
+    pub async fn lineup(&self, room: RoomId) -> Result<Vec<ProductRow>, sqlx::Error> {
+        let sql = format!(
+            "select {PRODUCT_COLUMNS} from room_products rp join products p on p.id = rp.product_id \
+             where rp.room_id = $1 order by rp.position"
+        );
+        let rows = sqlx::query(&sql).bind(room.get()).fetch_all(&self.pool).await?;
+        rows.iter().map(product).collect()
+    }
+
+    /// Moves a room from one status to the next; false when it was not in `from`, so two
+    /// racing requests cannot both take the room live or both end it.
+    pub async fn advance_room(
+        &self,
+        id: RoomId,
+        from: RoomStatus,
+        to: RoomStatus,
+        now: UnixMs,
+    ) -> Result<bool, sqlx::Error> {
+        let column = if to == RoomStatus::Live { "live_at" } else { "ended_at" };
+        let sql = format!("update rooms set status = $1, {column} = $2 where id = $3 and status = $4");
+        let done = sqlx::query(&sql)
+            .bind(to.as_str())
+            .bind(now.0)
+            .bind(id.get())
+            .bind(from.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn create_drop(
+        &self,
+        room: RoomId,
+        product: ProductId,
+        quantity: i64,
+        price: Option<i64>,
+        starts_at: UnixMs,
+        ends_at: UnixMs,
+    ) -> Result<DropRow, sqlx::Error> {
+        let id: i64 = sqlx::query(
+            "insert into drops (room_id, product_id, quantity, remaining, price, starts_at, ends_at, status) \
+             values ($1, $2, $3, $3, $4, $5, $6, 'live') returning id",
+        )
+        .bind(room.get())
+        .bind(product.get())
+        .bind(quantity)
+        .bind(price)
+        .bind(starts_at.0)
+        .bind(ends_at.0)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("id")?;
+        Ok(DropRow {
+            id: DropId::from_row(id),
+            room_id: room,
+            product_id: product,
+            quantity,
+            remaining: quantity,
+            price,
+            starts_at,
+            ends_at,
+        })
+    }
+
+    pub async fn live_drop(&self, room: RoomId) -> Result<Option<DropRow>, sqlx::Error> {
+        let sql = format!("select {DROP_COLUMNS} from drops where room_id = $1 and status = 'live'");
+        let row = sqlx::query(&sql).bind(room.get()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(drop_row).transpose()
+    }
+
+    /// Ends a live drop; returns it (with its final `remaining`) only to the caller that
+    /// actually ended it.
+    pub async fn end_drop(&self, id: DropId) -> Result<Option<DropRow>, sqlx::Error> {
+        let done = sqlx::query("update drops set status = 'ended' where id = $1 and status = 'live'")
+            .bind(id.get())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let sql = format!("select {DROP_COLUMNS} from drops where id = $1");
+        let row = sqlx::query(&sql).bind(id.get()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(drop_row).transpose()
+    }
+
+    pub async fn drop_remaining(&self, id: DropId) -> Result<Option<i64>, sqlx::Error> {
+        let row = sqlx::query("select remaining from drops where id = $1").bind(id.get()).fetch_optional(&self.pool).await?;
+        row.map(|r| r.try_get("remaining")).transpose()
+    }
+}

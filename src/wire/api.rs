@@ -1,0 +1,171 @@
+//! REST request and response bodies. Requests use the domain's checked types, so a body
+//! that deserialises is already valid; e-mail and password stay strings on the wire and
+//! are checked by the handler, so that they never appear in a `Debug` of the body.
+
+use crate::domain::{
+    AccountId, AgreementId, BasisPoints, BrandId, Currency, DisplayName, Money, Price, ProductId, ProductTitle, Role,
+    RoomTitle, Stock, Tier, UnixMs,
+};
+use crate::wire::ws::{HostCard, OrderView, ProductCard, RoomStatus};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub email: String,
+    pub password: String,
+    pub display_name: DisplayName,
+    pub role: Role,
+    /// Brand members register their brand with their account.
+    #[serde(default)]
+    pub brand_name: Option<DisplayName>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionResponse {
+    /// Send as `Authorization: Bearer <token>`, or in the WebSocket `join`.
+    pub token: String,
+    pub account: AccountView,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountView {
+    pub id: AccountId,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub brand_id: Option<BrandId>,
+    pub followers: i64,
+    pub tier: Option<Tier>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewProductRequest {
+    pub title: ProductTitle,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub image_url: String,
+    pub price: Price,
+    pub currency: Currency,
+    pub stock: Stock,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductPatchRequest {
+    #[serde(default)]
+    pub title: Option<ProductTitle>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub image_url: Option<String>,
+    #[serde(default)]
+    pub price: Option<Price>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StockRequest {
+    pub stock: Stock,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowersRequest {
+    pub followers: Stock,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAgreementRequest {
+    pub creator_id: AccountId,
+    pub product_id: ProductId,
+    pub commission_bps: BasisPoints,
+    /// Per unit, in the product's currency.
+    #[serde(default)]
+    pub commission_flat: Option<Price>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgreementView {
+    pub id: AgreementId,
+    pub brand_id: BrandId,
+    pub creator_id: AccountId,
+    pub product_id: ProductId,
+    pub commission_bps: i64,
+    pub commission_flat: i64,
+    pub created_at: UnixMs,
+    pub ended_at: Option<UnixMs>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRoomRequest {
+    pub title: RoomTitle,
+    pub starts_at: UnixMs,
+    /// The products to sell, in lineup order; each needs an active agreement with the host.
+    pub product_ids: Vec<ProductId>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoomView {
+    pub id: crate::domain::RoomId,
+    pub title: String,
+    pub status: RoomStatus,
+    pub starts_at: UnixMs,
+    pub live_at: Option<UnixMs>,
+    pub ended_at: Option<UnixMs>,
+    pub host: HostCard,
+    pub lineup: Vec<ProductCard>,
+    /// Viewers connected to this node now.
+    pub viewers: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomFilter {
+    Live,
+    Upcoming,
+    Ended,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomListQuery {
+    #[serde(default)]
+    pub status: Option<RoomFilter>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Earnings {
+    pub orders: i64,
+    pub sales: Money,
+    pub commission: Money,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreatorOrders {
+    pub orders: Vec<OrderView>,
+    /// Paid sales attributed to the creator and commission owed, per currency.
+    pub earnings: Vec<Earnings>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}

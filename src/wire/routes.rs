@@ -1,0 +1,51 @@
+//! Route paths. Paths with `{param}` segments are axum 0.8 templates; [`path`] fills them.
+
+pub const HEALTH: &str = "/health";
+pub const WS: &str = "/ws";
+
+pub const REGISTER: &str = "/api/auth/register";
+pub const LOGIN: &str = "/api/auth/login";
+pub const LOGOUT: &str = "/api/auth/logout";
+pub const ME: &str = "/api/me";
+
+pub const BRAND_PRODUCTS: &str = "/api/brands/{brand_id}/products";
+pub const BRAND_ORDERS: &str = "/api/brands/{brand_id}/orders";
+pub const PRODUCT: &str = "/api/products/{product_id}";
+pub const PRODUCT_STOCK: &str = "/api/products/{product_id}/stock";
+
+pub const CREATORS: &str = "/api/creators";
+pub const CREATOR: &str = "/api/creators/{creator_id}";
+pub const CREATOR_ORDERS: &str = "/api/creators/{creator_id}/orders";
+
+pub const AGREEMENTS: &str = "/api/agreements";
+pub const AGREEMENT: &str = "/api/agreements/{agreement_id}";
+
+pub const ROOMS: &str = "/api/rooms";
+pub const ROOM: &str = "/api/rooms/{room_id}";
+pub const ROOM_GO_LIVE: &str = "/api/rooms/{room_id}/live";
+pub const ROOM_END: &str = "/api/rooms/{room_id}/end";
+
+pub const ORDERS: &str = "/api/orders";
+pub const ORDER: &str = "/api/orders/{order_id}";
+
+/// Fills the `{param}` segments of a route template in order.
+///
+/// ```
+/// assert_eq!(livecart::wire::routes::path(livecart::wire::routes::ROOM, &[7]), "/api/rooms/7");
+/// ```
+pub fn path(template: &str, ids: &[i64]) -> String {
+    let mut out = String::with_capacity(template.len() + 8);
+    let mut ids = ids.iter();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let close = rest[open..].find('}').map_or(rest.len(), |c| open + c + 1);
+        match ids.next() {
+            Some(id) => out.push_str(&id.to_string()),
+            None => out.push_str(&rest[open..close]),
+        }
+        rest = &rest[close..];
+    }
+    out.push_str(rest);
+    out
+}

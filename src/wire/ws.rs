@@ -1,0 +1,321 @@
+//! WebSocket messages of the room protocol (documented in `docs/protocol.md`).
+//!
+//! The first frame a client sends is [`ClientMsg::Join`] (watch a room) or
+//! [`ClientMsg::FollowSales`] (a brand's live sales feed). Room events carry a room
+//! sequence number; ticks (viewer count, reaction counts) and private replies do not.
+
+use crate::domain::{
+    AccountId, BrandId, CardNumber, CommentText, DisplayName, DropId, IdempotencyKey,
+    Money, OrderId, ProductId, Reaction, Role, RoomId, Tier, UnixMs,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The largest text frame a client may send. A full cart or a 300-character comment fits
+/// in well under a kilobyte; anything past this is refused by the WebSocket layer.
+pub const MAX_CLIENT_FRAME_BYTES: usize = 4 * 1024;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMsg {
+    /// Watch a room: with a session token, or as a guest with a display name. `since` and
+    /// `epoch` (from an earlier snapshot) resume a dropped connection without a gap.
+    Join {
+        room_id: RoomId,
+        #[serde(default)]
+        token: Option<String>,
+        #[serde(default)]
+        guest_name: Option<DisplayName>,
+        #[serde(default)]
+        since: Option<u64>,
+        #[serde(default)]
+        epoch: Option<String>,
+    },
+    /// A brand member's live feed of every sale of the brand's products, in any room.
+    FollowSales { token: String },
+    Comment { text: CommentText },
+    React { reaction: Reaction },
+    /// Host only.
+    Pin { product_id: ProductId },
+    /// Host only.
+    Unpin,
+    /// Host only: sell `quantity` units of a lined-up product, at `price` if given, until
+    /// `duration_secs` have passed or the units are gone.
+    StartDrop {
+        product_id: ProductId,
+        quantity: i64,
+        #[serde(default)]
+        price: Option<i64>,
+        duration_secs: i64,
+    },
+    /// Host only.
+    EndRoom,
+    CartAdd { product_id: ProductId, quantity: i64 },
+    CartSet { product_id: ProductId, quantity: i64 },
+    CartRemove { product_id: ProductId },
+    /// Buy what is in the cart. Sending the same key again never makes a second order.
+    Checkout { idempotency_key: IdempotencyKey, card: CardNumber },
+}
+
+impl ClientMsg {
+    /// The `type` tag, echoed in error frames so a client knows which request failed.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientMsg::Join { .. } => "join",
+            ClientMsg::FollowSales { .. } => "follow_sales",
+            ClientMsg::Comment { .. } => "comment",
+            ClientMsg::React { .. } => "react",
+            ClientMsg::Pin { .. } => "pin",
+            ClientMsg::Unpin => "unpin",
+            ClientMsg::StartDrop { .. } => "start_drop",
+            ClientMsg::EndRoom => "end_room",
+            ClientMsg::CartAdd { .. } => "cart_add",
+            ClientMsg::CartSet { .. } => "cart_set",
+            ClientMsg::CartRemove { .. } => "cart_remove",
+            ClientMsg::Checkout { .. } => "checkout",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    /// Everything a client needs to draw the room. `reset` is true when the client asked
+    /// to resume but the events it missed are no longer in history.
+    Snapshot(Box<Snapshot>),
+    /// The client's `since` was honoured: the missed events follow, then live ones.
+    Resumed { epoch: String, since: u64, seq: u64 },
+    /// A room event. `seq` increases by one per event of the room.
+    Event { seq: u64, event: RoomEvent },
+    /// Tick: viewers connected to the room now.
+    Viewers { count: u64 },
+    /// Tick: reactions sent since the last tick, as counts.
+    Reactions { counts: BTreeMap<Reaction, u64> },
+    /// Private: the caller's cart after a change.
+    Cart { cart: CartView },
+    /// Private: the caller's order is placed and paid.
+    OrderConfirmed { order: OrderView },
+    /// The brand sales feed is open.
+    FollowingSales { brand_id: BrandId },
+    /// One sale of the brand's products, in any room.
+    BrandSale(Box<BrandSale>),
+    /// The request named in `request` failed and changed nothing (except where the code
+    /// says otherwise, e.g. `payment_unavailable` keeps the hold for a retry).
+    Error {
+        code: String,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RoomEvent {
+    Comment(CommentView),
+    Pinned { product: ProductCard },
+    Unpinned { product_id: ProductId },
+    DropStarted { drop: DropCard },
+    DropEnded { drop_id: DropId, sold: i64 },
+    Sale(SaleView),
+    RoomLive,
+    RoomEnded,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub room: RoomCard,
+    pub lineup: Vec<ProductCard>,
+    pub pinned: Option<ProductId>,
+    pub drop: Option<DropCard>,
+    /// The most recent comments, oldest first, each with its sequence number.
+    pub comments: Vec<SequencedComment>,
+    pub viewers: u64,
+    /// `None` for guests, who cannot buy.
+    pub cart: Option<CartView>,
+    pub you: Participant,
+    /// The room's last sequence number: events after it follow this snapshot.
+    pub seq: u64,
+    /// Identifies the room's event history; resume only within the same epoch.
+    pub epoch: String,
+    pub reset: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoomCard {
+    pub id: RoomId,
+    pub title: String,
+    pub status: RoomStatus,
+    pub starts_at: UnixMs,
+    pub host: HostCard,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomStatus {
+    Scheduled,
+    Live,
+    Ended,
+}
+
+impl RoomStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomStatus::Scheduled => "scheduled",
+            RoomStatus::Live => "live",
+            RoomStatus::Ended => "ended",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostCard {
+    pub id: AccountId,
+    pub display_name: String,
+    pub followers: i64,
+    pub tier: Tier,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProductCard {
+    pub id: ProductId,
+    pub brand_id: BrandId,
+    pub title: String,
+    pub description: String,
+    pub image_url: String,
+    pub price: Money,
+    /// Units that can still be bought right now (stock less live holds).
+    pub stock: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DropCard {
+    pub id: DropId,
+    pub product_id: ProductId,
+    pub quantity: i64,
+    pub remaining: i64,
+    pub price: Money,
+    pub ends_at: UnixMs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Speaker {
+    Host,
+    Viewer,
+    Guest,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommentView {
+    pub author: String,
+    pub speaker: Speaker,
+    pub text: String,
+    pub at: UnixMs,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SequencedComment {
+    pub seq: u64,
+    #[serde(flatten)]
+    pub comment: CommentView,
+}
+
+/// A sale as the room sees it: a display name, never an account id or an address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SaleView {
+    pub buyer: String,
+    pub product_id: ProductId,
+    pub title: String,
+    pub quantity: i64,
+    pub stock_left: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop_left: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Participant {
+    pub display_name: String,
+    pub account_id: Option<AccountId>,
+    pub role: Option<Role>,
+    pub is_host: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CartView {
+    pub lines: Vec<CartLineView>,
+    /// `None` when the cart is empty.
+    pub total: Option<Money>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CartLineView {
+    pub product_id: ProductId,
+    pub title: String,
+    pub quantity: i64,
+    pub unit_price: Money,
+    pub line_total: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderView {
+    pub id: OrderId,
+    pub room_id: RoomId,
+    /// The creator who hosted the room when the order was placed: who the sale is
+    /// attributed to.
+    pub creator_id: AccountId,
+    pub buyer_id: AccountId,
+    pub status: OrderStatus,
+    pub lines: Vec<OrderLineView>,
+    pub subtotal: Money,
+    pub commission: Money,
+    pub idempotency_key: String,
+    pub failure_code: Option<String>,
+    pub created_at: UnixMs,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLineView {
+    pub product_id: ProductId,
+    pub brand_id: BrandId,
+    pub drop_id: Option<DropId>,
+    pub title: String,
+    pub quantity: i64,
+    pub unit_price: i64,
+    pub line_total: i64,
+    pub commission: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Placed,
+    Paid,
+    Cancelled,
+    Refunded,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Placed => "placed",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Refunded => "refunded",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BrandSale {
+    pub order_id: OrderId,
+    pub room_id: RoomId,
+    pub creator_id: AccountId,
+    pub creator_name: String,
+    pub product_id: ProductId,
+    pub title: String,
+    pub quantity: i64,
+    pub amount: Money,
+    pub commission: Money,
+    pub at: UnixMs,
+}
