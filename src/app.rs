@@ -58,7 +58,10 @@ impl AppState {
     }
 
     pub fn comment_limit(&self) -> RateLimit {
-        RateLimit { burst: self.config.comment_burst, refill_ms: self.config.comment_refill_ms }
+        RateLimit {
+            burst: self.config.comment_burst,
+            refill_ms: self.config.comment_refill_ms,
+        }
     }
 }
 

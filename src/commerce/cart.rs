@@ -38,7 +38,9 @@ impl Cart {
             }
         };
         if !self.lines.contains_key(&product) && self.lines.len() >= MAX_CART_LINES {
-            return Err(AppError::BadRequest(format!("a cart holds at most {MAX_CART_LINES} products")));
+            return Err(AppError::BadRequest(format!(
+                "a cart holds at most {MAX_CART_LINES} products"
+            )));
         }
         self.lines.insert(product, quantity);
         Ok(())
@@ -48,7 +50,12 @@ impl Cart {
 #[async_trait]
 pub trait Carts: Send + Sync + 'static {
     async fn get(&self, room: RoomId, buyer: AccountId) -> Result<Cart, AppError>;
-    async fn update(&self, room: RoomId, buyer: AccountId, change: CartChange) -> Result<Cart, AppError>;
+    async fn update(
+        &self,
+        room: RoomId,
+        buyer: AccountId,
+        change: CartChange,
+    ) -> Result<Cart, AppError>;
     async fn clear(&self, room: RoomId, buyer: AccountId) -> Result<(), AppError>;
 }
 
@@ -60,10 +67,19 @@ pub struct MemoryCarts {
 #[async_trait]
 impl Carts for MemoryCarts {
     async fn get(&self, room: RoomId, buyer: AccountId) -> Result<Cart, AppError> {
-        Ok(self.carts.get(&(room, buyer)).map(|c| c.clone()).unwrap_or_default())
+        Ok(self
+            .carts
+            .get(&(room, buyer))
+            .map(|c| c.clone())
+            .unwrap_or_default())
     }
 
-    async fn update(&self, room: RoomId, buyer: AccountId, change: CartChange) -> Result<Cart, AppError> {
+    async fn update(
+        &self,
+        room: RoomId,
+        buyer: AccountId,
+        change: CartChange,
+    ) -> Result<Cart, AppError> {
         let mut cart = self.carts.entry((room, buyer)).or_default();
         let mut next = cart.clone();
         next.apply(change)?;

@@ -17,9 +17,9 @@
 
 use super::StockKey;
 use super::cart::Cart;
-use super::pricing::unit_price;
 use super::commission::commission;
 use super::payments::{Charge, ChargeOutcome};
+use super::pricing::unit_price;
 use crate::app::AppState;
 use crate::domain::{AccountId, CardNumber, IdempotencyKey, Money, Price, UnixMs};
 use crate::error::{AppError, AppResult};
@@ -61,12 +61,20 @@ impl Drop for InFlight {
     }
 }
 
-pub async fn checkout(state: &AppState, room: &LiveRoom, buyer: &AccountRow, req: CheckoutRequest) -> AppResult<OrderView> {
+pub async fn checkout(
+    state: &AppState,
+    room: &LiveRoom,
+    buyer: &AccountRow,
+    req: CheckoutRequest,
+) -> AppResult<OrderView> {
     let key = (buyer.id, req.key.as_str().to_owned());
     if !state.checkouts_in_flight.insert(key.clone()) {
         return Err(AppError::CheckoutInProgress);
     }
-    let _in_flight = InFlight { set: Arc::clone(&state.checkouts_in_flight), key };
+    let _in_flight = InFlight {
+        set: Arc::clone(&state.checkouts_in_flight),
+        key,
+    };
 
     let cart = state.carts.get(room.id, buyer.id).await?;
     if let Some(existing) = state.store.order_by_key(buyer.id, req.key.as_str()).await? {
@@ -97,12 +105,22 @@ pub async fn checkout(state: &AppState, room: &LiveRoom, buyer: &AccountRow, req
     }
     let hold_id = new_hold_id();
     let hold_expires_at = now.plus(state.config.hold_ttl);
-    if let Err(short) = state.inventory.hold(&hold_id, &hold_lines, hold_expires_at).await? {
+    if let Err(short) = state
+        .inventory
+        .hold(&hold_id, &hold_lines, hold_expires_at)
+        .await?
+    {
         let title = lines
             .iter()
-            .find(|l| StockKey::Product(l.product_id) == short.key || l.drop_id.map(StockKey::Drop) == Some(short.key))
+            .find(|l| {
+                StockKey::Product(l.product_id) == short.key
+                    || l.drop_id.map(StockKey::Drop) == Some(short.key)
+            })
             .map_or_else(String::new, |l| l.title.clone());
-        return Err(AppError::SoldOut { title, available: short.available });
+        return Err(AppError::SoldOut {
+            title,
+            available: short.available,
+        });
     }
 
     let order = NewOrder {
@@ -150,14 +168,19 @@ async fn resume(
             expire_order(state, &existing.view, &existing.hold_id).await?;
             Err(AppError::HoldExpired)
         }
-        OrderStatus::Placed => pay(state, room, buyer, existing.view, &existing.hold_id, card).await,
+        OrderStatus::Placed => {
+            pay(state, room, buyer, existing.view, &existing.hold_id, card).await
+        }
     }
 }
 
 fn cancelled_error(code: Option<&str>) -> AppError {
     match code {
         Some("payment_declined") => AppError::PaymentDeclined("this checkout was declined".into()),
-        Some("sold_out") => AppError::SoldOut { title: "this checkout".into(), available: 0 },
+        Some("sold_out") => AppError::SoldOut {
+            title: "this checkout".into(),
+            available: 0,
+        },
         _ => AppError::HoldExpired,
     }
 }
@@ -172,7 +195,11 @@ async fn price_lines(
     for (product, q) in &cart.lines {
         let p = room.product(*product).ok_or(AppError::NotInLineup)?;
         let (price, drop_id) = unit_price(room, *product, now).ok_or(AppError::NotInLineup)?;
-        let agreement = state.store.active_agreement(room.host, p.id).await?.ok_or(AppError::NotInLineup)?;
+        let agreement = state
+            .store
+            .active_agreement(room.host, p.id)
+            .await?
+            .ok_or(AppError::NotInLineup)?;
         let quantity = i64::from(*q);
         // Both factors are bounded (Price::MAX × Quantity::MAX), so this cannot overflow.
         let line_total = Price::try_from(price.amount)?.get() * quantity;
@@ -187,7 +214,12 @@ async fn price_lines(
                 line_total,
                 commission_bps: agreement.commission_bps,
                 commission_flat: agreement.commission_flat,
-                commission_amount: commission(line_total, quantity, agreement.commission_bps, agreement.commission_flat),
+                commission_amount: commission(
+                    line_total,
+                    quantity,
+                    agreement.commission_bps,
+                    agreement.commission_flat,
+                ),
             },
             price.currency,
         ));
@@ -212,20 +244,36 @@ async fn pay(
     hold_id: &str,
     card: &CardNumber,
 ) -> AppResult<OrderView> {
-    let Some(attempt) = state.store.begin_payment_attempt(order.id, state.clock.now()).await? else {
+    let Some(attempt) = state
+        .store
+        .begin_payment_attempt(order.id, state.clock.now())
+        .await?
+    else {
         // Settled or cancelled while we looked: report what it became.
-        let record = state.store.order_record(order.id).await?.ok_or(AppError::NotFound("order"))?;
+        let record = state
+            .store
+            .order_record(order.id)
+            .await?
+            .ok_or(AppError::NotFound("order"))?;
         return match record.view.status {
             OrderStatus::Paid | OrderStatus::Refunded => Ok(record.view),
             _ => Err(cancelled_error(record.view.failure_code.as_deref())),
         };
     };
-    let charge = Charge { order: order.id, amount: order.subtotal, card, attempt };
+    let charge = Charge {
+        order: order.id,
+        amount: order.subtotal,
+        card,
+        attempt,
+    };
     let reference = match state.payments.charge(charge).await {
         ChargeOutcome::Approved { reference } => reference,
         ChargeOutcome::Declined { reason } => {
             state.inventory.release(hold_id).await?;
-            state.store.cancel_order(order.id, "payment_declined", state.clock.now()).await?;
+            state
+                .store
+                .cancel_order(order.id, "payment_declined", state.clock.now())
+                .await?;
             return Err(AppError::PaymentDeclined(reason));
         }
         ChargeOutcome::Unavailable => return Err(AppError::PaymentUnavailable),
@@ -247,7 +295,10 @@ async fn pay(
             state.payments.refund(&reference).await;
             state.store.cancel_order(order.id, "sold_out", now).await?;
             resync_stock(state, &order).await?;
-            return Err(AppError::SoldOut { title: order.lines[0].title.clone(), available: 0 });
+            return Err(AppError::SoldOut {
+                title: order.lines[0].title.clone(),
+                available: 0,
+            });
         }
     }
     order.status = OrderStatus::Paid;
@@ -262,7 +313,10 @@ async fn pay(
 /// Cancels a placed order whose hold ran out and gives its units back.
 pub async fn expire_order(state: &AppState, order: &OrderView, hold_id: &str) -> AppResult<()> {
     state.inventory.release(hold_id).await?;
-    state.store.cancel_order(order.id, "hold_expired", state.clock.now()).await?;
+    state
+        .store
+        .cancel_order(order.id, "hold_expired", state.clock.now())
+        .await?;
     Ok(())
 }
 
@@ -270,20 +324,35 @@ pub async fn expire_order(state: &AppState, order: &OrderView, hold_id: &str) ->
 async fn resync_stock(state: &AppState, order: &OrderView) -> AppResult<()> {
     for l in &order.lines {
         if let Some(p) = state.store.product(l.product_id).await? {
-            state.inventory.set_on_hand(StockKey::Product(p.id), p.stock).await?;
+            state
+                .inventory
+                .set_on_hand(StockKey::Product(p.id), p.stock)
+                .await?;
         }
         if let Some(d) = l.drop_id {
             if let Some(remaining) = state.store.drop_remaining(d).await? {
-                state.inventory.set_on_hand(StockKey::Drop(d), remaining).await?;
+                state
+                    .inventory
+                    .set_on_hand(StockKey::Drop(d), remaining)
+                    .await?;
             }
         }
     }
     Ok(())
 }
 
-async fn announce_sale(state: &AppState, room: &LiveRoom, buyer: &AccountRow, order: &OrderView) -> AppResult<()> {
+async fn announce_sale(
+    state: &AppState,
+    room: &LiveRoom,
+    buyer: &AccountRow,
+    order: &OrderView,
+) -> AppResult<()> {
     for l in &order.lines {
-        let stock_left = state.inventory.available(StockKey::Product(l.product_id)).await?.unwrap_or(0);
+        let stock_left = state
+            .inventory
+            .available(StockKey::Product(l.product_id))
+            .await?
+            .unwrap_or(0);
         let drop_left = match l.drop_id {
             Some(d) => state.inventory.available(StockKey::Drop(d)).await?,
             None => None,

@@ -37,7 +37,10 @@ pub struct MemoryInventory {
 
 impl MemoryInventory {
     fn with<T>(&self, f: impl FnOnce(&mut HoldBook) -> T) -> Result<T, InventoryError> {
-        let mut book = self.book.lock().map_err(|_| InventoryError("hold book poisoned".into()))?;
+        let mut book = self
+            .book
+            .lock()
+            .map_err(|_| InventoryError("hold book poisoned".into()))?;
         Ok(f(&mut book))
     }
 }

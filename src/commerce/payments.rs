@@ -14,8 +14,12 @@ pub struct Charge<'a> {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChargeOutcome {
-    Approved { reference: String },
-    Declined { reason: String },
+    Approved {
+        reference: String,
+    },
+    Declined {
+        reason: String,
+    },
     /// The provider could not be reached or timed out; retrying may succeed.
     Unavailable,
 }
@@ -41,11 +45,19 @@ impl TestCards {
 impl PaymentProvider for TestCards {
     async fn charge(&self, charge: Charge<'_>) -> ChargeOutcome {
         match charge.card.digits() {
-            TestCards::SUCCEEDS => ChargeOutcome::Approved { reference: format!("test_{}", charge.order) },
-            TestCards::DECLINES => ChargeOutcome::Declined { reason: "insufficient funds".into() },
+            TestCards::SUCCEEDS => ChargeOutcome::Approved {
+                reference: format!("test_{}", charge.order),
+            },
+            TestCards::DECLINES => ChargeOutcome::Declined {
+                reason: "insufficient funds".into(),
+            },
             TestCards::FAILS_ONCE if charge.attempt == 1 => ChargeOutcome::Unavailable,
-            TestCards::FAILS_ONCE => ChargeOutcome::Approved { reference: format!("test_{}_retry", charge.order) },
-            _ => ChargeOutcome::Declined { reason: "unknown test card".into() },
+            TestCards::FAILS_ONCE => ChargeOutcome::Approved {
+                reference: format!("test_{}_retry", charge.order),
+            },
+            _ => ChargeOutcome::Declined {
+                reason: "unknown test card".into(),
+            },
         }
     }
 

@@ -25,10 +25,17 @@ async fn create(
     auth: Auth,
     AppJson(req): AppJson<NewAgreementRequest>,
 ) -> AppResult<(StatusCode, AppJson<AgreementView>)> {
-    Ok((StatusCode::CREATED, AppJson(catalog::create_agreement(&state, &auth.account, req).await?)))
+    Ok((
+        StatusCode::CREATED,
+        AppJson(catalog::create_agreement(&state, &auth.account, req).await?),
+    ))
 }
 
-async fn end(State(state): State<AppState>, auth: Auth, AppPath(id): AppPath<AgreementId>) -> AppResult<StatusCode> {
+async fn end(
+    State(state): State<AppState>,
+    auth: Auth,
+    AppPath(id): AppPath<AgreementId>,
+) -> AppResult<StatusCode> {
     catalog::end_agreement(&state, &auth.account, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

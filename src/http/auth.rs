@@ -6,10 +6,10 @@ use crate::error::AppResult;
 use crate::store::AccountRow;
 use crate::wire::api::{AccountView, LoginRequest, RegisterRequest, SessionResponse};
 use crate::wire::routes;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::Router;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -32,7 +32,10 @@ pub fn account_view(a: &AccountRow) -> AccountView {
 }
 
 fn session_response(s: Session) -> AppJson<SessionResponse> {
-    AppJson(SessionResponse { account: account_view(&s.account), token: s.token })
+    AppJson(SessionResponse {
+        account: account_view(&s.account),
+        token: s.token,
+    })
 }
 
 async fn register(
@@ -50,8 +53,16 @@ async fn register(
     Ok((StatusCode::CREATED, session_response(session)))
 }
 
-async fn login(State(state): State<AppState>, AppJson(req): AppJson<LoginRequest>) -> AppResult<AppJson<SessionResponse>> {
-    let session = accounts::login(&state, Email::try_from(req.email)?, Password::try_from(req.password)?).await?;
+async fn login(
+    State(state): State<AppState>,
+    AppJson(req): AppJson<LoginRequest>,
+) -> AppResult<AppJson<SessionResponse>> {
+    let session = accounts::login(
+        &state,
+        Email::try_from(req.email)?,
+        Password::try_from(req.password)?,
+    )
+    .await?;
     Ok(session_response(session))
 }
 

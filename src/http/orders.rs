@@ -20,7 +20,11 @@ async fn mine(State(state): State<AppState>, auth: Auth) -> AppResult<AppJson<Ve
     Ok(AppJson(orders::of_buyer(&state, &auth.account).await?))
 }
 
-async fn one(State(state): State<AppState>, auth: Auth, AppPath(id): AppPath<OrderId>) -> AppResult<AppJson<OrderView>> {
+async fn one(
+    State(state): State<AppState>,
+    auth: Auth,
+    AppPath(id): AppPath<OrderId>,
+) -> AppResult<AppJson<OrderView>> {
     Ok(AppJson(orders::one(&state, &auth.account, id).await?))
 }
 
@@ -29,5 +33,7 @@ async fn of_brand(
     auth: Auth,
     AppPath(brand): AppPath<BrandId>,
 ) -> AppResult<AppJson<Vec<OrderView>>> {
-    Ok(AppJson(orders::of_brand(&state, &auth.account, brand).await?))
+    Ok(AppJson(
+        orders::of_brand(&state, &auth.account, brand).await?,
+    ))
 }

@@ -18,8 +18,13 @@ pub fn router() -> Router<AppState> {
         .route(routes::ROOM_END, post(end))
 }
 
-async fn list(State(state): State<AppState>, AppQuery(q): AppQuery<RoomListQuery>) -> AppResult<AppJson<Vec<RoomView>>> {
-    Ok(AppJson(schedule::list(&state, q.status.unwrap_or(RoomFilter::Live)).await?))
+async fn list(
+    State(state): State<AppState>,
+    AppQuery(q): AppQuery<RoomListQuery>,
+) -> AppResult<AppJson<Vec<RoomView>>> {
+    Ok(AppJson(
+        schedule::list(&state, q.status.unwrap_or(RoomFilter::Live)).await?,
+    ))
 }
 
 async fn create(
@@ -27,19 +32,33 @@ async fn create(
     auth: Auth,
     AppJson(req): AppJson<NewRoomRequest>,
 ) -> AppResult<(StatusCode, AppJson<RoomView>)> {
-    Ok((StatusCode::CREATED, AppJson(schedule::schedule(&state, &auth.account, req).await?)))
+    Ok((
+        StatusCode::CREATED,
+        AppJson(schedule::schedule(&state, &auth.account, req).await?),
+    ))
 }
 
-async fn one(State(state): State<AppState>, AppPath(id): AppPath<RoomId>) -> AppResult<AppJson<RoomView>> {
+async fn one(
+    State(state): State<AppState>,
+    AppPath(id): AppPath<RoomId>,
+) -> AppResult<AppJson<RoomView>> {
     Ok(AppJson(schedule::get(&state, id).await?))
 }
 
-async fn go_live(State(state): State<AppState>, auth: Auth, AppPath(id): AppPath<RoomId>) -> AppResult<AppJson<RoomView>> {
+async fn go_live(
+    State(state): State<AppState>,
+    auth: Auth,
+    AppPath(id): AppPath<RoomId>,
+) -> AppResult<AppJson<RoomView>> {
     actions::go_live(&state, id, &auth.account).await?;
     Ok(AppJson(schedule::get(&state, id).await?))
 }
 
-async fn end(State(state): State<AppState>, auth: Auth, AppPath(id): AppPath<RoomId>) -> AppResult<AppJson<RoomView>> {
+async fn end(
+    State(state): State<AppState>,
+    auth: Auth,
+    AppPath(id): AppPath<RoomId>,
+) -> AppResult<AppJson<RoomView>> {
     actions::end_room(&state, id, &auth.account).await?;
     Ok(AppJson(schedule::get(&state, id).await?))
 }

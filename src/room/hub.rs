@@ -38,7 +38,10 @@ impl RoomHub {
     }
 
     pub fn follow_sales(&self, brand: BrandId) -> broadcast::Receiver<Utf8Bytes> {
-        self.sales.entry(brand).or_insert_with(|| broadcast::channel(SALES_FEED_CAPACITY).0).subscribe()
+        self.sales
+            .entry(brand)
+            .or_insert_with(|| broadcast::channel(SALES_FEED_CAPACITY).0)
+            .subscribe()
     }
 
     pub fn send_sale(&self, brand: BrandId, frame: Utf8Bytes) {

@@ -37,7 +37,12 @@ pub struct LiveRoom {
 }
 
 impl LiveRoom {
-    pub fn new(card: RoomCard, lineup: Vec<ProductRow>, state: RoomState, channel_capacity: usize) -> Self {
+    pub fn new(
+        card: RoomCard,
+        lineup: Vec<ProductRow>,
+        state: RoomState,
+        channel_capacity: usize,
+    ) -> Self {
         Self {
             id: card.id,
             host: card.host.id,
@@ -57,14 +62,23 @@ impl LiveRoom {
 
     /// Reads the state under its lock.
     pub fn read<T>(&self, f: impl FnOnce(&RoomState) -> T) -> T {
-        let state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&state)
     }
 
     /// Reads the state and subscribes in one critical section, so the subscriber receives
     /// exactly the events after what it read: no gap, no duplicate.
-    pub fn read_and_subscribe<T>(&self, f: impl FnOnce(&RoomState) -> T) -> (T, broadcast::Receiver<Delivery>) {
-        let state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    pub fn read_and_subscribe<T>(
+        &self,
+        f: impl FnOnce(&RoomState) -> T,
+    ) -> (T, broadcast::Receiver<Delivery>) {
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let out = f(&state);
         (out, self.frames.subscribe())
     }
@@ -73,12 +87,18 @@ impl LiveRoom {
     /// The event is serialised once, outside the lock; the frame is assembled around it.
     pub fn record(&self, event: &RoomEvent) -> Result<u64, serde_json::Error> {
         let body = serde_json::to_string(event)?;
-        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let seq = state.seq + 1;
         let frame = Utf8Bytes::from(format!(r#"{{"type":"event","seq":{seq},"event":{body}}}"#));
         state.apply(seq, event, frame.clone());
         // No receivers is fine: nobody is watching right now.
-        let _ = self.frames.send(Delivery { seq: Some(seq), frame });
+        let _ = self.frames.send(Delivery {
+            seq: Some(seq),
+            frame,
+        });
         Ok(seq)
     }
 

@@ -1,8 +1,8 @@
 //! What a viewer receives on joining: a full snapshot, or (when resuming within the same
 //! epoch and history still reaches back) just the events it missed.
 
-use super::{LiveRoom, Viewer};
 use super::live::Delivery;
+use super::{LiveRoom, Viewer};
 use crate::app::AppState;
 use crate::commerce::StockKey;
 use crate::commerce::pricing::cart_view;
@@ -30,30 +30,64 @@ pub async fn open(
     resume: Option<(u64, String)>,
 ) -> AppResult<Opening> {
     if let Some((since, epoch)) = &resume {
-        let (replay, frames) =
-            room.read_and_subscribe(|s| if &s.epoch == epoch { s.since(*since).map(|r| (r, s.seq)) } else { None });
+        let (replay, frames) = room.read_and_subscribe(|s| {
+            if &s.epoch == epoch {
+                s.since(*since).map(|r| (r, s.seq))
+            } else {
+                None
+            }
+        });
         if let Some((replay, seq)) = replay {
-            let first = ServerMsg::Resumed { epoch: epoch.clone(), since: *since, seq };
-            return Ok(Opening { first, replay, seq, frames });
+            let first = ServerMsg::Resumed {
+                epoch: epoch.clone(),
+                since: *since,
+                seq,
+            };
+            return Ok(Opening {
+                first,
+                replay,
+                seq,
+                frames,
+            });
         }
     }
     snapshot(state, room, viewer, resume.is_some()).await
 }
 
-pub async fn snapshot(state: &AppState, room: &LiveRoom, viewer: &Viewer, reset: bool) -> AppResult<Opening> {
+pub async fn snapshot(
+    state: &AppState,
+    room: &LiveRoom,
+    viewer: &Viewer,
+    reset: bool,
+) -> AppResult<Opening> {
     let ((card, pinned, drop, comments, seq, epoch), frames) = room.read_and_subscribe(|s| {
         let mut card = room.card.clone();
         card.status = s.status;
-        (card, s.pinned, s.drop.clone(), s.comments.iter().cloned().collect(), s.seq, s.epoch.clone())
+        (
+            card,
+            s.pinned,
+            s.drop.clone(),
+            s.comments.iter().cloned().collect(),
+            s.seq,
+            s.epoch.clone(),
+        )
     });
     // Stock is read after subscribing, so any sale it misses arrives as an event.
     let mut lineup = Vec::with_capacity(room.lineup.len());
     for p in &room.lineup {
-        let stock = state.inventory.available(StockKey::Product(p.id)).await?.unwrap_or(p.stock);
+        let stock = state
+            .inventory
+            .available(StockKey::Product(p.id))
+            .await?
+            .unwrap_or(p.stock);
         lineup.push(product_card(p, stock));
     }
     let cart = match &viewer.account {
-        Some(account) => Some(cart_view(room, &state.carts.get(room.id, account.id).await?, state.clock.now())),
+        Some(account) => Some(cart_view(
+            room,
+            &state.carts.get(room.id, account.id).await?,
+            state.clock.now(),
+        )),
         None => None,
     };
     let snapshot = Snapshot {
@@ -74,7 +108,12 @@ pub async fn snapshot(state: &AppState, room: &LiveRoom, viewer: &Viewer, reset:
         epoch,
         reset,
     };
-    Ok(Opening { first: ServerMsg::Snapshot(Box::new(snapshot)), replay: Vec::new(), seq, frames })
+    Ok(Opening {
+        first: ServerMsg::Snapshot(Box::new(snapshot)),
+        replay: Vec::new(),
+        seq,
+        frames,
+    })
 }
 
 pub fn product_card(p: &crate::store::ProductRow, stock: i64) -> ProductCard {

@@ -22,7 +22,12 @@ pub struct RoomState {
 }
 
 impl RoomState {
-    pub fn new(epoch: String, status: RoomStatus, drop: Option<DropCard>, history_cap: usize) -> Self {
+    pub fn new(
+        epoch: String,
+        status: RoomStatus,
+        drop: Option<DropCard>,
+        history_cap: usize,
+    ) -> Self {
         Self {
             seq: 0,
             epoch,
@@ -47,7 +52,10 @@ impl RoomState {
                 if self.comments.len() == SNAPSHOT_COMMENTS {
                     self.comments.pop_front();
                 }
-                self.comments.push_back(SequencedComment { seq, comment: comment.clone() });
+                self.comments.push_back(SequencedComment {
+                    seq,
+                    comment: comment.clone(),
+                });
             }
             RoomEvent::Pinned { product } => self.pinned = Some(product.id),
             RoomEvent::Unpinned { .. } => self.pinned = None,
@@ -87,7 +95,13 @@ impl RoomState {
         if since + 1 < oldest {
             return None;
         }
-        Some(self.history.iter().filter(|(s, _)| *s > since).cloned().collect())
+        Some(
+            self.history
+                .iter()
+                .filter(|(s, _)| *s > since)
+                .cloned()
+                .collect(),
+        )
     }
 }
 
@@ -98,7 +112,12 @@ mod tests {
     use crate::wire::ws::{CommentView, Speaker};
 
     fn comment(text: &str) -> RoomEvent {
-        RoomEvent::Comment(CommentView { author: "a".into(), speaker: Speaker::Viewer, text: text.into(), at: UnixMs(0) })
+        RoomEvent::Comment(CommentView {
+            author: "a".into(),
+            speaker: Speaker::Viewer,
+            text: text.into(),
+            at: UnixMs(0),
+        })
     }
 
     fn state_with(events: u64, cap: usize) -> RoomState {
@@ -112,7 +131,12 @@ mod tests {
     #[test]
     fn resume_returns_exactly_the_missed_events() {
         let s = state_with(10, 100);
-        let missed: Vec<u64> = s.since(7).unwrap().into_iter().map(|(seq, _)| seq).collect();
+        let missed: Vec<u64> = s
+            .since(7)
+            .unwrap()
+            .into_iter()
+            .map(|(seq, _)| seq)
+            .collect();
         assert_eq!(missed, vec![8, 9, 10]);
         assert_eq!(s.since(10).unwrap().len(), 0);
     }

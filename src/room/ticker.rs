@@ -24,7 +24,8 @@ pub async fn run(state: AppState) {
             if !counts.is_empty() {
                 let _ = room.tick(&ServerMsg::Reactions { counts });
             }
-            let (status, drop_over) = room.read(|s| (s.status, s.drop.as_ref().is_some_and(|d| d.ends_at <= now)));
+            let (status, drop_over) =
+                room.read(|s| (s.status, s.drop.as_ref().is_some_and(|d| d.ends_at <= now)));
             if drop_over {
                 if let Err(e) = end_drop(&state, &room).await {
                     tracing::warn!(room = %room.id, error = %e, "could not end drop");

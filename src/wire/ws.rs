@@ -5,8 +5,8 @@
 //! sequence number; ticks (viewer count, reaction counts) and private replies do not.
 
 use crate::domain::{
-    AccountId, BrandId, CardNumber, CommentText, DisplayName, DropId, IdempotencyKey,
-    Money, OrderId, ProductId, Reaction, Role, RoomId, Tier, UnixMs,
+    AccountId, BrandId, CardNumber, CommentText, DisplayName, DropId, IdempotencyKey, Money,
+    OrderId, ProductId, Reaction, Role, RoomId, Tier, UnixMs,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -32,11 +32,19 @@ pub enum ClientMsg {
         epoch: Option<String>,
     },
     /// A brand member's live feed of every sale of the brand's products, in any room.
-    FollowSales { token: String },
-    Comment { text: CommentText },
-    React { reaction: Reaction },
+    FollowSales {
+        token: String,
+    },
+    Comment {
+        text: CommentText,
+    },
+    React {
+        reaction: Reaction,
+    },
     /// Host only.
-    Pin { product_id: ProductId },
+    Pin {
+        product_id: ProductId,
+    },
     /// Host only.
     Unpin,
     /// Host only: sell `quantity` units of a lined-up product, at `price` if given, until
@@ -50,11 +58,22 @@ pub enum ClientMsg {
     },
     /// Host only.
     EndRoom,
-    CartAdd { product_id: ProductId, quantity: i64 },
-    CartSet { product_id: ProductId, quantity: i64 },
-    CartRemove { product_id: ProductId },
+    CartAdd {
+        product_id: ProductId,
+        quantity: i64,
+    },
+    CartSet {
+        product_id: ProductId,
+        quantity: i64,
+    },
+    CartRemove {
+        product_id: ProductId,
+    },
     /// Buy what is in the cart. Sending the same key again never makes a second order.
-    Checkout { idempotency_key: IdempotencyKey, card: CardNumber },
+    Checkout {
+        idempotency_key: IdempotencyKey,
+        card: CardNumber,
+    },
 }
 
 impl ClientMsg {

@@ -1,0 +1,242 @@
+use crate::helpers::TestApp;
+use livecart::domain::Role;
+use livecart::wire::api::{
+    AccountView, ErrorBody, LoginRequest, NewProductRequest, NewRoomRequest,
+};
+use livecart::wire::routes::{self, path};
+use reqwest::Method;
+use serde_json::json;
+
+fn error_code(body: &serde_json::Value) -> String {
+    serde_json::from_value::<ErrorBody>(body.clone())
+        .map(|b| b.error.code)
+        .unwrap_or_else(|_| format!("not an error body: {body}"))
+}
+
+#[tokio::test]
+async fn register_login_and_logout_revokes_the_token() {
+    let app = TestApp::spawn().await;
+    let session = app.register(Role::Viewer, "Ana", None).await;
+    let me: AccountView = app.get(routes::ME, Some(&session.token)).await;
+    assert_eq!(me.display_name, "Ana");
+
+    let login = LoginRequest {
+        email: session.account.email.to_uppercase(),
+        password: "correct horse battery".into(),
+    };
+    let again: livecart::wire::api::SessionResponse = app.post(routes::LOGIN, None, &login).await;
+    assert_eq!(
+        again.account.id, session.account.id,
+        "e-mail is case-insensitive"
+    );
+
+    let (status, _) = app
+        .send(Method::POST, routes::LOGOUT, Some(&session.token), None)
+        .await;
+    assert_eq!(status, 204);
+    let (status, body) = app
+        .send(Method::GET, routes::ME, Some(&session.token), None)
+        .await;
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (401, "unauthenticated".into())
+    );
+    let (status, _) = app
+        .send(Method::GET, routes::ME, Some(&again.token), None)
+        .await;
+    assert_eq!(status, 200, "other sessions stay valid");
+}
+
+#[tokio::test]
+async fn bad_credentials_and_bad_registrations_get_clear_errors() {
+    let app = TestApp::spawn().await;
+    let session = app.register(Role::Viewer, "Ana", None).await;
+    let wrong = json!({"email": session.account.email, "password": "wrong password"});
+    let (status, body) = app
+        .send(Method::POST, routes::LOGIN, None, Some(&wrong))
+        .await;
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (401, "bad_credentials".into())
+    );
+    let unknown = json!({"email": "nobody@test.livecart", "password": "whatever123"});
+    let (status, body) = app
+        .send(Method::POST, routes::LOGIN, None, Some(&unknown))
+        .await;
+    assert_eq!(
+        (status.as_u16(), error_code(&body)),
+        (401, "bad_credentials".into())
+    );
+
+    let cases = [
+        (
+            json!({"email": session.account.email, "password": "long enough pw", "display_name": "Dup", "role": "viewer"}),
+            409,
+            "conflict",
+        ),
+        (
+            json!({"email": "a@b.co", "password": "short", "display_name": "X", "role": "viewer"}),
+            400,
+            "invalid_input",
+        ),
+        (
+            json!({"email": "not-an-email", "password": "long enough pw", "display_name": "X", "role": "viewer"}),
+            400,
+            "invalid_input",
+        ),
+        (
+            json!({"email": "c@d.co", "password": "long enough pw", "display_name": "X", "role": "admin"}),
+            403,
+            "forbidden",
+        ),
+        (
+            json!({"email": "e@f.co", "password": "long enough pw", "display_name": "X", "role": "brand"}),
+            400,
+            "invalid_input",
+        ),
+        (
+            json!({"email": "g@h.co", "password": "long enough pw", "display_name": "X", "role": "wizard"}),
+            400,
+            "invalid_input",
+        ),
+        (
+            json!({"email": "i@j.co", "password": "long enough pw", "display_name": "", "role": "viewer"}),
+            400,
+            "invalid_input",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let (got, resp) = app
+            .send(Method::POST, routes::REGISTER, None, Some(&body))
+            .await;
+        assert_eq!(
+            (got.as_u16(), error_code(&resp)),
+            (status, code.to_owned()),
+            "for {body}"
+        );
+    }
+    let resp = reqwest::Client::new()
+        .post(app.url(routes::REGISTER))
+        .header("content-type", "application/json")
+        .body("{\"email\":")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(error_code(&resp.json().await.unwrap()), "malformed_json");
+}
+
+#[tokio::test]
+async fn only_a_brands_members_manage_its_products_and_stock() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[5]).await;
+    let viewer = app.register(Role::Viewer, "Vi", None).await;
+    let rival = app.register(Role::Brand, "Rival team", Some("Rival")).await;
+    let product = NewProductRequest {
+        title: "Fake".try_into().unwrap(),
+        description: String::new(),
+        image_url: String::new(),
+        price: 100.try_into().unwrap(),
+        currency: "EUR".try_into().unwrap(),
+        stock: 1.try_into().unwrap(),
+    };
+    let body = serde_json::to_value(&product).unwrap();
+    let products = path(routes::BRAND_PRODUCTS, &[scene.brand_id.get()]);
+    for token in [&viewer.token, &rival.token, &scene.creator.token] {
+        let (status, resp) = app
+            .send(Method::POST, &products, Some(token), Some(&body))
+            .await;
+        assert_eq!(
+            (status.as_u16(), error_code(&resp)),
+            (403, "forbidden".into())
+        );
+    }
+    let stock = path(routes::PRODUCT_STOCK, &[scene.products[0].get()]);
+    let (status, _) = app
+        .send(
+            Method::PUT,
+            &stock,
+            Some(&rival.token),
+            Some(&json!({"stock": 0})),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, resp) = app
+        .send(
+            Method::PUT,
+            &stock,
+            Some(&scene.brand.token),
+            Some(&json!({"stock": -4})),
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), error_code(&resp)),
+        (400, "invalid_input".into())
+    );
+    assert_eq!(app.stock(scene.products[0]).await, 5);
+
+    let (status, _) = app
+        .send(
+            Method::PUT,
+            &stock,
+            Some(&scene.brand.token),
+            Some(&json!({"stock": 12})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        app.stock(scene.products[0]).await,
+        12,
+        "a restock reaches live stock"
+    );
+    let (status, _) = app.send(Method::POST, &products, None, Some(&body)).await;
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn a_room_can_only_line_up_products_the_host_has_an_agreement_for() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[5]).await;
+    let other = app.live_room(&[5]).await;
+    let room = NewRoomRequest {
+        title: "Sneaky".try_into().unwrap(),
+        starts_at: livecart::domain::UnixMs(0),
+        product_ids: vec![scene.products[0], other.products[0]],
+    };
+    let body = serde_json::to_value(&room).unwrap();
+    let (status, resp) = app
+        .send(
+            Method::POST,
+            routes::ROOMS,
+            Some(&scene.creator.token),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(
+        (status.as_u16(), error_code(&resp)),
+        (403, "forbidden".into())
+    );
+    let (status, _) = app
+        .send(
+            Method::POST,
+            routes::ROOMS,
+            Some(&scene.brand.token),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(status, 403, "brands do not host rooms");
+    let (status, resp) = app
+        .send(Method::GET, &path(routes::ROOM, &[0]), None, None)
+        .await;
+    assert_eq!(
+        (status.as_u16(), error_code(&resp)),
+        (400, "invalid_input".into())
+    );
+    let (status, resp) = app
+        .send(Method::GET, &path(routes::ROOM, &[424242]), None, None)
+        .await;
+    assert_eq!(
+        (status.as_u16(), error_code(&resp)),
+        (404, "not_found".into())
+    );
+}

@@ -1,0 +1,309 @@
+//! The test harness: `TestApp::spawn()` starts the real server, typed helpers speak the
+//! wire types of `livecart::wire`.
+
+use futures_util::{SinkExt, StreamExt};
+use livecart::app::AppState;
+use livecart::config::Config;
+use livecart::domain::{AccountId, BrandId, Clock, ProductId, Role, RoomId, UnixMs};
+use livecart::wire::api::{
+    NewAgreementRequest, NewProductRequest, NewRoomRequest, RegisterRequest, RoomView,
+    SessionResponse,
+};
+use livecart::wire::routes::{self, path};
+use livecart::wire::ws::{ClientMsg, ServerMsg, Snapshot};
+use reqwest::StatusCode;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Every wait in the tests is bounded by this; none asserts how long anything took.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.state.shutdown.cancel();
+    }
+}
+
+/// Settings that keep tests quick without changing behaviour: cheap password hashing
+/// and a fast tick.
+pub fn test_config() -> Config {
+    let mut config = Config::defaults();
+    config.argon2_kib = 64;
+    config.tick = Duration::from_millis(50);
+    config.comment_burst = 1_000;
+    config
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(test_config(), Clock::system()).await
+    }
+
+    pub async fn spawn_with(mut config: Config, clock: Clock) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        config.database_url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("livecart.db").display()
+        );
+        config.validate().expect("valid test config");
+        let store = livecart::store::Store::connect(&config.database_url, config.db_connections)
+            .await
+            .expect("database");
+        let state = AppState::embedded(config, store, clock);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(livecart::run(listener, state.clone()));
+        TestApp {
+            addr,
+            state,
+            http: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().await.expect("http request");
+        let status = resp.status();
+        let text = resp.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str, token: Option<&str>) -> T {
+        let (status, body) = self.send(reqwest::Method::GET, path, token, None).await;
+        assert!(status.is_success(), "GET {path}: {status} {body}");
+        serde_json::from_value(body).expect("response shape")
+    }
+
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &B,
+    ) -> T {
+        let body = serde_json::to_value(body).expect("request body");
+        let (status, body) = self
+            .send(reqwest::Method::POST, path, token, Some(&body))
+            .await;
+        assert!(status.is_success(), "POST {path}: {status} {body}");
+        serde_json::from_value(body).expect("response shape")
+    }
+
+    pub async fn register(&self, role: Role, name: &str, brand: Option<&str>) -> SessionResponse {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let req = RegisterRequest {
+            email: format!("user{n}@test.livecart"),
+            password: "correct horse battery".into(),
+            display_name: name.try_into().expect("name"),
+            role,
+            brand_name: brand.map(|b| b.try_into().expect("brand name")),
+        };
+        self.post(routes::REGISTER, None, &req).await
+    }
+
+    /// A brand with products of the given stock, a creator with agreements for all of
+    /// them (10% commission), and a live room lining them up.
+    pub async fn live_room(&self, stocks: &[i64]) -> Scene {
+        self.live_room_priced(stocks, "EUR").await
+    }
+
+    pub async fn live_room_priced(&self, stocks: &[i64], currency: &str) -> Scene {
+        static BRANDS: AtomicU64 = AtomicU64::new(0);
+        let b = BRANDS.fetch_add(1, Ordering::Relaxed);
+        let brand = self
+            .register(Role::Brand, "Brand team", Some(&format!("Brand {b}")))
+            .await;
+        let brand_id = brand.account.brand_id.expect("brand id");
+        let creator = self.register(Role::Creator, "Host", None).await;
+        let mut products = Vec::new();
+        for (i, stock) in stocks.iter().enumerate() {
+            let req = NewProductRequest {
+                title: format!("Product {i}").as_str().try_into().unwrap(),
+                description: String::new(),
+                image_url: String::new(),
+                price: 1_000.try_into().unwrap(),
+                currency: currency.try_into().unwrap(),
+                stock: (*stock).try_into().unwrap(),
+            };
+            let card: livecart::wire::ws::ProductCard = self
+                .post(
+                    &path(routes::BRAND_PRODUCTS, &[brand_id.get()]),
+                    Some(&brand.token),
+                    &req,
+                )
+                .await;
+            let agreement = NewAgreementRequest {
+                creator_id: creator.account.id,
+                product_id: card.id,
+                commission_bps: 1_000.try_into().unwrap(),
+                commission_flat: None,
+            };
+            let _: Value = self
+                .post(routes::AGREEMENTS, Some(&brand.token), &agreement)
+                .await;
+            products.push(card.id);
+        }
+        let room = NewRoomRequest {
+            title: "Live test".try_into().unwrap(),
+            starts_at: UnixMs(0),
+            product_ids: products.clone(),
+        };
+        let room: RoomView = self.post(routes::ROOMS, Some(&creator.token), &room).await;
+        let _: RoomView = self
+            .post(
+                &path(routes::ROOM_GO_LIVE, &[room.id.get()]),
+                Some(&creator.token),
+                &(),
+            )
+            .await;
+        Scene {
+            room: room.id,
+            brand,
+            brand_id,
+            creator,
+            products,
+        }
+    }
+
+    pub async fn ws(&self) -> Ws {
+        let (stream, _) =
+            tokio_tungstenite::connect_async(format!("ws://{}{}", self.addr, routes::WS))
+                .await
+                .expect("websocket connect");
+        Ws { stream }
+    }
+
+    /// A connection that has joined `room` and read its snapshot.
+    pub async fn viewer(&self, room: RoomId, token: Option<&str>) -> (Ws, Snapshot) {
+        let mut ws = self.ws().await;
+        let snapshot = ws.join(room, token).await;
+        (ws, snapshot)
+    }
+
+    /// Stock as clients see it (units on hand less live holds).
+    pub async fn stock(&self, product: ProductId) -> i64 {
+        let card: livecart::wire::ws::ProductCard = self
+            .get(&path(routes::PRODUCT, &[product.get()]), None)
+            .await;
+        card.stock
+    }
+}
+
+pub struct Scene {
+    pub room: RoomId,
+    pub brand: SessionResponse,
+    pub brand_id: BrandId,
+    pub creator: SessionResponse,
+    pub products: Vec<ProductId>,
+}
+
+impl Scene {
+    pub fn host_id(&self) -> AccountId {
+        self.creator.account.id
+    }
+}
+
+pub struct Ws {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Ws {
+    pub async fn send(&mut self, msg: &ClientMsg) {
+        self.send_text(&serde_json::to_string(msg).unwrap()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.stream
+            .send(Message::text(text))
+            .await
+            .expect("ws send");
+    }
+
+    /// The next message from the server, within [`WAIT`].
+    pub async fn recv(&mut self) -> ServerMsg {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("timed out waiting for a frame")
+                .expect("connection closed")
+                .expect("ws error");
+            if let Message::Text(text) = msg {
+                return serde_json::from_str(&text)
+                    .unwrap_or_else(|e| panic!("bad frame {text}: {e}"));
+            }
+        }
+    }
+
+    /// Skips frames until `pick` accepts one.
+    pub async fn recv_until<T>(&mut self, mut pick: impl FnMut(ServerMsg) -> Option<T>) -> T {
+        loop {
+            if let Some(t) = pick(self.recv().await) {
+                return t;
+            }
+        }
+    }
+
+    /// The next error frame's code, skipping room traffic.
+    pub async fn error_code(&mut self) -> String {
+        self.recv_until(|m| match m {
+            ServerMsg::Error { code, .. } => Some(code),
+            _ => None,
+        })
+        .await
+    }
+
+    pub async fn join(&mut self, room: RoomId, token: Option<&str>) -> Snapshot {
+        let guest_name = token.is_none().then(|| "Guest".try_into().unwrap());
+        self.send(&ClientMsg::Join {
+            room_id: room,
+            token: token.map(str::to_owned),
+            guest_name,
+            since: None,
+            epoch: None,
+        })
+        .await;
+        self.recv_until(|m| match m {
+            ServerMsg::Snapshot(s) => Some(*s),
+            ServerMsg::Error { code, message, .. } => panic!("join failed: {code}: {message}"),
+            _ => None,
+        })
+        .await
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+    }
+}
