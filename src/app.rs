@@ -1,17 +1,17 @@
 //! AppState and the router: the one place that wires the parts together.
 
-use crate::bus::{Bus, MemoryBus};
-use crate::commerce::cart::{Carts, MemoryCarts};
-use crate::commerce::inventory::{Inventory, MemoryInventory};
+use crate::bus::redis::Redis;
+use crate::bus::{Bus, BusError, MemoryBus, RedisBus};
+use crate::commerce::cart::{Carts, MemoryCarts, RedisCarts};
+use crate::commerce::inventory::{Inventory, MemoryInventory, RedisInventory};
 use crate::commerce::payments::{PaymentProvider, TestCards};
 use crate::config::Config;
-use crate::domain::{AccountId, Clock};
+use crate::domain::Clock;
 use crate::room::RoomHub;
 use crate::room::rate::RateLimit;
 use crate::store::Store;
 use crate::{gateway, http};
 use axum::Router;
-use dashmap::DashSet;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tower_http::services::{ServeDir, ServeFile};
@@ -32,9 +32,8 @@ pub struct AppState {
     pub carts: Arc<dyn Carts>,
     pub payments: Arc<dyn PaymentProvider>,
     pub clock: Clock,
-    /// Checkouts running on this node, by buyer and idempotency key: a second request
-    /// with the same key while the first runs gets `checkout_in_progress`.
-    pub checkouts_in_flight: Arc<DashSet<(AccountId, String)>>,
+    /// Set in the scaled-out deployment, for readiness checks.
+    pub redis: Option<Redis>,
     /// Cancelled on shutdown; every background task and connection watches it.
     pub shutdown: CancellationToken,
 }
@@ -52,16 +51,43 @@ impl AppState {
             carts: Arc::new(MemoryCarts::default()),
             payments: Arc::new(TestCards),
             clock,
-            checkouts_in_flight: Arc::new(DashSet::new()),
+            redis: None,
             shutdown: CancellationToken::new(),
         }
     }
 
-    pub fn comment_limit(&self) -> RateLimit {
-        RateLimit {
-            burst: self.config.comment_burst,
-            refill_ms: self.config.comment_refill_ms,
+    /// The scaled-out wiring: rooms, carts, stock holds and rate limits shared through
+    /// Redis, so any number of nodes serve the same rooms.
+    pub async fn scaled(config: Config, store: Store, redis_url: &str, clock: Clock) -> Result<Self, BusError> {
+        let redis = Redis::connect(redis_url, &config.redis_prefix).await?;
+        let hub = Arc::new(RoomHub::default());
+        let shutdown = CancellationToken::new();
+        let bus =
+            RedisBus::start(redis.clone(), Arc::clone(&hub), config.history, config.tick, shutdown.clone()).await?;
+        Ok(AppState {
+            config: Arc::new(config),
+            inventory: Arc::new(RedisInventory::new(redis.clone(), store.clone(), clock.clone())),
+            carts: Arc::new(RedisCarts::new(redis.clone())),
+            store,
+            bus,
+            hub,
+            payments: Arc::new(TestCards),
+            clock,
+            redis: Some(redis),
+            shutdown,
+        })
+    }
+
+    /// Scaled out when the configuration names a Redis, embedded otherwise.
+    pub async fn from_config(config: Config, store: Store, clock: Clock) -> Result<Self, BusError> {
+        match config.redis_url.clone() {
+            Some(url) => AppState::scaled(config, store, &url, clock).await,
+            None => Ok(AppState::embedded(config, store, clock)),
         }
+    }
+
+    pub fn comment_limit(&self) -> RateLimit {
+        RateLimit { burst: self.config.comment_burst, refill_ms: self.config.comment_refill_ms }
     }
 }
 

@@ -6,15 +6,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 fn parse_secs(raw: &str) -> Result<Duration, String> {
-    raw.parse::<u64>()
-        .map(Duration::from_secs)
-        .map_err(|e| format!("{raw:?}: {e}"))
+    raw.parse::<u64>().map(Duration::from_secs).map_err(|e| format!("{raw:?}: {e}"))
 }
 
 fn parse_millis(raw: &str) -> Result<Duration, String> {
-    raw.parse::<u64>()
-        .map(Duration::from_millis)
-        .map_err(|e| format!("{raw:?}: {e}"))
+    raw.parse::<u64>().map(Duration::from_millis).map_err(|e| format!("{raw:?}: {e}"))
 }
 
 #[derive(Debug, Clone, Args)]
@@ -24,12 +20,17 @@ pub struct Config {
     pub bind: SocketAddr,
 
     /// sqlite:… (embedded default) or postgres://…
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://livecart.db?mode=rwc"
-    )]
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://livecart.db?mode=rwc")]
     pub database_url: String,
+
+    /// redis://… to share rooms, carts and stock with other nodes; unset runs one node
+    /// with in-memory state.
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key and channel, so deployments can share a Redis.
+    #[arg(long, env = "LIVECART_REDIS_PREFIX", default_value = "livecart:")]
+    pub redis_prefix: String,
 
     #[arg(long, env = "LIVECART_DB_CONNECTIONS", default_value_t = 8)]
     pub db_connections: u32,
@@ -112,11 +113,8 @@ impl Config {
             #[command(flatten)]
             config: Config,
         }
-        let matches = <Wrapper as clap::CommandFactory>::command()
-            .no_binary_name(true)
-            .get_matches_from(Vec::<String>::new());
-        Wrapper::from_arg_matches(&matches)
-            .map(|w| w.config)
-            .unwrap_or_else(|e| e.exit())
+        let matches =
+            <Wrapper as clap::CommandFactory>::command().no_binary_name(true).get_matches_from(Vec::<String>::new());
+        Wrapper::from_arg_matches(&matches).map(|w| w.config).unwrap_or_else(|e| e.exit())
     }
 }

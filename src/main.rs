@@ -52,7 +52,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!("schema is up to date");
         return Ok(());
     }
-    let state = AppState::embedded(cli.config.clone(), store.clone(), Clock::system());
+    let state = AppState::from_config(cli.config.clone(), store.clone(), Clock::system()).await?;
     if cli.seed_demo || matches!(command, Command::Seed) {
         seed_demo(&state).await?;
         print_logins(&cli.config);
@@ -76,12 +76,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
 fn print_logins(config: &Config) {
     println!("\nlivecart demo at http://{}/", config.bind);
     for login in &DEMO_LOGINS {
-        println!(
-            "  {:<8} {:<24} {}",
-            login.role.as_str(),
-            login.email,
-            login.password
-        );
+        println!("  {:<8} {:<24} {}", login.role.as_str(), login.email, login.password);
     }
     println!();
 }
@@ -90,11 +85,10 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return std::future::pending().await,
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -105,8 +99,7 @@ async fn wait_for_signal() {
 }
 
 fn init_tracing(json: bool) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("livecart=info,tower_http=warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("livecart=info,tower_http=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     if json {
         builder.json().init();

@@ -3,9 +3,7 @@
 
 use crate::accounts::{self, Registration};
 use crate::app::AppState;
-use crate::domain::{
-    BasisPoints, Currency, DisplayName, Email, Password, Price, ProductTitle, Role, Stock, UnixMs,
-};
+use crate::domain::{BasisPoints, Currency, DisplayName, Email, Password, Price, ProductTitle, Role, Stock, UnixMs};
 use crate::error::{AppError, AppResult};
 use crate::room::actions;
 use crate::store::NewProduct;
@@ -18,21 +16,9 @@ pub struct DemoLogin {
 }
 
 pub const DEMO_LOGINS: [DemoLogin; 3] = [
-    DemoLogin {
-        role: Role::Creator,
-        email: "maya@demo.livecart",
-        password: "demo-creator-pass",
-    },
-    DemoLogin {
-        role: Role::Brand,
-        email: "brand@demo.livecart",
-        password: "demo-brand-pass",
-    },
-    DemoLogin {
-        role: Role::Viewer,
-        email: "viewer@demo.livecart",
-        password: "demo-viewer-pass",
-    },
+    DemoLogin { role: Role::Creator, email: "maya@demo.livecart", password: "demo-creator-pass" },
+    DemoLogin { role: Role::Brand, email: "brand@demo.livecart", password: "demo-brand-pass" },
+    DemoLogin { role: Role::Viewer, email: "viewer@demo.livecart", password: "demo-viewer-pass" },
 ];
 
 const PRODUCTS: [(&str, &str, i64, i64); 3] = [
@@ -56,32 +42,21 @@ async fn register(
         password: Password::try_from(login.password.to_owned()).map_err(invalid)?,
         display_name: DisplayName::try_from(name).map_err(invalid)?,
         role: login.role,
-        brand_name: brand
-            .map(DisplayName::try_from)
-            .transpose()
-            .map_err(invalid)?,
+        brand_name: brand.map(DisplayName::try_from).transpose().map_err(invalid)?,
     };
     Ok(accounts::register(state, r).await?.account)
 }
 
 /// Seeds the demo unless its creator already exists.
 pub async fn seed_demo(state: &AppState) -> AppResult<()> {
-    if state
-        .store
-        .account_by_email(DEMO_LOGINS[0].email)
-        .await?
-        .is_some()
-    {
+    if state.store.account_by_email(DEMO_LOGINS[0].email).await?.is_some() {
         return Ok(());
     }
     let creator = register(state, &DEMO_LOGINS[0], "Maya Glows", None).await?;
     state.store.set_followers(creator.id, 8_400).await?;
-    let brand_member =
-        register(state, &DEMO_LOGINS[1], "Glow Labs team", Some("Glow Labs")).await?;
+    let brand_member = register(state, &DEMO_LOGINS[1], "Glow Labs team", Some("Glow Labs")).await?;
     register(state, &DEMO_LOGINS[2], "Sam", None).await?;
-    let brand = brand_member
-        .brand_id
-        .ok_or_else(|| AppError::Internal("brand member without brand".into()))?;
+    let brand = brand_member.brand_id.ok_or_else(|| AppError::Internal("brand member without brand".into()))?;
     let now = state.clock.now();
     let mut lineup = Vec::new();
     for (title, description, price, stock) in PRODUCTS {
@@ -95,34 +70,12 @@ pub async fn seed_demo(state: &AppState) -> AppResult<()> {
         };
         let p = state.store.create_product(brand, &product, now).await?;
         let bps = BasisPoints::try_from(1_500).map_err(invalid)?;
-        state
-            .store
-            .create_agreement(
-                brand,
-                creator.id,
-                p.id,
-                bps,
-                Price::try_from(0).map_err(invalid)?,
-                now,
-            )
-            .await?;
+        state.store.create_agreement(brand, creator.id, p.id, bps, Price::try_from(0).map_err(invalid)?, now).await?;
         lineup.push(p.id);
     }
-    let live = state
-        .store
-        .create_room(
-            creator.id,
-            "Sunday glow-up: live skincare routine",
-            now,
-            &lineup,
-            now,
-        )
-        .await?;
+    let live = state.store.create_room(creator.id, "Sunday glow-up: live skincare routine", now, &lineup, now).await?;
     actions::go_live(state, live.id, &creator).await?;
     let later = UnixMs(now.0).plus(Duration::from_secs(2 * 24 * 3600));
-    state
-        .store
-        .create_room(creator.id, "Lip oil launch night", later, &lineup[2..], now)
-        .await?;
+    state.store.create_room(creator.id, "Lip oil launch night", later, &lineup[2..], now).await?;
     Ok(())
 }

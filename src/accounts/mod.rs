@@ -29,41 +29,26 @@ pub struct Session {
 pub async fn register(state: &AppState, r: Registration) -> AppResult<Session> {
     let brand = match (r.role, &r.brand_name) {
         (Role::Admin, _) => {
-            return Err(AppError::Forbidden(
-                "admin accounts are created by an operator",
-            ));
+            return Err(AppError::Forbidden("admin accounts are created by an operator"));
         }
         (Role::Brand, None) => {
-            return Err(AppError::BadRequest(
-                "brand_name: a brand member registers a brand".into(),
-            ));
+            return Err(AppError::BadRequest("brand_name: a brand member registers a brand".into()));
         }
         (Role::Brand, Some(name)) => Some(name.as_str()),
         (_, Some(_)) => {
-            return Err(AppError::BadRequest(
-                "brand_name: only brand members register a brand".into(),
-            ));
+            return Err(AppError::BadRequest("brand_name: only brand members register a brand".into()));
         }
         (_, None) => None,
     };
     let hash = password::hash(r.password, state.config.argon2_kib).await?;
     let created = state
         .store
-        .create_account(
-            r.email.as_str(),
-            &hash,
-            r.display_name.as_str(),
-            r.role,
-            brand,
-            state.clock.now(),
-        )
+        .create_account(r.email.as_str(), &hash, r.display_name.as_str(), r.role, brand, state.clock.now())
         .await;
     let account = match created {
         Ok(account) => account,
         Err(e) if is_unique_violation(&e) => {
-            return Err(AppError::Conflict(
-                "that e-mail address or brand name is already registered",
-            ));
+            return Err(AppError::Conflict("that e-mail address or brand name is already registered"));
         }
         Err(e) => return Err(e.into()),
     };
@@ -91,23 +76,12 @@ pub async fn open_session(state: &AppState, account: AccountRow) -> AppResult<Se
     rand::thread_rng().fill_bytes(&mut raw);
     let token = URL_SAFE_NO_PAD.encode(raw);
     let now = state.clock.now();
-    state
-        .store
-        .create_session(
-            &token_hash(&token),
-            account.id,
-            now,
-            now.plus(state.config.session_ttl),
-        )
-        .await?;
+    state.store.create_session(&token_hash(&token), account.id, now, now.plus(state.config.session_ttl)).await?;
     Ok(Session { token, account })
 }
 
 pub async fn logout(state: &AppState, token: &str) -> AppResult<()> {
-    state
-        .store
-        .revoke_session(&token_hash(token), state.clock.now())
-        .await?;
+    state.store.revoke_session(&token_hash(token), state.clock.now()).await?;
     Ok(())
 }
 
@@ -116,11 +90,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> AppResult<AccountRow
     if token.is_empty() || token.len() > 128 {
         return Err(AppError::Unauthenticated);
     }
-    state
-        .store
-        .session_account(&token_hash(token), state.clock.now())
-        .await?
-        .ok_or(AppError::Unauthenticated)
+    state.store.session_account(&token_hash(token), state.clock.now()).await?.ok_or(AppError::Unauthenticated)
 }
 
 fn token_hash(token: &str) -> String {

@@ -8,8 +8,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 
 fn argon2(memory_kib: u32) -> AppResult<Argon2<'static>> {
-    let params = Params::new(memory_kib, 2, 1, None)
-        .map_err(|e| AppError::Internal(format!("argon2 params: {e}")))?;
+    let params = Params::new(memory_kib, 2, 1, None).map_err(|e| AppError::Internal(format!("argon2 params: {e}")))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -27,12 +26,9 @@ pub async fn hash(password: Password, memory_kib: u32) -> AppResult<String> {
 
 pub async fn verify(password: Password, hash: String) -> AppResult<bool> {
     tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&hash)
-            .map_err(|e| AppError::Internal(format!("stored hash: {e}")))?;
+        let parsed = PasswordHash::new(&hash).map_err(|e| AppError::Internal(format!("stored hash: {e}")))?;
         // The parameters stored in the hash decide the cost, not the current config.
-        Ok(Argon2::default()
-            .verify_password(password.expose().as_bytes(), &parsed)
-            .is_ok())
+        Ok(Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok())
     })
     .await
     .map_err(|e| AppError::Internal(format!("verify task: {e}")))?
@@ -40,7 +36,7 @@ pub async fn verify(password: Password, hash: String) -> AppResult<bool> {
 
 /// A hash of a random password, for timing-equal failure on unknown e-mails.
 pub async fn decoy_hash(memory_kib: u32) -> AppResult<String> {
-    let decoy = Password::try_from("decoy-password-never-matches".to_owned())
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let decoy =
+        Password::try_from("decoy-password-never-matches".to_owned()).map_err(|e| AppError::Internal(e.to_string()))?;
     hash(decoy, memory_kib).await
 }

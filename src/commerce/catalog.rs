@@ -5,12 +5,8 @@ use crate::app::AppState;
 use crate::domain::{AccountId, AgreementId, BrandId, Price, ProductId, Role, Stock};
 use crate::error::{AppError, AppResult};
 use crate::room::snapshot::product_card;
-use crate::store::{
-    AccountRow, AgreementRow, NewProduct, ProductPatch, ProductRow, is_unique_violation,
-};
-use crate::wire::api::{
-    AgreementView, NewAgreementRequest, NewProductRequest, ProductPatchRequest,
-};
+use crate::store::{AccountRow, AgreementRow, NewProduct, ProductPatch, ProductRow, is_unique_violation};
+use crate::wire::api::{AgreementView, NewAgreementRequest, NewProductRequest, ProductPatchRequest};
 use crate::wire::ws::ProductCard;
 
 /// The brand `who` acts for, if it is `brand`.
@@ -18,29 +14,19 @@ fn require_member(who: &AccountRow, brand: BrandId) -> AppResult<()> {
     if who.role == Role::Brand && who.brand_id == Some(brand) {
         Ok(())
     } else {
-        Err(AppError::Forbidden(
-            "only members of this brand can do that",
-        ))
+        Err(AppError::Forbidden("only members of this brand can do that"))
     }
 }
 
 async fn owned_product(state: &AppState, who: &AccountRow, id: ProductId) -> AppResult<ProductRow> {
-    let product = state
-        .store
-        .product(id)
-        .await?
-        .ok_or(AppError::NotFound("product"))?;
+    let product = state.store.product(id).await?.ok_or(AppError::NotFound("product"))?;
     require_member(who, product.brand_id)?;
     Ok(product)
 }
 
 /// A product as clients see it, with live stock where this node tracks it.
 pub async fn card(state: &AppState, p: &ProductRow) -> AppResult<ProductCard> {
-    let stock = state
-        .inventory
-        .available(StockKey::Product(p.id))
-        .await?
-        .unwrap_or(p.stock);
+    let stock = state.inventory.available(StockKey::Product(p.id)).await?.unwrap_or(p.stock);
     Ok(product_card(p, stock))
 }
 
@@ -59,10 +45,7 @@ pub async fn create_product(
         currency: req.currency,
         stock: req.stock,
     };
-    let p = state
-        .store
-        .create_product(brand, &new, state.clock.now())
-        .await?;
+    let p = state.store.create_product(brand, &new, state.clock.now()).await?;
     card(state, &p).await
 }
 
@@ -81,33 +64,17 @@ pub async fn update_product(
     req: ProductPatchRequest,
 ) -> AppResult<ProductCard> {
     owned_product(state, who, id).await?;
-    let patch = ProductPatch {
-        title: req.title,
-        description: req.description,
-        image_url: req.image_url,
-        price: req.price,
-    };
-    let p = state
-        .store
-        .update_product(id, &patch)
-        .await?
-        .ok_or(AppError::NotFound("product"))?;
+    let patch =
+        ProductPatch { title: req.title, description: req.description, image_url: req.image_url, price: req.price };
+    let p = state.store.update_product(id, &patch).await?.ok_or(AppError::NotFound("product"))?;
     card(state, &p).await
 }
 
 /// A restock or recount: the database gets the new count, the inventory keeps its holds.
-pub async fn set_stock(
-    state: &AppState,
-    who: &AccountRow,
-    id: ProductId,
-    stock: Stock,
-) -> AppResult<ProductCard> {
+pub async fn set_stock(state: &AppState, who: &AccountRow, id: ProductId, stock: Stock) -> AppResult<ProductCard> {
     let mut p = owned_product(state, who, id).await?;
     state.store.set_stock(id, stock).await?;
-    state
-        .inventory
-        .set_on_hand(StockKey::Product(id), stock.get())
-        .await?;
+    state.inventory.set_on_hand(StockKey::Product(id), stock.get()).await?;
     p.stock = stock.get();
     card(state, &p).await
 }
@@ -131,33 +98,20 @@ pub async fn create_agreement(
     req: NewAgreementRequest,
 ) -> AppResult<AgreementView> {
     let product = owned_product(state, who, req.product_id).await?;
-    let creator = state
-        .store
-        .account(req.creator_id)
-        .await?
-        .ok_or(AppError::NotFound("creator"))?;
+    let creator = state.store.account(req.creator_id).await?.ok_or(AppError::NotFound("creator"))?;
     if creator.role != Role::Creator {
-        return Err(AppError::BadRequest(
-            "creator_id: that account is not a creator".into(),
-        ));
+        return Err(AppError::BadRequest("creator_id: that account is not a creator".into()));
     }
     let flat = req.commission_flat.unwrap_or(Price::try_from(0)?);
     let created = state
         .store
-        .create_agreement(
-            product.brand_id,
-            creator.id,
-            product.id,
-            req.commission_bps,
-            flat,
-            state.clock.now(),
-        )
+        .create_agreement(product.brand_id, creator.id, product.id, req.commission_bps, flat, state.clock.now())
         .await;
     match created {
         Ok(a) => Ok(agreement_view(&a)),
-        Err(e) if is_unique_violation(&e) => Err(AppError::Conflict(
-            "this creator already has an active agreement for this product",
-        )),
+        Err(e) if is_unique_violation(&e) => {
+            Err(AppError::Conflict("this creator already has an active agreement for this product"))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -168,9 +122,7 @@ pub async fn agreements(state: &AppState, who: &AccountRow) -> AppResult<Vec<Agr
         Role::Brand => state.store.agreements_of(who.brand_id, None).await?,
         Role::Creator => state.store.agreements_of(None, Some(who.id)).await?,
         _ => {
-            return Err(AppError::Forbidden(
-                "only brands and creators have agreements",
-            ));
+            return Err(AppError::Forbidden("only brands and creators have agreements"));
         }
     };
     Ok(rows.iter().map(agreement_view).collect())
@@ -178,11 +130,7 @@ pub async fn agreements(state: &AppState, who: &AccountRow) -> AppResult<Vec<Agr
 
 /// Ends an agreement: the creator can no longer line the product up or sell it.
 pub async fn end_agreement(state: &AppState, who: &AccountRow, id: AgreementId) -> AppResult<()> {
-    let a = state
-        .store
-        .agreement(id)
-        .await?
-        .ok_or(AppError::NotFound("agreement"))?;
+    let a = state.store.agreement(id).await?.ok_or(AppError::NotFound("agreement"))?;
     require_member(who, a.brand_id)?;
     if !state.store.end_agreement(id, state.clock.now()).await? {
         return Err(AppError::Conflict("the agreement has already ended"));
@@ -190,12 +138,7 @@ pub async fn end_agreement(state: &AppState, who: &AccountRow, id: AgreementId) 
     Ok(())
 }
 
-pub async fn set_followers(
-    state: &AppState,
-    who: &AccountRow,
-    creator: AccountId,
-    followers: Stock,
-) -> AppResult<()> {
+pub async fn set_followers(state: &AppState, who: &AccountRow, creator: AccountId, followers: Stock) -> AppResult<()> {
     if who.role != Role::Admin {
         return Err(AppError::Forbidden("only an admin can set follower counts"));
     }

@@ -21,17 +21,15 @@ use super::commission::commission;
 use super::payments::{Charge, ChargeOutcome};
 use super::pricing::unit_price;
 use crate::app::AppState;
-use crate::domain::{AccountId, CardNumber, IdempotencyKey, Money, Price, UnixMs};
+use crate::domain::{CardNumber, IdempotencyKey, Money, Price, UnixMs};
 use crate::error::{AppError, AppResult};
 use crate::room::LiveRoom;
 use crate::store::{AccountRow, NewOrder, NewOrderLine, OrderRecord, PlaceOutcome, SettleOutcome};
 use crate::wire::ws::{BrandSale, OrderStatus, OrderView, RoomEvent, RoomStatus, SaleView};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use dashmap::DashSet;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
 
 pub struct CheckoutRequest {
     pub key: IdempotencyKey,
@@ -49,33 +47,30 @@ fn request_hash(room: &LiveRoom, cart: &Cart) -> String {
     URL_SAFE_NO_PAD.encode(h.finalize())
 }
 
-/// Removes a checkout from the in-flight set however it ends.
-struct InFlight {
-    set: Arc<DashSet<(AccountId, String)>>,
-    key: (AccountId, String),
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.set.remove(&self.key);
-    }
-}
-
+/// Runs one checkout while holding the buyer's claim on its idempotency key, so a second
+/// request with the same key, on any node, gets `checkout_in_progress` meanwhile.
 pub async fn checkout(
     state: &AppState,
     room: &LiveRoom,
     buyer: &AccountRow,
     req: CheckoutRequest,
 ) -> AppResult<OrderView> {
-    let key = (buyer.id, req.key.as_str().to_owned());
-    if !state.checkouts_in_flight.insert(key.clone()) {
+    if !state.bus.claim_checkout(buyer.id, req.key.as_str()).await? {
         return Err(AppError::CheckoutInProgress);
     }
-    let _in_flight = InFlight {
-        set: Arc::clone(&state.checkouts_in_flight),
-        key,
-    };
+    let outcome = claimed_checkout(state, room, buyer, &req).await;
+    if let Err(e) = state.bus.release_checkout(buyer.id, req.key.as_str()).await {
+        tracing::warn!(error = %e, "checkout claim not released; it lapses on its own");
+    }
+    outcome
+}
 
+async fn claimed_checkout(
+    state: &AppState,
+    room: &LiveRoom,
+    buyer: &AccountRow,
+    req: &CheckoutRequest,
+) -> AppResult<OrderView> {
     let cart = state.carts.get(room.id, buyer.id).await?;
     if let Some(existing) = state.store.order_by_key(buyer.id, req.key.as_str()).await? {
         if existing.view.room_id != room.id
@@ -105,22 +100,12 @@ pub async fn checkout(
     }
     let hold_id = new_hold_id();
     let hold_expires_at = now.plus(state.config.hold_ttl);
-    if let Err(short) = state
-        .inventory
-        .hold(&hold_id, &hold_lines, hold_expires_at)
-        .await?
-    {
+    if let Err(short) = state.inventory.hold(&hold_id, &hold_lines, hold_expires_at).await? {
         let title = lines
             .iter()
-            .find(|l| {
-                StockKey::Product(l.product_id) == short.key
-                    || l.drop_id.map(StockKey::Drop) == Some(short.key)
-            })
+            .find(|l| StockKey::Product(l.product_id) == short.key || l.drop_id.map(StockKey::Drop) == Some(short.key))
             .map_or_else(String::new, |l| l.title.clone());
-        return Err(AppError::SoldOut {
-            title,
-            available: short.available,
-        });
+        return Err(AppError::SoldOut { title, available: short.available });
     }
 
     let order = NewOrder {
@@ -168,19 +153,14 @@ async fn resume(
             expire_order(state, &existing.view, &existing.hold_id).await?;
             Err(AppError::HoldExpired)
         }
-        OrderStatus::Placed => {
-            pay(state, room, buyer, existing.view, &existing.hold_id, card).await
-        }
+        OrderStatus::Placed => pay(state, room, buyer, existing.view, &existing.hold_id, card).await,
     }
 }
 
 fn cancelled_error(code: Option<&str>) -> AppError {
     match code {
         Some("payment_declined") => AppError::PaymentDeclined("this checkout was declined".into()),
-        Some("sold_out") => AppError::SoldOut {
-            title: "this checkout".into(),
-            available: 0,
-        },
+        Some("sold_out") => AppError::SoldOut { title: "this checkout".into(), available: 0 },
         _ => AppError::HoldExpired,
     }
 }
@@ -195,11 +175,7 @@ async fn price_lines(
     for (product, q) in &cart.lines {
         let p = room.product(*product).ok_or(AppError::NotInLineup)?;
         let (price, drop_id) = unit_price(room, *product, now).ok_or(AppError::NotInLineup)?;
-        let agreement = state
-            .store
-            .active_agreement(room.host, p.id)
-            .await?
-            .ok_or(AppError::NotInLineup)?;
+        let agreement = state.store.active_agreement(room.host, p.id).await?.ok_or(AppError::NotInLineup)?;
         let quantity = i64::from(*q);
         // Both factors are bounded (Price::MAX × Quantity::MAX), so this cannot overflow.
         let line_total = Price::try_from(price.amount)?.get() * quantity;
@@ -244,36 +220,20 @@ async fn pay(
     hold_id: &str,
     card: &CardNumber,
 ) -> AppResult<OrderView> {
-    let Some(attempt) = state
-        .store
-        .begin_payment_attempt(order.id, state.clock.now())
-        .await?
-    else {
+    let Some(attempt) = state.store.begin_payment_attempt(order.id, state.clock.now()).await? else {
         // Settled or cancelled while we looked: report what it became.
-        let record = state
-            .store
-            .order_record(order.id)
-            .await?
-            .ok_or(AppError::NotFound("order"))?;
+        let record = state.store.order_record(order.id).await?.ok_or(AppError::NotFound("order"))?;
         return match record.view.status {
             OrderStatus::Paid | OrderStatus::Refunded => Ok(record.view),
             _ => Err(cancelled_error(record.view.failure_code.as_deref())),
         };
     };
-    let charge = Charge {
-        order: order.id,
-        amount: order.subtotal,
-        card,
-        attempt,
-    };
+    let charge = Charge { order: order.id, amount: order.subtotal, card, attempt };
     let reference = match state.payments.charge(charge).await {
         ChargeOutcome::Approved { reference } => reference,
         ChargeOutcome::Declined { reason } => {
             state.inventory.release(hold_id).await?;
-            state
-                .store
-                .cancel_order(order.id, "payment_declined", state.clock.now())
-                .await?;
+            state.store.cancel_order(order.id, "payment_declined", state.clock.now()).await?;
             return Err(AppError::PaymentDeclined(reason));
         }
         ChargeOutcome::Unavailable => return Err(AppError::PaymentUnavailable),
@@ -295,10 +255,7 @@ async fn pay(
             state.payments.refund(&reference).await;
             state.store.cancel_order(order.id, "sold_out", now).await?;
             resync_stock(state, &order).await?;
-            return Err(AppError::SoldOut {
-                title: order.lines[0].title.clone(),
-                available: 0,
-            });
+            return Err(AppError::SoldOut { title: order.lines[0].title.clone(), available: 0 });
         }
     }
     order.status = OrderStatus::Paid;
@@ -313,10 +270,7 @@ async fn pay(
 /// Cancels a placed order whose hold ran out and gives its units back.
 pub async fn expire_order(state: &AppState, order: &OrderView, hold_id: &str) -> AppResult<()> {
     state.inventory.release(hold_id).await?;
-    state
-        .store
-        .cancel_order(order.id, "hold_expired", state.clock.now())
-        .await?;
+    state.store.cancel_order(order.id, "hold_expired", state.clock.now()).await?;
     Ok(())
 }
 
@@ -324,35 +278,20 @@ pub async fn expire_order(state: &AppState, order: &OrderView, hold_id: &str) ->
 async fn resync_stock(state: &AppState, order: &OrderView) -> AppResult<()> {
     for l in &order.lines {
         if let Some(p) = state.store.product(l.product_id).await? {
-            state
-                .inventory
-                .set_on_hand(StockKey::Product(p.id), p.stock)
-                .await?;
+            state.inventory.set_on_hand(StockKey::Product(p.id), p.stock).await?;
         }
         if let Some(d) = l.drop_id {
             if let Some(remaining) = state.store.drop_remaining(d).await? {
-                state
-                    .inventory
-                    .set_on_hand(StockKey::Drop(d), remaining)
-                    .await?;
+                state.inventory.set_on_hand(StockKey::Drop(d), remaining).await?;
             }
         }
     }
     Ok(())
 }
 
-async fn announce_sale(
-    state: &AppState,
-    room: &LiveRoom,
-    buyer: &AccountRow,
-    order: &OrderView,
-) -> AppResult<()> {
+async fn announce_sale(state: &AppState, room: &LiveRoom, buyer: &AccountRow, order: &OrderView) -> AppResult<()> {
     for l in &order.lines {
-        let stock_left = state
-            .inventory
-            .available(StockKey::Product(l.product_id))
-            .await?
-            .unwrap_or(0);
+        let stock_left = state.inventory.available(StockKey::Product(l.product_id)).await?.unwrap_or(0);
         let drop_left = match l.drop_id {
             Some(d) => state.inventory.available(StockKey::Drop(d)).await?,
             None => None,

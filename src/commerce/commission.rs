@@ -3,8 +3,7 @@
 
 pub fn commission(line_total: i64, quantity: i64, bps: i64, flat_per_unit: i64) -> i64 {
     let rate = line_total.saturating_mul(bps) / 10_000;
-    rate.saturating_add(flat_per_unit.saturating_mul(quantity))
-        .min(line_total)
+    rate.saturating_add(flat_per_unit.saturating_mul(quantity)).min(line_total)
 }
 
 #[cfg(test)]

@@ -37,12 +37,7 @@ pub struct HoldBook {
 
 impl HoldBook {
     fn held(&self, key: StockKey) -> i64 {
-        self.holds
-            .values()
-            .flat_map(|h| h.lines.iter())
-            .filter(|(k, _)| *k == key)
-            .map(|(_, q)| q)
-            .sum()
+        self.holds.values().flat_map(|h| h.lines.iter()).filter(|(k, _)| *k == key).map(|(_, q)| q).sum()
     }
 
     /// Starts tracking `key` with `on_hand` units unless it is tracked already.
@@ -62,12 +57,7 @@ impl HoldBook {
     }
 
     /// Reserves every line or none. An untracked key counts as zero units.
-    pub fn hold(
-        &mut self,
-        id: &str,
-        lines: &[(StockKey, i64)],
-        expires_at: UnixMs,
-    ) -> Result<(), Shortfall> {
+    pub fn hold(&mut self, id: &str, lines: &[(StockKey, i64)], expires_at: UnixMs) -> Result<(), Shortfall> {
         let mut need: HashMap<StockKey, i64> = HashMap::new();
         for (key, q) in lines {
             *need.entry(*key).or_default() += q;
@@ -75,22 +65,13 @@ impl HoldBook {
         for (key, q) in &need {
             let available = self.available(*key).unwrap_or(0);
             if available < *q {
-                return Err(Shortfall {
-                    key: *key,
-                    available,
-                });
+                return Err(Shortfall { key: *key, available });
             }
         }
         for (key, q) in need {
             *self.available.entry(key).or_default() -= q;
         }
-        self.holds.insert(
-            id.to_owned(),
-            Hold {
-                lines: lines.to_vec(),
-                expires_at,
-            },
-        );
+        self.holds.insert(id.to_owned(), Hold { lines: lines.to_vec(), expires_at });
         Ok(())
     }
 
@@ -123,12 +104,8 @@ impl HoldBook {
 
     /// Releases every hold that has expired by `now`; returns their ids.
     pub fn expire(&mut self, now: UnixMs) -> Vec<String> {
-        let expired: Vec<String> = self
-            .holds
-            .iter()
-            .filter(|(_, h)| h.expires_at <= now)
-            .map(|(id, _)| id.clone())
-            .collect();
+        let expired: Vec<String> =
+            self.holds.iter().filter(|(_, h)| h.expires_at <= now).map(|(id, _)| id.clone()).collect();
         for id in &expired {
             self.release(id);
         }
@@ -149,13 +126,7 @@ mod tests {
         let mut book = HoldBook::default();
         book.track(product(1), 3);
         assert!(book.hold("a", &[(product(1), 2)], UnixMs(100)).is_ok());
-        assert_eq!(
-            book.hold("b", &[(product(1), 2)], UnixMs(100)),
-            Err(Shortfall {
-                key: product(1),
-                available: 1
-            })
-        );
+        assert_eq!(book.hold("b", &[(product(1), 2)], UnixMs(100)), Err(Shortfall { key: product(1), available: 1 }));
         assert_eq!(book.available(product(1)), Some(1));
     }
 
@@ -164,10 +135,7 @@ mod tests {
         let mut book = HoldBook::default();
         book.track(product(1), 5);
         book.track(product(2), 0);
-        assert!(
-            book.hold("a", &[(product(1), 1), (product(2), 1)], UnixMs(100))
-                .is_err()
-        );
+        assert!(book.hold("a", &[(product(1), 1), (product(2), 1)], UnixMs(100)).is_err());
         assert_eq!(book.available(product(1)), Some(5));
     }
 

@@ -13,12 +13,7 @@ pub async fn of_buyer(state: &AppState, who: &AccountRow) -> AppResult<Vec<Order
 
 /// One order, to its buyer, the creator it is attributed to, or an admin.
 pub async fn one(state: &AppState, who: &AccountRow, id: OrderId) -> AppResult<OrderView> {
-    let order = state
-        .store
-        .order_record(id)
-        .await?
-        .ok_or(AppError::NotFound("order"))?
-        .view;
+    let order = state.store.order_record(id).await?.ok_or(AppError::NotFound("order"))?.view;
     if order.buyer_id == who.id || order.creator_id == who.id || who.role == Role::Admin {
         Ok(order)
     } else {
@@ -26,29 +21,17 @@ pub async fn one(state: &AppState, who: &AccountRow, id: OrderId) -> AppResult<O
     }
 }
 
-pub async fn of_brand(
-    state: &AppState,
-    who: &AccountRow,
-    brand: BrandId,
-) -> AppResult<Vec<OrderView>> {
+pub async fn of_brand(state: &AppState, who: &AccountRow, brand: BrandId) -> AppResult<Vec<OrderView>> {
     let member = who.role == Role::Brand && who.brand_id == Some(brand);
     if !member && who.role != Role::Admin {
-        return Err(AppError::Forbidden(
-            "only members of this brand can see its orders",
-        ));
+        return Err(AppError::Forbidden("only members of this brand can see its orders"));
     }
     Ok(state.store.orders_of_brand(brand).await?)
 }
 
-pub async fn of_creator(
-    state: &AppState,
-    who: &AccountRow,
-    creator: AccountId,
-) -> AppResult<CreatorOrders> {
+pub async fn of_creator(state: &AppState, who: &AccountRow, creator: AccountId) -> AppResult<CreatorOrders> {
     if who.id != creator && who.role != Role::Admin {
-        return Err(AppError::Forbidden(
-            "creators see only their own attributed orders",
-        ));
+        return Err(AppError::Forbidden("creators see only their own attributed orders"));
     }
     Ok(CreatorOrders {
         orders: state.store.orders_of_creator(creator).await?,

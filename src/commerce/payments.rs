@@ -45,19 +45,11 @@ impl TestCards {
 impl PaymentProvider for TestCards {
     async fn charge(&self, charge: Charge<'_>) -> ChargeOutcome {
         match charge.card.digits() {
-            TestCards::SUCCEEDS => ChargeOutcome::Approved {
-                reference: format!("test_{}", charge.order),
-            },
-            TestCards::DECLINES => ChargeOutcome::Declined {
-                reason: "insufficient funds".into(),
-            },
+            TestCards::SUCCEEDS => ChargeOutcome::Approved { reference: format!("test_{}", charge.order) },
+            TestCards::DECLINES => ChargeOutcome::Declined { reason: "insufficient funds".into() },
             TestCards::FAILS_ONCE if charge.attempt == 1 => ChargeOutcome::Unavailable,
-            TestCards::FAILS_ONCE => ChargeOutcome::Approved {
-                reference: format!("test_{}_retry", charge.order),
-            },
-            _ => ChargeOutcome::Declined {
-                reason: "unknown test card".into(),
-            },
+            TestCards::FAILS_ONCE => ChargeOutcome::Approved { reference: format!("test_{}_retry", charge.order) },
+            _ => ChargeOutcome::Declined { reason: "unknown test card".into() },
         }
     }
 

@@ -7,15 +7,9 @@ use crate::room::LiveRoom;
 use crate::wire::ws::{CartLineView, CartView};
 
 /// The price of one unit of `product` in `room` now, and the drop it is sold through.
-pub fn unit_price(
-    room: &LiveRoom,
-    product: ProductId,
-    now: UnixMs,
-) -> Option<(Money, Option<DropId>)> {
+pub fn unit_price(room: &LiveRoom, product: ProductId, now: UnixMs) -> Option<(Money, Option<DropId>)> {
     let p = room.product(product)?;
-    let drop = room
-        .read(|s| s.drop.clone())
-        .filter(|d| d.product_id == product && d.ends_at > now);
+    let drop = room.read(|s| s.drop.clone()).filter(|d| d.product_id == product && d.ends_at > now);
     Some(match drop {
         Some(d) => (d.price, Some(d.id)),
         None => (Money::new(p.price, p.currency), None),
@@ -38,11 +32,8 @@ pub fn cart_view(room: &LiveRoom, cart: &Cart, now: UnixMs) -> CartView {
             })
         })
         .collect();
-    let total = lines.first().map(|first| {
-        Money::new(
-            lines.iter().map(|l| l.line_total.amount).sum(),
-            first.line_total.currency,
-        )
-    });
+    let total = lines
+        .first()
+        .map(|first| Money::new(lines.iter().map(|l| l.line_total.amount).sum(), first.line_total.currency));
     CartView { lines, total }
 }

@@ -11,9 +11,7 @@ mod time;
 
 pub use ids::{AccountId, AgreementId, BrandId, DropId, OrderId, ProductId, RoomId};
 pub use money::{Currency, Money, Price};
-pub use text::{
-    CardNumber, CommentText, DisplayName, Email, IdempotencyKey, Password, ProductTitle, RoomTitle,
-};
+pub use text::{CardNumber, CommentText, DisplayName, Email, IdempotencyKey, Password, ProductTitle, RoomTitle};
 pub use time::{Clock, UnixMs};
 
 use serde::{Deserialize, Serialize};
@@ -29,10 +27,7 @@ pub struct Invalid {
 
 impl Invalid {
     pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
-        Self {
-            field,
-            reason: reason.into(),
-        }
+        Self { field, reason: reason.into() }
     }
 }
 
@@ -116,10 +111,7 @@ impl TryFrom<i64> for Quantity {
         if (1..=i64::from(Self::MAX)).contains(&raw) {
             Ok(Quantity(raw as u32))
         } else {
-            Err(Invalid::new(
-                "quantity",
-                format!("must be between 1 and {}, got {raw}", Self::MAX),
-            ))
+            Err(Invalid::new("quantity", format!("must be between 1 and {}, got {raw}", Self::MAX)))
         }
     }
 }
@@ -150,10 +142,7 @@ impl TryFrom<i64> for Stock {
         if (0..=Self::MAX).contains(&raw) {
             Ok(Stock(raw))
         } else {
-            Err(Invalid::new(
-                "stock",
-                format!("must be between 0 and {}, got {raw}", Self::MAX),
-            ))
+            Err(Invalid::new("stock", format!("must be between 0 and {}, got {raw}", Self::MAX)))
         }
     }
 }
@@ -182,10 +171,7 @@ impl TryFrom<i64> for BasisPoints {
         if (0..=10_000).contains(&raw) {
             Ok(BasisPoints(raw as u16))
         } else {
-            Err(Invalid::new(
-                "commission_bps",
-                format!("must be between 0 and 10000, got {raw}"),
-            ))
+            Err(Invalid::new("commission_bps", format!("must be between 0 and 10000, got {raw}")))
         }
     }
 }
@@ -208,13 +194,7 @@ pub enum Reaction {
 }
 
 impl Reaction {
-    pub const ALL: [Reaction; 5] = [
-        Reaction::Heart,
-        Reaction::Fire,
-        Reaction::Clap,
-        Reaction::Laugh,
-        Reaction::Wow,
-    ];
+    pub const ALL: [Reaction; 5] = [Reaction::Heart, Reaction::Fire, Reaction::Clap, Reaction::Laugh, Reaction::Wow];
 
     pub fn index(self) -> usize {
         self as usize

@@ -33,10 +33,7 @@ impl TryFrom<&str> for Currency {
         if bytes.len() == 3 && bytes.iter().all(u8::is_ascii_uppercase) {
             Ok(Currency([bytes[0], bytes[1], bytes[2]]))
         } else {
-            Err(Invalid::new(
-                "currency",
-                format!("must be an ISO 4217 code like EUR, got {raw:?}"),
-            ))
+            Err(Invalid::new("currency", format!("must be an ISO 4217 code like EUR, got {raw:?}")))
         }
     }
 }
@@ -74,10 +71,7 @@ impl TryFrom<i64> for Price {
         if (0..=Self::MAX).contains(&raw) {
             Ok(Price(raw))
         } else {
-            Err(Invalid::new(
-                "price",
-                format!("must be between 0 and {} minor units, got {raw}", Self::MAX),
-            ))
+            Err(Invalid::new("price", format!("must be between 0 and {} minor units, got {raw}", Self::MAX)))
         }
     }
 }

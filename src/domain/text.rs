@@ -9,16 +9,10 @@ fn bounded_text(field: &'static str, raw: &str, min: usize, max: usize) -> Resul
     let text = raw.trim();
     let chars = text.chars().count();
     if chars < min {
-        return Err(Invalid::new(
-            field,
-            format!("must be at least {min} characters"),
-        ));
+        return Err(Invalid::new(field, format!("must be at least {min} characters")));
     }
     if chars > max {
-        return Err(Invalid::new(
-            field,
-            format!("must be at most {max} characters, got {chars}"),
-        ));
+        return Err(Invalid::new(field, format!("must be at most {max} characters, got {chars}")));
     }
     if text.chars().any(|c| c.is_control() && c != '\n') {
         return Err(Invalid::new(field, "must not contain control characters"));
@@ -93,17 +87,10 @@ impl TryFrom<String> for Email {
         let email = raw.trim().to_lowercase();
         let valid = email.len() <= 254
             && email.split_once('@').is_some_and(|(local, domain)| {
-                !local.is_empty()
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
+                !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
             })
             && !email.chars().any(char::is_whitespace);
-        if valid {
-            Ok(Email(email))
-        } else {
-            Err(Invalid::new("email", "must be an e-mail address"))
-        }
+        if valid { Ok(Email(email)) } else { Err(Invalid::new("email", "must be an e-mail address")) }
     }
 }
 
@@ -155,10 +142,7 @@ impl TryFrom<String> for IdempotencyKey {
         if ok {
             Ok(IdempotencyKey(raw))
         } else {
-            Err(Invalid::new(
-                "idempotency_key",
-                "must be 1 to 255 printable ASCII characters",
-            ))
+            Err(Invalid::new("idempotency_key", "must be 1 to 255 printable ASCII characters"))
         }
     }
 }
@@ -224,12 +208,7 @@ mod tests {
 
     #[test]
     fn email_is_lower_cased_and_checked() {
-        assert_eq!(
-            Email::try_from("Ana@Example.COM".to_owned())
-                .unwrap()
-                .as_str(),
-            "ana@example.com"
-        );
+        assert_eq!(Email::try_from("Ana@Example.COM".to_owned()).unwrap().as_str(), "ana@example.com");
         assert!(Email::try_from("not-an-email".to_owned()).is_err());
         assert!(Email::try_from("a@b".to_owned()).is_err());
     }

@@ -28,19 +28,13 @@ impl Clock {
     }
 
     pub fn manual(start: UnixMs) -> Self {
-        Self {
-            manual: Some(Arc::new(AtomicI64::new(start.0))),
-        }
+        Self { manual: Some(Arc::new(AtomicI64::new(start.0))) }
     }
 
     pub fn now(&self) -> UnixMs {
         match &self.manual {
             Some(t) => UnixMs(t.load(Ordering::Relaxed)),
-            None => UnixMs(
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as i64),
-            ),
+            None => UnixMs(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)),
         }
     }
 

@@ -21,15 +21,8 @@ use tokio::sync::broadcast;
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub enum Joined {
-    Room {
-        room: Arc<LiveRoom>,
-        viewer: Viewer,
-        opening: Box<Opening>,
-    },
-    Sales {
-        brand: BrandId,
-        feed: broadcast::Receiver<Utf8Bytes>,
-    },
+    Room { room: Arc<LiveRoom>, viewer: Viewer, opening: Box<Opening> },
+    Sales { brand: BrandId, feed: broadcast::Receiver<Utf8Bytes> },
 }
 
 /// Numbers guest connections, so each guest has its own comment rate limit.
@@ -57,23 +50,16 @@ pub async fn first_frame(mut socket: WebSocket, state: &AppState) -> Option<(Web
         let decoded = protocol::decode(&text);
         let request = decoded.as_ref().ok().map(ClientMsg::kind);
         let joined = match decoded {
-            Ok(ClientMsg::Join {
-                room_id,
-                token,
-                guest_name,
-                since,
-                epoch,
-            }) => join_room(state, room_id, token, guest_name, since.zip(epoch)).await,
+            Ok(ClientMsg::Join { room_id, token, guest_name, since, epoch }) => {
+                join_room(state, room_id, token, guest_name, since.zip(epoch)).await
+            }
             Ok(ClientMsg::FollowSales { token }) => follow_sales(state, &token).await,
             Ok(_) => Err(AppError::NotJoined),
             Err(e) => Err(e),
         };
         match joined {
             Ok(Joined::Sales { brand, feed }) => {
-                socket
-                    .send(frame(&ServerMsg::FollowingSales { brand_id: brand }))
-                    .await
-                    .ok()?;
+                socket.send(frame(&ServerMsg::FollowingSales { brand_id: brand })).await.ok()?;
                 return Some((socket, Joined::Sales { brand, feed }));
             }
             Ok(joined) => return Some((socket, joined)),
@@ -107,26 +93,17 @@ async fn join_room(
             rate_key: format!("{room_id}:g{}", GUESTS.fetch_add(1, Ordering::Relaxed)),
         },
         (None, None) => {
-            return Err(AppError::BadRequest(
-                "join: give a token, or a guest_name to watch as a guest".into(),
-            ));
+            return Err(AppError::BadRequest("join: give a token, or a guest_name to watch as a guest".into()));
         }
     };
     let opening = open(state, &room, &viewer, resume).await?;
-    Ok(Joined::Room {
-        room,
-        viewer,
-        opening: Box::new(opening),
-    })
+    Ok(Joined::Room { room, viewer, opening: Box::new(opening) })
 }
 
 async fn follow_sales(state: &AppState, token: &str) -> AppResult<Joined> {
     let account = authenticate(state, token).await?;
     match (account.role, account.brand_id) {
-        (Role::Brand, Some(brand)) => Ok(Joined::Sales {
-            brand,
-            feed: state.hub.follow_sales(brand),
-        }),
+        (Role::Brand, Some(brand)) => Ok(Joined::Sales { brand, feed: state.bus.follow_sales(brand).await? }),
         _ => Err(AppError::Forbidden("only brand members can follow sales")),
     }
 }

@@ -41,26 +41,17 @@ async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Respons
 
 async fn serve(socket: WebSocket, state: AppState) {
     match join::first_frame(socket, &state).await {
-        Some((
-            socket,
-            join::Joined::Room {
-                room,
-                viewer,
-                opening,
-            },
-        )) => room_session::run(socket, state, room, viewer, *opening).await,
-        Some((socket, join::Joined::Sales { brand, feed })) => {
-            sales_session::run(socket, state, brand, feed).await
+        Some((socket, join::Joined::Room { room, viewer, opening })) => {
+            room_session::run(socket, state, room, viewer, *opening).await
         }
+        Some((socket, join::Joined::Sales { brand, feed })) => sales_session::run(socket, state, brand, feed).await,
         None => {}
     }
 }
 
 fn frame(msg: &ServerMsg) -> Message {
     // Serialising our own message types cannot fail: no maps with non-string keys.
-    Message::Text(Utf8Bytes::from(
-        serde_json::to_string(msg).unwrap_or_default(),
-    ))
+    Message::Text(Utf8Bytes::from(serde_json::to_string(msg).unwrap_or_default()))
 }
 
 fn error_frame(e: &crate::error::AppError, request: Option<&str>) -> Message {

@@ -46,17 +46,8 @@ mod tests {
         assert_eq!(code(r#"{"text":"hi"}"#), "invalid_input");
         assert_eq!(code(r#"{"type":"comment"}"#), "invalid_input");
         assert_eq!(code(r#"{"type":"comment","text":""}"#), "invalid_input");
-        assert_eq!(
-            code(r#"{"type":"react","reaction":"heart2"}"#),
-            "invalid_input"
-        );
-        assert_eq!(
-            code(&format!(
-                r#"{{"type":"comment","text":"{}"}}"#,
-                "a".repeat(5000)
-            )),
-            "frame_too_large"
-        );
+        assert_eq!(code(r#"{"type":"react","reaction":"heart2"}"#), "invalid_input");
+        assert_eq!(code(&format!(r#"{{"type":"comment","text":"{}"}}"#, "a".repeat(5000))), "frame_too_large");
         assert_eq!(code(r#"{"type":"comment","text":"hi"}"#), "ok");
     }
 }

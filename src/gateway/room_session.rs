@@ -54,25 +54,13 @@ impl Drop for Presence {
     }
 }
 
-pub async fn run(
-    socket: WebSocket,
-    state: AppState,
-    room: Arc<LiveRoom>,
-    viewer: Viewer,
-    opening: Opening,
-) {
+pub async fn run(socket: WebSocket, state: AppState, room: Arc<LiveRoom>, viewer: Viewer, opening: Opening) {
     let _presence = Presence::enter(&room);
     let viewer = Arc::new(viewer);
     let (sink, mut stream) = socket.split();
     let (replies, replies_rx) = mpsc::channel(REPLY_QUEUE);
-    let mut sender = tokio::spawn(send_loop(
-        sink,
-        state.clone(),
-        Arc::clone(&room),
-        Arc::clone(&viewer),
-        opening,
-        replies_rx,
-    ));
+    let mut sender =
+        tokio::spawn(send_loop(sink, state.clone(), Arc::clone(&room), Arc::clone(&viewer), opening, replies_rx));
     let checkouts = Arc::new(Semaphore::new(CONCURRENT_CHECKOUTS));
     loop {
         tokio::select! {
@@ -122,18 +110,8 @@ async fn dispatch(
         ClientMsg::React { reaction } => actions::react(room, reaction)?,
         ClientMsg::Pin { product_id } => actions::pin(state, room, viewer, product_id).await?,
         ClientMsg::Unpin => actions::unpin(state, room, viewer).await?,
-        ClientMsg::StartDrop {
-            product_id,
-            quantity,
-            price,
-            duration_secs,
-        } => {
-            let req = DropRequest {
-                product: product_id,
-                quantity,
-                price,
-                duration_secs,
-            };
+        ClientMsg::StartDrop { product_id, quantity, price, duration_secs } => {
+            let req = DropRequest { product: product_id, quantity, price, duration_secs };
             actions::start_drop(state, room, viewer, req).await?
         }
         ClientMsg::EndRoom => {
@@ -141,47 +119,27 @@ async fn dispatch(
             let host = host.ok_or(AppError::Forbidden("only the room's host can do that"))?;
             actions::end_room(state, room.id, host).await?
         }
-        ClientMsg::CartAdd {
-            product_id,
-            quantity,
-        } => {
+        ClientMsg::CartAdd { product_id, quantity } => {
             let change = CartChange::Add(product_id, Quantity::try_from(quantity)?);
             let cart = change_cart(state, room, viewer.account.as_ref(), change).await?;
             let _ = replies.send(cart_reply(cart)).await;
         }
-        ClientMsg::CartSet {
-            product_id,
-            quantity,
-        } => {
+        ClientMsg::CartSet { product_id, quantity } => {
             let change = CartChange::Set(product_id, Quantity::try_from(quantity)?);
             let cart = change_cart(state, room, viewer.account.as_ref(), change).await?;
             let _ = replies.send(cart_reply(cart)).await;
         }
         ClientMsg::CartRemove { product_id } => {
-            let cart = change_cart(
-                state,
-                room,
-                viewer.account.as_ref(),
-                CartChange::Remove(product_id),
-            )
-            .await?;
+            let cart = change_cart(state, room, viewer.account.as_ref(), CartChange::Remove(product_id)).await?;
             let _ = replies.send(cart_reply(cart)).await;
         }
-        ClientMsg::Checkout {
-            idempotency_key,
-            card,
-        } => {
+        ClientMsg::Checkout { idempotency_key, card } => {
             let buyer = viewer.account.clone().ok_or(AppError::Unauthenticated)?;
-            let permit = Arc::clone(checkouts)
-                .try_acquire_owned()
-                .map_err(|_| AppError::CheckoutInProgress)?;
+            let permit = Arc::clone(checkouts).try_acquire_owned().map_err(|_| AppError::CheckoutInProgress)?;
             // Payment takes a while; chat and the room's frames keep flowing meanwhile.
             let (state, room, replies) = (state.clone(), Arc::clone(room), replies.clone());
             tokio::spawn(async move {
-                let req = CheckoutRequest {
-                    key: idempotency_key,
-                    card,
-                };
+                let req = CheckoutRequest { key: idempotency_key, card };
                 let reply = match checkout(&state, &room, &buyer, req).await {
                     Ok(order) => frame(&ServerMsg::OrderConfirmed { order }),
                     Err(e) => error_frame(&e, Some("checkout")),
@@ -231,12 +189,8 @@ async fn send_loop(
     opening: Opening,
     mut replies: mpsc::Receiver<Message>,
 ) {
-    let mut out = Outbox {
-        batch: vec![frame(&opening.first)],
-        seq: opening.seq,
-    };
-    out.batch
-        .extend(opening.replay.into_iter().map(|(_, f)| Message::Text(f)));
+    let mut out = Outbox { batch: vec![frame(&opening.first)], seq: opening.seq };
+    out.batch.extend(opening.replay.into_iter().map(|(_, f)| Message::Text(f)));
     let mut frames = opening.frames;
     loop {
         let mut resync = false;

@@ -9,12 +9,7 @@ use futures_util::StreamExt;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
-pub async fn run(
-    mut socket: WebSocket,
-    state: AppState,
-    brand: BrandId,
-    mut feed: broadcast::Receiver<Utf8Bytes>,
-) {
+pub async fn run(mut socket: WebSocket, state: AppState, brand: BrandId, mut feed: broadcast::Receiver<Utf8Bytes>) {
     loop {
         tokio::select! {
             _ = state.shutdown.cancelled() => return,

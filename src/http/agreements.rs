@@ -11,9 +11,7 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get};
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(routes::AGREEMENTS, get(list).post(create))
-        .route(routes::AGREEMENT, delete(end))
+    Router::new().route(routes::AGREEMENTS, get(list).post(create)).route(routes::AGREEMENT, delete(end))
 }
 
 async fn list(State(state): State<AppState>, auth: Auth) -> AppResult<AppJson<Vec<AgreementView>>> {
@@ -25,17 +23,10 @@ async fn create(
     auth: Auth,
     AppJson(req): AppJson<NewAgreementRequest>,
 ) -> AppResult<(StatusCode, AppJson<AgreementView>)> {
-    Ok((
-        StatusCode::CREATED,
-        AppJson(catalog::create_agreement(&state, &auth.account, req).await?),
-    ))
+    Ok((StatusCode::CREATED, AppJson(catalog::create_agreement(&state, &auth.account, req).await?)))
 }
 
-async fn end(
-    State(state): State<AppState>,
-    auth: Auth,
-    AppPath(id): AppPath<AgreementId>,
-) -> AppResult<StatusCode> {
+async fn end(State(state): State<AppState>, auth: Auth, AppPath(id): AppPath<AgreementId>) -> AppResult<StatusCode> {
     catalog::end_agreement(&state, &auth.account, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

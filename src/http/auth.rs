@@ -32,10 +32,7 @@ pub fn account_view(a: &AccountRow) -> AccountView {
 }
 
 fn session_response(s: Session) -> AppJson<SessionResponse> {
-    AppJson(SessionResponse {
-        account: account_view(&s.account),
-        token: s.token,
-    })
+    AppJson(SessionResponse { account: account_view(&s.account), token: s.token })
 }
 
 async fn register(
@@ -57,12 +54,7 @@ async fn login(
     State(state): State<AppState>,
     AppJson(req): AppJson<LoginRequest>,
 ) -> AppResult<AppJson<SessionResponse>> {
-    let session = accounts::login(
-        &state,
-        Email::try_from(req.email)?,
-        Password::try_from(req.password)?,
-    )
-    .await?;
+    let session = accounts::login(&state, Email::try_from(req.email)?, Password::try_from(req.password)?).await?;
     Ok(session_response(session))
 }
 

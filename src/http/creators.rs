@@ -20,29 +20,12 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn list(State(state): State<AppState>) -> AppResult<AppJson<Vec<HostCard>>> {
-    Ok(AppJson(
-        state
-            .store
-            .creators()
-            .await?
-            .iter()
-            .map(host_card)
-            .collect(),
-    ))
+    Ok(AppJson(state.store.creators().await?.iter().map(host_card).collect()))
 }
 
-async fn one(
-    State(state): State<AppState>,
-    AppPath(id): AppPath<AccountId>,
-) -> AppResult<AppJson<HostCard>> {
-    let creator = state
-        .store
-        .account(id)
-        .await?
-        .filter(|a| a.role == Role::Creator);
-    Ok(AppJson(host_card(
-        &creator.ok_or(AppError::NotFound("creator"))?,
-    )))
+async fn one(State(state): State<AppState>, AppPath(id): AppPath<AccountId>) -> AppResult<AppJson<HostCard>> {
+    let creator = state.store.account(id).await?.filter(|a| a.role == Role::Creator);
+    Ok(AppJson(host_card(&creator.ok_or(AppError::NotFound("creator"))?)))
 }
 
 async fn set_followers(
@@ -60,7 +43,5 @@ async fn attributed_orders(
     auth: Auth,
     AppPath(id): AppPath<AccountId>,
 ) -> AppResult<AppJson<CreatorOrders>> {
-    Ok(AppJson(
-        orders::of_creator(&state, &auth.account, id).await?,
-    ))
+    Ok(AppJson(orders::of_creator(&state, &auth.account, id).await?))
 }

@@ -33,7 +33,5 @@ async fn of_brand(
     auth: Auth,
     AppPath(brand): AppPath<BrandId>,
 ) -> AppResult<AppJson<Vec<OrderView>>> {
-    Ok(AppJson(
-        orders::of_brand(&state, &auth.account, brand).await?,
-    ))
+    Ok(AppJson(orders::of_brand(&state, &auth.account, brand).await?))
 }

@@ -18,10 +18,7 @@ pub fn router() -> Router<AppState> {
         .route(routes::PRODUCT_STOCK, put(set_stock))
 }
 
-async fn list(
-    State(state): State<AppState>,
-    AppPath(brand): AppPath<BrandId>,
-) -> AppResult<AppJson<Vec<ProductCard>>> {
+async fn list(State(state): State<AppState>, AppPath(brand): AppPath<BrandId>) -> AppResult<AppJson<Vec<ProductCard>>> {
     Ok(AppJson(catalog::products_of_brand(&state, brand).await?))
 }
 
@@ -31,21 +28,11 @@ async fn create(
     AppPath(brand): AppPath<BrandId>,
     AppJson(req): AppJson<NewProductRequest>,
 ) -> AppResult<(StatusCode, AppJson<ProductCard>)> {
-    Ok((
-        StatusCode::CREATED,
-        AppJson(catalog::create_product(&state, &auth.account, brand, req).await?),
-    ))
+    Ok((StatusCode::CREATED, AppJson(catalog::create_product(&state, &auth.account, brand, req).await?)))
 }
 
-async fn one(
-    State(state): State<AppState>,
-    AppPath(id): AppPath<ProductId>,
-) -> AppResult<AppJson<ProductCard>> {
-    let p = state
-        .store
-        .product(id)
-        .await?
-        .ok_or(AppError::NotFound("product"))?;
+async fn one(State(state): State<AppState>, AppPath(id): AppPath<ProductId>) -> AppResult<AppJson<ProductCard>> {
+    let p = state.store.product(id).await?.ok_or(AppError::NotFound("product"))?;
     Ok(AppJson(catalog::card(&state, &p).await?))
 }
 
@@ -55,9 +42,7 @@ async fn update(
     AppPath(id): AppPath<ProductId>,
     AppJson(req): AppJson<ProductPatchRequest>,
 ) -> AppResult<AppJson<ProductCard>> {
-    Ok(AppJson(
-        catalog::update_product(&state, &auth.account, id, req).await?,
-    ))
+    Ok(AppJson(catalog::update_product(&state, &auth.account, id, req).await?))
 }
 
 async fn set_stock(
@@ -66,7 +51,5 @@ async fn set_stock(
     AppPath(id): AppPath<ProductId>,
     AppJson(req): AppJson<StockRequest>,
 ) -> AppResult<AppJson<ProductCard>> {
-    Ok(AppJson(
-        catalog::set_stock(&state, &auth.account, id, req.stock).await?,
-    ))
+    Ok(AppJson(catalog::set_stock(&state, &auth.account, id, req.stock).await?))
 }

@@ -22,9 +22,7 @@ async fn list(
     State(state): State<AppState>,
     AppQuery(q): AppQuery<RoomListQuery>,
 ) -> AppResult<AppJson<Vec<RoomView>>> {
-    Ok(AppJson(
-        schedule::list(&state, q.status.unwrap_or(RoomFilter::Live)).await?,
-    ))
+    Ok(AppJson(schedule::list(&state, q.status.unwrap_or(RoomFilter::Live)).await?))
 }
 
 async fn create(
@@ -32,16 +30,10 @@ async fn create(
     auth: Auth,
     AppJson(req): AppJson<NewRoomRequest>,
 ) -> AppResult<(StatusCode, AppJson<RoomView>)> {
-    Ok((
-        StatusCode::CREATED,
-        AppJson(schedule::schedule(&state, &auth.account, req).await?),
-    ))
+    Ok((StatusCode::CREATED, AppJson(schedule::schedule(&state, &auth.account, req).await?)))
 }
 
-async fn one(
-    State(state): State<AppState>,
-    AppPath(id): AppPath<RoomId>,
-) -> AppResult<AppJson<RoomView>> {
+async fn one(State(state): State<AppState>, AppPath(id): AppPath<RoomId>) -> AppResult<AppJson<RoomView>> {
     Ok(AppJson(schedule::get(&state, id).await?))
 }
 
@@ -54,11 +46,7 @@ async fn go_live(
     Ok(AppJson(schedule::get(&state, id).await?))
 }
 
-async fn end(
-    State(state): State<AppState>,
-    auth: Auth,
-    AppPath(id): AppPath<RoomId>,
-) -> AppResult<AppJson<RoomView>> {
+async fn end(State(state): State<AppState>, auth: Auth, AppPath(id): AppPath<RoomId>) -> AppResult<AppJson<RoomView>> {
     actions::end_room(&state, id, &auth.account).await?;
     Ok(AppJson(schedule::get(&state, id).await?))
 }

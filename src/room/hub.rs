@@ -1,8 +1,7 @@
-//! The directory of rooms this node serves, the brand sales feeds, and comment rate limits.
+//! The directory of rooms this node serves, and the brand sales feeds open on it.
 
 use super::live::LiveRoom;
-use super::rate::{RateLimit, TokenBucket};
-use crate::domain::{BrandId, RoomId, UnixMs};
+use crate::domain::{BrandId, RoomId};
 use axum::extract::ws::Utf8Bytes;
 use dashmap::DashMap;
 use std::sync::Arc;
@@ -16,7 +15,6 @@ pub struct RoomHub {
     /// The only map shared by all connections; each room's own state is room-local.
     rooms: DashMap<RoomId, Arc<LiveRoom>>,
     sales: DashMap<BrandId, broadcast::Sender<Utf8Bytes>>,
-    comment_buckets: DashMap<String, TokenBucket>,
 }
 
 impl RoomHub {
@@ -24,9 +22,13 @@ impl RoomHub {
         self.rooms.get(&id).map(|r| Arc::clone(&r))
     }
 
-    /// Adds a freshly loaded room unless another task loaded it first; returns the one kept.
-    pub fn insert(&self, room: LiveRoom) -> Arc<LiveRoom> {
-        Arc::clone(&self.rooms.entry(room.id).or_insert_with(|| Arc::new(room)))
+    /// Adds a freshly loaded room unless another task loaded it first; returns the one
+    /// kept and whether it is the one given.
+    pub fn insert(&self, room: LiveRoom) -> (Arc<LiveRoom>, bool) {
+        match self.rooms.entry(room.id) {
+            dashmap::Entry::Occupied(kept) => (Arc::clone(kept.get()), false),
+            dashmap::Entry::Vacant(slot) => (Arc::clone(slot.insert(Arc::new(room)).value()), true),
+        }
     }
 
     pub fn rooms(&self) -> Vec<Arc<LiveRoom>> {
@@ -38,10 +40,7 @@ impl RoomHub {
     }
 
     pub fn follow_sales(&self, brand: BrandId) -> broadcast::Receiver<Utf8Bytes> {
-        self.sales
-            .entry(brand)
-            .or_insert_with(|| broadcast::channel(SALES_FEED_CAPACITY).0)
-            .subscribe()
+        self.sales.entry(brand).or_insert_with(|| broadcast::channel(SALES_FEED_CAPACITY).0).subscribe()
     }
 
     pub fn send_sale(&self, brand: BrandId, frame: Utf8Bytes) {
@@ -51,18 +50,5 @@ impl RoomHub {
                 self.sales.remove_if(&brand, |_, f| f.receiver_count() == 0);
             }
         }
-    }
-
-    /// Takes one comment token for `key`; false when the viewer must slow down.
-    pub fn allow_comment(&self, key: &str, limit: RateLimit, now: UnixMs) -> bool {
-        self.comment_buckets
-            .entry(key.to_owned())
-            .or_insert_with(|| TokenBucket::full(limit, now))
-            .try_take(limit, now)
-    }
-
-    /// Forgets buckets that have refilled: they hold nothing a new bucket would not.
-    pub fn forget_idle_buckets(&self, limit: RateLimit, now: UnixMs) {
-        self.comment_buckets.retain(|_, b| !b.is_full(limit, now));
     }
 }

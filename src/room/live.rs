@@ -19,41 +19,66 @@ pub struct Delivery {
     pub frame: Utf8Bytes,
 }
 
+/// What became of an event handed to [`LiveRoom::deliver`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    Applied,
+    /// Already applied (a catch-up and the live stream overlapped).
+    Stale,
+    /// Events before it are missing: catch up from history first.
+    Gap,
+}
+
+/// The state and the channel change together: a new epoch replaces the channel, which
+/// tells every local viewer (their receivers close) to take a fresh snapshot.
+struct Inner {
+    state: RoomState,
+    frames: broadcast::Sender<Delivery>,
+}
+
 pub struct LiveRoom {
     pub id: RoomId,
     pub host: AccountId,
-    /// Title and host as of loading; status lives in `state`.
+    /// Title and host as of loading; status lives in the state.
     pub card: RoomCard,
     /// The products lined up for the room, fixed when it was scheduled.
     pub lineup: Vec<ProductRow>,
     /// Guarded by a std mutex: every section is a few field updates and one channel
     /// send, never an `.await`.
-    state: Mutex<RoomState>,
-    frames: broadcast::Sender<Delivery>,
+    inner: Mutex<Inner>,
+    channel_capacity: usize,
     viewers: AtomicU64,
     /// Viewers reported in the last tick, so an unchanged count is not re-sent.
     reported_viewers: AtomicU64,
     reactions: [AtomicU64; Reaction::ALL.len()],
+    /// Consecutive ticks this node had no viewers of the room.
+    idle: AtomicU64,
+}
+
+/// Builds the frame of a room event around its already serialised body; the Redis
+/// publish script assembles the same bytes.
+pub fn event_frame(seq: u64, body: &str) -> String {
+    format!(r#"{{"type":"event","seq":{seq},"event":{body}}}"#)
 }
 
 impl LiveRoom {
-    pub fn new(
-        card: RoomCard,
-        lineup: Vec<ProductRow>,
-        state: RoomState,
-        channel_capacity: usize,
-    ) -> Self {
+    pub fn new(card: RoomCard, lineup: Vec<ProductRow>, state: RoomState, channel_capacity: usize) -> Self {
         Self {
             id: card.id,
             host: card.host.id,
             card,
             lineup,
-            state: Mutex::new(state),
-            frames: broadcast::channel(channel_capacity).0,
+            inner: Mutex::new(Inner { state, frames: broadcast::channel(channel_capacity).0 }),
+            channel_capacity,
             viewers: AtomicU64::new(0),
             reported_viewers: AtomicU64::new(0),
             reactions: Default::default(),
+            idle: AtomicU64::new(0),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn product(&self, id: ProductId) -> Option<&ProductRow> {
@@ -62,51 +87,67 @@ impl LiveRoom {
 
     /// Reads the state under its lock.
     pub fn read<T>(&self, f: impl FnOnce(&RoomState) -> T) -> T {
-        let state = self
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&state)
+        f(&self.lock().state)
     }
 
     /// Reads the state and subscribes in one critical section, so the subscriber receives
     /// exactly the events after what it read: no gap, no duplicate.
-    pub fn read_and_subscribe<T>(
-        &self,
-        f: impl FnOnce(&RoomState) -> T,
-    ) -> (T, broadcast::Receiver<Delivery>) {
-        let state = self
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let out = f(&state);
-        (out, self.frames.subscribe())
+    pub fn read_and_subscribe<T>(&self, f: impl FnOnce(&RoomState) -> T) -> (T, broadcast::Receiver<Delivery>) {
+        let inner = self.lock();
+        (f(&inner.state), inner.frames.subscribe())
     }
 
-    /// Gives `event` the next sequence number, records it and sends it to local viewers.
-    /// The event is serialised once, outside the lock; the frame is assembled around it.
+    /// Single-node sequencing: gives `event` the next sequence number, records it and
+    /// sends it to local viewers. The event is serialised once, outside the lock.
     pub fn record(&self, event: &RoomEvent) -> Result<u64, serde_json::Error> {
         let body = serde_json::to_string(event)?;
-        let mut state = self
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let seq = state.seq + 1;
-        let frame = Utf8Bytes::from(format!(r#"{{"type":"event","seq":{seq},"event":{body}}}"#));
-        state.apply(seq, event, frame.clone());
+        let mut inner = self.lock();
+        let seq = inner.state.seq + 1;
+        let frame = Utf8Bytes::from(event_frame(seq, &body));
+        inner.state.apply(seq, event, frame.clone());
         // No receivers is fine: nobody is watching right now.
-        let _ = self.frames.send(Delivery {
-            seq: Some(seq),
-            frame,
-        });
+        let _ = inner.frames.send(Delivery { seq: Some(seq), frame });
         Ok(seq)
+    }
+
+    /// Applies an event sequenced elsewhere (by the shared bus), in order: the next
+    /// sequence number is applied, an old one ignored, a later one reported as a gap.
+    /// An event from another epoch (shared history was lost) starts the room's history
+    /// afresh and moves local viewers to a new channel, so each gets a reset snapshot.
+    pub fn deliver(&self, epoch: &str, seq: u64, frame: Utf8Bytes, event: &RoomEvent) -> Delivered {
+        let mut inner = self.lock();
+        if inner.state.epoch != epoch {
+            inner.state.restart(epoch.to_owned());
+            inner.frames = broadcast::channel(self.channel_capacity).0;
+        }
+        if seq <= inner.state.seq {
+            return Delivered::Stale;
+        }
+        if seq != inner.state.seq + 1 {
+            return Delivered::Gap;
+        }
+        inner.state.apply(seq, event, frame.clone());
+        let _ = inner.frames.send(Delivery { seq: Some(seq), frame });
+        Delivered::Applied
+    }
+
+    /// Moves to `epoch` at `seq` when shared history no longer holds the events in
+    /// between: viewers move to a new channel and each takes a reset snapshot.
+    pub fn restart_at(&self, epoch: &str, seq: u64) {
+        let mut inner = self.lock();
+        inner.state.restart(epoch.to_owned());
+        inner.state.seq = seq;
+        inner.frames = broadcast::channel(self.channel_capacity).0;
     }
 
     /// Sends an unsequenced tick to local viewers.
     pub fn tick(&self, msg: &ServerMsg) -> Result<(), serde_json::Error> {
-        let frame = Utf8Bytes::from(serde_json::to_string(msg)?);
-        let _ = self.frames.send(Delivery { seq: None, frame });
+        self.tick_frame(Utf8Bytes::from(serde_json::to_string(msg)?));
         Ok(())
+    }
+
+    pub fn tick_frame(&self, frame: Utf8Bytes) {
+        let _ = self.lock().frames.send(Delivery { seq: None, frame });
     }
 
     pub fn viewer_joined(&self) {
@@ -117,14 +158,29 @@ impl LiveRoom {
         self.viewers.fetch_sub(1, Ordering::Relaxed);
     }
 
+    /// Viewers connected to this node.
     pub fn viewers(&self) -> u64 {
         self.viewers.load(Ordering::Relaxed)
     }
 
-    /// The viewer count if it changed since the last call.
-    pub fn viewers_if_changed(&self) -> Option<u64> {
-        let now = self.viewers();
-        (self.reported_viewers.swap(now, Ordering::Relaxed) != now).then_some(now)
+    /// `count` if it differs from the last count reported to viewers.
+    pub fn report_viewers(&self, count: u64) -> Option<u64> {
+        (self.reported_viewers.swap(count, Ordering::Relaxed) != count).then_some(count)
+    }
+
+    /// Counts one more tick without local viewers (or resets on a tick with some).
+    pub fn idle_ticks(&self) -> u64 {
+        if self.viewers() > 0 {
+            self.idle.store(0, Ordering::Relaxed);
+            0
+        } else {
+            self.idle.fetch_add(1, Ordering::Relaxed) + 1
+        }
+    }
+
+    /// The last room-wide viewer count reported (every node's viewers).
+    pub fn reported_viewers(&self) -> u64 {
+        self.reported_viewers.load(Ordering::Relaxed)
     }
 
     pub fn react(&self, reaction: Reaction) {

@@ -18,10 +18,7 @@ pub struct TokenBucket {
 
 impl TokenBucket {
     pub fn full(limit: RateLimit, now: UnixMs) -> Self {
-        Self {
-            tokens: limit.burst,
-            updated: now,
-        }
+        Self { tokens: limit.burst, updated: now }
     }
 
     /// Takes a token if one is there. Refill is counted in whole periods since the last
@@ -40,8 +37,7 @@ impl TokenBucket {
     }
 
     pub fn is_full(&self, limit: RateLimit, now: UnixMs) -> bool {
-        self.tokens as i64 + (now.0 - self.updated.0) / limit.refill_ms.max(1)
-            >= i64::from(limit.burst)
+        self.tokens as i64 + (now.0 - self.updated.0) / limit.refill_ms.max(1) >= i64::from(limit.burst)
     }
 }
 
@@ -49,10 +45,7 @@ impl TokenBucket {
 mod tests {
     use super::*;
 
-    const LIMIT: RateLimit = RateLimit {
-        burst: 3,
-        refill_ms: 1_000,
-    };
+    const LIMIT: RateLimit = RateLimit { burst: 3, refill_ms: 1_000 };
 
     #[test]
     fn a_burst_is_allowed_then_refused_until_refill() {

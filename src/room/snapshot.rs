@@ -30,64 +30,30 @@ pub async fn open(
     resume: Option<(u64, String)>,
 ) -> AppResult<Opening> {
     if let Some((since, epoch)) = &resume {
-        let (replay, frames) = room.read_and_subscribe(|s| {
-            if &s.epoch == epoch {
-                s.since(*since).map(|r| (r, s.seq))
-            } else {
-                None
-            }
-        });
+        let (replay, frames) =
+            room.read_and_subscribe(|s| if &s.epoch == epoch { s.since(*since).map(|r| (r, s.seq)) } else { None });
         if let Some((replay, seq)) = replay {
-            let first = ServerMsg::Resumed {
-                epoch: epoch.clone(),
-                since: *since,
-                seq,
-            };
-            return Ok(Opening {
-                first,
-                replay,
-                seq,
-                frames,
-            });
+            let first = ServerMsg::Resumed { epoch: epoch.clone(), since: *since, seq };
+            return Ok(Opening { first, replay, seq, frames });
         }
     }
     snapshot(state, room, viewer, resume.is_some()).await
 }
 
-pub async fn snapshot(
-    state: &AppState,
-    room: &LiveRoom,
-    viewer: &Viewer,
-    reset: bool,
-) -> AppResult<Opening> {
+pub async fn snapshot(state: &AppState, room: &LiveRoom, viewer: &Viewer, reset: bool) -> AppResult<Opening> {
     let ((card, pinned, drop, comments, seq, epoch), frames) = room.read_and_subscribe(|s| {
         let mut card = room.card.clone();
         card.status = s.status;
-        (
-            card,
-            s.pinned,
-            s.drop.clone(),
-            s.comments.iter().cloned().collect(),
-            s.seq,
-            s.epoch.clone(),
-        )
+        (card, s.pinned, s.drop.clone(), s.comments.iter().cloned().collect(), s.seq, s.epoch.clone())
     });
     // Stock is read after subscribing, so any sale it misses arrives as an event.
     let mut lineup = Vec::with_capacity(room.lineup.len());
     for p in &room.lineup {
-        let stock = state
-            .inventory
-            .available(StockKey::Product(p.id))
-            .await?
-            .unwrap_or(p.stock);
+        let stock = state.inventory.available(StockKey::Product(p.id)).await?.unwrap_or(p.stock);
         lineup.push(product_card(p, stock));
     }
     let cart = match &viewer.account {
-        Some(account) => Some(cart_view(
-            room,
-            &state.carts.get(room.id, account.id).await?,
-            state.clock.now(),
-        )),
+        Some(account) => Some(cart_view(room, &state.carts.get(room.id, account.id).await?, state.clock.now())),
         None => None,
     };
     let snapshot = Snapshot {
@@ -96,7 +62,7 @@ pub async fn snapshot(
         pinned,
         drop,
         comments,
-        viewers: room.viewers(),
+        viewers: room.reported_viewers().max(room.viewers()),
         cart,
         you: Participant {
             display_name: viewer.display_name.clone(),
@@ -108,12 +74,7 @@ pub async fn snapshot(
         epoch,
         reset,
     };
-    Ok(Opening {
-        first: ServerMsg::Snapshot(Box::new(snapshot)),
-        replay: Vec::new(),
-        seq,
-        frames,
-    })
+    Ok(Opening { first: ServerMsg::Snapshot(Box::new(snapshot)), replay: Vec::new(), seq, frames })
 }
 
 pub fn product_card(p: &crate::store::ProductRow, stock: i64) -> ProductCard {

@@ -22,12 +22,7 @@ pub struct RoomState {
 }
 
 impl RoomState {
-    pub fn new(
-        epoch: String,
-        status: RoomStatus,
-        drop: Option<DropCard>,
-        history_cap: usize,
-    ) -> Self {
+    pub fn new(epoch: String, status: RoomStatus, drop: Option<DropCard>, history_cap: usize) -> Self {
         Self {
             seq: 0,
             epoch,
@@ -38,6 +33,16 @@ impl RoomState {
             history: VecDeque::with_capacity(history_cap.min(1024)),
             history_cap,
         }
+    }
+
+    /// Starts a new epoch: shared history was lost, so sequence numbers begin again and
+    /// nothing recorded before can be replayed. What the room shows (pin, drop, status)
+    /// stays as it was.
+    pub fn restart(&mut self, epoch: String) {
+        self.epoch = epoch;
+        self.seq = 0;
+        self.history.clear();
+        self.comments.clear();
     }
 
     /// Records event `seq` (already serialised as `frame`) and folds it into the state.
@@ -52,10 +57,7 @@ impl RoomState {
                 if self.comments.len() == SNAPSHOT_COMMENTS {
                     self.comments.pop_front();
                 }
-                self.comments.push_back(SequencedComment {
-                    seq,
-                    comment: comment.clone(),
-                });
+                self.comments.push_back(SequencedComment { seq, comment: comment.clone() });
             }
             RoomEvent::Pinned { product } => self.pinned = Some(product.id),
             RoomEvent::Unpinned { .. } => self.pinned = None,
@@ -95,13 +97,7 @@ impl RoomState {
         if since + 1 < oldest {
             return None;
         }
-        Some(
-            self.history
-                .iter()
-                .filter(|(s, _)| *s > since)
-                .cloned()
-                .collect(),
-        )
+        Some(self.history.iter().filter(|(s, _)| *s > since).cloned().collect())
     }
 }
 
@@ -131,12 +127,7 @@ mod tests {
     #[test]
     fn resume_returns_exactly_the_missed_events() {
         let s = state_with(10, 100);
-        let missed: Vec<u64> = s
-            .since(7)
-            .unwrap()
-            .into_iter()
-            .map(|(seq, _)| seq)
-            .collect();
+        let missed: Vec<u64> = s.since(7).unwrap().into_iter().map(|(seq, _)| seq).collect();
         assert_eq!(missed, vec![8, 9, 10]);
         assert_eq!(s.since(10).unwrap().len(), 0);
     }

@@ -22,9 +22,7 @@ fn account(row: &AnyRow) -> Result<AccountRow, sqlx::Error> {
         email: row.try_get("email")?,
         display_name: row.try_get("display_name")?,
         role: Role::parse(&role).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        brand_id: row
-            .try_get::<Option<i64>, _>("brand_id")?
-            .map(BrandId::from_row),
+        brand_id: row.try_get::<Option<i64>, _>("brand_id")?.map(BrandId::from_row),
         follower_count: row.try_get("follower_count")?,
     })
 }
@@ -77,26 +75,15 @@ impl Store {
     }
 
     /// The account and its password hash, for a login attempt.
-    pub async fn account_by_email(
-        &self,
-        email: &str,
-    ) -> Result<Option<(AccountRow, String)>, sqlx::Error> {
-        let sql =
-            format!("select {ACCOUNT_COLUMNS}, a.password_hash from accounts a where a.email = $1");
-        let row = sqlx::query(&sql)
-            .bind(email)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| Ok((account(&r)?, r.try_get("password_hash")?)))
-            .transpose()
+    pub async fn account_by_email(&self, email: &str) -> Result<Option<(AccountRow, String)>, sqlx::Error> {
+        let sql = format!("select {ACCOUNT_COLUMNS}, a.password_hash from accounts a where a.email = $1");
+        let row = sqlx::query(&sql).bind(email).fetch_optional(&self.pool).await?;
+        row.map(|r| Ok((account(&r)?, r.try_get("password_hash")?))).transpose()
     }
 
     pub async fn account(&self, id: AccountId) -> Result<Option<AccountRow>, sqlx::Error> {
         let sql = format!("select {ACCOUNT_COLUMNS} from accounts a where a.id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id.get())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&sql).bind(id.get()).fetch_optional(&self.pool).await?;
         row.as_ref().map(account).transpose()
     }
 
@@ -108,18 +95,12 @@ impl Store {
         rows.iter().map(account).collect()
     }
 
-    pub async fn set_followers(
-        &self,
-        creator: AccountId,
-        followers: i64,
-    ) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(
-            "update accounts set follower_count = $1 where id = $2 and role = 'creator'",
-        )
-        .bind(followers)
-        .bind(creator.get())
-        .execute(&self.pool)
-        .await?;
+    pub async fn set_followers(&self, creator: AccountId, followers: i64) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("update accounts set follower_count = $1 where id = $2 and role = 'creator'")
+            .bind(followers)
+            .bind(creator.get())
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -141,31 +122,21 @@ impl Store {
     }
 
     /// The account behind a session that is neither revoked nor expired.
-    pub async fn session_account(
-        &self,
-        token_hash: &str,
-        now: UnixMs,
-    ) -> Result<Option<AccountRow>, sqlx::Error> {
+    pub async fn session_account(&self, token_hash: &str, now: UnixMs) -> Result<Option<AccountRow>, sqlx::Error> {
         let sql = format!(
             "select {ACCOUNT_COLUMNS} from sessions s join accounts a on a.id = s.account_id \
              where s.token_hash = $1 and s.revoked_at is null and s.expires_at > $2"
         );
-        let row = sqlx::query(&sql)
-            .bind(token_hash)
-            .bind(now.0)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&sql).bind(token_hash).bind(now.0).fetch_optional(&self.pool).await?;
         row.as_ref().map(account).transpose()
     }
 
     pub async fn revoke_session(&self, token_hash: &str, now: UnixMs) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "update sessions set revoked_at = $1 where token_hash = $2 and revoked_at is null",
-        )
-        .bind(now.0)
-        .bind(token_hash)
-        .execute(&self.pool)
-        .await
-        .map(drop)
+        sqlx::query("update sessions set revoked_at = $1 where token_hash = $2 and revoked_at is null")
+            .bind(now.0)
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map(drop)
     }
 }

@@ -1,7 +1,6 @@
 use super::Store;
 use crate::domain::{
-    AccountId, AgreementId, BasisPoints, BrandId, Currency, Price, ProductId, ProductTitle, Stock,
-    UnixMs,
+    AccountId, AgreementId, BasisPoints, BrandId, Currency, Price, ProductId, ProductTitle, Stock, UnixMs,
 };
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -81,12 +80,7 @@ fn agreement(row: &AnyRow) -> Result<AgreementRow, sqlx::Error> {
 }
 
 impl Store {
-    pub async fn create_product(
-        &self,
-        brand: BrandId,
-        p: &NewProduct,
-        now: UnixMs,
-    ) -> Result<ProductRow, sqlx::Error> {
+    pub async fn create_product(&self, brand: BrandId, p: &NewProduct, now: UnixMs) -> Result<ProductRow, sqlx::Error> {
         let id: i64 = sqlx::query(
             "insert into products (brand_id, title, description, image_url, price, currency, stock, created_at) \
              values ($1, $2, $3, $4, $5, $6, $7, $8) returning id",
@@ -116,28 +110,17 @@ impl Store {
 
     pub async fn product(&self, id: ProductId) -> Result<Option<ProductRow>, sqlx::Error> {
         let sql = format!("select {PRODUCT_COLUMNS} from products p where p.id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id.get())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&sql).bind(id.get()).fetch_optional(&self.pool).await?;
         row.as_ref().map(product).transpose()
     }
 
     pub async fn products_of_brand(&self, brand: BrandId) -> Result<Vec<ProductRow>, sqlx::Error> {
-        let sql =
-            format!("select {PRODUCT_COLUMNS} from products p where p.brand_id = $1 order by p.id");
-        let rows = sqlx::query(&sql)
-            .bind(brand.get())
-            .fetch_all(&self.pool)
-            .await?;
+        let sql = format!("select {PRODUCT_COLUMNS} from products p where p.brand_id = $1 order by p.id");
+        let rows = sqlx::query(&sql).bind(brand.get()).fetch_all(&self.pool).await?;
         rows.iter().map(product).collect()
     }
 
-    pub async fn update_product(
-        &self,
-        id: ProductId,
-        patch: &ProductPatch,
-    ) -> Result<Option<ProductRow>, sqlx::Error> {
+    pub async fn update_product(&self, id: ProductId, patch: &ProductPatch) -> Result<Option<ProductRow>, sqlx::Error> {
         sqlx::query(
             "update products set title = coalesce($1, title), description = coalesce($2, description), \
              image_url = coalesce($3, image_url), price = coalesce($4, price) where id = $5",
@@ -198,10 +181,7 @@ impl Store {
 
     pub async fn agreement(&self, id: AgreementId) -> Result<Option<AgreementRow>, sqlx::Error> {
         let sql = format!("select {AGREEMENT_COLUMNS} from agreements where id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id.get())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&sql).bind(id.get()).fetch_optional(&self.pool).await?;
         row.as_ref().map(agreement).transpose()
     }
 
@@ -231,21 +211,16 @@ impl Store {
         let sql = format!(
             "select {AGREEMENT_COLUMNS} from agreements where creator_id = $1 and product_id = $2 and ended_at is null"
         );
-        let row = sqlx::query(&sql)
-            .bind(creator.get())
-            .bind(product.get())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&sql).bind(creator.get()).bind(product.get()).fetch_optional(&self.pool).await?;
         row.as_ref().map(agreement).transpose()
     }
 
     pub async fn end_agreement(&self, id: AgreementId, now: UnixMs) -> Result<bool, sqlx::Error> {
-        let done =
-            sqlx::query("update agreements set ended_at = $1 where id = $2 and ended_at is null")
-                .bind(now.0)
-                .bind(id.get())
-                .execute(&self.pool)
-                .await?;
+        let done = sqlx::query("update agreements set ended_at = $1 where id = $2 and ended_at is null")
+            .bind(now.0)
+            .bind(id.get())
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 }

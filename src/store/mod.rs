@@ -17,7 +17,7 @@ mod rooms;
 
 pub use accounts::AccountRow;
 pub use catalog::{AgreementRow, NewProduct, ProductPatch, ProductRow};
-pub use orders::{NewOrder, NewOrderLine, OrderRecord, PlaceOutcome, SettleOutcome};
+pub use orders::{HeldLine, LiveHold, NewOrder, NewOrderLine, OrderRecord, PlaceOutcome, SettleOutcome};
 pub use rooms::{DropRow, RoomRow};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -84,11 +84,7 @@ impl Store {
     async fn migrate(&self) -> Result<(), StoreError> {
         match self.backend {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
-            Backend::Postgres => {
-                sqlx::migrate!("migrations/postgres")
-                    .run(&self.pool)
-                    .await?
-            }
+            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&self.pool).await?,
         }
         Ok(())
     }

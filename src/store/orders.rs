@@ -1,7 +1,5 @@
 use super::{Store, is_unique_violation};
-use crate::domain::{
-    AccountId, BrandId, Currency, DropId, Money, OrderId, ProductId, RoomId, UnixMs,
-};
+use crate::domain::{AccountId, BrandId, Currency, DropId, Money, OrderId, ProductId, RoomId, UnixMs};
 use crate::wire::api::Earnings;
 use crate::wire::ws::{OrderLineView, OrderStatus, OrderView};
 use sqlx::Row;
@@ -43,6 +41,21 @@ pub struct OrderRecord {
     pub hold_expires_at: UnixMs,
 }
 
+/// Units a placed order still holds, as the inventory needs them to rebuild.
+#[derive(Debug, Clone)]
+pub struct LiveHold {
+    pub hold_id: String,
+    pub expires_at: UnixMs,
+    pub lines: Vec<HeldLine>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HeldLine {
+    pub product: ProductId,
+    pub drop: Option<DropId>,
+    pub units: i64,
+}
+
 pub enum PlaceOutcome {
     Placed(OrderView),
     /// Another checkout already holds this buyer's idempotency key.
@@ -69,9 +82,7 @@ fn status(raw: &str) -> Result<OrderStatus, sqlx::Error> {
         "paid" => Ok(OrderStatus::Paid),
         "cancelled" => Ok(OrderStatus::Cancelled),
         "refunded" => Ok(OrderStatus::Refunded),
-        other => Err(sqlx::Error::Decode(
-            format!("order status {other:?}").into(),
-        )),
+        other => Err(sqlx::Error::Decode(format!("order status {other:?}").into())),
     }
 }
 
@@ -79,9 +90,7 @@ fn line(row: &AnyRow) -> Result<OrderLineView, sqlx::Error> {
     Ok(OrderLineView {
         product_id: ProductId::from_row(row.try_get("product_id")?),
         brand_id: BrandId::from_row(row.try_get("brand_id")?),
-        drop_id: row
-            .try_get::<Option<i64>, _>("drop_id")?
-            .map(DropId::from_row),
+        drop_id: row.try_get::<Option<i64>, _>("drop_id")?.map(DropId::from_row),
         title: row.try_get("title")?,
         quantity: row.try_get("quantity")?,
         unit_price: row.try_get("unit_price")?,
@@ -97,8 +106,7 @@ fn records(rows: &[AnyRow]) -> Result<Vec<OrderRecord>, sqlx::Error> {
         let id = OrderId::from_row(row.try_get("id")?);
         if out.last().is_none_or(|r| r.view.id != id) {
             let currency: String = row.try_get("currency")?;
-            let currency =
-                Currency::try_from(currency).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            let currency = Currency::try_from(currency).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
             out.push(OrderRecord {
                 view: OrderView {
                     id,
@@ -132,11 +140,7 @@ impl Store {
     /// Writes the order, its lines and their commission in one transaction, status
     /// `placed`. The unique (buyer, idempotency key) constraint makes a duplicate
     /// checkout lose here instead of creating a second order.
-    pub async fn place_order(
-        &self,
-        o: &NewOrder,
-        now: UnixMs,
-    ) -> Result<PlaceOutcome, sqlx::Error> {
+    pub async fn place_order(&self, o: &NewOrder, now: UnixMs) -> Result<PlaceOutcome, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "insert into orders (buyer_id, room_id, creator_id, currency, subtotal, commission_total, status, \
@@ -183,42 +187,23 @@ impl Store {
         }
         tx.commit().await?;
         let record = self.order_record(OrderId::from_row(id)).await?;
-        record
-            .map(|r| PlaceOutcome::Placed(r.view))
-            .ok_or_else(|| sqlx::Error::RowNotFound)
+        record.map(|r| PlaceOutcome::Placed(r.view)).ok_or_else(|| sqlx::Error::RowNotFound)
     }
 
     pub async fn order_record(&self, id: OrderId) -> Result<Option<OrderRecord>, sqlx::Error> {
         let sql = format!("{ORDER_SELECT} where o.id = $1 order by o.id");
-        let rows = sqlx::query(&sql)
-            .bind(id.get())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(&sql).bind(id.get()).fetch_all(&self.pool).await?;
         Ok(records(&rows)?.pop())
     }
 
-    pub async fn order_by_key(
-        &self,
-        buyer: AccountId,
-        key: &str,
-    ) -> Result<Option<OrderRecord>, sqlx::Error> {
-        let sql = format!(
-            "{ORDER_SELECT} where o.buyer_id = $1 and o.idempotency_key = $2 order by o.id"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(buyer.get())
-            .bind(key)
-            .fetch_all(&self.pool)
-            .await?;
+    pub async fn order_by_key(&self, buyer: AccountId, key: &str) -> Result<Option<OrderRecord>, sqlx::Error> {
+        let sql = format!("{ORDER_SELECT} where o.buyer_id = $1 and o.idempotency_key = $2 order by o.id");
+        let rows = sqlx::query(&sql).bind(buyer.get()).bind(key).fetch_all(&self.pool).await?;
         Ok(records(&rows)?.pop())
     }
 
     /// Counts a payment attempt on a placed order; `None` when it is no longer placed.
-    pub async fn begin_payment_attempt(
-        &self,
-        id: OrderId,
-        now: UnixMs,
-    ) -> Result<Option<i64>, sqlx::Error> {
+    pub async fn begin_payment_attempt(&self, id: OrderId, now: UnixMs) -> Result<Option<i64>, sqlx::Error> {
         let row = sqlx::query(
             "update orders set payment_attempts = payment_attempts + 1, updated_at = $1 \
              where id = $2 and status = 'placed' returning payment_attempts",
@@ -232,38 +217,33 @@ impl Store {
 
     /// Marks a placed order paid and takes its units out of stock (and out of its drop)
     /// in one transaction, each decrement conditional on enough units remaining.
-    pub async fn settle_paid(
-        &self,
-        order: &OrderView,
-        now: UnixMs,
-    ) -> Result<SettleOutcome, sqlx::Error> {
+    pub async fn settle_paid(&self, order: &OrderView, now: UnixMs) -> Result<SettleOutcome, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let paid = sqlx::query("update orders set status = 'paid', updated_at = $1 where id = $2 and status = 'placed'")
-            .bind(now.0)
-            .bind(order.id.get())
-            .execute(&mut *tx)
-            .await?;
+        let paid =
+            sqlx::query("update orders set status = 'paid', updated_at = $1 where id = $2 and status = 'placed'")
+                .bind(now.0)
+                .bind(order.id.get())
+                .execute(&mut *tx)
+                .await?;
         if paid.rows_affected() == 0 {
             return Ok(SettleOutcome::NotPlaced);
         }
         for l in &order.lines {
-            let taken =
-                sqlx::query("update products set stock = stock - $1 where id = $2 and stock >= $1")
-                    .bind(l.quantity)
-                    .bind(l.product_id.get())
-                    .execute(&mut *tx)
-                    .await?;
+            let taken = sqlx::query("update products set stock = stock - $1 where id = $2 and stock >= $1")
+                .bind(l.quantity)
+                .bind(l.product_id.get())
+                .execute(&mut *tx)
+                .await?;
             if taken.rows_affected() == 0 {
                 return Ok(SettleOutcome::OutOfStock);
             }
             if let Some(drop) = l.drop_id {
-                let taken = sqlx::query(
-                    "update drops set remaining = remaining - $1 where id = $2 and remaining >= $1",
-                )
-                .bind(l.quantity)
-                .bind(drop.get())
-                .execute(&mut *tx)
-                .await?;
+                let taken =
+                    sqlx::query("update drops set remaining = remaining - $1 where id = $2 and remaining >= $1")
+                        .bind(l.quantity)
+                        .bind(drop.get())
+                        .execute(&mut *tx)
+                        .await?;
                 if taken.rows_affected() == 0 {
                     return Ok(SettleOutcome::OutOfStock);
                 }
@@ -274,12 +254,7 @@ impl Store {
     }
 
     /// Cancels a placed order with the reason; false if it was no longer placed.
-    pub async fn cancel_order(
-        &self,
-        id: OrderId,
-        code: &str,
-        now: UnixMs,
-    ) -> Result<bool, sqlx::Error> {
+    pub async fn cancel_order(&self, id: OrderId, code: &str, now: UnixMs) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
             "update orders set status = 'cancelled', failure_code = $1, updated_at = $2 where id = $3 and status = 'placed'",
         )
@@ -299,19 +274,44 @@ impl Store {
         .bind(now.0)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| Ok((OrderId::from_row(r.try_get("id")?), r.try_get("hold_id")?)))
-            .collect()
+        rows.iter().map(|r| Ok((OrderId::from_row(r.try_get("id")?), r.try_get("hold_id")?))).collect()
+    }
+
+    /// Placed orders whose hold has not expired: units that are promised but not yet sold.
+    pub async fn live_holds(&self, now: UnixMs) -> Result<Vec<LiveHold>, sqlx::Error> {
+        let rows = sqlx::query(
+            "select o.hold_id, o.hold_expires_at, l.product_id, l.drop_id, l.quantity \
+             from orders o join order_lines l on l.order_id = o.id \
+             where o.status = 'placed' and o.hold_expires_at > $1 order by o.id",
+        )
+        .bind(now.0)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut holds: Vec<LiveHold> = Vec::new();
+        for r in &rows {
+            let hold_id: String = r.try_get("hold_id")?;
+            let line = HeldLine {
+                product: ProductId::from_row(r.try_get("product_id")?),
+                drop: r.try_get::<Option<i64>, _>("drop_id")?.map(DropId::from_row),
+                units: r.try_get("quantity")?,
+            };
+            match holds.last_mut() {
+                Some(h) if h.hold_id == hold_id => h.lines.push(line),
+                _ => holds.push(LiveHold {
+                    hold_id,
+                    expires_at: UnixMs(r.try_get("hold_expires_at")?),
+                    lines: vec![line],
+                }),
+            }
+        }
+        Ok(holds)
     }
 
     pub async fn orders_of_buyer(&self, buyer: AccountId) -> Result<Vec<OrderView>, sqlx::Error> {
         self.order_list("o.buyer_id = $1", buyer.get()).await
     }
 
-    pub async fn orders_of_creator(
-        &self,
-        creator: AccountId,
-    ) -> Result<Vec<OrderView>, sqlx::Error> {
+    pub async fn orders_of_creator(&self, creator: AccountId) -> Result<Vec<OrderView>, sqlx::Error> {
         self.order_list("o.creator_id = $1", creator.get()).await
     }
 
@@ -348,8 +348,7 @@ impl Store {
         rows.iter()
             .map(|r| {
                 let currency: String = r.try_get("currency")?;
-                let currency =
-                    Currency::try_from(currency).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                let currency = Currency::try_from(currency).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
                 Ok(Earnings {
                     orders: r.try_get("orders")?,
                     sales: Money::new(r.try_get("sales")?, currency),

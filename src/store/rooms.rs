@@ -61,8 +61,7 @@ fn drop_row(row: &AnyRow) -> Result<DropRow, sqlx::Error> {
 }
 
 const ROOM_COLUMNS: &str = "id, creator_id, title, status, starts_at, live_at, ended_at";
-const DROP_COLUMNS: &str =
-    "id, room_id, product_id, quantity, remaining, price, starts_at, ends_at";
+const DROP_COLUMNS: &str = "id, room_id, product_id, quantity, remaining, price, starts_at, ends_at";
 
 impl Store {
     /// Schedules a room with its product lineup, in the order given.
@@ -87,14 +86,12 @@ impl Store {
         .await?
         .try_get("id")?;
         for (position, product) in lineup.iter().enumerate() {
-            sqlx::query(
-                "insert into room_products (room_id, product_id, position) values ($1, $2, $3)",
-            )
-            .bind(id)
-            .bind(product.get())
-            .bind(position as i64)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("insert into room_products (room_id, product_id, position) values ($1, $2, $3)")
+                .bind(id)
+                .bind(product.get())
+                .bind(position as i64)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(RoomRow {
@@ -110,32 +107,15 @@ impl Store {
 
     pub async fn room(&self, id: RoomId) -> Result<Option<RoomRow>, sqlx::Error> {
         let sql = format!("select {ROOM_COLUMNS} from rooms where id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id.get())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&sql).bind(id.get()).fetch_optional(&self.pool).await?;
         row.as_ref().map(room).transpose()
     }
 
     /// Rooms in one status; live rooms newest first, others by start time.
-    pub async fn rooms_with_status(
-        &self,
-        status: RoomStatus,
-        limit: i64,
-    ) -> Result<Vec<RoomRow>, sqlx::Error> {
-        let order = if status == RoomStatus::Live {
-            "live_at desc"
-        } else {
-            "starts_at"
-        };
-        let sql = format!(
-            "select {ROOM_COLUMNS} from rooms where status = $1 order by {order}, id limit $2"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(status.as_str())
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+    pub async fn rooms_with_status(&self, status: RoomStatus, limit: i64) -> Result<Vec<RoomRow>, sqlx::Error> {
+        let order = if status == RoomStatus::Live { "live_at desc" } else { "starts_at" };
+        let sql = format!("select {ROOM_COLUMNS} from rooms where status = $1 order by {order}, id limit $2");
+        let rows = sqlx::query(&sql).bind(status.as_str()).bind(limit).fetch_all(&self.pool).await?;
         rows.iter().map(room).collect()
     }
 
@@ -144,10 +124,7 @@ impl Store {
             "select {PRODUCT_COLUMNS} from room_products rp join products p on p.id = rp.product_id \
              where rp.room_id = $1 order by rp.position"
         );
-        let rows = sqlx::query(&sql)
-            .bind(room.get())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(&sql).bind(room.get()).fetch_all(&self.pool).await?;
         rows.iter().map(product).collect()
     }
 
@@ -160,13 +137,8 @@ impl Store {
         to: RoomStatus,
         now: UnixMs,
     ) -> Result<bool, sqlx::Error> {
-        let column = if to == RoomStatus::Live {
-            "live_at"
-        } else {
-            "ended_at"
-        };
-        let sql =
-            format!("update rooms set status = $1, {column} = $2 where id = $3 and status = $4");
+        let column = if to == RoomStatus::Live { "live_at" } else { "ended_at" };
+        let sql = format!("update rooms set status = $1, {column} = $2 where id = $3 and status = $4");
         let done = sqlx::query(&sql)
             .bind(to.as_str())
             .bind(now.0)
@@ -212,39 +184,29 @@ impl Store {
     }
 
     pub async fn live_drop(&self, room: RoomId) -> Result<Option<DropRow>, sqlx::Error> {
-        let sql =
-            format!("select {DROP_COLUMNS} from drops where room_id = $1 and status = 'live'");
-        let row = sqlx::query(&sql)
-            .bind(room.get())
-            .fetch_optional(&self.pool)
-            .await?;
+        let sql = format!("select {DROP_COLUMNS} from drops where room_id = $1 and status = 'live'");
+        let row = sqlx::query(&sql).bind(room.get()).fetch_optional(&self.pool).await?;
         row.as_ref().map(drop_row).transpose()
     }
 
     /// Ends a live drop; returns it (with its final `remaining`) only to the caller that
     /// actually ended it.
     pub async fn end_drop(&self, id: DropId) -> Result<Option<DropRow>, sqlx::Error> {
-        let done =
-            sqlx::query("update drops set status = 'ended' where id = $1 and status = 'live'")
-                .bind(id.get())
-                .execute(&self.pool)
-                .await?;
+        let done = sqlx::query("update drops set status = 'ended' where id = $1 and status = 'live'")
+            .bind(id.get())
+            .execute(&self.pool)
+            .await?;
         if done.rows_affected() == 0 {
             return Ok(None);
         }
         let sql = format!("select {DROP_COLUMNS} from drops where id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id.get())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&sql).bind(id.get()).fetch_optional(&self.pool).await?;
         row.as_ref().map(drop_row).transpose()
     }
 
     pub async fn drop_remaining(&self, id: DropId) -> Result<Option<i64>, sqlx::Error> {
-        let row = sqlx::query("select remaining from drops where id = $1")
-            .bind(id.get())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("select remaining from drops where id = $1").bind(id.get()).fetch_optional(&self.pool).await?;
         row.map(|r| r.try_get("remaining")).transpose()
     }
 }

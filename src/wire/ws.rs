@@ -5,8 +5,8 @@
 //! sequence number; ticks (viewer count, reaction counts) and private replies do not.
 
 use crate::domain::{
-    AccountId, BrandId, CardNumber, CommentText, DisplayName, DropId, IdempotencyKey, Money,
-    OrderId, ProductId, Reaction, Role, RoomId, Tier, UnixMs,
+    AccountId, BrandId, CardNumber, CommentText, DisplayName, DropId, IdempotencyKey, Money, OrderId, ProductId,
+    Reaction, Role, RoomId, Tier, UnixMs,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -1,8 +1,6 @@
 use crate::helpers::TestApp;
 use livecart::domain::Role;
-use livecart::wire::api::{
-    AccountView, ErrorBody, LoginRequest, NewProductRequest, NewRoomRequest,
-};
+use livecart::wire::api::{AccountView, ErrorBody, LoginRequest, NewProductRequest, NewRoomRequest};
 use livecart::wire::routes::{self, path};
 use reqwest::Method;
 use serde_json::json;
@@ -20,30 +18,15 @@ async fn register_login_and_logout_revokes_the_token() {
     let me: AccountView = app.get(routes::ME, Some(&session.token)).await;
     assert_eq!(me.display_name, "Ana");
 
-    let login = LoginRequest {
-        email: session.account.email.to_uppercase(),
-        password: "correct horse battery".into(),
-    };
+    let login = LoginRequest { email: session.account.email.to_uppercase(), password: "correct horse battery".into() };
     let again: livecart::wire::api::SessionResponse = app.post(routes::LOGIN, None, &login).await;
-    assert_eq!(
-        again.account.id, session.account.id,
-        "e-mail is case-insensitive"
-    );
+    assert_eq!(again.account.id, session.account.id, "e-mail is case-insensitive");
 
-    let (status, _) = app
-        .send(Method::POST, routes::LOGOUT, Some(&session.token), None)
-        .await;
+    let (status, _) = app.send(Method::POST, routes::LOGOUT, Some(&session.token), None).await;
     assert_eq!(status, 204);
-    let (status, body) = app
-        .send(Method::GET, routes::ME, Some(&session.token), None)
-        .await;
-    assert_eq!(
-        (status.as_u16(), error_code(&body)),
-        (401, "unauthenticated".into())
-    );
-    let (status, _) = app
-        .send(Method::GET, routes::ME, Some(&again.token), None)
-        .await;
+    let (status, body) = app.send(Method::GET, routes::ME, Some(&session.token), None).await;
+    assert_eq!((status.as_u16(), error_code(&body)), (401, "unauthenticated".into()));
+    let (status, _) = app.send(Method::GET, routes::ME, Some(&again.token), None).await;
     assert_eq!(status, 200, "other sessions stay valid");
 }
 
@@ -52,21 +35,11 @@ async fn bad_credentials_and_bad_registrations_get_clear_errors() {
     let app = TestApp::spawn().await;
     let session = app.register(Role::Viewer, "Ana", None).await;
     let wrong = json!({"email": session.account.email, "password": "wrong password"});
-    let (status, body) = app
-        .send(Method::POST, routes::LOGIN, None, Some(&wrong))
-        .await;
-    assert_eq!(
-        (status.as_u16(), error_code(&body)),
-        (401, "bad_credentials".into())
-    );
+    let (status, body) = app.send(Method::POST, routes::LOGIN, None, Some(&wrong)).await;
+    assert_eq!((status.as_u16(), error_code(&body)), (401, "bad_credentials".into()));
     let unknown = json!({"email": "nobody@test.livecart", "password": "whatever123"});
-    let (status, body) = app
-        .send(Method::POST, routes::LOGIN, None, Some(&unknown))
-        .await;
-    assert_eq!(
-        (status.as_u16(), error_code(&body)),
-        (401, "bad_credentials".into())
-    );
+    let (status, body) = app.send(Method::POST, routes::LOGIN, None, Some(&unknown)).await;
+    assert_eq!((status.as_u16(), error_code(&body)), (401, "bad_credentials".into()));
 
     let cases = [
         (
@@ -74,11 +47,7 @@ async fn bad_credentials_and_bad_registrations_get_clear_errors() {
             409,
             "conflict",
         ),
-        (
-            json!({"email": "a@b.co", "password": "short", "display_name": "X", "role": "viewer"}),
-            400,
-            "invalid_input",
-        ),
+        (json!({"email": "a@b.co", "password": "short", "display_name": "X", "role": "viewer"}), 400, "invalid_input"),
         (
             json!({"email": "not-an-email", "password": "long enough pw", "display_name": "X", "role": "viewer"}),
             400,
@@ -106,14 +75,8 @@ async fn bad_credentials_and_bad_registrations_get_clear_errors() {
         ),
     ];
     for (body, status, code) in cases {
-        let (got, resp) = app
-            .send(Method::POST, routes::REGISTER, None, Some(&body))
-            .await;
-        assert_eq!(
-            (got.as_u16(), error_code(&resp)),
-            (status, code.to_owned()),
-            "for {body}"
-        );
+        let (got, resp) = app.send(Method::POST, routes::REGISTER, None, Some(&body)).await;
+        assert_eq!((got.as_u16(), error_code(&resp)), (status, code.to_owned()), "for {body}");
     }
     let resp = reqwest::Client::new()
         .post(app.url(routes::REGISTER))
@@ -143,52 +106,19 @@ async fn only_a_brands_members_manage_its_products_and_stock() {
     let body = serde_json::to_value(&product).unwrap();
     let products = path(routes::BRAND_PRODUCTS, &[scene.brand_id.get()]);
     for token in [&viewer.token, &rival.token, &scene.creator.token] {
-        let (status, resp) = app
-            .send(Method::POST, &products, Some(token), Some(&body))
-            .await;
-        assert_eq!(
-            (status.as_u16(), error_code(&resp)),
-            (403, "forbidden".into())
-        );
+        let (status, resp) = app.send(Method::POST, &products, Some(token), Some(&body)).await;
+        assert_eq!((status.as_u16(), error_code(&resp)), (403, "forbidden".into()));
     }
     let stock = path(routes::PRODUCT_STOCK, &[scene.products[0].get()]);
-    let (status, _) = app
-        .send(
-            Method::PUT,
-            &stock,
-            Some(&rival.token),
-            Some(&json!({"stock": 0})),
-        )
-        .await;
+    let (status, _) = app.send(Method::PUT, &stock, Some(&rival.token), Some(&json!({"stock": 0}))).await;
     assert_eq!(status, 403);
-    let (status, resp) = app
-        .send(
-            Method::PUT,
-            &stock,
-            Some(&scene.brand.token),
-            Some(&json!({"stock": -4})),
-        )
-        .await;
-    assert_eq!(
-        (status.as_u16(), error_code(&resp)),
-        (400, "invalid_input".into())
-    );
+    let (status, resp) = app.send(Method::PUT, &stock, Some(&scene.brand.token), Some(&json!({"stock": -4}))).await;
+    assert_eq!((status.as_u16(), error_code(&resp)), (400, "invalid_input".into()));
     assert_eq!(app.stock(scene.products[0]).await, 5);
 
-    let (status, _) = app
-        .send(
-            Method::PUT,
-            &stock,
-            Some(&scene.brand.token),
-            Some(&json!({"stock": 12})),
-        )
-        .await;
+    let (status, _) = app.send(Method::PUT, &stock, Some(&scene.brand.token), Some(&json!({"stock": 12}))).await;
     assert_eq!(status, 200);
-    assert_eq!(
-        app.stock(scene.products[0]).await,
-        12,
-        "a restock reaches live stock"
-    );
+    assert_eq!(app.stock(scene.products[0]).await, 12, "a restock reaches live stock");
     let (status, _) = app.send(Method::POST, &products, None, Some(&body)).await;
     assert_eq!(status, 401);
 }
@@ -204,39 +134,12 @@ async fn a_room_can_only_line_up_products_the_host_has_an_agreement_for() {
         product_ids: vec![scene.products[0], other.products[0]],
     };
     let body = serde_json::to_value(&room).unwrap();
-    let (status, resp) = app
-        .send(
-            Method::POST,
-            routes::ROOMS,
-            Some(&scene.creator.token),
-            Some(&body),
-        )
-        .await;
-    assert_eq!(
-        (status.as_u16(), error_code(&resp)),
-        (403, "forbidden".into())
-    );
-    let (status, _) = app
-        .send(
-            Method::POST,
-            routes::ROOMS,
-            Some(&scene.brand.token),
-            Some(&body),
-        )
-        .await;
+    let (status, resp) = app.send(Method::POST, routes::ROOMS, Some(&scene.creator.token), Some(&body)).await;
+    assert_eq!((status.as_u16(), error_code(&resp)), (403, "forbidden".into()));
+    let (status, _) = app.send(Method::POST, routes::ROOMS, Some(&scene.brand.token), Some(&body)).await;
     assert_eq!(status, 403, "brands do not host rooms");
-    let (status, resp) = app
-        .send(Method::GET, &path(routes::ROOM, &[0]), None, None)
-        .await;
-    assert_eq!(
-        (status.as_u16(), error_code(&resp)),
-        (400, "invalid_input".into())
-    );
-    let (status, resp) = app
-        .send(Method::GET, &path(routes::ROOM, &[424242]), None, None)
-        .await;
-    assert_eq!(
-        (status.as_u16(), error_code(&resp)),
-        (404, "not_found".into())
-    );
+    let (status, resp) = app.send(Method::GET, &path(routes::ROOM, &[0]), None, None).await;
+    assert_eq!((status.as_u16(), error_code(&resp)), (400, "invalid_input".into()));
+    let (status, resp) = app.send(Method::GET, &path(routes::ROOM, &[424242]), None, None).await;
+    assert_eq!((status.as_u16(), error_code(&resp)), (404, "not_found".into()));
 }

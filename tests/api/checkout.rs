@@ -19,30 +19,17 @@ fn checkout(key: &str, card: &str) -> ClientMsg {
 async fn outcome(ws: &mut Ws) -> Result<OrderView, String> {
     ws.recv_until(|m| match m {
         ServerMsg::OrderConfirmed { order } => Some(Ok(order)),
-        ServerMsg::Error {
-            code,
-            request: Some(r),
-            ..
-        } if r == "checkout" => Some(Err(code)),
+        ServerMsg::Error { code, request: Some(r), .. } if r == "checkout" => Some(Err(code)),
         _ => None,
     })
     .await
 }
 
 /// A signed-in viewer in the room with `quantity` of `product` in the cart.
-async fn shopper(
-    app: &TestApp,
-    scene: &Scene,
-    product: ProductId,
-    quantity: i64,
-) -> (Ws, SessionResponse) {
+async fn shopper(app: &TestApp, scene: &Scene, product: ProductId, quantity: i64) -> (Ws, SessionResponse) {
     let buyer = app.register(Role::Viewer, "Buyer", None).await;
     let (mut ws, _) = app.viewer(scene.room, Some(&buyer.token)).await;
-    ws.send(&ClientMsg::CartAdd {
-        product_id: product,
-        quantity,
-    })
-    .await;
+    ws.send(&ClientMsg::CartAdd { product_id: product, quantity }).await;
     ws.recv_until(|m| match m {
         ServerMsg::Cart { cart } => Some(cart),
         ServerMsg::Error { code, .. } => panic!("cart_add failed: {code}"),
@@ -53,35 +40,19 @@ async fn shopper(
 }
 
 async fn db_stock(app: &TestApp, product: ProductId) -> i64 {
-    app.state
-        .store
-        .product(product)
-        .await
-        .unwrap()
-        .unwrap()
-        .stock
+    app.state.store.product(product).await.unwrap().unwrap().stock
 }
 
 #[tokio::test]
-async fn two_hundred_concurrent_checkouts_for_a_drop_of_37_sell_exactly_37_each_attributed_to_the_host()
- {
+async fn two_hundred_concurrent_checkouts_for_a_drop_of_37_sell_exactly_37_each_attributed_to_the_host() {
     let app = TestApp::spawn().await;
     let scene = app.live_room(&[100]).await;
     let product = scene.products[0];
     let (mut host, _) = app.viewer(scene.room, Some(&scene.creator.token)).await;
-    host.send(&ClientMsg::StartDrop {
-        product_id: product,
-        quantity: 37,
-        price: Some(500),
-        duration_secs: 600,
-    })
-    .await;
+    host.send(&ClientMsg::StartDrop { product_id: product, quantity: 37, price: Some(500), duration_secs: 600 }).await;
     let drop = host
         .recv_until(|m| match m {
-            ServerMsg::Event {
-                event: RoomEvent::DropStarted { drop },
-                ..
-            } => Some(drop),
+            ServerMsg::Event { event: RoomEvent::DropStarted { drop }, .. } => Some(drop),
             ServerMsg::Error { code, .. } => panic!("start_drop failed: {code}"),
             _ => None,
         })
@@ -91,51 +62,26 @@ async fn two_hundred_concurrent_checkouts_for_a_drop_of_37_sell_exactly_37_each_
     for _ in 0..200 {
         buyers.push(shopper(&app, &scene, product, 1).await);
     }
-    let outcomes = join_all(
-        buyers
-            .iter_mut()
-            .enumerate()
-            .map(|(i, (ws, _))| async move {
-                ws.send(&checkout(&format!("drop-{i}"), TestCards::SUCCEEDS))
-                    .await;
-                outcome(ws).await
-            }),
-    )
+    let outcomes = join_all(buyers.iter_mut().enumerate().map(|(i, (ws, _))| async move {
+        ws.send(&checkout(&format!("drop-{i}"), TestCards::SUCCEEDS)).await;
+        outcome(ws).await
+    }))
     .await;
 
     let confirmed: Vec<&OrderView> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
     assert_eq!(confirmed.len(), 37);
-    assert!(
-        outcomes
-            .iter()
-            .filter_map(|o| o.as_ref().err())
-            .all(|code| code == "sold_out")
-    );
+    assert!(outcomes.iter().filter_map(|o| o.as_ref().err()).all(|code| code == "sold_out"));
     for order in &confirmed {
         assert_eq!(order.creator_id, scene.host_id());
         assert_eq!(order.lines[0].drop_id, Some(drop.id));
         assert_eq!(order.lines[0].unit_price, 500, "the drop price applies");
-        assert_eq!(
-            order.commission.amount, 50,
-            "10% of the price actually paid"
-        );
+        assert_eq!(order.commission.amount, 50, "10% of the price actually paid");
     }
-    assert_eq!(
-        app.state.store.units_sold_in_drop(drop.id).await.unwrap(),
-        37
-    );
+    assert_eq!(app.state.store.units_sold_in_drop(drop.id).await.unwrap(), 37);
     assert_eq!(db_stock(&app, product).await, 63);
-    let attributed: CreatorOrders = app
-        .get(
-            &path(routes::CREATOR_ORDERS, &[scene.host_id().get()]),
-            Some(&scene.creator.token),
-        )
-        .await;
-    let paid = attributed
-        .orders
-        .iter()
-        .filter(|o| o.status == OrderStatus::Paid)
-        .count();
+    let attributed: CreatorOrders =
+        app.get(&path(routes::CREATOR_ORDERS, &[scene.host_id().get()]), Some(&scene.creator.token)).await;
+    let paid = attributed.orders.iter().filter(|o| o.status == OrderStatus::Paid).count();
     assert_eq!(paid, 37);
     assert_eq!(attributed.earnings[0].sales.amount, 37 * 500);
     assert_eq!(attributed.earnings[0].commission.amount, 37 * 50);
@@ -156,33 +102,20 @@ async fn the_same_idempotency_key_gives_one_order_sequentially_and_concurrently(
 
     // Two connections of the same buyer race with one key.
     let (mut second, _) = app.viewer(scene.room, Some(&buyer.token)).await;
-    ws.send(&ClientMsg::CartAdd {
-        product_id: product,
-        quantity: 1,
-    })
-    .await;
-    ws.recv_until(|m| matches!(m, ServerMsg::Cart { .. }).then_some(()))
-        .await;
+    ws.send(&ClientMsg::CartAdd { product_id: product, quantity: 1 }).await;
+    ws.recv_until(|m| matches!(m, ServerMsg::Cart { .. }).then_some(())).await;
     let (a, b) = tokio::join!(
         async {
             ws.send(&checkout("raced-key", TestCards::SUCCEEDS)).await;
             outcome(&mut ws).await
         },
         async {
-            second
-                .send(&checkout("raced-key", TestCards::SUCCEEDS))
-                .await;
+            second.send(&checkout("raced-key", TestCards::SUCCEEDS)).await;
             outcome(&mut second).await
         }
     );
-    let ids: Vec<_> = [&a, &b]
-        .iter()
-        .filter_map(|o| o.as_ref().ok().map(|o| o.id))
-        .collect();
-    assert!(
-        !ids.is_empty(),
-        "one of the racers gets the order: {a:?} {b:?}"
-    );
+    let ids: Vec<_> = [&a, &b].iter().filter_map(|o| o.as_ref().ok().map(|o| o.id)).collect();
+    assert!(!ids.is_empty(), "one of the racers gets the order: {a:?} {b:?}");
     assert!(ids.windows(2).all(|w| w[0] == w[1]));
     for o in [&a, &b] {
         if let Err(code) = o {
@@ -194,13 +127,8 @@ async fn the_same_idempotency_key_gives_one_order_sequentially_and_concurrently(
     assert_eq!(db_stock(&app, product).await, 47);
 
     // Reusing a key for a different purchase is refused.
-    ws.send(&ClientMsg::CartAdd {
-        product_id: product,
-        quantity: 3,
-    })
-    .await;
-    ws.recv_until(|m| matches!(m, ServerMsg::Cart { .. }).then_some(()))
-        .await;
+    ws.send(&ClientMsg::CartAdd { product_id: product, quantity: 3 }).await;
+    ws.recv_until(|m| matches!(m, ServerMsg::Cart { .. }).then_some(())).await;
     ws.send(&checkout("same-key", TestCards::SUCCEEDS)).await;
     assert_eq!(outcome(&mut ws).await.unwrap_err(), "idempotency_mismatch");
 }
@@ -238,12 +166,7 @@ async fn a_guest_cannot_fill_a_cart_or_check_out() {
     let scene = app.live_room(&[5]).await;
     let (mut guest, snapshot) = app.viewer(scene.room, None).await;
     assert!(snapshot.cart.is_none());
-    guest
-        .send(&ClientMsg::CartAdd {
-            product_id: scene.products[0],
-            quantity: 1,
-        })
-        .await;
+    guest.send(&ClientMsg::CartAdd { product_id: scene.products[0], quantity: 1 }).await;
     assert_eq!(guest.error_code().await, "unauthenticated");
     guest.send(&checkout("guest", TestCards::SUCCEEDS)).await;
     assert_eq!(guest.error_code().await, "unauthenticated");
@@ -256,18 +179,11 @@ async fn a_brand_sales_feed_sees_its_own_sales_and_no_other_brands() {
     let ours = app.live_room(&[5]).await;
     let theirs = app.live_room(&[5]).await;
     let mut feed = app.ws().await;
-    feed.send(&ClientMsg::FollowSales {
-        token: ours.brand.token.clone(),
-    })
-    .await;
-    assert!(
-        matches!(feed.recv().await, ServerMsg::FollowingSales { brand_id } if brand_id == ours.brand_id)
-    );
+    feed.send(&ClientMsg::FollowSales { token: ours.brand.token.clone() }).await;
+    assert!(matches!(feed.recv().await, ServerMsg::FollowingSales { brand_id } if brand_id == ours.brand_id));
 
     let (mut other_buyer, _) = shopper(&app, &theirs, theirs.products[0], 1).await;
-    other_buyer
-        .send(&checkout("theirs", TestCards::SUCCEEDS))
-        .await;
+    other_buyer.send(&checkout("theirs", TestCards::SUCCEEDS)).await;
     outcome(&mut other_buyer).await.expect("their sale");
     let (mut our_buyer, _) = shopper(&app, &ours, ours.products[0], 2).await;
     our_buyer.send(&checkout("ours", TestCards::SUCCEEDS)).await;
@@ -286,11 +202,7 @@ async fn a_brand_sales_feed_sees_its_own_sales_and_no_other_brands() {
     }
 
     let mut not_brand = app.ws().await;
-    not_brand
-        .send(&ClientMsg::FollowSales {
-            token: ours.creator.token.clone(),
-        })
-        .await;
+    not_brand.send(&ClientMsg::FollowSales { token: ours.creator.token.clone() }).await;
     assert_eq!(not_brand.error_code().await, "forbidden");
 }
 
@@ -304,22 +216,13 @@ async fn the_room_sees_a_sale_without_private_data() {
     outcome(&mut ws).await.unwrap();
     let sale = watcher
         .recv_until(|m| match m {
-            ServerMsg::Event {
-                event: RoomEvent::Sale(s),
-                ..
-            } => Some(s),
+            ServerMsg::Event { event: RoomEvent::Sale(s), .. } => Some(s),
             _ => None,
         })
         .await;
-    assert_eq!(
-        (sale.buyer.as_str(), sale.quantity, sale.stock_left),
-        ("Buyer", 2, 3)
-    );
+    assert_eq!((sale.buyer.as_str(), sale.quantity, sale.stock_left), ("Buyer", 2, 3));
     let raw = serde_json::to_string(&sale).unwrap();
-    assert!(
-        !raw.contains("@test.livecart") && !raw.contains("account"),
-        "{raw}"
-    );
+    assert!(!raw.contains("@test.livecart") && !raw.contains("account"), "{raw}");
 }
 
 #[tokio::test]
@@ -333,15 +236,8 @@ async fn a_hold_expires_and_the_unit_is_sold_again() {
 
     let (mut first, _) = shopper(&app, &scene, product, 1).await;
     first.send(&checkout("slow", TestCards::FAILS_ONCE)).await;
-    assert_eq!(
-        outcome(&mut first).await.unwrap_err(),
-        "payment_unavailable"
-    );
-    assert_eq!(
-        app.stock(product).await,
-        0,
-        "the unit is held for the retry"
-    );
+    assert_eq!(outcome(&mut first).await.unwrap_err(), "payment_unavailable");
+    assert_eq!(app.stock(product).await, 0, "the unit is held for the retry");
 
     let (mut second, _) = shopper(&app, &scene, product, 1).await;
     second.send(&checkout("fast", TestCards::SUCCEEDS)).await;
@@ -349,15 +245,9 @@ async fn a_hold_expires_and_the_unit_is_sold_again() {
 
     clock.advance(Duration::from_secs(61));
     sweep(&app.state).await.unwrap();
-    assert_eq!(
-        app.stock(product).await,
-        1,
-        "the expired hold gave the unit back"
-    );
+    assert_eq!(app.stock(product).await, 1, "the expired hold gave the unit back");
 
-    second
-        .send(&checkout("fast-again", TestCards::SUCCEEDS))
-        .await;
+    second.send(&checkout("fast-again", TestCards::SUCCEEDS)).await;
     let order = outcome(&mut second).await.expect("the unit sells again");
     assert_eq!(order.status, OrderStatus::Paid);
 
@@ -389,25 +279,12 @@ async fn bad_cart_input_gets_a_clear_error_and_changes_nothing() {
     let buyer = app.register(Role::Viewer, "Careful", None).await;
     let (mut ws, _) = app.viewer(scene.room, Some(&buyer.token)).await;
     for quantity in [0, -3, 100, 1_000_000_000_000] {
-        ws.send(&ClientMsg::CartAdd {
-            product_id: scene.products[0],
-            quantity,
-        })
-        .await;
-        assert_eq!(
-            ws.error_code().await,
-            "invalid_input",
-            "quantity {quantity}"
-        );
+        ws.send(&ClientMsg::CartAdd { product_id: scene.products[0], quantity }).await;
+        assert_eq!(ws.error_code().await, "invalid_input", "quantity {quantity}");
     }
-    ws.send_text(r#"{"type":"cart_add","product_id":-1,"quantity":1}"#)
-        .await;
+    ws.send_text(r#"{"type":"cart_add","product_id":-1,"quantity":1}"#).await;
     assert_eq!(ws.error_code().await, "invalid_input");
-    ws.send(&ClientMsg::CartAdd {
-        product_id: other.products[0],
-        quantity: 1,
-    })
-    .await;
+    ws.send(&ClientMsg::CartAdd { product_id: other.products[0], quantity: 1 }).await;
     assert_eq!(ws.error_code().await, "not_in_lineup");
     ws.send(&checkout("empty", TestCards::SUCCEEDS)).await;
     assert_eq!(ws.error_code().await, "cart_empty");

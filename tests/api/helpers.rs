@@ -6,8 +6,7 @@ use livecart::app::AppState;
 use livecart::config::Config;
 use livecart::domain::{AccountId, BrandId, Clock, ProductId, Role, RoomId, UnixMs};
 use livecart::wire::api::{
-    NewAgreementRequest, NewProductRequest, NewRoomRequest, RegisterRequest, RoomView,
-    SessionResponse,
+    NewAgreementRequest, NewProductRequest, NewRoomRequest, RegisterRequest, RoomView, SessionResponse,
 };
 use livecart::wire::routes::{self, path};
 use livecart::wire::ws::{ClientMsg, ServerMsg, Snapshot};
@@ -29,12 +28,118 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub state: AppState,
     http: reqwest::Client,
-    _dir: tempfile::TempDir,
+    backing: Backing,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.state.shutdown.cancel();
+        self.backing.clean_up();
+    }
+}
+
+/// Where a test's data lives: a temporary SQLite file, or (when the environment names
+/// the shared services) a database of its own on PostgreSQL and a key prefix of its own
+/// on Redis. Either way it is removed when the test ends.
+pub struct Backing {
+    pub database_url: String,
+    pub redis_url: Option<String>,
+    pub redis_prefix: String,
+    postgres: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+/// PostgreSQL server for tests (e.g. `postgres://postgres@127.0.0.1:5432`); unset uses SQLite.
+pub const TEST_POSTGRES: &str = "LIVECART_TEST_POSTGRES";
+/// Redis for tests (e.g. `redis://127.0.0.1:6379`); unset uses in-memory state.
+pub const TEST_REDIS: &str = "LIVECART_TEST_REDIS";
+
+fn unique_name() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    format!("{}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed), rand_suffix())
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now()) % 1_000_000
+}
+
+impl Backing {
+    pub async fn new() -> Backing {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let name = unique_name();
+        let (database_url, postgres) = match std::env::var(TEST_POSTGRES) {
+            Ok(server) => {
+                let server = server.trim_end_matches('/').to_owned();
+                let db = format!("livecart_test_{name}");
+                let admin = sqlx::PgPool::connect(&format!("{server}/postgres")).await.expect("postgres");
+                sqlx::query(&format!("create database {db}")).execute(&admin).await.expect("create database");
+                admin.close().await;
+                (format!("{server}/{db}"), Some((server, db)))
+            }
+            Err(_) => (format!("sqlite://{}?mode=rwc", dir.path().join("livecart.db").display()), None),
+        };
+        Backing {
+            database_url,
+            redis_url: std::env::var(TEST_REDIS).ok(),
+            redis_prefix: format!("livecart_test:{name}:"),
+            postgres,
+            _dir: dir,
+        }
+    }
+
+    pub fn configure(&self, config: &mut Config) {
+        config.database_url = self.database_url.clone();
+        config.redis_url = self.redis_url.clone();
+        config.redis_prefix = self.redis_prefix.clone();
+    }
+
+    /// Deletes this test's Redis keys and database, from a thread of its own since drop
+    /// cannot await.
+    pub fn clean_up(&mut self) {
+        let postgres = self.postgres.take();
+        let redis = self.redis_url.take().map(|url| (url, self.redis_prefix.clone()));
+        if postgres.is_none() && redis.is_none() {
+            return;
+        }
+        let cleaner = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async move {
+                if let Some((url, prefix)) = redis {
+                    forget_redis_prefix(&url, &prefix).await;
+                }
+                if let Some((server, db)) = postgres {
+                    if let Ok(admin) = sqlx::PgPool::connect(&format!("{server}/postgres")).await {
+                        let _ =
+                            sqlx::query(&format!("drop database if exists {db} with (force)")).execute(&admin).await;
+                        admin.close().await;
+                    }
+                }
+            });
+        });
+        let _ = cleaner.join();
+    }
+}
+
+/// Deletes every key under `prefix`: what a Redis restart without persistence does to
+/// this test's data, and the clean-up after it.
+pub async fn forget_redis_prefix(url: &str, prefix: &str) {
+    let Ok(client) = redis::Client::open(url) else { return };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else { return };
+    let keys: Vec<String> = {
+        let Ok(mut iter) = redis::AsyncCommands::scan_match::<_, String>(&mut conn, format!("{prefix}*")).await else {
+            return;
+        };
+        let mut keys = Vec::new();
+        while let Some(key) = futures_util::StreamExt::next(&mut iter).await {
+            if let Ok(key) = key {
+                keys.push(key);
+            }
+        }
+        keys
+    };
+    for chunk in keys.chunks(500) {
+        let _: Result<(), _> = redis::AsyncCommands::del(&mut conn, chunk).await;
     }
 }
 
@@ -54,27 +159,16 @@ impl TestApp {
     }
 
     pub async fn spawn_with(mut config: Config, clock: Clock) -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
-        config.database_url = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("livecart.db").display()
-        );
+        let backing = Backing::new().await;
+        backing.configure(&mut config);
         config.validate().expect("valid test config");
-        let store = livecart::store::Store::connect(&config.database_url, config.db_connections)
-            .await
-            .expect("database");
-        let state = AppState::embedded(config, store, clock);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let store =
+            livecart::store::Store::connect(&config.database_url, config.db_connections).await.expect("database");
+        let state = AppState::from_config(config, store, clock).await.expect("backends");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(livecart::run(listener, state.clone()));
-        TestApp {
-            addr,
-            state,
-            http: reqwest::Client::new(),
-            _dir: dir,
-        }
+        TestApp { addr, state, http: reqwest::Client::new(), backing }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -107,16 +201,9 @@ impl TestApp {
         serde_json::from_value(body).expect("response shape")
     }
 
-    pub async fn post<B: Serialize, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        token: Option<&str>,
-        body: &B,
-    ) -> T {
+    pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, token: Option<&str>, body: &B) -> T {
         let body = serde_json::to_value(body).expect("request body");
-        let (status, body) = self
-            .send(reqwest::Method::POST, path, token, Some(&body))
-            .await;
+        let (status, body) = self.send(reqwest::Method::POST, path, token, Some(&body)).await;
         assert!(status.is_success(), "POST {path}: {status} {body}");
         serde_json::from_value(body).expect("response shape")
     }
@@ -143,9 +230,7 @@ impl TestApp {
     pub async fn live_room_priced(&self, stocks: &[i64], currency: &str) -> Scene {
         static BRANDS: AtomicU64 = AtomicU64::new(0);
         let b = BRANDS.fetch_add(1, Ordering::Relaxed);
-        let brand = self
-            .register(Role::Brand, "Brand team", Some(&format!("Brand {b}")))
-            .await;
+        let brand = self.register(Role::Brand, "Brand team", Some(&format!("Brand {b}"))).await;
         let brand_id = brand.account.brand_id.expect("brand id");
         let creator = self.register(Role::Creator, "Host", None).await;
         let mut products = Vec::new();
@@ -158,22 +243,15 @@ impl TestApp {
                 currency: currency.try_into().unwrap(),
                 stock: (*stock).try_into().unwrap(),
             };
-            let card: livecart::wire::ws::ProductCard = self
-                .post(
-                    &path(routes::BRAND_PRODUCTS, &[brand_id.get()]),
-                    Some(&brand.token),
-                    &req,
-                )
-                .await;
+            let card: livecart::wire::ws::ProductCard =
+                self.post(&path(routes::BRAND_PRODUCTS, &[brand_id.get()]), Some(&brand.token), &req).await;
             let agreement = NewAgreementRequest {
                 creator_id: creator.account.id,
                 product_id: card.id,
                 commission_bps: 1_000.try_into().unwrap(),
                 commission_flat: None,
             };
-            let _: Value = self
-                .post(routes::AGREEMENTS, Some(&brand.token), &agreement)
-                .await;
+            let _: Value = self.post(routes::AGREEMENTS, Some(&brand.token), &agreement).await;
             products.push(card.id);
         }
         let room = NewRoomRequest {
@@ -182,27 +260,14 @@ impl TestApp {
             product_ids: products.clone(),
         };
         let room: RoomView = self.post(routes::ROOMS, Some(&creator.token), &room).await;
-        let _: RoomView = self
-            .post(
-                &path(routes::ROOM_GO_LIVE, &[room.id.get()]),
-                Some(&creator.token),
-                &(),
-            )
-            .await;
-        Scene {
-            room: room.id,
-            brand,
-            brand_id,
-            creator,
-            products,
-        }
+        let _: RoomView = self.post(&path(routes::ROOM_GO_LIVE, &[room.id.get()]), Some(&creator.token), &()).await;
+        Scene { room: room.id, brand, brand_id, creator, products }
     }
 
     pub async fn ws(&self) -> Ws {
-        let (stream, _) =
-            tokio_tungstenite::connect_async(format!("ws://{}{}", self.addr, routes::WS))
-                .await
-                .expect("websocket connect");
+        let (stream, _) = tokio_tungstenite::connect_async(format!("ws://{}{}", self.addr, routes::WS))
+            .await
+            .expect("websocket connect");
         Ws { stream }
     }
 
@@ -215,9 +280,7 @@ impl TestApp {
 
     /// Stock as clients see it (units on hand less live holds).
     pub async fn stock(&self, product: ProductId) -> i64 {
-        let card: livecart::wire::ws::ProductCard = self
-            .get(&path(routes::PRODUCT, &[product.get()]), None)
-            .await;
+        let card: livecart::wire::ws::ProductCard = self.get(&path(routes::PRODUCT, &[product.get()]), None).await;
         card.stock
     }
 }
@@ -246,10 +309,7 @@ impl Ws {
     }
 
     pub async fn send_text(&mut self, text: &str) {
-        self.stream
-            .send(Message::text(text))
-            .await
-            .expect("ws send");
+        self.stream.send(Message::text(text)).await.expect("ws send");
     }
 
     /// The next message from the server, within [`WAIT`].
@@ -261,8 +321,7 @@ impl Ws {
                 .expect("connection closed")
                 .expect("ws error");
             if let Message::Text(text) = msg {
-                return serde_json::from_str(&text)
-                    .unwrap_or_else(|e| panic!("bad frame {text}: {e}"));
+                return serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad frame {text}: {e}"));
             }
         }
     }

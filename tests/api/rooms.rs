@@ -6,9 +6,7 @@ use livecart::wire::routes::{self, path};
 use livecart::wire::ws::{ClientMsg, CommentView, RoomEvent, RoomStatus, ServerMsg, Speaker};
 
 fn comment(text: &str) -> ClientMsg {
-    ClientMsg::Comment {
-        text: text.try_into().unwrap(),
-    }
+    ClientMsg::Comment { text: text.try_into().unwrap() }
 }
 
 /// The next room event with its sequence number, skipping ticks.
@@ -27,10 +25,7 @@ async fn the_host_pins_and_fifty_viewers_all_see_the_pin() {
     let (mut host, _) = app.viewer(scene.room, Some(&scene.creator.token)).await;
     let mut viewers = join_all((0..50).map(|_| app.viewer(scene.room, None))).await;
 
-    host.send(&ClientMsg::Pin {
-        product_id: scene.products[1],
-    })
-    .await;
+    host.send(&ClientMsg::Pin { product_id: scene.products[1] }).await;
 
     let pins = join_all(viewers.iter_mut().map(|(ws, _)| next_event(ws))).await;
     for (_, event) in pins {
@@ -43,11 +38,7 @@ async fn the_host_pins_and_fifty_viewers_all_see_the_pin() {
         }
     }
     let (late, snapshot) = app.viewer(scene.room, None).await;
-    assert_eq!(
-        snapshot.pinned,
-        Some(scene.products[1]),
-        "a late joiner sees the pin in its snapshot"
-    );
+    assert_eq!(snapshot.pinned, Some(scene.products[1]), "a late joiner sees the pin in its snapshot");
     late.close().await;
 }
 
@@ -59,16 +50,11 @@ async fn comments_arrive_at_every_viewer_in_the_same_order_with_increasing_seque
     let mut writers = join_all((0..4).map(|_| app.viewer(scene.room, None))).await;
 
     // Four writers post at once, so the server (not the test) decides the order.
-    join_all(
-        writers
-            .iter_mut()
-            .enumerate()
-            .map(|(w, (ws, _))| async move {
-                for i in 0..10 {
-                    ws.send(&comment(&format!("w{w} c{i}"))).await;
-                }
-            }),
-    )
+    join_all(writers.iter_mut().enumerate().map(|(w, (ws, _))| async move {
+        for i in 0..10 {
+            ws.send(&comment(&format!("w{w} c{i}"))).await;
+        }
+    }))
     .await;
 
     let mut orders = Vec::new();
@@ -85,21 +71,11 @@ async fn comments_arrive_at_every_viewer_in_the_same_order_with_increasing_seque
         }
         orders.push(seen);
     }
-    assert!(
-        orders.windows(2).all(|w| w[0] == w[1]),
-        "every viewer saw the same order"
-    );
+    assert!(orders.windows(2).all(|w| w[0] == w[1]), "every viewer saw the same order");
     for w in 0..4 {
-        let mine: Vec<&String> = orders[0]
-            .iter()
-            .filter(|t| t.starts_with(&format!("w{w} ")))
-            .collect();
+        let mine: Vec<&String> = orders[0].iter().filter(|t| t.starts_with(&format!("w{w} "))).collect();
         let expected: Vec<String> = (0..10).map(|i| format!("w{w} c{i}")).collect();
-        assert_eq!(
-            mine,
-            expected.iter().collect::<Vec<_>>(),
-            "one writer's comments keep their order"
-        );
+        assert_eq!(mine, expected.iter().collect::<Vec<_>>(), "one writer's comments keep their order");
     }
 }
 
@@ -110,18 +86,9 @@ async fn a_viewer_cannot_pin_start_a_drop_or_end_the_room() {
     let buyer = app.register(Role::Viewer, "Vi", None).await;
     let (mut ws, _) = app.viewer(scene.room, Some(&buyer.token)).await;
 
-    ws.send(&ClientMsg::Pin {
-        product_id: scene.products[0],
-    })
-    .await;
+    ws.send(&ClientMsg::Pin { product_id: scene.products[0] }).await;
     assert_eq!(ws.error_code().await, "forbidden");
-    ws.send(&ClientMsg::StartDrop {
-        product_id: scene.products[0],
-        quantity: 1,
-        price: None,
-        duration_secs: 60,
-    })
-    .await;
+    ws.send(&ClientMsg::StartDrop { product_id: scene.products[0], quantity: 1, price: None, duration_secs: 60 }).await;
     assert_eq!(ws.error_code().await, "forbidden");
     ws.send(&ClientMsg::EndRoom).await;
     assert_eq!(ws.error_code().await, "forbidden");
@@ -178,10 +145,7 @@ async fn a_reconnect_with_since_receives_exactly_the_missed_events() {
             texts.push(c.text);
         }
     }
-    assert_eq!(
-        texts,
-        (0..5).map(|i| format!("missed {i}")).collect::<Vec<_>>()
-    );
+    assert_eq!(texts, (0..5).map(|i| format!("missed {i}")).collect::<Vec<_>>());
 }
 
 #[tokio::test]
@@ -208,10 +172,7 @@ async fn a_reconnect_from_too_long_ago_gets_a_snapshot_flagged_reset() {
     .await;
     match back.recv().await {
         ServerMsg::Snapshot(s) => {
-            assert!(
-                s.reset,
-                "the client is told it missed events that cannot be replayed"
-            );
+            assert!(s.reset, "the client is told it missed events that cannot be replayed");
             assert_eq!(s.seq, snapshot.seq + 10);
         }
         other => panic!("expected a snapshot, got {other:?}"),
@@ -237,15 +198,9 @@ async fn reactions_and_viewer_counts_arrive_as_ticks() {
     let (mut watcher, _) = app.viewer(scene.room, None).await;
     let (mut fan, _) = app.viewer(scene.room, None).await;
     for _ in 0..7 {
-        fan.send(&ClientMsg::React {
-            reaction: Reaction::Heart,
-        })
-        .await;
+        fan.send(&ClientMsg::React { reaction: Reaction::Heart }).await;
     }
-    fan.send(&ClientMsg::React {
-        reaction: Reaction::Fire,
-    })
-    .await;
+    fan.send(&ClientMsg::React { reaction: Reaction::Fire }).await;
 
     let (mut hearts, mut fires, mut viewers) = (0, 0, 0);
     while hearts < 7 || fires < 1 || viewers != 2 {
@@ -268,40 +223,16 @@ async fn a_room_goes_scheduled_then_live_then_ended_and_nothing_else() {
     let (mut ws, _) = app.viewer(scene.room, None).await;
     let token = Some(scene.creator.token.as_str());
 
-    let (status, body) = app
-        .send(
-            reqwest::Method::POST,
-            &path(routes::ROOM_GO_LIVE, &[scene.room.get()]),
-            token,
-            None,
-        )
-        .await;
+    let (status, body) =
+        app.send(reqwest::Method::POST, &path(routes::ROOM_GO_LIVE, &[scene.room.get()]), token, None).await;
     assert_eq!(status, 409, "a live room cannot go live again: {body}");
 
-    let ended: RoomView = app
-        .post(&path(routes::ROOM_END, &[scene.room.get()]), token, &())
-        .await;
+    let ended: RoomView = app.post(&path(routes::ROOM_END, &[scene.room.get()]), token, &()).await;
     assert_eq!(ended.status, RoomStatus::Ended);
-    ws.recv_until(|m| {
-        matches!(
-            m,
-            ServerMsg::Event {
-                event: RoomEvent::RoomEnded,
-                ..
-            }
-        )
-        .then_some(())
-    })
-    .await;
+    ws.recv_until(|m| matches!(m, ServerMsg::Event { event: RoomEvent::RoomEnded, .. }).then_some(())).await;
 
-    let (status, _) = app
-        .send(
-            reqwest::Method::POST,
-            &path(routes::ROOM_GO_LIVE, &[scene.room.get()]),
-            token,
-            None,
-        )
-        .await;
+    let (status, _) =
+        app.send(reqwest::Method::POST, &path(routes::ROOM_GO_LIVE, &[scene.room.get()]), token, None).await;
     assert_eq!(status, 409, "an ended room stays ended");
     ws.send(&comment("anyone?")).await;
     assert_eq!(ws.error_code().await, "room_not_live");
@@ -317,9 +248,7 @@ async fn a_viewer_that_falls_behind_is_resynced_with_a_snapshot_not_buffered() {
     let app = TestApp::spawn_with(config, Clock::system()).await;
     let scene = app.live_room(&[3]).await;
     let (mut slow, snapshot) = app.viewer(scene.room, None).await;
-    let room = livecart::room::actions::live_room(&app.state, scene.room)
-        .await
-        .unwrap();
+    let room = livecart::room::actions::live_room(&app.state, scene.room).await.unwrap();
     for i in 0..20 {
         let event = RoomEvent::Comment(CommentView {
             author: "flood".into(),

@@ -1,10 +1,15 @@
-//! A viewer's cart in one room. The memory backend serves one node; a shared backend
-//! implements the same trait.
+//! A viewer's cart in one room. The memory backend serves one node; the Redis backend
+//! (shared by every node) implements the same trait.
+
+mod memory;
+mod redis;
+
+pub use memory::MemoryCarts;
+pub use redis::RedisCarts;
 
 use crate::domain::{AccountId, ProductId, Quantity, RoomId};
 use crate::error::AppError;
 use async_trait::async_trait;
-use dashmap::DashMap;
 use std::collections::BTreeMap;
 
 /// A cart holds at most this many different products, so a cart (and its checkout)
@@ -38,9 +43,7 @@ impl Cart {
             }
         };
         if !self.lines.contains_key(&product) && self.lines.len() >= MAX_CART_LINES {
-            return Err(AppError::BadRequest(format!(
-                "a cart holds at most {MAX_CART_LINES} products"
-            )));
+            return Err(AppError::BadRequest(format!("a cart holds at most {MAX_CART_LINES} products")));
         }
         self.lines.insert(product, quantity);
         Ok(())
@@ -50,47 +53,8 @@ impl Cart {
 #[async_trait]
 pub trait Carts: Send + Sync + 'static {
     async fn get(&self, room: RoomId, buyer: AccountId) -> Result<Cart, AppError>;
-    async fn update(
-        &self,
-        room: RoomId,
-        buyer: AccountId,
-        change: CartChange,
-    ) -> Result<Cart, AppError>;
+    async fn update(&self, room: RoomId, buyer: AccountId, change: CartChange) -> Result<Cart, AppError>;
     async fn clear(&self, room: RoomId, buyer: AccountId) -> Result<(), AppError>;
-}
-
-#[derive(Default)]
-pub struct MemoryCarts {
-    carts: DashMap<(RoomId, AccountId), Cart>,
-}
-
-#[async_trait]
-impl Carts for MemoryCarts {
-    async fn get(&self, room: RoomId, buyer: AccountId) -> Result<Cart, AppError> {
-        Ok(self
-            .carts
-            .get(&(room, buyer))
-            .map(|c| c.clone())
-            .unwrap_or_default())
-    }
-
-    async fn update(
-        &self,
-        room: RoomId,
-        buyer: AccountId,
-        change: CartChange,
-    ) -> Result<Cart, AppError> {
-        let mut cart = self.carts.entry((room, buyer)).or_default();
-        let mut next = cart.clone();
-        next.apply(change)?;
-        *cart = next.clone();
-        Ok(next)
-    }
-
-    async fn clear(&self, room: RoomId, buyer: AccountId) -> Result<(), AppError> {
-        self.carts.remove(&(room, buyer));
-        Ok(())
-    }
 }
 
 /// Changes a buyer's cart in a room: only lined-up products, only for account holders.

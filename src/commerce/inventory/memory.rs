@@ -1,32 +1,8 @@
-//! Inventory: the fast gate in front of the database's stock constraint. The memory
-//! backend serves one node; the Redis backend (shared by every node) implements the same
-//! trait.
-
-use super::holds::{HoldBook, Shortfall, StockKey};
+use super::{Inventory, InventoryError};
+use crate::commerce::holds::{HoldBook, Shortfall, StockKey};
 use crate::domain::UnixMs;
 use async_trait::async_trait;
 use std::sync::Mutex;
-
-#[derive(Debug, thiserror::Error)]
-#[error("inventory backend: {0}")]
-pub struct InventoryError(pub String);
-
-#[async_trait]
-pub trait Inventory: Send + Sync + 'static {
-    /// Starts tracking `key` with `on_hand` units (from the database) unless tracked.
-    async fn track(&self, key: StockKey, on_hand: i64) -> Result<i64, InventoryError>;
-    async fn set_on_hand(&self, key: StockKey, on_hand: i64) -> Result<i64, InventoryError>;
-    async fn available(&self, key: StockKey) -> Result<Option<i64>, InventoryError>;
-    async fn hold(
-        &self,
-        id: &str,
-        lines: &[(StockKey, i64)],
-        expires_at: UnixMs,
-    ) -> Result<Result<(), Shortfall>, InventoryError>;
-    async fn commit(&self, id: &str, now: UnixMs) -> Result<bool, InventoryError>;
-    async fn release(&self, id: &str) -> Result<bool, InventoryError>;
-    async fn expire(&self, now: UnixMs) -> Result<Vec<String>, InventoryError>;
-}
 
 /// One node's inventory. A single mutex guards the book: every section is a few map
 /// operations with no `.await`, far cheaper than the database write each checkout makes.
@@ -37,10 +13,7 @@ pub struct MemoryInventory {
 
 impl MemoryInventory {
     fn with<T>(&self, f: impl FnOnce(&mut HoldBook) -> T) -> Result<T, InventoryError> {
-        let mut book = self
-            .book
-            .lock()
-            .map_err(|_| InventoryError("hold book poisoned".into()))?;
+        let mut book = self.book.lock().map_err(|_| InventoryError("hold book poisoned".into()))?;
         Ok(f(&mut book))
     }
 }

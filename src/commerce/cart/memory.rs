@@ -1,0 +1,30 @@
+use super::{Cart, CartChange, Carts};
+use crate::domain::{AccountId, RoomId};
+use crate::error::AppError;
+use async_trait::async_trait;
+use dashmap::DashMap;
+
+#[derive(Default)]
+pub struct MemoryCarts {
+    carts: DashMap<(RoomId, AccountId), Cart>,
+}
+
+#[async_trait]
+impl Carts for MemoryCarts {
+    async fn get(&self, room: RoomId, buyer: AccountId) -> Result<Cart, AppError> {
+        Ok(self.carts.get(&(room, buyer)).map(|c| c.clone()).unwrap_or_default())
+    }
+
+    async fn update(&self, room: RoomId, buyer: AccountId, change: CartChange) -> Result<Cart, AppError> {
+        let mut cart = self.carts.entry((room, buyer)).or_default();
+        let mut next = cart.clone();
+        next.apply(change)?;
+        *cart = next.clone();
+        Ok(next)
+    }
+
+    async fn clear(&self, room: RoomId, buyer: AccountId) -> Result<(), AppError> {
+        self.carts.remove(&(room, buyer));
+        Ok(())
+    }
+}

@@ -1,0 +1,34 @@
+//! Inventory: the fast gate in front of the database's stock constraint. The memory
+//! backend serves one node; the Redis backend (shared by every node) implements the same
+//! trait.
+
+mod memory;
+mod redis;
+
+pub use memory::MemoryInventory;
+pub use redis::RedisInventory;
+
+use super::holds::{Shortfall, StockKey};
+use crate::domain::UnixMs;
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+#[error("inventory backend: {0}")]
+pub struct InventoryError(pub String);
+
+#[async_trait]
+pub trait Inventory: Send + Sync + 'static {
+    /// Starts tracking `key` with `on_hand` units (from the database) unless tracked.
+    async fn track(&self, key: StockKey, on_hand: i64) -> Result<i64, InventoryError>;
+    async fn set_on_hand(&self, key: StockKey, on_hand: i64) -> Result<i64, InventoryError>;
+    async fn available(&self, key: StockKey) -> Result<Option<i64>, InventoryError>;
+    async fn hold(
+        &self,
+        id: &str,
+        lines: &[(StockKey, i64)],
+        expires_at: UnixMs,
+    ) -> Result<Result<(), Shortfall>, InventoryError>;
+    async fn commit(&self, id: &str, now: UnixMs) -> Result<bool, InventoryError>;
+    async fn release(&self, id: &str) -> Result<bool, InventoryError>;
+    async fn expire(&self, now: UnixMs) -> Result<Vec<String>, InventoryError>;
+}

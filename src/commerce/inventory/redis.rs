@@ -1,0 +1,341 @@
+//! Inventory in Redis, shared by every node: the same hold book as the memory backend,
+//! with each operation one Lua script, so checking and taking stock cannot race.
+//!
+//! Keys: `stock:{k}` (units available to hold), `held:{k}` (units held), `hold:{id}`
+//! (a hash of key → units, plus `expires`), `holds` (hold ids by expiry, for the sweep)
+//! and `inventory:ready`, the marker that Redis's inventory has been rebuilt since it was
+//! last empty.
+//!
+//! PostgreSQL is the source of truth. When Redis comes back empty (restart, flush), the
+//! first node to notice restores every live hold from the placed orders in the database,
+//! then each stock key is re-created on first use as units on hand less units held.
+//! Nothing restocks from key-expiry notifications: the sweep releases expired holds.
+
+use super::{Inventory, InventoryError};
+use crate::bus::redis::Redis;
+use crate::commerce::holds::{Shortfall, StockKey};
+use crate::domain::{Clock, DropId, ProductId, UnixMs};
+use crate::store::Store;
+use async_trait::async_trait;
+use redis::{AsyncCommands, Script};
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+/// Script result when Redis has lost its inventory and it must be restored first.
+const NOT_READY: i64 = -2;
+/// Script result when a stock key is missing and must be re-created from the database.
+const MISSING: i64 = -1;
+
+/// KEYS: ready marker, holds, hold; then stock keys; then held keys.
+/// ARGV: hold id, expires at, then one quantity per stock key.
+static HOLD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('GET', KEYS[1]) ~= 'ready' then return {-2, 0, 0} end
+local n = (#KEYS - 3) / 2
+for i = 1, n do
+  local available = redis.call('GET', KEYS[3 + i])
+  if not available then return {-1, i, 0} end
+  if tonumber(available) < tonumber(ARGV[2 + i]) then return {0, i, tonumber(available)} end
+end
+for i = 1, n do
+  redis.call('DECRBY', KEYS[3 + i], ARGV[2 + i])
+  redis.call('INCRBY', KEYS[3 + n + i], ARGV[2 + i])
+  redis.call('HSET', KEYS[3], KEYS[3 + i], ARGV[2 + i])
+end
+redis.call('HSET', KEYS[3], 'expires', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return {1, 0, 0}
+"#,
+    )
+});
+
+/// Gives a hold's units back (`give_back` = 1) or keeps them sold (0), and forgets it.
+/// Stock keys are named inside the hold; their `held:` twins share the suffix.
+const SETTLE_HOLD: &str = r#"
+local function settle(hold_key, holds_key, id, prefix, give_back)
+  local fields = redis.call('HGETALL', hold_key)
+  if #fields == 0 then return 0 end
+  for i = 1, #fields, 2 do
+    if fields[i] ~= 'expires' then
+      local suffix = string.sub(fields[i], #prefix + 7)
+      if give_back == 1 then redis.call('INCRBY', fields[i], fields[i + 1]) end
+      redis.call('DECRBY', prefix .. 'held:' .. suffix, fields[i + 1])
+    end
+  end
+  redis.call('DEL', hold_key)
+  redis.call('ZREM', holds_key, id)
+  return 1
+end
+"#;
+
+/// KEYS: hold, holds. ARGV: id, now, prefix. 1 = committed, 0 = unknown or expired.
+static COMMIT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r#"{SETTLE_HOLD}
+local expires = redis.call('HGET', KEYS[1], 'expires')
+if not expires then return 0 end
+if tonumber(expires) > tonumber(ARGV[2]) then return settle(KEYS[1], KEYS[2], ARGV[1], ARGV[3], 0) end
+settle(KEYS[1], KEYS[2], ARGV[1], ARGV[3], 1)
+return 0
+"#
+    ))
+});
+
+/// KEYS: hold, holds. ARGV: id, prefix.
+static RELEASE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{SETTLE_HOLD}\nreturn settle(KEYS[1], KEYS[2], ARGV[1], ARGV[2], 1)\n")));
+
+/// KEYS: holds. ARGV: now, prefix. Releases up to 500 expired holds; returns their ids.
+static EXPIRE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r#"{SETTLE_HOLD}
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 500)
+for _, id in ipairs(ids) do settle(ARGV[2] .. 'hold:' .. id, KEYS[1], id, ARGV[2], 1) end
+return ids
+"#
+    ))
+});
+
+/// KEYS: ready marker, stock, held. ARGV: on hand, 'nx' to keep an existing value.
+static SET_ON_HAND: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('GET', KEYS[1]) ~= 'ready' then return -2 end
+if ARGV[2] == 'nx' and redis.call('EXISTS', KEYS[2]) == 1 then return tonumber(redis.call('GET', KEYS[2])) end
+local available = tonumber(ARGV[1]) - tonumber(redis.call('GET', KEYS[3]) or '0')
+if available < 0 then available = 0 end
+redis.call('SET', KEYS[2], available)
+return available
+"#,
+    )
+});
+
+/// KEYS: holds, hold. ARGV: id, expires, prefix, then key suffix / units pairs. Re-creates
+/// a hold from the database unless it exists; the units count as held.
+static RESTORE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+for i = 4, #ARGV, 2 do
+  redis.call('HSET', KEYS[2], ARGV[3] .. 'stock:' .. ARGV[i], ARGV[i + 1])
+  redis.call('INCRBY', ARGV[3] .. 'held:' .. ARGV[i], ARGV[i + 1])
+end
+redis.call('HSET', KEYS[2], 'expires', ARGV[2])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+return 1
+"#,
+    )
+});
+
+pub struct RedisInventory {
+    redis: Redis,
+    /// The source of truth the inventory is rebuilt from.
+    store: Store,
+    clock: Clock,
+}
+
+fn err(e: impl std::fmt::Display) -> InventoryError {
+    InventoryError(e.to_string())
+}
+
+fn suffix(key: StockKey) -> String {
+    match key {
+        StockKey::Product(p) => format!("p{p}"),
+        StockKey::Drop(d) => format!("d{d}"),
+    }
+}
+
+impl RedisInventory {
+    pub fn new(redis: Redis, store: Store, clock: Clock) -> Self {
+        Self { redis, store, clock }
+    }
+
+    fn stock_key(&self, key: StockKey) -> String {
+        self.redis.key(&format!("stock:{}", suffix(key)))
+    }
+
+    fn held_key(&self, key: StockKey) -> String {
+        self.redis.key(&format!("held:{}", suffix(key)))
+    }
+
+    fn hold_key(&self, id: &str) -> String {
+        self.redis.key(&format!("hold:{id}"))
+    }
+
+    fn holds_key(&self) -> String {
+        self.redis.key("holds")
+    }
+
+    fn ready_key(&self) -> String {
+        self.redis.key("inventory:ready")
+    }
+
+    /// Restores live holds from the database after Redis lost them. One node restores;
+    /// the others wait for its marker.
+    async fn restore(&self) -> Result<(), InventoryError> {
+        let mut conn = self.redis.conn.clone();
+        for _ in 0..200 {
+            let claimed: Option<String> = redis::cmd("SET")
+                .arg(self.ready_key())
+                .arg("restoring")
+                .arg("NX")
+                .arg("PX")
+                .arg(30_000)
+                .query_async(&mut conn)
+                .await
+                .map_err(err)?;
+            if claimed.is_some() {
+                for hold in self.store.live_holds(self.clock.now()).await.map_err(err)? {
+                    let mut restore = RESTORE.key(self.holds_key());
+                    restore
+                        .key(self.hold_key(&hold.hold_id))
+                        .arg(&hold.hold_id)
+                        .arg(hold.expires_at.0)
+                        .arg(&self.redis.prefix);
+                    for line in &hold.lines {
+                        restore.arg(suffix(StockKey::Product(line.product))).arg(line.units);
+                        if let Some(d) = line.drop {
+                            restore.arg(suffix(StockKey::Drop(d))).arg(line.units);
+                        }
+                    }
+                    restore.invoke_async::<i64>(&mut conn).await.map_err(err)?;
+                }
+                conn.set::<_, _, ()>(self.ready_key(), "ready").await.map_err(err)?;
+                tracing::info!("inventory rebuilt in redis from the database");
+                return Ok(());
+            }
+            let marker: Option<String> = conn.get(self.ready_key()).await.map_err(err)?;
+            if marker.as_deref() == Some("ready") {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(InventoryError("inventory rebuild did not finish".into()))
+    }
+
+    /// Units on hand for a key, from the database.
+    async fn on_hand(&self, key: StockKey) -> Result<i64, InventoryError> {
+        match key {
+            StockKey::Product(p) => Ok(self.product_stock(p).await?),
+            StockKey::Drop(d) => Ok(self.drop_remaining(d).await?),
+        }
+    }
+
+    async fn product_stock(&self, p: ProductId) -> Result<i64, InventoryError> {
+        Ok(self.store.product(p).await.map_err(err)?.map_or(0, |p| p.stock))
+    }
+
+    async fn drop_remaining(&self, d: DropId) -> Result<i64, InventoryError> {
+        Ok(self.store.drop_remaining(d).await.map_err(err)?.unwrap_or(0))
+    }
+
+    async fn write_on_hand(&self, key: StockKey, on_hand: i64, keep: bool) -> Result<i64, InventoryError> {
+        for _ in 0..2 {
+            let mut conn = self.redis.conn.clone();
+            let available: i64 = SET_ON_HAND
+                .key(self.ready_key())
+                .key(self.stock_key(key))
+                .key(self.held_key(key))
+                .arg(on_hand)
+                .arg(if keep { "nx" } else { "" })
+                .invoke_async(&mut conn)
+                .await
+                .map_err(err)?;
+            if available != NOT_READY {
+                return Ok(available);
+            }
+            self.restore().await?;
+        }
+        Err(InventoryError("inventory not ready".into()))
+    }
+}
+
+#[async_trait]
+impl Inventory for RedisInventory {
+    async fn track(&self, key: StockKey, on_hand: i64) -> Result<i64, InventoryError> {
+        self.write_on_hand(key, on_hand, true).await
+    }
+
+    async fn set_on_hand(&self, key: StockKey, on_hand: i64) -> Result<i64, InventoryError> {
+        self.write_on_hand(key, on_hand, false).await
+    }
+
+    async fn available(&self, key: StockKey) -> Result<Option<i64>, InventoryError> {
+        let mut conn = self.redis.conn.clone();
+        conn.get(self.stock_key(key)).await.map_err(err)
+    }
+
+    async fn hold(
+        &self,
+        id: &str,
+        lines: &[(StockKey, i64)],
+        expires_at: UnixMs,
+    ) -> Result<Result<(), Shortfall>, InventoryError> {
+        let mut need: BTreeMap<String, (StockKey, i64)> = BTreeMap::new();
+        for (key, units) in lines {
+            need.entry(suffix(*key)).or_insert((*key, 0)).1 += units;
+        }
+        let need: Vec<(StockKey, i64)> = need.into_values().collect();
+        for _ in 0..4 {
+            let mut hold = HOLD.key(self.ready_key());
+            hold.key(self.holds_key()).key(self.hold_key(id));
+            for (key, _) in &need {
+                hold.key(self.stock_key(*key));
+            }
+            for (key, _) in &need {
+                hold.key(self.held_key(*key));
+            }
+            hold.arg(id).arg(expires_at.0);
+            for (_, units) in &need {
+                hold.arg(*units);
+            }
+            let mut conn = self.redis.conn.clone();
+            let (code, index, available): (i64, usize, i64) = hold.invoke_async(&mut conn).await.map_err(err)?;
+            match code {
+                1 => return Ok(Ok(())),
+                0 => return Ok(Err(Shortfall { key: need[index - 1].0, available })),
+                MISSING => {
+                    let key = need[index - 1].0;
+                    let on_hand = self.on_hand(key).await?;
+                    self.write_on_hand(key, on_hand, true).await?;
+                }
+                _ => self.restore().await?,
+            }
+        }
+        Err(InventoryError("hold kept finding inventory missing".into()))
+    }
+
+    async fn commit(&self, id: &str, now: UnixMs) -> Result<bool, InventoryError> {
+        let mut conn = self.redis.conn.clone();
+        let committed: i64 = COMMIT
+            .key(self.hold_key(id))
+            .key(self.holds_key())
+            .arg(id)
+            .arg(now.0)
+            .arg(&self.redis.prefix)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(err)?;
+        Ok(committed == 1)
+    }
+
+    async fn release(&self, id: &str) -> Result<bool, InventoryError> {
+        let mut conn = self.redis.conn.clone();
+        let released: i64 = RELEASE
+            .key(self.hold_key(id))
+            .key(self.holds_key())
+            .arg(id)
+            .arg(&self.redis.prefix)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(err)?;
+        Ok(released == 1)
+    }
+
+    async fn expire(&self, now: UnixMs) -> Result<Vec<String>, InventoryError> {
+        let mut conn = self.redis.conn.clone();
+        EXPIRE.key(self.holds_key()).arg(now.0).arg(&self.redis.prefix).invoke_async(&mut conn).await.map_err(err)
+    }
+}
