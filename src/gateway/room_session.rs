@@ -4,8 +4,9 @@
 //! The send task writes every frame that is waiting, then flushes once: per-frame cost
 //! dominates small messages, so batching the flush is the largest fan-out saving. A
 //! viewer that falls behind the room's bounded channel (or shows a sequence gap) is
-//! resynced with a fresh snapshot instead of buffering without limit, and one whose
-//! socket stays blocked past the write timeout is dropped.
+//! resynced with a fresh snapshot instead of buffering without limit (as is every viewer
+//! when the room starts a new epoch), and one whose socket stays blocked past the write
+//! timeout is dropped.
 
 use super::{error_frame, frame, protocol};
 use crate::app::AppState;
@@ -208,7 +209,8 @@ async fn send_loop(
                 delivery = frames.recv() => match delivery {
                     Ok(d) => resync = matches!(out.take(d), Take::Resync),
                     Err(RecvError::Lagged(_)) => resync = true,
-                    Err(RecvError::Closed) => return,
+                    // The room started a new epoch (shared history was lost): start afresh.
+                    Err(RecvError::Closed) => resync = true,
                 },
             }
         }
@@ -219,9 +221,8 @@ async fn send_loop(
             }
             match frames.try_recv() {
                 Ok(d) => resync = matches!(out.take(d), Take::Resync),
-                Err(TryRecvError::Lagged(_)) => resync = true,
+                Err(TryRecvError::Lagged(_) | TryRecvError::Closed) => resync = true,
                 Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Closed) => return,
             }
         }
         if resync {

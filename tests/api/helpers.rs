@@ -24,11 +24,26 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// Every wait in the tests is bounded by this; none asserts how long anything took.
 pub const WAIT: Duration = Duration::from_secs(20);
 
+/// The real server in this process, on its own database.
 pub struct TestApp {
-    pub addr: SocketAddr,
+    pub client: Client,
     pub state: AppState,
-    http: reqwest::Client,
     backing: Backing,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// Typed HTTP and WebSocket helpers against one server address.
+#[derive(Clone)]
+pub struct Client {
+    pub addr: SocketAddr,
+    http: reqwest::Client,
 }
 
 impl Drop for TestApp {
@@ -168,7 +183,13 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(livecart::run(listener, state.clone()));
-        TestApp { addr, state, http: reqwest::Client::new(), backing }
+        TestApp { client: Client::new(addr), state, backing }
+    }
+}
+
+impl Client {
+    pub fn new(addr: SocketAddr) -> Client {
+        Client { addr, http: reqwest::Client::new() }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -5,5 +5,6 @@ mod helpers;
 
 mod accounts;
 mod checkout;
+mod cluster;
 mod protocol;
 mod rooms;

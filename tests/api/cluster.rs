@@ -1,0 +1,344 @@
+//! Several real `livecart` processes on loopback sharing one PostgreSQL and one Redis:
+//! fan-out across nodes, a drop sold from three nodes at once, and faults (Redis losing
+//! everything mid-drop, a node killed with SIGKILL). These need the shared services and
+//! run in the suite's PostgreSQL + Redis pass; without them they say so and return.
+
+use crate::helpers::{Backing, Client, TEST_POSTGRES, TEST_REDIS, WAIT, Ws, forget_redis_prefix};
+use futures_util::future::join_all;
+use livecart::commerce::payments::TestCards;
+use livecart::domain::{DropId, Role};
+use livecart::store::Store;
+use livecart::wire::api::SessionResponse;
+use livecart::wire::routes;
+use livecart::wire::ws::{ClientMsg, DropCard, OrderView, RoomEvent, ServerMsg};
+use std::net::SocketAddr;
+use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+struct Node {
+    client: Client,
+    process: Child,
+}
+
+struct Cluster {
+    nodes: Vec<Node>,
+    backing: Backing,
+    store: Store,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            let _ = node.process.start_kill();
+        }
+        self.backing.clean_up();
+    }
+}
+
+impl Cluster {
+    /// Starts `n` nodes, or `None` (after saying why) when the shared services are not
+    /// configured for this run.
+    async fn start(n: usize) -> Option<Cluster> {
+        if std::env::var(TEST_POSTGRES).is_err() || std::env::var(TEST_REDIS).is_err() {
+            eprintln!("skipped: multi-node tests need {TEST_POSTGRES} and {TEST_REDIS}");
+            return None;
+        }
+        let backing = Backing::new().await;
+        // Migrate once, before the nodes race to.
+        let store = Store::connect(&backing.database_url, 4).await.expect("database");
+        let mut cluster = Cluster { nodes: Vec::new(), backing, store };
+        for _ in 0..n {
+            let node = cluster.spawn_node().await;
+            cluster.nodes.push(node);
+        }
+        Some(cluster)
+    }
+
+    async fn spawn_node(&self) -> Node {
+        let mut process = Command::new(env!("CARGO_BIN_EXE_livecart"))
+            .arg("serve")
+            .env("DATABASE_URL", &self.backing.database_url)
+            .env("REDIS_URL", self.backing.redis_url.as_deref().unwrap_or_default())
+            .env("LIVECART_REDIS_PREFIX", &self.backing.redis_prefix)
+            .env("LIVECART_BIND", "127.0.0.1:0")
+            .env("LIVECART_SEED_DEMO", "false")
+            .env("LIVECART_ARGON2_KIB", "64")
+            .env("LIVECART_TICK_MS", "100")
+            .env("LIVECART_COMMENT_BURST", "1000")
+            .env("LIVECART_DB_CONNECTIONS", "4")
+            .env("LIVECART_LOG_JSON", "true")
+            .env("RUST_LOG", "livecart=info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start a livecart node");
+        let mut lines = BufReader::new(process.stdout.take().expect("stdout")).lines();
+        let addr = tokio::time::timeout(WAIT, async {
+            while let Some(line) = lines.next_line().await.expect("node output") {
+                let Ok(log) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+                if log["fields"]["message"] == "livecart listening" {
+                    return log["fields"]["addr"].as_str().and_then(|a| a.parse::<SocketAddr>().ok());
+                }
+            }
+            None
+        })
+        .await
+        .expect("node did not start in time")
+        .expect("node did not report its address");
+        // Keep reading so the node never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Node { client: Client::new(addr), process }
+    }
+
+    fn node(&self, i: usize) -> &Client {
+        &self.nodes[i].client
+    }
+
+    async fn kill(&mut self, i: usize) {
+        self.nodes[i].process.start_kill().expect("SIGKILL");
+        let _ = self.nodes[i].process.wait().await;
+    }
+}
+
+fn comment(text: &str) -> ClientMsg {
+    ClientMsg::Comment { text: text.try_into().unwrap() }
+}
+
+async fn next_comment(ws: &mut Ws) -> (u64, String) {
+    ws.recv_until(|m| match m {
+        ServerMsg::Event { seq, event: RoomEvent::Comment(c) } => Some((seq, c.text)),
+        _ => None,
+    })
+    .await
+}
+
+fn checkout(key: &str) -> ClientMsg {
+    ClientMsg::Checkout {
+        idempotency_key: key.to_owned().try_into().unwrap(),
+        card: TestCards::SUCCEEDS.to_owned().try_into().unwrap(),
+    }
+}
+
+async fn outcome(ws: &mut Ws) -> Result<OrderView, String> {
+    ws.recv_until(|m| match m {
+        ServerMsg::OrderConfirmed { order } => Some(Ok(order)),
+        ServerMsg::Error { code, request: Some(r), .. } if r == "checkout" => Some(Err(code)),
+        _ => None,
+    })
+    .await
+}
+
+/// A buyer on `node` with one unit of `product` in the cart.
+async fn shopper(
+    node: &Client,
+    room: livecart::domain::RoomId,
+    product: livecart::domain::ProductId,
+) -> (Ws, SessionResponse) {
+    let buyer = node.register(Role::Viewer, "Buyer", None).await;
+    let (mut ws, _) = node.viewer(room, Some(&buyer.token)).await;
+    ws.send(&ClientMsg::CartAdd { product_id: product, quantity: 1 }).await;
+    ws.recv_until(|m| match m {
+        ServerMsg::Cart { .. } => Some(()),
+        ServerMsg::Error { code, .. } => panic!("cart_add failed: {code}"),
+        _ => None,
+    })
+    .await;
+    (ws, buyer)
+}
+
+async fn start_drop(host: &mut Ws, product: livecart::domain::ProductId, quantity: i64) -> DropCard {
+    host.send(&ClientMsg::StartDrop { product_id: product, quantity, price: None, duration_secs: 600 }).await;
+    host.recv_until(|m| match m {
+        ServerMsg::Event { event: RoomEvent::DropStarted { drop }, .. } => Some(drop),
+        ServerMsg::Error { code, .. } => panic!("start_drop failed: {code}"),
+        _ => None,
+    })
+    .await
+}
+
+async fn sold_in_drop(store: &Store, drop: DropId) -> i64 {
+    store.units_sold_in_drop(drop).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_comment_posted_on_one_node_reaches_viewers_on_every_node_in_order() {
+    let Some(cluster) = Cluster::start(3).await else { return };
+    let scene = cluster.node(0).live_room(&[5]).await;
+    let mut viewers = Vec::new();
+    for i in 0..15 {
+        viewers.push(cluster.node(i % 3).viewer(scene.room, None).await);
+    }
+    let (mut writer, _) = cluster.node(0).viewer(scene.room, None).await;
+    for i in 0..20 {
+        writer.send(&comment(&format!("c{i}"))).await;
+    }
+    let streams = join_all(viewers.iter_mut().map(|(ws, snapshot)| async move {
+        let mut seen = Vec::new();
+        while seen.len() < 20 {
+            seen.push(next_comment(ws).await);
+        }
+        (snapshot.epoch.clone(), seen)
+    }))
+    .await;
+    let expected: Vec<String> = (0..20).map(|i| format!("c{i}")).collect();
+    for (epoch, seen) in &streams {
+        assert_eq!(epoch, &streams[0].0, "one epoch for the room on every node");
+        assert_eq!(seen, &streams[0].1, "the same sequence numbers and order on every node");
+        assert_eq!(seen.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>(), expected);
+        assert!(seen.windows(2).all(|w| w[1].0 == w[0].0 + 1));
+    }
+}
+
+#[tokio::test]
+async fn a_drop_of_fifty_hammered_by_six_hundred_checkouts_over_three_nodes_sells_exactly_fifty() {
+    let Some(cluster) = Cluster::start(3).await else { return };
+    let scene = cluster.node(0).live_room(&[500]).await;
+    let product = scene.products[0];
+    let (mut host, _) = cluster.node(1).viewer(scene.room, Some(&scene.creator.token)).await;
+    let drop = start_drop(&mut host, product, 50).await;
+
+    let mut buyers = Vec::new();
+    for i in 0..600 {
+        buyers.push(shopper(cluster.node(i % 3), scene.room, product).await);
+    }
+    let outcomes = join_all(buyers.iter_mut().enumerate().map(|(i, (ws, _))| async move {
+        ws.send(&checkout(&format!("stampede-{i}"))).await;
+        outcome(ws).await
+    }))
+    .await;
+    let confirmed: Vec<&OrderView> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+    assert_eq!(confirmed.len(), 50);
+    assert!(confirmed.iter().all(|o| o.creator_id == scene.host_id()));
+    assert!(outcomes.iter().filter_map(|o| o.as_ref().err()).all(|c| c == "sold_out"), "{outcomes:?}");
+    assert_eq!(sold_in_drop(&cluster.store, drop.id).await, 50);
+    assert_eq!(cluster.store.product(product).await.unwrap().unwrap().stock, 450);
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_sent_to_two_nodes_gives_one_order() {
+    let Some(cluster) = Cluster::start(2).await else { return };
+    let scene = cluster.node(0).live_room(&[10]).await;
+    let (mut first, buyer) = shopper(cluster.node(0), scene.room, scene.products[0]).await;
+    let (mut second, _) = cluster.node(1).viewer(scene.room, Some(&buyer.token)).await;
+    let (a, b) = tokio::join!(
+        async {
+            first.send(&checkout("one-key")).await;
+            outcome(&mut first).await
+        },
+        async {
+            second.send(&checkout("one-key")).await;
+            outcome(&mut second).await
+        }
+    );
+    let ids: Vec<_> = [&a, &b].iter().filter_map(|o| o.as_ref().ok().map(|o| o.id)).collect();
+    assert!(!ids.is_empty(), "{a:?} {b:?}");
+    assert!(ids.windows(2).all(|w| w[0] == w[1]));
+    for o in [&a, &b] {
+        if let Err(code) = o {
+            assert_eq!(code, "checkout_in_progress");
+        }
+    }
+    second.send(&checkout("one-key")).await;
+    let replay = outcome(&mut second).await.expect("a later retry on the other node replays");
+    assert_eq!(replay.id, ids[0]);
+    let orders: Vec<OrderView> = cluster.node(1).get(routes::ORDERS, Some(&buyer.token)).await;
+    assert_eq!(orders.len(), 1);
+}
+
+#[tokio::test]
+async fn redis_losing_everything_mid_drop_oversells_nothing_and_loses_no_acknowledged_order() {
+    let Some(cluster) = Cluster::start(2).await else { return };
+    let scene = cluster.node(0).live_room(&[100]).await;
+    let product = scene.products[0];
+    let (mut host, _) = cluster.node(0).viewer(scene.room, Some(&scene.creator.token)).await;
+    let drop = start_drop(&mut host, product, 30).await;
+
+    let mut buyers = Vec::new();
+    for i in 0..80 {
+        buyers.push(shopper(cluster.node(i % 2), scene.room, product).await);
+    }
+    let (early, late) = buyers.split_at_mut(20);
+    let early_outcomes = join_all(early.iter_mut().enumerate().map(|(i, (ws, _))| async move {
+        ws.send(&checkout(&format!("early-{i}"))).await;
+        outcome(ws).await
+    }))
+    .await;
+    assert_eq!(early_outcomes.iter().filter(|o| o.is_ok()).count(), 20);
+
+    // Everything this deployment had in Redis is gone, as after a restart without
+    // persistence: stock counters, holds, history, carts.
+    let url = cluster.backing.redis_url.clone().unwrap();
+    forget_redis_prefix(&url, &cluster.backing.redis_prefix).await;
+
+    let late_outcomes = join_all(late.iter_mut().enumerate().map(|(i, (ws, _))| async move {
+        // Carts were in Redis too: the buyer adds the unit again.
+        ws.send(&ClientMsg::CartAdd { product_id: product, quantity: 1 }).await;
+        ws.send(&checkout(&format!("late-{i}"))).await;
+        outcome(ws).await
+    }))
+    .await;
+    let late_sold = late_outcomes.iter().filter(|o| o.is_ok()).count();
+    assert_eq!(late_sold, 10, "the drop continues after the rebuild and sells its remaining units: {late_outcomes:?}");
+    let acknowledged: Vec<&OrderView> =
+        early_outcomes.iter().chain(late_outcomes.iter()).filter_map(|o| o.as_ref().ok()).collect();
+    for order in &acknowledged {
+        let stored = cluster.store.order_record(order.id).await.unwrap().expect("acknowledged order is stored");
+        assert_eq!(stored.view.status, livecart::wire::ws::OrderStatus::Paid);
+    }
+    assert_eq!(sold_in_drop(&cluster.store, drop.id).await, 30, "never more than the drop");
+    assert_eq!(cluster.store.product(product).await.unwrap().unwrap().stock, 70);
+}
+
+#[tokio::test]
+async fn viewers_of_a_killed_node_resume_on_another_node_without_a_gap() {
+    let Some(mut cluster) = Cluster::start(3).await else { return };
+    let scene = cluster.node(0).live_room(&[5]).await;
+    let (mut writer, _) = cluster.node(0).viewer(scene.room, None).await;
+    let (mut watcher, _) = cluster.node(1).viewer(scene.room, None).await;
+    let mut doomed = Vec::new();
+    for _ in 0..3 {
+        doomed.push(cluster.node(2).viewer(scene.room, None).await);
+    }
+    writer.send(&comment("before the crash")).await;
+    let mut positions = Vec::new();
+    for (ws, snapshot) in doomed.iter_mut() {
+        let (seq, _) = next_comment(ws).await;
+        positions.push((seq, snapshot.epoch.clone()));
+    }
+    watcher.recv_until(|m| matches!(m, ServerMsg::Viewers { count: 5 }).then_some(())).await;
+
+    cluster.kill(2).await;
+    for i in 0..5 {
+        writer.send(&comment(&format!("while away {i}"))).await;
+    }
+    // The dead node stops reporting and its viewers drop out of the room's count.
+    watcher.recv_until(|m| matches!(m, ServerMsg::Viewers { count: 2 }).then_some(())).await;
+
+    for (i, (since, epoch)) in positions.into_iter().enumerate() {
+        let mut back = cluster.node(i % 2).ws().await;
+        back.send(&ClientMsg::Join {
+            room_id: scene.room,
+            token: None,
+            guest_name: Some("Back".try_into().unwrap()),
+            since: Some(since),
+            epoch: Some(epoch),
+        })
+        .await;
+        let (first, last) = match back.recv().await {
+            ServerMsg::Resumed { since: from, seq, .. } => (from, seq),
+            other => panic!("expected a resume, got {other:?}"),
+        };
+        assert_eq!(first, since);
+        let mut texts = Vec::new();
+        let mut expected = since + 1;
+        while expected <= last {
+            let (seq, text) = next_comment(&mut back).await;
+            assert_eq!(seq, expected, "no gap");
+            texts.push(text);
+            expected += 1;
+        }
+        assert_eq!(texts, (0..5).map(|i| format!("while away {i}")).collect::<Vec<_>>());
+    }
+}
