@@ -12,8 +12,10 @@ use crate::room::rate::RateLimit;
 use crate::store::Store;
 use crate::{gateway, http};
 use axum::Router;
+use axum::extract::{MatchedPath, Request};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
@@ -36,6 +38,9 @@ pub struct AppState {
     pub redis: Option<Redis>,
     /// Cancelled on shutdown; every background task and connection watches it.
     pub shutdown: CancellationToken,
+    /// Checkouts running on their own tasks: shutdown waits for them, so a paid order is
+    /// never cut off half-way.
+    pub checkouts: TaskTracker,
 }
 
 impl AppState {
@@ -53,6 +58,7 @@ impl AppState {
             clock,
             redis: None,
             shutdown: CancellationToken::new(),
+            checkouts: TaskTracker::new(),
         }
     }
 
@@ -75,6 +81,7 @@ impl AppState {
             clock,
             redis: Some(redis),
             shutdown,
+            checkouts: TaskTracker::new(),
         })
     }
 
@@ -98,6 +105,10 @@ pub fn router(state: AppState) -> Router {
         .merge(http::router())
         .merge(gateway::router())
         .fallback_service(pages)
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            // Spans are named by route template, not raw URI, so ids do not explode them.
+            let route = req.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+            tracing::info_span!("http", method = %req.method(), route)
+        }))
         .with_state(state)
 }

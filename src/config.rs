@@ -70,6 +70,10 @@ pub struct Config {
     #[arg(long, env = "LIVECART_ARGON2_KIB", default_value_t = 19_456)]
     pub argon2_kib: u32,
 
+    /// Address of the Prometheus `/metrics` listener, kept apart from the public port.
+    #[arg(long, env = "LIVECART_METRICS_BIND", default_value = "127.0.0.1:9091")]
+    pub metrics_bind: SocketAddr,
+
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "LIVECART_LOG_JSON", default_value_t = false)]
     pub log_json: bool,

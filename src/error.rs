@@ -58,6 +58,9 @@ pub enum AppError {
     IdempotencyMismatch,
     #[error("a checkout with this idempotency key is still in progress")]
     CheckoutInProgress,
+    /// A backend the node depends on does not answer; the detail is logged.
+    #[error("not ready")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -88,6 +91,7 @@ impl AppError {
             AppError::HoldExpired => "hold_expired",
             AppError::IdempotencyMismatch => "idempotency_mismatch",
             AppError::CheckoutInProgress => "checkout_in_progress",
+            AppError::Unavailable(_) => "unavailable",
             AppError::Internal(_) => "internal",
         }
     }
@@ -117,6 +121,7 @@ impl AppError {
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             AppError::PaymentDeclined(_) => StatusCode::PAYMENT_REQUIRED,
             AppError::PaymentUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -126,6 +131,10 @@ impl AppError {
         match self {
             AppError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
+                self.to_string()
+            }
+            AppError::Unavailable(detail) => {
+                tracing::warn!(%detail, "not ready");
                 self.to_string()
             }
             other => other.to_string(),

@@ -7,7 +7,6 @@ use livecart::domain::Clock;
 use livecart::seed::{DEMO_LOGINS, seed_demo};
 use livecart::store::Store;
 use std::process::ExitCode;
-use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
 #[command(name = "livecart", version, about = "Live-shopping backend")]
@@ -34,7 +33,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.config.log_json);
+    livecart::telemetry::init_tracing(cli.config.log_json);
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -62,6 +61,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     }
     let listener = tokio::net::TcpListener::bind(cli.config.bind).await?;
     tracing::info!(addr = %listener.local_addr()?, "livecart listening");
+    let metrics = tokio::net::TcpListener::bind(cli.config.metrics_bind).await?;
+    tracing::info!(addr = %metrics.local_addr()?, "metrics listening");
+    tokio::spawn(livecart::serve_metrics(metrics, state.shutdown.clone()));
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -96,14 +98,4 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
-}
-
-fn init_tracing(json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("livecart=info,tower_http=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
 }

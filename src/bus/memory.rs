@@ -46,6 +46,7 @@ impl Bus for MemoryBus {
     }
 
     async fn publish(&self, room: &LiveRoom, event: RoomEvent) -> Result<u64, BusError> {
+        metrics::counter!("livecart_room_events_total").increment(1);
         room.record(&event).map_err(err)
     }
 

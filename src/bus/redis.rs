@@ -16,6 +16,7 @@ use crate::domain::{AccountId, BrandId, ProductId, Reaction, RoomId, UnixMs};
 use crate::room::RoomHub;
 use crate::room::live::{Delivered, LiveRoom};
 use crate::room::rate::RateLimit;
+use crate::telemetry::timed;
 use crate::wire::ws::{BrandSale, RoomEvent, ServerMsg};
 use async_trait::async_trait;
 use axum::extract::ws::Utf8Bytes;
@@ -339,9 +340,10 @@ impl Bus for RedisBus {
             RoomEvent::Unpinned { .. } | RoomEvent::RoomEnded => ("del", 0),
             _ => ("", 0),
         };
+        metrics::counter!("livecart_room_events_total").increment(1);
         let mut conn = self.redis.conn.clone();
-        PUBLISH
-            .key(self.room_key(room.id, "seq"))
+        let mut publish = PUBLISH.key(self.room_key(room.id, "seq"));
+        publish
             .key(self.room_key(room.id, "hist"))
             .key(self.room_key(room.id, "epoch"))
             .key(self.room_key(room.id, "pinned"))
@@ -351,10 +353,8 @@ impl Bus for RedisBus {
             .arg(self.room_channel(room.id))
             .arg(pin_op)
             .arg(pin_val)
-            .arg(ROOM_KEY_TTL_SECS)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(err)
+            .arg(ROOM_KEY_TTL_SECS);
+        timed("livecart_redis_seconds", "publish", publish.invoke_async(&mut conn)).await.map_err(err)
     }
 
     async fn publish_reactions(&self, room: &LiveRoom, counts: BTreeMap<Reaction, u64>) -> Result<(), BusError> {

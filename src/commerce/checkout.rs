@@ -25,6 +25,7 @@ use crate::domain::{CardNumber, IdempotencyKey, Money, Price, UnixMs};
 use crate::error::{AppError, AppResult};
 use crate::room::LiveRoom;
 use crate::store::{AccountRow, NewOrder, NewOrderLine, OrderRecord, PlaceOutcome, SettleOutcome};
+use crate::telemetry::timed;
 use crate::wire::ws::{BrandSale, OrderStatus, OrderView, RoomEvent, RoomStatus, SaleView};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -59,6 +60,11 @@ pub async fn checkout(
         return Err(AppError::CheckoutInProgress);
     }
     let outcome = claimed_checkout(state, room, buyer, &req).await;
+    let label = match &outcome {
+        Ok(_) => "paid",
+        Err(e) => e.code(),
+    };
+    metrics::counter!("livecart_checkouts_total", "outcome" => label).increment(1);
     if let Err(e) = state.bus.release_checkout(buyer.id, req.key.as_str()).await {
         tracing::warn!(error = %e, "checkout claim not released; it lapses on its own");
     }
@@ -100,7 +106,9 @@ async fn claimed_checkout(
     }
     let hold_id = new_hold_id();
     let hold_expires_at = now.plus(state.config.hold_ttl);
-    if let Err(short) = state.inventory.hold(&hold_id, &hold_lines, hold_expires_at).await? {
+    let held = state.inventory.hold(&hold_id, &hold_lines, hold_expires_at).await?;
+    metrics::counter!("livecart_holds_total", "result" => if held.is_ok() { "held" } else { "refused" }).increment(1);
+    if let Err(short) = held {
         let title = lines
             .iter()
             .find(|l| StockKey::Product(l.product_id) == short.key || l.drop_id.map(StockKey::Drop) == Some(short.key))
@@ -121,7 +129,7 @@ async fn claimed_checkout(
         hold_expires_at,
         lines,
     };
-    match state.store.place_order(&order, now).await {
+    match timed("livecart_db_seconds", "place_order", state.store.place_order(&order, now)).await {
         Ok(PlaceOutcome::Placed(view)) => pay(state, room, buyer, view, &hold_id, &req.card).await,
         Ok(PlaceOutcome::KeyTaken) => {
             state.inventory.release(&hold_id).await?;
@@ -244,7 +252,7 @@ async fn pay(
         expire_order(state, &order, hold_id).await?;
         return Err(AppError::HoldExpired);
     }
-    match state.store.settle_paid(&order, now).await? {
+    match timed("livecart_db_seconds", "settle_paid", state.store.settle_paid(&order, now)).await? {
         SettleOutcome::Paid => {}
         SettleOutcome::NotPlaced => {
             state.payments.refund(&reference).await;

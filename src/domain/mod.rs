@@ -32,7 +32,7 @@ impl Invalid {
 }
 
 /// What an account may do. A brand member acts for exactly one brand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Viewer,
@@ -70,7 +70,7 @@ impl fmt::Display for Role {
 
 /// A creator's reach bracket. Brands compare creators within a tier, because a nano
 /// creator's conversion rate means something different from a mega creator's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
     Nano,
@@ -92,7 +92,7 @@ impl Tier {
 
 /// Units of one product in one cart line or order line: at least one, at most
 /// [`Quantity::MAX`], so a typo cannot reserve a warehouse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "i64", into = "i64")]
 pub struct Quantity(u32);
 
@@ -123,7 +123,7 @@ impl From<Quantity> for i64 {
 }
 
 /// Units a brand has on hand for a product. Zero is allowed (sold out), negative is not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "i64", into = "i64")]
 pub struct Stock(i64);
 
@@ -154,7 +154,7 @@ impl From<Stock> for i64 {
 }
 
 /// A commission rate in basis points of the amount paid (0 to 100%).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "i64", into = "i64")]
 pub struct BasisPoints(u16);
 
@@ -183,7 +183,7 @@ impl From<BasisPoints> for i64 {
 }
 
 /// The reactions a viewer can send. A closed set, so counts aggregate cleanly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reaction {
     Heart,

@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// An ISO 4217 code: three upper-case ASCII letters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, example = "EUR")]
 pub struct Currency([u8; 3]);
 
 impl Currency {
@@ -52,7 +53,7 @@ impl fmt::Display for Currency {
 
 /// A non-negative unit price in minor units, bounded so that a line total
 /// (price × [`super::Quantity::MAX`]) can never overflow an i64.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "i64", into = "i64")]
 pub struct Price(i64);
 
@@ -83,7 +84,7 @@ impl From<Price> for i64 {
 }
 
 /// An amount with its currency, as it travels in API responses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Money {
     /// Minor units (cents for EUR and USD).
     pub amount: i64,

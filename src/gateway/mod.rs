@@ -40,6 +40,7 @@ async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Respons
 }
 
 async fn serve(socket: WebSocket, state: AppState) {
+    metrics::gauge!("livecart_connections").increment(1.0);
     match join::first_frame(socket, &state).await {
         Some((socket, join::Joined::Room { room, viewer, opening })) => {
             room_session::run(socket, state, room, viewer, *opening).await
@@ -47,6 +48,7 @@ async fn serve(socket: WebSocket, state: AppState) {
         Some((socket, join::Joined::Sales { brand, feed })) => sales_session::run(socket, state, brand, feed).await,
         None => {}
     }
+    metrics::gauge!("livecart_connections").decrement(1.0);
 }
 
 fn frame(msg: &ServerMsg) -> Message {

@@ -70,6 +70,7 @@ pub async fn run(socket: WebSocket, state: AppState, room: Arc<LiveRoom>, viewer
                 Some(Ok(Message::Text(text))) => {
                     let decoded = protocol::decode(&text);
                     let request = decoded.as_ref().ok().map(ClientMsg::kind);
+                    metrics::counter!("livecart_client_messages_total", "type" => request.unwrap_or("invalid")).increment(1);
                     let handled = match decoded {
                         Ok(msg) => dispatch(&state, &room, &viewer, msg, &replies, &checkouts).await,
                         Err(e) => Err(e),
@@ -139,7 +140,7 @@ async fn dispatch(
             let permit = Arc::clone(checkouts).try_acquire_owned().map_err(|_| AppError::CheckoutInProgress)?;
             // Payment takes a while; chat and the room's frames keep flowing meanwhile.
             let (state, room, replies) = (state.clone(), Arc::clone(room), replies.clone());
-            tokio::spawn(async move {
+            state.checkouts.clone().spawn(async move {
                 let req = CheckoutRequest { key: idempotency_key, card };
                 let reply = match checkout(&state, &room, &buyer, req).await {
                     Ok(order) => frame(&ServerMsg::OrderConfirmed { order }),
@@ -226,6 +227,7 @@ async fn send_loop(
             }
         }
         if resync {
+            metrics::counter!("livecart_viewer_resyncs_total").increment(1);
             match snapshot(&state, &room, &viewer, true).await {
                 Ok(fresh) => {
                     out.batch.push(frame(&fresh.first));
@@ -246,11 +248,15 @@ async fn send_loop(
 
 /// Writes the batch with one flush; false when the viewer is gone or too slow.
 async fn flush(sink: &mut Sink, batch: &mut Vec<Message>) -> bool {
+    metrics::counter!("livecart_frames_sent_total").increment(batch.len() as u64);
+    let started = std::time::Instant::now();
     let write = async {
         for m in batch.drain(..) {
             sink.feed(m).await?;
         }
         sink.flush().await
     };
-    matches!(tokio::time::timeout(WRITE_TIMEOUT, write).await, Ok(Ok(())))
+    let written = matches!(tokio::time::timeout(WRITE_TIMEOUT, write).await, Ok(Ok(())));
+    metrics::histogram!("livecart_flush_seconds").record(started.elapsed().as_secs_f64());
+    written
 }

@@ -3,7 +3,7 @@ use crate::app::AppState;
 use crate::commerce::catalog;
 use crate::domain::AgreementId;
 use crate::error::AppResult;
-use crate::wire::api::{AgreementView, NewAgreementRequest};
+use crate::wire::api::{AgreementView, ErrorBody, NewAgreementRequest};
 use crate::wire::routes;
 use axum::Router;
 use axum::extract::State;
@@ -14,11 +14,13 @@ pub fn router() -> Router<AppState> {
     Router::new().route(routes::AGREEMENTS, get(list).post(create)).route(routes::AGREEMENT, delete(end))
 }
 
-async fn list(State(state): State<AppState>, auth: Auth) -> AppResult<AppJson<Vec<AgreementView>>> {
+#[utoipa::path(get, path = routes::AGREEMENTS, responses((status = 200, body = Vec<AgreementView>), (status = 401, body = ErrorBody)), security(("bearer" = [])), tag = "agreements")]
+pub async fn list(State(state): State<AppState>, auth: Auth) -> AppResult<AppJson<Vec<AgreementView>>> {
     Ok(AppJson(catalog::agreements(&state, &auth.account).await?))
 }
 
-async fn create(
+#[utoipa::path(post, path = routes::AGREEMENTS, request_body = NewAgreementRequest, responses((status = 201, body = AgreementView), (status = 400, body = ErrorBody, description = "invalid input"), (status = 401, body = ErrorBody, description = "no valid session"), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])), tag = "agreements")]
+pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
     AppJson(req): AppJson<NewAgreementRequest>,
@@ -26,7 +28,12 @@ async fn create(
     Ok((StatusCode::CREATED, AppJson(catalog::create_agreement(&state, &auth.account, req).await?)))
 }
 
-async fn end(State(state): State<AppState>, auth: Auth, AppPath(id): AppPath<AgreementId>) -> AppResult<StatusCode> {
+#[utoipa::path(delete, path = routes::AGREEMENT, params(("agreement_id" = i64, Path)), responses((status = 204, description = "ended"), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])), tag = "agreements")]
+pub async fn end(
+    State(state): State<AppState>,
+    auth: Auth,
+    AppPath(id): AppPath<AgreementId>,
+) -> AppResult<StatusCode> {
     catalog::end_agreement(&state, &auth.account, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

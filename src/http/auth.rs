@@ -4,7 +4,7 @@ use crate::app::AppState;
 use crate::domain::{Email, Password, Role, Tier};
 use crate::error::AppResult;
 use crate::store::AccountRow;
-use crate::wire::api::{AccountView, LoginRequest, RegisterRequest, SessionResponse};
+use crate::wire::api::{AccountView, ErrorBody, LoginRequest, RegisterRequest, SessionResponse};
 use crate::wire::routes;
 use axum::Router;
 use axum::extract::State;
@@ -35,7 +35,8 @@ fn session_response(s: Session) -> AppJson<SessionResponse> {
     AppJson(SessionResponse { account: account_view(&s.account), token: s.token })
 }
 
-async fn register(
+#[utoipa::path(post, path = routes::REGISTER, request_body = RegisterRequest, responses((status = 201, body = SessionResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody, description = "e-mail or brand name taken")), tag = "accounts")]
+pub async fn register(
     State(state): State<AppState>,
     AppJson(req): AppJson<RegisterRequest>,
 ) -> AppResult<(StatusCode, AppJson<SessionResponse>)> {
@@ -50,7 +51,8 @@ async fn register(
     Ok((StatusCode::CREATED, session_response(session)))
 }
 
-async fn login(
+#[utoipa::path(post, path = routes::LOGIN, request_body = LoginRequest, responses((status = 200, body = SessionResponse), (status = 401, body = ErrorBody)), tag = "accounts")]
+pub async fn login(
     State(state): State<AppState>,
     AppJson(req): AppJson<LoginRequest>,
 ) -> AppResult<AppJson<SessionResponse>> {
@@ -58,11 +60,13 @@ async fn login(
     Ok(session_response(session))
 }
 
-async fn logout(State(state): State<AppState>, auth: Auth) -> AppResult<StatusCode> {
+#[utoipa::path(post, path = routes::LOGOUT, responses((status = 204, description = "session revoked"), (status = 401, body = ErrorBody)), security(("bearer" = [])), tag = "accounts")]
+pub async fn logout(State(state): State<AppState>, auth: Auth) -> AppResult<StatusCode> {
     accounts::logout(&state, &auth.token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn me(auth: Auth) -> AppJson<AccountView> {
+#[utoipa::path(get, path = routes::ME, responses((status = 200, body = AccountView), (status = 401, body = ErrorBody)), security(("bearer" = [])), tag = "accounts")]
+pub async fn me(auth: Auth) -> AppJson<AccountView> {
     AppJson(account_view(&auth.account))
 }

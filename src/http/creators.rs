@@ -4,7 +4,7 @@ use crate::commerce::{catalog, orders};
 use crate::domain::{AccountId, Role};
 use crate::error::{AppError, AppResult};
 use crate::room::actions::host_card;
-use crate::wire::api::{CreatorOrders, FollowersRequest};
+use crate::wire::api::{CreatorOrders, ErrorBody, FollowersRequest};
 use crate::wire::routes;
 use crate::wire::ws::HostCard;
 use axum::Router;
@@ -19,16 +19,19 @@ pub fn router() -> Router<AppState> {
         .route(routes::CREATOR_ORDERS, get(attributed_orders))
 }
 
-async fn list(State(state): State<AppState>) -> AppResult<AppJson<Vec<HostCard>>> {
+#[utoipa::path(get, path = routes::CREATORS, responses((status = 200, body = Vec<HostCard>)), tag = "creators")]
+pub async fn list(State(state): State<AppState>) -> AppResult<AppJson<Vec<HostCard>>> {
     Ok(AppJson(state.store.creators().await?.iter().map(host_card).collect()))
 }
 
-async fn one(State(state): State<AppState>, AppPath(id): AppPath<AccountId>) -> AppResult<AppJson<HostCard>> {
+#[utoipa::path(get, path = routes::CREATOR, params(("creator_id" = i64, Path)), responses((status = 200, body = HostCard), (status = 404, body = ErrorBody)), tag = "creators")]
+pub async fn one(State(state): State<AppState>, AppPath(id): AppPath<AccountId>) -> AppResult<AppJson<HostCard>> {
     let creator = state.store.account(id).await?.filter(|a| a.role == Role::Creator);
     Ok(AppJson(host_card(&creator.ok_or(AppError::NotFound("creator"))?)))
 }
 
-async fn set_followers(
+#[utoipa::path(put, path = routes::CREATOR, params(("creator_id" = i64, Path)), request_body = FollowersRequest, responses((status = 204, description = "updated"), (status = 400, body = ErrorBody, description = "invalid input"), (status = 401, body = ErrorBody, description = "no valid session"), (status = 403, body = ErrorBody)), security(("bearer" = [])), tag = "creators")]
+pub async fn set_followers(
     State(state): State<AppState>,
     auth: Auth,
     AppPath(id): AppPath<AccountId>,
@@ -38,7 +41,8 @@ async fn set_followers(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn attributed_orders(
+#[utoipa::path(get, path = routes::CREATOR_ORDERS, params(("creator_id" = i64, Path)), responses((status = 200, body = CreatorOrders), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])), tag = "creators")]
+pub async fn attributed_orders(
     State(state): State<AppState>,
     auth: Auth,
     AppPath(id): AppPath<AccountId>,

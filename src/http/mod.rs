@@ -6,6 +6,7 @@ mod auth;
 mod creators;
 mod extract;
 mod health;
+mod openapi;
 mod orders;
 mod products;
 mod rooms;
@@ -14,6 +15,7 @@ use crate::app::AppState;
 use axum::Router;
 
 pub use extract::{AppJson, AppPath, Auth};
+pub use openapi::ApiDoc;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -24,4 +26,7 @@ pub fn router() -> Router<AppState> {
         .merge(agreements::router())
         .merge(rooms::router())
         .merge(orders::router())
+        .merge(openapi::router())
+        // Unknown API paths get our error body, not the web demo's page.
+        .route("/api/{*rest}", axum::routing::any(|| async { crate::error::AppError::NotFound("route") }))
 }

@@ -3,7 +3,7 @@ use crate::app::AppState;
 use crate::commerce::catalog;
 use crate::domain::{BrandId, ProductId};
 use crate::error::{AppError, AppResult};
-use crate::wire::api::{NewProductRequest, ProductPatchRequest, StockRequest};
+use crate::wire::api::{ErrorBody, NewProductRequest, ProductPatchRequest, StockRequest};
 use crate::wire::routes;
 use crate::wire::ws::ProductCard;
 use axum::Router;
@@ -18,11 +18,16 @@ pub fn router() -> Router<AppState> {
         .route(routes::PRODUCT_STOCK, put(set_stock))
 }
 
-async fn list(State(state): State<AppState>, AppPath(brand): AppPath<BrandId>) -> AppResult<AppJson<Vec<ProductCard>>> {
+#[utoipa::path(get, path = routes::BRAND_PRODUCTS, params(("brand_id" = i64, Path)), responses((status = 200, body = Vec<ProductCard>)), tag = "catalogue")]
+pub async fn list(
+    State(state): State<AppState>,
+    AppPath(brand): AppPath<BrandId>,
+) -> AppResult<AppJson<Vec<ProductCard>>> {
     Ok(AppJson(catalog::products_of_brand(&state, brand).await?))
 }
 
-async fn create(
+#[utoipa::path(post, path = routes::BRAND_PRODUCTS, params(("brand_id" = i64, Path)), request_body = NewProductRequest, responses((status = 201, body = ProductCard), (status = 400, body = ErrorBody, description = "invalid input"), (status = 401, body = ErrorBody, description = "no valid session"), (status = 403, body = ErrorBody)), security(("bearer" = [])), tag = "catalogue")]
+pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
     AppPath(brand): AppPath<BrandId>,
@@ -31,12 +36,14 @@ async fn create(
     Ok((StatusCode::CREATED, AppJson(catalog::create_product(&state, &auth.account, brand, req).await?)))
 }
 
-async fn one(State(state): State<AppState>, AppPath(id): AppPath<ProductId>) -> AppResult<AppJson<ProductCard>> {
+#[utoipa::path(get, path = routes::PRODUCT, params(("product_id" = i64, Path)), responses((status = 200, body = ProductCard), (status = 404, body = ErrorBody)), tag = "catalogue")]
+pub async fn one(State(state): State<AppState>, AppPath(id): AppPath<ProductId>) -> AppResult<AppJson<ProductCard>> {
     let p = state.store.product(id).await?.ok_or(AppError::NotFound("product"))?;
     Ok(AppJson(catalog::card(&state, &p).await?))
 }
 
-async fn update(
+#[utoipa::path(patch, path = routes::PRODUCT, params(("product_id" = i64, Path)), request_body = ProductPatchRequest, responses((status = 200, body = ProductCard), (status = 400, body = ErrorBody, description = "invalid input"), (status = 401, body = ErrorBody, description = "no valid session"), (status = 403, body = ErrorBody)), security(("bearer" = [])), tag = "catalogue")]
+pub async fn update(
     State(state): State<AppState>,
     auth: Auth,
     AppPath(id): AppPath<ProductId>,
@@ -45,7 +52,8 @@ async fn update(
     Ok(AppJson(catalog::update_product(&state, &auth.account, id, req).await?))
 }
 
-async fn set_stock(
+#[utoipa::path(put, path = routes::PRODUCT_STOCK, params(("product_id" = i64, Path)), request_body = StockRequest, responses((status = 200, body = ProductCard), (status = 400, body = ErrorBody, description = "invalid input"), (status = 401, body = ErrorBody, description = "no valid session"), (status = 403, body = ErrorBody)), security(("bearer" = [])), tag = "catalogue")]
+pub async fn set_stock(
     State(state): State<AppState>,
     auth: Auth,
     AppPath(id): AppPath<ProductId>,

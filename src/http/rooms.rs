@@ -3,7 +3,7 @@ use crate::app::AppState;
 use crate::domain::RoomId;
 use crate::error::AppResult;
 use crate::room::{actions, schedule};
-use crate::wire::api::{NewRoomRequest, RoomFilter, RoomListQuery, RoomView};
+use crate::wire::api::{ErrorBody, NewRoomRequest, RoomFilter, RoomListQuery, RoomView};
 use crate::wire::routes;
 use axum::Router;
 use axum::extract::State;
@@ -18,14 +18,16 @@ pub fn router() -> Router<AppState> {
         .route(routes::ROOM_END, post(end))
 }
 
-async fn list(
+#[utoipa::path(get, path = routes::ROOMS, params(("status" = Option<RoomFilter>, Query, description = "live (default), upcoming or ended")), responses((status = 200, body = Vec<RoomView>)), tag = "rooms")]
+pub async fn list(
     State(state): State<AppState>,
     AppQuery(q): AppQuery<RoomListQuery>,
 ) -> AppResult<AppJson<Vec<RoomView>>> {
     Ok(AppJson(schedule::list(&state, q.status.unwrap_or(RoomFilter::Live)).await?))
 }
 
-async fn create(
+#[utoipa::path(post, path = routes::ROOMS, request_body = NewRoomRequest, responses((status = 201, body = RoomView), (status = 400, body = ErrorBody, description = "invalid input"), (status = 401, body = ErrorBody, description = "no valid session"), (status = 403, body = ErrorBody)), security(("bearer" = [])), tag = "rooms")]
+pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
     AppJson(req): AppJson<NewRoomRequest>,
@@ -33,11 +35,13 @@ async fn create(
     Ok((StatusCode::CREATED, AppJson(schedule::schedule(&state, &auth.account, req).await?)))
 }
 
-async fn one(State(state): State<AppState>, AppPath(id): AppPath<RoomId>) -> AppResult<AppJson<RoomView>> {
+#[utoipa::path(get, path = routes::ROOM, params(("room_id" = i64, Path)), responses((status = 200, body = RoomView), (status = 404, body = ErrorBody)), tag = "rooms")]
+pub async fn one(State(state): State<AppState>, AppPath(id): AppPath<RoomId>) -> AppResult<AppJson<RoomView>> {
     Ok(AppJson(schedule::get(&state, id).await?))
 }
 
-async fn go_live(
+#[utoipa::path(post, path = routes::ROOM_GO_LIVE, params(("room_id" = i64, Path)), responses((status = 200, body = RoomView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "not scheduled")), security(("bearer" = [])), tag = "rooms")]
+pub async fn go_live(
     State(state): State<AppState>,
     auth: Auth,
     AppPath(id): AppPath<RoomId>,
@@ -46,7 +50,12 @@ async fn go_live(
     Ok(AppJson(schedule::get(&state, id).await?))
 }
 
-async fn end(State(state): State<AppState>, auth: Auth, AppPath(id): AppPath<RoomId>) -> AppResult<AppJson<RoomView>> {
+#[utoipa::path(post, path = routes::ROOM_END, params(("room_id" = i64, Path)), responses((status = 200, body = RoomView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "not live")), security(("bearer" = [])), tag = "rooms")]
+pub async fn end(
+    State(state): State<AppState>,
+    auth: Auth,
+    AppPath(id): AppPath<RoomId>,
+) -> AppResult<AppJson<RoomView>> {
     actions::end_room(&state, id, &auth.account).await?;
     Ok(AppJson(schedule::get(&state, id).await?))
 }

@@ -19,7 +19,9 @@ pub async fn run(state: AppState) {
             _ = tick.tick() => {}
         }
         let now = state.clock.now();
-        for room in state.hub.rooms() {
+        let rooms = state.hub.rooms();
+        metrics::gauge!("livecart_rooms").set(rooms.len() as f64);
+        for room in rooms {
             if let Err(e) = tick_room(&state, &room, now).await {
                 tracing::warn!(room = %room.id, error = %e, "room tick failed");
             }

@@ -9,7 +9,7 @@ use crate::domain::{
 use crate::wire::ws::{HostCard, OrderView, ProductCard, RoomStatus};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     pub email: String,
@@ -21,21 +21,21 @@ pub struct RegisterRequest {
     pub brand_name: Option<DisplayName>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SessionResponse {
     /// Send as `Authorization: Bearer <token>`, or in the WebSocket `join`.
     pub token: String,
     pub account: AccountView,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AccountView {
     pub id: AccountId,
     pub email: String,
@@ -46,7 +46,7 @@ pub struct AccountView {
     pub tier: Option<Tier>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProductRequest {
     pub title: ProductTitle,
@@ -59,7 +59,7 @@ pub struct NewProductRequest {
     pub stock: Stock,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatchRequest {
     #[serde(default)]
@@ -72,19 +72,19 @@ pub struct ProductPatchRequest {
     pub price: Option<Price>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StockRequest {
     pub stock: Stock,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FollowersRequest {
     pub followers: Stock,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAgreementRequest {
     pub creator_id: AccountId,
@@ -95,7 +95,7 @@ pub struct NewAgreementRequest {
     pub commission_flat: Option<Price>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AgreementView {
     pub id: AgreementId,
     pub brand_id: BrandId,
@@ -107,7 +107,7 @@ pub struct AgreementView {
     pub ended_at: Option<UnixMs>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRoomRequest {
     pub title: RoomTitle,
@@ -116,7 +116,7 @@ pub struct NewRoomRequest {
     pub product_ids: Vec<ProductId>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RoomView {
     pub id: crate::domain::RoomId,
     pub title: String,
@@ -130,7 +130,7 @@ pub struct RoomView {
     pub viewers: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RoomFilter {
     Live,
@@ -138,33 +138,39 @@ pub enum RoomFilter {
     Ended,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoomListQuery {
     #[serde(default)]
     pub status: Option<RoomFilter>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Earnings {
     pub orders: i64,
     pub sales: Money,
     pub commission: Money,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreatorOrders {
     pub orders: Vec<OrderView>,
     /// Paid sales attributed to the creator and commission owed, per currency.
     pub earnings: Vec<Earnings>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    pub database: &'static str,
+    pub redis: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,

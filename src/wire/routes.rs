@@ -1,6 +1,8 @@
 //! Route paths. Paths with `{param}` segments are axum 0.8 templates; [`path`] fills them.
 
 pub const HEALTH: &str = "/health";
+pub const READY: &str = "/ready";
+pub const OPENAPI: &str = "/api/openapi.json";
 pub const WS: &str = "/ws";
 
 pub const REGISTER: &str = "/api/auth/register";

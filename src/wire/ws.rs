@@ -160,7 +160,7 @@ pub struct Snapshot {
     pub reset: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RoomCard {
     pub id: RoomId,
     pub title: String,
@@ -169,7 +169,7 @@ pub struct RoomCard {
     pub host: HostCard,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RoomStatus {
     Scheduled,
@@ -187,7 +187,7 @@ impl RoomStatus {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HostCard {
     pub id: AccountId,
     pub display_name: String,
@@ -195,7 +195,7 @@ pub struct HostCard {
     pub tier: Tier,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProductCard {
     pub id: ProductId,
     pub brand_id: BrandId,
@@ -207,7 +207,7 @@ pub struct ProductCard {
     pub stock: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DropCard {
     pub id: DropId,
     pub product_id: ProductId,
@@ -260,14 +260,14 @@ pub struct Participant {
     pub is_host: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CartView {
     pub lines: Vec<CartLineView>,
     /// `None` when the cart is empty.
     pub total: Option<Money>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CartLineView {
     pub product_id: ProductId,
     pub title: String,
@@ -276,7 +276,7 @@ pub struct CartLineView {
     pub line_total: Money,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrderView {
     pub id: OrderId,
     pub room_id: RoomId,
@@ -293,7 +293,7 @@ pub struct OrderView {
     pub created_at: UnixMs,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrderLineView {
     pub product_id: ProductId,
     pub brand_id: BrandId,
@@ -305,7 +305,7 @@ pub struct OrderLineView {
     pub commission: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     Placed,

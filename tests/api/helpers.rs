@@ -383,6 +383,10 @@ impl Ws {
         .await
     }
 
+    pub fn into_stream(self) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+        self.stream
+    }
+
     pub async fn close(mut self) {
         let _ = self.stream.close(None).await;
     }

@@ -6,5 +6,6 @@ mod helpers;
 mod accounts;
 mod checkout;
 mod cluster;
+mod operations;
 mod protocol;
 mod rooms;

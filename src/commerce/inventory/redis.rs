@@ -16,6 +16,7 @@ use crate::bus::redis::Redis;
 use crate::commerce::holds::{Shortfall, StockKey};
 use crate::domain::{Clock, DropId, ProductId, UnixMs};
 use crate::store::Store;
+use crate::telemetry::timed;
 use async_trait::async_trait;
 use redis::{AsyncCommands, Script};
 use std::collections::BTreeMap;
@@ -292,7 +293,8 @@ impl Inventory for RedisInventory {
                 hold.arg(*units);
             }
             let mut conn = self.redis.conn.clone();
-            let (code, index, available): (i64, usize, i64) = hold.invoke_async(&mut conn).await.map_err(err)?;
+            let (code, index, available): (i64, usize, i64) =
+                timed("livecart_redis_seconds", "hold", hold.invoke_async(&mut conn)).await.map_err(err)?;
             match code {
                 1 => return Ok(Ok(())),
                 0 => return Ok(Err(Shortfall { key: need[index - 1].0, available })),

@@ -1,0 +1,41 @@
+//! The OpenAPI description of the REST API, generated from the handlers and wire types.
+
+use super::{agreements, auth, creators, health, orders, products, rooms};
+use crate::app::AppState;
+use crate::wire::routes;
+use axum::Router;
+use axum::routing::get;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "livecart", description = "Live-shopping backend: rooms, catalogue, agreements, attributed orders. The room protocol itself is WebSocket, at /ws (docs/protocol.md)."),
+    paths(
+        health::health, health::ready,
+        auth::register, auth::login, auth::logout, auth::me,
+        products::list, products::create, products::one, products::update, products::set_stock,
+        creators::list, creators::one, creators::set_followers, creators::attributed_orders,
+        agreements::list, agreements::create, agreements::end,
+        rooms::list, rooms::create, rooms::one, rooms::go_live, rooms::end,
+        orders::mine, orders::one, orders::of_brand,
+    ),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(routes::OPENAPI, get(|| async { axum::Json(ApiDoc::openapi()) }))
+}

@@ -1,0 +1,54 @@
+//! Logs and metrics, set up once per process. Metrics are served on a listener of their
+//! own (`--metrics-bind`), so scraping never competes with viewers and is never exposed
+//! on the public port by accident.
+//!
+//! Metric names (Prometheus):
+//! - `livecart_connections` (gauge): open WebSocket connections.
+//! - `livecart_rooms` (gauge): rooms this node serves.
+//! - `livecart_client_messages_total{type}`: client messages decoded.
+//! - `livecart_room_events_total`: room events published.
+//! - `livecart_frames_sent_total`: frames written to viewers.
+//! - `livecart_flush_seconds`: time to write one viewer's batch (fan-out lag per viewer).
+//! - `livecart_viewer_resyncs_total`: viewers that fell behind and took a snapshot.
+//! - `livecart_checkouts_total{outcome}`: checkouts by outcome (`paid` or an error code).
+//! - `livecart_holds_total{result}`: stock holds taken or refused.
+//! - `livecart_redis_seconds{op}`, `livecart_db_seconds{op}`: backend latency.
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Instant;
+use tracing_subscriber::EnvFilter;
+
+pub fn init_tracing(json: bool) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("livecart=info,tower_http=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+/// Latency buckets from 100 µs to 10 s.
+const LATENCY_BUCKETS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0, 10.0];
+
+/// The process's metrics recorder, installed on first use.
+pub fn metrics() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS)
+            .map(PrometheusBuilder::build_recorder)
+            .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+        let handle = recorder.handle();
+        // Another recorder may already be installed (a host application's): then ours
+        // renders nothing, which is the honest outcome.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// Runs `fut` and records how long it took under `metric{op}`.
+pub async fn timed<T>(metric: &'static str, op: &'static str, fut: impl Future<Output = T>) -> T {
+    let start = Instant::now();
+    let out = fut.await;
+    metrics::histogram!(metric, "op" => op).record(start.elapsed().as_secs_f64());
+    out
+}
