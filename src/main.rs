@@ -59,10 +59,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     if let Command::Seed = command {
         return Ok(());
     }
-    let listener = tokio::net::TcpListener::bind(cli.config.bind).await?;
-    tracing::info!(addr = %listener.local_addr()?, "livecart listening");
     let metrics = tokio::net::TcpListener::bind(cli.config.metrics_bind).await?;
     tracing::info!(addr = %metrics.local_addr()?, "metrics listening");
+    let listener = tokio::net::TcpListener::bind(cli.config.bind).await?;
+    tracing::info!(addr = %listener.local_addr()?, "livecart listening");
     tokio::spawn(livecart::serve_metrics(metrics, state.shutdown.clone()));
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {

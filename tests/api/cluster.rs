@@ -62,6 +62,7 @@ impl Cluster {
             .env("REDIS_URL", self.backing.redis_url.as_deref().unwrap_or_default())
             .env("LIVECART_REDIS_PREFIX", &self.backing.redis_prefix)
             .env("LIVECART_BIND", "127.0.0.1:0")
+            .env("LIVECART_METRICS_BIND", "127.0.0.1:0")
             .env("LIVECART_SEED_DEMO", "false")
             .env("LIVECART_ARGON2_KIB", "64")
             .env("LIVECART_TICK_MS", "100")
