@@ -7,6 +7,7 @@ use crate::commerce::inventory::{Inventory, MemoryInventory, RedisInventory};
 use crate::commerce::payments::{PaymentProvider, TestCards};
 use crate::config::Config;
 use crate::domain::Clock;
+use crate::media::Sfu;
 use crate::room::RoomHub;
 use crate::room::rate::RateLimit;
 use crate::store::Store;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub inventory: Arc<dyn Inventory>,
     pub carts: Arc<dyn Carts>,
     pub payments: Arc<dyn PaymentProvider>,
+    /// The SFU: the host's stream and its viewers' media sessions on this node.
+    pub media: Arc<Sfu>,
     pub clock: Clock,
     /// Set in the scaled-out deployment, for readiness checks.
     pub redis: Option<Redis>,
@@ -48,6 +51,7 @@ impl AppState {
     pub fn embedded(config: Config, store: Store, clock: Clock) -> Self {
         let hub = Arc::new(RoomHub::default());
         AppState {
+            media: Sfu::new(config.ice()),
             config: Arc::new(config),
             store,
             bus: Arc::new(MemoryBus::new(Arc::clone(&hub))),
@@ -71,6 +75,7 @@ impl AppState {
         let bus =
             RedisBus::start(redis.clone(), Arc::clone(&hub), config.history, config.tick, shutdown.clone()).await?;
         Ok(AppState {
+            media: Sfu::new(config.ice()),
             config: Arc::new(config),
             inventory: Arc::new(RedisInventory::new(redis.clone(), store.clone(), clock.clone())),
             carts: Arc::new(RedisCarts::new(redis.clone())),

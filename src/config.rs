@@ -13,6 +13,34 @@ fn parse_millis(raw: &str) -> Result<Duration, String> {
     raw.parse::<u64>().map(Duration::from_millis).map_err(|e| format!("{raw:?}: {e}"))
 }
 
+fn parse_port_range(raw: &str) -> Result<(u16, u16), String> {
+    let (lo, hi) = raw.split_once('-').ok_or_else(|| format!("{raw:?}: expected first-last"))?;
+    let (lo, hi): (u16, u16) =
+        (lo.trim().parse().map_err(|e| format!("{e}"))?, hi.trim().parse().map_err(|e| format!("{e}"))?);
+    if lo == 0 || lo > hi {
+        return Err(format!("{raw:?}: expected 1 <= first <= last"));
+    }
+    Ok((lo, hi))
+}
+
+/// A configuration value that must never reach a log: `Debug` shows only that it is set.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Address the HTTP and WebSocket server listens on.
@@ -74,6 +102,24 @@ pub struct Config {
     #[arg(long, env = "LIVECART_METRICS_BIND", default_value = "127.0.0.1:9091")]
     pub metrics_bind: SocketAddr,
 
+    /// Address media host candidates are gathered on (and UDP sockets bound to).
+    #[arg(long, env = "LIVECART_ICE_IP", default_value = "127.0.0.1")]
+    pub ice_ip: std::net::IpAddr,
+
+    /// UDP port range for media, as `first-last`; unset lets the OS pick.
+    #[arg(long, env = "LIVECART_UDP_PORTS", value_parser = parse_port_range)]
+    pub udp_ports: Option<(u16, u16)>,
+
+    /// STUN/TURN servers for deployments behind NAT, comma-separated `stun:`/`turn:` URLs.
+    #[arg(long, env = "LIVECART_ICE_SERVERS", value_delimiter = ',')]
+    pub ice_servers: Vec<String>,
+
+    #[arg(long, env = "LIVECART_TURN_USERNAME")]
+    pub turn_username: Option<String>,
+
+    #[arg(long, env = "LIVECART_TURN_CREDENTIAL")]
+    pub turn_credential: Option<Secret>,
+
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "LIVECART_LOG_JSON", default_value_t = false)]
     pub log_json: bool,
@@ -107,6 +153,16 @@ impl Config {
             return Err(ConfigError::Argon2Memory);
         }
         Ok(())
+    }
+
+    pub fn ice(&self) -> crate::media::IceSettings {
+        crate::media::IceSettings {
+            host_ip: self.ice_ip,
+            udp_ports: self.udp_ports,
+            servers: self.ice_servers.clone(),
+            turn_username: self.turn_username.clone(),
+            turn_credential: self.turn_credential.as_ref().map(|s| s.0.clone()),
+        }
     }
 
     /// The defaults, as if no flag or variable were given.

@@ -50,6 +50,10 @@ pub enum AppError {
     MixedCurrency,
     #[error("the card was declined: {0}")]
     PaymentDeclined(String),
+    #[error("send the offer as application/sdp")]
+    UnsupportedMediaType,
+    #[error("the host is not streaming right now; wait for stream_started")]
+    NotStreaming,
     #[error("the payment provider is unavailable; retry with the same idempotency key")]
     PaymentUnavailable,
     #[error("the stock hold for this checkout expired; start a new checkout")]
@@ -88,6 +92,8 @@ impl AppError {
             AppError::MixedCurrency => "mixed_currency",
             AppError::PaymentDeclined(_) => "payment_declined",
             AppError::PaymentUnavailable => "payment_unavailable",
+            AppError::UnsupportedMediaType => "unsupported_media_type",
+            AppError::NotStreaming => "not_streaming",
             AppError::HoldExpired => "hold_expired",
             AppError::IdempotencyMismatch => "idempotency_mismatch",
             AppError::CheckoutInProgress => "checkout_in_progress",
@@ -118,6 +124,8 @@ impl AppError {
             | AppError::HoldExpired
             | AppError::CheckoutInProgress => StatusCode::CONFLICT,
             AppError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::NotStreaming => StatusCode::CONFLICT,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             AppError::PaymentDeclined(_) => StatusCode::PAYMENT_REQUIRED,
             AppError::PaymentUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -163,6 +171,18 @@ impl From<crate::commerce::inventory::InventoryError> for AppError {
 impl From<crate::bus::BusError> for AppError {
     fn from(e: crate::bus::BusError) -> Self {
         AppError::Internal(e.to_string())
+    }
+}
+
+impl From<crate::media::MediaError> for AppError {
+    fn from(e: crate::media::MediaError) -> Self {
+        use crate::media::MediaError;
+        match e {
+            MediaError::BadSdp(detail) => AppError::BadRequest(format!("sdp: {detail}")),
+            MediaError::NotStreaming => AppError::NotStreaming,
+            MediaError::NoSession => AppError::NotFound("media session"),
+            MediaError::Peer(detail) => AppError::Internal(format!("media: {detail}")),
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! - [`room`]: live rooms, their sequenced events and fan-out to viewers; [`bus`]
 //!   carries events between nodes.
 //! - [`commerce`]: carts, stock holds, checkout, payment, attribution and commission.
+//! - [`media`]: the SFU forwarding the host's stream to viewers (WHIP in, WHEP out).
 //! - [`accounts`]: registration, password hashing and session tokens.
 //! - [`store`]: the durable record in SQLite or PostgreSQL.
 //! - [`domain`]: the typed values everything above passes around.
@@ -20,6 +21,7 @@ pub mod domain;
 pub mod error;
 pub mod gateway;
 pub mod http;
+pub mod media;
 pub mod room;
 pub mod seed;
 pub mod store;
@@ -47,6 +49,7 @@ pub async fn serve_metrics(
 pub async fn run(listener: TcpListener, state: AppState) -> std::io::Result<()> {
     let ticker = tokio::spawn(room::ticker::run(state.clone()));
     let sweeper = tokio::spawn(commerce::sweeper::run(state.clone()));
+    let announcer = tokio::spawn(room::stream::announce(state.clone()));
     let shutdown = state.shutdown.clone();
     let served = axum::serve(listener, app::router(state.clone()))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
@@ -55,6 +58,6 @@ pub async fn run(listener: TcpListener, state: AppState) -> std::io::Result<()> 
     if tokio::time::timeout(CHECKOUT_DRAIN, state.checkouts.wait()).await.is_err() {
         tracing::warn!("shutdown: checkouts still running after the drain period");
     }
-    let _ = tokio::join!(ticker, sweeper);
+    let _ = tokio::join!(ticker, sweeper, announcer);
     served
 }

@@ -6,6 +6,7 @@ mod auth;
 mod creators;
 mod extract;
 mod health;
+mod media;
 mod openapi;
 mod orders;
 mod products;
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .merge(agreements::router())
         .merge(rooms::router())
         .merge(orders::router())
+        .merge(media::router())
         .merge(openapi::router())
         // Unknown API paths get our error body, not the web demo's page.
         .route("/api/{*rest}", axum::routing::any(|| async { crate::error::AppError::NotFound("route") }))

@@ -216,6 +216,7 @@ pub async fn end_room(state: &AppState, room_id: RoomId, by: &AccountRow) -> App
     }
     let room = live_room(state, room_id).await?;
     end_drop(state, &room).await?;
+    state.media.close_room(room_id).await;
     state.bus.publish(&room, RoomEvent::RoomEnded).await?;
     Ok(())
 }

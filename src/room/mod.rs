@@ -12,6 +12,7 @@ pub mod rate;
 pub mod schedule;
 pub mod snapshot;
 pub mod state;
+pub mod stream;
 pub mod ticker;
 
 pub use hub::RoomHub;

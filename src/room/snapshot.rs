@@ -41,10 +41,10 @@ pub async fn open(
 }
 
 pub async fn snapshot(state: &AppState, room: &LiveRoom, viewer: &Viewer, reset: bool) -> AppResult<Opening> {
-    let ((card, pinned, drop, comments, seq, epoch), frames) = room.read_and_subscribe(|s| {
+    let ((card, pinned, drop, comments, seq, epoch, streaming), frames) = room.read_and_subscribe(|s| {
         let mut card = room.card.clone();
         card.status = s.status;
-        (card, s.pinned, s.drop.clone(), s.comments.iter().cloned().collect(), s.seq, s.epoch.clone())
+        (card, s.pinned, s.drop.clone(), s.comments.iter().cloned().collect(), s.seq, s.epoch.clone(), s.streaming)
     });
     // Stock is read after subscribing, so any sale it misses arrives as an event.
     let mut lineup = Vec::with_capacity(room.lineup.len());
@@ -63,6 +63,7 @@ pub async fn snapshot(state: &AppState, room: &LiveRoom, viewer: &Viewer, reset:
         drop,
         comments,
         viewers: room.reported_viewers().max(room.viewers()),
+        streaming,
         cart,
         you: Participant {
             display_name: viewer.display_name.clone(),

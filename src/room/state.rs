@@ -16,6 +16,9 @@ pub struct RoomState {
     pub status: RoomStatus,
     pub pinned: Option<ProductId>,
     pub drop: Option<DropCard>,
+    /// The host's stream is on air, and has been at least once (for `resumed`).
+    pub streaming: bool,
+    pub streamed: bool,
     pub comments: VecDeque<SequencedComment>,
     history: VecDeque<(u64, Utf8Bytes)>,
     history_cap: usize,
@@ -29,6 +32,8 @@ impl RoomState {
             status,
             pinned: None,
             drop,
+            streaming: false,
+            streamed: false,
             comments: VecDeque::with_capacity(SNAPSHOT_COMMENTS),
             history: VecDeque::with_capacity(history_cap.min(1024)),
             history_cap,
@@ -79,7 +84,13 @@ impl RoomState {
                 self.status = RoomStatus::Ended;
                 self.pinned = None;
                 self.drop = None;
+                self.streaming = false;
             }
+            RoomEvent::StreamStarted { .. } => {
+                self.streaming = true;
+                self.streamed = true;
+            }
+            RoomEvent::StreamStopped => self.streaming = false,
         }
     }
 

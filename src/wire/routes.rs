@@ -26,6 +26,12 @@ pub const ROOMS: &str = "/api/rooms";
 pub const ROOM: &str = "/api/rooms/{room_id}";
 pub const ROOM_GO_LIVE: &str = "/api/rooms/{room_id}/live";
 pub const ROOM_END: &str = "/api/rooms/{room_id}/end";
+/// WHIP (RFC 9725): the host publishes the room's stream.
+pub const WHIP: &str = "/api/rooms/{room_id}/whip";
+pub const WHIP_SESSION: &str = "/api/rooms/{room_id}/whip/{session_id}";
+/// WHEP: a viewer receives the room's stream.
+pub const WHEP: &str = "/api/rooms/{room_id}/whep";
+pub const WHEP_SESSION: &str = "/api/rooms/{room_id}/whep/{session_id}";
 
 pub const ORDERS: &str = "/api/orders";
 pub const ORDER: &str = "/api/orders/{order_id}";

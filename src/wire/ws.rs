@@ -132,13 +132,28 @@ pub enum ServerMsg {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RoomEvent {
     Comment(CommentView),
-    Pinned { product: ProductCard },
-    Unpinned { product_id: ProductId },
-    DropStarted { drop: DropCard },
-    DropEnded { drop_id: DropId, sold: i64 },
+    Pinned {
+        product: ProductCard,
+    },
+    Unpinned {
+        product_id: ProductId,
+    },
+    DropStarted {
+        drop: DropCard,
+    },
+    DropEnded {
+        drop_id: DropId,
+        sold: i64,
+    },
     Sale(SaleView),
     RoomLive,
     RoomEnded,
+    /// The host's camera is on air. `resumed` is true when it comes back after a stop.
+    StreamStarted {
+        resumed: bool,
+    },
+    /// The host's stream stopped (publisher left or was replaced); chat and checkout go on.
+    StreamStopped,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -150,6 +165,8 @@ pub struct Snapshot {
     /// The most recent comments, oldest first, each with its sequence number.
     pub comments: Vec<SequencedComment>,
     pub viewers: u64,
+    /// Whether the host's stream is on air: watch it through WHEP when true.
+    pub streaming: bool,
     /// `None` for guests, who cannot buy.
     pub cart: Option<CartView>,
     pub you: Participant,

@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod checkout;
 mod cluster;
+mod media;
 mod operations;
 mod protocol;
 mod rooms;

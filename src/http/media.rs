@@ -1,0 +1,100 @@
+//! WHIP and WHEP (RFC 9725 and its viewer twin): an SDP offer in, an SDP answer out with
+//! every candidate, a `Location` to `DELETE` when done. CORS is open on these routes so
+//! browser clients on other origins can use them.
+
+use super::extract::{AppPath, Auth};
+use crate::app::AppState;
+use crate::domain::RoomId;
+use crate::error::{AppError, AppResult};
+use crate::media::SessionId;
+use crate::room::stream;
+use crate::wire::routes::{self, path};
+use axum::Router;
+use axum::extract::State;
+use axum::http::header::{CONTENT_TYPE, LOCATION};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use tower_http::cors::{Any, CorsLayer};
+
+pub fn router() -> Router<AppState> {
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_headers([axum::http::header::AUTHORIZATION, CONTENT_TYPE])
+        .expose_headers([LOCATION]);
+    Router::new()
+        .route(routes::WHIP, post(publish))
+        .route(routes::WHIP_SESSION, axum::routing::delete(unpublish))
+        .route(routes::WHEP, post(watch))
+        .route(routes::WHEP_SESSION, axum::routing::delete(unwatch))
+        .layer(cors)
+}
+
+fn require_sdp(headers: &HeaderMap) -> AppResult<()> {
+    let sdp = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/sdp")));
+    if sdp { Ok(()) } else { Err(AppError::UnsupportedMediaType) }
+}
+
+fn created(location: String, answer: String) -> Response {
+    let mut response = (StatusCode::CREATED, answer).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/sdp"));
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        headers.insert(LOCATION, location);
+    }
+    response
+}
+
+#[utoipa::path(post, path = routes::WHIP, params(("room_id" = i64, Path)), request_body(content = String, content_type = "application/sdp"),
+    responses((status = 201, description = "SDP answer; Location names the session"), (status = 403, body = crate::wire::api::ErrorBody), (status = 409, body = crate::wire::api::ErrorBody, description = "room not live"), (status = 415, body = crate::wire::api::ErrorBody)),
+    security(("bearer" = [])), tag = "media")]
+pub async fn publish(
+    State(state): State<AppState>,
+    auth: Auth,
+    AppPath(room): AppPath<RoomId>,
+    headers: HeaderMap,
+    offer: String,
+) -> AppResult<Response> {
+    require_sdp(&headers)?;
+    let (session, answer) = stream::publish(&state, room, &auth.account, offer).await?;
+    Ok(created(path(routes::WHIP_SESSION, &[room.get(), session as i64]), answer))
+}
+
+#[utoipa::path(delete, path = routes::WHIP_SESSION, params(("room_id" = i64, Path), ("session_id" = u64, Path)),
+    responses((status = 204, description = "stream stopped"), (status = 404, body = crate::wire::api::ErrorBody)), security(("bearer" = [])), tag = "media")]
+pub async fn unpublish(
+    State(state): State<AppState>,
+    auth: Auth,
+    AppPath((room, session)): AppPath<(RoomId, SessionId)>,
+) -> AppResult<StatusCode> {
+    stream::unpublish(&state, room, &auth.account, session).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = routes::WHEP, params(("room_id" = i64, Path)), request_body(content = String, content_type = "application/sdp"),
+    responses((status = 201, description = "SDP answer; Location names the session"), (status = 409, body = crate::wire::api::ErrorBody, description = "room not live or not streaming"), (status = 415, body = crate::wire::api::ErrorBody)),
+    tag = "media")]
+pub async fn watch(
+    State(state): State<AppState>,
+    AppPath(room): AppPath<RoomId>,
+    headers: HeaderMap,
+    offer: String,
+) -> AppResult<Response> {
+    require_sdp(&headers)?;
+    let (session, answer) = stream::watch(&state, room, offer).await?;
+    Ok(created(path(routes::WHEP_SESSION, &[room.get(), session as i64]), answer))
+}
+
+#[utoipa::path(delete, path = routes::WHEP_SESSION, params(("room_id" = i64, Path), ("session_id" = u64, Path)),
+    responses((status = 204, description = "session ended"), (status = 404, body = crate::wire::api::ErrorBody)), tag = "media")]
+pub async fn unwatch(
+    State(state): State<AppState>,
+    AppPath((room, session)): AppPath<(RoomId, SessionId)>,
+) -> AppResult<StatusCode> {
+    stream::unwatch(&state, room, session).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

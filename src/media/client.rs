@@ -1,0 +1,225 @@
+//! Media clients that speak to livecart's SFU the way a browser or OBS does: a
+//! synthetic publisher that sends generated RTP, and a receive-only viewer that counts
+//! what arrives. The integration tests and the load tester use them; the HTTP exchange
+//! (POST the offer to WHIP or WHEP, read the answer) is the caller's.
+
+use super::peer::{IceSettings, Peer, PeerEvent, new_peer};
+use super::sfu::MediaError;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::media_stream::track_remote::TrackRemoteEvent;
+use webrtc::rtp_transceiver::RtpSender;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoCodec {
+    Vp8,
+    /// Constrained baseline, packetization mode 1: what OBS sends.
+    H264,
+}
+
+impl VideoCodec {
+    fn codec(self) -> RTCRtpCodec {
+        let (mime, fmtp) = match self {
+            VideoCodec::Vp8 => ("video/VP8", ""),
+            VideoCodec::H264 => {
+                ("video/H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f")
+            }
+        };
+        RTCRtpCodec { mime_type: mime.into(), clock_rate: 90_000, sdp_fmtp_line: fmtp.into(), ..Default::default() }
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> MediaError {
+    MediaError::Peer(e.to_string())
+}
+
+/// Counters a client keeps while it runs.
+#[derive(Debug, Default)]
+pub struct MediaCounters {
+    pub packets: AtomicU64,
+    pub bytes: AtomicU64,
+    pub keyframe_requests: AtomicU64,
+}
+
+/// Sends generated video RTP at a fixed rate once connected.
+pub struct SyntheticPublisher {
+    peer: Peer,
+    track: Arc<TrackLocalStaticRTP>,
+    sender: Arc<dyn RtpSender>,
+    ssrc: u32,
+    pub counters: Arc<MediaCounters>,
+    stop: CancellationToken,
+}
+
+impl SyntheticPublisher {
+    /// A publisher and the offer to POST to WHIP.
+    pub async fn offer(ice: &IceSettings, codec: VideoCodec) -> Result<(SyntheticPublisher, String), MediaError> {
+        let mut peer = new_peer(ice).await?;
+        let ssrc = rand::random::<u32>();
+        let coding = RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+            codec: codec.codec(),
+            ..Default::default()
+        };
+        let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+            "synthetic".into(),
+            "synthetic-video".into(),
+            "synthetic".into(),
+            RtpCodecKind::Video,
+            vec![coding],
+        )));
+        let sender = peer.pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await.map_err(err)?;
+        let offer = peer.offer().await?;
+        let publisher =
+            SyntheticPublisher { peer, track, sender, ssrc, counters: Arc::default(), stop: CancellationToken::new() };
+        Ok((publisher, offer))
+    }
+
+    /// Applies WHIP's answer and starts sending `packets_per_second`, every 30th packet
+    /// standing for a keyframe boundary (marker bit set).
+    pub async fn start(&self, answer: String, packets_per_second: u32) -> Result<(), MediaError> {
+        self.peer.accept_answer(answer).await?;
+        let parameters = self.sender.get_parameters().await.map_err(err)?;
+        let payload_type = parameters
+            .rtp_parameters
+            .codecs
+            .first()
+            .map(|c| c.payload_type)
+            .ok_or_else(|| MediaError::Peer("no codec negotiated".into()))?;
+        let (track, ssrc, counters, stop) =
+            (Arc::clone(&self.track), self.ssrc, Arc::clone(&self.counters), self.stop.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1) / packets_per_second.max(1));
+            let mut seq: u16 = rand::random();
+            let mut timestamp: u32 = rand::random();
+            let payload = bytes::Bytes::from(vec![0x90u8; 1_000]);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                seq = seq.wrapping_add(1);
+                timestamp = timestamp.wrapping_add(3_000);
+                let header = rtp::header::Header {
+                    version: 2,
+                    marker: seq % 30 == 0,
+                    payload_type,
+                    sequence_number: seq,
+                    timestamp,
+                    ssrc,
+                    ..Default::default()
+                };
+                if track.write_rtp(rtp::Packet { header, payload: payload.clone() }).await.is_ok() {
+                    counters.packets.fetch_add(1, Ordering::Relaxed);
+                    counters.bytes.fetch_add(payload.len() as u64, Ordering::Relaxed);
+                }
+            }
+        });
+        let (track, counters, stop) = (Arc::clone(&self.track), Arc::clone(&self.counters), self.stop.clone());
+        tokio::spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    _ = stop.cancelled() => return,
+                    event = track.poll() => event,
+                };
+                match event {
+                    Some(TrackLocalEvent::OnRtcpPacket(packets)) => {
+                        let plis = packets.iter().filter(|p| p.as_any().is::<PictureLossIndication>()).count();
+                        counters.keyframe_requests.fetch_add(plis as u64, Ordering::Relaxed);
+                    }
+                    Some(_) => {}
+                    None => return,
+                }
+            }
+        });
+        Ok(())
+    }
+
+    pub async fn close(self) {
+        self.stop.cancel();
+        let _ = self.peer.pc.close().await;
+    }
+}
+
+/// A receive-only viewer that counts the packets and bytes it gets.
+pub struct CountingViewer {
+    peer: Peer,
+    pub counters: Arc<MediaCounters>,
+    stop: CancellationToken,
+}
+
+impl CountingViewer {
+    /// A viewer and the offer to POST to WHEP.
+    pub async fn offer(ice: &IceSettings) -> Result<(CountingViewer, String), MediaError> {
+        let mut peer = new_peer(ice).await?;
+        for kind in [RtpCodecKind::Video, RtpCodecKind::Audio] {
+            let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Recvonly, ..Default::default() };
+            peer.pc.add_transceiver_from_kind(kind, Some(init)).await.map_err(err)?;
+        }
+        let offer = peer.offer().await?;
+        Ok((CountingViewer { peer, counters: Arc::default(), stop: CancellationToken::new() }, offer))
+    }
+
+    /// Applies WHEP's answer and counts every packet of every track that arrives.
+    pub async fn start(mut self, answer: String) -> Result<CountingViewerHandle, MediaError> {
+        self.peer.accept_answer(answer).await?;
+        let (counters, stop) = (Arc::clone(&self.counters), self.stop.clone());
+        let mut events = std::mem::replace(&mut self.peer.events, tokio::sync::mpsc::channel(1).1);
+        tokio::spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    _ = stop.cancelled() => return,
+                    event = events.recv() => event,
+                };
+                let Some(event) = event else { return };
+                if let PeerEvent::Track(remote) = event {
+                    let (counters, stop) = (Arc::clone(&counters), stop.clone());
+                    tokio::spawn(async move {
+                        loop {
+                            let event = tokio::select! {
+                                _ = stop.cancelled() => return,
+                                event = remote.poll() => event,
+                            };
+                            match event {
+                                Some(TrackRemoteEvent::OnRtpPacket(p)) => {
+                                    counters.packets.fetch_add(1, Ordering::Relaxed);
+                                    counters.bytes.fetch_add(p.payload.len() as u64, Ordering::Relaxed);
+                                }
+                                Some(TrackRemoteEvent::OnEnded) | None => return,
+                                Some(_) => {}
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        Ok(CountingViewerHandle { pc: Arc::clone(&self.peer.pc), counters: self.counters, stop: self.stop })
+    }
+}
+
+/// A running viewer: its counters, and the means to hang up.
+pub struct CountingViewerHandle {
+    pc: Arc<dyn webrtc::peer_connection::PeerConnection>,
+    pub counters: Arc<MediaCounters>,
+    stop: CancellationToken,
+}
+
+impl CountingViewerHandle {
+    pub fn packets(&self) -> u64 {
+        self.counters.packets.load(Ordering::Relaxed)
+    }
+
+    pub async fn close(self) {
+        self.stop.cancel();
+        let _ = self.pc.close().await;
+    }
+}

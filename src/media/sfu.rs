@@ -1,0 +1,358 @@
+use super::feed::{Feed, VIEWER_QUEUE};
+use super::peer::{IceSettings, Peer, PeerEvent, new_peer};
+use crate::domain::RoomId;
+use dashmap::DashMap;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
+use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
+use webrtc::rtp_transceiver::RtpSender;
+
+pub type SessionId = u64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("the offer is not valid SDP: {0}")]
+    BadSdp(String),
+    #[error("the host is not streaming right now")]
+    NotStreaming,
+    #[error("no such media session")]
+    NoSession,
+    #[error("peer connection: {0}")]
+    Peer(String),
+}
+
+/// What the room hears about its stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaNotice {
+    StreamStarted(RoomId),
+    StreamStopped(RoomId),
+}
+
+/// Keyframes are also asked for on this period, so a viewer whose request was lost
+/// recovers anyway.
+const PERIODIC_KEYFRAME: Duration = Duration::from_secs(4);
+
+/// One room's publisher and the feeds of its tracks.
+struct Broadcast {
+    session: SessionId,
+    /// Cancelled when the broadcast ends, which stops the task that owns the publisher.
+    ended: CancellationToken,
+    pc: Arc<dyn PeerConnection>,
+    /// Guarded by a std mutex: sections push or clone the list.
+    feeds: Mutex<Vec<Arc<Feed>>>,
+}
+
+struct ViewerSession {
+    room: RoomId,
+    /// Cancelled when the session ends, which stops the task that owns the viewer.
+    ended: CancellationToken,
+    pc: Arc<dyn PeerConnection>,
+    feeds: Vec<Arc<Feed>>,
+}
+
+/// The payload type this viewer's leg negotiated for the feed's codec (same MIME type,
+/// and the same format parameters when several variants of it were negotiated).
+async fn negotiated_payload_type(sender: &Arc<dyn RtpSender>, feed: &Feed) -> Option<u8> {
+    let parameters = sender.get_parameters().await.ok()?;
+    let same_mime: Vec<_> = parameters
+        .rtp_parameters
+        .codecs
+        .iter()
+        .filter(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(&feed.codec.mime_type))
+        .collect();
+    same_mime
+        .iter()
+        .find(|c| c.rtp_codec.sdp_fmtp_line == feed.codec.sdp_fmtp_line)
+        .or(same_mime.first())
+        .map(|c| c.payload_type)
+}
+
+pub struct Sfu {
+    ice: IceSettings,
+    broadcasts: DashMap<RoomId, Arc<Broadcast>>,
+    viewers: DashMap<SessionId, ViewerSession>,
+    notices: broadcast::Sender<MediaNotice>,
+    /// Closed peer connections, to prove they are released (see `released_all`).
+    closed: Mutex<Vec<Weak<dyn PeerConnection>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Sfu {
+    pub fn new(ice: IceSettings) -> Arc<Sfu> {
+        let notices = broadcast::channel(64).0;
+        let sfu =
+            Sfu { ice, broadcasts: DashMap::new(), viewers: DashMap::new(), notices, closed: Mutex::new(Vec::new()) };
+        Arc::new(sfu)
+    }
+
+    /// Stream starts and stops, for the application to announce in the room.
+    pub fn notices(&self) -> broadcast::Receiver<MediaNotice> {
+        self.notices.subscribe()
+    }
+
+    /// Session ids are random: a session's URL is what lets its owner end it.
+    fn session_id(&self) -> SessionId {
+        rand::random::<u64>() >> 11
+    }
+
+    pub fn is_streaming(&self, room: RoomId) -> bool {
+        self.broadcasts.get(&room).is_some_and(|b| !lock(&b.feeds).is_empty())
+    }
+
+    /// Media sessions open now: publishers and viewers.
+    pub fn open_sessions(&self) -> usize {
+        self.broadcasts.len() + self.viewers.len()
+    }
+
+    /// True once every closed peer connection has been dropped, sockets and all.
+    pub fn released_all(&self) -> bool {
+        let mut closed = lock(&self.closed);
+        closed.retain(|w| w.strong_count() > 0);
+        closed.is_empty()
+    }
+
+    async fn close_pc(&self, pc: Arc<dyn PeerConnection>) {
+        if let Err(e) = pc.close().await {
+            tracing::debug!(error = %e, "closing peer connection");
+        }
+        lock(&self.closed).push(Arc::downgrade(&pc));
+    }
+
+    /// Starts the host's stream from a WHIP offer. A new publish replaces the room's
+    /// current one (an encoder that reconnects must not be locked out by its own stale
+    /// session); the replaced session's viewers are closed and reconnect when the
+    /// stream resumes.
+    pub async fn publish(self: &Arc<Self>, room: RoomId, offer: String) -> Result<(SessionId, String), MediaError> {
+        let mut peer = new_peer(&self.ice).await?;
+        let answer = match peer.answer(offer).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                self.close_pc(peer.pc).await;
+                return Err(e);
+            }
+        };
+        let session = self.session_id();
+        let broadcast = Arc::new(Broadcast {
+            session,
+            ended: CancellationToken::new(),
+            pc: Arc::clone(&peer.pc),
+            feeds: Mutex::new(Vec::new()),
+        });
+        if let Some(previous) = self.broadcasts.insert(room, Arc::clone(&broadcast)) {
+            self.end_broadcast(room, previous).await;
+        }
+        tokio::spawn(Arc::clone(self).run_publisher(room, broadcast, peer));
+        Ok((session, answer))
+    }
+
+    /// Owns a publisher: turns its tracks into feeds and ends the broadcast when the
+    /// connection goes away.
+    async fn run_publisher(self: Arc<Self>, room: RoomId, broadcast: Arc<Broadcast>, mut peer: Peer) {
+        let mut keyframes = tokio::time::interval(PERIODIC_KEYFRAME);
+        loop {
+            let event = tokio::select! {
+                _ = broadcast.ended.cancelled() => return,
+                event = peer.events.recv() => event,
+                _ = keyframes.tick() => {
+                    let feeds = lock(&broadcast.feeds).clone();
+                    for feed in feeds {
+                        feed.request_keyframe().await;
+                    }
+                    continue;
+                }
+            };
+            match event {
+                Some(PeerEvent::Track(remote)) => {
+                    let Some(feed) = Feed::new(remote).await else { continue };
+                    let feed = Arc::new(feed);
+                    let first = {
+                        let mut feeds = lock(&broadcast.feeds);
+                        feeds.push(Arc::clone(&feed));
+                        feeds.len() == 1
+                    };
+                    tokio::spawn(Arc::clone(&feed).pump());
+                    if first {
+                        let _ = self.notices.send(MediaNotice::StreamStarted(room));
+                    }
+                }
+                Some(PeerEvent::State(
+                    RTCPeerConnectionState::Failed
+                    | RTCPeerConnectionState::Closed
+                    | RTCPeerConnectionState::Disconnected,
+                ))
+                | None => break,
+                Some(PeerEvent::State(_)) => {}
+            }
+        }
+        // Only if this publisher is still the room's: a replacement has taken over otherwise.
+        if let Some((_, ended)) = self.broadcasts.remove_if(&room, |_, b| b.session == broadcast.session) {
+            self.end_broadcast(room, ended).await;
+        }
+    }
+
+    async fn end_broadcast(&self, room: RoomId, broadcast: Arc<Broadcast>) {
+        broadcast.ended.cancel();
+        let had_feeds = !lock(&broadcast.feeds).is_empty();
+        self.close_pc(Arc::clone(&broadcast.pc)).await;
+        let sessions: Vec<SessionId> = self.viewers.iter().filter(|v| v.room == room).map(|v| *v.key()).collect();
+        for session in sessions {
+            self.stop_viewer(session).await;
+        }
+        if had_feeds {
+            let _ = self.notices.send(MediaNotice::StreamStopped(room));
+        }
+    }
+
+    /// Starts a receive-only viewer of the room's stream from a WHEP offer.
+    pub async fn watch(self: &Arc<Self>, room: RoomId, offer: String) -> Result<(SessionId, String), MediaError> {
+        let feeds = self.broadcasts.get(&room).map(|b| lock(&b.feeds).clone()).unwrap_or_default();
+        if feeds.is_empty() {
+            return Err(MediaError::NotStreaming);
+        }
+        let mut peer = new_peer(&self.ice).await?;
+        let session = self.session_id();
+        let mut tracks = Vec::with_capacity(feeds.len());
+        for feed in &feeds {
+            let ssrc = rand::random::<u32>();
+            let coding = RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+                codec: feed.codec.clone(),
+                ..Default::default()
+            };
+            let id = format!("livecart-{room}-{session}");
+            let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+                format!("room-{room}"),
+                format!("{id}-{}", tracks.len()),
+                id,
+                feed.kind,
+                vec![coding],
+            )));
+            let sender = match peer.pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await {
+                Ok(sender) => sender,
+                Err(e) => {
+                    self.close_pc(peer.pc).await;
+                    return Err(MediaError::Peer(e.to_string()));
+                }
+            };
+            tracks.push((Arc::clone(feed), track, sender, ssrc));
+        }
+        let answer = match peer.answer(offer).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                self.close_pc(peer.pc).await;
+                return Err(e);
+            }
+        };
+        for (feed, track, sender, ssrc) in tracks {
+            // The viewer's leg may number the codec differently from the publisher's.
+            let Some(payload_type) = negotiated_payload_type(&sender, &feed).await else {
+                tracing::info!(%room, codec = %feed.codec.mime_type, "viewer did not accept the stream's codec");
+                continue;
+            };
+            let (queue, mut packets) = mpsc::channel(VIEWER_QUEUE);
+            feed.add_viewer(session, queue);
+            let writer = Arc::clone(&track);
+            tokio::spawn(async move {
+                while let Some(mut packet) = packets.recv().await {
+                    packet.header.ssrc = ssrc;
+                    packet.header.payload_type = payload_type;
+                    if writer.write_rtp(packet).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let asking = Arc::clone(&feed);
+            tokio::spawn(async move {
+                while let Some(event) = track.poll().await {
+                    if let TrackLocalEvent::OnRtcpPacket(packets) = event {
+                        let wants_keyframe = packets
+                            .iter()
+                            .any(|p| p.as_any().is::<PictureLossIndication>() || p.as_any().is::<FullIntraRequest>());
+                        if wants_keyframe {
+                            asking.request_keyframe().await;
+                        }
+                    }
+                }
+            });
+            // A new viewer can only start decoding at a keyframe: ask for one now.
+            feed.request_keyframe().await;
+        }
+        let ended = CancellationToken::new();
+        self.viewers.insert(session, ViewerSession { room, ended: ended.clone(), pc: Arc::clone(&peer.pc), feeds });
+        tokio::spawn(Arc::clone(self).run_viewer(session, peer, ended));
+        Ok((session, answer))
+    }
+
+    async fn run_viewer(self: Arc<Self>, session: SessionId, mut peer: Peer, ended: CancellationToken) {
+        loop {
+            let event = tokio::select! {
+                _ = ended.cancelled() => return,
+                event = peer.events.recv() => event,
+            };
+            let Some(event) = event else { break };
+            if let PeerEvent::State(
+                RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed | RTCPeerConnectionState::Disconnected,
+            ) = event
+            {
+                break;
+            }
+        }
+        self.stop_viewer(session).await;
+    }
+
+    async fn stop_viewer(&self, session: SessionId) -> bool {
+        let Some((_, viewer)) = self.viewers.remove(&session) else { return false };
+        viewer.ended.cancel();
+        for feed in &viewer.feeds {
+            feed.remove_viewer(session);
+        }
+        self.close_pc(viewer.pc).await;
+        true
+    }
+
+    /// Ends a session (WHIP or WHEP `DELETE`) of `room`.
+    pub async fn stop(&self, room: RoomId, session: SessionId) -> Result<(), MediaError> {
+        if self.viewers.get(&session).is_some_and(|v| v.room == room) {
+            self.stop_viewer(session).await;
+            return Ok(());
+        }
+        match self.broadcasts.remove_if(&room, |_, b| b.session == session) {
+            Some((_, broadcast)) => {
+                self.end_broadcast(room, broadcast).await;
+                Ok(())
+            }
+            None => Err(MediaError::NoSession),
+        }
+    }
+
+    /// Closes every media session of a room (it ended).
+    pub async fn close_room(&self, room: RoomId) {
+        if let Some((_, broadcast)) = self.broadcasts.remove(&room) {
+            self.end_broadcast(room, broadcast).await;
+        }
+    }
+
+    /// Packets forwarded to viewers and dropped for slow viewers, over all feeds.
+    pub fn forwarding_totals(&self) -> (u64, u64) {
+        let mut totals = (0, 0);
+        for b in self.broadcasts.iter() {
+            for feed in lock(&b.feeds).iter() {
+                totals.0 += feed.forwarded.load(Ordering::Relaxed);
+                totals.1 += feed.dropped.load(Ordering::Relaxed);
+            }
+        }
+        totals
+    }
+}

@@ -1,0 +1,187 @@
+//! Live video through the SFU: a synthetic publisher (built in the test, generating RTP)
+//! over WHIP, receive-only viewers over WHEP, all on 127.0.0.1.
+
+use crate::helpers::{Scene, TestApp, WAIT, Ws};
+use livecart::media::IceSettings;
+use livecart::media::client::{CountingViewer, CountingViewerHandle, SyntheticPublisher, VideoCodec};
+use livecart::wire::routes::{self, path};
+use livecart::wire::ws::{RoomEvent, ServerMsg};
+use reqwest::StatusCode;
+use std::time::Duration;
+
+/// POSTs an SDP offer; returns the status, the body and the `Location`.
+async fn post_sdp(
+    app: &TestApp,
+    route: &str,
+    token: Option<&str>,
+    offer: &str,
+) -> (StatusCode, String, Option<String>) {
+    let mut req =
+        reqwest::Client::new().post(app.url(route)).header("content-type", "application/sdp").body(offer.to_owned());
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    let resp = req.send().await.expect("sdp request");
+    let location = resp.headers().get("location").and_then(|l| l.to_str().ok()).map(str::to_owned);
+    (resp.status(), resp.text().await.unwrap_or_default(), location)
+}
+
+async fn publish(app: &TestApp, scene: &Scene, codec: VideoCodec) -> (SyntheticPublisher, String) {
+    let (publisher, offer) = SyntheticPublisher::offer(&IceSettings::loopback(), codec).await.expect("publisher offer");
+    let whip = path(routes::WHIP, &[scene.room.get()]);
+    let (status, answer, location) = post_sdp(app, &whip, Some(&scene.creator.token), &offer).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert!(answer.contains("a=candidate"), "the answer carries its candidates");
+    publisher.start(answer, 50).await.expect("publisher connects");
+    (publisher, location.expect("a Location for the session"))
+}
+
+async fn watch(app: &TestApp, scene: &Scene) -> CountingViewerHandle {
+    let (viewer, offer) = CountingViewer::offer(&IceSettings::loopback()).await.expect("viewer offer");
+    let (status, answer, location) = post_sdp(app, &path(routes::WHEP, &[scene.room.get()]), None, &offer).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert!(location.is_some_and(|l| l.starts_with(&path(routes::WHEP, &[scene.room.get()]))));
+    viewer.start(answer).await.expect("viewer connects")
+}
+
+/// Waits (bounded) until `done` holds.
+async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn stream_event(ws: &mut Ws) -> RoomEvent {
+    ws.recv_until(|m| match m {
+        ServerMsg::Event { event: e @ (RoomEvent::StreamStarted { .. } | RoomEvent::StreamStopped), .. } => Some(e),
+        _ => None,
+    })
+    .await
+}
+
+async fn forwards_to_twenty_viewers(codec: VideoCodec) {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[3]).await;
+    let (mut room_ws, _) = app.viewer(scene.room, None).await;
+    let (publisher, _) = publish(&app, &scene, codec).await;
+    assert!(matches!(stream_event(&mut room_ws).await, RoomEvent::StreamStarted { resumed: false }));
+
+    let mut viewers = Vec::new();
+    for _ in 0..20 {
+        viewers.push(watch(&app, &scene).await);
+    }
+    eventually("every viewer received packets", || viewers.iter().all(|v| v.packets() >= 25)).await;
+
+    let before = publisher.counters.keyframe_requests.load(std::sync::atomic::Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(600)).await; // past the keyframe-request throttle
+    let late = watch(&app, &scene).await;
+    eventually("a new viewer's keyframe request reached the publisher", || {
+        publisher.counters.keyframe_requests.load(std::sync::atomic::Ordering::Relaxed) > before
+    })
+    .await;
+    eventually("the new viewer received packets", || late.packets() >= 10).await;
+    for v in viewers {
+        v.close().await;
+    }
+    late.close().await;
+    publisher.close().await;
+}
+
+#[tokio::test]
+async fn a_vp8_publisher_reaches_twenty_whep_viewers_and_new_viewers_get_a_keyframe() {
+    forwards_to_twenty_viewers(VideoCodec::Vp8).await;
+}
+
+#[tokio::test]
+async fn an_h264_publisher_as_obs_sends_reaches_twenty_whep_viewers() {
+    forwards_to_twenty_viewers(VideoCodec::H264).await;
+}
+
+#[tokio::test]
+async fn only_the_host_publishes_and_only_a_streaming_room_can_be_watched() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[3]).await;
+    let viewer = app.register(livecart::domain::Role::Viewer, "Vi", None).await;
+    let (_probe, offer) = SyntheticPublisher::offer(&IceSettings::loopback(), VideoCodec::Vp8).await.unwrap();
+    let whip = path(routes::WHIP, &[scene.room.get()]);
+    assert_eq!(post_sdp(&app, &whip, None, &offer).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(post_sdp(&app, &whip, Some(&viewer.token), &offer).await.0, StatusCode::FORBIDDEN);
+    let (status, body, _) = post_sdp(&app, &whip, Some(&scene.creator.token), "v=0 not sdp").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let wrong_type = reqwest::Client::new()
+        .post(app.url(&whip))
+        .bearer_auth(&scene.creator.token)
+        .header("content-type", "text/plain")
+        .body(offer.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_type.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    let (_watcher, viewer_offer) = CountingViewer::offer(&IceSettings::loopback()).await.unwrap();
+    let (status, body, _) = post_sdp(&app, &path(routes::WHEP, &[scene.room.get()]), None, &viewer_offer).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body.contains("not_streaming"), "{body}");
+    assert_eq!(app.state.media.open_sessions(), 0, "refused offers leave no session behind");
+}
+
+#[tokio::test]
+async fn the_room_hears_when_the_stream_stops_and_resumes_and_chat_goes_on() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[3]).await;
+    let (mut room_ws, _) = app.viewer(scene.room, None).await;
+    let (publisher, location) = publish(&app, &scene, VideoCodec::Vp8).await;
+    assert!(matches!(stream_event(&mut room_ws).await, RoomEvent::StreamStarted { resumed: false }));
+    let viewer = watch(&app, &scene).await;
+    eventually("the viewer receives packets", || viewer.packets() > 5).await;
+
+    let (status, _) = app.send(reqwest::Method::DELETE, &location, Some(&scene.creator.token), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(matches!(stream_event(&mut room_ws).await, RoomEvent::StreamStopped));
+    eventually("the stopped stream's viewer sessions are closed", || app.state.media.open_sessions() == 0).await;
+    publisher.close().await;
+    viewer.close().await;
+
+    room_ws.send(&livecart::wire::ws::ClientMsg::Comment { text: "still here".try_into().unwrap() }).await;
+    room_ws.recv_until(|m| matches!(m, ServerMsg::Event { event: RoomEvent::Comment(_), .. }).then_some(())).await;
+
+    let (again, _) = publish(&app, &scene, VideoCodec::Vp8).await;
+    assert!(matches!(stream_event(&mut room_ws).await, RoomEvent::StreamStarted { resumed: true }));
+    let (_, snapshot) = app.viewer(scene.room, None).await;
+    assert!(snapshot.streaming);
+    again.close().await;
+}
+
+#[tokio::test]
+async fn media_sessions_are_released_when_closed_and_when_the_room_ends() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[3]).await;
+    let (publisher, _) = publish(&app, &scene, VideoCodec::Vp8).await;
+    eventually("the stream is on air", || app.state.media.is_streaming(scene.room)).await;
+    for _ in 0..3 {
+        let mut locations = Vec::new();
+        for _ in 0..10 {
+            let (viewer, offer) = CountingViewer::offer(&IceSettings::loopback()).await.unwrap();
+            let (status, answer, location) =
+                post_sdp(&app, &path(routes::WHEP, &[scene.room.get()]), None, &offer).await;
+            assert_eq!(status, StatusCode::CREATED);
+            let handle = viewer.start(answer).await.unwrap();
+            locations.push((handle, location.unwrap()));
+        }
+        for (handle, location) in locations {
+            let (status, _) = app.send(reqwest::Method::DELETE, &location, None, None).await;
+            assert_eq!(status, StatusCode::NO_CONTENT);
+            handle.close().await;
+        }
+        assert_eq!(app.state.media.open_sessions(), 1, "only the publisher is left");
+    }
+    eventually("every closed peer connection is released", || app.state.media.released_all()).await;
+
+    let _: serde_json::Value =
+        app.post(&path(routes::ROOM_END, &[scene.room.get()]), Some(&scene.creator.token), &()).await;
+    assert_eq!(app.state.media.open_sessions(), 0, "ending the room closes its media sessions");
+    eventually("the publisher's peer connection is released", || app.state.media.released_all()).await;
+    publisher.close().await;
+}
