@@ -98,6 +98,11 @@ impl AppState {
         }
     }
 
+    /// Where other nodes send viewers of streams this node holds.
+    pub fn public_url(&self) -> String {
+        self.config.public_url.clone().unwrap_or_else(|| format!("http://{}", self.config.bind))
+    }
+
     pub fn comment_limit(&self) -> RateLimit {
         RateLimit { burst: self.config.comment_burst, refill_ms: self.config.comment_refill_ms }
     }

@@ -102,6 +102,11 @@ pub struct Config {
     #[arg(long, env = "LIVECART_METRICS_BIND", default_value = "127.0.0.1:9091")]
     pub metrics_bind: SocketAddr,
 
+    /// The URL other nodes send viewers to when this node holds a room's publisher
+    /// (scaled out). Defaults to http:// and the address this node is bound to.
+    #[arg(long, env = "LIVECART_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
     /// Address media host candidates are gathered on (and UDP sockets bound to).
     #[arg(long, env = "LIVECART_ICE_IP", default_value = "127.0.0.1")]
     pub ice_ip: std::net::IpAddr,

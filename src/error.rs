@@ -54,6 +54,9 @@ pub enum AppError {
     UnsupportedMediaType,
     #[error("the host is not streaming right now; wait for stream_started")]
     NotStreaming,
+    /// The room's publisher is on another node: the viewer is redirected there.
+    #[error("the stream is served by another node")]
+    StreamElsewhere(String),
     #[error("the payment provider is unavailable; retry with the same idempotency key")]
     PaymentUnavailable,
     #[error("the stock hold for this checkout expired; start a new checkout")]
@@ -94,6 +97,7 @@ impl AppError {
             AppError::PaymentUnavailable => "payment_unavailable",
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::NotStreaming => "not_streaming",
+            AppError::StreamElsewhere(_) => "stream_elsewhere",
             AppError::HoldExpired => "hold_expired",
             AppError::IdempotencyMismatch => "idempotency_mismatch",
             AppError::CheckoutInProgress => "checkout_in_progress",
@@ -126,6 +130,7 @@ impl AppError {
             AppError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::NotStreaming => StatusCode::CONFLICT,
+            AppError::StreamElsewhere(_) => StatusCode::TEMPORARY_REDIRECT,
             AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             AppError::PaymentDeclined(_) => StatusCode::PAYMENT_REQUIRED,
             AppError::PaymentUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -189,7 +194,13 @@ impl From<crate::media::MediaError> for AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let body = json!({ "error": { "code": self.code(), "message": self.public_message() } });
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if let AppError::StreamElsewhere(location) = &self {
+            if let Ok(location) = axum::http::HeaderValue::from_str(location) {
+                response.headers_mut().insert(axum::http::header::LOCATION, location);
+            }
+        }
+        response
     }
 }
 

@@ -51,18 +51,24 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         tracing::info!("schema is up to date");
         return Ok(());
     }
-    let state = AppState::from_config(cli.config.clone(), store.clone(), Clock::system()).await?;
-    if cli.seed_demo || matches!(command, Command::Seed) {
-        seed_demo(&state).await?;
-        print_logins(&cli.config);
-    }
     if let Command::Seed = command {
+        let state = AppState::from_config(cli.config.clone(), store.clone(), Clock::system()).await?;
+        seed_demo(&state).await?;
+        print_logins(&state.config);
         return Ok(());
     }
     let metrics = tokio::net::TcpListener::bind(cli.config.metrics_bind).await?;
     tracing::info!(addr = %metrics.local_addr()?, "metrics listening");
     let listener = tokio::net::TcpListener::bind(cli.config.bind).await?;
-    tracing::info!(addr = %listener.local_addr()?, "livecart listening");
+    // The bound address (port 0 resolved) is what this node tells clients and other nodes.
+    let mut config = cli.config.clone();
+    config.bind = listener.local_addr()?;
+    let state = AppState::from_config(config, store.clone(), Clock::system()).await?;
+    if cli.seed_demo {
+        seed_demo(&state).await?;
+        print_logins(&state.config);
+    }
+    tracing::info!(addr = %state.config.bind, "livecart listening");
     tokio::spawn(livecart::serve_metrics(metrics, state.shutdown.clone()));
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {

@@ -87,4 +87,13 @@ impl Bus for MemoryBus {
         self.checkouts.remove(&(buyer, key.to_owned()));
         Ok(())
     }
+
+    /// One node holds every publisher: there is nowhere else to send a viewer.
+    async fn set_media_home(&self, _room: RoomId, _node: &str, _holds: bool) -> Result<(), BusError> {
+        Ok(())
+    }
+
+    async fn media_home(&self, _room: RoomId) -> Result<Option<String>, BusError> {
+        Ok(None)
+    }
 }

@@ -62,6 +62,11 @@ pub trait Bus: Send + Sync + 'static {
     /// Claims a buyer's idempotency key while its checkout runs, across nodes.
     async fn claim_checkout(&self, buyer: AccountId, key: &str) -> Result<bool, BusError>;
     async fn release_checkout(&self, buyer: AccountId, key: &str) -> Result<(), BusError>;
+    /// Records which node holds the room's publisher (its public URL), so viewers who
+    /// reach another node are sent there; `None` clears it if it still names `node`.
+    async fn set_media_home(&self, room: RoomId, node: &str, holds: bool) -> Result<(), BusError>;
+    /// The public URL of the node holding the room's publisher, if any.
+    async fn media_home(&self, room: RoomId) -> Result<Option<String>, BusError>;
 }
 
 /// Parses a recorded event frame back into its event, for folding into a node's state.

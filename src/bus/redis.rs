@@ -123,6 +123,11 @@ return ok
     )
 });
 
+/// Deletes a key only if it still holds the given value (another node may have taken over).
+static CLEAR_IF_MINE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0")
+});
+
 /// How long room keys outlive the room's last event.
 const ROOM_KEY_TTL_SECS: u64 = 2 * 24 * 3600;
 /// A running checkout's claim lapses after this, should its node die mid-way.
@@ -418,5 +423,20 @@ impl Bus for RedisBus {
     async fn release_checkout(&self, buyer: AccountId, key: &str) -> Result<(), BusError> {
         let mut conn = self.redis.conn.clone();
         conn.del::<_, ()>(self.redis.key(&format!("claim:{buyer}:{key}"))).await.map_err(err)
+    }
+
+    async fn set_media_home(&self, room: RoomId, node: &str, holds: bool) -> Result<(), BusError> {
+        let mut conn = self.redis.conn.clone();
+        let key = self.room_key(room, "media");
+        if holds {
+            conn.set_ex::<_, _, ()>(key, node, ROOM_KEY_TTL_SECS).await.map_err(err)
+        } else {
+            CLEAR_IF_MINE.key(key).arg(node).invoke_async::<i64>(&mut conn).await.map(drop).map_err(err)
+        }
+    }
+
+    async fn media_home(&self, room: RoomId) -> Result<Option<String>, BusError> {
+        let mut conn = self.redis.conn.clone();
+        conn.get(self.room_key(room, "media")).await.map_err(err)
     }
 }

@@ -286,22 +286,35 @@ impl Sfu {
                     }
                 }
             });
-            // A new viewer can only start decoding at a keyframe: ask for one now.
-            feed.request_keyframe().await;
         }
         let ended = CancellationToken::new();
+        let asked = feeds.clone();
         self.viewers.insert(session, ViewerSession { room, ended: ended.clone(), pc: Arc::clone(&peer.pc), feeds });
-        tokio::spawn(Arc::clone(self).run_viewer(session, peer, ended));
+        tokio::spawn(Arc::clone(self).run_viewer(session, peer, ended, asked));
         Ok((session, answer))
     }
 
-    async fn run_viewer(self: Arc<Self>, session: SessionId, mut peer: Peer, ended: CancellationToken) {
+    async fn run_viewer(
+        self: Arc<Self>,
+        session: SessionId,
+        mut peer: Peer,
+        ended: CancellationToken,
+        feeds: Vec<Arc<Feed>>,
+    ) {
         loop {
             let event = tokio::select! {
                 _ = ended.cancelled() => return,
                 event = peer.events.recv() => event,
             };
             let Some(event) = event else { break };
+            // A new viewer can only start decoding at a keyframe, and packets sent before
+            // its encryption is up are lost: ask for one once it is connected.
+            if let PeerEvent::State(RTCPeerConnectionState::Connected) = event {
+                for feed in &feeds {
+                    feed.request_keyframe().await;
+                }
+                continue;
+            }
             if let PeerEvent::State(
                 RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed | RTCPeerConnectionState::Disconnected,
             ) = event

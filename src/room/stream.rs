@@ -7,6 +7,7 @@ use crate::domain::RoomId;
 use crate::error::{AppError, AppResult};
 use crate::media::{MediaNotice, SessionId};
 use crate::store::AccountRow;
+use crate::wire::routes::{self, path};
 use crate::wire::ws::{RoomEvent, RoomStatus};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -29,12 +30,22 @@ pub async fn publish(
     if row.creator_id != who.id {
         return Err(AppError::Forbidden("only the room's host can publish its stream"));
     }
-    Ok(state.media.publish(room, offer).await?)
+    let published = state.media.publish(room, offer).await?;
+    state.bus.set_media_home(room, &state.public_url(), true).await?;
+    Ok(published)
 }
 
-/// Anyone may watch a live room's stream, as anyone may join its chat.
+/// Anyone may watch a live room's stream, as anyone may join its chat. Scaled out, a
+/// viewer who reaches a node without the room's publisher is redirected (307, the offer
+/// is re-sent) to the node that holds it.
 pub async fn watch(state: &AppState, room: RoomId, offer: String) -> AppResult<(SessionId, String)> {
     live_row(state, room).await?;
+    if !state.media.is_streaming(room) {
+        let me = state.public_url();
+        if let Some(home) = state.bus.media_home(room).await?.filter(|home| *home != me) {
+            return Err(AppError::StreamElsewhere(format!("{home}{}", path(routes::WHEP, &[room.get()]))));
+        }
+    }
     Ok(state.media.watch(room, offer).await?)
 }
 
@@ -74,6 +85,7 @@ pub async fn announce(state: AppState) {
             let event = if started {
                 RoomEvent::StreamStarted { resumed: live.read(|s| s.streamed) }
             } else {
+                state.bus.set_media_home(room, &state.public_url(), false).await?;
                 RoomEvent::StreamStopped
             };
             state.bus.publish(&live, event).await?;

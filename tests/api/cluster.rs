@@ -343,3 +343,41 @@ async fn viewers_of_a_killed_node_resume_on_another_node_without_a_gap() {
         assert_eq!(texts, (0..5).map(|i| format!("while away {i}")).collect::<Vec<_>>());
     }
 }
+
+#[tokio::test]
+async fn a_viewer_on_a_node_without_the_publisher_is_redirected_to_the_node_with_it() {
+    use livecart::media::IceSettings;
+    use livecart::media::client::{CountingViewer, SyntheticPublisher, VideoCodec};
+    let Some(cluster) = Cluster::start(2).await else { return };
+    let scene = cluster.node(0).live_room(&[5]).await;
+    let (mut room_ws, _) = cluster.node(1).viewer(scene.room, None).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let sdp = |url: String, offer: String| http.post(url).header("content-type", "application/sdp").body(offer);
+
+    let (publisher, offer) = SyntheticPublisher::offer(&IceSettings::loopback(), VideoCodec::H264).await.unwrap();
+    let whip = cluster.node(0).url(&livecart::wire::routes::path(routes::WHIP, &[scene.room.get()]));
+    let answer = sdp(whip, offer).bearer_auth(&scene.creator.token).send().await.unwrap();
+    assert_eq!(answer.status(), 201);
+    publisher.start(answer.text().await.unwrap(), 50).await.unwrap();
+    // The room hears about the stream on every node.
+    room_ws
+        .recv_until(|m| matches!(m, ServerMsg::Event { event: RoomEvent::StreamStarted { .. }, .. }).then_some(()))
+        .await;
+
+    let whep = livecart::wire::routes::path(routes::WHEP, &[scene.room.get()]);
+    let (viewer, offer) = CountingViewer::offer(&IceSettings::loopback()).await.unwrap();
+    let redirected = sdp(cluster.node(1).url(&whep), offer.clone()).send().await.unwrap();
+    assert_eq!(redirected.status(), 307);
+    let location = redirected.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(location, cluster.node(0).url(&whep));
+    let answer = sdp(location, offer).send().await.unwrap();
+    assert_eq!(answer.status(), 201);
+    let viewer = viewer.start(answer.text().await.unwrap()).await.unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while viewer.packets() < 10 {
+        assert!(tokio::time::Instant::now() < deadline, "the redirected viewer receives the stream");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    viewer.close().await;
+    publisher.close().await;
+}

@@ -1,0 +1,147 @@
+//! `video`: one synthetic publisher and N receive-only WHEP viewers of one room. Reports
+//! packets and bytes received, loss, and (with the server's process id) server CPU time
+//! per forwarded packet, for each audience size in turn.
+
+use crate::server::usage;
+use livecart::media::IceSettings;
+use livecart::media::client::{CountingViewer, CountingViewerHandle, SyntheticPublisher, VideoCodec};
+use livecart::wire::api::{LoginRequest, RoomView, SessionResponse};
+use livecart::wire::routes::{self, path};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+pub struct VideoRun {
+    pub url: String,
+    pub email: String,
+    pub password: String,
+    pub audiences: Vec<usize>,
+    pub seconds: u64,
+    pub packets_per_second: u32,
+    pub server_pid: Option<u32>,
+    pub codec: VideoCodec,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VideoResult {
+    pub viewers: usize,
+    pub packets_sent: u64,
+    pub deliveries_expected: u64,
+    pub packets_received: u64,
+    pub bytes_received: u64,
+    pub loss_percent: f64,
+    pub server_cpu_ms: Option<u64>,
+    pub server_cpu_us_per_packet: Option<f64>,
+    pub server_rss_kib: Option<u64>,
+}
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+async fn post_sdp(http: &reqwest::Client, url: &str, token: Option<&str>, offer: String) -> Result<String, Error> {
+    let mut req = http.post(url).header("content-type", "application/sdp").body(offer);
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    let resp = req.send().await?;
+    let status = resp.status();
+    let body = resp.text().await?;
+    if status != reqwest::StatusCode::CREATED {
+        return Err(format!("{url}: {status} {body}").into());
+    }
+    Ok(body)
+}
+
+pub async fn run(cfg: &VideoRun) -> Result<Vec<VideoResult>, Error> {
+    let http = reqwest::Client::new();
+    let login = LoginRequest { email: cfg.email.clone(), password: cfg.password.clone() };
+    let session: SessionResponse = http
+        .post(format!("{}{}", cfg.url, routes::LOGIN))
+        .json(&login)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let rooms: Vec<RoomView> =
+        http.get(format!("{}{}?status=live", cfg.url, routes::ROOMS)).send().await?.error_for_status()?.json().await?;
+    let room = rooms.iter().find(|r| r.host.id == session.account.id).ok_or("the account hosts no live room")?.id;
+    let ice = IceSettings::loopback();
+    let (publisher, offer) = SyntheticPublisher::offer(&ice, cfg.codec).await?;
+    let answer =
+        post_sdp(&http, &format!("{}{}", cfg.url, path(routes::WHIP, &[room.get()])), Some(&session.token), offer)
+            .await?;
+    publisher.start(answer, cfg.packets_per_second).await?;
+    // Let the stream settle before anyone watches.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let mut results = Vec::new();
+    for &n in &cfg.audiences {
+        let mut viewers: Vec<CountingViewerHandle> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (viewer, offer) = CountingViewer::offer(&ice).await?;
+            let whep = format!("{}{}", cfg.url, path(routes::WHEP, &[room.get()]));
+            let answer = post_sdp(&http, &whep, None, offer).await?;
+            viewers.push(viewer.start(answer).await?);
+        }
+        // Wait until every viewer receives, then measure a fixed window.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while viewers.iter().any(|v| v.packets() == 0) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let sent_before = publisher.counters.packets.load(Ordering::Relaxed);
+        let received_before: Vec<(u64, u64)> =
+            viewers.iter().map(|v| (v.packets(), v.counters.bytes.load(Ordering::Relaxed))).collect();
+        let cpu_before = cfg.server_pid.and_then(usage);
+        tokio::time::sleep(Duration::from_secs(cfg.seconds)).await;
+        let sent = publisher.counters.packets.load(Ordering::Relaxed) - sent_before;
+        let cpu_after = cfg.server_pid.and_then(usage);
+        let (received, bytes) = viewers.iter().zip(&received_before).fold((0, 0), |(p, b), (v, (p0, b0))| {
+            (p + v.packets() - p0, b + v.counters.bytes.load(Ordering::Relaxed) - b0)
+        });
+        let expected = sent * n as u64;
+        let cpu = cpu_before.zip(cpu_after).map(|(a, b)| b.cpu.saturating_sub(a.cpu));
+        results.push(VideoResult {
+            viewers: n,
+            packets_sent: sent,
+            deliveries_expected: expected,
+            packets_received: received,
+            bytes_received: bytes,
+            loss_percent: if expected == 0 {
+                0.0
+            } else {
+                100.0 * expected.saturating_sub(received) as f64 / expected as f64
+            },
+            server_cpu_ms: cpu.map(|c| c.as_millis() as u64),
+            server_cpu_us_per_packet: cpu.filter(|_| received > 0).map(|c| c.as_micros() as f64 / received as f64),
+            server_rss_kib: cpu_after.map(|u| u.rss_kib),
+        });
+        for v in viewers {
+            v.close().await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    publisher.close().await;
+    Ok(results)
+}
+
+pub fn print(results: &[VideoResult]) {
+    println!(
+        "{:>8} {:>10} {:>12} {:>12} {:>8} {:>12} {:>11} {:>12} {:>10}",
+        "viewers", "sent", "expected", "received", "loss %", "server ms", "µs/packet", "vs first", "RSS KiB"
+    );
+    let baseline = results.first().and_then(|r| r.server_cpu_us_per_packet);
+    for r in results {
+        let ratio = baseline.zip(r.server_cpu_us_per_packet).map(|(b, v)| v / b);
+        println!(
+            "{:>8} {:>10} {:>12} {:>12} {:>8.2} {:>12} {:>11} {:>12} {:>10}",
+            r.viewers,
+            r.packets_sent,
+            r.deliveries_expected,
+            r.packets_received,
+            r.loss_percent,
+            r.server_cpu_ms.map_or("-".into(), |v| v.to_string()),
+            r.server_cpu_us_per_packet.map_or("-".into(), |v| format!("{v:.2}")),
+            ratio.map_or("-".into(), |v| format!("{v:.2}x")),
+            r.server_rss_kib.map_or("-".into(), |v| v.to_string()),
+        );
+    }
+}

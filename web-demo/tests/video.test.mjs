@@ -1,0 +1,267 @@
+// End to end: a creator publishes Chromium's fake camera over WHIP from live/publish.html,
+// a viewer watches it over WHEP in live/watch.html, and the viewer's decoder must keep
+// producing frames.
+//
+// Needs the server already built (`cargo build`, or LIVECART_BIN=path) and Chromium at
+// /usr/bin/chromium (or CHROMIUM_PATH=path). Everything runs on 127.0.0.1.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const WEB_DEMO = fileURLToPath(new URL('..', import.meta.url));
+const REPO_ROOT = path.dirname(path.resolve(WEB_DEMO));
+const LIVECART_BIN = process.env.LIVECART_BIN || path.join(REPO_ROOT, 'target', 'debug', 'livecart');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+const CREATOR = { email: 'maya@demo.livecart', password: 'demo-creator-pass' };
+
+const SERVER_START_MS = 20_000;
+const STEP_MS = 20_000;
+const SAMPLE_GAP_MS = 2_000;
+
+const CHROMIUM_ARGS = [
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
+  '--autoplay-policy=no-user-gesture-required',
+  '--allow-loopback-in-peer-connection',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** Lines the server and pages printed, shown when a step fails. */
+const logs = { server: [], publisher: [], viewer: [] };
+
+function remember(list, line) {
+  list.push(line);
+  if (list.length > 200) list.shift();
+}
+
+let tempDir;
+let server;
+let browser;
+let baseUrl;
+
+/** Starts the server on a free port with a throwaway database; resolves to its base URL. */
+async function startServer() {
+  tempDir = await mkdtemp(path.join(tmpdir(), 'livecart-video-'));
+  const env = {
+    ...process.env,
+    LIVECART_BIND: '127.0.0.1:0',
+    LIVECART_METRICS_BIND: '127.0.0.1:0',
+    LIVECART_ICE_IP: '127.0.0.1',
+    DATABASE_URL: `sqlite://${path.join(tempDir, 't.db')}?mode=rwc`,
+    LIVECART_SEED_DEMO: 'true',
+    LIVECART_LOG_JSON: 'true',
+    LIVECART_WEB_DEMO: WEB_DEMO,
+    LIVECART_ARGON2_KIB: '64',
+  };
+  delete env.REDIS_URL;
+  delete env.LIVECART_ICE_SERVERS;
+  server = spawn(LIVECART_BIN, ['serve'], { cwd: tempDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  createInterface({ input: server.stderr }).on('line', (line) => remember(logs.server, line));
+  const lines = createInterface({ input: server.stdout });
+
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => fail(new Error(`no "livecart listening" line within ${SERVER_START_MS} ms`)), SERVER_START_MS);
+    function fail(error) {
+      clearTimeout(timer);
+      reject(error);
+    }
+    server.once('error', fail);
+    server.once('exit', (code, signal) => fail(new Error(`livecart exited early (code ${code}, signal ${signal})`)));
+    lines.on('line', (line) => {
+      remember(logs.server, line);
+      let record;
+      try {
+        record = JSON.parse(line);
+      } catch {
+        return;
+      }
+      if (record?.fields?.message === 'livecart listening' && record.fields.addr) {
+        clearTimeout(timer);
+        resolve(`http://${record.fields.addr}`);
+      }
+    });
+  });
+}
+
+async function stopServer() {
+  if (!server || server.exitCode !== null || server.signalCode !== null) return;
+  const exited = new Promise((resolve) => server.once('exit', resolve));
+  server.kill('SIGTERM');
+  const timedOut = await Promise.race([exited.then(() => false), sleep(5_000).then(() => true)]);
+  if (timedOut) {
+    server.kill('SIGKILL');
+    await exited;
+  }
+}
+
+async function api(method, route, body) {
+  const response = await fetch(new URL(route, baseUrl), {
+    method,
+    headers: body ? { 'Content-Type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await response.text();
+  assert.ok(response.ok, `${method} ${route} answered ${response.status}: ${text}`);
+  return JSON.parse(text);
+}
+
+/** Calls `check` until it returns a truthy value, which it returns; fails after `timeoutMs`. */
+async function poll(what, check, { timeoutMs = STEP_MS, intervalMs = 200 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await check();
+    if (last) return last;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** The page's status element as { state, text }. */
+function readStatus(page) {
+  return page.evaluate(() => {
+    const element = document.getElementById('status');
+    return { state: element.dataset.state, text: element.textContent };
+  });
+}
+
+/** Waits until the page's status is `wanted`; fails at once if it shows an error. */
+async function waitForStatus(page, wanted) {
+  return poll(`status "${wanted}"`, async () => {
+    const status = await readStatus(page);
+    assert.notEqual(status.state, 'error', `page reported: ${status.text}`);
+    return status.state === wanted && status;
+  });
+}
+
+/** Stats of the page's exposed peer connection, reduced to what the test looks at. */
+function peerStats(page) {
+  return page.evaluate(async () => {
+    const pc = window.livecartPeer;
+    if (!pc) return null;
+    const report = await pc.getStats();
+    const all = [...report.values()];
+    const byId = new Map(all.map((s) => [s.id, s]));
+    const rtp = (type, kind) => all.find((s) => s.type === type && s.kind === kind) ?? null;
+    const inbound = rtp('inbound-rtp', 'video');
+    const outboundVideo = rtp('outbound-rtp', 'video');
+    const outboundAudio = rtp('outbound-rtp', 'audio');
+    const transport = all.find((s) => s.type === 'transport');
+    const pair = transport?.selectedCandidatePairId ? byId.get(transport.selectedCandidatePairId) : null;
+    return {
+      framesDecoded: inbound?.framesDecoded ?? 0,
+      inboundCodec: inbound?.codecId ? byId.get(inbound.codecId)?.mimeType : null,
+      videoFramesSent: outboundVideo?.framesSent ?? 0,
+      outboundCodec: outboundVideo?.codecId ? byId.get(outboundVideo.codecId)?.mimeType : null,
+      audioPacketsSent: outboundAudio?.packetsSent ?? 0,
+      localAddress: pair ? byId.get(pair.localCandidateId)?.address : null,
+      remoteAddress: pair ? byId.get(pair.remoteCandidateId)?.address : null,
+    };
+  });
+}
+
+function watchConsole(page, list) {
+  page.on('console', (message) => remember(list, `[${message.type()}] ${message.text()}`));
+  page.on('pageerror', (error) => remember(list, `[pageerror] ${error.message}`));
+}
+
+function dumpLogs() {
+  for (const [name, lines] of Object.entries(logs)) {
+    if (lines.length) console.error(`--- last ${name} lines ---\n${lines.slice(-40).join('\n')}`);
+  }
+}
+
+before(async () => {
+  assert.ok(existsSync(LIVECART_BIN), `${LIVECART_BIN} is missing: run \`cargo build\` first, or set LIVECART_BIN`);
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium, or set CHROMIUM_PATH`);
+  baseUrl = await startServer();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+});
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  await stopServer();
+  if (tempDir) await rm(tempDir, { recursive: true, force: true });
+});
+
+test('a viewer decodes the video a creator publishes', { timeout: 120_000 }, async () => {
+  try {
+    const { token, account } = await api('POST', '/api/auth/login', CREATOR);
+    const rooms = await api('GET', '/api/rooms?status=live');
+    const room = rooms.find((r) => r.host?.id === account.id);
+    assert.ok(room, `no live room hosted by ${CREATOR.email}`);
+
+    const publisherContext = await browser.newContext();
+    const viewerContext = await browser.newContext();
+    const publisher = await publisherContext.newPage();
+    const viewer = await viewerContext.newPage();
+    watchConsole(publisher, logs.publisher);
+    watchConsole(viewer, logs.viewer);
+
+    const publishUrl = new URL('/live/publish.html', baseUrl);
+    publishUrl.hash = new URLSearchParams({ room: String(room.id), token }).toString();
+    await publisher.goto(publishUrl.href, { timeout: STEP_MS });
+    await waitForStatus(publisher, 'live');
+
+    // The server announces the stream on its first track, which may be the audio one: wait
+    // until both are flowing, so the viewer is offered the video as well.
+    const sent = await poll('the publisher to send audio and video', async () => {
+      const stats = await peerStats(publisher);
+      return stats && stats.videoFramesSent > 0 && stats.audioPacketsSent > 0 && stats;
+    });
+    await sleep(250);
+
+    const watchUrl = new URL('/live/watch.html', baseUrl);
+    watchUrl.hash = new URLSearchParams({ room: String(room.id) }).toString();
+    await viewer.goto(watchUrl.href, { timeout: STEP_MS });
+    await poll('the viewer video to play', () =>
+      viewer.evaluate(() => {
+        const video = document.getElementById('video');
+        return video.readyState >= 2 && !video.paused && video.videoWidth > 0 && video.currentTime > 0;
+      }),
+    );
+    await waitForStatus(viewer, 'playing');
+
+    const first = await peerStats(viewer);
+    await sleep(SAMPLE_GAP_MS);
+    const second = await peerStats(viewer);
+    console.log(
+      `publisher sends ${sent.outboundCodec}; viewer decodes ${second.inboundCodec}: ` +
+        `framesDecoded ${first.framesDecoded} -> ${second.framesDecoded} over ${SAMPLE_GAP_MS} ms; ` +
+        `viewer pair ${second.localAddress} -> ${second.remoteAddress}`,
+    );
+    assert.ok(
+      second.framesDecoded > first.framesDecoded,
+      `framesDecoded did not increase (${first.framesDecoded} -> ${second.framesDecoded})`,
+    );
+    assert.equal(second.remoteAddress, '127.0.0.1', 'the viewer should reach the server on loopback');
+
+    // Stopping deletes the WHIP session on the server.
+    await publisher.getByRole('button', { name: 'Stop' }).click({ timeout: STEP_MS });
+    await waitForStatus(publisher, 'stopped');
+
+    await publisherContext.close();
+    await viewerContext.close();
+  } catch (error) {
+    dumpLogs();
+    throw error;
+  }
+});
