@@ -2,34 +2,49 @@
 //! speaks livecart's own wire types, targets loopback unless told otherwise, and every
 //! run is bounded in connections and time.
 
-mod server;
-mod video;
-
 use clap::{Parser, Subcommand, ValueEnum};
 use livecart::media::client::VideoCodec;
-use server::Spawned;
+use livecart_loadtest::client::Api;
+use livecart_loadtest::measure::print_latency;
+use livecart_loadtest::scenario::{chat_storm, drop, raid};
+use livecart_loadtest::server::Spawned;
+use livecart_loadtest::video;
+use serde::Serialize;
 
 #[derive(Parser)]
 #[command(name = "livecart-loadtest", about = "Audience simulator and benchmarks for livecart")]
 struct Cli {
+    #[command(flatten)]
+    target: Target,
+    /// Write every figure as JSON here.
+    #[arg(long, global = true)]
+    json: Option<std::path::PathBuf>,
+    /// No progress display.
+    #[arg(long, global = true, default_value_t = false)]
+    quiet: bool,
     #[command(subcommand)]
     scenario: Scenario,
 }
 
 #[derive(clap::Args)]
 struct Target {
-    /// The deployment to load, e.g. http://127.0.0.1:8080. Unset with --spawn.
-    #[arg(long)]
+    /// The deployment to load, e.g. http://127.0.0.1:8080.
+    #[arg(long, global = true)]
     url: Option<String>,
-    /// Start a livecart server for the run (this binary, with the demo data) and measure it.
-    #[arg(long, conflicts_with = "url")]
+    /// Instead of --url: start this livecart binary (with the demo data) for the run, and measure it.
+    #[arg(long, global = true, conflicts_with = "url")]
     spawn: Option<String>,
     /// Process id of the server, to report its CPU time and memory (same machine only).
-    #[arg(long)]
+    #[arg(long, global = true)]
     server_pid: Option<u32>,
     /// Allow a URL outside 127.0.0.0/8. Only for deployments you own.
-    #[arg(long, default_value_t = false)]
+    #[arg(long, global = true, default_value_t = false)]
     allow_remote: bool,
+    /// The host account whose live room is used (the demo creator by default).
+    #[arg(long, global = true, default_value = "maya@demo.livecart")]
+    host_email: String,
+    #[arg(long, global = true, default_value = "demo-creator-pass")]
+    host_password: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -40,15 +55,38 @@ enum Codec {
 
 #[derive(Subcommand)]
 enum Scenario {
+    /// One room, many viewers, a set comment rate: how fast comments reach everyone.
+    ChatStorm {
+        #[arg(long, default_value_t = 200)]
+        viewers: usize,
+        /// Comments per second over all senders.
+        #[arg(long, default_value_t = 20)]
+        rate: u32,
+        /// Viewers that also comment (the server rate-limits each one).
+        #[arg(long, default_value_t = 20)]
+        senders: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// N viewers join one room within T seconds: join-to-snapshot latency.
+    Raid {
+        #[arg(long, default_value_t = 500)]
+        viewers: usize,
+        #[arg(long, default_value_t = 5.0)]
+        within: f64,
+    },
+    /// The host starts a drop of K units; N buyers check out at once; orders are read back.
+    Drop {
+        #[arg(long, default_value_t = 200)]
+        buyers: usize,
+        #[arg(long, default_value_t = 37)]
+        units: i64,
+        /// Drop price in minor units (the catalogue price if unset).
+        #[arg(long)]
+        price: Option<i64>,
+    },
     /// One publisher, N receive-only WHEP viewers: packets received, loss, server CPU per packet.
     Video {
-        #[command(flatten)]
-        target: Target,
-        /// The host whose live room is streamed (the demo creator by default).
-        #[arg(long, default_value = "maya@demo.livecart")]
-        email: String,
-        #[arg(long, default_value = "demo-creator-pass")]
-        password: String,
         /// Audience sizes, run one after another.
         #[arg(long, value_delimiter = ',', default_value = "10,50,100,200")]
         viewers: Vec<usize>,
@@ -60,15 +98,14 @@ enum Scenario {
         pps: u32,
         #[arg(long, value_enum, default_value = "vp8")]
         codec: Codec,
-        /// Write every figure as JSON here.
-        #[arg(long)]
-        json: Option<std::path::PathBuf>,
     },
 }
 
 /// Bounds on any run, whatever the flags say.
-const MAX_VIEWERS: usize = 2_000;
+const MAX_CONNECTIONS: usize = 20_000;
 const MAX_SECONDS: u64 = 600;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
 
 fn check_loopback(url: &str, allow_remote: bool) -> Result<(), String> {
     let host = url.split("://").nth(1).unwrap_or(url).split(['/', ':']).next().unwrap_or_default();
@@ -78,6 +115,13 @@ fn check_loopback(url: &str, allow_remote: bool) -> Result<(), String> {
     } else {
         Err(format!("{url} is not a loopback address; pass --allow-remote only for a deployment you own"))
     }
+}
+
+fn check_bounds(connections: usize, seconds: u64) -> Result<(), String> {
+    if connections == 0 || connections > MAX_CONNECTIONS || seconds > MAX_SECONDS {
+        return Err(format!("runs are bounded: 1..={MAX_CONNECTIONS} connections, at most {MAX_SECONDS} s"));
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -91,45 +135,121 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    match cli.scenario {
-        Scenario::Video { target, email, password, viewers, seconds, pps, codec, json } => {
-            if viewers.iter().any(|n| *n == 0 || *n > MAX_VIEWERS) || seconds == 0 || seconds > MAX_SECONDS {
-                return Err(format!("viewers must be 1..={MAX_VIEWERS} and seconds 1..={MAX_SECONDS}").into());
+fn write_json<T: Serialize>(path: &Option<std::path::PathBuf>, report: &T) -> Result<(), Error> {
+    if let Some(path) = path {
+        std::fs::write(path, serde_json::to_string_pretty(report)?)?;
+    }
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<(), Error> {
+    let spawned = match &cli.target.spawn {
+        Some(binary) => Some(Spawned::start(binary).await?),
+        None => None,
+    };
+    let url = match (&spawned, &cli.target.url) {
+        (Some(s), _) => s.url.clone(),
+        (None, Some(url)) => url.trim_end_matches('/').to_owned(),
+        (None, None) => return Err("give --url or --spawn".into()),
+    };
+    check_loopback(&url, cli.target.allow_remote)?;
+    let server_pid = spawned.as_ref().map(|s| s.pid).or(cli.target.server_pid);
+    let outcome = scenario(&cli, &url, server_pid).await;
+    if let Some(s) = spawned {
+        s.stop().await;
+    }
+    outcome
+}
+
+async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), Error> {
+    let api = Api::new(url);
+    let host = api.login(&cli.target.host_email, &cli.target.host_password).await?;
+    let run_id = format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
+    match &cli.scenario {
+        Scenario::ChatStorm { viewers, rate, senders, seconds } => {
+            check_bounds(*viewers, *seconds)?;
+            let room = api.hosted_live_room(&host).await?.id;
+            let cfg = chat_storm::ChatStorm {
+                viewers: *viewers,
+                rate: *rate,
+                senders: *senders,
+                seconds: *seconds,
+                server_pid,
+                quiet: cli.quiet,
+            };
+            let r = chat_storm::run(&api, room, &cfg).await?;
+            println!(
+                "chat-storm: {} viewers joined, {} comments sent ({} refused), {} of {} deliveries ({} missing), {:.0} deliveries/s",
+                r.joined,
+                r.comments_sent,
+                r.send_errors,
+                r.deliveries,
+                r.deliveries_expected,
+                r.missing,
+                r.deliveries_per_second
+            );
+            print_latency("comment to viewer", &r.latency);
+            if let Some(us) = r.server_cpu_us_per_delivery {
+                println!("server CPU per delivery: {us:.2} µs");
             }
-            let spawned = match &target.spawn {
-                Some(binary) => Some(Spawned::start(binary).await?),
-                None => None,
-            };
-            let url = match (&spawned, &target.url) {
-                (Some(s), _) => s.url.clone(),
-                (None, Some(url)) => url.trim_end_matches('/').to_owned(),
-                (None, None) => return Err("give --url or --spawn".into()),
-            };
-            check_loopback(&url, target.allow_remote)?;
+            if let Some(kib) = r.server_kib_per_viewer {
+                println!("server memory per viewer: {kib:.1} KiB");
+            }
+            write_json(&cli.json, &r)
+        }
+        Scenario::Raid { viewers, within } => {
+            check_bounds(*viewers, within.ceil() as u64)?;
+            let room = api.hosted_live_room(&host).await?.id;
+            let r = raid::run(
+                &api,
+                room,
+                &raid::Raid { viewers: *viewers, within_secs: *within, server_pid, quiet: cli.quiet },
+            )
+            .await?;
+            println!("raid: {} of {} joined, {} failed", r.joined, r.viewers, r.failed);
+            print_latency("join to snapshot", &r.join_latency);
+            if let Some(kib) = r.server_kib_per_viewer {
+                println!("server memory per viewer: {kib:.1} KiB");
+            }
+            write_json(&cli.json, &r)
+        }
+        Scenario::Drop { buyers, units, price } => {
+            check_bounds(*buyers, 0)?;
+            let cfg = drop::Drop { buyers: *buyers, units: *units, price: *price, quiet: cli.quiet };
+            let r = drop::run(&api, &host, &run_id, &cfg).await?;
+            println!(
+                "drop: {} units, {} buyers: {} orders confirmed, {} units sold (read back), oversell {}",
+                r.units, r.buyers, r.confirmed_orders, r.units_sold, r.oversell
+            );
+            for (code, n) in &r.failures {
+                println!("  refused {code}: {n}");
+            }
+            print_latency("checkout (paid)", &r.checkout_latency_paid);
+            print_latency("checkout (refused)", &r.checkout_latency_refused);
+            write_json(&cli.json, &r)?;
+            if r.oversell > 0 {
+                return Err(format!("OVERSOLD by {} units", r.oversell).into());
+            }
+            Ok(())
+        }
+        Scenario::Video { viewers, seconds, pps, codec } => {
+            check_bounds(viewers.iter().copied().max().unwrap_or(0), *seconds)?;
             let cfg = video::VideoRun {
-                url,
-                email,
-                password,
-                audiences: viewers,
-                seconds,
-                packets_per_second: pps,
-                server_pid: spawned.as_ref().map(|s| s.pid).or(target.server_pid),
+                url: url.to_owned(),
+                email: cli.target.host_email.clone(),
+                password: cli.target.host_password.clone(),
+                audiences: viewers.clone(),
+                seconds: *seconds,
+                packets_per_second: *pps,
+                server_pid,
                 codec: match codec {
                     Codec::Vp8 => VideoCodec::Vp8,
                     Codec::H264 => VideoCodec::H264,
                 },
             };
-            let results = video::run(&cfg).await;
-            if let Some(s) = spawned {
-                s.stop().await;
-            }
-            let results = results?;
+            let results = video::run(&cfg).await?;
             video::print(&results);
-            if let Some(path) = json {
-                std::fs::write(path, serde_json::to_string_pretty(&results)?)?;
-            }
+            write_json(&cli.json, &results)
         }
     }
-    Ok(())
 }

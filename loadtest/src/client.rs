@@ -1,0 +1,144 @@
+//! A room connection speaking livecart's wire types, and the REST calls scenarios need.
+
+use futures_util::{SinkExt, StreamExt};
+use livecart::domain::{Role, RoomId};
+use livecart::wire::api::{LoginRequest, RegisterRequest, RoomView, SessionResponse};
+use livecart::wire::routes;
+use livecart::wire::ws::{ClientMsg, ServerMsg, Snapshot};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(base: &str) -> Api {
+        Api { base: base.trim_end_matches('/').to_owned(), http: reqwest::Client::new() }
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("{}{}", self.base.replacen("http", "ws", 1), routes::WS)
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Result<SessionResponse, Error> {
+        let body = LoginRequest { email: email.into(), password: password.into() };
+        Ok(self
+            .http
+            .post(format!("{}{}", self.base, routes::LOGIN))
+            .json(&body)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
+    /// A fresh viewer account named for this run.
+    pub async fn register_viewer(&self, run: &str, n: usize) -> Result<SessionResponse, Error> {
+        let body = RegisterRequest {
+            email: format!("load-{run}-{n}@loadtest.livecart"),
+            password: "loadtest-password".into(),
+            display_name: format!("Load {n}").as_str().try_into()?,
+            role: Role::Viewer,
+            brand_name: None,
+        };
+        Ok(self
+            .http
+            .post(format!("{}{}", self.base, routes::REGISTER))
+            .json(&body)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
+    /// The live room hosted by `host`.
+    pub async fn hosted_live_room(&self, host: &SessionResponse) -> Result<RoomView, Error> {
+        let rooms: Vec<RoomView> = self
+            .http
+            .get(format!("{}{}?status=live", self.base, routes::ROOMS))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        rooms.into_iter().find(|r| r.host.id == host.account.id).ok_or_else(|| "the host has no live room".into())
+    }
+
+    pub async fn get<T: serde::de::DeserializeOwned>(&self, path: &str, token: &str) -> Result<T, Error> {
+        Ok(self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+}
+
+pub struct RoomConn {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// How long any single wait on the server may take before the run counts a failure.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+impl RoomConn {
+    pub async fn connect(api: &Api) -> Result<RoomConn, Error> {
+        let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(api.ws_url())).await??;
+        Ok(RoomConn { ws })
+    }
+
+    pub async fn send(&mut self, msg: &ClientMsg) -> Result<(), Error> {
+        self.ws.send(Message::text(serde_json::to_string(msg)?)).await?;
+        Ok(())
+    }
+
+    /// The next server message; `None` when the connection closed.
+    pub async fn recv(&mut self) -> Result<Option<ServerMsg>, Error> {
+        loop {
+            match tokio::time::timeout(WAIT, self.ws.next()).await? {
+                None => return Ok(None),
+                Some(Ok(Message::Text(text))) => return Ok(Some(serde_json::from_str(&text)?)),
+                Some(Ok(Message::Close(_))) => return Ok(None),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Joins as `token`'s account, or as a guest, and returns the snapshot.
+    pub async fn join(&mut self, room: RoomId, token: Option<&str>, guest: &str) -> Result<Snapshot, Error> {
+        let guest_name = token.is_none().then(|| guest.try_into()).transpose()?;
+        self.send(&ClientMsg::Join {
+            room_id: room,
+            token: token.map(str::to_owned),
+            guest_name,
+            since: None,
+            epoch: None,
+        })
+        .await?;
+        loop {
+            match self.recv().await? {
+                Some(ServerMsg::Snapshot(s)) => return Ok(*s),
+                Some(ServerMsg::Error { code, message, .. }) => return Err(format!("join: {code}: {message}").into()),
+                Some(_) => {}
+                None => return Err("closed before the snapshot".into()),
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}

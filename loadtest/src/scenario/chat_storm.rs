@@ -1,0 +1,140 @@
+//! `chat-storm`: one room, many viewers, a set comment rate. How fast does every comment
+//! reach everyone? Each comment carries its send time; every viewer measures arrival.
+
+use super::progress;
+use crate::client::{Api, Error, RoomConn};
+use crate::measure::{Latency, histogram, record};
+use crate::server::{Usage, usage};
+use livecart::wire::ws::{ClientMsg, RoomEvent, ServerMsg};
+use serde::Serialize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+pub struct ChatStorm {
+    pub viewers: usize,
+    /// Comments per second over all senders.
+    pub rate: u32,
+    /// Viewers that also send (each gets its own rate limit on the server).
+    pub senders: usize,
+    pub seconds: u64,
+    pub server_pid: Option<u32>,
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChatStormReport {
+    pub viewers: usize,
+    pub joined: usize,
+    pub comments_sent: u64,
+    pub send_errors: u64,
+    pub deliveries_expected: u64,
+    pub deliveries: u64,
+    pub missing: u64,
+    pub deliveries_per_second: f64,
+    pub latency: Latency,
+    pub server_cpu_us_per_delivery: Option<f64>,
+    pub server_kib_per_viewer: Option<f64>,
+}
+
+const TAG: &str = "ls";
+
+pub async fn run(api: &Api, room: livecart::domain::RoomId, cfg: &ChatStorm) -> Result<ChatStormReport, Error> {
+    let start = Instant::now();
+    let before_join = cfg.server_pid.and_then(usage);
+    let bar = progress(cfg.viewers as u64, "joining", cfg.quiet);
+    let mut conns = Vec::with_capacity(cfg.viewers);
+    for i in 0..cfg.viewers {
+        let mut conn = RoomConn::connect(api).await?;
+        conn.join(room, None, &format!("Storm {i}")).await?;
+        conns.push(conn);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let joined = conns.len();
+    let after_join = cfg.server_pid.and_then(usage);
+
+    let deliveries = Arc::new(AtomicU64::new(0));
+    let latencies = Arc::new(Mutex::new(histogram()));
+    let stop_at = Instant::now() + Duration::from_secs(cfg.seconds);
+    let senders = cfg.senders.clamp(1, joined.max(1));
+    let per_sender = Duration::from_secs_f64(senders as f64 / f64::from(cfg.rate.max(1)));
+    let sent = Arc::new(AtomicU64::new(0));
+    let send_errors = Arc::new(AtomicU64::new(0));
+    let cpu_before = cfg.server_pid.and_then(usage);
+
+    let mut tasks = Vec::new();
+    for (i, mut conn) in conns.into_iter().enumerate() {
+        let (deliveries, latencies, sent, send_errors) =
+            (Arc::clone(&deliveries), Arc::clone(&latencies), Arc::clone(&sent), Arc::clone(&send_errors));
+        let sends = i < senders;
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(per_sender);
+            let mut n = 0u64;
+            let drain_until = stop_at + Duration::from_secs(5);
+            loop {
+                let sending = sends && Instant::now() < stop_at;
+                let msg = tokio::select! {
+                    _ = tick.tick(), if sending => {
+                        let text = format!("{TAG} {i} {n} {}", start.elapsed().as_micros());
+                        n += 1;
+                        if conn.send(&ClientMsg::Comment { text: text.as_str().try_into().expect("short comment") }).await.is_ok() {
+                            sent.fetch_add(1, Ordering::Relaxed);
+                        } else {
+                            send_errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                        continue;
+                    }
+                    msg = conn.recv() => msg,
+                    _ = tokio::time::sleep_until(drain_until.into()) => break,
+                };
+                match msg {
+                    Ok(Some(ServerMsg::Event { event: RoomEvent::Comment(c), .. })) => {
+                        let Some(sent_us) = c.text.strip_prefix(TAG).and_then(|r| r.split(' ').nth(3)).and_then(|t| t.parse::<u64>().ok()) else {
+                            continue;
+                        };
+                        deliveries.fetch_add(1, Ordering::Relaxed);
+                        let latency = start.elapsed().saturating_sub(Duration::from_micros(sent_us));
+                        record(&mut *latencies.lock().await, latency);
+                    }
+                    Ok(Some(ServerMsg::Error { code, .. })) if code == "rate_limited" => {
+                        sent.fetch_sub(1, Ordering::Relaxed);
+                        send_errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            conn.close().await;
+        }));
+        // Senders start spread over one period, not all at once.
+        if sends {
+            tokio::time::sleep(per_sender / senders as u32).await;
+        }
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let cpu_after = cfg.server_pid.and_then(usage);
+    let sent = sent.load(Ordering::Relaxed);
+    let delivered = deliveries.load(Ordering::Relaxed);
+    let expected = sent * joined as u64;
+    let cpu_us = cpu_before.zip(cpu_after).map(|(a, b): (Usage, Usage)| b.cpu.saturating_sub(a.cpu).as_micros() as f64);
+    Ok(ChatStormReport {
+        viewers: cfg.viewers,
+        joined,
+        comments_sent: sent,
+        send_errors: send_errors.load(Ordering::Relaxed),
+        deliveries_expected: expected,
+        deliveries: delivered,
+        missing: expected.saturating_sub(delivered),
+        deliveries_per_second: delivered as f64 / cfg.seconds as f64,
+        latency: Latency::of(&*latencies.lock().await),
+        server_cpu_us_per_delivery: cpu_us.filter(|_| delivered > 0).map(|us| us / delivered as f64),
+        server_kib_per_viewer: before_join
+            .zip(after_join)
+            .filter(|_| joined > 0)
+            .map(|(a, b)| b.rss_kib.saturating_sub(a.rss_kib) as f64 / joined as f64),
+    })
+}

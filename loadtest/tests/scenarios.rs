@@ -1,0 +1,98 @@
+//! Small runs of each scenario against a livecart server started in this process (on
+//! 127.0.0.1:0, SQLite in a temporary folder, demo data seeded). They check the load
+//! tester's own accounting against what the server says, never how fast anything was.
+
+use livecart::app::AppState;
+use livecart::config::Config;
+use livecart::domain::Clock;
+use livecart::store::Store;
+use livecart_loadtest::client::Api;
+use livecart_loadtest::scenario::{chat_storm, drop, raid};
+use livecart_loadtest::video;
+
+struct Server {
+    api: Api,
+    state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.state.shutdown.cancel();
+    }
+}
+
+async fn server() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::defaults();
+    config.database_url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    config.argon2_kib = 64;
+    config.tick = std::time::Duration::from_millis(100);
+    let store = Store::connect(&config.database_url, 4).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    config.bind = listener.local_addr().unwrap();
+    let state = AppState::embedded(config, store, Clock::system());
+    livecart::seed::seed_demo(&state).await.unwrap();
+    tokio::spawn(livecart::run(listener, state.clone()));
+    Server { api: Api::new(&format!("http://{}", state.config.bind)), state, _dir: dir }
+}
+
+#[tokio::test]
+async fn chat_storm_counts_every_comment_at_every_viewer() {
+    let s = server().await;
+    let host = s.api.login("maya@demo.livecart", "demo-creator-pass").await.unwrap();
+    let room = s.api.hosted_live_room(&host).await.unwrap().id;
+    let cfg = chat_storm::ChatStorm { viewers: 12, rate: 4, senders: 4, seconds: 2, server_pid: None, quiet: true };
+    let r = chat_storm::run(&s.api, room, &cfg).await.unwrap();
+    assert_eq!(r.joined, 12);
+    assert!(r.comments_sent >= 4, "{r:?}");
+    assert_eq!(r.deliveries_expected, r.comments_sent * 12);
+    assert_eq!(r.deliveries, r.deliveries_expected, "every comment reached every viewer: {r:?}");
+    assert_eq!(r.latency.count, r.deliveries);
+}
+
+#[tokio::test]
+async fn raid_counts_every_join() {
+    let s = server().await;
+    let host = s.api.login("maya@demo.livecart", "demo-creator-pass").await.unwrap();
+    let room = s.api.hosted_live_room(&host).await.unwrap().id;
+    let r = raid::run(&s.api, room, &raid::Raid { viewers: 25, within_secs: 0.5, server_pid: None, quiet: true })
+        .await
+        .unwrap();
+    assert_eq!((r.joined, r.failed), (25, 0));
+    assert_eq!(r.join_latency.count, 25);
+}
+
+#[tokio::test]
+async fn the_drop_report_matches_what_the_database_says() {
+    let s = server().await;
+    let host = s.api.login("maya@demo.livecart", "demo-creator-pass").await.unwrap();
+    let cfg = drop::Drop { buyers: 30, units: 7, price: Some(990), quiet: true };
+    let r = drop::run(&s.api, &host, "t", &cfg).await.unwrap();
+    assert_eq!(r.confirmed_orders, 7);
+    assert_eq!(r.units_sold, 7);
+    assert_eq!(r.oversell, 0);
+    assert_eq!(r.failures.get("sold_out"), Some(&23));
+    let drop_id = s.state.store.live_drop(s.api.hosted_live_room(&host).await.unwrap().id).await.unwrap().unwrap().id;
+    assert_eq!(s.state.store.units_sold_in_drop(drop_id).await.unwrap(), r.units_sold);
+}
+
+#[tokio::test]
+async fn video_counts_packets_at_every_viewer() {
+    let s = server().await;
+    let cfg = video::VideoRun {
+        url: s.api.base.clone(),
+        email: "maya@demo.livecart".into(),
+        password: "demo-creator-pass".into(),
+        audiences: vec![3],
+        seconds: 2,
+        packets_per_second: 50,
+        server_pid: Some(std::process::id()),
+        codec: livecart::media::client::VideoCodec::Vp8,
+    };
+    let results = video::run(&cfg).await.unwrap();
+    let r = &results[0];
+    assert!(r.packets_sent > 0 && r.packets_received > 0, "{r:?}");
+    assert_eq!(r.deliveries_expected, r.packets_sent * 3);
+    assert!(r.server_cpu_us_per_packet.is_some());
+}
