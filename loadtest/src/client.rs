@@ -5,8 +5,10 @@ use livecart::domain::{Role, RoomId};
 use livecart::wire::api::{LoginRequest, RegisterRequest, RoomView, SessionResponse};
 use livecart::wire::routes;
 use livecart::wire::ws::{ClientMsg, ServerMsg, Snapshot};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -90,12 +92,42 @@ pub struct RoomConn {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
 
+/// Loopback source addresses connections are spread over (127.0.0.1 … 127.0.0.N): one
+/// source address has only ~28k ephemeral ports towards one server port.
+pub const SOURCE_ADDRESSES: u8 = 16;
+
+static NEXT_SOURCE: AtomicUsize = AtomicUsize::new(0);
+
+/// A TCP connection to `base`'s host, from the next loopback source address when the
+/// target is on loopback.
+async fn dial(base: &str) -> Result<TcpStream, Error> {
+    let authority = base.split("://").nth(1).unwrap_or(base).split('/').next().unwrap_or_default();
+    let target = tokio::net::lookup_host(authority).await?.next().ok_or("no address for the target")?;
+    if !target.ip().is_loopback() || !target.is_ipv4() {
+        return Ok(TcpStream::connect(target).await?);
+    }
+    let n = NEXT_SOURCE.fetch_add(1, Ordering::Relaxed) % usize::from(SOURCE_ADDRESSES);
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::from((Ipv4Addr::new(127, 0, 0, 1 + n as u8), 0)))?;
+    Ok(socket.connect(target).await?)
+}
+
+/// Raises this process's open-file limit to its hard limit: each connection is a file.
+pub fn raise_file_limit() -> Result<u64, Error> {
+    let (_, hard) = rlimit::Resource::NOFILE.get()?;
+    rlimit::Resource::NOFILE.set(hard, hard)?;
+    Ok(hard)
+}
+
 /// How long any single wait on the server may take before the run counts a failure.
 pub const WAIT: Duration = Duration::from_secs(30);
 
 impl RoomConn {
     pub async fn connect(api: &Api) -> Result<RoomConn, Error> {
-        let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(api.ws_url())).await??;
+        let stream = tokio::time::timeout(WAIT, dial(&api.base)).await??;
+        let (ws, _) =
+            tokio::time::timeout(WAIT, tokio_tungstenite::client_async(api.ws_url(), MaybeTlsStream::Plain(stream)))
+                .await??;
         Ok(RoomConn { ws })
     }
 

@@ -143,6 +143,9 @@ fn write_json<T: Serialize>(path: &Option<std::path::PathBuf>, report: &T) -> Re
 }
 
 async fn run(cli: Cli) -> Result<(), Error> {
+    if let Err(e) = livecart_loadtest::client::raise_file_limit() {
+        eprintln!("could not raise the open-file limit: {e}");
+    }
     let spawned = match &cli.target.spawn {
         Some(binary) => Some(Spawned::start(binary).await?),
         None => None,

@@ -49,6 +49,36 @@ struct Broadcast {
     pc: Arc<dyn PeerConnection>,
     /// Guarded by a std mutex: sections push or clone the list.
     feeds: Mutex<Vec<Arc<Feed>>>,
+    /// Tracks the publisher's offer announced. The stream is on air, and can be watched,
+    /// only once all of them have arrived: a viewer let in after the audio but before the
+    /// video would never get the video.
+    announced: usize,
+}
+
+impl Broadcast {
+    /// The feeds, once every announced track has one.
+    fn complete_feeds(&self) -> Option<Vec<Arc<Feed>>> {
+        let feeds = lock(&self.feeds);
+        (!feeds.is_empty() && feeds.len() >= self.announced).then(|| feeds.clone())
+    }
+}
+
+/// Media sections the offer sends on (audio or video, port not zero, not receive-only).
+fn announced_tracks(offer: &str) -> usize {
+    let mut count = 0;
+    let mut current: Option<bool> = None;
+    for line in offer.lines().map(str::trim) {
+        if let Some(media) = line.strip_prefix("m=") {
+            count += usize::from(current == Some(true));
+            let mut parts = media.split_whitespace();
+            let kind = parts.next().unwrap_or_default();
+            let port = parts.next().unwrap_or("0");
+            current = Some(matches!(kind, "audio" | "video") && port != "0");
+        } else if matches!(line, "a=recvonly" | "a=inactive") {
+            current = current.map(|_| false);
+        }
+    }
+    count + usize::from(current == Some(true))
 }
 
 struct ViewerSession {
@@ -108,7 +138,7 @@ impl Sfu {
     }
 
     pub fn is_streaming(&self, room: RoomId) -> bool {
-        self.broadcasts.get(&room).is_some_and(|b| !lock(&b.feeds).is_empty())
+        self.broadcasts.get(&room).is_some_and(|b| b.complete_feeds().is_some())
     }
 
     /// Media sessions open now: publishers and viewers.
@@ -135,6 +165,7 @@ impl Sfu {
     /// session); the replaced session's viewers are closed and reconnect when the
     /// stream resumes.
     pub async fn publish(self: &Arc<Self>, room: RoomId, offer: String) -> Result<(SessionId, String), MediaError> {
+        let announced = announced_tracks(&offer);
         let mut peer = new_peer(&self.ice).await?;
         let answer = match peer.answer(offer).await {
             Ok(answer) => answer,
@@ -149,6 +180,7 @@ impl Sfu {
             ended: CancellationToken::new(),
             pc: Arc::clone(&peer.pc),
             feeds: Mutex::new(Vec::new()),
+            announced,
         });
         if let Some(previous) = self.broadcasts.insert(room, Arc::clone(&broadcast)) {
             self.end_broadcast(room, previous).await;
@@ -177,13 +209,13 @@ impl Sfu {
                 Some(PeerEvent::Track(remote)) => {
                     let Some(feed) = Feed::new(remote).await else { continue };
                     let feed = Arc::new(feed);
-                    let first = {
+                    let on_air = {
                         let mut feeds = lock(&broadcast.feeds);
                         feeds.push(Arc::clone(&feed));
-                        feeds.len() == 1
+                        feeds.len() == broadcast.announced.max(1)
                     };
                     tokio::spawn(Arc::clone(&feed).pump());
-                    if first {
+                    if on_air {
                         let _ = self.notices.send(MediaNotice::StreamStarted(room));
                     }
                 }
@@ -204,7 +236,7 @@ impl Sfu {
 
     async fn end_broadcast(&self, room: RoomId, broadcast: Arc<Broadcast>) {
         broadcast.ended.cancel();
-        let had_feeds = !lock(&broadcast.feeds).is_empty();
+        let had_feeds = broadcast.complete_feeds().is_some();
         self.close_pc(Arc::clone(&broadcast.pc)).await;
         let sessions: Vec<SessionId> = self.viewers.iter().filter(|v| v.room == room).map(|v| *v.key()).collect();
         for session in sessions {
@@ -217,10 +249,7 @@ impl Sfu {
 
     /// Starts a receive-only viewer of the room's stream from a WHEP offer.
     pub async fn watch(self: &Arc<Self>, room: RoomId, offer: String) -> Result<(SessionId, String), MediaError> {
-        let feeds = self.broadcasts.get(&room).map(|b| lock(&b.feeds).clone()).unwrap_or_default();
-        if feeds.is_empty() {
-            return Err(MediaError::NotStreaming);
-        }
+        let feeds = self.broadcasts.get(&room).and_then(|b| b.complete_feeds()).ok_or(MediaError::NotStreaming)?;
         let mut peer = new_peer(&self.ice).await?;
         let session = self.session_id();
         let mut tracks = Vec::with_capacity(feeds.len());
@@ -367,5 +396,19 @@ impl Sfu {
             }
         }
         totals
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::announced_tracks;
+
+    #[test]
+    fn counts_the_media_sections_an_offer_sends_on() {
+        let offer =
+            "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=sendonly\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=sendonly\r\n";
+        assert_eq!(announced_tracks(offer), 2);
+        let with_inactive = "m=audio 9 X 111\r\na=inactive\r\nm=video 9 X 96\r\nm=application 9 X webrtc-datachannel\r\nm=video 0 X 96\r\n";
+        assert_eq!(announced_tracks(with_inactive), 1);
     }
 }

@@ -146,6 +146,13 @@ window.addEventListener('pagehide', () => {
 const params = pageParams();
 roomInput.value = params.room;
 tokenInput.value = params.token;
+if (params.token) {
+  // Keep the token out of the history and of any link copied from the address bar.
+  const rest = new URLSearchParams(window.location.hash.replace(/^#/, ''));
+  rest.delete('token');
+  const hash = rest.toString();
+  history.replaceState(history.state, '', `${window.location.pathname}${window.location.search}${hash ? `#${hash}` : ''}`);
+}
 if (isRoomId(params.room) && params.token) {
   start(params.room, params.token);
 }

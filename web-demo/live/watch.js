@@ -5,7 +5,16 @@
 // asks again every second. The live peer connection is `window.livecartPeer`, for tests
 // and debugging.
 
-import { SignallingError, endSession, isRoomId, negotiate, pageParams, preferForwardableVideo, showStatus, whepUrl } from './whip.js';
+import {
+  SignallingError,
+  endSession,
+  isRoomId,
+  negotiate,
+  pageParams,
+  preferForwardableVideo,
+  showStatus,
+  whepUrl,
+} from './whip.js';
 
 const RETRY_MS = 1000;
 
@@ -59,10 +68,12 @@ async function start(room) {
   preferForwardableVideo(videoTransceiver, RTCRtpReceiver.getCapabilities?.('video'));
   pc.addTransceiver('audio', { direction: 'recvonly' });
 
+  // Attached on the first track: an empty stream on a <video> would hold up the page's
+  // load event until media arrives.
   const stream = new MediaStream();
-  video.srcObject = stream;
   pc.addEventListener('track', (event) => {
     stream.addTrack(event.track);
+    if (current === session && video.srcObject !== stream) video.srcObject = stream;
     // Muted autoplay is allowed without a gesture; play() covers browsers that wait for it.
     video.play().catch(() => {});
   });

@@ -76,7 +76,7 @@ function headersFor(token, extra = {}) {
 
 /**
  * Sends the SDP offer to a WHIP/WHEP endpoint and returns `{ answer, location }`, the
- * location resolved against the endpoint. Throws a SignallingError on any status but 201.
+ * location as an absolute URL. Throws a SignallingError on any status but 201.
  */
 export async function postOffer(endpoint, sdp, { token, signal } = {}) {
   const response = await fetch(endpoint, {
@@ -88,7 +88,9 @@ export async function postOffer(endpoint, sdp, { token, signal } = {}) {
   if (response.status !== 201) throw await errorFrom(response);
   const answer = await response.text();
   const header = response.headers.get('Location');
-  const location = header ? new URL(header, new URL(endpoint, window.location.href)).href : null;
+  // Relative to the URL that answered: a WHEP offer may be redirected (307) to the node
+  // that holds the stream, and fetch follows that, sending the offer again.
+  const location = header ? new URL(header, response.url).href : null;
   return { answer, location };
 }
 

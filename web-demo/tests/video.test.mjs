@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const WEB_DEMO = fileURLToPath(new URL('..', import.meta.url));
+const RESULTS = path.join(WEB_DEMO, 'test-results');
 const REPO_ROOT = path.dirname(path.resolve(WEB_DEMO));
 const LIVECART_BIN = process.env.LIVECART_BIN || path.join(REPO_ROOT, 'target', 'debug', 'livecart');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
@@ -104,7 +105,12 @@ async function stopServer() {
   if (!server || server.exitCode !== null || server.signalCode !== null) return;
   const exited = new Promise((resolve) => server.once('exit', resolve));
   server.kill('SIGTERM');
-  const timedOut = await Promise.race([exited.then(() => false), sleep(5_000).then(() => true)]);
+  const grace = new AbortController();
+  const timedOut = await Promise.race([
+    exited.then(() => false),
+    sleep(5_000, true, { signal: grace.signal }).catch(() => false),
+  ]);
+  grace.abort(); // so the pending timer does not keep the test process alive
   if (timedOut) {
     server.kill('SIGKILL');
     await exited;
@@ -183,9 +189,16 @@ function watchConsole(page, list) {
   page.on('pageerror', (error) => remember(list, `[pageerror] ${error.message}`));
 }
 
-function dumpLogs() {
+/** Prints what the server and pages logged, and saves screenshots to test-results/. */
+async function reportFailure(pages) {
   for (const [name, lines] of Object.entries(logs)) {
     if (lines.length) console.error(`--- last ${name} lines ---\n${lines.slice(-40).join('\n')}`);
+  }
+  await mkdir(RESULTS, { recursive: true });
+  for (const [name, page] of Object.entries(pages)) {
+    const file = path.join(RESULTS, `video-${name}.png`);
+    const saved = await page?.screenshot({ path: file, timeout: 5_000 }).then(() => true, () => false);
+    if (saved) console.error(`screenshot: ${file}`);
   }
 }
 
@@ -194,15 +207,16 @@ before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium, or set CHROMIUM_PATH`);
   baseUrl = await startServer();
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
-});
+}, { timeout: 60_000 });
 
 after(async () => {
   await browser?.close().catch(() => {});
   await stopServer();
   if (tempDir) await rm(tempDir, { recursive: true, force: true });
-});
+}, { timeout: 30_000 });
 
 test('a viewer decodes the video a creator publishes', { timeout: 120_000 }, async () => {
+  const pages = {};
   try {
     const { token, account } = await api('POST', '/api/auth/login', CREATOR);
     const rooms = await api('GET', '/api/rooms?status=live');
@@ -213,12 +227,13 @@ test('a viewer decodes the video a creator publishes', { timeout: 120_000 }, asy
     const viewerContext = await browser.newContext();
     const publisher = await publisherContext.newPage();
     const viewer = await viewerContext.newPage();
+    Object.assign(pages, { publisher, viewer });
     watchConsole(publisher, logs.publisher);
     watchConsole(viewer, logs.viewer);
 
     const publishUrl = new URL('/live/publish.html', baseUrl);
     publishUrl.hash = new URLSearchParams({ room: String(room.id), token }).toString();
-    await publisher.goto(publishUrl.href, { timeout: STEP_MS });
+    await publisher.goto(publishUrl.href, { waitUntil: 'domcontentloaded', timeout: STEP_MS });
     await waitForStatus(publisher, 'live');
 
     // The server announces the stream on its first track, which may be the audio one: wait
@@ -227,11 +242,11 @@ test('a viewer decodes the video a creator publishes', { timeout: 120_000 }, asy
       const stats = await peerStats(publisher);
       return stats && stats.videoFramesSent > 0 && stats.audioPacketsSent > 0 && stats;
     });
-    await sleep(250);
+    await sleep(250); // for the server to take in the packets it was just sent
 
     const watchUrl = new URL('/live/watch.html', baseUrl);
     watchUrl.hash = new URLSearchParams({ room: String(room.id) }).toString();
-    await viewer.goto(watchUrl.href, { timeout: STEP_MS });
+    await viewer.goto(watchUrl.href, { waitUntil: 'domcontentloaded', timeout: STEP_MS });
     await poll('the viewer video to play', () =>
       viewer.evaluate(() => {
         const video = document.getElementById('video');
@@ -261,7 +276,7 @@ test('a viewer decodes the video a creator publishes', { timeout: 120_000 }, asy
     await publisherContext.close();
     await viewerContext.close();
   } catch (error) {
-    dumpLogs();
+    await reportFailure(pages);
     throw error;
   }
 });
