@@ -100,7 +100,7 @@ static NEXT_SOURCE: AtomicUsize = AtomicUsize::new(0);
 
 /// A TCP connection to `base`'s host, from the next loopback source address when the
 /// target is on loopback.
-async fn dial(base: &str) -> Result<TcpStream, Error> {
+pub async fn dial(base: &str) -> Result<TcpStream, Error> {
     let authority = base.split("://").nth(1).unwrap_or(base).split('/').next().unwrap_or_default();
     let target = tokio::net::lookup_host(authority).await?.next().ok_or("no address for the target")?;
     if !target.ip().is_loopback() || !target.is_ipv4() {

@@ -1,10 +1,12 @@
 //! The audience simulator behind `livecart-loadtest`, as a library so its own tests can
 //! run each scenario against a server started in-process.
 //!
-//! - `client`: room connections and REST calls, in livecart's own wire types.
+//! - `client`: room connections and REST calls, in livecart's own wire types; `chat`:
+//!   one chat connection to livecart or to the Socket.IO peer, for side-by-side runs.
 //! - `scenario`: chat-storm, raid, drop; `video` (WebRTC viewers).
 //! - `measure`: HDR latency histograms; `server`: the server process's CPU and memory.
 
+pub mod chat;
 pub mod client;
 pub mod measure;
 pub mod scenario;

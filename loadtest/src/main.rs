@@ -4,10 +4,11 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use livecart::media::client::VideoCodec;
+use livecart_loadtest::chat::ChatTarget;
 use livecart_loadtest::client::Api;
 use livecart_loadtest::measure::print_latency;
 use livecart_loadtest::scenario::{chat_storm, drop, raid};
-use livecart_loadtest::server::Spawned;
+use livecart_loadtest::server::{Spawned, SpawnedPeer};
 use livecart_loadtest::video;
 use serde::Serialize;
 
@@ -85,6 +86,23 @@ enum Scenario {
         #[arg(long)]
         price: Option<i64>,
     },
+    /// The same chat-storm and raid against livecart and the Socket.IO peer, side by side
+    /// with ratios (livecart ÷ peer). Measure livecart with --spawn; the peer needs node.
+    Compare {
+        /// Folder of the Socket.IO peer (after `npm ci` there).
+        #[arg(long, default_value = "loadtest/peers/socketio")]
+        peer: String,
+        #[arg(long, default_value_t = 500)]
+        viewers: usize,
+        #[arg(long, default_value_t = 20)]
+        rate: u32,
+        #[arg(long, default_value_t = 20)]
+        senders: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 1000)]
+        raid_viewers: usize,
+    },
     /// One publisher, N receive-only WHEP viewers: packets received, loss, server CPU per packet.
     Video {
         /// Audience sizes, run one after another.
@@ -122,6 +140,34 @@ fn check_bounds(connections: usize, seconds: u64) -> Result<(), String> {
         return Err(format!("runs are bounded: 1..={MAX_CONNECTIONS} connections, at most {MAX_SECONDS} s"));
     }
     Ok(())
+}
+
+mod compare {
+    use livecart_loadtest::scenario::chat_storm::ChatStormReport;
+    use livecart_loadtest::scenario::raid::RaidReport;
+
+    fn row(name: &str, ours: Option<f64>, theirs: Option<f64>, unit: &str) {
+        let show = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2}"));
+        let ratio = ours.zip(theirs).filter(|(_, t)| *t > 0.0).map(|(o, t)| format!("{:.2}x", o / t));
+        println!(
+            "{name:<28} {:>12} {:>12} {:>9}  {unit}",
+            show(ours),
+            show(theirs),
+            ratio.unwrap_or_else(|| "-".into())
+        );
+    }
+
+    /// livecart beside the Socket.IO peer under the same load; ratios are livecart ÷ peer.
+    pub fn print(ours: &(ChatStormReport, RaidReport), theirs: &(ChatStormReport, RaidReport)) {
+        println!("{:<28} {:>12} {:>12} {:>9}", "", "livecart", "socket.io", "ratio");
+        row("server CPU per delivery", ours.0.server_cpu_us_per_delivery, theirs.0.server_cpu_us_per_delivery, "µs");
+        row("comment p50 latency", Some(ours.0.latency.p50_ms), Some(theirs.0.latency.p50_ms), "ms");
+        row("comment p99 latency", Some(ours.0.latency.p99_ms), Some(theirs.0.latency.p99_ms), "ms");
+        row("deliveries per second", Some(ours.0.deliveries_per_second), Some(theirs.0.deliveries_per_second), "/s");
+        row("missing deliveries", Some(ours.0.missing as f64), Some(theirs.0.missing as f64), "");
+        row("memory per connection", ours.0.server_kib_per_viewer, theirs.0.server_kib_per_viewer, "KiB");
+        row("raid join p99", Some(ours.1.join_latency.p99_ms), Some(theirs.1.join_latency.p99_ms), "ms");
+    }
 }
 
 #[tokio::main]
@@ -171,7 +217,7 @@ async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), E
     match &cli.scenario {
         Scenario::ChatStorm { viewers, rate, senders, seconds } => {
             check_bounds(*viewers, *seconds)?;
-            let room = api.hosted_live_room(&host).await?.id;
+            let target = ChatTarget::Livecart { api: api.clone(), room: api.hosted_live_room(&host).await?.id };
             let cfg = chat_storm::ChatStorm {
                 viewers: *viewers,
                 rate: *rate,
@@ -180,7 +226,7 @@ async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), E
                 server_pid,
                 quiet: cli.quiet,
             };
-            let r = chat_storm::run(&api, room, &cfg).await?;
+            let r = chat_storm::run(&target, &cfg).await?;
             println!(
                 "chat-storm: {} viewers joined, {} comments sent ({} refused), {} of {} deliveries ({} missing), {:.0} deliveries/s",
                 r.joined,
@@ -202,10 +248,9 @@ async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), E
         }
         Scenario::Raid { viewers, within } => {
             check_bounds(*viewers, within.ceil() as u64)?;
-            let room = api.hosted_live_room(&host).await?.id;
+            let target = ChatTarget::Livecart { api: api.clone(), room: api.hosted_live_room(&host).await?.id };
             let r = raid::run(
-                &api,
-                room,
+                &target,
                 &raid::Raid { viewers: *viewers, within_secs: *within, server_pid, quiet: cli.quiet },
             )
             .await?;
@@ -234,6 +279,41 @@ async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), E
                 return Err(format!("OVERSOLD by {} units", r.oversell).into());
             }
             Ok(())
+        }
+        Scenario::Compare { peer, viewers, rate, senders, seconds, raid_viewers } => {
+            check_bounds(*viewers.max(raid_viewers), *seconds)?;
+            let livecart = ChatTarget::Livecart { api: api.clone(), room: api.hosted_live_room(&host).await?.id };
+            let storm = |pid| chat_storm::ChatStorm {
+                viewers: *viewers,
+                rate: *rate,
+                senders: *senders,
+                seconds: *seconds,
+                server_pid: pid,
+                quiet: cli.quiet,
+            };
+            let raid_cfg =
+                |pid| raid::Raid { viewers: *raid_viewers, within_secs: 5.0, server_pid: pid, quiet: cli.quiet };
+            let ours = (
+                chat_storm::run(&livecart, &storm(server_pid)).await?,
+                raid::run(&livecart, &raid_cfg(server_pid)).await?,
+            );
+            let node = SpawnedPeer::start(peer).await?;
+            let peer_target = ChatTarget::SocketIo { base: node.url.clone() };
+            let theirs = async {
+                Ok::<_, Error>((
+                    chat_storm::run(&peer_target, &storm(Some(node.pid))).await?,
+                    raid::run(&peer_target, &raid_cfg(Some(node.pid))).await?,
+                ))
+            }
+            .await;
+            node.stop().await;
+            let theirs = theirs?;
+            compare::print(&ours, &theirs);
+            let both = serde_json::json!({
+                "livecart": { "chat_storm": ours.0, "raid": ours.1 },
+                "socketio": { "chat_storm": theirs.0, "raid": theirs.1 },
+            });
+            write_json(&cli.json, &both)
         }
         Scenario::Video { viewers, seconds, pps, codec } => {
             check_bounds(viewers.iter().copied().max().unwrap_or(0), *seconds)?;

@@ -81,3 +81,43 @@ impl Spawned {
         let _ = self.process.kill().await;
     }
 }
+
+/// The Socket.IO peer (`loadtest/peers/socketio`) started on loopback for a comparison.
+pub struct SpawnedPeer {
+    pub url: String,
+    pub pid: u32,
+    process: Child,
+}
+
+impl SpawnedPeer {
+    pub async fn start(dir: &str) -> Result<SpawnedPeer, String> {
+        let mut process = Command::new("node")
+            .arg("server.js")
+            .current_dir(dir)
+            .env("PORT", "0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("could not start node in {dir}: {e} (run npm ci there first)"))?;
+        let pid = process.id().ok_or("the peer exited at once")?;
+        let mut lines = BufReader::new(process.stdout.take().ok_or("no stdout")?).lines();
+        let port = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(port) = line.strip_prefix("listening ") {
+                    return port.trim().parse::<u16>().ok();
+                }
+            }
+            None
+        })
+        .await
+        .map_err(|_| "the peer did not start within 30 s")?
+        .ok_or("the peer did not report its port (is socket.io installed? npm ci)")?;
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(SpawnedPeer { url: format!("http://127.0.0.1:{port}"), pid, process })
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.process.kill().await;
+    }
+}

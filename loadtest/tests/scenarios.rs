@@ -6,8 +6,10 @@ use livecart::app::AppState;
 use livecart::config::Config;
 use livecart::domain::Clock;
 use livecart::store::Store;
+use livecart_loadtest::chat::ChatTarget;
 use livecart_loadtest::client::Api;
 use livecart_loadtest::scenario::{chat_storm, drop, raid};
+use livecart_loadtest::server::SpawnedPeer;
 use livecart_loadtest::video;
 
 struct Server {
@@ -41,9 +43,9 @@ async fn server() -> Server {
 async fn chat_storm_counts_every_comment_at_every_viewer() {
     let s = server().await;
     let host = s.api.login("maya@demo.livecart", "demo-creator-pass").await.unwrap();
-    let room = s.api.hosted_live_room(&host).await.unwrap().id;
+    let target = ChatTarget::Livecart { api: s.api.clone(), room: s.api.hosted_live_room(&host).await.unwrap().id };
     let cfg = chat_storm::ChatStorm { viewers: 12, rate: 4, senders: 4, seconds: 2, server_pid: None, quiet: true };
-    let r = chat_storm::run(&s.api, room, &cfg).await.unwrap();
+    let r = chat_storm::run(&target, &cfg).await.unwrap();
     assert_eq!(r.joined, 12);
     assert!(r.comments_sent >= 4, "{r:?}");
     assert_eq!(r.deliveries_expected, r.comments_sent * 12);
@@ -55,10 +57,9 @@ async fn chat_storm_counts_every_comment_at_every_viewer() {
 async fn raid_counts_every_join() {
     let s = server().await;
     let host = s.api.login("maya@demo.livecart", "demo-creator-pass").await.unwrap();
-    let room = s.api.hosted_live_room(&host).await.unwrap().id;
-    let r = raid::run(&s.api, room, &raid::Raid { viewers: 25, within_secs: 0.5, server_pid: None, quiet: true })
-        .await
-        .unwrap();
+    let target = ChatTarget::Livecart { api: s.api.clone(), room: s.api.hosted_live_room(&host).await.unwrap().id };
+    let r =
+        raid::run(&target, &raid::Raid { viewers: 25, within_secs: 0.5, server_pid: None, quiet: true }).await.unwrap();
     assert_eq!((r.joined, r.failed), (25, 0));
     assert_eq!(r.join_latency.count, 25);
 }
@@ -95,4 +96,20 @@ async fn video_counts_packets_at_every_viewer() {
     assert!(r.packets_sent > 0 && r.packets_received > 0, "{r:?}");
     assert_eq!(r.deliveries_expected, r.packets_sent * 3);
     assert!(r.server_cpu_us_per_packet.is_some());
+}
+
+/// The Socket.IO peer gets the same accounting as livecart. Needs node and the peer's
+/// packages (`.ci/test` installs them); without them the test says so and fails.
+#[tokio::test]
+async fn chat_storm_counts_the_socketio_peer_the_same_way() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/peers/socketio");
+    let peer = SpawnedPeer::start(dir).await.expect("the Socket.IO peer starts (npm ci in loadtest/peers/socketio)");
+    let target = ChatTarget::SocketIo { base: peer.url.clone() };
+    let cfg =
+        chat_storm::ChatStorm { viewers: 12, rate: 4, senders: 4, seconds: 2, server_pid: Some(peer.pid), quiet: true };
+    let r = chat_storm::run(&target, &cfg).await.unwrap();
+    peer.stop().await;
+    assert_eq!(r.joined, 12);
+    assert!(r.comments_sent >= 4, "{r:?}");
+    assert_eq!(r.deliveries, r.comments_sent * 12, "{r:?}");
 }

@@ -2,10 +2,10 @@
 //! reach everyone? Each comment carries its send time; every viewer measures arrival.
 
 use super::progress;
-use crate::client::{Api, Error, RoomConn};
+use crate::chat::{ChatConn, ChatTarget, Incoming};
+use crate::client::Error;
 use crate::measure::{Latency, histogram, record};
 use crate::server::{Usage, usage};
-use livecart::wire::ws::{ClientMsg, RoomEvent, ServerMsg};
 use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,15 +40,13 @@ pub struct ChatStormReport {
 
 const TAG: &str = "ls";
 
-pub async fn run(api: &Api, room: livecart::domain::RoomId, cfg: &ChatStorm) -> Result<ChatStormReport, Error> {
+pub async fn run(target: &ChatTarget, cfg: &ChatStorm) -> Result<ChatStormReport, Error> {
     let start = Instant::now();
     let before_join = cfg.server_pid.and_then(usage);
     let bar = progress(cfg.viewers as u64, "joining", cfg.quiet);
     let mut conns = Vec::with_capacity(cfg.viewers);
     for i in 0..cfg.viewers {
-        let mut conn = RoomConn::connect(api).await?;
-        conn.join(room, None, &format!("Storm {i}")).await?;
-        conns.push(conn);
+        conns.push(ChatConn::join(target, &format!("Storm {i}")).await?);
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -79,26 +77,30 @@ pub async fn run(api: &Api, room: livecart::domain::RoomId, cfg: &ChatStorm) -> 
                     _ = tick.tick(), if sending => {
                         let text = format!("{TAG} {i} {n} {}", start.elapsed().as_micros());
                         n += 1;
-                        if conn.send(&ClientMsg::Comment { text: text.as_str().try_into().expect("short comment") }).await.is_ok() {
+                        if conn.comment(&text).await.is_ok() {
                             sent.fetch_add(1, Ordering::Relaxed);
                         } else {
                             send_errors.fetch_add(1, Ordering::Relaxed);
                         }
                         continue;
                     }
-                    msg = conn.recv() => msg,
+                    msg = conn.next() => msg,
                     _ = tokio::time::sleep_until(drain_until.into()) => break,
                 };
                 match msg {
-                    Ok(Some(ServerMsg::Event { event: RoomEvent::Comment(c), .. })) => {
-                        let Some(sent_us) = c.text.strip_prefix(TAG).and_then(|r| r.split(' ').nth(3)).and_then(|t| t.parse::<u64>().ok()) else {
+                    Ok(Some(Incoming::Comment(text))) => {
+                        let Some(sent_us) = text
+                            .strip_prefix(TAG)
+                            .and_then(|r| r.split(' ').nth(3))
+                            .and_then(|t| t.parse::<u64>().ok())
+                        else {
                             continue;
                         };
                         deliveries.fetch_add(1, Ordering::Relaxed);
                         let latency = start.elapsed().saturating_sub(Duration::from_micros(sent_us));
                         record(&mut *latencies.lock().await, latency);
                     }
-                    Ok(Some(ServerMsg::Error { code, .. })) if code == "rate_limited" => {
+                    Ok(Some(Incoming::RateLimited)) => {
                         sent.fetch_sub(1, Ordering::Relaxed);
                         send_errors.fetch_add(1, Ordering::Relaxed);
                     }

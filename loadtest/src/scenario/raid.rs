@@ -1,7 +1,8 @@
 //! `raid`: N viewers join one room within T seconds. Join-to-snapshot latency.
 
 use super::progress;
-use crate::client::{Api, Error, RoomConn};
+use crate::chat::{ChatConn, ChatTarget};
+use crate::client::Error;
 use crate::measure::{Latency, histogram, record};
 use crate::server::usage;
 use serde::Serialize;
@@ -23,23 +24,18 @@ pub struct RaidReport {
     pub server_kib_per_viewer: Option<f64>,
 }
 
-pub async fn run(api: &Api, room: livecart::domain::RoomId, cfg: &Raid) -> Result<RaidReport, Error> {
+pub async fn run(target: &ChatTarget, cfg: &Raid) -> Result<RaidReport, Error> {
     let before = cfg.server_pid.and_then(usage);
     let bar = progress(cfg.viewers as u64, "raiding", cfg.quiet);
     let step = Duration::from_secs_f64(cfg.within_secs.max(0.0) / cfg.viewers.max(1) as f64);
     let mut tasks = Vec::with_capacity(cfg.viewers);
     for i in 0..cfg.viewers {
-        let api = api.clone();
+        let target = target.clone();
         let bar = bar.clone();
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep(step * i as u32).await;
             let started = Instant::now();
-            let joined = async {
-                let mut conn = RoomConn::connect(&api).await?;
-                conn.join(room, None, &format!("Raider {i}")).await?;
-                Ok::<_, Error>(conn)
-            }
-            .await;
+            let joined = ChatConn::join(&target, &format!("Raider {i}")).await;
             bar.inc(1);
             joined.map(|conn| (conn, started.elapsed()))
         }));
