@@ -75,6 +75,24 @@ impl Api {
         rooms.into_iter().find(|r| r.host.id == host.account.id).ok_or_else(|| "the host has no live room".into())
     }
 
+    pub async fn post<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        token: &str,
+        body: &B,
+    ) -> Result<T, Error> {
+        Ok(self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
     pub async fn get<T: serde::de::DeserializeOwned>(&self, path: &str, token: &str) -> Result<T, Error> {
         Ok(self
             .http

@@ -1,43 +1,12 @@
-use crate::helpers::{Scene, TestApp, Ws, test_config};
+use crate::helpers::{TestApp, checkout, test_config};
 use futures_util::future::join_all;
 use livecart::commerce::payments::TestCards;
 use livecart::commerce::sweeper::sweep;
 use livecart::domain::{Clock, ProductId, Role, UnixMs};
-use livecart::wire::api::{CreatorOrders, SessionResponse};
+use livecart::wire::api::CreatorOrders;
 use livecart::wire::routes::{self, path};
 use livecart::wire::ws::{ClientMsg, OrderStatus, OrderView, RoomEvent, ServerMsg};
 use std::time::Duration;
-
-fn checkout(key: &str, card: &str) -> ClientMsg {
-    ClientMsg::Checkout {
-        idempotency_key: key.to_owned().try_into().unwrap(),
-        card: card.to_owned().try_into().unwrap(),
-    }
-}
-
-/// The outcome of the checkout this connection sent: the order, or the error code.
-async fn outcome(ws: &mut Ws) -> Result<OrderView, String> {
-    ws.recv_until(|m| match m {
-        ServerMsg::OrderConfirmed { order } => Some(Ok(order)),
-        ServerMsg::Error { code, request: Some(r), .. } if r == "checkout" => Some(Err(code)),
-        _ => None,
-    })
-    .await
-}
-
-/// A signed-in viewer in the room with `quantity` of `product` in the cart.
-async fn shopper(app: &TestApp, scene: &Scene, product: ProductId, quantity: i64) -> (Ws, SessionResponse) {
-    let buyer = app.register(Role::Viewer, "Buyer", None).await;
-    let (mut ws, _) = app.viewer(scene.room, Some(&buyer.token)).await;
-    ws.send(&ClientMsg::CartAdd { product_id: product, quantity }).await;
-    ws.recv_until(|m| match m {
-        ServerMsg::Cart { cart } => Some(cart),
-        ServerMsg::Error { code, .. } => panic!("cart_add failed: {code}"),
-        _ => None,
-    })
-    .await;
-    (ws, buyer)
-}
 
 async fn db_stock(app: &TestApp, product: ProductId) -> i64 {
     app.state.store.product(product).await.unwrap().unwrap().stock
@@ -60,11 +29,11 @@ async fn two_hundred_concurrent_checkouts_for_a_drop_of_37_sell_exactly_37_each_
 
     let mut buyers = Vec::new();
     for _ in 0..200 {
-        buyers.push(shopper(&app, &scene, product, 1).await);
+        buyers.push(app.shopper(scene.room, product, 1).await);
     }
     let outcomes = join_all(buyers.iter_mut().enumerate().map(|(i, (ws, _))| async move {
         ws.send(&checkout(&format!("drop-{i}"), TestCards::SUCCEEDS)).await;
-        outcome(ws).await
+        ws.checkout_outcome().await
     }))
     .await;
 
@@ -92,12 +61,12 @@ async fn the_same_idempotency_key_gives_one_order_sequentially_and_concurrently(
     let app = TestApp::spawn().await;
     let scene = app.live_room(&[50]).await;
     let product = scene.products[0];
-    let (mut ws, buyer) = shopper(&app, &scene, product, 2).await;
+    let (mut ws, buyer) = app.shopper(scene.room, product, 2).await;
 
     ws.send(&checkout("same-key", TestCards::SUCCEEDS)).await;
-    let first = outcome(&mut ws).await.expect("first checkout");
+    let first = ws.checkout_outcome().await.expect("first checkout");
     ws.send(&checkout("same-key", TestCards::SUCCEEDS)).await;
-    let replay = outcome(&mut ws).await.expect("replayed checkout");
+    let replay = ws.checkout_outcome().await.expect("replayed checkout");
     assert_eq!(first, replay, "the replay is the same order");
 
     // Two connections of the same buyer race with one key.
@@ -107,11 +76,11 @@ async fn the_same_idempotency_key_gives_one_order_sequentially_and_concurrently(
     let (a, b) = tokio::join!(
         async {
             ws.send(&checkout("raced-key", TestCards::SUCCEEDS)).await;
-            outcome(&mut ws).await
+            ws.checkout_outcome().await
         },
         async {
             second.send(&checkout("raced-key", TestCards::SUCCEEDS)).await;
-            outcome(&mut second).await
+            second.checkout_outcome().await
         }
     );
     let ids: Vec<_> = [&a, &b].iter().filter_map(|o| o.as_ref().ok().map(|o| o.id)).collect();
@@ -130,7 +99,7 @@ async fn the_same_idempotency_key_gives_one_order_sequentially_and_concurrently(
     ws.send(&ClientMsg::CartAdd { product_id: product, quantity: 3 }).await;
     ws.recv_until(|m| matches!(m, ServerMsg::Cart { .. }).then_some(())).await;
     ws.send(&checkout("same-key", TestCards::SUCCEEDS)).await;
-    assert_eq!(outcome(&mut ws).await.unwrap_err(), "idempotency_mismatch");
+    assert_eq!(ws.checkout_outcome().await.unwrap_err(), "idempotency_mismatch");
 }
 
 #[tokio::test]
@@ -138,7 +107,7 @@ async fn a_declined_card_leaves_stock_unchanged_and_says_why() {
     let app = TestApp::spawn().await;
     let scene = app.live_room(&[5]).await;
     let product = scene.products[0];
-    let (mut ws, buyer) = shopper(&app, &scene, product, 2).await;
+    let (mut ws, buyer) = app.shopper(scene.room, product, 2).await;
 
     ws.send(&checkout("declined", TestCards::DECLINES)).await;
     let declined = ws
@@ -156,7 +125,7 @@ async fn a_declined_card_leaves_stock_unchanged_and_says_why() {
 
     // The cart is still there: another card, another key, and it goes through.
     ws.send(&checkout("second-card", TestCards::SUCCEEDS)).await;
-    assert!(outcome(&mut ws).await.is_ok());
+    assert!(ws.checkout_outcome().await.is_ok());
     assert_eq!(db_stock(&app, product).await, 3);
 }
 
@@ -182,12 +151,12 @@ async fn a_brand_sales_feed_sees_its_own_sales_and_no_other_brands() {
     feed.send(&ClientMsg::FollowSales { token: ours.brand.token.clone() }).await;
     assert!(matches!(feed.recv().await, ServerMsg::FollowingSales { brand_id } if brand_id == ours.brand_id));
 
-    let (mut other_buyer, _) = shopper(&app, &theirs, theirs.products[0], 1).await;
+    let (mut other_buyer, _) = app.shopper(theirs.room, theirs.products[0], 1).await;
     other_buyer.send(&checkout("theirs", TestCards::SUCCEEDS)).await;
-    outcome(&mut other_buyer).await.expect("their sale");
-    let (mut our_buyer, _) = shopper(&app, &ours, ours.products[0], 2).await;
+    other_buyer.checkout_outcome().await.expect("their sale");
+    let (mut our_buyer, _) = app.shopper(ours.room, ours.products[0], 2).await;
     our_buyer.send(&checkout("ours", TestCards::SUCCEEDS)).await;
-    let order = outcome(&mut our_buyer).await.expect("our sale");
+    let order = our_buyer.checkout_outcome().await.expect("our sale");
 
     // Their sale was announced before ours was placed: had it leaked, it would come first.
     match feed.recv().await {
@@ -211,9 +180,9 @@ async fn the_room_sees_a_sale_without_private_data() {
     let app = TestApp::spawn().await;
     let scene = app.live_room(&[5]).await;
     let (mut watcher, _) = app.viewer(scene.room, None).await;
-    let (mut ws, _) = shopper(&app, &scene, scene.products[0], 2).await;
+    let (mut ws, _) = app.shopper(scene.room, scene.products[0], 2).await;
     ws.send(&checkout("ticker", TestCards::SUCCEEDS)).await;
-    outcome(&mut ws).await.unwrap();
+    ws.checkout_outcome().await.unwrap();
     let sale = watcher
         .recv_until(|m| match m {
             ServerMsg::Event { event: RoomEvent::Sale(s), .. } => Some(s),
@@ -234,25 +203,25 @@ async fn a_hold_expires_and_the_unit_is_sold_again() {
     let scene = app.live_room(&[1]).await;
     let product = scene.products[0];
 
-    let (mut first, _) = shopper(&app, &scene, product, 1).await;
+    let (mut first, _) = app.shopper(scene.room, product, 1).await;
     first.send(&checkout("slow", TestCards::FAILS_ONCE)).await;
-    assert_eq!(outcome(&mut first).await.unwrap_err(), "payment_unavailable");
+    assert_eq!(first.checkout_outcome().await.unwrap_err(), "payment_unavailable");
     assert_eq!(app.stock(product).await, 0, "the unit is held for the retry");
 
-    let (mut second, _) = shopper(&app, &scene, product, 1).await;
+    let (mut second, _) = app.shopper(scene.room, product, 1).await;
     second.send(&checkout("fast", TestCards::SUCCEEDS)).await;
-    assert_eq!(outcome(&mut second).await.unwrap_err(), "sold_out");
+    assert_eq!(second.checkout_outcome().await.unwrap_err(), "sold_out");
 
     clock.advance(Duration::from_secs(61));
     sweep(&app.state).await.unwrap();
     assert_eq!(app.stock(product).await, 1, "the expired hold gave the unit back");
 
     second.send(&checkout("fast-again", TestCards::SUCCEEDS)).await;
-    let order = outcome(&mut second).await.expect("the unit sells again");
+    let order = second.checkout_outcome().await.expect("the unit sells again");
     assert_eq!(order.status, OrderStatus::Paid);
 
     first.send(&checkout("slow", TestCards::FAILS_ONCE)).await;
-    assert_eq!(outcome(&mut first).await.unwrap_err(), "hold_expired");
+    assert_eq!(first.checkout_outcome().await.unwrap_err(), "hold_expired");
     assert_eq!(db_stock(&app, product).await, 0);
 }
 
@@ -260,11 +229,11 @@ async fn a_hold_expires_and_the_unit_is_sold_again() {
 async fn a_retry_after_a_transient_failure_pays_for_the_same_order() {
     let app = TestApp::spawn().await;
     let scene = app.live_room(&[3]).await;
-    let (mut ws, buyer) = shopper(&app, &scene, scene.products[0], 1).await;
+    let (mut ws, buyer) = app.shopper(scene.room, scene.products[0], 1).await;
     ws.send(&checkout("retry", TestCards::FAILS_ONCE)).await;
-    assert_eq!(outcome(&mut ws).await.unwrap_err(), "payment_unavailable");
+    assert_eq!(ws.checkout_outcome().await.unwrap_err(), "payment_unavailable");
     ws.send(&checkout("retry", TestCards::FAILS_ONCE)).await;
-    let order = outcome(&mut ws).await.expect("the retry succeeds");
+    let order = ws.checkout_outcome().await.expect("the retry succeeds");
     let orders: Vec<OrderView> = app.get(routes::ORDERS, Some(&buyer.token)).await;
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0].id, order.id);

@@ -3,12 +3,11 @@
 //! everything mid-drop, a node killed with SIGKILL). These need the shared services and
 //! run in the suite's PostgreSQL + Redis pass; without them they say so and return.
 
-use crate::helpers::{Backing, Client, TEST_POSTGRES, TEST_REDIS, WAIT, Ws, forget_redis_prefix};
+use crate::helpers::{Backing, Client, TEST_POSTGRES, TEST_REDIS, WAIT, Ws, checkout, forget_redis_prefix};
 use futures_util::future::join_all;
 use livecart::commerce::payments::TestCards;
-use livecart::domain::{DropId, Role};
+use livecart::domain::DropId;
 use livecart::store::Store;
-use livecart::wire::api::SessionResponse;
 use livecart::wire::routes;
 use livecart::wire::ws::{ClientMsg, DropCard, OrderView, RoomEvent, ServerMsg};
 use std::net::SocketAddr;
@@ -115,38 +114,8 @@ async fn next_comment(ws: &mut Ws) -> (u64, String) {
     .await
 }
 
-fn checkout(key: &str) -> ClientMsg {
-    ClientMsg::Checkout {
-        idempotency_key: key.to_owned().try_into().unwrap(),
-        card: TestCards::SUCCEEDS.to_owned().try_into().unwrap(),
-    }
-}
-
-async fn outcome(ws: &mut Ws) -> Result<OrderView, String> {
-    ws.recv_until(|m| match m {
-        ServerMsg::OrderConfirmed { order } => Some(Ok(order)),
-        ServerMsg::Error { code, request: Some(r), .. } if r == "checkout" => Some(Err(code)),
-        _ => None,
-    })
-    .await
-}
-
-/// A buyer on `node` with one unit of `product` in the cart.
-async fn shopper(
-    node: &Client,
-    room: livecart::domain::RoomId,
-    product: livecart::domain::ProductId,
-) -> (Ws, SessionResponse) {
-    let buyer = node.register(Role::Viewer, "Buyer", None).await;
-    let (mut ws, _) = node.viewer(room, Some(&buyer.token)).await;
-    ws.send(&ClientMsg::CartAdd { product_id: product, quantity: 1 }).await;
-    ws.recv_until(|m| match m {
-        ServerMsg::Cart { .. } => Some(()),
-        ServerMsg::Error { code, .. } => panic!("cart_add failed: {code}"),
-        _ => None,
-    })
-    .await;
-    (ws, buyer)
+fn checkout_ok(key: &str) -> ClientMsg {
+    checkout(key, TestCards::SUCCEEDS)
 }
 
 async fn start_drop(host: &mut Ws, product: livecart::domain::ProductId, quantity: i64) -> DropCard {
@@ -202,11 +171,11 @@ async fn a_drop_of_fifty_hammered_by_six_hundred_checkouts_over_three_nodes_sell
 
     let mut buyers = Vec::new();
     for i in 0..600 {
-        buyers.push(shopper(cluster.node(i % 3), scene.room, product).await);
+        buyers.push(cluster.node(i % 3).shopper(scene.room, product, 1).await);
     }
     let outcomes = join_all(buyers.iter_mut().enumerate().map(|(i, (ws, _))| async move {
-        ws.send(&checkout(&format!("stampede-{i}"))).await;
-        outcome(ws).await
+        ws.send(&checkout_ok(&format!("stampede-{i}"))).await;
+        ws.checkout_outcome().await
     }))
     .await;
     let confirmed: Vec<&OrderView> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
@@ -221,16 +190,16 @@ async fn a_drop_of_fifty_hammered_by_six_hundred_checkouts_over_three_nodes_sell
 async fn the_same_idempotency_key_sent_to_two_nodes_gives_one_order() {
     let Some(cluster) = Cluster::start(2).await else { return };
     let scene = cluster.node(0).live_room(&[10]).await;
-    let (mut first, buyer) = shopper(cluster.node(0), scene.room, scene.products[0]).await;
+    let (mut first, buyer) = cluster.node(0).shopper(scene.room, scene.products[0], 1).await;
     let (mut second, _) = cluster.node(1).viewer(scene.room, Some(&buyer.token)).await;
     let (a, b) = tokio::join!(
         async {
-            first.send(&checkout("one-key")).await;
-            outcome(&mut first).await
+            first.send(&checkout_ok("one-key")).await;
+            first.checkout_outcome().await
         },
         async {
-            second.send(&checkout("one-key")).await;
-            outcome(&mut second).await
+            second.send(&checkout_ok("one-key")).await;
+            second.checkout_outcome().await
         }
     );
     let ids: Vec<_> = [&a, &b].iter().filter_map(|o| o.as_ref().ok().map(|o| o.id)).collect();
@@ -241,8 +210,8 @@ async fn the_same_idempotency_key_sent_to_two_nodes_gives_one_order() {
             assert_eq!(code, "checkout_in_progress");
         }
     }
-    second.send(&checkout("one-key")).await;
-    let replay = outcome(&mut second).await.expect("a later retry on the other node replays");
+    second.send(&checkout_ok("one-key")).await;
+    let replay = second.checkout_outcome().await.expect("a later retry on the other node replays");
     assert_eq!(replay.id, ids[0]);
     let orders: Vec<OrderView> = cluster.node(1).get(routes::ORDERS, Some(&buyer.token)).await;
     assert_eq!(orders.len(), 1);
@@ -258,12 +227,12 @@ async fn redis_losing_everything_mid_drop_oversells_nothing_and_loses_no_acknowl
 
     let mut buyers = Vec::new();
     for i in 0..80 {
-        buyers.push(shopper(cluster.node(i % 2), scene.room, product).await);
+        buyers.push(cluster.node(i % 2).shopper(scene.room, product, 1).await);
     }
     let (early, late) = buyers.split_at_mut(20);
     let early_outcomes = join_all(early.iter_mut().enumerate().map(|(i, (ws, _))| async move {
-        ws.send(&checkout(&format!("early-{i}"))).await;
-        outcome(ws).await
+        ws.send(&checkout_ok(&format!("early-{i}"))).await;
+        ws.checkout_outcome().await
     }))
     .await;
     assert_eq!(early_outcomes.iter().filter(|o| o.is_ok()).count(), 20);
@@ -276,8 +245,8 @@ async fn redis_losing_everything_mid_drop_oversells_nothing_and_loses_no_acknowl
     let late_outcomes = join_all(late.iter_mut().enumerate().map(|(i, (ws, _))| async move {
         // Carts were in Redis too: the buyer adds the unit again.
         ws.send(&ClientMsg::CartAdd { product_id: product, quantity: 1 }).await;
-        ws.send(&checkout(&format!("late-{i}"))).await;
-        outcome(ws).await
+        ws.send(&checkout_ok(&format!("late-{i}"))).await;
+        ws.checkout_outcome().await
     }))
     .await;
     let late_sold = late_outcomes.iter().filter(|o| o.is_ok()).count();

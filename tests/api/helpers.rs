@@ -9,7 +9,7 @@ use livecart::wire::api::{
     NewAgreementRequest, NewProductRequest, NewRoomRequest, RegisterRequest, RoomView, SessionResponse,
 };
 use livecart::wire::routes::{self, path};
-use livecart::wire::ws::{ClientMsg, ServerMsg, Snapshot};
+use livecart::wire::ws::{ClientMsg, OrderView, ServerMsg, Snapshot};
 use reqwest::StatusCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -299,10 +299,32 @@ impl Client {
         (ws, snapshot)
     }
 
+    /// A signed-in viewer in `room` with `quantity` of `product` in the cart.
+    pub async fn shopper(&self, room: RoomId, product: ProductId, quantity: i64) -> (Ws, SessionResponse) {
+        let buyer = self.register(Role::Viewer, "Buyer", None).await;
+        let (mut ws, _) = self.viewer(room, Some(&buyer.token)).await;
+        ws.send(&ClientMsg::CartAdd { product_id: product, quantity }).await;
+        ws.recv_until(|m| match m {
+            ServerMsg::Cart { .. } => Some(()),
+            ServerMsg::Error { code, .. } => panic!("cart_add failed: {code}"),
+            _ => None,
+        })
+        .await;
+        (ws, buyer)
+    }
+
     /// Stock as clients see it (units on hand less live holds).
     pub async fn stock(&self, product: ProductId) -> i64 {
         let card: livecart::wire::ws::ProductCard = self.get(&path(routes::PRODUCT, &[product.get()]), None).await;
         card.stock
+    }
+}
+
+/// A checkout of the cart with a test card.
+pub fn checkout(key: &str, card: &str) -> ClientMsg {
+    ClientMsg::Checkout {
+        idempotency_key: key.to_owned().try_into().unwrap(),
+        card: card.to_owned().try_into().unwrap(),
     }
 }
 
@@ -378,6 +400,16 @@ impl Ws {
         self.recv_until(|m| match m {
             ServerMsg::Snapshot(s) => Some(*s),
             ServerMsg::Error { code, message, .. } => panic!("join failed: {code}: {message}"),
+            _ => None,
+        })
+        .await
+    }
+
+    /// The outcome of the checkout this connection sent: the order, or the error code.
+    pub async fn checkout_outcome(&mut self) -> Result<OrderView, String> {
+        self.recv_until(|m| match m {
+            ServerMsg::OrderConfirmed { order } => Some(Ok(order)),
+            ServerMsg::Error { code, request: Some(r), .. } if r == "checkout" => Some(Err(code)),
             _ => None,
         })
         .await
