@@ -7,7 +7,7 @@ use livecart::media::client::VideoCodec;
 use livecart_loadtest::chat::ChatTarget;
 use livecart_loadtest::client::Api;
 use livecart_loadtest::measure::print_latency;
-use livecart_loadtest::scenario::{chat_storm, drop, raid};
+use livecart_loadtest::scenario::{audience, chat_storm, drop, raid};
 use livecart_loadtest::server::{Spawned, SpawnedPeer};
 use livecart_loadtest::video;
 use serde::Serialize;
@@ -56,6 +56,30 @@ enum Codec {
 
 #[derive(Subcommand)]
 enum Scenario {
+    /// N viewers over R rooms (skewed popularity), a join ramp, behaviour mixes, churn.
+    Audience {
+        #[arg(long, default_value_t = 500)]
+        viewers: usize,
+        #[arg(long, default_value_t = 5)]
+        rooms: usize,
+        #[arg(long, default_value_t = 5.0)]
+        ramp: f64,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Shares of chatters, reactors and shoppers (the rest lurk).
+        #[arg(long, default_value_t = 0.05)]
+        chatters: f64,
+        #[arg(long, default_value_t = 0.15)]
+        reactors: f64,
+        #[arg(long, default_value_t = 0.05)]
+        shoppers: f64,
+        /// Probability that a shopper checks out.
+        #[arg(long, default_value_t = 0.5)]
+        buy: f64,
+        /// Share of viewers that leave once and come back with `since`.
+        #[arg(long, default_value_t = 0.1)]
+        churn: f64,
+    },
     /// One room, many viewers, a set comment rate: how fast comments reach everyone.
     ChatStorm {
         #[arg(long, default_value_t = 200)]
@@ -215,6 +239,34 @@ async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), E
     let host = api.login(&cli.target.host_email, &cli.target.host_password).await?;
     let run_id = format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
     match &cli.scenario {
+        Scenario::Audience { viewers, rooms, ramp, seconds, chatters, reactors, shoppers, buy, churn } => {
+            check_bounds(*viewers, *seconds + ramp.ceil() as u64)?;
+            let cfg = audience::Audience {
+                viewers: *viewers,
+                rooms: (*rooms).clamp(1, 100),
+                ramp_secs: *ramp,
+                seconds: *seconds,
+                chatters: *chatters,
+                reactors: *reactors,
+                shoppers: *shoppers,
+                buy_probability: *buy,
+                churn: *churn,
+                quiet: cli.quiet,
+            };
+            let r = audience::run(&api, &host, &run_id, &cfg).await?;
+            println!(
+                "audience: {} of {} joined over {} rooms {:?}, {} connection failures",
+                r.joined, r.viewers, r.rooms, r.viewers_per_room, r.connection_failures
+            );
+            println!(
+                "comments {} sent / {} received, reactions {}, resumes {} (reset snapshots {}), gaps {}",
+                r.comments_sent, r.comments_received, r.reactions_sent, r.resumed, r.reset_snapshots, r.gaps
+            );
+            println!("checkouts {:?}; errors {:?}", r.checkouts, r.errors);
+            print_latency("join to snapshot", &r.join_latency);
+            print_latency("comment to viewer", &r.comment_latency);
+            write_json(&cli.json, &r)
+        }
         Scenario::ChatStorm { viewers, rate, senders, seconds } => {
             check_bounds(*viewers, *seconds)?;
             let target = ChatTarget::Livecart { api: api.clone(), room: api.hosted_live_room(&host).await?.id };

@@ -8,7 +8,7 @@ use livecart::domain::Clock;
 use livecart::store::Store;
 use livecart_loadtest::chat::ChatTarget;
 use livecart_loadtest::client::Api;
-use livecart_loadtest::scenario::{chat_storm, drop, raid};
+use livecart_loadtest::scenario::{audience, chat_storm, drop, raid};
 use livecart_loadtest::server::SpawnedPeer;
 use livecart_loadtest::video;
 
@@ -112,4 +112,31 @@ async fn chat_storm_counts_the_socketio_peer_the_same_way() {
     assert_eq!(r.joined, 12);
     assert!(r.comments_sent >= 4, "{r:?}");
     assert_eq!(r.deliveries, r.comments_sent * 12, "{r:?}");
+}
+
+#[tokio::test]
+async fn audience_spreads_viewers_over_rooms_and_churned_viewers_resume_without_gaps() {
+    let s = server().await;
+    let host = s.api.login("maya@demo.livecart", "demo-creator-pass").await.unwrap();
+    let cfg = audience::Audience {
+        viewers: 40,
+        rooms: 3,
+        ramp_secs: 0.5,
+        seconds: 3,
+        chatters: 0.2,
+        reactors: 0.2,
+        shoppers: 0.2,
+        buy_probability: 1.0,
+        churn: 0.3,
+        quiet: true,
+    };
+    let r = audience::run(&s.api, &host, "aud", &cfg).await.unwrap();
+    assert_eq!(r.rooms, 3);
+    assert_eq!(r.viewers_per_room.iter().sum::<usize>(), 40);
+    assert_eq!((r.joined, r.connection_failures), (40, 0), "{r:?}");
+    assert_eq!(r.gaps, 0, "{r:?}");
+    assert!(r.comments_sent > 0 && r.comments_received > 0, "{r:?}");
+    let paid = r.checkouts.get("paid").copied().unwrap_or(0);
+    let orders = s.state.store.orders_of_creator(host.account.id).await.unwrap();
+    assert_eq!(orders.iter().filter(|o| o.status == livecart::wire::ws::OrderStatus::Paid).count() as u64, paid);
 }

@@ -1,6 +1,7 @@
 //! Load scenarios. Each takes a bounded configuration, runs against a deployment and
 //! returns a report that serialises to JSON.
 
+pub mod audience;
 pub mod chat_storm;
 pub mod drop;
 pub mod raid;
