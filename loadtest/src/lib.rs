@@ -9,6 +9,7 @@
 pub mod chat;
 pub mod client;
 pub mod measure;
+pub mod report;
 pub mod scenario;
 pub mod server;
 pub mod video;

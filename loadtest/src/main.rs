@@ -20,6 +20,9 @@ struct Cli {
     /// Write every figure as JSON here.
     #[arg(long, global = true)]
     json: Option<std::path::PathBuf>,
+    /// Write an HTML report with charts over time here (chat-storm and compare).
+    #[arg(long, global = true)]
+    report: Option<std::path::PathBuf>,
     /// No progress display.
     #[arg(long, global = true, default_value_t = false)]
     quiet: bool,
@@ -212,6 +215,13 @@ fn write_json<T: Serialize>(path: &Option<std::path::PathBuf>, report: &T) -> Re
     Ok(())
 }
 
+fn write_report(path: &Option<std::path::PathBuf>, runs: &[(&str, &chat_storm::ChatStormReport)]) -> Result<(), Error> {
+    if let Some(path) = path {
+        std::fs::write(path, livecart_loadtest::report::chat_storm_html(runs)?)?;
+    }
+    Ok(())
+}
+
 async fn run(cli: Cli) -> Result<(), Error> {
     if let Err(e) = livecart_loadtest::client::raise_file_limit() {
         eprintln!("could not raise the open-file limit: {e}");
@@ -279,6 +289,7 @@ async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), E
                 quiet: cli.quiet,
             };
             let r = chat_storm::run(&target, &cfg).await?;
+            write_report(&cli.report, &[("livecart", &r)])?;
             println!(
                 "chat-storm: {} viewers joined, {} comments sent ({} refused), {} of {} deliveries ({} missing), {:.0} deliveries/s",
                 r.joined,
@@ -361,6 +372,7 @@ async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), E
             node.stop().await;
             let theirs = theirs?;
             compare::print(&ours, &theirs);
+            write_report(&cli.report, &[("livecart", &ours.0), ("socket.io", &theirs.0)])?;
             let both = serde_json::json!({
                 "livecart": { "chat_storm": ours.0, "raid": ours.1 },
                 "socketio": { "chat_storm": theirs.0, "raid": theirs.1 },

@@ -51,6 +51,13 @@ async fn chat_storm_counts_every_comment_at_every_viewer() {
     assert_eq!(r.deliveries_expected, r.comments_sent * 12);
     assert_eq!(r.deliveries, r.deliveries_expected, "every comment reached every viewer: {r:?}");
     assert_eq!(r.latency.count, r.deliveries);
+    assert_eq!(
+        r.timeline.iter().map(|s| s.deliveries).sum::<u64>(),
+        r.deliveries,
+        "the timeline accounts for every delivery"
+    );
+    let html = livecart_loadtest::report::chat_storm_html(&[("livecart", &r)]).unwrap();
+    assert!(html.contains("<svg") && html.contains("deliveries per second"));
 }
 
 #[tokio::test]

@@ -36,6 +36,16 @@ pub struct ChatStormReport {
     pub latency: Latency,
     pub server_cpu_us_per_delivery: Option<f64>,
     pub server_kib_per_viewer: Option<f64>,
+    /// Deliveries and latency second by second, for the report's charts.
+    pub timeline: Vec<Second>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Second {
+    pub second: u64,
+    pub deliveries: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
 }
 
 const TAG: &str = "ls";
@@ -55,6 +65,9 @@ pub async fn run(target: &ChatTarget, cfg: &ChatStorm) -> Result<ChatStormReport
 
     let deliveries = Arc::new(AtomicU64::new(0));
     let latencies = Arc::new(Mutex::new(histogram()));
+    // One histogram per second of the run (and of the drain after it).
+    let per_second = Arc::new(Mutex::new((0..cfg.seconds + 6).map(|_| histogram()).collect::<Vec<_>>()));
+    let storm_start = Instant::now();
     let stop_at = Instant::now() + Duration::from_secs(cfg.seconds);
     let senders = cfg.senders.clamp(1, joined.max(1));
     let per_sender = Duration::from_secs_f64(senders as f64 / f64::from(cfg.rate.max(1)));
@@ -64,11 +77,19 @@ pub async fn run(target: &ChatTarget, cfg: &ChatStorm) -> Result<ChatStormReport
 
     let mut tasks = Vec::new();
     for (i, mut conn) in conns.into_iter().enumerate() {
-        let (deliveries, latencies, sent, send_errors) =
-            (Arc::clone(&deliveries), Arc::clone(&latencies), Arc::clone(&sent), Arc::clone(&send_errors));
+        let (deliveries, latencies, sent, send_errors, per_second) = (
+            Arc::clone(&deliveries),
+            Arc::clone(&latencies),
+            Arc::clone(&sent),
+            Arc::clone(&send_errors),
+            Arc::clone(&per_second),
+        );
         let sends = i < senders;
         tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(per_sender);
+            // Senders start spread over one period, not all at once; every task starts
+            // receiving at once, so no viewer's frames wait for its task to be spawned.
+            let offset = per_sender.mul_f64(i as f64 / senders as f64);
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + offset, per_sender);
             let mut n = 0u64;
             let drain_until = stop_at + Duration::from_secs(5);
             loop {
@@ -99,6 +120,10 @@ pub async fn run(target: &ChatTarget, cfg: &ChatStorm) -> Result<ChatStormReport
                         deliveries.fetch_add(1, Ordering::Relaxed);
                         let latency = start.elapsed().saturating_sub(Duration::from_micros(sent_us));
                         record(&mut *latencies.lock().await, latency);
+                        let second = storm_start.elapsed().as_secs() as usize;
+                        if let Some(h) = per_second.lock().await.get_mut(second) {
+                            record(h, latency);
+                        }
                     }
                     Ok(Some(Incoming::RateLimited)) => {
                         sent.fetch_sub(1, Ordering::Relaxed);
@@ -110,10 +135,6 @@ pub async fn run(target: &ChatTarget, cfg: &ChatStorm) -> Result<ChatStormReport
             }
             conn.close().await;
         }));
-        // Senders start spread over one period, not all at once.
-        if sends {
-            tokio::time::sleep(per_sender / senders as u32).await;
-        }
     }
     for t in tasks {
         let _ = t.await;
@@ -134,6 +155,16 @@ pub async fn run(target: &ChatTarget, cfg: &ChatStorm) -> Result<ChatStormReport
         deliveries_per_second: delivered as f64 / cfg.seconds as f64,
         latency: Latency::of(&*latencies.lock().await),
         server_cpu_us_per_delivery: cpu_us.filter(|_| delivered > 0).map(|us| us / delivered as f64),
+        timeline: per_second
+            .lock()
+            .await
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let l = Latency::of(h);
+                Second { second: i as u64, deliveries: l.count, p50_ms: l.p50_ms, p99_ms: l.p99_ms }
+            })
+            .collect(),
         server_kib_per_viewer: before_join
             .zip(after_join)
             .filter(|_| joined > 0)
