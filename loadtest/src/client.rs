@@ -29,17 +29,18 @@ impl Api {
         format!("{}{}", self.base.replacen("http", "ws", 1), routes::WS)
     }
 
+    /// Sends a request and reads a JSON answer, turning an error status into an error.
+    async fn json<T: serde::de::DeserializeOwned>(req: reqwest::RequestBuilder) -> Result<T, Error> {
+        Ok(req.send().await?.error_for_status()?.json().await?)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
     pub async fn login(&self, email: &str, password: &str) -> Result<SessionResponse, Error> {
         let body = LoginRequest { email: email.into(), password: password.into() };
-        Ok(self
-            .http
-            .post(format!("{}{}", self.base, routes::LOGIN))
-            .json(&body)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?)
+        Api::json(self.http.post(self.url(routes::LOGIN)).json(&body)).await
     }
 
     /// A fresh viewer account named for this run.
@@ -51,27 +52,12 @@ impl Api {
             role: Role::Viewer,
             brand_name: None,
         };
-        Ok(self
-            .http
-            .post(format!("{}{}", self.base, routes::REGISTER))
-            .json(&body)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?)
+        Api::json(self.http.post(self.url(routes::REGISTER)).json(&body)).await
     }
 
     /// The live room hosted by `host`.
     pub async fn hosted_live_room(&self, host: &SessionResponse) -> Result<RoomView, Error> {
-        let rooms: Vec<RoomView> = self
-            .http
-            .get(format!("{}{}?status=live", self.base, routes::ROOMS))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let rooms: Vec<RoomView> = Api::json(self.http.get(format!("{}?status=live", self.url(routes::ROOMS)))).await?;
         rooms.into_iter().find(|r| r.host.id == host.account.id).ok_or_else(|| "the host has no live room".into())
     }
 
@@ -81,28 +67,11 @@ impl Api {
         token: &str,
         body: &B,
     ) -> Result<T, Error> {
-        Ok(self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?)
+        Api::json(self.http.post(self.url(path)).bearer_auth(token).json(body)).await
     }
 
     pub async fn get<T: serde::de::DeserializeOwned>(&self, path: &str, token: &str) -> Result<T, Error> {
-        Ok(self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?)
+        Api::json(self.http.get(self.url(path)).bearer_auth(token)).await
     }
 }
 
