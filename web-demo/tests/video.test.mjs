@@ -7,115 +7,24 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { DEMO, WEB_DEMO, remember, startLivecart } from './support/livecart.mjs';
 
-const WEB_DEMO = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS = path.join(WEB_DEMO, 'test-results');
-const REPO_ROOT = path.dirname(path.resolve(WEB_DEMO));
-const LIVECART_BIN = process.env.LIVECART_BIN || path.join(REPO_ROOT, 'target', 'debug', 'livecart');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
-const CREATOR = { email: 'maya@demo.livecart', password: 'demo-creator-pass' };
+const CREATOR = DEMO.creator;
 
-const SERVER_START_MS = 20_000;
 const STEP_MS = 20_000;
 const SAMPLE_GAP_MS = 2_000;
-
-const CHROMIUM_ARGS = [
-  '--use-fake-device-for-media-stream',
-  '--use-fake-ui-for-media-stream',
-  '--autoplay-policy=no-user-gesture-required',
-  '--allow-loopback-in-peer-connection',
-  '--disable-features=WebRtcHideLocalIpsWithMdns',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** Lines the server and pages printed, shown when a step fails. */
 const logs = { server: [], publisher: [], viewer: [] };
 
-function remember(list, line) {
-  list.push(line);
-  if (list.length > 200) list.shift();
-}
-
-let tempDir;
-let server;
+let env;
 let browser;
 let baseUrl;
-
-/** Starts the server on a free port with a throwaway database; resolves to its base URL. */
-async function startServer() {
-  tempDir = await mkdtemp(path.join(tmpdir(), 'livecart-video-'));
-  const env = {
-    ...process.env,
-    LIVECART_BIND: '127.0.0.1:0',
-    LIVECART_METRICS_BIND: '127.0.0.1:0',
-    LIVECART_ICE_IP: '127.0.0.1',
-    DATABASE_URL: `sqlite://${path.join(tempDir, 't.db')}?mode=rwc`,
-    LIVECART_SEED_DEMO: 'true',
-    LIVECART_LOG_JSON: 'true',
-    LIVECART_WEB_DEMO: WEB_DEMO,
-    LIVECART_ARGON2_KIB: '64',
-  };
-  delete env.REDIS_URL;
-  delete env.LIVECART_ICE_SERVERS;
-  server = spawn(LIVECART_BIN, ['serve'], { cwd: tempDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  createInterface({ input: server.stderr }).on('line', (line) => remember(logs.server, line));
-  const lines = createInterface({ input: server.stdout });
-
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`no "livecart listening" line within ${SERVER_START_MS} ms`)), SERVER_START_MS);
-    function fail(error) {
-      clearTimeout(timer);
-      reject(error);
-    }
-    server.once('error', fail);
-    server.once('exit', (code, signal) => fail(new Error(`livecart exited early (code ${code}, signal ${signal})`)));
-    lines.on('line', (line) => {
-      remember(logs.server, line);
-      let record;
-      try {
-        record = JSON.parse(line);
-      } catch {
-        return;
-      }
-      if (record?.fields?.message === 'livecart listening' && record.fields.addr) {
-        clearTimeout(timer);
-        resolve(`http://${record.fields.addr}`);
-      }
-    });
-  });
-}
-
-async function stopServer() {
-  if (!server || server.exitCode !== null || server.signalCode !== null) return;
-  const exited = new Promise((resolve) => server.once('exit', resolve));
-  server.kill('SIGTERM');
-  const grace = new AbortController();
-  const timedOut = await Promise.race([
-    exited.then(() => false),
-    sleep(5_000, true, { signal: grace.signal }).catch(() => false),
-  ]);
-  grace.abort(); // so the pending timer does not keep the test process alive
-  if (timedOut) {
-    server.kill('SIGKILL');
-    await exited;
-  }
-}
 
 async function api(method, route, body) {
   const response = await fetch(new URL(route, baseUrl), {
@@ -203,16 +112,13 @@ async function reportFailure(pages) {
 }
 
 before(async () => {
-  assert.ok(existsSync(LIVECART_BIN), `${LIVECART_BIN} is missing: run \`cargo build\` first, or set LIVECART_BIN`);
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium, or set CHROMIUM_PATH`);
-  baseUrl = await startServer();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+  env = await startLivecart();
+  ({ baseUrl, browser } = env);
+  logs.server = env.logs.server;
 }, { timeout: 60_000 });
 
 after(async () => {
-  await browser?.close().catch(() => {});
-  await stopServer();
-  if (tempDir) await rm(tempDir, { recursive: true, force: true });
+  await env?.stop();
 }, { timeout: 30_000 });
 
 test('a viewer decodes the video a creator publishes', { timeout: 120_000 }, async () => {

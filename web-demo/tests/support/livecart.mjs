@@ -1,0 +1,167 @@
+// Shared start-up for the browser tests: the livecart server on a free loopback port with a
+// throwaway SQLite database and the demo data, and Chromium with a fake camera. Same
+// settings as tests/video.test.mjs. Not a test file itself (it has no `.test.` in its name).
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const WEB_DEMO = fileURLToPath(new URL('../..', import.meta.url));
+export const REPO_ROOT = path.dirname(path.resolve(WEB_DEMO));
+export const LIVECART_BIN = process.env.LIVECART_BIN || path.join(REPO_ROOT, 'target', 'debug', 'livecart');
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+export const CHROMIUM_ARGS = [
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
+  '--autoplay-policy=no-user-gesture-required',
+  '--allow-loopback-in-peer-connection',
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export const DEMO = {
+  creator: { email: 'maya@demo.livecart', password: 'demo-creator-pass' },
+  brand: { email: 'brand@demo.livecart', password: 'demo-brand-pass' },
+  viewer: { email: 'viewer@demo.livecart', password: 'demo-viewer-pass' },
+};
+
+/** Keeps the last lines of a named source, for failure reports. */
+export function remember(list, line) {
+  list.push(line);
+  if (list.length > 200) list.shift();
+}
+
+/**
+ * Starts livecart and Chromium. Resolves to { baseUrl, browser, logs, stop() }.
+ * `logs.server` collects the server's output.
+ */
+export async function startLivecart({ serverStartMs = 20_000 } = {}) {
+  assert.ok(existsSync(LIVECART_BIN), `${LIVECART_BIN} is missing: run \`cargo build\` first, or set LIVECART_BIN`);
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium, or set CHROMIUM_PATH`);
+  const logs = { server: [] };
+  const tempDir = await mkdtemp(path.join(tmpdir(), 'livecart-web-'));
+  const env = {
+    ...process.env,
+    LIVECART_BIND: '127.0.0.1:0',
+    LIVECART_METRICS_BIND: '127.0.0.1:0',
+    LIVECART_ICE_IP: '127.0.0.1',
+    DATABASE_URL: `sqlite://${path.join(tempDir, 't.db')}?mode=rwc`,
+    LIVECART_SEED_DEMO: 'true',
+    LIVECART_LOG_JSON: 'true',
+    LIVECART_WEB_DEMO: WEB_DEMO,
+    LIVECART_ARGON2_KIB: '64',
+  };
+  delete env.REDIS_URL;
+  delete env.LIVECART_ICE_SERVERS;
+  const server = spawn(LIVECART_BIN, ['serve'], { cwd: tempDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  createInterface({ input: server.stderr }).on('line', (line) => remember(logs.server, line));
+  const lines = createInterface({ input: server.stdout });
+
+  async function stopServer() {
+    if (server.exitCode !== null || server.signalCode !== null) return;
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    server.kill('SIGTERM');
+    const grace = new AbortController();
+    const timedOut = await Promise.race([exited.then(() => false), sleep(5_000, true, { signal: grace.signal }).catch(() => false)]);
+    grace.abort();
+    if (timedOut) {
+      server.kill('SIGKILL');
+      await exited;
+    }
+  }
+
+  let browser;
+  const stop = async () => {
+    await browser?.close().catch(() => {});
+    await stopServer();
+    await rm(tempDir, { recursive: true, force: true });
+  };
+
+  try {
+    const baseUrl = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => fail(new Error(`no "livecart listening" line within ${serverStartMs} ms`)), serverStartMs);
+      function fail(error) {
+        clearTimeout(timer);
+        reject(error);
+      }
+      server.once('error', fail);
+      server.once('exit', (code, signal) => fail(new Error(`livecart exited early (code ${code}, signal ${signal})`)));
+      lines.on('line', (line) => {
+        remember(logs.server, line);
+        let record;
+        try {
+          record = JSON.parse(line);
+        } catch {
+          return;
+        }
+        if (record?.fields?.message === 'livecart listening' && record.fields.addr) {
+          clearTimeout(timer);
+          resolve(`http://${record.fields.addr}`);
+        }
+      });
+    });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
+    return { baseUrl, browser, logs, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Calls `check` until it returns a truthy value, which it returns; fails after `timeoutMs`. */
+export async function poll(what, check, { timeoutMs = 20_000, intervalMs = 200 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const last = await check();
+    if (last) return last;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** JSON request to the server; fails the test on a non-2xx answer. */
+export async function api(baseUrl, method, route, { body, token } = {}) {
+  const headers = {};
+  if (body) headers['Content-Type'] = 'application/json';
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(new URL(route, baseUrl), {
+    method,
+    headers,
+    body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await response.text();
+  assert.ok(response.ok, `${method} ${route} answered ${response.status}: ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** framesDecoded of the page's exposed `window.livecartPeer` (0 when none). */
+export function framesDecoded(page) {
+  return page.evaluate(async () => {
+    const pc = window.livecartPeer;
+    if (!pc) return 0;
+    const report = await pc.getStats();
+    const inbound = [...report.values()].find((s) => s.type === 'inbound-rtp' && s.kind === 'video');
+    return inbound?.framesDecoded ?? 0;
+  });
+}
+
+/** Forwards a page's console and errors into `list`. */
+export function watchConsole(page, list) {
+  page.on('console', (message) => remember(list, `[${message.type()}] ${message.text()}`));
+  page.on('pageerror', (error) => remember(list, `[pageerror] ${error.message}`));
+}
