@@ -2,7 +2,7 @@
 // and Chart.js charts of revenue and orders per minute and per creator, updated live.
 // History comes from GET /api/brands/{id}/orders; the feed adds each `brand_sale`.
 
-import { api, formatMoney, h, loadSession, money, setState, signIn, signOut, wsUrl } from './common.js';
+import { api, bindRoleSignIn, formatMoney, h, loadSession, money, setState, signOut, wsUrl } from './common.js';
 
 const $ = (id) => document.getElementById(id);
 const Chart = window.Chart;
@@ -20,21 +20,7 @@ function session() {
   return s && s.account.role === 'brand' && s.account.brand_id ? s : null;
 }
 
-$('signin-form').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  try {
-    const s = await signIn($('email').value.trim(), $('password').value);
-    if (s.account.role !== 'brand') {
-      await signOut();
-      setState($('signin-status'), 'error', 'This account is not a brand account.');
-      return;
-    }
-    $('password').value = '';
-    start();
-  } catch (error) {
-    setState($('signin-status'), 'error', error.code === 'bad_credentials' ? 'Wrong e-mail or password.' : error.message);
-  }
-});
+bindRoleSignIn('brand', () => start());
 
 $('sign-out').addEventListener('click', async () => {
   stopped = true;

@@ -220,3 +220,26 @@ export function setState(element, state, text) {
   element.dataset.state = state;
   element.textContent = text ?? state;
 }
+
+/**
+ * Wires the page's sign-in form (#signin-form, #email, #password, #signin-status) to
+ * accept only accounts of `role` ('creator', 'brand'), then calls `onSignedIn`.
+ */
+export function bindRoleSignIn(role, onSignedIn) {
+  const el = (id) => document.getElementById(id);
+  el('signin-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      const s = await signIn(el('email').value.trim(), el('password').value);
+      if (s.account.role !== role) {
+        await signOut();
+        setState(el('signin-status'), 'error', `This account is not a ${role} account.`);
+        return;
+      }
+      el('password').value = '';
+      onSignedIn();
+    } catch (error) {
+      setState(el('signin-status'), 'error', error.code === 'bad_credentials' ? 'Wrong e-mail or password.' : error.message);
+    }
+  });
+}

@@ -2,7 +2,7 @@
 // show the WHIP URL and token for OBS), pin products, start drops, chat, watch the numbers
 // and end the show.
 
-import { RoomSocket, api, countdown, formatMoney, h, loadSession, money, parseMajor, setState, signIn, signOut } from './common.js';
+import { RoomSocket, api, bindRoleSignIn, countdown, formatMoney, h, loadSession, money, parseMajor, setState, signOut } from './common.js';
 import { SignallingError, endSession, negotiate, preferForwardableVideo, showStatus, whipUrl } from '../live/whip.js';
 
 const $ = (id) => document.getElementById(id);
@@ -24,21 +24,7 @@ function renderWho() {
   $('sign-out').hidden = !s;
 }
 
-$('signin-form').addEventListener('submit', async (event) => {
-  event.preventDefault();
-  try {
-    const s = await signIn($('email').value.trim(), $('password').value);
-    if (s.account.role !== 'creator') {
-      await signOut();
-      setState($('signin-status'), 'error', 'This account is not a creator account.');
-      return;
-    }
-    $('password').value = '';
-    start();
-  } catch (error) {
-    setState($('signin-status'), 'error', error.code === 'bad_credentials' ? 'Wrong e-mail or password.' : error.message);
-  }
-});
+bindRoleSignIn('creator', () => start());
 
 $('sign-out').addEventListener('click', async () => {
   await leaveRoom();
