@@ -51,6 +51,34 @@ struct Target {
     host_password: String,
 }
 
+/// The load of a chat-storm, shared by `chat-storm` and `compare`.
+#[derive(clap::Args)]
+struct StormArgs {
+    #[arg(long, default_value_t = 200)]
+    viewers: usize,
+    /// Comments per second over all senders.
+    #[arg(long, default_value_t = 20)]
+    rate: u32,
+    /// Viewers that also comment (the server rate-limits each one).
+    #[arg(long, default_value_t = 20)]
+    senders: usize,
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+}
+
+impl StormArgs {
+    fn config(&self, server_pid: Option<u32>, quiet: bool) -> chat_storm::ChatStorm {
+        chat_storm::ChatStorm {
+            viewers: self.viewers,
+            rate: self.rate,
+            senders: self.senders,
+            seconds: self.seconds,
+            server_pid,
+            quiet,
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Codec {
     Vp8,
@@ -85,16 +113,8 @@ enum Scenario {
     },
     /// One room, many viewers, a set comment rate: how fast comments reach everyone.
     ChatStorm {
-        #[arg(long, default_value_t = 200)]
-        viewers: usize,
-        /// Comments per second over all senders.
-        #[arg(long, default_value_t = 20)]
-        rate: u32,
-        /// Viewers that also comment (the server rate-limits each one).
-        #[arg(long, default_value_t = 20)]
-        senders: usize,
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
+        #[command(flatten)]
+        storm: StormArgs,
     },
     /// N viewers join one room within T seconds: join-to-snapshot latency.
     Raid {
@@ -119,14 +139,8 @@ enum Scenario {
         /// Folder of the Socket.IO peer (after `npm ci` there).
         #[arg(long, default_value = "loadtest/peers/socketio")]
         peer: String,
-        #[arg(long, default_value_t = 500)]
-        viewers: usize,
-        #[arg(long, default_value_t = 20)]
-        rate: u32,
-        #[arg(long, default_value_t = 20)]
-        senders: usize,
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
+        #[command(flatten)]
+        storm: StormArgs,
         #[arg(long, default_value_t = 1000)]
         raid_viewers: usize,
     },
@@ -277,17 +291,10 @@ async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), E
             print_latency("comment to viewer", &r.comment_latency);
             write_json(&cli.json, &r)
         }
-        Scenario::ChatStorm { viewers, rate, senders, seconds } => {
-            check_bounds(*viewers, *seconds)?;
+        Scenario::ChatStorm { storm } => {
+            check_bounds(storm.viewers, storm.seconds)?;
             let target = ChatTarget::Livecart { api: api.clone(), room: api.hosted_live_room(&host).await?.id };
-            let cfg = chat_storm::ChatStorm {
-                viewers: *viewers,
-                rate: *rate,
-                senders: *senders,
-                seconds: *seconds,
-                server_pid,
-                quiet: cli.quiet,
-            };
+            let cfg = storm.config(server_pid, cli.quiet);
             let r = chat_storm::run(&target, &cfg).await?;
             write_report(&cli.report, &[("livecart", &r)])?;
             println!(
@@ -343,17 +350,10 @@ async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), E
             }
             Ok(())
         }
-        Scenario::Compare { peer, viewers, rate, senders, seconds, raid_viewers } => {
-            check_bounds(*viewers.max(raid_viewers), *seconds)?;
+        Scenario::Compare { peer, storm: load, raid_viewers } => {
+            check_bounds(load.viewers.max(*raid_viewers), load.seconds)?;
             let livecart = ChatTarget::Livecart { api: api.clone(), room: api.hosted_live_room(&host).await?.id };
-            let storm = |pid| chat_storm::ChatStorm {
-                viewers: *viewers,
-                rate: *rate,
-                senders: *senders,
-                seconds: *seconds,
-                server_pid: pid,
-                quiet: cli.quiet,
-            };
+            let storm = |pid| load.config(pid, cli.quiet);
             let raid_cfg =
                 |pid| raid::Raid { viewers: *raid_viewers, within_secs: 5.0, server_pid: pid, quiet: cli.quiet };
             let ours = (
