@@ -1,110 +1,116 @@
-//! AppState and the router: the one place that wires the parts together.
+//! The one place that wires the parts together: it builds the backends a configuration
+//! asks for (memory, or Redis shared with other nodes), the domain services on top of
+//! them into an [`AppState`], and the router of HTTP and WebSocket routes in front.
 
-use crate::bus::redis::Redis;
-use crate::bus::{Bus, BusError, MemoryBus, RedisBus};
-use crate::commerce::cart::{Carts, MemoryCarts, RedisCarts};
-use crate::commerce::inventory::{Inventory, MemoryInventory, RedisInventory};
-use crate::commerce::payments::{PaymentProvider, TestCards};
+use crate::accounts::Accounts;
+use crate::bus::{Bus, BusError, RedisSettings};
+use crate::commerce::cart::{MemoryCarts, RedisCarts};
+use crate::commerce::inventory::{MemoryInventory, RedisInventory};
+use crate::commerce::payments::TestCards;
+use crate::commerce::{Carts, Commerce, Inventory};
 use crate::config::Config;
-use crate::domain::Clock;
+use crate::domain::{Clock, RateLimit};
 use crate::media::Sfu;
-use crate::room::RoomHub;
-use crate::room::rate::RateLimit;
+use crate::redis::{Redis, RedisError};
+use crate::room::{RoomHub, RoomSettings, Rooms};
+use crate::state::AppState;
 use crate::store::Store;
 use crate::{gateway, http};
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
-/// Everything a request handler or a connection may need; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    /// The durable record: accounts, catalogue, rooms and orders.
-    pub store: Store,
-    /// Rooms this node serves, and their viewers' channels.
-    pub hub: Arc<RoomHub>,
-    /// Sequencing and delivery of room events (and brand sales) to every node.
-    pub bus: Arc<dyn Bus>,
-    /// The fast stock gate in front of the database's constraint.
-    pub inventory: Arc<dyn Inventory>,
-    pub carts: Arc<dyn Carts>,
-    pub payments: Arc<dyn PaymentProvider>,
-    /// The SFU: the host's stream and its viewers' media sessions on this node.
-    pub media: Arc<Sfu>,
-    pub clock: Clock,
-    /// Set in the scaled-out deployment, for readiness checks.
-    pub redis: Option<Redis>,
-    /// Cancelled on shutdown; every background task and connection watches it.
-    pub shutdown: CancellationToken,
-    /// Checkouts running on their own tasks: shutdown waits for them, so a paid order is
-    /// never cut off half-way.
-    pub checkouts: TaskTracker,
+#[derive(Debug, thiserror::Error)]
+pub enum WiringError {
+    #[error("connecting to redis")]
+    Redis(#[from] RedisError),
+    #[error("starting the redis bus")]
+    Bus(#[from] BusError),
+}
+
+/// The backends one node runs on: shared through Redis, or its own memory.
+struct Backends {
+    bus: Bus,
+    inventory: Arc<dyn Inventory>,
+    carts: Arc<dyn Carts>,
+    redis: Option<Redis>,
 }
 
 impl AppState {
     /// The embedded (single-node) wiring: in-memory rooms, inventory and carts.
     pub fn embedded(config: Config, store: Store, clock: Clock) -> Self {
         let hub = Arc::new(RoomHub::default());
-        AppState {
-            media: Sfu::new(config.ice()),
-            config: Arc::new(config),
-            store,
-            bus: Arc::new(MemoryBus::new(Arc::clone(&hub))),
-            hub,
+        let backends = Backends {
+            bus: Bus::memory(Arc::clone(&hub) as _),
             inventory: Arc::new(MemoryInventory::default()),
             carts: Arc::new(MemoryCarts::default()),
-            payments: Arc::new(TestCards),
-            clock,
             redis: None,
-            shutdown: CancellationToken::new(),
-            checkouts: TaskTracker::new(),
-        }
+        };
+        AppState::assemble(config, store, clock, hub, backends, CancellationToken::new())
     }
 
     /// The scaled-out wiring: rooms, carts, stock holds and rate limits shared through
     /// Redis, so any number of nodes serve the same rooms.
-    pub async fn scaled(config: Config, store: Store, redis_url: &str, clock: Clock) -> Result<Self, BusError> {
+    pub async fn scaled(config: Config, store: Store, redis_url: &str, clock: Clock) -> Result<Self, WiringError> {
         let redis = Redis::connect(redis_url, &config.redis_prefix).await?;
         let hub = Arc::new(RoomHub::default());
         let shutdown = CancellationToken::new();
-        let bus =
-            RedisBus::start(redis.clone(), Arc::clone(&hub), config.history, config.tick, shutdown.clone()).await?;
-        Ok(AppState {
-            media: Sfu::new(config.ice()),
-            config: Arc::new(config),
+        let settings =
+            RedisSettings { history: config.history, viewer_ttl: (config.tick * 5).max(Duration::from_secs(3)) };
+        let backends = Backends {
+            bus: Bus::redis(&redis, Arc::clone(&hub) as _, settings, shutdown.clone()).await?,
             inventory: Arc::new(RedisInventory::new(redis.clone(), store.clone(), clock.clone())),
             carts: Arc::new(RedisCarts::new(redis.clone())),
-            store,
-            bus,
-            hub,
-            payments: Arc::new(TestCards),
-            clock,
             redis: Some(redis),
-            shutdown,
-            checkouts: TaskTracker::new(),
-        })
+        };
+        Ok(AppState::assemble(config, store, clock, hub, backends, shutdown))
     }
 
     /// Scaled out when the configuration names a Redis, embedded otherwise.
-    pub async fn from_config(config: Config, store: Store, clock: Clock) -> Result<Self, BusError> {
+    pub async fn from_config(config: Config, store: Store, clock: Clock) -> Result<Self, WiringError> {
         match config.redis_url.clone() {
             Some(url) => AppState::scaled(config, store, &url, clock).await,
             None => Ok(AppState::embedded(config, store, clock)),
         }
     }
 
-    /// Where other nodes send viewers of streams this node holds.
-    pub fn public_url(&self) -> String {
-        self.config.public_url.clone().unwrap_or_else(|| format!("http://{}", self.config.bind))
-    }
-
-    pub fn comment_limit(&self) -> RateLimit {
-        RateLimit { burst: self.config.comment_burst, refill_ms: self.config.comment_refill_ms }
+    fn assemble(
+        config: Config,
+        store: Store,
+        clock: Clock,
+        hub: Arc<RoomHub>,
+        backends: Backends,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let Backends { bus, inventory, carts, redis } = backends;
+        let media = Sfu::new(config.ice());
+        let accounts = Accounts::new(store.clone(), clock.clone(), config.argon2_kib, config.session_ttl);
+        let commerce =
+            Commerce::new(store.clone(), &bus, inventory, carts, Arc::new(TestCards), clock.clone(), config.hold_ttl);
+        let settings = RoomSettings {
+            history: config.history,
+            viewer_queue: config.viewer_queue,
+            tick: config.tick,
+            comment_limit: RateLimit { burst: config.comment_burst, refill_ms: config.comment_refill_ms },
+            public_url: config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.bind)),
+        };
+        let rooms = Rooms::new(hub, &bus, Arc::clone(&media), commerce.clone(), store.clone(), clock, settings);
+        AppState {
+            config: Arc::new(config),
+            accounts,
+            rooms,
+            commerce,
+            store,
+            media,
+            redis,
+            shutdown,
+            checkouts: TaskTracker::new(),
+        }
     }
 }
 

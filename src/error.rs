@@ -1,14 +1,23 @@
-//! The one error type at the edge. Each variant maps to one HTTP status and one stable
-//! machine-readable code, used alike in REST bodies and WebSocket `error` frames.
+//! The edge's one error type. Every domain error is mapped here, and only here, to one
+//! HTTP status and one stable machine-readable code, used alike in REST bodies and
+//! WebSocket `error` frames. Faults of our own keep their cause chain for the log and
+//! reach clients only as "internal error".
 
-use crate::domain::Invalid;
+use crate::accounts::AccountError;
+use crate::commerce::{CartError, CommerceError};
+use crate::domain::{Invalid, Refusal};
+use crate::media::MediaError;
+use crate::room::RoomError;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use std::error::Error as StdError;
+
+type Cause = Box<dyn StdError + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
-pub enum AppError {
+pub enum ApiError {
     #[error("the message is not valid JSON")]
     MalformedJson,
     #[error("frames are limited to {0} bytes")]
@@ -28,8 +37,9 @@ pub enum AppError {
     Forbidden(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The request does not fit the current state; the message says why.
     #[error("{0}")]
-    Conflict(&'static str),
+    Conflict(String),
     #[error("join a room first")]
     NotJoined,
     #[error("this connection has already joined")]
@@ -65,137 +75,185 @@ pub enum AppError {
     IdempotencyMismatch,
     #[error("a checkout with this idempotency key is still in progress")]
     CheckoutInProgress,
-    /// A backend the node depends on does not answer; the detail is logged.
+    /// A backend the node depends on does not answer; the cause is logged.
     #[error("not ready")]
-    Unavailable(String),
+    Unavailable(#[source] Cause),
+    /// A fault of ours; the cause is logged, never sent.
     #[error("internal error")]
-    Internal(String),
+    Internal(#[source] Cause),
 }
 
-impl AppError {
+impl ApiError {
+    pub fn internal(cause: impl StdError + Send + Sync + 'static) -> Self {
+        ApiError::Internal(Box::new(cause))
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
-            AppError::MalformedJson => "malformed_json",
-            AppError::FrameTooLarge(_) => "frame_too_large",
-            AppError::UnknownMessage(_) => "unknown_message",
-            AppError::Invalid(_) | AppError::BadRequest(_) => "invalid_input",
-            AppError::Unauthenticated => "unauthenticated",
-            AppError::BadCredentials => "bad_credentials",
-            AppError::Forbidden(_) => "forbidden",
-            AppError::NotFound(_) => "not_found",
-            AppError::Conflict(_) => "conflict",
-            AppError::NotJoined => "not_joined",
-            AppError::AlreadyJoined => "already_joined",
-            AppError::RateLimited => "rate_limited",
-            AppError::RoomNotLive => "room_not_live",
-            AppError::NotInLineup => "not_in_lineup",
-            AppError::DropRunning => "drop_running",
-            AppError::SoldOut { .. } => "sold_out",
-            AppError::CartEmpty => "cart_empty",
-            AppError::MixedCurrency => "mixed_currency",
-            AppError::PaymentDeclined(_) => "payment_declined",
-            AppError::PaymentUnavailable => "payment_unavailable",
-            AppError::UnsupportedMediaType => "unsupported_media_type",
-            AppError::NotStreaming => "not_streaming",
-            AppError::StreamElsewhere(_) => "stream_elsewhere",
-            AppError::HoldExpired => "hold_expired",
-            AppError::IdempotencyMismatch => "idempotency_mismatch",
-            AppError::CheckoutInProgress => "checkout_in_progress",
-            AppError::Unavailable(_) => "unavailable",
-            AppError::Internal(_) => "internal",
+            ApiError::MalformedJson => "malformed_json",
+            ApiError::FrameTooLarge(_) => "frame_too_large",
+            ApiError::UnknownMessage(_) => "unknown_message",
+            ApiError::Invalid(_) | ApiError::BadRequest(_) => "invalid_input",
+            ApiError::Unauthenticated => "unauthenticated",
+            ApiError::BadCredentials => "bad_credentials",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::NotJoined => "not_joined",
+            ApiError::AlreadyJoined => "already_joined",
+            ApiError::RateLimited => "rate_limited",
+            ApiError::RoomNotLive => "room_not_live",
+            ApiError::NotInLineup => "not_in_lineup",
+            ApiError::DropRunning => "drop_running",
+            ApiError::SoldOut { .. } => "sold_out",
+            ApiError::CartEmpty => "cart_empty",
+            ApiError::MixedCurrency => "mixed_currency",
+            ApiError::PaymentDeclined(_) => "payment_declined",
+            ApiError::PaymentUnavailable => "payment_unavailable",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::NotStreaming => "not_streaming",
+            ApiError::StreamElsewhere(_) => "stream_elsewhere",
+            ApiError::HoldExpired => "hold_expired",
+            ApiError::IdempotencyMismatch => "idempotency_mismatch",
+            ApiError::CheckoutInProgress => "checkout_in_progress",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
         }
     }
 
     pub fn status(&self) -> StatusCode {
         match self {
-            AppError::MalformedJson
-            | AppError::FrameTooLarge(_)
-            | AppError::UnknownMessage(_)
-            | AppError::Invalid(_)
-            | AppError::BadRequest(_)
-            | AppError::CartEmpty
-            | AppError::MixedCurrency => StatusCode::BAD_REQUEST,
-            AppError::Unauthenticated | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict(_)
-            | AppError::NotJoined
-            | AppError::AlreadyJoined
-            | AppError::RoomNotLive
-            | AppError::NotInLineup
-            | AppError::DropRunning
-            | AppError::SoldOut { .. }
-            | AppError::HoldExpired
-            | AppError::CheckoutInProgress => StatusCode::CONFLICT,
-            AppError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::NotStreaming => StatusCode::CONFLICT,
-            AppError::StreamElsewhere(_) => StatusCode::TEMPORARY_REDIRECT,
-            AppError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            AppError::PaymentDeclined(_) => StatusCode::PAYMENT_REQUIRED,
-            AppError::PaymentUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::MalformedJson
+            | ApiError::FrameTooLarge(_)
+            | ApiError::UnknownMessage(_)
+            | ApiError::Invalid(_)
+            | ApiError::BadRequest(_)
+            | ApiError::CartEmpty
+            | ApiError::MixedCurrency => StatusCode::BAD_REQUEST,
+            ApiError::Unauthenticated | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_)
+            | ApiError::NotJoined
+            | ApiError::AlreadyJoined
+            | ApiError::RoomNotLive
+            | ApiError::NotInLineup
+            | ApiError::DropRunning
+            | ApiError::SoldOut { .. }
+            | ApiError::HoldExpired
+            | ApiError::CheckoutInProgress
+            | ApiError::NotStreaming => StatusCode::CONFLICT,
+            ApiError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::StreamElsewhere(_) => StatusCode::TEMPORARY_REDIRECT,
+            ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::PaymentDeclined(_) => StatusCode::PAYMENT_REQUIRED,
+            ApiError::PaymentUnavailable | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    /// The message a client may see. Internal detail stays in the log.
+    /// The message a client may see. A fault of ours is logged here, with its causes.
     pub fn public_message(&self) -> String {
         match self {
-            AppError::Internal(detail) => {
-                tracing::error!(%detail, "internal error");
-                self.to_string()
+            ApiError::Internal(cause) => {
+                tracing::error!(error = cause.as_ref() as &dyn StdError, "internal error");
             }
-            AppError::Unavailable(detail) => {
-                tracing::warn!(%detail, "not ready");
-                self.to_string()
+            ApiError::Unavailable(cause) => {
+                tracing::warn!(error = cause.as_ref() as &dyn StdError, "not ready");
             }
-            other => other.to_string(),
+            _ => {}
         }
+        self.to_string()
     }
 }
 
-impl From<sqlx::Error> for AppError {
-    fn from(e: sqlx::Error) -> Self {
-        AppError::Internal(format!("database: {e}"))
-    }
-}
-
-impl From<sqlx::migrate::MigrateError> for AppError {
-    fn from(e: sqlx::migrate::MigrateError) -> Self {
-        AppError::Internal(format!("migration: {e}"))
-    }
-}
-
-impl From<crate::commerce::inventory::InventoryError> for AppError {
-    fn from(e: crate::commerce::inventory::InventoryError) -> Self {
-        AppError::Internal(e.to_string())
-    }
-}
-
-impl From<crate::bus::BusError> for AppError {
-    fn from(e: crate::bus::BusError) -> Self {
-        AppError::Internal(e.to_string())
-    }
-}
-
-impl From<crate::media::MediaError> for AppError {
-    fn from(e: crate::media::MediaError) -> Self {
-        use crate::media::MediaError;
+impl From<Refusal> for ApiError {
+    fn from(e: Refusal) -> Self {
         match e {
-            MediaError::BadSdp(detail) => AppError::BadRequest(format!("sdp: {detail}")),
-            MediaError::NotStreaming => AppError::NotStreaming,
-            MediaError::NoSession => AppError::NotFound("media session"),
-            MediaError::Peer(detail) => AppError::Internal(format!("media: {detail}")),
+            Refusal::NotFound(what) => ApiError::NotFound(what),
+            Refusal::Forbidden(why) => ApiError::Forbidden(why),
+            Refusal::Conflict(why) => ApiError::Conflict(why.to_owned()),
+            Refusal::Invalid(e) => ApiError::Invalid(e),
         }
     }
 }
 
-impl IntoResponse for AppError {
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Refused(r) => r.into(),
+            AccountError::Unauthenticated => ApiError::Unauthenticated,
+            AccountError::BadCredentials => ApiError::BadCredentials,
+            AccountError::Password(_) | AccountError::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<CartError> for ApiError {
+    fn from(e: CartError) -> Self {
+        match e {
+            CartError::Invalid(e) => ApiError::Invalid(e),
+            CartError::TooManyLines => ApiError::BadRequest(e.to_string()),
+            CartError::Busy => ApiError::Conflict(e.to_string()),
+            CartError::Redis(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<CommerceError> for ApiError {
+    fn from(e: CommerceError) -> Self {
+        match e {
+            CommerceError::Refused(r) => r.into(),
+            CommerceError::RoomNotLive => ApiError::RoomNotLive,
+            CommerceError::NotInLineup => ApiError::NotInLineup,
+            CommerceError::SoldOut { title, available } => ApiError::SoldOut { title, available },
+            CommerceError::CartEmpty => ApiError::CartEmpty,
+            CommerceError::MixedCurrency => ApiError::MixedCurrency,
+            CommerceError::Cart(e) => e.into(),
+            CommerceError::PaymentDeclined(reason) => ApiError::PaymentDeclined(reason),
+            CommerceError::PaymentUnavailable => ApiError::PaymentUnavailable,
+            CommerceError::HoldExpired => ApiError::HoldExpired,
+            CommerceError::IdempotencyMismatch => ApiError::IdempotencyMismatch,
+            CommerceError::CheckoutInProgress => ApiError::CheckoutInProgress,
+            CommerceError::Store(_) | CommerceError::Inventory(_) | CommerceError::Bus(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<MediaError> for ApiError {
+    fn from(e: MediaError) -> Self {
+        match e {
+            MediaError::BadSdp(_) => ApiError::BadRequest(e.to_string()),
+            MediaError::NotStreaming => ApiError::NotStreaming,
+            MediaError::NoSession => ApiError::NotFound("media session"),
+            MediaError::Peer(_) | MediaError::NoRuntime | MediaError::NoLocalDescription => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<RoomError> for ApiError {
+    fn from(e: RoomError) -> Self {
+        match e {
+            RoomError::Refused(r) => r.into(),
+            RoomError::NotLive => ApiError::RoomNotLive,
+            RoomError::NotInLineup => ApiError::NotInLineup,
+            RoomError::DropRunning => ApiError::DropRunning,
+            RoomError::RateLimited => ApiError::RateLimited,
+            RoomError::SignInFirst => ApiError::Unauthenticated,
+            RoomError::StreamElsewhere(location) => ApiError::StreamElsewhere(location),
+            RoomError::Commerce(e) => e.into(),
+            RoomError::Media(e) => e.into(),
+            RoomError::Bus(_) | RoomError::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({ "error": { "code": self.code(), "message": self.public_message() } });
         let mut response = (self.status(), Json(body)).into_response();
-        if let AppError::StreamElsewhere(location) = &self {
+        if let ApiError::StreamElsewhere(location) = &self {
             if let Ok(location) = axum::http::HeaderValue::from_str(location) {
                 response.headers_mut().insert(axum::http::header::LOCATION, location);
             }
@@ -204,4 +262,4 @@ impl IntoResponse for AppError {
     }
 }
 
-pub type AppResult<T> = Result<T, AppError>;
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,16 +1,24 @@
 //! livecart: a live-shopping backend.
 //!
-//! A map of the crate, outside in:
-//! - [`http`] (REST) and [`gateway`] (WebSocket) parse and authorise, then call one
-//!   domain function. [`wire`] defines every message and route they speak.
-//! - [`room`]: live rooms, their sequenced events and fan-out to viewers; [`bus`]
-//!   carries events between nodes.
-//! - [`commerce`]: carts, stock holds, checkout, payment, attribution and commission.
-//! - [`media`]: the SFU forwarding the host's stream to viewers (WHIP in, WHEP out).
-//! - [`accounts`]: registration, password hashing and session tokens.
-//! - [`store`]: the durable record in SQLite or PostgreSQL.
-//! - [`domain`]: the typed values everything above passes around.
-//! - [`app`] wires these together; [`run`] serves them until shutdown.
+//! A map of the crate, top to bottom; each layer uses only the layers below it, and
+//! `.ci/layers` fails the build when an import points up (or two modules import each
+//! other):
+//! 1. [`app`] wires everything together into an [`state::AppState`] and the router;
+//!    [`run`] serves it until shutdown; [`seed`] fills an empty database with the demo.
+//! 2. The edge: [`http`] (REST) and [`gateway`] (WebSocket) parse and authorise, call one
+//!    domain function of the services in [`state`], and map its error to a status and a
+//!    code ([`error`]).
+//! 3. The domain, as services that hold what they use:
+//!    - [`room`] ([`room::Rooms`]): live rooms, their sequenced events and fan-out to
+//!      viewers, pins, drops, the room lifecycle and its video;
+//!    - [`commerce`] ([`commerce::Commerce`]): catalogue, carts, stock holds, checkout,
+//!      payment, attribution and commission, orders;
+//!    - [`accounts`] ([`accounts::Accounts`]): registration, passwords, sessions, creators.
+//! 4. Ports and backends: [`bus`] (how nodes share events, counts, feeds, limits and
+//!    claims; memory or Redis), [`store`] (SQLite or PostgreSQL), [`redis`] (the shared
+//!    connection), [`media`] (the SFU: WHIP in, WHEP out); [`config`] (typed settings).
+//! 5. Values: [`domain`] (typed values, parsed once at the edge), [`wire`] (every message
+//!    and route clients speak), and [`telemetry`] (logs and metrics).
 
 pub mod accounts;
 pub mod app;
@@ -22,13 +30,15 @@ pub mod error;
 pub mod gateway;
 pub mod http;
 pub mod media;
+pub mod redis;
 pub mod room;
 pub mod seed;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod wire;
 
-use app::AppState;
+use state::AppState;
 use tokio::net::TcpListener;
 
 /// How long shutdown waits for checkouts in flight.
@@ -47,9 +57,9 @@ pub async fn serve_metrics(
 /// Serves `state` on `listener` until `state.shutdown` is cancelled, with the room ticker
 /// and the hold sweeper running beside it. In-flight requests finish before it returns.
 pub async fn run(listener: TcpListener, state: AppState) -> std::io::Result<()> {
-    let ticker = tokio::spawn(room::ticker::run(state.clone()));
-    let sweeper = tokio::spawn(commerce::sweeper::run(state.clone()));
-    let announcer = tokio::spawn(room::stream::announce(state.clone()));
+    let ticker = tokio::spawn(state.rooms.clone().run_ticker(state.shutdown.clone()));
+    let sweeper = tokio::spawn(state.commerce.clone().run_sweeper(state.config.tick, state.shutdown.clone()));
+    let announcer = tokio::spawn(state.rooms.clone().announce_streams(state.shutdown.clone()));
     let shutdown = state.shutdown.clone();
     let served = axum::serve(listener, app::router(state.clone()))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })

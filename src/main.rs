@@ -1,10 +1,10 @@
 //! The livecart binary: reads configuration, connects storage, binds and serves.
 
 use clap::{Parser, Subcommand};
-use livecart::app::AppState;
 use livecart::config::Config;
 use livecart::domain::Clock;
 use livecart::seed::{DEMO_LOGINS, seed_demo};
+use livecart::state::AppState;
 use livecart::store::Store;
 use std::process::ExitCode;
 
@@ -53,7 +53,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Command::Seed = command {
         let state = AppState::from_config(cli.config.clone(), store.clone(), Clock::system()).await?;
-        seed_demo(&state).await?;
+        seed_demo(&state.accounts, &state.rooms, &state.store, Clock::system().now()).await?;
         print_logins(&state.config);
         return Ok(());
     }
@@ -65,7 +65,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     config.bind = listener.local_addr()?;
     let state = AppState::from_config(config, store.clone(), Clock::system()).await?;
     if cli.seed_demo {
-        seed_demo(&state).await?;
+        seed_demo(&state.accounts, &state.rooms, &state.store, Clock::system().now()).await?;
         print_logins(&state.config);
     }
     tracing::info!(addr = %state.config.bind, "livecart listening");

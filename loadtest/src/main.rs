@@ -3,13 +3,13 @@
 //! run is bounded in connections and time.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use livecart::media::client::VideoCodec;
 use livecart_loadtest::chat::ChatTarget;
 use livecart_loadtest::client::Api;
 use livecart_loadtest::measure::print_latency;
 use livecart_loadtest::scenario::{audience, chat_storm, drop, raid};
 use livecart_loadtest::server::{Spawned, SpawnedPeer};
 use livecart_loadtest::video;
+use livecart_testkit::media::VideoCodec;
 use serde::Serialize;
 
 #[derive(Parser)]

@@ -4,9 +4,9 @@
 
 use crate::server::usage;
 use livecart::media::IceSettings;
-use livecart::media::client::{CountingViewer, CountingViewerHandle, SyntheticPublisher, VideoCodec};
 use livecart::wire::api::{LoginRequest, RoomView, SessionResponse};
 use livecart::wire::routes::{self, path};
+use livecart_testkit::media::{CountingViewer, CountingViewerHandle, SyntheticPublisher, VideoCodec};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 

@@ -2,9 +2,9 @@
 //! 127.0.0.1:0, SQLite in a temporary folder, demo data seeded). They check the load
 //! tester's own accounting against what the server says, never how fast anything was.
 
-use livecart::app::AppState;
 use livecart::config::Config;
 use livecart::domain::Clock;
+use livecart::state::AppState;
 use livecart::store::Store;
 use livecart_loadtest::chat::ChatTarget;
 use livecart_loadtest::client::Api;
@@ -34,7 +34,7 @@ async fn server() -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     config.bind = listener.local_addr().unwrap();
     let state = AppState::embedded(config, store, Clock::system());
-    livecart::seed::seed_demo(&state).await.unwrap();
+    livecart::seed::seed_demo(&state.accounts, &state.rooms, &state.store, Clock::system().now()).await.unwrap();
     tokio::spawn(livecart::run(listener, state.clone()));
     Server { api: Api::new(&format!("http://{}", state.config.bind)), state, _dir: dir }
 }
@@ -96,7 +96,7 @@ async fn video_counts_packets_at_every_viewer() {
         seconds: 2,
         packets_per_second: 50,
         server_pid: Some(std::process::id()),
-        codec: livecart::media::client::VideoCodec::Vp8,
+        codec: livecart_testkit::media::VideoCodec::Vp8,
     };
     let results = video::run(&cfg).await.unwrap();
     let r = &results[0];

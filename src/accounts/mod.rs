@@ -1,16 +1,39 @@
 //! Accounts and sessions: registration, login with argon2 password hashes, and opaque
 //! bearer tokens stored only as their SHA-256, so a leaked database holds no usable token.
+//! Creators are accounts too: their public card and follower counts live here.
 
 mod password;
 
-use crate::app::AppState;
-use crate::domain::{DisplayName, Email, Password, Role};
-use crate::error::{AppError, AppResult};
-use crate::store::{AccountRow, is_unique_violation};
+use crate::domain::{AccountId, Clock, DisplayName, Email, Invalid, Password, Refusal, Role, Stock, Tier};
+use crate::store::{AccountRow, Store, StoreError, is_unique_violation};
+use crate::wire::ws::HostCard;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+pub use password::PasswordError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("sign in first: this needs a valid session token")]
+    Unauthenticated,
+    #[error("wrong e-mail or password")]
+    BadCredentials,
+    #[error("password hashing")]
+    Password(#[from] PasswordError),
+    #[error("database")]
+    Store(#[from] StoreError),
+}
+
+impl From<Invalid> for AccountError {
+    fn from(e: Invalid) -> Self {
+        AccountError::Refused(e.into())
+    }
+}
 
 pub struct Registration {
     pub email: Email,
@@ -26,73 +49,118 @@ pub struct Session {
     pub account: AccountRow,
 }
 
-pub async fn register(state: &AppState, r: Registration) -> AppResult<Session> {
-    let brand = match (r.role, &r.brand_name) {
-        (Role::Admin, _) => {
-            return Err(AppError::Forbidden("admin accounts are created by an operator"));
-        }
-        (Role::Brand, None) => {
-            return Err(AppError::BadRequest("brand_name: a brand member registers a brand".into()));
-        }
-        (Role::Brand, Some(name)) => Some(name.as_str()),
-        (_, Some(_)) => {
-            return Err(AppError::BadRequest("brand_name: only brand members register a brand".into()));
-        }
-        (_, None) => None,
-    };
-    let hash = password::hash(r.password, state.config.argon2_kib).await?;
-    let created = state
-        .store
-        .create_account(r.email.as_str(), &hash, r.display_name.as_str(), r.role, brand, state.clock.now())
-        .await;
-    let account = match created {
-        Ok(account) => account,
-        Err(e) if is_unique_violation(&e) => {
-            return Err(AppError::Conflict("that e-mail address or brand name is already registered"));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    open_session(state, account).await
-}
-
-pub async fn login(state: &AppState, email: Email, password: Password) -> AppResult<Session> {
-    let found = state.store.account_by_email(email.as_str()).await?;
-    // Verify against a real hash even for an unknown e-mail, so response time does not
-    // reveal which addresses have accounts.
-    let (account, hash) = match found {
-        Some((account, hash)) => (Some(account), hash),
-        None => (None, password::decoy_hash(state.config.argon2_kib).await?),
-    };
-    let valid = password::verify(password, hash).await?;
-    match account {
-        Some(account) if valid => open_session(state, account).await,
-        _ => Err(AppError::BadCredentials),
+/// A creator as everyone may see them, with their reach bracket.
+pub fn host_card(host: &AccountRow) -> HostCard {
+    HostCard {
+        id: host.id,
+        display_name: host.display_name.clone(),
+        followers: host.follower_count,
+        tier: Tier::for_followers(host.follower_count),
     }
-}
-
-/// Creates a session for an account known to be genuine (after a login, or by the seeder).
-pub async fn open_session(state: &AppState, account: AccountRow) -> AppResult<Session> {
-    let mut raw = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut raw);
-    let token = URL_SAFE_NO_PAD.encode(raw);
-    let now = state.clock.now();
-    state.store.create_session(&token_hash(&token), account.id, now, now.plus(state.config.session_ttl)).await?;
-    Ok(Session { token, account })
-}
-
-pub async fn logout(state: &AppState, token: &str) -> AppResult<()> {
-    state.store.revoke_session(&token_hash(token), state.clock.now()).await?;
-    Ok(())
-}
-
-/// The account behind a bearer token, if the session is live.
-pub async fn authenticate(state: &AppState, token: &str) -> AppResult<AccountRow> {
-    if token.is_empty() || token.len() > 128 {
-        return Err(AppError::Unauthenticated);
-    }
-    state.store.session_account(&token_hash(token), state.clock.now()).await?.ok_or(AppError::Unauthenticated)
 }
 
 fn token_hash(token: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The accounts service; cheap to clone.
+#[derive(Clone)]
+pub struct Accounts {
+    store: Store,
+    clock: Clock,
+    /// Argon2 memory cost of new hashes (the stored hash decides the cost of a check).
+    argon2_kib: u32,
+    session_ttl: Duration,
+}
+
+impl Accounts {
+    pub fn new(store: Store, clock: Clock, argon2_kib: u32, session_ttl: Duration) -> Self {
+        Accounts { store, clock, argon2_kib, session_ttl }
+    }
+
+    pub async fn register(&self, r: Registration) -> Result<Session, AccountError> {
+        let brand = match (r.role, &r.brand_name) {
+            (Role::Admin, _) => return Err(Refusal::Forbidden("admin accounts are created by an operator").into()),
+            (Role::Brand, None) => return Err(Invalid::new("brand_name", "a brand member registers a brand").into()),
+            (Role::Brand, Some(name)) => Some(name.as_str()),
+            (_, Some(_)) => return Err(Invalid::new("brand_name", "only brand members register a brand").into()),
+            (_, None) => None,
+        };
+        let hash = password::hash(r.password, self.argon2_kib).await?;
+        let created = self
+            .store
+            .create_account(r.email.as_str(), &hash, r.display_name.as_str(), r.role, brand, self.clock.now())
+            .await;
+        let account = match created {
+            Ok(account) => account,
+            Err(e) if is_unique_violation(&e) => {
+                return Err(Refusal::Conflict("that e-mail address or brand name is already registered").into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.open_session(account).await
+    }
+
+    pub async fn login(&self, email: Email, password: Password) -> Result<Session, AccountError> {
+        let found = self.store.account_by_email(email.as_str()).await?;
+        // Verify against a real hash even for an unknown e-mail, so response time does not
+        // reveal which addresses have accounts.
+        let (account, hash) = match found {
+            Some((account, hash)) => (Some(account), hash),
+            None => (None, password::decoy_hash(self.argon2_kib).await?),
+        };
+        let valid = password::verify(password, hash).await?;
+        match account {
+            Some(account) if valid => self.open_session(account).await,
+            _ => Err(AccountError::BadCredentials),
+        }
+    }
+
+    /// Creates a session for an account known to be genuine (after a login, or by the seeder).
+    pub async fn open_session(&self, account: AccountRow) -> Result<Session, AccountError> {
+        let mut raw = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut raw);
+        let token = URL_SAFE_NO_PAD.encode(raw);
+        let now = self.clock.now();
+        self.store.create_session(&token_hash(&token), account.id, now, now.plus(self.session_ttl)).await?;
+        Ok(Session { token, account })
+    }
+
+    pub async fn logout(&self, token: &str) -> Result<(), AccountError> {
+        self.store.revoke_session(&token_hash(token), self.clock.now()).await?;
+        Ok(())
+    }
+
+    /// The account behind a bearer token, if the session is live.
+    pub async fn authenticate(&self, token: &str) -> Result<AccountRow, AccountError> {
+        if token.is_empty() || token.len() > 128 {
+            return Err(AccountError::Unauthenticated);
+        }
+        self.store.session_account(&token_hash(token), self.clock.now()).await?.ok_or(AccountError::Unauthenticated)
+    }
+
+    /// Every creator, most followed first.
+    pub async fn creators(&self) -> Result<Vec<HostCard>, AccountError> {
+        Ok(self.store.creators().await?.iter().map(host_card).collect())
+    }
+
+    pub async fn creator(&self, id: AccountId) -> Result<HostCard, AccountError> {
+        let creator = self.store.account(id).await?.filter(|a| a.role == Role::Creator);
+        Ok(host_card(&creator.ok_or(Refusal::NotFound("creator"))?))
+    }
+
+    pub async fn set_followers(
+        &self,
+        who: &AccountRow,
+        creator: AccountId,
+        followers: Stock,
+    ) -> Result<(), AccountError> {
+        if who.role != Role::Admin {
+            return Err(Refusal::Forbidden("only an admin can set follower counts").into());
+        }
+        if !self.store.set_followers(creator, followers.get()).await? {
+            return Err(Refusal::NotFound("creator").into());
+        }
+        Ok(())
+    }
 }

@@ -2,41 +2,47 @@
 //! of CPU and would otherwise stall every connection on the worker thread.
 
 use crate::domain::Password;
-use crate::error::{AppError, AppResult};
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
-fn argon2(memory_kib: u32) -> AppResult<Argon2<'static>> {
-    let params = Params::new(memory_kib, 2, 1, None).map_err(|e| AppError::Internal(format!("argon2 params: {e}")))?;
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("argon2 parameters")]
+    Params(argon2::Error),
+    #[error("argon2")]
+    Hash(argon2::password_hash::Error),
+    #[error("the hashing task did not finish")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+fn argon2(memory_kib: u32) -> Result<Argon2<'static>, PasswordError> {
+    let params = Params::new(memory_kib, 2, 1, None).map_err(PasswordError::Params)?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
-pub async fn hash(password: Password, memory_kib: u32) -> AppResult<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        argon2(memory_kib)?
-            .hash_password(password.expose().as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| AppError::Internal(format!("argon2 hash: {e}")))
-    })
-    .await
-    .map_err(|e| AppError::Internal(format!("hash task: {e}")))?
+pub async fn hash(password: Password, memory_kib: u32) -> Result<String, PasswordError> {
+    hash_secret(password.expose().as_bytes().to_vec(), memory_kib).await
 }
 
-pub async fn verify(password: Password, hash: String) -> AppResult<bool> {
+async fn hash_secret(secret: Vec<u8>, memory_kib: u32) -> Result<String, PasswordError> {
     tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&hash).map_err(|e| AppError::Internal(format!("stored hash: {e}")))?;
+        let salt = SaltString::generate(&mut OsRng);
+        argon2(memory_kib)?.hash_password(&secret, &salt).map(|h| h.to_string()).map_err(PasswordError::Hash)
+    })
+    .await?
+}
+
+pub async fn verify(password: Password, hash: String) -> Result<bool, PasswordError> {
+    tokio::task::spawn_blocking(move || {
+        let parsed = PasswordHash::new(&hash).map_err(PasswordError::Hash)?;
         // The parameters stored in the hash decide the cost, not the current config.
         Ok(Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok())
     })
-    .await
-    .map_err(|e| AppError::Internal(format!("verify task: {e}")))?
+    .await?
 }
 
-/// A hash of a random password, for timing-equal failure on unknown e-mails.
-pub async fn decoy_hash(memory_kib: u32) -> AppResult<String> {
-    let decoy =
-        Password::try_from("decoy-password-never-matches".to_owned()).map_err(|e| AppError::Internal(e.to_string()))?;
-    hash(decoy, memory_kib).await
+/// A hash of a fixed password, for timing-equal failure on unknown e-mails.
+pub async fn decoy_hash(memory_kib: u32) -> Result<String, PasswordError> {
+    hash_secret(b"decoy-password-never-matches".to_vec(), memory_kib).await
 }

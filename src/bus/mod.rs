@@ -1,78 +1,235 @@
-//! How room events, brand sales and the shared parts of room state reach every node.
+//! How nodes share what happens in rooms: small ports, one job each, every one with a
+//! memory implementation (one node) and a Redis implementation (any number of nodes),
+//! and one shared test suite per port.
 //!
-//! The memory bus serves a single node: publishing sequences the event in the room itself
-//! and hands it to local viewers. The Redis bus sequences and records events in Redis
-//! (one atomic script: next sequence number, history, publish) and delivers them to the
-//! `LiveRoom` of every node subscribed to the room, which are exactly the nodes with
-//! viewers of it. Callers see one trait.
+//! - [`events`]: room events, their sequence numbers and recent history, delivered to
+//!   the rooms each node serves through a [`RoomSink`].
+//! - [`presence`]: viewer totals over all nodes, and reaction counts.
+//! - [`sales`]: each brand's live sales feed.
+//! - [`limits`]: rate limits (comments per viewer).
+//! - [`claims`]: who is running a checkout for an idempotency key right now.
+//! - [`media_home`]: which node holds a room's video publisher.
+//!
+//! Nothing here knows what a room or an order is beyond the wire types it carries: the
+//! domain above implements [`RoomSink`] and calls these ports.
 
-mod memory;
-pub mod redis;
+pub mod claims;
+pub mod events;
+pub mod limits;
+pub mod media_home;
+pub mod presence;
+pub mod sales;
 
-pub use memory::MemoryBus;
-pub use redis::RedisBus;
+mod channels;
+mod events_redis;
 
-use crate::domain::{AccountId, BrandId, ProductId, Reaction, RoomId, UnixMs};
-use crate::room::LiveRoom;
-use crate::room::rate::RateLimit;
-use crate::wire::ws::{BrandSale, RoomEvent};
-use async_trait::async_trait;
-use axum::extract::ws::Utf8Bytes;
-use std::collections::BTreeMap;
+pub use claims::CheckoutClaims;
+pub use events::{Bootstrap, Delivered, RoomEvents, RoomSink, parse_event};
+pub use limits::RateLimits;
+pub use media_home::MediaHome;
+pub use presence::Presence;
+pub use sales::SalesFeed;
+
+use crate::redis::{Redis, RedisError};
 use std::sync::Arc;
-use tokio::sync::broadcast;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, thiserror::Error)]
-#[error("bus: {0}")]
-pub struct BusError(pub String);
-
-/// What a node needs to start serving a room: where its shared history stands.
-#[derive(Debug, Default)]
-pub struct Bootstrap {
-    /// `None` when no history exists yet: the node picks a fresh epoch.
-    pub epoch: Option<String>,
-    pub seq: u64,
-    /// Recorded frames, oldest first, with their sequence numbers.
-    pub frames: Vec<(u64, Utf8Bytes)>,
-    pub pinned: Option<ProductId>,
+pub enum BusError {
+    #[error("redis")]
+    Redis(#[from] RedisError),
+    #[error("encoding a frame")]
+    Encode(#[from] serde_json::Error),
 }
 
-#[async_trait]
-pub trait Bus: Send + Sync + 'static {
-    /// The shared history of a room, for a node that starts serving it.
-    async fn bootstrap(&self, room: RoomId) -> Result<Bootstrap, BusError>;
-    /// Starts delivering the room's events into `room` on this node.
-    async fn attach(&self, room: Arc<LiveRoom>) -> Result<(), BusError>;
-    /// Stops delivering the room's events to this node (it has no viewers left).
-    async fn detach(&self, room: RoomId) -> Result<(), BusError>;
-    /// Sequences `event`, records it in the room's history and delivers it to every
-    /// viewer of the room on every node. Returns its sequence number.
-    async fn publish(&self, room: &LiveRoom, event: RoomEvent) -> Result<u64, BusError>;
-    /// Sends this node's reaction counts to every node's viewers of the room.
-    async fn publish_reactions(&self, room: &LiveRoom, counts: BTreeMap<Reaction, u64>) -> Result<(), BusError>;
-    /// Reports this node's viewers of the room and returns the room's total over all
-    /// live nodes (a node that stops reporting drops out).
-    async fn viewer_total(&self, room: &LiveRoom, now: UnixMs) -> Result<u64, BusError>;
-    /// Delivers a sale to every open sales feed of `brand`, on every node.
-    async fn publish_sale(&self, brand: BrandId, sale: &BrandSale) -> Result<(), BusError>;
-    /// A local receiver of the brand's sales from every node.
-    async fn follow_sales(&self, brand: BrandId) -> Result<broadcast::Receiver<Utf8Bytes>, BusError>;
-    /// Takes one comment token for `key`; false when the viewer must slow down.
-    async fn allow_comment(&self, key: &str, limit: RateLimit, now: UnixMs) -> Result<bool, BusError>;
-    /// Claims a buyer's idempotency key while its checkout runs, across nodes.
-    async fn claim_checkout(&self, buyer: AccountId, key: &str) -> Result<bool, BusError>;
-    async fn release_checkout(&self, buyer: AccountId, key: &str) -> Result<(), BusError>;
-    /// Records which node holds the room's publisher (its public URL), so viewers who
-    /// reach another node are sent there; `None` clears it if it still names `node`.
-    async fn set_media_home(&self, room: RoomId, node: &str, holds: bool) -> Result<(), BusError>;
-    /// The public URL of the node holding the room's publisher, if any.
-    async fn media_home(&self, room: RoomId) -> Result<Option<String>, BusError>;
+/// Every port of the bus, for one node.
+#[derive(Clone)]
+pub struct Bus {
+    pub events: Arc<dyn RoomEvents>,
+    pub presence: Arc<dyn Presence>,
+    pub sales: Arc<dyn SalesFeed>,
+    pub limits: Arc<dyn RateLimits>,
+    pub claims: Arc<dyn CheckoutClaims>,
+    pub media_home: Arc<dyn MediaHome>,
 }
 
-/// Parses a recorded event frame back into its event, for folding into a node's state.
-pub fn parse_event(frame: &str) -> Option<(u64, RoomEvent)> {
-    match serde_json::from_str(frame).ok()? {
-        crate::wire::ws::ServerMsg::Event { seq, event } => Some((seq, event)),
-        _ => None,
+/// What the Redis ports need to know of this deployment.
+#[derive(Debug, Clone, Copy)]
+pub struct RedisSettings {
+    /// Room events kept for resuming viewers.
+    pub history: usize,
+    /// How long a node's viewer count stands without being refreshed.
+    pub viewer_ttl: Duration,
+}
+
+impl Bus {
+    /// One node: events are sequenced in memory and delivered straight into `rooms`.
+    pub fn memory(rooms: Arc<dyn RoomSink>) -> Bus {
+        Bus {
+            events: Arc::new(events::MemoryRoomEvents::new(Arc::clone(&rooms))),
+            presence: Arc::new(presence::MemoryPresence::new(rooms)),
+            sales: Arc::new(sales::MemorySales::default()),
+            limits: Arc::new(limits::MemoryRateLimits::default()),
+            claims: Arc::new(claims::MemoryClaims::default()),
+            media_home: Arc::new(media_home::OneNode),
+        }
+    }
+
+    /// Any number of nodes sharing `redis`. Starts the one subscription this node listens
+    /// on (room channels and brand channels), which runs until `shutdown`.
+    pub async fn redis(
+        redis: &Redis,
+        rooms: Arc<dyn RoomSink>,
+        settings: RedisSettings,
+        shutdown: CancellationToken,
+    ) -> Result<Bus, BusError> {
+        let feeds = Arc::new(sales::LocalFeeds::default());
+        let channels = channels::Channels::connect(redis).await?;
+        let events =
+            Arc::new(events_redis::RedisRoomEvents::new(redis.clone(), rooms, settings.history, Arc::clone(&channels)));
+        channels.start(
+            vec![
+                Arc::clone(&events) as Arc<dyn channels::Listener>,
+                Arc::new(sales::BrandListener(Arc::clone(&feeds))) as Arc<dyn channels::Listener>,
+            ],
+            shutdown,
+        );
+        Ok(Bus {
+            events,
+            presence: Arc::new(presence::RedisPresence::new(redis.clone(), settings.viewer_ttl)),
+            sales: Arc::new(sales::RedisSales::new(redis.clone(), channels, feeds)),
+            limits: Arc::new(limits::RedisRateLimits::new(redis.clone())),
+            claims: Arc::new(claims::RedisClaims::new(redis.clone())),
+            media_home: Arc::new(media_home::RedisMediaHome::new(redis.clone())),
+        })
+    }
+}
+
+/// A random id for a node or an epoch: 12 URL-safe characters.
+pub fn random_id() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut raw = [0u8; 9];
+    rand::thread_rng().fill_bytes(&mut raw);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+/// What the ports' shared test suites run against: memory always, and Redis when
+/// `LIVECART_TEST_REDIS` names one (each test under a key prefix of its own, deleted when
+/// the test ends).
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::redis::Redis;
+
+    pub struct TestRedis {
+        pub redis: Redis,
+        url: String,
+    }
+
+    pub async fn redis() -> Option<TestRedis> {
+        let url = std::env::var("LIVECART_TEST_REDIS").ok()?;
+        let prefix = format!("livecart_unit:{}:", super::random_id());
+        let redis = Redis::connect(&url, &prefix).await.expect("LIVECART_TEST_REDIS answers");
+        Some(TestRedis { redis, url })
+    }
+
+    /// A room sink that keeps what reached it: applied events in order (as a served room
+    /// applies them, gaps refused) and ticks.
+    #[derive(Default)]
+    pub struct RecordingSink {
+        /// Guarded by a std mutex: test bookkeeping, no awaits inside.
+        pub seen: std::sync::Mutex<Seen>,
+    }
+
+    #[derive(Default)]
+    pub struct Seen {
+        pub epoch: String,
+        pub events: Vec<(u64, crate::wire::ws::RoomEvent)>,
+        pub ticks: Vec<String>,
+    }
+
+    impl RecordingSink {
+        pub fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+            self.seen.lock().unwrap()
+        }
+
+        fn last(seen: &Seen) -> u64 {
+            seen.events.last().map_or(0, |(seq, _)| *seq)
+        }
+    }
+
+    impl super::RoomSink for RecordingSink {
+        fn deliver(
+            &self,
+            _room: crate::domain::RoomId,
+            epoch: &str,
+            seq: u64,
+            _frame: axum::extract::ws::Utf8Bytes,
+            event: &crate::wire::ws::RoomEvent,
+        ) -> super::Delivered {
+            let mut seen = self.seen();
+            if seen.epoch != epoch {
+                seen.epoch = epoch.to_owned();
+                seen.events.clear();
+            }
+            let last = Self::last(&seen);
+            if seq <= last {
+                return super::Delivered::Stale;
+            }
+            if seq != last + 1 {
+                return super::Delivered::Gap;
+            }
+            seen.events.push((seq, event.clone()));
+            super::Delivered::Applied
+        }
+
+        fn record(&self, _room: crate::domain::RoomId, _body: &str, event: &crate::wire::ws::RoomEvent) {
+            let mut seen = self.seen();
+            let seq = Self::last(&seen) + 1;
+            seen.events.push((seq, event.clone()));
+        }
+
+        fn restart_at(&self, _room: crate::domain::RoomId, epoch: &str, _seq: u64) {
+            let mut seen = self.seen();
+            seen.epoch = epoch.to_owned();
+            seen.events.clear();
+        }
+
+        fn tick(&self, _room: crate::domain::RoomId, frame: axum::extract::ws::Utf8Bytes) {
+            self.seen().ticks.push(frame.to_string());
+        }
+
+        fn position(&self, _room: crate::domain::RoomId) -> Option<(String, u64)> {
+            let seen = self.seen();
+            Some((seen.epoch.clone(), Self::last(&seen)))
+        }
+
+        fn served(&self) -> Vec<crate::domain::RoomId> {
+            vec![crate::domain::RoomId::try_from(1).unwrap()]
+        }
+    }
+
+    /// Waits (bounded) until `done` holds; what crosses Redis arrives asynchronously.
+    pub async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+        for _ in 0..200 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("timed out waiting until {what}");
+    }
+
+    impl Drop for TestRedis {
+        /// Deletes the test's keys over a connection of its own (the test's runtime may
+        /// already be gone).
+        fn drop(&mut self) {
+            let Ok(mut conn) = redis::Client::open(self.url.as_str()).and_then(|c| c.get_connection()) else { return };
+            let keys: Vec<String> = redis::cmd("KEYS").arg(self.redis.key("*")).query(&mut conn).unwrap_or_default();
+            if !keys.is_empty() {
+                let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut conn);
+            }
+        }
     }
 }

@@ -1,4 +1,9 @@
-//! Buying inside the stream: carts, stock holds, payment, attribution and commission.
+//! Buying inside the stream: the catalogue, carts, stock holds, checkout and payment,
+//! attribution and commission, and reading orders back.
+//!
+//! [`Commerce`] is the service: it holds the store, the inventory, the carts, the payment
+//! provider and the bus ports it announces sales on. It knows rooms only as a
+//! [`Storefront`]: the facts of a room that a purchase depends on.
 
 pub mod cart;
 pub mod catalog;
@@ -11,4 +16,117 @@ pub mod payments;
 pub mod pricing;
 pub mod sweeper;
 
+pub use cart::{CartChange, CartError, Carts};
+pub use checkout::CheckoutRequest;
 pub use holds::StockKey;
+pub use inventory::{Inventory, InventoryError};
+pub use payments::PaymentProvider;
+
+use crate::bus::{Bus, BusError, CheckoutClaims, RoomEvents, SalesFeed};
+use crate::domain::{AccountId, Clock, Invalid, ProductId, Refusal, RoomId};
+use crate::store::{ProductRow, Store, StoreError};
+use crate::wire::ws::DropCard;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a purchase (or a catalogue change) did not happen. The domain's words only; the
+/// edge decides what each means on the wire.
+#[derive(Debug, thiserror::Error)]
+pub enum CommerceError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("the room is not live")]
+    RoomNotLive,
+    #[error("that product is not in this room's lineup")]
+    NotInLineup,
+    #[error("sold out: {title} has {available} left")]
+    SoldOut { title: String, available: i64 },
+    #[error("the cart is empty")]
+    CartEmpty,
+    #[error("the cart mixes currencies; check out one currency at a time")]
+    MixedCurrency,
+    #[error(transparent)]
+    Cart(#[from] CartError),
+    #[error("the card was declined: {0}")]
+    PaymentDeclined(String),
+    #[error("the payment provider is unavailable; retry with the same idempotency key")]
+    PaymentUnavailable,
+    #[error("the stock hold for this checkout expired; start a new checkout")]
+    HoldExpired,
+    #[error("this idempotency key was already used for a different checkout")]
+    IdempotencyMismatch,
+    #[error("a checkout with this idempotency key is still in progress")]
+    CheckoutInProgress,
+    #[error("database")]
+    Store(#[from] StoreError),
+    #[error("inventory")]
+    Inventory(#[from] InventoryError),
+    #[error("bus")]
+    Bus(#[from] BusError),
+}
+
+impl From<Invalid> for CommerceError {
+    fn from(e: Invalid) -> Self {
+        CommerceError::Refused(e.into())
+    }
+}
+
+/// The room a purchase happens in, as commerce needs to know it: who hosts it (every sale
+/// is attributed to them), whether it sells now, what it lines up and the drop running.
+pub struct Storefront<'a> {
+    pub room: RoomId,
+    pub host: AccountId,
+    pub host_name: &'a str,
+    pub live: bool,
+    pub lineup: &'a [ProductRow],
+    pub drop: Option<DropCard>,
+}
+
+impl Storefront<'_> {
+    pub fn product(&self, id: ProductId) -> Option<&ProductRow> {
+        self.lineup.iter().find(|p| p.id == id)
+    }
+}
+
+/// The commerce service; cheap to clone.
+#[derive(Clone)]
+pub struct Commerce {
+    /// The durable record of the catalogue and of every order: the source of truth.
+    store: Store,
+    /// The fast stock gate in front of the database's constraint.
+    inventory: Arc<dyn Inventory>,
+    carts: Arc<dyn Carts>,
+    payments: Arc<dyn PaymentProvider>,
+    /// Which idempotency keys have a checkout running, on any node.
+    claims: Arc<dyn CheckoutClaims>,
+    /// Where sales are announced: the room's ticker and the brands' feeds.
+    events: Arc<dyn RoomEvents>,
+    sales: Arc<dyn SalesFeed>,
+    clock: Clock,
+    /// How long a checkout may hold stock before the units go back on sale.
+    hold_ttl: Duration,
+}
+
+impl Commerce {
+    pub fn new(
+        store: Store,
+        bus: &Bus,
+        inventory: Arc<dyn Inventory>,
+        carts: Arc<dyn Carts>,
+        payments: Arc<dyn PaymentProvider>,
+        clock: Clock,
+        hold_ttl: Duration,
+    ) -> Self {
+        Commerce {
+            store,
+            inventory,
+            carts,
+            payments,
+            claims: Arc::clone(&bus.claims),
+            events: Arc::clone(&bus.events),
+            sales: Arc::clone(&bus.sales),
+            clock,
+            hold_ttl,
+        }
+    }
+}

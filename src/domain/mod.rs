@@ -6,11 +6,13 @@
 
 mod ids;
 mod money;
+mod rate;
 mod text;
 mod time;
 
 pub use ids::{AccountId, AgreementId, BrandId, DropId, OrderId, ProductId, RoomId};
 pub use money::{Currency, Money, Price};
+pub use rate::{RateLimit, TokenBucket};
 pub use text::{CardNumber, CommentText, DisplayName, Email, IdempotencyKey, Password, ProductTitle, RoomTitle};
 pub use time::{Clock, UnixMs};
 
@@ -29,6 +31,23 @@ impl Invalid {
     pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
         Self { field, reason: reason.into() }
     }
+}
+
+/// A request the domain turns down for a reason the caller can act on. Every domain
+/// module's error carries one for these common cases; only the edge decides what each
+/// means on the wire (a status, a code).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The account may not do this; the text says who may.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The request does not fit the current state; the text says why.
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
 }
 
 /// What an account may do. A brand member acts for exactly one brand.

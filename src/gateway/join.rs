@@ -2,18 +2,16 @@
 //! feed. Until then every other message gets `not_joined`.
 
 use super::{error_frame, frame, protocol};
-use crate::accounts::authenticate;
-use crate::app::AppState;
-use crate::domain::{BrandId, DisplayName, Role, RoomId};
-use crate::error::{AppError, AppResult};
-use crate::room::actions::live_room;
-use crate::room::snapshot::{Opening, open};
+use crate::domain::{BrandId, DisplayName, RoomId};
+use crate::error::{ApiError, ApiResult};
+use crate::room::actions::Joiner;
+use crate::room::snapshot::Opening;
 use crate::room::{LiveRoom, Viewer};
+use crate::state::AppState;
 use crate::wire::ws::{ClientMsg, ServerMsg};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::StreamExt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::broadcast;
 
@@ -24,9 +22,6 @@ pub enum Joined {
     Room { room: Arc<LiveRoom>, viewer: Viewer, opening: Box<Opening> },
     Sales { brand: BrandId, feed: broadcast::Receiver<Utf8Bytes> },
 }
-
-/// Numbers guest connections, so each guest has its own comment rate limit.
-static GUESTS: AtomicU64 = AtomicU64::new(0);
 
 pub async fn first_frame(mut socket: WebSocket, state: &AppState) -> Option<(WebSocket, Joined)> {
     let deadline = tokio::time::sleep(JOIN_TIMEOUT);
@@ -41,7 +36,7 @@ pub async fn first_frame(mut socket: WebSocket, state: &AppState) -> Option<(Web
             Message::Text(text) => text,
             Message::Close(_) => return None,
             Message::Binary(_) => {
-                let e = AppError::BadRequest("send JSON text frames".into());
+                let e = ApiError::BadRequest("send JSON text frames".into());
                 socket.send(error_frame(&e, None)).await.ok()?;
                 continue;
             }
@@ -54,7 +49,7 @@ pub async fn first_frame(mut socket: WebSocket, state: &AppState) -> Option<(Web
                 join_room(state, room_id, token, guest_name, since.zip(epoch)).await
             }
             Ok(ClientMsg::FollowSales { token }) => follow_sales(state, &token).await,
-            Ok(_) => Err(AppError::NotJoined),
+            Ok(_) => Err(ApiError::NotJoined),
             Err(e) => Err(e),
         };
         match joined {
@@ -74,36 +69,20 @@ async fn join_room(
     token: Option<String>,
     guest_name: Option<DisplayName>,
     resume: Option<(u64, String)>,
-) -> AppResult<Joined> {
-    let room = live_room(state, room_id).await?;
-    let viewer = match (token, guest_name) {
-        (Some(token), _) => {
-            let account = authenticate(state, &token).await?;
-            Viewer {
-                display_name: account.display_name.clone(),
-                is_host: account.id == room.host,
-                rate_key: format!("{room_id}:a{}", account.id),
-                account: Some(account),
-            }
-        }
-        (None, Some(name)) => Viewer {
-            display_name: name.into(),
-            account: None,
-            is_host: false,
-            rate_key: format!("{room_id}:g{}", GUESTS.fetch_add(1, Ordering::Relaxed)),
-        },
+) -> ApiResult<Joined> {
+    let joiner = match (token, guest_name) {
+        (Some(token), _) => Joiner::Account(state.accounts.authenticate(&token).await?),
+        (None, Some(name)) => Joiner::Guest(name),
         (None, None) => {
-            return Err(AppError::BadRequest("join: give a token, or a guest_name to watch as a guest".into()));
+            return Err(ApiError::BadRequest("join: give a token, or a guest_name to watch as a guest".into()));
         }
     };
-    let opening = open(state, &room, &viewer, resume).await?;
+    let (room, viewer, opening) = state.rooms.join(room_id, joiner, resume).await?;
     Ok(Joined::Room { room, viewer, opening: Box::new(opening) })
 }
 
-async fn follow_sales(state: &AppState, token: &str) -> AppResult<Joined> {
-    let account = authenticate(state, token).await?;
-    match (account.role, account.brand_id) {
-        (Role::Brand, Some(brand)) => Ok(Joined::Sales { brand, feed: state.bus.follow_sales(brand).await? }),
-        _ => Err(AppError::Forbidden("only brand members can follow sales")),
-    }
+async fn follow_sales(state: &AppState, token: &str) -> ApiResult<Joined> {
+    let account = state.accounts.authenticate(token).await?;
+    let (brand, feed) = state.commerce.follow_sales(&account).await?;
+    Ok(Joined::Sales { brand, feed })
 }

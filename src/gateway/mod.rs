@@ -7,7 +7,7 @@ mod protocol;
 mod room_session;
 mod sales_session;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::wire::routes;
 use crate::wire::ws::{MAX_CLIENT_FRAME_BYTES, ServerMsg};
 use axum::Router;
@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
+use tracing::Instrument;
 
 /// Frames larger than this close the connection; frames between
 /// [`MAX_CLIENT_FRAME_BYTES`] and this get a `frame_too_large` error and the connection
@@ -43,7 +44,9 @@ async fn serve(socket: WebSocket, state: AppState) {
     metrics::gauge!("livecart_connections").increment(1.0);
     match join::first_frame(socket, &state).await {
         Some((socket, join::Joined::Room { room, viewer, opening })) => {
-            room_session::run(socket, state, room, viewer, *opening).await
+            // Every log line of the session says which room and which viewer it is about.
+            let span = tracing::info_span!("ws", room = %room.id, viewer = %viewer.key);
+            room_session::run(socket, state, room, viewer, *opening).instrument(span).await
         }
         Some((socket, join::Joined::Sales { brand, feed })) => sales_session::run(socket, state, brand, feed).await,
         None => {}
@@ -56,7 +59,7 @@ fn frame(msg: &ServerMsg) -> Message {
     Message::Text(Utf8Bytes::from(serde_json::to_string(msg).unwrap_or_default()))
 }
 
-fn error_frame(e: &crate::error::AppError, request: Option<&str>) -> Message {
+fn error_frame(e: &crate::error::ApiError, request: Option<&str>) -> Message {
     frame(&ServerMsg::Error {
         code: e.code().to_owned(),
         message: e.public_message(),

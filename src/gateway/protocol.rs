@@ -1,34 +1,34 @@
 //! Text frame → [`ClientMsg`], with a precise error for everything else.
 
-use crate::error::AppError;
+use crate::error::ApiError;
 use crate::wire::ws::{ClientMsg, MAX_CLIENT_FRAME_BYTES};
 
-pub fn decode(text: &str) -> Result<ClientMsg, AppError> {
+pub fn decode(text: &str) -> Result<ClientMsg, ApiError> {
     if text.len() > MAX_CLIENT_FRAME_BYTES {
-        return Err(AppError::FrameTooLarge(MAX_CLIENT_FRAME_BYTES));
+        return Err(ApiError::FrameTooLarge(MAX_CLIENT_FRAME_BYTES));
     }
     serde_json::from_str(text).map_err(|e| classify(text, e))
 }
 
 /// Turns serde's error into ours. Only the failure path parses the frame a second time.
-fn classify(text: &str, e: serde_json::Error) -> AppError {
+fn classify(text: &str, e: serde_json::Error) -> ApiError {
     if e.is_syntax() || e.is_eof() {
-        return AppError::MalformedJson;
+        return ApiError::MalformedJson;
     }
     let value: serde_json::Value = match serde_json::from_str(text) {
         Ok(v) => v,
-        Err(_) => return AppError::MalformedJson,
+        Err(_) => return ApiError::MalformedJson,
     };
     let Some(kind) = value.get("type").and_then(|t| t.as_str()) else {
-        return AppError::BadRequest("every message needs a string field \"type\"".into());
+        return ApiError::BadRequest("every message needs a string field \"type\"".into());
     };
     let message = e.to_string();
     if message.starts_with(&format!("unknown variant `{kind}`")) {
-        return AppError::UnknownMessage(kind.chars().take(40).collect());
+        return ApiError::UnknownMessage(kind.chars().take(40).collect());
     }
     // serde appends the position ("at line 1 column 42"), which means nothing to a client.
     let message = message.split(" at line ").next().unwrap_or(&message);
-    AppError::BadRequest(format!("{kind}: {message}"))
+    ApiError::BadRequest(format!("{kind}: {message}"))
 }
 
 #[cfg(test)]

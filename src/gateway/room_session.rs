@@ -9,14 +9,13 @@
 //! timeout is dropped.
 
 use super::{error_frame, frame, protocol};
-use crate::app::AppState;
-use crate::commerce::cart::{CartChange, change_cart};
-use crate::commerce::checkout::{CheckoutRequest, checkout};
+use crate::commerce::{CartChange, CheckoutRequest};
 use crate::domain::Quantity;
-use crate::error::{AppError, AppResult};
-use crate::room::actions::{self, DropRequest};
-use crate::room::snapshot::{Opening, snapshot};
+use crate::error::{ApiError, ApiResult};
+use crate::room::actions::DropRequest;
+use crate::room::snapshot::Opening;
 use crate::room::{Delivery, LiveRoom, Viewer};
+use crate::state::AppState;
 use crate::wire::ws::{ClientMsg, ServerMsg};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::stream::SplitSink;
@@ -82,7 +81,7 @@ pub async fn run(socket: WebSocket, state: AppState, room: Arc<LiveRoom>, viewer
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {
-                    let e = AppError::BadRequest("send JSON text frames".into());
+                    let e = ApiError::BadRequest("send JSON text frames".into());
                     if replies.send(error_frame(&e, None)).await.is_err() {
                         break;
                     }
@@ -102,55 +101,44 @@ async fn dispatch(
     msg: ClientMsg,
     replies: &mpsc::Sender<Message>,
     checkouts: &Arc<Semaphore>,
-) -> AppResult<()> {
-    let cart_reply = |cart| frame(&ServerMsg::Cart { cart });
-    match msg {
-        ClientMsg::Join { .. } | ClientMsg::FollowSales { .. } => {
-            return Err(AppError::AlreadyJoined);
-        }
-        ClientMsg::Comment { text } => actions::comment(state, room, viewer, text).await?,
-        ClientMsg::React { reaction } => actions::react(room, reaction)?,
-        ClientMsg::Pin { product_id } => actions::pin(state, room, viewer, product_id).await?,
-        ClientMsg::Unpin => actions::unpin(state, room, viewer).await?,
+) -> ApiResult<()> {
+    let rooms = &state.rooms;
+    let cart_change = match msg {
+        ClientMsg::Join { .. } | ClientMsg::FollowSales { .. } => return Err(ApiError::AlreadyJoined),
+        ClientMsg::Comment { text } => return Ok(rooms.comment(room, viewer, text).await?),
+        ClientMsg::React { reaction } => return Ok(rooms.react(room, reaction)?),
+        ClientMsg::Pin { product_id } => return Ok(rooms.pin(room, viewer, product_id).await?),
+        ClientMsg::Unpin => return Ok(rooms.unpin(room, viewer).await?),
         ClientMsg::StartDrop { product_id, quantity, price, duration_secs } => {
             let req = DropRequest { product: product_id, quantity, price, duration_secs };
-            actions::start_drop(state, room, viewer, req).await?
+            return Ok(rooms.start_drop(room, viewer, req).await?);
         }
-        ClientMsg::EndRoom => {
-            let host = viewer.account.as_ref().filter(|_| viewer.is_host);
-            let host = host.ok_or(AppError::Forbidden("only the room's host can do that"))?;
-            actions::end_room(state, room.id, host).await?
-        }
-        ClientMsg::CartAdd { product_id, quantity } => {
-            let change = CartChange::Add(product_id, Quantity::try_from(quantity)?);
-            let cart = change_cart(state, room, viewer.account.as_ref(), change).await?;
-            let _ = replies.send(cart_reply(cart)).await;
-        }
-        ClientMsg::CartSet { product_id, quantity } => {
-            let change = CartChange::Set(product_id, Quantity::try_from(quantity)?);
-            let cart = change_cart(state, room, viewer.account.as_ref(), change).await?;
-            let _ = replies.send(cart_reply(cart)).await;
-        }
-        ClientMsg::CartRemove { product_id } => {
-            let cart = change_cart(state, room, viewer.account.as_ref(), CartChange::Remove(product_id)).await?;
-            let _ = replies.send(cart_reply(cart)).await;
-        }
+        ClientMsg::EndRoom => return Ok(rooms.end_from_room(room, viewer).await?),
+        ClientMsg::CartAdd { product_id, quantity } => CartChange::Add(product_id, Quantity::try_from(quantity)?),
+        ClientMsg::CartSet { product_id, quantity } => CartChange::Set(product_id, Quantity::try_from(quantity)?),
+        ClientMsg::CartRemove { product_id } => CartChange::Remove(product_id),
         ClientMsg::Checkout { idempotency_key, card } => {
-            let buyer = viewer.account.clone().ok_or(AppError::Unauthenticated)?;
-            let permit = Arc::clone(checkouts).try_acquire_owned().map_err(|_| AppError::CheckoutInProgress)?;
+            viewer.account().map_err(ApiError::from)?;
+            let permit = Arc::clone(checkouts).try_acquire_owned().map_err(|_| ApiError::CheckoutInProgress)?;
             // Payment takes a while; chat and the room's frames keep flowing meanwhile.
-            let (state, room, replies) = (state.clone(), Arc::clone(room), replies.clone());
+            let (state, room, viewer, replies) = (state.clone(), Arc::clone(room), Arc::clone(viewer), replies.clone());
             state.checkouts.clone().spawn(async move {
                 let req = CheckoutRequest { key: idempotency_key, card };
-                let reply = match checkout(&state, &room, &buyer, req).await {
+                let outcome = state.rooms.checkout(&room, &viewer, req).await.map_err(ApiError::from);
+                let label = outcome.as_ref().map_or_else(ApiError::code, |_| "paid");
+                metrics::counter!("livecart_checkouts_total", "outcome" => label).increment(1);
+                let reply = match outcome {
                     Ok(order) => frame(&ServerMsg::OrderConfirmed { order }),
                     Err(e) => error_frame(&e, Some("checkout")),
                 };
                 let _ = replies.send(reply).await;
                 drop(permit);
             });
+            return Ok(());
         }
-    }
+    };
+    let cart = rooms.change_cart(room, viewer, cart_change).await?;
+    let _ = replies.send(frame(&ServerMsg::Cart { cart })).await;
     Ok(())
 }
 
@@ -228,14 +216,14 @@ async fn send_loop(
         }
         if resync {
             metrics::counter!("livecart_viewer_resyncs_total").increment(1);
-            match snapshot(&state, &room, &viewer, true).await {
+            match state.rooms.snapshot(&room, &viewer, true).await {
                 Ok(fresh) => {
                     out.batch.push(frame(&fresh.first));
                     out.seq = fresh.seq;
                     frames = fresh.frames;
                 }
                 Err(e) => {
-                    tracing::warn!(room = %room.id, error = %e, "resync failed; closing viewer");
+                    tracing::warn!(error = &e as &dyn std::error::Error, "resync failed; closing viewer");
                     return;
                 }
             }

@@ -1,8 +1,7 @@
 use super::extract::{AppJson, AppPath, Auth};
-use crate::app::AppState;
-use crate::commerce::catalog;
 use crate::domain::AgreementId;
-use crate::error::AppResult;
+use crate::error::ApiResult;
+use crate::state::AppState;
 use crate::wire::api::{AgreementView, ErrorBody, NewAgreementRequest};
 use crate::wire::routes;
 use axum::Router;
@@ -15,8 +14,8 @@ pub fn router() -> Router<AppState> {
 }
 
 #[utoipa::path(get, path = routes::AGREEMENTS, responses((status = 200, body = Vec<AgreementView>), (status = 401, body = ErrorBody)), security(("bearer" = [])), tag = "agreements")]
-pub async fn list(State(state): State<AppState>, auth: Auth) -> AppResult<AppJson<Vec<AgreementView>>> {
-    Ok(AppJson(catalog::agreements(&state, &auth.account).await?))
+pub async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<AppJson<Vec<AgreementView>>> {
+    Ok(AppJson(state.commerce.agreements(&auth.account).await?))
 }
 
 #[utoipa::path(post, path = routes::AGREEMENTS, request_body = NewAgreementRequest, responses((status = 201, body = AgreementView), (status = 400, body = ErrorBody, description = "invalid input"), (status = 401, body = ErrorBody, description = "no valid session"), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])), tag = "agreements")]
@@ -24,8 +23,8 @@ pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
     AppJson(req): AppJson<NewAgreementRequest>,
-) -> AppResult<(StatusCode, AppJson<AgreementView>)> {
-    Ok((StatusCode::CREATED, AppJson(catalog::create_agreement(&state, &auth.account, req).await?)))
+) -> ApiResult<(StatusCode, AppJson<AgreementView>)> {
+    Ok((StatusCode::CREATED, AppJson(state.commerce.create_agreement(&auth.account, req).await?)))
 }
 
 #[utoipa::path(delete, path = routes::AGREEMENT, params(("agreement_id" = i64, Path)), responses((status = 204, description = "ended"), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])), tag = "agreements")]
@@ -33,7 +32,7 @@ pub async fn end(
     State(state): State<AppState>,
     auth: Auth,
     AppPath(id): AppPath<AgreementId>,
-) -> AppResult<StatusCode> {
-    catalog::end_agreement(&state, &auth.account, id).await?;
+) -> ApiResult<StatusCode> {
+    state.commerce.end_agreement(&auth.account, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,8 +1,8 @@
 use super::extract::{AppJson, Auth};
-use crate::accounts::{self, Registration, Session};
-use crate::app::AppState;
+use crate::accounts::{Registration, Session};
 use crate::domain::{Email, Password, Role, Tier};
-use crate::error::AppResult;
+use crate::error::ApiResult;
+use crate::state::AppState;
 use crate::store::AccountRow;
 use crate::wire::api::{AccountView, ErrorBody, LoginRequest, RegisterRequest, SessionResponse};
 use crate::wire::routes;
@@ -39,7 +39,7 @@ fn session_response(s: Session) -> AppJson<SessionResponse> {
 pub async fn register(
     State(state): State<AppState>,
     AppJson(req): AppJson<RegisterRequest>,
-) -> AppResult<(StatusCode, AppJson<SessionResponse>)> {
+) -> ApiResult<(StatusCode, AppJson<SessionResponse>)> {
     let registration = Registration {
         email: Email::try_from(req.email)?,
         password: Password::try_from(req.password)?,
@@ -47,7 +47,7 @@ pub async fn register(
         role: req.role,
         brand_name: req.brand_name,
     };
-    let session = accounts::register(&state, registration).await?;
+    let session = state.accounts.register(registration).await?;
     Ok((StatusCode::CREATED, session_response(session)))
 }
 
@@ -55,14 +55,14 @@ pub async fn register(
 pub async fn login(
     State(state): State<AppState>,
     AppJson(req): AppJson<LoginRequest>,
-) -> AppResult<AppJson<SessionResponse>> {
-    let session = accounts::login(&state, Email::try_from(req.email)?, Password::try_from(req.password)?).await?;
+) -> ApiResult<AppJson<SessionResponse>> {
+    let session = state.accounts.login(Email::try_from(req.email)?, Password::try_from(req.password)?).await?;
     Ok(session_response(session))
 }
 
 #[utoipa::path(post, path = routes::LOGOUT, responses((status = 204, description = "session revoked"), (status = 401, body = ErrorBody)), security(("bearer" = [])), tag = "accounts")]
-pub async fn logout(State(state): State<AppState>, auth: Auth) -> AppResult<StatusCode> {
-    accounts::logout(&state, &auth.token).await?;
+pub async fn logout(State(state): State<AppState>, auth: Auth) -> ApiResult<StatusCode> {
+    state.accounts.logout(&auth.token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,9 +1,7 @@
 use super::extract::{AppJson, AppPath, Auth};
-use crate::app::AppState;
-use crate::commerce::{catalog, orders};
-use crate::domain::{AccountId, Role};
-use crate::error::{AppError, AppResult};
-use crate::room::actions::host_card;
+use crate::domain::AccountId;
+use crate::error::ApiResult;
+use crate::state::AppState;
 use crate::wire::api::{CreatorOrders, ErrorBody, FollowersRequest};
 use crate::wire::routes;
 use crate::wire::ws::HostCard;
@@ -20,14 +18,13 @@ pub fn router() -> Router<AppState> {
 }
 
 #[utoipa::path(get, path = routes::CREATORS, responses((status = 200, body = Vec<HostCard>)), tag = "creators")]
-pub async fn list(State(state): State<AppState>) -> AppResult<AppJson<Vec<HostCard>>> {
-    Ok(AppJson(state.store.creators().await?.iter().map(host_card).collect()))
+pub async fn list(State(state): State<AppState>) -> ApiResult<AppJson<Vec<HostCard>>> {
+    Ok(AppJson(state.accounts.creators().await?))
 }
 
 #[utoipa::path(get, path = routes::CREATOR, params(("creator_id" = i64, Path)), responses((status = 200, body = HostCard), (status = 404, body = ErrorBody)), tag = "creators")]
-pub async fn one(State(state): State<AppState>, AppPath(id): AppPath<AccountId>) -> AppResult<AppJson<HostCard>> {
-    let creator = state.store.account(id).await?.filter(|a| a.role == Role::Creator);
-    Ok(AppJson(host_card(&creator.ok_or(AppError::NotFound("creator"))?)))
+pub async fn one(State(state): State<AppState>, AppPath(id): AppPath<AccountId>) -> ApiResult<AppJson<HostCard>> {
+    Ok(AppJson(state.accounts.creator(id).await?))
 }
 
 #[utoipa::path(put, path = routes::CREATOR, params(("creator_id" = i64, Path)), request_body = FollowersRequest, responses((status = 204, description = "updated"), (status = 400, body = ErrorBody, description = "invalid input"), (status = 401, body = ErrorBody, description = "no valid session"), (status = 403, body = ErrorBody)), security(("bearer" = [])), tag = "creators")]
@@ -36,8 +33,8 @@ pub async fn set_followers(
     auth: Auth,
     AppPath(id): AppPath<AccountId>,
     AppJson(req): AppJson<FollowersRequest>,
-) -> AppResult<StatusCode> {
-    catalog::set_followers(&state, &auth.account, id, req.followers).await?;
+) -> ApiResult<StatusCode> {
+    state.accounts.set_followers(&auth.account, id, req.followers).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -46,6 +43,6 @@ pub async fn attributed_orders(
     State(state): State<AppState>,
     auth: Auth,
     AppPath(id): AppPath<AccountId>,
-) -> AppResult<AppJson<CreatorOrders>> {
-    Ok(AppJson(orders::of_creator(&state, &auth.account, id).await?))
+) -> ApiResult<AppJson<CreatorOrders>> {
+    Ok(AppJson(state.commerce.orders_of_creator(&auth.account, id).await?))
 }

@@ -1,8 +1,7 @@
 //! Extractors that reject bad input with our error body instead of axum's plain text.
 
-use crate::accounts::authenticate;
-use crate::app::AppState;
-use crate::error::AppError;
+use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store::AccountRow;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
@@ -16,13 +15,13 @@ use serde::de::DeserializeOwned;
 pub struct AppJson<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for AppJson<T> {
-    type Rejection = AppError;
+    type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(AppJson(v)),
-            Err(JsonRejection::JsonSyntaxError(_)) => Err(AppError::MalformedJson),
-            Err(e) => Err(AppError::BadRequest(e.body_text())),
+            Err(JsonRejection::JsonSyntaxError(_)) => Err(ApiError::MalformedJson),
+            Err(e) => Err(ApiError::BadRequest(e.body_text())),
         }
     }
 }
@@ -37,13 +36,13 @@ impl<T: Serialize> IntoResponse for AppJson<T> {
 pub struct AppPath<T>(pub T);
 
 impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for AppPath<T> {
-    type Rejection = AppError;
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(v)| AppPath(v))
-            .map_err(|e: PathRejection| AppError::BadRequest(e.body_text()))
+            .map_err(|e: PathRejection| ApiError::BadRequest(e.body_text()))
     }
 }
 
@@ -51,13 +50,13 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for AppPath<T> {
 pub struct AppQuery<T>(pub T);
 
 impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for AppQuery<T> {
-    type Rejection = AppError;
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(v)| AppQuery(v))
-            .map_err(|e: QueryRejection| AppError::BadRequest(e.body_text()))
+            .map_err(|e: QueryRejection| ApiError::BadRequest(e.body_text()))
     }
 }
 
@@ -68,18 +67,18 @@ pub struct Auth {
 }
 
 impl FromRequestParts<AppState> for Auth {
-    type Rejection = AppError;
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = parts
             .headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(AppError::Unauthenticated)?
+            .ok_or(ApiError::Unauthenticated)?
             .trim()
             .to_owned();
-        let account = authenticate(state, &token).await?;
+        let account = state.accounts.authenticate(&token).await?;
         Ok(Auth { account, token })
     }
 }

@@ -1,6 +1,6 @@
 use super::extract::AppJson;
-use crate::app::AppState;
-use crate::error::{AppError, AppResult};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 use crate::wire::api::{ErrorBody, Readiness};
 use crate::wire::routes;
 use axum::Router;
@@ -20,10 +20,10 @@ pub async fn health() -> StatusCode {
 
 /// Readiness: the database (and Redis, when scaled out) answer.
 #[utoipa::path(get, path = routes::READY, responses((status = 200, body = Readiness), (status = 503, body = ErrorBody)), tag = "operations")]
-pub async fn ready(State(state): State<AppState>) -> AppResult<AppJson<Readiness>> {
-    state.store.ping().await.map_err(|e| AppError::Unavailable(format!("database: {e}")))?;
+pub async fn ready(State(state): State<AppState>) -> ApiResult<AppJson<Readiness>> {
+    state.store.ping().await.map_err(|e| ApiError::Unavailable(Box::new(e)))?;
     if let Some(redis) = &state.redis {
-        redis.ping().await.map_err(|e| AppError::Unavailable(format!("redis: {e}")))?;
+        redis.ping().await.map_err(|e| ApiError::Unavailable(Box::new(e)))?;
     }
     Ok(AppJson(Readiness { database: "ok", redis: state.redis.as_ref().map(|_| "ok") }))
 }

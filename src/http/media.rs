@@ -3,11 +3,10 @@
 //! browser clients on other origins can use them.
 
 use super::extract::{AppPath, Auth};
-use crate::app::AppState;
 use crate::domain::RoomId;
-use crate::error::{AppError, AppResult};
+use crate::error::{ApiError, ApiResult};
 use crate::media::SessionId;
-use crate::room::stream;
+use crate::state::AppState;
 use crate::wire::routes::{self, path};
 use axum::Router;
 use axum::extract::State;
@@ -31,12 +30,12 @@ pub fn router() -> Router<AppState> {
         .layer(cors)
 }
 
-fn require_sdp(headers: &HeaderMap) -> AppResult<()> {
+fn require_sdp(headers: &HeaderMap) -> ApiResult<()> {
     let sdp = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/sdp")));
-    if sdp { Ok(()) } else { Err(AppError::UnsupportedMediaType) }
+    if sdp { Ok(()) } else { Err(ApiError::UnsupportedMediaType) }
 }
 
 fn created(location: String, answer: String) -> Response {
@@ -58,9 +57,9 @@ pub async fn publish(
     AppPath(room): AppPath<RoomId>,
     headers: HeaderMap,
     offer: String,
-) -> AppResult<Response> {
+) -> ApiResult<Response> {
     require_sdp(&headers)?;
-    let (session, answer) = stream::publish(&state, room, &auth.account, offer).await?;
+    let (session, answer) = state.rooms.publish(room, &auth.account, offer).await?;
     Ok(created(path(routes::WHIP_SESSION, &[room.get(), session as i64]), answer))
 }
 
@@ -70,8 +69,8 @@ pub async fn unpublish(
     State(state): State<AppState>,
     auth: Auth,
     AppPath((room, session)): AppPath<(RoomId, SessionId)>,
-) -> AppResult<StatusCode> {
-    stream::unpublish(&state, room, &auth.account, session).await?;
+) -> ApiResult<StatusCode> {
+    state.rooms.unpublish(room, &auth.account, session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -83,9 +82,9 @@ pub async fn watch(
     AppPath(room): AppPath<RoomId>,
     headers: HeaderMap,
     offer: String,
-) -> AppResult<Response> {
+) -> ApiResult<Response> {
     require_sdp(&headers)?;
-    let (session, answer) = stream::watch(&state, room, offer).await?;
+    let (session, answer) = state.rooms.watch(room, offer).await?;
     Ok(created(path(routes::WHEP_SESSION, &[room.get(), session as i64]), answer))
 }
 
@@ -94,7 +93,7 @@ pub async fn watch(
 pub async fn unwatch(
     State(state): State<AppState>,
     AppPath((room, session)): AppPath<(RoomId, SessionId)>,
-) -> AppResult<StatusCode> {
-    stream::unwatch(&state, room, session).await?;
+) -> ApiResult<StatusCode> {
+    state.rooms.unwatch(room, session).await?;
     Ok(StatusCode::NO_CONTENT)
 }

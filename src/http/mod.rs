@@ -12,7 +12,7 @@ mod orders;
 mod products;
 mod rooms;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use axum::Router;
 
 pub use extract::{AppJson, AppPath, Auth};
@@ -30,5 +30,5 @@ pub fn router() -> Router<AppState> {
         .merge(media::router())
         .merge(openapi::router())
         // Unknown API paths get our error body, not the web demo's page.
-        .route("/api/{*rest}", axum::routing::any(|| async { crate::error::AppError::NotFound("route") }))
+        .route("/api/{*rest}", axum::routing::any(|| async { crate::error::ApiError::NotFound("route") }))
 }

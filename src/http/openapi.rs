@@ -1,7 +1,7 @@
 //! The OpenAPI description of the REST API, generated from the handlers and wire types.
 
 use super::{agreements, auth, creators, health, media, orders, products, rooms};
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::wire::routes;
 use axum::Router;
 use axum::routing::get;

@@ -1,8 +1,7 @@
 use super::extract::{AppJson, AppPath, Auth};
-use crate::app::AppState;
-use crate::commerce::catalog;
 use crate::domain::{BrandId, ProductId};
-use crate::error::{AppError, AppResult};
+use crate::error::ApiResult;
+use crate::state::AppState;
 use crate::wire::api::{ErrorBody, NewProductRequest, ProductPatchRequest, StockRequest};
 use crate::wire::routes;
 use crate::wire::ws::ProductCard;
@@ -22,8 +21,8 @@ pub fn router() -> Router<AppState> {
 pub async fn list(
     State(state): State<AppState>,
     AppPath(brand): AppPath<BrandId>,
-) -> AppResult<AppJson<Vec<ProductCard>>> {
-    Ok(AppJson(catalog::products_of_brand(&state, brand).await?))
+) -> ApiResult<AppJson<Vec<ProductCard>>> {
+    Ok(AppJson(state.commerce.products_of_brand(brand).await?))
 }
 
 #[utoipa::path(post, path = routes::BRAND_PRODUCTS, params(("brand_id" = i64, Path)), request_body = NewProductRequest, responses((status = 201, body = ProductCard), (status = 400, body = ErrorBody, description = "invalid input"), (status = 401, body = ErrorBody, description = "no valid session"), (status = 403, body = ErrorBody)), security(("bearer" = [])), tag = "catalogue")]
@@ -32,14 +31,13 @@ pub async fn create(
     auth: Auth,
     AppPath(brand): AppPath<BrandId>,
     AppJson(req): AppJson<NewProductRequest>,
-) -> AppResult<(StatusCode, AppJson<ProductCard>)> {
-    Ok((StatusCode::CREATED, AppJson(catalog::create_product(&state, &auth.account, brand, req).await?)))
+) -> ApiResult<(StatusCode, AppJson<ProductCard>)> {
+    Ok((StatusCode::CREATED, AppJson(state.commerce.create_product(&auth.account, brand, req).await?)))
 }
 
 #[utoipa::path(get, path = routes::PRODUCT, params(("product_id" = i64, Path)), responses((status = 200, body = ProductCard), (status = 404, body = ErrorBody)), tag = "catalogue")]
-pub async fn one(State(state): State<AppState>, AppPath(id): AppPath<ProductId>) -> AppResult<AppJson<ProductCard>> {
-    let p = state.store.product(id).await?.ok_or(AppError::NotFound("product"))?;
-    Ok(AppJson(catalog::card(&state, &p).await?))
+pub async fn one(State(state): State<AppState>, AppPath(id): AppPath<ProductId>) -> ApiResult<AppJson<ProductCard>> {
+    Ok(AppJson(state.commerce.product(id).await?))
 }
 
 #[utoipa::path(patch, path = routes::PRODUCT, params(("product_id" = i64, Path)), request_body = ProductPatchRequest, responses((status = 200, body = ProductCard), (status = 400, body = ErrorBody, description = "invalid input"), (status = 401, body = ErrorBody, description = "no valid session"), (status = 403, body = ErrorBody)), security(("bearer" = [])), tag = "catalogue")]
@@ -48,8 +46,8 @@ pub async fn update(
     auth: Auth,
     AppPath(id): AppPath<ProductId>,
     AppJson(req): AppJson<ProductPatchRequest>,
-) -> AppResult<AppJson<ProductCard>> {
-    Ok(AppJson(catalog::update_product(&state, &auth.account, id, req).await?))
+) -> ApiResult<AppJson<ProductCard>> {
+    Ok(AppJson(state.commerce.update_product(&auth.account, id, req).await?))
 }
 
 #[utoipa::path(put, path = routes::PRODUCT_STOCK, params(("product_id" = i64, Path)), request_body = StockRequest, responses((status = 200, body = ProductCard), (status = 400, body = ErrorBody, description = "invalid input"), (status = 401, body = ErrorBody, description = "no valid session"), (status = 403, body = ErrorBody)), security(("bearer" = [])), tag = "catalogue")]
@@ -58,6 +56,6 @@ pub async fn set_stock(
     auth: Auth,
     AppPath(id): AppPath<ProductId>,
     AppJson(req): AppJson<StockRequest>,
-) -> AppResult<AppJson<ProductCard>> {
-    Ok(AppJson(catalog::set_stock(&state, &auth.account, id, req.stock).await?))
+) -> ApiResult<AppJson<ProductCard>> {
+    Ok(AppJson(state.commerce.set_stock(&auth.account, id, req.stock).await?))
 }

@@ -1,8 +1,7 @@
 use super::extract::{AppJson, AppPath, AppQuery, Auth};
-use crate::app::AppState;
 use crate::domain::RoomId;
-use crate::error::AppResult;
-use crate::room::{actions, schedule};
+use crate::error::ApiResult;
+use crate::state::AppState;
 use crate::wire::api::{ErrorBody, NewRoomRequest, RoomFilter, RoomListQuery, RoomView};
 use crate::wire::routes;
 use axum::Router;
@@ -22,8 +21,8 @@ pub fn router() -> Router<AppState> {
 pub async fn list(
     State(state): State<AppState>,
     AppQuery(q): AppQuery<RoomListQuery>,
-) -> AppResult<AppJson<Vec<RoomView>>> {
-    Ok(AppJson(schedule::list(&state, q.status.unwrap_or(RoomFilter::Live)).await?))
+) -> ApiResult<AppJson<Vec<RoomView>>> {
+    Ok(AppJson(state.rooms.list(q.status.unwrap_or(RoomFilter::Live)).await?))
 }
 
 #[utoipa::path(post, path = routes::ROOMS, request_body = NewRoomRequest, responses((status = 201, body = RoomView), (status = 400, body = ErrorBody, description = "invalid input"), (status = 401, body = ErrorBody, description = "no valid session"), (status = 403, body = ErrorBody)), security(("bearer" = [])), tag = "rooms")]
@@ -31,13 +30,13 @@ pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
     AppJson(req): AppJson<NewRoomRequest>,
-) -> AppResult<(StatusCode, AppJson<RoomView>)> {
-    Ok((StatusCode::CREATED, AppJson(schedule::schedule(&state, &auth.account, req).await?)))
+) -> ApiResult<(StatusCode, AppJson<RoomView>)> {
+    Ok((StatusCode::CREATED, AppJson(state.rooms.schedule(&auth.account, req).await?)))
 }
 
 #[utoipa::path(get, path = routes::ROOM, params(("room_id" = i64, Path)), responses((status = 200, body = RoomView), (status = 404, body = ErrorBody)), tag = "rooms")]
-pub async fn one(State(state): State<AppState>, AppPath(id): AppPath<RoomId>) -> AppResult<AppJson<RoomView>> {
-    Ok(AppJson(schedule::get(&state, id).await?))
+pub async fn one(State(state): State<AppState>, AppPath(id): AppPath<RoomId>) -> ApiResult<AppJson<RoomView>> {
+    Ok(AppJson(state.rooms.room(id).await?))
 }
 
 #[utoipa::path(post, path = routes::ROOM_GO_LIVE, params(("room_id" = i64, Path)), responses((status = 200, body = RoomView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "not scheduled")), security(("bearer" = [])), tag = "rooms")]
@@ -45,9 +44,9 @@ pub async fn go_live(
     State(state): State<AppState>,
     auth: Auth,
     AppPath(id): AppPath<RoomId>,
-) -> AppResult<AppJson<RoomView>> {
-    actions::go_live(&state, id, &auth.account).await?;
-    Ok(AppJson(schedule::get(&state, id).await?))
+) -> ApiResult<AppJson<RoomView>> {
+    state.rooms.go_live(id, &auth.account).await?;
+    Ok(AppJson(state.rooms.room(id).await?))
 }
 
 #[utoipa::path(post, path = routes::ROOM_END, params(("room_id" = i64, Path)), responses((status = 200, body = RoomView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "not live")), security(("bearer" = [])), tag = "rooms")]
@@ -55,7 +54,7 @@ pub async fn end(
     State(state): State<AppState>,
     auth: Auth,
     AppPath(id): AppPath<RoomId>,
-) -> AppResult<AppJson<RoomView>> {
-    actions::end_room(&state, id, &auth.account).await?;
-    Ok(AppJson(schedule::get(&state, id).await?))
+) -> ApiResult<AppJson<RoomView>> {
+    state.rooms.end_room(id, &auth.account).await?;
+    Ok(AppJson(state.rooms.room(id).await?))
 }

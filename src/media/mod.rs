@@ -10,11 +10,28 @@
 //!   publish, watch, stop, and the notices that tell the room when its stream starts
 //!   and stops.
 
-pub mod client;
 mod feed;
 mod keyframes;
 pub mod peer;
 mod sfu;
 
 pub use peer::IceSettings;
-pub use sfu::{MediaError, MediaNotice, SessionId, Sfu};
+pub use sfu::{MediaNotice, SessionId, Sfu};
+
+/// Why a media request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    /// The client's SDP could not be used; the detail tells it what is wrong.
+    #[error("sdp: {0}")]
+    BadSdp(webrtc::error::Error),
+    #[error("the host is not streaming right now; wait for stream_started")]
+    NotStreaming,
+    #[error("no such media session")]
+    NoSession,
+    #[error("peer connection")]
+    Peer(#[from] webrtc::error::Error),
+    #[error("no async runtime for the peer connection")]
+    NoRuntime,
+    #[error("ICE gathering produced no local description")]
+    NoLocalDescription,
+}

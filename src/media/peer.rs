@@ -2,8 +2,8 @@
 //! exchange of WHIP and WHEP: the answer (or offer) is sent only once every ICE candidate
 //! is gathered, so one HTTP round trip carries everything.
 
+use super::MediaError;
 use super::keyframes::{self, KeyframeRequests};
-use super::sfu::MediaError;
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::Registry;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
@@ -90,32 +90,34 @@ const GATHER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Next port to try in the configured range, shared by all peer connections.
 static NEXT_PORT: AtomicU32 = AtomicU32::new(0);
 
-fn err(e: impl std::fmt::Display) -> MediaError {
-    MediaError::Peer(e.to_string())
+/// A port from the configured range (taken in turn, so busy ports are skipped on the next
+/// try), or 0 to let the OS pick.
+fn next_port(ice: &IceSettings) -> u16 {
+    match ice.udp_ports {
+        Some((lo, hi)) => lo + (NEXT_PORT.fetch_add(1, Ordering::Relaxed) % (u32::from(hi - lo) + 1)) as u16,
+        None => 0,
+    }
 }
 
+/// A peer connection on a free port of the range: tries up to 64 ports before giving up
+/// with the last failure.
 pub async fn new_peer(ice: &IceSettings) -> Result<Peer, MediaError> {
-    let attempts = ice.udp_ports.map_or(1, |(lo, hi)| u32::from(hi.saturating_sub(lo)) + 1);
-    let mut last_error = None;
-    for _ in 0..attempts.min(64) {
-        let port = match ice.udp_ports {
-            Some((lo, hi)) => lo + (NEXT_PORT.fetch_add(1, Ordering::Relaxed) % (u32::from(hi - lo) + 1)) as u16,
-            None => 0,
-        };
-        match build(ice, port).await {
-            Ok(peer) => return Ok(peer),
-            Err(e) => last_error = Some(e),
+    let attempts = ice.udp_ports.map_or(1, |(lo, hi)| u32::from(hi.saturating_sub(lo)) + 1).min(64);
+    let mut built = build(ice, next_port(ice)).await;
+    for _ in 1..attempts {
+        if built.is_ok() {
+            break;
         }
+        built = build(ice, next_port(ice)).await;
     }
-    Err(last_error.unwrap_or_else(|| MediaError::Peer("no UDP port available".into())))
+    built
 }
 
 async fn build(ice: &IceSettings, port: u16) -> Result<Peer, MediaError> {
     let mut media = MediaEngine::default();
-    media.register_default_codecs().map_err(err)?;
+    media.register_default_codecs()?;
     // Registered after the codecs: the default interceptors add feedback to existing codecs.
-    let registry = register_default_interceptors(Registry::new(), &mut media)
-        .map_err(err)?
+    let registry = register_default_interceptors(Registry::new(), &mut media)?
         .with(rtc::interceptor::Slot::from(keyframes::SLOT), KeyframeRequests::default());
     // No mDNS: host candidates are plain addresses, and no peer connection opens a
     // multicast socket of its own.
@@ -132,7 +134,7 @@ async fn build(ice: &IceSettings, port: u16) -> Result<Peer, MediaError> {
     let (events_tx, events) = mpsc::channel(16);
     let (gathered_tx, gathered) = oneshot::channel();
     let handler = Arc::new(Handler { events: events_tx, gathered: Mutex::new(Some(gathered_tx)) });
-    let runtime = webrtc::runtime::default_runtime().ok_or_else(|| MediaError::Peer("no async runtime".into()))?;
+    let runtime = webrtc::runtime::default_runtime().ok_or(MediaError::NoRuntime)?;
     let pc = PeerConnectionBuilder::new()
         .with_configuration(RTCConfigurationBuilder::new().with_ice_servers(servers).build())
         .with_media_engine(media)
@@ -142,35 +144,34 @@ async fn build(ice: &IceSettings, port: u16) -> Result<Peer, MediaError> {
         .with_runtime(runtime)
         .with_udp_addrs(vec![std::net::SocketAddr::new(ice.host_ip, port)])
         .build()
-        .await
-        .map_err(err)?;
+        .await?;
     Ok(Peer { pc: Arc::new(pc), events, gathered })
 }
 
 impl Peer {
     async fn local_sdp(&mut self) -> Result<String, MediaError> {
         let _ = tokio::time::timeout(GATHER_TIMEOUT, &mut self.gathered).await;
-        self.pc.local_description().await.map(|d| d.sdp).ok_or_else(|| MediaError::Peer("no local description".into()))
+        self.pc.local_description().await.map(|d| d.sdp).ok_or(MediaError::NoLocalDescription)
     }
 
     /// Answers a remote offer with every candidate included.
     pub async fn answer(&mut self, offer: String) -> Result<String, MediaError> {
-        let offer = RTCSessionDescription::offer(offer).map_err(|e| MediaError::BadSdp(e.to_string()))?;
-        self.pc.set_remote_description(offer).await.map_err(|e| MediaError::BadSdp(e.to_string()))?;
-        let answer = self.pc.create_answer(None).await.map_err(err)?;
-        self.pc.set_local_description(answer).await.map_err(err)?;
+        let offer = RTCSessionDescription::offer(offer).map_err(MediaError::BadSdp)?;
+        self.pc.set_remote_description(offer).await.map_err(MediaError::BadSdp)?;
+        let answer = self.pc.create_answer(None).await?;
+        self.pc.set_local_description(answer).await?;
         self.local_sdp().await
     }
 
     /// Creates an offer with every candidate included (for clients: tests, the load tester).
     pub async fn offer(&mut self) -> Result<String, MediaError> {
-        let offer = self.pc.create_offer(None).await.map_err(err)?;
-        self.pc.set_local_description(offer).await.map_err(err)?;
+        let offer = self.pc.create_offer(None).await?;
+        self.pc.set_local_description(offer).await?;
         self.local_sdp().await
     }
 
     pub async fn accept_answer(&self, answer: String) -> Result<(), MediaError> {
-        let answer = RTCSessionDescription::answer(answer).map_err(|e| MediaError::BadSdp(e.to_string()))?;
-        self.pc.set_remote_description(answer).await.map_err(|e| MediaError::BadSdp(e.to_string()))
+        let answer = RTCSessionDescription::answer(answer).map_err(MediaError::BadSdp)?;
+        self.pc.set_remote_description(answer).await.map_err(MediaError::BadSdp)
     }
 }

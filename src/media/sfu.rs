@@ -1,3 +1,4 @@
+use super::MediaError;
 use super::feed::{Feed, VIEWER_QUEUE};
 use super::peer::{IceSettings, Peer, PeerEvent, new_peer};
 use crate::domain::RoomId;
@@ -17,18 +18,6 @@ use webrtc::peer_connection::{PeerConnection, RTCPeerConnectionState};
 use webrtc::rtp_transceiver::RtpSender;
 
 pub type SessionId = u64;
-
-#[derive(Debug, thiserror::Error)]
-pub enum MediaError {
-    #[error("the offer is not valid SDP: {0}")]
-    BadSdp(String),
-    #[error("the host is not streaming right now")]
-    NotStreaming,
-    #[error("no such media session")]
-    NoSession,
-    #[error("peer connection: {0}")]
-    Peer(String),
-}
 
 /// What the room hears about its stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,7 +261,7 @@ impl Sfu {
                 Ok(sender) => sender,
                 Err(e) => {
                     self.close_pc(peer.pc).await;
-                    return Err(MediaError::Peer(e.to_string()));
+                    return Err(MediaError::Peer(e));
                 }
             };
             tracks.push((Arc::clone(feed), track, sender, ssrc));

@@ -1,20 +1,17 @@
-//! The directory of rooms this node serves, and the brand sales feeds open on it.
+//! The directory of rooms this node serves, and the bus's way into them.
 
 use super::live::LiveRoom;
-use crate::domain::{BrandId, RoomId};
+use crate::bus::{Delivered, RoomSink};
+use crate::domain::RoomId;
+use crate::wire::ws::RoomEvent;
 use axum::extract::ws::Utf8Bytes;
 use dashmap::DashMap;
 use std::sync::Arc;
-use tokio::sync::broadcast;
-
-/// Sales a brand dashboard may fall behind by before it is told to reload.
-const SALES_FEED_CAPACITY: usize = 256;
 
 #[derive(Default)]
 pub struct RoomHub {
     /// The only map shared by all connections; each room's own state is room-local.
     rooms: DashMap<RoomId, Arc<LiveRoom>>,
-    sales: DashMap<BrandId, broadcast::Sender<Utf8Bytes>>,
 }
 
 impl RoomHub {
@@ -38,17 +35,36 @@ impl RoomHub {
     pub fn remove(&self, id: RoomId) {
         self.rooms.remove(&id);
     }
+}
 
-    pub fn follow_sales(&self, brand: BrandId) -> broadcast::Receiver<Utf8Bytes> {
-        self.sales.entry(brand).or_insert_with(|| broadcast::channel(SALES_FEED_CAPACITY).0).subscribe()
+impl RoomSink for RoomHub {
+    fn deliver(&self, room: RoomId, epoch: &str, seq: u64, frame: Utf8Bytes, event: &RoomEvent) -> Delivered {
+        self.get(room).map_or(Delivered::Stale, |r| r.deliver(epoch, seq, frame, event))
     }
 
-    pub fn send_sale(&self, brand: BrandId, frame: Utf8Bytes) {
-        if let Some(feed) = self.sales.get(&brand) {
-            if feed.send(frame).is_err() {
-                drop(feed);
-                self.sales.remove_if(&brand, |_, f| f.receiver_count() == 0);
-            }
+    fn record(&self, room: RoomId, body: &str, event: &RoomEvent) {
+        if let Some(r) = self.get(room) {
+            r.record(body, event);
         }
+    }
+
+    fn restart_at(&self, room: RoomId, epoch: &str, seq: u64) {
+        if let Some(r) = self.get(room) {
+            r.restart_at(epoch, seq);
+        }
+    }
+
+    fn tick(&self, room: RoomId, frame: Utf8Bytes) {
+        if let Some(r) = self.get(room) {
+            r.tick_frame(frame);
+        }
+    }
+
+    fn position(&self, room: RoomId) -> Option<(String, u64)> {
+        self.get(room).map(|r| r.read(|s| (s.epoch.clone(), s.seq)))
+    }
+
+    fn served(&self) -> Vec<RoomId> {
+        self.rooms.iter().map(|r| *r.key()).collect()
     }
 }

@@ -2,9 +2,12 @@
 //! state, and the broadcast channel that carries frames to local viewers.
 
 use super::state::RoomState;
+use crate::bus::Delivered;
+use crate::bus::events::event_frame;
+use crate::commerce::Storefront;
 use crate::domain::{AccountId, ProductId, Reaction, RoomId};
 use crate::store::ProductRow;
-use crate::wire::ws::{RoomCard, RoomEvent, ServerMsg};
+use crate::wire::ws::{RoomCard, RoomEvent, RoomStatus, ServerMsg};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -17,16 +20,6 @@ use tokio::sync::broadcast;
 pub struct Delivery {
     pub seq: Option<u64>,
     pub frame: Utf8Bytes,
-}
-
-/// What became of an event handed to [`LiveRoom::deliver`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivered {
-    Applied,
-    /// Already applied (a catch-up and the live stream overlapped).
-    Stale,
-    /// Events before it are missing: catch up from history first.
-    Gap,
 }
 
 /// The state and the channel change together: a new epoch replaces the channel, which
@@ -55,12 +48,6 @@ pub struct LiveRoom {
     idle: AtomicU64,
 }
 
-/// Builds the frame of a room event around its already serialised body; the Redis
-/// publish script assembles the same bytes.
-pub fn event_frame(seq: u64, body: &str) -> String {
-    format!(r#"{{"type":"event","seq":{seq},"event":{body}}}"#)
-}
-
 impl LiveRoom {
     pub fn new(card: RoomCard, lineup: Vec<ProductRow>, state: RoomState, channel_capacity: usize) -> Self {
         Self {
@@ -85,6 +72,19 @@ impl LiveRoom {
         self.lineup.iter().find(|p| p.id == id)
     }
 
+    /// The room as commerce sees it right now.
+    pub fn storefront(&self) -> Storefront<'_> {
+        let (live, drop) = self.read(|s| (s.status == RoomStatus::Live, s.drop.clone()));
+        Storefront {
+            room: self.id,
+            host: self.host,
+            host_name: &self.card.host.display_name,
+            live,
+            lineup: &self.lineup,
+            drop,
+        }
+    }
+
     /// Reads the state under its lock.
     pub fn read<T>(&self, f: impl FnOnce(&RoomState) -> T) -> T {
         f(&self.lock().state)
@@ -97,21 +97,20 @@ impl LiveRoom {
         (f(&inner.state), inner.frames.subscribe())
     }
 
-    /// Single-node sequencing: gives `event` the next sequence number, records it and
-    /// sends it to local viewers. The event is serialised once, outside the lock.
-    pub fn record(&self, event: &RoomEvent) -> Result<u64, serde_json::Error> {
-        let body = serde_json::to_string(event)?;
+    /// One-node sequencing: gives the event (already serialised as `body`) the next
+    /// sequence number, records it and sends it to local viewers, under one lock so
+    /// numbers and delivery order agree.
+    pub fn record(&self, body: &str, event: &RoomEvent) {
         let mut inner = self.lock();
         let seq = inner.state.seq + 1;
-        let frame = Utf8Bytes::from(event_frame(seq, &body));
+        let frame = Utf8Bytes::from(event_frame(seq, body));
         inner.state.apply(seq, event, frame.clone());
         // No receivers is fine: nobody is watching right now.
         let _ = inner.frames.send(Delivery { seq: Some(seq), frame });
-        Ok(seq)
     }
 
-    /// Applies an event sequenced elsewhere (by the shared bus), in order: the next
-    /// sequence number is applied, an old one ignored, a later one reported as a gap.
+    /// Applies an event sequenced by the bus, in order: the next sequence number is
+    /// applied, an old one ignored, a later one reported as a gap.
     /// An event from another epoch (shared history was lost) starts the room's history
     /// afresh and moves local viewers to a new channel, so each gets a reset snapshot.
     pub fn deliver(&self, epoch: &str, seq: u64, frame: Utf8Bytes, event: &RoomEvent) -> Delivered {

@@ -1,14 +1,17 @@
-//! Live rooms: their in-memory state, the directory of rooms this node serves, and what
-//! hosts and viewers do in them.
+//! Live rooms: the rooms this node serves, their event-folded state and fan-out to
+//! viewers, and what hosts and viewers do in them (chat, reactions, pins, drops, the
+//! room's lifecycle and its video), with purchases handed to [`commerce`].
 //!
-//! A room event is serialised once, given the next sequence number, recorded in the
-//! room's recent history and handed as the same bytes to every local viewer through one
-//! bounded broadcast channel.
+//! A room event is sequenced by the bus, recorded in the room's recent history and handed
+//! as the same serialised bytes to every local viewer through one bounded broadcast
+//! channel.
+//!
+//! [`commerce`]: crate::commerce
 
 pub mod actions;
 pub mod hub;
 pub mod live;
-pub mod rate;
+pub mod load;
 pub mod schedule;
 pub mod snapshot;
 pub mod state;
@@ -18,7 +21,50 @@ pub mod ticker;
 pub use hub::RoomHub;
 pub use live::{Delivery, LiveRoom};
 
-use crate::store::AccountRow;
+use crate::bus::{Bus, BusError, MediaHome, Presence, RateLimits, RoomEvents};
+use crate::commerce::{Commerce, CommerceError};
+use crate::domain::{AccountId, Clock, Invalid, RateLimit, Refusal};
+use crate::media::{MediaError, Sfu};
+use crate::store::{AccountRow, Store, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a room action did not happen, in the domain's words.
+#[derive(Debug, thiserror::Error)]
+pub enum RoomError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("the room is not live")]
+    NotLive,
+    #[error("that product is not in this room's lineup")]
+    NotInLineup,
+    #[error("a drop is already running in this room")]
+    DropRunning,
+    #[error("slow down: too many messages, try again in a moment")]
+    RateLimited,
+    /// A guest tried what needs an account (a cart, a checkout).
+    #[error("sign in first: this needs a valid session token")]
+    SignInFirst,
+    /// The room's publisher is on the node at this URL.
+    #[error("the stream is served by another node")]
+    StreamElsewhere(String),
+    #[error(transparent)]
+    Commerce(#[from] CommerceError),
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    #[error("room events")]
+    Bus(#[from] BusError),
+    #[error("database")]
+    Store(#[from] StoreError),
+}
+
+impl From<Invalid> for RoomError {
+    fn from(e: Invalid) -> Self {
+        RoomError::Refused(e.into())
+    }
+}
+
+pub type RoomResult<T> = Result<T, RoomError>;
 
 /// Who is on the other end of a room connection.
 #[derive(Debug, Clone)]
@@ -27,6 +73,83 @@ pub struct Viewer {
     /// `None` for a guest, who may watch and chat but not buy.
     pub account: Option<AccountRow>,
     pub is_host: bool,
-    /// Identifies the viewer for rate limits: the account, or the connection for guests.
-    pub rate_key: String,
+    /// Who this is within the room, for rate limits and logs: `a{account}` for an
+    /// account (all its connections), `g{n}` for one guest connection.
+    pub key: String,
+}
+
+impl Viewer {
+    /// The signed-in account, for what guests may not do.
+    pub fn account(&self) -> RoomResult<&AccountRow> {
+        self.account.as_ref().ok_or(RoomError::SignInFirst)
+    }
+
+    /// The host's account, for what only the host may do.
+    pub fn host(&self) -> RoomResult<&AccountRow> {
+        self.account
+            .as_ref()
+            .filter(|_| self.is_host)
+            .ok_or(Refusal::Forbidden("only the room's host can do that").into())
+    }
+
+    pub fn account_id(&self) -> Option<AccountId> {
+        self.account.as_ref().map(|a| a.id)
+    }
+}
+
+/// How rooms behave on this node.
+#[derive(Debug, Clone)]
+pub struct RoomSettings {
+    /// Room events kept for resuming viewers.
+    pub history: usize,
+    /// Frames a viewer may fall behind by before it is resynced with a snapshot.
+    pub viewer_queue: usize,
+    /// Period of viewer-count and reaction ticks and of drop expiry.
+    pub tick: Duration,
+    pub comment_limit: RateLimit,
+    /// Where other nodes send viewers of streams this node holds.
+    pub public_url: String,
+}
+
+/// The rooms service; cheap to clone.
+#[derive(Clone)]
+pub struct Rooms {
+    /// Rooms this node serves, and their viewers' channels.
+    hub: Arc<RoomHub>,
+    events: Arc<dyn RoomEvents>,
+    presence: Arc<dyn Presence>,
+    limits: Arc<dyn RateLimits>,
+    media_home: Arc<dyn MediaHome>,
+    /// The SFU: the host's stream and its viewers' media sessions on this node.
+    media: Arc<Sfu>,
+    /// Where purchases in a room go.
+    commerce: Commerce,
+    store: Store,
+    clock: Clock,
+    settings: Arc<RoomSettings>,
+}
+
+impl Rooms {
+    pub fn new(
+        hub: Arc<RoomHub>,
+        bus: &Bus,
+        media: Arc<Sfu>,
+        commerce: Commerce,
+        store: Store,
+        clock: Clock,
+        settings: RoomSettings,
+    ) -> Self {
+        Rooms {
+            hub,
+            events: Arc::clone(&bus.events),
+            presence: Arc::clone(&bus.presence),
+            limits: Arc::clone(&bus.limits),
+            media_home: Arc::clone(&bus.media_home),
+            media,
+            commerce,
+            store,
+            clock,
+            settings: Arc::new(settings),
+        }
+    }
 }

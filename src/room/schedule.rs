@@ -1,10 +1,8 @@
 //! Scheduling rooms and listing them.
 
-use super::actions::host_card;
-use crate::app::AppState;
-use crate::commerce::catalog::card;
-use crate::domain::{ProductId, Role, RoomId};
-use crate::error::{AppError, AppResult};
+use super::{RoomResult, Rooms};
+use crate::accounts::host_card;
+use crate::domain::{ProductId, Refusal, Role, RoomId};
 use crate::store::{AccountRow, RoomRow};
 use crate::wire::api::{NewRoomRequest, RoomFilter, RoomView};
 use crate::wire::ws::RoomStatus;
@@ -15,59 +13,67 @@ pub const MAX_LINEUP: usize = 50;
 /// Rooms one listing returns.
 const LIST_LIMIT: i64 = 100;
 
-pub async fn schedule(state: &AppState, who: &AccountRow, req: NewRoomRequest) -> AppResult<RoomView> {
-    if who.role != Role::Creator {
-        return Err(AppError::Forbidden("only creators host rooms"));
-    }
-    if req.product_ids.is_empty() || req.product_ids.len() > MAX_LINEUP {
-        return Err(AppError::BadRequest(format!("product_ids: line up 1 to {MAX_LINEUP} products")));
-    }
-    if req.product_ids.iter().collect::<HashSet<&ProductId>>().len() != req.product_ids.len() {
-        return Err(AppError::BadRequest("product_ids: each product once".into()));
-    }
-    for product in &req.product_ids {
-        if state.store.active_agreement(who.id, *product).await?.is_none() {
-            return Err(AppError::Forbidden("every lined-up product needs an active agreement with its brand"));
+impl Rooms {
+    pub async fn schedule(&self, who: &AccountRow, req: NewRoomRequest) -> RoomResult<RoomView> {
+        if who.role != Role::Creator {
+            return Err(Refusal::Forbidden("only creators host rooms").into());
         }
+        if req.product_ids.is_empty() || req.product_ids.len() > MAX_LINEUP {
+            return Err(
+                crate::domain::Invalid::new("product_ids", format!("line up 1 to {MAX_LINEUP} products")).into()
+            );
+        }
+        if req.product_ids.iter().collect::<HashSet<&ProductId>>().len() != req.product_ids.len() {
+            return Err(crate::domain::Invalid::new("product_ids", "each product once").into());
+        }
+        for product in &req.product_ids {
+            if self.store.active_agreement(who.id, *product).await?.is_none() {
+                return Err(
+                    Refusal::Forbidden("every lined-up product needs an active agreement with its brand").into()
+                );
+            }
+        }
+        let row = self
+            .store
+            .create_room(who.id, req.title.as_str(), req.starts_at, &req.product_ids, self.clock.now())
+            .await?;
+        self.view(row).await
     }
-    let row =
-        state.store.create_room(who.id, req.title.as_str(), req.starts_at, &req.product_ids, state.clock.now()).await?;
-    view(state, row).await
-}
 
-pub async fn get(state: &AppState, id: RoomId) -> AppResult<RoomView> {
-    let row = state.store.room(id).await?.ok_or(AppError::NotFound("room"))?;
-    view(state, row).await
-}
-
-pub async fn list(state: &AppState, filter: RoomFilter) -> AppResult<Vec<RoomView>> {
-    let status = match filter {
-        RoomFilter::Live => RoomStatus::Live,
-        RoomFilter::Upcoming => RoomStatus::Scheduled,
-        RoomFilter::Ended => RoomStatus::Ended,
-    };
-    let mut rooms = Vec::new();
-    for row in state.store.rooms_with_status(status, LIST_LIMIT).await? {
-        rooms.push(view(state, row).await?);
+    pub async fn room(&self, id: RoomId) -> RoomResult<RoomView> {
+        let row = self.store.room(id).await?.ok_or(Refusal::NotFound("room"))?;
+        self.view(row).await
     }
-    Ok(rooms)
-}
 
-async fn view(state: &AppState, row: RoomRow) -> AppResult<RoomView> {
-    let host = state.store.account(row.creator_id).await?.ok_or(AppError::NotFound("host"))?;
-    let mut lineup = Vec::new();
-    for p in state.store.lineup(row.id).await? {
-        lineup.push(card(state, &p).await?);
+    pub async fn list(&self, filter: RoomFilter) -> RoomResult<Vec<RoomView>> {
+        let status = match filter {
+            RoomFilter::Live => RoomStatus::Live,
+            RoomFilter::Upcoming => RoomStatus::Scheduled,
+            RoomFilter::Ended => RoomStatus::Ended,
+        };
+        let mut rooms = Vec::new();
+        for row in self.store.rooms_with_status(status, LIST_LIMIT).await? {
+            rooms.push(self.view(row).await?);
+        }
+        Ok(rooms)
     }
-    Ok(RoomView {
-        id: row.id,
-        title: row.title,
-        status: row.status,
-        starts_at: row.starts_at,
-        live_at: row.live_at,
-        ended_at: row.ended_at,
-        host: host_card(&host),
-        lineup,
-        viewers: state.hub.get(row.id).map_or(0, |r| r.reported_viewers().max(r.viewers())),
-    })
+
+    async fn view(&self, row: RoomRow) -> RoomResult<RoomView> {
+        let host = self.store.account(row.creator_id).await?.ok_or(Refusal::NotFound("host"))?;
+        let mut lineup = Vec::new();
+        for p in self.store.lineup(row.id).await? {
+            lineup.push(self.commerce.card(&p).await?);
+        }
+        Ok(RoomView {
+            id: row.id,
+            title: row.title,
+            status: row.status,
+            starts_at: row.starts_at,
+            live_at: row.live_at,
+            ended_at: row.ended_at,
+            host: host_card(&host),
+            lineup,
+            viewers: self.hub.get(row.id).map_or(0, |r| r.reported_viewers().max(r.viewers())),
+        })
+    }
 }

@@ -2,12 +2,9 @@
 //! epoch and history still reaches back) just the events it missed.
 
 use super::live::Delivery;
-use super::{LiveRoom, Viewer};
-use crate::app::AppState;
-use crate::commerce::StockKey;
-use crate::commerce::pricing::cart_view;
-use crate::error::AppResult;
-use crate::wire::ws::{Participant, ProductCard, ServerMsg, Snapshot};
+use super::{LiveRoom, RoomResult, Rooms, Viewer};
+use crate::commerce::catalog::product_card;
+use crate::wire::ws::{Participant, ServerMsg, Snapshot};
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::broadcast;
 
@@ -21,71 +18,55 @@ pub struct Opening {
     pub frames: broadcast::Receiver<Delivery>,
 }
 
-/// Resumes from `since` when the epoch matches and history covers it; otherwise a fresh
-/// snapshot, flagged `reset` if the client had asked to resume.
-pub async fn open(
-    state: &AppState,
-    room: &LiveRoom,
-    viewer: &Viewer,
-    resume: Option<(u64, String)>,
-) -> AppResult<Opening> {
-    if let Some((since, epoch)) = &resume {
-        let (replay, frames) =
-            room.read_and_subscribe(|s| if &s.epoch == epoch { s.since(*since).map(|r| (r, s.seq)) } else { None });
-        if let Some((replay, seq)) = replay {
-            let first = ServerMsg::Resumed { epoch: epoch.clone(), since: *since, seq };
-            return Ok(Opening { first, replay, seq, frames });
+impl Rooms {
+    /// Resumes from `since` when the epoch matches and history covers it; otherwise a
+    /// fresh snapshot, flagged `reset` if the client had asked to resume.
+    pub async fn open(&self, room: &LiveRoom, viewer: &Viewer, resume: Option<(u64, String)>) -> RoomResult<Opening> {
+        if let Some((since, epoch)) = &resume {
+            let (replay, frames) =
+                room.read_and_subscribe(|s| if &s.epoch == epoch { s.since(*since).map(|r| (r, s.seq)) } else { None });
+            if let Some((replay, seq)) = replay {
+                let first = ServerMsg::Resumed { epoch: epoch.clone(), since: *since, seq };
+                return Ok(Opening { first, replay, seq, frames });
+            }
         }
+        self.snapshot(room, viewer, resume.is_some()).await
     }
-    snapshot(state, room, viewer, resume.is_some()).await
-}
 
-pub async fn snapshot(state: &AppState, room: &LiveRoom, viewer: &Viewer, reset: bool) -> AppResult<Opening> {
-    let ((card, pinned, drop, comments, seq, epoch, streaming), frames) = room.read_and_subscribe(|s| {
-        let mut card = room.card.clone();
-        card.status = s.status;
-        (card, s.pinned, s.drop.clone(), s.comments.iter().cloned().collect(), s.seq, s.epoch.clone(), s.streaming)
-    });
-    // Stock is read after subscribing, so any sale it misses arrives as an event.
-    let mut lineup = Vec::with_capacity(room.lineup.len());
-    for p in &room.lineup {
-        let stock = state.inventory.available(StockKey::Product(p.id)).await?.unwrap_or(p.stock);
-        lineup.push(product_card(p, stock));
-    }
-    let cart = match &viewer.account {
-        Some(account) => Some(cart_view(room, &state.carts.get(room.id, account.id).await?, state.clock.now())),
-        None => None,
-    };
-    let snapshot = Snapshot {
-        room: card,
-        lineup,
-        pinned,
-        drop,
-        comments,
-        viewers: room.reported_viewers().max(room.viewers()),
-        streaming,
-        cart,
-        you: Participant {
-            display_name: viewer.display_name.clone(),
-            account_id: viewer.account.as_ref().map(|a| a.id),
-            role: viewer.account.as_ref().map(|a| a.role),
-            is_host: viewer.is_host,
-        },
-        seq,
-        epoch,
-        reset,
-    };
-    Ok(Opening { first: ServerMsg::Snapshot(Box::new(snapshot)), replay: Vec::new(), seq, frames })
-}
-
-pub fn product_card(p: &crate::store::ProductRow, stock: i64) -> ProductCard {
-    ProductCard {
-        id: p.id,
-        brand_id: p.brand_id,
-        title: p.title.clone(),
-        description: p.description.clone(),
-        image_url: p.image_url.clone(),
-        price: crate::domain::Money::new(p.price, p.currency),
-        stock,
+    pub async fn snapshot(&self, room: &LiveRoom, viewer: &Viewer, reset: bool) -> RoomResult<Opening> {
+        let ((card, pinned, drop, comments, seq, epoch, streaming), frames) = room.read_and_subscribe(|s| {
+            let mut card = room.card.clone();
+            card.status = s.status;
+            (card, s.pinned, s.drop.clone(), s.comments.iter().cloned().collect(), s.seq, s.epoch.clone(), s.streaming)
+        });
+        // Stock is read after subscribing, so any sale it misses arrives as an event.
+        let mut lineup = Vec::with_capacity(room.lineup.len());
+        for p in &room.lineup {
+            lineup.push(product_card(p, self.commerce.available(p).await?));
+        }
+        let cart = match &viewer.account {
+            Some(account) => Some(self.commerce.cart(&room.storefront(), account).await?),
+            None => None,
+        };
+        let snapshot = Snapshot {
+            room: card,
+            lineup,
+            pinned,
+            drop,
+            comments,
+            viewers: room.reported_viewers().max(room.viewers()),
+            streaming,
+            cart,
+            you: Participant {
+                display_name: viewer.display_name.clone(),
+                account_id: viewer.account_id(),
+                role: viewer.account.as_ref().map(|a| a.role),
+                is_host: viewer.is_host,
+            },
+            seq,
+            epoch,
+            reset,
+        };
+        Ok(Opening { first: ServerMsg::Snapshot(Box::new(snapshot)), replay: Vec::new(), seq, frames })
     }
 }

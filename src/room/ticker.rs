@@ -1,58 +1,66 @@
 //! The room tick: viewer counts and reaction totals go out on a period rather than as an
-//! event per join or per tap, drops end when their time is up, and ended rooms nobody
-//! watches any more are forgotten.
+//! event per join or per tap, drops end when their time is up, and rooms nobody here
+//! watches any more are let go.
 
-use super::actions::end_drop;
-use crate::app::AppState;
-use crate::bus::BusError;
+use super::{LiveRoom, RoomResult, Rooms};
 use crate::domain::UnixMs;
-use crate::room::LiveRoom;
 use crate::wire::ws::{RoomStatus, ServerMsg};
 use tokio::time::{MissedTickBehavior, interval};
-
-pub async fn run(state: AppState) {
-    let mut tick = interval(state.config.tick);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    loop {
-        tokio::select! {
-            _ = state.shutdown.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        let now = state.clock.now();
-        let rooms = state.hub.rooms();
-        metrics::gauge!("livecart_rooms").set(rooms.len() as f64);
-        for room in rooms {
-            if let Err(e) = tick_room(&state, &room, now).await {
-                tracing::warn!(room = %room.id, error = %e, "room tick failed");
-            }
-            let (status, drop_over) = room.read(|s| (s.status, s.drop.as_ref().is_some_and(|d| d.ends_at <= now)));
-            if drop_over {
-                if let Err(e) = end_drop(&state, &room).await {
-                    tracing::warn!(room = %room.id, error = %e, "could not end drop");
-                }
-            }
-            // A node serves (and listens for) a room only while someone watches it here.
-            if room.viewers() == 0 && (status == RoomStatus::Ended || room.idle_ticks() >= IDLE_TICKS) {
-                state.hub.remove(room.id);
-                if let Err(e) = state.bus.detach(room.id).await {
-                    tracing::warn!(room = %room.id, error = %e, "could not detach room");
-                }
-            }
-        }
-    }
-}
+use tokio_util::sync::CancellationToken;
 
 /// Ticks a room may go without viewers on this node before the node lets it go.
 const IDLE_TICKS: u64 = 30;
 
-async fn tick_room(state: &AppState, room: &LiveRoom, now: UnixMs) -> Result<(), BusError> {
-    let total = state.bus.viewer_total(room, now).await?;
-    if let Some(count) = room.report_viewers(total) {
-        let _ = room.tick(&ServerMsg::Viewers { count });
+impl Rooms {
+    /// Ticks every room this node serves, every tick period, until `shutdown`.
+    pub async fn run_ticker(self, shutdown: CancellationToken) {
+        let mut tick = interval(self.settings.tick);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let now = self.clock.now();
+            let rooms = self.hub.rooms();
+            metrics::gauge!("livecart_rooms").set(rooms.len() as f64);
+            for room in rooms {
+                // Each part on its own: Redis being away must not keep drops from ending.
+                if let Err(e) = self.tick_counts(&room, now).await {
+                    tracing::warn!(room = %room.id, error = &e as &dyn std::error::Error, "room tick failed");
+                }
+                if let Err(e) = self.tick_lifecycle(&room, now).await {
+                    tracing::warn!(room = %room.id, error = &e as &dyn std::error::Error, "room upkeep failed");
+                }
+            }
+        }
     }
-    let counts = room.take_reactions();
-    if !counts.is_empty() {
-        state.bus.publish_reactions(room, counts).await?;
+
+    /// Viewer count and reaction totals.
+    async fn tick_counts(&self, room: &LiveRoom, now: UnixMs) -> RoomResult<()> {
+        let total = self.presence.viewer_total(room.id, room.viewers(), now).await?;
+        if let Some(count) = room.report_viewers(total) {
+            let _ = room.tick(&ServerMsg::Viewers { count });
+        }
+        let counts = room.take_reactions();
+        if !counts.is_empty() {
+            self.presence.publish_reactions(room.id, &counts).await?;
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Ends a drop whose time is up; lets go of a room nobody here watches any more.
+    async fn tick_lifecycle(&self, room: &LiveRoom, now: UnixMs) -> RoomResult<()> {
+        let (status, drop_over) = room.read(|s| (s.status, s.drop.as_ref().is_some_and(|d| d.ends_at <= now)));
+        if drop_over {
+            self.end_drop(room).await?;
+        }
+        // A node serves (and listens for) a room only while someone watches it here.
+        if room.viewers() == 0 && (status == RoomStatus::Ended || room.idle_ticks() >= IDLE_TICKS) {
+            self.hub.remove(room.id);
+            self.events.detach(room.id).await?;
+            self.presence.forget(room.id).await?;
+        }
+        Ok(())
+    }
 }

@@ -36,8 +36,12 @@ pub struct Store {
     backend: Backend,
 }
 
+/// What a storage call fails with: sqlx's own error, cause and all. Domain errors keep it
+/// as their `#[source]`; only the edge decides that it means "internal".
+pub type StoreError = sqlx::Error;
+
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub enum ConnectError {
     #[error("unsupported database URL {0:?}: use sqlite:… or postgres://…")]
     UnsupportedUrl(String),
     #[error(transparent)]
@@ -48,14 +52,14 @@ pub enum StoreError {
 
 impl Store {
     /// Connects and brings the schema up to date.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store, ConnectError> {
         install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres
         } else {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+            return Err(ConnectError::UnsupportedUrl(url.to_owned()));
         };
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
@@ -81,7 +85,7 @@ impl Store {
         Ok(store)
     }
 
-    async fn migrate(&self) -> Result<(), StoreError> {
+    async fn migrate(&self) -> Result<(), ConnectError> {
         match self.backend {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
             Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&self.pool).await?,

@@ -1,7 +1,6 @@
 use crate::helpers::{TestApp, checkout, test_config};
 use futures_util::future::join_all;
 use livecart::commerce::payments::TestCards;
-use livecart::commerce::sweeper::sweep;
 use livecart::domain::{Clock, ProductId, Role, UnixMs};
 use livecart::wire::api::CreatorOrders;
 use livecart::wire::routes::{self, path};
@@ -213,7 +212,7 @@ async fn a_hold_expires_and_the_unit_is_sold_again() {
     assert_eq!(second.checkout_outcome().await.unwrap_err(), "sold_out");
 
     clock.advance(Duration::from_secs(61));
-    sweep(&app.state).await.unwrap();
+    app.state.commerce.sweep().await.unwrap();
     assert_eq!(app.stock(product).await, 1, "the expired hold gave the unit back");
 
     second.send(&checkout("fast-again", TestCards::SUCCEEDS)).await;

@@ -316,7 +316,7 @@ async fn viewers_of_a_killed_node_resume_on_another_node_without_a_gap() {
 #[tokio::test]
 async fn a_viewer_on_a_node_without_the_publisher_is_redirected_to_the_node_with_it() {
     use livecart::media::IceSettings;
-    use livecart::media::client::{CountingViewer, SyntheticPublisher, VideoCodec};
+    use livecart_testkit::media::{CountingViewer, SyntheticPublisher, VideoCodec};
     let Some(cluster) = Cluster::start(2).await else { return };
     let scene = cluster.node(0).live_room(&[5]).await;
     let (mut room_ws, _) = cluster.node(1).viewer(scene.room, None).await;

@@ -2,9 +2,9 @@
 //! wire types of `livecart::wire`.
 
 use futures_util::{SinkExt, StreamExt};
-use livecart::app::AppState;
 use livecart::config::Config;
 use livecart::domain::{AccountId, BrandId, Clock, ProductId, Role, RoomId, UnixMs};
+use livecart::state::AppState;
 use livecart::wire::api::{
     NewAgreementRequest, NewProductRequest, NewRoomRequest, RegisterRequest, RoomView, SessionResponse,
 };

@@ -3,9 +3,9 @@
 
 use crate::helpers::{Scene, TestApp, WAIT, Ws};
 use livecart::media::IceSettings;
-use livecart::media::client::{CountingViewer, CountingViewerHandle, SyntheticPublisher, VideoCodec};
 use livecart::wire::routes::{self, path};
 use livecart::wire::ws::{RoomEvent, ServerMsg};
+use livecart_testkit::media::{CountingViewer, CountingViewerHandle, SyntheticPublisher, VideoCodec};
 use reqwest::StatusCode;
 use std::time::Duration;
 

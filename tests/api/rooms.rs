@@ -248,7 +248,7 @@ async fn a_viewer_that_falls_behind_is_resynced_with_a_snapshot_not_buffered() {
     let app = TestApp::spawn_with(config, Clock::system()).await;
     let scene = app.live_room(&[3]).await;
     let (mut slow, snapshot) = app.viewer(scene.room, None).await;
-    let room = livecart::room::actions::live_room(&app.state, scene.room).await.unwrap();
+    let room = app.state.rooms.live_room(scene.room).await.unwrap();
     for i in 0..20 {
         let event = RoomEvent::Comment(CommentView {
             author: "flood".into(),
@@ -256,7 +256,7 @@ async fn a_viewer_that_falls_behind_is_resynced_with_a_snapshot_not_buffered() {
             text: format!("flood {i}"),
             at: UnixMs(0),
         });
-        room.record(&event).unwrap();
+        room.record(&serde_json::to_string(&event).unwrap(), &event);
     }
     let mut last = snapshot.seq;
     loop {

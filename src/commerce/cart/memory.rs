@@ -1,6 +1,5 @@
-use super::{Cart, CartChange, Carts};
+use super::{Cart, CartChange, CartError, Carts};
 use crate::domain::{AccountId, RoomId};
-use crate::error::AppError;
 use async_trait::async_trait;
 use dashmap::DashMap;
 
@@ -11,11 +10,11 @@ pub struct MemoryCarts {
 
 #[async_trait]
 impl Carts for MemoryCarts {
-    async fn get(&self, room: RoomId, buyer: AccountId) -> Result<Cart, AppError> {
+    async fn get(&self, room: RoomId, buyer: AccountId) -> Result<Cart, CartError> {
         Ok(self.carts.get(&(room, buyer)).map(|c| c.clone()).unwrap_or_default())
     }
 
-    async fn update(&self, room: RoomId, buyer: AccountId, change: CartChange) -> Result<Cart, AppError> {
+    async fn update(&self, room: RoomId, buyer: AccountId, change: CartChange) -> Result<Cart, CartError> {
         let mut cart = self.carts.entry((room, buyer)).or_default();
         let mut next = cart.clone();
         next.apply(change)?;
@@ -23,7 +22,7 @@ impl Carts for MemoryCarts {
         Ok(next)
     }
 
-    async fn clear(&self, room: RoomId, buyer: AccountId) -> Result<(), AppError> {
+    async fn clear(&self, room: RoomId, buyer: AccountId) -> Result<(), CartError> {
         self.carts.remove(&(room, buyer));
         Ok(())
     }

@@ -7,14 +7,31 @@ mod redis;
 pub use memory::MemoryCarts;
 pub use redis::RedisCarts;
 
-use crate::domain::{AccountId, ProductId, Quantity, RoomId};
-use crate::error::AppError;
+use super::pricing::cart_view;
+use super::{Commerce, CommerceError, Storefront};
+use crate::domain::{AccountId, Invalid, ProductId, Quantity, RoomId};
+use crate::redis::RedisError;
+use crate::store::AccountRow;
+use crate::wire::ws::CartView;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 
 /// A cart holds at most this many different products, so a cart (and its checkout)
 /// stays a bounded amount of work.
 pub const MAX_CART_LINES: usize = 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CartError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("a cart holds at most {MAX_CART_LINES} products")]
+    TooManyLines,
+    /// Several changes to one cart kept racing (scaled out, a compare-and-set lost).
+    #[error("the cart is changing too fast; try again")]
+    Busy,
+    #[error("redis carts")]
+    Redis(#[from] RedisError),
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Cart {
@@ -30,7 +47,7 @@ pub enum CartChange {
 
 impl Cart {
     /// Applies a change, or refuses it and leaves the cart as it was.
-    pub fn apply(&mut self, change: CartChange) -> Result<(), AppError> {
+    pub fn apply(&mut self, change: CartChange) -> Result<(), CartError> {
         let (product, quantity) = match change {
             CartChange::Remove(product) => {
                 self.lines.remove(&product);
@@ -43,7 +60,7 @@ impl Cart {
             }
         };
         if !self.lines.contains_key(&product) && self.lines.len() >= MAX_CART_LINES {
-            return Err(AppError::BadRequest(format!("a cart holds at most {MAX_CART_LINES} products")));
+            return Err(CartError::TooManyLines);
         }
         self.lines.insert(product, quantity);
         Ok(())
@@ -52,27 +69,34 @@ impl Cart {
 
 #[async_trait]
 pub trait Carts: Send + Sync + 'static {
-    async fn get(&self, room: RoomId, buyer: AccountId) -> Result<Cart, AppError>;
-    async fn update(&self, room: RoomId, buyer: AccountId, change: CartChange) -> Result<Cart, AppError>;
-    async fn clear(&self, room: RoomId, buyer: AccountId) -> Result<(), AppError>;
+    async fn get(&self, room: RoomId, buyer: AccountId) -> Result<Cart, CartError>;
+    async fn update(&self, room: RoomId, buyer: AccountId, change: CartChange) -> Result<Cart, CartError>;
+    async fn clear(&self, room: RoomId, buyer: AccountId) -> Result<(), CartError>;
 }
 
-/// Changes a buyer's cart in a room: only lined-up products, only for account holders.
-pub async fn change_cart(
-    state: &crate::app::AppState,
-    room: &crate::room::LiveRoom,
-    buyer: Option<&crate::store::AccountRow>,
-    change: CartChange,
-) -> Result<crate::wire::ws::CartView, AppError> {
-    let buyer = buyer.ok_or(AppError::Unauthenticated)?;
-    let product = match change {
-        CartChange::Add(p, _) | CartChange::Set(p, _) | CartChange::Remove(p) => p,
-    };
-    if room.product(product).is_none() {
-        return Err(AppError::NotInLineup);
+impl Commerce {
+    /// Changes a buyer's cart in a room: only products the room lines up.
+    pub async fn change_cart(
+        &self,
+        shop: &Storefront<'_>,
+        buyer: &AccountRow,
+        change: CartChange,
+    ) -> Result<CartView, CommerceError> {
+        let product = match change {
+            CartChange::Add(p, _) | CartChange::Set(p, _) | CartChange::Remove(p) => p,
+        };
+        if shop.product(product).is_none() {
+            return Err(CommerceError::NotInLineup);
+        }
+        let cart = self.carts.update(shop.room, buyer.id, change).await?;
+        Ok(cart_view(shop, &cart, self.clock.now()))
     }
-    let cart = state.carts.update(room.id, buyer.id, change).await?;
-    Ok(super::pricing::cart_view(room, &cart, state.clock.now()))
+
+    /// The buyer's cart in the room, priced as of now.
+    pub async fn cart(&self, shop: &Storefront<'_>, buyer: &AccountRow) -> Result<CartView, CommerceError> {
+        let cart = self.carts.get(shop.room, buyer.id).await?;
+        Ok(cart_view(shop, &cart, self.clock.now()))
+    }
 }
 
 #[cfg(test)]

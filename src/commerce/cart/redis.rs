@@ -2,10 +2,9 @@
 //! Changes are applied by [`Cart::apply`] and written back only if nobody changed the
 //! cart meanwhile (compare-and-set on the version), so the rules live in one place.
 
-use super::{Cart, CartChange, Carts};
-use crate::bus::redis::Redis;
+use super::{Cart, CartChange, CartError, Carts};
 use crate::domain::{AccountId, ProductId, Quantity, RoomId};
-use crate::error::AppError;
+use crate::redis::Redis;
 use async_trait::async_trait;
 use redis::{AsyncCommands, Script};
 use std::collections::HashMap;
@@ -42,9 +41,9 @@ impl RedisCarts {
         self.redis.key(&format!("cart:{room}:{buyer}"))
     }
 
-    async fn read(&self, key: &str) -> Result<(String, Cart), AppError> {
-        let mut conn = self.redis.conn.clone();
-        let fields: HashMap<String, String> = conn.hgetall(key).await.map_err(internal)?;
+    async fn read(&self, key: &str) -> Result<(String, Cart), CartError> {
+        let mut conn = self.redis.conn();
+        let fields: HashMap<String, String> = conn.hgetall(key).await?;
         let mut cart = Cart::default();
         for (field, value) in &fields {
             let (Ok(product), Ok(q)) = (field.parse::<i64>(), value.parse::<i64>()) else { continue };
@@ -56,17 +55,13 @@ impl RedisCarts {
     }
 }
 
-fn internal(e: redis::RedisError) -> AppError {
-    AppError::Internal(format!("redis carts: {e}"))
-}
-
 #[async_trait]
 impl Carts for RedisCarts {
-    async fn get(&self, room: RoomId, buyer: AccountId) -> Result<Cart, AppError> {
+    async fn get(&self, room: RoomId, buyer: AccountId) -> Result<Cart, CartError> {
         Ok(self.read(&self.key(room, buyer)).await?.1)
     }
 
-    async fn update(&self, room: RoomId, buyer: AccountId, change: CartChange) -> Result<Cart, AppError> {
+    async fn update(&self, room: RoomId, buyer: AccountId, change: CartChange) -> Result<Cart, CartError> {
         let key = self.key(room, buyer);
         for _ in 0..ATTEMPTS {
             let (version, mut cart) = self.read(&key).await?;
@@ -76,17 +71,16 @@ impl Carts for RedisCarts {
             for (product, q) in &cart.lines {
                 swap.arg(product.get()).arg(i64::from(*q));
             }
-            let mut conn = self.redis.conn.clone();
-            let swapped: i64 = swap.invoke_async(&mut conn).await.map_err(internal)?;
+            let mut conn = self.redis.conn();
+            let swapped: i64 = swap.invoke_async(&mut conn).await?;
             if swapped == 1 {
                 return Ok(cart);
             }
         }
-        Err(AppError::Conflict("the cart is changing too fast; try again"))
+        Err(CartError::Busy)
     }
 
-    async fn clear(&self, room: RoomId, buyer: AccountId) -> Result<(), AppError> {
-        let mut conn = self.redis.conn.clone();
-        conn.del::<_, ()>(self.key(room, buyer)).await.map_err(internal)
+    async fn clear(&self, room: RoomId, buyer: AccountId) -> Result<(), CartError> {
+        Ok(self.redis.conn().del::<_, ()>(self.key(room, buyer)).await?)
     }
 }

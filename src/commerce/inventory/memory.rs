@@ -13,7 +13,9 @@ pub struct MemoryInventory {
 
 impl MemoryInventory {
     fn with<T>(&self, f: impl FnOnce(&mut HoldBook) -> T) -> Result<T, InventoryError> {
-        let mut book = self.book.lock().map_err(|_| InventoryError("hold book poisoned".into()))?;
+        // A panic elsewhere cannot leave the book half-changed: every operation checks
+        // before it changes anything.
+        let mut book = self.book.lock().unwrap_or_else(|p| p.into_inner());
         Ok(f(&mut book))
     }
 }

@@ -10,11 +10,22 @@ pub use redis::RedisInventory;
 
 use super::holds::{Shortfall, StockKey};
 use crate::domain::UnixMs;
+use crate::redis::RedisError;
+use crate::store::StoreError;
 use async_trait::async_trait;
 
 #[derive(Debug, thiserror::Error)]
-#[error("inventory backend: {0}")]
-pub struct InventoryError(pub String);
+pub enum InventoryError {
+    #[error("redis")]
+    Redis(#[from] RedisError),
+    /// Rebuilding the inventory needs the database's placed orders and stock.
+    #[error("database")]
+    Store(#[from] StoreError),
+    #[error("the inventory rebuild by another node did not finish in time")]
+    RebuildTimedOut,
+    #[error("stock keys kept disappearing while holding (is Redis being flushed?)")]
+    KeysKeepVanishing,
+}
 
 #[async_trait]
 pub trait Inventory: Send + Sync + 'static {

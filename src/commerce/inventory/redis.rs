@@ -12,9 +12,9 @@
 //! Nothing restocks from key-expiry notifications: the sweep releases expired holds.
 
 use super::{Inventory, InventoryError};
-use crate::bus::redis::Redis;
 use crate::commerce::holds::{Shortfall, StockKey};
 use crate::domain::{Clock, DropId, ProductId, UnixMs};
+use crate::redis::Redis;
 use crate::store::Store;
 use crate::telemetry::timed;
 use async_trait::async_trait;
@@ -137,10 +137,6 @@ pub struct RedisInventory {
     clock: Clock,
 }
 
-fn err(e: impl std::fmt::Display) -> InventoryError {
-    InventoryError(e.to_string())
-}
-
 fn suffix(key: StockKey) -> String {
     match key {
         StockKey::Product(p) => format!("p{p}"),
@@ -176,7 +172,7 @@ impl RedisInventory {
     /// Restores live holds from the database after Redis lost them. One node restores;
     /// the others wait for its marker.
     async fn restore(&self) -> Result<(), InventoryError> {
-        let mut conn = self.redis.conn.clone();
+        let mut conn = self.redis.conn();
         for _ in 0..200 {
             let claimed: Option<String> = redis::cmd("SET")
                 .arg(self.ready_key())
@@ -185,35 +181,34 @@ impl RedisInventory {
                 .arg("PX")
                 .arg(30_000)
                 .query_async(&mut conn)
-                .await
-                .map_err(err)?;
+                .await?;
             if claimed.is_some() {
-                for hold in self.store.live_holds(self.clock.now()).await.map_err(err)? {
+                for hold in self.store.live_holds(self.clock.now()).await? {
                     let mut restore = RESTORE.key(self.holds_key());
                     restore
                         .key(self.hold_key(&hold.hold_id))
                         .arg(&hold.hold_id)
                         .arg(hold.expires_at.0)
-                        .arg(&self.redis.prefix);
+                        .arg(self.redis.prefix());
                     for line in &hold.lines {
                         restore.arg(suffix(StockKey::Product(line.product))).arg(line.units);
                         if let Some(d) = line.drop {
                             restore.arg(suffix(StockKey::Drop(d))).arg(line.units);
                         }
                     }
-                    restore.invoke_async::<i64>(&mut conn).await.map_err(err)?;
+                    restore.invoke_async::<i64>(&mut conn).await?;
                 }
-                conn.set::<_, _, ()>(self.ready_key(), "ready").await.map_err(err)?;
+                conn.set::<_, _, ()>(self.ready_key(), "ready").await?;
                 tracing::info!("inventory rebuilt in redis from the database");
                 return Ok(());
             }
-            let marker: Option<String> = conn.get(self.ready_key()).await.map_err(err)?;
+            let marker: Option<String> = conn.get(self.ready_key()).await?;
             if marker.as_deref() == Some("ready") {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Err(InventoryError("inventory rebuild did not finish".into()))
+        Err(InventoryError::RebuildTimedOut)
     }
 
     /// Units on hand for a key, from the database.
@@ -225,16 +220,16 @@ impl RedisInventory {
     }
 
     async fn product_stock(&self, p: ProductId) -> Result<i64, InventoryError> {
-        Ok(self.store.product(p).await.map_err(err)?.map_or(0, |p| p.stock))
+        Ok(self.store.product(p).await?.map_or(0, |p| p.stock))
     }
 
     async fn drop_remaining(&self, d: DropId) -> Result<i64, InventoryError> {
-        Ok(self.store.drop_remaining(d).await.map_err(err)?.unwrap_or(0))
+        Ok(self.store.drop_remaining(d).await?.unwrap_or(0))
     }
 
     async fn write_on_hand(&self, key: StockKey, on_hand: i64, keep: bool) -> Result<i64, InventoryError> {
         for _ in 0..2 {
-            let mut conn = self.redis.conn.clone();
+            let mut conn = self.redis.conn();
             let available: i64 = SET_ON_HAND
                 .key(self.ready_key())
                 .key(self.stock_key(key))
@@ -242,14 +237,13 @@ impl RedisInventory {
                 .arg(on_hand)
                 .arg(if keep { "nx" } else { "" })
                 .invoke_async(&mut conn)
-                .await
-                .map_err(err)?;
+                .await?;
             if available != NOT_READY {
                 return Ok(available);
             }
             self.restore().await?;
         }
-        Err(InventoryError("inventory not ready".into()))
+        Err(InventoryError::RebuildTimedOut)
     }
 }
 
@@ -264,8 +258,8 @@ impl Inventory for RedisInventory {
     }
 
     async fn available(&self, key: StockKey) -> Result<Option<i64>, InventoryError> {
-        let mut conn = self.redis.conn.clone();
-        conn.get(self.stock_key(key)).await.map_err(err)
+        let mut conn = self.redis.conn();
+        Ok(conn.get(self.stock_key(key)).await?)
     }
 
     async fn hold(
@@ -292,9 +286,9 @@ impl Inventory for RedisInventory {
             for (_, units) in &need {
                 hold.arg(*units);
             }
-            let mut conn = self.redis.conn.clone();
+            let mut conn = self.redis.conn();
             let (code, index, available): (i64, usize, i64) =
-                timed("livecart_redis_seconds", "hold", hold.invoke_async(&mut conn)).await.map_err(err)?;
+                timed("livecart_redis_seconds", "hold", hold.invoke_async(&mut conn)).await?;
             match code {
                 1 => return Ok(Ok(())),
                 0 => return Ok(Err(Shortfall { key: need[index - 1].0, available })),
@@ -306,38 +300,36 @@ impl Inventory for RedisInventory {
                 _ => self.restore().await?,
             }
         }
-        Err(InventoryError("hold kept finding inventory missing".into()))
+        Err(InventoryError::KeysKeepVanishing)
     }
 
     async fn commit(&self, id: &str, now: UnixMs) -> Result<bool, InventoryError> {
-        let mut conn = self.redis.conn.clone();
+        let mut conn = self.redis.conn();
         let committed: i64 = COMMIT
             .key(self.hold_key(id))
             .key(self.holds_key())
             .arg(id)
             .arg(now.0)
-            .arg(&self.redis.prefix)
+            .arg(self.redis.prefix())
             .invoke_async(&mut conn)
-            .await
-            .map_err(err)?;
+            .await?;
         Ok(committed == 1)
     }
 
     async fn release(&self, id: &str) -> Result<bool, InventoryError> {
-        let mut conn = self.redis.conn.clone();
+        let mut conn = self.redis.conn();
         let released: i64 = RELEASE
             .key(self.hold_key(id))
             .key(self.holds_key())
             .arg(id)
-            .arg(&self.redis.prefix)
+            .arg(self.redis.prefix())
             .invoke_async(&mut conn)
-            .await
-            .map_err(err)?;
+            .await?;
         Ok(released == 1)
     }
 
     async fn expire(&self, now: UnixMs) -> Result<Vec<String>, InventoryError> {
-        let mut conn = self.redis.conn.clone();
-        EXPIRE.key(self.holds_key()).arg(now.0).arg(&self.redis.prefix).invoke_async(&mut conn).await.map_err(err)
+        let mut conn = self.redis.conn();
+        Ok(EXPIRE.key(self.holds_key()).arg(now.0).arg(self.redis.prefix()).invoke_async(&mut conn).await?)
     }
 }

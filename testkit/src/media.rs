@@ -3,8 +3,8 @@
 //! what arrives. The integration tests and the load tester use them; the HTTP exchange
 //! (POST the offer to WHIP or WHEP, read the answer) is the caller's.
 
-use super::peer::{IceSettings, Peer, PeerEvent, new_peer};
-use super::sfu::MediaError;
+use livecart::media::MediaError;
+use livecart::media::peer::{IceSettings, Peer, PeerEvent, new_peer};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
@@ -38,8 +38,15 @@ impl VideoCodec {
     }
 }
 
-fn err(e: impl std::fmt::Display) -> MediaError {
-    MediaError::Peer(e.to_string())
+/// Why a media client could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    #[error("peer connection")]
+    Peer(#[from] webrtc::error::Error),
+    #[error("the answer negotiated no codec for the track")]
+    NoCodec,
 }
 
 /// Counters a client keeps while it runs.
@@ -62,7 +69,7 @@ pub struct SyntheticPublisher {
 
 impl SyntheticPublisher {
     /// A publisher and the offer to POST to WHIP.
-    pub async fn offer(ice: &IceSettings, codec: VideoCodec) -> Result<(SyntheticPublisher, String), MediaError> {
+    pub async fn offer(ice: &IceSettings, codec: VideoCodec) -> Result<(SyntheticPublisher, String), ClientError> {
         let mut peer = new_peer(ice).await?;
         let ssrc = rand::random::<u32>();
         let coding = RTCRtpEncodingParameters {
@@ -77,7 +84,7 @@ impl SyntheticPublisher {
             RtpCodecKind::Video,
             vec![coding],
         )));
-        let sender = peer.pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await.map_err(err)?;
+        let sender = peer.pc.add_track(Arc::clone(&track) as Arc<dyn TrackLocal>).await?;
         let offer = peer.offer().await?;
         let publisher =
             SyntheticPublisher { peer, track, sender, ssrc, counters: Arc::default(), stop: CancellationToken::new() };
@@ -86,15 +93,11 @@ impl SyntheticPublisher {
 
     /// Applies WHIP's answer and starts sending `packets_per_second`, every 30th packet
     /// standing for a keyframe boundary (marker bit set).
-    pub async fn start(&self, answer: String, packets_per_second: u32) -> Result<(), MediaError> {
+    pub async fn start(&self, answer: String, packets_per_second: u32) -> Result<(), ClientError> {
         self.peer.accept_answer(answer).await?;
-        let parameters = self.sender.get_parameters().await.map_err(err)?;
-        let payload_type = parameters
-            .rtp_parameters
-            .codecs
-            .first()
-            .map(|c| c.payload_type)
-            .ok_or_else(|| MediaError::Peer("no codec negotiated".into()))?;
+        let parameters = self.sender.get_parameters().await?;
+        let payload_type =
+            parameters.rtp_parameters.codecs.first().map(|c| c.payload_type).ok_or(ClientError::NoCodec)?;
         let (track, ssrc, counters, stop) =
             (Arc::clone(&self.track), self.ssrc, Arc::clone(&self.counters), self.stop.clone());
         tokio::spawn(async move {
@@ -159,18 +162,18 @@ pub struct CountingViewer {
 
 impl CountingViewer {
     /// A viewer and the offer to POST to WHEP.
-    pub async fn offer(ice: &IceSettings) -> Result<(CountingViewer, String), MediaError> {
+    pub async fn offer(ice: &IceSettings) -> Result<(CountingViewer, String), ClientError> {
         let mut peer = new_peer(ice).await?;
         for kind in [RtpCodecKind::Video, RtpCodecKind::Audio] {
             let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Recvonly, ..Default::default() };
-            peer.pc.add_transceiver_from_kind(kind, Some(init)).await.map_err(err)?;
+            peer.pc.add_transceiver_from_kind(kind, Some(init)).await?;
         }
         let offer = peer.offer().await?;
         Ok((CountingViewer { peer, counters: Arc::default(), stop: CancellationToken::new() }, offer))
     }
 
     /// Applies WHEP's answer and counts every packet of every track that arrives.
-    pub async fn start(mut self, answer: String) -> Result<CountingViewerHandle, MediaError> {
+    pub async fn start(mut self, answer: String) -> Result<CountingViewerHandle, ClientError> {
         self.peer.accept_answer(answer).await?;
         let (counters, stop) = (Arc::clone(&self.counters), self.stop.clone());
         let mut events = std::mem::replace(&mut self.peer.events, tokio::sync::mpsc::channel(1).1);

@@ -1,6 +1,6 @@
-//! Per-viewer comment rate limits: a token bucket, driven by the time passed in.
+//! Rate limits as a token bucket, driven by the time passed in (comments per viewer today).
 
-use crate::domain::UnixMs;
+use super::UnixMs;
 
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimit {

@@ -1,0 +1,186 @@
+//! Room events: each gets the room's next sequence number, joins the room's recent
+//! history and reaches every node that serves the room, in order.
+//!
+//! The port sequences and carries; the rooms a node serves keep the history their
+//! viewers resume from and fold the events into their state. They are reached through
+//! [`RoomSink`], which the room module implements.
+
+use super::BusError;
+use crate::domain::{ProductId, RoomId};
+use crate::wire::ws::{RoomEvent, ServerMsg};
+use async_trait::async_trait;
+use axum::extract::ws::Utf8Bytes;
+use std::sync::Arc;
+
+/// What a node needs to start serving a room: where its shared history stands.
+#[derive(Debug, Default)]
+pub struct Bootstrap {
+    pub epoch: String,
+    pub seq: u64,
+    /// Recorded frames, oldest first, with their sequence numbers.
+    pub frames: Vec<(u64, Utf8Bytes)>,
+    pub pinned: Option<ProductId>,
+}
+
+/// What became of an event handed to a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    Applied,
+    /// Already applied (a catch-up and the live stream overlapped), or the room is not
+    /// served on this node.
+    Stale,
+    /// Events before it are missing: catch up from history first.
+    Gap,
+}
+
+/// The rooms this node serves, as the bus delivers into them.
+pub trait RoomSink: Send + Sync + 'static {
+    /// Applies event `seq` of `epoch` (already serialised as `frame`) to the room, if
+    /// this node serves it: the next sequence number is applied, an old one ignored, a
+    /// later one reported as a gap. An event of another epoch starts the room afresh.
+    fn deliver(&self, room: RoomId, epoch: &str, seq: u64, frame: Utf8Bytes, event: &RoomEvent) -> Delivered;
+    /// Gives `event` (serialised as `body`) the room's next sequence number, records it
+    /// and hands it to the room's viewers: sequencing by the room itself, for one node.
+    /// A room not served here has no viewers and no history: the event is dropped.
+    fn record(&self, room: RoomId, body: &str, event: &RoomEvent);
+    /// Moves the room to `seq` of `epoch` when history no longer holds what lies between.
+    fn restart_at(&self, room: RoomId, epoch: &str, seq: u64);
+    /// An unsequenced frame (a tick) for the room's viewers on this node.
+    fn tick(&self, room: RoomId, frame: Utf8Bytes);
+    /// The epoch and last sequence number the room has applied, if served here.
+    fn position(&self, room: RoomId) -> Option<(String, u64)>;
+    /// The rooms served here.
+    fn served(&self) -> Vec<RoomId>;
+}
+
+#[async_trait]
+pub trait RoomEvents: Send + Sync + 'static {
+    /// The shared history of a room, for a node that starts serving it.
+    async fn bootstrap(&self, room: RoomId) -> Result<Bootstrap, BusError>;
+    /// Starts delivering the room's events to this node (its sink now serves the room).
+    async fn attach(&self, room: RoomId) -> Result<(), BusError>;
+    /// Stops delivering the room's events to this node (it has no viewers left).
+    async fn detach(&self, room: RoomId) -> Result<(), BusError>;
+    /// Sequences `event`, records it in the room's history and delivers it to every node
+    /// that serves the room.
+    async fn publish(&self, room: RoomId, event: &RoomEvent) -> Result<(), BusError>;
+}
+
+/// The frame of a room event around its already serialised body; the Redis publish
+/// script assembles the same bytes.
+pub fn event_frame(seq: u64, body: &str) -> String {
+    format!(r#"{{"type":"event","seq":{seq},"event":{body}}}"#)
+}
+
+/// Parses a recorded event frame back into its event, for folding into a node's state.
+pub fn parse_event(frame: &str) -> Option<(u64, RoomEvent)> {
+    match serde_json::from_str(frame).ok()? {
+        ServerMsg::Event { seq, event } => Some((seq, event)),
+        _ => None,
+    }
+}
+
+/// One node: the room it serves is the only place its events live, so the room itself
+/// numbers them ([`RoomSink::record`]). A room that is let go and loaded again starts a
+/// new epoch.
+pub struct MemoryRoomEvents {
+    rooms: Arc<dyn RoomSink>,
+}
+
+impl MemoryRoomEvents {
+    pub fn new(rooms: Arc<dyn RoomSink>) -> Self {
+        Self { rooms }
+    }
+}
+
+#[async_trait]
+impl RoomEvents for MemoryRoomEvents {
+    async fn bootstrap(&self, _room: RoomId) -> Result<Bootstrap, BusError> {
+        Ok(Bootstrap { epoch: super::random_id(), ..Bootstrap::default() })
+    }
+
+    async fn attach(&self, _room: RoomId) -> Result<(), BusError> {
+        Ok(())
+    }
+
+    async fn detach(&self, _room: RoomId) -> Result<(), BusError> {
+        Ok(())
+    }
+
+    async fn publish(&self, room: RoomId, event: &RoomEvent) -> Result<(), BusError> {
+        let body = serde_json::to_string(event)?;
+        metrics::counter!("livecart_room_events_total").increment(1);
+        self.rooms.record(room, &body, event);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::testing::{RecordingSink, eventually};
+    use crate::bus::{Bus, RedisSettings, testing};
+    use crate::domain::UnixMs;
+    use crate::wire::ws::{CommentView, Speaker};
+    use std::time::Duration;
+    use tokio_util::sync::CancellationToken;
+
+    fn comment(text: &str) -> RoomEvent {
+        RoomEvent::Comment(CommentView {
+            author: "a".into(),
+            speaker: Speaker::Guest,
+            text: text.into(),
+            at: UnixMs(0),
+        })
+    }
+
+    /// The shared suite: each backend's bus delivering into a recording sink.
+    async fn each(check: impl AsyncFn(&Bus, &RecordingSink)) {
+        let sink = Arc::new(RecordingSink::default());
+        check(&Bus::memory(Arc::clone(&sink) as _), &sink).await;
+        if let Some(r) = testing::redis().await {
+            let sink = Arc::new(RecordingSink::default());
+            let shutdown = CancellationToken::new();
+            let settings = RedisSettings { history: 4, viewer_ttl: Duration::from_secs(3) };
+            let bus = Bus::redis(&r.redis, Arc::clone(&sink) as _, settings, shutdown.clone()).await.unwrap();
+            check(&bus, &sink).await;
+            shutdown.cancel();
+        }
+    }
+
+    #[tokio::test]
+    async fn events_reach_the_served_room_in_order_with_increasing_sequence_numbers() {
+        each(async |bus: &Bus, sink: &RecordingSink| {
+            let room = RoomId::try_from(1).unwrap();
+            let start = bus.events.bootstrap(room).await.unwrap();
+            sink.seen().epoch = start.epoch.clone();
+            bus.events.attach(room).await.unwrap();
+            for i in 0..10 {
+                bus.events.publish(room, &comment(&i.to_string())).await.unwrap();
+            }
+            eventually("ten events arrived", || sink.seen().events.len() == 10).await;
+            let seqs: Vec<u64> = sink.seen().events.iter().map(|(s, _)| *s).collect();
+            assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_node_starting_to_serve_a_room_gets_its_recent_history_and_epoch() {
+        let Some(r) = testing::redis().await else { return };
+        let sink = Arc::new(RecordingSink::default());
+        let settings = RedisSettings { history: 4, viewer_ttl: Duration::from_secs(3) };
+        let shutdown = CancellationToken::new();
+        let bus = Bus::redis(&r.redis, Arc::clone(&sink) as _, settings, shutdown.clone()).await.unwrap();
+        let room = RoomId::try_from(1).unwrap();
+        for i in 0..6 {
+            bus.events.publish(room, &comment(&i.to_string())).await.unwrap();
+        }
+        let start = bus.events.bootstrap(room).await.unwrap();
+        assert_eq!(start.seq, 6);
+        let kept: Vec<u64> = start.frames.iter().map(|(s, _)| *s).collect();
+        assert_eq!(kept, vec![3, 4, 5, 6], "history keeps the last 4 events");
+        assert_eq!(bus.events.bootstrap(room).await.unwrap().epoch, start.epoch, "one epoch per room");
+        shutdown.cancel();
+    }
+}

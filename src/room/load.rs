@@ -1,0 +1,57 @@
+//! A room as this node serves it, loaded from the database and the bus's shared history
+//! on first use.
+
+use super::live::LiveRoom;
+use super::state::RoomState;
+use super::{RoomResult, Rooms};
+use crate::accounts::host_card;
+use crate::bus::parse_event;
+use crate::domain::{Money, Refusal, RoomId};
+use crate::wire::ws::{DropCard, RoomCard};
+use std::sync::Arc;
+
+impl Rooms {
+    /// The room as this node serves it, loaded on first use.
+    pub async fn live_room(&self, id: RoomId) -> RoomResult<Arc<LiveRoom>> {
+        if let Some(room) = self.hub.get(id) {
+            return Ok(room);
+        }
+        let row = self.store.room(id).await?.ok_or(Refusal::NotFound("room"))?;
+        let host = self.store.account(row.creator_id).await?.ok_or(Refusal::NotFound("host"))?;
+        let lineup = self.store.lineup(id).await?;
+        let drop = match self.store.live_drop(id).await? {
+            Some(d) => {
+                let product = lineup.iter().find(|p| p.id == d.product_id).ok_or(Refusal::NotFound("drop product"))?;
+                Some(DropCard {
+                    id: d.id,
+                    product_id: d.product_id,
+                    quantity: d.quantity,
+                    remaining: d.remaining,
+                    price: Money::new(d.price.unwrap_or(product.price), product.currency),
+                    ends_at: d.ends_at,
+                })
+            }
+            None => None,
+        };
+        self.commerce.track_stock(&lineup, drop.as_ref().map(|d| (d.id, d.remaining))).await?;
+        let card =
+            RoomCard { id, title: row.title, status: row.status, starts_at: row.starts_at, host: host_card(&host) };
+        let shared = self.events.bootstrap(id).await?;
+        let mut state = RoomState::new(shared.epoch, row.status, None, self.settings.history);
+        for (seq, frame) in shared.frames {
+            if let Some((_, event)) = parse_event(&frame) {
+                state.apply(seq, &event, frame);
+            }
+        }
+        state.seq = state.seq.max(shared.seq);
+        // The database, not the fold of a trimmed history, says what is live now.
+        state.status = row.status;
+        state.drop = drop;
+        state.pinned = shared.pinned.or(state.pinned).filter(|p| lineup.iter().any(|l| l.id == *p));
+        let (room, loaded_here) = self.hub.insert(LiveRoom::new(card, lineup, state, self.settings.viewer_queue));
+        if loaded_here {
+            self.events.attach(id).await?;
+        }
+        Ok(room)
+    }
+}
