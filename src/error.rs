@@ -1,7 +1,7 @@
 //! The edge's one error type. Every domain error is mapped here, and only here, to one
-//! HTTP status and one stable machine-readable code, used alike in REST bodies and
-//! WebSocket `error` frames. Faults of our own keep their cause chain for the log and
-//! reach clients only as "internal error".
+//! stable machine-readable [`Code`] and its HTTP status, used alike in REST bodies and
+//! WebSocket `error` frames. The message is the domain error's own words; faults of ours
+//! keep their cause chain for the log and reach clients only as "internal error".
 
 use crate::accounts::AccountError;
 use crate::commerce::{CartError, CommerceError};
@@ -16,166 +16,201 @@ use std::error::Error as StdError;
 
 type Cause = Box<dyn StdError + Send + Sync>;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("the message is not valid JSON")]
+/// What went wrong, as clients tell cases apart (docs/protocol.md, section 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
     MalformedJson,
-    #[error("frames are limited to {0} bytes")]
-    FrameTooLarge(usize),
-    #[error("unknown message type {0:?}")]
-    UnknownMessage(String),
-    #[error("{0}")]
-    Invalid(#[from] Invalid),
-    /// A body or frame that is JSON but not of the expected shape (missing field, wrong type).
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("sign in first: this needs a valid session token")]
+    FrameTooLarge,
+    UnknownMessage,
+    InvalidInput,
     Unauthenticated,
-    #[error("wrong e-mail or password")]
     BadCredentials,
-    #[error("{0}")]
-    Forbidden(&'static str),
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    /// The request does not fit the current state; the message says why.
-    #[error("{0}")]
-    Conflict(String),
-    #[error("join a room first")]
+    Forbidden,
+    NotFound,
+    Conflict,
     NotJoined,
-    #[error("this connection has already joined")]
     AlreadyJoined,
-    #[error("slow down: too many messages, try again in a moment")]
     RateLimited,
-    #[error("the room is not live")]
     RoomNotLive,
-    #[error("that product is not in this room's lineup")]
     NotInLineup,
-    #[error("a drop is already running in this room")]
     DropRunning,
-    #[error("sold out: {title} has {available} left")]
-    SoldOut { title: String, available: i64 },
-    #[error("the cart is empty")]
+    SoldOut,
     CartEmpty,
-    #[error("the cart mixes currencies; check out one currency at a time")]
     MixedCurrency,
-    #[error("the card was declined: {0}")]
-    PaymentDeclined(String),
-    #[error("send the offer as application/sdp")]
-    UnsupportedMediaType,
-    #[error("the host is not streaming right now; wait for stream_started")]
-    NotStreaming,
-    /// The room's publisher is on another node: the viewer is redirected there.
-    #[error("the stream is served by another node")]
-    StreamElsewhere(String),
-    #[error("the payment provider is unavailable; retry with the same idempotency key")]
+    PaymentDeclined,
     PaymentUnavailable,
-    #[error("the stock hold for this checkout expired; start a new checkout")]
+    UnsupportedMediaType,
+    NotStreaming,
+    StreamElsewhere,
     HoldExpired,
-    #[error("this idempotency key was already used for a different checkout")]
     IdempotencyMismatch,
-    #[error("a checkout with this idempotency key is still in progress")]
     CheckoutInProgress,
-    /// A backend the node depends on does not answer; the cause is logged.
-    #[error("not ready")]
-    Unavailable(#[source] Cause),
-    /// A fault of ours; the cause is logged, never sent.
-    #[error("internal error")]
-    Internal(#[source] Cause),
+    Unavailable,
+    Internal,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::MalformedJson => "malformed_json",
+            Code::FrameTooLarge => "frame_too_large",
+            Code::UnknownMessage => "unknown_message",
+            Code::InvalidInput => "invalid_input",
+            Code::Unauthenticated => "unauthenticated",
+            Code::BadCredentials => "bad_credentials",
+            Code::Forbidden => "forbidden",
+            Code::NotFound => "not_found",
+            Code::Conflict => "conflict",
+            Code::NotJoined => "not_joined",
+            Code::AlreadyJoined => "already_joined",
+            Code::RateLimited => "rate_limited",
+            Code::RoomNotLive => "room_not_live",
+            Code::NotInLineup => "not_in_lineup",
+            Code::DropRunning => "drop_running",
+            Code::SoldOut => "sold_out",
+            Code::CartEmpty => "cart_empty",
+            Code::MixedCurrency => "mixed_currency",
+            Code::PaymentDeclined => "payment_declined",
+            Code::PaymentUnavailable => "payment_unavailable",
+            Code::UnsupportedMediaType => "unsupported_media_type",
+            Code::NotStreaming => "not_streaming",
+            Code::StreamElsewhere => "stream_elsewhere",
+            Code::HoldExpired => "hold_expired",
+            Code::IdempotencyMismatch => "idempotency_mismatch",
+            Code::CheckoutInProgress => "checkout_in_progress",
+            Code::Unavailable => "unavailable",
+            Code::Internal => "internal",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Code::MalformedJson
+            | Code::FrameTooLarge
+            | Code::UnknownMessage
+            | Code::InvalidInput
+            | Code::CartEmpty
+            | Code::MixedCurrency => StatusCode::BAD_REQUEST,
+            Code::Unauthenticated | Code::BadCredentials => StatusCode::UNAUTHORIZED,
+            Code::Forbidden => StatusCode::FORBIDDEN,
+            Code::NotFound => StatusCode::NOT_FOUND,
+            Code::Conflict
+            | Code::NotJoined
+            | Code::AlreadyJoined
+            | Code::RoomNotLive
+            | Code::NotInLineup
+            | Code::DropRunning
+            | Code::SoldOut
+            | Code::HoldExpired
+            | Code::CheckoutInProgress
+            | Code::NotStreaming => StatusCode::CONFLICT,
+            Code::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::StreamElsewhere => StatusCode::TEMPORARY_REDIRECT,
+            Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Code::PaymentDeclined => StatusCode::PAYMENT_REQUIRED,
+            Code::PaymentUnavailable | Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    code: Code,
+    message: String,
+    /// Where `stream_elsewhere` sends the client.
+    location: Option<String>,
+    /// Why `internal` or `unavailable` happened: logged, never sent.
+    cause: Option<Cause>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl StdError for ApiError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.cause.as_deref().map(|c| c as &(dyn StdError + 'static))
+    }
 }
 
 impl ApiError {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        ApiError { code, message: message.into(), location: None, cause: None }
+    }
+
+    /// A body or frame that is JSON but not of the expected shape, or a value out of range.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(Code::InvalidInput, message)
+    }
+
+    /// A fault of ours; the cause is logged, never sent.
     pub fn internal(cause: impl StdError + Send + Sync + 'static) -> Self {
-        ApiError::Internal(Box::new(cause))
+        ApiError { cause: Some(Box::new(cause)), ..ApiError::new(Code::Internal, "internal error") }
+    }
+
+    /// A backend the node depends on does not answer; the cause is logged.
+    pub fn unavailable(cause: impl StdError + Send + Sync + 'static) -> Self {
+        ApiError { cause: Some(Box::new(cause)), ..ApiError::new(Code::Unavailable, "not ready") }
+    }
+
+    pub fn malformed_json() -> Self {
+        ApiError::new(Code::MalformedJson, "the message is not valid JSON")
+    }
+
+    /// A WebSocket message over the size a client may send.
+    pub fn frame_too_large(limit: usize) -> Self {
+        ApiError::new(Code::FrameTooLarge, format!("frames are limited to {limit} bytes"))
+    }
+
+    pub fn unknown_message(kind: &str) -> Self {
+        ApiError::new(Code::UnknownMessage, format!("unknown message type {kind:?}"))
+    }
+
+    /// A domain error told in its own words.
+    fn said(code: Code, e: &impl std::fmt::Display) -> Self {
+        ApiError::new(code, e.to_string())
     }
 
     pub fn code(&self) -> &'static str {
-        match self {
-            ApiError::MalformedJson => "malformed_json",
-            ApiError::FrameTooLarge(_) => "frame_too_large",
-            ApiError::UnknownMessage(_) => "unknown_message",
-            ApiError::Invalid(_) | ApiError::BadRequest(_) => "invalid_input",
-            ApiError::Unauthenticated => "unauthenticated",
-            ApiError::BadCredentials => "bad_credentials",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::NotJoined => "not_joined",
-            ApiError::AlreadyJoined => "already_joined",
-            ApiError::RateLimited => "rate_limited",
-            ApiError::RoomNotLive => "room_not_live",
-            ApiError::NotInLineup => "not_in_lineup",
-            ApiError::DropRunning => "drop_running",
-            ApiError::SoldOut { .. } => "sold_out",
-            ApiError::CartEmpty => "cart_empty",
-            ApiError::MixedCurrency => "mixed_currency",
-            ApiError::PaymentDeclined(_) => "payment_declined",
-            ApiError::PaymentUnavailable => "payment_unavailable",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::NotStreaming => "not_streaming",
-            ApiError::StreamElsewhere(_) => "stream_elsewhere",
-            ApiError::HoldExpired => "hold_expired",
-            ApiError::IdempotencyMismatch => "idempotency_mismatch",
-            ApiError::CheckoutInProgress => "checkout_in_progress",
-            ApiError::Unavailable(_) => "unavailable",
-            ApiError::Internal(_) => "internal",
-        }
+        self.code.as_str()
     }
 
     pub fn status(&self) -> StatusCode {
-        match self {
-            ApiError::MalformedJson
-            | ApiError::FrameTooLarge(_)
-            | ApiError::UnknownMessage(_)
-            | ApiError::Invalid(_)
-            | ApiError::BadRequest(_)
-            | ApiError::CartEmpty
-            | ApiError::MixedCurrency => StatusCode::BAD_REQUEST,
-            ApiError::Unauthenticated | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_)
-            | ApiError::NotJoined
-            | ApiError::AlreadyJoined
-            | ApiError::RoomNotLive
-            | ApiError::NotInLineup
-            | ApiError::DropRunning
-            | ApiError::SoldOut { .. }
-            | ApiError::HoldExpired
-            | ApiError::CheckoutInProgress
-            | ApiError::NotStreaming => StatusCode::CONFLICT,
-            ApiError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::StreamElsewhere(_) => StatusCode::TEMPORARY_REDIRECT,
-            ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::PaymentDeclined(_) => StatusCode::PAYMENT_REQUIRED,
-            ApiError::PaymentUnavailable | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.code.status()
     }
 
     /// The message a client may see. A fault of ours is logged here, with its causes.
     pub fn public_message(&self) -> String {
-        match self {
-            ApiError::Internal(cause) => {
-                tracing::error!(error = cause.as_ref() as &dyn StdError, "internal error");
+        if let Some(cause) = &self.cause {
+            let cause = cause.as_ref() as &dyn StdError;
+            match self.code {
+                Code::Unavailable => tracing::warn!(error = cause, "not ready"),
+                _ => tracing::error!(error = cause, "internal error"),
             }
-            ApiError::Unavailable(cause) => {
-                tracing::warn!(error = cause.as_ref() as &dyn StdError, "not ready");
-            }
-            _ => {}
         }
-        self.to_string()
+        self.message.clone()
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        ApiError::said(Code::InvalidInput, &e)
     }
 }
 
 impl From<Refusal> for ApiError {
     fn from(e: Refusal) -> Self {
-        match e {
-            Refusal::NotFound(what) => ApiError::NotFound(what),
-            Refusal::Forbidden(why) => ApiError::Forbidden(why),
-            Refusal::Conflict(why) => ApiError::Conflict(why.to_owned()),
-            Refusal::Invalid(e) => ApiError::Invalid(e),
-        }
+        let code = match &e {
+            Refusal::NotFound(_) => Code::NotFound,
+            Refusal::Forbidden(_) => Code::Forbidden,
+            Refusal::Conflict(_) => Code::Conflict,
+            Refusal::Invalid(_) => Code::InvalidInput,
+        };
+        ApiError::said(code, &e)
     }
 }
 
@@ -183,8 +218,8 @@ impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {
         match e {
             AccountError::Refused(r) => r.into(),
-            AccountError::Unauthenticated => ApiError::Unauthenticated,
-            AccountError::BadCredentials => ApiError::BadCredentials,
+            AccountError::Unauthenticated => ApiError::said(Code::Unauthenticated, &e),
+            AccountError::BadCredentials => ApiError::said(Code::BadCredentials, &e),
             AccountError::Password(_) | AccountError::Store(_) => ApiError::internal(e),
         }
     }
@@ -193,9 +228,8 @@ impl From<AccountError> for ApiError {
 impl From<CartError> for ApiError {
     fn from(e: CartError) -> Self {
         match e {
-            CartError::Invalid(e) => ApiError::Invalid(e),
-            CartError::TooManyLines => ApiError::BadRequest(e.to_string()),
-            CartError::Busy => ApiError::Conflict(e.to_string()),
+            CartError::Invalid(_) | CartError::TooManyLines => ApiError::said(Code::InvalidInput, &e),
+            CartError::Busy => ApiError::said(Code::Conflict, &e),
             CartError::Redis(_) => ApiError::internal(e),
         }
     }
@@ -203,30 +237,33 @@ impl From<CartError> for ApiError {
 
 impl From<CommerceError> for ApiError {
     fn from(e: CommerceError) -> Self {
-        match e {
-            CommerceError::Refused(r) => r.into(),
-            CommerceError::RoomNotLive => ApiError::RoomNotLive,
-            CommerceError::NotInLineup => ApiError::NotInLineup,
-            CommerceError::SoldOut { title, available } => ApiError::SoldOut { title, available },
-            CommerceError::CartEmpty => ApiError::CartEmpty,
-            CommerceError::MixedCurrency => ApiError::MixedCurrency,
-            CommerceError::Cart(e) => e.into(),
-            CommerceError::PaymentDeclined(reason) => ApiError::PaymentDeclined(reason),
-            CommerceError::PaymentUnavailable => ApiError::PaymentUnavailable,
-            CommerceError::HoldExpired => ApiError::HoldExpired,
-            CommerceError::IdempotencyMismatch => ApiError::IdempotencyMismatch,
-            CommerceError::CheckoutInProgress => ApiError::CheckoutInProgress,
-            CommerceError::Store(_) | CommerceError::Inventory(_) | CommerceError::Bus(_) => ApiError::internal(e),
-        }
+        let code = match e {
+            CommerceError::Refused(r) => return r.into(),
+            CommerceError::Cart(e) => return e.into(),
+            CommerceError::Store(_) | CommerceError::Inventory(_) | CommerceError::Bus(_) => {
+                return ApiError::internal(e);
+            }
+            CommerceError::RoomNotLive => Code::RoomNotLive,
+            CommerceError::NotInLineup => Code::NotInLineup,
+            CommerceError::SoldOut { .. } => Code::SoldOut,
+            CommerceError::CartEmpty => Code::CartEmpty,
+            CommerceError::MixedCurrency => Code::MixedCurrency,
+            CommerceError::PaymentDeclined(_) => Code::PaymentDeclined,
+            CommerceError::PaymentUnavailable => Code::PaymentUnavailable,
+            CommerceError::HoldExpired => Code::HoldExpired,
+            CommerceError::IdempotencyMismatch => Code::IdempotencyMismatch,
+            CommerceError::CheckoutInProgress => Code::CheckoutInProgress,
+        };
+        ApiError::said(code, &e)
     }
 }
 
 impl From<MediaError> for ApiError {
     fn from(e: MediaError) -> Self {
         match e {
-            MediaError::BadSdp(_) => ApiError::BadRequest(e.to_string()),
-            MediaError::NotStreaming => ApiError::NotStreaming,
-            MediaError::NoSession => ApiError::NotFound("media session"),
+            MediaError::BadSdp(_) => ApiError::said(Code::InvalidInput, &e),
+            MediaError::NotStreaming => ApiError::said(Code::NotStreaming, &e),
+            MediaError::NoSession => ApiError::said(Code::NotFound, &e),
             MediaError::Peer(_) | MediaError::NoRuntime | MediaError::NoLocalDescription => ApiError::internal(e),
         }
     }
@@ -234,18 +271,31 @@ impl From<MediaError> for ApiError {
 
 impl From<RoomError> for ApiError {
     fn from(e: RoomError) -> Self {
-        match e {
-            RoomError::Refused(r) => r.into(),
-            RoomError::NotLive => ApiError::RoomNotLive,
-            RoomError::NotInLineup => ApiError::NotInLineup,
-            RoomError::DropRunning => ApiError::DropRunning,
-            RoomError::RateLimited => ApiError::RateLimited,
-            RoomError::SignInFirst => ApiError::Unauthenticated,
-            RoomError::StreamElsewhere(location) => ApiError::StreamElsewhere(location),
-            RoomError::Commerce(e) => e.into(),
-            RoomError::Media(e) => e.into(),
-            RoomError::Bus(_) | RoomError::Store(_) => ApiError::internal(e),
-        }
+        let code = match &e {
+            RoomError::NotLive => Code::RoomNotLive,
+            RoomError::NotInLineup => Code::NotInLineup,
+            RoomError::DropRunning => Code::DropRunning,
+            RoomError::RateLimited => Code::RateLimited,
+            RoomError::SignInFirst => Code::Unauthenticated,
+            RoomError::StreamElsewhere(_) => Code::StreamElsewhere,
+            RoomError::Refused(_)
+            | RoomError::Commerce(_)
+            | RoomError::Media(_)
+            | RoomError::Bus(_)
+            | RoomError::Store(_) => {
+                return match e {
+                    RoomError::Refused(r) => r.into(),
+                    RoomError::Commerce(e) => e.into(),
+                    RoomError::Media(e) => e.into(),
+                    _ => ApiError::internal(e),
+                };
+            }
+        };
+        let location = match &e {
+            RoomError::StreamElsewhere(location) => Some(location.clone()),
+            _ => None,
+        };
+        ApiError { location, ..ApiError::said(code, &e) }
     }
 }
 
@@ -253,10 +303,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({ "error": { "code": self.code(), "message": self.public_message() } });
         let mut response = (self.status(), Json(body)).into_response();
-        if let ApiError::StreamElsewhere(location) = &self {
-            if let Ok(location) = axum::http::HeaderValue::from_str(location) {
-                response.headers_mut().insert(axum::http::header::LOCATION, location);
-            }
+        if let Some(location) = self.location.as_deref().and_then(|l| axum::http::HeaderValue::from_str(l).ok()) {
+            response.headers_mut().insert(axum::http::header::LOCATION, location);
         }
         response
     }

@@ -3,7 +3,7 @@
 
 use super::{error_frame, frame, protocol};
 use crate::domain::{BrandId, DisplayName, RoomId};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Code};
 use crate::room::actions::Joiner;
 use crate::room::snapshot::Opening;
 use crate::room::{LiveRoom, Viewer};
@@ -36,7 +36,7 @@ pub async fn first_frame(mut socket: WebSocket, state: &AppState) -> Option<(Web
             Message::Text(text) => text,
             Message::Close(_) => return None,
             Message::Binary(_) => {
-                let e = ApiError::BadRequest("send JSON text frames".into());
+                let e = super::binary_refused();
                 socket.send(error_frame(&e, None)).await.ok()?;
                 continue;
             }
@@ -49,7 +49,7 @@ pub async fn first_frame(mut socket: WebSocket, state: &AppState) -> Option<(Web
                 join_room(state, room_id, token, guest_name, since.zip(epoch)).await
             }
             Ok(ClientMsg::FollowSales { token }) => follow_sales(state, &token).await,
-            Ok(_) => Err(ApiError::NotJoined),
+            Ok(_) => Err(ApiError::new(Code::NotJoined, "join a room first")),
             Err(e) => Err(e),
         };
         match joined {
@@ -74,7 +74,7 @@ async fn join_room(
         (Some(token), _) => Joiner::Account(state.accounts.authenticate(&token).await?),
         (None, Some(name)) => Joiner::Guest(name),
         (None, None) => {
-            return Err(ApiError::BadRequest("join: give a token, or a guest_name to watch as a guest".into()));
+            return Err(ApiError::bad_request("join: give a token, or a guest_name to watch as a guest"));
         }
     };
     let (room, viewer, opening) = state.rooms.join(room_id, joiner, resume).await?;

@@ -54,6 +54,11 @@ async fn serve(socket: WebSocket, state: AppState) {
     metrics::gauge!("livecart_connections").decrement(1.0);
 }
 
+/// What a binary frame gets: the protocol is JSON text.
+fn binary_refused() -> crate::error::ApiError {
+    crate::error::ApiError::bad_request("send JSON text frames")
+}
+
 fn frame(msg: &ServerMsg) -> Message {
     // Serialising our own message types cannot fail: no maps with non-string keys.
     Message::Text(Utf8Bytes::from(serde_json::to_string(msg).unwrap_or_default()))

@@ -5,7 +5,7 @@ use crate::wire::ws::{ClientMsg, MAX_CLIENT_FRAME_BYTES};
 
 pub fn decode(text: &str) -> Result<ClientMsg, ApiError> {
     if text.len() > MAX_CLIENT_FRAME_BYTES {
-        return Err(ApiError::FrameTooLarge(MAX_CLIENT_FRAME_BYTES));
+        return Err(ApiError::frame_too_large(MAX_CLIENT_FRAME_BYTES));
     }
     serde_json::from_str(text).map_err(|e| classify(text, e))
 }
@@ -13,22 +13,22 @@ pub fn decode(text: &str) -> Result<ClientMsg, ApiError> {
 /// Turns serde's error into ours. Only the failure path parses the frame a second time.
 fn classify(text: &str, e: serde_json::Error) -> ApiError {
     if e.is_syntax() || e.is_eof() {
-        return ApiError::MalformedJson;
+        return ApiError::malformed_json();
     }
     let value: serde_json::Value = match serde_json::from_str(text) {
         Ok(v) => v,
-        Err(_) => return ApiError::MalformedJson,
+        Err(_) => return ApiError::malformed_json(),
     };
     let Some(kind) = value.get("type").and_then(|t| t.as_str()) else {
-        return ApiError::BadRequest("every message needs a string field \"type\"".into());
+        return ApiError::bad_request("every message needs a string field \"type\"");
     };
     let message = e.to_string();
     if message.starts_with(&format!("unknown variant `{kind}`")) {
-        return ApiError::UnknownMessage(kind.chars().take(40).collect());
+        return ApiError::unknown_message(&kind.chars().take(40).collect::<String>());
     }
     // serde appends the position ("at line 1 column 42"), which means nothing to a client.
     let message = message.split(" at line ").next().unwrap_or(&message);
-    ApiError::BadRequest(format!("{kind}: {message}"))
+    ApiError::bad_request(format!("{kind}: {message}"))
 }
 
 #[cfg(test)]

@@ -9,9 +9,9 @@
 //! timeout is dropped.
 
 use super::{error_frame, frame, protocol};
-use crate::commerce::{CartChange, CheckoutRequest};
+use crate::commerce::{CartChange, CheckoutRequest, CommerceError};
 use crate::domain::Quantity;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Code};
 use crate::room::actions::DropRequest;
 use crate::room::snapshot::Opening;
 use crate::room::{Delivery, LiveRoom, Viewer};
@@ -81,7 +81,7 @@ pub async fn run(socket: WebSocket, state: AppState, room: Arc<LiveRoom>, viewer
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {
-                    let e = ApiError::BadRequest("send JSON text frames".into());
+                    let e = super::binary_refused();
                     if replies.send(error_frame(&e, None)).await.is_err() {
                         break;
                     }
@@ -104,7 +104,9 @@ async fn dispatch(
 ) -> ApiResult<()> {
     let rooms = &state.rooms;
     let cart_change = match msg {
-        ClientMsg::Join { .. } | ClientMsg::FollowSales { .. } => return Err(ApiError::AlreadyJoined),
+        ClientMsg::Join { .. } | ClientMsg::FollowSales { .. } => {
+            return Err(ApiError::new(Code::AlreadyJoined, "this connection has already joined"));
+        }
         ClientMsg::Comment { text } => return Ok(rooms.comment(room, viewer, text).await?),
         ClientMsg::React { reaction } => return Ok(rooms.react(room, reaction)?),
         ClientMsg::Pin { product_id } => return Ok(rooms.pin(room, viewer, product_id).await?),
@@ -119,7 +121,7 @@ async fn dispatch(
         ClientMsg::CartRemove { product_id } => CartChange::Remove(product_id),
         ClientMsg::Checkout { idempotency_key, card } => {
             viewer.account().map_err(ApiError::from)?;
-            let permit = Arc::clone(checkouts).try_acquire_owned().map_err(|_| ApiError::CheckoutInProgress)?;
+            let permit = Arc::clone(checkouts).try_acquire_owned().map_err(|_| CommerceError::CheckoutInProgress)?;
             // Payment takes a while; chat and the room's frames keep flowing meanwhile.
             let (state, room, viewer, replies) = (state.clone(), Arc::clone(room), Arc::clone(viewer), replies.clone());
             state.checkouts.clone().spawn(async move {

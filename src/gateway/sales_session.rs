@@ -2,7 +2,7 @@
 
 use super::error_frame;
 use crate::domain::BrandId;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::state::AppState;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::StreamExt;
@@ -18,7 +18,7 @@ pub async fn run(mut socket: WebSocket, state: AppState, brand: BrandId, mut fee
                     Ok(frame) => Message::Text(frame),
                     Err(RecvError::Lagged(missed)) => {
                         tracing::info!(%brand, missed, "sales feed lagged");
-                        let e = ApiError::Conflict("the feed fell behind; reload orders over HTTP".into());
+                        let e = ApiError::new(Code::Conflict, "the feed fell behind; reload orders over HTTP");
                         error_frame(&e, None)
                     }
                     Err(RecvError::Closed) => return,
@@ -30,7 +30,7 @@ pub async fn run(mut socket: WebSocket, state: AppState, brand: BrandId, mut fee
             msg = socket.next() => match msg {
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
                 Some(Ok(Message::Text(_) | Message::Binary(_))) => {
-                    let e = ApiError::BadRequest("the sales feed only sends".into());
+                    let e = ApiError::bad_request("the sales feed only sends");
                     if socket.send(error_frame(&e, None)).await.is_err() {
                         return;
                     }

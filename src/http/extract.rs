@@ -1,5 +1,6 @@
 //! Extractors that reject bad input with our error body instead of axum's plain text.
 
+use crate::accounts::AccountError;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::AccountRow;
@@ -20,8 +21,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AppJson<T> {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(AppJson(v)),
-            Err(JsonRejection::JsonSyntaxError(_)) => Err(ApiError::MalformedJson),
-            Err(e) => Err(ApiError::BadRequest(e.body_text())),
+            Err(JsonRejection::JsonSyntaxError(_)) => Err(ApiError::malformed_json()),
+            Err(e) => Err(ApiError::bad_request(e.body_text())),
         }
     }
 }
@@ -42,7 +43,7 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for AppPath<T> {
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(v)| AppPath(v))
-            .map_err(|e: PathRejection| ApiError::BadRequest(e.body_text()))
+            .map_err(|e: PathRejection| ApiError::bad_request(e.body_text()))
     }
 }
 
@@ -56,7 +57,7 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for AppQuery<T> {
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(v)| AppQuery(v))
-            .map_err(|e: QueryRejection| ApiError::BadRequest(e.body_text()))
+            .map_err(|e: QueryRejection| ApiError::bad_request(e.body_text()))
     }
 }
 
@@ -75,7 +76,7 @@ impl FromRequestParts<AppState> for Auth {
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(ApiError::Unauthenticated)?
+            .ok_or(AccountError::Unauthenticated)?
             .trim()
             .to_owned();
         let account = state.accounts.authenticate(&token).await?;

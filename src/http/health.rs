@@ -21,9 +21,9 @@ pub async fn health() -> StatusCode {
 /// Readiness: the database (and Redis, when scaled out) answer.
 #[utoipa::path(get, path = routes::READY, responses((status = 200, body = Readiness), (status = 503, body = ErrorBody)), tag = "operations")]
 pub async fn ready(State(state): State<AppState>) -> ApiResult<AppJson<Readiness>> {
-    state.store.ping().await.map_err(|e| ApiError::Unavailable(Box::new(e)))?;
+    state.store.ping().await.map_err(ApiError::unavailable)?;
     if let Some(redis) = &state.redis {
-        redis.ping().await.map_err(|e| ApiError::Unavailable(Box::new(e)))?;
+        redis.ping().await.map_err(ApiError::unavailable)?;
     }
     Ok(AppJson(Readiness { database: "ok", redis: state.redis.as_ref().map(|_| "ok") }))
 }

@@ -4,7 +4,7 @@
 
 use super::extract::{AppPath, Auth};
 use crate::domain::RoomId;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Code};
 use crate::media::SessionId;
 use crate::state::AppState;
 use crate::wire::routes::{self, path};
@@ -35,7 +35,7 @@ fn require_sdp(headers: &HeaderMap) -> ApiResult<()> {
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/sdp")));
-    if sdp { Ok(()) } else { Err(ApiError::UnsupportedMediaType) }
+    if sdp { Ok(()) } else { Err(ApiError::new(Code::UnsupportedMediaType, "send the offer as application/sdp")) }
 }
 
 fn created(location: String, answer: String) -> Response {

@@ -30,5 +30,8 @@ pub fn router() -> Router<AppState> {
         .merge(media::router())
         .merge(openapi::router())
         // Unknown API paths get our error body, not the web demo's page.
-        .route("/api/{*rest}", axum::routing::any(|| async { crate::error::ApiError::NotFound("route") }))
+        .route(
+            "/api/{*rest}",
+            axum::routing::any(|| async { crate::error::ApiError::from(crate::domain::Refusal::NotFound("route")) }),
+        )
 }

@@ -26,7 +26,7 @@ pub enum MediaError {
     BadSdp(webrtc::error::Error),
     #[error("the host is not streaming right now; wait for stream_started")]
     NotStreaming,
-    #[error("no such media session")]
+    #[error("media session not found")]
     NoSession,
     #[error("peer connection")]
     Peer(#[from] webrtc::error::Error),
