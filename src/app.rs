@@ -7,7 +7,7 @@ use crate::bus::{Bus, BusError, RedisSettings};
 use crate::commerce::cart::{MemoryCarts, RedisCarts};
 use crate::commerce::inventory::{MemoryInventory, RedisInventory};
 use crate::commerce::payments::TestCards;
-use crate::commerce::{Carts, Commerce, Inventory};
+use crate::commerce::{Carts, Commerce, CommerceSettings, Inventory};
 use crate::config::Config;
 use crate::domain::{Clock, RateLimit};
 use crate::media::Sfu;
@@ -90,8 +90,9 @@ impl AppState {
         let Backends { bus, inventory, carts, redis } = backends;
         let media = Sfu::new(config.ice());
         let accounts = Accounts::new(store.clone(), clock.clone(), config.argon2_kib, config.session_ttl);
-        let commerce =
-            Commerce::new(store.clone(), &bus, inventory, carts, Arc::new(TestCards), clock.clone(), config.hold_ttl);
+        let payments = Arc::new(TestCards::new(store.clone(), clock.clone()));
+        let money = CommerceSettings { hold_ttl: config.hold_ttl, return_window: config.return_window };
+        let commerce = Commerce::new(store.clone(), &bus, inventory, carts, payments, clock.clone(), money);
         let settings = RoomSettings {
             history: config.history,
             viewer_queue: config.viewer_queue,

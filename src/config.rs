@@ -71,6 +71,11 @@ pub struct Config {
     #[arg(long, env = "LIVECART_HOLD_SECS", default_value = "120", value_parser = parse_secs)]
     pub hold_ttl: Duration,
 
+    /// How long after payment a sale may be returned (seconds); the creator's commission
+    /// on it settles then.
+    #[arg(long, env = "LIVECART_RETURN_WINDOW_SECS", default_value = "1209600", value_parser = parse_secs)]
+    pub return_window: Duration,
+
     /// How long a login session lasts (seconds).
     #[arg(long, env = "LIVECART_SESSION_SECS", default_value = "2592000", value_parser = parse_secs)]
     pub session_ttl: Duration,

@@ -4,7 +4,7 @@ use super::{Commerce, CommerceError, StockKey};
 use crate::domain::{AgreementId, BrandId, Money, Price, ProductId, Refusal, Role, Stock};
 use crate::store::{AccountRow, AgreementRow, NewProduct, ProductPatch, ProductRow, is_unique_violation};
 use crate::wire::api::{AgreementView, NewAgreementRequest, NewProductRequest, ProductPatchRequest};
-use crate::wire::ws::ProductCard;
+use crate::wire::ws::{ProductCard, RoomEvent};
 
 /// The brand `who` acts for, if it is `brand`.
 fn require_member(who: &AccountRow, brand: BrandId) -> Result<(), Refusal> {
@@ -101,16 +101,28 @@ impl Commerce {
         let patch =
             ProductPatch { title: req.title, description: req.description, image_url: req.image_url, price: req.price };
         let p = self.store.update_product(id, &patch).await?.ok_or(Refusal::NotFound("product"))?;
-        self.card(&p).await
+        self.announce_product(&p).await
     }
 
-    /// A restock or recount: the database gets the new count, the inventory keeps its holds.
+    /// A restock or recount: the database gets the new count, the inventory keeps its
+    /// holds, and rooms selling the product are told.
     pub async fn set_stock(&self, who: &AccountRow, id: ProductId, stock: Stock) -> Result<ProductCard, CommerceError> {
         let mut p = self.owned_product(who, id).await?;
         self.store.set_stock(id, stock).await?;
         self.inventory.set_on_hand(StockKey::Product(id), stock.get()).await?;
         p.stock = stock.get();
-        self.card(&p).await
+        self.announce_product(&p).await
+    }
+
+    /// Tells every scheduled or live room lining the product up (on every node) what it
+    /// is and costs now; returns its card.
+    pub(super) async fn announce_product(&self, p: &ProductRow) -> Result<ProductCard, CommerceError> {
+        let card = self.card(p).await?;
+        let event = RoomEvent::ProductUpdated { product: card.clone() };
+        for room in self.store.rooms_lining_up(p.id).await? {
+            self.events.publish(room, &event).await?;
+        }
+        Ok(card)
     }
 
     pub async fn create_agreement(

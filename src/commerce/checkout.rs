@@ -1,29 +1,31 @@
 //! Checkout inside the stream: hold → place → pay → settle, attributed to the host.
 //!
-//! 1. The cart is priced (drop price while the room's drop runs) and every line is
-//!    attributed to the creator hosting the room, with the commission of their agreement.
+//! 1. The cart is priced from the database (the current catalogue row, the drop price
+//!    while the room's drop runs) and every line is attributed to the creator hosting
+//!    the room, with the commission of their agreement.
 //! 2. Stock is held atomically in the inventory (all lines or none), with an expiry.
 //! 3. The order, its lines and commission are written in one transaction as `placed`;
 //!    the unique (buyer, idempotency key) makes a duplicate lose here.
-//! 4. The card is charged. Approved: the hold is committed and, in one transaction, the
-//!    order becomes `paid` and its units leave the database's stock, each decrement
-//!    conditional (the last guard against oversell). Declined: the hold is released and
-//!    the order cancelled. Unavailable: the order stays `placed` with its hold, so a retry
-//!    with the same key pays for the same order; if none comes, the sweeper cancels it
-//!    when the hold expires and the units go back on sale.
+//! 4. The charge is recorded in the payment ledger, then made (see `settlement`): once,
+//!    whatever happens, with a provider key derived from the order. Approved: the hold is
+//!    committed and, in one transaction, the order becomes `paid`, its units leave the
+//!    database's stock (each decrement conditional, the last guard against oversell) and
+//!    its commission accrues. Declined: the hold is released and the order cancelled. No
+//!    answer: the order stays `placed` with its hold, so a retry with the same key
+//!    finishes the same charge; if none comes, the reconciler settles it or refunds it.
 //!
 //! Only then does the buyer get `order_confirmed`, the room a `sale` and the brand its
-//! feed entry: an acknowledged order is always a committed one.
+//! feed entry: an acknowledged order is always a committed, paid one.
 
 use super::cart::Cart;
 use super::commission::commission;
-use super::payments::{Charge, ChargeOutcome};
 use super::pricing::unit_price;
+use super::settlement::{Placed, cancelled_error};
 use super::{Commerce, CommerceError, StockKey, Storefront};
-use crate::domain::{CardNumber, Currency, IdempotencyKey, Money, Price, Refusal, UnixMs};
-use crate::store::{AccountRow, NewOrder, NewOrderLine, OrderRecord, PlaceOutcome, SettleOutcome};
+use crate::domain::{CardNumber, Currency, IdempotencyKey, Money, Price, ProductId, Refusal, UnixMs};
+use crate::store::{AccountRow, DropRow, NewOrder, NewOrderLine, OrderRecord, PlaceOutcome, ProductRow};
 use crate::telemetry::timed;
-use crate::wire::ws::{BrandSale, OrderStatus, OrderView, RoomEvent, SaleView};
+use crate::wire::ws::{DropCard, OrderStatus, OrderView, RoomStatus};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
@@ -48,11 +50,15 @@ fn request_hash(shop: &Storefront<'_>, cart: &Cart) -> String {
     URL_SAFE_NO_PAD.encode(h.finalize())
 }
 
-fn cancelled_error(code: Option<&str>) -> CommerceError {
-    match code {
-        Some("payment_declined") => CommerceError::PaymentDeclined("this checkout was declined".into()),
-        Some("sold_out") => CommerceError::SoldOut { title: "this checkout".into(), available: 0 },
-        _ => CommerceError::HoldExpired,
+/// A drop as it prices a unit of `p`: its own price, or the catalogue's current one.
+fn drop_card(d: &DropRow, p: &ProductRow) -> DropCard {
+    DropCard {
+        id: d.id,
+        product_id: d.product_id,
+        quantity: d.quantity,
+        remaining: d.remaining,
+        price: Money::new(d.price.unwrap_or(p.price), p.currency),
+        ends_at: d.ends_at,
     }
 }
 
@@ -104,9 +110,6 @@ impl Commerce {
         if cart.lines.is_empty() {
             return Err(CommerceError::CartEmpty);
         }
-        if !shop.live {
-            return Err(CommerceError::RoomNotLive);
-        }
 
         let now = self.clock.now();
         let (lines, currency) = self.price_lines(shop, &cart, now).await?;
@@ -122,15 +125,18 @@ impl Commerce {
         let held = self.inventory.hold(&hold_id, &hold_lines, hold_expires_at).await?;
         metrics::counter!("livecart_holds_total", "result" => if held.is_ok() { "held" } else { "refused" })
             .increment(1);
-        if let Err(short) = held {
+        let left = match held {
+            Ok(left) => left,
+            Err(short) => {
             let title = lines
                 .iter()
                 .find(|l| {
                     StockKey::Product(l.product_id) == short.key || l.drop_id.map(StockKey::Drop) == Some(short.key)
                 })
                 .map_or_else(String::new, |l| l.title.clone());
-            return Err(CommerceError::SoldOut { title, available: short.available });
-        }
+                return Err(CommerceError::SoldOut { title, available: short.available });
+            }
+        };
 
         let order = NewOrder {
             buyer: buyer.id,
@@ -148,7 +154,9 @@ impl Commerce {
         match timed("livecart_db_seconds", "place_order", self.store.place_order(&order, now)).await {
             Ok(PlaceOutcome::Placed(view)) => {
                 tracing::Span::current().record("order", view.id.get());
-                self.pay(shop, buyer, view, &hold_id, &req.card).await
+                let placed =
+                    Placed { order: view, hold_id: &hold_id, left: Some(left), buyer, host_name: shop.host_name };
+                self.pay(placed, &req.card).await
             }
             Ok(PlaceOutcome::KeyTaken) => {
                 self.inventory.release(&hold_id).await?;
@@ -180,23 +188,43 @@ impl Commerce {
                 self.expire_order(&existing.view, &existing.hold_id).await?;
                 Err(CommerceError::HoldExpired)
             }
-            OrderStatus::Placed => self.pay(shop, buyer, existing.view, &existing.hold_id, card).await,
+            OrderStatus::Placed => {
+                let placed = Placed {
+                    order: existing.view,
+                    hold_id: &existing.hold_id,
+                    left: None,
+                    buyer,
+                    host_name: shop.host_name,
+                };
+                self.pay(placed, card).await
+            }
         }
     }
 
-    /// Prices every cart line now and attributes it to the host, with the commission of
-    /// their agreement; all lines must share one currency.
+    /// Prices every cart line now, from the database: the room must be live there, each
+    /// product is priced from its current catalogue row (or the drop the database says
+    /// runs), and attributed to the host with the commission of their agreement. All
+    /// lines must share one currency.
     async fn price_lines(
         &self,
         shop: &Storefront<'_>,
         cart: &Cart,
         now: UnixMs,
     ) -> Result<(Vec<NewOrderLine>, Currency)> {
+        let room = self.store.room(shop.room).await?.ok_or(Refusal::NotFound("room"))?;
+        if room.status != RoomStatus::Live {
+            return Err(CommerceError::RoomNotLive);
+        }
+        let ids: Vec<ProductId> = cart.lines.keys().copied().collect();
+        let catalogue = self.store.products(&ids).await?;
+        let drop = self.store.live_drop(shop.room).await?;
         let mut lines = Vec::with_capacity(cart.lines.len());
         let mut currencies = Vec::with_capacity(cart.lines.len());
         for (product, q) in &cart.lines {
-            let p = shop.product(*product).ok_or(CommerceError::NotInLineup)?;
-            let (price, drop_id) = unit_price(shop, *product, now).ok_or(CommerceError::NotInLineup)?;
+            shop.product(*product).ok_or(CommerceError::NotInLineup)?;
+            let p = catalogue.iter().find(|p| p.id == *product).ok_or(CommerceError::NotInLineup)?;
+            let drop = drop.as_ref().map(|d| drop_card(d, p));
+            let (price, drop_id) = unit_price(p, drop.as_ref(), now);
             let agreement = self.store.active_agreement(shop.host, p.id).await?.ok_or(CommerceError::NotInLineup)?;
             let quantity = i64::from(*q);
             // Both factors are bounded (Price::MAX × Quantity::MAX), so this cannot overflow.
@@ -227,113 +255,4 @@ impl Commerce {
         }
     }
 
-    async fn pay(
-        &self,
-        shop: &Storefront<'_>,
-        buyer: &AccountRow,
-        mut order: OrderView,
-        hold_id: &str,
-        card: &CardNumber,
-    ) -> Result<OrderView> {
-        let Some(attempt) = self.store.begin_payment_attempt(order.id, self.clock.now()).await? else {
-            // Settled or cancelled while we looked: report what it became.
-            let record = self.store.order_record(order.id).await?.ok_or(Refusal::NotFound("order"))?;
-            return match record.view.status {
-                OrderStatus::Paid | OrderStatus::Refunded => Ok(record.view),
-                _ => Err(cancelled_error(record.view.failure_code.as_deref())),
-            };
-        };
-        let charge = Charge { order: order.id, amount: order.subtotal, card, attempt };
-        let reference = match self.payments.charge(charge).await {
-            ChargeOutcome::Approved { reference } => reference,
-            ChargeOutcome::Declined { reason } => {
-                self.inventory.release(hold_id).await?;
-                self.store.cancel_order(order.id, "payment_declined", self.clock.now()).await?;
-                return Err(CommerceError::PaymentDeclined(reason));
-            }
-            ChargeOutcome::Unavailable => return Err(CommerceError::PaymentUnavailable),
-        };
-        let now = self.clock.now();
-        if !self.inventory.commit(hold_id, now).await? {
-            self.payments.refund(&reference).await;
-            self.expire_order(&order, hold_id).await?;
-            return Err(CommerceError::HoldExpired);
-        }
-        match timed("livecart_db_seconds", "settle_paid", self.store.settle_paid(&order, now)).await? {
-            SettleOutcome::Paid => {}
-            SettleOutcome::NotPlaced => {
-                self.payments.refund(&reference).await;
-                self.resync_stock(&order).await?;
-                return Err(CommerceError::HoldExpired);
-            }
-            SettleOutcome::OutOfStock => {
-                self.payments.refund(&reference).await;
-                self.store.cancel_order(order.id, "sold_out", now).await?;
-                self.resync_stock(&order).await?;
-                return Err(CommerceError::SoldOut { title: order.lines[0].title.clone(), available: 0 });
-            }
-        }
-        order.status = OrderStatus::Paid;
-        self.carts.clear(shop.room, buyer.id).await?;
-        if let Err(e) = self.announce_sale(shop, buyer, &order).await {
-            // The order is paid and committed; a missed ticker entry must not fail it.
-            tracing::warn!(error = &e as &dyn std::error::Error, "sale announcement failed");
-        }
-        Ok(order)
-    }
-
-    /// Cancels a placed order whose hold ran out and gives its units back.
-    pub(super) async fn expire_order(&self, order: &OrderView, hold_id: &str) -> Result<()> {
-        self.inventory.release(hold_id).await?;
-        self.store.cancel_order(order.id, "hold_expired", self.clock.now()).await?;
-        Ok(())
-    }
-
-    /// Re-reads stock from the database after the inventory and the database disagreed.
-    async fn resync_stock(&self, order: &OrderView) -> Result<()> {
-        for l in &order.lines {
-            if let Some(p) = self.store.product(l.product_id).await? {
-                self.inventory.set_on_hand(StockKey::Product(p.id), p.stock).await?;
-            }
-            if let Some(d) = l.drop_id {
-                if let Some(remaining) = self.store.drop_remaining(d).await? {
-                    self.inventory.set_on_hand(StockKey::Drop(d), remaining).await?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn announce_sale(&self, shop: &Storefront<'_>, buyer: &AccountRow, order: &OrderView) -> Result<()> {
-        for l in &order.lines {
-            let stock_left = self.inventory.available(StockKey::Product(l.product_id)).await?.unwrap_or(0);
-            let drop_left = match l.drop_id {
-                Some(d) => self.inventory.available(StockKey::Drop(d)).await?,
-                None => None,
-            };
-            let sale = SaleView {
-                buyer: buyer.display_name.clone(),
-                product_id: l.product_id,
-                title: l.title.clone(),
-                quantity: l.quantity,
-                stock_left,
-                drop_left,
-            };
-            self.events.publish(shop.room, &RoomEvent::Sale(sale)).await?;
-            let brand_sale = BrandSale {
-                order_id: order.id,
-                room_id: shop.room,
-                creator_id: shop.host,
-                creator_name: shop.host_name.to_owned(),
-                product_id: l.product_id,
-                title: l.title.clone(),
-                quantity: l.quantity,
-                amount: Money::new(l.line_total, order.subtotal.currency),
-                commission: Money::new(l.commission, order.subtotal.currency),
-                at: order.created_at,
-            };
-            self.sales.publish(l.brand_id, &brand_sale).await?;
-        }
-        Ok(())
-    }
 }

@@ -17,6 +17,10 @@ pub enum StockKey {
     Drop(DropId),
 }
 
+/// Units each key of a hold has left for others once the hold took its share: the
+/// per-sale count-down a sale announces (a later read would already count other holds).
+pub type Left = Vec<(StockKey, i64)>;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shortfall {
     pub key: StockKey,
@@ -57,7 +61,7 @@ impl HoldBook {
     }
 
     /// Reserves every line or none. An untracked key counts as zero units.
-    pub fn hold(&mut self, id: &str, lines: &[(StockKey, i64)], expires_at: UnixMs) -> Result<(), Shortfall> {
+    pub fn hold(&mut self, id: &str, lines: &[(StockKey, i64)], expires_at: UnixMs) -> Result<Left, Shortfall> {
         let mut need: HashMap<StockKey, i64> = HashMap::new();
         for (key, q) in lines {
             *need.entry(*key).or_default() += q;
@@ -68,11 +72,14 @@ impl HoldBook {
                 return Err(Shortfall { key: *key, available });
             }
         }
+        let mut left = Vec::with_capacity(need.len());
         for (key, q) in need {
-            *self.available.entry(key).or_default() -= q;
+            let available = self.available.entry(key).or_default();
+            *available -= q;
+            left.push((key, *available));
         }
         self.holds.insert(id.to_owned(), Hold { lines: lines.to_vec(), expires_at });
-        Ok(())
+        Ok(left)
     }
 
     /// Turns a live hold into a sale. False when the hold is unknown or has expired (an
@@ -125,7 +132,7 @@ mod tests {
     fn a_hold_never_takes_more_than_is_available() {
         let mut book = HoldBook::default();
         book.track(product(1), 3);
-        assert!(book.hold("a", &[(product(1), 2)], UnixMs(100)).is_ok());
+        assert_eq!(book.hold("a", &[(product(1), 2)], UnixMs(100)), Ok(vec![(product(1), 1)]));
         assert_eq!(book.hold("b", &[(product(1), 2)], UnixMs(100)), Err(Shortfall { key: product(1), available: 1 }));
         assert_eq!(book.available(product(1)), Some(1));
     }

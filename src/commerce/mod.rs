@@ -14,6 +14,8 @@ pub mod inventory;
 pub mod orders;
 pub mod payments;
 pub mod pricing;
+pub mod refunds;
+mod settlement;
 pub mod sweeper;
 
 pub use cart::{CartChange, CartError, Carts};
@@ -71,14 +73,15 @@ impl From<Invalid> for CommerceError {
     }
 }
 
-/// The room a purchase happens in, as commerce needs to know it: who hosts it (every sale
-/// is attributed to them), whether it sells now, what it lines up and the drop running.
+/// The room a purchase happens in, as this node knows it: who hosts it (every sale is
+/// attributed to them), what it lines up, and the drop running. Carts are priced from it;
+/// checkout takes its decisions (is the room live, what does a unit cost now) from the
+/// database instead, so every node charges the same.
 pub struct Storefront<'a> {
     pub room: RoomId,
     pub host: AccountId,
     pub host_name: &'a str,
-    pub live: bool,
-    pub lineup: &'a [ProductRow],
+    pub lineup: Arc<Vec<ProductRow>>,
     pub drop: Option<DropCard>,
 }
 
@@ -105,6 +108,15 @@ pub struct Commerce {
     clock: Clock,
     /// How long a checkout may hold stock before the units go back on sale.
     hold_ttl: Duration,
+    /// How long after payment a sale can still be returned; its commission settles then.
+    return_window: Duration,
+}
+
+/// How commerce behaves on this deployment.
+#[derive(Debug, Clone, Copy)]
+pub struct CommerceSettings {
+    pub hold_ttl: Duration,
+    pub return_window: Duration,
 }
 
 impl Commerce {
@@ -115,7 +127,7 @@ impl Commerce {
         carts: Arc<dyn Carts>,
         payments: Arc<dyn PaymentProvider>,
         clock: Clock,
-        hold_ttl: Duration,
+        settings: CommerceSettings,
     ) -> Self {
         Commerce {
             store,
@@ -126,7 +138,8 @@ impl Commerce {
             events: Arc::clone(&bus.events),
             sales: Arc::clone(&bus.sales),
             clock,
-            hold_ttl,
+            hold_ttl: settings.hold_ttl,
+            return_window: settings.return_window,
         }
     }
 }

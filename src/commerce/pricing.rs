@@ -3,17 +3,17 @@
 
 use super::Storefront;
 use super::cart::Cart;
-use crate::domain::{DropId, Money, ProductId, UnixMs};
-use crate::wire::ws::{CartLineView, CartView};
+use crate::domain::{DropId, Money, UnixMs};
+use crate::store::ProductRow;
+use crate::wire::ws::{CartLineView, CartView, DropCard};
 
-/// The price of one unit of `product` in `room` now, and the drop it is sold through.
-pub fn unit_price(shop: &Storefront<'_>, product: ProductId, now: UnixMs) -> Option<(Money, Option<DropId>)> {
-    let p = shop.product(product)?;
-    let drop = shop.drop.as_ref().filter(|d| d.product_id == product && d.ends_at > now);
-    Some(match drop {
+/// The price of one unit of `p` now, and the drop it is sold through: the drop's price
+/// while `drop` (the room's running drop, if any) is of this product and has not ended.
+pub fn unit_price(p: &ProductRow, drop: Option<&DropCard>, now: UnixMs) -> (Money, Option<DropId>) {
+    match drop.filter(|d| d.product_id == p.id && d.ends_at > now) {
         Some(d) => (d.price, Some(d.id)),
         None => (Money::new(p.price, p.currency), None),
-    })
+    }
 }
 
 pub fn cart_view(shop: &Storefront<'_>, cart: &Cart, now: UnixMs) -> CartView {
@@ -21,11 +21,12 @@ pub fn cart_view(shop: &Storefront<'_>, cart: &Cart, now: UnixMs) -> CartView {
         .lines
         .iter()
         .filter_map(|(product, q)| {
-            let (price, _) = unit_price(shop, *product, now)?;
+            let p = shop.product(*product)?;
+            let (price, _) = unit_price(p, shop.drop.as_ref(), now);
             let quantity = i64::from(*q);
             Some(CartLineView {
                 product_id: *product,
-                title: shop.product(*product)?.title.clone(),
+                title: p.title.clone(),
                 quantity,
                 unit_price: price,
                 line_total: Money::new(price.amount * quantity, price.currency),

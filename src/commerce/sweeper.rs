@@ -1,5 +1,7 @@
-//! Gives back stock whose checkout never finished. Expiry is found by sweeping, never by
-//! key-expiry notifications, which fire late or not at all.
+//! The commerce upkeep, every tick: stock whose checkout never finished goes back on sale,
+//! orders a checkout left half-way are reconciled (settled, refunded or cancelled), and
+//! commission whose return window has passed settles. Expiry is found by sweeping, never
+//! by key-expiry notifications, which fire late or not at all.
 
 use super::{Commerce, CommerceError};
 use std::time::Duration;
@@ -22,14 +24,14 @@ impl Commerce {
         }
     }
 
-    /// One sweep: expired holds go back on sale, and their placed orders are cancelled.
+    /// One sweep.
     pub async fn sweep(&self) -> Result<(), CommerceError> {
         let now = self.clock.now();
         self.inventory.expire(now).await?;
-        for (order, hold_id) in self.store.expired_orders(now).await? {
-            if let Some(record) = self.store.order_record(order).await? {
-                self.expire_order(&record.view, &hold_id).await?;
-            }
+        self.reconcile_all().await?;
+        let settled = self.store.settle_due_commissions(now).await?;
+        if settled > 0 {
+            tracing::info!(lines = settled, "commission settled");
         }
         Ok(())
     }

@@ -5,13 +5,11 @@ use super::{error_frame, frame, protocol};
 use crate::domain::{BrandId, DisplayName, RoomId};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::room::actions::Joiner;
-use crate::room::snapshot::Opening;
-use crate::room::{LiveRoom, Viewer};
+use super::room_session::RoomSession;
 use crate::state::AppState;
 use crate::wire::ws::{ClientMsg, ServerMsg};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::StreamExt;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
@@ -19,7 +17,7 @@ use tokio::sync::broadcast;
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub enum Joined {
-    Room { room: Arc<LiveRoom>, viewer: Viewer, opening: Box<Opening> },
+    Room(Box<RoomSession>),
     Sales { brand: BrandId, feed: broadcast::Receiver<Utf8Bytes> },
 }
 
@@ -77,8 +75,8 @@ async fn join_room(
             return Err(ApiError::bad_request("join: give a token, or a guest_name to watch as a guest"));
         }
     };
-    let (room, viewer, opening) = state.rooms.join(room_id, joiner, resume).await?;
-    Ok(Joined::Room { room, viewer, opening: Box::new(opening) })
+    let (room, viewer, opening, seat) = state.rooms.join(room_id, joiner, resume).await?;
+    Ok(Joined::Room(Box::new(RoomSession { room, viewer, opening, seat })))
 }
 
 async fn follow_sales(state: &AppState, token: &str) -> ApiResult<Joined> {

@@ -43,10 +43,10 @@ async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Respons
 async fn serve(socket: WebSocket, state: AppState) {
     metrics::gauge!("livecart_connections").increment(1.0);
     match join::first_frame(socket, &state).await {
-        Some((socket, join::Joined::Room { room, viewer, opening })) => {
+        Some((socket, join::Joined::Room(session))) => {
             // Every log line of the session says which room and which viewer it is about.
-            let span = tracing::info_span!("ws", room = %room.id, viewer = %viewer.key);
-            room_session::run(socket, state, room, viewer, *opening).instrument(span).await
+            let span = tracing::info_span!("ws", room = %session.room.id, viewer = %session.viewer.key);
+            room_session::run(socket, state, *session).instrument(span).await
         }
         Some((socket, join::Joined::Sales { brand, feed })) => sales_session::run(socket, state, brand, feed).await,
         None => {}

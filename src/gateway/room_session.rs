@@ -14,6 +14,7 @@ use crate::domain::Quantity;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::room::actions::DropRequest;
 use crate::room::snapshot::Opening;
+use crate::room::hub::Seat;
 use crate::room::{Delivery, LiveRoom, Viewer};
 use crate::state::AppState;
 use crate::wire::ws::{ClientMsg, ServerMsg};
@@ -38,24 +39,19 @@ const CLOSE_RESTARTING: u16 = 1012;
 
 type Sink = SplitSink<WebSocket, Message>;
 
-/// Counts the viewer in the room for exactly as long as the connection lives.
-struct Presence(Arc<LiveRoom>);
-
-impl Presence {
-    fn enter(room: &Arc<LiveRoom>) -> Self {
-        room.viewer_joined();
-        Presence(Arc::clone(room))
-    }
+/// A viewer who joined: the room, who they are in it, what opens their stream, and their
+/// seat.
+pub struct RoomSession {
+    pub room: Arc<LiveRoom>,
+    pub viewer: Viewer,
+    pub opening: Opening,
+    pub seat: Seat,
 }
 
-impl Drop for Presence {
-    fn drop(&mut self) {
-        self.0.viewer_left();
-    }
-}
-
-pub async fn run(socket: WebSocket, state: AppState, room: Arc<LiveRoom>, viewer: Viewer, opening: Opening) {
-    let _presence = Presence::enter(&room);
+/// Serves a joined viewer until either side ends the connection; the viewer keeps its
+/// seat (counts in the room) exactly as long.
+pub async fn run(socket: WebSocket, state: AppState, session: RoomSession) {
+    let RoomSession { room, viewer, opening, seat: _seat } = session;
     let viewer = Arc::new(viewer);
     let (sink, mut stream) = socket.split();
     let (replies, replies_rx) = mpsc::channel(REPLY_QUEUE);

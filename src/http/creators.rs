@@ -2,7 +2,7 @@ use super::extract::{AppJson, AppPath, Auth};
 use crate::domain::AccountId;
 use crate::error::ApiResult;
 use crate::state::AppState;
-use crate::wire::api::{CreatorOrders, ErrorBody, FollowersRequest};
+use crate::wire::api::{CommissionBalance, CreatorOrders, ErrorBody, FollowersRequest};
 use crate::wire::routes;
 use crate::wire::ws::HostCard;
 use axum::Router;
@@ -15,6 +15,7 @@ pub fn router() -> Router<AppState> {
         .route(routes::CREATORS, get(list))
         .route(routes::CREATOR, get(one).put(set_followers))
         .route(routes::CREATOR_ORDERS, get(attributed_orders))
+        .route(routes::CREATOR_EARNINGS, get(earnings))
 }
 
 #[utoipa::path(get, path = routes::CREATORS, responses((status = 200, body = Vec<HostCard>)), tag = "creators")]
@@ -45,4 +46,14 @@ pub async fn attributed_orders(
     AppPath(id): AppPath<AccountId>,
 ) -> ApiResult<AppJson<CreatorOrders>> {
     Ok(AppJson(state.commerce.orders_of_creator(&auth.account, id).await?))
+}
+
+/// The creator's commission, per currency, from the commission ledger.
+#[utoipa::path(get, path = routes::CREATOR_EARNINGS, params(("creator_id" = i64, Path)), responses((status = 200, body = Vec<CommissionBalance>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])), tag = "creators")]
+pub async fn earnings(
+    State(state): State<AppState>,
+    auth: Auth,
+    AppPath(id): AppPath<AccountId>,
+) -> ApiResult<AppJson<Vec<CommissionBalance>>> {
+    Ok(AppJson(state.commerce.earnings(&auth.account, id).await?))
 }

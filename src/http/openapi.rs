@@ -15,10 +15,10 @@ use utoipa::{Modify, OpenApi};
         health::health, health::ready,
         auth::register, auth::login, auth::logout, auth::me,
         products::list, products::create, products::one, products::update, products::set_stock,
-        creators::list, creators::one, creators::set_followers, creators::attributed_orders,
+        creators::list, creators::one, creators::set_followers, creators::attributed_orders, creators::earnings,
         agreements::list, agreements::create, agreements::end,
         rooms::list, rooms::create, rooms::one, rooms::go_live, rooms::end,
-        orders::mine, orders::one, orders::of_brand,
+        orders::mine, orders::one, orders::of_brand, orders::refund, orders::refunds,
         media::publish, media::unpublish, media::watch, media::unwatch,
     ),
     modifiers(&BearerAuth)

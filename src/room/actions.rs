@@ -1,13 +1,14 @@
 //! What hosts and viewers do in a room, and the room lifecycle
 //! (scheduled → live → ended, nothing else).
 
+use super::hub::Seat;
 use super::live::LiveRoom;
 use super::snapshot::Opening;
 use super::{RoomError, RoomResult, Rooms, Viewer};
 use crate::commerce::catalog::product_card;
 use crate::commerce::{CartChange, CheckoutRequest, CommerceError};
-use crate::domain::{CommentText, DisplayName, Money, Price, ProductId, Reaction, Refusal, Role, RoomId, Stock};
-use crate::store::AccountRow;
+use crate::domain::{CommentText, DisplayName, DropId, Money, Price, ProductId, Reaction, Refusal, Role, RoomId, Stock};
+use crate::store::{AccountRow, is_unique_violation};
 use crate::wire::ws::{CartView, CommentView, DropCard, OrderView, RoomEvent, RoomStatus, Speaker};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,8 +45,9 @@ impl Rooms {
         id: RoomId,
         joiner: Joiner,
         resume: Option<(u64, String)>,
-    ) -> RoomResult<(Arc<LiveRoom>, Viewer, Opening)> {
-        let room = self.live_room(id).await?;
+    ) -> RoomResult<(Arc<LiveRoom>, Viewer, Opening, Seat)> {
+        // Seated before the snapshot, which so counts this viewer too.
+        let (room, seat) = self.seat(id).await?;
         let viewer = match joiner {
             Joiner::Account(account) => Viewer {
                 display_name: account.display_name.clone(),
@@ -61,7 +63,7 @@ impl Rooms {
             },
         };
         let opening = self.open(&room, &viewer, resume).await?;
-        Ok((room, viewer, opening))
+        Ok((room, viewer, opening, seat))
     }
 
     pub async fn comment(&self, room: &LiveRoom, viewer: &Viewer, text: CommentText) -> RoomResult<()> {
@@ -99,7 +101,7 @@ impl Rooms {
         viewer.host()?;
         require_live(room)?;
         let p = room.product(product).ok_or(RoomError::NotInLineup)?;
-        let card = product_card(p, self.commerce.available(p).await?);
+        let card = product_card(&p, self.commerce.available(&p).await?);
         self.events.publish(room.id, &RoomEvent::Pinned { product: card }).await?;
         Ok(())
     }
@@ -117,14 +119,11 @@ impl Rooms {
         viewer.host()?;
         require_live(room)?;
         let p = room.product(req.product).ok_or(RoomError::NotInLineup)?;
-        if room.read(|s| s.drop.is_some()) {
-            return Err(RoomError::DropRunning);
-        }
         let quantity = Stock::try_from(req.quantity)?.get();
         if quantity == 0 {
             return Err(crate::domain::Invalid::new("quantity", "a drop sells at least one unit").into());
         }
-        let available = self.commerce.available(p).await?;
+        let available = self.commerce.available(&p).await?;
         if quantity > available {
             return Err(CommerceError::SoldOut { title: p.title.clone(), available }.into());
         }
@@ -135,7 +134,12 @@ impl Rooms {
         }
         let now = self.clock.now();
         let ends_at = now.plus(Duration::from_secs(req.duration_secs as u64));
-        let d = self.store.create_drop(room.id, p.id, quantity, price, now, ends_at).await?;
+        // The database decides: at most one live drop per room, whichever node asks.
+        let d = match self.store.create_drop(room.id, p.id, quantity, price, now, ends_at).await {
+            Ok(d) => d,
+            Err(e) if is_unique_violation(&e) => return Err(RoomError::DropRunning),
+            Err(e) => return Err(e.into()),
+        };
         self.commerce.track_stock(&[], Some((d.id, quantity))).await?;
         let drop = DropCard {
             id: d.id,
@@ -149,15 +153,12 @@ impl Rooms {
         Ok(())
     }
 
-    /// Ends the room's drop if it is still running; the database decides which caller
-    /// ends it, so the event goes out once.
-    pub async fn end_drop(&self, room: &LiveRoom) -> RoomResult<()> {
-        let Some(drop_id) = room.read(|s| s.drop.as_ref().map(|d| d.id)) else {
-            return Ok(());
-        };
+    /// Ends a running drop; the database decides which caller ends it, so the event goes
+    /// out once.
+    pub async fn end_drop(&self, room: RoomId, drop_id: DropId) -> RoomResult<()> {
         if self.store.end_drop(drop_id).await?.is_some() {
             let sold = self.store.units_sold_in_drop(drop_id).await?;
-            self.events.publish(room.id, &RoomEvent::DropEnded { drop_id, sold }).await?;
+            self.events.publish(room, &RoomEvent::DropEnded { drop_id, sold }).await?;
         }
         Ok(())
     }
@@ -170,10 +171,9 @@ impl Rooms {
         if !self.store.advance_room(room_id, RoomStatus::Scheduled, RoomStatus::Live, self.clock.now()).await? {
             return Err(Refusal::Conflict("only a scheduled room can go live").into());
         }
-        let room = self.live_room(room_id).await?;
-        if room.read(|s| s.status) != RoomStatus::Live {
-            self.events.publish(room.id, &RoomEvent::RoomLive).await?;
-        }
+        // The database took the decision; whoever took it tells every node, whatever this
+        // node's copy of the room says.
+        self.events.publish(room_id, &RoomEvent::RoomLive).await?;
         Ok(())
     }
 
@@ -185,10 +185,11 @@ impl Rooms {
         if !self.store.advance_room(room_id, RoomStatus::Live, RoomStatus::Ended, self.clock.now()).await? {
             return Err(Refusal::Conflict("only a live room can end").into());
         }
-        let room = self.live_room(room_id).await?;
-        self.end_drop(&room).await?;
+        if let Some(drop) = self.store.live_drop(room_id).await? {
+            self.end_drop(room_id, drop.id).await?;
+        }
         self.media.close_room(room_id).await;
-        self.events.publish(room.id, &RoomEvent::RoomEnded).await?;
+        self.events.publish(room_id, &RoomEvent::RoomEnded).await?;
         Ok(())
     }
 

@@ -14,17 +14,46 @@ pub struct RoomHub {
     rooms: DashMap<RoomId, Arc<LiveRoom>>,
 }
 
+/// A viewer's seat in a room: the viewer counts in the room's viewers exactly as long
+/// as the seat is held. Seats are taken under the directory's lock, so a room being let
+/// go (it has no viewers) and a viewer arriving can never miss each other.
+pub struct Seat(Arc<LiveRoom>);
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        self.0.viewer_left();
+    }
+}
+
+fn seat(room: &Arc<LiveRoom>) -> Seat {
+    room.viewer_joined();
+    Seat(Arc::clone(room))
+}
+
 impl RoomHub {
     pub fn get(&self, id: RoomId) -> Option<Arc<LiveRoom>> {
         self.rooms.get(&id).map(|r| Arc::clone(&r))
     }
 
+    /// The room, with a seat in it, if this node serves it.
+    pub fn enter(&self, id: RoomId) -> Option<(Arc<LiveRoom>, Seat)> {
+        // The shard stays read-locked while the seat is taken: `let_go` cannot run between.
+        self.rooms.get(&id).map(|r| (Arc::clone(&r), seat(&r)))
+    }
+
     /// Adds a freshly loaded room unless another task loaded it first; returns the one
-    /// kept and whether it is the one given.
-    pub fn insert(&self, room: LiveRoom) -> (Arc<LiveRoom>, bool) {
+    /// kept, a seat in it if asked for, and whether it is the one given.
+    pub fn insert(&self, room: LiveRoom, seated: bool) -> (Arc<LiveRoom>, Option<Seat>, bool) {
+        // The seat is taken while the entry is locked: no other task sees the room empty.
         match self.rooms.entry(room.id) {
-            dashmap::Entry::Occupied(kept) => (Arc::clone(kept.get()), false),
-            dashmap::Entry::Vacant(slot) => (Arc::clone(slot.insert(Arc::new(room)).value()), true),
+            dashmap::Entry::Occupied(kept) => {
+                let kept = kept.get();
+                (Arc::clone(kept), seated.then(|| seat(kept)), false)
+            }
+            dashmap::Entry::Vacant(slot) => {
+                let kept = slot.insert(Arc::new(room));
+                (Arc::clone(kept.value()), seated.then(|| seat(kept.value())), true)
+            }
         }
     }
 
@@ -32,8 +61,9 @@ impl RoomHub {
         self.rooms.iter().map(|r| Arc::clone(&r)).collect()
     }
 
-    pub fn remove(&self, id: RoomId) {
-        self.rooms.remove(&id);
+    /// Forgets the room if nobody holds a seat in it; true when it did.
+    pub fn let_go(&self, id: RoomId) -> bool {
+        self.rooms.remove_if(&id, |_, room| room.viewers() == 0).is_some()
     }
 }
 

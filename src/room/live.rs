@@ -7,7 +7,7 @@ use crate::bus::events::event_frame;
 use crate::commerce::Storefront;
 use crate::domain::{AccountId, ProductId, Reaction, RoomId};
 use crate::store::ProductRow;
-use crate::wire::ws::{RoomCard, RoomEvent, RoomStatus, ServerMsg};
+use crate::wire::ws::{RoomCard, RoomEvent, ServerMsg};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -34,8 +34,6 @@ pub struct LiveRoom {
     pub host: AccountId,
     /// Title and host as of loading; status lives in the state.
     pub card: RoomCard,
-    /// The products lined up for the room, fixed when it was scheduled.
-    pub lineup: Vec<ProductRow>,
     /// Guarded by a std mutex: every section is a few field updates and one channel
     /// send, never an `.await`.
     inner: Mutex<Inner>,
@@ -49,12 +47,11 @@ pub struct LiveRoom {
 }
 
 impl LiveRoom {
-    pub fn new(card: RoomCard, lineup: Vec<ProductRow>, state: RoomState, channel_capacity: usize) -> Self {
+    pub fn new(card: RoomCard, state: RoomState, channel_capacity: usize) -> Self {
         Self {
             id: card.id,
             host: card.host.id,
             card,
-            lineup,
             inner: Mutex::new(Inner { state, frames: broadcast::channel(channel_capacity).0 }),
             channel_capacity,
             viewers: AtomicU64::new(0),
@@ -68,21 +65,15 @@ impl LiveRoom {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn product(&self, id: ProductId) -> Option<&ProductRow> {
-        self.lineup.iter().find(|p| p.id == id)
+    /// A lined-up product as the room knows it now.
+    pub fn product(&self, id: ProductId) -> Option<ProductRow> {
+        self.read(|s| s.lineup.iter().find(|p| p.id == id).cloned())
     }
 
     /// The room as commerce sees it right now.
     pub fn storefront(&self) -> Storefront<'_> {
-        let (live, drop) = self.read(|s| (s.status == RoomStatus::Live, s.drop.clone()));
-        Storefront {
-            room: self.id,
-            host: self.host,
-            host_name: &self.card.host.display_name,
-            live,
-            lineup: &self.lineup,
-            drop,
-        }
+        let (lineup, drop) = self.read(|s| (std::sync::Arc::clone(&s.lineup), s.drop.clone()));
+        Storefront { room: self.id, host: self.host, host_name: &self.card.host.display_name, lineup, drop }
     }
 
     /// Reads the state under its lock.

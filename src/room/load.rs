@@ -1,6 +1,7 @@
 //! A room as this node serves it, loaded from the database and the bus's shared history
 //! on first use.
 
+use super::hub::Seat;
 use super::live::LiveRoom;
 use super::state::RoomState;
 use super::{RoomResult, Rooms};
@@ -11,11 +12,29 @@ use crate::wire::ws::{DropCard, RoomCard};
 use std::sync::Arc;
 
 impl Rooms {
+    /// Whether this node serves the room right now (it is in memory here).
+    pub fn serves(&self, id: RoomId) -> bool {
+        self.hub.get(id).is_some()
+    }
+
     /// The room as this node serves it, loaded on first use.
     pub async fn live_room(&self, id: RoomId) -> RoomResult<Arc<LiveRoom>> {
-        if let Some(room) = self.hub.get(id) {
-            return Ok(room);
+        match self.hub.get(id) {
+            Some(room) => Ok(room),
+            None => Ok(self.load(id, false).await?.0),
         }
+    }
+
+    /// The room with a seat in it for a viewer, loaded on first use.
+    pub(super) async fn seat(&self, id: RoomId) -> RoomResult<(Arc<LiveRoom>, Seat)> {
+        if let Some(seated) = self.hub.enter(id) {
+            return Ok(seated);
+        }
+        let (room, seat) = self.load(id, true).await?;
+        Ok((room, seat.ok_or(Refusal::NotFound("room"))?))
+    }
+
+    async fn load(&self, id: RoomId, seated: bool) -> RoomResult<(Arc<LiveRoom>, Option<Seat>)> {
         let row = self.store.room(id).await?.ok_or(Refusal::NotFound("room"))?;
         let host = self.store.account(row.creator_id).await?.ok_or(Refusal::NotFound("host"))?;
         let lineup = self.store.lineup(id).await?;
@@ -37,7 +56,7 @@ impl Rooms {
         let card =
             RoomCard { id, title: row.title, status: row.status, starts_at: row.starts_at, host: host_card(&host) };
         let shared = self.events.bootstrap(id).await?;
-        let mut state = RoomState::new(shared.epoch, row.status, None, self.settings.history);
+        let mut state = RoomState::new(shared.epoch, row.status, lineup, self.settings.history);
         for (seq, frame) in shared.frames {
             if let Some((_, event)) = parse_event(&frame) {
                 state.apply(seq, &event, frame);
@@ -47,11 +66,15 @@ impl Rooms {
         // The database, not the fold of a trimmed history, says what is live now.
         state.status = row.status;
         state.drop = drop;
-        state.pinned = shared.pinned.or(state.pinned).filter(|p| lineup.iter().any(|l| l.id == *p));
-        let (room, loaded_here) = self.hub.insert(LiveRoom::new(card, lineup, state, self.settings.viewer_queue));
+        // A stream outlives the room's stay in this node's memory: ask the media layer
+        // (scaled out, the media home names the node holding it) whether one is on air.
+        state.streaming = self.media.is_streaming(id) || self.media_home.get(id).await?.is_some();
+        state.streamed = state.streaming || row.streamed_at.is_some();
+        state.pinned = shared.pinned.or(state.pinned).filter(|p| state.lineup.iter().any(|l| l.id == *p));
+        let (room, seat, loaded_here) = self.hub.insert(LiveRoom::new(card, state, self.settings.viewer_queue), seated);
         if loaded_here {
             self.events.attach(id).await?;
         }
-        Ok(room)
+        Ok((room, seat))
     }
 }

@@ -6,6 +6,7 @@ use super::{LiveRoom, RoomResult, Rooms, Viewer};
 use crate::commerce::catalog::product_card;
 use crate::wire::ws::{Participant, ServerMsg, Snapshot};
 use axum::extract::ws::Utf8Bytes;
+use std::sync::Arc;
 use tokio::sync::broadcast;
 
 /// The frames that open a viewer's stream, and the receiver that continues it.
@@ -34,14 +35,15 @@ impl Rooms {
     }
 
     pub async fn snapshot(&self, room: &LiveRoom, viewer: &Viewer, reset: bool) -> RoomResult<Opening> {
-        let ((card, pinned, drop, comments, seq, epoch, streaming), frames) = room.read_and_subscribe(|s| {
+        let ((card, rows, pinned, drop, comments, seq, epoch, streaming), frames) = room.read_and_subscribe(|s| {
             let mut card = room.card.clone();
             card.status = s.status;
-            (card, s.pinned, s.drop.clone(), s.comments.iter().cloned().collect(), s.seq, s.epoch.clone(), s.streaming)
+            let comments = s.comments.iter().cloned().collect();
+            (card, Arc::clone(&s.lineup), s.pinned, s.drop.clone(), comments, s.seq, s.epoch.clone(), s.streaming)
         });
         // Stock is read after subscribing, so any sale it misses arrives as an event.
-        let mut lineup = Vec::with_capacity(room.lineup.len());
-        for p in &room.lineup {
+        let mut lineup = Vec::with_capacity(rows.len());
+        for p in rows.iter() {
             lineup.push(product_card(p, self.commerce.available(p).await?));
         }
         let cart = match &viewer.account {

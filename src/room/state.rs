@@ -2,9 +2,11 @@
 //! it, so any node that sees the event stream can rebuild it.
 
 use crate::domain::ProductId;
+use crate::store::ProductRow;
 use crate::wire::ws::{DropCard, RoomEvent, RoomStatus, SequencedComment};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// Comments included in a snapshot: enough to fill a phone screen of chat.
 pub const SNAPSHOT_COMMENTS: usize = 30;
@@ -14,6 +16,9 @@ pub struct RoomState {
     pub seq: u64,
     pub epoch: String,
     pub status: RoomStatus,
+    /// The products lined up, fixed when the room was scheduled; their details follow
+    /// `product_updated` events. Shared, so a storefront is a pointer copy.
+    pub lineup: Arc<Vec<ProductRow>>,
     pub pinned: Option<ProductId>,
     pub drop: Option<DropCard>,
     /// The host's stream is on air, and has been at least once (for `resumed`).
@@ -25,13 +30,14 @@ pub struct RoomState {
 }
 
 impl RoomState {
-    pub fn new(epoch: String, status: RoomStatus, drop: Option<DropCard>, history_cap: usize) -> Self {
+    pub fn new(epoch: String, status: RoomStatus, lineup: Vec<ProductRow>, history_cap: usize) -> Self {
         Self {
             seq: 0,
             epoch,
             status,
+            lineup: Arc::new(lineup),
             pinned: None,
-            drop,
+            drop: None,
             streaming: false,
             streamed: false,
             comments: VecDeque::with_capacity(SNAPSHOT_COMMENTS),
@@ -65,6 +71,16 @@ impl RoomState {
                 self.comments.push_back(SequencedComment { seq, comment: comment.clone() });
             }
             RoomEvent::Pinned { product } => self.pinned = Some(product.id),
+            RoomEvent::ProductUpdated { product } => {
+                let lineup = Arc::make_mut(&mut self.lineup);
+                if let Some(row) = lineup.iter_mut().find(|p| p.id == product.id) {
+                    row.title.clone_from(&product.title);
+                    row.description.clone_from(&product.description);
+                    row.image_url.clone_from(&product.image_url);
+                    row.price = product.price.amount;
+                    row.currency = product.price.currency;
+                }
+            }
             RoomEvent::Unpinned { .. } => self.pinned = None,
             RoomEvent::DropStarted { drop } => self.drop = Some(drop.clone()),
             RoomEvent::DropEnded { drop_id, .. } => {
@@ -128,7 +144,7 @@ mod tests {
     }
 
     fn state_with(events: u64, cap: usize) -> RoomState {
-        let mut s = RoomState::new("e".into(), RoomStatus::Live, None, cap);
+        let mut s = RoomState::new("e".into(), RoomStatus::Live, Vec::new(), cap);
         for seq in 1..=events {
             s.apply(seq, &comment("x"), Utf8Bytes::from(seq.to_string()));
         }

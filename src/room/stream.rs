@@ -82,9 +82,11 @@ impl Rooms {
     }
 
     async fn announce_stream(&self, room: RoomId, started: bool) -> RoomResult<()> {
-        let live = self.live_room(room).await?;
         let event = if started {
-            RoomEvent::StreamStarted { resumed: live.read(|s| s.streamed) }
+            // The database remembers the first stream, so a room this node let go of and
+            // loaded again still announces a later one as resumed.
+            let first = self.store.mark_streamed(room, self.clock.now()).await?;
+            RoomEvent::StreamStarted { resumed: !first }
         } else {
             self.media_home.set(room, &self.settings.public_url, false).await?;
             RoomEvent::StreamStopped

@@ -51,15 +51,18 @@ impl Rooms {
 
     /// Ends a drop whose time is up; lets go of a room nobody here watches any more.
     async fn tick_lifecycle(&self, room: &LiveRoom, now: UnixMs) -> RoomResult<()> {
-        let (status, drop_over) = room.read(|s| (s.status, s.drop.as_ref().is_some_and(|d| d.ends_at <= now)));
-        if drop_over {
-            self.end_drop(room).await?;
+        let (status, over) = room.read(|s| (s.status, s.drop.as_ref().filter(|d| d.ends_at <= now).map(|d| d.id)));
+        if let Some(drop) = over {
+            self.end_drop(room.id, drop).await?;
         }
         // A node serves (and listens for) a room only while someone watches it here.
-        if room.viewers() == 0 && (status == RoomStatus::Ended || room.idle_ticks() >= IDLE_TICKS) {
-            self.hub.remove(room.id);
+        if (status == RoomStatus::Ended || room.idle_ticks() >= IDLE_TICKS) && self.hub.let_go(room.id) {
             self.events.detach(room.id).await?;
             self.presence.forget(room.id).await?;
+            // A viewer may have loaded the room again meanwhile: it must keep its events.
+            if self.hub.get(room.id).is_some() {
+                self.events.attach(room.id).await?;
+            }
         }
         Ok(())
     }

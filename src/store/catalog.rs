@@ -114,6 +114,34 @@ impl Store {
         row.as_ref().map(product).transpose()
     }
 
+    /// The current catalogue rows of `ids` (what checkout prices from), in id order.
+    pub async fn products(&self, ids: &[ProductId]) -> Result<Vec<ProductRow>, sqlx::Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let params: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("select {PRODUCT_COLUMNS} from products p where p.id in ({}) order by p.id", params.join(", "));
+        let mut query = sqlx::query(&sql);
+        for id in ids {
+            query = query.bind(id.get());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter().map(product).collect()
+    }
+
+    /// Rooms that line the product up and are scheduled or live: where a change to it
+    /// must be announced.
+    pub async fn rooms_lining_up(&self, product: ProductId) -> Result<Vec<crate::domain::RoomId>, sqlx::Error> {
+        let rows = sqlx::query(
+            "select r.id from rooms r join room_products rp on rp.room_id = r.id \
+             where rp.product_id = $1 and r.status in ('scheduled', 'live') order by r.id",
+        )
+        .bind(product.get())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(crate::domain::RoomId::from_row(r.try_get("id")?))).collect()
+    }
+
     pub async fn products_of_brand(&self, brand: BrandId) -> Result<Vec<ProductRow>, sqlx::Error> {
         let sql = format!("select {PRODUCT_COLUMNS} from products p where p.brand_id = $1 order by p.id");
         let rows = sqlx::query(&sql).bind(brand.get()).fetch_all(&self.pool).await?;

@@ -13,12 +13,19 @@
 mod accounts;
 mod catalog;
 mod orders;
+mod payments;
 mod rooms;
+mod test_cards;
 
 pub use accounts::AccountRow;
 pub use catalog::{AgreementRow, NewProduct, ProductPatch, ProductRow};
 pub use orders::{HeldLine, LiveHold, NewOrder, NewOrderLine, OrderRecord, PlaceOutcome, SettleOutcome};
+pub use payments::{
+    ChargeRow, CommissionEntry, CommissionKind, CommissionTotals, NewCharge, NewRefund, PaidLine, PaymentStatus,
+    RefundLine, RefundOpened, RefundRow,
+};
 pub use rooms::{DropRow, RoomRow};
+pub use test_cards::TestCardCharge;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};

@@ -1,3 +1,4 @@
+use super::payments::{CommissionEntry, insert_commission};
 use super::{Store, is_unique_violation};
 use crate::domain::{AccountId, BrandId, Currency, DropId, Money, OrderId, ProductId, RoomId, UnixMs};
 use crate::wire::api::Earnings;
@@ -73,7 +74,7 @@ pub enum SettleOutcome {
 const ORDER_SELECT: &str = "select o.id, o.buyer_id, o.room_id, o.creator_id, o.currency, o.subtotal, \
      o.commission_total, o.status, o.idempotency_key, o.failure_code, o.created_at, o.request_hash, \
      o.hold_id, o.hold_expires_at, l.product_id, l.brand_id, l.drop_id, l.title, l.quantity, \
-     l.unit_price, l.line_total, l.commission_amount \
+     l.unit_price, l.line_total, l.commission_amount, l.refunded_quantity \
      from orders o join order_lines l on l.order_id = o.id";
 
 fn status(raw: &str) -> Result<OrderStatus, sqlx::Error> {
@@ -96,6 +97,7 @@ fn line(row: &AnyRow) -> Result<OrderLineView, sqlx::Error> {
         unit_price: row.try_get("unit_price")?,
         line_total: row.try_get("line_total")?,
         commission: row.try_get("commission_amount")?,
+        refunded_quantity: row.try_get("refunded_quantity")?,
     })
 }
 
@@ -117,6 +119,7 @@ fn records(rows: &[AnyRow]) -> Result<Vec<OrderRecord>, sqlx::Error> {
                     lines: Vec::new(),
                     subtotal: Money::new(row.try_get("subtotal")?, currency),
                     commission: Money::new(row.try_get("commission_total")?, currency),
+                    refunded: Money::new(0, currency),
                     idempotency_key: row.try_get("idempotency_key")?,
                     failure_code: row.try_get("failure_code")?,
                     created_at: UnixMs(row.try_get("created_at")?),
@@ -127,7 +130,9 @@ fn records(rows: &[AnyRow]) -> Result<Vec<OrderRecord>, sqlx::Error> {
             });
         }
         if let Some(record) = out.last_mut() {
-            record.view.lines.push(line(row)?);
+            let line = line(row)?;
+            record.view.refunded.amount += line.refunded_quantity * line.unit_price;
+            record.view.lines.push(line);
         }
     }
     Ok(out)
@@ -215,16 +220,24 @@ impl Store {
         row.map(|r| r.try_get("payment_attempts")).transpose()
     }
 
-    /// Marks a placed order paid and takes its units out of stock (and out of its drop)
-    /// in one transaction, each decrement conditional on enough units remaining.
-    pub async fn settle_paid(&self, order: &OrderView, now: UnixMs) -> Result<SettleOutcome, sqlx::Error> {
+    /// Marks a placed order paid, takes its units out of stock (and out of its drop), and
+    /// accrues its commission, in one transaction; each decrement is conditional on enough
+    /// units remaining. Accruals settle at `settles_at` (the end of the return window).
+    pub async fn settle_paid(
+        &self,
+        order: &OrderView,
+        accruals: &[CommissionEntry],
+        settles_at: UnixMs,
+        now: UnixMs,
+    ) -> Result<SettleOutcome, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let paid =
-            sqlx::query("update orders set status = 'paid', updated_at = $1 where id = $2 and status = 'placed'")
-                .bind(now.0)
-                .bind(order.id.get())
-                .execute(&mut *tx)
-                .await?;
+        let paid = sqlx::query(
+            "update orders set status = 'paid', paid_at = $1, updated_at = $1 where id = $2 and status = 'placed'",
+        )
+        .bind(now.0)
+        .bind(order.id.get())
+        .execute(&mut *tx)
+        .await?;
         if paid.rows_affected() == 0 {
             return Ok(SettleOutcome::NotPlaced);
         }
@@ -249,6 +262,7 @@ impl Store {
                 }
             }
         }
+        insert_commission(&mut tx, accruals, now, Some(settles_at)).await?;
         tx.commit().await?;
         Ok(SettleOutcome::Paid)
     }
@@ -266,15 +280,18 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Placed orders whose stock hold has run out, with their hold ids.
-    pub async fn expired_orders(&self, now: UnixMs) -> Result<Vec<(OrderId, String)>, sqlx::Error> {
+    /// Placed orders that need reconciling: their hold has run out, or they were charged
+    /// but never settled (a crash, a lost database connection between the two).
+    pub async fn orders_to_reconcile(&self, now: UnixMs) -> Result<Vec<OrderId>, sqlx::Error> {
         let rows = sqlx::query(
-            "select id, hold_id from orders where status = 'placed' and hold_expires_at <= $1 order by id limit 500",
+            "select o.id from orders o where o.status = 'placed' and (o.hold_expires_at <= $1 or exists \
+             (select 1 from payments p where p.order_id = o.id and p.kind = 'charge' and p.status = 'succeeded')) \
+             order by o.id limit 500",
         )
         .bind(now.0)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|r| Ok((OrderId::from_row(r.try_get("id")?), r.try_get("hold_id")?))).collect()
+        rows.iter().map(|r| Ok(OrderId::from_row(r.try_get("id")?))).collect()
     }
 
     /// Placed orders whose hold has not expired: units that are promised but not yet sold.
@@ -322,6 +339,7 @@ impl Store {
         for order in &mut orders {
             order.subtotal.amount = order.lines.iter().map(|l| l.line_total).sum();
             order.commission.amount = order.lines.iter().map(|l| l.commission).sum();
+            order.refunded.amount = order.lines.iter().map(|l| l.refunded_quantity * l.unit_price).sum();
         }
         Ok(orders)
     }

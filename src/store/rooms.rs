@@ -14,6 +14,8 @@ pub struct RoomRow {
     pub starts_at: UnixMs,
     pub live_at: Option<UnixMs>,
     pub ended_at: Option<UnixMs>,
+    /// When the room's video first went on air, if it has.
+    pub streamed_at: Option<UnixMs>,
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +46,7 @@ fn room(row: &AnyRow) -> Result<RoomRow, sqlx::Error> {
         starts_at: UnixMs(row.try_get("starts_at")?),
         live_at: row.try_get::<Option<i64>, _>("live_at")?.map(UnixMs),
         ended_at: row.try_get::<Option<i64>, _>("ended_at")?.map(UnixMs),
+        streamed_at: row.try_get::<Option<i64>, _>("streamed_at")?.map(UnixMs),
     })
 }
 
@@ -60,7 +63,7 @@ fn drop_row(row: &AnyRow) -> Result<DropRow, sqlx::Error> {
     })
 }
 
-const ROOM_COLUMNS: &str = "id, creator_id, title, status, starts_at, live_at, ended_at";
+const ROOM_COLUMNS: &str = "id, creator_id, title, status, starts_at, live_at, ended_at, streamed_at";
 const DROP_COLUMNS: &str = "id, room_id, product_id, quantity, remaining, price, starts_at, ends_at";
 
 impl Store {
@@ -102,6 +105,7 @@ impl Store {
             starts_at,
             live_at: None,
             ended_at: None,
+            streamed_at: None,
         })
     }
 
@@ -144,6 +148,16 @@ impl Store {
             .bind(now.0)
             .bind(id.get())
             .bind(from.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records that the room's video went on air; true the first time.
+    pub async fn mark_streamed(&self, id: RoomId, now: UnixMs) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("update rooms set streamed_at = $1 where id = $2 and streamed_at is null")
+            .bind(now.0)
+            .bind(id.get())
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)

@@ -3,8 +3,8 @@
 //! are checked by the handler, so that they never appear in a `Debug` of the body.
 
 use crate::domain::{
-    AccountId, AgreementId, BasisPoints, BrandId, Currency, DisplayName, Money, Price, ProductId, ProductTitle, Role,
-    RoomTitle, Stock, Tier, UnixMs,
+    AccountId, AgreementId, BasisPoints, BrandId, Currency, DisplayName, IdempotencyKey, Money, OrderId, Price,
+    ProductId, ProductTitle, Quantity, Role, RoomTitle, Stock, Tier, UnixMs,
 };
 use crate::wire::ws::{HostCard, OrderView, ProductCard, RoomStatus};
 use serde::{Deserialize, Serialize};
@@ -157,6 +157,69 @@ pub struct CreatorOrders {
     pub orders: Vec<OrderView>,
     /// Paid sales attributed to the creator and commission owed, per currency.
     pub earnings: Vec<Earnings>,
+}
+
+/// A creator's commission in one currency, read from the commission ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CommissionBalance {
+    /// Accrued on paid orders.
+    pub accrued: Money,
+    /// Given back because the sale was refunded.
+    pub reversed: Money,
+    /// Paid out: lines whose return window has passed.
+    pub settled: Money,
+    /// accrued − reversed − settled: still to be paid (negative when a refund came after
+    /// the line had settled, and the creator owes it back).
+    pub owed: Money,
+}
+
+/// A refund of a paid order: all of the lines the caller may refund, or the units named.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRequest {
+    /// Chosen by the caller, one per refund: the same key never refunds twice.
+    #[schema(value_type = String)]
+    pub idempotency_key: IdempotencyKey,
+    /// The units to refund; absent means every unit left of the lines the caller may refund.
+    #[serde(default)]
+    pub lines: Option<Vec<RefundLineRequest>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundLineRequest {
+    pub product_id: ProductId,
+    pub quantity: Quantity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    /// Asked of the provider, no answer yet: retry with the same key.
+    Pending,
+    Refunded,
+    /// The provider refused; nothing was returned, the units stay sold.
+    RefundFailed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RefundView {
+    pub id: i64,
+    pub order_id: OrderId,
+    pub status: RefundStatus,
+    pub amount: Money,
+    pub lines: Vec<RefundLineView>,
+    /// Why the provider refused, for `refund_failed`.
+    pub failure: Option<String>,
+    pub created_at: UnixMs,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RefundLineView {
+    pub product_id: ProductId,
+    pub quantity: i64,
+    /// Minor units of the order's currency.
+    pub amount: i64,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

@@ -18,6 +18,7 @@ pub const PRODUCT_STOCK: &str = "/api/products/{product_id}/stock";
 pub const CREATORS: &str = "/api/creators";
 pub const CREATOR: &str = "/api/creators/{creator_id}";
 pub const CREATOR_ORDERS: &str = "/api/creators/{creator_id}/orders";
+pub const CREATOR_EARNINGS: &str = "/api/creators/{creator_id}/earnings";
 
 pub const AGREEMENTS: &str = "/api/agreements";
 pub const AGREEMENT: &str = "/api/agreements/{agreement_id}";
@@ -35,6 +36,10 @@ pub const WHEP_SESSION: &str = "/api/rooms/{room_id}/whep/{session_id}";
 
 pub const ORDERS: &str = "/api/orders";
 pub const ORDER: &str = "/api/orders/{order_id}";
+pub const ORDER_REFUNDS: &str = "/api/orders/{order_id}/refunds";
+
+/// Stripe's webhook deliveries (payment intent outcomes), signed with the endpoint secret.
+pub const STRIPE_WEBHOOK: &str = "/api/payments/stripe/webhook";
 
 /// Fills the `{param}` segments of a route template in order.
 ///

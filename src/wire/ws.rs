@@ -135,6 +135,11 @@ pub enum RoomEvent {
     Pinned {
         product: ProductCard,
     },
+    /// A lined-up product changed: its price, title or description, or its stock (a
+    /// restock, a recount, a refund). Replace the product's card with this one.
+    ProductUpdated {
+        product: ProductCard,
+    },
     Unpinned {
         product_id: ProductId,
     },
@@ -305,6 +310,8 @@ pub struct OrderView {
     pub lines: Vec<OrderLineView>,
     pub subtotal: Money,
     pub commission: Money,
+    /// What has been refunded of the subtotal so far.
+    pub refunded: Money,
     pub idempotency_key: String,
     pub failure_code: Option<String>,
     pub created_at: UnixMs,
@@ -320,6 +327,8 @@ pub struct OrderLineView {
     pub unit_price: i64,
     pub line_total: i64,
     pub commission: i64,
+    /// Units of the line refunded so far.
+    pub refunded_quantity: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

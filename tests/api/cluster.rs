@@ -350,3 +350,96 @@ async fn a_viewer_on_a_node_without_the_publisher_is_redirected_to_the_node_with
     viewer.close().await;
     publisher.close().await;
 }
+
+#[tokio::test]
+async fn a_price_and_a_stock_change_reach_viewers_on_every_node_and_every_node_charges_the_new_price() {
+    let Some(cluster) = Cluster::start(3).await else { return };
+    let scene = cluster.node(0).live_room(&[50]).await;
+    let product = scene.products[0];
+    let mut viewers = Vec::new();
+    for i in 0..3 {
+        viewers.push(cluster.node(i).shopper(scene.room, product, 1).await.0);
+    }
+    let price = serde_json::json!({"price": 1_234});
+    let (status, _) = cluster
+        .node(1)
+        .send(reqwest::Method::PATCH, &routes::path(routes::PRODUCT, &[product.get()]), Some(&scene.brand.token), Some(&price))
+        .await;
+    assert_eq!(status, 200);
+    for ws in &mut viewers {
+        let card = next_product_update(ws).await;
+        assert_eq!(card.price.amount, 1_234, "every node's viewers see the new price");
+    }
+    let stock = serde_json::json!({"stock": 40});
+    let (status, _) = cluster
+        .node(2)
+        .send(reqwest::Method::PUT, &routes::path(routes::PRODUCT_STOCK, &[product.get()]), Some(&scene.brand.token), Some(&stock))
+        .await;
+    assert_eq!(status, 200);
+    for ws in &mut viewers {
+        assert_eq!(next_product_update(ws).await.stock, 40, "and the new stock");
+    }
+    for (i, ws) in viewers.iter_mut().enumerate() {
+        ws.send(&checkout_ok(&format!("priced-{i}"))).await;
+        let order = ws.checkout_outcome().await.expect("paid");
+        assert_eq!(order.subtotal.amount, 1_234, "node {i} charged the new price");
+    }
+}
+
+async fn next_product_update(ws: &mut Ws) -> livecart::wire::ws::ProductCard {
+    ws.recv_until(|m| match m {
+        ServerMsg::Event { event: RoomEvent::ProductUpdated { product }, .. } => Some(product),
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test]
+async fn viewers_waiting_on_another_node_see_the_room_go_live_and_can_buy() {
+    let Some(cluster) = Cluster::start(2).await else { return };
+    let scene = cluster.node(0).scheduled_room(&[5], "EUR").await;
+    let (mut waiting, buyer) = cluster.node(1).shopper(scene.room, scene.products[0], 1).await;
+    waiting.send(&checkout_ok("too-early")).await;
+    assert_eq!(waiting.checkout_outcome().await.unwrap_err(), "room_not_live");
+    let _: livecart::wire::api::RoomView = cluster
+        .node(0)
+        .post(&routes::path(routes::ROOM_GO_LIVE, &[scene.room.get()]), Some(&scene.creator.token), &())
+        .await;
+    waiting.recv_until(|m| matches!(m, ServerMsg::Event { event: RoomEvent::RoomLive, .. }).then_some(())).await;
+    waiting.send(&checkout_ok("on-time")).await;
+    let order = waiting.checkout_outcome().await.expect("the room is live on this node too");
+    assert_eq!(order.buyer_id, buyer.account.id);
+}
+
+#[tokio::test]
+async fn two_start_drops_on_two_nodes_at_once_start_exactly_one_drop() {
+    let Some(cluster) = Cluster::start(2).await else { return };
+    for round in 0..5 {
+        let scene = cluster.node(0).live_room(&[20, 20]).await;
+        let (mut a, _) = cluster.node(0).viewer(scene.room, Some(&scene.creator.token)).await;
+        let (mut b, _) = cluster.node(1).viewer(scene.room, Some(&scene.creator.token)).await;
+        let start = |p| ClientMsg::StartDrop { product_id: p, quantity: 3, price: None, duration_secs: 600 };
+        let (first, second) = (start(scene.products[0]), start(scene.products[1]));
+        tokio::join!(a.send(&first), b.send(&second));
+        let (x, y) = tokio::join!(
+            a.recv_until(|m| match m {
+                ServerMsg::Event { event: RoomEvent::DropStarted { drop }, .. } => Some(Ok(drop.id)),
+                ServerMsg::Error { code, request: Some(r), .. } if r == "start_drop" => Some(Err(code)),
+                _ => None,
+            }),
+            b.recv_until(|m| match m {
+                ServerMsg::Event { event: RoomEvent::DropStarted { drop }, .. } => Some(Ok(drop.id)),
+                ServerMsg::Error { code, request: Some(r), .. } if r == "start_drop" => Some(Err(code)),
+                _ => None,
+            })
+        );
+        // Whatever each connection heard first, the database holds one live drop.
+        let live = cluster.store.live_drop(scene.room).await.unwrap().expect("a drop runs");
+        for outcome in [x, y] {
+            match outcome {
+                Ok(id) => assert_eq!(id, live.id, "round {round}: only the one drop was announced"),
+                Err(code) => assert_eq!(code, "drop_running", "round {round}"),
+            }
+        }
+    }
+}

@@ -249,6 +249,13 @@ impl Client {
     }
 
     pub async fn live_room_priced(&self, stocks: &[i64], currency: &str) -> Scene {
+        let scene = self.scheduled_room(stocks, currency).await;
+        let _: RoomView = self.post(&path(routes::ROOM_GO_LIVE, &[scene.room.get()]), Some(&scene.creator.token), &()).await;
+        scene
+    }
+
+    /// As [`Client::live_room_priced`], but the room stays scheduled.
+    pub async fn scheduled_room(&self, stocks: &[i64], currency: &str) -> Scene {
         static BRANDS: AtomicU64 = AtomicU64::new(0);
         let b = BRANDS.fetch_add(1, Ordering::Relaxed);
         let brand = self.register(Role::Brand, "Brand team", Some(&format!("Brand {b}"))).await;
@@ -281,7 +288,6 @@ impl Client {
             product_ids: products.clone(),
         };
         let room: RoomView = self.post(routes::ROOMS, Some(&creator.token), &room).await;
-        let _: RoomView = self.post(&path(routes::ROOM_GO_LIVE, &[room.id.get()]), Some(&creator.token), &()).await;
         Scene { room: room.id, brand, brand_id, creator, products }
     }
 

@@ -7,6 +7,7 @@ mod accounts;
 mod checkout;
 mod cluster;
 mod media;
+mod money;
 mod operations;
 mod protocol;
 mod rooms;

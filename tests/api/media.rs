@@ -185,3 +185,28 @@ async fn media_sessions_are_released_when_closed_and_when_the_room_ends() {
     eventually("the publisher's peer connection is released", || app.state.media.released_all()).await;
     publisher.close().await;
 }
+
+/// The common case of a creator going live from OBS before anyone joins: the room is let
+/// go of on this node while nobody watches, and must still know its stream on return.
+#[tokio::test]
+async fn a_stream_outlives_the_room_being_let_go_while_nobody_watches() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[3]).await;
+    let (publisher, location) = publish(&app, &scene, VideoCodec::Vp8).await;
+    eventually("the stream is on air", || app.state.media.is_streaming(scene.room)).await;
+    eventually("the room is let go of while nobody watches it", || !app.state.rooms.serves(scene.room)).await;
+
+    let (mut room_ws, snapshot) = app.viewer(scene.room, None).await;
+    assert!(snapshot.streaming, "a late viewer is told the stream is on air");
+    let viewer = watch(&app, &scene).await;
+    eventually("the late viewer receives packets", || viewer.packets() > 5).await;
+    viewer.close().await;
+
+    let (status, _) = app.send(reqwest::Method::DELETE, &location, Some(&scene.creator.token), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    publisher.close().await;
+    assert!(matches!(stream_event(&mut room_ws).await, RoomEvent::StreamStopped));
+    let (again, _) = publish(&app, &scene, VideoCodec::Vp8).await;
+    assert!(matches!(stream_event(&mut room_ws).await, RoomEvent::StreamStarted { resumed: true }));
+    again.close().await;
+}

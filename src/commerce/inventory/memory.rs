@@ -1,5 +1,5 @@
 use super::{Inventory, InventoryError};
-use crate::commerce::holds::{HoldBook, Shortfall, StockKey};
+use crate::commerce::holds::{HoldBook, Left, Shortfall, StockKey};
 use crate::domain::UnixMs;
 use async_trait::async_trait;
 use std::sync::Mutex;
@@ -39,7 +39,7 @@ impl Inventory for MemoryInventory {
         id: &str,
         lines: &[(StockKey, i64)],
         expires_at: UnixMs,
-    ) -> Result<Result<(), Shortfall>, InventoryError> {
+    ) -> Result<Result<Left, Shortfall>, InventoryError> {
         self.with(|b| b.hold(id, lines, expires_at))
     }
 

@@ -8,7 +8,7 @@ mod redis;
 pub use memory::MemoryInventory;
 pub use redis::RedisInventory;
 
-use super::holds::{Shortfall, StockKey};
+use super::holds::{Left, Shortfall, StockKey};
 use crate::domain::UnixMs;
 use crate::redis::RedisError;
 use crate::store::StoreError;
@@ -33,12 +33,13 @@ pub trait Inventory: Send + Sync + 'static {
     async fn track(&self, key: StockKey, on_hand: i64) -> Result<i64, InventoryError>;
     async fn set_on_hand(&self, key: StockKey, on_hand: i64) -> Result<i64, InventoryError>;
     async fn available(&self, key: StockKey) -> Result<Option<i64>, InventoryError>;
+    /// Takes units for every line or none; returns what each key has left after it.
     async fn hold(
         &self,
         id: &str,
         lines: &[(StockKey, i64)],
         expires_at: UnixMs,
-    ) -> Result<Result<(), Shortfall>, InventoryError>;
+    ) -> Result<Result<Left, Shortfall>, InventoryError>;
     async fn commit(&self, id: &str, now: UnixMs) -> Result<bool, InventoryError>;
     async fn release(&self, id: &str) -> Result<bool, InventoryError>;
     async fn expire(&self, now: UnixMs) -> Result<Vec<String>, InventoryError>;

@@ -12,7 +12,7 @@
 //! Nothing restocks from key-expiry notifications: the sweep releases expired holds.
 
 use super::{Inventory, InventoryError};
-use crate::commerce::holds::{Shortfall, StockKey};
+use crate::commerce::holds::{Left, Shortfall, StockKey};
 use crate::domain::{Clock, DropId, ProductId, UnixMs};
 use crate::redis::Redis;
 use crate::store::Store;
@@ -30,6 +30,7 @@ const MISSING: i64 = -1;
 
 /// KEYS: ready marker, holds, hold; then stock keys; then held keys.
 /// ARGV: hold id, expires at, then one quantity per stock key.
+/// Returns {1, units left per stock key…} when held, else {code, key index, available}.
 static HOLD: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
@@ -40,14 +41,15 @@ for i = 1, n do
   if not available then return {-1, i, 0} end
   if tonumber(available) < tonumber(ARGV[2 + i]) then return {0, i, tonumber(available)} end
 end
+local left = {1}
 for i = 1, n do
-  redis.call('DECRBY', KEYS[3 + i], ARGV[2 + i])
+  left[i + 1] = redis.call('DECRBY', KEYS[3 + i], ARGV[2 + i])
   redis.call('INCRBY', KEYS[3 + n + i], ARGV[2 + i])
   redis.call('HSET', KEYS[3], KEYS[3 + i], ARGV[2 + i])
 end
 redis.call('HSET', KEYS[3], 'expires', ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-return {1, 0, 0}
+return left
 "#,
     )
 });
@@ -267,7 +269,7 @@ impl Inventory for RedisInventory {
         id: &str,
         lines: &[(StockKey, i64)],
         expires_at: UnixMs,
-    ) -> Result<Result<(), Shortfall>, InventoryError> {
+    ) -> Result<Result<Left, Shortfall>, InventoryError> {
         let mut need: BTreeMap<String, (StockKey, i64)> = BTreeMap::new();
         for (key, units) in lines {
             need.entry(suffix(*key)).or_insert((*key, 0)).1 += units;
@@ -287,13 +289,15 @@ impl Inventory for RedisInventory {
                 hold.arg(*units);
             }
             let mut conn = self.redis.conn();
-            let (code, index, available): (i64, usize, i64) =
-                timed("livecart_redis_seconds", "hold", hold.invoke_async(&mut conn)).await?;
-            match code {
-                1 => return Ok(Ok(())),
-                0 => return Ok(Err(Shortfall { key: need[index - 1].0, available })),
-                MISSING => {
-                    let key = need[index - 1].0;
+            // {1, left per key…} when held; {code, index of the key, available} otherwise.
+            let answer: Vec<i64> = timed("livecart_redis_seconds", "hold", hold.invoke_async(&mut conn)).await?;
+            let at = |i: usize| answer.get(i).copied().unwrap_or(0);
+            // The script numbers keys from 1, in the order of `need`.
+            let key_at = |i: i64| need.get((i as usize).saturating_sub(1)).map(|(key, _)| *key);
+            match (at(0), key_at(at(1))) {
+                (1, _) => return Ok(Ok(need.iter().map(|(key, _)| *key).zip(answer.iter().skip(1).copied()).collect())),
+                (0, Some(key)) => return Ok(Err(Shortfall { key, available: at(2) })),
+                (MISSING, Some(key)) => {
                     let on_hand = self.on_hand(key).await?;
                     self.write_on_hand(key, on_hand, true).await?;
                 }

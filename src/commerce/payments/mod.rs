@@ -1,0 +1,69 @@
+//! Payment providers: the port every provider implements, the built-in test cards (the
+//! embedded default) and Stripe.
+//!
+//! A charge happens in two steps so that the ledger can record the provider's name for
+//! it before any money moves: [`PaymentProvider::prepare`] (nothing is charged; the
+//! reference is written to the ledger), then [`PaymentProvider::confirm`] (the money
+//! moves, at most once per reference however often it is asked). When an answer is lost,
+//! [`PaymentProvider::lookup`] says what became of the charge without moving money.
+
+mod test_cards;
+
+pub use test_cards::TestCards;
+
+use crate::domain::{CardNumber, Money, OrderId};
+use async_trait::async_trait;
+
+/// One charge, as every step of it describes it to the provider.
+pub struct Charge<'a> {
+    pub order: OrderId,
+    /// The provider idempotency key: derived from the order, so every attempt of one
+    /// order (a retry, a resume after a crash) is one charge to the provider.
+    pub key: &'a str,
+    pub amount: Money,
+    pub card: &'a CardNumber,
+}
+
+/// Why a step did not go through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentFailure {
+    /// The provider refused: no money moved. The reason is for the buyer.
+    Declined(String),
+    /// No answer (unreachable, timed out, lost): the money may or may not have moved.
+    /// Ask again with the same reference, or look it up.
+    Unavailable,
+}
+
+/// What became of a prepared charge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChargeState {
+    Charged,
+    /// Prepared, never confirmed: no money moved, and none will unless it is confirmed.
+    NotCharged,
+    Declined(String),
+}
+
+/// A refund of part or all of a charge.
+pub struct Refund<'a> {
+    /// The charge's reference.
+    pub charge: &'a str,
+    /// The provider idempotency key: one per refund in the ledger.
+    pub key: &'a str,
+    pub amount: Money,
+}
+
+#[async_trait]
+pub trait PaymentProvider: Send + Sync + 'static {
+    /// The provider's name in the ledger (`payments.provider`).
+    fn name(&self) -> &'static str;
+    /// Prepares the charge without moving money; returns the provider's reference for it.
+    async fn prepare(&self, charge: &Charge<'_>) -> Result<String, PaymentFailure>;
+    /// Moves the money of a prepared charge. A reference is charged at most once: asking
+    /// again reports what became of it.
+    async fn confirm(&self, reference: &str, charge: &Charge<'_>) -> Result<(), PaymentFailure>;
+    /// What became of a prepared charge, without moving money.
+    async fn lookup(&self, reference: &str) -> Result<ChargeState, PaymentFailure>;
+    /// Returns money to the buyer; returns the provider's reference for the refund. The
+    /// same key refunds once.
+    async fn refund(&self, refund: &Refund<'_>) -> Result<String, PaymentFailure>;
+}

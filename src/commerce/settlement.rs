@@ -1,0 +1,382 @@
+//! Charging a placed order and settling it, once, whatever happens.
+//!
+//! The payment ledger (`payments`) holds one charge per order. Its provider key is
+//! derived from the order, so every attempt (a retry after `payment_unavailable`, a
+//! resume on another node after a crash) is the same charge to the provider. The ledger
+//! is written before the provider is called (`pending`, then the provider's reference
+//! for the prepared charge, before any money moves) and after it answers (`succeeded` or
+//! `failed`). A charge that succeeded is settled (the order paid, its stock and
+//! commission booked) or, when the order can no longer be honoured (its hold ran out,
+//! the stock is gone), refunded, and the refund is recorded too.
+//!
+//! The reconciler finishes what a checkout left: orders charged but not settled, and
+//! orders whose hold ran out with a charge of unknown outcome (asking the provider).
+//! It holds the buyer's checkout claim while it works, so it never races a retry of the
+//! same checkout on any node.
+
+use super::commission::{accruals, reversal};
+use super::holds::Left;
+use super::payments::{Charge, ChargeState, PaymentFailure, Refund};
+use super::{Commerce, CommerceError, StockKey};
+use crate::domain::{AccountId, CardNumber, Money, OrderId, Refusal};
+use crate::store::{
+    AccountRow, ChargeRow, NewCharge, NewRefund, OrderRecord, PaymentStatus, RefundOpened, RefundRow, SettleOutcome,
+    Store,
+};
+use crate::telemetry::timed;
+use crate::wire::ws::{BrandSale, OrderStatus, OrderView, RoomEvent, SaleView};
+
+type Result<T> = std::result::Result<T, CommerceError>;
+
+/// The provider key of an order's charge: the same for every attempt.
+fn charge_key(order: OrderId) -> String {
+    format!("livecart-o{order}-charge")
+}
+
+/// The creator an order is attributed to (whose commission a refund reverses).
+async fn charge_creator(store: &Store, order: OrderId) -> Result<AccountId> {
+    Ok(store.order_record(order).await?.ok_or(Refusal::NotFound("order"))?.view.creator_id)
+}
+
+/// What a cancelled order tells a buyer who asks about it again.
+pub(super) fn cancelled_error(code: Option<&str>) -> CommerceError {
+    match code {
+        Some("payment_declined") => CommerceError::PaymentDeclined("this checkout was declined".into()),
+        Some("sold_out") => CommerceError::SoldOut { title: "this checkout".into(), available: 0 },
+        _ => CommerceError::HoldExpired,
+    }
+}
+
+/// The placed order a payment is for, and what its sale is announced with.
+pub(super) struct Placed<'a> {
+    pub order: OrderView,
+    pub hold_id: &'a str,
+    /// What the hold left of each key, when this call took it (the per-sale count-down).
+    pub left: Option<Left>,
+    pub buyer: &'a AccountRow,
+    pub host_name: &'a str,
+}
+
+impl Commerce {
+    /// Charges the order once and settles it. The ledger is written before every step
+    /// that can move money, so a crash anywhere leaves something the reconciler finishes.
+    pub(super) async fn pay(&self, placed: Placed<'_>, card: &CardNumber) -> Result<OrderView> {
+        let order = &placed.order;
+        let key = charge_key(order.id);
+        let new = NewCharge { order: order.id, amount: order.subtotal, provider: self.payments.name(), provider_key: &key };
+        let row = self.store.open_charge(&new, self.clock.now()).await?;
+        match row.status {
+            PaymentStatus::Succeeded => return self.settle(placed, &row).await,
+            PaymentStatus::Failed => return Err(CommerceError::PaymentDeclined(row.failure.unwrap_or_default())),
+            _ => {}
+        }
+        let charge = Charge { order: order.id, key: &key, amount: order.subtotal, card };
+        match self.charge(&row, &charge).await {
+            Ok(()) => {}
+            Err(PaymentFailure::Declined(reason)) => {
+                self.store.end_charge(row.id, PaymentStatus::Failed, Some(&reason), self.clock.now()).await?;
+                self.inventory.release(placed.hold_id).await?;
+                self.store.cancel_order(order.id, "payment_declined", self.clock.now()).await?;
+                return Err(CommerceError::PaymentDeclined(reason));
+            }
+            // The charge stays pending: a retry with the same key, or the reconciler, finds out.
+            Err(PaymentFailure::Unavailable) => return Err(CommerceError::PaymentUnavailable),
+        }
+        if !self.store.end_charge(row.id, PaymentStatus::Succeeded, None, self.clock.now()).await? {
+            let now = self.store.charge_of(order.id).await?.map(|c| c.status);
+            if now != Some(PaymentStatus::Succeeded) {
+                // Given up on meanwhile (its order cancelled): the money that moved
+                // anyway goes back.
+                self.refund_charge(order.id, "abandoned").await?;
+                return Err(CommerceError::HoldExpired);
+            }
+            // A provider webhook recorded the success first: settle as usual.
+        }
+        self.settle(placed, &row).await
+    }
+
+    /// Moves the money: prepares the charge (recording the provider's reference before
+    /// anything is charged), then confirms it. A free order is charged nothing.
+    async fn charge(&self, row: &ChargeRow, charge: &Charge<'_>) -> std::result::Result<(), PaymentFailure> {
+        if charge.amount.amount == 0 {
+            return Ok(());
+        }
+        let reference = match &row.provider_ref {
+            Some(reference) => reference.clone(),
+            None => {
+                let reference = self.payments.prepare(charge).await?;
+                if let Err(e) = self.store.set_charge_reference(row.id, &reference, self.clock.now()).await {
+                    // Unrecorded, it must not be charged: nobody could find the money again.
+                    tracing::warn!(error = &e as &dyn std::error::Error, "charge reference not recorded");
+                    return Err(PaymentFailure::Unavailable);
+                }
+                reference
+            }
+        };
+        self.payments.confirm(&reference, charge).await
+    }
+
+    /// Books a charged order: commits its hold, then in one transaction marks it paid,
+    /// takes its units out of stock and accrues its commission. What cannot be booked
+    /// is refunded.
+    async fn settle(&self, placed: Placed<'_>, row: &ChargeRow) -> Result<OrderView> {
+        let Placed { mut order, hold_id, left, buyer, host_name } = placed;
+        let now = self.clock.now();
+        if !self.inventory.commit(hold_id, now).await? {
+            self.refund_charge(order.id, "hold_expired").await?;
+            self.store.cancel_order(order.id, "hold_expired", now).await?;
+            return Err(CommerceError::HoldExpired);
+        }
+        let settles_at = now.plus(self.return_window);
+        let accrued = accruals(&order);
+        let booked = self.store.settle_paid(&order, &accrued, settles_at, now);
+        match timed("livecart_db_seconds", "settle_paid", booked).await? {
+            SettleOutcome::Paid => {}
+            SettleOutcome::NotPlaced => {
+                let record = self.store.order_record(order.id).await?.ok_or(Refusal::NotFound("order"))?;
+                if matches!(record.view.status, OrderStatus::Paid | OrderStatus::Refunded) {
+                    // Settled by a racing retry of the same checkout: one charge, one order.
+                    return Ok(record.view);
+                }
+                self.refund_charge(order.id, "hold_expired").await?;
+                self.resync_stock(&order).await?;
+                return Err(CommerceError::HoldExpired);
+            }
+            SettleOutcome::OutOfStock => {
+                self.refund_charge(order.id, "sold_out").await?;
+                self.store.cancel_order(order.id, "sold_out", now).await?;
+                self.resync_stock(&order).await?;
+                return Err(CommerceError::SoldOut { title: order.lines[0].title.clone(), available: 0 });
+            }
+        }
+        tracing::debug!(charge = row.id, "order settled");
+        order.status = OrderStatus::Paid;
+        self.carts.clear(order.room_id, buyer.id).await?;
+        if let Err(e) = self.announce_sale(&order, buyer, host_name, left.as_deref()).await {
+            // The order is paid and committed; a missed ticker entry must not fail it.
+            tracing::warn!(error = &e as &dyn std::error::Error, "sale announcement failed");
+        }
+        Ok(order)
+    }
+
+    /// Returns the whole charge of an order that will not be honoured, and records it.
+    async fn refund_charge(&self, order: OrderId, why: &str) -> Result<()> {
+        let Some(charge) = self.store.charge_of(order).await? else { return Ok(()) };
+        let (Some(reference), PaymentStatus::Succeeded) = (charge.provider_ref.as_deref(), charge.status) else {
+            return Ok(());
+        };
+        let new = NewRefund { order, request_key: why, provider: self.payments.name(), amount: charge.amount, lines: &[] };
+        let refund = match self.store.open_refund(&new, self.clock.now()).await? {
+            RefundOpened::Opened(r) | RefundOpened::Existing(r) => r,
+            RefundOpened::TooMany => return Ok(()),
+        };
+        self.complete_refund(&refund, reference, charge_creator(&self.store, order).await?).await.map(drop)
+    }
+
+    /// Asks the provider for a refund recorded as pending, and records its answer: done
+    /// (units back in stock, commission reversed), refused, or still unknown.
+    pub(super) async fn complete_refund(
+        &self,
+        refund: &RefundRow,
+        charge_reference: &str,
+        creator: AccountId,
+    ) -> Result<PaymentStatus> {
+        if refund.status != PaymentStatus::Pending {
+            return Ok(refund.status);
+        }
+        let asked = Refund { charge: charge_reference, key: &refund.provider_key, amount: refund.amount };
+        let now = self.clock.now();
+        match self.payments.refund(&asked).await {
+            Ok(reference) => {
+                self.store.finish_refund(refund, &reference, creator, reversal, now).await?;
+                Ok(PaymentStatus::Refunded)
+            }
+            Err(PaymentFailure::Declined(reason)) => {
+                tracing::warn!(refund = refund.id, reason, "refund refused by the provider");
+                self.store.fail_refund(refund, &reason, now).await?;
+                Ok(PaymentStatus::RefundFailed)
+            }
+            Err(PaymentFailure::Unavailable) => Ok(PaymentStatus::Pending),
+        }
+    }
+
+    /// Cancels a placed order whose hold ran out and gives its units back.
+    pub(super) async fn expire_order(&self, order: &OrderView, hold_id: &str) -> Result<()> {
+        self.inventory.release(hold_id).await?;
+        self.store.cancel_order(order.id, "hold_expired", self.clock.now()).await?;
+        Ok(())
+    }
+
+    /// Re-reads stock from the database after the inventory and the database disagreed.
+    async fn resync_stock(&self, order: &OrderView) -> Result<()> {
+        for l in &order.lines {
+            if let Some(p) = self.store.product(l.product_id).await? {
+                self.inventory.set_on_hand(StockKey::Product(p.id), p.stock).await?;
+            }
+            if let Some(d) = l.drop_id {
+                if let Some(remaining) = self.store.drop_remaining(d).await? {
+                    self.inventory.set_on_hand(StockKey::Drop(d), remaining).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells the room (a `sale` per line, with what the hold left) and each brand's feed.
+    async fn announce_sale(&self, order: &OrderView, buyer: &AccountRow, host_name: &str, left: Option<&[(StockKey, i64)]>) -> Result<()> {
+        for l in &order.lines {
+            let left_of = |key: StockKey| left.and_then(|left| left.iter().find(|(k, _)| *k == key).map(|(_, n)| *n));
+            let product = StockKey::Product(l.product_id);
+            let stock_left = match left_of(product) {
+                Some(n) => n,
+                None => self.inventory.available(product).await?.unwrap_or(0),
+            };
+            let drop_left = match l.drop_id.map(StockKey::Drop) {
+                Some(key) => match left_of(key) {
+                    Some(n) => Some(n),
+                    None => self.inventory.available(key).await?,
+                },
+                None => None,
+            };
+            let sale = SaleView {
+                buyer: buyer.display_name.clone(),
+                product_id: l.product_id,
+                title: l.title.clone(),
+                quantity: l.quantity,
+                stock_left,
+                drop_left,
+            };
+            self.events.publish(order.room_id, &RoomEvent::Sale(sale)).await?;
+            let brand_sale = BrandSale {
+                order_id: order.id,
+                room_id: order.room_id,
+                creator_id: order.creator_id,
+                creator_name: host_name.to_owned(),
+                product_id: l.product_id,
+                title: l.title.clone(),
+                quantity: l.quantity,
+                amount: Money::new(l.line_total, order.subtotal.currency),
+                commission: Money::new(l.commission, order.subtotal.currency),
+                at: order.created_at,
+            };
+            self.sales.publish(l.brand_id, &brand_sale).await?;
+        }
+        Ok(())
+    }
+
+    /// The provider says (a webhook) what became of a charge: record it and finish its
+    /// order, unless a checkout of it is running right now (which will finish it).
+    pub async fn charge_reported(&self, reference: &str, state: ChargeState) -> Result<()> {
+        let Some(charge) = self.store.charge_by_reference(self.payments.name(), reference).await? else {
+            return Ok(());
+        };
+        let Some(record) = self.store.order_record(charge.order_id).await? else { return Ok(()) };
+        let (buyer, key) = (record.view.buyer_id, record.view.idempotency_key.clone());
+        if !self.claims.claim(buyer, &key).await? {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let recorded = match state {
+            ChargeState::Charged => self.store.end_charge(charge.id, PaymentStatus::Succeeded, None, now).await,
+            ChargeState::Declined(reason) => self.store.end_charge(charge.id, PaymentStatus::Failed, Some(&reason), now).await,
+            ChargeState::NotCharged => Ok(false),
+        };
+        let done = match recorded {
+            Ok(_) => self.reconcile_claimed(charge.order_id).await,
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = self.claims.release(buyer, &key).await {
+            tracing::warn!(error = &e as &dyn std::error::Error, "webhook's claim not released; it lapses");
+        }
+        done
+    }
+
+    /// Reconciles every placed order that needs it (see the module's documentation).
+    pub async fn reconcile_all(&self) -> Result<()> {
+        for order in self.store.orders_to_reconcile(self.clock.now()).await? {
+            if let Err(e) = self.reconcile(order).await {
+                tracing::warn!(%order, error = &e as &dyn std::error::Error, "order not reconciled");
+            }
+        }
+        Ok(())
+    }
+
+    /// Finishes one placed order, holding its buyer's checkout claim so no retry of the
+    /// same checkout runs meanwhile, on any node.
+    pub(super) async fn reconcile(&self, order: OrderId) -> Result<()> {
+        let Some(record) = self.store.order_record(order).await? else { return Ok(()) };
+        let (buyer, key) = (record.view.buyer_id, record.view.idempotency_key.clone());
+        if !self.claims.claim(buyer, &key).await? {
+            return Ok(());
+        }
+        let done = self.reconcile_claimed(order).await;
+        if let Err(e) = self.claims.release(buyer, &key).await {
+            tracing::warn!(error = &e as &dyn std::error::Error, "reconciler's claim not released; it lapses");
+        }
+        done
+    }
+
+    async fn reconcile_claimed(&self, order: OrderId) -> Result<()> {
+        // Read again under the claim: a checkout may have finished it meanwhile.
+        let Some(record) = self.store.order_record(order).await? else { return Ok(()) };
+        if record.view.status != OrderStatus::Placed {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let expired = record.hold_expires_at <= now;
+        let Some(charge) = self.store.charge_of(order).await? else {
+            return if expired { self.expire_order(&record.view, &record.hold_id).await } else { Ok(()) };
+        };
+        match charge.status {
+            PaymentStatus::Succeeded => self.settle_found(record, &charge).await,
+            PaymentStatus::Failed => {
+                self.inventory.release(&record.hold_id).await?;
+                self.store.cancel_order(order, "payment_declined", now).await?;
+                Ok(())
+            }
+            _ if !expired => Ok(()),
+            _ => {
+                let state = match &charge.provider_ref {
+                    // Never prepared: no money can have moved.
+                    None => Ok(ChargeState::NotCharged),
+                    Some(reference) => self.payments.lookup(reference).await,
+                };
+                match state {
+                    Ok(ChargeState::Charged) => {
+                        self.store.end_charge(charge.id, PaymentStatus::Succeeded, None, now).await?;
+                        self.settle_found(record, &charge).await
+                    }
+                    Ok(ChargeState::NotCharged) => {
+                        self.store.end_charge(charge.id, PaymentStatus::Failed, Some("abandoned"), now).await?;
+                        self.expire_order(&record.view, &record.hold_id).await
+                    }
+                    Ok(ChargeState::Declined(reason)) => {
+                        self.store.end_charge(charge.id, PaymentStatus::Failed, Some(&reason), now).await?;
+                        self.inventory.release(&record.hold_id).await?;
+                        self.store.cancel_order(order, "payment_declined", now).await?;
+                        Ok(())
+                    }
+                    // The provider does not answer: ask again on the next sweep.
+                    Err(_) => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// Settles a charge the checkout did not finish (it crashed, or lost its database).
+    async fn settle_found(&self, record: OrderRecord, charge: &ChargeRow) -> Result<()> {
+        let buyer = self.store.account(record.view.buyer_id).await?.ok_or(Refusal::NotFound("buyer"))?;
+        let host = self.store.account(record.view.creator_id).await?.ok_or(Refusal::NotFound("host"))?;
+        let placed = Placed {
+            order: record.view,
+            hold_id: &record.hold_id,
+            left: None,
+            buyer: &buyer,
+            host_name: &host.display_name,
+        };
+        match self.settle(placed, charge).await {
+            Ok(_) | Err(CommerceError::HoldExpired | CommerceError::SoldOut { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! The money path: the payment ledger, lost answers and crashes between charge and
+//! settle, refunds with their restock and commission reversal, the commission ledger,
+//! and prices and stock that every viewer sees and every checkout charges.
+
+use crate::helpers::{TestApp, checkout, test_config};
+use livecart::commerce::payments::TestCards;
+use livecart::domain::{Clock, OrderId, UnixMs};
+use livecart::store::{CommissionKind, PaymentStatus};
+use livecart::wire::api::{CommissionBalance, ProductPatchRequest, RefundStatus, RefundView, StockRequest};
+use livecart::wire::routes::{self, path};
+use livecart::wire::ws::{ClientMsg, OrderStatus, OrderView, RoomEvent, ServerMsg};
+use reqwest::Method;
+use serde_json::json;
+use std::time::Duration;
+
+const START: UnixMs = UnixMs(1_800_000_000_000);
+
+async fn db_stock(app: &TestApp, product: livecart::domain::ProductId) -> i64 {
+    app.state.store.product(product).await.unwrap().unwrap().stock
+}
+
+/// The provider's own books for an order's charge: (charged, refunded).
+async fn provider_books(app: &TestApp, order: OrderId) -> Option<(i64, i64)> {
+    let charge = app.state.store.charge_of(order).await.unwrap()?;
+    app.state.store.test_card_totals(charge.provider_ref.as_deref()?).await.unwrap()
+}
+
+async fn refund(app: &TestApp, token: &str, order: OrderId, body: serde_json::Value) -> (reqwest::StatusCode, serde_json::Value) {
+    app.send(Method::POST, &path(routes::ORDER_REFUNDS, &[order.get()]), Some(token), Some(&body)).await
+}
+
+#[tokio::test]
+async fn a_charge_whose_answer_was_lost_is_found_on_retry_and_paid_exactly_once() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[5]).await;
+    let (mut ws, _) = app.shopper(scene.room, scene.products[0], 1).await;
+    ws.send(&checkout("lost", TestCards::ANSWER_LOST)).await;
+    assert_eq!(ws.checkout_outcome().await.unwrap_err(), "payment_unavailable");
+    ws.send(&checkout("lost", TestCards::ANSWER_LOST)).await;
+    let order = ws.checkout_outcome().await.expect("the retry finds the charge");
+    let charge = app.state.store.charge_of(order.id).await.unwrap().unwrap();
+    assert_eq!(charge.status, PaymentStatus::Succeeded);
+    assert_eq!(charge.attempts, 2, "both attempts were one charge");
+    assert_eq!(provider_books(&app, order.id).await, Some((1_000, 0)), "the provider charged once");
+    assert_eq!(db_stock(&app, scene.products[0]).await, 4);
+}
+
+#[tokio::test]
+async fn a_charge_whose_answer_was_lost_is_refunded_and_recorded_when_nobody_retries() {
+    let clock = Clock::manual(START);
+    let mut config = test_config();
+    config.hold_ttl = Duration::from_secs(60);
+    let app = TestApp::spawn_with(config, clock.clone()).await;
+    let scene = app.live_room(&[1]).await;
+    let (mut ws, buyer) = app.shopper(scene.room, scene.products[0], 1).await;
+    ws.send(&checkout("gone", TestCards::ANSWER_LOST)).await;
+    assert_eq!(ws.checkout_outcome().await.unwrap_err(), "payment_unavailable");
+
+    clock.advance(Duration::from_secs(61));
+    app.state.commerce.sweep().await.unwrap();
+    let orders: Vec<OrderView> = app.get(routes::ORDERS, Some(&buyer.token)).await;
+    assert_eq!(orders[0].status, OrderStatus::Cancelled);
+    let charge = app.state.store.charge_of(orders[0].id).await.unwrap().unwrap();
+    assert_eq!(charge.status, PaymentStatus::Succeeded, "the ledger knows the money moved");
+    let refunds = app.state.store.refunds_of_order(orders[0].id).await.unwrap();
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].status, PaymentStatus::Refunded);
+    assert_eq!(refunds[0].amount.amount, 1_000);
+    assert_eq!(provider_books(&app, orders[0].id).await, Some((1_000, 1_000)), "the provider gave it all back");
+    assert_eq!(app.stock(scene.products[0]).await, 1, "the unit is on sale again");
+    assert_eq!(db_stock(&app, scene.products[0]).await, 1);
+}
+
+#[tokio::test]
+async fn a_charge_that_never_happened_is_cancelled_after_the_hold_without_a_refund() {
+    let clock = Clock::manual(START);
+    let mut config = test_config();
+    config.hold_ttl = Duration::from_secs(60);
+    let app = TestApp::spawn_with(config, clock.clone()).await;
+    let scene = app.live_room(&[1]).await;
+    let (mut ws, buyer) = app.shopper(scene.room, scene.products[0], 1).await;
+    ws.send(&checkout("once", TestCards::FAILS_ONCE)).await;
+    assert_eq!(ws.checkout_outcome().await.unwrap_err(), "payment_unavailable");
+    clock.advance(Duration::from_secs(61));
+    app.state.commerce.sweep().await.unwrap();
+
+    let orders: Vec<OrderView> = app.get(routes::ORDERS, Some(&buyer.token)).await;
+    assert_eq!(orders[0].status, OrderStatus::Cancelled);
+    let charge = app.state.store.charge_of(orders[0].id).await.unwrap().unwrap();
+    assert_eq!(charge.status, PaymentStatus::Failed);
+    assert!(app.state.store.refunds_of_order(orders[0].id).await.unwrap().is_empty());
+    assert_eq!(provider_books(&app, orders[0].id).await, None, "the provider charged nothing");
+    ws.send(&checkout("once", TestCards::FAILS_ONCE)).await;
+    assert_eq!(ws.checkout_outcome().await.unwrap_err(), "hold_expired", "a late retry charges nothing either");
+    assert_eq!(provider_books(&app, orders[0].id).await, None);
+}
+
+#[tokio::test]
+async fn a_brand_refunds_a_line_in_parts_and_stock_and_commission_follow() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[5]).await;
+    let (mut ws, _) = app.shopper(scene.room, scene.products[0], 3).await;
+    ws.send(&checkout("three", TestCards::SUCCEEDS)).await;
+    let order = ws.checkout_outcome().await.expect("paid");
+    assert_eq!(db_stock(&app, scene.products[0]).await, 2);
+
+    let one = json!({"idempotency_key": "r1", "lines": [{"product_id": scene.products[0], "quantity": 1}]});
+    let (status, body) = refund(&app, &scene.brand.token, order.id, one.clone()).await;
+    assert_eq!(status, 201, "{body}");
+    let first: RefundView = serde_json::from_value(body).unwrap();
+    assert_eq!(first.status, RefundStatus::Refunded);
+    assert_eq!(first.amount.amount, 1_000);
+    let (_, again) = refund(&app, &scene.brand.token, order.id, one).await;
+    assert_eq!(again["id"], first.id, "the same key refunds once");
+    assert_eq!(db_stock(&app, scene.products[0]).await, 3, "one unit back in stock");
+    assert_eq!(app.stock(scene.products[0]).await, 3);
+
+    let (status, body) = refund(&app, &scene.brand.token, order.id, json!({"idempotency_key": "rest"})).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["amount"]["amount"], 2_000, "the rest of the line");
+    let paid: OrderView = app.get(&path(routes::ORDER, &[order.id.get()]), Some(&scene.creator.token)).await;
+    assert_eq!(paid.status, OrderStatus::Refunded);
+    assert_eq!(paid.refunded.amount, 3_000);
+    assert_eq!(paid.lines[0].refunded_quantity, 3);
+    let (status, body) = refund(&app, &scene.brand.token, order.id, json!({"idempotency_key": "more"})).await;
+    assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (409, Some("conflict")));
+
+    // 10% of 3,000 accrued; reversed in two parts that add up to all of it.
+    let ledger = app.state.store.commission_entries(order.id).await.unwrap();
+    let sum = |kind| ledger.iter().filter(|e| e.kind == kind).map(|e| e.amount).sum::<i64>();
+    assert_eq!((sum(CommissionKind::Accrued), sum(CommissionKind::Reversed)), (300, 300));
+    let earnings: Vec<CommissionBalance> =
+        app.get(&path(routes::CREATOR_EARNINGS, &[scene.host_id().get()]), Some(&scene.creator.token)).await;
+    assert_eq!(earnings[0].owed.amount, 0);
+}
+
+#[tokio::test]
+async fn only_the_brand_or_an_admin_refunds_and_a_refused_refund_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[5]).await;
+    let other = app.live_room(&[5]).await;
+    let (mut ws, buyer) = app.shopper(scene.room, scene.products[0], 1).await;
+    ws.send(&checkout("k", TestCards::REFUND_REFUSED)).await;
+    let order = ws.checkout_outcome().await.expect("paid");
+    for token in [&buyer.token, &scene.creator.token, &other.brand.token] {
+        let (status, _) = refund(&app, token, order.id, json!({"idempotency_key": "x"})).await;
+        assert_eq!(status, 403);
+    }
+    let (status, body) = refund(&app, &scene.brand.token, order.id, json!({"idempotency_key": "x"})).await;
+    assert_eq!(status, 201);
+    assert_eq!(body["status"], "refund_failed");
+    assert!(body["failure"].as_str().is_some_and(|f| !f.is_empty()));
+    assert_eq!(db_stock(&app, scene.products[0]).await, 4, "nothing came back");
+    let ledger = app.state.store.commission_entries(order.id).await.unwrap();
+    assert!(ledger.iter().all(|e| e.kind == CommissionKind::Accrued), "no reversal for a refund that failed");
+    let (status, body) = refund(&app, &scene.brand.token, order.id, json!({"idempotency_key": "again"})).await;
+    assert_eq!((status.as_u16(), body["status"].as_str()), (201, Some("refund_failed")), "the units stay refundable");
+}
+
+#[tokio::test]
+async fn commission_settles_after_the_return_window_and_a_later_refund_is_owed_back() {
+    let clock = Clock::manual(START);
+    let mut config = test_config();
+    config.return_window = Duration::from_secs(3_600);
+    let app = TestApp::spawn_with(config, clock.clone()).await;
+    let scene = app.live_room(&[5]).await;
+    let (mut ws, _) = app.shopper(scene.room, scene.products[0], 2).await;
+    ws.send(&checkout("k", TestCards::SUCCEEDS)).await;
+    let order = ws.checkout_outcome().await.expect("paid");
+    let earnings = || async {
+        let e: Vec<CommissionBalance> =
+            app.get(&path(routes::CREATOR_EARNINGS, &[scene.host_id().get()]), Some(&scene.creator.token)).await;
+        (e[0].accrued.amount, e[0].reversed.amount, e[0].settled.amount, e[0].owed.amount)
+    };
+    app.state.commerce.sweep().await.unwrap();
+    assert_eq!(earnings().await, (200, 0, 0, 200), "inside the return window nothing settles");
+    clock.advance(Duration::from_secs(3_601));
+    app.state.commerce.sweep().await.unwrap();
+    app.state.commerce.sweep().await.unwrap();
+    assert_eq!(earnings().await, (200, 0, 200, 0), "settled once");
+    let (status, _) = refund(&app, &scene.brand.token, order.id, json!({"idempotency_key": "late"})).await;
+    assert_eq!(status, 201);
+    assert_eq!(earnings().await, (200, 200, 200, -200), "a refund after settlement is owed back");
+    let (status, _) = app.send(Method::GET, &path(routes::CREATOR_EARNINGS, &[scene.host_id().get()]), Some(&scene.brand.token), None).await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn a_price_change_reaches_viewers_and_checkout_charges_the_new_price() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[5]).await;
+    let (mut ws, _) = app.shopper(scene.room, scene.products[0], 1).await;
+    let patch = ProductPatchRequest { price: Some(1_500.try_into().unwrap()), ..Default::default() };
+    let body = serde_json::to_value(&patch).unwrap();
+    let (status, _) =
+        app.send(Method::PATCH, &path(routes::PRODUCT, &[scene.products[0].get()]), Some(&scene.brand.token), Some(&body)).await;
+    assert_eq!(status, 200);
+    let card = ws
+        .recv_until(|m| match m {
+            ServerMsg::Event { event: RoomEvent::ProductUpdated { product }, .. } => Some(product),
+            _ => None,
+        })
+        .await;
+    assert_eq!(card.price.amount, 1_500);
+    ws.send(&ClientMsg::CartSet { product_id: scene.products[0], quantity: 1 }).await;
+    let cart = ws.recv_until(|m| match m {
+        ServerMsg::Cart { cart } => Some(cart),
+        _ => None,
+    })
+    .await;
+    assert_eq!(cart.total.unwrap().amount, 1_500, "the cart shows the new price");
+    ws.send(&checkout("new-price", TestCards::SUCCEEDS)).await;
+    let order = ws.checkout_outcome().await.expect("paid");
+    assert_eq!(order.subtotal.amount, 1_500, "and checkout charges it");
+}
+
+#[tokio::test]
+async fn a_stock_change_reaches_viewers_and_no_unit_that_is_gone_can_be_bought() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[5]).await;
+    let (mut ws, _) = app.shopper(scene.room, scene.products[0], 1).await;
+    let body = serde_json::to_value(StockRequest { stock: 0.try_into().unwrap() }).unwrap();
+    let (status, _) = app
+        .send(Method::PUT, &path(routes::PRODUCT_STOCK, &[scene.products[0].get()]), Some(&scene.brand.token), Some(&body))
+        .await;
+    assert_eq!(status, 200);
+    let card = ws
+        .recv_until(|m| match m {
+            ServerMsg::Event { event: RoomEvent::ProductUpdated { product }, .. } => Some(product),
+            _ => None,
+        })
+        .await;
+    assert_eq!(card.stock, 0);
+    ws.send(&checkout("gone", TestCards::SUCCEEDS)).await;
+    assert_eq!(ws.checkout_outcome().await.unwrap_err(), "sold_out");
+}
+
+#[tokio::test]
+async fn each_sale_of_a_drop_counts_down_from_its_own_hold() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[20]).await;
+    let (mut host, _) = app.viewer(scene.room, Some(&scene.creator.token)).await;
+    host.send(&ClientMsg::StartDrop { product_id: scene.products[0], quantity: 7, price: None, duration_secs: 600 }).await;
+    host.recv_until(|m| matches!(m, ServerMsg::Event { event: RoomEvent::DropStarted { .. }, .. }).then_some(())).await;
+    let mut buyers = Vec::new();
+    for _ in 0..7 {
+        buyers.push(app.shopper(scene.room, scene.products[0], 1).await.0);
+    }
+    for (i, ws) in buyers.iter_mut().enumerate() {
+        ws.send(&checkout(&format!("d{i}"), TestCards::SUCCEEDS)).await;
+    }
+    for ws in &mut buyers {
+        ws.checkout_outcome().await.expect("seven units for seven buyers");
+    }
+    let mut left = Vec::new();
+    while left.len() < 7 {
+        if let ServerMsg::Event { event: RoomEvent::Sale(sale), .. } = host.recv().await {
+            left.push((sale.drop_left.unwrap(), sale.stock_left));
+        }
+    }
+    left.sort();
+    let expected: Vec<(i64, i64)> = (0..7).map(|n| (n, 13 + n)).collect();
+    assert_eq!(left, expected, "every sale carries its own count, none the final one twice");
+}
+
+/// Whether the connection's `start_drop` was refused: its replies are in order, so the
+/// `cart` answer to a message sent after it comes after any error it got.
+async fn start_drop_refused(ws: &mut crate::helpers::Ws, product: livecart::domain::ProductId) -> Option<String> {
+    ws.send(&ClientMsg::CartSet { product_id: product, quantity: 1 }).await;
+    let mut refused = None;
+    loop {
+        match ws.recv().await {
+            ServerMsg::Error { code, request: Some(r), .. } if r == "start_drop" => refused = Some(code),
+            ServerMsg::Cart { .. } => return refused,
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn two_drops_started_at_once_give_exactly_one_drop() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[20, 20]).await;
+    let (mut a, _) = app.viewer(scene.room, Some(&scene.creator.token)).await;
+    let (mut b, _) = app.viewer(scene.room, Some(&scene.creator.token)).await;
+    let start = |p| ClientMsg::StartDrop { product_id: p, quantity: 3, price: None, duration_secs: 600 };
+    a.send(&start(scene.products[0])).await;
+    b.send(&start(scene.products[1])).await;
+    let refused = [start_drop_refused(&mut a, scene.products[0]).await, start_drop_refused(&mut b, scene.products[0]).await];
+    let running = refused.iter().filter(|r| r.as_deref() == Some("drop_running")).count();
+    assert_eq!(running, 1, "exactly one of the two is refused: {refused:?}");
+    assert!(app.state.store.live_drop(scene.room).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn the_snapshot_counts_the_viewer_it_is_sent_to() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[1]).await;
+    let (_ws, snapshot) = app.viewer(scene.room, None).await;
+    assert_eq!(snapshot.viewers, 1);
+}
