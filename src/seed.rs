@@ -3,7 +3,8 @@
 
 use crate::accounts::{AccountError, Accounts, Registration};
 use crate::domain::{
-    BasisPoints, Currency, DisplayName, Email, Invalid, Password, Price, ProductTitle, Role, Stock, UnixMs,
+    BasisPoints, Currency, DisplayName, Email, ImageUrl, Invalid, Password, Price, ProductDescription, ProductTitle, Role,
+    Stock, UnixMs,
 };
 use crate::room::{RoomError, Rooms};
 use crate::store::{AccountRow, NewProduct, Store, StoreError};
@@ -71,8 +72,8 @@ pub async fn seed_demo(accounts: &Accounts, rooms: &Rooms, store: &Store, now: U
     for (title, description, price, stock) in PRODUCTS {
         let product = NewProduct {
             title: ProductTitle::try_from(title)?,
-            description: description.to_owned(),
-            image_url: format!("/img/{}.svg", title.to_lowercase().replace(' ', "-")),
+            description: ProductDescription::try_from(description)?,
+            image_url: ImageUrl::try_from(format!("/img/{}.svg", title.to_lowercase().replace(' ', "-")))?,
             price: Price::try_from(price)?,
             currency: Currency::try_from("EUR")?,
             stock: Stock::try_from(stock)?,

@@ -145,5 +145,5 @@ async fn audience_spreads_viewers_over_rooms_and_churned_viewers_resume_without_
     assert!(r.comments_sent > 0 && r.comments_received > 0, "{r:?}");
     let paid = r.checkouts.get("paid").copied().unwrap_or(0);
     let orders = s.state.store.orders_of_creator(host.account.id).await.unwrap();
-    assert_eq!(orders.iter().filter(|o| o.status == livecart::wire::ws::OrderStatus::Paid).count() as u64, paid);
+    assert_eq!(orders.iter().filter(|o| o.view.status == livecart::wire::ws::OrderStatus::Paid).count() as u64, paid);
 }

@@ -77,7 +77,8 @@ impl Bus {
     }
 
     /// Any number of nodes sharing `redis`. Starts the one subscription this node listens
-    /// on (room channels and brand channels), which runs until `shutdown`.
+    /// on (room channels and brand channels), which, like the room catch-ups it starts,
+    /// runs until `shutdown`.
     pub async fn redis(
         redis: &Redis,
         rooms: Arc<dyn RoomSink>,
@@ -85,16 +86,23 @@ impl Bus {
         shutdown: CancellationToken,
     ) -> Result<Bus, BusError> {
         let feeds = Arc::new(sales::LocalFeeds::default());
-        let channels = channels::Channels::connect(redis).await?;
-        let events =
-            Arc::new(events_redis::RedisRoomEvents::new(redis.clone(), rooms, settings.history, Arc::clone(&channels)));
-        channels.start(
-            vec![
-                Arc::clone(&events) as Arc<dyn channels::Listener>,
-                Arc::new(sales::BrandListener(Arc::clone(&feeds))) as Arc<dyn channels::Listener>,
-            ],
-            shutdown,
-        );
+        let channels = Arc::new(channels::Channels::new(redis.clone()));
+        let events = Arc::new(events_redis::RedisRoomEvents::new(
+            redis.clone(),
+            rooms,
+            settings.history,
+            Arc::clone(&channels),
+            shutdown.clone(),
+        ));
+        channels
+            .start(
+                vec![
+                    Arc::clone(&events) as Arc<dyn channels::Listener>,
+                    Arc::new(sales::BrandListener(Arc::clone(&feeds))) as Arc<dyn channels::Listener>,
+                ],
+                shutdown,
+            )
+            .await?;
         Ok(Bus {
             events,
             presence: Arc::new(presence::RedisPresence::new(redis.clone(), settings.viewer_ttl)),
@@ -207,6 +215,32 @@ pub(crate) mod testing {
 
         fn served(&self) -> Vec<crate::domain::RoomId> {
             vec![crate::domain::RoomId::try_from(1).unwrap()]
+        }
+    }
+
+    impl TestRedis {
+        /// Kills this test's subscriber connection (found by its name, so that tests running
+        /// beside it keep theirs); whether there was one to kill.
+        pub async fn kill_subscriber(&self) -> bool {
+            let mut conn = self.redis.conn();
+            let clients: String = redis::cmd("CLIENT").arg("LIST").query_async(&mut conn).await.unwrap();
+            let name = format!("name={}", self.redis.subscriber_name());
+            let Some(id) = clients
+                .lines()
+                .filter(|client| client.split(' ').any(|field| field == name))
+                .find_map(|client| client.split(' ').find_map(|field| field.strip_prefix("id=")))
+            else {
+                return false;
+            };
+            let killed: u64 = redis::cmd("CLIENT").arg("KILL").arg("ID").arg(id).query_async(&mut conn).await.unwrap();
+            killed == 1
+        }
+
+        /// How many connections are subscribed to `channel`.
+        pub async fn subscribers(&self, channel: &str) -> u64 {
+            let counts: Vec<(String, u64)> =
+                redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).query_async(&mut self.redis.conn()).await.unwrap();
+            counts.first().map_or(0, |(_, n)| *n)
         }
     }
 

@@ -102,22 +102,24 @@ impl SalesFeed for RedisSales {
 /// Delivers sales arriving on brand channels to this node's feeds.
 pub(super) struct BrandListener(pub(super) Arc<LocalFeeds>);
 
-#[async_trait]
 impl Listener for BrandListener {
     fn kind(&self) -> &'static str {
         BRAND_CHANNEL
     }
 
-    async fn message(&self, name: &str, payload: &[u8]) {
+    /// Straight into the brand's feed: a broadcast send, which never waits (a dashboard
+    /// that falls behind by more than the feed holds is told to reload).
+    fn message(&self, name: &str, payload: &[u8]) {
         let brand = name.parse::<i64>().ok().and_then(|b| BrandId::try_from(b).ok());
         if let (Some(brand), Ok(frame)) = (brand, std::str::from_utf8(payload)) {
             self.0.send(brand, Utf8Bytes::from(frame.to_owned()));
         }
     }
 
-    /// Sales published while the subscription was down are lost; dashboards reload
-    /// orders over HTTP when they need every one.
-    async fn resumed(&self) {}
+    /// Nothing to catch up on: brand feeds have no history, so sales published while the
+    /// subscription was down are lost; dashboards reload orders over HTTP when they need
+    /// every one.
+    fn resumed(&self) {}
 }
 
 #[cfg(test)]

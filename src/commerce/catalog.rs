@@ -3,7 +3,7 @@
 use super::{Commerce, CommerceError, StockKey};
 use crate::domain::{AgreementId, BrandId, Money, Price, ProductId, Refusal, Role, Stock};
 use crate::store::{AccountRow, AgreementRow, NewProduct, ProductPatch, ProductRow, is_unique_violation};
-use crate::wire::api::{AgreementView, NewAgreementRequest, NewProductRequest, ProductPatchRequest};
+use crate::wire::api::{AgreementView, NewAgreementRequest, NewProductRequest, Product, ProductPatchRequest};
 use crate::wire::ws::{ProductCard, RoomEvent};
 
 /// The brand `who` acts for, if it is `brand`.
@@ -21,7 +21,6 @@ pub fn product_card(p: &ProductRow, stock: i64) -> ProductCard {
         id: p.id,
         brand_id: p.brand_id,
         title: p.title.clone(),
-        description: p.description.clone(),
         image_url: p.image_url.clone(),
         price: Money::new(p.price, p.currency),
         stock,
@@ -59,9 +58,14 @@ impl Commerce {
         Ok(product_card(p, self.available(p).await?))
     }
 
-    pub async fn product(&self, id: ProductId) -> Result<ProductCard, CommerceError> {
+    /// A product with everything about it, as its page shows it.
+    async fn detail(&self, p: &ProductRow) -> Result<Product, CommerceError> {
+        Ok(Product { card: self.card(p).await?, description: p.description.clone() })
+    }
+
+    pub async fn product(&self, id: ProductId) -> Result<Product, CommerceError> {
         let p = self.store.product(id).await?.ok_or(Refusal::NotFound("product"))?;
-        self.card(&p).await
+        self.detail(&p).await
     }
 
     pub async fn create_product(
@@ -69,7 +73,7 @@ impl Commerce {
         who: &AccountRow,
         brand: BrandId,
         req: NewProductRequest,
-    ) -> Result<ProductCard, CommerceError> {
+    ) -> Result<Product, CommerceError> {
         require_member(who, brand)?;
         let new = NewProduct {
             title: req.title,
@@ -80,15 +84,15 @@ impl Commerce {
             stock: req.stock,
         };
         let p = self.store.create_product(brand, &new, self.clock.now()).await?;
-        self.card(&p).await
+        self.detail(&p).await
     }
 
-    pub async fn products_of_brand(&self, brand: BrandId) -> Result<Vec<ProductCard>, CommerceError> {
-        let mut cards = Vec::new();
+    pub async fn products_of_brand(&self, brand: BrandId) -> Result<Vec<Product>, CommerceError> {
+        let mut products = Vec::new();
         for p in self.store.products_of_brand(brand).await? {
-            cards.push(self.card(&p).await?);
+            products.push(self.detail(&p).await?);
         }
-        Ok(cards)
+        Ok(products)
     }
 
     pub async fn update_product(
@@ -96,22 +100,24 @@ impl Commerce {
         who: &AccountRow,
         id: ProductId,
         req: ProductPatchRequest,
-    ) -> Result<ProductCard, CommerceError> {
+    ) -> Result<Product, CommerceError> {
         self.owned_product(who, id).await?;
         let patch =
             ProductPatch { title: req.title, description: req.description, image_url: req.image_url, price: req.price };
         let p = self.store.update_product(id, &patch).await?.ok_or(Refusal::NotFound("product"))?;
-        self.announce_product(&p).await
+        self.announce_product(&p).await?;
+        self.detail(&p).await
     }
 
     /// A restock or recount: the database gets the new count, the inventory keeps its
     /// holds, and rooms selling the product are told.
-    pub async fn set_stock(&self, who: &AccountRow, id: ProductId, stock: Stock) -> Result<ProductCard, CommerceError> {
+    pub async fn set_stock(&self, who: &AccountRow, id: ProductId, stock: Stock) -> Result<Product, CommerceError> {
         let mut p = self.owned_product(who, id).await?;
         self.store.set_stock(id, stock).await?;
         self.inventory.set_on_hand(StockKey::Product(id), stock.get()).await?;
         p.stock = stock.get();
-        self.announce_product(&p).await
+        self.announce_product(&p).await?;
+        self.detail(&p).await
     }
 
     /// Tells every scheduled or live room lining the product up (on every node) what it

@@ -185,7 +185,9 @@ impl Commerce {
             OrderStatus::Paid | OrderStatus::Refunded => Ok(existing.view),
             OrderStatus::Cancelled => Err(cancelled_error(existing.view.failure_code.as_deref())),
             OrderStatus::Placed if existing.hold_expires_at <= self.clock.now() => {
-                self.expire_order(&existing.view, &existing.hold_id).await?;
+                // Too late to pay; what an earlier attempt may have charged is found and
+                // given back, as the reconciler would (this checkout holds the claim).
+                self.reconcile_claimed(existing.view.id).await?;
                 Err(CommerceError::HoldExpired)
             }
             OrderStatus::Placed => {

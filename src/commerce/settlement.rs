@@ -122,10 +122,22 @@ impl Commerce {
     async fn settle(&self, placed: Placed<'_>, row: &ChargeRow) -> Result<OrderView> {
         let Placed { mut order, hold_id, left, buyer, host_name } = placed;
         let now = self.clock.now();
-        if !self.inventory.commit(hold_id, now).await? {
-            self.refund_charge(order.id, "hold_expired").await?;
-            self.store.cancel_order(order.id, "hold_expired", now).await?;
-            return Err(CommerceError::HoldExpired);
+        let committed = self.inventory.commit(hold_id, now).await?;
+        if !committed {
+            // The hold is gone from the inventory: it expired, a racing attempt at the
+            // same order committed it, or Redis lost it. The database decides.
+            let record = self.store.order_record(order.id).await?.ok_or(Refusal::NotFound("order"))?;
+            match record.view.status {
+                OrderStatus::Paid | OrderStatus::Refunded => return Ok(record.view),
+                // Lost, not expired: the conditional decrement below is the guard.
+                OrderStatus::Placed if record.hold_expires_at > now => {}
+                _ => {
+                    // Cancelled first, so a refund never meets a paid order.
+                    self.store.cancel_order(order.id, "hold_expired", now).await?;
+                    self.refund_charge(order.id, "hold_expired").await?;
+                    return Err(CommerceError::HoldExpired);
+                }
+            }
         }
         let settles_at = now.plus(self.return_window);
         let accrued = accruals(&order);
@@ -143,13 +155,17 @@ impl Commerce {
                 return Err(CommerceError::HoldExpired);
             }
             SettleOutcome::OutOfStock => {
-                self.refund_charge(order.id, "sold_out").await?;
                 self.store.cancel_order(order.id, "sold_out", now).await?;
+                self.refund_charge(order.id, "sold_out").await?;
                 self.resync_stock(&order).await?;
                 return Err(CommerceError::SoldOut { title: order.lines[0].title.clone(), available: 0 });
             }
         }
         tracing::debug!(charge = row.id, "order settled");
+        if !committed {
+            // Settled past the inventory: let it count from the database again.
+            self.resync_stock(&order).await?;
+        }
         order.status = OrderStatus::Paid;
         self.carts.clear(order.room_id, buyer.id).await?;
         if let Err(e) = self.announce_sale(&order, buyer, host_name, left.as_deref()).await {
@@ -160,7 +176,13 @@ impl Commerce {
     }
 
     /// Returns the whole charge of an order that will not be honoured, and records it.
+    /// Never while the order is paid: callers cancel it first.
     async fn refund_charge(&self, order: OrderId, why: &str) -> Result<()> {
+        let status = self.store.order_record(order).await?.map(|r| r.view.status);
+        if matches!(status, Some(OrderStatus::Paid | OrderStatus::Refunded)) {
+            // Honoured after all, by another attempt: the charge pays for it.
+            return Ok(());
+        }
         let Some(charge) = self.store.charge_of(order).await? else { return Ok(()) };
         let (Some(reference), PaymentStatus::Succeeded) = (charge.provider_ref.as_deref(), charge.status) else {
             return Ok(());
@@ -316,7 +338,8 @@ impl Commerce {
         done
     }
 
-    async fn reconcile_claimed(&self, order: OrderId) -> Result<()> {
+    /// Reconciles one placed order; the caller holds the buyer's claim on its key.
+    pub(super) async fn reconcile_claimed(&self, order: OrderId) -> Result<()> {
         // Read again under the claim: a checkout may have finished it meanwhile.
         let Some(record) = self.store.order_record(order).await? else { return Ok(()) };
         if record.view.status != OrderStatus::Placed {

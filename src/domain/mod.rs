@@ -13,7 +13,10 @@ mod time;
 pub use ids::{AccountId, AgreementId, BrandId, DropId, OrderId, ProductId, RoomId};
 pub use money::{Currency, Money, Price};
 pub use rate::{RateLimit, TokenBucket};
-pub use text::{CardNumber, CommentText, DisplayName, Email, IdempotencyKey, Password, ProductTitle, RoomTitle};
+pub use text::{
+    CardNumber, CommentText, DisplayName, Email, IdempotencyKey, ImageUrl, Password, ProductDescription, ProductTitle,
+    RoomTitle,
+};
 pub use time::{Clock, UnixMs};
 
 use serde::{Deserialize, Serialize};

@@ -3,9 +3,17 @@
 use super::Invalid;
 use serde::{Deserialize, Serialize};
 
-/// Trims, then checks the length in characters (not bytes) and refuses control characters,
-/// which have no place in names or chat and break terminal and log output.
-fn bounded_text(field: &'static str, raw: &str, min: usize, max: usize) -> Result<String, Invalid> {
+/// Characters that reorder text around them (bidirectional overrides and isolates): in a
+/// name or a comment they disguise what is written.
+fn reorders_text(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Trims, then checks the length in characters (not bytes) and refuses control characters
+/// (newlines only where `lines` allows them) and text-reordering characters, which have
+/// no place in names or chat, break terminal and log output, and some databases refuse
+/// (PostgreSQL rejects NUL).
+fn bounded_text(field: &'static str, raw: &str, min: usize, max: usize, lines: bool) -> Result<String, Invalid> {
     let text = raw.trim();
     let chars = text.chars().count();
     if chars < min {
@@ -14,7 +22,7 @@ fn bounded_text(field: &'static str, raw: &str, min: usize, max: usize) -> Resul
     if chars > max {
         return Err(Invalid::new(field, format!("must be at most {max} characters, got {chars}")));
     }
-    if text.chars().any(|c| c.is_control() && c != '\n') {
+    if text.chars().any(|c| (c.is_control() && !(lines && c == '\n')) || reorders_text(c)) {
         return Err(Invalid::new(field, "must not contain control characters"));
     }
     Ok(text.to_owned())
@@ -22,6 +30,9 @@ fn bounded_text(field: &'static str, raw: &str, min: usize, max: usize) -> Resul
 
 macro_rules! text_type {
     ($(#[$doc:meta])* $name:ident, $field:literal, $min:expr, $max:expr) => {
+        text_type!($(#[$doc])* $name, $field, $min, $max, false);
+    };
+    ($(#[$doc:meta])* $name:ident, $field:literal, $min:expr, $max:expr, $lines:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(try_from = "String", into = "String")]
@@ -39,7 +50,7 @@ macro_rules! text_type {
             type Error = Invalid;
 
             fn try_from(raw: String) -> Result<Self, Invalid> {
-                bounded_text($field, &raw, $min, $max).map($name)
+                bounded_text($field, &raw, $min, $max, $lines).map($name)
             }
         }
 
@@ -47,7 +58,7 @@ macro_rules! text_type {
             type Error = Invalid;
 
             fn try_from(raw: &str) -> Result<Self, Invalid> {
-                bounded_text($field, raw, $min, $max).map($name)
+                bounded_text($field, raw, $min, $max, $lines).map($name)
             }
         }
 
@@ -64,11 +75,61 @@ text_type!(
     DisplayName, "display_name", 1, 40
 );
 text_type!(
-    /// One chat message. Short, because chat scrolls past at hundreds per second.
-    CommentText, "text", 1, 300
+    /// One chat message. Short, because chat scrolls past at hundreds per second; it may
+    /// span lines.
+    CommentText, "text", 1, 300, true
 );
 text_type!(RoomTitle, "title", 1, 120);
-text_type!(ProductTitle, "title", 1, 200);
+text_type!(
+    /// A product's name, as cards in a room show it.
+    ProductTitle, "title", 1, 120
+);
+text_type!(
+    /// A product's description: shown when a viewer opens the product, never sent in room
+    /// frames, so a long one cannot make a room heavy to join. Empty by default.
+    #[derive(Default)]
+    ProductDescription, "description", 0, 2_000, true
+);
+
+/// Where a product's picture is: an `https:` URL or a path on this site. Nothing else is
+/// accepted (`javascript:`, `data:`, protocol-relative `//host` URLs), and no character a
+/// page or a log could misread. Empty means no picture.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(try_from = "String", into = "String")]
+pub struct ImageUrl(String);
+
+impl ImageUrl {
+    pub const MAX_BYTES: usize = 300;
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ImageUrl {
+    type Error = Invalid;
+
+    fn try_from(raw: String) -> Result<Self, Invalid> {
+        let url = raw.trim();
+        let scheme_ok = url.is_empty()
+            || url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+            || (url.starts_with('/') && !url.starts_with("//"));
+        let chars_ok = url.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\\' | b'<' | b'>' | b'`'));
+        if url.len() > Self::MAX_BYTES {
+            return Err(Invalid::new("image_url", format!("must be at most {} characters", Self::MAX_BYTES)));
+        }
+        if !scheme_ok || !chars_ok {
+            return Err(Invalid::new("image_url", "must be an https: URL or a path on this site, like /img/serum.svg"));
+        }
+        Ok(ImageUrl(url.to_owned()))
+    }
+}
+
+impl From<ImageUrl> for String {
+    fn from(u: ImageUrl) -> String {
+        u.0
+    }
+}
 
 /// A login e-mail address, stored lower-cased so that logins are case-insensitive.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -204,6 +265,26 @@ mod tests {
         assert!(CommentText::try_from("é".repeat(300)).is_ok());
         assert!(CommentText::try_from("é".repeat(301)).is_err());
         assert!(CommentText::try_from("bell\u{7}").is_err());
+    }
+
+    #[test]
+    fn names_and_titles_are_one_line_and_never_reorder_text() {
+        assert!(DisplayName::try_from("Sam\nX").is_err());
+        assert!(DisplayName::try_from("evil\u{202E}gnp.exe").is_err());
+        assert!(CommentText::try_from("two\nlines").is_ok());
+        assert!(ProductDescription::try_from("nul\u{0}byte".to_owned()).is_err());
+        assert!(ProductDescription::try_from(String::new()).is_ok());
+    }
+
+    #[test]
+    fn image_urls_are_https_or_same_origin_paths() {
+        for ok in ["", "https://cdn.example/a.jpg", "/img/serum.svg", "HTTPS://x.example/y.png"] {
+            assert!(ImageUrl::try_from(ok.to_owned()).is_ok(), "{ok}");
+        }
+        for bad in ["javascript:alert(1)", "http://x.example/a.jpg", "//evil.example/a.jpg", "data:image/png;base64,AA", "/a b.jpg", "/a\"onerror=.jpg"] {
+            assert!(ImageUrl::try_from(bad.to_owned()).is_err(), "{bad}");
+        }
+        assert!(ImageUrl::try_from(format!("/{}", "a".repeat(300))).is_err());
     }
 
     #[test]

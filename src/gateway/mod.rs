@@ -9,7 +9,7 @@ mod sales_session;
 
 use crate::state::AppState;
 use crate::wire::routes;
-use crate::wire::ws::{MAX_CLIENT_FRAME_BYTES, ServerMsg};
+use crate::wire::ws::{MAX_CLIENT_FRAME_BYTES, MAX_SERVER_FRAME_BYTES, ServerMsg};
 use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -22,8 +22,9 @@ use tracing::Instrument;
 /// stays usable.
 const HARD_FRAME_LIMIT: usize = 16 * MAX_CLIENT_FRAME_BYTES;
 
-/// Bytes a viewer's unsent frames may occupy before the connection is dropped as too slow.
-const MAX_WRITE_BUFFER: usize = 256 * 1024;
+/// Bytes a viewer's unsent frames may occupy before the connection is dropped as too slow:
+/// room for the largest frame the server sends, twice.
+const MAX_WRITE_BUFFER: usize = 2 * MAX_SERVER_FRAME_BYTES;
 
 pub fn router() -> Router<AppState> {
     Router::new().route(routes::WS, get(upgrade))
@@ -61,7 +62,14 @@ fn binary_refused() -> crate::error::ApiError {
 
 fn frame(msg: &ServerMsg) -> Message {
     // Serialising our own message types cannot fail: no maps with non-string keys.
-    Message::Text(Utf8Bytes::from(serde_json::to_string(msg).unwrap_or_default()))
+    let text = serde_json::to_string(msg).unwrap_or_default();
+    if text.len() > MAX_SERVER_FRAME_BYTES {
+        // The write buffer holds twice the limit, so it still goes out; but the bounds
+        // that keep frames small have a hole.
+        metrics::counter!("livecart_oversized_frames_total").increment(1);
+        tracing::error!(bytes = text.len(), limit = MAX_SERVER_FRAME_BYTES, "frame over the documented limit");
+    }
+    Message::Text(Utf8Bytes::from(text))
 }
 
 fn error_frame(e: &crate::error::ApiError, request: Option<&str>) -> Message {

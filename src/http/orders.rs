@@ -2,7 +2,7 @@ use super::extract::{AppJson, AppPath, Auth};
 use crate::domain::{BrandId, OrderId};
 use crate::error::ApiResult;
 use crate::state::AppState;
-use crate::wire::api::{ErrorBody, RefundRequest, RefundView};
+use crate::wire::api::{AttributedOrder, ErrorBody, RefundRequest, RefundView};
 use crate::wire::routes;
 use crate::wire::ws::OrderView;
 use axum::Router;
@@ -32,12 +32,12 @@ pub async fn one(
     Ok(AppJson(state.commerce.order(&auth.account, id).await?))
 }
 
-#[utoipa::path(get, path = routes::BRAND_ORDERS, params(("brand_id" = i64, Path)), responses((status = 200, body = Vec<OrderView>), (status = 403, body = ErrorBody)), security(("bearer" = [])), tag = "orders")]
+#[utoipa::path(get, path = routes::BRAND_ORDERS, params(("brand_id" = i64, Path)), responses((status = 200, body = Vec<AttributedOrder>), (status = 403, body = ErrorBody)), security(("bearer" = [])), tag = "orders")]
 pub async fn of_brand(
     State(state): State<AppState>,
     auth: Auth,
     AppPath(brand): AppPath<BrandId>,
-) -> ApiResult<AppJson<Vec<OrderView>>> {
+) -> ApiResult<AppJson<Vec<AttributedOrder>>> {
     Ok(AppJson(state.commerce.orders_of_brand(&auth.account, brand).await?))
 }
 

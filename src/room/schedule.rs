@@ -2,7 +2,7 @@
 
 use super::{RoomResult, Rooms};
 use crate::accounts::host_card;
-use crate::domain::{ProductId, Refusal, Role, RoomId};
+use crate::domain::{Invalid, ProductId, Refusal, Role, RoomId};
 use crate::store::{AccountRow, RoomRow};
 use crate::wire::api::{NewRoomRequest, RoomFilter, RoomView};
 use crate::wire::ws::RoomStatus;
@@ -10,8 +10,11 @@ use std::collections::HashSet;
 
 /// Products one room may line up.
 pub const MAX_LINEUP: usize = 50;
-/// Rooms one listing returns.
-const LIST_LIMIT: i64 = 100;
+/// Rooms one listing returns: by default, and at most.
+const LIST_DEFAULT: u32 = 20;
+const LIST_MAX: u32 = 100;
+/// The latest start a room may be scheduled for (the year 9999).
+const LATEST_START: i64 = 253_402_300_799_999;
 
 impl Rooms {
     pub async fn schedule(&self, who: &AccountRow, req: NewRoomRequest) -> RoomResult<RoomView> {
@@ -20,11 +23,14 @@ impl Rooms {
         }
         if req.product_ids.is_empty() || req.product_ids.len() > MAX_LINEUP {
             return Err(
-                crate::domain::Invalid::new("product_ids", format!("line up 1 to {MAX_LINEUP} products")).into()
+                Invalid::new("product_ids", format!("line up 1 to {MAX_LINEUP} products")).into()
             );
         }
+        if !(0..=LATEST_START).contains(&req.starts_at.0) {
+            return Err(Invalid::new("starts_at", "must be a time in milliseconds since 1970").into());
+        }
         if req.product_ids.iter().collect::<HashSet<&ProductId>>().len() != req.product_ids.len() {
-            return Err(crate::domain::Invalid::new("product_ids", "each product once").into());
+            return Err(Invalid::new("product_ids", "each product once").into());
         }
         for product in &req.product_ids {
             if self.store.active_agreement(who.id, *product).await?.is_none() {
@@ -45,14 +51,18 @@ impl Rooms {
         self.view(row).await
     }
 
-    pub async fn list(&self, filter: RoomFilter) -> RoomResult<Vec<RoomView>> {
+    pub async fn list(&self, filter: RoomFilter, limit: Option<u32>) -> RoomResult<Vec<RoomView>> {
+        let limit = limit.unwrap_or(LIST_DEFAULT);
+        if !(1..=LIST_MAX).contains(&limit) {
+            return Err(Invalid::new("limit", format!("must be between 1 and {LIST_MAX}")).into());
+        }
         let status = match filter {
             RoomFilter::Live => RoomStatus::Live,
             RoomFilter::Upcoming => RoomStatus::Scheduled,
             RoomFilter::Ended => RoomStatus::Ended,
         };
         let mut rooms = Vec::new();
-        for row in self.store.rooms_with_status(status, LIST_LIMIT).await? {
+        for row in self.store.rooms_with_status(status, i64::from(limit)).await? {
             rooms.push(self.view(row).await?);
         }
         Ok(rooms)

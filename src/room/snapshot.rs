@@ -72,3 +72,94 @@ impl Rooms {
         Ok(Opening { first: ServerMsg::Snapshot(Box::new(snapshot)), replay: Vec::new(), seq, frames })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::commerce::cart::MAX_CART_LINES;
+    use crate::domain::{
+        AccountId, BrandId, CommentText, Currency, DisplayName, DropId, ImageUrl, Money, ProductId, ProductTitle, RoomId,
+        RoomTitle, Tier, UnixMs,
+    };
+    use crate::room::schedule::MAX_LINEUP;
+    use crate::room::state::SNAPSHOT_COMMENTS;
+    use crate::wire::ws::*;
+
+    /// The heaviest text each field can hold: its longest length in the widest UTF-8
+    /// character, with a quote that JSON escapes.
+    fn longest(chars: usize) -> String {
+        let mut s = "\"".repeat(chars / 2);
+        s.push_str(&"😀".repeat(chars - chars / 2));
+        s
+    }
+
+    #[test]
+    fn the_largest_possible_snapshot_fits_in_one_frame() {
+        let eur = Currency::try_from("EUR").unwrap();
+        let money = Money::new(100_000_000_000, eur);
+        let id = |n: i64| ProductId::try_from(n).unwrap();
+        let card = |n: i64| ProductCard {
+            id: id(n),
+            brand_id: BrandId::try_from(i64::MAX).unwrap(),
+            title: longest(ProductTitle::MAX_CHARS),
+            image_url: format!("/{}", "a".repeat(ImageUrl::MAX_BYTES - 1)),
+            price: money,
+            stock: 1_000_000_000,
+        };
+        let name = longest(DisplayName::MAX_CHARS);
+        let comment = |seq| SequencedComment {
+            seq,
+            comment: CommentView {
+                author: name.clone(),
+                speaker: Speaker::Viewer,
+                text: "\n".repeat(CommentText::MAX_CHARS),
+                at: UnixMs(i64::MAX),
+            },
+        };
+        let line = |n: i64| CartLineView {
+            product_id: id(n),
+            title: longest(ProductTitle::MAX_CHARS),
+            quantity: 99,
+            unit_price: money,
+            line_total: money,
+        };
+        let snapshot = Snapshot {
+            room: RoomCard {
+                id: RoomId::try_from(i64::MAX).unwrap(),
+                title: longest(RoomTitle::MAX_CHARS),
+                status: RoomStatus::Scheduled,
+                starts_at: UnixMs(i64::MAX),
+                host: HostCard {
+                    id: AccountId::try_from(i64::MAX).unwrap(),
+                    display_name: name.clone(),
+                    followers: i64::MAX,
+                    tier: Tier::Mega,
+                },
+            },
+            lineup: (1..=MAX_LINEUP as i64).map(card).collect(),
+            pinned: Some(id(1)),
+            drop: Some(DropCard {
+                id: DropId::try_from(i64::MAX).unwrap(),
+                product_id: id(1),
+                quantity: 1_000_000_000,
+                remaining: 1_000_000_000,
+                price: money,
+                ends_at: UnixMs(i64::MAX),
+            }),
+            comments: (0..SNAPSHOT_COMMENTS as u64).map(|n| comment(u64::MAX - n)).collect(),
+            viewers: u64::MAX,
+            streaming: true,
+            cart: Some(CartView { lines: (1..=MAX_CART_LINES as i64).map(line).collect(), total: Some(money) }),
+            you: Participant {
+                display_name: name,
+                account_id: Some(AccountId::try_from(i64::MAX).unwrap()),
+                role: Some(crate::domain::Role::Viewer),
+                is_host: false,
+            },
+            seq: u64::MAX,
+            epoch: "x".repeat(16),
+            reset: true,
+        };
+        let bytes = serde_json::to_string(&ServerMsg::Snapshot(Box::new(snapshot))).unwrap().len();
+        assert!(bytes <= MAX_SERVER_FRAME_BYTES, "the largest snapshot is {bytes} bytes");
+    }
+}

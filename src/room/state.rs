@@ -75,7 +75,6 @@ impl RoomState {
                 let lineup = Arc::make_mut(&mut self.lineup);
                 if let Some(row) = lineup.iter_mut().find(|p| p.id == product.id) {
                     row.title.clone_from(&product.title);
-                    row.description.clone_from(&product.description);
                     row.image_url.clone_from(&product.image_url);
                     row.price = product.price.amount;
                     row.currency = product.price.currency;

@@ -1,6 +1,7 @@
 use super::Store;
 use crate::domain::{
-    AccountId, AgreementId, BasisPoints, BrandId, Currency, Price, ProductId, ProductTitle, Stock, UnixMs,
+    AccountId, AgreementId, BasisPoints, BrandId, Currency, ImageUrl, Price, ProductDescription, ProductId, ProductTitle,
+    Stock, UnixMs,
 };
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -19,8 +20,8 @@ pub struct ProductRow {
 
 pub struct NewProduct {
     pub title: ProductTitle,
-    pub description: String,
-    pub image_url: String,
+    pub description: ProductDescription,
+    pub image_url: ImageUrl,
     pub price: Price,
     pub currency: Currency,
     pub stock: Stock,
@@ -29,8 +30,8 @@ pub struct NewProduct {
 #[derive(Default)]
 pub struct ProductPatch {
     pub title: Option<ProductTitle>,
-    pub description: Option<String>,
-    pub image_url: Option<String>,
+    pub description: Option<ProductDescription>,
+    pub image_url: Option<ImageUrl>,
     pub price: Option<Price>,
 }
 
@@ -87,8 +88,8 @@ impl Store {
         )
         .bind(brand.get())
         .bind(p.title.as_str())
-        .bind(&p.description)
-        .bind(&p.image_url)
+        .bind(p.description.as_str())
+        .bind(p.image_url.as_str())
         .bind(p.price.get())
         .bind(p.currency.as_str())
         .bind(p.stock.get())
@@ -100,8 +101,8 @@ impl Store {
             id: ProductId::from_row(id),
             brand_id: brand,
             title: p.title.as_str().to_owned(),
-            description: p.description.clone(),
-            image_url: p.image_url.clone(),
+            description: p.description.as_str().to_owned(),
+            image_url: p.image_url.as_str().to_owned(),
             price: p.price.get(),
             currency: p.currency,
             stock: p.stock.get(),
@@ -154,8 +155,8 @@ impl Store {
              image_url = coalesce($3, image_url), price = coalesce($4, price) where id = $5",
         )
         .bind(patch.title.as_ref().map(|t| t.as_str().to_owned()))
-        .bind(patch.description.clone())
-        .bind(patch.image_url.clone())
+        .bind(patch.description.as_ref().map(|d| d.as_str().to_owned()))
+        .bind(patch.image_url.as_ref().map(|u| u.as_str().to_owned()))
         .bind(patch.price.map(Price::get))
         .bind(id.get())
         .execute(&self.pool)

@@ -38,6 +38,8 @@ pub struct NewOrderLine {
 pub struct OrderRecord {
     pub view: OrderView,
     pub request_hash: String,
+    /// The buyer's display name: what sellers are shown instead of the buyer's account.
+    pub buyer_name: String,
     pub hold_id: String,
     pub hold_expires_at: UnixMs,
 }
@@ -74,8 +76,8 @@ pub enum SettleOutcome {
 const ORDER_SELECT: &str = "select o.id, o.buyer_id, o.room_id, o.creator_id, o.currency, o.subtotal, \
      o.commission_total, o.status, o.idempotency_key, o.failure_code, o.created_at, o.request_hash, \
      o.hold_id, o.hold_expires_at, l.product_id, l.brand_id, l.drop_id, l.title, l.quantity, \
-     l.unit_price, l.line_total, l.commission_amount, l.refunded_quantity \
-     from orders o join order_lines l on l.order_id = o.id";
+     l.unit_price, l.line_total, l.commission_amount, l.refunded_quantity, b.display_name as buyer_name \
+     from orders o join order_lines l on l.order_id = o.id join accounts b on b.id = o.buyer_id";
 
 fn status(raw: &str) -> Result<OrderStatus, sqlx::Error> {
     match raw {
@@ -125,6 +127,7 @@ fn records(rows: &[AnyRow]) -> Result<Vec<OrderRecord>, sqlx::Error> {
                     created_at: UnixMs(row.try_get("created_at")?),
                 },
                 request_hash: row.try_get("request_hash")?,
+                buyer_name: row.try_get("buyer_name")?,
                 hold_id: row.try_get("hold_id")?,
                 hold_expires_at: UnixMs(row.try_get("hold_expires_at")?),
             });
@@ -325,18 +328,18 @@ impl Store {
     }
 
     pub async fn orders_of_buyer(&self, buyer: AccountId) -> Result<Vec<OrderView>, sqlx::Error> {
-        self.order_list("o.buyer_id = $1", buyer.get()).await
+        Ok(self.order_list("o.buyer_id = $1", buyer.get()).await?.into_iter().map(|r| r.view).collect())
     }
 
-    pub async fn orders_of_creator(&self, creator: AccountId) -> Result<Vec<OrderView>, sqlx::Error> {
+    pub async fn orders_of_creator(&self, creator: AccountId) -> Result<Vec<OrderRecord>, sqlx::Error> {
         self.order_list("o.creator_id = $1", creator.get()).await
     }
 
     /// Orders containing the brand's products, each cut down to the brand's own lines and
     /// totals: a brand never sees what else the buyer bought.
-    pub async fn orders_of_brand(&self, brand: BrandId) -> Result<Vec<OrderView>, sqlx::Error> {
+    pub async fn orders_of_brand(&self, brand: BrandId) -> Result<Vec<OrderRecord>, sqlx::Error> {
         let mut orders = self.order_list("l.brand_id = $1", brand.get()).await?;
-        for order in &mut orders {
+        for order in orders.iter_mut().map(|r| &mut r.view) {
             order.subtotal.amount = order.lines.iter().map(|l| l.line_total).sum();
             order.commission.amount = order.lines.iter().map(|l| l.commission).sum();
             order.refunded.amount = order.lines.iter().map(|l| l.refunded_quantity * l.unit_price).sum();
@@ -344,13 +347,13 @@ impl Store {
         Ok(orders)
     }
 
-    async fn order_list(&self, filter: &str, id: i64) -> Result<Vec<OrderView>, sqlx::Error> {
+    async fn order_list(&self, filter: &str, id: i64) -> Result<Vec<OrderRecord>, sqlx::Error> {
         let sql = format!(
             "{ORDER_SELECT} where o.id in (select o.id from orders o join order_lines l on l.order_id = o.id \
              where {filter} order by o.id desc limit {LIST_LIMIT}) and {filter} order by o.id desc"
         );
         let rows = sqlx::query(&sql).bind(id).fetch_all(&self.pool).await?;
-        Ok(records(&rows)?.into_iter().map(|r| r.view).collect())
+        records(&rows)
     }
 
     /// Paid sales and commission owed to a creator, per currency.

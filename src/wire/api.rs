@@ -3,10 +3,10 @@
 //! are checked by the handler, so that they never appear in a `Debug` of the body.
 
 use crate::domain::{
-    AccountId, AgreementId, BasisPoints, BrandId, Currency, DisplayName, IdempotencyKey, Money, OrderId, Price,
-    ProductId, ProductTitle, Quantity, Role, RoomTitle, Stock, Tier, UnixMs,
+    AccountId, AgreementId, BasisPoints, BrandId, Currency, DisplayName, IdempotencyKey, ImageUrl, Money, OrderId, Price,
+    ProductDescription, ProductId, ProductTitle, Quantity, Role, RoomTitle, Stock, Tier, UnixMs,
 };
-use crate::wire::ws::{HostCard, OrderView, ProductCard, RoomStatus};
+use crate::wire::ws::{HostCard, OrderLineView, OrderStatus, ProductCard, RoomStatus};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -51,9 +51,11 @@ pub struct AccountView {
 pub struct NewProductRequest {
     pub title: ProductTitle,
     #[serde(default)]
-    pub description: String,
+    #[schema(value_type = String)]
+    pub description: ProductDescription,
     #[serde(default)]
-    pub image_url: String,
+    #[schema(value_type = String)]
+    pub image_url: ImageUrl,
     pub price: Price,
     pub currency: Currency,
     pub stock: Stock,
@@ -65,11 +67,21 @@ pub struct ProductPatchRequest {
     #[serde(default)]
     pub title: Option<ProductTitle>,
     #[serde(default)]
-    pub description: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub description: Option<ProductDescription>,
     #[serde(default)]
-    pub image_url: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub image_url: Option<ImageUrl>,
     #[serde(default)]
     pub price: Option<Price>,
+}
+
+/// A product with everything about it: its card (what rooms show) and its description.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Product {
+    #[serde(flatten)]
+    pub card: ProductCard,
+    pub description: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -143,6 +155,9 @@ pub enum RoomFilter {
 pub struct RoomListQuery {
     #[serde(default)]
     pub status: Option<RoomFilter>,
+    /// Rooms to return: 1 to 100, 20 by default.
+    #[serde(default)]
+    pub limit: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -152,9 +167,25 @@ pub struct Earnings {
     pub commission: Money,
 }
 
+/// An order as the creator it is attributed to, or a brand selling in it, sees it: the
+/// buyer appears by display name; their account and their idempotency key stay theirs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AttributedOrder {
+    pub id: OrderId,
+    pub room_id: crate::domain::RoomId,
+    pub creator_id: AccountId,
+    pub buyer_name: String,
+    pub status: OrderStatus,
+    pub lines: Vec<OrderLineView>,
+    pub subtotal: Money,
+    pub commission: Money,
+    pub refunded: Money,
+    pub created_at: UnixMs,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreatorOrders {
-    pub orders: Vec<OrderView>,
+    pub orders: Vec<AttributedOrder>,
     /// Paid sales attributed to the creator and commission owed, per currency.
     pub earnings: Vec<Earnings>,
 }

@@ -15,6 +15,12 @@ use std::collections::BTreeMap;
 /// in well under a kilobyte; anything past this is refused by the WebSocket layer.
 pub const MAX_CLIENT_FRAME_BYTES: usize = 4 * 1024;
 
+/// The largest frame the server sends. Every stored text is bounded at the edge and a
+/// snapshot carries cards, not descriptions, so the largest possible snapshot (a full
+/// lineup, chat and cart of the longest texts) stays under it; a test builds that
+/// snapshot. A frame over it is a bug: it is logged and counted, never silently dropped.
+pub const MAX_SERVER_FRAME_BYTES: usize = 128 * 1024;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMsg {
@@ -135,7 +141,7 @@ pub enum RoomEvent {
     Pinned {
         product: ProductCard,
     },
-    /// A lined-up product changed: its price, title or description, or its stock (a
+    /// A lined-up product changed: its price, title or image, or its stock (a
     /// restock, a recount, a refund). Replace the product's card with this one.
     ProductUpdated {
         product: ProductCard,
@@ -222,7 +228,6 @@ pub struct ProductCard {
     pub id: ProductId,
     pub brand_id: BrandId,
     pub title: String,
-    pub description: String,
     pub image_url: String,
     pub price: Money,
     /// Units that can still be bought right now (stock less live holds).

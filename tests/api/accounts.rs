@@ -97,8 +97,8 @@ async fn only_a_brands_members_manage_its_products_and_stock() {
     let rival = app.register(Role::Brand, "Rival team", Some("Rival")).await;
     let product = NewProductRequest {
         title: "Fake".try_into().unwrap(),
-        description: String::new(),
-        image_url: String::new(),
+        description: Default::default(),
+        image_url: Default::default(),
         price: 100.try_into().unwrap(),
         currency: "EUR".try_into().unwrap(),
         stock: 1.try_into().unwrap(),

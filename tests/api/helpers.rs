@@ -265,22 +265,22 @@ impl Client {
         for (i, stock) in stocks.iter().enumerate() {
             let req = NewProductRequest {
                 title: format!("Product {i}").as_str().try_into().unwrap(),
-                description: String::new(),
-                image_url: String::new(),
+                description: Default::default(),
+                image_url: Default::default(),
                 price: 1_000.try_into().unwrap(),
                 currency: currency.try_into().unwrap(),
                 stock: (*stock).try_into().unwrap(),
             };
-            let card: livecart::wire::ws::ProductCard =
+            let product: livecart::wire::api::Product =
                 self.post(&path(routes::BRAND_PRODUCTS, &[brand_id.get()]), Some(&brand.token), &req).await;
             let agreement = NewAgreementRequest {
                 creator_id: creator.account.id,
-                product_id: card.id,
+                product_id: product.card.id,
                 commission_bps: 1_000.try_into().unwrap(),
                 commission_flat: None,
             };
             let _: Value = self.post(routes::AGREEMENTS, Some(&brand.token), &agreement).await;
-            products.push(card.id);
+            products.push(product.card.id);
         }
         let room = NewRoomRequest {
             title: "Live test".try_into().unwrap(),
@@ -296,6 +296,12 @@ impl Client {
             .await
             .expect("websocket connect");
         Ws { stream }
+    }
+
+    /// As [`Client::ws`], but `None` when the server cannot be reached (its node killed).
+    pub async fn try_ws(&self) -> Option<Ws> {
+        let url = format!("ws://{}{}", self.addr, routes::WS);
+        tokio_tungstenite::connect_async(url).await.ok().map(|(stream, _)| Ws { stream })
     }
 
     /// A connection that has joined `room` and read its snapshot.
@@ -419,6 +425,47 @@ impl Ws {
             _ => None,
         })
         .await
+    }
+
+    /// As [`Ws::send`], but a connection that is gone (its node killed) is reported as
+    /// false instead of failing the test.
+    pub async fn try_send(&mut self, msg: &ClientMsg) -> bool {
+        self.stream.send(Message::text(serde_json::to_string(msg).unwrap())).await.is_ok()
+    }
+
+    /// The next message from the server within `wait`; `Err` says why there was none (the
+    /// connection closed or broke, or nothing came in time) instead of failing the test.
+    pub async fn try_recv(&mut self, wait: Duration) -> Result<ServerMsg, String> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let msg = match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return Err("timeout".into()),
+                Ok(None) => return Err("connection closed".into()),
+                Ok(Some(Err(e))) => return Err(format!("connection lost: {e}")),
+                Ok(Some(Ok(msg))) => msg,
+            };
+            match msg {
+                Message::Text(text) => {
+                    return Ok(serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad frame {text}: {e}")));
+                }
+                Message::Close(_) => return Err("connection closed".into()),
+                _ => {}
+            }
+        }
+    }
+
+    /// As [`Ws::checkout_outcome`], but a connection lost or no answer within `wait` is
+    /// `Err(why)`: the outcome is unknown to this client.
+    pub async fn try_checkout_outcome(&mut self, wait: Duration) -> Result<Result<OrderView, String>, String> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.try_recv(left).await? {
+                ServerMsg::OrderConfirmed { order } => return Ok(Ok(order)),
+                ServerMsg::Error { code, request: Some(r), .. } if r == "checkout" => return Ok(Err(code)),
+                _ => {}
+            }
+        }
     }
 
     pub fn into_stream(self) -> WebSocketStream<MaybeTlsStream<TcpStream>> {

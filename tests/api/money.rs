@@ -99,7 +99,7 @@ async fn a_charge_that_never_happened_is_cancelled_after_the_hold_without_a_refu
 async fn a_brand_refunds_a_line_in_parts_and_stock_and_commission_follow() {
     let app = TestApp::spawn().await;
     let scene = app.live_room(&[5]).await;
-    let (mut ws, _) = app.shopper(scene.room, scene.products[0], 3).await;
+    let (mut ws, buyer) = app.shopper(scene.room, scene.products[0], 3).await;
     ws.send(&checkout("three", TestCards::SUCCEEDS)).await;
     let order = ws.checkout_outcome().await.expect("paid");
     assert_eq!(db_stock(&app, scene.products[0]).await, 2);
@@ -118,7 +118,7 @@ async fn a_brand_refunds_a_line_in_parts_and_stock_and_commission_follow() {
     let (status, body) = refund(&app, &scene.brand.token, order.id, json!({"idempotency_key": "rest"})).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["amount"]["amount"], 2_000, "the rest of the line");
-    let paid: OrderView = app.get(&path(routes::ORDER, &[order.id.get()]), Some(&scene.creator.token)).await;
+    let paid: OrderView = app.get(&path(routes::ORDER, &[order.id.get()]), Some(&buyer.token)).await;
     assert_eq!(paid.status, OrderStatus::Refunded);
     assert_eq!(paid.refunded.amount, 3_000);
     assert_eq!(paid.lines[0].refunded_quantity, 3);

@@ -9,7 +9,8 @@ use livecart::commerce::payments::TestCards;
 use livecart::domain::DropId;
 use livecart::wire::api::{CreatorOrders, SessionResponse};
 use livecart::wire::routes::{self, path};
-use livecart::wire::ws::{ClientMsg, OrderStatus, OrderView, RoomEvent, ServerMsg};
+use livecart::wire::api::AttributedOrder;
+use livecart::wire::ws::{ClientMsg, OrderStatus, RoomEvent, ServerMsg};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -36,7 +37,7 @@ pub struct DropReport {
 }
 
 /// Units of `drop` in paid orders, and how far that exceeds `quantity`.
-pub fn oversell(orders: &[OrderView], drop: DropId, quantity: i64) -> (i64, i64) {
+pub fn oversell(orders: &[AttributedOrder], drop: DropId, quantity: i64) -> (i64, i64) {
     let sold: i64 = orders
         .iter()
         .filter(|o| o.status == OrderStatus::Paid)
@@ -159,13 +160,13 @@ mod tests {
     use livecart::domain::{AccountId, BrandId, Currency, Money, OrderId, ProductId, RoomId, UnixMs};
     use livecart::wire::ws::OrderLineView;
 
-    fn order(id: i64, status: OrderStatus, drop: Option<i64>, quantity: i64) -> OrderView {
+    fn order(id: i64, status: OrderStatus, drop: Option<i64>, quantity: i64) -> AttributedOrder {
         let eur = Currency::try_from("EUR").unwrap();
-        OrderView {
+        AttributedOrder {
             id: OrderId::from_row(id),
             room_id: RoomId::from_row(1),
             creator_id: AccountId::from_row(1),
-            buyer_id: AccountId::from_row(id + 10),
+            buyer_name: format!("buyer {id}"),
             status,
             lines: vec![OrderLineView {
                 product_id: ProductId::from_row(1),
@@ -181,8 +182,6 @@ mod tests {
             subtotal: Money::new(100 * quantity, eur),
             refunded: Money::new(0, eur),
             commission: Money::new(0, eur),
-            idempotency_key: format!("k{id}"),
-            failure_code: None,
             created_at: UnixMs(0),
         }
     }
@@ -190,7 +189,7 @@ mod tests {
     #[test]
     fn the_oversell_detector_reports_units_beyond_the_drop() {
         let drop = DropId::from_row(7);
-        let orders: Vec<OrderView> = (1..=5).map(|i| order(i, OrderStatus::Paid, Some(7), 1)).collect();
+        let orders: Vec<AttributedOrder> = (1..=5).map(|i| order(i, OrderStatus::Paid, Some(7), 1)).collect();
         assert_eq!(oversell(&orders, drop, 3), (5, 2));
     }
 
