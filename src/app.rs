@@ -6,9 +6,9 @@ use crate::accounts::Accounts;
 use crate::bus::{Bus, BusError, RedisSettings};
 use crate::commerce::cart::{MemoryCarts, RedisCarts};
 use crate::commerce::inventory::{MemoryInventory, RedisInventory};
-use crate::commerce::payments::TestCards;
-use crate::commerce::{Carts, Commerce, CommerceSettings, Inventory};
-use crate::config::Config;
+use crate::commerce::payments::{StripeProvider, TestCards};
+use crate::commerce::{Carts, Commerce, CommerceSettings, Inventory, PaymentProvider};
+use crate::config::{Config, ConfigError, PaymentsChoice};
 use crate::domain::{Clock, RateLimit};
 use crate::media::Sfu;
 use crate::redis::{Redis, RedisError};
@@ -31,6 +31,17 @@ pub enum WiringError {
     Redis(#[from] RedisError),
     #[error("starting the redis bus")]
     Bus(#[from] BusError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// The payment provider the configuration chooses (its settings are checked by
+/// [`Config::validate`] too).
+fn payments(config: &Config, store: &Store, clock: &Clock) -> Result<Arc<dyn PaymentProvider>, ConfigError> {
+    Ok(match config.payments {
+        PaymentsChoice::TestCards => Arc::new(TestCards::new(store.clone(), clock.clone())),
+        PaymentsChoice::Stripe => Arc::new(StripeProvider::new(config.stripe()?)),
+    })
 }
 
 /// The backends one node runs on: shared through Redis, or its own memory.
@@ -39,24 +50,28 @@ struct Backends {
     inventory: Arc<dyn Inventory>,
     carts: Arc<dyn Carts>,
     redis: Option<Redis>,
+    payments: Arc<dyn PaymentProvider>,
 }
 
 impl AppState {
     /// The embedded (single-node) wiring: in-memory rooms, inventory and carts.
-    pub fn embedded(config: Config, store: Store, clock: Clock) -> Self {
+    pub fn embedded(config: Config, store: Store, clock: Clock) -> Result<Self, WiringError> {
+        let payments = payments(&config, &store, &clock)?;
         let hub = Arc::new(RoomHub::default());
         let backends = Backends {
             bus: Bus::memory(Arc::clone(&hub) as _),
             inventory: Arc::new(MemoryInventory::default()),
             carts: Arc::new(MemoryCarts::default()),
             redis: None,
+            payments,
         };
-        AppState::assemble(config, store, clock, hub, backends, CancellationToken::new())
+        Ok(AppState::assemble(config, store, clock, hub, backends, CancellationToken::new()))
     }
 
     /// The scaled-out wiring: rooms, carts, stock holds and rate limits shared through
     /// Redis, so any number of nodes serve the same rooms.
     pub async fn scaled(config: Config, store: Store, redis_url: &str, clock: Clock) -> Result<Self, WiringError> {
+        let payments = payments(&config, &store, &clock)?;
         let redis = Redis::connect(redis_url, &config.redis_prefix).await?;
         let hub = Arc::new(RoomHub::default());
         let shutdown = CancellationToken::new();
@@ -65,8 +80,9 @@ impl AppState {
         let backends = Backends {
             bus: Bus::redis(&redis, Arc::clone(&hub) as _, settings, shutdown.clone()).await?,
             inventory: Arc::new(RedisInventory::new(redis.clone(), store.clone(), clock.clone())),
-            carts: Arc::new(RedisCarts::new(redis.clone())),
+            carts: Arc::new(RedisCarts::new(redis.clone(), store.clone(), clock.clone())),
             redis: Some(redis),
+            payments,
         };
         Ok(AppState::assemble(config, store, clock, hub, backends, shutdown))
     }
@@ -75,7 +91,7 @@ impl AppState {
     pub async fn from_config(config: Config, store: Store, clock: Clock) -> Result<Self, WiringError> {
         match config.redis_url.clone() {
             Some(url) => AppState::scaled(config, store, &url, clock).await,
-            None => Ok(AppState::embedded(config, store, clock)),
+            None => AppState::embedded(config, store, clock),
         }
     }
 
@@ -87,10 +103,10 @@ impl AppState {
         backends: Backends,
         shutdown: CancellationToken,
     ) -> Self {
-        let Backends { bus, inventory, carts, redis } = backends;
+        let Backends { bus, inventory, carts, redis, payments } = backends;
         let media = Sfu::new(config.ice());
-        let accounts = Accounts::new(store.clone(), clock.clone(), config.argon2_kib, config.session_ttl);
-        let payments = Arc::new(TestCards::new(store.clone(), clock.clone()));
+        let kicks = Arc::clone(&bus.kicks);
+        let accounts = Accounts::new(store.clone(), kicks, clock.clone(), config.argon2_kib, config.session_ttl);
         let money = CommerceSettings { hold_ttl: config.hold_ttl, return_window: config.return_window };
         let commerce = Commerce::new(store.clone(), &bus, inventory, carts, payments, clock.clone(), money);
         let settings = RoomSettings {

@@ -41,6 +41,26 @@ impl std::str::FromStr for Secret {
     }
 }
 
+/// Where Stripe is and the keys to it, checked (see [`Config::stripe`]).
+#[derive(Debug, Clone)]
+pub struct StripeSettings {
+    /// `https://api.stripe.com`, or a stand-in such as localstripe in tests.
+    pub api_base: String,
+    /// The secret API key (`sk_test_…`), sent as a bearer token.
+    pub secret_key: Secret,
+    /// The webhook endpoint's signing secret (`whsec_…`).
+    pub webhook_secret: Secret,
+}
+
+/// Which payment provider charges checkouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PaymentsChoice {
+    /// The built-in test cards (the embedded default): no account, no network.
+    TestCards,
+    /// Stripe's API (test mode), with `stripe_secret_key` and `stripe_webhook_secret`.
+    Stripe,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Address the HTTP and WebSocket server listens on.
@@ -130,6 +150,24 @@ pub struct Config {
     #[arg(long, env = "LIVECART_TURN_CREDENTIAL")]
     pub turn_credential: Option<Secret>,
 
+    /// The payment provider: `test-cards` (built in) or `stripe` (test mode; needs the
+    /// secret key and the webhook signing secret).
+    #[arg(long, env = "LIVECART_PAYMENTS", value_enum, default_value = "test-cards")]
+    pub payments: PaymentsChoice,
+
+    /// Stripe's secret API key (`sk_test_…`); required with `--payments stripe`.
+    #[arg(long, env = "LIVECART_STRIPE_SECRET_KEY")]
+    pub stripe_secret_key: Option<Secret>,
+
+    /// The signing secret (`whsec_…`) of the webhook endpoint Stripe delivers to
+    /// (`/api/payments/stripe/webhook`); required with `--payments stripe`.
+    #[arg(long, env = "LIVECART_STRIPE_WEBHOOK_SECRET")]
+    pub stripe_webhook_secret: Option<Secret>,
+
+    /// Stripe's API base URL (a stand-in such as localstripe in tests).
+    #[arg(long, env = "LIVECART_STRIPE_API", default_value = "https://api.stripe.com")]
+    pub stripe_api: String,
+
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "LIVECART_LOG_JSON", default_value_t = false)]
     pub log_json: bool,
@@ -141,6 +179,15 @@ pub enum ConfigError {
     Zero(&'static str),
     #[error("argon2 memory cost must be at least 8 KiB")]
     Argon2Memory,
+    #[error("{0} is required when LIVECART_PAYMENTS=stripe")]
+    StripeMissing(&'static str),
+    #[error(
+        "LIVECART_STRIPE_SECRET_KEY must be a test-mode key (sk_test_… or rk_test_…): the stripe provider \
+         sends card numbers to Stripe, which only test mode allows"
+    )]
+    StripeLiveKey,
+    #[error("LIVECART_STRIPE_API must be an http:// or https:// URL, got {0:?}")]
+    StripeApi(String),
 }
 
 impl Config {
@@ -162,7 +209,28 @@ impl Config {
         if self.argon2_kib < 8 {
             return Err(ConfigError::Argon2Memory);
         }
+        if self.payments == PaymentsChoice::Stripe {
+            self.stripe()?;
+        }
         Ok(())
+    }
+
+    /// The Stripe provider's settings, checked: both secrets given, a test-mode key, an
+    /// HTTP(S) API URL.
+    pub fn stripe(&self) -> Result<StripeSettings, ConfigError> {
+        let given = |s: &Option<Secret>| s.clone().filter(|s| !s.0.trim().is_empty());
+        let secret_key =
+            given(&self.stripe_secret_key).ok_or(ConfigError::StripeMissing("LIVECART_STRIPE_SECRET_KEY"))?;
+        let webhook_secret =
+            given(&self.stripe_webhook_secret).ok_or(ConfigError::StripeMissing("LIVECART_STRIPE_WEBHOOK_SECRET"))?;
+        if !(secret_key.0.starts_with("sk_test_") || secret_key.0.starts_with("rk_test_")) {
+            return Err(ConfigError::StripeLiveKey);
+        }
+        let api = self.stripe_api.trim();
+        if !(api.starts_with("https://") || api.starts_with("http://")) || api.len() <= "https://".len() {
+            return Err(ConfigError::StripeApi(self.stripe_api.clone()));
+        }
+        Ok(StripeSettings { api_base: api.to_owned(), secret_key, webhook_secret })
     }
 
     pub fn ice(&self) -> crate::media::IceSettings {

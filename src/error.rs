@@ -230,7 +230,7 @@ impl From<CartError> for ApiError {
         match e {
             CartError::Invalid(_) | CartError::TooManyLines => ApiError::said(Code::InvalidInput, &e),
             CartError::Busy => ApiError::said(Code::Conflict, &e),
-            CartError::Redis(_) => ApiError::internal(e),
+            CartError::Redis(_) | CartError::Store(_) => ApiError::internal(e),
         }
     }
 }
@@ -253,6 +253,7 @@ impl From<CommerceError> for ApiError {
             CommerceError::HoldExpired => Code::HoldExpired,
             CommerceError::IdempotencyMismatch => Code::IdempotencyMismatch,
             CommerceError::CheckoutInProgress => Code::CheckoutInProgress,
+            CommerceError::WebhookRefused(_) => Code::InvalidInput,
         };
         ApiError::said(code, &e)
     }

@@ -3,8 +3,8 @@
 
 use crate::accounts::{AccountError, Accounts, Registration};
 use crate::domain::{
-    BasisPoints, Currency, DisplayName, Email, ImageUrl, Invalid, Password, Price, ProductDescription, ProductTitle, Role,
-    Stock, UnixMs,
+    BasisPoints, Currency, DisplayName, Email, ImageUrl, Invalid, Password, Price, ProductDescription, ProductTitle,
+    Role, Stock, UnixMs,
 };
 use crate::room::{RoomError, Rooms};
 use crate::store::{AccountRow, NewProduct, Store, StoreError};

@@ -4,6 +4,8 @@
 
 mod password;
 
+use crate::bus::Kicks;
+use crate::bus::kicks::{Target, Watch};
 use crate::domain::{AccountId, Clock, DisplayName, Email, Invalid, Password, Refusal, Role, Stock, Tier};
 use crate::store::{AccountRow, Store, StoreError, is_unique_violation};
 use crate::wire::ws::HostCard;
@@ -11,6 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use password::PasswordError;
@@ -49,6 +52,15 @@ pub struct Session {
     pub account: AccountRow,
 }
 
+/// A live session, as a request or a connection presents it.
+pub struct Authenticated {
+    pub account: AccountRow,
+    /// The session's name where it is stored (the token's hash): what a logout kicks.
+    pub session: String,
+    /// How long the session has left.
+    pub remaining: Duration,
+}
+
 /// A creator as everyone may see them, with their reach bracket.
 pub fn host_card(host: &AccountRow) -> HostCard {
     HostCard {
@@ -67,6 +79,8 @@ fn token_hash(token: &str) -> String {
 #[derive(Clone)]
 pub struct Accounts {
     store: Store,
+    /// How a logout reaches the session's open connections, on every node.
+    kicks: Arc<dyn Kicks>,
     clock: Clock,
     /// Argon2 memory cost of new hashes (the stored hash decides the cost of a check).
     argon2_kib: u32,
@@ -74,8 +88,8 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    pub fn new(store: Store, clock: Clock, argon2_kib: u32, session_ttl: Duration) -> Self {
-        Accounts { store, clock, argon2_kib, session_ttl }
+    pub fn new(store: Store, kicks: Arc<dyn Kicks>, clock: Clock, argon2_kib: u32, session_ttl: Duration) -> Self {
+        Accounts { store, kicks, clock, argon2_kib, session_ttl }
     }
 
     pub async fn register(&self, r: Registration) -> Result<Session, AccountError> {
@@ -126,17 +140,32 @@ impl Accounts {
         Ok(Session { token, account })
     }
 
+    /// Revokes the session, and closes every connection opened with it, on every node.
     pub async fn logout(&self, token: &str) -> Result<(), AccountError> {
-        self.store.revoke_session(&token_hash(token), self.clock.now()).await?;
+        let session = token_hash(token);
+        self.store.revoke_session(&session, self.clock.now()).await?;
+        if let Err(e) = self.kicks.kick(&Target::Session(session)).await {
+            // The session is revoked: those connections cannot act any more either way.
+            tracing::warn!(error = &e as &dyn std::error::Error, "logout not announced to open connections");
+        }
         Ok(())
     }
 
     /// The account behind a bearer token, if the session is live.
-    pub async fn authenticate(&self, token: &str) -> Result<AccountRow, AccountError> {
+    pub async fn authenticate(&self, token: &str) -> Result<Authenticated, AccountError> {
         if token.is_empty() || token.len() > 128 {
             return Err(AccountError::Unauthenticated);
         }
-        self.store.session_account(&token_hash(token), self.clock.now()).await?.ok_or(AccountError::Unauthenticated)
+        let session = token_hash(token);
+        let (account, expires_at) =
+            self.store.session_account(&session, self.clock.now()).await?.ok_or(AccountError::Unauthenticated)?;
+        let remaining = Duration::from_millis(expires_at.0.saturating_sub(self.clock.now().0).max(0) as u64);
+        Ok(Authenticated { account, session, remaining })
+    }
+
+    /// Watches a session's connection on this node: cancelled when the session is revoked.
+    pub fn watch(&self, session: &str) -> Watch {
+        self.kicks.watch(Target::Session(session.to_owned()))
     }
 
     /// Every creator, most followed first.

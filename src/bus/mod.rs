@@ -9,12 +9,14 @@
 //! - [`limits`]: rate limits (comments per viewer).
 //! - [`claims`]: who is running a checkout for an idempotency key right now.
 //! - [`media_home`]: which node holds a room's video publisher.
+//! - [`kicks`]: connections to close on every node (a revoked session's).
 //!
 //! Nothing here knows what a room or an order is beyond the wire types it carries: the
 //! domain above implements [`RoomSink`] and calls these ports.
 
 pub mod claims;
 pub mod events;
+pub mod kicks;
 pub mod limits;
 pub mod media_home;
 pub mod presence;
@@ -25,6 +27,7 @@ mod events_redis;
 
 pub use claims::CheckoutClaims;
 pub use events::{Bootstrap, Delivered, RoomEvents, RoomSink, parse_event};
+pub use kicks::Kicks;
 pub use limits::RateLimits;
 pub use media_home::MediaHome;
 pub use presence::Presence;
@@ -52,6 +55,7 @@ pub struct Bus {
     pub limits: Arc<dyn RateLimits>,
     pub claims: Arc<dyn CheckoutClaims>,
     pub media_home: Arc<dyn MediaHome>,
+    pub kicks: Arc<dyn Kicks>,
 }
 
 /// What the Redis ports need to know of this deployment.
@@ -73,6 +77,7 @@ impl Bus {
             limits: Arc::new(limits::MemoryRateLimits::default()),
             claims: Arc::new(claims::MemoryClaims::default()),
             media_home: Arc::new(media_home::OneNode),
+            kicks: Arc::new(kicks::MemoryKicks::default()),
         }
     }
 
@@ -86,6 +91,7 @@ impl Bus {
         shutdown: CancellationToken,
     ) -> Result<Bus, BusError> {
         let feeds = Arc::new(sales::LocalFeeds::default());
+        let board = Arc::new(kicks::Board::default());
         let channels = Arc::new(channels::Channels::new(redis.clone()));
         let events = Arc::new(events_redis::RedisRoomEvents::new(
             redis.clone(),
@@ -99,17 +105,20 @@ impl Bus {
                 vec![
                     Arc::clone(&events) as Arc<dyn channels::Listener>,
                     Arc::new(sales::BrandListener(Arc::clone(&feeds))) as Arc<dyn channels::Listener>,
+                    Arc::new(kicks::KickListener(Arc::clone(&board))) as Arc<dyn channels::Listener>,
                 ],
                 shutdown,
             )
             .await?;
+        let kicks = kicks::RedisKicks::start(redis.clone(), &channels, board).await?;
         Ok(Bus {
             events,
             presence: Arc::new(presence::RedisPresence::new(redis.clone(), settings.viewer_ttl)),
             sales: Arc::new(sales::RedisSales::new(redis.clone(), channels, feeds)),
             limits: Arc::new(limits::RedisRateLimits::new(redis.clone())),
-            claims: Arc::new(claims::RedisClaims::new(redis.clone())),
+            claims: Arc::new(claims::RedisClaims::new(redis.clone(), claims::LEASE)),
             media_home: Arc::new(media_home::RedisMediaHome::new(redis.clone())),
+            kicks: Arc::new(kicks),
         })
     }
 }

@@ -73,22 +73,18 @@ impl Commerce {
     /// second request with the same key, on any node, gets `checkout_in_progress`
     /// meanwhile. Every log line inside names the key and, once placed, the order.
     pub async fn checkout(&self, shop: &Storefront<'_>, buyer: &AccountRow, req: CheckoutRequest) -> Result<OrderView> {
-        let span = tracing::info_span!("checkout", room = %shop.room, buyer = %buyer.id, key = req.key.as_str(), order = tracing::field::Empty);
-        async {
-            if !self.claims.claim(buyer.id, req.key.as_str()).await? {
-                return Err(CommerceError::CheckoutInProgress);
-            }
-            let outcome = self.claimed_checkout(shop, buyer, &req).await;
-            if let Err(e) = self.claims.release(buyer.id, req.key.as_str()).await {
-                tracing::warn!(
-                    error = &e as &dyn std::error::Error,
-                    "checkout claim not released; it lapses on its own"
-                );
-            }
-            outcome
+        let span = tracing::info_span!(
+            "checkout",
+            room = %shop.room,
+            buyer = %buyer.id,
+            key = req.key.as_str(),
+            order = tracing::field::Empty
+        );
+        let work = self.claimed_checkout(shop, buyer, &req);
+        match self.claimed(buyer.id, req.key.as_str(), work).instrument(span).await? {
+            Some(outcome) => outcome,
+            None => Err(CommerceError::CheckoutInProgress),
         }
-        .instrument(span)
-        .await
     }
 
     async fn claimed_checkout(
@@ -128,12 +124,12 @@ impl Commerce {
         let left = match held {
             Ok(left) => left,
             Err(short) => {
-            let title = lines
-                .iter()
-                .find(|l| {
-                    StockKey::Product(l.product_id) == short.key || l.drop_id.map(StockKey::Drop) == Some(short.key)
-                })
-                .map_or_else(String::new, |l| l.title.clone());
+                let title = lines
+                    .iter()
+                    .find(|l| {
+                        StockKey::Product(l.product_id) == short.key || l.drop_id.map(StockKey::Drop) == Some(short.key)
+                    })
+                    .map_or_else(String::new, |l| l.title.clone());
                 return Err(CommerceError::SoldOut { title, available: short.available });
             }
         };
@@ -256,5 +252,4 @@ impl Commerce {
             None => Err(CommerceError::CartEmpty),
         }
     }
-
 }

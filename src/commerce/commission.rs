@@ -13,11 +13,11 @@
 //! return window has passed the line settles (what is left of it becomes payable).
 
 use super::{Commerce, CommerceError};
+use crate::domain::Money;
 use crate::domain::{AccountId, Refusal, Role};
 use crate::store::{AccountRow, CommissionEntry, CommissionKind, PaidLine};
 use crate::wire::api::CommissionBalance;
 use crate::wire::ws::OrderView;
-use crate::domain::Money;
 
 pub fn commission(line_total: i64, quantity: i64, bps: i64, flat_per_unit: i64) -> i64 {
     let rate = line_total.saturating_mul(bps) / 10_000;
@@ -56,7 +56,11 @@ pub fn accruals(order: &OrderView) -> Vec<CommissionEntry> {
 impl Commerce {
     /// A creator's commission, per currency, read from the ledger: to that creator or an
     /// admin.
-    pub async fn earnings(&self, who: &AccountRow, creator: AccountId) -> Result<Vec<CommissionBalance>, CommerceError> {
+    pub async fn earnings(
+        &self,
+        who: &AccountRow,
+        creator: AccountId,
+    ) -> Result<Vec<CommissionBalance>, CommerceError> {
         if who.id != creator && who.role != Role::Admin {
             return Err(Refusal::Forbidden("creators see only their own earnings").into());
         }

@@ -17,6 +17,7 @@ pub mod pricing;
 pub mod refunds;
 mod settlement;
 pub mod sweeper;
+mod webhooks;
 
 pub use cart::{CartChange, CartError, Carts};
 pub use checkout::CheckoutRequest;
@@ -24,7 +25,7 @@ pub use holds::StockKey;
 pub use inventory::{Inventory, InventoryError};
 pub use payments::PaymentProvider;
 
-use crate::bus::{Bus, BusError, CheckoutClaims, RoomEvents, SalesFeed};
+use crate::bus::{Bus, BusError, CheckoutClaims, RoomEvents, SalesFeed, claims};
 use crate::domain::{AccountId, Clock, Invalid, ProductId, Refusal, RoomId};
 use crate::store::{ProductRow, Store, StoreError};
 use crate::wire::ws::DropCard;
@@ -59,6 +60,9 @@ pub enum CommerceError {
     IdempotencyMismatch,
     #[error("a checkout with this idempotency key is still in progress")]
     CheckoutInProgress,
+    /// A payment webhook that could not be verified or read: nothing it says was done.
+    #[error("webhook refused: {0}")]
+    WebhookRefused(payments::WebhookError),
     #[error("database")]
     Store(#[from] StoreError),
     #[error("inventory")]
@@ -120,6 +124,37 @@ pub struct CommerceSettings {
 }
 
 impl Commerce {
+    /// Runs `work` while holding the buyer's checkout claim on `key`, renewing its lease
+    /// until the work ends; `None` when a checkout with that key runs (on any node).
+    async fn claimed<T>(
+        &self,
+        buyer: AccountId,
+        key: &str,
+        work: impl std::future::Future<Output = T>,
+    ) -> Result<Option<T>, CommerceError> {
+        let Some(claim) = self.claims.claim(buyer, key).await? else { return Ok(None) };
+        let renew = async {
+            let mut every = tokio::time::interval(claims::LEASE / 3);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                match self.claims.renew(buyer, key, &claim).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!("checkout claim lapsed while its work ran"),
+                    Err(e) => tracing::warn!(error = &e as &dyn std::error::Error, "checkout claim not renewed"),
+                }
+            }
+        };
+        let out = tokio::select! {
+            out = work => out,
+            never = renew => never,
+        };
+        if let Err(e) = self.claims.release(buyer, key, &claim).await {
+            tracing::warn!(error = &e as &dyn std::error::Error, "checkout claim not released; its lease lapses");
+        }
+        Ok(Some(out))
+    }
+
     pub fn new(
         store: Store,
         bus: &Bus,

@@ -42,7 +42,11 @@ impl Commerce {
         }
     }
 
-    pub async fn orders_of_brand(&self, who: &AccountRow, brand: BrandId) -> Result<Vec<AttributedOrder>, CommerceError> {
+    pub async fn orders_of_brand(
+        &self,
+        who: &AccountRow,
+        brand: BrandId,
+    ) -> Result<Vec<AttributedOrder>, CommerceError> {
         let member = who.role == Role::Brand && who.brand_id == Some(brand);
         if !member && who.role != Role::Admin {
             return Err(Refusal::Forbidden("only members of this brand can see its orders").into());

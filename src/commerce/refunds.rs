@@ -48,10 +48,8 @@ fn lines_to_refund(who: &AccountRow, paid: &[PaidLine], req: &RefundRequest) -> 
         Some(lines) => {
             let mut wanted = Vec::with_capacity(lines.len());
             for asked in lines {
-                let line = paid
-                    .iter()
-                    .find(|l| l.product_id == asked.product_id)
-                    .ok_or(Refusal::NotFound("order line"))?;
+                let line =
+                    paid.iter().find(|l| l.product_id == asked.product_id).ok_or(Refusal::NotFound("order line"))?;
                 if !may_refund(who, line) {
                     return Err(Refusal::Forbidden("a brand refunds only its own products").into());
                 }

@@ -63,7 +63,8 @@ impl Commerce {
     pub(super) async fn pay(&self, placed: Placed<'_>, card: &CardNumber) -> Result<OrderView> {
         let order = &placed.order;
         let key = charge_key(order.id);
-        let new = NewCharge { order: order.id, amount: order.subtotal, provider: self.payments.name(), provider_key: &key };
+        let new =
+            NewCharge { order: order.id, amount: order.subtotal, provider: self.payments.name(), provider_key: &key };
         let row = self.store.open_charge(&new, self.clock.now()).await?;
         match row.status {
             PaymentStatus::Succeeded => return self.settle(placed, &row).await,
@@ -135,6 +136,9 @@ impl Commerce {
                     // Cancelled first, so a refund never meets a paid order.
                     self.store.cancel_order(order.id, "hold_expired", now).await?;
                     self.refund_charge(order.id, "hold_expired").await?;
+                    // An earlier attempt may have committed the hold before failing to
+                    // settle: the inventory counts those units sold until it re-reads.
+                    self.resync_stock(&order).await?;
                     return Err(CommerceError::HoldExpired);
                 }
             }
@@ -187,7 +191,8 @@ impl Commerce {
         let (Some(reference), PaymentStatus::Succeeded) = (charge.provider_ref.as_deref(), charge.status) else {
             return Ok(());
         };
-        let new = NewRefund { order, request_key: why, provider: self.payments.name(), amount: charge.amount, lines: &[] };
+        let new =
+            NewRefund { order, request_key: why, provider: self.payments.name(), amount: charge.amount, lines: &[] };
         let refund = match self.store.open_refund(&new, self.clock.now()).await? {
             RefundOpened::Opened(r) | RefundOpened::Existing(r) => r,
             RefundOpened::TooMany => return Ok(()),
@@ -245,7 +250,13 @@ impl Commerce {
     }
 
     /// Tells the room (a `sale` per line, with what the hold left) and each brand's feed.
-    async fn announce_sale(&self, order: &OrderView, buyer: &AccountRow, host_name: &str, left: Option<&[(StockKey, i64)]>) -> Result<()> {
+    async fn announce_sale(
+        &self,
+        order: &OrderView,
+        buyer: &AccountRow,
+        host_name: &str,
+        left: Option<&[(StockKey, i64)]>,
+    ) -> Result<()> {
         for l in &order.lines {
             let left_of = |key: StockKey| left.and_then(|left| left.iter().find(|(k, _)| *k == key).map(|(_, n)| *n));
             let product = StockKey::Product(l.product_id);
@@ -293,24 +304,18 @@ impl Commerce {
             return Ok(());
         };
         let Some(record) = self.store.order_record(charge.order_id).await? else { return Ok(()) };
-        let (buyer, key) = (record.view.buyer_id, record.view.idempotency_key.clone());
-        if !self.claims.claim(buyer, &key).await? {
-            return Ok(());
-        }
-        let now = self.clock.now();
-        let recorded = match state {
-            ChargeState::Charged => self.store.end_charge(charge.id, PaymentStatus::Succeeded, None, now).await,
-            ChargeState::Declined(reason) => self.store.end_charge(charge.id, PaymentStatus::Failed, Some(&reason), now).await,
-            ChargeState::NotCharged => Ok(false),
+        let work = async {
+            let now = self.clock.now();
+            match state {
+                ChargeState::Charged => self.store.end_charge(charge.id, PaymentStatus::Succeeded, None, now).await?,
+                ChargeState::Declined(reason) => {
+                    self.store.end_charge(charge.id, PaymentStatus::Failed, Some(&reason), now).await?
+                }
+                ChargeState::NotCharged => false,
+            };
+            self.reconcile_claimed(charge.order_id).await
         };
-        let done = match recorded {
-            Ok(_) => self.reconcile_claimed(charge.order_id).await,
-            Err(e) => Err(e.into()),
-        };
-        if let Err(e) = self.claims.release(buyer, &key).await {
-            tracing::warn!(error = &e as &dyn std::error::Error, "webhook's claim not released; it lapses");
-        }
-        done
+        self.claimed(record.view.buyer_id, &record.view.idempotency_key, work).await?.unwrap_or(Ok(()))
     }
 
     /// Reconciles every placed order that needs it (see the module's documentation).
@@ -327,15 +332,8 @@ impl Commerce {
     /// same checkout runs meanwhile, on any node.
     pub(super) async fn reconcile(&self, order: OrderId) -> Result<()> {
         let Some(record) = self.store.order_record(order).await? else { return Ok(()) };
-        let (buyer, key) = (record.view.buyer_id, record.view.idempotency_key.clone());
-        if !self.claims.claim(buyer, &key).await? {
-            return Ok(());
-        }
-        let done = self.reconcile_claimed(order).await;
-        if let Err(e) = self.claims.release(buyer, &key).await {
-            tracing::warn!(error = &e as &dyn std::error::Error, "reconciler's claim not released; it lapses");
-        }
-        done
+        let key = &record.view.idempotency_key;
+        self.claimed(record.view.buyer_id, key, self.reconcile_claimed(order)).await?.unwrap_or(Ok(()))
     }
 
     /// Reconciles one placed order; the caller holds the buyer's claim on its key.

@@ -1,11 +1,12 @@
 //! The first frame of a connection decides what it is: a room viewer or a brand's sales
 //! feed. Until then every other message gets `not_joined`.
 
+use super::room_session::RoomSession;
+use super::session_end::SessionEnd;
 use super::{error_frame, frame, protocol};
 use crate::domain::{BrandId, DisplayName, RoomId};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::room::actions::Joiner;
-use super::room_session::RoomSession;
 use crate::state::AppState;
 use crate::wire::ws::{ClientMsg, ServerMsg};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
@@ -18,7 +19,7 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub enum Joined {
     Room(Box<RoomSession>),
-    Sales { brand: BrandId, feed: broadcast::Receiver<Utf8Bytes> },
+    Sales { brand: BrandId, feed: broadcast::Receiver<Utf8Bytes>, ends: SessionEnd },
 }
 
 pub async fn first_frame(mut socket: WebSocket, state: &AppState) -> Option<(WebSocket, Joined)> {
@@ -51,9 +52,9 @@ pub async fn first_frame(mut socket: WebSocket, state: &AppState) -> Option<(Web
             Err(e) => Err(e),
         };
         match joined {
-            Ok(Joined::Sales { brand, feed }) => {
+            Ok(Joined::Sales { brand, feed, ends }) => {
                 socket.send(frame(&ServerMsg::FollowingSales { brand_id: brand })).await.ok()?;
-                return Some((socket, Joined::Sales { brand, feed }));
+                return Some((socket, Joined::Sales { brand, feed, ends }));
             }
             Ok(joined) => return Some((socket, joined)),
             Err(e) => socket.send(error_frame(&e, request)).await.ok()?,
@@ -68,19 +69,23 @@ async fn join_room(
     guest_name: Option<DisplayName>,
     resume: Option<(u64, String)>,
 ) -> ApiResult<Joined> {
-    let joiner = match (token, guest_name) {
-        (Some(token), _) => Joiner::Account(state.accounts.authenticate(&token).await?),
-        (None, Some(name)) => Joiner::Guest(name),
+    let (joiner, ends) = match (token, guest_name) {
+        (Some(token), _) => {
+            let auth = state.accounts.authenticate(&token).await?;
+            let ends = SessionEnd::of(state, &auth);
+            (Joiner::Account(auth.account), ends)
+        }
+        (None, Some(name)) => (Joiner::Guest(name), SessionEnd::never()),
         (None, None) => {
             return Err(ApiError::bad_request("join: give a token, or a guest_name to watch as a guest"));
         }
     };
     let (room, viewer, opening, seat) = state.rooms.join(room_id, joiner, resume).await?;
-    Ok(Joined::Room(Box::new(RoomSession { room, viewer, opening, seat })))
+    Ok(Joined::Room(Box::new(RoomSession { room, viewer, opening, seat, ends })))
 }
 
 async fn follow_sales(state: &AppState, token: &str) -> ApiResult<Joined> {
-    let account = state.accounts.authenticate(token).await?;
-    let (brand, feed) = state.commerce.follow_sales(&account).await?;
-    Ok(Joined::Sales { brand, feed })
+    let auth = state.accounts.authenticate(token).await?;
+    let (brand, feed) = state.commerce.follow_sales(&auth.account).await?;
+    Ok(Joined::Sales { brand, feed, ends: SessionEnd::of(state, &auth) })
 }

@@ -6,6 +6,7 @@ mod join;
 mod protocol;
 mod room_session;
 mod sales_session;
+mod session_end;
 
 use crate::state::AppState;
 use crate::wire::routes;
@@ -49,7 +50,9 @@ async fn serve(socket: WebSocket, state: AppState) {
             let span = tracing::info_span!("ws", room = %session.room.id, viewer = %session.viewer.key);
             room_session::run(socket, state, *session).instrument(span).await
         }
-        Some((socket, join::Joined::Sales { brand, feed })) => sales_session::run(socket, state, brand, feed).await,
+        Some((socket, join::Joined::Sales { brand, feed, ends })) => {
+            sales_session::run(socket, state, brand, feed, ends).await
+        }
         None => {}
     }
     metrics::gauge!("livecart_connections").decrement(1.0);

@@ -8,13 +8,14 @@
 //! when the room starts a new epoch), and one whose socket stays blocked past the write
 //! timeout is dropped.
 
+use super::session_end::SessionEnd;
 use super::{error_frame, frame, protocol};
 use crate::commerce::{CartChange, CheckoutRequest, CommerceError};
 use crate::domain::Quantity;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::room::actions::DropRequest;
-use crate::room::snapshot::Opening;
 use crate::room::hub::Seat;
+use crate::room::snapshot::Opening;
 use crate::room::{Delivery, LiveRoom, Viewer};
 use crate::state::AppState;
 use crate::wire::ws::{ClientMsg, ServerMsg};
@@ -46,12 +47,14 @@ pub struct RoomSession {
     pub viewer: Viewer,
     pub opening: Opening,
     pub seat: Seat,
+    /// When a signed-in viewer's session is revoked or expires, the connection closes.
+    pub ends: SessionEnd,
 }
 
 /// Serves a joined viewer until either side ends the connection; the viewer keeps its
 /// seat (counts in the room) exactly as long.
 pub async fn run(socket: WebSocket, state: AppState, session: RoomSession) {
-    let RoomSession { room, viewer, opening, seat: _seat } = session;
+    let RoomSession { room, viewer, opening, seat: _seat, ends } = session;
     let viewer = Arc::new(viewer);
     let (sink, mut stream) = socket.split();
     let (replies, replies_rx) = mpsc::channel(REPLY_QUEUE);
@@ -61,6 +64,13 @@ pub async fn run(socket: WebSocket, state: AppState, session: RoomSession) {
     loop {
         tokio::select! {
             _ = &mut sender => return,
+            close = ends.reached() => {
+                // The send task writes it after what is queued, then ends.
+                if replies.send(Message::Close(Some(close))).await.is_ok() {
+                    let _ = tokio::time::timeout(WRITE_TIMEOUT, &mut sender).await;
+                }
+                break;
+            }
             msg = stream.next() => match msg {
                 Some(Ok(Message::Text(text))) => {
                     let decoded = protocol::decode(&text);
@@ -226,7 +236,8 @@ async fn send_loop(
                 }
             }
         }
-        if !flush(&mut sink, &mut out.batch).await {
+        let closing = out.batch.iter().any(|m| matches!(m, Message::Close(_)));
+        if !flush(&mut sink, &mut out.batch).await || closing {
             return;
         }
     }

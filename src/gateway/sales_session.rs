@@ -1,6 +1,7 @@
 //! A brand member's live sales feed: every sale of the brand's products, in any room.
 
 use super::error_frame;
+use super::session_end::SessionEnd;
 use crate::domain::BrandId;
 use crate::error::{ApiError, Code};
 use crate::state::AppState;
@@ -9,10 +10,20 @@ use futures_util::StreamExt;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
-pub async fn run(mut socket: WebSocket, state: AppState, brand: BrandId, mut feed: broadcast::Receiver<Utf8Bytes>) {
+pub async fn run(
+    mut socket: WebSocket,
+    state: AppState,
+    brand: BrandId,
+    mut feed: broadcast::Receiver<Utf8Bytes>,
+    ends: SessionEnd,
+) {
     loop {
         tokio::select! {
             _ = state.shutdown.cancelled() => return,
+            close = ends.reached() => {
+                let _ = socket.send(Message::Close(Some(close))).await;
+                return;
+            }
             sale = feed.recv() => {
                 let msg = match sale {
                     Ok(frame) => Message::Text(frame),

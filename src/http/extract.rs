@@ -79,7 +79,7 @@ impl FromRequestParts<AppState> for Auth {
             .ok_or(AccountError::Unauthenticated)?
             .trim()
             .to_owned();
-        let account = state.accounts.authenticate(&token).await?;
+        let account = state.accounts.authenticate(&token).await?.account;
         Ok(Auth { account, token })
     }
 }

@@ -9,6 +9,7 @@ mod health;
 mod media;
 mod openapi;
 mod orders;
+mod payments;
 mod products;
 mod rooms;
 
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .merge(agreements::router())
         .merge(rooms::router())
         .merge(orders::router())
+        .merge(payments::router())
         .merge(media::router())
         .merge(openapi::router())
         // Unknown API paths get our error body, not the web demo's page.

@@ -1,6 +1,6 @@
 //! The OpenAPI description of the REST API, generated from the handlers and wire types.
 
-use super::{agreements, auth, creators, health, media, orders, products, rooms};
+use super::{agreements, auth, creators, health, media, orders, payments, products, rooms};
 use crate::state::AppState;
 use crate::wire::routes;
 use axum::Router;
@@ -19,6 +19,7 @@ use utoipa::{Modify, OpenApi};
         agreements::list, agreements::create, agreements::end,
         rooms::list, rooms::create, rooms::one, rooms::go_live, rooms::end,
         orders::mine, orders::one, orders::of_brand, orders::refund, orders::refunds,
+        payments::stripe_webhook,
         media::publish, media::unpublish, media::watch, media::unwatch,
     ),
     modifiers(&BearerAuth)

@@ -17,10 +17,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[utoipa::path(get, path = routes::BRAND_PRODUCTS, params(("brand_id" = i64, Path)), responses((status = 200, body = Vec<Product>)), tag = "catalogue")]
-pub async fn list(
-    State(state): State<AppState>,
-    AppPath(brand): AppPath<BrandId>,
-) -> ApiResult<AppJson<Vec<Product>>> {
+pub async fn list(State(state): State<AppState>, AppPath(brand): AppPath<BrandId>) -> ApiResult<AppJson<Vec<Product>>> {
     Ok(AppJson(state.commerce.products_of_brand(brand).await?))
 }
 

@@ -7,7 +7,9 @@ use super::snapshot::Opening;
 use super::{RoomError, RoomResult, Rooms, Viewer};
 use crate::commerce::catalog::product_card;
 use crate::commerce::{CartChange, CheckoutRequest, CommerceError};
-use crate::domain::{CommentText, DisplayName, DropId, Money, Price, ProductId, Reaction, Refusal, Role, RoomId, Stock};
+use crate::domain::{
+    CommentText, DisplayName, DropId, Money, Price, ProductId, Reaction, Refusal, Role, RoomId, Stock,
+};
 use crate::store::{AccountRow, is_unique_violation};
 use crate::wire::ws::{CartView, CommentView, DropCard, OrderView, RoomEvent, RoomStatus, Speaker};
 use std::sync::Arc;

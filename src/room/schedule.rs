@@ -22,9 +22,7 @@ impl Rooms {
             return Err(Refusal::Forbidden("only creators host rooms").into());
         }
         if req.product_ids.is_empty() || req.product_ids.len() > MAX_LINEUP {
-            return Err(
-                Invalid::new("product_ids", format!("line up 1 to {MAX_LINEUP} products")).into()
-            );
+            return Err(Invalid::new("product_ids", format!("line up 1 to {MAX_LINEUP} products")).into());
         }
         if !(0..=LATEST_START).contains(&req.starts_at.0) {
             return Err(Invalid::new("starts_at", "must be a time in milliseconds since 1970").into());

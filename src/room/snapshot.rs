@@ -77,8 +77,8 @@ impl Rooms {
 mod tests {
     use crate::commerce::cart::MAX_CART_LINES;
     use crate::domain::{
-        AccountId, BrandId, CommentText, Currency, DisplayName, DropId, ImageUrl, Money, ProductId, ProductTitle, RoomId,
-        RoomTitle, Tier, UnixMs,
+        AccountId, BrandId, CommentText, Currency, DisplayName, DropId, ImageUrl, Money, ProductId, ProductTitle,
+        RoomId, RoomTitle, Tier, UnixMs,
     };
     use crate::room::schedule::MAX_LINEUP;
     use crate::room::state::SNAPSHOT_COMMENTS;

@@ -121,14 +121,19 @@ impl Store {
             .map(drop)
     }
 
-    /// The account behind a session that is neither revoked nor expired.
-    pub async fn session_account(&self, token_hash: &str, now: UnixMs) -> Result<Option<AccountRow>, sqlx::Error> {
+    /// The account behind a session that is neither revoked nor expired, and when the
+    /// session expires.
+    pub async fn session_account(
+        &self,
+        token_hash: &str,
+        now: UnixMs,
+    ) -> Result<Option<(AccountRow, UnixMs)>, sqlx::Error> {
         let sql = format!(
-            "select {ACCOUNT_COLUMNS} from sessions s join accounts a on a.id = s.account_id \
+            "select {ACCOUNT_COLUMNS}, s.expires_at from sessions s join accounts a on a.id = s.account_id \
              where s.token_hash = $1 and s.revoked_at is null and s.expires_at > $2"
         );
         let row = sqlx::query(&sql).bind(token_hash).bind(now.0).fetch_optional(&self.pool).await?;
-        row.as_ref().map(account).transpose()
+        row.map(|r| Ok((account(&r)?, UnixMs(r.try_get("expires_at")?)))).transpose()
     }
 
     pub async fn revoke_session(&self, token_hash: &str, now: UnixMs) -> Result<(), sqlx::Error> {

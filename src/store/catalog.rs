@@ -1,7 +1,7 @@
 use super::Store;
 use crate::domain::{
-    AccountId, AgreementId, BasisPoints, BrandId, Currency, ImageUrl, Price, ProductDescription, ProductId, ProductTitle,
-    Stock, UnixMs,
+    AccountId, AgreementId, BasisPoints, BrandId, Currency, ImageUrl, Price, ProductDescription, ProductId,
+    ProductTitle, Stock, UnixMs,
 };
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -121,7 +121,8 @@ impl Store {
             return Ok(Vec::new());
         }
         let params: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-        let sql = format!("select {PRODUCT_COLUMNS} from products p where p.id in ({}) order by p.id", params.join(", "));
+        let sql =
+            format!("select {PRODUCT_COLUMNS} from products p where p.id in ({}) order by p.id", params.join(", "));
         let mut query = sqlx::query(&sql);
         for id in ids {
             query = query.bind(id.get());

@@ -11,6 +11,7 @@
 //! lock up front and never fails a lock upgrade half-way.
 
 mod accounts;
+mod carts;
 mod catalog;
 mod orders;
 mod payments;

@@ -384,8 +384,9 @@ impl Store {
     }
 
     pub async fn refund_by_request(&self, order: OrderId, request_key: &str) -> Result<Option<RefundRow>, StoreError> {
-        let sql =
-            format!("select {REFUND_COLUMNS} from payments where order_id = $1 and kind = 'refund' and request_key = $2");
+        let sql = format!(
+            "select {REFUND_COLUMNS} from payments where order_id = $1 and kind = 'refund' and request_key = $2"
+        );
         let row = sqlx::query(&sql).bind(order.get()).bind(request_key).fetch_optional(&self.pool).await?;
         let Some(row) = row else { return Ok(None) };
         let id: i64 = row.try_get("id")?;
@@ -487,12 +488,14 @@ impl Store {
             return Ok(false);
         }
         for l in &refund.lines {
-            sqlx::query("update order_lines set refund_held = refund_held - $1 where order_id = $2 and product_id = $3")
-                .bind(l.quantity)
-                .bind(refund.order_id.get())
-                .bind(l.product_id.get())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "update order_lines set refund_held = refund_held - $1 where order_id = $2 and product_id = $3",
+            )
+            .bind(l.quantity)
+            .bind(refund.order_id.get())
+            .bind(l.product_id.get())
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(true)
@@ -568,13 +571,14 @@ impl Store {
 
     /// Records a provider webhook event; false when it was handled before.
     pub async fn first_webhook(&self, id: &str, kind: &str, now: UnixMs) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("insert into webhook_events (id, kind, received_at) values ($1, $2, $3) on conflict do nothing")
-                .bind(id)
-                .bind(kind)
-                .bind(now.0)
-                .execute(&self.pool)
-                .await?;
+        let done = sqlx::query(
+            "insert into webhook_events (id, kind, received_at) values ($1, $2, $3) on conflict do nothing",
+        )
+        .bind(id)
+        .bind(kind)
+        .bind(now.0)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 }

@@ -82,7 +82,13 @@ impl Store {
 
     /// Refunds `amount` of an approved charge once per `key`; false when the charge is not
     /// approved or the refund would exceed what it charged.
-    pub async fn refund_test_card(&self, reference: &str, key: &str, amount: i64, now: UnixMs) -> Result<bool, StoreError> {
+    pub async fn refund_test_card(
+        &self,
+        reference: &str,
+        key: &str,
+        amount: i64,
+        now: UnixMs,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let new = sqlx::query(
             "insert into test_card_refunds (key, reference, amount, created_at) values ($1, $2, $3, $4) \
@@ -115,10 +121,11 @@ impl Store {
     /// What the test-card provider charged and refunded in total for a reference: the
     /// provider's side of the books, for reconciliation checks.
     pub async fn test_card_totals(&self, reference: &str) -> Result<Option<(i64, i64)>, StoreError> {
-        let row = sqlx::query("select amount, refunded from test_card_charges where reference = $1 and status = 'approved'")
-            .bind(reference)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("select amount, refunded from test_card_charges where reference = $1 and status = 'approved'")
+                .bind(reference)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|r| Ok((r.try_get("amount")?, r.try_get("refunded")?))).transpose()
     }
 }

@@ -3,8 +3,8 @@
 //! are checked by the handler, so that they never appear in a `Debug` of the body.
 
 use crate::domain::{
-    AccountId, AgreementId, BasisPoints, BrandId, Currency, DisplayName, IdempotencyKey, ImageUrl, Money, OrderId, Price,
-    ProductDescription, ProductId, ProductTitle, Quantity, Role, RoomTitle, Stock, Tier, UnixMs,
+    AccountId, AgreementId, BasisPoints, BrandId, Currency, DisplayName, IdempotencyKey, ImageUrl, Money, OrderId,
+    Price, ProductDescription, ProductId, ProductTitle, Quantity, Role, RoomTitle, Stock, Tier, UnixMs,
 };
 use crate::wire::ws::{HostCard, OrderLineView, OrderStatus, ProductCard, RoomStatus};
 use serde::{Deserialize, Serialize};

@@ -2,6 +2,7 @@ use crate::helpers::TestApp;
 use livecart::domain::Role;
 use livecart::wire::api::{AccountView, ErrorBody, LoginRequest, NewProductRequest, NewRoomRequest};
 use livecart::wire::routes::{self, path};
+use livecart::wire::ws::{ClientMsg, ServerMsg};
 use reqwest::Method;
 use serde_json::json;
 
@@ -28,6 +29,38 @@ async fn register_login_and_logout_revokes_the_token() {
     assert_eq!((status.as_u16(), error_code(&body)), (401, "unauthenticated".into()));
     let (status, _) = app.send(Method::GET, routes::ME, Some(&again.token), None).await;
     assert_eq!(status, 200, "other sessions stay valid");
+}
+
+#[tokio::test]
+async fn logging_out_closes_every_connection_of_that_session_and_no_other() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[3]).await;
+    let (mut viewer, buyer) = app.shopper(scene.room, scene.products[0], 1).await;
+    let (mut second, _) = app.viewer(scene.room, Some(&buyer.token)).await;
+    let other_session: livecart::wire::api::SessionResponse = app
+        .post(
+            routes::LOGIN,
+            None,
+            &LoginRequest { email: buyer.account.email.clone(), password: "correct horse battery".into() },
+        )
+        .await;
+    let (mut other, _) = app.viewer(scene.room, Some(&other_session.token)).await;
+    let (mut host, _) = app.viewer(scene.room, Some(&scene.creator.token)).await;
+    let mut feed = app.ws().await;
+    feed.send(&ClientMsg::FollowSales { token: scene.brand.token.clone() }).await;
+    feed.recv_until(|m| matches!(m, ServerMsg::FollowingSales { .. }).then_some(())).await;
+
+    for token in [&buyer.token, &scene.creator.token, &scene.brand.token] {
+        let (status, _) = app.send(Method::POST, routes::LOGOUT, Some(token), None).await;
+        assert_eq!(status, 204);
+    }
+    for ws in [&mut viewer, &mut second, &mut host, &mut feed] {
+        let (code, reason) = ws.closed().await.expect("a close frame");
+        assert_eq!(code, 4001);
+        assert!(reason.starts_with("session revoked"), "{reason}");
+    }
+    other.send(&ClientMsg::CartSet { product_id: scene.products[0], quantity: 2 }).await;
+    other.recv_until(|m| matches!(m, ServerMsg::Cart { .. }).then_some(())).await;
 }
 
 #[tokio::test]

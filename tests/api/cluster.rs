@@ -3,104 +3,14 @@
 //! everything mid-drop, a node killed with SIGKILL). These need the shared services and
 //! run in the suite's PostgreSQL + Redis pass; without them they say so and return.
 
-use crate::helpers::{Backing, Client, TEST_POSTGRES, TEST_REDIS, WAIT, Ws, checkout, forget_redis_prefix};
+use crate::helpers::{WAIT, Ws, checkout, forget_redis_prefix};
+use crate::nodes::Cluster;
 use futures_util::future::join_all;
 use livecart::commerce::payments::TestCards;
 use livecart::domain::DropId;
 use livecart::store::Store;
 use livecart::wire::routes;
 use livecart::wire::ws::{ClientMsg, DropCard, OrderView, RoomEvent, ServerMsg};
-use std::net::SocketAddr;
-use std::process::Stdio;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-struct Node {
-    client: Client,
-    process: Child,
-}
-
-struct Cluster {
-    nodes: Vec<Node>,
-    backing: Backing,
-    store: Store,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for node in &mut self.nodes {
-            let _ = node.process.start_kill();
-        }
-        self.backing.clean_up();
-    }
-}
-
-impl Cluster {
-    /// Starts `n` nodes, or `None` (after saying why) when the shared services are not
-    /// configured for this run.
-    async fn start(n: usize) -> Option<Cluster> {
-        if std::env::var(TEST_POSTGRES).is_err() || std::env::var(TEST_REDIS).is_err() {
-            eprintln!("skipped: multi-node tests need {TEST_POSTGRES} and {TEST_REDIS}");
-            return None;
-        }
-        let backing = Backing::new().await;
-        // Migrate once, before the nodes race to.
-        let store = Store::connect(&backing.database_url, 4).await.expect("database");
-        let mut cluster = Cluster { nodes: Vec::new(), backing, store };
-        for _ in 0..n {
-            let node = cluster.spawn_node().await;
-            cluster.nodes.push(node);
-        }
-        Some(cluster)
-    }
-
-    async fn spawn_node(&self) -> Node {
-        let mut process = Command::new(env!("CARGO_BIN_EXE_livecart"))
-            .arg("serve")
-            .env("DATABASE_URL", &self.backing.database_url)
-            .env("REDIS_URL", self.backing.redis_url.as_deref().unwrap_or_default())
-            .env("LIVECART_REDIS_PREFIX", &self.backing.redis_prefix)
-            .env("LIVECART_BIND", "127.0.0.1:0")
-            .env("LIVECART_METRICS_BIND", "127.0.0.1:0")
-            .env("LIVECART_SEED_DEMO", "false")
-            .env("LIVECART_ARGON2_KIB", "64")
-            .env("LIVECART_TICK_MS", "100")
-            .env("LIVECART_COMMENT_BURST", "1000")
-            .env("LIVECART_DB_CONNECTIONS", "4")
-            .env("LIVECART_LOG_JSON", "true")
-            .env("RUST_LOG", "livecart=info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start a livecart node");
-        let mut lines = BufReader::new(process.stdout.take().expect("stdout")).lines();
-        let addr = tokio::time::timeout(WAIT, async {
-            while let Some(line) = lines.next_line().await.expect("node output") {
-                let Ok(log) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
-                if log["fields"]["message"] == "livecart listening" {
-                    return log["fields"]["addr"].as_str().and_then(|a| a.parse::<SocketAddr>().ok());
-                }
-            }
-            None
-        })
-        .await
-        .expect("node did not start in time")
-        .expect("node did not report its address");
-        // Keep reading so the node never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Node { client: Client::new(addr), process }
-    }
-
-    fn node(&self, i: usize) -> &Client {
-        &self.nodes[i].client
-    }
-
-    async fn kill(&mut self, i: usize) {
-        self.nodes[i].process.start_kill().expect("SIGKILL");
-        let _ = self.nodes[i].process.wait().await;
-    }
-}
 
 fn comment(text: &str) -> ClientMsg {
     ClientMsg::Comment { text: text.try_into().unwrap() }
@@ -243,8 +153,7 @@ async fn redis_losing_everything_mid_drop_oversells_nothing_and_loses_no_acknowl
     forget_redis_prefix(&url, &cluster.backing.redis_prefix).await;
 
     let late_outcomes = join_all(late.iter_mut().enumerate().map(|(i, (ws, _))| async move {
-        // Carts were in Redis too: the buyer adds the unit again.
-        ws.send(&ClientMsg::CartAdd { product_id: product, quantity: 1 }).await;
+        // Carts were in Redis too; they come back from the database: nothing to add again.
         ws.send(&checkout_ok(&format!("late-{i}"))).await;
         ws.checkout_outcome().await
     }))
@@ -363,7 +272,12 @@ async fn a_price_and_a_stock_change_reach_viewers_on_every_node_and_every_node_c
     let price = serde_json::json!({"price": 1_234});
     let (status, _) = cluster
         .node(1)
-        .send(reqwest::Method::PATCH, &routes::path(routes::PRODUCT, &[product.get()]), Some(&scene.brand.token), Some(&price))
+        .send(
+            reqwest::Method::PATCH,
+            &routes::path(routes::PRODUCT, &[product.get()]),
+            Some(&scene.brand.token),
+            Some(&price),
+        )
         .await;
     assert_eq!(status, 200);
     for ws in &mut viewers {
@@ -373,7 +287,12 @@ async fn a_price_and_a_stock_change_reach_viewers_on_every_node_and_every_node_c
     let stock = serde_json::json!({"stock": 40});
     let (status, _) = cluster
         .node(2)
-        .send(reqwest::Method::PUT, &routes::path(routes::PRODUCT_STOCK, &[product.get()]), Some(&scene.brand.token), Some(&stock))
+        .send(
+            reqwest::Method::PUT,
+            &routes::path(routes::PRODUCT_STOCK, &[product.get()]),
+            Some(&scene.brand.token),
+            Some(&stock),
+        )
         .await;
     assert_eq!(status, 200);
     for ws in &mut viewers {

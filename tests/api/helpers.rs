@@ -169,6 +169,14 @@ pub fn test_config() -> Config {
 }
 
 impl TestApp {
+    /// What a Redis restart without persistence does to this test's data; nothing when
+    /// the test runs on memory.
+    pub async fn lose_redis(&self) {
+        if let Some(url) = &self.backing.redis_url {
+            forget_redis_prefix(url, &self.backing.redis_prefix).await;
+        }
+    }
+
     pub async fn spawn() -> TestApp {
         TestApp::spawn_with(test_config(), Clock::system()).await
     }
@@ -250,7 +258,8 @@ impl Client {
 
     pub async fn live_room_priced(&self, stocks: &[i64], currency: &str) -> Scene {
         let scene = self.scheduled_room(stocks, currency).await;
-        let _: RoomView = self.post(&path(routes::ROOM_GO_LIVE, &[scene.room.get()]), Some(&scene.creator.token), &()).await;
+        let _: RoomView =
+            self.post(&path(routes::ROOM_GO_LIVE, &[scene.room.get()]), Some(&scene.creator.token), &()).await;
         scene
     }
 
@@ -464,6 +473,19 @@ impl Ws {
                 ServerMsg::OrderConfirmed { order } => return Ok(Ok(order)),
                 ServerMsg::Error { code, request: Some(r), .. } if r == "checkout" => return Ok(Err(code)),
                 _ => {}
+            }
+        }
+    }
+
+    /// Reads until the server closes the connection, within [`WAIT`]: the close code
+    /// and reason (`None` when it closed without a close frame).
+    pub async fn closed(&mut self) -> Option<(u16, String)> {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.stream.next()).await.expect("timed out waiting for the close");
+            match msg {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| (u16::from(f.code), f.reason.to_string())),
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return None,
             }
         }
     }

@@ -2,12 +2,15 @@
 //! driven over HTTP and WebSocket exactly as clients drive it.
 
 mod helpers;
+mod nodes;
 
 mod accounts;
 mod checkout;
 mod cluster;
+mod history;
 mod media;
 mod money;
 mod operations;
 mod protocol;
 mod rooms;
+mod stripe;

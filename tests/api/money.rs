@@ -25,7 +25,12 @@ async fn provider_books(app: &TestApp, order: OrderId) -> Option<(i64, i64)> {
     app.state.store.test_card_totals(charge.provider_ref.as_deref()?).await.unwrap()
 }
 
-async fn refund(app: &TestApp, token: &str, order: OrderId, body: serde_json::Value) -> (reqwest::StatusCode, serde_json::Value) {
+async fn refund(
+    app: &TestApp,
+    token: &str,
+    order: OrderId,
+    body: serde_json::Value,
+) -> (reqwest::StatusCode, serde_json::Value) {
     app.send(Method::POST, &path(routes::ORDER_REFUNDS, &[order.get()]), Some(token), Some(&body)).await
 }
 
@@ -181,7 +186,9 @@ async fn commission_settles_after_the_return_window_and_a_later_refund_is_owed_b
     let (status, _) = refund(&app, &scene.brand.token, order.id, json!({"idempotency_key": "late"})).await;
     assert_eq!(status, 201);
     assert_eq!(earnings().await, (200, 200, 200, -200), "a refund after settlement is owed back");
-    let (status, _) = app.send(Method::GET, &path(routes::CREATOR_EARNINGS, &[scene.host_id().get()]), Some(&scene.brand.token), None).await;
+    let (status, _) = app
+        .send(Method::GET, &path(routes::CREATOR_EARNINGS, &[scene.host_id().get()]), Some(&scene.brand.token), None)
+        .await;
     assert_eq!(status, 403);
 }
 
@@ -192,8 +199,9 @@ async fn a_price_change_reaches_viewers_and_checkout_charges_the_new_price() {
     let (mut ws, _) = app.shopper(scene.room, scene.products[0], 1).await;
     let patch = ProductPatchRequest { price: Some(1_500.try_into().unwrap()), ..Default::default() };
     let body = serde_json::to_value(&patch).unwrap();
-    let (status, _) =
-        app.send(Method::PATCH, &path(routes::PRODUCT, &[scene.products[0].get()]), Some(&scene.brand.token), Some(&body)).await;
+    let (status, _) = app
+        .send(Method::PATCH, &path(routes::PRODUCT, &[scene.products[0].get()]), Some(&scene.brand.token), Some(&body))
+        .await;
     assert_eq!(status, 200);
     let card = ws
         .recv_until(|m| match m {
@@ -203,11 +211,12 @@ async fn a_price_change_reaches_viewers_and_checkout_charges_the_new_price() {
         .await;
     assert_eq!(card.price.amount, 1_500);
     ws.send(&ClientMsg::CartSet { product_id: scene.products[0], quantity: 1 }).await;
-    let cart = ws.recv_until(|m| match m {
-        ServerMsg::Cart { cart } => Some(cart),
-        _ => None,
-    })
-    .await;
+    let cart = ws
+        .recv_until(|m| match m {
+            ServerMsg::Cart { cart } => Some(cart),
+            _ => None,
+        })
+        .await;
     assert_eq!(cart.total.unwrap().amount, 1_500, "the cart shows the new price");
     ws.send(&checkout("new-price", TestCards::SUCCEEDS)).await;
     let order = ws.checkout_outcome().await.expect("paid");
@@ -221,7 +230,12 @@ async fn a_stock_change_reaches_viewers_and_no_unit_that_is_gone_can_be_bought()
     let (mut ws, _) = app.shopper(scene.room, scene.products[0], 1).await;
     let body = serde_json::to_value(StockRequest { stock: 0.try_into().unwrap() }).unwrap();
     let (status, _) = app
-        .send(Method::PUT, &path(routes::PRODUCT_STOCK, &[scene.products[0].get()]), Some(&scene.brand.token), Some(&body))
+        .send(
+            Method::PUT,
+            &path(routes::PRODUCT_STOCK, &[scene.products[0].get()]),
+            Some(&scene.brand.token),
+            Some(&body),
+        )
         .await;
     assert_eq!(status, 200);
     let card = ws
@@ -240,7 +254,8 @@ async fn each_sale_of_a_drop_counts_down_from_its_own_hold() {
     let app = TestApp::spawn().await;
     let scene = app.live_room(&[20]).await;
     let (mut host, _) = app.viewer(scene.room, Some(&scene.creator.token)).await;
-    host.send(&ClientMsg::StartDrop { product_id: scene.products[0], quantity: 7, price: None, duration_secs: 600 }).await;
+    host.send(&ClientMsg::StartDrop { product_id: scene.products[0], quantity: 7, price: None, duration_secs: 600 })
+        .await;
     host.recv_until(|m| matches!(m, ServerMsg::Event { event: RoomEvent::DropStarted { .. }, .. }).then_some(())).await;
     let mut buyers = Vec::new();
     for _ in 0..7 {
@@ -286,7 +301,8 @@ async fn two_drops_started_at_once_give_exactly_one_drop() {
     let start = |p| ClientMsg::StartDrop { product_id: p, quantity: 3, price: None, duration_secs: 600 };
     a.send(&start(scene.products[0])).await;
     b.send(&start(scene.products[1])).await;
-    let refused = [start_drop_refused(&mut a, scene.products[0]).await, start_drop_refused(&mut b, scene.products[0]).await];
+    let refused =
+        [start_drop_refused(&mut a, scene.products[0]).await, start_drop_refused(&mut b, scene.products[0]).await];
     let running = refused.iter().filter(|r| r.as_deref() == Some("drop_running")).count();
     assert_eq!(running, 1, "exactly one of the two is refused: {refused:?}");
     assert!(app.state.store.live_drop(scene.room).await.unwrap().is_some());
@@ -298,4 +314,23 @@ async fn the_snapshot_counts_the_viewer_it_is_sent_to() {
     let scene = app.live_room(&[1]).await;
     let (_ws, snapshot) = app.viewer(scene.room, None).await;
     assert_eq!(snapshot.viewers, 1);
+}
+
+#[tokio::test]
+async fn a_buyers_cart_survives_redis_losing_everything() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[5, 5]).await;
+    let (mut ws, buyer) = app.shopper(scene.room, scene.products[0], 2).await;
+    ws.send(&ClientMsg::CartAdd { product_id: scene.products[1], quantity: 1 }).await;
+    ws.recv_until(|m| matches!(m, ServerMsg::Cart { .. }).then_some(())).await;
+    app.lose_redis().await;
+    let (_, snapshot) = app.viewer(scene.room, Some(&buyer.token)).await;
+    let lines: Vec<(livecart::domain::ProductId, i64)> =
+        snapshot.cart.unwrap().lines.iter().map(|l| (l.product_id, l.quantity)).collect();
+    assert_eq!(lines, vec![(scene.products[0], 2), (scene.products[1], 1)]);
+    ws.send(&checkout("after-loss", TestCards::SUCCEEDS)).await;
+    let order = ws.checkout_outcome().await.expect("the cart was still there to buy");
+    assert_eq!(order.subtotal.amount, 3_000);
+    let (_, after) = app.viewer(scene.room, Some(&buyer.token)).await;
+    assert!(after.cart.unwrap().lines.is_empty(), "a paid cart is emptied, durably too");
 }

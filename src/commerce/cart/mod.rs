@@ -31,6 +31,8 @@ pub enum CartError {
     Busy,
     #[error("redis carts")]
     Redis(#[from] RedisError),
+    #[error("saved carts")]
+    Store(#[from] crate::store::StoreError),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

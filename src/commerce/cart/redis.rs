@@ -1,21 +1,44 @@
-//! Carts in Redis, one hash per buyer and room (product → quantity, plus a version).
+//! Carts in Redis, one hash per buyer and room (product → quantity, plus a version), with
+//! a durable copy in the database.
+//!
 //! Changes are applied by [`Cart::apply`] and written back only if nobody changed the
-//! cart meanwhile (compare-and-set on the version), so the rules live in one place.
+//! cart meanwhile (compare-and-set on the version), so the rules live in one place. After
+//! every change the whole cart is saved to the database with its version (newest wins),
+//! and a cart Redis no longer has (a restart without persistence, a flush) is restored
+//! from there on first use: a buyer keeps their cart when Redis loses it, as their holds.
+//! A buyer with no saved cart gets an empty hash (the version alone), so looking for one
+//! costs the database once, not on every join.
 
 use super::{Cart, CartChange, CartError, Carts};
-use crate::domain::{AccountId, ProductId, Quantity, RoomId};
+use crate::domain::{AccountId, Clock, ProductId, Quantity, RoomId};
 use crate::redis::Redis;
+use crate::store::Store;
 use async_trait::async_trait;
 use redis::{AsyncCommands, Script};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
+/// KEYS: cart. ARGV: expected version, ttl, then product / quantity pairs.
 static SWAP: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'v', tonumber(ARGV[1]) + 1)
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"#,
+    )
+});
+
+/// KEYS: cart. ARGV: version, ttl, then product / quantity pairs. Puts a saved cart back
+/// unless the key exists again meanwhile.
+static RESTORE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[1])
 for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
@@ -30,50 +53,82 @@ const ATTEMPTS: usize = 8;
 
 pub struct RedisCarts {
     redis: Redis,
+    /// The durable copy.
+    store: Store,
+    clock: Clock,
+}
+
+fn lines_json(cart: &Cart) -> String {
+    let lines: BTreeMap<String, i64> = cart.lines.iter().map(|(p, q)| (p.get().to_string(), i64::from(*q))).collect();
+    serde_json::to_string(&lines).unwrap_or_else(|_| "{}".into())
+}
+
+/// Lines as the database saved them; anything unreadable is left out.
+fn parse_lines(json: &str) -> Cart {
+    let raw: BTreeMap<String, i64> = serde_json::from_str(json).unwrap_or_default();
+    Cart { lines: raw.into_iter().filter_map(|(p, q)| line(&p, q)).collect() }
+}
+
+fn line(product: &str, quantity: i64) -> Option<(ProductId, Quantity)> {
+    let product = ProductId::try_from(product.parse::<i64>().ok()?).ok()?;
+    Some((product, Quantity::try_from(quantity).ok()?))
 }
 
 impl RedisCarts {
-    pub fn new(redis: Redis) -> Self {
-        Self { redis }
+    pub fn new(redis: Redis, store: Store, clock: Clock) -> Self {
+        Self { redis, store, clock }
     }
 
     fn key(&self, room: RoomId, buyer: AccountId) -> String {
         self.redis.key(&format!("cart:{room}:{buyer}"))
     }
 
-    async fn read(&self, key: &str) -> Result<(String, Cart), CartError> {
-        let mut conn = self.redis.conn();
-        let fields: HashMap<String, String> = conn.hgetall(key).await?;
-        let mut cart = Cart::default();
-        for (field, value) in &fields {
-            let (Ok(product), Ok(q)) = (field.parse::<i64>(), value.parse::<i64>()) else { continue };
-            if let (Ok(product), Ok(q)) = (ProductId::try_from(product), Quantity::try_from(q)) {
-                cart.lines.insert(product, q);
+    /// The cart and its version, restored from the database when Redis has none.
+    async fn read(&self, room: RoomId, buyer: AccountId) -> Result<(i64, Cart), CartError> {
+        let key = self.key(room, buyer);
+        for _ in 0..2 {
+            let fields: HashMap<String, String> = self.redis.conn().hgetall(&key).await?;
+            if let Some(version) = fields.get("v").and_then(|v| v.parse::<i64>().ok()) {
+                let cart = Cart { lines: fields.iter().filter_map(|(p, q)| line(p, q.parse().ok()?)).collect() };
+                return Ok((version, cart));
             }
+            let (saved, version) = match self.store.saved_cart(room, buyer).await? {
+                Some((json, version)) => (parse_lines(&json), version),
+                None => (Cart::default(), 0),
+            };
+            let mut restore = RESTORE.key(&key);
+            restore.arg(version).arg(CART_TTL_SECS);
+            for (product, q) in &saved.lines {
+                restore.arg(product.get()).arg(i64::from(*q));
+            }
+            if restore.invoke_async::<i64>(&mut self.redis.conn()).await? == 1 {
+                return Ok((version, saved));
+            }
+            // Another change put the cart back first: read what it wrote.
         }
-        Ok((fields.get("v").cloned().unwrap_or_else(|| "0".into()), cart))
+        Err(CartError::Busy)
     }
 }
 
 #[async_trait]
 impl Carts for RedisCarts {
     async fn get(&self, room: RoomId, buyer: AccountId) -> Result<Cart, CartError> {
-        Ok(self.read(&self.key(room, buyer)).await?.1)
+        Ok(self.read(room, buyer).await?.1)
     }
 
     async fn update(&self, room: RoomId, buyer: AccountId, change: CartChange) -> Result<Cart, CartError> {
         let key = self.key(room, buyer);
         for _ in 0..ATTEMPTS {
-            let (version, mut cart) = self.read(&key).await?;
+            let (version, mut cart) = self.read(room, buyer).await?;
             cart.apply(change)?;
             let mut swap = SWAP.key(&key);
-            swap.arg(&version).arg(CART_TTL_SECS);
+            swap.arg(version.to_string()).arg(CART_TTL_SECS);
             for (product, q) in &cart.lines {
                 swap.arg(product.get()).arg(i64::from(*q));
             }
-            let mut conn = self.redis.conn();
-            let swapped: i64 = swap.invoke_async(&mut conn).await?;
+            let swapped: i64 = swap.invoke_async(&mut self.redis.conn()).await?;
             if swapped == 1 {
+                self.store.save_cart(room, buyer, &lines_json(&cart), version + 1, self.clock.now()).await?;
                 return Ok(cart);
             }
         }
@@ -81,6 +136,7 @@ impl Carts for RedisCarts {
     }
 
     async fn clear(&self, room: RoomId, buyer: AccountId) -> Result<(), CartError> {
+        self.store.forget_cart(room, buyer).await?;
         Ok(self.redis.conn().del::<_, ()>(self.key(room, buyer)).await?)
     }
 }

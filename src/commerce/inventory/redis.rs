@@ -295,7 +295,9 @@ impl Inventory for RedisInventory {
             // The script numbers keys from 1, in the order of `need`.
             let key_at = |i: i64| need.get((i as usize).saturating_sub(1)).map(|(key, _)| *key);
             match (at(0), key_at(at(1))) {
-                (1, _) => return Ok(Ok(need.iter().map(|(key, _)| *key).zip(answer.iter().skip(1).copied()).collect())),
+                (1, _) => {
+                    return Ok(Ok(need.iter().map(|(key, _)| *key).zip(answer.iter().skip(1).copied()).collect()));
+                }
                 (0, Some(key)) => return Ok(Err(Shortfall { key, available: at(2) })),
                 (MISSING, Some(key)) => {
                     let on_hand = self.on_hand(key).await?;

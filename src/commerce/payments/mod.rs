@@ -6,12 +6,16 @@
 //! reference is written to the ledger), then [`PaymentProvider::confirm`] (the money
 //! moves, at most once per reference however often it is asked). When an answer is lost,
 //! [`PaymentProvider::lookup`] says what became of the charge without moving money.
+//! A provider that reports outcomes on its own (webhooks) has them read, verified, by
+//! [`PaymentProvider::read_webhook`].
 
+mod stripe;
 mod test_cards;
 
+pub use stripe::StripeProvider;
 pub use test_cards::TestCards;
 
-use crate::domain::{CardNumber, Money, OrderId};
+use crate::domain::{CardNumber, Money, OrderId, UnixMs};
 use async_trait::async_trait;
 
 /// One charge, as every step of it describes it to the provider.
@@ -43,6 +47,43 @@ pub enum ChargeState {
     Declined(String),
 }
 
+/// A provider's notification (a webhook delivery), verified and read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookEvent {
+    /// The provider's id for the event: a delivery seen before is a replay.
+    pub id: String,
+    /// The provider's name for what happened (e.g. `payment_intent.succeeded`).
+    pub kind: String,
+    /// What the event says became of a charge, when it says so.
+    pub charge: Option<ReportedCharge>,
+}
+
+/// A charge's outcome, as a webhook reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportedCharge {
+    /// The charge's reference (what [`PaymentProvider::prepare`] returned).
+    pub reference: String,
+    pub state: ChargeState,
+}
+
+/// Why a webhook delivery was not believed. Nothing it says is acted on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    #[error("this payment provider takes no webhooks")]
+    NotAccepted,
+    #[error("the webhook carries no signature")]
+    Unsigned,
+    #[error("the webhook's signature header is malformed")]
+    MalformedSignature,
+    #[error("the webhook's signature does not match")]
+    BadSignature,
+    /// Signed too long ago (or ahead of our clock): possibly a replay.
+    #[error("the webhook's timestamp is {age_secs} s from now, beyond the tolerance")]
+    Stale { age_secs: i64 },
+    #[error("the webhook's event cannot be read: {0}")]
+    MalformedEvent(String),
+}
+
 /// A refund of part or all of a charge.
 pub struct Refund<'a> {
     /// The charge's reference.
@@ -66,4 +107,7 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// Returns money to the buyer; returns the provider's reference for the refund. The
     /// same key refunds once.
     async fn refund(&self, refund: &Refund<'_>) -> Result<String, PaymentFailure>;
+    /// Verifies a webhook delivery (its signature header, if any, and raw body, as
+    /// received at `now`) and reads the event. Nothing of an unverified body is trusted.
+    fn read_webhook(&self, signature: Option<&str>, body: &[u8], now: UnixMs) -> Result<WebhookEvent, WebhookError>;
 }

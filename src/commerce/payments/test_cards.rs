@@ -4,8 +4,8 @@
 //! across nodes and crashes: a reference is charged at most once, and a lost answer can
 //! be looked up.
 
-use super::{Charge, ChargeState, PaymentFailure, PaymentProvider, Refund};
-use crate::domain::Clock;
+use super::{Charge, ChargeState, PaymentFailure, PaymentProvider, Refund, WebhookError, WebhookEvent};
+use crate::domain::{Clock, UnixMs};
 use crate::store::{Store, TestCardCharge};
 use async_trait::async_trait;
 use std::time::Duration;
@@ -122,5 +122,10 @@ impl PaymentProvider for TestCards {
         } else {
             Err(PaymentFailure::Declined("the refund exceeds what the charge took".into()))
         }
+    }
+
+    /// The test cards answer every call themselves; nothing arrives on its own.
+    fn read_webhook(&self, _: Option<&str>, _: &[u8], _: UnixMs) -> Result<WebhookEvent, WebhookError> {
+        Err(WebhookError::NotAccepted)
     }
 }
