@@ -105,8 +105,7 @@ impl AppState {
     ) -> Self {
         let Backends { bus, inventory, carts, redis, payments } = backends;
         let media = Sfu::new(config.ice());
-        let kicks = Arc::clone(&bus.kicks);
-        let accounts = Accounts::new(store.clone(), kicks, clock.clone(), config.argon2_kib, config.session_ttl);
+        let accounts = Accounts::new(store.clone(), &bus, clock.clone(), config.argon2_kib, config.session_ttl);
         let money = CommerceSettings { hold_ttl: config.hold_ttl, return_window: config.return_window };
         let commerce = Commerce::new(store.clone(), &bus, inventory, carts, payments, clock.clone(), money);
         let settings = RoomSettings {

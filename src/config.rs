@@ -171,6 +171,12 @@ pub struct Config {
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "LIVECART_LOG_JSON", default_value_t = false)]
     pub log_json: bool,
+
+    /// Balancers in front of this node (comma-separated IP addresses): for a request from
+    /// one of them, the client is the last address in `X-Forwarded-For` that is not one
+    /// of them. Per-address limits (login back-off) count clients, not the balancer.
+    #[arg(long, env = "LIVECART_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]

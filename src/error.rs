@@ -121,6 +121,8 @@ pub struct ApiError {
     message: String,
     /// Where `stream_elsewhere` sends the client.
     location: Option<String>,
+    /// How long a throttled client must wait (`Retry-After`).
+    retry_after: Option<std::time::Duration>,
     /// Why `internal` or `unavailable` happened: logged, never sent.
     cause: Option<Cause>,
 }
@@ -139,7 +141,7 @@ impl StdError for ApiError {
 
 impl ApiError {
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into(), location: None, cause: None }
+        ApiError { code, message: message.into(), location: None, retry_after: None, cause: None }
     }
 
     /// A body or frame that is JSON but not of the expected shape, or a value out of range.
@@ -220,7 +222,10 @@ impl From<AccountError> for ApiError {
             AccountError::Refused(r) => r.into(),
             AccountError::Unauthenticated => ApiError::said(Code::Unauthenticated, &e),
             AccountError::BadCredentials => ApiError::said(Code::BadCredentials, &e),
-            AccountError::Password(_) | AccountError::Store(_) => ApiError::internal(e),
+            AccountError::Throttled(wait) => {
+                ApiError { retry_after: Some(wait), ..ApiError::said(Code::RateLimited, &e) }
+            }
+            AccountError::Password(_) | AccountError::Store(_) | AccountError::Backoff(_) => ApiError::internal(e),
         }
     }
 }
@@ -306,6 +311,11 @@ impl IntoResponse for ApiError {
         let mut response = (self.status(), Json(body)).into_response();
         if let Some(location) = self.location.as_deref().and_then(|l| axum::http::HeaderValue::from_str(l).ok()) {
             response.headers_mut().insert(axum::http::header::LOCATION, location);
+        }
+        if let Some(wait) = self.retry_after {
+            // Whole seconds, rounded up: a client that waits that long is let in.
+            let seconds = wait.as_millis().div_ceil(1_000).max(1) as u64;
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
         }
         response
     }

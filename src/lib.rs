@@ -61,9 +61,9 @@ pub async fn run(listener: TcpListener, state: AppState) -> std::io::Result<()> 
     let sweeper = tokio::spawn(state.commerce.clone().run_sweeper(state.config.tick, state.shutdown.clone()));
     let announcer = tokio::spawn(state.rooms.clone().announce_streams(state.shutdown.clone()));
     let shutdown = state.shutdown.clone();
-    let served = axum::serve(listener, app::router(state.clone()))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await;
+    // Handlers that count per client (login back-off) need the peer's address.
+    let service = app::router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, service).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
     state.checkouts.close();
     if tokio::time::timeout(CHECKOUT_DRAIN, state.checkouts.wait()).await.is_err() {
         tracing::warn!("shutdown: checkouts still running after the drain period");

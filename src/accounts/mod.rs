@@ -4,8 +4,9 @@
 
 mod password;
 
-use crate::bus::Kicks;
+use crate::bus::backoff::Rule;
 use crate::bus::kicks::{Target, Watch};
+use crate::bus::{Backoffs, Bus, BusError, Kicks};
 use crate::domain::{AccountId, Clock, DisplayName, Email, Invalid, Password, Refusal, Role, Stock, Tier};
 use crate::store::{AccountRow, Store, StoreError, is_unique_violation};
 use crate::wire::ws::HostCard;
@@ -13,6 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +28,11 @@ pub enum AccountError {
     Unauthenticated,
     #[error("wrong e-mail or password")]
     BadCredentials,
+    /// Too many failed logins from here: the next attempt must wait this long.
+    #[error("too many failed sign-ins: try again in {} seconds", .0.as_secs().max(1))]
+    Throttled(Duration),
+    #[error("login back-off")]
+    Backoff(#[from] BusError),
     #[error("password hashing")]
     Password(#[from] PasswordError),
     #[error("database")]
@@ -71,6 +78,33 @@ pub fn host_card(host: &AccountRow) -> HostCard {
     }
 }
 
+/// Failed logins for one account from one address: a person mistyping gets a few
+/// tries, then waits that double from one second up to fifteen minutes.
+const ACCOUNT_FROM_ADDRESS: Rule = Rule {
+    free: 5,
+    base: Duration::from_secs(1),
+    cap: Duration::from_secs(900),
+    forget_after: Duration::from_secs(3_600),
+};
+/// Failed logins from one address, whatever the account: room for a household or an
+/// office behind one address, not for a credential-stuffing run.
+const ADDRESS: Rule = Rule {
+    free: 30,
+    base: Duration::from_secs(1),
+    cap: Duration::from_secs(900),
+    forget_after: Duration::from_secs(3_600),
+};
+
+/// The back-off keys of a login attempt: the account from this address first, then the
+/// address. Without a known address, only the account's key (shared by every address).
+fn throttle_keys(email: &Email, from: Option<IpAddr>) -> Vec<(String, Rule)> {
+    let account = URL_SAFE_NO_PAD.encode(&Sha256::digest(email.as_str().as_bytes())[..12]);
+    match from {
+        Some(ip) => vec![(format!("login:{account}:{ip}"), ACCOUNT_FROM_ADDRESS), (format!("login:{ip}"), ADDRESS)],
+        None => vec![(format!("login:{account}"), ACCOUNT_FROM_ADDRESS)],
+    }
+}
+
 fn token_hash(token: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
 }
@@ -81,6 +115,8 @@ pub struct Accounts {
     store: Store,
     /// How a logout reaches the session's open connections, on every node.
     kicks: Arc<dyn Kicks>,
+    /// Failed logins, counted on every node.
+    backoffs: Arc<dyn Backoffs>,
     clock: Clock,
     /// Argon2 memory cost of new hashes (the stored hash decides the cost of a check).
     argon2_kib: u32,
@@ -88,8 +124,9 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    pub fn new(store: Store, kicks: Arc<dyn Kicks>, clock: Clock, argon2_kib: u32, session_ttl: Duration) -> Self {
-        Accounts { store, kicks, clock, argon2_kib, session_ttl }
+    pub fn new(store: Store, bus: &Bus, clock: Clock, argon2_kib: u32, session_ttl: Duration) -> Self {
+        let (kicks, backoffs) = (Arc::clone(&bus.kicks), Arc::clone(&bus.backoffs));
+        Accounts { store, kicks, backoffs, clock, argon2_kib, session_ttl }
     }
 
     pub async fn register(&self, r: Registration) -> Result<Session, AccountError> {
@@ -115,7 +152,34 @@ impl Accounts {
         self.open_session(account).await
     }
 
-    pub async fn login(&self, email: Email, password: Password) -> Result<Session, AccountError> {
+    /// Signs in, unless failed attempts from this address (for this account, or for any)
+    /// must wait: each failure past a few doubles the wait, so guessing is slow, while
+    /// the account's owner, trying from their own address, is not locked out by an
+    /// attacker's failures elsewhere.
+    pub async fn login(&self, email: Email, password: Password, from: Option<IpAddr>) -> Result<Session, AccountError> {
+        let keys = throttle_keys(&email, from);
+        let now = self.clock.now();
+        let mut wait = None;
+        for (key, rule) in &keys {
+            wait = wait.max(self.backoffs.wait(key, *rule, now).await?);
+        }
+        if let Some(wait) = wait {
+            return Err(AccountError::Throttled(wait));
+        }
+        let session = self.check_password(email, password).await;
+        match &session {
+            Err(AccountError::BadCredentials) => {
+                for (key, rule) in &keys {
+                    self.backoffs.failed(key, *rule, now).await?;
+                }
+            }
+            Ok(_) => self.backoffs.forget(&keys[0].0).await?,
+            Err(_) => {}
+        }
+        session
+    }
+
+    async fn check_password(&self, email: Email, password: Password) -> Result<Session, AccountError> {
         let found = self.store.account_by_email(email.as_str()).await?;
         // Verify against a real hash even for an unknown e-mail, so response time does not
         // reveal which addresses have accounts.

@@ -10,10 +10,12 @@
 //! - [`claims`]: who is running a checkout for an idempotency key right now.
 //! - [`media_home`]: which node holds a room's video publisher.
 //! - [`kicks`]: connections to close on every node (a revoked session's).
+//! - [`backoff`]: exponential back-off after failures (logins).
 //!
 //! Nothing here knows what a room or an order is beyond the wire types it carries: the
 //! domain above implements [`RoomSink`] and calls these ports.
 
+pub mod backoff;
 pub mod claims;
 pub mod events;
 pub mod kicks;
@@ -25,6 +27,7 @@ pub mod sales;
 mod channels;
 mod events_redis;
 
+pub use backoff::Backoffs;
 pub use claims::CheckoutClaims;
 pub use events::{Bootstrap, Delivered, RoomEvents, RoomSink, parse_event};
 pub use kicks::Kicks;
@@ -56,6 +59,7 @@ pub struct Bus {
     pub claims: Arc<dyn CheckoutClaims>,
     pub media_home: Arc<dyn MediaHome>,
     pub kicks: Arc<dyn Kicks>,
+    pub backoffs: Arc<dyn Backoffs>,
 }
 
 /// What the Redis ports need to know of this deployment.
@@ -78,6 +82,7 @@ impl Bus {
             claims: Arc::new(claims::MemoryClaims::default()),
             media_home: Arc::new(media_home::OneNode),
             kicks: Arc::new(kicks::MemoryKicks::default()),
+            backoffs: Arc::new(backoff::MemoryBackoffs::default()),
         }
     }
 
@@ -119,6 +124,7 @@ impl Bus {
             claims: Arc::new(claims::RedisClaims::new(redis.clone(), claims::LEASE)),
             media_home: Arc::new(media_home::RedisMediaHome::new(redis.clone())),
             kicks: Arc::new(kicks),
+            backoffs: Arc::new(backoff::RedisBackoffs::new(redis.clone())),
         })
     }
 }

@@ -1,4 +1,4 @@
-use super::extract::{AppJson, Auth};
+use super::extract::{AppJson, Auth, ClientAddr};
 use crate::accounts::{Registration, Session};
 use crate::domain::{Email, Password, Role, Tier};
 use crate::error::ApiResult;
@@ -51,12 +51,13 @@ pub async fn register(
     Ok((StatusCode::CREATED, session_response(session)))
 }
 
-#[utoipa::path(post, path = routes::LOGIN, request_body = LoginRequest, responses((status = 200, body = SessionResponse), (status = 401, body = ErrorBody)), tag = "accounts")]
+#[utoipa::path(post, path = routes::LOGIN, request_body = LoginRequest, responses((status = 200, body = SessionResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody, description = "too many failed sign-ins from this address: wait Retry-After seconds")), tag = "accounts")]
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddr(from): ClientAddr,
     AppJson(req): AppJson<LoginRequest>,
 ) -> ApiResult<AppJson<SessionResponse>> {
-    let session = state.accounts.login(Email::try_from(req.email)?, Password::try_from(req.password)?).await?;
+    let session = state.accounts.login(Email::try_from(req.email)?, Password::try_from(req.password)?, from).await?;
     Ok(session_response(session))
 }
 

@@ -5,12 +5,13 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::AccountRow;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::net::{IpAddr, SocketAddr};
 
 /// JSON in and out with our error shape.
 pub struct AppJson<T>(pub T);
@@ -58,6 +59,29 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for AppQuery<T> {
             .await
             .map(|Query(v)| AppQuery(v))
             .map_err(|e: QueryRejection| ApiError::bad_request(e.body_text()))
+    }
+}
+
+/// The address of the client a request came from: the peer, or, when the peer is a
+/// trusted balancer, the last address in `X-Forwarded-For` that is not one. `None` when
+/// the server was not told its peers' addresses.
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let trusted = &state.config.trusted_proxies;
+        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+            return Ok(ClientAddr(None));
+        };
+        if !trusted.contains(&peer.ip()) {
+            return Ok(ClientAddr(Some(peer.ip())));
+        }
+        let forwarded = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+        let hops: Vec<IpAddr> = forwarded.flat_map(|v| v.split(',')).filter_map(|a| a.trim().parse().ok()).collect();
+        let client = hops.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer.ip());
+        Ok(ClientAddr(Some(client)))
     }
 }
 

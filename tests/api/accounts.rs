@@ -176,3 +176,37 @@ async fn a_room_can_only_line_up_products_the_host_has_an_agreement_for() {
     let (status, resp) = app.send(Method::GET, &path(routes::ROOM, &[424242]), None, None).await;
     assert_eq!((status.as_u16(), error_code(&resp)), (404, "not_found".into()));
 }
+
+/// An HTTP client whose connections come from `ip` (any 127.x address is loopback).
+fn client_from(ip: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder().local_address(std::net::IpAddr::from(ip)).build().unwrap()
+}
+
+#[tokio::test]
+async fn failed_logins_back_off_per_address_and_the_owner_still_gets_in_from_elsewhere() {
+    let app = TestApp::spawn().await;
+    let victim = app.register(Role::Viewer, "Victim", None).await;
+    let login = |password: &str| json!({"email": victim.account.email, "password": password});
+    let attacker = client_from([127, 0, 0, 2]);
+    let url = app.url(routes::LOGIN);
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..8 {
+        let resp = attacker.post(&url).json(&login("wrong password!")).send().await.unwrap();
+        statuses.push(resp.status().as_u16());
+        if resp.status() == 429 {
+            retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let body: serde_json::Value = resp.json().await.unwrap();
+            assert_eq!(error_code(&body), "rate_limited");
+        }
+    }
+    assert_eq!(&statuses[..5], &[401; 5], "a few free tries");
+    assert!(statuses[5..].contains(&429), "then the attacker waits: {statuses:?}");
+    assert!(retry_after.and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s >= 1), "with Retry-After");
+    let resp = attacker.post(&url).json(&login("correct horse battery")).send().await.unwrap();
+    assert_eq!(resp.status(), 429, "even the right password waits on the throttled address");
+
+    let owner = client_from([127, 0, 0, 3]);
+    let resp = owner.post(&url).json(&login("correct horse battery")).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "the owner, elsewhere, is not locked out");
+}
