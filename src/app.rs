@@ -3,16 +3,17 @@
 //! them into an [`AppState`], and the router of HTTP and WebSocket routes in front.
 
 use crate::accounts::Accounts;
+use crate::analytics::{Campaigns, Recorder, Reports};
 use crate::bus::{Bus, BusError, RedisSettings};
 use crate::commerce::cart::{MemoryCarts, RedisCarts};
 use crate::commerce::inventory::{MemoryInventory, RedisInventory};
 use crate::commerce::payments::{StripeProvider, TestCards};
-use crate::commerce::{Carts, Commerce, CommerceSettings, Inventory, PaymentProvider};
+use crate::commerce::{Carts, Commerce, CommerceBackends, CommerceSettings, Inventory, PaymentProvider};
 use crate::config::{Config, ConfigError, PaymentsChoice};
 use crate::domain::{Clock, RateLimit};
 use crate::media::Sfu;
 use crate::redis::{Redis, RedisError};
-use crate::room::{RoomHub, RoomSettings, Rooms};
+use crate::room::{Node, RoomHub, RoomSettings, Rooms};
 use crate::state::AppState;
 use crate::store::Store;
 use crate::{gateway, http};
@@ -107,7 +108,12 @@ impl AppState {
         let media = Sfu::new(config.ice());
         let accounts = Accounts::new(store.clone(), &bus, clock.clone(), config.argon2_kib, config.session_ttl);
         let money = CommerceSettings { hold_ttl: config.hold_ttl, return_window: config.return_window };
-        let commerce = Commerce::new(store.clone(), &bus, inventory, carts, payments, clock.clone(), money);
+        let analytics = match config.analytics {
+            true => Recorder::start(store.clone(), clock.clone()),
+            false => Recorder::disabled(clock.clone()),
+        };
+        let shop = CommerceBackends { inventory, carts, payments };
+        let commerce = Commerce::new(store.clone(), &bus, shop, analytics.clone(), clock.clone(), money);
         let settings = RoomSettings {
             history: config.history,
             viewer_queue: config.viewer_queue,
@@ -115,7 +121,10 @@ impl AppState {
             comment_limit: RateLimit { burst: config.comment_burst, refill_ms: config.comment_refill_ms },
             public_url: config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.bind)),
         };
-        let rooms = Rooms::new(hub, &bus, Arc::clone(&media), commerce.clone(), store.clone(), clock, settings);
+        let reports = Reports::new(store.clone(), clock.clone());
+        let campaigns = Campaigns::new(store.clone(), clock.clone());
+        let node = Node { hub, media: Arc::clone(&media) };
+        let rooms = Rooms::new(node, &bus, commerce.clone(), analytics.clone(), store.clone(), clock, settings);
         AppState {
             config: Arc::new(config),
             accounts,
@@ -126,6 +135,9 @@ impl AppState {
             redis,
             shutdown,
             checkouts: TaskTracker::new(),
+            analytics,
+            reports,
+            campaigns,
         }
     }
 }

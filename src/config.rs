@@ -168,6 +168,11 @@ pub struct Config {
     #[arg(long, env = "LIVECART_STRIPE_API", default_value = "https://api.stripe.com")]
     pub stripe_api: String,
 
+    /// Record the analytics event log (`false` only to measure what recording costs:
+    /// reports then see no audience, engagement or funnel events).
+    #[arg(long, env = "LIVECART_ANALYTICS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub analytics: bool,
+
     /// Log as JSON lines instead of human-readable text.
     #[arg(long, env = "LIVECART_LOG_JSON", default_value_t = false)]
     pub log_json: bool,
@@ -177,6 +182,110 @@ pub struct Config {
     /// of them. Per-address limits (login back-off) count clients, not the balancer.
     #[arg(long, env = "LIVECART_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+
+    /// Client connections (HTTP and WebSocket) served at once; unset: the open-file limit
+    /// less a reserve for the database, Redis, media sockets and the process's own files.
+    /// Connections over it are answered from a few reserved slots (`/health` 200,
+    /// anything else 503) or closed at once.
+    #[arg(long, env = "LIVECART_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+
+    /// Open connections one client address may hold (an IPv6 client: its /64); 0: no cap.
+    /// Connections from `trusted_proxies` are not capped. Over it, a connection is closed
+    /// at once.
+    #[arg(long, env = "LIVECART_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256)]
+    pub max_connections_per_address: usize,
+
+    /// Room and sales-feed WebSockets one account may have joined on this node; 0: no cap.
+    /// A `join` or `follow_sales` over it gets `too_many_connections`.
+    #[arg(long, env = "LIVECART_MAX_CONNECTIONS_PER_ACCOUNT", default_value_t = 8)]
+    pub max_connections_per_account: usize,
+
+    /// Guest room connections one client address may have joined on this node (an IPv6
+    /// client: its /64; behind `trusted_proxies`, the forwarded client); 0: no cap.
+    #[arg(long, env = "LIVECART_MAX_GUESTS_PER_ADDRESS", default_value_t = 256)]
+    pub max_guests_per_address: usize,
+
+    /// Once the first byte of a request has arrived, its whole head (request line and
+    /// headers) must arrive within this many seconds, or the connection is closed.
+    #[arg(long, env = "LIVECART_HEADER_READ_SECS", default_value = "10", value_parser = parse_secs)]
+    pub header_read_timeout: Duration,
+
+    /// A connection waiting for a request (just opened, or kept alive after a response)
+    /// is closed when none has arrived within this many seconds. WebSockets, once
+    /// upgraded, are not subject to it.
+    #[arg(long, env = "LIVECART_HTTP_IDLE_SECS", default_value = "60", value_parser = parse_secs)]
+    pub http_idle_timeout: Duration,
+
+    /// Further origins (comma-separated `scheme://host[:port]`, or `*` for any) whose pages
+    /// may open the WebSocket. The server's own are always allowed: the request's `Host`
+    /// and `public_url`'s origin. A request without `Origin` (not a browser) is allowed.
+    #[arg(long, env = "LIVECART_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = AllowedOrigin::parse)]
+    pub allowed_origins: Vec<AllowedOrigin>,
+}
+
+/// An origin whose pages may open the WebSocket (`LIVECART_ALLOWED_ORIGINS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowedOrigin {
+    /// `*`: any origin.
+    Any,
+    /// One origin, as [`normalize_origin`] writes it.
+    Exact(String),
+}
+
+impl AllowedOrigin {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw == "*" {
+            return Ok(AllowedOrigin::Any);
+        }
+        normalize_origin(raw).map(AllowedOrigin::Exact).ok_or_else(|| {
+            format!("{raw:?}: expected an origin such as https://shop.example or http://localhost:8080, or *")
+        })
+    }
+}
+
+/// An origin (`scheme://host[:port]`, as browsers send it in `Origin`) lower-cased and
+/// without the scheme's default port, so that equal origins compare equal; `None` for
+/// what is not one (no scheme or host, a path, user info, a bad port).
+pub fn normalize_origin(raw: &str) -> Option<String> {
+    let (scheme, authority) = raw.trim().split_once("://")?;
+    let authority = authority.strip_suffix('/').unwrap_or(authority);
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    if !scheme_ok || authority.contains(['/', '?', '#', '@']) || authority.contains(char::is_whitespace) {
+        return None;
+    }
+    let (scheme, authority) = (scheme.to_ascii_lowercase(), authority.to_ascii_lowercase());
+    let (host, port) = split_host_port(&authority)?;
+    let default_port = match scheme.as_str() {
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
+        _ => None,
+    };
+    Some(match port {
+        Some(port) if Some(port) != default_port => format!("{scheme}://{host}:{port}"),
+        _ => format!("{scheme}://{host}"),
+    })
+}
+
+/// `host[:port]` (a `Host` header, an origin's authority) as its host, brackets kept
+/// around an IPv6 address, and its port; `None` when malformed.
+pub fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
+    let port = |p: &str| p.parse::<u16>().ok().filter(|_| p.bytes().all(|b| b.is_ascii_digit()));
+    let (host, port) = if authority.starts_with('[') {
+        let end = authority.find(']')? + 1;
+        match &authority[end..] {
+            "" => (&authority[..end], None),
+            rest => (&authority[..end], Some(port(rest.strip_prefix(':')?)?)),
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((host, p)) => (host, Some(port(p)?)),
+            None => (authority, None),
+        }
+    };
+    (!host.is_empty()).then_some((host, port))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -208,6 +317,9 @@ impl Config {
             ("comment_burst", self.comment_burst == 0),
             ("comment_refill_ms", self.comment_refill_ms <= 0),
             ("db_connections", self.db_connections == 0),
+            ("max_connections", self.max_connections == Some(0)),
+            ("header_read_timeout", self.header_read_timeout.is_zero()),
+            ("http_idle_timeout", self.http_idle_timeout.is_zero()),
         ];
         if let Some((name, _)) = zero.iter().find(|(_, z)| *z) {
             return Err(ConfigError::Zero(name));

@@ -4,6 +4,8 @@
 //! keep their cause chain for the log and reach clients only as "internal error".
 
 use crate::accounts::AccountError;
+use crate::analytics::ReportError;
+use crate::commerce::promo::PromoRefusal;
 use crate::commerce::{CartError, CommerceError};
 use crate::domain::{Invalid, Refusal};
 use crate::media::MediaError;
@@ -31,6 +33,7 @@ pub enum Code {
     NotJoined,
     AlreadyJoined,
     RateLimited,
+    TooManyConnections,
     RoomNotLive,
     NotInLineup,
     DropRunning,
@@ -45,6 +48,10 @@ pub enum Code {
     HoldExpired,
     IdempotencyMismatch,
     CheckoutInProgress,
+    PromoCodeInvalid,
+    PromoCodeExpired,
+    PromoCodeUsedUp,
+    PromoCodeNotApplicable,
     Unavailable,
     Internal,
 }
@@ -64,6 +71,7 @@ impl Code {
             Code::NotJoined => "not_joined",
             Code::AlreadyJoined => "already_joined",
             Code::RateLimited => "rate_limited",
+            Code::TooManyConnections => "too_many_connections",
             Code::RoomNotLive => "room_not_live",
             Code::NotInLineup => "not_in_lineup",
             Code::DropRunning => "drop_running",
@@ -78,6 +86,10 @@ impl Code {
             Code::HoldExpired => "hold_expired",
             Code::IdempotencyMismatch => "idempotency_mismatch",
             Code::CheckoutInProgress => "checkout_in_progress",
+            Code::PromoCodeInvalid => "promo_code_invalid",
+            Code::PromoCodeExpired => "promo_code_expired",
+            Code::PromoCodeUsedUp => "promo_code_used_up",
+            Code::PromoCodeNotApplicable => "promo_code_not_applicable",
             Code::Unavailable => "unavailable",
             Code::Internal => "internal",
         }
@@ -104,10 +116,14 @@ impl Code {
             | Code::HoldExpired
             | Code::CheckoutInProgress
             | Code::NotStreaming => StatusCode::CONFLICT,
-            Code::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::IdempotencyMismatch
+            | Code::PromoCodeInvalid
+            | Code::PromoCodeExpired
+            | Code::PromoCodeUsedUp
+            | Code::PromoCodeNotApplicable => StatusCode::UNPROCESSABLE_ENTITY,
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Code::StreamElsewhere => StatusCode::TEMPORARY_REDIRECT,
-            Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Code::RateLimited | Code::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
             Code::PaymentDeclined => StatusCode::PAYMENT_REQUIRED,
             Code::PaymentUnavailable | Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -230,6 +246,15 @@ impl From<AccountError> for ApiError {
     }
 }
 
+impl From<ReportError> for ApiError {
+    fn from(e: ReportError) -> Self {
+        match e {
+            ReportError::Refused(r) => r.into(),
+            ReportError::Store(_) => ApiError::internal(e),
+        }
+    }
+}
+
 impl From<CartError> for ApiError {
     fn from(e: CartError) -> Self {
         match e {
@@ -259,6 +284,12 @@ impl From<CommerceError> for ApiError {
             CommerceError::IdempotencyMismatch => Code::IdempotencyMismatch,
             CommerceError::CheckoutInProgress => Code::CheckoutInProgress,
             CommerceError::WebhookRefused(_) => Code::InvalidInput,
+            CommerceError::Promo(ref refused) => match refused {
+                PromoRefusal::Unknown(_) | PromoRefusal::Revoked(_) => Code::PromoCodeInvalid,
+                PromoRefusal::Expired(_) => Code::PromoCodeExpired,
+                PromoRefusal::UsedUp(_) => Code::PromoCodeUsedUp,
+                PromoRefusal::OtherRoom(_) | PromoRefusal::NoEligibleLine(_) => Code::PromoCodeNotApplicable,
+            },
         };
         ApiError::said(code, &e)
     }

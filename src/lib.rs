@@ -4,7 +4,8 @@
 //! `.ci/layers` fails the build when an import points up (or two modules import each
 //! other):
 //! 1. [`app`] wires everything together into an [`state::AppState`] and the router;
-//!    [`run`] serves it until shutdown; [`seed`] fills an empty database with the demo.
+//!    [`run`] serves it until shutdown, through [`serve`]'s accept loop (connection
+//!    limits and timeouts); [`seed`] fills an empty database with the demo.
 //! 2. The edge: [`http`] (REST) and [`gateway`] (WebSocket) parse and authorise, call one
 //!    domain function of the services in [`state`], and map its error to a status and a
 //!    code ([`error`]).
@@ -13,7 +14,9 @@
 //!      viewers, pins, drops, the room lifecycle and its video;
 //!    - [`commerce`] ([`commerce::Commerce`]): catalogue, carts, stock holds, checkout,
 //!      payment, attribution and commission, orders;
-//!    - [`accounts`] ([`accounts::Accounts`]): registration, passwords, sessions, creators.
+//!    - [`accounts`] ([`accounts::Accounts`]): registration, passwords, sessions, creators;
+//!    - [`analytics`]: the event log recorded off the hot path, and the reports built
+//!      from it and from the ledgers.
 //! 4. Ports and backends: [`bus`] (how nodes share events, counts, feeds, limits and
 //!    claims; memory or Redis), [`store`] (SQLite or PostgreSQL), [`redis`] (the shared
 //!    connection), [`media`] (the SFU: WHIP in, WHEP out); [`config`] (typed settings).
@@ -21,6 +24,7 @@
 //!    and route clients speak), and [`telemetry`] (logs and metrics).
 
 pub mod accounts;
+pub mod analytics;
 pub mod app;
 pub mod bus;
 pub mod commerce;
@@ -33,6 +37,7 @@ pub mod media;
 pub mod redis;
 pub mod room;
 pub mod seed;
+pub mod serve;
 pub mod state;
 pub mod store;
 pub mod telemetry;
@@ -60,14 +65,15 @@ pub async fn run(listener: TcpListener, state: AppState) -> std::io::Result<()> 
     let ticker = tokio::spawn(state.rooms.clone().run_ticker(state.shutdown.clone()));
     let sweeper = tokio::spawn(state.commerce.clone().run_sweeper(state.config.tick, state.shutdown.clone()));
     let announcer = tokio::spawn(state.rooms.clone().announce_streams(state.shutdown.clone()));
-    let shutdown = state.shutdown.clone();
-    // Handlers that count per client (login back-off) need the peer's address.
-    let service = app::router(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, service).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
+    // Every request carries its peer's address (`ConnectInfo`), for handlers that count
+    // per client (login back-off, guests).
+    let limits = serve::Limits::from_config(&state.config);
+    let served = serve::serve(listener, app::router(state.clone()), limits, state.shutdown.clone()).await;
     state.checkouts.close();
     if tokio::time::timeout(CHECKOUT_DRAIN, state.checkouts.wait()).await.is_err() {
         tracing::warn!("shutdown: checkouts still running after the drain period");
     }
+    state.analytics.finish().await;
     let _ = tokio::join!(ticker, sweeper, announcer);
     served
 }

@@ -45,6 +45,7 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     cli.config.validate()?;
+    raise_open_file_limit();
     let store = Store::connect(&cli.config.database_url, cli.config.db_connections).await?;
     let command = cli.command.unwrap_or(Command::Serve);
     if let Command::Migrate = command {
@@ -79,6 +80,21 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     livecart::run(listener, state).await?;
     store.close().await;
     Ok(())
+}
+
+/// Each connection is a descriptor: the soft open-file limit (often 1,024) goes up to the
+/// hard one, from which the default connection limit is then derived.
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    match rlimit::Resource::NOFILE.get() {
+        Ok((soft, hard)) => match rlimit::increase_nofile_limit(hard) {
+            Ok(raised) => tracing::info!(soft = raised, was = soft, hard, "open-file limit"),
+            Err(e) => {
+                tracing::warn!(soft, hard, error = &e as &dyn std::error::Error, "could not raise the open-file limit")
+            }
+        },
+        Err(e) => tracing::warn!(error = &e as &dyn std::error::Error, "could not read the open-file limit"),
+    }
 }
 
 fn print_logins(config: &Config) {

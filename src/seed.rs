@@ -7,7 +7,7 @@ use crate::domain::{
     Role, Stock, UnixMs,
 };
 use crate::room::{RoomError, Rooms};
-use crate::store::{AccountRow, NewProduct, Store, StoreError};
+use crate::store::{AccountRow, AgreementTerms, NewProduct, Store, StoreError};
 use std::time::Duration;
 
 pub struct DemoLogin {
@@ -79,9 +79,12 @@ pub async fn seed_demo(accounts: &Accounts, rooms: &Rooms, store: &Store, now: U
             stock: Stock::try_from(stock)?,
         };
         let p = store.create_product(brand, &product, now).await?;
-        store
-            .create_agreement(brand, creator.id, p.id, BasisPoints::try_from(1_500)?, Price::try_from(0)?, now)
-            .await?;
+        let terms = AgreementTerms {
+            bps: BasisPoints::try_from(1_500)?,
+            flat: Price::try_from(0)?,
+            co_host_share: crate::domain::ShareBps::DEFAULT,
+        };
+        store.create_agreement(brand, creator.id, p.id, terms, now).await?;
         lineup.push(p.id);
     }
     let live = store.create_room(creator.id, "Sunday glow-up: live skincare routine", now, &lineup, now).await?;

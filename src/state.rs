@@ -2,6 +2,7 @@
 //! operational handles the edge needs. Built by `app`; cheap to clone.
 
 use crate::accounts::Accounts;
+use crate::analytics::{Campaigns, Recorder, Reports};
 use crate::commerce::Commerce;
 use crate::config::Config;
 use crate::media::Sfu;
@@ -30,4 +31,9 @@ pub struct AppState {
     /// Checkouts running on their own tasks: shutdown waits for them, so a paid order is
     /// never cut off half-way.
     pub checkouts: TaskTracker,
+    /// The analytics writer: shutdown waits for its last batch.
+    pub analytics: Recorder,
+    /// Reports of rooms, creators, brands and campaigns.
+    pub reports: Reports,
+    pub campaigns: Campaigns,
 }

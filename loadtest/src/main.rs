@@ -144,6 +144,15 @@ enum Scenario {
         #[arg(long, default_value_t = 1000)]
         raid_viewers: usize,
     },
+    /// What recording analytics costs the fan-out: the same chat-storm against the
+    /// --spawn binary started with analytics off and on, alternating, with ratios (on ÷ off).
+    AnalyticsCost {
+        #[command(flatten)]
+        storm: StormArgs,
+        /// Off/on pairs to run; the medians are compared.
+        #[arg(long, default_value_t = 2)]
+        rounds: usize,
+    },
     /// One publisher, N receive-only WHEP viewers: packets received, loss, server CPU per packet.
     Video {
         /// Audience sizes, run one after another.
@@ -211,6 +220,66 @@ mod compare {
     }
 }
 
+mod analytics_cost {
+    use super::{Cli, Error, StormArgs, check_bounds, write_json};
+    use livecart_loadtest::chat::ChatTarget;
+    use livecart_loadtest::client::Api;
+    use livecart_loadtest::scenario::chat_storm::{self, ChatStormReport};
+    use livecart_loadtest::server::Spawned;
+
+    /// One chat-storm against a fresh server started with `analytics` on or off.
+    async fn storm(cli: &Cli, binary: &str, analytics: bool, load: &StormArgs) -> Result<ChatStormReport, Error> {
+        let server =
+            Spawned::start_with(binary, &[("LIVECART_ANALYTICS", if analytics { "true" } else { "false" })]).await?;
+        let outcome = async {
+            let api = Api::new(&server.url);
+            let host = api.login(&cli.target.host_email, &cli.target.host_password).await?;
+            let target = ChatTarget::Livecart { api: api.clone(), room: api.hosted_live_room(&host).await?.id };
+            chat_storm::run(&target, &load.config(Some(server.pid), cli.quiet)).await
+        }
+        .await;
+        server.stop().await;
+        outcome
+    }
+
+    /// One figure of a run, if the run has it.
+    type Figure = fn(&ChatStormReport) -> Option<f64>;
+
+    fn median(mut values: Vec<f64>) -> f64 {
+        values.sort_by(f64::total_cmp);
+        match values.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => values[n / 2],
+            n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+        }
+    }
+
+    pub async fn run(cli: &Cli, binary: &str, load: &StormArgs, rounds: usize) -> Result<(), Error> {
+        check_bounds(load.viewers, load.seconds * 2 * rounds as u64)?;
+        let (mut off, mut on) = (Vec::new(), Vec::new());
+        for _ in 0..rounds.max(1) {
+            off.push(storm(cli, binary, false, load).await?);
+            on.push(storm(cli, binary, true, load).await?);
+        }
+        let figure = |runs: &[ChatStormReport], f: Figure| median(runs.iter().filter_map(f).collect());
+        let rows: [(&str, Figure, &str); 4] = [
+            ("server CPU per delivery", |r| r.server_cpu_us_per_delivery, "µs"),
+            ("deliveries per second", |r| Some(r.deliveries_per_second), "/s"),
+            ("comment p99 latency", |r| Some(r.latency.p99_ms), "ms"),
+            ("missing deliveries", |r| Some(r.missing as f64), ""),
+        ];
+        println!("{:<28} {:>12} {:>12} {:>9}   (medians of {} rounds)", "", "off", "on", "on÷off", off.len());
+        let mut figures = serde_json::Map::new();
+        for (name, f, unit) in rows {
+            let (a, b) = (figure(&off, f), figure(&on, f));
+            let ratio = if a > 0.0 { format!("{:.3}x", b / a) } else { "-".to_owned() };
+            println!("{name:<28} {a:>12.2} {b:>12.2} {ratio:>9}  {unit}");
+            figures.insert(name.to_owned(), serde_json::json!({ "off": a, "on": b, "ratio": b / a }));
+        }
+        write_json(&cli.json, &serde_json::json!({ "medians": figures, "off": off, "on": on }))
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match run(Cli::parse()).await {
@@ -239,6 +308,10 @@ fn write_report(path: &Option<std::path::PathBuf>, runs: &[(&str, &chat_storm::C
 async fn run(cli: Cli) -> Result<(), Error> {
     if let Err(e) = livecart_loadtest::client::raise_file_limit() {
         eprintln!("could not raise the open-file limit: {e}");
+    }
+    if let Scenario::AnalyticsCost { storm, rounds } = &cli.scenario {
+        let binary = cli.target.spawn.as_deref().ok_or("analytics-cost starts its own servers: give --spawn")?;
+        return analytics_cost::run(&cli, binary, storm, *rounds).await;
     }
     let spawned = match &cli.target.spawn {
         Some(binary) => Some(Spawned::start(binary).await?),
@@ -275,6 +348,7 @@ async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), E
                 shoppers: *shoppers,
                 buy_probability: *buy,
                 churn: *churn,
+                server_pid,
                 quiet: cli.quiet,
             };
             let r = audience::run(&api, &host, &run_id, &cfg).await?;
@@ -289,6 +363,16 @@ async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), E
             println!("checkouts {:?}; errors {:?}", r.checkouts, r.errors);
             print_latency("join to snapshot", &r.join_latency);
             print_latency("comment to viewer", &r.comment_latency);
+            if let (Some(first), Some(last)) = (r.memory.first(), r.memory.last()) {
+                let peak = r.memory.iter().map(|m| m.rss_kib).max().unwrap_or(0);
+                println!(
+                    "server memory: {} MiB before, {} MiB at peak, {} MiB after the audience left ({} samples)",
+                    first.rss_kib / 1024,
+                    peak / 1024,
+                    last.rss_kib / 1024,
+                    r.memory.len()
+                );
+            }
             write_json(&cli.json, &r)
         }
         Scenario::ChatStorm { storm } => {
@@ -379,6 +463,8 @@ async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), E
             });
             write_json(&cli.json, &both)
         }
+        // Handled by run(), which starts its own servers for it.
+        Scenario::AnalyticsCost { .. } => Err("analytics-cost starts its own servers: give --spawn".into()),
         Scenario::Video { viewers, seconds, pps, codec } => {
             check_bounds(viewers.iter().copied().max().unwrap_or(0), *seconds)?;
             let cfg = video::VideoRun {

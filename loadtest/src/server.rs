@@ -43,6 +43,11 @@ impl Drop for TempDir {
 
 impl Spawned {
     pub async fn start(binary: &str) -> Result<Spawned, String> {
+        Spawned::start_with(binary, &[]).await
+    }
+
+    /// Started with extra environment (settings to compare, e.g. `LIVECART_ANALYTICS`).
+    pub async fn start_with(binary: &str, env: &[(&str, &str)]) -> Result<Spawned, String> {
         let dir = std::env::temp_dir().join(format!("livecart-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let dir = TempDir(dir);
@@ -54,6 +59,7 @@ impl Spawned {
             .env("LIVECART_SEED_DEMO", "true")
             .env("LIVECART_LOG_JSON", "true")
             .env("RUST_LOG", "livecart=info")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)

@@ -135,9 +135,13 @@ async fn audience_spreads_viewers_over_rooms_and_churned_viewers_resume_without_
         shoppers: 0.2,
         buy_probability: 1.0,
         churn: 0.3,
+        // The server runs in this process: its memory is sampled like a spawned one's.
+        server_pid: Some(std::process::id()),
         quiet: true,
     };
     let r = audience::run(&s.api, &host, "aud", &cfg).await.unwrap();
+    // Sampled when the run starts and once more after the audience left.
+    assert!(r.memory.len() >= 2 && r.memory.iter().all(|m| m.rss_kib > 0), "{:?}", r.memory);
     assert_eq!(r.rooms, 3);
     assert_eq!(r.viewers_per_room.iter().sum::<usize>(), 40);
     assert_eq!((r.joined, r.connection_failures), (40, 0), "{r:?}");

@@ -1,8 +1,10 @@
 //! Brands' products and stock, and the commission agreements that let creators sell them.
 
 use super::{Commerce, CommerceError, StockKey};
-use crate::domain::{AgreementId, BrandId, Money, Price, ProductId, Refusal, Role, Stock};
-use crate::store::{AccountRow, AgreementRow, NewProduct, ProductPatch, ProductRow, is_unique_violation};
+use crate::domain::{AgreementId, BrandId, Money, Price, ProductId, Refusal, Role, ShareBps, Stock};
+use crate::store::{
+    AccountRow, AgreementRow, AgreementTerms, NewProduct, ProductPatch, ProductRow, is_unique_violation,
+};
 use crate::wire::api::{AgreementView, NewAgreementRequest, NewProductRequest, Product, ProductPatchRequest};
 use crate::wire::ws::{ProductCard, RoomEvent};
 
@@ -35,6 +37,7 @@ pub fn agreement_view(a: &AgreementRow) -> AgreementView {
         product_id: a.product_id,
         commission_bps: a.commission_bps,
         commission_flat: a.commission_flat,
+        co_host_share_bps: a.co_host_share_bps,
         created_at: a.created_at,
         ended_at: a.ended_at,
     }
@@ -59,7 +62,7 @@ impl Commerce {
     }
 
     /// A product with everything about it, as its page shows it.
-    async fn detail(&self, p: &ProductRow) -> Result<Product, CommerceError> {
+    pub async fn detail(&self, p: &ProductRow) -> Result<Product, CommerceError> {
         Ok(Product { card: self.card(p).await?, description: p.description.clone() })
     }
 
@@ -142,12 +145,19 @@ impl Commerce {
             return Err(crate::domain::Invalid::new("creator_id", "that account is not a creator").into());
         }
         let flat = req.commission_flat.unwrap_or(Price::try_from(0)?);
-        let created = self
-            .store
-            .create_agreement(product.brand_id, creator.id, product.id, req.commission_bps, flat, self.clock.now())
-            .await;
+        let terms = AgreementTerms {
+            bps: req.commission_bps,
+            flat,
+            co_host_share: req.co_host_share_bps.unwrap_or(ShareBps::DEFAULT),
+        };
+        let created =
+            self.store.create_agreement(product.brand_id, creator.id, product.id, terms, self.clock.now()).await;
         match created {
-            Ok(a) => Ok(agreement_view(&a)),
+            Ok(a) => {
+                // A paid agreement may add the brand to the disclosure of the creator's rooms.
+                self.announce_room_terms(a.creator_id, a.brand_id).await;
+                Ok(agreement_view(&a))
+            }
             Err(e) if is_unique_violation(&e) => {
                 Err(Refusal::Conflict("this creator already has an active agreement for this product").into())
             }
@@ -172,6 +182,8 @@ impl Commerce {
         if !self.store.end_agreement(id, self.clock.now()).await? {
             return Err(Refusal::Conflict("the agreement has already ended").into());
         }
+        // The brand may leave the disclosure of the creator's rooms.
+        self.announce_room_terms(a.creator_id, a.brand_id).await;
         Ok(())
     }
 

@@ -1,11 +1,13 @@
 //! Checkout inside the stream: hold → place → pay → settle, attributed to the host.
 //!
 //! 1. The cart is priced from the database (the current catalogue row, the drop price
-//!    while the room's drop runs) and every line is attributed to the creator hosting
-//!    the room, with the commission of their agreement.
+//!    while the room's drop runs, less the promo code's discount on its products) and
+//!    every line is attributed to the creator hosting the room, with the commission of
+//!    their agreement, split with the room's co-host (rule `cohost-v1`).
 //! 2. Stock is held atomically in the inventory (all lines or none), with an expiry.
-//! 3. The order, its lines and commission are written in one transaction as `placed`;
-//!    the unique (buyer, idempotency key) makes a duplicate lose here.
+//! 3. The order, its lines, commission and shares are written in one transaction as
+//!    `placed`, taking one use of the promo code (never past its `max_uses`); the unique
+//!    (buyer, idempotency key) makes a duplicate lose here.
 //! 4. The charge is recorded in the payment ledger, then made (see `settlement`): once,
 //!    whatever happens, with a provider key derived from the order. Approved: the hold is
 //!    committed and, in one transaction, the order becomes `paid`, its units leave the
@@ -18,12 +20,17 @@
 //! feed entry: an acknowledged order is always a committed, paid one.
 
 use super::cart::Cart;
-use super::commission::commission;
+use super::commission::{commission, shares};
+use super::holds::Left;
 use super::pricing::unit_price;
+use super::promo::{AppliedPromo, PromoRefusal};
 use super::settlement::{Placed, cancelled_error};
 use super::{Commerce, CommerceError, StockKey, Storefront};
-use crate::domain::{CardNumber, Currency, IdempotencyKey, Money, Price, ProductId, Refusal, UnixMs};
-use crate::store::{AccountRow, DropRow, NewOrder, NewOrderLine, OrderRecord, PlaceOutcome, ProductRow};
+use crate::analytics::{Event, Who};
+use crate::domain::{
+    AccountId, CardNumber, Currency, IdempotencyKey, Money, Price, ProductId, PromoCode, Refusal, UnixMs,
+};
+use crate::store::{AccountRow, DropRow, NewOrder, NewOrderLine, OrderRecord, PlaceOutcome, ProductRow, RoomRow};
 use crate::telemetry::timed;
 use crate::wire::ws::{DropCard, OrderStatus, OrderView, RoomStatus};
 use base64::Engine;
@@ -35,17 +42,41 @@ use tracing::Instrument;
 pub struct CheckoutRequest {
     pub key: IdempotencyKey,
     pub card: CardNumber,
+    pub promo_code: Option<PromoCode>,
+}
+
+/// A cart priced for an order: its lines, their currency, the code applied and the
+/// room's creators as the database has them.
+struct Priced {
+    lines: Vec<NewOrderLine>,
+    currency: Currency,
+    promo: Option<AppliedPromo>,
+    room: RoomRow,
 }
 
 type Result<T> = std::result::Result<T, CommerceError>;
 
-/// Identifies what was bought, so reusing a key for a different purchase is caught.
-fn request_hash(shop: &Storefront<'_>, cart: &Cart) -> String {
+/// What writing a new order came to.
+enum Placement {
+    /// Written, with its stock held: next, the payment.
+    Placed { order: OrderView, hold_id: String, left: Left },
+    /// A racing request with the same key wrote it first: its outcome as it stands.
+    Raced(Result<OrderView>),
+}
+
+/// Identifies what was bought, so reusing a key for a different purchase is caught: the
+/// room, the cart and the promo code.
+fn request_hash(shop: &Storefront<'_>, cart: &Cart, promo: Option<&PromoCode>) -> String {
     let mut h = Sha256::new();
     h.update(shop.room.get().to_be_bytes());
     for (product, q) in &cart.lines {
         h.update(product.get().to_be_bytes());
         h.update(i64::from(*q).to_be_bytes());
+    }
+    if let Some(code) = promo {
+        // After the lines, so a checkout without a code hashes as it always did.
+        h.update(b"promo:");
+        h.update(code.as_str().as_bytes());
     }
     URL_SAFE_NO_PAD.encode(h.finalize())
 }
@@ -96,8 +127,10 @@ impl Commerce {
         let cart = self.carts.get(shop.room, buyer.id).await?;
         if let Some(existing) = self.store.order_by_key(buyer.id, req.key.as_str()).await? {
             tracing::Span::current().record("order", existing.view.id.get());
+            let code = req.promo_code.as_ref();
             if existing.view.room_id != shop.room
-                || (!cart.lines.is_empty() && existing.request_hash != request_hash(shop, &cart))
+                || existing.view.promo_code.as_deref() != code.map(PromoCode::as_str)
+                || (!cart.lines.is_empty() && existing.request_hash != request_hash(shop, &cart, code))
             {
                 return Err(CommerceError::IdempotencyMismatch);
             }
@@ -106,9 +139,33 @@ impl Commerce {
         if cart.lines.is_empty() {
             return Err(CommerceError::CartEmpty);
         }
+        let who = Who::account(buyer.id);
+        self.analytics.record(Event::CheckoutStarted { room: shop.room, who: who.clone() });
+        match self.place(shop, buyer, req, &cart).await {
+            Ok(Placement::Placed { order, hold_id, left }) => {
+                let placed = Placed { order, hold_id: &hold_id, left: Some(left), buyer, host_name: shop.host_name };
+                self.pay(placed, &req.card).await
+            }
+            Ok(Placement::Raced(outcome)) => outcome,
+            Err(e) => {
+                // Refused before an order existed; once one does, its cancellation records it.
+                self.analytics.record(Event::CheckoutFailed { room: shop.room, who });
+                Err(e)
+            }
+        }
+    }
 
+    /// Prices the cart, holds its stock and writes the order as `placed`.
+    async fn place(
+        &self,
+        shop: &Storefront<'_>,
+        buyer: &AccountRow,
+        req: &CheckoutRequest,
+        cart: &Cart,
+    ) -> Result<Placement> {
         let now = self.clock.now();
-        let (lines, currency) = self.price_lines(shop, &cart, now).await?;
+        let Priced { lines, currency, promo, room } =
+            self.price_lines(shop, cart, req.promo_code.as_ref(), now).await?;
         let mut hold_lines = Vec::with_capacity(lines.len() * 2);
         for l in &lines {
             hold_lines.push((StockKey::Product(l.product_id), l.quantity));
@@ -142,23 +199,31 @@ impl Commerce {
             subtotal: lines.iter().map(|l| l.line_total).sum(),
             commission_total: lines.iter().map(|l| l.commission_amount).sum(),
             idempotency_key: req.key.as_str().to_owned(),
-            request_hash: request_hash(shop, &cart),
+            request_hash: request_hash(shop, cart, req.promo_code.as_ref()),
             hold_id: hold_id.clone(),
             hold_expires_at,
+            promo_code: promo.as_ref().map(|p| p.id),
+            discount: lines.iter().map(|l| (l.list_price - l.unit_price) * l.quantity).sum(),
+            shares: shares(shop.host, room.co_host_id, &lines),
             lines,
         };
         match timed("livecart_db_seconds", "place_order", self.store.place_order(&order, now)).await {
             Ok(PlaceOutcome::Placed(view)) => {
                 tracing::Span::current().record("order", view.id.get());
-                let placed =
-                    Placed { order: view, hold_id: &hold_id, left: Some(left), buyer, host_name: shop.host_name };
-                self.pay(placed, &req.card).await
+                Ok(Placement::Placed { order: *view, hold_id, left })
             }
             Ok(PlaceOutcome::KeyTaken) => {
                 self.inventory.release(&hold_id).await?;
-                match self.store.order_by_key(buyer.id, req.key.as_str()).await? {
+                Ok(Placement::Raced(match self.store.order_by_key(buyer.id, req.key.as_str()).await? {
                     Some(r) if r.view.status == OrderStatus::Paid => Ok(r.view),
                     _ => Err(CommerceError::CheckoutInProgress),
+                }))
+            }
+            Ok(PlaceOutcome::PromoRefused) => {
+                self.inventory.release(&hold_id).await?;
+                match &promo {
+                    Some(applied) => Err(self.promo_refused(applied, &room).await),
+                    None => Err(CommerceError::CheckoutInProgress),
                 }
             }
             Err(e) => {
@@ -201,18 +266,27 @@ impl Commerce {
 
     /// Prices every cart line now, from the database: the room must be live there, each
     /// product is priced from its current catalogue row (or the drop the database says
-    /// runs), and attributed to the host with the commission of their agreement. All
-    /// lines must share one currency.
+    /// runs), less the promo code's discount where the code applies, and attributed to
+    /// the host with the commission of their agreement (and the co-host's share of it
+    /// when the room has one). All lines must share one currency; a code must be usable
+    /// in the room and apply to at least one line.
     async fn price_lines(
         &self,
         shop: &Storefront<'_>,
         cart: &Cart,
+        code: Option<&PromoCode>,
         now: UnixMs,
-    ) -> Result<(Vec<NewOrderLine>, Currency)> {
+    ) -> Result<Priced> {
         let room = self.store.room(shop.room).await?.ok_or(Refusal::NotFound("room"))?;
         if room.status != RoomStatus::Live {
             return Err(CommerceError::RoomNotLive);
         }
+        let promo = match code {
+            Some(code) => Some(self.promo_for(code, &room, now).await?),
+            None => None,
+        };
+        let co_host: Option<AccountId> = room.co_host_id;
+        let mut discounted_lines = 0;
         let ids: Vec<ProductId> = cart.lines.keys().copied().collect();
         let catalogue = self.store.products(&ids).await?;
         let drop = self.store.live_drop(shop.room).await?;
@@ -225,16 +299,24 @@ impl Commerce {
             let (price, drop_id) = unit_price(p, drop.as_ref(), now);
             let agreement = self.store.active_agreement(shop.host, p.id).await?.ok_or(CommerceError::NotInLineup)?;
             let quantity = i64::from(*q);
+            let paid = match &promo {
+                Some(applied) if applied.products.contains(&p.id) => applied.discount.apply(price),
+                _ => None,
+            };
+            discounted_lines += usize::from(paid.is_some());
+            let paid = paid.unwrap_or(price.amount);
             // Both factors are bounded (Price::MAX × Quantity::MAX), so this cannot overflow.
-            let line_total = Price::try_from(price.amount)?.get() * quantity;
+            let line_total = Price::try_from(paid)?.get() * quantity;
             lines.push(NewOrderLine {
                 product_id: p.id,
                 brand_id: p.brand_id,
                 drop_id,
                 title: p.title.clone(),
                 quantity,
-                unit_price: price.amount,
+                list_price: price.amount,
+                unit_price: paid,
                 line_total,
+                co_host_share_bps: if co_host.is_some() { agreement.co_host_share_bps } else { 0 },
                 commission_bps: agreement.commission_bps,
                 commission_flat: agreement.commission_flat,
                 commission_amount: commission(
@@ -246,10 +328,16 @@ impl Commerce {
             });
             currencies.push(price.currency);
         }
-        match currencies.first() {
-            Some(first) if currencies.iter().all(|c| c == first) => Ok((lines, *first)),
-            Some(_) => Err(CommerceError::MixedCurrency),
-            None => Err(CommerceError::CartEmpty),
+        let currency = match currencies.first() {
+            Some(first) if currencies.iter().all(|c| c == first) => *first,
+            Some(_) => return Err(CommerceError::MixedCurrency),
+            None => return Err(CommerceError::CartEmpty),
+        };
+        if let Some(applied) = &promo {
+            if discounted_lines == 0 {
+                return Err(PromoRefusal::NoEligibleLine(applied.code.clone()).into());
+            }
         }
+        Ok(Priced { lines, currency, promo, room })
     }
 }

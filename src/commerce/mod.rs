@@ -9,11 +9,13 @@ pub mod cart;
 pub mod catalog;
 pub mod checkout;
 pub mod commission;
+pub mod disclosure;
 pub mod holds;
 pub mod inventory;
 pub mod orders;
 pub mod payments;
 pub mod pricing;
+pub mod promo;
 pub mod refunds;
 mod settlement;
 pub mod sweeper;
@@ -25,6 +27,7 @@ pub use holds::StockKey;
 pub use inventory::{Inventory, InventoryError};
 pub use payments::PaymentProvider;
 
+use crate::analytics::Recorder;
 use crate::bus::{Bus, BusError, CheckoutClaims, RoomEvents, SalesFeed, claims};
 use crate::domain::{AccountId, Clock, Invalid, ProductId, Refusal, RoomId};
 use crate::store::{ProductRow, Store, StoreError};
@@ -60,6 +63,9 @@ pub enum CommerceError {
     IdempotencyMismatch,
     #[error("a checkout with this idempotency key is still in progress")]
     CheckoutInProgress,
+    /// The promo code was not accepted; nothing was held or written.
+    #[error(transparent)]
+    Promo(#[from] promo::PromoRefusal),
     /// A payment webhook that could not be verified or read: nothing it says was done.
     #[error("webhook refused: {0}")]
     WebhookRefused(payments::WebhookError),
@@ -109,11 +115,20 @@ pub struct Commerce {
     /// Where sales are announced: the room's ticker and the brands' feeds.
     events: Arc<dyn RoomEvents>,
     sales: Arc<dyn SalesFeed>,
+    /// What shoppers do, for the reports (never waited on).
+    analytics: Recorder,
     clock: Clock,
     /// How long a checkout may hold stock before the units go back on sale.
     hold_ttl: Duration,
     /// How long after payment a sale can still be returned; its commission settles then.
     return_window: Duration,
+}
+
+/// Where commerce keeps its fast state (memory or Redis) and who moves the money.
+pub struct CommerceBackends {
+    pub inventory: Arc<dyn Inventory>,
+    pub carts: Arc<dyn Carts>,
+    pub payments: Arc<dyn PaymentProvider>,
 }
 
 /// How commerce behaves on this deployment.
@@ -158,12 +173,12 @@ impl Commerce {
     pub fn new(
         store: Store,
         bus: &Bus,
-        inventory: Arc<dyn Inventory>,
-        carts: Arc<dyn Carts>,
-        payments: Arc<dyn PaymentProvider>,
+        backends: CommerceBackends,
+        analytics: Recorder,
         clock: Clock,
         settings: CommerceSettings,
     ) -> Self {
+        let CommerceBackends { inventory, carts, payments } = backends;
         Commerce {
             store,
             inventory,
@@ -172,6 +187,7 @@ impl Commerce {
             claims: Arc::clone(&bus.claims),
             events: Arc::clone(&bus.events),
             sales: Arc::clone(&bus.sales),
+            analytics,
             clock,
             hold_ttl: settings.hold_ttl,
             return_window: settings.return_window,

@@ -4,13 +4,18 @@
 //! reversed, in the same transaction. The same request key refunds once.
 
 use super::commission::reversal;
+use super::settlement::parties;
 use super::{Commerce, CommerceError, StockKey};
-use crate::domain::{Money, OrderId, Refusal, Role};
+use crate::analytics::Event;
+use crate::domain::{Invalid, Money, OrderId, Refusal, Role};
 use crate::store::{AccountRow, NewRefund, PaidLine, PaymentStatus, RefundLine, RefundOpened, RefundRow};
 use crate::wire::api::{RefundLineView, RefundRequest, RefundStatus, RefundView};
 use crate::wire::ws::OrderStatus;
 
 type Result<T> = std::result::Result<T, CommerceError>;
+
+/// How long a refund may wait for its requester's retry before the reconciler asks.
+const REFUND_RETRY_AFTER_MS: i64 = 60_000;
 
 fn view(r: &RefundRow) -> RefundView {
     RefundView {
@@ -40,14 +45,17 @@ fn may_refund(who: &AccountRow, line: &PaidLine) -> bool {
 /// The lines a request refunds, checked against what `who` may refund and what is left.
 fn lines_to_refund(who: &AccountRow, paid: &[PaidLine], req: &RefundRequest) -> Result<Vec<RefundLine>> {
     let left = |l: &PaidLine| l.quantity - l.refunded_quantity - l.refund_held;
-    if !paid.iter().any(|l| may_refund(who, l)) {
-        return Err(Refusal::Forbidden("a brand refunds only its own products").into());
-    }
     let wanted: Vec<(&PaidLine, i64)> = match &req.lines {
         None => paid.iter().filter(|l| may_refund(who, l)).map(|l| (l, left(l))).filter(|(_, q)| *q > 0).collect(),
+        Some(lines) if lines.is_empty() => {
+            return Err(Invalid::new("lines", "name at least one line, or leave `lines` out to refund all").into());
+        }
         Some(lines) => {
             let mut wanted = Vec::with_capacity(lines.len());
-            for asked in lines {
+            for (i, asked) in lines.iter().enumerate() {
+                if lines[..i].iter().any(|earlier| earlier.product_id == asked.product_id) {
+                    return Err(Invalid::new("lines", "name each product at most once").into());
+                }
                 let line =
                     paid.iter().find(|l| l.product_id == asked.product_id).ok_or(Refusal::NotFound("order line"))?;
                 if !may_refund(who, line) {
@@ -79,6 +87,10 @@ impl Commerce {
             return Err(Refusal::Forbidden("only the brand or an admin can refund an order").into());
         }
         let record = self.store.order_record(order).await?.ok_or(Refusal::NotFound("order"))?;
+        if who.role == Role::Brand && !record.view.lines.iter().any(|l| Some(l.brand_id) == who.brand_id) {
+            // Not the brand's order: it learns no more than of an order that does not exist.
+            return Err(Refusal::NotFound("order").into());
+        }
         let charge = self.store.charge_of(order).await?;
         let reference = charge.as_ref().and_then(|c| c.provider_ref.clone());
         let existing = self.store.refund_by_request(order, req.idempotency_key.as_str()).await?;
@@ -106,19 +118,18 @@ impl Commerce {
                 }
             }
         };
+        let parties = parties(&self.store, order).await?;
         let status = match (&reference, refund.status) {
-            (Some(reference), PaymentStatus::Pending) => {
-                self.complete_refund(&refund, reference, record.view.creator_id).await?
-            }
+            (Some(reference), PaymentStatus::Pending) => self.complete_refund(&refund, reference, &parties).await?,
             // A free order: nothing was charged, so nothing goes back through the provider.
             (None, PaymentStatus::Pending) => {
-                self.store.finish_refund(&refund, "free", record.view.creator_id, reversal, self.clock.now()).await?;
+                self.store.finish_refund(&refund, "free", &parties, reversal, self.clock.now()).await?;
                 PaymentStatus::Refunded
             }
             (_, status) => status,
         };
         if status == PaymentStatus::Refunded {
-            self.restocked(&refund).await?;
+            self.refunded(&refund).await?;
         }
         let refund = self.store.refund(refund.id).await?.ok_or(Refusal::NotFound("refund"))?;
         Ok(view(&refund))
@@ -128,8 +139,10 @@ impl Commerce {
     pub async fn refunds(&self, who: &AccountRow, order: OrderId) -> Result<Vec<RefundView>> {
         let record = self.store.order_record(order).await?.ok_or(Refusal::NotFound("order"))?;
         let brand_line = |l: &crate::wire::ws::OrderLineView| Some(l.brand_id) == who.brand_id;
+        let co_host = self.store.order_parties(order).await?.and_then(|p| p.co_host);
         let sees = record.view.buyer_id == who.id
             || record.view.creator_id == who.id
+            || co_host == Some(who.id)
             || who.role == Role::Admin
             || (who.role == Role::Brand && record.view.lines.iter().any(brand_line));
         if !sees {
@@ -138,9 +151,27 @@ impl Commerce {
         Ok(self.store.refunds_of_order(order).await?.iter().map(view).collect())
     }
 
-    /// Units back in stock: the inventory learns the database's new count, and rooms
-    /// selling the product are told.
-    async fn restocked(&self, refund: &RefundRow) -> Result<()> {
+    /// Asks the provider again about refunds nobody retried (their requester went away,
+    /// or the provider did not answer): the units they hold and the money they owe must
+    /// not wait for ever.
+    pub async fn retry_waiting_refunds(&self) -> Result<()> {
+        let before = crate::domain::UnixMs(self.clock.now().0 - REFUND_RETRY_AFTER_MS);
+        for refund in self.store.refunds_waiting(before).await? {
+            let Some(parties) = self.store.order_parties(refund.order_id).await? else { continue };
+            let charge = self.store.charge_of(refund.order_id).await?;
+            let Some(reference) = charge.and_then(|c| c.provider_ref) else { continue };
+            if self.complete_refund(&refund, &reference, &parties).await? == PaymentStatus::Refunded {
+                self.refunded(&refund).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A refund of units is done: it is recorded for the reports, and the units are back
+    /// in stock (the inventory learns the database's new count, and rooms selling the
+    /// product are told).
+    async fn refunded(&self, refund: &RefundRow) -> Result<()> {
+        self.analytics.record(Event::Refunded { order: refund.order_id, amount: refund.amount });
         for l in &refund.lines {
             if let Some(p) = self.store.product(l.product_id).await? {
                 self.inventory.set_on_hand(StockKey::Product(p.id), p.stock).await?;

@@ -18,10 +18,11 @@ use super::commission::{accruals, reversal};
 use super::holds::Left;
 use super::payments::{Charge, ChargeState, PaymentFailure, Refund};
 use super::{Commerce, CommerceError, StockKey};
-use crate::domain::{AccountId, CardNumber, Money, OrderId, Refusal};
+use crate::analytics::{Event, Who};
+use crate::domain::{CardNumber, Money, OrderId, Refusal, UnixMs};
 use crate::store::{
-    AccountRow, ChargeRow, NewCharge, NewRefund, OrderRecord, PaymentStatus, RefundOpened, RefundRow, SettleOutcome,
-    Store,
+    AccountRow, ChargeRow, NewCharge, NewRefund, OrderRecord, Parties, PaymentStatus, RefundOpened, RefundRow,
+    SettleOutcome, Store,
 };
 use crate::telemetry::timed;
 use crate::wire::ws::{BrandSale, OrderStatus, OrderView, RoomEvent, SaleView};
@@ -33,9 +34,10 @@ fn charge_key(order: OrderId) -> String {
     format!("livecart-o{order}-charge")
 }
 
-/// The creator an order is attributed to (whose commission a refund reverses).
-async fn charge_creator(store: &Store, order: OrderId) -> Result<AccountId> {
-    Ok(store.order_record(order).await?.ok_or(Refusal::NotFound("order"))?.view.creator_id)
+/// The creators of an order (whose commission a refund reverses): its host, and the
+/// co-host who shared the room when it was placed.
+pub(super) async fn parties(store: &Store, order: OrderId) -> Result<Parties> {
+    Ok(store.order_parties(order).await?.ok_or(Refusal::NotFound("order"))?)
 }
 
 /// What a cancelled order tells a buyer who asks about it again.
@@ -77,7 +79,7 @@ impl Commerce {
             Err(PaymentFailure::Declined(reason)) => {
                 self.store.end_charge(row.id, PaymentStatus::Failed, Some(&reason), self.clock.now()).await?;
                 self.inventory.release(placed.hold_id).await?;
-                self.store.cancel_order(order.id, "payment_declined", self.clock.now()).await?;
+                self.cancel(order, "payment_declined", self.clock.now()).await?;
                 return Err(CommerceError::PaymentDeclined(reason));
             }
             // The charge stays pending: a retry with the same key, or the reconciler, finds out.
@@ -86,8 +88,10 @@ impl Commerce {
         if !self.store.end_charge(row.id, PaymentStatus::Succeeded, None, self.clock.now()).await? {
             let now = self.store.charge_of(order.id).await?.map(|c| c.status);
             if now != Some(PaymentStatus::Succeeded) {
-                // Given up on meanwhile (its order cancelled): the money that moved
-                // anyway goes back.
+                // Given up on meanwhile (the reconciler found nothing charged yet and
+                // cancelled the order), then charged after all: the ledger records the
+                // money that moved, and it goes back.
+                self.store.charge_approved_late(row.id, self.clock.now()).await?;
                 self.refund_charge(order.id, "abandoned").await?;
                 return Err(CommerceError::HoldExpired);
             }
@@ -134,7 +138,7 @@ impl Commerce {
                 OrderStatus::Placed if record.hold_expires_at > now => {}
                 _ => {
                     // Cancelled first, so a refund never meets a paid order.
-                    self.store.cancel_order(order.id, "hold_expired", now).await?;
+                    self.cancel(&order, "hold_expired", now).await?;
                     self.refund_charge(order.id, "hold_expired").await?;
                     // An earlier attempt may have committed the hold before failing to
                     // settle: the inventory counts those units sold until it re-reads.
@@ -144,7 +148,7 @@ impl Commerce {
             }
         }
         let settles_at = now.plus(self.return_window);
-        let accrued = accruals(&order);
+        let accrued = accruals(&order, &parties(&self.store, order.id).await?, &self.store.paid_lines(order.id).await?);
         let booked = self.store.settle_paid(&order, &accrued, settles_at, now);
         match timed("livecart_db_seconds", "settle_paid", booked).await? {
             SettleOutcome::Paid => {}
@@ -159,19 +163,40 @@ impl Commerce {
                 return Err(CommerceError::HoldExpired);
             }
             SettleOutcome::OutOfStock => {
-                self.store.cancel_order(order.id, "sold_out", now).await?;
+                self.cancel(&order, "sold_out", now).await?;
                 self.refund_charge(order.id, "sold_out").await?;
                 self.resync_stock(&order).await?;
                 return Err(CommerceError::SoldOut { title: order.lines[0].title.clone(), available: 0 });
             }
         }
         tracing::debug!(charge = row.id, "order settled");
+        // The order is paid and committed: nothing after this may fail it, or keep its
+        // sale from being announced.
         if !committed {
             // Settled past the inventory: let it count from the database again.
-            self.resync_stock(&order).await?;
+            if let Err(e) = self.resync_stock(&order).await {
+                tracing::warn!(error = &e as &dyn std::error::Error, "stock not resynced after settling");
+            }
         }
         order.status = OrderStatus::Paid;
-        self.carts.clear(order.room_id, buyer.id).await?;
+        self.analytics.record(Event::CheckoutPaid {
+            room: order.room_id,
+            who: Who::account(order.buyer_id),
+            order: order.id,
+            amount: order.subtotal,
+        });
+        self.record_sell_outs(&order).await;
+        if let Some(code) = order.promo_code_id {
+            self.analytics.record(Event::PromoRedeemed {
+                room: order.room_id,
+                who: Who::account(order.buyer_id),
+                order: order.id,
+                code,
+            });
+        }
+        if let Err(e) = self.carts.clear(order.room_id, buyer.id).await {
+            tracing::warn!(error = &e as &dyn std::error::Error, "cart not cleared after settling");
+        }
         if let Err(e) = self.announce_sale(&order, buyer, host_name, left.as_deref()).await {
             // The order is paid and committed; a missed ticker entry must not fail it.
             tracing::warn!(error = &e as &dyn std::error::Error, "sale announcement failed");
@@ -197,7 +222,7 @@ impl Commerce {
             RefundOpened::Opened(r) | RefundOpened::Existing(r) => r,
             RefundOpened::TooMany => return Ok(()),
         };
-        self.complete_refund(&refund, reference, charge_creator(&self.store, order).await?).await.map(drop)
+        self.complete_refund(&refund, reference, &parties(&self.store, order).await?).await.map(drop)
     }
 
     /// Asks the provider for a refund recorded as pending, and records its answer: done
@@ -206,16 +231,25 @@ impl Commerce {
         &self,
         refund: &RefundRow,
         charge_reference: &str,
-        creator: AccountId,
+        parties: &Parties,
     ) -> Result<PaymentStatus> {
         if refund.status != PaymentStatus::Pending {
             return Ok(refund.status);
+        }
+        if refund.lines.is_empty() {
+            // A whole-charge refund gives back the money of an order that did not happen;
+            // never once the order was paid after all (a racing attempt settled it).
+            let status = self.store.order_record(refund.order_id).await?.map(|r| r.view.status);
+            if matches!(status, Some(OrderStatus::Paid | OrderStatus::Refunded)) {
+                self.store.fail_refund(refund, "the order was paid after all", self.clock.now()).await?;
+                return Ok(PaymentStatus::RefundFailed);
+            }
         }
         let asked = Refund { charge: charge_reference, key: &refund.provider_key, amount: refund.amount };
         let now = self.clock.now();
         match self.payments.refund(&asked).await {
             Ok(reference) => {
-                self.store.finish_refund(refund, &reference, creator, reversal, now).await?;
+                self.store.finish_refund(refund, &reference, parties, reversal, now).await?;
                 Ok(PaymentStatus::Refunded)
             }
             Err(PaymentFailure::Declined(reason)) => {
@@ -227,11 +261,35 @@ impl Commerce {
         }
     }
 
+    /// Cancels a placed order (only a placed one: the database decides), and records the
+    /// failed checkout when this call was the one that cancelled it.
+    async fn cancel(&self, order: &OrderView, code: &str, now: UnixMs) -> Result<()> {
+        if self.store.cancel_order(order.id, code, now).await? {
+            let who = Who::account(order.buyer_id);
+            self.analytics.record(Event::CheckoutFailed { room: order.room_id, who });
+        }
+        Ok(())
+    }
+
     /// Cancels a placed order whose hold ran out and gives its units back.
     pub(super) async fn expire_order(&self, order: &OrderView, hold_id: &str) -> Result<()> {
         self.inventory.release(hold_id).await?;
-        self.store.cancel_order(order.id, "hold_expired", self.clock.now()).await?;
+        self.cancel(order, "hold_expired", self.clock.now()).await?;
         Ok(())
+    }
+
+    /// Records the drops this paid order sold out (their last unit is gone in the database).
+    async fn record_sell_outs(&self, order: &OrderView) {
+        for l in &order.lines {
+            let Some(drop) = l.drop_id else { continue };
+            match self.store.drop_remaining(drop).await {
+                Ok(Some(0)) => {
+                    self.analytics.record(Event::DropSoldOut { room: order.room_id, drop, product: l.product_id })
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = &e as &dyn std::error::Error, "drop not read for analytics"),
+            }
+        }
     }
 
     /// Re-reads stock from the database after the inventory and the database disagreed.
@@ -340,8 +398,10 @@ impl Commerce {
     pub(super) async fn reconcile_claimed(&self, order: OrderId) -> Result<()> {
         // Read again under the claim: a checkout may have finished it meanwhile.
         let Some(record) = self.store.order_record(order).await? else { return Ok(()) };
-        if record.view.status != OrderStatus::Placed {
-            return Ok(());
+        match record.view.status {
+            OrderStatus::Placed => {}
+            OrderStatus::Cancelled => return self.return_money(order).await,
+            OrderStatus::Paid | OrderStatus::Refunded => return Ok(()),
         }
         let now = self.clock.now();
         let expired = record.hold_expires_at <= now;
@@ -352,7 +412,7 @@ impl Commerce {
             PaymentStatus::Succeeded => self.settle_found(record, &charge).await,
             PaymentStatus::Failed => {
                 self.inventory.release(&record.hold_id).await?;
-                self.store.cancel_order(order, "payment_declined", now).await?;
+                self.cancel(&record.view, "payment_declined", now).await?;
                 Ok(())
             }
             _ if !expired => Ok(()),
@@ -374,7 +434,7 @@ impl Commerce {
                     Ok(ChargeState::Declined(reason)) => {
                         self.store.end_charge(charge.id, PaymentStatus::Failed, Some(&reason), now).await?;
                         self.inventory.release(&record.hold_id).await?;
-                        self.store.cancel_order(order, "payment_declined", now).await?;
+                        self.cancel(&record.view, "payment_declined", now).await?;
                         Ok(())
                     }
                     // The provider does not answer: ask again on the next sweep.
@@ -382,6 +442,43 @@ impl Commerce {
                 }
             }
         }
+    }
+
+    /// A cancelled order keeps no money: a charge of unknown outcome is looked up, and
+    /// what was charged goes back, through the refund already opened for it if there is
+    /// one (asked again while pending), else a new one.
+    async fn return_money(&self, order: OrderId) -> Result<()> {
+        let Some(charge) = self.store.charge_of(order).await? else { return Ok(()) };
+        if charge.status == PaymentStatus::Pending {
+            let state = match &charge.provider_ref {
+                None => Ok(ChargeState::NotCharged),
+                Some(reference) => self.payments.lookup(reference).await,
+            };
+            let now = self.clock.now();
+            match state {
+                Ok(ChargeState::Charged) => {
+                    self.store.end_charge(charge.id, PaymentStatus::Succeeded, None, now).await?;
+                }
+                Ok(ChargeState::NotCharged) => {
+                    self.store.end_charge(charge.id, PaymentStatus::Failed, Some("abandoned"), now).await?;
+                    return Ok(());
+                }
+                Ok(ChargeState::Declined(reason)) => {
+                    self.store.end_charge(charge.id, PaymentStatus::Failed, Some(&reason), now).await?;
+                    return Ok(());
+                }
+                // The provider does not answer: ask again on the next sweep.
+                Err(_) => return Ok(()),
+            }
+        }
+        let refunds = self.store.refunds_of_order(order).await?;
+        let whole: Vec<&RefundRow> = refunds.iter().filter(|r| r.lines.is_empty()).collect();
+        if whole.iter().any(|r| r.status != PaymentStatus::Pending) {
+            // Refunded, or refused by the provider (which needs a person).
+            return Ok(());
+        }
+        let why = whole.first().map_or("cancelled", |r| r.request_key.as_str());
+        self.refund_charge(order, why).await
     }
 
     /// Settles a charge the checkout did not finish (it crashed, or lost its database).

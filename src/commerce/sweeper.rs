@@ -29,6 +29,7 @@ impl Commerce {
         let now = self.clock.now();
         self.inventory.expire(now).await?;
         self.reconcile_all().await?;
+        self.retry_waiting_refunds().await?;
         let settled = self.store.settle_due_commissions(now).await?;
         if settled > 0 {
             tracing::info!(lines = settled, "commission settled");

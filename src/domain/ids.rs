@@ -55,3 +55,5 @@ id_type!(AgreementId, "agreement_id");
 id_type!(RoomId, "room_id");
 id_type!(DropId, "drop_id");
 id_type!(OrderId, "order_id");
+id_type!(CampaignId, "campaign_id");
+id_type!(PromoCodeId, "promo_code_id");

@@ -6,16 +6,18 @@
 
 mod ids;
 mod money;
+mod promo;
 mod rate;
 mod text;
 mod time;
 
-pub use ids::{AccountId, AgreementId, BrandId, DropId, OrderId, ProductId, RoomId};
+pub use ids::{AccountId, AgreementId, BrandId, CampaignId, DropId, OrderId, ProductId, PromoCodeId, RoomId};
 pub use money::{Currency, Money, Price};
+pub use promo::{MaxUses, PercentOff, PromoCode, ShareBps};
 pub use rate::{RateLimit, TokenBucket};
 pub use text::{
-    CardNumber, CommentText, DisplayName, Email, IdempotencyKey, ImageUrl, Password, ProductDescription, ProductTitle,
-    RoomTitle,
+    CampaignName, CardNumber, CommentText, DisplayName, Email, IdempotencyKey, ImageUrl, Password, ProductDescription,
+    ProductTitle, RoomTitle,
 };
 pub use time::{Clock, UnixMs};
 
@@ -95,19 +97,42 @@ impl fmt::Display for Role {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
+    /// Under 10,000 followers.
     Nano,
+    /// 10,000 to 99,999.
     Micro,
+    /// 100,000 to 499,999.
+    Mid,
+    /// 500,000 to 999,999.
     Macro,
+    /// A million or more.
     Mega,
 }
 
 impl Tier {
+    pub const ALL: [Tier; 5] = [Tier::Nano, Tier::Micro, Tier::Mid, Tier::Macro, Tier::Mega];
+
+    /// The fewest followers of each tier, in the order of [`Tier::ALL`]
+    /// (docs/metrics.md, "Creator tiers").
+    pub const FLOORS: [i64; 5] = [0, 10_000, 100_000, 500_000, 1_000_000];
+
     pub fn for_followers(followers: i64) -> Self {
         match followers {
             ..10_000 => Tier::Nano,
             10_000..100_000 => Tier::Micro,
-            100_000..=1_000_000 => Tier::Macro,
+            100_000..500_000 => Tier::Mid,
+            500_000..1_000_000 => Tier::Macro,
             _ => Tier::Mega,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Nano => "nano",
+            Tier::Micro => "micro",
+            Tier::Mid => "mid",
+            Tier::Macro => "macro",
+            Tier::Mega => "mega",
         }
     }
 }
@@ -239,7 +264,14 @@ mod tests {
     fn tiers_follow_follower_brackets() {
         assert_eq!(Tier::for_followers(9_999), Tier::Nano);
         assert_eq!(Tier::for_followers(10_000), Tier::Micro);
-        assert_eq!(Tier::for_followers(100_000), Tier::Macro);
-        assert_eq!(Tier::for_followers(1_000_001), Tier::Mega);
+        assert_eq!(Tier::for_followers(99_999), Tier::Micro);
+        assert_eq!(Tier::for_followers(100_000), Tier::Mid);
+        assert_eq!(Tier::for_followers(499_999), Tier::Mid);
+        assert_eq!(Tier::for_followers(500_000), Tier::Macro);
+        assert_eq!(Tier::for_followers(999_999), Tier::Macro);
+        assert_eq!(Tier::for_followers(1_000_000), Tier::Mega);
+        for (tier, floor) in Tier::ALL.into_iter().zip(Tier::FLOORS) {
+            assert_eq!(Tier::for_followers(floor), tier);
+        }
     }
 }

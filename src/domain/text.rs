@@ -81,6 +81,10 @@ text_type!(
 );
 text_type!(RoomTitle, "title", 1, 120);
 text_type!(
+    /// What a brand calls a campaign ("Spring glow, nano creators").
+    CampaignName, "name", 1, 120
+);
+text_type!(
     /// A product's name, as cards in a room show it.
     ProductTitle, "title", 1, 120
 );
@@ -148,9 +152,13 @@ impl TryFrom<String> for Email {
         let email = raw.trim().to_lowercase();
         let valid = email.len() <= 254
             && email.split_once('@').is_some_and(|(local, domain)| {
-                !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
             })
-            && !email.chars().any(char::is_whitespace);
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control() || reorders_text(c));
         if valid { Ok(Email(email)) } else { Err(Invalid::new("email", "must be an e-mail address")) }
     }
 }
@@ -299,6 +307,9 @@ mod tests {
         assert_eq!(Email::try_from("Ana@Example.COM".to_owned()).unwrap().as_str(), "ana@example.com");
         assert!(Email::try_from("not-an-email".to_owned()).is_err());
         assert!(Email::try_from("a@b".to_owned()).is_err());
+        for bad in ["a\u{0}@a.co", "a\u{1}@a.co", "a@a\u{202E}.co", "a@b@c.co"] {
+            assert!(Email::try_from(bad.to_owned()).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

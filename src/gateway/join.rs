@@ -1,6 +1,9 @@
 //! The first frame of a connection decides what it is: a room viewer or a brand's sales
-//! feed. Until then every other message gets `not_joined`.
+//! feed. Until then every other message gets `not_joined`. A join over the caps of
+//! [`Admission`] gets `too_many_connections` and, like any failed join, leaves the
+//! connection open for another.
 
+use super::admission::{Admission, Pass};
 use super::room_session::RoomSession;
 use super::session_end::SessionEnd;
 use super::{error_frame, frame, protocol};
@@ -11,6 +14,8 @@ use crate::state::AppState;
 use crate::wire::ws::{ClientMsg, ServerMsg};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::StreamExt;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
@@ -22,7 +27,16 @@ pub enum Joined {
     Sales { brand: BrandId, feed: broadcast::Receiver<Utf8Bytes>, ends: SessionEnd },
 }
 
-pub async fn first_frame(mut socket: WebSocket, state: &AppState) -> Option<(WebSocket, Joined)> {
+/// Where a connection's joins are counted: its node's [`Admission`], and the client
+/// address its guests count under.
+pub struct Caps<'a> {
+    pub admission: &'a Arc<Admission>,
+    pub client: IpAddr,
+}
+
+/// Reads frames until one joins (or the connection ends, or the join timeout passes): the
+/// connection, what it joined, and its place under the caps, held as long as it runs.
+pub async fn first_frame(mut socket: WebSocket, state: &AppState, caps: Caps<'_>) -> Option<(WebSocket, Joined, Pass)> {
     let deadline = tokio::time::sleep(JOIN_TIMEOUT);
     tokio::pin!(deadline);
     loop {
@@ -45,18 +59,18 @@ pub async fn first_frame(mut socket: WebSocket, state: &AppState) -> Option<(Web
         let request = decoded.as_ref().ok().map(ClientMsg::kind);
         let joined = match decoded {
             Ok(ClientMsg::Join { room_id, token, guest_name, since, epoch }) => {
-                join_room(state, room_id, token, guest_name, since.zip(epoch)).await
+                join_room(state, &caps, room_id, token, guest_name, since.zip(epoch)).await
             }
-            Ok(ClientMsg::FollowSales { token }) => follow_sales(state, &token).await,
+            Ok(ClientMsg::FollowSales { token }) => follow_sales(state, &caps, &token).await,
             Ok(_) => Err(ApiError::new(Code::NotJoined, "join a room first")),
             Err(e) => Err(e),
         };
         match joined {
-            Ok(Joined::Sales { brand, feed, ends }) => {
+            Ok((Joined::Sales { brand, feed, ends }, pass)) => {
                 socket.send(frame(&ServerMsg::FollowingSales { brand_id: brand })).await.ok()?;
-                return Some((socket, Joined::Sales { brand, feed, ends }));
+                return Some((socket, Joined::Sales { brand, feed, ends }, pass));
             }
-            Ok(joined) => return Some((socket, joined)),
+            Ok((joined, pass)) => return Some((socket, joined, pass)),
             Err(e) => socket.send(error_frame(&e, request)).await.ok()?,
         }
     }
@@ -64,28 +78,36 @@ pub async fn first_frame(mut socket: WebSocket, state: &AppState) -> Option<(Web
 
 async fn join_room(
     state: &AppState,
+    caps: &Caps<'_>,
     room_id: RoomId,
     token: Option<String>,
     guest_name: Option<DisplayName>,
     resume: Option<(u64, String)>,
-) -> ApiResult<Joined> {
-    let (joiner, ends) = match (token, guest_name) {
+) -> ApiResult<(Joined, Pass)> {
+    let config = &state.config;
+    // The place under the cap is taken before the seat, so a refused join never counts.
+    let (joiner, ends, pass) = match (token, guest_name) {
         (Some(token), _) => {
             let auth = state.accounts.authenticate(&token).await?;
+            let pass = caps.admission.account(auth.account.id, config.max_connections_per_account)?;
             let ends = SessionEnd::of(state, &auth);
-            (Joiner::Account(auth.account), ends)
+            (Joiner::Account(auth.account), ends, pass)
         }
-        (None, Some(name)) => (Joiner::Guest(name), SessionEnd::never()),
+        (None, Some(name)) => {
+            let pass = caps.admission.guest(caps.client, config.max_guests_per_address)?;
+            (Joiner::Guest(name), SessionEnd::never(), pass)
+        }
         (None, None) => {
             return Err(ApiError::bad_request("join: give a token, or a guest_name to watch as a guest"));
         }
     };
     let (room, viewer, opening, seat) = state.rooms.join(room_id, joiner, resume).await?;
-    Ok(Joined::Room(Box::new(RoomSession { room, viewer, opening, seat, ends })))
+    Ok((Joined::Room(Box::new(RoomSession { room, viewer, opening, seat, ends })), pass))
 }
 
-async fn follow_sales(state: &AppState, token: &str) -> ApiResult<Joined> {
+async fn follow_sales(state: &AppState, caps: &Caps<'_>, token: &str) -> ApiResult<(Joined, Pass)> {
     let auth = state.accounts.authenticate(token).await?;
+    let pass = caps.admission.account(auth.account.id, state.config.max_connections_per_account)?;
     let (brand, feed) = state.commerce.follow_sales(&auth.account).await?;
-    Ok(Joined::Sales { brand, feed, ends: SessionEnd::of(state, &auth) })
+    Ok((Joined::Sales { brand, feed, ends: SessionEnd::of(state, &auth) }, pass))
 }

@@ -1,21 +1,28 @@
-//! WebSocket: the upgrade, the first frame (join a room or follow a brand's sales), and
-//! the per-connection loops. `protocol` turns text frames into typed messages before any
+//! WebSocket: the upgrade (for an allowed `Origin`), the first frame (join a room or
+//! follow a brand's sales, within the per-account and per-address caps), and the
+//! per-connection loops. `protocol` turns text frames into typed messages before any
 //! logic runs.
 
+pub mod admission;
 mod join;
 mod protocol;
 mod room_session;
 mod sales_session;
 mod session_end;
 
+use crate::error::ApiError;
 use crate::state::AppState;
 use crate::wire::routes;
 use crate::wire::ws::{MAX_CLIENT_FRAME_BYTES, MAX_SERVER_FRAME_BYTES, ServerMsg};
-use axum::Router;
-use axum::extract::State;
+use admission::Admission;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
+use axum::{Extension, Router};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use tracing::Instrument;
 
 /// Frames larger than this close the connection; frames between
@@ -27,30 +34,47 @@ const HARD_FRAME_LIMIT: usize = 16 * MAX_CLIENT_FRAME_BYTES;
 /// room for the largest frame the server sends, twice.
 const MAX_WRITE_BUFFER: usize = 2 * MAX_SERVER_FRAME_BYTES;
 
+/// The WebSocket route; its connections are counted per account and per guest address
+/// by one [`Admission`] per router, that is per node.
 pub fn router() -> Router<AppState> {
-    Router::new().route(routes::WS, get(upgrade))
+    Router::new().route(routes::WS, get(upgrade)).layer(Extension(Arc::new(Admission::default())))
 }
 
-async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(
+    State(state): State<AppState>,
+    Extension(admission): Extension<Arc<Admission>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    admission::check_origin(&state.config, &headers)?;
+    // Served by `crate::run`, every request knows its peer; a router served otherwise
+    // counts its guests as one address.
+    let peer = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |Extension(ConnectInfo(peer))| peer.ip());
+    let client = admission::client_ip(peer, &headers, &state.config.trusted_proxies);
     // tungstenite defaults to a 128 KiB read buffer and an unbounded write buffer per
     // connection: gigabytes at a hundred thousand viewers. Viewers mostly listen.
-    ws.read_buffer_size(4 * 1024)
+    Ok(ws
+        .read_buffer_size(4 * 1024)
         .write_buffer_size(8 * 1024)
         .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_message_size(HARD_FRAME_LIMIT)
         .max_frame_size(HARD_FRAME_LIMIT)
-        .on_upgrade(move |socket| serve(socket, state))
+        .on_upgrade(move |socket| serve(socket, state, admission, client)))
 }
 
-async fn serve(socket: WebSocket, state: AppState) {
+async fn serve(socket: WebSocket, state: AppState, admission: Arc<Admission>, client: IpAddr) {
     metrics::gauge!("livecart_connections").increment(1.0);
-    match join::first_frame(socket, &state).await {
-        Some((socket, join::Joined::Room(session))) => {
+    let caps = join::Caps { admission: &admission, client };
+    // The pass keeps the connection's place under its account's or address's cap for as
+    // long as the session runs.
+    match join::first_frame(socket, &state, caps).await {
+        Some((socket, join::Joined::Room(session), _pass)) => {
             // Every log line of the session says which room and which viewer it is about.
-            let span = tracing::info_span!("ws", room = %session.room.id, viewer = %session.viewer.key);
+            let span = tracing::info_span!("ws", room = %session.room.id, viewer = %session.viewer.who.key);
             room_session::run(socket, state, *session).instrument(span).await
         }
-        Some((socket, join::Joined::Sales { brand, feed, ends })) => {
+        Some((socket, join::Joined::Sales { brand, feed, ends }, _pass)) => {
             sales_session::run(socket, state, brand, feed, ends).await
         }
         None => {}

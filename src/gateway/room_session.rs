@@ -116,22 +116,27 @@ async fn dispatch(
         ClientMsg::Comment { text } => return Ok(rooms.comment(room, viewer, text).await?),
         ClientMsg::React { reaction } => return Ok(rooms.react(room, reaction)?),
         ClientMsg::Pin { product_id } => return Ok(rooms.pin(room, viewer, product_id).await?),
-        ClientMsg::Unpin => return Ok(rooms.unpin(room, viewer).await?),
+        ClientMsg::Unpin {} => return Ok(rooms.unpin(room, viewer).await?),
         ClientMsg::StartDrop { product_id, quantity, price, duration_secs } => {
             let req = DropRequest { product: product_id, quantity, price, duration_secs };
             return Ok(rooms.start_drop(room, viewer, req).await?);
         }
-        ClientMsg::EndRoom => return Ok(rooms.end_from_room(room, viewer).await?),
+        ClientMsg::EndRoom {} => return Ok(rooms.end_from_room(room, viewer).await?),
+        ClientMsg::ViewProduct { product_id } => {
+            let product = Box::new(rooms.view_product(room, viewer, product_id).await?);
+            let _ = replies.send(frame(&ServerMsg::Product { product })).await;
+            return Ok(());
+        }
         ClientMsg::CartAdd { product_id, quantity } => CartChange::Add(product_id, Quantity::try_from(quantity)?),
         ClientMsg::CartSet { product_id, quantity } => CartChange::Set(product_id, Quantity::try_from(quantity)?),
         ClientMsg::CartRemove { product_id } => CartChange::Remove(product_id),
-        ClientMsg::Checkout { idempotency_key, card } => {
+        ClientMsg::Checkout { idempotency_key, card, promo_code } => {
             viewer.account().map_err(ApiError::from)?;
             let permit = Arc::clone(checkouts).try_acquire_owned().map_err(|_| CommerceError::CheckoutInProgress)?;
             // Payment takes a while; chat and the room's frames keep flowing meanwhile.
             let (state, room, viewer, replies) = (state.clone(), Arc::clone(room), Arc::clone(viewer), replies.clone());
             state.checkouts.clone().spawn(async move {
-                let req = CheckoutRequest { key: idempotency_key, card };
+                let req = CheckoutRequest { key: idempotency_key, card, promo_code };
                 let outcome = state.rooms.checkout(&room, &viewer, req).await.map_err(ApiError::from);
                 let label = outcome.as_ref().map_or_else(ApiError::code, |_| "paid");
                 metrics::counter!("livecart_checkouts_total", "outcome" => label).increment(1);

@@ -3,6 +3,7 @@
 
 mod agreements;
 mod auth;
+mod campaigns;
 mod creators;
 mod extract;
 mod health;
@@ -11,6 +12,8 @@ mod openapi;
 mod orders;
 mod payments;
 mod products;
+mod promo_codes;
+mod reports;
 mod rooms;
 
 use crate::state::AppState;
@@ -26,8 +29,11 @@ pub fn router() -> Router<AppState> {
         .merge(products::router())
         .merge(creators::router())
         .merge(agreements::router())
+        .merge(promo_codes::router())
         .merge(rooms::router())
         .merge(orders::router())
+        .merge(campaigns::router())
+        .merge(reports::router())
         .merge(payments::router())
         .merge(media::router())
         .merge(openapi::router())

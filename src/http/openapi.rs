@@ -1,6 +1,8 @@
 //! The OpenAPI description of the REST API, generated from the handlers and wire types.
 
-use super::{agreements, auth, creators, health, media, orders, payments, products, rooms};
+use super::{
+    agreements, auth, campaigns, creators, health, media, orders, payments, products, promo_codes, reports, rooms,
+};
 use crate::state::AppState;
 use crate::wire::routes;
 use axum::Router;
@@ -17,8 +19,11 @@ use utoipa::{Modify, OpenApi};
         products::list, products::create, products::one, products::update, products::set_stock,
         creators::list, creators::one, creators::set_followers, creators::attributed_orders, creators::earnings,
         agreements::list, agreements::create, agreements::end,
-        rooms::list, rooms::create, rooms::one, rooms::go_live, rooms::end,
+        promo_codes::list, promo_codes::create, promo_codes::revoke,
+        rooms::list, rooms::create, rooms::one, rooms::go_live, rooms::end, rooms::co_host, rooms::checkout,
         orders::mine, orders::one, orders::of_brand, orders::refund, orders::refunds,
+        campaigns::list, campaigns::create, campaigns::one, campaigns::update,
+        reports::room, reports::creator, reports::brand, reports::campaign,
         payments::stripe_webhook,
         media::publish, media::unpublish, media::watch, media::unwatch,
     ),

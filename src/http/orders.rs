@@ -45,9 +45,12 @@ pub async fn of_brand(
 /// brand refunds its own lines, an admin any. The answer is the refund as it stands:
 /// `refunded`, `refund_failed`, or `pending` (retry with the same key).
 #[utoipa::path(post, path = routes::ORDER_REFUNDS, params(("order_id" = i64, Path)), request_body = RefundRequest,
-    responses((status = 201, body = RefundView), (status = 400, body = ErrorBody, description = "invalid input"),
-        (status = 401, body = ErrorBody, description = "no valid session"), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "not paid, or nothing left to refund")),
+    responses((status = 201, body = RefundView),
+        (status = 400, body = ErrorBody, description = "invalid input: an empty `lines`, or a product named twice"),
+        (status = 401, body = ErrorBody, description = "no valid session"),
+        (status = 403, body = ErrorBody, description = "not a brand or an admin, or a line of another brand"),
+        (status = 404, body = ErrorBody, description = "no such order, or (to a brand) none of its lines in it"),
+        (status = 409, body = ErrorBody, description = "not paid, or nothing left to refund")),
     security(("bearer" = [])), tag = "orders")]
 pub async fn refund(
     State(state): State<AppState>,

@@ -1,13 +1,17 @@
 use super::extract::{AppJson, AppPath, AppQuery, Auth};
+use crate::commerce::CheckoutRequest as Purchase;
 use crate::domain::RoomId;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::wire::api::{ErrorBody, NewRoomRequest, RoomFilter, RoomListQuery, RoomView};
+use crate::wire::api::{
+    CheckoutRequest, CoHostRequest, ErrorBody, NewRoomRequest, RoomFilter, RoomListQuery, RoomView,
+};
 use crate::wire::routes;
+use crate::wire::ws::OrderView;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -15,6 +19,8 @@ pub fn router() -> Router<AppState> {
         .route(routes::ROOM, get(one))
         .route(routes::ROOM_GO_LIVE, post(go_live))
         .route(routes::ROOM_END, post(end))
+        .route(routes::ROOM_CO_HOST, put(co_host))
+        .route(routes::ROOM_CHECKOUT, post(checkout))
 }
 
 #[utoipa::path(get, path = routes::ROOMS, params(("status" = Option<RoomFilter>, Query, description = "live (default), upcoming or ended"), ("limit" = Option<u32>, Query, description = "1 to 100 rooms, 20 by default")), responses((status = 200, body = Vec<RoomView>)), tag = "rooms")]
@@ -57,4 +63,50 @@ pub async fn end(
 ) -> ApiResult<AppJson<RoomView>> {
     state.rooms.end_room(id, &auth.account).await?;
     Ok(AppJson(state.rooms.room(id).await?))
+}
+
+/// Sets (`{"creator_id": 7}`) or clears (`{"creator_id": null}`) the room's co-host: the
+/// host or an admin, while the room is scheduled or live. Viewers get `room_updated`.
+#[utoipa::path(put, path = routes::ROOM_CO_HOST, params(("room_id" = i64, Path)), request_body = CoHostRequest,
+    responses((status = 200, body = RoomView), (status = 400, body = ErrorBody, description = "not a creator, or the host"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "not the host"),
+        (status = 404, body = ErrorBody, description = "no such room or creator"), (status = 409, body = ErrorBody, description = "the room has ended")),
+    security(("bearer" = [])), tag = "rooms")]
+pub async fn co_host(
+    State(state): State<AppState>,
+    auth: Auth,
+    AppPath(id): AppPath<RoomId>,
+    AppJson(req): AppJson<CoHostRequest>,
+) -> ApiResult<AppJson<RoomView>> {
+    Ok(AppJson(state.rooms.set_co_host(id, &auth.account, req.creator_id).await?))
+}
+
+/// Checks out the caller's cart in the room, as the WebSocket `checkout` message does: the
+/// same idempotency key semantics, the same error codes, the paid order as the answer.
+#[utoipa::path(post, path = routes::ROOM_CHECKOUT, params(("room_id" = i64, Path)), request_body = CheckoutRequest,
+    responses((status = 200, body = OrderView, description = "paid (or, for a key used before, the order as it stands)"),
+        (status = 400, body = ErrorBody, description = "invalid input, cart_empty, mixed_currency"),
+        (status = 401, body = ErrorBody), (status = 402, body = ErrorBody, description = "payment_declined"),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "room_not_live, not_in_lineup, sold_out, hold_expired, checkout_in_progress"),
+        (status = 422, body = ErrorBody, description = "idempotency_mismatch, promo_code_invalid, promo_code_expired, promo_code_used_up, promo_code_not_applicable"),
+        (status = 503, body = ErrorBody, description = "payment_unavailable: retry with the same key")),
+    security(("bearer" = [])), tag = "rooms")]
+pub async fn checkout(
+    State(state): State<AppState>,
+    auth: Auth,
+    AppPath(id): AppPath<RoomId>,
+    AppJson(req): AppJson<CheckoutRequest>,
+) -> ApiResult<AppJson<OrderView>> {
+    let purchase = Purchase { key: req.idempotency_key, card: req.card, promo_code: req.promo_code };
+    // On a task shutdown waits for, so a client that goes away never cuts a payment off
+    // half-way.
+    let worker = state.clone();
+    let outcome = state
+        .checkouts
+        .spawn(async move { worker.rooms.checkout_in(id, &auth.account, purchase).await.map_err(ApiError::from) })
+        .await
+        .map_err(ApiError::internal)?;
+    let label = outcome.as_ref().map_or_else(ApiError::code, |_| "paid");
+    metrics::counter!("livecart_checkouts_total", "outcome" => label).increment(1);
+    Ok(AppJson(outcome?))
 }

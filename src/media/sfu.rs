@@ -353,12 +353,18 @@ impl Sfu {
         true
     }
 
-    /// Ends a session (WHIP or WHEP `DELETE`) of `room`.
-    pub async fn stop(&self, room: RoomId, session: SessionId) -> Result<(), MediaError> {
-        if self.viewers.get(&session).is_some_and(|v| v.room == room) {
-            self.stop_viewer(session).await;
-            return Ok(());
+    /// Ends a viewing session (WHEP `DELETE`) of `room`; a publishing session is not one,
+    /// whoever names it.
+    pub async fn stop_watching(&self, room: RoomId, session: SessionId) -> Result<(), MediaError> {
+        if self.viewers.get(&session).is_some_and(|v| v.room == room) && self.stop_viewer(session).await {
+            Ok(())
+        } else {
+            Err(MediaError::NoSession)
         }
+    }
+
+    /// Ends the publishing session (WHIP `DELETE`) of `room`.
+    pub async fn stop_publishing(&self, room: RoomId, session: SessionId) -> Result<(), MediaError> {
         match self.broadcasts.remove_if(&room, |_, b| b.session == session) {
             Some((_, broadcast)) => {
                 self.end_broadcast(room, broadcast).await;

@@ -4,23 +4,22 @@
 use super::hub::Seat;
 use super::live::LiveRoom;
 use super::snapshot::Opening;
+use super::visit::Visit;
 use super::{RoomError, RoomResult, Rooms, Viewer};
+use crate::analytics::{Event, Who};
 use crate::commerce::catalog::product_card;
 use crate::commerce::{CartChange, CheckoutRequest, CommerceError};
 use crate::domain::{
     CommentText, DisplayName, DropId, Money, Price, ProductId, Reaction, Refusal, Role, RoomId, Stock,
 };
 use crate::store::{AccountRow, is_unique_violation};
+use crate::wire::api::Product;
 use crate::wire::ws::{CartView, CommentView, DropCard, OrderView, RoomEvent, RoomStatus, Speaker};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Bounds on a drop's length: long enough to announce, short enough to stay a drop.
 pub const DROP_SECS: std::ops::RangeInclusive<i64> = 10..=3_600;
-
-/// Numbers guest connections, so each guest has its own comment rate limit.
-static GUESTS: AtomicU64 = AtomicU64::new(0);
 
 /// Who asks to join a room.
 pub enum Joiner {
@@ -48,23 +47,27 @@ impl Rooms {
         joiner: Joiner,
         resume: Option<(u64, String)>,
     ) -> RoomResult<(Arc<LiveRoom>, Viewer, Opening, Seat)> {
-        // Seated before the snapshot, which so counts this viewer too.
-        let (room, seat) = self.seat(id).await?;
+        // Seated before the snapshot, which so counts this viewer too (an account once,
+        // however many of its connections are in the room).
+        let (room, mut seat) = self.seat(id).await?;
         let viewer = match joiner {
-            Joiner::Account(account) => Viewer {
-                display_name: account.display_name.clone(),
-                is_host: account.id == room.host,
-                key: format!("a{}", account.id),
-                account: Some(account),
-            },
-            Joiner::Guest(name) => Viewer {
-                display_name: name.into(),
-                account: None,
-                is_host: false,
-                key: format!("g{}", GUESTS.fetch_add(1, Ordering::Relaxed)),
-            },
+            Joiner::Account(account) => {
+                seat.name(account.id);
+                Viewer {
+                    display_name: account.display_name.clone(),
+                    is_host: account.id == room.host,
+                    who: Who::account(account.id),
+                    account: Some(account),
+                }
+            }
+            Joiner::Guest(name) => {
+                Viewer { display_name: name.into(), account: None, is_host: false, who: Who::guest() }
+            }
         };
         let opening = self.open(&room, &viewer, resume).await?;
+        if !viewer.is_host {
+            seat.visit(Visit::start(&self.analytics, &self.clock, room.id, viewer.who.clone()));
+        }
         Ok((room, viewer, opening, seat))
     }
 
@@ -73,7 +76,7 @@ impl Rooms {
             return Err(RoomError::NotLive);
         }
         let now = self.clock.now();
-        let bucket = format!("{}:{}", room.id, viewer.key);
+        let bucket = format!("{}:{}", room.id, viewer.who.key);
         if !self.limits.allow(&bucket, self.settings.comment_limit, now).await? {
             return Err(RoomError::RateLimited);
         }
@@ -89,6 +92,9 @@ impl Rooms {
             at: now,
         });
         self.events.publish(room.id, &event).await?;
+        if !viewer.is_host {
+            self.analytics.record(Event::Commented { room: room.id, who: viewer.who.clone() });
+        }
         Ok(())
     }
 
@@ -104,7 +110,13 @@ impl Rooms {
         require_live(room)?;
         let p = room.product(product).ok_or(RoomError::NotInLineup)?;
         let card = product_card(&p, self.commerce.available(&p).await?);
+        let replaced = room.read(|s| s.pinned).filter(|pinned| *pinned != product);
         self.events.publish(room.id, &RoomEvent::Pinned { product: card }).await?;
+        if let Some(pinned) = replaced {
+            self.analytics.record(Event::PinEnded { room: room.id, product: pinned });
+        }
+        let viewers = i64::try_from(room.reported_viewers()).unwrap_or(i64::MAX);
+        self.analytics.record(Event::PinStarted { room: room.id, product, viewers });
         Ok(())
     }
 
@@ -114,6 +126,7 @@ impl Rooms {
             return Ok(());
         };
         self.events.publish(room.id, &RoomEvent::Unpinned { product_id }).await?;
+        self.analytics.record(Event::PinEnded { room: room.id, product: product_id });
         Ok(())
     }
 
@@ -152,6 +165,7 @@ impl Rooms {
             ends_at,
         };
         self.events.publish(room.id, &RoomEvent::DropStarted { drop }).await?;
+        self.analytics.record(Event::DropStarted { room: room.id, drop: d.id, product: p.id, quantity });
         Ok(())
     }
 
@@ -198,6 +212,16 @@ impl Rooms {
     /// The host ends the show from inside the room.
     pub async fn end_from_room(&self, room: &LiveRoom, viewer: &Viewer) -> RoomResult<()> {
         self.end_room(room.id, viewer.host()?).await
+    }
+
+    /// A lined-up product's details, for the viewer who opened its card.
+    pub async fn view_product(&self, room: &LiveRoom, viewer: &Viewer, product: ProductId) -> RoomResult<Product> {
+        let p = room.product(product).ok_or(RoomError::NotInLineup)?;
+        let details = self.commerce.detail(&p).await?;
+        if !viewer.is_host {
+            self.analytics.record(Event::ProductViewed { room: room.id, who: viewer.who.clone(), product });
+        }
+        Ok(details)
     }
 
     /// Changes the viewer's cart in this room (guests have none).

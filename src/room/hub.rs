@@ -1,8 +1,9 @@
 //! The directory of rooms this node serves, and the bus's way into them.
 
 use super::live::LiveRoom;
+use super::visit::Visit;
 use crate::bus::{Delivered, RoomSink};
-use crate::domain::RoomId;
+use crate::domain::{AccountId, RoomId};
 use crate::wire::ws::RoomEvent;
 use axum::extract::ws::Utf8Bytes;
 use dashmap::DashMap;
@@ -16,18 +17,40 @@ pub struct RoomHub {
 
 /// A viewer's seat in a room: the viewer counts in the room's viewers exactly as long
 /// as the seat is held. Seats are taken under the directory's lock, so a room being let
-/// go (it has no viewers) and a viewer arriving can never miss each other.
-pub struct Seat(Arc<LiveRoom>);
+/// go (no seat is held) and a viewer arriving can never miss each other. A seat named
+/// for an account ([`Seat::name`]) counts that account once, however many of its
+/// connections hold seats in the room.
+pub struct Seat {
+    room: Arc<LiveRoom>,
+    account: Option<AccountId>,
+    /// The viewer's visit, recorded as it ends with the seat (none for the host).
+    visit: Option<Visit>,
+}
+
+impl Seat {
+    /// Says whose seat this is (once, right after it is taken); unnamed, it is a guest's.
+    pub fn name(&mut self, account: AccountId) {
+        if self.account.is_none() {
+            self.room.seat_named(account);
+            self.account = Some(account);
+        }
+    }
+
+    /// Records the viewer's visit for as long as the seat is held.
+    pub fn visit(&mut self, visit: Visit) {
+        self.visit = Some(visit);
+    }
+}
 
 impl Drop for Seat {
     fn drop(&mut self) {
-        self.0.viewer_left();
+        self.room.viewer_left(self.account);
     }
 }
 
 fn seat(room: &Arc<LiveRoom>) -> Seat {
     room.viewer_joined();
-    Seat(Arc::clone(room))
+    Seat { room: Arc::clone(room), account: None, visit: None }
 }
 
 impl RoomHub {
@@ -63,7 +86,7 @@ impl RoomHub {
 
     /// Forgets the room if nobody holds a seat in it; true when it did.
     pub fn let_go(&self, id: RoomId) -> bool {
-        self.rooms.remove_if(&id, |_, room| room.viewers() == 0).is_some()
+        self.rooms.remove_if(&id, |_, room| room.seats() == 0).is_some()
     }
 }
 

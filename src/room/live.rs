@@ -9,7 +9,7 @@ use crate::domain::{AccountId, ProductId, Reaction, RoomId};
 use crate::store::ProductRow;
 use crate::wire::ws::{RoomCard, RoomEvent, ServerMsg};
 use axum::extract::ws::Utf8Bytes;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::broadcast;
@@ -38,7 +38,13 @@ pub struct LiveRoom {
     /// send, never an `.await`.
     inner: Mutex<Inner>,
     channel_capacity: usize,
+    /// Seats held (one per joined connection): the room stays loaded while any is.
+    seats: AtomicU64,
+    /// Viewers as counted: each guest, and each account once however many of its
+    /// connections hold seats.
     viewers: AtomicU64,
+    /// Seats held per account, so that an account counts once.
+    accounts: Mutex<HashMap<AccountId, u32>>,
     /// Viewers reported in the last tick, so an unchanged count is not re-sent.
     reported_viewers: AtomicU64,
     reactions: [AtomicU64; Reaction::ALL.len()],
@@ -54,7 +60,9 @@ impl LiveRoom {
             card,
             inner: Mutex::new(Inner { state, frames: broadcast::channel(channel_capacity).0 }),
             channel_capacity,
+            seats: AtomicU64::new(0),
             viewers: AtomicU64::new(0),
+            accounts: Mutex::new(HashMap::new()),
             reported_viewers: AtomicU64::new(0),
             reactions: Default::default(),
             idle: AtomicU64::new(0),
@@ -140,17 +148,56 @@ impl LiveRoom {
         let _ = self.lock().frames.send(Delivery { seq: None, frame });
     }
 
+    /// A seat is taken: one more viewer, until [`LiveRoom::seat_named`] says it is an
+    /// account's that is already counted.
     pub fn viewer_joined(&self) {
+        self.seats.fetch_add(1, Ordering::Relaxed);
         self.viewers.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn viewer_left(&self) {
-        self.viewers.fetch_sub(1, Ordering::Relaxed);
+    /// The seat just taken is `account`'s: an account counts once, however many of its
+    /// connections hold seats.
+    pub fn seat_named(&self, account: AccountId) {
+        let mut accounts = self.accounts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let held = accounts.entry(account).or_insert(0);
+        *held += 1;
+        if *held > 1 {
+            self.viewers.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
-    /// Viewers connected to this node.
+    /// A seat is given up: `account` is whose it was named, `None` for a guest's.
+    pub fn viewer_left(&self, account: Option<AccountId>) {
+        let last = match account {
+            None => true,
+            Some(account) => {
+                let mut accounts = self.accounts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                match accounts.get_mut(&account) {
+                    Some(held) if *held > 1 => {
+                        *held -= 1;
+                        false
+                    }
+                    _ => {
+                        accounts.remove(&account);
+                        true
+                    }
+                }
+            }
+        };
+        if last {
+            self.viewers.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.seats.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Viewers on this node: guests, and accounts (once each), not connections.
     pub fn viewers(&self) -> u64 {
         self.viewers.load(Ordering::Relaxed)
+    }
+
+    /// Seats held on this node (joined connections).
+    pub fn seats(&self) -> u64 {
+        self.seats.load(Ordering::Relaxed)
     }
 
     /// `count` if it differs from the last count reported to viewers.
@@ -160,7 +207,7 @@ impl LiveRoom {
 
     /// Counts one more tick without local viewers (or resets on a tick with some).
     pub fn idle_ticks(&self) -> u64 {
-        if self.viewers() > 0 {
+        if self.seats() > 0 {
             self.idle.store(0, Ordering::Relaxed);
             0
         } else {

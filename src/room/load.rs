@@ -53,8 +53,17 @@ impl Rooms {
             None => None,
         };
         self.commerce.track_stock(&lineup, drop.as_ref().map(|d| (d.id, d.remaining))).await?;
-        let card =
-            RoomCard { id, title: row.title, status: row.status, starts_at: row.starts_at, host: host_card(&host) };
+        // The database, not the fold of history, says who co-hosts and what to disclose now.
+        let terms = self.commerce.room_terms(&row).await?;
+        let card = RoomCard {
+            id,
+            title: row.title,
+            status: row.status,
+            starts_at: row.starts_at,
+            host: host_card(&host),
+            co_host: terms.co_host.clone(),
+            disclosure: terms.disclosure.clone(),
+        };
         let shared = self.events.bootstrap(id).await?;
         let mut state = RoomState::new(shared.epoch, row.status, lineup, self.settings.history);
         for (seq, frame) in shared.frames {
@@ -66,6 +75,8 @@ impl Rooms {
         // The database, not the fold of a trimmed history, says what is live now.
         state.status = row.status;
         state.drop = drop;
+        state.co_host = terms.co_host;
+        state.disclosure = terms.disclosure;
         // A stream outlives the room's stay in this node's memory: ask the media layer
         // (scaled out, the media home names the node holding it) whether one is on air.
         state.streaming = self.media.is_streaming(id) || self.media_home.get(id).await?.is_some();

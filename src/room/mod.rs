@@ -9,6 +9,8 @@
 //! [`commerce`]: crate::commerce
 
 pub mod actions;
+pub mod checkout;
+pub mod co_host;
 pub mod hub;
 pub mod live;
 pub mod load;
@@ -17,10 +19,12 @@ pub mod snapshot;
 pub mod state;
 pub mod stream;
 pub mod ticker;
+pub mod visit;
 
 pub use hub::RoomHub;
 pub use live::{Delivery, LiveRoom};
 
+use crate::analytics::{Recorder, Who};
 use crate::bus::{Bus, BusError, MediaHome, Presence, RateLimits, RoomEvents};
 use crate::commerce::{Commerce, CommerceError};
 use crate::domain::{AccountId, Clock, Invalid, RateLimit, Refusal};
@@ -73,9 +77,9 @@ pub struct Viewer {
     /// `None` for a guest, who may watch and chat but not buy.
     pub account: Option<AccountRow>,
     pub is_host: bool,
-    /// Who this is within the room, for rate limits and logs: `a{account}` for an
-    /// account (all its connections), `g{n}` for one guest connection.
-    pub key: String,
+    /// Who this is within the room, for rate limits, logs and analytics: `a{account}`
+    /// for an account (all its connections), `g{random}` for one guest connection.
+    pub who: Who,
 }
 
 impl Viewer {
@@ -111,6 +115,12 @@ pub struct RoomSettings {
     pub public_url: String,
 }
 
+/// What this node serves rooms from: the live rooms it holds and its SFU.
+pub struct Node {
+    pub hub: Arc<RoomHub>,
+    pub media: Arc<Sfu>,
+}
+
 /// The rooms service; cheap to clone.
 #[derive(Clone)]
 pub struct Rooms {
@@ -124,6 +134,8 @@ pub struct Rooms {
     media: Arc<Sfu>,
     /// Where purchases in a room go.
     commerce: Commerce,
+    /// What viewers and hosts do, for the reports (never waited on).
+    analytics: Recorder,
     store: Store,
     clock: Clock,
     settings: Arc<RoomSettings>,
@@ -131,14 +143,15 @@ pub struct Rooms {
 
 impl Rooms {
     pub fn new(
-        hub: Arc<RoomHub>,
+        node: Node,
         bus: &Bus,
-        media: Arc<Sfu>,
         commerce: Commerce,
+        analytics: Recorder,
         store: Store,
         clock: Clock,
         settings: RoomSettings,
     ) -> Self {
+        let Node { hub, media } = node;
         Rooms {
             hub,
             events: Arc::clone(&bus.events),
@@ -147,6 +160,7 @@ impl Rooms {
             media_home: Arc::clone(&bus.media_home),
             media,
             commerce,
+            analytics,
             store,
             clock,
             settings: Arc::new(settings),

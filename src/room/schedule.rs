@@ -66,12 +66,13 @@ impl Rooms {
         Ok(rooms)
     }
 
-    async fn view(&self, row: RoomRow) -> RoomResult<RoomView> {
+    pub(super) async fn view(&self, row: RoomRow) -> RoomResult<RoomView> {
         let host = self.store.account(row.creator_id).await?.ok_or(Refusal::NotFound("host"))?;
         let mut lineup = Vec::new();
         for p in self.store.lineup(row.id).await? {
             lineup.push(self.commerce.card(&p).await?);
         }
+        let terms = self.commerce.room_terms(&row).await?;
         Ok(RoomView {
             id: row.id,
             title: row.title,
@@ -80,6 +81,8 @@ impl Rooms {
             live_at: row.live_at,
             ended_at: row.ended_at,
             host: host_card(&host),
+            co_host: terms.co_host,
+            disclosure: terms.disclosure,
             lineup,
             viewers: self.hub.get(row.id).map_or(0, |r| r.reported_viewers().max(r.viewers())),
         })

@@ -38,6 +38,8 @@ impl Rooms {
         let ((card, rows, pinned, drop, comments, seq, epoch, streaming), frames) = room.read_and_subscribe(|s| {
             let mut card = room.card.clone();
             card.status = s.status;
+            card.co_host.clone_from(&s.co_host);
+            card.disclosure.clone_from(&s.disclosure);
             let comments = s.comments.iter().cloned().collect();
             (card, Arc::clone(&s.lineup), s.pinned, s.drop.clone(), comments, s.seq, s.epoch.clone(), s.streaming)
         });
@@ -134,6 +136,12 @@ mod tests {
                     followers: i64::MAX,
                     tier: Tier::Mega,
                 },
+                co_host: Some(CoHostCard { id: AccountId::try_from(i64::MAX).unwrap(), display_name: name.clone() }),
+                // Every lined-up product of another brand, each named at the longest.
+                disclosure: crate::commerce::disclosure::disclosure_text(&vec![
+                    longest(DisplayName::MAX_CHARS);
+                    MAX_LINEUP
+                ]),
             },
             lineup: (1..=MAX_LINEUP as i64).map(card).collect(),
             pinned: Some(id(1)),

@@ -3,7 +3,7 @@
 
 use crate::domain::ProductId;
 use crate::store::ProductRow;
-use crate::wire::ws::{DropCard, RoomEvent, RoomStatus, SequencedComment};
+use crate::wire::ws::{CoHostCard, DropCard, RoomEvent, RoomStatus, SequencedComment};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -24,6 +24,10 @@ pub struct RoomState {
     /// The host's stream is on air, and has been at least once (for `resumed`).
     pub streaming: bool,
     pub streamed: bool,
+    /// The co-host and the sponsorship disclosure, as loaded from the database and then
+    /// as `room_updated` events say.
+    pub co_host: Option<CoHostCard>,
+    pub disclosure: Option<String>,
     pub comments: VecDeque<SequencedComment>,
     history: VecDeque<(u64, Utf8Bytes)>,
     history_cap: usize,
@@ -40,6 +44,8 @@ impl RoomState {
             drop: None,
             streaming: false,
             streamed: false,
+            co_host: None,
+            disclosure: None,
             comments: VecDeque::with_capacity(SNAPSHOT_COMMENTS),
             history: VecDeque::with_capacity(history_cap.min(1024)),
             history_cap,
@@ -106,6 +112,10 @@ impl RoomState {
                 self.streamed = true;
             }
             RoomEvent::StreamStopped => self.streaming = false,
+            RoomEvent::RoomUpdated { co_host, disclosure } => {
+                self.co_host.clone_from(co_host);
+                self.disclosure.clone_from(disclosure);
+            }
         }
     }
 

@@ -50,12 +50,12 @@ impl Rooms {
         if row.creator_id != who.id {
             return Err(Refusal::Forbidden("only the room's host can stop its stream").into());
         }
-        Ok(self.media.stop(room, session).await?)
+        Ok(self.media.stop_publishing(room, session).await?)
     }
 
     /// Ends a viewing session; its random URL is the viewer's capability.
     pub async fn unwatch(&self, room: RoomId, session: SessionId) -> RoomResult<()> {
-        Ok(self.media.stop(room, session).await?)
+        Ok(self.media.stop_watching(room, session).await?)
     }
 
     /// Turns the SFU's notices into room events until `shutdown`.

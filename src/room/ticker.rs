@@ -3,6 +3,7 @@
 //! watches any more are let go.
 
 use super::{LiveRoom, RoomResult, Rooms};
+use crate::analytics::Event;
 use crate::domain::UnixMs;
 use crate::wire::ws::{RoomStatus, ServerMsg};
 use tokio::time::{MissedTickBehavior, interval};
@@ -41,9 +42,13 @@ impl Rooms {
         let total = self.presence.viewer_total(room.id, room.viewers(), now).await?;
         if let Some(count) = room.report_viewers(total) {
             let _ = room.tick(&ServerMsg::Viewers { count });
+            let count = i64::try_from(count).unwrap_or(i64::MAX);
+            self.analytics.record(Event::Viewers { room: room.id, count });
         }
         let counts = room.take_reactions();
         if !counts.is_empty() {
+            let count = counts.values().sum::<u64>();
+            self.analytics.record(Event::Reacted { room: room.id, count: i64::try_from(count).unwrap_or(i64::MAX) });
             self.presence.publish_reactions(room.id, &counts).await?;
         }
         Ok(())

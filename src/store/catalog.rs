@@ -1,7 +1,7 @@
 use super::Store;
 use crate::domain::{
     AccountId, AgreementId, BasisPoints, BrandId, Currency, ImageUrl, Price, ProductDescription, ProductId,
-    ProductTitle, Stock, UnixMs,
+    ProductTitle, ShareBps, Stock, UnixMs,
 };
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -35,6 +35,15 @@ pub struct ProductPatch {
     pub price: Option<Price>,
 }
 
+/// What a creator earns under an agreement: basis points of what is paid, a flat amount
+/// per unit, and a co-host's share of that commission.
+#[derive(Debug, Clone, Copy)]
+pub struct AgreementTerms {
+    pub bps: BasisPoints,
+    pub flat: Price,
+    pub co_host_share: ShareBps,
+}
+
 #[derive(Debug, Clone)]
 pub struct AgreementRow {
     pub id: AgreementId,
@@ -43,6 +52,8 @@ pub struct AgreementRow {
     pub product_id: ProductId,
     pub commission_bps: i64,
     pub commission_flat: i64,
+    /// The co-host's share of each line's commission, in basis points.
+    pub co_host_share_bps: i64,
     pub created_at: UnixMs,
     pub ended_at: Option<UnixMs>,
 }
@@ -65,7 +76,7 @@ pub(super) fn product(row: &AnyRow) -> Result<ProductRow, sqlx::Error> {
 }
 
 const AGREEMENT_COLUMNS: &str =
-    "id, brand_id, creator_id, product_id, commission_bps, commission_flat, created_at, ended_at";
+    "id, brand_id, creator_id, product_id, commission_bps, commission_flat, co_host_share_bps, created_at, ended_at";
 
 fn agreement(row: &AnyRow) -> Result<AgreementRow, sqlx::Error> {
     Ok(AgreementRow {
@@ -75,6 +86,7 @@ fn agreement(row: &AnyRow) -> Result<AgreementRow, sqlx::Error> {
         product_id: ProductId::from_row(row.try_get("product_id")?),
         commission_bps: row.try_get("commission_bps")?,
         commission_flat: row.try_get("commission_flat")?,
+        co_host_share_bps: row.try_get("co_host_share_bps")?,
         created_at: UnixMs(row.try_get("created_at")?),
         ended_at: row.try_get::<Option<i64>, _>("ended_at")?.map(UnixMs),
     })
@@ -180,13 +192,13 @@ impl Store {
         brand: BrandId,
         creator: AccountId,
         product: ProductId,
-        bps: BasisPoints,
-        flat: Price,
+        terms: AgreementTerms,
         now: UnixMs,
     ) -> Result<AgreementRow, sqlx::Error> {
+        let AgreementTerms { bps, flat, co_host_share } = terms;
         let id: i64 = sqlx::query(
-            "insert into agreements (brand_id, creator_id, product_id, commission_bps, commission_flat, created_at) \
-             values ($1, $2, $3, $4, $5, $6) returning id",
+            "insert into agreements (brand_id, creator_id, product_id, commission_bps, commission_flat, created_at, \
+             co_host_share_bps) values ($1, $2, $3, $4, $5, $6, $7) returning id",
         )
         .bind(brand.get())
         .bind(creator.get())
@@ -194,6 +206,7 @@ impl Store {
         .bind(i64::from(bps))
         .bind(flat.get())
         .bind(now.0)
+        .bind(co_host_share.get())
         .fetch_one(&self.pool)
         .await?
         .try_get("id")?;
@@ -204,6 +217,7 @@ impl Store {
             product_id: product,
             commission_bps: i64::from(bps),
             commission_flat: flat.get(),
+            co_host_share_bps: co_host_share.get(),
             created_at: now,
             ended_at: None,
         })
@@ -243,6 +257,18 @@ impl Store {
         );
         let row = sqlx::query(&sql).bind(creator.get()).bind(product.get()).fetch_optional(&self.pool).await?;
         row.as_ref().map(agreement).transpose()
+    }
+
+    /// Whether the creator has an active agreement with the brand, for any product.
+    pub async fn has_active_agreement(&self, creator: AccountId, brand: BrandId) -> Result<bool, sqlx::Error> {
+        let row = sqlx::query(
+            "select 1 as found from agreements where creator_id = $1 and brand_id = $2 and ended_at is null limit 1",
+        )
+        .bind(creator.get())
+        .bind(brand.get())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
     }
 
     pub async fn end_agreement(&self, id: AgreementId, now: UnixMs) -> Result<bool, sqlx::Error> {

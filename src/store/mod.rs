@@ -11,20 +11,30 @@
 //! lock up front and never fails a lock upgrade half-way.
 
 mod accounts;
+mod analytics;
+mod campaigns;
 mod carts;
 mod catalog;
 mod orders;
 mod payments;
+mod promo;
+mod reports;
 mod rooms;
 mod test_cards;
 
 pub use accounts::AccountRow;
-pub use catalog::{AgreementRow, NewProduct, ProductPatch, ProductRow};
-pub use orders::{HeldLine, LiveHold, NewOrder, NewOrderLine, OrderRecord, PlaceOutcome, SettleOutcome};
+pub use analytics::EventRow;
+pub use campaigns::{CampaignFields, CampaignRow, MAX_CAMPAIGNS_PER_BRAND};
+pub use catalog::{AgreementRow, AgreementTerms, NewProduct, ProductPatch, ProductRow};
+pub use orders::{
+    HeldLine, LiveHold, NewOrder, NewOrderLine, NewShare, OrderRecord, Parties, PlaceOutcome, SettleOutcome, ShareRow,
+};
 pub use payments::{
     ChargeRow, CommissionEntry, CommissionKind, CommissionTotals, NewCharge, NewRefund, PaidLine, PaymentStatus,
-    RefundLine, RefundOpened, RefundRow,
+    RefundLine, RefundOpened, RefundRow, Reversal,
 };
+pub use promo::{NewPromo, PromoCreated, PromoRow, PromoScope};
+pub use reports::{Aggregates, CampaignCreator, CodeUses, GroupBy, ReportRoom, ReportScope, RoomSet};
 pub use rooms::{DropRow, RoomRow};
 pub use test_cards::TestCardCharge;
 

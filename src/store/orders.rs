@@ -1,7 +1,8 @@
 use super::payments::{CommissionEntry, insert_commission};
+use super::promo::{give_back_use, take_use};
 use super::{Store, is_unique_violation};
-use crate::domain::{AccountId, BrandId, Currency, DropId, Money, OrderId, ProductId, RoomId, UnixMs};
-use crate::wire::api::Earnings;
+use crate::domain::{AccountId, BrandId, Currency, DropId, Money, OrderId, ProductId, PromoCodeId, RoomId, UnixMs};
+use crate::wire::api::{Earnings, ShareRole};
 use crate::wire::ws::{OrderLineView, OrderStatus, OrderView};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -18,6 +19,40 @@ pub struct NewOrder {
     pub hold_id: String,
     pub hold_expires_at: UnixMs,
     pub lines: Vec<NewOrderLine>,
+    /// The promo code the order uses: one of its uses is taken with the order, or the
+    /// order is not placed.
+    pub promo_code: Option<PromoCodeId>,
+    /// Σ (list price − unit price) × quantity.
+    pub discount: i64,
+    /// Each creator's share of the commission: the host's, and the co-host's if any.
+    pub shares: Vec<NewShare>,
+}
+
+pub struct NewShare {
+    pub creator: AccountId,
+    pub role: ShareRole,
+    pub share_bps: i64,
+    pub commission_amount: i64,
+    pub rule_version: &'static str,
+}
+
+/// One creator's stored share of an order's commission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareRow {
+    pub order_id: OrderId,
+    pub creator_id: AccountId,
+    pub display_name: String,
+    pub role: ShareRole,
+    pub share_bps: i64,
+    pub commission_amount: i64,
+    pub rule_version: String,
+}
+
+/// The creators an order's commission goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parties {
+    pub host: AccountId,
+    pub co_host: Option<AccountId>,
 }
 
 pub struct NewOrderLine {
@@ -26,11 +61,15 @@ pub struct NewOrderLine {
     pub drop_id: Option<DropId>,
     pub title: String,
     pub quantity: i64,
+    /// The unit price before the promo code; `unit_price` is what is paid.
+    pub list_price: i64,
     pub unit_price: i64,
     pub line_total: i64,
     pub commission_bps: i64,
     pub commission_flat: i64,
     pub commission_amount: i64,
+    /// The co-host's share of `commission_amount` (0 without a co-host).
+    pub co_host_share_bps: i64,
 }
 
 /// An order with what checkout needs to resume it.
@@ -42,6 +81,8 @@ pub struct OrderRecord {
     pub buyer_name: String,
     pub hold_id: String,
     pub hold_expires_at: UnixMs,
+    /// The co-host's share of each line's commission, in the order of `view.lines`.
+    pub co_host_bps: Vec<i64>,
 }
 
 /// Units a placed order still holds, as the inventory needs them to rebuild.
@@ -60,9 +101,12 @@ pub struct HeldLine {
 }
 
 pub enum PlaceOutcome {
-    Placed(OrderView),
+    Placed(Box<OrderView>),
     /// Another checkout already holds this buyer's idempotency key.
     KeyTaken,
+    /// The promo code had no use left to take (used up, expired or revoked meanwhile):
+    /// nothing was written.
+    PromoRefused,
 }
 
 pub enum SettleOutcome {
@@ -75,9 +119,11 @@ pub enum SettleOutcome {
 
 const ORDER_SELECT: &str = "select o.id, o.buyer_id, o.room_id, o.creator_id, o.currency, o.subtotal, \
      o.commission_total, o.status, o.idempotency_key, o.failure_code, o.created_at, o.request_hash, \
-     o.hold_id, o.hold_expires_at, l.product_id, l.brand_id, l.drop_id, l.title, l.quantity, \
-     l.unit_price, l.line_total, l.commission_amount, l.refunded_quantity, b.display_name as buyer_name \
-     from orders o join order_lines l on l.order_id = o.id join accounts b on b.id = o.buyer_id";
+     o.hold_id, o.hold_expires_at, o.promo_code_id, o.discount, pc.code as promo_code, l.product_id, l.brand_id, \
+     l.drop_id, l.title, l.quantity, l.list_price, l.unit_price, l.line_total, l.commission_amount, \
+     l.refunded_quantity, l.co_host_share_bps, b.display_name as buyer_name \
+     from orders o join order_lines l on l.order_id = o.id join accounts b on b.id = o.buyer_id \
+     left join promo_codes pc on pc.id = o.promo_code_id";
 
 fn status(raw: &str) -> Result<OrderStatus, sqlx::Error> {
     match raw {
@@ -96,6 +142,7 @@ fn line(row: &AnyRow) -> Result<OrderLineView, sqlx::Error> {
         drop_id: row.try_get::<Option<i64>, _>("drop_id")?.map(DropId::from_row),
         title: row.try_get("title")?,
         quantity: row.try_get("quantity")?,
+        list_price: row.try_get("list_price")?,
         unit_price: row.try_get("unit_price")?,
         line_total: row.try_get("line_total")?,
         commission: row.try_get("commission_amount")?,
@@ -122,6 +169,9 @@ fn records(rows: &[AnyRow]) -> Result<Vec<OrderRecord>, sqlx::Error> {
                     subtotal: Money::new(row.try_get("subtotal")?, currency),
                     commission: Money::new(row.try_get("commission_total")?, currency),
                     refunded: Money::new(0, currency),
+                    promo_code: row.try_get("promo_code")?,
+                    promo_code_id: row.try_get::<Option<i64>, _>("promo_code_id")?.map(PromoCodeId::from_row),
+                    discount: Money::new(row.try_get("discount")?, currency),
                     idempotency_key: row.try_get("idempotency_key")?,
                     failure_code: row.try_get("failure_code")?,
                     created_at: UnixMs(row.try_get("created_at")?),
@@ -130,10 +180,12 @@ fn records(rows: &[AnyRow]) -> Result<Vec<OrderRecord>, sqlx::Error> {
                 buyer_name: row.try_get("buyer_name")?,
                 hold_id: row.try_get("hold_id")?,
                 hold_expires_at: UnixMs(row.try_get("hold_expires_at")?),
+                co_host_bps: Vec::new(),
             });
         }
         if let Some(record) = out.last_mut() {
             let line = line(row)?;
+            record.co_host_bps.push(row.try_get("co_host_share_bps")?);
             record.view.refunded.amount += line.refunded_quantity * line.unit_price;
             record.view.lines.push(line);
         }
@@ -141,19 +193,24 @@ fn records(rows: &[AnyRow]) -> Result<Vec<OrderRecord>, sqlx::Error> {
     Ok(out)
 }
 
+/// How long after its cancellation an order is still checked for money to give back.
+const RECONCILE_CANCELLED_FOR_MS: i64 = 24 * 3600 * 1000;
+
 /// Caps list endpoints: a buyer or brand with more orders pages through reports instead.
 const LIST_LIMIT: i64 = 500;
 
 impl Store {
-    /// Writes the order, its lines and their commission in one transaction, status
-    /// `placed`. The unique (buyer, idempotency key) constraint makes a duplicate
-    /// checkout lose here instead of creating a second order.
+    /// Writes the order, its lines, their commission and each creator's share in one
+    /// transaction, status `placed`, taking one use of its promo code in the same
+    /// transaction (or writing nothing when none is left). The unique (buyer, idempotency
+    /// key) constraint makes a duplicate checkout lose here instead of creating a second
+    /// order.
     pub async fn place_order(&self, o: &NewOrder, now: UnixMs) -> Result<PlaceOutcome, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "insert into orders (buyer_id, room_id, creator_id, currency, subtotal, commission_total, status, \
-             idempotency_key, request_hash, hold_id, hold_expires_at, created_at, updated_at) \
-             values ($1, $2, $3, $4, $5, $6, 'placed', $7, $8, $9, $10, $11, $11) returning id",
+             idempotency_key, request_hash, hold_id, hold_expires_at, created_at, updated_at, promo_code_id, \
+             discount) values ($1, $2, $3, $4, $5, $6, 'placed', $7, $8, $9, $10, $11, $11, $12, $13) returning id",
         )
         .bind(o.buyer.get())
         .bind(o.room.get())
@@ -166,6 +223,8 @@ impl Store {
         .bind(&o.hold_id)
         .bind(o.hold_expires_at.0)
         .bind(now.0)
+        .bind(o.promo_code.map(PromoCodeId::get))
+        .bind(o.discount)
         .fetch_one(&mut *tx)
         .await;
         let id: i64 = match inserted {
@@ -173,11 +232,16 @@ impl Store {
             Err(e) if is_unique_violation(&e) => return Ok(PlaceOutcome::KeyTaken),
             Err(e) => return Err(e),
         };
+        if let Some(code) = o.promo_code {
+            if !take_use(&mut tx, code, now).await? {
+                return Ok(PlaceOutcome::PromoRefused);
+            }
+        }
         for l in &o.lines {
             sqlx::query(
                 "insert into order_lines (order_id, product_id, brand_id, drop_id, title, quantity, unit_price, \
-                 line_total, commission_bps, commission_flat, commission_amount) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 line_total, commission_bps, commission_flat, commission_amount, list_price, co_host_share_bps) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(id)
             .bind(l.product_id.get())
@@ -190,22 +254,39 @@ impl Store {
             .bind(l.commission_bps)
             .bind(l.commission_flat)
             .bind(l.commission_amount)
+            .bind(l.list_price)
+            .bind(l.co_host_share_bps)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for share in &o.shares {
+            sqlx::query(
+                "insert into order_shares (order_id, creator_id, role, share_bps, commission_amount, rule_version) \
+                 values ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(share.creator.get())
+            .bind(share.role.as_str())
+            .bind(share.share_bps)
+            .bind(share.commission_amount)
+            .bind(share.rule_version)
             .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
         let record = self.order_record(OrderId::from_row(id)).await?;
-        record.map(|r| PlaceOutcome::Placed(r.view)).ok_or_else(|| sqlx::Error::RowNotFound)
+        record.map(|r| PlaceOutcome::Placed(Box::new(r.view))).ok_or_else(|| sqlx::Error::RowNotFound)
     }
 
     pub async fn order_record(&self, id: OrderId) -> Result<Option<OrderRecord>, sqlx::Error> {
-        let sql = format!("{ORDER_SELECT} where o.id = $1 order by o.id");
+        let sql = format!("{ORDER_SELECT} where o.id = $1 order by o.id, l.product_id");
         let rows = sqlx::query(&sql).bind(id.get()).fetch_all(&self.pool).await?;
         Ok(records(&rows)?.pop())
     }
 
     pub async fn order_by_key(&self, buyer: AccountId, key: &str) -> Result<Option<OrderRecord>, sqlx::Error> {
-        let sql = format!("{ORDER_SELECT} where o.buyer_id = $1 and o.idempotency_key = $2 order by o.id");
+        let sql =
+            format!("{ORDER_SELECT} where o.buyer_id = $1 and o.idempotency_key = $2 order by o.id, l.product_id");
         let rows = sqlx::query(&sql).bind(buyer.get()).bind(key).fetch_all(&self.pool).await?;
         Ok(records(&rows)?.pop())
     }
@@ -270,28 +351,99 @@ impl Store {
         Ok(SettleOutcome::Paid)
     }
 
-    /// Cancels a placed order with the reason; false if it was no longer placed.
+    /// Cancels a placed order with the reason, giving back the use of its promo code in
+    /// the same transaction; false if it was no longer placed.
     pub async fn cancel_order(&self, id: OrderId, code: &str, now: UnixMs) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "update orders set status = 'cancelled', failure_code = $1, updated_at = $2 where id = $3 and status = 'placed'",
         )
         .bind(code)
         .bind(now.0)
         .bind(id.get())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        give_back_use(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
-    /// Placed orders that need reconciling: their hold has run out, or they were charged
-    /// but never settled (a crash, a lost database connection between the two).
+    /// Each creator's stored share of the commission of `orders`, host first.
+    pub async fn order_shares(&self, orders: &[OrderId]) -> Result<Vec<ShareRow>, sqlx::Error> {
+        if orders.is_empty() {
+            return Ok(Vec::new());
+        }
+        let params: Vec<String> = (1..=orders.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "select s.order_id, s.creator_id, a.display_name, s.role, s.share_bps, s.commission_amount, \
+             s.rule_version from order_shares s join accounts a on a.id = s.creator_id \
+             where s.order_id in ({}) order by s.order_id, s.role desc",
+            params.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for o in orders {
+            query = query.bind(o.get());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let role = match r.try_get::<String, _>("role")?.as_str() {
+                    "host" => ShareRole::Host,
+                    "co_host" => ShareRole::CoHost,
+                    other => return Err(sqlx::Error::Decode(format!("share role {other:?}").into())),
+                };
+                Ok(ShareRow {
+                    order_id: OrderId::from_row(r.try_get("order_id")?),
+                    creator_id: AccountId::from_row(r.try_get("creator_id")?),
+                    display_name: r.try_get("display_name")?,
+                    role,
+                    share_bps: r.try_get("share_bps")?,
+                    commission_amount: r.try_get("commission_amount")?,
+                    rule_version: r.try_get("rule_version")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Who an order's commission goes to: the host it is attributed to, and the co-host
+    /// that shared the room when it was placed.
+    pub async fn order_parties(&self, order: OrderId) -> Result<Option<Parties>, sqlx::Error> {
+        let Some(row) = sqlx::query("select creator_id from orders where id = $1")
+            .bind(order.get())
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let co_host = sqlx::query("select creator_id from order_shares where order_id = $1 and role = 'co_host'")
+            .bind(order.get())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(Some(Parties {
+            host: AccountId::from_row(row.try_get("creator_id")?),
+            co_host: co_host.map(|r| r.try_get("creator_id")).transpose()?.map(AccountId::from_row),
+        }))
+    }
+
+    /// Orders that need reconciling: placed ones whose hold has run out, or that were
+    /// charged but never settled (a crash, a lost database connection between the two);
+    /// and ones cancelled in the last day whose money has not all gone back (a charge of
+    /// unknown outcome, or a charge with no finished refund).
     pub async fn orders_to_reconcile(&self, now: UnixMs) -> Result<Vec<OrderId>, sqlx::Error> {
         let rows = sqlx::query(
-            "select o.id from orders o where o.status = 'placed' and (o.hold_expires_at <= $1 or exists \
-             (select 1 from payments p where p.order_id = o.id and p.kind = 'charge' and p.status = 'succeeded')) \
+            "select o.id from orders o where (o.status = 'placed' and (o.hold_expires_at <= $1 or exists \
+             (select 1 from payments p where p.order_id = o.id and p.kind = 'charge' and p.status = 'succeeded'))) \
+             or (o.status = 'cancelled' and o.updated_at >= $2 and exists (select 1 from payments p where p.order_id = o.id \
+             and p.kind = 'charge' and (p.status = 'pending' or (p.status = 'succeeded' and not exists \
+             (select 1 from payments r where r.order_id = o.id and r.kind = 'refund' \
+             and r.status in ('refunded', 'refund_failed')))))) \
              order by o.id limit 500",
         )
         .bind(now.0)
+        .bind(now.0 - RECONCILE_CANCELLED_FOR_MS)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|r| Ok(OrderId::from_row(r.try_get("id")?))).collect()
@@ -331,8 +483,11 @@ impl Store {
         Ok(self.order_list("o.buyer_id = $1", buyer.get()).await?.into_iter().map(|r| r.view).collect())
     }
 
+    /// Orders the creator hosted or co-hosted.
     pub async fn orders_of_creator(&self, creator: AccountId) -> Result<Vec<OrderRecord>, sqlx::Error> {
-        self.order_list("o.creator_id = $1", creator.get()).await
+        let filter = "(o.creator_id = $1 or exists (select 1 from order_shares s where s.order_id = o.id \
+                      and s.creator_id = $1))";
+        self.order_list(filter, creator.get()).await
     }
 
     /// Orders containing the brand's products, each cut down to the brand's own lines and
@@ -343,6 +498,7 @@ impl Store {
             order.subtotal.amount = order.lines.iter().map(|l| l.line_total).sum();
             order.commission.amount = order.lines.iter().map(|l| l.commission).sum();
             order.refunded.amount = order.lines.iter().map(|l| l.refunded_quantity * l.unit_price).sum();
+            order.discount.amount = order.lines.iter().map(|l| (l.list_price - l.unit_price) * l.quantity).sum();
         }
         Ok(orders)
     }
@@ -350,18 +506,20 @@ impl Store {
     async fn order_list(&self, filter: &str, id: i64) -> Result<Vec<OrderRecord>, sqlx::Error> {
         let sql = format!(
             "{ORDER_SELECT} where o.id in (select o.id from orders o join order_lines l on l.order_id = o.id \
-             where {filter} order by o.id desc limit {LIST_LIMIT}) and {filter} order by o.id desc"
+             where {filter} order by o.id desc limit {LIST_LIMIT}) and {filter} order by o.id desc, l.product_id"
         );
         let rows = sqlx::query(&sql).bind(id).fetch_all(&self.pool).await?;
         records(&rows)
     }
 
-    /// Paid sales and commission owed to a creator, per currency.
+    /// Paid sales of the orders a creator hosted or co-hosted, and the creator's share of
+    /// their commission, per currency.
     pub async fn creator_earnings(&self, creator: AccountId) -> Result<Vec<Earnings>, sqlx::Error> {
         let rows = sqlx::query(
-            "select currency, count(*) as orders, cast(sum(subtotal) as bigint) as sales, \
-             cast(sum(commission_total) as bigint) as commission \
-             from orders where creator_id = $1 and status = 'paid' group by currency order by currency",
+            "select o.currency, count(*) as orders, cast(sum(o.subtotal) as bigint) as sales, \
+             cast(sum(s.commission_amount) as bigint) as commission \
+             from orders o join order_shares s on s.order_id = o.id \
+             where s.creator_id = $1 and o.status = 'paid' group by o.currency order by o.currency",
         )
         .bind(creator.get())
         .fetch_all(&self.pool)

@@ -114,7 +114,12 @@ pub struct PaidLine {
     pub refund_held: i64,
     pub commission_bps: i64,
     pub commission_flat: i64,
+    /// The co-host's share of the line's commission (0 without a co-host).
+    pub co_host_share_bps: i64,
 }
+
+/// What a refund of some units of a line reverses: the host's part and the co-host's.
+pub type Reversal = fn(&PaidLine, i64) -> (i64, i64);
 
 /// One append-only commission ledger entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,6 +183,7 @@ fn paid_line(r: &AnyRow) -> Result<PaidLine, StoreError> {
         refund_held: r.try_get("refund_held")?,
         commission_bps: r.try_get("commission_bps")?,
         commission_flat: r.try_get("commission_flat")?,
+        co_host_share_bps: r.try_get("co_host_share_bps")?,
     })
 }
 
@@ -285,11 +291,26 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// The provider charged after all a charge the ledger had given up on (failed while
+    /// its confirmation was still under way): the ledger records the money that moved,
+    /// so it can be refunded. False when the charge had succeeded already.
+    pub async fn charge_approved_late(&self, id: i64, now: UnixMs) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "update payments set status = 'succeeded', failure = null, updated_at = $1 \
+             where id = $2 and kind = 'charge' and status in ('pending', 'failed')",
+        )
+        .bind(now.0)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// The lines of a paid order, as refunding needs them.
     pub async fn paid_lines(&self, order: OrderId) -> Result<Vec<PaidLine>, StoreError> {
         let rows = sqlx::query(
             "select product_id, brand_id, quantity, unit_price, refunded_quantity, refund_held, commission_bps, \
-             commission_flat from order_lines where order_id = $1 order by product_id",
+             commission_flat, co_host_share_bps from order_lines where order_id = $1 order by product_id",
         )
         .bind(order.get())
         .fetch_all(&self.pool)
@@ -404,17 +425,34 @@ impl Store {
         Ok(refunds)
     }
 
+    /// Refunds still waiting for the provider's answer since before `before`: what the
+    /// reconciler asks about again.
+    pub async fn refunds_waiting(&self, before: UnixMs) -> Result<Vec<RefundRow>, StoreError> {
+        let sql = format!(
+            "select {REFUND_COLUMNS} from payments where kind = 'refund' and status = 'pending' and updated_at <= $1 \
+             order by id limit 100"
+        );
+        let rows = sqlx::query(&sql).bind(before.0).fetch_all(&self.pool).await?;
+        let mut refunds = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: i64 = row.try_get("id")?;
+            refunds.push(refund(row, self.refund_lines(id).await?)?);
+        }
+        Ok(refunds)
+    }
+
     /// The provider refunded: in one transaction the refund is recorded, its units go
-    /// back into stock, the commission reversal of each line is posted (computed by
-    /// `reversal` from the line as this transaction leaves it, so concurrent refunds of
-    /// one line each reverse exactly their own units), and the order becomes `refunded`
-    /// once every unit is. False when the refund was no longer pending.
+    /// back into stock, the commission reversal of each line is posted for each creator of
+    /// the order (computed by `reversal` from the line as this transaction leaves it, so
+    /// concurrent refunds of one line each reverse exactly their own units), and the
+    /// order becomes `refunded` once every unit is. False when the refund was no longer
+    /// pending.
     pub async fn finish_refund(
         &self,
         refund: &RefundRow,
         reference: &str,
-        creator: AccountId,
-        reversal: fn(&PaidLine, i64) -> i64,
+        parties: &super::Parties,
+        reversal: Reversal,
         now: UnixMs,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -435,7 +473,7 @@ impl Store {
             let line = sqlx::query(
                 "update order_lines set refund_held = refund_held - $1, refunded_quantity = refunded_quantity + $1 \
                  where order_id = $2 and product_id = $3 returning product_id, brand_id, quantity, unit_price, \
-                 refunded_quantity, refund_held, commission_bps, commission_flat",
+                 refunded_quantity, refund_held, commission_bps, commission_flat, co_host_share_bps",
             )
             .bind(l.quantity)
             .bind(refund.order_id.get())
@@ -443,15 +481,20 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             let line = paid_line(&line)?;
-            reversals.push(CommissionEntry {
+            let (host_part, co_host_part) = reversal(&line, l.quantity);
+            let entry = |creator_id, amount| CommissionEntry {
                 order_id: refund.order_id,
                 product_id: line.product_id,
-                creator_id: creator,
+                creator_id,
                 brand_id: line.brand_id,
                 kind: CommissionKind::Reversed,
-                amount: reversal(&line, l.quantity),
+                amount,
                 currency: refund.amount.currency,
-            });
+            };
+            reversals.push(entry(parties.host, host_part));
+            if let Some(co_host) = parties.co_host {
+                reversals.push(entry(co_host, co_host_part));
+            }
             sqlx::query("update products set stock = stock + $1 where id = $2")
                 .bind(l.quantity)
                 .bind(l.product_id.get())

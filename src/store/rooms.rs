@@ -16,6 +16,8 @@ pub struct RoomRow {
     pub ended_at: Option<UnixMs>,
     /// When the room's video first went on air, if it has.
     pub streamed_at: Option<UnixMs>,
+    /// The creator co-hosting with the host, if any.
+    pub co_host_id: Option<AccountId>,
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +49,7 @@ fn room(row: &AnyRow) -> Result<RoomRow, sqlx::Error> {
         live_at: row.try_get::<Option<i64>, _>("live_at")?.map(UnixMs),
         ended_at: row.try_get::<Option<i64>, _>("ended_at")?.map(UnixMs),
         streamed_at: row.try_get::<Option<i64>, _>("streamed_at")?.map(UnixMs),
+        co_host_id: row.try_get::<Option<i64>, _>("co_host_id")?.map(AccountId::from_row),
     })
 }
 
@@ -63,7 +66,7 @@ fn drop_row(row: &AnyRow) -> Result<DropRow, sqlx::Error> {
     })
 }
 
-const ROOM_COLUMNS: &str = "id, creator_id, title, status, starts_at, live_at, ended_at, streamed_at";
+const ROOM_COLUMNS: &str = "id, creator_id, title, status, starts_at, live_at, ended_at, streamed_at, co_host_id";
 const DROP_COLUMNS: &str = "id, room_id, product_id, quantity, remaining, price, starts_at, ends_at";
 
 impl Store {
@@ -106,6 +109,7 @@ impl Store {
             live_at: None,
             ended_at: None,
             streamed_at: None,
+            co_host_id: None,
         })
     }
 
@@ -151,6 +155,54 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Sets (or clears) the room's co-host while it is scheduled or live; false when it is
+    /// neither (or does not exist).
+    pub async fn set_co_host(&self, id: RoomId, co_host: Option<AccountId>) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("update rooms set co_host_id = $1 where id = $2 and status in ('scheduled', 'live')")
+            .bind(co_host.map(AccountId::get))
+            .bind(id.get())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The names of the brands whose products the room lines up and with which its host
+    /// has an active paid agreement (a rate or a flat amount above zero, for any of the
+    /// brand's products), in the order the lineup first shows each brand.
+    pub async fn paid_partners(&self, room: RoomId, host: AccountId) -> Result<Vec<String>, sqlx::Error> {
+        let rows = sqlx::query(
+            "select b.name, min(rp.position) as first_position from room_products rp \
+             join products p on p.id = rp.product_id join brands b on b.id = p.brand_id \
+             where rp.room_id = $1 and exists (select 1 from agreements a where a.creator_id = $2 \
+             and a.brand_id = b.id and a.ended_at is null and (a.commission_bps > 0 or a.commission_flat > 0)) \
+             group by b.id, b.name order by first_position, b.id",
+        )
+        .bind(room.get())
+        .bind(host.get())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| r.try_get("name")).collect()
+    }
+
+    /// Scheduled or live rooms `host` hosts that line up a product of `brand`: where an
+    /// agreement between the two changes what the room must disclose.
+    pub async fn rooms_of_host_with_brand(
+        &self,
+        host: AccountId,
+        brand: crate::domain::BrandId,
+    ) -> Result<Vec<RoomId>, sqlx::Error> {
+        let rows = sqlx::query(
+            "select distinct r.id from rooms r join room_products rp on rp.room_id = r.id \
+             join products p on p.id = rp.product_id \
+             where r.creator_id = $1 and p.brand_id = $2 and r.status in ('scheduled', 'live') order by r.id",
+        )
+        .bind(host.get())
+        .bind(brand.get())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(RoomId::from_row(r.try_get("id")?))).collect()
     }
 
     /// Records that the room's video went on air; true the first time.

@@ -3,10 +3,11 @@
 //! are checked by the handler, so that they never appear in a `Debug` of the body.
 
 use crate::domain::{
-    AccountId, AgreementId, BasisPoints, BrandId, Currency, DisplayName, IdempotencyKey, ImageUrl, Money, OrderId,
-    Price, ProductDescription, ProductId, ProductTitle, Quantity, Role, RoomTitle, Stock, Tier, UnixMs,
+    AccountId, AgreementId, BasisPoints, BrandId, CardNumber, Currency, DisplayName, IdempotencyKey, ImageUrl, MaxUses,
+    Money, OrderId, PercentOff, Price, ProductDescription, ProductId, ProductTitle, PromoCode, PromoCodeId, Quantity,
+    Role, RoomTitle, ShareBps, Stock, Tier, UnixMs,
 };
-use crate::wire::ws::{HostCard, OrderLineView, OrderStatus, ProductCard, RoomStatus};
+use crate::wire::ws::{CoHostCard, HostCard, OrderLineView, OrderStatus, ProductCard, RoomStatus};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -105,6 +106,10 @@ pub struct NewAgreementRequest {
     /// Per unit, in the product's currency.
     #[serde(default)]
     pub commission_flat: Option<Price>,
+    /// The share of each line's commission a co-host of the creator's rooms earns, in
+    /// basis points (split rule `cohost-v1`); 5000 (half) when absent.
+    #[serde(default)]
+    pub co_host_share_bps: Option<ShareBps>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -115,6 +120,8 @@ pub struct AgreementView {
     pub product_id: ProductId,
     pub commission_bps: i64,
     pub commission_flat: i64,
+    /// The co-host's share of each line's commission, in basis points.
+    pub co_host_share_bps: i64,
     pub created_at: UnixMs,
     pub ended_at: Option<UnixMs>,
 }
@@ -137,9 +144,38 @@ pub struct RoomView {
     pub live_at: Option<UnixMs>,
     pub ended_at: Option<UnixMs>,
     pub host: HostCard,
+    /// The creator co-hosting with the host, if any.
+    pub co_host: Option<CoHostCard>,
+    /// The sponsorship disclosure ("Paid partnership with Glow Labs"), or `None` when the
+    /// room sells under no paid agreement.
+    pub disclosure: Option<String>,
     pub lineup: Vec<ProductCard>,
     /// Viewers connected to this node now.
     pub viewers: u64,
+}
+
+/// Sets or clears a room's co-host: `{"creator_id": 7}`, or `{"creator_id": null}`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CoHostRequest {
+    /// A creator other than the host; `null` (or absent) clears the co-host.
+    #[serde(default)]
+    pub creator_id: Option<AccountId>,
+}
+
+/// A checkout of the caller's cart in a room, over REST: what the WebSocket `checkout`
+/// message carries.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutRequest {
+    /// One per purchase, chosen by the client: the same key never makes a second order.
+    #[schema(value_type = String)]
+    pub idempotency_key: IdempotencyKey,
+    /// 12 to 19 digits, spaces allowed.
+    #[schema(value_type = String)]
+    pub card: CardNumber,
+    #[serde(default)]
+    pub promo_code: Option<PromoCode>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -180,13 +216,104 @@ pub struct AttributedOrder {
     pub subtotal: Money,
     pub commission: Money,
     pub refunded: Money,
+    /// The promo code the order used, if any, and what it took off.
+    pub promo_code: Option<String>,
+    pub promo_code_id: Option<PromoCodeId>,
+    pub discount: Money,
+    /// How the commission is split between the creators of the room (rule `cohost-v1`).
+    pub shares: Vec<ShareView>,
     pub created_at: UnixMs,
+}
+
+/// One creator's share of an order's commission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ShareView {
+    pub creator_id: AccountId,
+    pub display_name: String,
+    pub role: ShareRole,
+    /// Basis points of each line's commission this creator earns.
+    pub share_bps: i64,
+    pub commission: Money,
+    /// The split rule that computed it: `cohost-v1`.
+    pub rule_version: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShareRole {
+    Host,
+    CoHost,
+}
+
+impl ShareRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShareRole::Host => "host",
+            ShareRole::CoHost => "co_host",
+        }
+    }
+}
+
+/// A promo code a brand issues to a creator: `percent_off` or `amount_off` (one of them).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPromoCodeRequest {
+    /// 3 to 32 characters of A–Z, 0–9, `-` and `_`, case-insensitive (kept upper-case).
+    pub code: PromoCode,
+    /// The creator who shares it; the brand must have an active agreement with them.
+    pub creator_id: AccountId,
+    /// 1 to 100: this share of each eligible unit's price is taken off (rounded down).
+    #[serde(default)]
+    pub percent_off: Option<PercentOff>,
+    /// Minor units taken off each eligible unit, in the products' currency (never below 0).
+    #[serde(default)]
+    pub amount_off: Option<Price>,
+    /// Orders that may use it; unlimited when absent.
+    #[serde(default)]
+    pub max_uses: Option<MaxUses>,
+    /// When it stops being accepted; never when absent.
+    #[serde(default)]
+    pub expires_at: Option<UnixMs>,
+    /// The brand's products it applies to: 1 to 50.
+    pub product_ids: Vec<ProductId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PromoCodeStatus {
+    /// Accepted at checkout (where its other conditions hold).
+    Live,
+    /// Every use is taken (uses given back by cancelled orders make it live again).
+    UsedUp,
+    Expired,
+    Revoked,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PromoCodeView {
+    pub id: PromoCodeId,
+    pub code: String,
+    pub brand_id: BrandId,
+    pub creator_id: AccountId,
+    pub percent_off: Option<i64>,
+    pub amount_off: Option<Money>,
+    pub max_uses: Option<i64>,
+    /// Orders placed or paid with it (cancelled orders give their use back).
+    pub uses: i64,
+    /// Paid orders that used it, refunded ones included.
+    pub redemptions: i64,
+    pub expires_at: Option<UnixMs>,
+    pub revoked_at: Option<UnixMs>,
+    pub created_at: UnixMs,
+    pub status: PromoCodeStatus,
+    pub product_ids: Vec<ProductId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreatorOrders {
     pub orders: Vec<AttributedOrder>,
-    /// Paid sales attributed to the creator and commission owed, per currency.
+    /// Per currency: paid orders the creator hosted or co-hosted, their sales, and the
+    /// creator's share of their commission.
     pub earnings: Vec<Earnings>,
 }
 

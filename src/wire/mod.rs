@@ -3,5 +3,6 @@
 //! tester all use these types, so every client speaks exactly what the server speaks.
 
 pub mod api;
+pub mod report;
 pub mod routes;
 pub mod ws;

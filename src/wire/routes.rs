@@ -12,6 +12,7 @@ pub const ME: &str = "/api/me";
 
 pub const BRAND_PRODUCTS: &str = "/api/brands/{brand_id}/products";
 pub const BRAND_ORDERS: &str = "/api/brands/{brand_id}/orders";
+pub const BRAND_REPORT: &str = "/api/brands/{brand_id}/report";
 pub const PRODUCT: &str = "/api/products/{product_id}";
 pub const PRODUCT_STOCK: &str = "/api/products/{product_id}/stock";
 
@@ -19,20 +20,33 @@ pub const CREATORS: &str = "/api/creators";
 pub const CREATOR: &str = "/api/creators/{creator_id}";
 pub const CREATOR_ORDERS: &str = "/api/creators/{creator_id}/orders";
 pub const CREATOR_EARNINGS: &str = "/api/creators/{creator_id}/earnings";
+pub const CREATOR_REPORT: &str = "/api/creators/{creator_id}/report";
 
 pub const AGREEMENTS: &str = "/api/agreements";
 pub const AGREEMENT: &str = "/api/agreements/{agreement_id}";
+
+pub const PROMO_CODES: &str = "/api/promo-codes";
+pub const PROMO_CODE: &str = "/api/promo-codes/{promo_code_id}";
 
 pub const ROOMS: &str = "/api/rooms";
 pub const ROOM: &str = "/api/rooms/{room_id}";
 pub const ROOM_GO_LIVE: &str = "/api/rooms/{room_id}/live";
 pub const ROOM_END: &str = "/api/rooms/{room_id}/end";
+pub const ROOM_REPORT: &str = "/api/rooms/{room_id}/report";
+/// The host (or an admin) sets or clears the room's co-host.
+pub const ROOM_CO_HOST: &str = "/api/rooms/{room_id}/co-host";
+/// Checks out the caller's cart in the room (as the WebSocket `checkout` does).
+pub const ROOM_CHECKOUT: &str = "/api/rooms/{room_id}/checkout";
 /// WHIP (RFC 9725): the host publishes the room's stream.
 pub const WHIP: &str = "/api/rooms/{room_id}/whip";
 pub const WHIP_SESSION: &str = "/api/rooms/{room_id}/whip/{session_id}";
 /// WHEP: a viewer receives the room's stream.
 pub const WHEP: &str = "/api/rooms/{room_id}/whep";
 pub const WHEP_SESSION: &str = "/api/rooms/{room_id}/whep/{session_id}";
+
+pub const CAMPAIGNS: &str = "/api/campaigns";
+pub const CAMPAIGN: &str = "/api/campaigns/{campaign_id}";
+pub const CAMPAIGN_REPORT: &str = "/api/campaigns/{campaign_id}/report";
 
 pub const ORDERS: &str = "/api/orders";
 pub const ORDER: &str = "/api/orders/{order_id}";

@@ -4,9 +4,10 @@
 //! [`ClientMsg::FollowSales`] (a brand's live sales feed). Room events carry a room
 //! sequence number; ticks (viewer count, reaction counts) and private replies do not.
 
+use super::api::Product;
 use crate::domain::{
     AccountId, BrandId, CardNumber, CommentText, DisplayName, DropId, IdempotencyKey, Money, OrderId, ProductId,
-    Reaction, Role, RoomId, Tier, UnixMs,
+    PromoCode, PromoCodeId, Reaction, Role, RoomId, Tier, UnixMs,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -51,8 +52,8 @@ pub enum ClientMsg {
     Pin {
         product_id: ProductId,
     },
-    /// Host only.
-    Unpin,
+    /// Host only. (Written `{}` so that, like every message, it refuses extra fields.)
+    Unpin {},
     /// Host only: sell `quantity` units of a lined-up product, at `price` if given, until
     /// `duration_secs` have passed or the units are gone.
     StartDrop {
@@ -63,7 +64,12 @@ pub enum ClientMsg {
         duration_secs: i64,
     },
     /// Host only.
-    EndRoom,
+    EndRoom {},
+    /// The viewer opened a lined-up product's card: the answer is a private `product`
+    /// with its description (and the view counts in the room's report).
+    ViewProduct {
+        product_id: ProductId,
+    },
     CartAdd {
         product_id: ProductId,
         quantity: i64,
@@ -75,14 +81,34 @@ pub enum ClientMsg {
     CartRemove {
         product_id: ProductId,
     },
-    /// Buy what is in the cart. Sending the same key again never makes a second order.
+    /// Buy what is in the cart, with a promo code if one is given. Sending the same key
+    /// again never makes a second order.
     Checkout {
         idempotency_key: IdempotencyKey,
         card: CardNumber,
+        #[serde(default)]
+        promo_code: Option<PromoCode>,
     },
 }
 
 impl ClientMsg {
+    /// Every message's `type`, as [`ClientMsg::kind`] names them.
+    pub const TYPES: &[&str] = &[
+        "join",
+        "follow_sales",
+        "comment",
+        "react",
+        "pin",
+        "unpin",
+        "start_drop",
+        "end_room",
+        "view_product",
+        "cart_add",
+        "cart_set",
+        "cart_remove",
+        "checkout",
+    ];
+
     /// The `type` tag, echoed in error frames so a client knows which request failed.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -91,9 +117,10 @@ impl ClientMsg {
             ClientMsg::Comment { .. } => "comment",
             ClientMsg::React { .. } => "react",
             ClientMsg::Pin { .. } => "pin",
-            ClientMsg::Unpin => "unpin",
+            ClientMsg::Unpin {} => "unpin",
             ClientMsg::StartDrop { .. } => "start_drop",
-            ClientMsg::EndRoom => "end_room",
+            ClientMsg::EndRoom {} => "end_room",
+            ClientMsg::ViewProduct { .. } => "view_product",
             ClientMsg::CartAdd { .. } => "cart_add",
             ClientMsg::CartSet { .. } => "cart_set",
             ClientMsg::CartRemove { .. } => "cart_remove",
@@ -116,6 +143,8 @@ pub enum ServerMsg {
     Viewers { count: u64 },
     /// Tick: reactions sent since the last tick, as counts.
     Reactions { counts: BTreeMap<Reaction, u64> },
+    /// Private: the product the caller asked to view, with everything about it.
+    Product { product: Box<Product> },
     /// Private: the caller's cart after a change.
     Cart { cart: CartView },
     /// Private: the caller's order is placed and paid.
@@ -165,6 +194,12 @@ pub enum RoomEvent {
     },
     /// The host's stream stopped (publisher left or was replaced); chat and checkout go on.
     StreamStopped,
+    /// The room's co-host or its sponsorship disclosure changed (a co-host set or cleared,
+    /// an agreement made or ended): replace both in the room card.
+    RoomUpdated {
+        co_host: Option<CoHostCard>,
+        disclosure: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -195,6 +230,18 @@ pub struct RoomCard {
     pub status: RoomStatus,
     pub starts_at: UnixMs,
     pub host: HostCard,
+    /// The creator co-hosting with the host, who earns a share of the commission.
+    pub co_host: Option<CoHostCard>,
+    /// The sponsorship disclosure a viewer must see ("Paid partnership with Glow Labs"),
+    /// or `None` when the room sells under no paid agreement.
+    pub disclosure: Option<String>,
+}
+
+/// A room's co-host, as viewers see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CoHostCard {
+    pub id: AccountId,
+    pub display_name: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -317,6 +364,11 @@ pub struct OrderView {
     pub commission: Money,
     /// What has been refunded of the subtotal so far.
     pub refunded: Money,
+    /// The promo code the order used, if any (upper-case), and its id.
+    pub promo_code: Option<String>,
+    pub promo_code_id: Option<PromoCodeId>,
+    /// What the promo code took off: Σ (list price − unit price) × quantity.
+    pub discount: Money,
     pub idempotency_key: String,
     pub failure_code: Option<String>,
     pub created_at: UnixMs,
@@ -329,6 +381,9 @@ pub struct OrderLineView {
     pub drop_id: Option<DropId>,
     pub title: String,
     pub quantity: i64,
+    /// The unit price before any promo code (the catalogue or drop price).
+    pub list_price: i64,
+    /// What the buyer paid per unit.
     pub unit_price: i64,
     pub line_total: i64,
     pub commission: i64,

@@ -287,6 +287,7 @@ impl Client {
                 product_id: product.card.id,
                 commission_bps: 1_000.try_into().unwrap(),
                 commission_flat: None,
+                co_host_share_bps: None,
             };
             let _: Value = self.post(routes::AGREEMENTS, Some(&brand.token), &agreement).await;
             products.push(product.card.id);
@@ -346,6 +347,7 @@ pub fn checkout(key: &str, card: &str) -> ClientMsg {
     ClientMsg::Checkout {
         idempotency_key: key.to_owned().try_into().unwrap(),
         card: card.to_owned().try_into().unwrap(),
+        promo_code: None,
     }
 }
 
@@ -496,5 +498,40 @@ impl Ws {
 
     pub async fn close(mut self) {
         let _ = self.stream.close(None).await;
+    }
+}
+
+impl TestApp {
+    /// An admin. There is no registration for admins (an operator creates them), so the
+    /// account is created in the store, with a real password hash (so it can also log in,
+    /// with "correct horse battery"), and a session is opened for it.
+    pub async fn admin(&self, name: &str) -> SessionResponse {
+        use argon2::password_hash::rand_core::OsRng;
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let email = format!("admin{}@test.livecart", N.fetch_add(1, Ordering::Relaxed));
+        let params = argon2::Params::new(64, 2, 1, None).expect("argon2 parameters");
+        let hash = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+            .hash_password(b"correct horse battery", &SaltString::generate(&mut OsRng))
+            .expect("password hash")
+            .to_string();
+        let account = self
+            .state
+            .store
+            .create_account(&email, &hash, name, Role::Admin, None, Clock::system().now())
+            .await
+            .expect("admin account");
+        let session = self.state.accounts.open_session(account).await.expect("admin session");
+        let a = &session.account;
+        let account = livecart::wire::api::AccountView {
+            id: a.id,
+            email: a.email.clone(),
+            display_name: a.display_name.clone(),
+            role: a.role,
+            brand_id: a.brand_id,
+            followers: a.follower_count,
+            tier: None,
+        };
+        SessionResponse { token: session.token, account }
     }
 }

@@ -22,8 +22,10 @@
 //! Faults, one per test: Redis keys deleted mid-drop; a node SIGKILLed mid-checkout; the
 //! provider charging but its answer lost (`ANSWER_LOST`); every database connection
 //! terminated while settles run. The embedded run (SQLite + memory, no services needed)
-//! uses the lost-answer fault with a clock the test drives. Waits are bounded; nothing
-//! asserts how long anything took.
+//! uses the lost-answer fault with a clock the test drives. After the buyers, the brand
+//! refunds a few orders (one unit, one whole order), so returned stock and commission
+//! reversals are checked too. Waits are bounded; nothing asserts how long anything took.
+//! A failure prints every violation with the history of the keys and orders involved.
 
 use crate::helpers::{Client, TestApp, WAIT, Ws, checkout, forget_redis_prefix, test_config};
 use crate::nodes::Cluster;
@@ -322,6 +324,7 @@ impl World {
                 product_id: card.id,
                 commission_bps: bps.try_into().unwrap(),
                 commission_flat: flat.map(|f: i64| f.try_into().unwrap()),
+                co_host_share_bps: None,
             };
             let _: serde_json::Value = client.post(routes::AGREEMENTS, Some(&brand.token), &agreement).await;
             products.push((card.id, stock));
@@ -1756,8 +1759,9 @@ async fn cluster_history_with_a_node_killed_mid_checkout_holds_every_invariant()
     let Some((mut cluster, world, feed, reader, net)) = cluster_run().await else { return };
     let h = History::new();
     const DOOMED: usize = 2;
-    // Buyers on the doomed node pay with the slow card, so their checkouts are in flight
-    // when it dies; half of them retry the same key on another node afterwards.
+    // Buyers on the doomed node pay mostly with the slow card, so their checkouts are in
+    // flight when it dies; about half of those retry the same key on another node
+    // afterwards. A few lose their answer and leave a charged order behind.
     let elsewhere = [
         (5, Plan::Once(TestCards::SUCCEEDS)),
         (1, Plan::Once(TestCards::DECLINES)),

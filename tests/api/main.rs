@@ -5,12 +5,18 @@ mod helpers;
 mod nodes;
 
 mod accounts;
+mod attribution;
+mod authz;
 mod checkout;
 mod cluster;
+mod fuzz;
 mod history;
+mod limits;
 mod media;
 mod money;
 mod operations;
 mod protocol;
+mod report_show;
+mod reports;
 mod rooms;
 mod stripe;

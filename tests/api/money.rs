@@ -147,9 +147,20 @@ async fn only_the_brand_or_an_admin_refunds_and_a_refused_refund_changes_nothing
     let (mut ws, buyer) = app.shopper(scene.room, scene.products[0], 1).await;
     ws.send(&checkout("k", TestCards::REFUND_REFUSED)).await;
     let order = ws.checkout_outcome().await.expect("paid");
-    for token in [&buyer.token, &scene.creator.token, &other.brand.token] {
+    for token in [&buyer.token, &scene.creator.token] {
         let (status, _) = refund(&app, token, order.id, json!({"idempotency_key": "x"})).await;
         assert_eq!(status, 403);
+    }
+    // To another brand the order does not exist.
+    let (status, _) = refund(&app, &other.brand.token, order.id, json!({"idempotency_key": "x"})).await;
+    assert_eq!(status, 404);
+    for lines in [
+        json!([]),
+        json!([{"product_id": scene.products[0], "quantity": 1}, {"product_id": scene.products[0], "quantity": 1}]),
+    ] {
+        let (status, body) =
+            refund(&app, &scene.brand.token, order.id, json!({"idempotency_key": "x", "lines": lines})).await;
+        assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (400, Some("invalid_input")), "{body}");
     }
     let (status, body) = refund(&app, &scene.brand.token, order.id, json!({"idempotency_key": "x"})).await;
     assert_eq!(status, 201);

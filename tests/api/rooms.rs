@@ -90,7 +90,7 @@ async fn a_viewer_cannot_pin_start_a_drop_or_end_the_room() {
     assert_eq!(ws.error_code().await, "forbidden");
     ws.send(&ClientMsg::StartDrop { product_id: scene.products[0], quantity: 1, price: None, duration_secs: 60 }).await;
     assert_eq!(ws.error_code().await, "forbidden");
-    ws.send(&ClientMsg::EndRoom).await;
+    ws.send(&ClientMsg::EndRoom {}).await;
     assert_eq!(ws.error_code().await, "forbidden");
 
     let (_, snapshot) = app.viewer(scene.room, None).await;
@@ -273,4 +273,25 @@ async fn a_viewer_that_falls_behind_is_resynced_with_a_snapshot_not_buffered() {
             _ => {}
         }
     }
+}
+
+#[tokio::test]
+async fn a_guest_opens_a_lined_up_product_and_gets_its_details_only() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[10, 5]).await;
+    let (mut guest, _) = app.viewer(scene.room, None).await;
+
+    guest.send(&ClientMsg::ViewProduct { product_id: scene.products[1] }).await;
+    let product = guest
+        .recv_until(|m| match m {
+            ServerMsg::Product { product } => Some(product),
+            _ => None,
+        })
+        .await;
+    assert_eq!(product.card.id, scene.products[1]);
+    assert_eq!(product.card.stock, 5);
+
+    let elsewhere = app.live_room(&[3]).await;
+    guest.send(&ClientMsg::ViewProduct { product_id: elsewhere.products[0] }).await;
+    assert_eq!(guest.error_code().await, "not_in_lineup");
 }

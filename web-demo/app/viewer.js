@@ -212,7 +212,8 @@ function applySnapshot(snap) {
   room.you = snap.you;
   room.status = snap.room.status;
   room.host = snap.room.host;
-  $('room-title').textContent = `${snap.room.title} · ${snap.room.host.display_name}`;
+  room.title = snap.room.title;
+  renderTerms(snap.room.co_host, snap.room.disclosure);
   document.title = `${snap.room.title} · livecart`;
   $('viewer-count').textContent = snap.viewers;
   $('chat').replaceChildren();
@@ -283,9 +284,22 @@ function applyEvent(event) {
       stopVideo();
       setStream('ended', 'stream ended');
       break;
+    case 'room_updated':
+      renderTerms(event.co_host, event.disclosure);
+      break;
     default:
       break;
   }
+}
+
+// Who presents the show, and the sponsorship disclosure advertising rules require every
+// viewer to see (docs/protocol.md, section 9.3).
+function renderTerms(coHost, disclosure) {
+  const hosts = coHost ? `${room.host.display_name} & ${coHost.display_name}` : room.host.display_name;
+  $('room-title').textContent = `${room.title} · ${hosts}`;
+  const banner = $('disclosure');
+  banner.textContent = disclosure || '';
+  banner.hidden = !disclosure;
 }
 
 function addComment(c) {

@@ -58,6 +58,9 @@ test('a guest sees the stream is not started, and is sent to sign in and back to
     await waitState(page, '#conn', 'ok');
     await waitState(page, '#stream-state', 'not-started');
     assert.equal(await page.$eval('#stream-state', (e) => e.textContent), 'stream not started');
+    // The demo room sells under Glow Labs' paid agreements: the disclosure is a visible banner.
+    assert.match(room.disclosure, /^Paid partnership with Glow Labs/);
+    assert.equal(await page.$eval('#disclosure', (e) => (e.hidden ? '' : e.textContent)), room.disclosure);
     await page.getByRole('button', { name: /Cart/ }).click();
     await poll('the sign-in prompt', () => page.$eval('#buy-status', (e) => !e.hidden && /Sign in/.test(e.textContent)));
     await page.getByRole('button', { name: 'Sign in to buy' }).click();

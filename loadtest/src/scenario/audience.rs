@@ -7,6 +7,7 @@
 use super::progress;
 use crate::client::{Api, Error, RoomConn};
 use crate::measure::{Latency, histogram, record};
+use crate::server::usage;
 use livecart::commerce::payments::TestCards;
 use livecart::domain::{Reaction, UnixMs};
 use livecart::wire::api::{NewRoomRequest, RoomView, SessionResponse};
@@ -32,8 +33,22 @@ pub struct Audience {
     pub buy_probability: f64,
     /// Share of viewers that leave once and come back with `since`.
     pub churn: f64,
+    /// The server's process, to sample its memory through the run (same machine only).
+    pub server_pid: Option<u32>,
     pub quiet: bool,
 }
+
+/// The server's resident memory at a moment of the run.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct MemorySample {
+    pub second: u64,
+    pub rss_kib: u64,
+}
+
+/// How often the server's memory is sampled.
+const MEMORY_EVERY: Duration = Duration::from_secs(10);
+/// How long after the last viewer left the memory is read once more.
+const SETTLE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct AudienceReport {
@@ -52,6 +67,8 @@ pub struct AudienceReport {
     pub errors: BTreeMap<String, u64>,
     pub comment_latency: Latency,
     pub join_latency: Latency,
+    /// Server memory before the first viewer, every 10 s, and after the last one left.
+    pub memory: Vec<MemorySample>,
 }
 
 #[derive(Clone, Copy)]
@@ -103,6 +120,8 @@ pub async fn run(api: &Api, host: &SessionResponse, run_id: &str, cfg: &Audience
     let mut per_room = vec![0usize; rooms.len()];
     let mut tasks = Vec::new();
     let mut rng = rand::thread_rng();
+    let (stop_sampling, stopped) = tokio::sync::oneshot::channel();
+    let sampler = cfg.server_pid.map(|pid| tokio::spawn(sample_memory(pid, start, stopped)));
     for i in 0..cfg.viewers {
         let r = pick_room(rooms.len(), &mut rng);
         per_room[r] += 1;
@@ -152,13 +171,39 @@ pub async fn run(api: &Api, host: &SessionResponse, run_id: &str, cfg: &Audience
         let _ = t.await;
     }
     bar.finish_and_clear();
+    let mut memory = Vec::new();
+    if let (Some(sampler), Some(pid)) = (sampler, cfg.server_pid) {
+        let _ = stop_sampling.send(());
+        memory = sampler.await.unwrap_or_default();
+        tokio::time::sleep(SETTLE).await;
+        if let Some(u) = usage(pid) {
+            memory.push(MemorySample { second: start.elapsed().as_secs(), rss_kib: u.rss_kib });
+        }
+    }
     let mut report = std::mem::take(&mut *tally.lock().await);
+    report.memory = memory;
     report.viewers = cfg.viewers;
     report.rooms = rooms.len();
     report.viewers_per_room = per_room;
     report.comment_latency = Latency::of(&*comment_latency.lock().await);
     report.join_latency = Latency::of(&*join_latency.lock().await);
     Ok(report)
+}
+
+/// Samples the server's memory every [`MEMORY_EVERY`] until told to stop.
+async fn sample_memory(pid: u32, start: Instant, mut stop: tokio::sync::oneshot::Receiver<()>) -> Vec<MemorySample> {
+    let mut samples = Vec::new();
+    let mut every = tokio::time::interval(MEMORY_EVERY);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return samples,
+            _ = every.tick() => {}
+        }
+        match usage(pid) {
+            Some(u) => samples.push(MemorySample { second: start.elapsed().as_secs(), rss_kib: u.rss_kib }),
+            None => return samples,
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -232,7 +277,7 @@ async fn viewer(
                             if buys {
                                 let key = format!("{run_id}-aud-{n}");
                                 let card = TestCards::SUCCEEDS.to_owned().try_into()?;
-                                conn.send(&ClientMsg::Checkout { idempotency_key: key.try_into()?, card }).await?;
+                                conn.send(&ClientMsg::Checkout { idempotency_key: key.try_into()?, card, promo_code: None }).await?;
                             }
                         }
                     }

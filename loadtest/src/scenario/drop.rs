@@ -98,8 +98,13 @@ pub async fn run(api: &Api, host: &SessionResponse, run_id: &str, cfg: &Drop) ->
             tokio::spawn(async move {
                 let started = Instant::now();
                 let card = TestCards::SUCCEEDS.to_owned().try_into().expect("test card");
-                let sent =
-                    conn.send(&ClientMsg::Checkout { idempotency_key: key.try_into().expect("key"), card }).await;
+                let sent = conn
+                    .send(&ClientMsg::Checkout {
+                        idempotency_key: key.try_into().expect("key"),
+                        card,
+                        promo_code: None,
+                    })
+                    .await;
                 let outcome = match sent {
                     Err(e) => Err(format!("send: {e}")),
                     Ok(()) => loop {
@@ -174,6 +179,7 @@ mod tests {
                 drop_id: drop.map(DropId::from_row),
                 title: "x".into(),
                 quantity,
+                list_price: 100,
                 unit_price: 100,
                 line_total: 100 * quantity,
                 commission: 0,
@@ -182,6 +188,10 @@ mod tests {
             subtotal: Money::new(100 * quantity, eur),
             refunded: Money::new(0, eur),
             commission: Money::new(0, eur),
+            promo_code: None,
+            promo_code_id: None,
+            discount: Money::new(0, eur),
+            shares: Vec::new(),
             created_at: UnixMs(0),
         }
     }

@@ -9,6 +9,7 @@ pub use redis::RedisCarts;
 
 use super::pricing::cart_view;
 use super::{Commerce, CommerceError, Storefront};
+use crate::analytics::{Event, Who};
 use crate::domain::{AccountId, Invalid, ProductId, Quantity, RoomId};
 use crate::redis::RedisError;
 use crate::store::AccountRow;
@@ -91,6 +92,11 @@ impl Commerce {
             return Err(CommerceError::NotInLineup);
         }
         let cart = self.carts.update(shop.room, buyer.id, change).await?;
+        if let CartChange::Add(product, quantity) = change {
+            let who = Who::account(buyer.id);
+            let quantity = i64::from(quantity);
+            self.analytics.record(Event::CartAdded { room: shop.room, who, product, quantity });
+        }
         Ok(cart_view(shop, &cart, self.clock.now()))
     }
 

@@ -1,0 +1,60 @@
+//! The analytics event log: appended in batches, read by the reports.
+
+use super::{Store, StoreError};
+use crate::domain::{AccountId, Money, OrderId, ProductId, RoomId, UnixMs};
+
+/// One row of the log. Which fields a kind fills is the analytics module's business.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventRow {
+    pub at: UnixMs,
+    pub kind: &'static str,
+    pub room: Option<RoomId>,
+    pub viewer: Option<String>,
+    pub account: Option<AccountId>,
+    pub product: Option<ProductId>,
+    pub order: Option<OrderId>,
+    pub quantity: Option<i64>,
+    pub amount: Option<Money>,
+    pub value: Option<i64>,
+}
+
+/// Rows per insert statement: well under every driver's limit on bound parameters.
+const ROWS_PER_INSERT: usize = 200;
+const COLUMNS: usize = 11;
+
+impl Store {
+    /// Appends events, many rows per statement, all or none.
+    pub async fn append_events(&self, events: &[EventRow]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in events.chunks(ROWS_PER_INSERT) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    let params: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", r * COLUMNS + c)).collect();
+                    format!("({})", params.join(", "))
+                })
+                .collect();
+            let sql = format!(
+                "insert into analytics_events (at, kind, room_id, viewer, account_id, product_id, order_id, quantity, \
+                 amount, currency, value) values {}",
+                rows.join(", ")
+            );
+            let mut insert = sqlx::query(&sql);
+            for e in chunk {
+                insert = insert
+                    .bind(e.at.0)
+                    .bind(e.kind)
+                    .bind(e.room.map(RoomId::get))
+                    .bind(e.viewer.clone())
+                    .bind(e.account.map(AccountId::get))
+                    .bind(e.product.map(ProductId::get))
+                    .bind(e.order.map(OrderId::get))
+                    .bind(e.quantity)
+                    .bind(e.amount.map(|m| m.amount))
+                    .bind(e.amount.map(|m| m.currency.as_str().to_owned()))
+                    .bind(e.value);
+            }
+            insert.execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    }
+}
