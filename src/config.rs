@@ -211,6 +211,11 @@ pub struct Config {
     #[arg(long, env = "LIVECART_HEADER_READ_SECS", default_value = "10", value_parser = parse_secs)]
     pub header_read_timeout: Duration,
 
+    /// A request body that sends nothing for this many seconds is abandoned (the
+    /// request fails with 400); a body that keeps coming is bounded by its size limit.
+    #[arg(long, env = "LIVECART_BODY_READ_SECS", default_value = "10", value_parser = parse_secs)]
+    pub body_read_timeout: Duration,
+
     /// A connection waiting for a request (just opened, or kept alive after a response)
     /// is closed when none has arrived within this many seconds. WebSockets, once
     /// upgraded, are not subject to it.
@@ -319,6 +324,7 @@ impl Config {
             ("db_connections", self.db_connections == 0),
             ("max_connections", self.max_connections == Some(0)),
             ("header_read_timeout", self.header_read_timeout.is_zero()),
+            ("body_read_timeout", self.body_read_timeout.is_zero()),
             ("http_idle_timeout", self.http_idle_timeout.is_zero()),
         ];
         if let Some((name, _)) = zero.iter().find(|(_, z)| *z) {

@@ -34,6 +34,7 @@ pub mod error;
 pub mod gateway;
 pub mod http;
 pub mod media;
+pub mod peer;
 pub mod redis;
 pub mod room;
 pub mod seed;

@@ -53,6 +53,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
+use tower_http::timeout::TimeoutBody;
 
 /// Connections over the global limit that are still answered, one request each, so that
 /// a node at its limit still answers `/health` (and says 503 to everything else).
@@ -94,6 +95,8 @@ pub struct Limits {
     pub uncapped: Vec<IpAddr>,
     pub header_read: Duration,
     pub idle: Duration,
+    /// How long a request body may send nothing before it is abandoned.
+    pub body_read: Duration,
 }
 
 impl Limits {
@@ -122,6 +125,7 @@ impl Limits {
             uncapped: config.trusted_proxies.iter().map(|ip| ip.to_canonical()).collect(),
             header_read: config.header_read_timeout,
             idle: config.http_idle_timeout,
+            body_read: config.body_read_timeout,
         }
     }
 }
@@ -254,6 +258,7 @@ async fn serve_connection(
     shutdown: CancellationToken,
 ) {
     let head = Arc::clone(&socket.head);
+    let body_read = limits.body_read;
     let service = {
         let head = Arc::clone(&head);
         service_fn(move |mut req: Request<Incoming>| {
@@ -261,6 +266,8 @@ async fn serve_connection(
             let busy = Busy(Arc::clone(&head));
             // Handlers that count per client (login back-off, guests) need the peer.
             req.extensions_mut().insert(ConnectInfo(peer));
+            // A body that stalls is abandoned: its handler gets a read error (400).
+            let req = req.map(|body| TimeoutBody::new(body_read, body));
             let response = router.clone().oneshot(req);
             async move {
                 let response = response.await;

@@ -51,7 +51,7 @@ async fn upgrade(
     // Served by `crate::run`, every request knows its peer; a router served otherwise
     // counts its guests as one address.
     let peer = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |Extension(ConnectInfo(peer))| peer.ip());
-    let client = admission::client_ip(peer, &headers, &state.config.trusted_proxies);
+    let client = crate::peer::client_ip(peer, &headers, &state.config.trusted_proxies);
     // tungstenite defaults to a 128 KiB read buffer and an unbounded write buffer per
     // connection: gigabytes at a hundred thousand viewers. Viewers mostly listen.
     Ok(ws

@@ -2,6 +2,7 @@
 
 use crate::accounts::AccountError;
 use crate::error::ApiError;
+use crate::peer::client_ip;
 use crate::state::AppState;
 use crate::store::AccountRow;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -71,17 +72,10 @@ impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let trusted = &state.config.trusted_proxies;
         let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
             return Ok(ClientAddr(None));
         };
-        if !trusted.contains(&peer.ip()) {
-            return Ok(ClientAddr(Some(peer.ip())));
-        }
-        let forwarded = parts.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
-        let hops: Vec<IpAddr> = forwarded.flat_map(|v| v.split(',')).filter_map(|a| a.trim().parse().ok()).collect();
-        let client = hops.into_iter().rev().find(|ip| !trusted.contains(ip)).unwrap_or(peer.ip());
-        Ok(ClientAddr(Some(client)))
+        Ok(ClientAddr(Some(client_ip(peer.ip(), &parts.headers, &state.config.trusted_proxies))))
     }
 }
 

@@ -156,6 +156,28 @@ async fn a_slowloris_head_is_cut_off_by_the_header_read_timeout_while_health_ans
 }
 
 #[tokio::test]
+async fn a_request_body_that_stalls_is_abandoned_with_a_clear_error() {
+    let mut config = test_config();
+    config.body_read_timeout = Duration::from_secs(1);
+    config.http_idle_timeout = Duration::from_secs(600);
+    let app = TestApp::spawn_with(config, Clock::system()).await;
+
+    // A login whose body promises 100 bytes and sends 10.
+    let mut stream = connect(app.addr).await;
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: limits.test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n",
+        routes::LOGIN
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(br#"{"email":""#).await.unwrap();
+    let answer = String::from_utf8_lossy(&read_until_closed(&mut stream).await).into_owned();
+    let status = answer.split(' ').nth(1).unwrap_or_default();
+    assert_eq!(status, "400", "the stalled body gets an answer, not a hung handler: {answer}");
+    let (status, _) = app.send(reqwest::Method::GET, routes::HEALTH, None, None).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
 async fn idle_connections_are_closed_but_upgraded_websockets_are_not() {
     let mut config = test_config();
     config.http_idle_timeout = Duration::from_secs(2);
