@@ -11,7 +11,7 @@ use crate::commerce::payments::{StripeProvider, TestCards};
 use crate::commerce::{Carts, Commerce, CommerceBackends, CommerceSettings, Inventory, PaymentProvider};
 use crate::config::{Config, ConfigError, PaymentsChoice};
 use crate::domain::{Clock, RateLimit};
-use crate::media::Sfu;
+use crate::media::{ClientIce, Sfu};
 use crate::redis::{Redis, RedisError};
 use crate::room::{Node, RoomHub, RoomSettings, Rooms};
 use crate::state::AppState;
@@ -106,6 +106,7 @@ impl AppState {
     ) -> Self {
         let Backends { bus, inventory, carts, redis, payments } = backends;
         let media = Sfu::new(config.ice());
+        let ice = Arc::new(ClientIce::new(config.client_ice(), clock.clone()));
         let accounts = Accounts::new(store.clone(), &bus, clock.clone(), config.argon2_kib, config.session_ttl);
         let money = CommerceSettings { hold_ttl: config.hold_ttl, return_window: config.return_window };
         let analytics = match config.analytics {
@@ -119,7 +120,12 @@ impl AppState {
             viewer_queue: config.viewer_queue,
             tick: config.tick,
             comment_limit: RateLimit { burst: config.comment_burst, refill_ms: config.comment_refill_ms },
-            public_url: config.public_url.clone().unwrap_or_else(|| format!("http://{}", config.bind)),
+            // Without a trailing slash: paths are appended to it.
+            public_url: config
+                .public_url
+                .as_deref()
+                .map(|url| url.trim().trim_end_matches('/').to_owned())
+                .unwrap_or_else(|| format!("http://{}", config.bind)),
         };
         let reports = Reports::new(store.clone(), clock.clone());
         let campaigns = Campaigns::new(store.clone(), clock.clone());
@@ -132,6 +138,7 @@ impl AppState {
             commerce,
             store,
             media,
+            ice,
             redis,
             shutdown,
             checkouts: TaskTracker::new(),

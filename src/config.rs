@@ -68,12 +68,12 @@ pub struct Config {
     pub bind: SocketAddr,
 
     /// sqlite:… (embedded default) or postgres://…
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://livecart.db?mode=rwc")]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, default_value = "sqlite://livecart.db?mode=rwc")]
     pub database_url: String,
 
     /// redis://… to share rooms, carts and stock with other nodes; unset runs one node
     /// with in-memory state.
-    #[arg(long, env = "REDIS_URL")]
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
     /// Prefix of every Redis key and channel, so deployments can share a Redis.
@@ -132,22 +132,45 @@ pub struct Config {
     #[arg(long, env = "LIVECART_PUBLIC_URL")]
     pub public_url: Option<String>,
 
-    /// Address media host candidates are gathered on (and UDP sockets bound to).
+    /// The node's media address: what its host candidates say, so viewers and the TURN
+    /// server must be able to reach it (with the UDP ports below).
     #[arg(long, env = "LIVECART_ICE_IP", default_value = "127.0.0.1")]
     pub ice_ip: std::net::IpAddr,
 
-    /// UDP port range for media, as `first-last`; unset lets the OS pick.
+    /// The address media sockets are bound to, when it is not `ice_ip`: behind a 1:1 NAT
+    /// (a container with published ports, a cloud VM with a public address), e.g.
+    /// `0.0.0.0` or the private address; host candidates still announce `ice_ip`.
+    #[arg(long, env = "LIVECART_ICE_BIND")]
+    pub ice_bind: Option<std::net::IpAddr>,
+
+    /// UDP port range for media, as `first-last`; unset lets the OS pick. Each media
+    /// session (a publisher, a viewer) holds one port.
     #[arg(long, env = "LIVECART_UDP_PORTS", value_parser = parse_port_range)]
     pub udp_ports: Option<(u16, u16)>,
 
-    /// STUN/TURN servers for deployments behind NAT, comma-separated `stun:`/`turn:` URLs.
+    /// STUN and TURN servers for clients (comma-separated `stun:`, `turn:` or `turns:`
+    /// URLs), handed out by `GET /api/ice`, TURN ones with time-limited credentials from
+    /// `turn_secret`. The node itself announces only its host candidates.
     #[arg(long, env = "LIVECART_ICE_SERVERS", value_delimiter = ',')]
     pub ice_servers: Vec<String>,
 
-    #[arg(long, env = "LIVECART_TURN_USERNAME")]
+    /// The secret shared with the TURN server (coturn's `static-auth-secret`): each
+    /// client gets a username `expiry:user` and its HMAC-SHA1 as the credential.
+    #[arg(long, env = "LIVECART_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<Secret>,
+
+    /// How long the TURN credentials a client gets may start a relay (seconds). A TURN
+    /// server checks them when a client allocates; a relay in use outlives them.
+    #[arg(long, env = "LIVECART_TURN_TTL_SECS", default_value = "3600", value_parser = parse_secs)]
+    pub turn_ttl: Duration,
+
+    /// Replaced by `turn_secret`: a static TURN password would have to be given to every
+    /// browser. Still read, only to refuse to start with a clear message.
+    #[arg(long, env = "LIVECART_TURN_USERNAME", hide = true)]
     pub turn_username: Option<String>,
 
-    #[arg(long, env = "LIVECART_TURN_CREDENTIAL")]
+    /// Replaced by `turn_secret` (see `turn_username`).
+    #[arg(long, env = "LIVECART_TURN_CREDENTIAL", hide_env_values = true, hide = true)]
     pub turn_credential: Option<Secret>,
 
     /// The payment provider: `test-cards` (built in) or `stripe` (test mode; needs the
@@ -156,12 +179,12 @@ pub struct Config {
     pub payments: PaymentsChoice,
 
     /// Stripe's secret API key (`sk_test_…`); required with `--payments stripe`.
-    #[arg(long, env = "LIVECART_STRIPE_SECRET_KEY")]
+    #[arg(long, env = "LIVECART_STRIPE_SECRET_KEY", hide_env_values = true)]
     pub stripe_secret_key: Option<Secret>,
 
     /// The signing secret (`whsec_…`) of the webhook endpoint Stripe delivers to
     /// (`/api/payments/stripe/webhook`); required with `--payments stripe`.
-    #[arg(long, env = "LIVECART_STRIPE_WEBHOOK_SECRET")]
+    #[arg(long, env = "LIVECART_STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
     pub stripe_webhook_secret: Option<Secret>,
 
     /// Stripe's API base URL (a stand-in such as localstripe in tests).
@@ -274,6 +297,15 @@ pub fn normalize_origin(raw: &str) -> Option<String> {
     })
 }
 
+/// The origin of a URL that may have a path (`LIVECART_PUBLIC_URL` behind a balancer
+/// that routes a path prefix to this node), as [`normalize_origin`] writes it.
+pub fn origin_of_url(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    let (scheme, rest) = raw.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    normalize_origin(&format!("{scheme}://{authority}"))
+}
+
 /// `host[:port]` (a `Host` header, an origin's authority) as its host, brackets kept
 /// around an IPv6 address, and its port; `None` when malformed.
 pub fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
@@ -308,6 +340,18 @@ pub enum ConfigError {
     StripeLiveKey,
     #[error("LIVECART_STRIPE_API must be an http:// or https:// URL, got {0:?}")]
     StripeApi(String),
+    #[error(
+        "LIVECART_TURN_USERNAME and LIVECART_TURN_CREDENTIAL are no longer used: set LIVECART_TURN_SECRET to the \
+         TURN server's shared secret (coturn: use-auth-secret, static-auth-secret), and clients get time-limited \
+         credentials from GET /api/ice"
+    )]
+    StaticTurnCredentials,
+    #[error("LIVECART_ICE_SERVERS: {0:?} is not a stun:, turn: or turns: URL")]
+    IceServer(String),
+    #[error("LIVECART_ICE_SERVERS names a TURN server ({0}) but LIVECART_TURN_SECRET is not set")]
+    TurnSecretMissing(String),
+    #[error("LIVECART_TURN_SECRET is set but LIVECART_ICE_SERVERS names no turn: or turns: server")]
+    TurnServerMissing,
 }
 
 impl Config {
@@ -326,6 +370,7 @@ impl Config {
             ("header_read_timeout", self.header_read_timeout.is_zero()),
             ("body_read_timeout", self.body_read_timeout.is_zero()),
             ("http_idle_timeout", self.http_idle_timeout.is_zero()),
+            ("turn_ttl", self.turn_ttl.is_zero()),
         ];
         if let Some((name, _)) = zero.iter().find(|(_, z)| *z) {
             return Err(ConfigError::Zero(name));
@@ -336,7 +381,32 @@ impl Config {
         if self.payments == PaymentsChoice::Stripe {
             self.stripe()?;
         }
+        self.check_ice_servers()?;
         Ok(())
+    }
+
+    /// The ICE servers for clients: known schemes, and a TURN server if and only if there
+    /// is a secret to make its credentials with.
+    fn check_ice_servers(&self) -> Result<(), ConfigError> {
+        if self.turn_username.is_some() || self.turn_credential.is_some() {
+            return Err(ConfigError::StaticTurnCredentials);
+        }
+        let mut turn = None;
+        for url in self.ice_servers.iter().map(|u| u.trim()) {
+            let (scheme, rest) = url.split_once(':').unwrap_or((url, ""));
+            match scheme.to_ascii_lowercase().as_str() {
+                _ if rest.is_empty() => return Err(ConfigError::IceServer(url.to_owned())),
+                "stun" => {}
+                "turn" | "turns" => turn = turn.or(Some(url)),
+                _ => return Err(ConfigError::IceServer(url.to_owned())),
+            }
+        }
+        let secret = self.turn_secret.as_ref().is_some_and(|s| !s.0.is_empty());
+        match turn {
+            Some(url) if !secret => Err(ConfigError::TurnSecretMissing(url.to_owned())),
+            None if secret => Err(ConfigError::TurnServerMissing),
+            _ => Ok(()),
+        }
     }
 
     /// The Stripe provider's settings, checked: both secrets given, a test-mode key, an
@@ -357,13 +427,24 @@ impl Config {
         Ok(StripeSettings { api_base: api.to_owned(), secret_key, webhook_secret })
     }
 
+    /// The node's own peer connections: host candidates on `ice_ip`, no STUN or TURN.
     pub fn ice(&self) -> crate::media::IceSettings {
         crate::media::IceSettings {
             host_ip: self.ice_ip,
+            bind_ip: self.ice_bind,
             udp_ports: self.udp_ports,
-            servers: self.ice_servers.clone(),
-            turn_username: self.turn_username.clone(),
-            turn_credential: self.turn_credential.as_ref().map(|s| s.0.clone()),
+            servers: Vec::new(),
+            relay_only: false,
+        }
+    }
+
+    /// The STUN and TURN servers clients are given, with the TURN secret and lifetime of
+    /// their credentials.
+    pub fn client_ice(&self) -> crate::media::ClientIceSettings {
+        crate::media::ClientIceSettings {
+            urls: self.ice_servers.iter().map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()).collect(),
+            turn_secret: self.turn_secret.as_ref().map(|s| s.0.clone()),
+            turn_ttl: self.turn_ttl,
         }
     }
 

@@ -57,6 +57,44 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code, in the order of docs/protocol.md, section 7 (the AsyncAPI document lists
+    /// them from here; a test compares this list with that section).
+    pub const ALL: [Code; 33] = [
+        Code::MalformedJson,
+        Code::FrameTooLarge,
+        Code::UnknownMessage,
+        Code::InvalidInput,
+        Code::CartEmpty,
+        Code::MixedCurrency,
+        Code::Unauthenticated,
+        Code::BadCredentials,
+        Code::Forbidden,
+        Code::NotFound,
+        Code::Conflict,
+        Code::NotJoined,
+        Code::AlreadyJoined,
+        Code::RoomNotLive,
+        Code::NotInLineup,
+        Code::DropRunning,
+        Code::SoldOut,
+        Code::HoldExpired,
+        Code::CheckoutInProgress,
+        Code::IdempotencyMismatch,
+        Code::PromoCodeInvalid,
+        Code::PromoCodeExpired,
+        Code::PromoCodeUsedUp,
+        Code::PromoCodeNotApplicable,
+        Code::RateLimited,
+        Code::TooManyConnections,
+        Code::PaymentDeclined,
+        Code::PaymentUnavailable,
+        Code::NotStreaming,
+        Code::StreamElsewhere,
+        Code::UnsupportedMediaType,
+        Code::Unavailable,
+        Code::Internal,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Code::MalformedJson => "malformed_json",

@@ -28,6 +28,9 @@ enum Command {
     Migrate,
     /// Seed the demo data and exit.
     Seed,
+    /// Print the AsyncAPI document of the WebSocket protocol (what `docs/asyncapi.json`
+    /// holds and `/api/asyncapi.json` serves) and exit.
+    Asyncapi,
 }
 
 #[tokio::main]
@@ -44,6 +47,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(Command::Asyncapi) = cli.command {
+        print!("{}", livecart::http::asyncapi_document());
+        return Ok(());
+    }
     cli.config.validate()?;
     raise_open_file_limit();
     let store = Store::connect(&cli.config.database_url, cli.config.db_connections).await?;

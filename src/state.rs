@@ -5,7 +5,7 @@ use crate::accounts::Accounts;
 use crate::analytics::{Campaigns, Recorder, Reports};
 use crate::commerce::Commerce;
 use crate::config::Config;
-use crate::media::Sfu;
+use crate::media::{ClientIce, Sfu};
 use crate::redis::Redis;
 use crate::room::Rooms;
 use crate::store::Store;
@@ -24,6 +24,8 @@ pub struct AppState {
     pub store: Store,
     /// The SFU, for operations and tests (rooms publish and watch through it).
     pub media: Arc<Sfu>,
+    /// The STUN/TURN servers and TURN credentials WHIP and WHEP clients are given.
+    pub ice: Arc<ClientIce>,
     /// Set in the scaled-out deployment, for readiness checks.
     pub redis: Option<Redis>,
     /// Cancelled on shutdown; every background task and connection watches it.

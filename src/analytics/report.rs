@@ -416,7 +416,7 @@ mod tests {
             let value = Rate::new(n, d).value.unwrap();
             let negative = value.starts_with('-');
             let digits: String = value.chars().filter(char::is_ascii_digit).collect();
-            let shown = i128::from_str_radix(&digits, 10).unwrap() * if negative { -1 } else { 1 };
+            let shown = digits.parse::<i128>().unwrap() * if negative { -1 } else { 1 };
             // shown/10^4 vs n/d: |shown·d − n·10^4| ≤ d/2.
             let err = (shown * i128::from(d) - i128::from(n) * 10_000).abs();
             prop_assert!(2 * err <= i128::from(d), "{n}/{d} shown as {value}");

@@ -16,6 +16,10 @@
 //!    answer: the order stays `placed` with its hold, so a retry with the same key
 //!    finishes the same charge; if none comes, the reconciler settles it or refunds it.
 //!
+//! A key is bound to its first answer from step 2 on: a hold refused (`sold_out`) writes
+//! no order but records the refusal under the key, which a retry answers again; refusals
+//! before the hold (the room, the cart, the code) leave the key unused.
+//!
 //! Only then does the buyer get `order_confirmed`, the room a `sale` and the brand its
 //! feed entry: an acknowledged order is always a committed, paid one.
 
@@ -30,7 +34,9 @@ use crate::analytics::{Event, Who};
 use crate::domain::{
     AccountId, CardNumber, Currency, IdempotencyKey, Money, Price, ProductId, PromoCode, Refusal, UnixMs,
 };
-use crate::store::{AccountRow, DropRow, NewOrder, NewOrderLine, OrderRecord, PlaceOutcome, ProductRow, RoomRow};
+use crate::store::{
+    AccountRow, DropRow, NewOrder, NewOrderLine, OrderRecord, PlaceOutcome, ProductRow, RefusalRow, RoomRow,
+};
 use crate::telemetry::timed;
 use crate::wire::ws::{DropCard, OrderStatus, OrderView, RoomStatus};
 use base64::Engine;
@@ -136,6 +142,18 @@ impl Commerce {
             }
             return self.resume(shop, buyer, existing, &req.card).await;
         }
+        if let Some(refused) = self.store.checkout_refusal(buyer.id, req.key.as_str()).await? {
+            // The key's first attempt found too few units: that answer stands, so a retry
+            // never buys later, at another price, what was refused then.
+            let code = req.promo_code.as_ref();
+            if refused.room != shop.room
+                || refused.promo_code.as_deref() != code.map(PromoCode::as_str)
+                || (!cart.lines.is_empty() && refused.request_hash != request_hash(shop, &cart, code))
+            {
+                return Err(CommerceError::IdempotencyMismatch);
+            }
+            return Err(CommerceError::SoldOut { title: refused.title, available: refused.available });
+        }
         if cart.lines.is_empty() {
             return Err(CommerceError::CartEmpty);
         }
@@ -187,6 +205,15 @@ impl Commerce {
                         StockKey::Product(l.product_id) == short.key || l.drop_id.map(StockKey::Drop) == Some(short.key)
                     })
                     .map_or_else(String::new, |l| l.title.clone());
+                // No order, but the key is spent on this answer (docs/protocol.md, 4.11).
+                let refusal = RefusalRow {
+                    room: shop.room,
+                    request_hash: request_hash(shop, cart, req.promo_code.as_ref()),
+                    promo_code: req.promo_code.as_ref().map(|c| c.as_str().to_owned()),
+                    title: title.clone(),
+                    available: short.available,
+                };
+                self.store.record_checkout_refusal(buyer.id, req.key.as_str(), &refusal, now).await?;
                 return Err(CommerceError::SoldOut { title, available: short.available });
             }
         };

@@ -8,6 +8,7 @@ mod ids;
 mod money;
 mod promo;
 mod rate;
+mod schema;
 mod text;
 mod time;
 
@@ -139,9 +140,17 @@ impl Tier {
 
 /// Units of one product in one cart line or order line: at least one, at most
 /// [`Quantity::MAX`], so a typo cannot reserve a warehouse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "i64", into = "i64")]
 pub struct Quantity(u32);
+
+impl utoipa::PartialSchema for Quantity {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::integer(Some(1), Some(i64::from(Self::MAX)), "Units of one product in a cart or order line.")
+    }
+}
+
+impl utoipa::ToSchema for Quantity {}
 
 impl Quantity {
     pub const MAX: u32 = 99;
@@ -170,9 +179,17 @@ impl From<Quantity> for i64 {
 }
 
 /// Units a brand has on hand for a product. Zero is allowed (sold out), negative is not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "i64", into = "i64")]
 pub struct Stock(i64);
+
+impl utoipa::PartialSchema for Stock {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::integer(Some(0), Some(Self::MAX), "Units on hand.")
+    }
+}
+
+impl utoipa::ToSchema for Stock {}
 
 impl Stock {
     pub const MAX: i64 = 1_000_000_000;
@@ -200,10 +217,95 @@ impl From<Stock> for i64 {
     }
 }
 
+/// Units a drop sells: at least one, at most what stock can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "i64")]
+pub struct DropUnits(i64);
+
+impl DropUnits {
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for DropUnits {
+    type Error = Invalid;
+
+    fn try_from(raw: i64) -> Result<Self, Invalid> {
+        if (1..=Stock::MAX).contains(&raw) {
+            Ok(DropUnits(raw))
+        } else {
+            Err(Invalid::new("quantity", format!("a drop sells between 1 and {} units, got {raw}", Stock::MAX)))
+        }
+    }
+}
+
+impl From<DropUnits> for i64 {
+    fn from(u: DropUnits) -> i64 {
+        u.0
+    }
+}
+
+impl utoipa::PartialSchema for DropUnits {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::integer(Some(1), Some(Stock::MAX), "Units a drop sells.")
+    }
+}
+
+impl utoipa::ToSchema for DropUnits {}
+
+/// How long a drop runs, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "i64")]
+pub struct DropSecs(i64);
+
+impl DropSecs {
+    pub const RANGE: std::ops::RangeInclusive<i64> = 10..=3_600;
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for DropSecs {
+    type Error = Invalid;
+
+    fn try_from(raw: i64) -> Result<Self, Invalid> {
+        if Self::RANGE.contains(&raw) {
+            Ok(DropSecs(raw))
+        } else {
+            let (min, max) = (Self::RANGE.start(), Self::RANGE.end());
+            Err(Invalid::new("duration_secs", format!("must be between {min} and {max}, got {raw}")))
+        }
+    }
+}
+
+impl From<DropSecs> for i64 {
+    fn from(d: DropSecs) -> i64 {
+        d.0
+    }
+}
+
+impl utoipa::PartialSchema for DropSecs {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::integer(Some(*Self::RANGE.start()), Some(*Self::RANGE.end()), "A drop's length in seconds.")
+    }
+}
+
+impl utoipa::ToSchema for DropSecs {}
+
 /// A commission rate in basis points of the amount paid (0 to 100%).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "i64", into = "i64")]
 pub struct BasisPoints(u16);
+
+impl utoipa::PartialSchema for BasisPoints {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::integer(Some(0), Some(10_000), "Basis points: hundredths of a percent, 0 to 10000.")
+    }
+}
+
+impl utoipa::ToSchema for BasisPoints {}
 
 impl BasisPoints {
     pub fn get(self) -> u16 {

@@ -6,10 +6,17 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// An ISO 4217 code: three upper-case ASCII letters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "EUR")]
 pub struct Currency([u8; 3]);
+
+impl utoipa::PartialSchema for Currency {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::schema::string(3, Some(3), "^[A-Z]{3}$", "An ISO 4217 currency code, like EUR.")
+    }
+}
+
+impl utoipa::ToSchema for Currency {}
 
 impl Currency {
     pub fn as_str(&self) -> &str {
@@ -53,9 +60,17 @@ impl fmt::Display for Currency {
 
 /// A non-negative unit price in minor units, bounded so that a line total
 /// (price × [`super::Quantity::MAX`]) can never overflow an i64.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "i64", into = "i64")]
 pub struct Price(i64);
+
+impl utoipa::PartialSchema for Price {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::schema::integer(Some(0), Some(Self::MAX), "A unit price in minor units of its currency.")
+    }
+}
+
+impl utoipa::ToSchema for Price {}
 
 impl Price {
     pub const MAX: i64 = 100_000_000_000;

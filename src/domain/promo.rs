@@ -6,10 +6,19 @@ use serde::{Deserialize, Serialize};
 
 /// A promo code as buyers type it: 3 to 32 characters of `A`–`Z`, `0`–`9`, `-` and `_`,
 /// in any case. It is kept upper-case, so `maya10` and `MAYA10` are one code.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "MAYA10")]
 pub struct PromoCode(String);
+
+impl utoipa::PartialSchema for PromoCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let (min, max) = (Self::MIN_CHARS, Self::MAX_CHARS);
+        let pattern = format!("^[A-Za-z0-9_-]{{{min},{max}}}$");
+        super::schema::string(min, Some(max), &pattern, "A promo code, in any case (kept upper-case), like MAYA10.")
+    }
+}
+
+impl utoipa::ToSchema for PromoCode {}
 
 impl PromoCode {
     pub const MIN_CHARS: usize = 3;

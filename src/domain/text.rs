@@ -34,9 +34,26 @@ macro_rules! text_type {
     };
     ($(#[$doc:meta])* $name:ident, $field:literal, $min:expr, $max:expr, $lines:expr) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let what = if $lines { "may span lines" } else { "one line" };
+                super::schema::string(
+                    $min,
+                    Some($max),
+                    &super::schema::text_pattern($min, $lines),
+                    &format!(
+                        "{} to {} characters once trimmed ({what}); no control or text-reordering characters.",
+                        $min, $max
+                    ),
+                )
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl $name {
             pub const MAX_CHARS: usize = $max;
@@ -197,7 +214,19 @@ impl TryFrom<String> for Password {
 #[serde(try_from = "String", into = "String")]
 pub struct IdempotencyKey(String);
 
+impl utoipa::PartialSchema for IdempotencyKey {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let (min, max) = (1, IdempotencyKey::MAX_BYTES);
+        let description = "The client's name for one purchase: printable ASCII without spaces.";
+        super::schema::string(min, Some(max), &format!("^[!-~]{{{min},{max}}}$"), description)
+    }
+}
+
+impl utoipa::ToSchema for IdempotencyKey {}
+
 impl IdempotencyKey {
+    pub const MAX_BYTES: usize = 255;
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -207,7 +236,7 @@ impl TryFrom<String> for IdempotencyKey {
     type Error = Invalid;
 
     fn try_from(raw: String) -> Result<Self, Invalid> {
-        let ok = (1..=255).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic());
+        let ok = (1..=Self::MAX_BYTES).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic());
         if ok {
             Ok(IdempotencyKey(raw))
         } else {
@@ -227,6 +256,21 @@ impl From<IdempotencyKey> for String {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct CardNumber(String);
+
+impl CardNumber {
+    pub const DIGITS: std::ops::RangeInclusive<usize> = 12..=19;
+}
+
+impl utoipa::PartialSchema for CardNumber {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let (min, max) = (*Self::DIGITS.start(), *Self::DIGITS.end());
+        let pattern = format!("^ *(?:[0-9] *){{{min},{max}}}$");
+        // Spaces are allowed anywhere, as many as the frame holds.
+        super::schema::string(min, None, &pattern, "A card number: 12 to 19 digits; spaces are allowed and removed.")
+    }
+}
+
+impl utoipa::ToSchema for CardNumber {}
 
 impl CardNumber {
     pub fn digits(&self) -> &str {
@@ -249,7 +293,7 @@ impl TryFrom<String> for CardNumber {
 
     fn try_from(raw: String) -> Result<Self, Invalid> {
         let digits: String = raw.chars().filter(|c| *c != ' ').collect();
-        if (12..=19).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        if Self::DIGITS.contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
             Ok(CardNumber(digits))
         } else {
             Err(Invalid::new("card", "must be 12 to 19 digits"))

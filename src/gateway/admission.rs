@@ -2,7 +2,7 @@
 //! upgrade), and the caps on joined connections per account and guests per client
 //! address (checked at `join` and `follow_sales`), counted per node.
 
-use crate::config::{AllowedOrigin, Config, normalize_origin, split_host_port};
+use crate::config::{AllowedOrigin, Config, normalize_origin, origin_of_url, split_host_port};
 use crate::domain::AccountId;
 use crate::error::{ApiError, Code};
 use axum::http::HeaderMap;
@@ -33,7 +33,7 @@ pub fn address_key(ip: IpAddr) -> IpAddr {
 pub fn check_origin(config: &Config, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(origin) = headers.get(ORIGIN) else { return Ok(()) };
     let host = headers.get(HOST).and_then(|h| h.to_str().ok());
-    let public = config.public_url.as_deref().and_then(normalize_origin);
+    let public = config.public_url.as_deref().and_then(origin_of_url);
     if origin_allowed(origin.to_str().ok(), host, public.as_deref(), &config.allowed_origins) {
         return Ok(());
     }
@@ -156,6 +156,10 @@ mod tests {
         let public = normalize_origin("https://node1.livecart.example/");
         assert!(origin_allowed(Some("https://node1.livecart.example"), Some("10.0.0.5:8080"), public.as_deref(), &[]));
         assert!(!origin_allowed(Some("https://evil.example"), None, public.as_deref(), &[]));
+        // A public URL behind a balancer that routes a path prefix to this node.
+        let public = origin_of_url("http://localhost:8080/nodes/node1");
+        assert_eq!(public.as_deref(), Some("http://localhost:8080"));
+        assert!(origin_allowed(Some("http://localhost:8080"), Some("node1:8080"), public.as_deref(), &[]));
     }
 
     #[test]

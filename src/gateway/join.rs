@@ -43,7 +43,15 @@ pub async fn first_frame(mut socket: WebSocket, state: &AppState, caps: Caps<'_>
         let msg = tokio::select! {
             _ = state.shutdown.cancelled() => return None,
             _ = &mut deadline => return None,
-            msg = socket.next() => msg?.ok()?,
+            msg = socket.next() => match msg? {
+                Ok(msg) => msg,
+                Err(e) => {
+                    if let Some(close) = super::too_big(&e) {
+                        super::close_with(&mut socket, close).await;
+                    }
+                    return None;
+                }
+            },
         };
         let text = match msg {
             Message::Text(text) => text,
@@ -56,7 +64,7 @@ pub async fn first_frame(mut socket: WebSocket, state: &AppState, caps: Caps<'_>
             _ => continue,
         };
         let decoded = protocol::decode(&text);
-        let request = decoded.as_ref().ok().map(ClientMsg::kind);
+        let request = decoded.as_ref().ok().map(ClientMsg::kind).or_else(|| protocol::named_type(&text));
         let joined = match decoded {
             Ok(ClientMsg::Join { room_id, token, guest_name, since, epoch }) => {
                 join_room(state, &caps, room_id, token, guest_name, since.zip(epoch)).await

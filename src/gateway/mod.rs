@@ -15,7 +15,7 @@ use crate::state::AppState;
 use crate::wire::routes;
 use crate::wire::ws::{MAX_CLIENT_FRAME_BYTES, MAX_SERVER_FRAME_BYTES, ServerMsg};
 use admission::Admission;
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -29,6 +29,14 @@ use tracing::Instrument;
 /// [`MAX_CLIENT_FRAME_BYTES`] and this get a `frame_too_large` error and the connection
 /// stays usable.
 const HARD_FRAME_LIMIT: usize = 16 * MAX_CLIENT_FRAME_BYTES;
+
+/// Close code 1009 (message too big): a message over [`HARD_FRAME_LIMIT`].
+const CLOSE_TOO_BIG: u16 = 1009;
+
+/// How long a connection closed for a message too big stays open after its close frame:
+/// the unread rest of that message would make the kernel answer the close with a reset,
+/// which can overtake the close frame before the client has read it.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Bytes a viewer's unsent frames may occupy before the connection is dropped as too slow:
 /// room for the largest frame the server sends, twice.
@@ -80,6 +88,29 @@ async fn serve(socket: WebSocket, state: AppState, admission: Arc<Admission>, cl
         None => {}
     }
     metrics::gauge!("livecart_connections").decrement(1.0);
+}
+
+/// The close frame for a read that failed on a message over [`HARD_FRAME_LIMIT`] (the
+/// limit is on whole messages: a fragmented one counts all its frames). The connection
+/// cannot go on (the rest of the message is unread) but the client learns why, rather
+/// than seeing it drop. `None` for any other failure: the peer went away or broke the
+/// protocol.
+fn too_big(e: &axum::Error) -> Option<CloseFrame> {
+    match std::error::Error::source(e)?.downcast_ref::<tungstenite::Error>()? {
+        tungstenite::Error::Capacity(_) => Some(CloseFrame {
+            code: CLOSE_TOO_BIG,
+            reason: format!("message too big: over {HARD_FRAME_LIMIT} bytes").into(),
+        }),
+        _ => None,
+    }
+}
+
+/// Sends `close` on a connection that ends now, then keeps it open for [`LINGER`].
+async fn close_with(socket: &mut WebSocket, close: CloseFrame) {
+    let sent = tokio::time::timeout(LINGER, socket.send(Message::Close(Some(close)))).await;
+    if matches!(sent, Ok(Ok(()))) {
+        tokio::time::sleep(LINGER).await;
+    }
 }
 
 /// What a binary frame gets: the protocol is JSON text.

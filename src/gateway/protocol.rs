@@ -14,6 +14,20 @@ pub fn decode(text: &str) -> Result<ClientMsg, ApiError> {
     serde_json::from_str(text).map_err(|e| classify(text, e))
 }
 
+/// The client message a refused frame names: its `type`, when the frame is a JSON object
+/// (within the size limit) whose `type` is a client message's. An error about the frame
+/// echoes it as `request` whichever check refused it, so a client can tell which of its
+/// requests failed (docs/protocol.md, section 4). Only the failure path reads the frame
+/// again.
+pub fn named_type(text: &str) -> Option<&'static str> {
+    if text.len() > MAX_CLIENT_FRAME_BYTES {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let kind = value.as_object()?.get("type")?.as_str()?;
+    ClientMsg::TYPES.iter().copied().find(|t| *t == kind)
+}
+
 /// Turns serde's error into ours. Only the failure path parses the frame a second time.
 fn classify(text: &str, e: serde_json::Error) -> ApiError {
     if e.is_syntax() || e.is_eof() {
@@ -51,6 +65,19 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_frame_names_its_request_whenever_its_type_is_a_client_message() {
+        assert_eq!(named_type(r#"{"type":"cart_add","product_id":5,"quantity":0}"#), Some("cart_add"));
+        assert_eq!(named_type(r#"{"type":"join","room_id":0,"guest_name":"Zero"}"#), Some("join"));
+        assert_eq!(named_type(r#"{"type":"comment","text":"hi","extra":1}"#), Some("comment"));
+        assert_eq!(named_type(r#"{"type":"dance"}"#), None);
+        assert_eq!(named_type(r#"{"text":"no type"}"#), None);
+        assert_eq!(named_type(r#"["comment"]"#), None);
+        assert_eq!(named_type("{not json"), None);
+        let big = format!(r#"{{"type":"comment","text":"{}"}}"#, "a".repeat(5000));
+        assert_eq!(named_type(&big), None, "an oversized frame is not read");
+    }
+
+    #[test]
     fn bad_frames_get_precise_codes() {
         assert_eq!(code("{not json"), "malformed_json");
         assert_eq!(code(r#"{"type":"dance"}"#), "unknown_message");
@@ -82,8 +109,9 @@ mod tests {
         enum Field {
             /// A positive i64 id.
             Id,
-            /// Any i64 (the domain checks the range later).
-            Int,
+            /// An i64 within these bounds, inclusive (checked on decoding through its
+            /// domain type).
+            Range(i64, i64),
             /// Any u64.
             Count,
             /// Any string.
@@ -136,15 +164,15 @@ mod tests {
                 "start_drop",
                 &[
                     ("product_id", Id, Required),
-                    ("quantity", Int, Required),
-                    ("price", Int, Optional),
-                    ("duration_secs", Int, Required),
+                    ("quantity", Range(1, 1_000_000_000), Required),
+                    ("price", Range(0, 100_000_000_000), Optional),
+                    ("duration_secs", Range(10, 3_600), Required),
                 ],
             ),
             ("end_room", &[]),
             ("view_product", &[("product_id", Id, Required)]),
-            ("cart_add", &[("product_id", Id, Required), ("quantity", Int, Required)]),
-            ("cart_set", &[("product_id", Id, Required), ("quantity", Int, Required)]),
+            ("cart_add", &[("product_id", Id, Required), ("quantity", Range(1, 99), Required)]),
+            ("cart_set", &[("product_id", Id, Required), ("quantity", Range(1, 99), Required)]),
             ("cart_remove", &[("product_id", Id, Required)]),
             (
                 "checkout",
@@ -193,7 +221,7 @@ mod tests {
             let text = |check: fn(&str) -> bool| v.as_str().is_some_and(check);
             match field {
                 Id => v.as_i64().is_some_and(|n| n > 0),
-                Int => v.as_i64().is_some(),
+                Range(min, max) => v.as_i64().is_some_and(|n| (min..=max).contains(&n)),
                 Count => v.as_u64().is_some(),
                 Str => v.is_string(),
                 Name => text(|s| DisplayName::try_from(s).is_ok()),
@@ -263,7 +291,12 @@ mod tests {
         /// another type entirely.
         fn field_value(field: Field) -> BoxedStrategy<Value> {
             let right_type = match field {
-                Id | Int | Count => tricky_number(),
+                Id | Count => tricky_number(),
+                Range(min, max) => prop_oneof![
+                    3 => tricky_number(),
+                    1 => proptest::sample::select(vec![min - 1, min, max, max + 1]).prop_map(Value::from),
+                ]
+                .boxed(),
                 Reaction => prop_oneof![
                     2 => proptest::sample::select(REACTIONS.to_vec()).prop_map(Value::from),
                     1 => tricky_string().prop_map(Value::from),
@@ -479,7 +512,8 @@ mod tests {
                 body.insert("type".into(), (*kind).into());
                 for (name, field, _) in *fields {
                     let sample: Value = match field {
-                        Id | Int | Count => 1.into(),
+                        Id | Count => 1.into(),
+                        Range(min, _) => (*min).into(),
                         Str | Name | Comment | Key | Promo => "sample".into(),
                         Reaction => "heart".into(),
                         Card => "4242424242424242".into(),

@@ -81,6 +81,7 @@ pub async fn run(socket: WebSocket, state: AppState, session: RoomSession) {
                         Err(e) => Err(e),
                     };
                     if let Err(e) = handled {
+                        let request = request.or_else(|| protocol::named_type(&text));
                         if replies.send(error_frame(&e, request)).await.is_err() {
                             break;
                         }
@@ -92,7 +93,17 @@ pub async fn run(socket: WebSocket, state: AppState, session: RoomSession) {
                         break;
                     }
                 }
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Err(e)) => {
+                    // A message over the limit: close with 1009 after what is queued.
+                    if let Some(close) = super::too_big(&e) {
+                        if replies.send(Message::Close(Some(close))).await.is_ok() {
+                            let _ = tokio::time::timeout(WRITE_TIMEOUT, &mut sender).await;
+                            tokio::time::sleep(super::LINGER).await;
+                        }
+                    }
+                    break;
+                }
+                Some(Ok(Message::Close(_))) | None => break,
                 Some(Ok(_)) => {}
             }
         }

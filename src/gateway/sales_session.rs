@@ -39,7 +39,13 @@ pub async fn run(
                 }
             }
             msg = socket.next() => match msg {
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Err(e)) => {
+                    if let Some(close) = super::too_big(&e) {
+                        super::close_with(&mut socket, close).await;
+                    }
+                    return;
+                }
+                Some(Ok(Message::Close(_))) | None => return,
                 Some(Ok(Message::Text(_) | Message::Binary(_))) => {
                     let e = ApiError::bad_request("the sales feed only sends");
                     if socket.send(error_frame(&e, None)).await.is_err() {

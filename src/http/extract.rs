@@ -101,3 +101,16 @@ impl FromRequestParts<AppState> for Auth {
         Ok(Auth { account, token })
     }
 }
+
+/// `Option<Auth>`: `None` for a request without `Authorization` (a guest); a token that is
+/// given must be valid (401 otherwise), as for [`Auth`].
+impl axum::extract::OptionalFromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, ApiError> {
+        if !parts.headers.contains_key(AUTHORIZATION) {
+            return Ok(None);
+        }
+        <Auth as FromRequestParts<AppState>>::from_request_parts(parts, state).await.map(Some)
+    }
+}

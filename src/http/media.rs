@@ -38,6 +38,16 @@ fn require_sdp(headers: &HeaderMap) -> ApiResult<()> {
     if sdp { Ok(()) } else { Err(ApiError::new(Code::UnsupportedMediaType, "send the offer as application/sdp")) }
 }
 
+/// A session's URL. With `LIVECART_PUBLIC_URL` set it is absolute, on this node's public
+/// URL: behind a balancer, the `DELETE` must reach the node that holds the session, not
+/// whichever node the balancer picks. Otherwise (one node) it is the path.
+fn session_url(state: &AppState, path: String) -> String {
+    match state.config.public_url.as_deref().map(|url| url.trim().trim_end_matches('/')) {
+        Some(base) if !base.is_empty() => format!("{base}{path}"),
+        _ => path,
+    }
+}
+
 fn created(location: String, answer: String) -> Response {
     let mut response = (StatusCode::CREATED, answer).into_response();
     let headers = response.headers_mut();
@@ -60,7 +70,7 @@ pub async fn publish(
 ) -> ApiResult<Response> {
     require_sdp(&headers)?;
     let (session, answer) = state.rooms.publish(room, &auth.account, offer).await?;
-    Ok(created(path(routes::WHIP_SESSION, &[room.get(), session as i64]), answer))
+    Ok(created(session_url(&state, path(routes::WHIP_SESSION, &[room.get(), session as i64])), answer))
 }
 
 #[utoipa::path(delete, path = routes::WHIP_SESSION, params(("room_id" = i64, Path), ("session_id" = u64, Path)),
@@ -85,7 +95,7 @@ pub async fn watch(
 ) -> ApiResult<Response> {
     require_sdp(&headers)?;
     let (session, answer) = state.rooms.watch(room, offer).await?;
-    Ok(created(path(routes::WHEP_SESSION, &[room.get(), session as i64]), answer))
+    Ok(created(session_url(&state, path(routes::WHEP_SESSION, &[room.get(), session as i64])), answer))
 }
 
 #[utoipa::path(delete, path = routes::WHEP_SESSION, params(("room_id" = i64, Path), ("session_id" = u64, Path)),

@@ -2,11 +2,13 @@
 //! domain function.
 
 mod agreements;
+mod asyncapi;
 mod auth;
 mod campaigns;
 mod creators;
 mod extract;
 mod health;
+mod ice;
 mod media;
 mod openapi;
 mod orders;
@@ -19,6 +21,7 @@ mod rooms;
 use crate::state::AppState;
 use axum::Router;
 
+pub use asyncapi::document_text as asyncapi_document;
 pub use extract::{AppJson, AppPath, Auth};
 pub use openapi::ApiDoc;
 
@@ -36,7 +39,9 @@ pub fn router() -> Router<AppState> {
         .merge(reports::router())
         .merge(payments::router())
         .merge(media::router())
+        .merge(ice::router())
         .merge(openapi::router())
+        .merge(asyncapi::router())
         // Unknown API paths get our error body, not the web demo's page.
         .route(
             "/api/{*rest}",

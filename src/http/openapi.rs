@@ -1,7 +1,7 @@
 //! The OpenAPI description of the REST API, generated from the handlers and wire types.
 
 use super::{
-    agreements, auth, campaigns, creators, health, media, orders, payments, products, promo_codes, reports, rooms,
+    agreements, auth, campaigns, creators, health, ice, media, orders, payments, products, promo_codes, reports, rooms,
 };
 use crate::state::AppState;
 use crate::wire::routes;
@@ -25,7 +25,7 @@ use utoipa::{Modify, OpenApi};
         campaigns::list, campaigns::create, campaigns::one, campaigns::update,
         reports::room, reports::creator, reports::brand, reports::campaign,
         payments::stripe_webhook,
-        media::publish, media::unpublish, media::watch, media::unwatch,
+        media::publish, media::unpublish, media::watch, media::unwatch, ice::ice_servers,
     ),
     modifiers(&BearerAuth)
 )]

@@ -6,15 +6,19 @@
 //!   so a slow viewer loses packets for itself only.
 //! - `peer`: building peer connections with our codecs, interceptors and ICE settings,
 //!   and the non-trickle offer/answer exchange WHIP and WHEP use.
+//! - `ice`: the STUN and TURN servers clients are given, with TURN credentials that
+//!   expire (the TURN REST scheme).
 //! - `sfu`: each room's broadcast (its publisher and feeds) and the viewer sessions;
 //!   publish, watch, stop, and the notices that tell the room when its stream starts
 //!   and stops.
 
 mod feed;
+mod ice;
 mod keyframes;
 pub mod peer;
 mod sfu;
 
+pub use ice::{ClientIce, ClientIceSettings, IceUser, turn_credential};
 pub use peer::IceSettings;
 pub use sfu::{MediaNotice, SessionId, Sfu};
 

@@ -4,12 +4,13 @@
 
 use super::MediaError;
 use super::keyframes::{self, KeyframeRequests};
+use crate::wire::api::IceServer;
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::Registry;
-use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::configuration::{RTCConfigurationBuilder, RTCIceTransportPolicy};
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceServer;
 use std::net::IpAddr;
@@ -22,28 +23,41 @@ use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState, RTCPeerConnectionState,
 };
 
-/// Where peer connections listen and which servers help them through NAT.
+/// Where peer connections listen, what they announce, and which servers help them
+/// through NAT.
 #[derive(Debug, Clone)]
 pub struct IceSettings {
-    /// The address host candidates are gathered on (and UDP sockets bound to).
+    /// The address host candidates announce: where the other side sends media.
     pub host_ip: IpAddr,
+    /// The address UDP sockets are bound to when it is not `host_ip` (behind a 1:1 NAT:
+    /// a container with published ports, a cloud VM); host candidates are then
+    /// rewritten to `host_ip` before the description leaves. `None`: `host_ip`.
+    pub bind_ip: Option<IpAddr>,
     /// Inclusive UDP port range for media sockets; `None` lets the OS pick.
     pub udp_ports: Option<(u16, u16)>,
-    /// `stun:` and `turn:` URLs, for deployments behind NAT. None are needed on loopback.
-    pub servers: Vec<String>,
-    pub turn_username: Option<String>,
-    pub turn_credential: Option<String>,
+    /// STUN and TURN servers to gather candidates from. The node's own peer connections
+    /// use none (its host candidates are its media address); clients use what
+    /// `GET /api/ice` gives them.
+    pub servers: Vec<IceServer>,
+    /// Gather and use relay candidates only, as a client that can reach nothing but its
+    /// TURN server does (a browser's `iceTransportPolicy: "relay"`).
+    pub relay_only: bool,
 }
 
 impl IceSettings {
     pub fn loopback() -> Self {
         IceSettings {
             host_ip: IpAddr::from([127, 0, 0, 1]),
+            bind_ip: None,
             udp_ports: None,
             servers: Vec::new(),
-            turn_username: None,
-            turn_credential: None,
+            relay_only: false,
         }
+    }
+
+    /// Host candidates to rewrite: from the bound address to the announced one.
+    fn nat_mapping(&self) -> Option<(IpAddr, IpAddr)> {
+        self.bind_ip.filter(|bind| *bind != self.host_ip).map(|bind| (bind, self.host_ip))
     }
 }
 
@@ -82,6 +96,8 @@ pub struct Peer {
     pub pc: Arc<dyn PeerConnection>,
     pub events: mpsc::Receiver<PeerEvent>,
     gathered: oneshot::Receiver<()>,
+    /// Host candidates to announce on another address (see [`IceSettings::bind_ip`]).
+    nat: Option<(IpAddr, IpAddr)>,
 }
 
 /// How long gathering may take before an answer goes out without it.
@@ -125,33 +141,77 @@ async fn build(ice: &IceSettings, port: u16) -> Result<Peer, MediaError> {
     let servers = ice
         .servers
         .iter()
-        .map(|url| RTCIceServer {
-            urls: vec![url.clone()],
-            username: ice.turn_username.clone().unwrap_or_default(),
-            credential: ice.turn_credential.clone().unwrap_or_default(),
+        .map(|server| RTCIceServer {
+            urls: server.urls.clone(),
+            username: server.username.clone().unwrap_or_default(),
+            credential: server.credential.clone().unwrap_or_default(),
         })
         .collect();
+    let policy = if ice.relay_only { RTCIceTransportPolicy::Relay } else { RTCIceTransportPolicy::All };
     let (events_tx, events) = mpsc::channel(16);
     let (gathered_tx, gathered) = oneshot::channel();
     let handler = Arc::new(Handler { events: events_tx, gathered: Mutex::new(Some(gathered_tx)) });
     let runtime = webrtc::runtime::default_runtime().ok_or(MediaError::NoRuntime)?;
     let pc = PeerConnectionBuilder::new()
-        .with_configuration(RTCConfigurationBuilder::new().with_ice_servers(servers).build())
+        .with_configuration(
+            RTCConfigurationBuilder::new().with_ice_servers(servers).with_ice_transport_policy(policy).build(),
+        )
         .with_media_engine(media)
         .with_interceptor_registry(registry)
         .with_setting_engine(settings)
         .with_handler(handler as Arc<dyn PeerConnectionEventHandler>)
         .with_runtime(runtime)
-        .with_udp_addrs(vec![std::net::SocketAddr::new(ice.host_ip, port)])
+        .with_udp_addrs(vec![std::net::SocketAddr::new(ice.bind_ip.unwrap_or(ice.host_ip), port)])
         .build()
         .await?;
-    Ok(Peer { pc: Arc::new(pc), events, gathered })
+    Ok(Peer { pc: Arc::new(pc), events, gathered, nat: ice.nat_mapping() })
+}
+
+/// `sdp` with every host candidate on `from` (or on any address, when `from` is
+/// unspecified: a socket bound to `0.0.0.0` announces each interface) announcing `to`
+/// instead, and duplicates that leaves dropped. The `webrtc` crate has a setting for this
+/// (`with_nat_1to1_ips`) that its gatherer does not read, hence the rewrite.
+fn announce_host_as(sdp: &str, from: IpAddr, to: IpAddr) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = String::with_capacity(sdp.len());
+    for line in sdp.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\r', '\n']);
+        let Some(candidate) = body.strip_prefix("a=candidate:") else {
+            out.push_str(line);
+            continue;
+        };
+        // foundation component transport priority address port typ type ...
+        let mut fields: Vec<&str> = candidate.split(' ').collect();
+        let host = fields.get(6..8) == Some(&["typ", "host"][..]);
+        let matches = fields
+            .get(4)
+            .and_then(|a| a.parse::<IpAddr>().ok())
+            .is_some_and(|address| address == from || (from.is_unspecified() && address.is_ipv4() == from.is_ipv4()));
+        if !(host && matches) {
+            out.push_str(line);
+            continue;
+        }
+        let announced = to.to_string();
+        fields[4] = &announced;
+        // Same component, transport, address and port: the same candidate.
+        if !seen.insert((fields[1].to_owned(), fields[2].to_ascii_lowercase(), fields[5].to_owned())) {
+            continue;
+        }
+        out.push_str("a=candidate:");
+        out.push_str(&fields.join(" "));
+        out.push_str(&line[body.len()..]);
+    }
+    out
 }
 
 impl Peer {
     async fn local_sdp(&mut self) -> Result<String, MediaError> {
         let _ = tokio::time::timeout(GATHER_TIMEOUT, &mut self.gathered).await;
-        self.pc.local_description().await.map(|d| d.sdp).ok_or(MediaError::NoLocalDescription)
+        let sdp = self.pc.local_description().await.map(|d| d.sdp).ok_or(MediaError::NoLocalDescription)?;
+        Ok(match self.nat {
+            Some((from, to)) => announce_host_as(&sdp, from, to),
+            None => sdp,
+        })
     }
 
     /// Answers a remote offer with every candidate included.
@@ -173,5 +233,32 @@ impl Peer {
     pub async fn accept_answer(&self, answer: String) -> Result<(), MediaError> {
         let answer = RTCSessionDescription::answer(answer).map_err(MediaError::BadSdp)?;
         self.pc.set_remote_description(answer).await.map_err(MediaError::BadSdp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ANSWER: &str = "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\n\
+        a=candidate:1 1 udp 2130706431 172.18.0.5 40001 typ host\r\n\
+        a=candidate:2 1 udp 2130706431 172.19.0.7 40001 typ host\r\n\
+        a=candidate:3 1 udp 1694498815 198.51.100.9 50000 typ srflx raddr 172.18.0.5 rport 40001\r\n\
+        a=candidate:4 1 udp 2130706431 fd00::5 40001 typ host\r\na=end-of-candidates\r\n";
+
+    #[test]
+    fn host_candidates_announce_the_public_address_and_nothing_else_changes() {
+        let public: IpAddr = "203.0.113.7".parse().unwrap();
+        let one = announce_host_as(ANSWER, "172.18.0.5".parse().unwrap(), public);
+        assert!(one.contains("a=candidate:1 1 udp 2130706431 203.0.113.7 40001 typ host\r\n"), "{one}");
+        assert!(one.contains("172.19.0.7 40001 typ host"), "another interface is left alone");
+        assert!(one.contains("198.51.100.9 50000 typ srflx raddr 172.18.0.5 rport 40001"), "only host candidates");
+        assert!(one.starts_with("v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\n") && one.ends_with("a=end-of-candidates\r\n"));
+
+        // Bound to 0.0.0.0: every IPv4 interface announces the public address, once.
+        let any = announce_host_as(ANSWER, "0.0.0.0".parse().unwrap(), public);
+        assert_eq!(any.matches("203.0.113.7 40001 typ host").count(), 1, "{any}");
+        assert!(!any.contains("172.19.0.7"), "{any}");
+        assert!(any.contains("fd00::5 40001 typ host"), "IPv6 is another family");
     }
 }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Bounds on a drop's length: long enough to announce, short enough to stay a drop.
-pub const DROP_SECS: std::ops::RangeInclusive<i64> = 10..=3_600;
+pub const DROP_SECS: std::ops::RangeInclusive<i64> = crate::domain::DropSecs::RANGE;
 
 /// Who asks to join a room.
 pub enum Joiner {

@@ -18,6 +18,7 @@ mod catalog;
 mod orders;
 mod payments;
 mod promo;
+mod refusals;
 mod reports;
 mod rooms;
 mod test_cards;
@@ -34,6 +35,7 @@ pub use payments::{
     RefundLine, RefundOpened, RefundRow, Reversal,
 };
 pub use promo::{NewPromo, PromoCreated, PromoRow, PromoScope};
+pub use refusals::RefusalRow;
 pub use reports::{Aggregates, CampaignCreator, CodeUses, GroupBy, ReportRoom, ReportScope, RoomSet};
 pub use rooms::{DropRow, RoomRow};
 pub use test_cards::TestCardCharge;

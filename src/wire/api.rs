@@ -380,6 +380,30 @@ pub struct RefundLineView {
     pub amount: i64,
 }
 
+/// `GET /api/ice`: what a client gives its `RTCPeerConnection` (`iceServers`) before a
+/// WHIP or WHEP offer, so it can reach the node through a TURN relay when it cannot
+/// directly (docs/protocol.md, section 8).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IceConfig {
+    pub ice_servers: Vec<IceServer>,
+    /// When the TURN credentials stop working for new relays (Unix ms); `null` when there
+    /// are none. Ask again before a peer connection that starts later.
+    pub expires_at: Option<UnixMs>,
+}
+
+/// One STUN or TURN server, in the shape of the browser's `RTCIceServer`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IceServer {
+    /// `stun:`, `turn:` or `turns:` URLs.
+    pub urls: Vec<String>,
+    /// TURN only: `expiry:user` (the TURN REST scheme; `expiry` in Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN only: base64 of HMAC-SHA1(shared secret, username).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Readiness {
     pub database: &'static str,

@@ -3,6 +3,7 @@
 pub const HEALTH: &str = "/health";
 pub const READY: &str = "/ready";
 pub const OPENAPI: &str = "/api/openapi.json";
+pub const ASYNCAPI: &str = "/api/asyncapi.json";
 pub const WS: &str = "/ws";
 
 pub const REGISTER: &str = "/api/auth/register";
@@ -43,6 +44,8 @@ pub const WHIP_SESSION: &str = "/api/rooms/{room_id}/whip/{session_id}";
 /// WHEP: a viewer receives the room's stream.
 pub const WHEP: &str = "/api/rooms/{room_id}/whep";
 pub const WHEP_SESSION: &str = "/api/rooms/{room_id}/whep/{session_id}";
+/// The STUN/TURN servers (TURN with time-limited credentials) for WHIP and WHEP clients.
+pub const ICE: &str = "/api/ice";
 
 pub const CAMPAIGNS: &str = "/api/campaigns";
 pub const CAMPAIGN: &str = "/api/campaigns/{campaign_id}";

@@ -6,10 +6,10 @@
 
 use super::api::Product;
 use crate::domain::{
-    AccountId, BrandId, CardNumber, CommentText, DisplayName, DropId, IdempotencyKey, Money, OrderId, ProductId,
-    PromoCode, PromoCodeId, Reaction, Role, RoomId, Tier, UnixMs,
+    AccountId, BrandId, CardNumber, CommentText, DisplayName, DropId, DropSecs, DropUnits, IdempotencyKey, Money,
+    OrderId, Price, ProductId, PromoCode, PromoCodeId, Quantity, Reaction, Role, RoomId, Tier, UnixMs,
 };
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 
 /// The largest text frame a client may send. A full cart or a 300-character comment fits
@@ -22,7 +22,30 @@ pub const MAX_CLIENT_FRAME_BYTES: usize = 4 * 1024;
 /// snapshot. A frame over it is a bug: it is logged and counted, never silently dropped.
 pub const MAX_SERVER_FRAME_BYTES: usize = 128 * 1024;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Reads an integer field through its domain type `T`, so its limits are checked on
+/// decoding, like those of the typed fields; the schema states the same limits
+/// (`value_type = T`). The field stays an `i64`, so a test can still build a message
+/// the server must refuse.
+fn through<'de, T, D>(d: D) -> Result<i64, D::Error>
+where
+    T: Deserialize<'de> + Into<i64>,
+    D: Deserializer<'de>,
+{
+    T::deserialize(d).map(Into::into)
+}
+
+/// As [`through`], for an optional field (absent or `null` is `None`).
+fn through_optional<'de, T, D>(d: D) -> Result<Option<i64>, D::Error>
+where
+    T: Deserialize<'de> + Into<i64>,
+    D: Deserializer<'de>,
+{
+    Option::<T>::deserialize(d).map(|v| v.map(Into::into))
+}
+
+/// What a client sends: one JSON object per text frame, tagged by `type`. Every field's
+/// own limits are checked on decoding (docs/protocol.md, section 4).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMsg {
     /// Watch a room: with a session token, or as a guest with a display name. `since` and
@@ -58,9 +81,14 @@ pub enum ClientMsg {
     /// `duration_secs` have passed or the units are gone.
     StartDrop {
         product_id: ProductId,
+        #[serde(deserialize_with = "through::<DropUnits, _>")]
+        #[schema(value_type = DropUnits)]
         quantity: i64,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "through_optional::<Price, _>")]
+        #[schema(value_type = Option<Price>)]
         price: Option<i64>,
+        #[serde(deserialize_with = "through::<DropSecs, _>")]
+        #[schema(value_type = DropSecs)]
         duration_secs: i64,
     },
     /// Host only.
@@ -72,10 +100,14 @@ pub enum ClientMsg {
     },
     CartAdd {
         product_id: ProductId,
+        #[serde(deserialize_with = "through::<Quantity, _>")]
+        #[schema(value_type = Quantity)]
         quantity: i64,
     },
     CartSet {
         product_id: ProductId,
+        #[serde(deserialize_with = "through::<Quantity, _>")]
+        #[schema(value_type = Quantity)]
         quantity: i64,
     },
     CartRemove {
@@ -129,7 +161,8 @@ impl ClientMsg {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What the server sends: one JSON object per text frame, tagged by `type`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
     /// Everything a client needs to draw the room. `reset` is true when the client asked
@@ -163,7 +196,8 @@ pub enum ServerMsg {
     },
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A sequenced room event, inside an `event` frame, tagged by `kind`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RoomEvent {
     Comment(CommentView),
@@ -202,7 +236,7 @@ pub enum RoomEvent {
     },
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Snapshot {
     pub room: RoomCard,
     pub lineup: Vec<ProductCard>,
@@ -291,7 +325,7 @@ pub struct DropCard {
     pub ends_at: UnixMs,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Speaker {
     Host,
@@ -299,7 +333,7 @@ pub enum Speaker {
     Guest,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CommentView {
     pub author: String,
     pub speaker: Speaker,
@@ -307,7 +341,7 @@ pub struct CommentView {
     pub at: UnixMs,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SequencedComment {
     pub seq: u64,
     #[serde(flatten)]
@@ -315,7 +349,7 @@ pub struct SequencedComment {
 }
 
 /// A sale as the room sees it: a display name, never an account id or an address.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SaleView {
     pub buyer: String,
     pub product_id: ProductId,
@@ -326,7 +360,7 @@ pub struct SaleView {
     pub drop_left: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Participant {
     pub display_name: String,
     pub account_id: Option<AccountId>,
@@ -411,7 +445,7 @@ impl OrderStatus {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BrandSale {
     pub order_id: OrderId,
     pub room_id: RoomId,

@@ -6,6 +6,7 @@
 use livecart::media::MediaError;
 use livecart::media::peer::{IceSettings, Peer, PeerEvent, new_peer};
 use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::transport::RTCIceCandidate;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
@@ -219,6 +220,18 @@ pub struct CountingViewerHandle {
 impl CountingViewerHandle {
     pub fn packets(&self) -> u64 {
         self.counters.packets.load(Ordering::Relaxed)
+    }
+
+    /// The candidate pair ICE selected, as (local, remote) candidates, once it has; e.g.
+    /// a viewer that may use only its TURN relay has a `Relay` local candidate.
+    pub async fn selected_pair(&self) -> Option<(RTCIceCandidate, RTCIceCandidate)> {
+        for receiver in self.pc.get_receivers().await {
+            let Ok(Some(dtls)) = receiver.transport().await else { continue };
+            if let Ok(Some(pair)) = dtls.ice_transport().get_selected_candidate_pair().await {
+                return Some((pair.local().clone(), pair.remote().clone()));
+            }
+        }
+        None
     }
 
     pub async fn close(self) {

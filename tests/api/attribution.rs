@@ -310,7 +310,8 @@ async fn codes_that_cannot_be_used_are_refused_with_their_own_code_and_change_no
     );
     assert!(answer["error"]["message"].as_str().unwrap().contains("expired"), "{answer}");
     // A code that is not even well-formed is refused on decoding.
-    ws.send_text(r#"{"type":"checkout","idempotency_key":"bad","card":"4242424242424242","promo_code":"a b"}"#).await;
+    ws.send_invalid(r#"{"type":"checkout","idempotency_key":"bad","card":"4242424242424242","promo_code":"a b"}"#)
+        .await;
     assert_eq!(ws.error_code().await, "invalid_input");
 
     // Nothing changed: no order, no stock held, no use taken; the cart is still there.

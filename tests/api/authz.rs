@@ -449,6 +449,7 @@ fn row(method: Method, route: &'static str, at: At, body: Body, expect: [u16; 8]
 /// Routes that are not in the OpenAPI document, on purpose.
 const UNDOCUMENTED: &[(&str, &str, &str)] = &[
     ("GET", routes::OPENAPI, "the document itself"),
+    ("GET", routes::ASYNCAPI, "the WebSocket protocol's own document (AsyncAPI, not OpenAPI)"),
     ("GET", routes::WS, "the WebSocket upgrade: its messages have their own table below"),
     ("ANY", FALLBACK, "unknown API paths answer not_found with our error body"),
 ];
@@ -470,6 +471,7 @@ fn rest_table() -> Vec<Row> {
         row(M::GET,    HEALTH,           Nothing,            B::None,         all(200)),
         row(M::GET,    READY,            Nothing,            B::None,         all(200)),
         row(M::GET,    OPENAPI,          Nothing,            B::None,         all(200)),
+        row(M::GET,    ASYNCAPI,         Nothing,            B::None,         all(200)),
         // A plain GET is no WebSocket handshake; who may send what on a socket is the
         // second table.
         row(M::GET,    WS,               Nothing,            B::None,         all(400)),
@@ -517,6 +519,8 @@ fn rest_table() -> Vec<Row> {
         // A publisher's session is no viewer's: its URL alone must not stop the stream
         // (stopping one takes the host, on the WHIP route above).
         row(M::DELETE, WHEP_SESSION,     PublisherAsViewer,  B::None,         all(404)),
+        // STUN/TURN servers for WHIP and WHEP clients: guests watch too.
+        row(M::GET,    ICE,              Nothing,            B::None,         all(200)),
         row(M::GET,    ORDERS,           Nothing,            B::None,         [401, 200, 200, 200, 200, 200, 200, 200]),
         // An order is its buyer's (and an admin's); anyone else is told it does not exist.
         row(M::GET,    ORDER,            Order,              B::None,         [401, 200, 404, 404, 404, 404, 404, 200]),

@@ -247,10 +247,10 @@ async fn bad_cart_input_gets_a_clear_error_and_changes_nothing() {
     let buyer = app.register(Role::Viewer, "Careful", None).await;
     let (mut ws, _) = app.viewer(scene.room, Some(&buyer.token)).await;
     for quantity in [0, -3, 100, 1_000_000_000_000] {
-        ws.send(&ClientMsg::CartAdd { product_id: scene.products[0], quantity }).await;
+        ws.send_invalid_msg(&ClientMsg::CartAdd { product_id: scene.products[0], quantity }).await;
         assert_eq!(ws.error_code().await, "invalid_input", "quantity {quantity}");
     }
-    ws.send_text(r#"{"type":"cart_add","product_id":-1,"quantity":1}"#).await;
+    ws.send_invalid(r#"{"type":"cart_add","product_id":-1,"quantity":1}"#).await;
     assert_eq!(ws.error_code().await, "invalid_input");
     ws.send(&ClientMsg::CartAdd { product_id: other.products[0], quantity: 1 }).await;
     assert_eq!(ws.error_code().await, "not_in_lineup");

@@ -1067,14 +1067,22 @@ async fn joined(w: &World) -> Socket {
 }
 
 /// The next frame within [`WAIT`]: `Ok(Some(text))`, `Ok(None)` for a close, `Err` for
-/// anything else that is not a frame.
+/// anything else that is not a frame, and for a frame outside the contract
+/// (docs/asyncapi.json). (The frames this test sends are random on purpose: they are
+/// exempt from the contract, which is what they probe.)
 async fn next_text(socket: &mut Socket) -> Result<Option<String>, String> {
     loop {
         match tokio::time::timeout(WAIT, socket.next()).await {
             Err(_) => return Err("no frame within the wait".into()),
             Ok(None) | Ok(Some(Ok(Message::Close(_)))) => return Ok(None),
             Ok(Some(Err(e))) => return Err(format!("connection broke: {e}")),
-            Ok(Some(Ok(Message::Text(text)))) => return Ok(Some(text.to_string())),
+            Ok(Some(Ok(Message::Text(text)))) => {
+                let problems = crate::helpers::contract().server_problems(&text);
+                if !problems.is_empty() {
+                    return Err(format!("a frame docs/asyncapi.json does not describe: {text}: {problems:?}"));
+                }
+                return Ok(Some(text.to_string()));
+            }
             Ok(Some(Ok(Message::Binary(b)))) => return Err(format!("a binary frame from the server: {b:?}")),
             Ok(Some(Ok(_))) => {}
         }
@@ -1155,7 +1163,9 @@ async fn websocket_frames() {
 
     // Still usable: a comment goes through to the room.
     let text = format!("still here after {probe} probes");
-    socket.send(Message::text(json!({"type": "comment", "text": text}).to_string())).await.expect("send");
+    let comment = json!({"type": "comment", "text": text}).to_string();
+    crate::helpers::contract().check_client(&comment);
+    socket.send(Message::text(comment)).await.expect("send");
     loop {
         let frame = next_text(&mut socket).await.expect("a frame").expect("the connection is open");
         if let ServerMsg::Event { event: livecart::wire::ws::RoomEvent::Comment(c), .. } =

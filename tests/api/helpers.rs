@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -365,8 +366,86 @@ impl Scene {
     }
 }
 
+/// The WebSocket contract every test frame is held to: the schemas of the committed
+/// `docs/asyncapi.json` (what clients read), closed objects included, so a field renamed,
+/// added or dropped in the wire types without regenerating the document fails here, in
+/// whichever test first sends or receives such a frame. Frames a test sends malformed on
+/// purpose go through [`Ws::send_invalid`], which requires them to break the contract.
+pub struct Contract {
+    client: jsonschema::Validator,
+    server: jsonschema::Validator,
+}
+
+/// How to bring the document up to date, for every contract failure.
+const REGENERATE: &str = "if the wire types changed on purpose, regenerate the document: \
+    `cargo run -- asyncapi > docs/asyncapi.json` (or `LIVECART_WRITE_ASYNCAPI=1 cargo test --lib asyncapi`)";
+
+pub fn contract() -> &'static Contract {
+    static CONTRACT: OnceLock<Contract> = OnceLock::new();
+    CONTRACT.get_or_init(|| {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/asyncapi.json");
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let doc: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let union = |name: &str| {
+            let root = serde_json::json!({
+                "$ref": format!("#/components/schemas/{name}"),
+                "components": doc["components"].clone(),
+            });
+            jsonschema::draft7::new(&root).unwrap_or_else(|e| panic!("{path}: {name} does not compile: {e}"))
+        };
+        Contract { client: union("ClientMsg"), server: union("ServerMsg") }
+    })
+}
+
+impl Contract {
+    fn problems(validator: &jsonschema::Validator, text: &str) -> Vec<String> {
+        match serde_json::from_str::<Value>(text) {
+            Ok(value) => validator.iter_errors(&value).map(|e| format!("{e} (at {})", e.instance_path())).collect(),
+            Err(e) => vec![format!("not JSON: {e}")],
+        }
+    }
+
+    /// What makes `text` no server message as docs/asyncapi.json describes them (none
+    /// when it is one).
+    pub fn server_problems(&self, text: &str) -> Vec<String> {
+        Self::problems(&self.server, text)
+    }
+
+    /// Whether `text` is a client message as docs/asyncapi.json describes them.
+    pub fn is_client_message(&self, text: &str) -> bool {
+        Self::problems(&self.client, text).is_empty()
+    }
+
+    /// Fails the test unless `text` is a client message as docs/asyncapi.json says.
+    pub fn check_client(&self, text: &str) {
+        let problems = Self::problems(&self.client, text);
+        assert!(
+            problems.is_empty(),
+            "a test sent a frame docs/asyncapi.json does not allow: {text}\n{}\n(send a frame that breaks the \
+             contract on purpose with Ws::send_invalid; {REGENERATE})",
+            problems.join("\n")
+        );
+    }
+
+    /// Fails the test unless `text` is a server message as docs/asyncapi.json says.
+    pub fn check_server(&self, text: &str) {
+        let problems = Self::problems(&self.server, text);
+        assert!(
+            problems.is_empty(),
+            "the server sent a frame docs/asyncapi.json does not describe: {text}\n{}\n({REGENERATE})",
+            problems.join("\n")
+        );
+    }
+}
+
 pub struct Ws {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// A text frame from the server, held to the contract, as the message it is.
+fn server_message(text: &str) -> ServerMsg {
+    contract().check_server(text);
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("bad frame {text}: {e}"))
 }
 
 impl Ws {
@@ -374,8 +453,24 @@ impl Ws {
         self.send_text(&serde_json::to_string(msg).unwrap()).await;
     }
 
+    /// Sends a frame that must be a valid client message (docs/asyncapi.json).
     pub async fn send_text(&mut self, text: &str) {
+        contract().check_client(text);
         self.stream.send(Message::text(text)).await.expect("ws send");
+    }
+
+    /// Sends a frame that breaks the contract on purpose (to see the server refuse it);
+    /// fails the test if the frame is in fact a valid client message, which would make
+    /// the schemas looser than the test thinks.
+    pub async fn send_invalid(&mut self, text: &str) {
+        assert!(!contract().is_client_message(text), "sent as invalid, but docs/asyncapi.json allows it: {text}");
+        self.stream.send(Message::text(text)).await.expect("ws send");
+    }
+
+    /// As [`Ws::send_invalid`], for a message built from the wire types with a value
+    /// out of its limits.
+    pub async fn send_invalid_msg(&mut self, msg: &ClientMsg) {
+        self.send_invalid(&serde_json::to_string(msg).unwrap()).await;
     }
 
     /// The next message from the server, within [`WAIT`].
@@ -387,7 +482,7 @@ impl Ws {
                 .expect("connection closed")
                 .expect("ws error");
             if let Message::Text(text) = msg {
-                return serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad frame {text}: {e}"));
+                return server_message(&text);
             }
         }
     }
@@ -441,7 +536,9 @@ impl Ws {
     /// As [`Ws::send`], but a connection that is gone (its node killed) is reported as
     /// false instead of failing the test.
     pub async fn try_send(&mut self, msg: &ClientMsg) -> bool {
-        self.stream.send(Message::text(serde_json::to_string(msg).unwrap())).await.is_ok()
+        let text = serde_json::to_string(msg).unwrap();
+        contract().check_client(&text);
+        self.stream.send(Message::text(text)).await.is_ok()
     }
 
     /// The next message from the server within `wait`; `Err` says why there was none (the
@@ -456,9 +553,7 @@ impl Ws {
                 Ok(Some(Ok(msg))) => msg,
             };
             match msg {
-                Message::Text(text) => {
-                    return Ok(serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad frame {text}: {e}")));
-                }
+                Message::Text(text) => return Ok(server_message(&text)),
                 Message::Close(_) => return Err("connection closed".into()),
                 _ => {}
             }
@@ -486,12 +581,16 @@ impl Ws {
             let msg = tokio::time::timeout(WAIT, self.stream.next()).await.expect("timed out waiting for the close");
             match msg {
                 Some(Ok(Message::Close(frame))) => return frame.map(|f| (u16::from(f.code), f.reason.to_string())),
+                Some(Ok(Message::Text(text))) => contract().check_server(&text),
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => return None,
             }
         }
     }
 
+    /// The raw socket, for tests that send frames no client should (the fuzz tests):
+    /// what they send is theirs to check; what they read, they hold to the contract
+    /// with [`contract`].
     pub fn into_stream(self) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
         self.stream
     }

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use std::time::Duration;
 
 /// POSTs an SDP offer; returns the status, the body and the `Location`.
-async fn post_sdp(
+pub(crate) async fn post_sdp(
     app: &TestApp,
     route: &str,
     token: Option<&str>,
@@ -26,7 +26,7 @@ async fn post_sdp(
     (resp.status(), resp.text().await.unwrap_or_default(), location)
 }
 
-async fn publish(app: &TestApp, scene: &Scene, codec: VideoCodec) -> (SyntheticPublisher, String) {
+pub(crate) async fn publish(app: &TestApp, scene: &Scene, codec: VideoCodec) -> (SyntheticPublisher, String) {
     let (publisher, offer) = SyntheticPublisher::offer(&IceSettings::loopback(), codec).await.expect("publisher offer");
     let whip = path(routes::WHIP, &[scene.room.get()]);
     let (status, answer, location) = post_sdp(app, &whip, Some(&scene.creator.token), &offer).await;
@@ -45,7 +45,7 @@ async fn watch(app: &TestApp, scene: &Scene) -> CountingViewerHandle {
 }
 
 /// Waits (bounded) until `done` holds.
-async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+pub(crate) async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + WAIT;
     while !done() {
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
@@ -209,4 +209,33 @@ async fn a_stream_outlives_the_room_being_let_go_while_nobody_watches() {
     let (again, _) = publish(&app, &scene, VideoCodec::Vp8).await;
     assert!(matches!(stream_event(&mut room_ws).await, RoomEvent::StreamStarted { resumed: true }));
     again.close().await;
+}
+
+/// Behind a balancer that routes a path prefix to each node (docker/nginx.conf), a
+/// session's `DELETE` must reach the node that holds the session: with a public URL, the
+/// `Location`s of WHIP and WHEP sessions are absolute, on it.
+#[tokio::test]
+async fn with_a_public_url_session_locations_lead_back_to_this_node() {
+    let mut config = crate::helpers::test_config();
+    config.public_url = Some("http://balancer.example:8080/nodes/node1/".into());
+    let app = TestApp::spawn_with(config, livecart::domain::Clock::system()).await;
+    let scene = app.live_room(&[3]).await;
+    let (publisher, whip_location) = publish(&app, &scene, VideoCodec::Vp8).await;
+    let node = "http://balancer.example:8080/nodes/node1";
+    assert!(whip_location.starts_with(&format!("{node}/api/rooms/{}/whip/", scene.room)), "{whip_location}");
+    eventually("the stream is on air", || app.state.media.is_streaming(scene.room)).await;
+
+    let (_viewer, offer) = CountingViewer::offer(&IceSettings::loopback()).await.expect("viewer offer");
+    let (status, answer, location) = post_sdp(&app, &path(routes::WHEP, &[scene.room.get()]), None, &offer).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let location = location.expect("a Location");
+    assert!(location.starts_with(&format!("{node}/api/rooms/{}/whep/", scene.room)), "{location}");
+    // The balancer strips the prefix; the rest of the URL ends the session on this node.
+    let (status, _) = app.send(reqwest::Method::DELETE, location.strip_prefix(node).unwrap(), None, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app
+        .send(reqwest::Method::DELETE, whip_location.strip_prefix(node).unwrap(), Some(&scene.creator.token), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    publisher.close().await;
 }

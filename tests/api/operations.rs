@@ -53,8 +53,10 @@ async fn shutdown_tells_viewers_to_reconnect() {
     let mut stream = ws.into_stream();
     let code = tokio::time::timeout(WAIT, async {
         while let Some(Ok(msg)) = stream.next().await {
-            if let tokio_tungstenite::tungstenite::Message::Close(frame) = msg {
-                return frame.map(|f| u16::from(f.code));
+            match msg {
+                tokio_tungstenite::tungstenite::Message::Close(frame) => return frame.map(|f| u16::from(f.code)),
+                tokio_tungstenite::tungstenite::Message::Text(text) => crate::helpers::contract().check_server(&text),
+                _ => {}
             }
         }
         None

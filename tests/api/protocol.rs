@@ -7,6 +7,8 @@ async fn malformed_frames_get_error_frames_and_the_same_connection_then_works() 
     let app = TestApp::spawn().await;
     let scene = app.live_room(&[2]).await;
     let (mut ws, _) = app.viewer(scene.room, None).await;
+    // Every one breaks the contract (docs/asyncapi.json) on purpose, but the last: that
+    // one is well-formed and refused for the connection's state.
     let bad = [
         ("{not json", "malformed_json"),
         (r#"{"type":"teleport"}"#, "unknown_message"),
@@ -18,15 +20,19 @@ async fn malformed_frames_get_error_frames_and_the_same_connection_then_works() 
         (r#"{"type":"pin","product_id":"seven"}"#, "invalid_input"),
         (r#"{"type":"join","room_id":1,"guest_name":"again"}"#, "already_joined"),
     ];
-    for (frame, code) in bad {
-        ws.send_text(frame).await;
+    for (i, (frame, code)) in bad.into_iter().enumerate() {
+        if i + 1 < bad.len() {
+            ws.send_invalid(frame).await;
+        } else {
+            ws.send_text(frame).await;
+        }
         assert_eq!(ws.error_code().await, code, "for {frame}");
     }
     let long = format!(r#"{{"type":"comment","text":"{}"}}"#, "x".repeat(301));
-    ws.send_text(&long).await;
+    ws.send_invalid(&long).await;
     assert_eq!(ws.error_code().await, "invalid_input");
     let oversize = format!(r#"{{"type":"comment","text":"{}"}}"#, "x".repeat(10_000));
-    ws.send_text(&oversize).await;
+    ws.send_invalid(&oversize).await;
     assert_eq!(ws.error_code().await, "frame_too_large");
 
     ws.send(&ClientMsg::Comment { text: "still here".try_into().unwrap() }).await;
@@ -59,7 +65,7 @@ async fn a_connection_must_join_before_anything_else_and_a_bad_join_can_be_retri
     assert_eq!(ws.error_code().await, "unauthenticated");
     ws.send_text(r#"{"type":"join","room_id":999999,"guest_name":"Lost"}"#).await;
     assert_eq!(ws.error_code().await, "not_found");
-    ws.send_text(r#"{"type":"join","room_id":0,"guest_name":"Zero"}"#).await;
+    ws.send_invalid(r#"{"type":"join","room_id":0,"guest_name":"Zero"}"#).await;
     assert_eq!(ws.error_code().await, "invalid_input");
     let snapshot = ws.join(scene.room, None).await;
     assert_eq!(snapshot.room.id, scene.room);
@@ -122,11 +128,24 @@ async fn a_drop_cannot_promise_more_than_is_in_stock_or_last_forever() {
     let product = scene.products[0];
     host.send(&ClientMsg::StartDrop { product_id: product, quantity: 5, price: None, duration_secs: 60 }).await;
     assert_eq!(host.error_code().await, "sold_out");
-    host.send(&ClientMsg::StartDrop { product_id: product, quantity: -1, price: None, duration_secs: 60 }).await;
+    host.send_invalid_msg(&ClientMsg::StartDrop { product_id: product, quantity: -1, price: None, duration_secs: 60 })
+        .await;
     assert_eq!(host.error_code().await, "invalid_input");
-    host.send(&ClientMsg::StartDrop { product_id: product, quantity: 2, price: Some(-5), duration_secs: 60 }).await;
+    host.send_invalid_msg(&ClientMsg::StartDrop {
+        product_id: product,
+        quantity: 2,
+        price: Some(-5),
+        duration_secs: 60,
+    })
+    .await;
     assert_eq!(host.error_code().await, "invalid_input");
-    host.send(&ClientMsg::StartDrop { product_id: product, quantity: 2, price: None, duration_secs: 86_400 }).await;
+    host.send_invalid_msg(&ClientMsg::StartDrop {
+        product_id: product,
+        quantity: 2,
+        price: None,
+        duration_secs: 86_400,
+    })
+    .await;
     assert_eq!(host.error_code().await, "invalid_input");
     let (_, s) = app.viewer(scene.room, None).await;
     assert!(s.drop.is_none());

@@ -296,8 +296,12 @@ impl Record {
         let pins: Vec<&Pin> = self.pins.iter().filter(|p| self.product_counts(s, p.room, p.product)).collect();
         let impressions: i64 = pins.iter().map(|p| p.impressions).sum();
         let views = self.views.iter().filter(|(r, _, p)| self.product_counts(s, *r, *p)).count() as i64;
-        let adders: BTreeSet<&str> =
-            self.cart_adds.iter().filter(|(r, _, p)| self.product_counts(s, *r, *p)).map(|(_, k, _)| k.as_str()).collect();
+        let adders: BTreeSet<&str> = self
+            .cart_adds
+            .iter()
+            .filter(|(r, _, p)| self.product_counts(s, *r, *p))
+            .map(|(_, k, _)| k.as_str())
+            .collect();
         let started = self.checkouts.iter().filter(|(r, _)| s.rooms.contains(r)).count() as i64;
         let paid = self.checkouts.iter().filter(|(r, p)| s.rooms.contains(r) && *p).count() as i64;
         let pin_end = |p: &Pin| p.end.or(self.rooms[&p.room].2).expect("every pin of the show has ended");
@@ -306,7 +310,9 @@ impl Record {
             .orders
             .iter()
             .filter(|o| orders.contains(&o.id.get()))
-            .filter(|o| pins.iter().any(|p| p.room == o.room_id && p.start <= o.created_at.0 && o.created_at.0 < pin_end(p)))
+            .filter(|o| {
+                pins.iter().any(|p| p.room == o.room_id && p.start <= o.created_at.0 && o.created_at.0 < pin_end(p))
+            })
             .count() as i64;
         let drops: Vec<&DropRec> = self.drops.iter().filter(|d| self.product_counts(s, d.room, d.product)).collect();
         let (mut drop_units, mut drop_ms, mut sold_out, mut sell_out_total) = (0, 0, 0, 0);
@@ -314,9 +320,12 @@ impl Record {
             let sales: Vec<&OrderView> = self
                 .orders
                 .iter()
-                .filter(|o| o.room_id == d.room && o.lines.iter().any(|l| l.product_id == d.product && l.drop_id.is_some()))
+                .filter(|o| {
+                    o.room_id == d.room && o.lines.iter().any(|l| l.product_id == d.product && l.drop_id.is_some())
+                })
                 .collect();
-            drop_units += sales.iter().flat_map(|o| &o.lines).filter(|l| l.drop_id.is_some()).map(|l| l.quantity).sum::<i64>();
+            drop_units +=
+                sales.iter().flat_map(|o| &o.lines).filter(|l| l.drop_id.is_some()).map(|l| l.quantity).sum::<i64>();
             // The show's drop sells out: it ran until its last unit was sold.
             let last = sales.iter().map(|o| o.created_at.0).max().expect("the drop sold");
             drop_ms += last - d.start;
@@ -523,7 +532,9 @@ impl Show {
     async fn leave(&mut self, room: RoomId, conns: Vec<Conn>) {
         let now = self.nodes.now();
         for c in conns {
-            if let Some(v) = self.record.visits.iter_mut().find(|v| v.room == room && v.key == c.key && v.left.is_none()) {
+            if let Some(v) =
+                self.record.visits.iter_mut().find(|v| v.room == room && v.key == c.key && v.left.is_none())
+            {
                 v.left = Some(now);
             }
             c.ws.close().await;
@@ -546,7 +557,11 @@ impl Show {
 
     async fn pin(&mut self, host: &mut Conn, room: RoomId, product: ProductId, viewers: i64) {
         host.ws.send(&ClientMsg::Pin { product_id: product }).await;
-        host.ws.recv_until(|m| matches!(m, ServerMsg::Event { event: livecart::wire::ws::RoomEvent::Pinned { .. }, .. }).then_some(())).await;
+        host.ws
+            .recv_until(|m| {
+                matches!(m, ServerMsg::Event { event: livecart::wire::ws::RoomEvent::Pinned { .. }, .. }).then_some(())
+            })
+            .await;
         let now = self.nodes.now();
         let ended = self.record.pins.iter().filter(|p| p.room == room && p.end.is_none()).count() as i64;
         for p in self.record.pins.iter_mut().filter(|p| p.room == room && p.end.is_none()) {
@@ -563,7 +578,12 @@ impl Show {
 
     async fn unpin(&mut self, host: &mut Conn, room: RoomId) {
         host.ws.send(&ClientMsg::Unpin {}).await;
-        host.ws.recv_until(|m| matches!(m, ServerMsg::Event { event: livecart::wire::ws::RoomEvent::Unpinned { .. }, .. }).then_some(())).await;
+        host.ws
+            .recv_until(|m| {
+                matches!(m, ServerMsg::Event { event: livecart::wire::ws::RoomEvent::Unpinned { .. }, .. })
+                    .then_some(())
+            })
+            .await;
         let now = self.nodes.now();
         for p in self.record.pins.iter_mut().filter(|p| p.room == room && p.end.is_none()) {
             p.end = Some(now);
@@ -609,7 +629,14 @@ impl Show {
     }
 
     /// Checks out the cart of `c`: recorded as a started checkout, and the order when paid.
-    async fn checkout(&mut self, c: &mut Conn, room: RoomId, key: &str, card: &str, promo: Option<&str>) -> Result<OrderView, String> {
+    async fn checkout(
+        &mut self,
+        c: &mut Conn,
+        room: RoomId,
+        key: &str,
+        card: &str,
+        promo: Option<&str>,
+    ) -> Result<OrderView, String> {
         c.ws.send(&checkout(key, card, promo)).await;
         let outcome = c.ws.checkout_outcome().await;
         self.record.checkouts.push((room, outcome.is_ok()));
@@ -634,7 +661,13 @@ async fn settles<F: AsyncFnMut() -> Vec<String>>(mut check: F) {
     }
 }
 
-async fn get_report<T: serde::de::DeserializeOwned>(client: &Client, route: &str, id: i64, token: &str, query: &str) -> T {
+async fn get_report<T: serde::de::DeserializeOwned>(
+    client: &Client,
+    route: &str,
+    id: i64,
+    token: &str,
+    query: &str,
+) -> T {
     let url = format!("{}{query}", path(route, &[id]));
     let (status, body) = client.send(reqwest::Method::GET, &url, Some(token), None).await;
     assert_eq!(status, 200, "GET {url}: {body}");
@@ -657,7 +690,12 @@ async fn every_report_of_a_scripted_show_equals_a_naive_recount() {
     let co_host = api.register(Role::Creator, "Noor", None).await;
     for (who, followers) in [(&host, 8_200), (&co_host, 120_000)] {
         let (s, body) = api
-            .send(reqwest::Method::PUT, &path(routes::CREATOR, &[who.account.id.get()]), Some(&admin.token), Some(&json!({"followers": followers})))
+            .send(
+                reqwest::Method::PUT,
+                &path(routes::CREATOR, &[who.account.id.get()]),
+                Some(&admin.token),
+                Some(&json!({"followers": followers})),
+            )
             .await;
         assert_eq!(s, 204, "{body}");
     }
@@ -685,7 +723,9 @@ async fn every_report_of_a_scripted_show_equals_a_naive_recount() {
     assert_eq!(s, 201, "promo code: {body}");
 
     // The earlier show: the baseline of the next one's uplift.
-    let baseline: RoomView = api.post(routes::ROOMS, Some(&host.token), &json!({"title": "Earlier", "starts_at": 0, "product_ids": [serum]})).await;
+    let baseline: RoomView = api
+        .post(routes::ROOMS, Some(&host.token), &json!({"title": "Earlier", "starts_at": 0, "product_ids": [serum]}))
+        .await;
     let r0 = baseline.id;
     let _: RoomView = api.post(&path(routes::ROOM_GO_LIVE, &[r0.get()]), Some(&host.token), &()).await;
     show.record.rooms.insert(r0, (host.account.id, None, None));
@@ -711,10 +751,21 @@ async fn every_report_of_a_scripted_show_equals_a_naive_recount() {
     show.nodes.advance(1_000);
 
     // The show, co-hosted; viewers over every node.
-    let room: RoomView = api.post(routes::ROOMS, Some(&host.token), &json!({"title": "Glow live", "starts_at": 0, "product_ids": [serum, balm, mask]})).await;
+    let room: RoomView = api
+        .post(
+            routes::ROOMS,
+            Some(&host.token),
+            &json!({"title": "Glow live", "starts_at": 0, "product_ids": [serum, balm, mask]}),
+        )
+        .await;
     let r1 = room.id;
     let (s, body) = api
-        .send(reqwest::Method::PUT, &path(routes::ROOM_CO_HOST, &[r1.get()]), Some(&host.token), Some(&json!({"creator_id": co_host.account.id})))
+        .send(
+            reqwest::Method::PUT,
+            &path(routes::ROOM_CO_HOST, &[r1.get()]),
+            Some(&host.token),
+            Some(&json!({"creator_id": co_host.account.id})),
+        )
         .await;
     assert_eq!(s, 200, "co-host: {body}");
     let _: RoomView = api.post(&path(routes::ROOM_GO_LIVE, &[r1.get()]), Some(&host.token), &()).await;
@@ -753,9 +804,13 @@ async fn every_report_of_a_scripted_show_equals_a_naive_recount() {
     show.add(&mut c[2], r1, &[(serum, 1)]).await;
 
     show.nodes.advance(100);
-    let with_code = show.checkout(&mut c[1], r1, "show-1", TestCards::SUCCEEDS, Some("glow10")).await.expect("paid with the code");
+    let with_code =
+        show.checkout(&mut c[1], r1, "show-1", TestCards::SUCCEEDS, Some("glow10")).await.expect("paid with the code");
     assert_eq!(with_code.promo_code.as_deref(), Some("GLOW10"));
-    assert_eq!(show.checkout(&mut c[2], r1, "show-2", TestCards::DECLINES, None).await.unwrap_err(), "payment_declined");
+    assert_eq!(
+        show.checkout(&mut c[2], r1, "show-2", TestCards::DECLINES, None).await.unwrap_err(),
+        "payment_declined"
+    );
     show.add(&mut c[3], r1, &[(balm, 1), (serum, 1)]).await;
     let to_refund = show.checkout(&mut c[3], r1, "show-3", TestCards::SUCCEEDS, None).await.expect("paid");
 
@@ -768,7 +823,11 @@ async fn every_report_of_a_scripted_show_equals_a_naive_recount() {
     show.nodes.advance(100);
     show.unpin(&mut h1, r1).await;
     h1.ws.send(&ClientMsg::StartDrop { product_id: mask, quantity: 3, price: Some(900), duration_secs: 300 }).await;
-    h1.ws.recv_until(|m| matches!(m, ServerMsg::Event { event: livecart::wire::ws::RoomEvent::DropStarted { .. }, .. }).then_some(())).await;
+    h1.ws
+        .recv_until(|m| {
+            matches!(m, ServerMsg::Event { event: livecart::wire::ws::RoomEvent::DropStarted { .. }, .. }).then_some(())
+        })
+        .await;
     show.record.drops.push(DropRec { room: r1, product: mask, start: show.nodes.now() });
 
     show.nodes.advance(150);
@@ -819,7 +878,11 @@ async fn every_report_of_a_scripted_show_equals_a_naive_recount() {
         for who in [&host, &co_host, &brand, &admin] {
             let r: RoomReport = get_report(&api, routes::ROOM_REPORT, r1.get(), &who.token, "").await;
             let scope = Scope { brand: (who.account.role == Role::Brand).then_some(brand_id), ..room_scope(r1) };
-            wrong.extend(diff(&format!("room report as {}", who.account.display_name), &figures(&r.figures), &record.naive(&scope)));
+            wrong.extend(diff(
+                &format!("room report as {}", who.account.display_name),
+                &figures(&r.figures),
+                &record.naive(&scope),
+            ));
             assert!(!r.live, "the show has ended");
             for p in &r.products {
                 let want = record.naive(&product_scope(&scope, p.product_id));
@@ -827,15 +890,23 @@ async fn every_report_of_a_scripted_show_equals_a_naive_recount() {
                 wrong.extend(diff(&format!("room report, product {}", p.title), &product_figures(p), &want));
             }
             assert_eq!(r.products.iter().map(|p| p.product_id).collect::<Vec<_>>(), [serum, balm, mask]);
-            let codes: Vec<_> = r.promo_codes.iter().map(|c| (c.code.as_str(), c.creator_id, c.redemptions, c.gmv.amount, c.discount.amount)).collect();
+            let codes: Vec<_> = r
+                .promo_codes
+                .iter()
+                .map(|c| (c.code.as_str(), c.creator_id, c.redemptions, c.gmv.amount, c.discount.amount))
+                .collect();
             let line = &with_code.lines[0];
-            assert_eq!(codes, [("GLOW10", host.account.id, 1, line.line_total, (line.list_price - line.unit_price) * line.quantity)]);
+            assert_eq!(
+                codes,
+                [("GLOW10", host.account.id, 1, line.line_total, (line.list_price - line.unit_price) * line.quantity)]
+            );
             // Uplift against the earlier show.
             let u = r.uplift.clone().expect("the earlier show is the baseline");
             assert_eq!(u.baseline_rooms, [r0]);
             let (this, base) = (record.naive(&scope), record.naive(&Scope { brand: scope.brand, ..room_scope(r0) }));
             for (name, got) in [("sales_velocity", &u.sales_velocity), ("conversion_rate", &u.conversion_rate)] {
-                let term = |m: &BTreeMap<&'static str, i64>, part: &str| i128::from(m[format!("{name}.{part}").as_str()]);
+                let term =
+                    |m: &BTreeMap<&'static str, i64>, part: &str| i128::from(m[format!("{name}.{part}").as_str()]);
                 let (a, b, c, d) = (term(&this, "n"), term(&this, "d"), term(&base, "n"), term(&base, "d"));
                 if got.value != value(a * d, b * c) {
                     wrong.push(format!("uplift {name}: {got:?}, expected {:?}", value(a * d, b * c)));
@@ -846,15 +917,25 @@ async fn every_report_of_a_scripted_show_equals_a_naive_recount() {
         for (who, rooms_of) in [(&host, both.clone()), (&co_host, rooms(&[r1]))] {
             let r: CreatorReport = get_report(&api, routes::CREATOR_REPORT, who.account.id.get(), &who.token, "").await;
             let scope = Scope { rooms: rooms_of.clone(), commission_of: Some(who.account.id), ..Scope::default() };
-            wrong.extend(diff(&format!("creator report of {}", who.account.display_name), &figures(&r.figures), &record.naive(&scope)));
+            wrong.extend(diff(
+                &format!("creator report of {}", who.account.display_name),
+                &figures(&r.figures),
+                &record.naive(&scope),
+            ));
             assert_eq!(r.rooms.iter().map(|row| row.room.id).collect::<BTreeSet<_>>(), rooms_of);
             for row in &r.rooms {
-                let scope = Scope { rooms: rooms(&[row.room.id]), commission_of: Some(who.account.id), ..Scope::default() };
-                wrong.extend(diff(&format!("{}'s room {}", who.account.display_name, row.room.id), &figures(&row.figures), &record.naive(&scope)));
+                let scope =
+                    Scope { rooms: rooms(&[row.room.id]), commission_of: Some(who.account.id), ..Scope::default() };
+                wrong.extend(diff(
+                    &format!("{}'s room {}", who.account.display_name, row.room.id),
+                    &figures(&row.figures),
+                    &record.naive(&scope),
+                ));
             }
             assert_eq!(r.uplift, None, "no earlier room before the period's first");
         }
-        let co_tier: CreatorReport = get_report(&api, routes::CREATOR_REPORT, co_host.account.id.get(), &admin.token, "").await;
+        let co_tier: CreatorReport =
+            get_report(&api, routes::CREATOR_REPORT, co_host.account.id.get(), &admin.token, "").await;
         assert_eq!(co_tier.creator.tier, Tier::Mid);
         // The brand: both shows.
         let b: BrandReport = get_report(&api, routes::BRAND_REPORT, brand_id.get(), &brand.token, "").await;
@@ -871,8 +952,18 @@ async fn every_report_of_a_scripted_show_equals_a_naive_recount() {
         wrong.extend(diff("campaign report", &figures(&k.figures), &want));
         let cost = want["commission.net"] + flat_fee;
         let new_buyers = want["new_buyers"];
-        let expected = (flat_fee, cost, value((want["net_gmv"] - cost).into(), cost.into()), (new_buyers > 0).then(|| cost / new_buyers));
-        let got = (k.cost.flat_fees.amount, k.cost.cost.amount, k.cost.roi.value.clone(), k.cost.cost_per_new_buyer.map(|m| m.amount));
+        let expected = (
+            flat_fee,
+            cost,
+            value((want["net_gmv"] - cost).into(), cost.into()),
+            (new_buyers > 0).then(|| cost / new_buyers),
+        );
+        let got = (
+            k.cost.flat_fees.amount,
+            k.cost.cost.amount,
+            k.cost.roi.value.clone(),
+            k.cost.cost_per_new_buyer.map(|m| m.amount),
+        );
         if got != expected {
             wrong.push(format!("campaign cost {got:?}, expected {expected:?}"));
         }
@@ -891,6 +982,9 @@ async fn every_report_of_a_scripted_show_equals_a_naive_recount() {
         let earnings: Vec<livecart::wire::api::CommissionBalance> =
             api.get(&path(routes::CREATOR_EARNINGS, &[who.account.id.get()]), Some(&who.token)).await;
         let r: CreatorReport = get_report(&api, routes::CREATOR_REPORT, who.account.id.get(), &who.token, "").await;
-        assert_eq!((earnings[0].accrued, earnings[0].reversed), (r.figures.commission.accrued, r.figures.commission.reversed));
+        assert_eq!(
+            (earnings[0].accrued, earnings[0].reversed),
+            (r.figures.commission.accrued, r.figures.commission.reversed)
+        );
     }
 }

@@ -508,7 +508,7 @@ async fn a_brand_creates_lists_reads_and_changes_its_campaigns() {
     let url = path(routes::CAMPAIGN, &[created.id.get()]);
 
     let listed: Vec<CampaignView> = app.get(routes::CAMPAIGNS, Some(glow.token())).await;
-    assert_eq!(listed, [created.clone()]);
+    assert_eq!(listed, std::slice::from_ref(&created));
     let theirs: Vec<CampaignView> = app.get(routes::CAMPAIGNS, Some(rival.token())).await;
     assert!(theirs.is_empty());
     let read: CampaignView = app.get(&url, Some(glow.token())).await;
@@ -659,6 +659,25 @@ async fn a_campaign_report_compares_its_creators_with_cost_and_roi() {
     // A period before the sales: nothing sold, no fees (no room went live in it).
     let early: CampaignReport = report(&app, routes::CAMPAIGN_REPORT, id, glow.token(), "?to=1").await;
     assert_eq!((early.figures.orders, early.cost.cost.amount, early.cost.roi.value.clone()), (0, 0, None));
+    // A campaign counts in its own currency unless asked for another.
+    let in_usd = new_campaign(
+        &app,
+        &glow,
+        json!({"name": "In dollars", "budget": {"amount": 100_000, "currency": "USD"}, "flat_fee": {"amount": 500, "currency": "USD"},
+               "agreement_ids": deals, "room_ids": [nano_room, micro_room]}),
+    )
+    .await;
+    let usd: CampaignReport = report(&app, routes::CAMPAIGN_REPORT, in_usd.id.get(), glow.token(), "").await;
+    assert_eq!((usd.basis.currency.as_str(), usd.figures.orders, usd.cost.flat_fees.amount), ("USD", 0, 1_000));
+    assert_eq!(usd.basis.other_currencies.iter().map(|c| c.as_str()).collect::<Vec<_>>(), ["EUR"]);
+    let eur: CampaignReport =
+        report(&app, routes::CAMPAIGN_REPORT, in_usd.id.get(), glow.token(), "?currency=EUR").await;
+    assert_eq!(
+        (eur.figures.orders, eur.cost.flat_fees.amount, eur.budget_left.amount),
+        (3, 0, 100_000),
+        "no fees in another currency"
+    );
+
     // Only the brand and admins; the campaign's own creators neither.
     let campaign_url = path(routes::CAMPAIGN_REPORT, &[id]);
     for (token, expected) in [(nano.token.as_str(), 404), (admin.token.as_str(), 200)] {
