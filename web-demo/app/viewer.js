@@ -1,16 +1,18 @@
 // The viewer app: sign in or watch as a guest, pick a room, watch it over WHEP, chat,
-// react, and buy the pinned product through the room WebSocket (docs/protocol.md).
+// react, and buy the pinned product, all through the client library (../sdk/): the room
+// connection resumes after a drop without a gap, a purchase keeps its idempotency key
+// across retries, and the room state is folded from the protocol's frames there.
 // Routes live in the fragment: #/ (rooms), #/signin, #/room/ID.
 
-import { RoomSocket, api, countdown, formatMoney, h, loadSession, money, newKey, setState, signIn, signOut } from './common.js';
-import { SignallingError, endSession, negotiate, preferForwardableVideo, whepUrl } from '../live/whip.js';
+import { api, countdown, formatMoney, h, livecart, loadSession, money, setState, signIn, signOut } from './common.js';
+import { REACTIONS, SignallingError, preferForwardableVideo } from '../sdk/index.js';
+import { iceConfiguration } from './ice.js';
 
 const $ = (id) => document.getElementById(id);
 const GUEST_KEY = 'livecart.guest';
 const RETURN_KEY = 'livecart.returnRoom';
-const REACTIONS = ['heart', 'fire', 'clap', 'laugh', 'wow'];
 
-let room = null; // the open room's state, see openRoom()
+let room = null; // the open room, see openRoom()
 
 // ---------- identity ----------
 
@@ -127,20 +129,23 @@ async function loadRooms() {
 
 // ---------- the room ----------
 
+const CONNECTION_TEXT = {
+  connecting: ['connecting', 'connecting…'],
+  replaying: ['ok', 'connected'],
+  joined: ['ok', 'connected'],
+  reconnecting: ['reconnecting', 'reconnecting…'],
+  closed: ['closed', 'disconnected'],
+};
+
 function openRoom(id) {
   const session = loadSession();
+  const conn = livecart().room(Number(id), session ? {} : { guestName: guestName() });
   room = {
     id,
     session,
-    lineup: new Map(),
-    pinned: null,
-    drop: null,
-    cart: null,
-    status: null,
-    streaming: false,
-    reactions: Object.fromEntries(REACTIONS.map((r) => [r, 0])),
+    conn,
+    state: conn.room, // the library's RoomState: lineup, pinned, drop, cart, reactions, …
     video: null,
-    checkout: null, // { key, card, inFlight }
     timer: setInterval(tick, 1000),
   };
   $('chat').replaceChildren();
@@ -149,88 +154,58 @@ function openRoom(id) {
   $('checkout-result').hidden = true;
   $('retry-pay').hidden = true;
   setStream('not-started', 'stream not started');
-  room.socket = new RoomSocket({
-    roomId: id,
-    token: session?.token,
-    guestName: session ? null : guestName(),
-    onMessage: onMessage,
-    onState: (state) => {
-      const text = { connecting: 'connecting…', open: 'connected', reconnecting: 'reconnecting…', closed: 'disconnected' }[state];
-      setState($('conn'), state === 'open' ? 'ok' : state === 'reconnecting' ? 'reconnecting' : state, text);
-    },
+  conn.on('state', (state) => {
+    const [key, text] = CONNECTION_TEXT[state] ?? [];
+    if (key) setState($('conn'), key, text);
   });
-  room.socket.connect();
+  conn.on('failed', ({ error }) => setState($('conn'), 'error', error?.code === 'not_found' ? 'This room does not exist.'
+    : error ? error.message : 'Could not reach the room; reload to try again.'));
+  conn.on('session_ended', () => backToSignIn());
+  conn.on('snapshot', applySnapshot);
+  conn.on('event', applyEvent);
+  conn.on('viewers', (count) => { $('viewer-count').textContent = count; });
+  conn.on('reactions', renderReactions);
+  conn.on('cart', renderCart);
+  conn.on('error', onError);
+  conn.connect();
 }
 
 function closeRoom() {
   if (!room) return;
-  room.socket.close();
+  room.conn.purchase?.abandon();
+  room.conn.close();
   clearInterval(room.timer);
   stopVideo();
   room = null;
 }
 
-function onMessage(msg) {
-  if (!room) return;
-  switch (msg.type) {
-    case 'snapshot':
-      applySnapshot(msg);
-      break;
-    case 'resumed':
-      if (room.checkout?.inFlight) sendCheckout(); // the reply may have been lost with the connection
-      break;
-    case 'event':
-      applyEvent(msg.event);
-      break;
-    case 'viewers':
-      $('viewer-count').textContent = msg.count;
-      break;
-    case 'reactions':
-      for (const [name, count] of Object.entries(msg.counts)) room.reactions[name] = (room.reactions[name] || 0) + count;
-      renderReactions();
-      break;
-    case 'cart':
-      room.cart = msg.cart;
-      renderCart();
-      break;
-    case 'order_confirmed':
-      onOrderConfirmed(msg.order);
-      break;
-    case 'error':
-      onError(msg);
-      break;
-    default:
-      break;
-  }
+/** The stored session ended (signed out elsewhere, expired): sign in again and come back here. */
+function backToSignIn() {
+  const id = room.id;
+  signOut();
+  sessionStorage.setItem(RETURN_KEY, id);
+  location.hash = '#/signin';
 }
 
 function applySnapshot(snap) {
-  room.lineup = new Map(snap.lineup.map((p) => [p.id, { ...p }]));
-  room.pinned = snap.pinned;
-  room.drop = snap.drop;
-  room.cart = snap.cart;
-  room.you = snap.you;
-  room.status = snap.room.status;
-  room.host = snap.room.host;
-  room.title = snap.room.title;
-  renderTerms(snap.room.co_host, snap.room.disclosure);
+  const st = room.state;
+  renderTerms(st.card.co_host, st.card.disclosure);
   document.title = `${snap.room.title} · livecart`;
-  $('viewer-count').textContent = snap.viewers;
+  $('viewer-count').textContent = st.viewers;
   $('chat').replaceChildren();
-  for (const c of snap.comments) addComment(c);
+  for (const c of st.comments) addComment(c);
   renderPinned();
   renderLineup();
   renderCart();
-  if (room.status === 'ended') {
+  if (st.status === 'ended') {
     stopVideo();
     setStream('ended', 'stream ended: the show is over');
-  } else if (snap.streaming) {
+  } else if (st.streaming) {
     startVideo();
   } else {
     stopVideo();
     setStream('not-started', 'stream not started');
   }
-  if (room.checkout?.inFlight) sendCheckout();
 }
 
 function applyEvent(event) {
@@ -239,40 +214,20 @@ function applyEvent(event) {
       addComment(event);
       break;
     case 'pinned':
-      room.lineup.set(event.product.id, { ...event.product });
-      room.pinned = event.product.id;
+    case 'unpinned':
+    case 'drop_started':
+    case 'drop_ended':
+    case 'product_updated':
       renderPinned();
       renderLineup();
       break;
-    case 'unpinned':
-      room.pinned = null;
-      renderPinned();
-      break;
-    case 'drop_started':
-      room.drop = event.drop;
-      renderPinned();
-      break;
-    case 'drop_ended':
-      if (room.drop?.id === event.drop_id) room.drop = null;
-      renderPinned();
-      break;
-    case 'sale': {
-      const product = room.lineup.get(event.product_id);
-      if (product) product.stock = event.stock_left;
-      if (event.drop_left != null && room.drop?.product_id === event.product_id) room.drop.remaining = event.drop_left;
+    case 'sale':
       addSale(event);
       renderPinned();
       renderLineup();
       break;
-    }
-    case 'room_live':
-      room.status = 'live';
-      break;
     case 'room_ended':
-      room.status = 'ended';
-      room.pinned = null;
-      room.drop = null;
-      stopVideo();
+      stopVideo({ serverClosed: true }); // ending the room closes every media session
       setStream('ended', 'stream ended: the show is over');
       renderPinned();
       break;
@@ -295,8 +250,9 @@ function applyEvent(event) {
 // Who presents the show, and the sponsorship disclosure advertising rules require every
 // viewer to see (docs/protocol.md, section 9.3).
 function renderTerms(coHost, disclosure) {
-  const hosts = coHost ? `${room.host.display_name} & ${coHost.display_name}` : room.host.display_name;
-  $('room-title').textContent = `${room.title} · ${hosts}`;
+  const { title, host } = room.state.card;
+  const hosts = coHost ? `${host.display_name} & ${coHost.display_name}` : host.display_name;
+  $('room-title').textContent = `${title} · ${hosts}`;
   const banner = $('disclosure');
   banner.textContent = disclosure || '';
   banner.hidden = !disclosure;
@@ -319,24 +275,20 @@ function addSale(sale) {
 function renderReactions() {
   for (const name of REACTIONS) {
     const span = document.querySelector(`[data-count="${name}"]`);
-    if (span) span.textContent = room.reactions[name];
+    if (span) span.textContent = room.state.reactions[name];
   }
-}
-
-function runningDrop(productId) {
-  const d = room.drop;
-  return d && d.product_id === productId && d.ends_at > Date.now() ? d : null;
 }
 
 function renderPinned() {
   if (!room) return;
+  const st = room.state;
   const box = $('pinned');
-  const product = room.pinned != null ? room.lineup.get(room.pinned) : null;
+  const product = st.pinnedProduct;
   if (!product) {
-    box.replaceChildren(h('p', { class: 'muted' }, room.status === 'ended' ? 'This show has ended.' : 'The host has not featured a product yet.'));
+    box.replaceChildren(h('p', { class: 'muted' }, st.status === 'ended' ? 'This show has ended.' : 'The host has not featured a product yet.'));
     return;
   }
-  const drop = runningDrop(product.id);
+  const drop = st.runningDrop(product.id);
   const price = drop
     ? h('div', { class: 'price' }, money(drop.price), h('s', {}, money(product.price)))
     : h('div', { class: 'price' }, money(product.price));
@@ -361,7 +313,7 @@ function renderPinned() {
         h('p', { class: 'stock', id: 'stock-left' }, product.stock > 0 ? `${product.stock} left in stock` : 'Sold out'),
         drop ? h('p', { class: 'drop', id: 'drop-info' }, `⚡ Drop: ${drop.remaining} of ${drop.quantity} left · ends in `,
           h('span', { id: 'drop-countdown' }, countdown(drop.ends_at - Date.now()))) : null,
-        h('button', { type: 'button', id: 'add-to-cart', disabled: soldOut || room.status === 'ended', onclick: () => addToCart(product.id) },
+        h('button', { type: 'button', id: 'add-to-cart', disabled: soldOut || st.status === 'ended', onclick: () => addToCart(product.id) },
           soldOut ? 'Sold out' : 'Add to cart'),
       )),
   );
@@ -375,7 +327,7 @@ function tick() {
   if (!room) return;
   const counter = $('drop-countdown');
   if (!counter) return;
-  const left = (room.drop?.ends_at ?? 0) - Date.now();
+  const left = (room.state.drop?.ends_at ?? 0) - Date.now();
   if (left > 0) counter.textContent = countdown(left);
   else renderPinned();
 }
@@ -383,8 +335,8 @@ function tick() {
 function renderLineup() {
   const list = $('lineup');
   list.replaceChildren();
-  for (const p of room.lineup.values()) {
-    list.append(h('li', {}, h('span', {}, p.title, room.pinned === p.id ? ' ★' : ''), h('span', { class: 'muted' }, `${money(p.price)} · ${p.stock} left`)));
+  for (const p of room.state.lineup.values()) {
+    list.append(h('li', {}, h('span', {}, p.title, room.state.pinned === p.id ? ' ★' : ''), h('span', { class: 'muted' }, `${money(p.price)} · ${p.stock} left`)));
   }
 }
 
@@ -409,7 +361,7 @@ function addToCart(productId) {
     askToSignIn();
     return;
   }
-  if (!room.socket.send({ type: 'cart_add', product_id: productId, quantity: 1 })) {
+  if (!room.conn.cartAdd(productId, 1)) {
     buyNotice('error', 'Not connected right now; try again in a moment.');
     return;
   }
@@ -419,7 +371,7 @@ function addToCart(productId) {
 // ---------- cart and checkout ----------
 
 function renderCart() {
-  const cart = room?.cart;
+  const cart = room?.state.cart;
   const lines = cart?.lines ?? [];
   $('cart-count').textContent = lines.reduce((n, l) => n + l.quantity, 0);
   const list = $('cart-lines');
@@ -429,13 +381,13 @@ function renderCart() {
     const qty = h('input', { type: 'number', min: 1, max: 99, value: line.quantity, 'aria-label': `Quantity of ${line.title}` });
     qty.addEventListener('change', () => {
       const q = Number(qty.value);
-      if (Number.isInteger(q) && q >= 1 && q <= 99) room.socket.send({ type: 'cart_set', product_id: line.product_id, quantity: q });
+      if (Number.isInteger(q) && q >= 1 && q <= 99) room.conn.cartSet(line.product_id, q);
     });
     list.append(
       h('li', {},
         h('div', {}, h('strong', {}, line.title), h('div', { class: 'muted' }, `${money(line.unit_price)} each · ${money(line.line_total)}`)),
         qty,
-        h('button', { type: 'button', class: 'secondary', 'aria-label': `Remove ${line.title}`, onclick: () => room.socket.send({ type: 'cart_remove', product_id: line.product_id }) }, 'Remove')),
+        h('button', { type: 'button', class: 'secondary', 'aria-label': `Remove ${line.title}`, onclick: () => room.conn.cartRemove(line.product_id) }, 'Remove')),
     );
   }
   $('cart-total').textContent = cart?.total ? money(cart.total) : '—';
@@ -459,14 +411,46 @@ function checkoutResult(state, text) {
   $('pay').disabled = state === 'pending';
 }
 
-function sendCheckout() {
-  const c = room.checkout;
-  c.inFlight = true;
-  if (!room.socket.send({ type: 'checkout', idempotency_key: c.key, card: c.card })) {
-    checkoutResult('pending', 'Waiting for the connection to come back…');
-    return;
-  }
-  checkoutResult('pending', 'Paying…');
+const FAILURE_TEXT = {
+  payment_declined: 'Payment declined: your card was refused. Nothing was charged and your cart is kept. Try another card.',
+  sold_out: null, // the server's message says what is left
+  hold_expired: 'Your hold expired. Please check out again.',
+  cart_empty: 'Your cart is empty.',
+  room_not_live: 'This show is not live, so new orders are closed.',
+};
+
+/** Shows a purchase's progress: the library keeps its key and retries; this draws it. */
+function showPurchase(purchase) {
+  const draw = (state, error) => {
+    if (room?.conn.purchase !== purchase && state !== 'confirmed' && state !== 'failed') return;
+    switch (state) {
+      case 'sending':
+        checkoutResult('pending', 'Paying…');
+        break;
+      case 'waiting':
+        checkoutResult('pending', 'Waiting for the connection to come back…');
+        break;
+      case 'retrying':
+        checkoutResult('pending', 'Still paying…');
+        break;
+      case 'unavailable':
+        checkoutResult('unavailable', error?.code === 'payment_unavailable'
+          ? 'The payment provider is unavailable right now. Your items are held for a short while: retry the payment.'
+          : 'The payment is taking long; retry to learn how it ended.');
+        break;
+      case 'failed': {
+        const text = FAILURE_TEXT[error.code] ?? (error.code === 'sold_out' ? `Sold out: ${error.message}` : error.message);
+        const kind = { payment_declined: 'declined', sold_out: 'sold_out' }[error.code] ?? 'error';
+        checkoutResult(kind, text);
+        break;
+      }
+      default:
+        break;
+    }
+  };
+  purchase.on('state', draw);
+  draw(purchase.state, purchase.error);
+  purchase.on('confirmed', onOrderConfirmed);
 }
 
 $('checkout-form').addEventListener('submit', (event) => {
@@ -477,60 +461,38 @@ $('checkout-form').addEventListener('submit', (event) => {
     checkoutResult('error', 'Enter a card number of 12 to 19 digits.');
     return;
   }
-  room.checkout = { key: newKey(), card, inFlight: false };
-  sendCheckout();
+  // A new purchase (new idempotency key), or the unsettled one continued with its key.
+  const running = room.conn.purchase;
+  // No automatic retry after payment_unavailable: the buyer sees it and taps Retry.
+  const purchase = room.conn.checkout({ card, retry: { unavailable: 0 } });
+  if (purchase !== running) showPurchase(purchase);
 });
 
 $('retry-pay').addEventListener('click', () => {
-  if (!room?.checkout) return;
-  // Same idempotency key: the held order is charged again, never a second order.
+  const purchase = room?.conn.purchase;
+  if (!purchase) return;
+  // Same idempotency key: the held order is charged, never a second order.
   const card = $('card').value.replace(/\s+/g, '');
-  if (/^[0-9]{12,19}$/.test(card)) room.checkout.card = card;
-  sendCheckout();
+  purchase.retry(/^[0-9]{12,19}$/.test(card) ? { card } : {});
 });
 
 function onOrderConfirmed(order) {
-  if (room.checkout?.key === order.idempotency_key) room.checkout = null;
-  room.cart = { lines: [], total: null };
   renderCart();
   checkoutResult('confirmed', `Order #${order.id} confirmed: ${money(order.subtotal)} paid. Thank you!`);
 }
 
-function onError(msg) {
-  if (msg.request === 'checkout') {
-    const keep = msg.code === 'payment_unavailable' || msg.code === 'checkout_in_progress';
-    if (room.checkout) room.checkout.inFlight = false;
-    if (!keep) room.checkout = null;
-    const text = {
-      payment_declined: 'Payment declined: your card was refused. Nothing was charged and your cart is kept. Try another card.',
-      payment_unavailable: 'The payment provider is unavailable right now. Your items are held for a short while: retry the payment.',
-      sold_out: `Sold out: ${msg.message}`,
-      hold_expired: 'Your hold expired. Please check out again.',
-      cart_empty: 'Your cart is empty.',
-      room_not_live: 'This show is not live, so new orders are closed.',
-      checkout_in_progress: 'A payment is already running; wait for its result.',
-    }[msg.code] ?? msg.message;
-    const state = { payment_declined: 'declined', payment_unavailable: 'unavailable', sold_out: 'sold_out' }[msg.code] ?? 'error';
-    checkoutResult(state, text);
+function onError(error) {
+  if (error.request === 'checkout') return; // the purchase shows it
+  if (error.code === 'unauthenticated' && error.request !== 'join') return askToSignIn();
+  if (error.request === 'comment') {
+    setState($('comment-status'), 'error', error.code === 'rate_limited' ? 'Slow down a little: too many comments.' : error.message);
     return;
   }
-  if (msg.code === 'unauthenticated' && msg.request !== 'join') return askToSignIn();
-  if (msg.request === 'comment') {
-    setState($('comment-status'), 'error', msg.code === 'rate_limited' ? 'Slow down a little: too many comments.' : msg.message);
+  if (error.request === 'join' && error.code === 'unauthenticated') {
+    backToSignIn(); // the stored session expired
     return;
   }
-  if (msg.request === 'join') {
-    if (msg.code === 'unauthenticated') {
-      // The stored session expired: sign in again and come back here.
-      signOut();
-      sessionStorage.setItem(RETURN_KEY, room.id);
-      location.hash = '#/signin';
-      return;
-    }
-    setState($('conn'), 'error', msg.code === 'not_found' ? 'This room does not exist.' : msg.message);
-    return;
-  }
-  if (msg.request?.startsWith('cart')) buyNotice('error', msg.message);
+  if (error.request?.startsWith('cart')) buyNotice('error', error.message);
 }
 
 // ---------- chat and reactions ----------
@@ -540,7 +502,7 @@ $('comment-form').addEventListener('submit', (event) => {
   const input = $('comment');
   const text = input.value.trim();
   if (!text || !room) return;
-  if (room.socket.send({ type: 'comment', text })) {
+  if (room.conn.comment(text)) {
     input.value = '';
     setState($('comment-status'), 'ok', '');
   } else {
@@ -549,7 +511,7 @@ $('comment-form').addEventListener('submit', (event) => {
 });
 
 for (const button of document.querySelectorAll('button.react')) {
-  button.addEventListener('click', () => room?.socket.send({ type: 'react', reaction: button.dataset.reaction }));
+  button.addEventListener('click', () => room?.conn.react(button.dataset.reaction));
 }
 
 // ---------- video (WHEP) ----------
@@ -558,24 +520,27 @@ function setStream(state, text) {
   setState($('stream-state'), state, text);
 }
 
-const video = $('video');
-video.addEventListener('playing', () => {
+const player = $('video');
+player.addEventListener('playing', () => {
   if (room?.video) setStream('playing', 'LIVE');
 });
 
 $('unmute').addEventListener('click', () => {
-  video.muted = !video.muted;
-  $('unmute').setAttribute('aria-pressed', String(!video.muted));
-  $('unmute').textContent = video.muted ? '🔇 Sound off' : '🔊 Sound on';
-  video.play().catch(() => {});
+  player.muted = !player.muted;
+  $('unmute').setAttribute('aria-pressed', String(!player.muted));
+  $('unmute').textContent = player.muted ? '🔇 Sound off' : '🔊 Sound on';
+  player.play().catch(() => {});
 });
 
 async function startVideo() {
   if (!room || room.video) return;
+  // STUN/TURN for this connection (TURN credentials expire): asked before each one.
+  const ice = await iceConfiguration({ token: loadSession()?.token });
+  if (!room || room.video) return;
   const aborter = new AbortController();
-  const pc = new RTCPeerConnection();
-  const session = { pc, aborter, location: null };
-  room.video = session;
+  const pc = new RTCPeerConnection(ice);
+  const video = { pc, aborter, session: null };
+  room.video = video;
   window.livecartPeer = pc;
   const transceiver = pc.addTransceiver('video', { direction: 'recvonly' });
   preferForwardableVideo(transceiver, RTCRtpReceiver.getCapabilities?.('video'));
@@ -583,48 +548,54 @@ async function startVideo() {
   const stream = new MediaStream();
   pc.addEventListener('track', (event) => {
     stream.addTrack(event.track);
-    if (room?.video === session && video.srcObject !== stream) video.srcObject = stream;
-    video.play().catch(() => {});
+    if (room?.video === video && player.srcObject !== stream) player.srcObject = stream;
+    player.play().catch(() => {});
   });
   pc.addEventListener('connectionstatechange', () => {
-    if (room?.video !== session) return;
+    if (room?.video !== video) return;
     if (pc.connectionState === 'disconnected') setStream('reconnecting', 'reconnecting…');
-    if (pc.connectionState === 'connected' && !video.paused) setStream('playing', 'LIVE');
+    if (pc.connectionState === 'connected' && !player.paused) setStream('playing', 'LIVE');
     if (pc.connectionState === 'failed') {
       setStream('reconnecting', 'reconnecting…');
       stopVideo();
-      setTimeout(() => room && room.status !== 'ended' && startVideo(), 1500);
+      setTimeout(() => room && room.state.status !== 'ended' && startVideo(), 1500);
     }
   });
   setStream('connecting', 'connecting to the stream…');
   try {
-    session.location = await negotiate(pc, whepUrl(room.id), {
+    const session = await livecart().watch(pc, Number(room.id), {
       signal: aborter.signal,
       retryMs: 1500,
-      retryWhile: (e) => e.status === 409 && e.code === 'not_streaming',
-      onRetry: () => setStream('not-started', 'stream not started'),
+      onWaiting: () => setStream('not-started', 'stream not started'),
     });
+    if (aborter.signal.aborted) {
+      session.stop({ keepalive: true }).catch(() => {});
+      return;
+    }
+    video.session = session;
   } catch (error) {
     if (aborter.signal.aborted) return;
     stopVideo();
     if (error instanceof SignallingError && error.code === 'room_not_live') setStream('ended', 'stream ended');
     else setStream('reconnecting', `reconnecting… (${error.message})`);
-    setTimeout(() => room && room.status !== 'ended' && !room.video && startVideo(), 3000);
+    setTimeout(() => room && room.state.status !== 'ended' && !room.video && startVideo(), 3000);
   }
 }
 
-function stopVideo() {
-  const session = room?.video;
-  if (!session) return;
+/** Closes the player's connection; `serverClosed` when the server ended the session (no DELETE then). */
+function stopVideo({ serverClosed = false } = {}) {
+  const video = room?.video;
+  if (!video) return;
   room.video = null;
-  session.aborter.abort();
-  session.pc.close();
-  video.srcObject = null;
-  if (session.location) endSession(session.location, { keepalive: true }).catch(() => {});
+  video.aborter.abort();
+  video.pc.close();
+  player.srcObject = null;
+  if (serverClosed) video.session?.forget();
+  video.session?.stop({ keepalive: true }).catch(() => {});
 }
 
 window.addEventListener('pagehide', () => {
-  if (room?.video?.location) endSession(room.video.location, { keepalive: true }).catch(() => {});
+  room?.video?.session?.stop({ keepalive: true }).catch(() => {});
 });
 
 // Exposed for tests and debugging.

@@ -5,16 +5,8 @@
 // and goes to the server only in the Authorization header. The live peer connection is
 // `window.livecartPeer`, for tests and debugging.
 
-import {
-  SignallingError,
-  endSession,
-  isRoomId,
-  negotiate,
-  pageParams,
-  preferForwardableVideo,
-  showStatus,
-  whipUrl,
-} from './whip.js';
+import { iceConfiguration } from '../app/ice.js';
+import { SignallingError, isRoomId, pageParams, preferForwardableVideo, publish, showStatus } from './whip.js';
 
 const form = document.getElementById('publish-form');
 const roomInput = document.getElementById('room');
@@ -24,7 +16,7 @@ const stopButton = document.getElementById('stop');
 const status = document.getElementById('status');
 const preview = document.getElementById('preview');
 
-/** The running broadcast: { pc, stream, token, location, aborter }, or null. */
+/** The running broadcast: { pc, stream, session, aborter }, or null. */
 let current = null;
 
 function describe(error) {
@@ -69,7 +61,7 @@ function watchConnection(broadcast) {
 
 async function start(room, token) {
   const aborter = new AbortController();
-  const broadcast = { pc: null, stream: null, token, location: null, aborter };
+  const broadcast = { pc: null, stream: null, session: null, aborter };
   current = broadcast;
   setRunning(true);
   try {
@@ -78,7 +70,7 @@ async function start(room, token) {
     aborter.signal.throwIfAborted();
     preview.srcObject = broadcast.stream;
 
-    const pc = new RTCPeerConnection();
+    const pc = new RTCPeerConnection(await iceConfiguration({ token }));
     broadcast.pc = pc;
     window.livecartPeer = pc;
     for (const track of broadcast.stream.getTracks()) {
@@ -88,7 +80,12 @@ async function start(room, token) {
     const update = watchConnection(broadcast);
 
     showStatus(status, 'connecting');
-    broadcast.location = await negotiate(pc, whipUrl(room), { token, signal: aborter.signal });
+    const session = await publish(pc, { roomId: room, token, signal: aborter.signal });
+    if (aborter.signal.aborted) {
+      await session.stop().catch(() => {});
+      return;
+    }
+    broadcast.session = session;
     update();
   } catch (error) {
     if (aborter.signal.aborted) return;
@@ -107,11 +104,7 @@ async function teardown(broadcast, { keepalive = false } = {}) {
     current = null;
     preview.srcObject = null;
   }
-  if (broadcast.location) {
-    const location = broadcast.location;
-    broadcast.location = null;
-    await endSession(location, { token: broadcast.token, keepalive });
-  }
+  await broadcast.session?.stop({ keepalive });
 }
 
 async function stop() {

@@ -5,16 +5,8 @@
 // asks again every second. The live peer connection is `window.livecartPeer`, for tests
 // and debugging.
 
-import {
-  SignallingError,
-  endSession,
-  isRoomId,
-  negotiate,
-  pageParams,
-  preferForwardableVideo,
-  showStatus,
-  whepUrl,
-} from './whip.js';
+import { iceConfiguration } from '../app/ice.js';
+import { SignallingError, isRoomId, pageParams, preferForwardableVideo, showStatus, watch } from './whip.js';
 
 const RETRY_MS = 1000;
 
@@ -25,7 +17,7 @@ const stopButton = document.getElementById('stop');
 const status = document.getElementById('status');
 const video = document.getElementById('video');
 
-/** The running viewing session: { pc, location, aborter }, or null. */
+/** The running viewing session: { pc, session, aborter }, or null. */
 let current = null;
 
 function describe(error) {
@@ -58,8 +50,8 @@ function onConnectionChange(session) {
 
 async function start(room) {
   const aborter = new AbortController();
-  const pc = new RTCPeerConnection();
-  const session = { pc, location: null, aborter };
+  const pc = new RTCPeerConnection(await iceConfiguration());
+  const session = { pc, session: null, aborter };
   current = session;
   window.livecartPeer = pc;
   setRunning(true);
@@ -81,12 +73,17 @@ async function start(room) {
 
   try {
     showStatus(status, 'connecting');
-    session.location = await negotiate(pc, whepUrl(room), {
+    const media = await watch(pc, {
+      roomId: room,
       signal: aborter.signal,
       retryMs: RETRY_MS,
-      retryWhile: (error) => error.status === 409 && error.code === 'not_streaming',
-      onRetry: () => showStatus(status, 'waiting', 'the host has not started streaming yet'),
+      onWaiting: () => showStatus(status, 'waiting', 'the host has not started streaming yet'),
     });
+    if (aborter.signal.aborted) {
+      await media.stop().catch(() => {});
+      return;
+    }
+    session.session = media;
     onConnectionChange(session);
   } catch (error) {
     if (aborter.signal.aborted) return;
@@ -103,11 +100,7 @@ async function teardown(session, { keepalive = false } = {}) {
     current = null;
     video.srcObject = null;
   }
-  if (session.location) {
-    const location = session.location;
-    session.location = null;
-    await endSession(location, { keepalive });
-  }
+  await session.session?.stop({ keepalive });
 }
 
 async function stop() {

@@ -1,6 +1,7 @@
-// Shared start-up for the browser tests: the livecart server on a free loopback port with a
-// throwaway SQLite database and the demo data, and Chromium with a fake camera. Same
-// settings as tests/video.test.mjs. Not a test file itself (it has no `.test.` in its name).
+// Shared start-up for the browser and client-library tests: the livecart server on a free
+// loopback port with a throwaway SQLite database and the demo data, and Chromium with a
+// fake camera. Same settings as tests/video.test.mjs. Not a test file itself (it has no
+// `.test.` in its name).
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -46,17 +47,19 @@ export function remember(list, line) {
 }
 
 /**
- * Starts livecart and Chromium. Resolves to { baseUrl, browser, logs, stop() }.
- * `logs.server` collects the server's output.
+ * Starts the livecart server alone, on a free loopback port (or `bind`), with a SQLite
+ * database in `dir` (a fresh temp dir unless given: a restart passes the first run's, and
+ * the demo data seeds once) and the demo data. `env` adds or overrides settings (e.g.
+ * LIVECART_HISTORY). Resolves to { baseUrl, addr, dir, logs, stop({ keepDir }) };
+ * `logs.server` collects the server's output. `stop()` sends SIGTERM (rooms close with
+ * 1012), then SIGKILL after 5 s.
  */
-export async function startLivecart({ serverStartMs = 20_000 } = {}) {
+export async function startServer({ env: extra = {}, bind = '127.0.0.1:0', dir, serverStartMs = 20_000, logs = { server: [] } } = {}) {
   assert.ok(existsSync(LIVECART_BIN), `${LIVECART_BIN} is missing: run \`cargo build\` first, or set LIVECART_BIN`);
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium, or set CHROMIUM_PATH`);
-  const logs = { server: [] };
-  const tempDir = await mkdtemp(path.join(tmpdir(), 'livecart-web-'));
+  const tempDir = dir ?? await mkdtemp(path.join(tmpdir(), 'livecart-web-'));
   const env = {
     ...process.env,
-    LIVECART_BIND: '127.0.0.1:0',
+    LIVECART_BIND: bind,
     LIVECART_METRICS_BIND: '127.0.0.1:0',
     LIVECART_ICE_IP: '127.0.0.1',
     DATABASE_URL: `sqlite://${path.join(tempDir, 't.db')}?mode=rwc`,
@@ -64,9 +67,11 @@ export async function startLivecart({ serverStartMs = 20_000 } = {}) {
     LIVECART_LOG_JSON: 'true',
     LIVECART_WEB_DEMO: WEB_DEMO,
     LIVECART_ARGON2_KIB: '64',
+    ...extra,
   };
   delete env.REDIS_URL;
-  delete env.LIVECART_ICE_SERVERS;
+  // ICE servers only when the test asks for them (tests/relay.test.mjs), never inherited.
+  for (const name of ['LIVECART_ICE_SERVERS', 'LIVECART_TURN_SECRET']) if (!(name in extra)) delete env[name];
   const server = spawn(LIVECART_BIN, ['serve'], { cwd: tempDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   createInterface({ input: server.stderr }).on('line', (line) => remember(logs.server, line));
   const lines = createInterface({ input: server.stdout });
@@ -84,15 +89,13 @@ export async function startLivecart({ serverStartMs = 20_000 } = {}) {
     }
   }
 
-  let browser;
-  const stop = async () => {
-    await browser?.close().catch(() => {});
+  const stop = async ({ keepDir = false } = {}) => {
     await stopServer();
-    await rm(tempDir, { recursive: true, force: true });
+    if (!keepDir && !dir) await rm(tempDir, { recursive: true, force: true });
   };
 
   try {
-    const baseUrl = await new Promise((resolve, reject) => {
+    const addr = await new Promise((resolve, reject) => {
       const timer = setTimeout(() => fail(new Error(`no "livecart listening" line within ${serverStartMs} ms`)), serverStartMs);
       function fail(error) {
         clearTimeout(timer);
@@ -110,12 +113,32 @@ export async function startLivecart({ serverStartMs = 20_000 } = {}) {
         }
         if (record?.fields?.message === 'livecart listening' && record.fields.addr) {
           clearTimeout(timer);
-          resolve(`http://${record.fields.addr}`);
+          resolve(record.fields.addr);
         }
       });
     });
+    return { baseUrl: `http://${addr}`, addr, dir: tempDir, logs, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/**
+ * Starts livecart and Chromium. Resolves to { baseUrl, browser, logs, stop() }.
+ * `logs.server` collects the server's output.
+ */
+export async function startLivecart({ serverStartMs = 20_000 } = {}) {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium, or set CHROMIUM_PATH`);
+  const server = await startServer({ serverStartMs });
+  let browser;
+  const stop = async () => {
+    await browser?.close().catch(() => {});
+    await server.stop();
+  };
+  try {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 30_000 });
-    return { baseUrl, browser, logs, stop };
+    return { baseUrl: server.baseUrl, browser, logs: server.logs, stop };
   } catch (error) {
     await stop();
     throw error;

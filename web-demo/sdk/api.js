@@ -1,0 +1,482 @@
+// The few REST calls clients of the room protocol need around it: signing in (the token
+// a room or a sales feed joins with), listing rooms, taking a room live or ending it,
+// reading orders (how a checkout ended, or the sales a feed missed), reports (JSON, or CSV
+// text: docs/metrics.md is what every figure means) and a brand's campaigns. Anything
+// else is one `request()` away. Errors are ApiErrors with livecart's code
+// (docs/protocol.md §7).
+
+import { ApiError, errorFromResponse } from './errors.js';
+import { defaultBaseUrl } from './link.js';
+
+/** @typedef {import('./types.js').Role} Role */
+/** @typedef {import('./types.js').Tier} Tier */
+/** @typedef {import('./types.js').Order} Order */
+/** @typedef {import('./types.js').ProductCard} ProductCard */
+/** @typedef {import('./types.js').Money} Money */
+/** @typedef {typeof globalThis.fetch} Fetch */
+
+/**
+ * @typedef {object} Account
+ * @property {number} id
+ * @property {string} email
+ * @property {string} display_name
+ * @property {Role} role
+ * @property {number | null} brand_id
+ * @property {number} followers
+ * @property {Tier | null} tier
+ */
+
+/** @typedef {{token: string, account: Account}} Session */
+
+/**
+ * A room as GET /api/rooms and GET /api/rooms/{id} show it.
+ * @typedef {object} RoomView
+ * @property {number} id
+ * @property {string} title
+ * @property {import('./types.js').RoomStatus} status
+ * @property {number} starts_at
+ * @property {number | null} live_at
+ * @property {number | null} ended_at
+ * @property {import('./types.js').HostCard} host
+ * @property {import('./types.js').CoHostCard | null} co_host
+ * @property {string | null} disclosure
+ * @property {ProductCard[]} lineup
+ * @property {number} viewers viewers connected to the node that answered
+ */
+
+// ---------- reports and campaigns (GET /api/openapi.json has every field) ----------
+
+/**
+ * An exact fraction: compare and add `numerator` and `denominator`. `value` is it rounded
+ * to four decimals (halves away from zero), or null when `denominator` is 0.
+ * @typedef {object} Rate
+ * @property {number} numerator
+ * @property {number} denominator
+ * @property {string | null} value e.g. "0.0750"
+ */
+
+/**
+ * @typedef {object} CommissionFigures
+ * @property {Money} accrued
+ * @property {Money} reversed
+ * @property {Money} settled
+ * @property {Money} owed accrued − reversed − settled
+ * @property {Money} net accrued − reversed
+ */
+
+/**
+ * Every figure of a scope (docs/metrics.md).
+ * @typedef {object} Figures
+ * @property {Money} gmv
+ * @property {Money} net_gmv
+ * @property {Money} refunded
+ * @property {Money} discount
+ * @property {number} orders
+ * @property {number} units
+ * @property {Money} aov
+ * @property {number} buyers
+ * @property {number} new_buyers
+ * @property {number} repeat_buyers
+ * @property {Rate} repeat_buyer_rate
+ * @property {number} promo_redemptions
+ * @property {number} unique_viewers
+ * @property {number} peak_viewers
+ * @property {number} watch_ms
+ * @property {number} average_watch_ms
+ * @property {number} comments
+ * @property {number} reactions
+ * @property {Rate} conversion_rate
+ * @property {Rate} engagement_rate
+ * @property {Rate} engagement_per_viewer_minute
+ * @property {number} pin_impressions
+ * @property {number} product_views
+ * @property {Rate} click_through_rate
+ * @property {number} cart_adders
+ * @property {Rate} cart_add_rate
+ * @property {number} checkouts_started
+ * @property {number} checkouts_paid
+ * @property {Rate} checkout_success_rate
+ * @property {number} pinned_ms
+ * @property {number} orders_while_pinned
+ * @property {Rate} sales_velocity orders per minute pinned
+ * @property {number} drops
+ * @property {number} drop_units
+ * @property {number} drop_ms
+ * @property {Rate} drop_velocity units per minute of drop
+ * @property {number} drops_sold_out
+ * @property {number | null} sell_out_ms
+ * @property {CommissionFigures} commission
+ */
+
+/**
+ * @typedef {object} ReportBasis
+ * @property {number | null} from
+ * @property {number | null} to
+ * @property {string} currency the one currency the money figures count
+ * @property {string[]} other_currencies ask for each with `currency`
+ * @property {number} generated_at
+ * @property {number | null} brand_id set when cut down to one brand's products
+ */
+
+/**
+ * @typedef {object} ProductFigures
+ * @property {number} product_id
+ * @property {string} title
+ * @property {Money} gmv
+ * @property {Money} net_gmv
+ * @property {Money} refunded
+ * @property {Money} discount
+ * @property {number} orders
+ * @property {number} units
+ * @property {Money} aov
+ * @property {number} buyers
+ * @property {number} pin_impressions
+ * @property {number} product_views
+ * @property {Rate} click_through_rate
+ * @property {number} cart_adders
+ * @property {number} pinned_ms
+ * @property {number} orders_while_pinned
+ * @property {Rate} sales_velocity
+ * @property {number} drop_units
+ * @property {Rate} drop_velocity
+ * @property {CommissionFigures} commission
+ */
+
+/**
+ * @typedef {object} PromoFigures
+ * @property {number} code_id
+ * @property {string} code
+ * @property {number} creator_id
+ * @property {number} redemptions
+ * @property {Money} gmv
+ * @property {Money} discount
+ */
+
+/**
+ * This show against the creator's usual (their last ended rooms, at most 5).
+ * @typedef {object} Uplift
+ * @property {number[]} baseline_rooms
+ * @property {Rate} baseline_sales_velocity
+ * @property {Rate} baseline_conversion_rate
+ * @property {Rate} sales_velocity this ÷ baseline
+ * @property {Rate} conversion_rate this ÷ baseline
+ */
+
+/**
+ * @typedef {object} RoomSummary
+ * @property {number} id
+ * @property {string} title
+ * @property {import('./types.js').RoomStatus} status
+ * @property {number} host_id
+ * @property {number | null} co_host_id
+ * @property {number | null} live_at
+ * @property {number | null} ended_at
+ */
+
+/**
+ * @typedef {ReportBasis & Figures & {room: RoomSummary, live: boolean, uplift: Uplift | null,
+ *   promo_codes: PromoFigures[], products: ProductFigures[]}} RoomReport
+ */
+
+/**
+ * @typedef {object} CreatorSummary
+ * @property {number} id
+ * @property {string} display_name
+ * @property {number} followers
+ * @property {Tier} tier
+ */
+
+/**
+ * @typedef {ReportBasis & Figures & {creator: CreatorSummary, uplift: Uplift | null,
+ *   promo_codes: PromoFigures[], rooms: (Figures & {room: RoomSummary})[]}} CreatorReport
+ */
+
+/**
+ * @typedef {ReportBasis & Figures & {brand: {id: number, name: string},
+ *   promo_codes: PromoFigures[], products: ProductFigures[]}} BrandReport
+ */
+
+/**
+ * What a campaign cost the brand, and what it returned.
+ * @typedef {object} CostFigures
+ * @property {Money} flat_fees
+ * @property {Money} cost net commission + flat fees
+ * @property {Rate} roi (net GMV − cost) ÷ cost
+ * @property {Money | null} cost_per_new_buyer
+ */
+
+/** @typedef {Figures & CostFigures & {creator: CreatorSummary, rooms: number}} CreatorRow */
+/** @typedef {Figures & CostFigures & {tier: Tier, creators: number}} TierRow */
+/** @typedef {'net_gmv' | 'conversion_rate' | 'aov' | 'sales_velocity' | 'roi'} CreatorSort */
+
+/**
+ * @typedef {object} Campaign
+ * @property {number} id
+ * @property {number} brand_id
+ * @property {string} name
+ * @property {Money} budget
+ * @property {Money} flat_fee paid to each creator with a room of it that went live
+ * @property {number[]} agreement_ids
+ * @property {number[]} room_ids
+ * @property {number} created_at
+ */
+
+/**
+ * `POST /api/campaigns`; for `PATCH`, any of its fields (the lists whole).
+ * @typedef {object} CampaignDraft
+ * @property {string} name
+ * @property {Money} budget
+ * @property {Money} [flat_fee] in the budget's currency
+ * @property {number[]} [agreement_ids] the brand's own agreements
+ * @property {number[]} [room_ids] rooms hosted by those agreements' creators
+ */
+
+/**
+ * @typedef {ReportBasis & Figures & CostFigures & {campaign: Campaign, budget_left: Money,
+ *   promo_codes: PromoFigures[], sort: CreatorSort, tier: Tier | null, creators: CreatorRow[],
+ *   tiers: TierRow[]}} CampaignReport
+ */
+
+/** @typedef {'room' | 'creator' | 'brand' | 'campaign'} ReportScope */
+
+/**
+ * The period (Unix ms, `from` inclusive, `to` exclusive) and currency of a report; `sort`
+ * and `tier` are for a campaign's creator rows.
+ * @typedef {object} ReportQuery
+ * @property {number} [from]
+ * @property {number} [to]
+ * @property {string} [currency]
+ * @property {CreatorSort} [sort]
+ * @property {Tier} [tier]
+ */
+
+/** @type {Record<ReportScope, string>} */
+const REPORT_PATHS = { room: 'rooms', creator: 'creators', brand: 'brands', campaign: 'campaigns' };
+
+/**
+ * `/api/{scope}s/{id}/report?…`
+ * @param {ReportScope} scope
+ * @param {number} id
+ * @param {ReportQuery & {format?: 'json' | 'csv'}} query
+ */
+export function reportPath(scope, id, query = {}) {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== undefined && value !== null && value !== '') params.set(name, String(value));
+  }
+  const suffix = params.toString() ? `?${params}` : '';
+  return `/api/${REPORT_PATHS[scope]}/${id}/report${suffix}`;
+}
+
+export class Api {
+  /**
+   * @param {{baseUrl?: string, token?: string | null, fetch?: Fetch, timeoutMs?: number}} [options]
+   */
+  constructor({ baseUrl, token = null, fetch, timeoutMs = 15_000 } = {}) {
+    /** @type {string | undefined} */
+    this.baseUrl = baseUrl ?? defaultBaseUrl();
+    /** The session token sent as `Authorization: Bearer …` when a call gives none. */
+    this.token = token;
+    this.fetch = fetch ?? globalThis.fetch.bind(globalThis);
+    this.timeoutMs = timeoutMs;
+  }
+
+  /**
+   * Calls the REST API; resolves to the parsed JSON body (null for an empty one).
+   * @param {string} method
+   * @param {string} path e.g. `/api/rooms?status=live`
+   * @param {{body?: unknown, token?: string | null, signal?: AbortSignal}} [options] `token: null` sends none
+   * @returns {Promise<any>}
+   */
+  async request(method, path, options = {}) {
+    const text = await this.requestText(method, path, options);
+    return text ? JSON.parse(text) : null;
+  }
+
+  /**
+   * Calls the REST API; resolves to the body as text (a CSV report, say).
+   * @param {string} method
+   * @param {string} path
+   * @param {{body?: unknown, token?: string | null, signal?: AbortSignal}} [options] `token: null` sends none
+   * @returns {Promise<string>}
+   */
+  async requestText(method, path, { body, token = this.token, signal } = {}) {
+    /** @type {Record<string, string>} */
+    const headers = {};
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const url = this.baseUrl ? new URL(path, this.baseUrl).href : path;
+    const timeout = typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(this.timeoutMs) : undefined;
+    const response = await this.fetch(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: signal && timeout && AbortSignal.any ? AbortSignal.any([signal, timeout]) : (signal ?? timeout),
+    });
+    if (!response.ok) throw await errorFromResponse(response, ApiError);
+    return response.text();
+  }
+
+  /**
+   * Signs in; the token is kept for later calls.
+   * @param {string} email
+   * @param {string} password
+   * @returns {Promise<Session>}
+   */
+  async login(email, password) {
+    const session = await this.request('POST', '/api/auth/login', { body: { email, password }, token: null });
+    this.token = session.token;
+    return session;
+  }
+
+  /**
+   * Ends the session (its WebSockets close with 4001) and forgets the token.
+   * @param {string | null} [token]
+   */
+  async logout(token = this.token) {
+    if (token === this.token) this.token = null;
+    if (token) await this.request('POST', '/api/auth/logout', { token });
+  }
+
+  /** @returns {Promise<Account>} */
+  me() {
+    return this.request('GET', '/api/me');
+  }
+
+  /**
+   * @param {{status?: 'live' | 'upcoming' | 'ended', limit?: number}} [query]
+   * @returns {Promise<RoomView[]>}
+   */
+  rooms({ status, limit } = {}) {
+    const query = new URLSearchParams();
+    if (status) query.set('status', status);
+    if (limit) query.set('limit', String(limit));
+    const suffix = query.toString() ? `?${query}` : '';
+    return this.request('GET', `/api/rooms${suffix}`);
+  }
+
+  /**
+   * @param {number} roomId
+   * @returns {Promise<RoomView>}
+   */
+  room(roomId) {
+    return this.request('GET', `/api/rooms/${roomId}`);
+  }
+
+  /** @param {number} roomId the host takes a scheduled room live */
+  goLive(roomId) {
+    return this.request('POST', `/api/rooms/${roomId}/live`);
+  }
+
+  /** @param {number} roomId the host ends the show */
+  endRoom(roomId) {
+    return this.request('POST', `/api/rooms/${roomId}/end`);
+  }
+
+  /**
+   * The caller's orders: how a checkout ended when its answer was lost.
+   * @returns {Promise<Order[]>}
+   */
+  orders() {
+    return this.request('GET', '/api/orders');
+  }
+
+  /**
+   * A brand's sales (its own lines; `AttributedOrder` in /api/openapi.json): what a
+   * sales feed missed.
+   * @param {number} brandId
+   * @returns {Promise<(Order & Record<string, unknown>)[]>}
+   */
+  brandOrders(brandId) {
+    return this.request('GET', `/api/brands/${brandId}/orders`);
+  }
+
+  /**
+   * A room's report: the show so far while it is live (`live: true`), its final figures
+   * once it ended. Cut down to the brand's products for a brand member (`brand_id`).
+   * @param {number} roomId
+   * @param {ReportQuery} [query]
+   * @param {{signal?: AbortSignal}} [options]
+   * @returns {Promise<RoomReport>}
+   */
+  roomReport(roomId, query = {}, { signal } = {}) {
+    return this.request('GET', reportPath('room', roomId, query), { signal });
+  }
+
+  /**
+   * @param {number} creatorId
+   * @param {ReportQuery} [query]
+   * @returns {Promise<CreatorReport>}
+   */
+  creatorReport(creatorId, query = {}) {
+    return this.request('GET', reportPath('creator', creatorId, query));
+  }
+
+  /**
+   * @param {number} brandId
+   * @param {ReportQuery} [query]
+   * @returns {Promise<BrandReport>}
+   */
+  brandReport(brandId, query = {}) {
+    return this.request('GET', reportPath('brand', brandId, query));
+  }
+
+  /**
+   * A campaign's report, its creator rows ordered by `sort` (highest first) and kept to
+   * one `tier` if given.
+   * @param {number} campaignId
+   * @param {ReportQuery} [query]
+   * @returns {Promise<CampaignReport>}
+   */
+  campaignReport(campaignId, query = {}) {
+    return this.request('GET', reportPath('campaign', campaignId, query));
+  }
+
+  /**
+   * A report as CSV text (RFC 4180: a header row, the totals, a row per product, room,
+   * creator or tier). A link cannot carry the Authorization header, so a page fetches it
+   * here and saves it from a Blob.
+   * @param {ReportScope} scope
+   * @param {number} id
+   * @param {ReportQuery} [query]
+   * @returns {Promise<string>}
+   */
+  reportCsv(scope, id, query = {}) {
+    return this.requestText('GET', reportPath(scope, id, { ...query, format: 'csv' }));
+  }
+
+  /**
+   * The caller's brand's campaigns, newest first.
+   * @returns {Promise<Campaign[]>}
+   */
+  campaigns() {
+    return this.request('GET', '/api/campaigns');
+  }
+
+  /**
+   * @param {number} campaignId
+   * @returns {Promise<Campaign>}
+   */
+  campaign(campaignId) {
+    return this.request('GET', `/api/campaigns/${campaignId}`);
+  }
+
+  /**
+   * @param {CampaignDraft} draft
+   * @returns {Promise<Campaign>}
+   */
+  createCampaign(draft) {
+    return this.request('POST', '/api/campaigns', { body: draft });
+  }
+
+  /**
+   * Changes a campaign: the fields given replace the old, `agreement_ids` and `room_ids`
+   * whole.
+   * @param {number} campaignId
+   * @param {Partial<CampaignDraft>} patch
+   * @returns {Promise<Campaign>}
+   */
+  updateCampaign(campaignId, patch) {
+    return this.request('PATCH', `/api/campaigns/${campaignId}`, { body: patch });
+  }
+}

@@ -1,0 +1,550 @@
+// A room connection: join with a session token or a guest name, then follow the room's
+// events without ever drawing a room with a hole in it (docs/protocol.md §2).
+//
+// The client keeps the `epoch` and the last seq seen. A reconnect sends both as `since`
+// and `epoch`, and the server answers one of two ways:
+//
+// - `resumed` {since, seq}: the missed events since+1 … seq follow (the replay), then live
+//   events. The last seq seen stays at `since` until the replay's first event and then
+//   moves one event at a time, so the replay's seqs (at or below `resumed.seq`) are each
+//   exactly last + 1; events delivered during the replay say `replay: true`.
+// - `snapshot` (with `reset: true` when the missed events are gone): start again from it.
+//   A `reset: true` snapshot may also come at any time on a connection that fell behind.
+//
+// An event whose seq is not last + 1 is a gap: by default the connection is dropped and
+// joined again with `since` at once, so the missing events arrive (exactly once); with
+// `onGap: 'report'` the gap is only reported. An event at or below the last seq seen is
+// one already applied and is skipped.
+
+import { Emitter } from './emitter.js';
+import { LivecartError } from './errors.js';
+import { Link, defaultBaseUrl, wsUrlFor } from './link.js';
+import { Purchase } from './checkout.js';
+import { RoomState } from './state.js';
+
+/** @typedef {import('./types.js').Snapshot} Snapshot */
+/** @typedef {import('./types.js').Resumed} Resumed */
+/** @typedef {import('./types.js').RoomEvent} RoomEvent */
+/** @typedef {import('./types.js').RoomEventKind} RoomEventKind */
+/** @typedef {import('./types.js').ServerMessage} ServerMessage */
+/** @typedef {import('./types.js').ClientMessage} ClientMessage */
+/** @typedef {import('./types.js').CartView} CartView */
+/** @typedef {import('./types.js').Product} Product */
+/** @typedef {import('./types.js').Order} Order */
+/** @typedef {import('./types.js').Reaction} Reaction */
+/** @typedef {import('./link.js').ReconnectOptions} ReconnectOptions */
+/** @typedef {import('./link.js').ReconnectInfo} ReconnectInfo */
+/** @typedef {import('./link.js').CloseInfo} CloseInfo */
+/** @typedef {import('./link.js').WebSocketConstructor} WebSocketConstructor */
+/** @typedef {import('./checkout.js').PurchaseRetry} PurchaseRetry */
+
+/**
+ * The link's states, plus `replaying` while the events missed before a `resumed` arrive.
+ * @typedef {import('./link.js').LinkState | 'replaying'} RoomConnectionState
+ */
+
+/**
+ * @typedef {object} EventMeta
+ * @property {number} seq
+ * @property {boolean} replay true for the missed events replayed after `resumed`
+ */
+
+/**
+ * @typedef {object} GapInfo
+ * @property {number} expected the seq that should have come (last seen + 1)
+ * @property {number} received the seq that came
+ * @property {'resync' | 'report'} action what the connection does about it
+ */
+
+/**
+ * @typedef {object} RoomConnectionEvents
+ * @property {[RoomConnectionState]} state
+ * @property {[Snapshot]} snapshot every snapshot: the first, and each `reset: true` one; rebuild the room from it
+ * @property {[Resumed]} resumed the server honoured `since`; the replay follows
+ * @property {[{seq: number}]} caught_up the replay after `resumed` is over (also right after a `resumed` with nothing to replay)
+ * @property {[RoomEvent, EventMeta]} event every room event, in seq order, exactly once
+ * @property {[GapInfo]} gap
+ * @property {[number]} viewers
+ * @property {[Partial<Record<Reaction, number>>]} reactions counts since the previous tick
+ * @property {[CartView]} cart
+ * @property {[Product]} product the answer to `view_product`
+ * @property {[Order]} order_confirmed
+ * @property {[LivecartError]} error an `error` frame (`request` says which message failed)
+ * @property {[ReconnectInfo]} reconnecting
+ * @property {[CloseInfo]} session_ended close 4001: sign in again, then `resume({token})`
+ * @property {[{reason: 'refused' | 'gave_up', error?: Error, close?: CloseInfo}]} failed the join was refused, or the reconnect attempts ran out
+ * @property {[ServerMessage]} message every frame the server sends, before it is handled
+ * @property {[ClientMessage]} sent every message sent
+ */
+
+/**
+ * Each event kind is also emitted under its own name: `room.on('sale', (sale, meta) => …)`.
+ * @typedef {{[K in RoomEventKind]: [Extract<RoomEvent, {kind: K}>, EventMeta]}} RoomKindEvents
+ */
+
+/** @typedef {RoomConnectionEvents & RoomKindEvents} RoomEvents */
+
+/**
+ * @typedef {object} RoomConnectionOptions
+ * @property {number} roomId
+ * @property {string | null} [token] a session token (POST /api/auth/login)
+ * @property {string | null} [guestName] used when there is no token; guests cannot buy
+ * @property {string} [baseUrl] the server's HTTP address (default: the page's)
+ * @property {string} [url] the WebSocket address, if not `baseUrl` + `/ws`
+ * @property {WebSocketConstructor} [WebSocket] default `globalThis.WebSocket`
+ * @property {number | null} [since] resume from an earlier connection (with `epoch`)
+ * @property {string | null} [epoch]
+ * @property {'resync' | 'report'} [onGap] default `resync`
+ * @property {ReconnectOptions} [reconnect]
+ * @property {number} [joinTimeoutMs] a join unanswered this long is a lost connection (default 15000)
+ * @property {RoomState} [state] the state to keep up to date (default a new RoomState)
+ */
+
+/**
+ * Throws `invalid_input` for a card or promo code the server would refuse on decoding
+ * (docs/protocol.md §4.11).
+ * @param {string} card
+ * @param {string | null} promoCode
+ */
+function checkCheckoutFields(card, promoCode) {
+  const digits = typeof card === 'string' ? card.replace(/ /g, '') : '';
+  if (!/^[0-9]{12,19}$/.test(digits)) {
+    throw new LivecartError('invalid_input', 'card: give 12 to 19 digits (spaces are allowed)', { request: 'checkout' });
+  }
+  if (promoCode && !/^[A-Za-z0-9_-]{3,32}$/.test(promoCode)) {
+    throw new LivecartError('invalid_input', 'promo_code: 3 to 32 letters, digits, "-" or "_"', { request: 'checkout' });
+  }
+}
+
+/** Join refusals worth trying again later; any other refusal is final. */
+const RETRY_JOIN = new Set(['too_many_connections', 'internal', 'unavailable']);
+
+/** @extends {Emitter<{[K in keyof RoomEvents]: RoomEvents[K]}>} */
+export class RoomConnection extends Emitter {
+  /** @type {number | null} */
+  #lastSeq = null;
+  /** @type {string | null} */
+  #epoch = null;
+  /** While replaying after `resumed`: the seq the replay ends at. @type {number | null} */
+  #replayTo = null;
+  /** @type {RoomConnectionState} */
+  #state = 'idle';
+  /** @type {Purchase | null} */
+  #purchase = null;
+  /** @type {{productId: number, resolve: (p: Product) => void, reject: (e: Error) => void}[]} */
+  #productWaiters = [];
+  /** @type {{resolve: (reply: Snapshot | Resumed) => void, reject: (e: Error) => void}[]} */
+  #joinWaiters = [];
+  /** @type {Snapshot | Resumed | null} */
+  #lastReply = null;
+
+  /** @param {RoomConnectionOptions} options */
+  constructor(options) {
+    super();
+    const { roomId, token = null, guestName = null, since = null, epoch = null, onGap = 'resync' } = options;
+    if (!Number.isInteger(roomId) || roomId <= 0) throw new TypeError('roomId must be a positive integer');
+    this.roomId = roomId;
+    this.token = token;
+    this.guestName = guestName;
+    if (since != null && epoch != null) {
+      this.#lastSeq = since;
+      this.#epoch = epoch;
+    }
+    this.onGap = onGap;
+    /** The room as the frames so far describe it. */
+    this.room = options.state ?? new RoomState();
+    /** `snapshot` or `resumed`: how the last join was answered. @type {'snapshot' | 'resumed' | null} */
+    this.lastJoinReply = null;
+    /** Gaps seen so far. */
+    this.gaps = 0;
+    const baseUrl = options.baseUrl ?? defaultBaseUrl();
+    const url = options.url ?? (baseUrl ? wsUrlFor(baseUrl) : undefined);
+    if (!url) throw new TypeError('give baseUrl (or url): there is no page address to start from');
+    this.link = new Link({
+      url,
+      WebSocket: options.WebSocket,
+      reconnect: options.reconnect,
+      joinTimeoutMs: options.joinTimeoutMs,
+      hooks: {
+        join: () => this.#joinMessage(),
+        message: (message) => this.#handle(message),
+        state: () => this.#syncState(),
+        lost: () => this.#lost(),
+        reconnecting: (info) => this.emit('reconnecting', info),
+        sessionEnded: (info) => {
+          this.#settleJoin(new LivecartError('unauthenticated', `session ended: ${info.reason || 'sign in again'}`));
+          this.emit('session_ended', info);
+        },
+        failed: (info) => {
+          this.#settleJoin(info.error ?? new LivecartError('unavailable', 'could not reach the room'));
+          this.emit('failed', info);
+        },
+      },
+    });
+  }
+
+  /** @returns {RoomConnectionState} */
+  get state() {
+    return this.#state;
+  }
+
+  /** True while joined (replaying or live): messages can be sent. */
+  get joined() {
+    return this.#state === 'joined' || this.#state === 'replaying';
+  }
+
+  /** The epoch of the last snapshot or `resumed`. */
+  get epoch() {
+    return this.#epoch;
+  }
+
+  /** The last seq seen: what a reconnect sends as `since`. */
+  get lastSeq() {
+    return this.#lastSeq;
+  }
+
+  /** True between `resumed` and the end of its replay. */
+  get replaying() {
+    return this.#replayTo != null;
+  }
+
+  /** The WebSocket in use (for tests and debugging), or null. */
+  get socket() {
+    return this.link.socket;
+  }
+
+  /** The purchase being carried to its outcome, or null. */
+  get purchase() {
+    return this.#purchase && !this.#purchase.settled ? this.#purchase : null;
+  }
+
+  /**
+   * Connects and joins. Resolves with the answer to this join (`snapshot` or `resumed`);
+   * rejects if the join is refused, the session ends or the attempts run out first.
+   * @returns {Promise<Snapshot | Resumed>}
+   */
+  connect() {
+    if (this.joined && this.#lastReply) return Promise.resolve(this.#lastReply);
+    const joined = this.#nextJoin();
+    this.link.start();
+    return joined;
+  }
+
+  /**
+   * Joins again with new credentials, resuming from the last seq seen: after
+   * `session_ended` (sign in, then resume with the new token), after a refused join, or
+   * to change identity while connected.
+   * @param {{token?: string | null, guestName?: string | null}} credentials
+   * @returns {Promise<Snapshot | Resumed>}
+   */
+  resume({ token, guestName } = {}) {
+    if (token !== undefined) this.token = token;
+    if (guestName !== undefined) this.guestName = guestName;
+    const joined = this.#nextJoin();
+    if (this.link.state === 'joined' || this.link.state === 'connecting' || this.link.state === 'reconnecting') {
+      this.link.restart('joining with new credentials');
+    } else {
+      this.link.start();
+    }
+    return joined;
+  }
+
+  /** Leaves the room: closes the connection, no reconnect. */
+  close() {
+    this.link.stop();
+    this.#settleJoin(new LivecartError('closed', 'the connection was closed'));
+  }
+
+  /** While waiting to reconnect, tries at once (e.g. on the browser's `online` event). */
+  reconnectNow() {
+    this.link.reconnectNow();
+  }
+
+  /**
+   * Sends a client message on the joined connection; false when not joined right now.
+   * @param {ClientMessage} message
+   */
+  send(message) {
+    if (!this.joined) return false;
+    const sent = this.link.send(message);
+    if (sent) this.emit('sent', message);
+    return sent;
+  }
+
+  // ---------- chat ----------
+
+  /** @param {string} text 1–300 characters */
+  comment(text) {
+    return this.send({ type: 'comment', text });
+  }
+
+  /** @param {Reaction} reaction */
+  react(reaction) {
+    return this.send({ type: 'react', reaction });
+  }
+
+  // ---------- host actions ----------
+
+  /** @param {number} productId */
+  pin(productId) {
+    return this.send({ type: 'pin', product_id: productId });
+  }
+
+  unpin() {
+    return this.send({ type: 'unpin' });
+  }
+
+  /**
+   * @param {{productId: number, quantity: number, price?: number | null, durationSecs: number}} drop
+   *   `price` in minor units; null or absent for the catalogue price
+   */
+  startDrop({ productId, quantity, price = null, durationSecs }) {
+    return this.send({ type: 'start_drop', product_id: productId, quantity, price, duration_secs: durationSecs });
+  }
+
+  endRoom() {
+    return this.send({ type: 'end_room' });
+  }
+
+  // ---------- products, cart and checkout ----------
+
+  /**
+   * Asks for a lined-up product's full card (counts as a product view: send it when a
+   * person opens the card). Resolves with the product; rejects on an error answer or when
+   * the connection is lost first.
+   * @param {number} productId
+   * @returns {Promise<Product>}
+   */
+  viewProduct(productId) {
+    if (!this.send({ type: 'view_product', product_id: productId })) {
+      return Promise.reject(new LivecartError('not_connected', 'not connected right now', { request: 'view_product' }));
+    }
+    return new Promise((resolve, reject) => this.#productWaiters.push({ productId, resolve, reject }));
+  }
+
+  /**
+   * @param {number} productId
+   * @param {number} [quantity] 1–99 (default 1)
+   */
+  cartAdd(productId, quantity = 1) {
+    return this.send({ type: 'cart_add', product_id: productId, quantity });
+  }
+
+  /**
+   * @param {number} productId
+   * @param {number} quantity 1–99
+   */
+  cartSet(productId, quantity) {
+    return this.send({ type: 'cart_set', product_id: productId, quantity });
+  }
+
+  /** @param {number} productId */
+  cartRemove(productId) {
+    return this.send({ type: 'cart_remove', product_id: productId });
+  }
+
+  /**
+   * Buys the cart. Starts a purchase with a new idempotency key, or, while one is not
+   * settled yet (after `payment_unavailable`, say), continues that one with the same key
+   * and the card given. Error answers carry no key, so a connection follows one purchase
+   * at a time. Throws `invalid_input` (a LivecartError) at once for a malformed card or
+   * promo code.
+   * @param {{card: string, promoCode?: string | null, retry?: PurchaseRetry}} options
+   * @returns {Purchase}
+   */
+  checkout({ card, promoCode = null, retry }) {
+    // Checked before sending: the server checks these while decoding, and such an error
+    // names no request, so it could not be told apart from any other.
+    checkCheckoutFields(card, promoCode);
+    const current = this.purchase;
+    if (current) {
+      if ((current.promoCode ?? null) !== (promoCode || null)) {
+        throw new Error('a purchase with another promo code is not settled yet: retry or abandon it first');
+      }
+      current.retry({ card });
+      return current;
+    }
+    const purchase = new Purchase({ card, promoCode, retry, send: (message) => this.send(message) });
+    this.#purchase = purchase;
+    // The first attempt goes out once the caller has attached its listeners.
+    queueMicrotask(() => purchase.start());
+    return purchase;
+  }
+
+  // ---------- internals ----------
+
+  #joinMessage() {
+    /** @type {import('./types.js').JoinMessage} */
+    const join = { type: 'join', room_id: this.roomId };
+    if (this.token) join.token = this.token;
+    else join.guest_name = this.guestName;
+    if (this.#lastSeq != null && this.#epoch != null) {
+      join.since = this.#lastSeq;
+      join.epoch = this.#epoch;
+    }
+    return join;
+  }
+
+  /** @returns {Promise<Snapshot | Resumed>} */
+  #nextJoin() {
+    const promise = new Promise((resolve, reject) => this.#joinWaiters.push({ resolve, reject }));
+    promise.catch(() => {});
+    return /** @type {Promise<Snapshot | Resumed>} */ (promise);
+  }
+
+  /** @param {Snapshot | Resumed | Error} outcome */
+  #settleJoin(outcome) {
+    const waiters = this.#joinWaiters.splice(0);
+    for (const waiter of waiters) {
+      if (outcome instanceof Error) waiter.reject(outcome);
+      else waiter.resolve(outcome);
+    }
+  }
+
+  #syncState() {
+    const link = this.link.state;
+    /** @type {RoomConnectionState} */
+    const state = link === 'joined' && this.#replayTo != null ? 'replaying' : link;
+    if (state === this.#state) return;
+    this.#state = state;
+    this.emit('state', state);
+  }
+
+  #lost() {
+    this.#replayTo = null;
+    this.#purchase?.disconnected();
+    for (const waiter of this.#productWaiters.splice(0)) {
+      waiter.reject(new LivecartError('not_connected', 'the connection was lost', { request: 'view_product' }));
+    }
+  }
+
+  /** @param {ServerMessage} message */
+  #handle(message) {
+    this.emit('message', message);
+    switch (message?.type) {
+      case 'snapshot':
+        return this.#onSnapshot(message);
+      case 'resumed':
+        return this.#onResumed(message);
+      case 'event':
+        return this.#onEvent(message.seq, message.event);
+      case 'error':
+        return this.#onError(message);
+      case 'viewers':
+        this.room.applyMessage(message);
+        return this.emit('viewers', message.count);
+      case 'reactions':
+        this.room.applyMessage(message);
+        return this.emit('reactions', message.counts);
+      case 'cart':
+        this.room.applyMessage(message);
+        return this.emit('cart', message.cart);
+      case 'product': {
+        this.room.applyMessage(message);
+        const index = this.#productWaiters.findIndex((w) => w.productId === message.product.id);
+        if (index >= 0) this.#productWaiters.splice(index, 1)[0].resolve(message.product);
+        return this.emit('product', message.product);
+      }
+      case 'order_confirmed':
+        this.room.applyMessage(message);
+        if (this.#purchase && this.#purchase.key === message.order.idempotency_key) this.#purchase.confirmed(message.order);
+        return this.emit('order_confirmed', message.order);
+      default:
+        return undefined; // a frame newer than this library
+    }
+  }
+
+  /** @param {Snapshot} snapshot */
+  #onSnapshot(snapshot) {
+    const answersJoin = this.link.state !== 'joined'; // else a resync on a joined connection
+    this.#epoch = snapshot.epoch;
+    this.#lastSeq = snapshot.seq;
+    this.#replayTo = null;
+    this.lastJoinReply = 'snapshot';
+    this.room.applySnapshot(snapshot);
+    if (answersJoin) this.link.joined();
+    this.#syncState();
+    this.emit('snapshot', snapshot);
+    if (answersJoin) this.#afterJoin(snapshot);
+  }
+
+  /** @param {Resumed} resumed */
+  #onResumed(resumed) {
+    if (resumed.epoch !== this.#epoch || resumed.since !== this.#lastSeq) {
+      // Not the resume asked for: start afresh rather than trust a mismatched history.
+      this.#epoch = null;
+      this.#lastSeq = null;
+      this.link.restart('resumed does not match since/epoch');
+      return;
+    }
+    this.lastJoinReply = 'resumed';
+    this.#replayTo = resumed.seq > resumed.since ? resumed.seq : null;
+    this.link.joined();
+    this.#syncState();
+    this.emit('resumed', resumed);
+    if (this.#replayTo == null) this.emit('caught_up', { seq: resumed.seq });
+    this.#afterJoin(resumed);
+  }
+
+  /** @param {Snapshot | Resumed} reply */
+  #afterJoin(reply) {
+    this.#lastReply = reply;
+    this.#settleJoin(reply);
+    this.#purchase?.connected();
+  }
+
+  /**
+   * @param {number} seq
+   * @param {RoomEvent} event
+   */
+  #onEvent(seq, event) {
+    if (this.#lastSeq == null) {
+      this.#gap(1, seq);
+      return;
+    }
+    if (seq <= this.#lastSeq) return; // already applied
+    if (seq !== this.#lastSeq + 1) {
+      if (this.#gap(this.#lastSeq + 1, seq)) return;
+    }
+    this.#lastSeq = seq;
+    const replay = this.#replayTo != null && seq <= this.#replayTo;
+    this.room.applyEvent(event, seq);
+    const meta = { seq, replay };
+    this.emit('event', event, meta);
+    /** @type {any} */ (this).emit(event.kind, event, meta);
+    if (this.#replayTo != null && seq >= this.#replayTo) {
+      this.#replayTo = null;
+      this.#syncState();
+      this.emit('caught_up', { seq });
+    }
+  }
+
+  /**
+   * Reports a gap; true when the connection resyncs (the event is not applied).
+   * @param {number} expected
+   * @param {number} received
+   */
+  #gap(expected, received) {
+    this.gaps += 1;
+    const action = this.onGap === 'report' && this.#lastSeq != null ? 'report' : 'resync';
+    this.emit('gap', { expected, received, action });
+    if (action === 'report') return false;
+    this.link.restart('sequence gap: resuming');
+    return true;
+  }
+
+  /** @param {import('./types.js').ErrorMessage} frame */
+  #onError(frame) {
+    const error = new LivecartError(frame.code, frame.message, { request: frame.request });
+    if (this.link.state !== 'joined') {
+      // Only `join` was sent: this refuses it (with no `request` when it failed decoding,
+      // e.g. a guest name out of its limits).
+      this.emit('error', error);
+      this.link.refused(error, RETRY_JOIN.has(frame.code));
+      return;
+    }
+    if (frame.request === 'checkout') this.#purchase?.refused(error);
+    if (frame.request === 'view_product') this.#productWaiters.shift()?.reject(error);
+    this.emit('error', error);
+  }
+}

@@ -1,0 +1,180 @@
+// What a client knows about a room, folded from the snapshot and the frames after it by
+// the rules of docs/protocol.md section 5. A RoomConnection keeps one up to date before
+// its listeners run, so a listener can draw from it; apps that keep their own state can
+// ignore it.
+
+/** @typedef {import('./types.js').RoomCard} RoomCard */
+/** @typedef {import('./types.js').ProductCard} ProductCard */
+/** @typedef {import('./types.js').Product} Product */
+/** @typedef {import('./types.js').DropCard} DropCard */
+/** @typedef {import('./types.js').SequencedComment} SequencedComment */
+/** @typedef {import('./types.js').CartView} CartView */
+/** @typedef {import('./types.js').Participant} Participant */
+/** @typedef {import('./types.js').Reaction} Reaction */
+/** @typedef {import('./types.js').Snapshot} Snapshot */
+/** @typedef {import('./types.js').RoomEvent} RoomEvent */
+/** @typedef {import('./types.js').SaleEvent} SaleEvent */
+/** @typedef {import('./types.js').ServerMessage} ServerMessage */
+
+/** @type {readonly Reaction[]} */
+export const REACTIONS = Object.freeze(['heart', 'fire', 'clap', 'laugh', 'wow']);
+
+/** @typedef {SaleEvent & {seq: number}} SequencedSale */
+
+export class RoomState {
+  /** The room card (title, status, host, co-host, disclosure); null before the first snapshot. @type {RoomCard | null} */
+  card = null;
+  /** The lineup by product id, in lineup order. @type {Map<number, ProductCard & {description?: string}>} */
+  lineup = new Map();
+  /** @type {number | null} */
+  pinned = null;
+  /** @type {DropCard | null} */
+  drop = null;
+  /** Comments seen, oldest first (the snapshot's, then each `comment` event). @type {SequencedComment[]} */
+  comments = [];
+  viewers = 0;
+  /** Reaction totals since this client joined (ticks carry counts; the snapshot has none). @type {Record<Reaction, number>} */
+  reactions = { heart: 0, fire: 0, clap: 0, laugh: 0, wow: 0 };
+  streaming = false;
+  /** The caller's cart; null for guests. @type {CartView | null} */
+  cart = null;
+  /** @type {Participant | null} */
+  you = null;
+  /** The newest `sale` events seen, newest first. @type {SequencedSale[]} */
+  recentSales = [];
+
+  /** @param {{maxComments?: number, maxSales?: number}} [limits] */
+  constructor({ maxComments = 100, maxSales = 20 } = {}) {
+    this.maxComments = maxComments;
+    this.maxSales = maxSales;
+  }
+
+  get status() {
+    return this.card?.status ?? null;
+  }
+
+  /** The pinned product's card, or null. */
+  get pinnedProduct() {
+    return this.pinned == null ? null : (this.lineup.get(this.pinned) ?? null);
+  }
+
+  /**
+   * The drop running on `productId` at `now`, or null (a drop ends at `ends_at`, even if
+   * its `drop_ended` is a tick late).
+   * @param {number} productId
+   * @param {number} [now]
+   */
+  runningDrop(productId, now = Date.now()) {
+    const drop = this.drop;
+    return drop && drop.product_id === productId && drop.ends_at > now ? drop : null;
+  }
+
+  /**
+   * Starts again from a snapshot: after `reset: true` nothing known before still holds.
+   * @param {Snapshot} snapshot
+   */
+  applySnapshot(snapshot) {
+    this.card = { ...snapshot.room };
+    this.lineup = new Map(snapshot.lineup.map((p) => [p.id, { ...p }]));
+    this.pinned = snapshot.pinned;
+    this.drop = snapshot.drop ? { ...snapshot.drop } : null;
+    this.comments = snapshot.comments.slice(-this.maxComments);
+    this.viewers = snapshot.viewers;
+    this.streaming = snapshot.streaming;
+    this.cart = snapshot.cart;
+    this.you = snapshot.you;
+    this.recentSales = [];
+  }
+
+  /**
+   * @param {RoomEvent} event
+   * @param {number} seq
+   */
+  applyEvent(event, seq) {
+    switch (event.kind) {
+      case 'comment': {
+        const { kind: _kind, ...comment } = event;
+        this.comments.push({ ...comment, seq });
+        if (this.comments.length > this.maxComments) this.comments.splice(0, this.comments.length - this.maxComments);
+        break;
+      }
+      case 'pinned':
+        this.lineup.set(event.product.id, { ...this.lineup.get(event.product.id), ...event.product });
+        this.pinned = event.product.id;
+        break;
+      case 'unpinned':
+        if (this.pinned === event.product_id) this.pinned = null;
+        break;
+      case 'product_updated':
+        this.lineup.set(event.product.id, { ...this.lineup.get(event.product.id), ...event.product });
+        break;
+      case 'drop_started':
+        this.drop = { ...event.drop };
+        break;
+      case 'drop_ended':
+        if (this.drop?.id === event.drop_id) this.drop = null;
+        break;
+      case 'sale': {
+        // Sales can arrive out of reservation order: keep the lowest figure seen.
+        const product = this.lineup.get(event.product_id);
+        if (product) product.stock = Math.min(product.stock, event.stock_left);
+        if (event.drop_left != null && this.drop?.product_id === event.product_id) {
+          this.drop.remaining = Math.min(this.drop.remaining, event.drop_left);
+        }
+        this.recentSales.unshift({ ...event, seq });
+        if (this.recentSales.length > this.maxSales) this.recentSales.length = this.maxSales;
+        break;
+      }
+      case 'room_live':
+        if (this.card) this.card.status = 'live';
+        break;
+      case 'room_ended':
+        if (this.card) this.card.status = 'ended';
+        this.pinned = null;
+        this.drop = null;
+        this.streaming = false;
+        break;
+      case 'stream_started':
+        this.streaming = true;
+        break;
+      case 'stream_stopped':
+        this.streaming = false;
+        break;
+      case 'room_updated':
+        if (this.card) Object.assign(this.card, { co_host: event.co_host, disclosure: event.disclosure });
+        break;
+      default:
+        break; // a kind newer than this library: nothing to fold
+    }
+  }
+
+  /**
+   * Folds an unsequenced frame (ticks and private replies).
+   * @param {ServerMessage} message
+   */
+  applyMessage(message) {
+    switch (message.type) {
+      case 'viewers':
+        this.viewers = message.count;
+        break;
+      case 'reactions':
+        for (const [name, count] of Object.entries(message.counts)) {
+          const reaction = /** @type {Reaction} */ (name);
+          this.reactions[reaction] = (this.reactions[reaction] ?? 0) + (count ?? 0);
+        }
+        break;
+      case 'cart':
+        this.cart = message.cart;
+        break;
+      case 'order_confirmed':
+        // A paid checkout empties the buyer's cart in the room; no `cart` frame says so.
+        if (this.cart) this.cart = { lines: [], total: null };
+        break;
+      case 'product':
+        if (this.lineup.has(message.product.id)) this.lineup.set(message.product.id, { ...message.product });
+        break;
+      default:
+        break;
+    }
+  }
+}

@@ -1,0 +1,284 @@
+// Types of every message of the livecart WebSocket protocol (docs/protocol.md, sections 4–7),
+// as JSDoc typedefs. They mirror the Rust wire types in src/wire/ws.rs, which the server's
+// AsyncAPI document (/api/asyncapi.json) is generated from; tests/sdk/types.test.mjs checks
+// the two agree. This module has no code: import the types with
+//   /** @typedef {import('./sdk/types.js').Snapshot} Snapshot */
+
+// ---------- values ----------
+
+/**
+ * Money: an integer amount in minor units of an ISO 4217 currency ({amount: 2900,
+ * currency: 'EUR'} is €29.00). Never a float.
+ * @typedef {object} Money
+ * @property {number} amount
+ * @property {string} currency
+ */
+
+/** @typedef {'scheduled' | 'live' | 'ended'} RoomStatus */
+/** @typedef {'nano' | 'micro' | 'mid' | 'macro' | 'mega'} Tier */
+/** @typedef {'viewer' | 'creator' | 'brand' | 'admin'} Role */
+/** @typedef {'heart' | 'fire' | 'clap' | 'laugh' | 'wow'} Reaction */
+/** @typedef {'host' | 'viewer' | 'guest'} Speaker */
+/** @typedef {'placed' | 'paid' | 'cancelled' | 'refunded'} OrderStatus */
+
+/**
+ * @typedef {object} HostCard
+ * @property {number} id
+ * @property {string} display_name
+ * @property {number} followers
+ * @property {Tier} tier
+ */
+
+/**
+ * @typedef {object} CoHostCard
+ * @property {number} id
+ * @property {string} display_name
+ */
+
+/**
+ * @typedef {object} RoomCard
+ * @property {number} id
+ * @property {string} title
+ * @property {RoomStatus} status
+ * @property {number} starts_at Unix milliseconds.
+ * @property {HostCard} host
+ * @property {CoHostCard | null} co_host
+ * @property {string | null} disclosure Show it as a visible banner while it is not null.
+ */
+
+/**
+ * A product as rooms show it. `stock` is what can be bought now (stock less live holds).
+ * @typedef {object} ProductCard
+ * @property {number} id
+ * @property {number} brand_id
+ * @property {string} title
+ * @property {string} image_url An `https:` URL or a path on the server; empty when none.
+ * @property {Money} price
+ * @property {number} stock
+ */
+
+/**
+ * A product with its description (the private `product` reply to `view_product`).
+ * @typedef {ProductCard & {description: string}} Product
+ */
+
+/**
+ * @typedef {object} DropCard
+ * @property {number} id
+ * @property {number} product_id
+ * @property {number} quantity
+ * @property {number} remaining
+ * @property {Money} price
+ * @property {number} ends_at Unix milliseconds.
+ */
+
+/**
+ * @typedef {object} CommentView
+ * @property {string} author
+ * @property {Speaker} speaker
+ * @property {string} text
+ * @property {number} at Unix milliseconds (the server's clock).
+ */
+
+/** @typedef {CommentView & {seq: number}} SequencedComment */
+
+/**
+ * @typedef {object} Participant
+ * @property {string} display_name
+ * @property {number | null} account_id null for guests.
+ * @property {Role | null} role null for guests.
+ * @property {boolean} is_host
+ */
+
+/**
+ * @typedef {object} CartLine
+ * @property {number} product_id
+ * @property {string} title
+ * @property {number} quantity
+ * @property {Money} unit_price
+ * @property {Money} line_total
+ */
+
+/**
+ * @typedef {object} CartView
+ * @property {CartLine[]} lines Ordered by product id.
+ * @property {Money | null} total null when the cart is empty.
+ */
+
+/**
+ * Figures are integers in minor units of the order's currency.
+ * @typedef {object} OrderLine
+ * @property {number} product_id
+ * @property {number} brand_id
+ * @property {number | null} drop_id
+ * @property {string} title
+ * @property {number} quantity
+ * @property {number} refunded_quantity
+ * @property {number} list_price
+ * @property {number} unit_price
+ * @property {number} line_total
+ * @property {number} commission
+ */
+
+/**
+ * @typedef {object} Order
+ * @property {number} id
+ * @property {number} room_id
+ * @property {number} creator_id
+ * @property {number} buyer_id
+ * @property {OrderStatus} status
+ * @property {OrderLine[]} lines
+ * @property {Money} subtotal
+ * @property {Money} commission
+ * @property {Money} refunded
+ * @property {string | null} promo_code
+ * @property {number | null} promo_code_id
+ * @property {Money} discount
+ * @property {string} idempotency_key
+ * @property {string | null} failure_code
+ * @property {number} created_at
+ */
+
+/**
+ * @typedef {object} BrandSale
+ * @property {number} order_id
+ * @property {number} room_id
+ * @property {number} creator_id
+ * @property {string} creator_name
+ * @property {number} product_id
+ * @property {string} title
+ * @property {number} quantity
+ * @property {Money} amount
+ * @property {Money} commission
+ * @property {number} at
+ */
+
+// ---------- room events (inside an `event` frame, tagged by `kind`) ----------
+
+/** @typedef {{kind: 'comment'} & CommentView} CommentEvent */
+/** @typedef {{kind: 'pinned', product: ProductCard}} PinnedEvent */
+/** @typedef {{kind: 'unpinned', product_id: number}} UnpinnedEvent */
+/** @typedef {{kind: 'product_updated', product: ProductCard}} ProductUpdatedEvent */
+/** @typedef {{kind: 'drop_started', drop: DropCard}} DropStartedEvent */
+/** @typedef {{kind: 'drop_ended', drop_id: number, sold: number}} DropEndedEvent */
+/**
+ * One paid order line. `stock_left`/`drop_left` are what this sale's reservation left;
+ * sales can arrive out of reservation order, so keep the lowest figure seen.
+ * @typedef {{kind: 'sale', buyer: string, product_id: number, title: string, quantity: number, stock_left: number, drop_left?: number}} SaleEvent
+ */
+/** @typedef {{kind: 'room_live'}} RoomLiveEvent */
+/** @typedef {{kind: 'room_ended'}} RoomEndedEvent */
+/** @typedef {{kind: 'stream_started', resumed: boolean}} StreamStartedEvent */
+/** @typedef {{kind: 'stream_stopped'}} StreamStoppedEvent */
+/** @typedef {{kind: 'room_updated', co_host: CoHostCard | null, disclosure: string | null}} RoomUpdatedEvent */
+
+/**
+ * @typedef {CommentEvent | PinnedEvent | UnpinnedEvent | ProductUpdatedEvent | DropStartedEvent
+ *   | DropEndedEvent | SaleEvent | RoomLiveEvent | RoomEndedEvent | StreamStartedEvent
+ *   | StreamStoppedEvent | RoomUpdatedEvent} RoomEvent
+ */
+/** @typedef {RoomEvent['kind']} RoomEventKind */
+
+// ---------- server messages (tagged by `type`) ----------
+
+/**
+ * @typedef {object} Snapshot
+ * @property {'snapshot'} type
+ * @property {RoomCard} room
+ * @property {ProductCard[]} lineup
+ * @property {number | null} pinned
+ * @property {DropCard | null} drop
+ * @property {SequencedComment[]} comments The last 30 comments of this epoch, oldest first.
+ * @property {number} viewers
+ * @property {boolean} streaming
+ * @property {CartView | null} cart null for guests.
+ * @property {Participant} you
+ * @property {number} seq
+ * @property {string} epoch
+ * @property {boolean} reset True when a resume could not be honoured, or after a resync.
+ */
+
+/**
+ * @typedef {object} Resumed
+ * @property {'resumed'} type
+ * @property {string} epoch
+ * @property {number} since The client's `since`.
+ * @property {number} seq The last event the replay brings the client to.
+ */
+
+/**
+ * @typedef {object} EventMessage
+ * @property {'event'} type
+ * @property {number} seq
+ * @property {RoomEvent} event
+ */
+
+/** @typedef {{type: 'viewers', count: number}} ViewersMessage */
+/** @typedef {{type: 'reactions', counts: Partial<Record<Reaction, number>>}} ReactionsMessage */
+/** @typedef {{type: 'product', product: Product}} ProductMessage */
+/** @typedef {{type: 'cart', cart: CartView}} CartMessage */
+/** @typedef {{type: 'order_confirmed', order: Order}} OrderConfirmedMessage */
+/** @typedef {{type: 'following_sales', brand_id: number}} FollowingSalesMessage */
+/** @typedef {{type: 'brand_sale'} & BrandSale} BrandSaleMessage */
+
+/**
+ * @typedef {object} ErrorMessage
+ * @property {'error'} type
+ * @property {ErrorCode} code
+ * @property {string} message For people; its wording may change.
+ * @property {ClientMessageType} [request] The failed message's type; absent when the frame
+ *   could not be decoded, and for errors tied to no request.
+ */
+
+/**
+ * @typedef {Snapshot | Resumed | EventMessage | ViewersMessage | ReactionsMessage | ProductMessage
+ *   | CartMessage | OrderConfirmedMessage | FollowingSalesMessage | BrandSaleMessage
+ *   | ErrorMessage} ServerMessage
+ */
+/** @typedef {ServerMessage['type']} ServerMessageType */
+
+// ---------- client messages (tagged by `type`) ----------
+
+/**
+ * @typedef {object} JoinMessage
+ * @property {'join'} type
+ * @property {number} room_id
+ * @property {string | null} [token]
+ * @property {string | null} [guest_name]
+ * @property {number | null} [since]
+ * @property {string | null} [epoch]
+ */
+/** @typedef {{type: 'follow_sales', token: string}} FollowSalesMessage */
+/** @typedef {{type: 'comment', text: string}} CommentMessage */
+/** @typedef {{type: 'react', reaction: Reaction}} ReactMessage */
+/** @typedef {{type: 'pin', product_id: number}} PinMessage */
+/** @typedef {{type: 'unpin'}} UnpinMessage */
+/** @typedef {{type: 'start_drop', product_id: number, quantity: number, price?: number | null, duration_secs: number}} StartDropMessage */
+/** @typedef {{type: 'end_room'}} EndRoomMessage */
+/** @typedef {{type: 'view_product', product_id: number}} ViewProductMessage */
+/** @typedef {{type: 'cart_add', product_id: number, quantity: number}} CartAddMessage */
+/** @typedef {{type: 'cart_set', product_id: number, quantity: number}} CartSetMessage */
+/** @typedef {{type: 'cart_remove', product_id: number}} CartRemoveMessage */
+/** @typedef {{type: 'checkout', idempotency_key: string, card: string, promo_code?: string | null}} CheckoutMessage */
+
+/**
+ * @typedef {JoinMessage | FollowSalesMessage | CommentMessage | ReactMessage | PinMessage
+ *   | UnpinMessage | StartDropMessage | EndRoomMessage | ViewProductMessage | CartAddMessage
+ *   | CartSetMessage | CartRemoveMessage | CheckoutMessage} ClientMessage
+ */
+/** @typedef {ClientMessage['type']} ClientMessageType */
+
+// ---------- error codes (section 7; the same codes in HTTP error bodies) ----------
+
+/**
+ * @typedef {'malformed_json' | 'frame_too_large' | 'unknown_message' | 'invalid_input'
+ *   | 'cart_empty' | 'mixed_currency' | 'unauthenticated' | 'bad_credentials' | 'forbidden'
+ *   | 'not_found' | 'conflict' | 'not_joined' | 'already_joined' | 'room_not_live'
+ *   | 'not_in_lineup' | 'drop_running' | 'sold_out' | 'hold_expired' | 'checkout_in_progress'
+ *   | 'idempotency_mismatch' | 'promo_code_invalid' | 'promo_code_expired'
+ *   | 'promo_code_used_up' | 'promo_code_not_applicable' | 'rate_limited'
+ *   | 'too_many_connections' | 'payment_declined' | 'payment_unavailable' | 'not_streaming'
+ *   | 'stream_elsewhere' | 'unsupported_media_type' | 'unavailable' | 'internal'} ErrorCode
+ */
+
+export {};
