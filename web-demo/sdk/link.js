@@ -98,6 +98,21 @@ export function defaultBaseUrl() {
 }
 
 /**
+ * The link of a client: to its `url`, or to the `/ws` of its `baseUrl` (in a browser, the
+ * page's own address when neither is given), with its WebSocket, reconnect policy and join
+ * timeout.
+ * @param {{url?: string, baseUrl?: string | URL, WebSocket?: WebSocketConstructor, reconnect?: ReconnectOptions, joinTimeoutMs?: number}} options
+ * @param {LinkHooks} hooks
+ */
+export function linkFor(options, hooks) {
+  const baseUrl = options.baseUrl ?? defaultBaseUrl();
+  const url = options.url ?? (baseUrl ? wsUrlFor(baseUrl) : undefined);
+  if (!url) throw new TypeError('give baseUrl (or url): there is no page address to start from');
+  const { WebSocket, reconnect, joinTimeoutMs } = options;
+  return new Link({ url, WebSocket, reconnect, joinTimeoutMs, hooks });
+}
+
+/**
  * @param {WebSocketConstructor | undefined} given
  * @returns {WebSocketConstructor}
  */

@@ -18,7 +18,7 @@
 
 import { Emitter } from './emitter.js';
 import { LivecartError } from './errors.js';
-import { Link, defaultBaseUrl, wsUrlFor } from './link.js';
+import { linkFor } from './link.js';
 import { Purchase } from './checkout.js';
 import { RoomState } from './state.js';
 
@@ -157,28 +157,19 @@ export class RoomConnection extends Emitter {
     this.lastJoinReply = null;
     /** Gaps seen so far. */
     this.gaps = 0;
-    const baseUrl = options.baseUrl ?? defaultBaseUrl();
-    const url = options.url ?? (baseUrl ? wsUrlFor(baseUrl) : undefined);
-    if (!url) throw new TypeError('give baseUrl (or url): there is no page address to start from');
-    this.link = new Link({
-      url,
-      WebSocket: options.WebSocket,
-      reconnect: options.reconnect,
-      joinTimeoutMs: options.joinTimeoutMs,
-      hooks: {
-        join: () => this.#joinMessage(),
-        message: (message) => this.#handle(message),
-        state: () => this.#syncState(),
-        lost: () => this.#lost(),
-        reconnecting: (info) => this.emit('reconnecting', info),
-        sessionEnded: (info) => {
-          this.#settleJoin(new LivecartError('unauthenticated', `session ended: ${info.reason || 'sign in again'}`));
-          this.emit('session_ended', info);
-        },
-        failed: (info) => {
-          this.#settleJoin(info.error ?? new LivecartError('unavailable', 'could not reach the room'));
-          this.emit('failed', info);
-        },
+    this.link = linkFor(options, {
+      join: () => this.#joinMessage(),
+      message: (message) => this.#handle(message),
+      state: () => this.#syncState(),
+      lost: () => this.#lost(),
+      reconnecting: (info) => this.emit('reconnecting', info),
+      sessionEnded: (info) => {
+        this.#settleJoin(new LivecartError('unauthenticated', `session ended: ${info.reason || 'sign in again'}`));
+        this.emit('session_ended', info);
+      },
+      failed: (info) => {
+        this.#settleJoin(info.error ?? new LivecartError('unavailable', 'could not reach the room'));
+        this.emit('failed', info);
       },
     });
   }

@@ -8,7 +8,7 @@
 
 import { Emitter } from './emitter.js';
 import { LivecartError } from './errors.js';
-import { Link, defaultBaseUrl, wsUrlFor } from './link.js';
+import { linkFor } from './link.js';
 
 /** @typedef {import('./types.js').BrandSale} BrandSale */
 /** @typedef {import('./types.js').BrandSaleMessage} BrandSaleMessage */
@@ -51,23 +51,14 @@ export class SalesFeed extends Emitter {
     this.token = options.token;
     /** @type {number | null} */
     this.brandId = null;
-    const baseUrl = options.baseUrl ?? defaultBaseUrl();
-    const url = options.url ?? (baseUrl ? wsUrlFor(baseUrl) : undefined);
-    if (!url) throw new TypeError('give baseUrl (or url): there is no page address to start from');
-    this.link = new Link({
-      url,
-      WebSocket: options.WebSocket,
-      reconnect: options.reconnect,
-      joinTimeoutMs: options.joinTimeoutMs,
-      hooks: {
-        join: () => ({ type: 'follow_sales', token: this.token }),
-        message: (message) => this.#handle(message),
-        state: (state) => this.emit('state', state),
-        lost: () => {},
-        reconnecting: (info) => this.emit('reconnecting', info),
-        sessionEnded: (info) => this.emit('session_ended', info),
-        failed: (info) => this.emit('failed', info),
-      },
+    this.link = linkFor(options, {
+      join: () => ({ type: 'follow_sales', token: this.token }),
+      message: (message) => this.#handle(message),
+      state: (state) => this.emit('state', state),
+      lost: () => {},
+      reconnecting: (info) => this.emit('reconnecting', info),
+      sessionEnded: (info) => this.emit('session_ended', info),
+      failed: (info) => this.emit('failed', info),
     });
   }
 

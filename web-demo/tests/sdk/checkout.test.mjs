@@ -3,10 +3,10 @@
 // every retry until the purchase ends, whether the provider was unavailable or the
 // connection was lost while the payment ran.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LivecartError } from '../../sdk/index.js';
-import { DEMO, closeAll, demoClient, demoRoom, newViewer, next, startSdkServer, until } from './helpers.mjs';
+import { closeAll, DEMO, demoClient, newViewer, next, until, withDemoServer } from './helpers.mjs';
 
 const CARD = {
   ok: '4242 4242 4242 4242',
@@ -18,15 +18,10 @@ const CARD = {
 
 let server;
 let demo;
-
-before(async () => {
-  server = await startSdkServer();
-  demo = await demoRoom(server.baseUrl);
-}, { timeout: 60_000 });
-
-after(async () => {
-  await server?.stop();
-}, { timeout: 30_000 });
+withDemoServer((started, room) => {
+  server = started;
+  demo = room;
+});
 
 /** A new viewer joined to the demo room with one unit of `product` in the cart. */
 async function shopper(name, product = demo.lineup[1], options = {}) {

@@ -3,6 +3,7 @@
 // line, for what a real network does and a server never does on purpose. Not a test file.
 
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -21,6 +22,21 @@ export const SDK_SERVER_ENV = {
 /** Starts the server for a test file: { baseUrl, stop, logs, … } (see tests/support). */
 export function startSdkServer(options = {}) {
   return startServer({ ...options, env: { ...SDK_SERVER_ENV, ...options.env } });
+}
+
+/**
+ * One server with the demo data for the whole test file: started before its tests, stopped
+ * after them. `ready(server, demoRoom)` receives the server and the demo room once started.
+ */
+export function withDemoServer(ready) {
+  let server;
+  before(async () => {
+    server = await startSdkServer();
+    ready(server, await demoRoom(server.baseUrl));
+  }, { timeout: 60_000 });
+  after(async () => {
+    await server?.stop();
+  }, { timeout: 30_000 });
 }
 
 /** A client of `baseUrl` with Node's WebSocket from the `ws` package. */

@@ -4,22 +4,17 @@
 // waiting for a stream that has not started, session URLs, and a stop that sends one
 // DELETE however often it is called.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MediaSession, SignallingError, sendOffer, whepUrl, whipUrl } from '../../sdk/index.js';
-import { DEMO, demoClient, demoRoom, newViewer, startSdkServer } from './helpers.mjs';
+import { DEMO, demoClient, newViewer, withDemoServer } from './helpers.mjs';
 
 let server;
 let demo;
-
-before(async () => {
-  server = await startSdkServer();
-  demo = await demoRoom(server.baseUrl);
-}, { timeout: 60_000 });
-
-after(async () => {
-  await server?.stop();
-}, { timeout: 30_000 });
+withDemoServer((started, room) => {
+  server = started;
+  demo = room;
+});
 
 /** A minimal offer of one VP8 video track, as a browser would send it (ICE and DTLS values are placeholders). */
 function offer(direction) {

@@ -2,22 +2,17 @@
 // as JSON and as CSV text, who may read it, and a brand's campaign created, changed and
 // reported with its `sort` and `tier`.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError, reportPath } from '../../sdk/index.js';
-import { DEMO, demoClient, demoRoom, newViewer, startSdkServer } from './helpers.mjs';
+import { DEMO, demoClient, newViewer, withDemoServer } from './helpers.mjs';
 
 let server;
 let demo;
-
-before(async () => {
-  server = await startSdkServer();
-  demo = await demoRoom(server.baseUrl);
-}, { timeout: 60_000 });
-
-after(async () => {
-  await server?.stop();
-}, { timeout: 30_000 });
+withDemoServer((started, room) => {
+  server = started;
+  demo = room;
+});
 
 test('report paths carry only the query fields given', () => {
   assert.equal(reportPath('room', 7), '/api/rooms/7/report');

@@ -3,25 +3,17 @@
 // reset snapshots, gap detection, the end of a session (4001), refused joins, and the
 // host's actions. Run: `cargo build`, then `node --test tests/sdk/` (in web-demo/).
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LivecartError } from '../../sdk/index.js';
-import {
-  DEMO, client, closeAll, commentTexts, demoClient, demoRoom, newLiveRoom, newViewer, next, recordEvents, relay, sleep,
-  startSdkServer, until,
-} from './helpers.mjs';
+import { client, closeAll, commentTexts, DEMO, demoClient, newLiveRoom, newViewer, next, recordEvents, relay, sleep, until, withDemoServer } from './helpers.mjs';
 
 let server;
 let demo;
-
-before(async () => {
-  server = await startSdkServer();
-  demo = await demoRoom(server.baseUrl);
-}, { timeout: 60_000 });
-
-after(async () => {
-  await server?.stop();
-}, { timeout: 30_000 });
+withDemoServer((started, room) => {
+  server = started;
+  demo = room;
+});
 
 /** Posts comments from `talker` one by one; resolves once `witness` has seen each. */
 async function say(talker, witness, texts) {
