@@ -11,6 +11,7 @@ use crate::commerce::payments::{StripeProvider, TestCards};
 use crate::commerce::{Carts, Commerce, CommerceBackends, CommerceSettings, Inventory, PaymentProvider};
 use crate::config::{Config, ConfigError, PaymentsChoice};
 use crate::domain::{Clock, RateLimit};
+use crate::error::{ApiError, Code};
 use crate::media::{ClientIce, Sfu};
 use crate::redis::{Redis, RedisError};
 use crate::room::{Node, RoomHub, RoomSettings, Rooms};
@@ -19,11 +20,12 @@ use crate::store::Store;
 use crate::{gateway, http};
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
+use axum::handler::HandlerWithoutStateExt;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower_http::services::{ServeDir, ServeFile};
+use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 #[derive(Debug, thiserror::Error)]
@@ -149,9 +151,16 @@ impl AppState {
     }
 }
 
+/// Anything no route and no file answers: 404 with our error body. The web demo routes
+/// inside a page with `#/…`, so no path needs the app's page in place of a missing file.
+async fn not_found() -> ApiError {
+    ApiError::new(Code::NotFound, "no such page or file")
+}
+
 pub fn router(state: AppState) -> Router {
     let web = &state.config.web_demo;
-    let pages = ServeDir::new(web).fallback(ServeFile::new(web.join("index.html")));
+    // `/` (and any folder with one) serves its index.html; a missing file is a 404.
+    let pages = ServeDir::new(web).not_found_service(not_found.into_service());
     Router::new()
         .merge(http::router())
         .merge(gateway::router())

@@ -48,6 +48,7 @@ pub enum Code {
     HoldExpired,
     IdempotencyMismatch,
     CheckoutInProgress,
+    NoSavedPaymentMethod,
     PromoCodeInvalid,
     PromoCodeExpired,
     PromoCodeUsedUp,
@@ -59,7 +60,7 @@ pub enum Code {
 impl Code {
     /// Every code, in the order of docs/protocol.md, section 7 (the AsyncAPI document lists
     /// them from here; a test compares this list with that section).
-    pub const ALL: [Code; 33] = [
+    pub const ALL: [Code; 34] = [
         Code::MalformedJson,
         Code::FrameTooLarge,
         Code::UnknownMessage,
@@ -79,6 +80,7 @@ impl Code {
         Code::SoldOut,
         Code::HoldExpired,
         Code::CheckoutInProgress,
+        Code::NoSavedPaymentMethod,
         Code::IdempotencyMismatch,
         Code::PromoCodeInvalid,
         Code::PromoCodeExpired,
@@ -124,6 +126,7 @@ impl Code {
             Code::HoldExpired => "hold_expired",
             Code::IdempotencyMismatch => "idempotency_mismatch",
             Code::CheckoutInProgress => "checkout_in_progress",
+            Code::NoSavedPaymentMethod => "no_saved_payment_method",
             Code::PromoCodeInvalid => "promo_code_invalid",
             Code::PromoCodeExpired => "promo_code_expired",
             Code::PromoCodeUsedUp => "promo_code_used_up",
@@ -153,6 +156,7 @@ impl Code {
             | Code::SoldOut
             | Code::HoldExpired
             | Code::CheckoutInProgress
+            | Code::NoSavedPaymentMethod
             | Code::NotStreaming => StatusCode::CONFLICT,
             Code::IdempotencyMismatch
             | Code::PromoCodeInvalid
@@ -321,6 +325,7 @@ impl From<CommerceError> for ApiError {
             CommerceError::HoldExpired => Code::HoldExpired,
             CommerceError::IdempotencyMismatch => Code::IdempotencyMismatch,
             CommerceError::CheckoutInProgress => Code::CheckoutInProgress,
+            CommerceError::NoSavedPaymentMethod => Code::NoSavedPaymentMethod,
             CommerceError::WebhookRefused(_) => Code::InvalidInput,
             CommerceError::Promo(ref refused) => match refused {
                 PromoRefusal::Unknown(_) | PromoRefusal::Revoked(_) => Code::PromoCodeInvalid,

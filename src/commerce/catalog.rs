@@ -63,7 +63,7 @@ impl Commerce {
 
     /// A product with everything about it, as its page shows it.
     pub async fn detail(&self, p: &ProductRow) -> Result<Product, CommerceError> {
-        Ok(Product { card: self.card(p).await?, description: p.description.clone() })
+        Ok(Product { card: self.card(p).await?, description: p.description.clone(), on_hand: p.stock })
     }
 
     pub async fn product(&self, id: ProductId) -> Result<Product, CommerceError> {
@@ -112,11 +112,21 @@ impl Commerce {
         self.detail(&p).await
     }
 
-    /// A restock or recount: the database gets the new count, the inventory keeps its
-    /// holds, and rooms selling the product are told.
-    pub async fn set_stock(&self, who: &AccountRow, id: ProductId, stock: Stock) -> Result<Product, CommerceError> {
+    /// A restock or recount: the database gets the new count if it still holds
+    /// `expected` (checked in the update itself, so a sale or another write in between on
+    /// any node refuses it), the inventory keeps its holds, and rooms selling the product
+    /// are told.
+    pub async fn set_stock(
+        &self,
+        who: &AccountRow,
+        id: ProductId,
+        stock: Stock,
+        expected: Stock,
+    ) -> Result<Product, CommerceError> {
         let mut p = self.owned_product(who, id).await?;
-        self.store.set_stock(id, stock).await?;
+        if !self.store.set_stock(id, stock, expected).await? {
+            return Err(Refusal::Conflict("the stock changed since you saw it: reload and try again").into());
+        }
         self.inventory.set_on_hand(StockKey::Product(id), stock.get()).await?;
         p.stock = stock.get();
         self.announce_product(&p).await?;

@@ -22,17 +22,25 @@
 //!
 //! Only then does the buyer get `order_confirmed`, the room a `sale` and the brand its
 //! feed entry: an acknowledged order is always a committed, paid one.
+//!
+//! One-tap buy: a checkout pays with a card number or with the account's saved method
+//! ([`Payment`]), looked up when the charge is made (a `"saved"` checkout without one is
+//! refused before anything is held). The order keeps the shipping address it was placed
+//! with. `save` keeps the card and the address on the account once this call has paid
+//! the order; saving comes after the money and never undoes an order.
 
 use super::cart::Cart;
 use super::commission::{commission, shares};
 use super::holds::Left;
+use super::payments::{Instrument, SavedMethod};
 use super::pricing::unit_price;
 use super::promo::{AppliedPromo, PromoRefusal};
 use super::settlement::{Placed, cancelled_error};
 use super::{Commerce, CommerceError, StockKey, Storefront};
 use crate::analytics::{Event, Who};
 use crate::domain::{
-    AccountId, CardNumber, Currency, IdempotencyKey, Money, Price, ProductId, PromoCode, Refusal, UnixMs,
+    AccountId, CardNumber, Currency, IdempotencyKey, Invalid, Money, PaymentSource, Price, ProductId, PromoCode,
+    Refusal, ShippingAddress, UnixMs,
 };
 use crate::store::{
     AccountRow, DropRow, NewOrder, NewOrderLine, OrderRecord, PlaceOutcome, ProductRow, RefusalRow, RoomRow,
@@ -43,12 +51,42 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use tracing::Instrument;
+use tracing::Instrument as _;
 
 pub struct CheckoutRequest {
     pub key: IdempotencyKey,
-    pub card: CardNumber,
+    pub payment: Payment,
     pub promo_code: Option<PromoCode>,
+    /// Save the card (when paying with one) and `shipping` (when given) on the account
+    /// once this checkout has paid the order.
+    pub save: bool,
+    /// Where to ship; `None`: the account's saved address, if any.
+    pub shipping: Option<ShippingAddress>,
+}
+
+/// What a checkout pays with.
+#[derive(Debug, Clone)]
+pub enum Payment {
+    Card(CardNumber),
+    /// The account's saved payment method.
+    Saved,
+}
+
+impl Payment {
+    /// The one rule for a checkout's `card` and `payment` fields, on every edge: a card,
+    /// or `"payment":"saved"` without one.
+    pub fn from_fields(card: Option<CardNumber>, source: Option<PaymentSource>) -> std::result::Result<Self, Invalid> {
+        match (card, source.unwrap_or_default()) {
+            (Some(card), PaymentSource::Card) => Ok(Payment::Card(card)),
+            (None, PaymentSource::Saved) => Ok(Payment::Saved),
+            (None, PaymentSource::Card) => {
+                Err(Invalid::new("card", "a card is required, unless \"payment\" is \"saved\""))
+            }
+            (Some(_), PaymentSource::Saved) => {
+                Err(Invalid::new("card", "\"payment\":\"saved\" pays with the saved method: send no card"))
+            }
+        }
+    }
 }
 
 /// A cart priced for an order: its lines, their currency, the code applied and the
@@ -99,6 +137,15 @@ fn drop_card(d: &DropRow, p: &ProductRow) -> DropCard {
     }
 }
 
+/// What the charge is made with: the checkout's card, or the saved method looked up for it.
+fn instrument<'a>(payment: &'a Payment, saved: Option<&'a SavedMethod>) -> Result<Instrument<'a>> {
+    match (payment, saved) {
+        (Payment::Card(card), _) => Ok(Instrument::Card(card)),
+        (Payment::Saved, Some(saved)) => Ok(Instrument::Saved(saved)),
+        (Payment::Saved, None) => Err(CommerceError::NoSavedPaymentMethod),
+    }
+}
+
 fn new_hold_id() -> String {
     let mut raw = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut raw);
@@ -140,7 +187,7 @@ impl Commerce {
             {
                 return Err(CommerceError::IdempotencyMismatch);
             }
-            return self.resume(shop, buyer, existing, &req.card).await;
+            return self.resume(shop, buyer, existing, req).await;
         }
         if let Some(refused) = self.store.checkout_refusal(buyer.id, req.key.as_str()).await? {
             // The key's first attempt found too few units: that answer stands, so a retry
@@ -159,10 +206,28 @@ impl Commerce {
         }
         let who = Who::account(buyer.id);
         self.analytics.record(Event::CheckoutStarted { room: shop.room, who: who.clone() });
-        match self.place(shop, buyer, req, &cart).await {
+        // Refused before anything is held, so the key stays unused.
+        let saved = match req.payment {
+            Payment::Saved => match self.saved_method(buyer).await {
+                Ok(saved) => Some(saved),
+                Err(e) => {
+                    self.analytics.record(Event::CheckoutFailed { room: shop.room, who });
+                    return Err(e);
+                }
+            },
+            Payment::Card(_) => None,
+        };
+        let shipping = match &req.shipping {
+            Some(a) => Some(a.clone()),
+            None => self.store.shipping_address(buyer.id).await?.map(|(a, _)| a),
+        };
+        let instrument = instrument(&req.payment, saved.as_ref())?;
+        match self.place(shop, buyer, req, &cart, shipping).await {
             Ok(Placement::Placed { order, hold_id, left }) => {
                 let placed = Placed { order, hold_id: &hold_id, left: Some(left), buyer, host_name: shop.host_name };
-                self.pay(placed, &req.card).await
+                let paid = self.pay(placed, instrument).await;
+                self.save_after(buyer, req, &paid).await;
+                paid
             }
             Ok(Placement::Raced(outcome)) => outcome,
             Err(e) => {
@@ -180,6 +245,7 @@ impl Commerce {
         buyer: &AccountRow,
         req: &CheckoutRequest,
         cart: &Cart,
+        shipping: Option<ShippingAddress>,
     ) -> Result<Placement> {
         let now = self.clock.now();
         let Priced { lines, currency, promo, room } =
@@ -233,6 +299,7 @@ impl Commerce {
             discount: lines.iter().map(|l| (l.list_price - l.unit_price) * l.quantity).sum(),
             shares: shares(shop.host, room.co_host_id, &lines),
             lines,
+            shipping,
         };
         match timed("livecart_db_seconds", "place_order", self.store.place_order(&order, now)).await {
             Ok(PlaceOutcome::Placed(view)) => {
@@ -267,7 +334,7 @@ impl Commerce {
         shop: &Storefront<'_>,
         buyer: &AccountRow,
         existing: OrderRecord,
-        card: &CardNumber,
+        req: &CheckoutRequest,
     ) -> Result<OrderView> {
         match existing.view.status {
             OrderStatus::Paid | OrderStatus::Refunded => Ok(existing.view),
@@ -286,7 +353,33 @@ impl Commerce {
                     buyer,
                     host_name: shop.host_name,
                 };
-                self.pay(placed, card).await
+                // The retry's payment pays: its card, or the method saved now.
+                let saved = match req.payment {
+                    Payment::Saved => Some(self.saved_method(buyer).await?),
+                    Payment::Card(_) => None,
+                };
+                let paid = self.pay(placed, instrument(&req.payment, saved.as_ref())?).await;
+                self.save_after(buyer, req, &paid).await;
+                paid
+            }
+        }
+    }
+
+    /// Keeps what a `save` checkout asked to, once this call has paid its order: the
+    /// card it paid with and the shipping address it gave. The order stands whatever
+    /// happens here; a card the provider will not keep leaves the wallet as it was.
+    async fn save_after(&self, buyer: &AccountRow, req: &CheckoutRequest, paid: &Result<OrderView>) {
+        if !req.save || paid.is_err() {
+            return;
+        }
+        if let Some(address) = &req.shipping {
+            if let Err(e) = self.save_shipping_address(buyer, address).await {
+                tracing::warn!(error = &e as &dyn std::error::Error, "shipping address not saved after checkout");
+            }
+        }
+        if let Payment::Card(card) = &req.payment {
+            if let Err(e) = self.save_card(buyer, card).await {
+                tracing::warn!(error = &e as &dyn std::error::Error, "card not saved after checkout");
             }
         }
     }

@@ -252,6 +252,7 @@ mod tests {
         let eur = crate::domain::Currency::try_from("EUR").unwrap();
         OrderView {
             id: crate::domain::OrderId::try_from(1).unwrap(),
+            reference: crate::domain::OrderId::from_row(1).reference(),
             room_id: crate::domain::RoomId::try_from(1).unwrap(),
             creator_id: id(1),
             buyer_id: id(3),
@@ -266,6 +267,7 @@ mod tests {
             idempotency_key: "k".into(),
             failure_code: None,
             created_at: crate::domain::UnixMs(0),
+            shipping: None,
         }
     }
 

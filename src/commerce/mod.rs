@@ -19,10 +19,11 @@ pub mod promo;
 pub mod refunds;
 mod settlement;
 pub mod sweeper;
+mod wallet;
 mod webhooks;
 
 pub use cart::{CartChange, CartError, Carts};
-pub use checkout::CheckoutRequest;
+pub use checkout::{CheckoutRequest, Payment};
 pub use holds::StockKey;
 pub use inventory::{Inventory, InventoryError};
 pub use payments::PaymentProvider;
@@ -63,6 +64,10 @@ pub enum CommerceError {
     IdempotencyMismatch,
     #[error("a checkout with this idempotency key is still in progress")]
     CheckoutInProgress,
+    /// `"payment":"saved"`, but the account has no saved payment method (never saved,
+    /// removed, or saved with another payment provider).
+    #[error("no saved payment method: check out with a card (and \"save\": true to keep it)")]
+    NoSavedPaymentMethod,
     /// The promo code was not accepted; nothing was held or written.
     #[error(transparent)]
     Promo(#[from] promo::PromoRefusal),

@@ -16,10 +16,10 @@
 
 use super::commission::{accruals, reversal};
 use super::holds::Left;
-use super::payments::{Charge, ChargeState, PaymentFailure, Refund};
+use super::payments::{Charge, ChargeState, Instrument, PaymentFailure, Refund};
 use super::{Commerce, CommerceError, StockKey};
 use crate::analytics::{Event, Who};
-use crate::domain::{CardNumber, Money, OrderId, Refusal, UnixMs};
+use crate::domain::{Money, OrderId, Refusal, UnixMs};
 use crate::store::{
     AccountRow, ChargeRow, NewCharge, NewRefund, OrderRecord, Parties, PaymentStatus, RefundOpened, RefundRow,
     SettleOutcome, Store,
@@ -62,7 +62,7 @@ pub(super) struct Placed<'a> {
 impl Commerce {
     /// Charges the order once and settles it. The ledger is written before every step
     /// that can move money, so a crash anywhere leaves something the reconciler finishes.
-    pub(super) async fn pay(&self, placed: Placed<'_>, card: &CardNumber) -> Result<OrderView> {
+    pub(super) async fn pay(&self, placed: Placed<'_>, instrument: Instrument<'_>) -> Result<OrderView> {
         let order = &placed.order;
         let key = charge_key(order.id);
         let new =
@@ -73,7 +73,7 @@ impl Commerce {
             PaymentStatus::Failed => return Err(CommerceError::PaymentDeclined(row.failure.unwrap_or_default())),
             _ => {}
         }
-        let charge = Charge { order: order.id, key: &key, amount: order.subtotal, card };
+        let charge = Charge { order: order.id, key: &key, amount: order.subtotal, instrument };
         match self.charge(&row, &charge).await {
             Ok(()) => {}
             Err(PaymentFailure::Declined(reason)) => {

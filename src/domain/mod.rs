@@ -11,16 +11,18 @@ mod rate;
 mod schema;
 mod text;
 mod time;
+mod wallet;
 
 pub use ids::{AccountId, AgreementId, BrandId, CampaignId, DropId, OrderId, ProductId, PromoCodeId, RoomId};
 pub use money::{Currency, Money, Price};
 pub use promo::{MaxUses, PercentOff, PromoCode, ShareBps};
 pub use rate::{RateLimit, TokenBucket};
 pub use text::{
-    CampaignName, CardNumber, CommentText, DisplayName, Email, IdempotencyKey, ImageUrl, Password, ProductDescription,
-    ProductTitle, RoomTitle,
+    AddressLine1, AddressLine2, CampaignName, CardNumber, City, CommentText, DisplayName, Email, IdempotencyKey,
+    ImageUrl, Password, PostalCode, ProductDescription, ProductTitle, RecipientName, Region, RoomTitle,
 };
 pub use time::{Clock, UnixMs};
+pub use wallet::{CountryCode, PaymentSource, ShippingAddress};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -112,6 +112,27 @@ text_type!(
     ProductDescription, "description", 0, 2_000, true
 );
 
+text_type!(
+    /// Who a parcel is addressed to.
+    RecipientName, "name", 1, 80
+);
+text_type!(
+    /// The first line of a shipping address (street and number).
+    AddressLine1, "line1", 1, 120
+);
+text_type!(
+    /// The second line of a shipping address; empty when there is none.
+    #[derive(Default)]
+    AddressLine2, "line2", 0, 120
+);
+text_type!(City, "city", 1, 80);
+text_type!(
+    /// A state, province or county; empty where addresses have none.
+    #[derive(Default)]
+    Region, "region", 0, 80
+);
+text_type!(PostalCode, "postal_code", 1, 16);
+
 /// Where a product's picture is: an `https:` URL or a path on this site. Nothing else is
 /// accepted (`javascript:`, `data:`, protocol-relative `//host` URLs), and no character a
 /// page or a log could misread. Empty means no picture.

@@ -96,7 +96,7 @@ mod tests {
     /// `PROPTEST_CASES=100000 cargo test --lib gateway::protocol` for a long run).
     mod properties {
         use super::super::decode;
-        use crate::domain::{CardNumber, CommentText, DisplayName, IdempotencyKey, PromoCode};
+        use crate::domain::{CardNumber, CommentText, DisplayName, IdempotencyKey, PromoCode, ShippingAddress};
         use crate::wire::ws::{ClientMsg, MAX_CLIENT_FRAME_BYTES};
         use proptest::prelude::*;
         use serde_json::Value;
@@ -128,6 +128,12 @@ mod tests {
             Card,
             /// A [`PromoCode`].
             Promo,
+            /// `card` or `saved` (a `PaymentSource`).
+            Source,
+            /// A JSON boolean.
+            Bool,
+            /// A [`ShippingAddress`] object.
+            Address,
         }
 
         /// Whether a field must be present: `Optional` ones are `#[serde(default)]` options,
@@ -176,7 +182,14 @@ mod tests {
             ("cart_remove", &[("product_id", Id, Required)]),
             (
                 "checkout",
-                &[("idempotency_key", Key, Required), ("card", Card, Required), ("promo_code", Promo, Optional)],
+                &[
+                    ("idempotency_key", Key, Required),
+                    ("card", Card, Optional),
+                    ("payment", Source, Optional),
+                    ("save", Bool, Optional),
+                    ("shipping", Address, Optional),
+                    ("promo_code", Promo, Optional),
+                ],
             ),
         ];
 
@@ -203,9 +216,14 @@ mod tests {
                 ClientMsg::CartAdd { product_id: _, quantity: _ } => ("cart_add", vec!["product_id", "quantity"]),
                 ClientMsg::CartSet { product_id: _, quantity: _ } => ("cart_set", vec!["product_id", "quantity"]),
                 ClientMsg::CartRemove { product_id: _ } => ("cart_remove", vec!["product_id"]),
-                ClientMsg::Checkout { idempotency_key: _, card: _, promo_code: _ } => {
-                    ("checkout", vec!["idempotency_key", "card", "promo_code"])
-                }
+                ClientMsg::Checkout {
+                    idempotency_key: _,
+                    card: _,
+                    payment: _,
+                    save: _,
+                    shipping: _,
+                    promo_code: _,
+                } => ("checkout", vec!["idempotency_key", "card", "payment", "save", "shipping", "promo_code"]),
             }
         }
 
@@ -215,6 +233,12 @@ mod tests {
             let text = e.to_string();
             let list = text.split("expected ").nth(1).expect("serde lists the variants");
             list.split('`').skip(1).step_by(2).map(str::to_owned).collect()
+        }
+
+        /// A shipping address the decoder accepts.
+        fn sample_address() -> Value {
+            serde_json::json!({"name": "Sam Lee", "line1": "1 Rue de Rivoli", "city": "Paris",
+                "postal_code": "75001", "country": "FR"})
         }
 
         fn valid(field: Field, v: &Value) -> bool {
@@ -230,6 +254,9 @@ mod tests {
                 Key => text(|s| IdempotencyKey::try_from(s.to_owned()).is_ok()),
                 Card => text(|s| CardNumber::try_from(s.to_owned()).is_ok()),
                 Promo => text(|s| PromoCode::try_from(s).is_ok()),
+                Source => text(|s| ["card", "saved"].contains(&s)),
+                Bool => v.is_boolean(),
+                Address => serde_json::from_value::<ShippingAddress>(v.clone()).is_ok(),
             }
         }
 
@@ -311,6 +338,23 @@ mod tests {
                 Promo => prop_oneof![
                     2 => "[A-Za-z0-9_-]{3,32}".prop_map(Value::from),
                     1 => tricky_string().prop_map(Value::from),
+                ]
+                .boxed(),
+                Source => prop_oneof![
+                    2 => proptest::sample::select(vec!["card", "saved"]).prop_map(Value::from),
+                    1 => tricky_string().prop_map(Value::from),
+                ]
+                .boxed(),
+                Bool => any::<bool>().prop_map(Value::from).boxed(),
+                Address => prop_oneof![
+                    2 => Just(sample_address()),
+                    2 => (tricky_string(), tricky_string(), "[a-zA-Z]{1,3}").prop_map(|(name, city, country)| {
+                        let mut a = sample_address();
+                        a["name"] = name.into();
+                        a["city"] = city.into();
+                        a["country"] = country.into();
+                        a
+                    }),
                 ]
                 .boxed(),
                 Str | Name | Comment | Key => tricky_string().prop_map(Value::from).boxed(),
@@ -517,6 +561,9 @@ mod tests {
                         Str | Name | Comment | Key | Promo => "sample".into(),
                         Reaction => "heart".into(),
                         Card => "4242424242424242".into(),
+                        Source => "card".into(),
+                        Bool => true.into(),
+                        Address => sample_address(),
                     };
                     body.insert((*name).into(), sample);
                 }

@@ -10,7 +10,7 @@
 
 use super::session_end::SessionEnd;
 use super::{error_frame, frame, protocol};
-use crate::commerce::{CartChange, CheckoutRequest, CommerceError};
+use crate::commerce::{CartChange, CheckoutRequest, CommerceError, Payment};
 use crate::domain::Quantity;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::room::actions::DropRequest;
@@ -141,13 +141,16 @@ async fn dispatch(
         ClientMsg::CartAdd { product_id, quantity } => CartChange::Add(product_id, Quantity::try_from(quantity)?),
         ClientMsg::CartSet { product_id, quantity } => CartChange::Set(product_id, Quantity::try_from(quantity)?),
         ClientMsg::CartRemove { product_id } => CartChange::Remove(product_id),
-        ClientMsg::Checkout { idempotency_key, card, promo_code } => {
+        ClientMsg::Checkout { idempotency_key, card, payment, save, shipping, promo_code } => {
+            // The fields' one cross-field rule is checked before anything else, as decoding is.
+            let payment = Payment::from_fields(card, payment)?;
             viewer.account().map_err(ApiError::from)?;
             let permit = Arc::clone(checkouts).try_acquire_owned().map_err(|_| CommerceError::CheckoutInProgress)?;
             // Payment takes a while; chat and the room's frames keep flowing meanwhile.
             let (state, room, viewer, replies) = (state.clone(), Arc::clone(room), Arc::clone(viewer), replies.clone());
             state.checkouts.clone().spawn(async move {
-                let req = CheckoutRequest { key: idempotency_key, card, promo_code };
+                let save = save.unwrap_or(false);
+                let req = CheckoutRequest { key: idempotency_key, payment, promo_code, save, shipping };
                 let outcome = state.rooms.checkout(&room, &viewer, req).await.map_err(ApiError::from);
                 let label = outcome.as_ref().map_or_else(ApiError::code, |_| "paid");
                 metrics::counter!("livecart_checkouts_total", "outcome" => label).increment(1);

@@ -535,6 +535,21 @@ mod tests {
             (r#"{"type":"checkout","idempotency_key":"a b","card":"4242424242424242"}"#, false),
             (r#"{"type":"checkout","idempotency_key":"k","card":"4242 4242 4242 4242","promo_code":"maya10"}"#, true),
             (r#"{"type":"checkout","idempotency_key":"k","card":"42424242424"}"#, false),
+            (r#"{"type":"checkout","idempotency_key":"k","payment":"saved"}"#, true),
+            (r#"{"type":"checkout","idempotency_key":"k","payment":"later"}"#, false),
+            (r#"{"type":"checkout","idempotency_key":"k","card":"4242424242424242","save":"yes"}"#, false),
+            (
+                r#"{"type":"checkout","idempotency_key":"k","card":"4242424242424242","save":true,"shipping":{"name":"Sam","line1":"1 Main St","city":"Oslo","postal_code":"0150","country":"no"}}"#,
+                true,
+            ),
+            (
+                r#"{"type":"checkout","idempotency_key":"k","payment":"saved","shipping":{"name":"Sam","line1":"1 Main St","city":"Oslo","postal_code":"0150","country":"NOR"}}"#,
+                false,
+            ),
+            (
+                r#"{"type":"checkout","idempotency_key":"k","payment":"saved","shipping":{"name":"Sam","line1":"1 Main St","city":"Oslo","postal_code":"0150","country":"NO","floor":3}}"#,
+                false,
+            ),
             (r#"{"type":"unpin","extra":1}"#, false),
             (r#"{"type":"react","reaction":"volcano"}"#, false),
         ];

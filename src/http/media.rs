@@ -74,7 +74,7 @@ pub async fn publish(
 }
 
 #[utoipa::path(delete, path = routes::WHIP_SESSION, params(("room_id" = i64, Path), ("session_id" = u64, Path)),
-    responses((status = 204, description = "stream stopped"), (status = 404, body = crate::wire::api::ErrorBody)), security(("bearer" = [])), tag = "media")]
+    responses((status = 204, description = "stream stopped, or the session had already ended"), (status = 401, body = crate::wire::api::ErrorBody), (status = 403, body = crate::wire::api::ErrorBody, description = "not the room's host"), (status = 404, body = crate::wire::api::ErrorBody, description = "no such room, or a session of a room still open that is unknown here")), security(("bearer" = [])), tag = "media")]
 pub async fn unpublish(
     State(state): State<AppState>,
     auth: Auth,
@@ -99,7 +99,7 @@ pub async fn watch(
 }
 
 #[utoipa::path(delete, path = routes::WHEP_SESSION, params(("room_id" = i64, Path), ("session_id" = u64, Path)),
-    responses((status = 204, description = "session ended"), (status = 404, body = crate::wire::api::ErrorBody)), tag = "media")]
+    responses((status = 204, description = "session ended, or it had already ended"), (status = 404, body = crate::wire::api::ErrorBody, description = "no such room, or a session of a room still open that is unknown here")), tag = "media")]
 pub async fn unwatch(
     State(state): State<AppState>,
     AppPath((room, session)): AppPath<(RoomId, SessionId)>,

@@ -17,6 +17,7 @@ mod products;
 mod promo_codes;
 mod reports;
 mod rooms;
+mod wallet;
 
 use crate::state::AppState;
 use axum::Router;
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .merge(promo_codes::router())
         .merge(rooms::router())
         .merge(orders::router())
+        .merge(wallet::router())
         .merge(campaigns::router())
         .merge(reports::router())
         .merge(payments::router())

@@ -2,6 +2,7 @@
 
 use super::{
     agreements, auth, campaigns, creators, health, ice, media, orders, payments, products, promo_codes, reports, rooms,
+    wallet,
 };
 use crate::state::AppState;
 use crate::wire::routes;
@@ -16,6 +17,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         health::health, health::ready,
         auth::register, auth::login, auth::logout, auth::me,
+        wallet::wallet, wallet::save_card, wallet::remove_card, wallet::save_address, wallet::remove_address,
         products::list, products::create, products::one, products::update, products::set_stock,
         creators::list, creators::one, creators::set_followers, creators::attributed_orders, creators::earnings,
         agreements::list, agreements::create, agreements::end,

@@ -46,12 +46,12 @@ pub async fn update(
     Ok(AppJson(state.commerce.update_product(&auth.account, id, req).await?))
 }
 
-#[utoipa::path(put, path = routes::PRODUCT_STOCK, params(("product_id" = i64, Path)), request_body = StockRequest, responses((status = 200, body = Product), (status = 400, body = ErrorBody, description = "invalid input"), (status = 401, body = ErrorBody, description = "no valid session"), (status = 403, body = ErrorBody)), security(("bearer" = [])), tag = "catalogue")]
+#[utoipa::path(put, path = routes::PRODUCT_STOCK, params(("product_id" = i64, Path)), request_body = StockRequest, responses((status = 200, body = Product), (status = 400, body = ErrorBody, description = "invalid input"), (status = 401, body = ErrorBody, description = "no valid session"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "`conflict`: the units on hand are no longer `expected`; nothing changed")), security(("bearer" = [])), tag = "catalogue")]
 pub async fn set_stock(
     State(state): State<AppState>,
     auth: Auth,
     AppPath(id): AppPath<ProductId>,
     AppJson(req): AppJson<StockRequest>,
 ) -> ApiResult<AppJson<Product>> {
-    Ok(AppJson(state.commerce.set_stock(&auth.account, id, req.stock).await?))
+    Ok(AppJson(state.commerce.set_stock(&auth.account, id, req.stock, req.expected).await?))
 }

@@ -1,5 +1,5 @@
 use super::extract::{AppJson, AppPath, AppQuery, Auth};
-use crate::commerce::CheckoutRequest as Purchase;
+use crate::commerce::{CheckoutRequest as Purchase, Payment};
 use crate::domain::RoomId;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -85,9 +85,9 @@ pub async fn co_host(
 /// same idempotency key semantics, the same error codes, the paid order as the answer.
 #[utoipa::path(post, path = routes::ROOM_CHECKOUT, params(("room_id" = i64, Path)), request_body = CheckoutRequest,
     responses((status = 200, body = OrderView, description = "paid (or, for a key used before, the order as it stands)"),
-        (status = 400, body = ErrorBody, description = "invalid input, cart_empty, mixed_currency"),
+        (status = 400, body = ErrorBody, description = "invalid input (including a card with `\"payment\":\"saved\"`, or neither), cart_empty, mixed_currency"),
         (status = 401, body = ErrorBody), (status = 402, body = ErrorBody, description = "payment_declined"),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "room_not_live, not_in_lineup, sold_out, hold_expired, checkout_in_progress"),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "room_not_live, not_in_lineup, sold_out, hold_expired, checkout_in_progress, no_saved_payment_method"),
         (status = 422, body = ErrorBody, description = "idempotency_mismatch, promo_code_invalid, promo_code_expired, promo_code_used_up, promo_code_not_applicable"),
         (status = 503, body = ErrorBody, description = "payment_unavailable: retry with the same key")),
     security(("bearer" = [])), tag = "rooms")]
@@ -97,7 +97,13 @@ pub async fn checkout(
     AppPath(id): AppPath<RoomId>,
     AppJson(req): AppJson<CheckoutRequest>,
 ) -> ApiResult<AppJson<OrderView>> {
-    let purchase = Purchase { key: req.idempotency_key, card: req.card, promo_code: req.promo_code };
+    let purchase = Purchase {
+        key: req.idempotency_key,
+        payment: Payment::from_fields(req.card, req.payment)?,
+        promo_code: req.promo_code,
+        save: req.save.unwrap_or(false),
+        shipping: req.shipping,
+    };
     // On a task shutdown waits for, so a client that goes away never cuts a payment off
     // half-way.
     let worker = state.clone();

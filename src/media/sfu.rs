@@ -7,6 +7,7 @@ use rtc::media_stream::MediaStreamTrack;
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters};
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -102,7 +103,15 @@ pub struct Sfu {
     notices: broadcast::Sender<MediaNotice>,
     /// Closed peer connections, to prove they are released (see `released_all`).
     closed: Mutex<Vec<Weak<dyn PeerConnection>>>,
+    /// The last sessions that ended here (their room and id, oldest first, at most
+    /// `ENDED_SESSIONS`), so a `DELETE` of one that already ended (the show ended, the
+    /// peer left) succeeds again instead of reporting it unknown. Guarded by a std mutex:
+    /// sections push, pop or scan, never await.
+    ended_sessions: Mutex<VecDeque<(RoomId, SessionId)>>,
 }
+
+/// How many ended sessions a node remembers for idempotent `DELETE`s.
+const ENDED_SESSIONS: usize = 4096;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -111,8 +120,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Sfu {
     pub fn new(ice: IceSettings) -> Arc<Sfu> {
         let notices = broadcast::channel(64).0;
-        let sfu =
-            Sfu { ice, broadcasts: DashMap::new(), viewers: DashMap::new(), notices, closed: Mutex::new(Vec::new()) };
+        let sfu = Sfu {
+            ice,
+            broadcasts: DashMap::new(),
+            viewers: DashMap::new(),
+            notices,
+            closed: Mutex::new(Vec::new()),
+            ended_sessions: Mutex::new(VecDeque::new()),
+        };
         Arc::new(sfu)
     }
 
@@ -223,7 +238,21 @@ impl Sfu {
         }
     }
 
+    fn remember_ended(&self, room: RoomId, session: SessionId) {
+        let mut ended = lock(&self.ended_sessions);
+        if ended.len() == ENDED_SESSIONS {
+            ended.pop_front();
+        }
+        ended.push_back((room, session));
+    }
+
+    /// Whether `session` of `room` ended on this node recently (see `ended_sessions`).
+    pub fn ended_recently(&self, room: RoomId, session: SessionId) -> bool {
+        lock(&self.ended_sessions).contains(&(room, session))
+    }
+
     async fn end_broadcast(&self, room: RoomId, broadcast: Arc<Broadcast>) {
+        self.remember_ended(room, broadcast.session);
         broadcast.ended.cancel();
         let had_feeds = broadcast.complete_feeds().is_some();
         self.close_pc(Arc::clone(&broadcast.pc)).await;
@@ -345,6 +374,7 @@ impl Sfu {
 
     async fn stop_viewer(&self, session: SessionId) -> bool {
         let Some((_, viewer)) = self.viewers.remove(&session) else { return false };
+        self.remember_ended(viewer.room, session);
         viewer.ended.cancel();
         for feed in &viewer.feeds {
             feed.remove_viewer(session);

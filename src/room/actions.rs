@@ -12,7 +12,7 @@ use crate::commerce::{CartChange, CheckoutRequest, CommerceError};
 use crate::domain::{
     CommentText, DisplayName, DropId, Money, Price, ProductId, Reaction, Refusal, Role, RoomId, Stock,
 };
-use crate::store::{AccountRow, is_unique_violation};
+use crate::store::{AccountRow, ProductRow, is_unique_violation};
 use crate::wire::api::Product;
 use crate::wire::ws::{CartView, CommentView, DropCard, OrderView, RoomEvent, RoomStatus, Speaker};
 use std::sync::Arc;
@@ -109,14 +109,19 @@ impl Rooms {
         viewer.host()?;
         require_live(room)?;
         let p = room.product(product).ok_or(RoomError::NotInLineup)?;
-        let card = product_card(&p, self.commerce.available(&p).await?);
-        let replaced = room.read(|s| s.pinned).filter(|pinned| *pinned != product);
+        self.announce_pin(room, &p).await
+    }
+
+    /// Pins `p` for everyone (replacing any other pinned product) and records it.
+    async fn announce_pin(&self, room: &LiveRoom, p: &ProductRow) -> RoomResult<()> {
+        let card = product_card(p, self.commerce.available(p).await?);
+        let replaced = room.read(|s| s.pinned).filter(|pinned| *pinned != p.id);
         self.events.publish(room.id, &RoomEvent::Pinned { product: card }).await?;
         if let Some(pinned) = replaced {
             self.analytics.record(Event::PinEnded { room: room.id, product: pinned });
         }
         let viewers = i64::try_from(room.reported_viewers()).unwrap_or(i64::MAX);
-        self.analytics.record(Event::PinStarted { room: room.id, product, viewers });
+        self.analytics.record(Event::PinStarted { room: room.id, product: p.id, viewers });
         Ok(())
     }
 
@@ -156,6 +161,10 @@ impl Rooms {
             Err(e) => return Err(e.into()),
         };
         self.commerce.track_stock(&[], Some((d.id, quantity))).await?;
+        // A drop features its product: viewers see it pinned before the drop starts.
+        if room.read(|s| s.pinned) != Some(p.id) {
+            self.announce_pin(room, &p).await?;
+        }
         let drop = DropCard {
             id: d.id,
             product_id: p.id,

@@ -5,7 +5,7 @@ use super::state::RoomState;
 use crate::bus::Delivered;
 use crate::bus::events::event_frame;
 use crate::commerce::Storefront;
-use crate::domain::{AccountId, ProductId, Reaction, RoomId};
+use crate::domain::{AccountId, DropId, ProductId, Reaction, RoomId};
 use crate::store::ProductRow;
 use crate::wire::ws::{RoomCard, RoomEvent, ServerMsg};
 use axum::extract::ws::Utf8Bytes;
@@ -40,8 +40,8 @@ pub struct LiveRoom {
     channel_capacity: usize,
     /// Seats held (one per joined connection): the room stays loaded while any is.
     seats: AtomicU64,
-    /// Viewers as counted: each guest, and each account once however many of its
-    /// connections hold seats.
+    /// Viewers as counted: each guest, and each account but the host's once however
+    /// many of its connections hold seats (the host is not their own audience).
     viewers: AtomicU64,
     /// Seats held per account, so that an account counts once.
     accounts: Mutex<HashMap<AccountId, u32>>,
@@ -82,6 +82,15 @@ impl LiveRoom {
     pub fn storefront(&self) -> Storefront<'_> {
         let (lineup, drop) = self.read(|s| (std::sync::Arc::clone(&s.lineup), s.drop.clone()));
         Storefront { room: self.id, host: self.host, host_name: &self.card.host.display_name, lineup, drop }
+    }
+
+    /// This node asked the database to end `drop` (it sold out): it stops asking, whether
+    /// or not its update was the one that won.
+    pub fn drop_ended_here(&self, drop: DropId) {
+        let mut inner = self.lock();
+        if inner.state.sold_out_drop == Some(drop) {
+            inner.state.sold_out_drop = None;
+        }
     }
 
     /// Reads the state under its lock.
@@ -156,8 +165,12 @@ impl LiveRoom {
     }
 
     /// The seat just taken is `account`'s: an account counts once, however many of its
-    /// connections hold seats.
+    /// connections hold seats, and the host's never.
     pub fn seat_named(&self, account: AccountId) {
+        if account == self.host {
+            self.viewers.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
         let mut accounts = self.accounts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let held = accounts.entry(account).or_insert(0);
         *held += 1;
@@ -170,6 +183,7 @@ impl LiveRoom {
     pub fn viewer_left(&self, account: Option<AccountId>) {
         let last = match account {
             None => true,
+            Some(account) if account == self.host => false,
             Some(account) => {
                 let mut accounts = self.accounts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 match accounts.get_mut(&account) {
@@ -190,7 +204,8 @@ impl LiveRoom {
         self.seats.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// Viewers on this node: guests, and accounts (once each), not connections.
+    /// Viewers on this node: guests, and accounts but the host (once each), not
+    /// connections.
     pub fn viewers(&self) -> u64 {
         self.viewers.load(Ordering::Relaxed)
     }

@@ -74,7 +74,14 @@ impl Rooms {
         state.seq = state.seq.max(shared.seq);
         // The database, not the fold of a trimmed history, says what is live now.
         state.status = row.status;
-        state.drop = drop;
+        // A drop whose units are all sold is over, even if no node has ended it yet.
+        match drop {
+            Some(d) if d.remaining == 0 || state.sold_out_drop == Some(d.id) => {
+                state.drop = None;
+                state.sold_out_drop = Some(d.id);
+            }
+            drop => state.drop = drop,
+        }
         state.co_host = terms.co_host;
         state.disclosure = terms.disclosure;
         // A stream outlives the room's stay in this node's memory: ask the media layer

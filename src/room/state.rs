@@ -1,7 +1,7 @@
 //! A room's state as a fold over its events: the same events that viewers receive build
 //! it, so any node that sees the event stream can rebuild it.
 
-use crate::domain::ProductId;
+use crate::domain::{DropId, ProductId};
 use crate::store::ProductRow;
 use crate::wire::ws::{CoHostCard, DropCard, RoomEvent, RoomStatus, SequencedComment};
 use axum::extract::ws::Utf8Bytes;
@@ -21,6 +21,10 @@ pub struct RoomState {
     pub lineup: Arc<Vec<ProductRow>>,
     pub pinned: Option<ProductId>,
     pub drop: Option<DropCard>,
+    /// A drop whose last unit sold (a `sale` with `drop_left` 0): it is over for the room
+    /// at once (no drop in snapshots, the regular price applies), and the ticker ends it
+    /// in the database, which announces `drop_ended`.
+    pub sold_out_drop: Option<DropId>,
     /// The host's stream is on air, and has been at least once (for `resumed`).
     pub streaming: bool,
     pub streamed: bool,
@@ -42,6 +46,7 @@ impl RoomState {
             lineup: Arc::new(lineup),
             pinned: None,
             drop: None,
+            sold_out_drop: None,
             streaming: false,
             streamed: false,
             co_host: None,
@@ -92,11 +97,18 @@ impl RoomState {
                 if self.drop.as_ref().is_some_and(|d| d.id == *drop_id) {
                     self.drop = None;
                 }
+                if self.sold_out_drop == Some(*drop_id) {
+                    self.sold_out_drop = None;
+                }
             }
             RoomEvent::Sale(sale) => {
                 if let (Some(drop), Some(left)) = (self.drop.as_mut(), sale.drop_left) {
                     if drop.product_id == sale.product_id {
                         drop.remaining = left;
+                        if left == 0 {
+                            self.sold_out_drop = Some(drop.id);
+                            self.drop = None;
+                        }
                     }
                 }
             }
@@ -105,6 +117,7 @@ impl RoomState {
                 self.status = RoomStatus::Ended;
                 self.pinned = None;
                 self.drop = None;
+                self.sold_out_drop = None;
                 self.streaming = false;
             }
             RoomEvent::StreamStarted { .. } => {

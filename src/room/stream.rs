@@ -3,7 +3,7 @@
 
 use super::{RoomError, RoomResult, Rooms};
 use crate::domain::{Refusal, RoomId};
-use crate::media::{MediaNotice, SessionId};
+use crate::media::{MediaError, MediaNotice, SessionId};
 use crate::store::{AccountRow, RoomRow};
 use crate::wire::routes::{self, path};
 use crate::wire::ws::{RoomEvent, RoomStatus};
@@ -45,17 +45,36 @@ impl Rooms {
     }
 
     /// Ends a publishing session: only the host (the session URL alone is not enough).
+    /// Ending one that already ended succeeds (see [`Rooms::already_ended`]).
     pub async fn unpublish(&self, room: RoomId, who: &AccountRow, session: SessionId) -> RoomResult<()> {
         let row = self.store.room(room).await?.ok_or(Refusal::NotFound("room"))?;
         if row.creator_id != who.id {
             return Err(Refusal::Forbidden("only the room's host can stop its stream").into());
         }
-        Ok(self.media.stop_publishing(room, session).await?)
+        match self.media.stop_publishing(room, session).await {
+            Err(MediaError::NoSession) if self.already_ended(&row, session) => Ok(()),
+            done => Ok(done?),
+        }
     }
 
-    /// Ends a viewing session; its random URL is the viewer's capability.
+    /// Ends a viewing session; its random URL is the viewer's capability. Ending one that
+    /// already ended succeeds (see [`Rooms::already_ended`]); in a room that does not
+    /// exist it is `not_found`.
     pub async fn unwatch(&self, room: RoomId, session: SessionId) -> RoomResult<()> {
-        Ok(self.media.stop_watching(room, session).await?)
+        match self.media.stop_watching(room, session).await {
+            Err(MediaError::NoSession) => {
+                let row = self.store.room(room).await?.ok_or(Refusal::NotFound("room"))?;
+                if self.already_ended(&row, session) { Ok(()) } else { Err(MediaError::NoSession.into()) }
+            }
+            done => Ok(done?),
+        }
+    }
+
+    /// A session no longer open that a `DELETE` may end again: one this node ended
+    /// recently (the peer left, the publisher stopped, the show ended), or any session of
+    /// a room that has ended (none of its sessions is open any more, on any node).
+    fn already_ended(&self, room: &RoomRow, session: SessionId) -> bool {
+        room.status == RoomStatus::Ended || self.media.ended_recently(room.id, session)
     }
 
     /// Turns the SFU's notices into room events until `shutdown`.

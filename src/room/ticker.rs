@@ -54,11 +54,19 @@ impl Rooms {
         Ok(())
     }
 
-    /// Ends a drop whose time is up; lets go of a room nobody here watches any more.
+    /// Ends a drop whose time is up or whose units are gone; lets go of a room nobody
+    /// here watches any more.
     async fn tick_lifecycle(&self, room: &LiveRoom, now: UnixMs) -> RoomResult<()> {
-        let (status, over) = room.read(|s| (s.status, s.drop.as_ref().filter(|d| d.ends_at <= now).map(|d| d.id)));
-        if let Some(drop) = over {
+        let (status, timed_out, sold_out) =
+            room.read(|s| (s.status, s.drop.as_ref().filter(|d| d.ends_at <= now).map(|d| d.id), s.sold_out_drop));
+        if let Some(drop) = timed_out {
             self.end_drop(room.id, drop).await?;
+        }
+        if let Some(drop) = sold_out {
+            // Whichever node's database update wins announces `drop_ended`; the others'
+            // copies forget the drop when that event arrives.
+            self.end_drop(room.id, drop).await?;
+            room.drop_ended_here(drop);
         }
         // A node serves (and listens for) a room only while someone watches it here.
         if (status == RoomStatus::Ended || room.idle_ticks() >= IDLE_TICKS) && self.hub.let_go(room.id) {

@@ -177,11 +177,13 @@ impl Store {
         self.product(id).await
     }
 
-    /// Sets the units on hand (a recount or a restock by the brand).
-    pub async fn set_stock(&self, id: ProductId, stock: Stock) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("update products set stock = $1 where id = $2")
+    /// Sets the units on hand (a recount or a restock by the brand) if they are still
+    /// `expected`; false when they are not (or the product is gone).
+    pub async fn set_stock(&self, id: ProductId, stock: Stock, expected: Stock) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("update products set stock = $1 where id = $2 and stock = $3")
             .bind(stock.get())
             .bind(id.get())
+            .bind(expected.get())
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)

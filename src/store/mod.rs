@@ -22,6 +22,7 @@ mod refusals;
 mod reports;
 mod rooms;
 mod test_cards;
+mod wallet;
 
 pub use accounts::AccountRow;
 pub use analytics::EventRow;
@@ -39,6 +40,7 @@ pub use refusals::RefusalRow;
 pub use reports::{Aggregates, CampaignCreator, CodeUses, GroupBy, ReportRoom, ReportScope, RoomSet};
 pub use rooms::{DropRow, RoomRow};
 pub use test_cards::TestCardCharge;
+pub use wallet::SavedMethodRow;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};

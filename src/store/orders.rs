@@ -1,7 +1,10 @@
 use super::payments::{CommissionEntry, insert_commission};
 use super::promo::{give_back_use, take_use};
+use super::wallet::bind_address;
 use super::{Store, is_unique_violation};
-use crate::domain::{AccountId, BrandId, Currency, DropId, Money, OrderId, ProductId, PromoCodeId, RoomId, UnixMs};
+use crate::domain::{
+    AccountId, BrandId, Currency, DropId, Money, OrderId, ProductId, PromoCodeId, RoomId, ShippingAddress, UnixMs,
+};
 use crate::wire::api::{Earnings, ShareRole};
 use crate::wire::ws::{OrderLineView, OrderStatus, OrderView};
 use sqlx::Row;
@@ -26,6 +29,8 @@ pub struct NewOrder {
     pub discount: i64,
     /// Each creator's share of the commission: the host's, and the co-host's if any.
     pub shares: Vec<NewShare>,
+    /// Where it ships, copied onto the order.
+    pub shipping: Option<ShippingAddress>,
 }
 
 pub struct NewShare {
@@ -121,9 +126,11 @@ const ORDER_SELECT: &str = "select o.id, o.buyer_id, o.room_id, o.creator_id, o.
      o.commission_total, o.status, o.idempotency_key, o.failure_code, o.created_at, o.request_hash, \
      o.hold_id, o.hold_expires_at, o.promo_code_id, o.discount, pc.code as promo_code, l.product_id, l.brand_id, \
      l.drop_id, l.title, l.quantity, l.list_price, l.unit_price, l.line_total, l.commission_amount, \
-     l.refunded_quantity, l.co_host_share_bps, b.display_name as buyer_name \
+     l.refunded_quantity, l.co_host_share_bps, b.display_name as buyer_name, s.name as ship_name, \
+     s.line1 as ship_line1, s.line2 as ship_line2, s.city as ship_city, s.region as ship_region, \
+     s.postal_code as ship_postal_code, s.country as ship_country \
      from orders o join order_lines l on l.order_id = o.id join accounts b on b.id = o.buyer_id \
-     left join promo_codes pc on pc.id = o.promo_code_id";
+     left join promo_codes pc on pc.id = o.promo_code_id left join order_shipping s on s.order_id = o.id";
 
 fn status(raw: &str) -> Result<OrderStatus, sqlx::Error> {
     match raw {
@@ -161,6 +168,7 @@ fn records(rows: &[AnyRow]) -> Result<Vec<OrderRecord>, sqlx::Error> {
             out.push(OrderRecord {
                 view: OrderView {
                     id,
+                    reference: id.reference(),
                     room_id: RoomId::from_row(row.try_get("room_id")?),
                     creator_id: AccountId::from_row(row.try_get("creator_id")?),
                     buyer_id: AccountId::from_row(row.try_get("buyer_id")?),
@@ -175,6 +183,10 @@ fn records(rows: &[AnyRow]) -> Result<Vec<OrderRecord>, sqlx::Error> {
                     idempotency_key: row.try_get("idempotency_key")?,
                     failure_code: row.try_get("failure_code")?,
                     created_at: UnixMs(row.try_get("created_at")?),
+                    shipping: match row.try_get::<Option<String>, _>("ship_name")? {
+                        Some(_) => Some(Box::new(super::wallet::address(row, "ship_")?)),
+                        None => None,
+                    },
                 },
                 request_hash: row.try_get("request_hash")?,
                 buyer_name: row.try_get("buyer_name")?,
@@ -258,6 +270,14 @@ impl Store {
             .bind(l.co_host_share_bps)
             .execute(&mut *tx)
             .await?;
+        }
+        if let Some(a) = &o.shipping {
+            let insert = sqlx::query(
+                "insert into order_shipping (order_id, name, line1, line2, city, region, postal_code, country) \
+                 values ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(id);
+            bind_address(insert, a).execute(&mut *tx).await?;
         }
         for share in &o.shares {
             sqlx::query(

@@ -4,7 +4,7 @@
 //! tests can check the ledger against the provider.
 
 use super::{Store, StoreError};
-use crate::domain::{Money, UnixMs};
+use crate::domain::{AccountId, Money, UnixMs};
 use sqlx::Row;
 
 /// What the test-card provider did with a charge.
@@ -127,5 +127,36 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?;
         row.map(|r| Ok((r.try_get("amount")?, r.try_get("refunded")?))).transpose()
+    }
+
+    /// Keeps a test card in the provider's vault under `token`.
+    pub async fn save_test_card(
+        &self,
+        token: &str,
+        account: AccountId,
+        number: &str,
+        now: UnixMs,
+    ) -> Result<(), StoreError> {
+        sqlx::query("insert into test_card_methods (token, account_id, number, created_at) values ($1, $2, $3, $4)")
+            .bind(token)
+            .bind(account.get())
+            .bind(number)
+            .bind(now.0)
+            .execute(&self.pool)
+            .await
+            .map(drop)
+    }
+
+    /// The card number a vault token stands for, while it is kept.
+    pub async fn test_card_method(&self, token: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("select number from test_card_methods where token = $1")
+            .bind(token)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| r.try_get("number")).transpose()
+    }
+
+    pub async fn forget_test_card(&self, token: &str) -> Result<(), StoreError> {
+        sqlx::query("delete from test_card_methods where token = $1").bind(token).execute(&self.pool).await.map(drop)
     }
 }

@@ -4,8 +4,8 @@
 
 use crate::domain::{
     AccountId, AgreementId, BasisPoints, BrandId, CardNumber, Currency, DisplayName, IdempotencyKey, ImageUrl, MaxUses,
-    Money, OrderId, PercentOff, Price, ProductDescription, ProductId, ProductTitle, PromoCode, PromoCodeId, Quantity,
-    Role, RoomTitle, ShareBps, Stock, Tier, UnixMs,
+    Money, OrderId, PaymentSource, PercentOff, Price, ProductDescription, ProductId, ProductTitle, PromoCode,
+    PromoCodeId, Quantity, Role, RoomTitle, ShareBps, ShippingAddress, Stock, Tier, UnixMs,
 };
 use crate::wire::ws::{CoHostCard, HostCard, OrderLineView, OrderStatus, ProductCard, RoomStatus};
 use serde::{Deserialize, Serialize};
@@ -83,12 +83,20 @@ pub struct Product {
     #[serde(flatten)]
     pub card: ProductCard,
     pub description: String,
+    /// Units on hand in the database: `stock` plus units held by checkouts in flight.
+    /// What `PUT /api/products/{id}/stock` compares its `expected` with.
+    pub on_hand: i64,
 }
 
+/// A recount or a restock, refused (409 `conflict`, nothing changed) unless the units on
+/// hand are still `expected`: a page showing an old count cannot write it back.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StockRequest {
+    /// The new units on hand.
     pub stock: Stock,
+    /// The `on_hand` the caller last saw.
+    pub expected: Stock,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -171,11 +179,52 @@ pub struct CheckoutRequest {
     /// One per purchase, chosen by the client: the same key never makes a second order.
     #[schema(value_type = String)]
     pub idempotency_key: IdempotencyKey,
+    /// The card to pay with: 12 to 19 digits, spaces allowed. Required unless `payment`
+    /// is `saved`, and then refused.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub card: Option<CardNumber>,
+    /// `card` (the default): pay with `card`; `saved`: with the account's saved payment
+    /// method (`GET /api/me/wallet`).
+    #[serde(default)]
+    pub payment: Option<PaymentSource>,
+    /// Once the order is paid, save `card` as the account's payment method and `shipping`
+    /// as its shipping address (each in place of the one saved before).
+    #[serde(default)]
+    pub save: Option<bool>,
+    /// Where to ship; without it, the account's saved shipping address (if any).
+    #[serde(default)]
+    pub shipping: Option<ShippingAddress>,
+    #[serde(default)]
+    pub promo_code: Option<PromoCode>,
+}
+
+/// What the caller's account keeps for one-tap buy (`GET /api/me/wallet`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct WalletView {
+    /// The saved payment method, shown by brand and last four digits; `None` when none is
+    /// saved.
+    pub payment_method: Option<SavedCardView>,
+    pub shipping_address: Option<ShippingAddress>,
+}
+
+/// A saved payment method as its owner sees it: never the number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SavedCardView {
+    /// `visa`, `mastercard`, `amex`, `discover`, or `card`.
+    pub brand: String,
+    pub last4: String,
+    pub saved_at: UnixMs,
+}
+
+/// Saves a card as the account's payment method (`PUT /api/me/wallet/payment-method`),
+/// in place of the one saved before. Nothing is charged.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SaveCardRequest {
     /// 12 to 19 digits, spaces allowed.
     #[schema(value_type = String)]
     pub card: CardNumber,
-    #[serde(default)]
-    pub promo_code: Option<PromoCode>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

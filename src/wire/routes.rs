@@ -10,6 +10,10 @@ pub const REGISTER: &str = "/api/auth/register";
 pub const LOGIN: &str = "/api/auth/login";
 pub const LOGOUT: &str = "/api/auth/logout";
 pub const ME: &str = "/api/me";
+/// The caller's saved payment method and shipping address (one-tap buy).
+pub const WALLET: &str = "/api/me/wallet";
+pub const WALLET_PAYMENT_METHOD: &str = "/api/me/wallet/payment-method";
+pub const WALLET_SHIPPING_ADDRESS: &str = "/api/me/wallet/shipping-address";
 
 pub const BRAND_PRODUCTS: &str = "/api/brands/{brand_id}/products";
 pub const BRAND_ORDERS: &str = "/api/brands/{brand_id}/orders";

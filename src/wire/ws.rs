@@ -7,7 +7,8 @@
 use super::api::Product;
 use crate::domain::{
     AccountId, BrandId, CardNumber, CommentText, DisplayName, DropId, DropSecs, DropUnits, IdempotencyKey, Money,
-    OrderId, Price, ProductId, PromoCode, PromoCodeId, Quantity, Reaction, Role, RoomId, Tier, UnixMs,
+    OrderId, PaymentSource, Price, ProductId, PromoCode, PromoCodeId, Quantity, Reaction, Role, RoomId,
+    ShippingAddress, Tier, UnixMs,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -114,10 +115,19 @@ pub enum ClientMsg {
         product_id: ProductId,
     },
     /// Buy what is in the cart, with a promo code if one is given. Sending the same key
-    /// again never makes a second order.
+    /// again never makes a second order. Pays with `card`, or with the account's saved
+    /// method when `payment` is `saved` (exactly one of the two, checked after decoding);
+    /// `save` keeps the card and `shipping` on the account once the order is paid.
     Checkout {
         idempotency_key: IdempotencyKey,
-        card: CardNumber,
+        #[serde(default)]
+        card: Option<CardNumber>,
+        #[serde(default)]
+        payment: Option<PaymentSource>,
+        #[serde(default)]
+        save: Option<bool>,
+        #[serde(default)]
+        shipping: Option<ShippingAddress>,
         #[serde(default)]
         promo_code: Option<PromoCode>,
     },
@@ -387,6 +397,9 @@ pub struct CartLineView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrderView {
     pub id: OrderId,
+    /// What buyers see as the order's number (`OrderId::reference`): 9 characters, not a
+    /// counter; `id` stays the key for APIs.
+    pub reference: String,
     pub room_id: RoomId,
     /// The creator who hosted the room when the order was placed: who the sale is
     /// attributed to.
@@ -406,6 +419,9 @@ pub struct OrderView {
     pub idempotency_key: String,
     pub failure_code: Option<String>,
     pub created_at: UnixMs,
+    /// Where the order ships: the address given at checkout (or the account's saved one
+    /// then), as it was; `None` when the checkout had none. (Boxed: most frames carry none.)
+    pub shipping: Option<Box<ShippingAddress>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -143,13 +143,16 @@ async fn only_a_brands_members_manage_its_products_and_stock() {
         assert_eq!((status.as_u16(), error_code(&resp)), (403, "forbidden".into()));
     }
     let stock = path(routes::PRODUCT_STOCK, &[scene.products[0].get()]);
-    let (status, _) = app.send(Method::PUT, &stock, Some(&rival.token), Some(&json!({"stock": 0}))).await;
+    let (status, _) =
+        app.send(Method::PUT, &stock, Some(&rival.token), Some(&json!({"stock": 0, "expected": 5}))).await;
     assert_eq!(status, 403);
-    let (status, resp) = app.send(Method::PUT, &stock, Some(&scene.brand.token), Some(&json!({"stock": -4}))).await;
+    let (status, resp) =
+        app.send(Method::PUT, &stock, Some(&scene.brand.token), Some(&json!({"stock": -4, "expected": 5}))).await;
     assert_eq!((status.as_u16(), error_code(&resp)), (400, "invalid_input".into()));
     assert_eq!(app.stock(scene.products[0]).await, 5);
 
-    let (status, _) = app.send(Method::PUT, &stock, Some(&scene.brand.token), Some(&json!({"stock": 12}))).await;
+    let (status, _) =
+        app.send(Method::PUT, &stock, Some(&scene.brand.token), Some(&json!({"stock": 12, "expected": 5}))).await;
     assert_eq!(status, 200);
     assert_eq!(app.stock(scene.products[0]).await, 12, "a restock reaches live stock");
     let (status, _) = app.send(Method::POST, &products, None, Some(&body)).await;

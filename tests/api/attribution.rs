@@ -96,7 +96,10 @@ async fn code_named(app: &Client, token: &str, code: &str) -> PromoCodeView {
 fn checkout_with(key: &str, card: &str, code: Option<&str>) -> ClientMsg {
     ClientMsg::Checkout {
         idempotency_key: key.to_owned().try_into().unwrap(),
-        card: card.to_owned().try_into().unwrap(),
+        card: Some(card.to_owned().try_into().unwrap()),
+        payment: None,
+        save: None,
+        shipping: None,
         promo_code: code.map(|c| c.try_into().expect("a well-formed code")),
     }
 }

@@ -275,7 +275,11 @@ impl World {
                 json(json!({"title": format!("Authz product {n}"), "price": 500, "currency": "EUR", "stock": 5}))
             }
             Body::ProductPatch => json(json!({"price": 1_000})),
-            Body::Stock => json(json!({"stock": 1_000})),
+            Body::Stock => {
+                // The count the caller saw: a stale one would be refused (409).
+                let on_hand = self.app.state.store.product(self.product).await.unwrap().unwrap().stock;
+                json(json!({"stock": 1_000, "expected": on_hand}))
+            }
             Body::Followers => json(json!({"followers": 1_234})),
             Body::NewAgreement => {
                 let spare = new_product(&self.app, self.token(Who::Brand).unwrap(), self.brand_id, "Spare", 5).await;
@@ -296,6 +300,10 @@ impl World {
                 "lines": [{"product_id": self.product, "quantity": 1}],
             })),
             Body::Webhook => json(json!({"id": "evt_authz", "type": "payment_intent.succeeded"})),
+            Body::SaveCard => json(json!({"card": TestCards::SUCCEEDS})),
+            Body::Address => json(json!({
+                "name": "Authz", "line1": "1 Main St", "city": "Oslo", "postal_code": "0150", "country": "NO",
+            })),
             Body::NewCampaign => json(json!({
                 "name": format!("Authz campaign {n}"), "budget": {"amount": 5_000, "currency": "EUR"},
                 "agreement_ids": [self.agreement], "room_ids": [self.room],
@@ -429,6 +437,10 @@ enum Body {
     CampaignPatch,
     PublishOffer,
     WatchOffer,
+    /// A test card to save in the caller's own wallet.
+    SaveCard,
+    /// A shipping address for the caller's own wallet.
+    Address,
 }
 
 struct Row {
@@ -481,6 +493,13 @@ fn rest_table() -> Vec<Row> {
         Row { fresh_session: true,
         ..row(M::POST, LOGOUT,           Nothing,            B::None,         [401, 204, 204, 204, 204, 204, 204, 204]) },
         row(M::GET,    ME,               Nothing,            B::None,         [401, 200, 200, 200, 200, 200, 200, 200]),
+        // Every account has its own wallet, and no route names another's
+        // (tests/api/wallet.rs shows one account never reaching another's).
+        row(M::GET,    WALLET,           Nothing,            B::None,         [401, 200, 200, 200, 200, 200, 200, 200]),
+        row(M::PUT,    WALLET_PAYMENT_METHOD, Nothing,       B::SaveCard,     [401, 200, 200, 200, 200, 200, 200, 200]),
+        row(M::DELETE, WALLET_PAYMENT_METHOD, Nothing,       B::None,         [401, 204, 204, 204, 204, 204, 204, 204]),
+        row(M::PUT,    WALLET_SHIPPING_ADDRESS, Nothing,     B::Address,      [401, 200, 200, 200, 200, 200, 200, 200]),
+        row(M::DELETE, WALLET_SHIPPING_ADDRESS, Nothing,     B::None,         [401, 204, 204, 204, 204, 204, 204, 204]),
         row(M::GET,    BRAND_PRODUCTS,   BrandA,             B::None,         all(200)),
         row(M::POST,   BRAND_PRODUCTS,   BrandA,             B::NewProduct,   [401, 403, 403, 403, 403, 201, 403, 403]),
         row(M::GET,    BRAND_ORDERS,     BrandA,             B::None,         [401, 403, 403, 403, 403, 200, 403, 200]),

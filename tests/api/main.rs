@@ -22,3 +22,4 @@ mod report_show;
 mod reports;
 mod rooms;
 mod stripe;
+mod wallet;

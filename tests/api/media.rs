@@ -239,3 +239,50 @@ async fn with_a_public_url_session_locations_lead_back_to_this_node() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     publisher.close().await;
 }
+
+/// When the show ends it closes every media session; the clients' own `DELETE`s that
+/// follow succeed (204), as does a second `DELETE` of a session; an unknown session of a
+/// live room, or any session of a room that does not exist, is 404, and a WHIP session
+/// stays the host's to end.
+#[tokio::test]
+async fn deleting_a_session_that_already_ended_succeeds_again() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[3]).await;
+    let (publisher, whip) = publish(&app, &scene, VideoCodec::Vp8).await;
+    eventually("the stream is on air", || app.state.media.is_streaming(scene.room)).await;
+    let (viewer, offer) = CountingViewer::offer(&IceSettings::loopback()).await.unwrap();
+    let (status, answer, whep) = post_sdp(&app, &path(routes::WHEP, &[scene.room.get()]), None, &offer).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let viewer = viewer.start(answer).await.unwrap();
+    let whep = whep.unwrap();
+    let (other_viewer, offer) = CountingViewer::offer(&IceSettings::loopback()).await.unwrap();
+    let (_, answer, other_whep) = post_sdp(&app, &path(routes::WHEP, &[scene.room.get()]), None, &offer).await;
+    let other_viewer = other_viewer.start(answer).await.unwrap();
+    let other_whep = other_whep.unwrap();
+
+    // A viewer leaves, and its client's DELETE is repeated: 204 both times.
+    for _ in 0..2 {
+        let (status, _) = app.send(reqwest::Method::DELETE, &other_whep, None, None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+    }
+    let unknown = path(routes::WHEP_SESSION, &[scene.room.get(), 12_345]);
+    let (status, body) = app.send(reqwest::Method::DELETE, &unknown, None, None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+
+    let _: serde_json::Value =
+        app.post(&path(routes::ROOM_END, &[scene.room.get()]), Some(&scene.creator.token), &()).await;
+    assert_eq!(app.state.media.open_sessions(), 0);
+    let (status, _) = app.send(reqwest::Method::DELETE, &whep, None, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "the ended show closed it already");
+    let (status, _) = app.send(reqwest::Method::DELETE, &whip, Some(&scene.creator.token), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "the ended show closed it already");
+    let stranger = app.register(livecart::domain::Role::Creator, "Stranger", None).await;
+    let (status, _) = app.send(reqwest::Method::DELETE, &whip, Some(&stranger.token), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "only the host ends a WHIP session, even an ended one");
+    let nowhere = path(routes::WHEP_SESSION, &[scene.room.get() + 1_000, 12_345]);
+    let (status, _) = app.send(reqwest::Method::DELETE, &nowhere, None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no such room");
+    publisher.close().await;
+    viewer.close().await;
+    other_viewer.close().await;
+}

@@ -239,7 +239,8 @@ async fn a_stock_change_reaches_viewers_and_no_unit_that_is_gone_can_be_bought()
     let app = TestApp::spawn().await;
     let scene = app.live_room(&[5]).await;
     let (mut ws, _) = app.shopper(scene.room, scene.products[0], 1).await;
-    let body = serde_json::to_value(StockRequest { stock: 0.try_into().unwrap() }).unwrap();
+    let body =
+        serde_json::to_value(StockRequest { stock: 0.try_into().unwrap(), expected: 5.try_into().unwrap() }).unwrap();
     let (status, _) = app
         .send(
             Method::PUT,
@@ -344,4 +345,43 @@ async fn a_buyers_cart_survives_redis_losing_everything() {
     assert_eq!(order.subtotal.amount, 3_000);
     let (_, after) = app.viewer(scene.room, Some(&buyer.token)).await;
     assert!(after.cart.unwrap().lines.is_empty(), "a paid cart is emptied, durably too");
+}
+
+/// The brand saw 5 on hand, then a unit sold: saving the 5 it saw (or any count based on
+/// it) is refused with 409 and changes nothing; a save based on the current count works.
+#[tokio::test]
+async fn a_stock_write_based_on_a_stale_count_is_refused_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[5]).await;
+    let product = scene.products[0];
+    let route = path(routes::PRODUCT_STOCK, &[product.get()]);
+    let seen: livecart::wire::api::Product = app.get(&path(routes::PRODUCT, &[product.get()]), None).await;
+    assert_eq!((seen.on_hand, seen.card.stock), (5, 5));
+
+    let (mut ws, _) = app.shopper(scene.room, product, 1).await;
+    ws.send(&checkout("one-unit", TestCards::SUCCEEDS)).await;
+    let order = ws.checkout_outcome().await.expect("paid");
+    assert_eq!(order.reference, order.id.reference(), "buyers see the order's reference");
+    assert_eq!(db_stock(&app, product).await, 4);
+
+    let stale = json!({"stock": 5, "expected": seen.on_hand});
+    let (status, body) = app.send(Method::PUT, &route, Some(&scene.brand.token), Some(&stale)).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "conflict");
+    assert_eq!(db_stock(&app, product).await, 4, "the stale count was not written back");
+    let now: livecart::wire::api::Product = app.get(&path(routes::PRODUCT, &[product.get()]), None).await;
+    assert_eq!((now.on_hand, now.card.stock), (4, 4));
+
+    let fresh = json!({"stock": 10, "expected": now.on_hand});
+    let (status, body) = app.send(Method::PUT, &route, Some(&scene.brand.token), Some(&fresh)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["on_hand"], 10);
+    assert_eq!(body["stock"], 10);
+    assert_eq!(db_stock(&app, product).await, 10);
+    let (status, _) = app.send(Method::PUT, &route, Some(&scene.brand.token), Some(&fresh)).await;
+    assert_eq!(status, 409, "the same write twice: the second saw 4, there are 10");
+    let blind = json!({"stock": 3});
+    let (status, body) = app.send(Method::PUT, &route, Some(&scene.brand.token), Some(&blind)).await;
+    assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (400, Some("invalid_input")), "expected is required");
+    assert_eq!(db_stock(&app, product).await, 10);
 }

@@ -65,3 +65,37 @@ async fn shutdown_tells_viewers_to_reconnect() {
     .expect("closed in time");
     assert_eq!(code, Some(1012));
 }
+
+/// The demo's product images are real SVG files; a missing file is a 404 (not the app's
+/// page with a 200), and the pages the web demo links to are still served.
+#[tokio::test]
+async fn the_demo_images_load_and_a_missing_file_is_a_404() {
+    let app = TestApp::spawn().await;
+    let s = &app.state;
+    livecart::seed::seed_demo(&s.accounts, &s.rooms, &s.store, livecart::domain::Clock::system().now())
+        .await
+        .expect("seeded");
+    let brand = s.store.account_by_email("brand@demo.livecart").await.unwrap().unwrap().0.brand_id.unwrap();
+    let products = s.store.products_of_brand(brand).await.unwrap();
+    assert_eq!(products.len(), 3);
+    let http = reqwest::Client::new();
+    for p in &products {
+        assert!(p.image_url.starts_with("/img/"), "{}", p.image_url);
+        let answer = http.get(app.url(&p.image_url)).send().await.unwrap();
+        assert_eq!(answer.status(), 200, "{}", p.image_url);
+        assert_eq!(answer.headers()["content-type"], "image/svg+xml", "{}", p.image_url);
+        let svg = answer.text().await.unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains(&p.title), "{} names its product", p.image_url);
+    }
+    for page in
+        ["/", "/index.html", "/studio.html", "/brand.html", "/live/watch.html", "/live/publish.html", "/app/app.css"]
+    {
+        assert_eq!(http.get(app.url(page)).send().await.unwrap().status(), 200, "{page}");
+    }
+    for missing in ["/img/nope.svg", "/nope.js", "/nope", "/app/nope.css", "/api/nope"] {
+        let answer = http.get(app.url(missing)).send().await.unwrap();
+        assert_eq!(answer.status(), 404, "{missing}");
+        let body: Value = answer.json().await.expect("our error body");
+        assert_eq!(body["error"]["code"], "not_found", "{missing}");
+    }
+}

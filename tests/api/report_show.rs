@@ -734,10 +734,11 @@ async fn every_report_of_a_scripted_show_equals_a_naive_recount() {
     for (i, who) in [Some(&buyers[0]), Some(&buyers[1]), None].into_iter().enumerate() {
         early.push(show.join(r0, i + 1, who, false).await);
     }
+    // The host is not counted: three viewers.
     show.nodes.events(r0, "joined", 3).await;
-    show.viewers(&mut h0, r0, 4).await;
+    show.viewers(&mut h0, r0, 3).await;
     show.nodes.advance(100);
-    show.pin(&mut h0, r0, serum, 4).await;
+    show.pin(&mut h0, r0, serum, 3).await;
     show.nodes.advance(200);
     show.add(&mut early[0], r0, &[(serum, 1)]).await;
     show.checkout(&mut early[0], r0, "show-0", TestCards::SUCCEEDS, None).await.expect("paid");
@@ -789,10 +790,10 @@ async fn every_report_of_a_scripted_show_equals_a_naive_recount() {
     }
     // c[0] co-host, c[1..=6] buyers 0..5, c[7..=9] guests.
     show.nodes.events(r1, "joined", 10).await;
-    show.viewers(&mut h1, r1, 11).await;
+    show.viewers(&mut h1, r1, 10).await;
 
     show.nodes.advance(100);
-    show.pin(&mut h1, r1, serum, 11).await;
+    show.pin(&mut h1, r1, serum, 10).await;
     for i in [1, 2, 3, 7] {
         show.view(&mut c[i], r1, serum).await;
     }
@@ -815,7 +816,7 @@ async fn every_report_of_a_scripted_show_equals_a_naive_recount() {
     let to_refund = show.checkout(&mut c[3], r1, "show-3", TestCards::SUCCEEDS, None).await.expect("paid");
 
     show.nodes.advance(200);
-    show.pin(&mut h1, r1, balm, 11).await;
+    show.pin(&mut h1, r1, balm, 10).await;
     show.view(&mut c[4], r1, balm).await;
     show.add(&mut c[4], r1, &[(balm, 2)]).await;
     show.checkout(&mut c[4], r1, "show-4", TestCards::SUCCEEDS, None).await.expect("paid");
@@ -829,6 +830,10 @@ async fn every_report_of_a_scripted_show_equals_a_naive_recount() {
         })
         .await;
     show.record.drops.push(DropRec { room: r1, product: mask, start: show.nodes.now() });
+    // The drop features its product: it pinned the mask.
+    show.record.pins.push(Pin { room: r1, product: mask, start: show.nodes.now(), end: None, impressions: 10 });
+    let started = show.record.pins.iter().filter(|p| p.room == r1).count() as i64;
+    show.nodes.events(r1, "pin_started", started).await;
 
     show.nodes.advance(150);
     show.add(&mut c[5], r1, &[(mask, 2)]).await;
@@ -837,6 +842,7 @@ async fn every_report_of_a_scripted_show_equals_a_naive_recount() {
     show.add(&mut c[6], r1, &[(mask, 1)]).await;
     let last = show.checkout(&mut c[6], r1, "show-6", TestCards::SUCCEEDS, None).await.expect("the last unit");
     assert!(last.lines[0].drop_id.is_some(), "sold through the drop");
+    show.unpin(&mut h1, r1).await;
 
     show.nodes.advance(100);
     show.add(&mut c[1], r1, &[(balm, 1)]).await;

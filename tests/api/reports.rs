@@ -98,7 +98,10 @@ pub async fn fill_cart(ws: &mut Ws, lines: &[(ProductId, i64)]) {
 pub fn checkout(key: &str, card: &str, promo_code: Option<&str>) -> ClientMsg {
     ClientMsg::Checkout {
         idempotency_key: key.to_owned().try_into().unwrap(),
-        card: card.to_owned().try_into().unwrap(),
+        card: Some(card.to_owned().try_into().unwrap()),
+        payment: None,
+        save: None,
+        shipping: None,
         promo_code: promo_code.map(|c| c.to_owned().try_into().expect("a promo code")),
     }
 }

@@ -1,5 +1,6 @@
 use crate::helpers::{TestApp, Ws, test_config};
 use futures_util::future::join_all;
+use livecart::commerce::payments::TestCards;
 use livecart::domain::{Clock, Reaction, Role, UnixMs};
 use livecart::wire::api::RoomView;
 use livecart::wire::routes::{self, path};
@@ -294,4 +295,124 @@ async fn a_guest_opens_a_lined_up_product_and_gets_its_details_only() {
     let elsewhere = app.live_room(&[3]).await;
     guest.send(&ClientMsg::ViewProduct { product_id: elsewhere.products[0] }).await;
     assert_eq!(guest.error_code().await, "not_in_lineup");
+}
+
+/// A drop features its product: a drop on a product that is not pinned pins it first
+/// (`pinned`, then `drop_started`); a drop on the pinned product pins nothing again.
+#[tokio::test]
+async fn a_drop_on_a_product_that_is_not_pinned_pins_it_first() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[10, 5]).await;
+    let (mut host, _) = app.viewer(scene.room, Some(&scene.creator.token)).await;
+    host.send(&ClientMsg::Pin { product_id: scene.products[0] }).await;
+    host.recv_until(|m| matches!(m, ServerMsg::Event { event: RoomEvent::Pinned { .. }, .. }).then_some(())).await;
+    let (mut viewer, _) = app.viewer(scene.room, None).await;
+
+    host.send(&ClientMsg::StartDrop { product_id: scene.products[1], quantity: 2, price: None, duration_secs: 60 })
+        .await;
+    let (pin_seq, pinned) = next_event(&mut viewer).await;
+    match pinned {
+        RoomEvent::Pinned { product } => assert_eq!((product.id, product.stock), (scene.products[1], 5)),
+        other => panic!("expected the drop's product pinned first, got {other:?}"),
+    }
+    let (drop_seq, started) = next_event(&mut viewer).await;
+    match started {
+        RoomEvent::DropStarted { drop } => assert_eq!(drop.product_id, scene.products[1]),
+        other => panic!("expected drop_started after the pin, got {other:?}"),
+    }
+    assert!(drop_seq > pin_seq);
+    let (_, snapshot) = app.viewer(scene.room, None).await;
+    assert_eq!(snapshot.pinned, Some(scene.products[1]));
+    assert_eq!(snapshot.drop.map(|d| d.product_id), Some(scene.products[1]));
+
+    // The pinned product's next drop pins nothing again.
+    app.state.rooms.end_drop(scene.room, snapshot_drop_id(&app, scene.room).await).await.unwrap();
+    viewer.recv_until(|m| matches!(m, ServerMsg::Event { event: RoomEvent::DropEnded { .. }, .. }).then_some(())).await;
+    host.send(&ClientMsg::StartDrop { product_id: scene.products[1], quantity: 1, price: None, duration_secs: 60 })
+        .await;
+    match next_event(&mut viewer).await.1 {
+        RoomEvent::DropStarted { drop } => assert_eq!(drop.product_id, scene.products[1]),
+        other => panic!("expected drop_started alone, got {other:?}"),
+    }
+}
+
+async fn snapshot_drop_id(app: &TestApp, room: livecart::domain::RoomId) -> livecart::domain::DropId {
+    app.state.store.live_drop(room).await.unwrap().expect("a live drop").id
+}
+
+/// When a drop's last unit sells, the drop is over at once: the snapshot has no drop,
+/// `drop_ended` follows, the next buyer pays the regular price, and the host may start
+/// another drop.
+#[tokio::test]
+async fn a_drop_that_sells_out_ends_and_the_regular_price_comes_back() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[10]).await;
+    let product = scene.products[0];
+    let (mut host, _) = app.viewer(scene.room, Some(&scene.creator.token)).await;
+    host.send(&ClientMsg::StartDrop { product_id: product, quantity: 2, price: Some(500), duration_secs: 600 }).await;
+    let drop = host
+        .recv_until(|m| match m {
+            ServerMsg::Event { event: RoomEvent::DropStarted { drop }, .. } => Some(drop),
+            _ => None,
+        })
+        .await;
+
+    let (mut first, _) = app.shopper(scene.room, product, 2).await;
+    first.send(&crate::helpers::checkout("all-of-the-drop", TestCards::SUCCEEDS)).await;
+    let order = first.checkout_outcome().await.expect("paid");
+    assert_eq!((order.lines[0].unit_price, order.lines[0].drop_id), (500, Some(drop.id)));
+    let left = host
+        .recv_until(|m| match m {
+            ServerMsg::Event { event: RoomEvent::Sale(sale), .. } => Some(sale.drop_left),
+            _ => None,
+        })
+        .await;
+    assert_eq!(left, Some(0));
+    let (_, snapshot) = app.viewer(scene.room, None).await;
+    assert!(snapshot.drop.is_none(), "the sold-out drop is over as soon as it sold out");
+    let sold = host
+        .recv_until(|m| match m {
+            ServerMsg::Event { event: RoomEvent::DropEnded { drop_id, sold }, .. } => Some((drop_id, sold)),
+            _ => None,
+        })
+        .await;
+    assert_eq!(sold, (drop.id, 2));
+    assert!(app.state.store.live_drop(scene.room).await.unwrap().is_none(), "ended in the database");
+
+    let (mut second, _) = app.shopper(scene.room, product, 1).await;
+    second.send(&crate::helpers::checkout("after-the-drop", TestCards::SUCCEEDS)).await;
+    let order = second.checkout_outcome().await.expect("the regular price, from the product's stock");
+    assert_eq!((order.lines[0].unit_price, order.lines[0].drop_id), (1_000, None));
+    host.send(&ClientMsg::StartDrop { product_id: product, quantity: 1, price: None, duration_secs: 60 }).await;
+    host.recv_until(|m| match m {
+        ServerMsg::Event { event: RoomEvent::DropStarted { .. }, .. } => Some(()),
+        ServerMsg::Error { code, .. } => panic!("a new drop: {code}"),
+        _ => None,
+    })
+    .await;
+}
+
+/// The host is not their own audience: neither the `viewers` tick nor a snapshot counts
+/// the host's connections.
+#[tokio::test]
+async fn the_host_is_not_counted_as_a_viewer() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[3]).await;
+    let (mut host, alone) = app.viewer(scene.room, Some(&scene.creator.token)).await;
+    assert_eq!(alone.viewers, 0, "the host alone in the room has no viewers");
+    let (_second_tab, _) = app.viewer(scene.room, Some(&scene.creator.token)).await;
+    let (_guest, snapshot) = app.viewer(scene.room, None).await;
+    assert_eq!(snapshot.viewers, 1, "the guest, not the host's two connections");
+    host.recv_until(|m| matches!(m, ServerMsg::Viewers { count: 1 }).then_some(())).await;
+    let fan = app.register(Role::Viewer, "Fan", None).await;
+    let (_fan, snapshot) = app.viewer(scene.room, Some(&fan.token)).await;
+    assert_eq!(snapshot.viewers, 2);
+    host.recv_until(|m| match m {
+        ServerMsg::Viewers { count } => {
+            assert!(count <= 2, "never the host: {count}");
+            (count == 2).then_some(())
+        }
+        _ => None,
+    })
+    .await;
 }

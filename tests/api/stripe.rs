@@ -633,3 +633,77 @@ fn stripe_needs_both_secrets_and_a_test_key() {
     let shown = format!("{config:?}");
     assert!(!shown.contains("sk_live_abc") && !shown.contains(WEBHOOK_SECRET), "secrets are never shown");
 }
+
+/// One-tap buy through Stripe: the first checkout saves the card as a PaymentMethod
+/// attached to the account's Customer (never a number in livecart's tables); a later
+/// checkout in another room pays with it; a card Stripe declines to attach is refused
+/// and nothing changes; removing the method detaches it.
+#[tokio::test]
+async fn a_saved_card_is_a_payment_method_attached_to_the_accounts_customer() {
+    let Some(stripe) = Localstripe::start().await else { return };
+    let app = stripe_app(&stripe).await;
+    let first = app.live_room(&[5]).await;
+    let second = app.live_room(&[5]).await;
+    let (mut ws, buyer) = app.shopper(first.room, first.products[0], 1).await;
+    let save = json!({"type": "checkout", "idempotency_key": "stripe-save", "card": SUCCEEDS, "save": true,
+        "shipping": {"name": "Sam", "line1": "1 Main St", "city": "Oslo", "postal_code": "0150", "country": "NO"}});
+    ws.send_text(&save.to_string()).await;
+    let paid = ws.checkout_outcome().await.unwrap_or_else(|code| panic!("{code}; localstripe: {}", stripe.log()));
+    assert_eq!(paid.status, OrderStatus::Paid);
+
+    let saved = app.state.store.saved_method(buyer.account.id).await.unwrap().expect("saved");
+    assert_eq!((saved.provider.as_str(), saved.last4.as_str()), ("stripe", "4242"));
+    assert!(saved.method_ref.starts_with("pm_"), "{saved:?}");
+    let customer = saved.customer_ref.clone().expect("a customer");
+    assert!(customer.starts_with("cus_"), "{customer}");
+    let method = stripe.get(&format!("/v1/payment_methods/{}", saved.method_ref)).await;
+    assert_eq!(method["customer"], customer.as_str());
+    let wallet: Value = app.get(routes::WALLET, Some(&buyer.token)).await;
+    assert_eq!(wallet["payment_method"]["last4"], "4242");
+    assert!(!wallet.to_string().contains(SUCCEEDS));
+
+    // Another room: one message, no card; the intent is the Customer's, with the saved method.
+    ws.close().await;
+    let (mut ws, _) = app.viewer(second.room, Some(&buyer.token)).await;
+    ws.send(&livecart::wire::ws::ClientMsg::CartAdd { product_id: second.products[0], quantity: 1 }).await;
+    ws.recv_until(|m| matches!(m, livecart::wire::ws::ServerMsg::Cart { .. }).then_some(())).await;
+    ws.send_text(&json!({"type": "checkout", "idempotency_key": "stripe-one-tap", "payment": "saved"}).to_string())
+        .await;
+    let again = ws.checkout_outcome().await.unwrap_or_else(|code| panic!("{code}; localstripe: {}", stripe.log()));
+    assert_eq!(again.status, OrderStatus::Paid);
+    let intents = stripe.intents_of(again.id).await;
+    assert_eq!(intents.len(), 1);
+    assert_eq!(intents[0]["customer"], customer.as_str());
+    assert_eq!(intents[0]["payment_method"], saved.method_ref.as_str());
+    assert_eq!(intents[0]["status"], "succeeded");
+
+    // A card Stripe will not attach is refused, and the saved one stays.
+    let body = json!({"card": "4000000000000002"});
+    let (status, answer) =
+        app.send(reqwest::Method::PUT, routes::WALLET_PAYMENT_METHOD, Some(&buyer.token), Some(&body)).await;
+    assert_eq!((status, answer["error"]["code"].as_str()), (StatusCode::PAYMENT_REQUIRED, Some("payment_declined")));
+    assert_eq!(app.state.store.saved_method(buyer.account.id).await.unwrap().as_ref(), Some(&saved));
+
+    // A card that attaches but is declined when charged: saved, then declined at checkout.
+    let body = json!({"card": DECLINES});
+    let (status, answer) =
+        app.send(reqwest::Method::PUT, routes::WALLET_PAYMENT_METHOD, Some(&buyer.token), Some(&body)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let replaced = stripe.get(&format!("/v1/payment_methods/{}", saved.method_ref)).await;
+    assert_eq!(replaced["customer"], Value::Null, "the replaced method is detached");
+    let declining = app.state.store.saved_method(buyer.account.id).await.unwrap().expect("saved");
+    assert_eq!(declining.customer_ref.as_deref(), Some(customer.as_str()), "one Customer per account");
+    ws.send(&livecart::wire::ws::ClientMsg::CartAdd { product_id: second.products[0], quantity: 1 }).await;
+    ws.recv_until(|m| matches!(m, livecart::wire::ws::ServerMsg::Cart { .. }).then_some(())).await;
+    ws.send_text(
+        &json!({"type": "checkout", "idempotency_key": "stripe-declined-saved", "payment": "saved"}).to_string(),
+    )
+    .await;
+    assert_eq!(ws.checkout_outcome().await.unwrap_err(), "payment_declined");
+
+    let (status, _) = app.send(reqwest::Method::DELETE, routes::WALLET_PAYMENT_METHOD, Some(&buyer.token), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let removed = stripe.get(&format!("/v1/payment_methods/{}", declining.method_ref)).await;
+    assert_eq!(removed["customer"], Value::Null, "removing detaches it");
+    assert!(app.state.store.saved_method(buyer.account.id).await.unwrap().is_none());
+}

@@ -54,34 +54,100 @@ async function start() {
 
 // ---------- products and stock ----------
 
+// Each product's row keeps the figure the brand last saw (`seen`: the server's `on_hand`
+// when it sends one, else `stock`). A save sends it as `expected`, so a figure that moved
+// since (a sale, another tab) is refused with 409 `conflict` instead of overwritten.
+const stockRows = new Map(); // product id → { product, seen, input, row }
+let stockTimer = null;
+
+const onHand = (p) => (typeof p.on_hand === 'number' ? p.on_hand : p.stock);
+
 async function loadProducts() {
   const s = session();
-  const body = $('products');
+  const list = $('products');
   try {
     const products = await api('GET', `/api/brands/${s.account.brand_id}/products`, { token: s.token });
-    body.replaceChildren();
+    const ids = new Set(products.map((p) => p.id));
+    for (const id of [...stockRows.keys()]) if (!ids.has(id)) { stockRows.get(id).row.remove(); stockRows.delete(id); }
+    list.querySelector('.error')?.remove();
     for (const p of products) {
-      const input = h('input', { type: 'number', min: 0, value: p.stock, 'aria-label': `Stock of ${p.title}`, style: 'width:6rem' });
-      const save = h('button', { type: 'button', class: 'secondary', 'aria-label': `Save stock of ${p.title}` }, 'Save');
-      save.addEventListener('click', async () => {
-        const stock = Number(input.value);
-        if (!Number.isInteger(stock) || stock < 0) {
-          setState($('stock-status'), 'error', 'Stock must be a whole number of 0 or more.');
-          return;
-        }
-        try {
-          const updated = await api('PUT', `/api/products/${p.id}/stock`, { token: s.token, body: { stock } });
-          input.value = updated?.stock ?? stock;
-          setState($('stock-status'), 'ok', `Stock of ${p.title} saved.`);
-        } catch (error) {
-          setState($('stock-status'), 'error', `Could not save: ${error.message}`);
-        }
-      });
-      body.append(h('tr', { 'data-product': p.id }, h('th', { scope: 'row' }, p.title), h('td', {}, money(p.price)), h('td', {}, h('div', { class: 'row', style: 'flex-wrap:nowrap' }, input, save))));
+      const known = stockRows.get(p.id);
+      if (known) refreshRow(known, p);
+      else list.append(stockRow(p));
     }
   } catch (error) {
-    body.replaceChildren(h('tr', {}, h('td', { colspan: 3, class: 'status', 'data-state': 'error' }, error.message)));
+    if (!stockRows.size) list.replaceChildren(h('li', { class: 'status error', 'data-state': 'error' }, error.message));
+    else setState($('stock-status'), 'error', `Could not refresh the stock: ${error.message}`);
   }
+}
+
+/** A fresh figure for a row: shown at once unless the brand is editing it. */
+function refreshRow(entry, product) {
+  const fresh = onHand(product);
+  entry.product = product;
+  const editing = entry.input.value !== String(entry.seen);
+  if (!editing) {
+    entry.seen = fresh;
+    entry.input.value = String(fresh);
+    entry.now.hidden = true;
+  } else if (fresh !== entry.seen) {
+    entry.now.hidden = false;
+    entry.now.textContent = `Now ${fresh} on hand (changed since you loaded it).`;
+  }
+}
+
+function stockRow(p) {
+  const input = h('input', { type: 'number', min: 0, value: onHand(p), 'aria-label': `Stock of ${p.title}`, inputmode: 'numeric' });
+  const save = h('button', { type: 'button', class: 'secondary', 'aria-label': `Save stock of ${p.title}` }, 'Save');
+  const now = h('p', { class: 'now', hidden: true, role: 'note' });
+  const row = h('li', { 'data-product': p.id },
+    h('div', { class: 'what' }, h('strong', {}, p.title), h('div', { class: 'muted small' }, money(p.price))),
+    h('div', { class: 'edit' }, input, save),
+    now);
+  const entry = { product: p, seen: onHand(p), input, row, now };
+  stockRows.set(p.id, entry);
+  save.addEventListener('click', () => saveStock(entry));
+  input.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') saveStock(entry);
+  });
+  return row;
+}
+
+async function saveStock(entry) {
+  const s = session();
+  const p = entry.product;
+  const stock = Number(entry.input.value);
+  if (!Number.isInteger(stock) || stock < 0) {
+    setState($('stock-status'), 'error', 'Stock must be a whole number of 0 or more.');
+    return;
+  }
+  // Servers that compare figures send `on_hand` with each product; older ones do not.
+  const body = typeof p.on_hand === 'number' ? { stock, expected: entry.seen } : { stock };
+  try {
+    const updated = await api('PUT', `/api/products/${p.id}/stock`, { token: s.token, body });
+    entry.seen = updated ? onHand(updated) : stock;
+    if (updated) entry.product = updated;
+    entry.input.value = String(entry.seen);
+    entry.now.hidden = true;
+    entry.row.dataset.state = 'saved';
+    setState($('stock-status'), 'ok', `Stock of ${p.title} saved.`);
+  } catch (error) {
+    if (error.status === 409 || error.code === 'conflict') {
+      entry.row.dataset.state = 'conflict';
+      setState($('stock-status'), 'conflict', `Stock of ${p.title} changed since you loaded it: the row shows the current figure. Check it and save again.`);
+      entry.input.value = String(entry.seen); // not editing any more: the reload shows the fresh figure
+      await loadProducts();
+      entry.input.focus();
+    } else {
+      setState($('stock-status'), 'error', `Could not save: ${error.message}`);
+    }
+  }
+}
+
+/** After sales: read the stock again, once for a burst of them. */
+function refreshStockSoon() {
+  clearTimeout(stockTimer);
+  stockTimer = setTimeout(loadProducts, 400);
 }
 
 // ---------- agreements ----------
@@ -103,11 +169,11 @@ async function loadAgreements() {
       const product = titles.get(a.product_id);
       const flat = a.commission_flat ? ` + ${product ? formatMoney(a.commission_flat, product.price.currency) : a.commission_flat} per unit` : '';
       body.append(h('tr', {},
-        h('td', {}, creatorNames.get(a.creator_id) ?? `#${a.creator_id}`),
-        h('td', {}, product?.title ?? `#${a.product_id}`),
-        h('td', {}, `${(a.commission_bps / 100).toFixed(2)} %${flat}`),
-        h('td', {}, new Date(a.created_at).toLocaleDateString()),
-        h('td', {}, a.ended_at ? `ended ${new Date(a.ended_at).toLocaleDateString()}` : 'active')));
+        h('td', { 'data-label': 'Creator' }, creatorNames.get(a.creator_id) ?? `#${a.creator_id}`),
+        h('td', { 'data-label': 'Product' }, product?.title ?? `#${a.product_id}`),
+        h('td', { 'data-label': 'Commission' }, `${(a.commission_bps / 100).toFixed(2)} %${flat}`),
+        h('td', { 'data-label': 'Since' }, new Date(a.created_at).toLocaleDateString()),
+        h('td', { 'data-label': 'Status' }, a.ended_at ? `ended ${new Date(a.ended_at).toLocaleDateString()}` : 'active')));
     }
     updateCharts();
   } catch (error) {
@@ -162,10 +228,14 @@ function connectFeed() {
   feed.on('sale', (sale) => {
     addLine(sale, true);
     updateCharts();
+    refreshStockSoon();
   });
   // The feed has no resume: what it missed (while reconnecting, or when it fell behind)
   // is read over HTTP.
-  feed.on('resync', () => loadOrders());
+  feed.on('resync', () => {
+    loadOrders();
+    refreshStockSoon();
+  });
   feed.on('error', (error) => setState($('feed'), 'error', error.message));
   feed.on('failed', ({ error }) => setState($('feed'), 'error', error ? error.message : 'the feed could not reconnect; reload'));
   feed.on('session_ended', () => setState($('feed'), 'error', 'your session ended: sign in again'));

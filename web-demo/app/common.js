@@ -1,5 +1,6 @@
 // Shared helpers of the viewer app, the creator studio and the brand dashboard: the
-// session kept in sessionStorage, JSON calls to the REST API, money formatting and small
+// session kept in localStorage (a room link opened in a new tab stays signed in; signing
+// out in one tab signs out every tab), JSON calls to the REST API, money formatting and small
 // DOM helpers. Everything that talks to the server goes through the client library in
 // ../sdk/ (the room and sales WebSockets, checkout, WHIP/WHEP, REST).
 
@@ -12,7 +13,7 @@ const SESSION_KEY = 'livecart.session';
 /** The signed-in session `{ token, account }`, or null. */
 export function loadSession() {
   try {
-    const value = JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null');
+    const value = JSON.parse(localStorage.getItem(SESSION_KEY) || 'null');
     return value && typeof value.token === 'string' ? value : null;
   } catch {
     return null;
@@ -20,8 +21,9 @@ export function loadSession() {
 }
 
 export function saveSession(session) {
-  if (session) sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
-  else sessionStorage.removeItem(SESSION_KEY);
+  if (session) localStorage.setItem(SESSION_KEY, JSON.stringify(session));
+  else localStorage.removeItem(SESSION_KEY);
+  sessionStorage.removeItem(SESSION_KEY); // where older versions of the pages kept it
 }
 
 const rest = new Api();
@@ -39,6 +41,13 @@ export function livecart() {
 /** Signs in and stores the session. */
 export async function signIn(email, password) {
   const session = await api('POST', '/api/auth/login', { body: { email, password } });
+  saveSession({ token: session.token, account: session.account });
+  return loadSession();
+}
+
+/** Creates a viewer account and stores its session (POST /api/auth/register). */
+export async function register({ email, password, displayName }) {
+  const session = await api('POST', '/api/auth/register', { body: { email, password, display_name: displayName, role: 'viewer' } });
   saveSession({ token: session.token, account: session.account });
   return loadSession();
 }
@@ -132,4 +141,20 @@ export function bindRoleSignIn(role, onSignedIn) {
       setState(el('signin-status'), 'error', error.code === 'bad_credentials' ? 'Wrong e-mail or password.' : error.message);
     }
   });
+}
+
+/**
+ * Shows `text` in a status element for `ms`, then clears it (unless something newer was
+ * written there since). For messages that stop being true on their own ("Added to your cart").
+ */
+export function flash(element, state, text, ms = 4000) {
+  setState(element, state, text);
+  const stamp = String(Date.now() + Math.random());
+  element.dataset.flash = stamp;
+  setTimeout(() => {
+    if (element.dataset.flash !== stamp) return;
+    delete element.dataset.flash;
+    setState(element, 'idle', '');
+    if (element.classList.contains('notice')) element.hidden = true;
+  }, ms);
 }

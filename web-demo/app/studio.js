@@ -9,6 +9,8 @@
 // the show ends the same report is the recap.
 
 import { api, bindRoleSignIn, countdown, h, livecart, loadSession, money, parseMajor, setState, signOut } from './common.js';
+import { REACTIONS } from '../sdk/index.js';
+import { icon } from './icons.js';
 import { basisLine, commissionTitle, count, csvButton, figureGroups, productTable, rate, tile, upliftBlock } from './report.js';
 import { SignallingError, preferForwardableVideo, whipUrl } from '../sdk/index.js';
 import { showStatus } from '../live/whip.js';
@@ -16,8 +18,25 @@ import { iceConfiguration } from './ice.js';
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 3000;
+const ROOMS_POLL_MS = 10_000;
+let roomsTimer = null;
 let room = null;
 let broadcast = null;
+
+// ---------- errors: shown until dismissed or superseded by the host's next action ----------
+
+function showError(text) {
+  $('studio-error-text').textContent = text;
+  $('studio-error').hidden = false;
+}
+
+/** A new action supersedes the last error. */
+function clearError() {
+  $('studio-error').hidden = true;
+  $('studio-error-text').textContent = '';
+}
+
+$('studio-error-close').addEventListener('click', clearError);
 
 function session() {
   const s = loadSession();
@@ -26,6 +45,7 @@ function session() {
 
 function show(view) {
   for (const id of ['view-signin', 'view-rooms', 'view-room']) $(id).hidden = id !== view;
+  if (view !== 'view-rooms') clearTimeout(roomsTimer);
 }
 
 function renderWho() {
@@ -50,11 +70,23 @@ async function start() {
     return;
   }
   show('view-rooms');
+  $('rooms-error').hidden = true;
   const list = $('rooms');
   list.replaceChildren(h('li', { class: 'muted' }, 'Loading…'));
+  await loadRooms();
+}
+
+/** The creator's rooms; read again every few seconds while the list shows (and the page does). */
+async function loadRooms() {
+  clearTimeout(roomsTimer);
+  const s = session();
+  const list = $('rooms');
+  if (!s || $('view-rooms').hidden) return;
   try {
     const groups = await Promise.all(['live', 'upcoming', 'ended'].map((status) => api('GET', `/api/rooms?status=${status}`)));
+    if ($('view-rooms').hidden) return;
     const mine = groups.flat().filter((r) => r.host.id === s.account.id);
+    const focused = document.activeElement?.closest?.('#rooms') ? document.activeElement.textContent : null;
     list.replaceChildren();
     if (!mine.length) list.append(h('li', { class: 'muted' }, 'You have no rooms yet.'));
     for (const r of mine) {
@@ -65,22 +97,26 @@ async function start() {
       if (r.status !== 'ended') actions.push(h('button', { type: 'button', onclick: () => openRoom(r) }, `Open ${r.title}`));
       else actions.push(h('button', { type: 'button', class: 'secondary', onclick: () => openRecap(r) }, `Recap: ${r.title}`));
       list.append(
-        h('li', { class: 'row', style: 'justify-content:space-between;align-items:center;border-bottom:1px solid var(--line);padding-bottom:0.5rem' },
+        h('li', { class: 'row', 'data-room': r.id, style: 'justify-content:space-between;align-items:center;border-bottom:1px solid var(--line);padding-bottom:0.5rem' },
           h('div', {}, h('strong', {}, r.title), h('div', { class: 'muted' }, `${r.status} · ${new Date(r.starts_at).toLocaleString()} · ${r.lineup.length} products`)),
           h('div', { class: 'row' }, actions)),
       );
     }
+    if (focused) [...list.querySelectorAll('button')].find((b) => b.textContent === focused)?.focus();
   } catch (error) {
     list.replaceChildren(h('li', { class: 'status', 'data-state': 'error' }, error.message));
   }
+  if (!$('view-rooms').hidden) roomsTimer = setTimeout(() => { if (!document.hidden) loadRooms(); }, ROOMS_POLL_MS);
 }
 
 async function goLive(r) {
+  $('rooms-error').hidden = true;
   try {
     await api('POST', `/api/rooms/${r.id}/live`, { token: session().token });
-    openRoom({ ...r, status: 'live' });
+    openRoom({ ...r, status: 'live', live_at: Date.now() });
   } catch (error) {
-    alert(`Could not go live: ${error.message}`);
+    $('rooms-error').textContent = `Could not go live: ${error.message}`;
+    $('rooms-error').hidden = false;
   }
 }
 
@@ -92,8 +128,12 @@ function openRoom(r) {
   $('end-room').disabled = false;
   const lc = livecart();
   const conn = lc.room(r.id);
-  room = { id: r.id, title: r.title, lc, conn, state: conn.room, sold: new Map(), report: null, timer: null, numbers: idleNumbers() };
+  room = { id: r.id, title: r.title, lc, conn, state: conn.room, sold: new Map(), report: null, timer: null, numbers: idleNumbers(), liveAt: r.live_at ?? null };
   resetNumbers();
+  clearError();
+  for (const id of ['cam-start', 'drop-start', 'comment-send']) $(id).disabled = false;
+  $('cam-stop').disabled = true;
+  renderReactionCounts();
   $('chat').replaceChildren();
   $('whip-url').value = whipUrl(r.id);
   $('whip-token').value = s.token;
@@ -108,11 +148,60 @@ function openRoom(r) {
   conn.on('viewers', (count) => { $('n-viewers').textContent = count; });
   conn.on('error', (error) => {
     if (error.request === 'join') return; // `failed` says it
-    const target = error.request === 'start_drop' ? $('drop-status') : $('conn');
-    setState(target, 'error', `${error.request ?? 'error'}: ${error.message}`);
+    // "Starting the drop…" is over; a running drop's countdown comes back by itself.
+    if (error.request === 'start_drop') setState($('drop-status'), 'idle', '');
+    showError(`${ACTION_NAMES[error.request] ?? 'Error'}: ${error.message}`);
   });
+  conn.on('reactions', onReactions);
   conn.connect();
-  room.timer = setInterval(renderDrop, 1000);
+  room.timer = setInterval(() => {
+    renderDrop();
+    renderClock();
+  }, 1000);
+}
+
+/** How an error names the action that failed. */
+const ACTION_NAMES = {
+  start_drop: 'Start drop', pin: 'Pin', unpin: 'Unpin', comment: 'Message', end_room: 'End the show', react: 'Reaction',
+};
+
+// ---------- the LIVE badge, the show clock and the viewers' reactions ----------
+
+function renderClock() {
+  const live = room?.state?.status === 'live';
+  $('live-badge').hidden = !live;
+  $('show-clock').hidden = !live || room.liveAt == null;
+  if (live && room.liveAt != null) {
+    const seconds = Math.max(0, Math.floor((Date.now() - room.liveAt) / 1000));
+    const hours = Math.floor(seconds / 3600);
+    const text = hours ? `${hours}:${countdown(((seconds % 3600) * 1000)).padStart(5, '0')}` : countdown(seconds * 1000);
+    $('show-time').textContent = text;
+    $('show-time').setAttribute('datetime', `PT${seconds}S`);
+  }
+}
+
+function renderReactionCounts() {
+  const totals = room?.state?.reactions ?? {};
+  $('reaction-counts').replaceChildren(...REACTIONS.map((name) => h('li', { 'data-reaction': name },
+    icon(name, { size: 18 }), h('span', { class: 'sr-only' }, name), h('span', { 'data-count': name }, totals[name] ?? 0))));
+}
+
+function onReactions(counts) {
+  renderReactionCounts();
+  if (window.matchMedia?.('(prefers-reduced-motion: reduce)').matches) return;
+  let budget = 8;
+  for (const [name, count] of Object.entries(counts ?? {})) {
+    for (let i = 0; i < Math.min(count, budget); i++) {
+      const svg = icon(REACTIONS.includes(name) ? name : 'heart', { size: 24 });
+      svg.style.color = { heart: '#ff4d6d', fire: '#ff9f1c', clap: '#ffd166' }[name] ?? '#fde68a';
+      svg.style.left = `${Math.round(Math.random() * 20)}px`;
+      svg.style.setProperty('--drift', `${Math.round(Math.random() * 30 - 15)}px`);
+      svg.style.animationDelay = `${i * 180}ms`;
+      svg.addEventListener('animationend', () => svg.remove());
+      if ($('hearts').childElementCount < 24) $('hearts').append(svg);
+    }
+    budget -= Math.min(count, budget);
+  }
 }
 
 /** An ended room: its recap alone (no connection, nothing to broadcast or sell). */
@@ -136,6 +225,10 @@ function setRoomMode(mode) {
   $('end-room').hidden = mode === 'recap';
   $('conn').hidden = mode === 'recap';
   for (const control of $('comment-form').elements) control.disabled = mode !== 'live';
+  if (mode !== 'live') for (const id of ['cam-start', 'cam-stop', 'drop-start']) $(id).disabled = true;
+  for (const control of $('drop-form').elements) control.disabled = mode !== 'live';
+  $('live-badge').hidden = mode !== 'live' || room?.state?.status !== 'live';
+  if (mode !== 'live') $('show-clock').hidden = true;
 }
 
 async function leaveRoom() {
@@ -161,6 +254,8 @@ function onSnapshot(snap) {
   if (!snap.you.is_host) setState($('conn'), 'error', 'You are not the host of this room.');
   renderLineup();
   renderDropForm();
+  renderClock();
+  renderReactionCounts();
   if (st.status === 'live') startNumbers();
   else if (st.status === 'ended') onShowEnded();
   else setState($('numbers-status'), 'idle', 'The numbers start when the show goes live.');
@@ -169,15 +264,22 @@ function onSnapshot(snap) {
 function onEvent(e) {
   switch (e.kind) {
     case 'comment': addComment(e); break;
-    case 'pinned': case 'unpinned': case 'product_updated': renderLineup(); break;
-    case 'drop_started': setState($('drop-status'), 'ok', `Drop running: ${e.drop.quantity} units at ${money(e.drop.price)}`); renderDrop(); break;
-    case 'drop_ended': setState($('drop-status'), 'ok', `Drop ended: ${e.sold} sold.`); break;
+    case 'pinned': case 'unpinned': renderLineup(); break;
+    case 'product_updated': renderLineup(); renderDropForm(); break;
+    case 'drop_started': setState($('drop-status'), 'ok', `Drop running: ${e.drop.quantity} units at ${money(e.drop.price)}`); renderDrop(); renderLineup(); break;
+    case 'drop_ended': setState($('drop-status'), 'ok', `Drop ended: ${e.sold} sold.`); renderLineup(); break;
     case 'sale': onSale(e); break;
-    case 'room_live': renderLineup(); startNumbers(); break;
+    case 'room_live':
+      if (room.liveAt == null) room.liveAt = Date.now();
+      renderLineup();
+      renderClock();
+      startNumbers();
+      break;
     case 'room_ended':
       renderLineup();
       setState($('conn'), 'ended', 'show ended');
       $('end-room').disabled = true;
+      renderClock();
       if (broadcast) {
         broadcast.session?.forget(); // ending the room closed every media session
         stopCamera();
@@ -193,6 +295,7 @@ function onSale(e) {
   // the report's (the order is paid by the time its sale is announced).
   room.sold.set(e.product_id, (room.sold.get(e.product_id) || 0) + e.quantity);
   renderLineup();
+  renderDropForm();
   refreshNumbersSoon();
 }
 
@@ -255,6 +358,7 @@ async function pollNumbers() {
     const commission = await commissionEarned(r, report);
     if (room !== r) return;
     r.report = report;
+    if (r.liveAt == null && report.room.live_at) r.liveAt = report.room.live_at;
     renderNumbers(report, commission);
     renderLineup();
     setState($('numbers-status'), 'live', `Updated ${new Date(report.generated_at).toLocaleTimeString()}; every ${POLL_MS / 1000} s while live.`);
@@ -293,6 +397,7 @@ function renderNumbers(report, commission) {
 }
 
 document.addEventListener('visibilitychange', () => {
+  if (!document.hidden && !$('view-rooms').hidden) loadRooms();
   if (!document.hidden && room?.numbers.polling) pollNumbers();
   else if (document.hidden && room?.numbers.polling) {
     clearTimeout(room.numbers.timer);
@@ -385,31 +490,49 @@ function soldOf(productId) {
   return fromReport ? fromReport.units : room.sold.get(productId) || 0;
 }
 
+/** The lineup: one row per product, pinned (or unpinned) in one tap, phone or desktop. */
 function renderLineup() {
   if (!room?.state) return;
-  const body = $('lineup');
-  body.replaceChildren();
+  const list = $('lineup');
   const st = room.state;
+  const focusedId = document.activeElement?.closest?.('#lineup li')?.dataset.product;
+  list.replaceChildren();
   for (const p of st.lineup.values()) {
     const pinned = st.pinned === p.id;
-    body.append(
-      h('tr', { 'data-product': p.id },
-        h('th', { scope: 'row' }, p.title),
-        h('td', {}, money(p.price)),
-        h('td', { class: 'stock' }, p.stock),
-        h('td', {}, soldOf(p.id)),
-        h('td', {}, h('button', { type: 'button', class: pinned ? '' : 'secondary', 'aria-pressed': String(pinned), 'aria-label': `Pin ${p.title}`,
-          disabled: st.status !== 'live', onclick: () => room.conn.pin(p.id) }, pinned ? 'Pinned' : 'Pin'))),
+    const drop = st.runningDrop(p.id);
+    const button = h('button', { type: 'button', class: pinned ? 'secondary' : '', disabled: st.status !== 'live',
+      onclick: () => {
+        clearError();
+        if (pinned) room.conn.unpin();
+        else room.conn.pin(p.id);
+      } }, pinned ? 'Unpin' : 'Pin', h('span', { class: 'sr-only' }, ` ${p.title}`));
+    list.append(
+      h('li', { 'data-product': p.id, 'data-pinned': String(pinned) },
+        h('div', {},
+          h('div', { class: 'title' }, p.title, pinned ? h('span', { class: 'badge' }, 'Pinned') : '', drop ? h('span', { class: 'badge' }, 'Drop') : ''),
+          h('div', { class: 'figures' },
+            h('span', {}, money(p.price)),
+            h('span', {}, 'Stock left ', h('b', { class: 'stock' }, p.stock)),
+            h('span', {}, 'Sold ', h('b', { class: 'sold' }, soldOf(p.id))))),
+        button),
     );
   }
+  if (focusedId) list.querySelector(`li[data-product="${focusedId}"] button`)?.focus();
   $('unpin').disabled = st.pinned == null || st.status !== 'live';
 }
 
 function renderDropForm() {
   const select = $('drop-product');
   const before = select.value;
-  select.replaceChildren(...[...room.state.lineup.values()].map((p) => h('option', { value: p.id }, `${p.title} (${p.stock} in stock)`)));
-  if (before) select.value = before;
+  const products = [...room.state.lineup.values()];
+  const label = (p) => `${p.title} (${p.stock} in stock)`;
+  // Same products: only the stock figures change (an open menu stays open).
+  if (select.options.length === products.length && products.every((p, i) => select.options[i].value === String(p.id))) {
+    products.forEach((p, i) => { select.options[i].textContent = label(p); });
+  } else {
+    select.replaceChildren(...products.map((p) => h('option', { value: p.id }, label(p))));
+    if (before) select.value = before;
+  }
   const p = room.state.lineup.get(Number(select.value));
   if (p) $('drop-currency').textContent = p.price.currency;
 }
@@ -426,7 +549,10 @@ $('drop-product').addEventListener('change', () => {
   if (p) $('drop-currency').textContent = p.price.currency;
 });
 
-$('unpin').addEventListener('click', () => room?.conn.unpin());
+$('unpin').addEventListener('click', () => {
+  clearError();
+  room?.conn.unpin();
+});
 
 $('drop-form').addEventListener('submit', (event) => {
   event.preventDefault();
@@ -441,24 +567,35 @@ $('drop-form').addEventListener('submit', (event) => {
       return;
     }
   }
+  clearError();
   const drop = { productId: product.id, quantity: Number($('drop-quantity').value), price, durationSecs: Number($('drop-duration').value) };
-  if (!room.conn.startDrop(drop)) setState($('drop-status'), 'error', 'Not connected; try again.');
+  if (!room.conn.startDrop(drop)) showError('Start drop: not connected; try again in a moment.');
   else setState($('drop-status'), 'busy', 'Starting the drop…');
 });
 
 $('comment-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const text = $('comment').value.trim();
-  if (text && room?.conn.comment(text)) $('comment').value = '';
+  if (!text || !room) return;
+  clearError();
+  if (room.conn.comment(text)) $('comment').value = '';
+  else showError('Message: not connected; try again in a moment.');
 });
 
-$('end-room').addEventListener('click', async () => {
-  if (!room || !confirm('End the show for everyone? It cannot go live again.')) return;
+// Ending the show asks first, in the page (no `confirm()`).
+$('end-room').addEventListener('click', () => {
+  if (room) $('end-dialog').showModal();
+});
+$('end-cancel').addEventListener('click', () => $('end-dialog').close());
+$('end-confirm').addEventListener('click', async () => {
+  $('end-dialog').close();
+  if (!room) return;
+  clearError();
   if (room.conn.endRoom()) return; // `room_ended` follows, or an error naming end_room
   try {
     await api('POST', `/api/rooms/${room.id}/end`, { token: session().token });
   } catch (error) {
-    setState($('conn'), 'error', `Could not end the show: ${error.message}`);
+    showError(`End the show: ${error.message}`);
   }
 });
 
@@ -475,6 +612,7 @@ $('copy-token').addEventListener('click', () => navigator.clipboard?.writeText($
 
 async function startCamera() {
   if (!room || broadcast) return;
+  clearError();
   const aborter = new AbortController();
   const b = { pc: null, stream: null, session: null, aborter };
   broadcast = b;
@@ -524,7 +662,7 @@ async function stopCamera() {
   b.pc?.close();
   b.stream?.getTracks().forEach((t) => t.stop());
   $('preview').srcObject = null;
-  $('cam-start').disabled = false;
+  $('cam-start').disabled = room?.state?.status === 'ended' || !room?.conn;
   $('cam-stop').disabled = true;
   showStatus($('status'), 'stopped');
   await b.session?.stop().catch(() => {});

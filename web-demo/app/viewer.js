@@ -1,23 +1,33 @@
-// The viewer app: sign in or watch as a guest, pick a room, watch it over WHEP, chat,
-// react, and buy the pinned product, all through the client library (../sdk/): the room
-// connection resumes after a drop without a gap, a purchase keeps its idempotency key
-// across retries, and the room state is folded from the protocol's frames there.
-// Routes live in the fragment: #/ (rooms), #/signin, #/room/ID.
+// The viewer app: sign in, sign up or watch as a guest, pick a room, watch it over WHEP
+// (on a phone the stream fills the screen and chat, reactions and the featured product
+// float over it), chat, react, and buy: the featured product in one tap, any product of
+// the lineup from the shop drawer, and with a saved card on servers that keep one. All
+// through the client library (../sdk/): the room connection resumes after a drop
+// without a gap, a purchase keeps its idempotency key across retries, and the room state
+// is folded from the protocol's frames there. A purchase a guest starts resumes once
+// they are signed in. Routes live in the fragment: #/ (rooms), #/signin, #/signup,
+// #/room/ID.
 
-import { api, countdown, formatMoney, h, livecart, loadSession, money, setState, signIn, signOut } from './common.js';
+import { api, countdown, flash, formatMoney, h, livecart, loadSession, money, register, setState, signIn, signOut } from './common.js';
 import { REACTIONS, SignallingError, preferForwardableVideo } from '../sdk/index.js';
 import { iceConfiguration } from './ice.js';
+import { drawIcons, icon } from './icons.js';
 
 const $ = (id) => document.getElementById(id);
 const GUEST_KEY = 'livecart.guest';
 const RETURN_KEY = 'livecart.returnRoom';
+// A purchase a guest started: { room, product }, resumed once they are signed in.
+const PENDING_KEY = 'livecart.pendingBuy';
+const ROOMS_POLL_MS = 10_000;
 
 let room = null; // the open room, see openRoom()
+
+drawIcons();
 
 // ---------- identity ----------
 
 function guestName() {
-  return sessionStorage.getItem(GUEST_KEY) || '';
+  return localStorage.getItem(GUEST_KEY) || '';
 }
 
 function renderWho() {
@@ -34,10 +44,20 @@ $('sign-in-link').addEventListener('click', () => {
 });
 
 $('sign-out').addEventListener('click', async () => {
-  sessionStorage.removeItem(GUEST_KEY);
+  localStorage.removeItem(GUEST_KEY);
+  sessionStorage.removeItem(PENDING_KEY);
+  wallet = null;
   await signOut();
   renderWho();
   location.hash = '#/signin';
+  route();
+});
+
+// Signing in or out in another tab.
+window.addEventListener('storage', (event) => {
+  if (event.key !== 'livecart.session' && event.key !== GUEST_KEY) return;
+  const session = loadSession();
+  if (room && (room.session?.token ?? null) !== (session?.token ?? null)) closeRoom();
   route();
 });
 
@@ -46,7 +66,7 @@ $('signin-form').addEventListener('submit', async (event) => {
   setState($('signin-status'), 'busy', 'Signing in…');
   try {
     await signIn($('email').value.trim(), $('password').value);
-    sessionStorage.removeItem(GUEST_KEY);
+    localStorage.removeItem(GUEST_KEY);
     setState($('signin-status'), 'ok', 'Signed in.');
     $('password').value = '';
     afterIdentity();
@@ -55,11 +75,26 @@ $('signin-form').addEventListener('submit', async (event) => {
   }
 });
 
+$('signup-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  setState($('signup-status'), 'busy', 'Creating your account…');
+  try {
+    await register({ email: $('signup-email').value.trim(), password: $('signup-password').value, displayName: $('signup-name').value.trim() });
+    localStorage.removeItem(GUEST_KEY);
+    setState($('signup-status'), 'ok', 'Welcome!');
+    $('signup-password').value = '';
+    afterIdentity();
+  } catch (error) {
+    const text = { email_taken: 'An account with this e-mail exists: sign in instead.', conflict: 'An account with this e-mail exists: sign in instead.' }[error.code];
+    setState($('signup-status'), 'error', text ?? error.message);
+  }
+});
+
 $('guest-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const name = $('guest-name').value.trim();
   if (!name) return;
-  sessionStorage.setItem(GUEST_KEY, name);
+  localStorage.setItem(GUEST_KEY, name);
   afterIdentity();
 });
 
@@ -73,8 +108,13 @@ function afterIdentity() {
 
 // ---------- routing ----------
 
+const VIEWS = ['view-signin', 'view-signup', 'view-rooms', 'view-room'];
+
 function show(view) {
-  for (const id of ['view-signin', 'view-rooms', 'view-room']) $(id).hidden = id !== view;
+  for (const id of VIEWS) $(id).hidden = id !== view;
+  document.body.classList.toggle('in-room', view === 'view-room');
+  document.documentElement.style.setProperty('--header-h', `${document.querySelector('header.top').offsetHeight}px`);
+  if (view !== 'view-rooms') stopRoomsPolling();
 }
 
 function route() {
@@ -83,11 +123,20 @@ function route() {
   const identified = loadSession() || guestName();
   if (room && (!match || match[1] !== String(room.id))) closeRoom();
   renderWho();
-  if (hash === '#/signin' || !identified) {
+  if (hash === '#/signup' && !loadSession()) {
+    const pending = sessionStorage.getItem(PENDING_KEY);
+    $('signup-reason').hidden = !pending;
+    $('signup-reason').textContent = 'Create an account to buy. Your purchase continues right after.';
+    show('view-signup');
+    return;
+  }
+  if (hash === '#/signin' || hash === '#/signup' || !identified) {
     if (match) sessionStorage.setItem(RETURN_KEY, match[1]);
     const reason = $('signin-reason');
     reason.hidden = !sessionStorage.getItem(RETURN_KEY);
-    reason.textContent = 'Sign in to buy. You will come back to the same room.';
+    reason.textContent = sessionStorage.getItem(PENDING_KEY)
+      ? 'Sign in to buy. Your purchase continues in the same room.'
+      : 'Sign in to buy. You will come back to the same room.';
     show('view-signin');
     return;
   }
@@ -101,18 +150,28 @@ function route() {
 }
 
 window.addEventListener('hashchange', route);
+window.addEventListener('resize', () => document.documentElement.style.setProperty('--header-h', `${document.querySelector('header.top').offsetHeight}px`));
 
-// ---------- room lists ----------
+// ---------- room lists: read again every few seconds while shown ----------
+
+let roomsTimer = null;
+
+function stopRoomsPolling() {
+  clearTimeout(roomsTimer);
+  roomsTimer = null;
+}
 
 async function loadRooms() {
+  stopRoomsPolling();
   const render = (list, rooms, empty) => {
     list.replaceChildren();
     if (!rooms.length) list.append(h('li', { class: 'muted' }, empty));
     for (const r of rooms) {
       const when = r.status === 'live' ? `${r.viewers} watching` : new Date(r.starts_at).toLocaleString();
+      const lineup = r.lineup?.length ? ` · ${r.lineup.map((p) => p.title).slice(0, 3).join(', ')}${r.lineup.length > 3 ? '…' : ''}` : '';
       list.append(
-        h('li', {},
-          h('div', {}, h('strong', {}, r.title), h('div', { class: 'muted' }, `${r.host.display_name} · ${when}`)),
+        h('li', { 'data-room': r.id },
+          h('div', {}, h('strong', {}, r.title), h('div', { class: 'muted' }, `${r.host.display_name} · ${when}${lineup}`)),
           h('a', { class: 'button', href: `#/room/${r.id}`, 'aria-label': `${r.status === 'live' ? 'Watch' : 'Open'} ${r.title}` },
             r.status === 'live' ? 'Watch' : 'Open')),
       );
@@ -120,12 +179,24 @@ async function loadRooms() {
   };
   try {
     const [live, upcoming] = await Promise.all([api('GET', '/api/rooms?status=live'), api('GET', '/api/rooms?status=upcoming')]);
+    if ($('view-rooms').hidden) return;
     render($('live-rooms'), live, 'Nobody is live right now.');
     render($('upcoming-rooms'), upcoming, 'Nothing scheduled.');
   } catch (error) {
     $('live-rooms').replaceChildren(h('li', { class: 'status', 'data-state': 'error' }, `Could not load rooms: ${error.message}`));
   }
+  if (!$('view-rooms').hidden) roomsTimer = setTimeout(pollRooms, ROOMS_POLL_MS);
 }
+
+function pollRooms() {
+  if ($('view-rooms').hidden) return;
+  if (document.hidden) return; // visibilitychange reads them again
+  loadRooms();
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (!document.hidden && !$('view-rooms').hidden) loadRooms();
+});
 
 // ---------- the room ----------
 
@@ -146,17 +217,23 @@ function openRoom(id) {
     conn,
     state: conn.room, // the library's RoomState: lineup, pinned, drop, cart, reactions, …
     video: null,
+    shown: new Map(), // product id → the stock figure last drawn, to animate a drop in stock
+    reactionsShown: null,
     timer: setInterval(tick, 1000),
   };
   $('chat').replaceChildren();
+  $('toasts').replaceChildren();
   $('ticker').replaceChildren(h('li', { class: 'muted empty' }, 'No sales yet.'));
-  $('buy-status').hidden = true;
+  clearMessages();
   $('checkout-result').hidden = true;
   $('retry-pay').hidden = true;
   setStream('not-started', 'stream not started');
   conn.on('state', (state) => {
     const [key, text] = CONNECTION_TEXT[state] ?? [];
     if (key) setState($('conn'), key, text);
+    // "Not connected right now" stops being true once joined again.
+    if (state === 'joined' && $('comment-status').dataset.state === 'offline') setState($('comment-status'), 'idle', '');
+    if (state === 'joined' && $('buy-status').dataset.state === 'offline') $('buy-status').hidden = true;
   });
   conn.on('failed', ({ error }) => setState($('conn'), 'error', error?.code === 'not_found' ? 'This room does not exist.'
     : error ? error.message : 'Could not reach the room; reload to try again.'));
@@ -164,7 +241,7 @@ function openRoom(id) {
   conn.on('snapshot', applySnapshot);
   conn.on('event', applyEvent);
   conn.on('viewers', (count) => { $('viewer-count').textContent = count; });
-  conn.on('reactions', renderReactions);
+  conn.on('reactions', onReactions);
   conn.on('cart', renderCart);
   conn.on('error', onError);
   conn.connect();
@@ -176,6 +253,7 @@ function closeRoom() {
   room.conn.close();
   clearInterval(room.timer);
   stopVideo();
+  for (const id of ['cart-dialog', 'shop-dialog']) if ($(id).open) $(id).close();
   room = null;
 }
 
@@ -187,6 +265,13 @@ function backToSignIn() {
   location.hash = '#/signin';
 }
 
+/** Clears the short-lived messages (a new room, the show ended). */
+function clearMessages() {
+  $('buy-status').hidden = true;
+  setState($('buy-status'), 'idle', '');
+  setState($('comment-status'), 'idle', '');
+}
+
 function applySnapshot(snap) {
   const st = room.state;
   renderTerms(st.card.co_host, st.card.disclosure);
@@ -194,35 +279,52 @@ function applySnapshot(snap) {
   $('viewer-count').textContent = st.viewers;
   $('chat').replaceChildren();
   for (const c of st.comments) addComment(c);
+  // A late joiner sees what sold before they came, when the server says.
+  const ticker = $('ticker');
+  ticker.replaceChildren();
+  for (const sale of [...st.recentSales].reverse()) addSale(sale, { toast: false });
+  if (!ticker.children.length) ticker.append(h('li', { class: 'muted empty' }, 'No sales yet.'));
+  for (const sale of st.recentSales.slice(0, 2).reverse()) toast(sale);
+  room.reactionsShown = null;
+  renderReactions();
+  renderSold();
   renderPinned();
   renderLineup();
   renderCart();
   if (st.status === 'ended') {
-    stopVideo();
+    stopVideo({ serverClosed: true }); // ending the room closed every media session
     setStream('ended', 'stream ended: the show is over');
+    onShowEnded();
   } else if (st.streaming) {
     startVideo();
   } else {
     stopVideo();
     setStream('not-started', 'stream not started');
   }
+  resumePendingPurchase();
 }
 
-function applyEvent(event) {
+function applyEvent(event, meta) {
   switch (event.kind) {
     case 'comment':
       addComment(event);
       break;
+    case 'drop_started':
+      room.dropSoldOut = null;
+      renderPinned();
+      renderLineup();
+      break;
     case 'pinned':
     case 'unpinned':
-    case 'drop_started':
     case 'drop_ended':
     case 'product_updated':
       renderPinned();
       renderLineup();
       break;
     case 'sale':
-      addSale(event);
+      if (event.drop_left === 0) room.dropSoldOut = event.product_id;
+      addSale(event, { toast: !meta?.replay });
+      renderSold();
       renderPinned();
       renderLineup();
       break;
@@ -230,21 +332,39 @@ function applyEvent(event) {
       stopVideo({ serverClosed: true }); // ending the room closes every media session
       setStream('ended', 'stream ended: the show is over');
       renderPinned();
+      renderLineup();
+      onShowEnded();
       break;
     case 'stream_started':
       stopVideo();
       startVideo();
       break;
-    case 'stream_stopped':
-      stopVideo();
+    case 'stream_stopped': {
       setStream('ended', 'stream ended');
+      // When the show ends, `stream_stopped` can come just before `room_ended`, whose
+      // sessions the server has closed already: wait a moment before saying goodbye.
+      const video = room.video;
+      setTimeout(() => {
+        if (!room || room.video !== video) return;
+        stopVideo({ serverClosed: room.state.status === 'ended' });
+      }, 1500);
       break;
+    }
     case 'room_updated':
       renderTerms(event.co_host, event.disclosure);
       break;
     default:
       break;
   }
+}
+
+/** The show is over: nothing to buy, say or react to any more. */
+function onShowEnded() {
+  clearMessages();
+  for (const control of $('comment-form').elements) control.disabled = true;
+  $('comment').placeholder = 'The show has ended';
+  for (const button of document.querySelectorAll('button.react')) button.disabled = true;
+  if ($('shop-dialog').open) renderShop();
 }
 
 // Who presents the show, and the sponsorship disclosure advertising rules require every
@@ -260,16 +380,60 @@ function renderTerms(coHost, disclosure) {
 
 function addComment(c) {
   const list = $('chat');
-  list.append(h('li', { class: c.speaker }, h('b', {}, c.author), c.speaker === 'host' ? ' (host)' : '', ': ', c.text));
+  list.append(h('li', { class: c.speaker }, h('b', {}, c.author), c.speaker === 'host' ? h('span', { class: 'tag' }, 'host') : '', ': ', c.text));
   while (list.children.length > 60) list.firstElementChild.remove();
   list.scrollTop = list.scrollHeight;
 }
 
-function addSale(sale) {
+function addSale(sale, { toast: show = true } = {}) {
   const list = $('ticker');
   list.querySelector('.empty')?.remove();
-  list.prepend(h('li', {}, `🛍 ${sale.buyer} bought ${sale.quantity} × ${sale.title}`, h('span', { class: 'muted' }, ` · ${sale.stock_left} left`)));
-  while (list.children.length > 6) list.lastElementChild.remove();
+  list.prepend(h('li', {}, `${sale.buyer} bought ${sale.quantity} × ${sale.title}`, h('span', { class: 'muted' }, ` · ${sale.stock_left} left`)));
+  while (list.children.length > 8) list.lastElementChild.remove();
+  if (show) toast(sale);
+}
+
+/** "Sam just bought 2 × Dew Drop Serum" over the video for a few seconds (three at most). */
+function toast(sale) {
+  const list = $('toasts');
+  const item = h('li', { class: 'toast' }, h('b', {}, sale.buyer), ` just bought ${sale.quantity} × ${sale.title}`);
+  list.append(item);
+  while (list.children.length > 3) list.firstElementChild.remove();
+  setTimeout(() => item.remove(), 5000);
+}
+
+/** "37 sold in this show" (the server's figure), else what this page has seen sell. */
+function renderSold() {
+  const st = room.state;
+  const chip = $('sold-count');
+  const shown = st.unitsSold ?? st.unitsSeen;
+  chip.hidden = !shown;
+  chip.textContent = st.unitsSold != null ? `${shown} sold in this show` : `${shown} sold since you came`;
+}
+
+function onReactions(counts) {
+  renderReactions();
+  // One floating icon per reaction, a handful per tick at most.
+  let budget = 8;
+  for (const [name, count] of Object.entries(counts ?? {})) {
+    for (let i = 0; i < Math.min(count, budget); i++) floatReaction(name, i * 180);
+    budget -= Math.min(count, budget);
+  }
+}
+
+const REACTION_COLOURS = { heart: '#ff4d6d', fire: '#ff9f1c', clap: '#ffd166', laugh: '#fde68a', wow: '#fde68a' };
+
+function floatReaction(name, delayMs = 0) {
+  if (window.matchMedia?.('(prefers-reduced-motion: reduce)').matches) return;
+  const layer = $('hearts');
+  if (layer.childElementCount > 24) return;
+  const svg = icon(REACTIONS.includes(name) ? name : 'heart', { size: 26 });
+  svg.style.color = REACTION_COLOURS[name] ?? '#ff4d6d';
+  svg.style.left = `${Math.round(Math.random() * 24)}px`;
+  svg.style.setProperty('--drift', `${Math.round(Math.random() * 40 - 20)}px`);
+  svg.style.animationDelay = `${delayMs}ms`;
+  svg.addEventListener('animationend', () => svg.remove());
+  layer.append(svg);
 }
 
 function renderReactions() {
@@ -279,48 +443,88 @@ function renderReactions() {
   }
 }
 
+const brokenImages = new Set();
+
+/** The product's picture, or its initial when it has none (or it did not load). */
+function productImage(product, size) {
+  const placeholder = () => h('div', { class: 'thumb', 'aria-hidden': 'true' }, product.title.slice(0, 1));
+  if (!product.image_url || brokenImages.has(product.image_url)) return placeholder();
+  const img = h('img', { src: product.image_url, alt: '', width: size, height: size, loading: 'lazy' });
+  img.addEventListener('error', () => {
+    brokenImages.add(product.image_url);
+    img.replaceWith(placeholder());
+  }, { once: true });
+  return img;
+}
+
+/** What a viewer may do with a product now: { price, left, soldOut, drop, dropSoldOut }. */
+function offer(product) {
+  const st = room.state;
+  const running = st.runningDrop(product.id);
+  // A drop that sold out is over: the catalogue price and the product's stock again
+  // (docs/protocol.md 4.7).
+  const drop = running && running.remaining > 0 ? running : null;
+  const ended = st.status === 'ended';
+  return {
+    drop,
+    price: drop ? drop.price : product.price,
+    left: drop ? Math.min(drop.remaining, product.stock) : product.stock,
+    soldOut: product.stock <= 0,
+    closed: ended || st.status !== 'live',
+  };
+}
+
+function stockText(o) {
+  if (o.soldOut) return 'Sold out';
+  if (o.left <= 5) return `${o.left} left!`;
+  return `${o.left} left in stock`;
+}
+
 function renderPinned() {
   if (!room) return;
   const st = room.state;
   const box = $('pinned');
-  const product = st.pinnedProduct;
+  // A drop features its product, pinned or not.
+  const dropped = st.drop && st.drop.ends_at > Date.now() && st.drop.remaining > 0 ? st.lineup.get(st.drop.product_id) : null;
+  const product = dropped ?? st.pinnedProduct;
   if (!product) {
     box.replaceChildren(h('p', { class: 'muted' }, st.status === 'ended' ? 'This show has ended.' : 'The host has not featured a product yet.'));
     return;
   }
-  const drop = st.runningDrop(product.id);
-  const price = drop
-    ? h('div', { class: 'price' }, money(drop.price), h('s', {}, money(product.price)))
+  const o = offer(product);
+  const focused = document.activeElement?.id;
+  const price = o.drop
+    ? h('div', { class: 'price' }, money(o.drop.price), h('s', {}, h('span', { class: 'sr-only' }, 'was '), money(product.price)))
     : h('div', { class: 'price' }, money(product.price));
-  const placeholder = () => h('div', { class: 'thumb', 'aria-hidden': 'true' }, product.title.slice(0, 1));
-  let img = placeholder();
-  if (product.image_url && !brokenImages.has(product.image_url)) {
-    img = h('img', { src: product.image_url, alt: '', width: 88, height: 88 });
-    img.addEventListener('error', () => {
-      brokenImages.add(product.image_url);
-      img.replaceWith(placeholder());
-    }, { once: true });
-  }
-  const hadFocus = document.activeElement?.id === 'add-to-cart';
-  const soldOut = product.stock <= 0 || (drop && drop.remaining <= 0);
+  // Animate the stock line when it went down since it was last drawn ("3 left!").
+  const key = `${product.id}:${o.drop ? `d${o.drop.id}` : 's'}`;
+  const before = room.shown.get(key);
+  room.shown.set(key, o.left);
+  const stock = h('p', { class: 'stock', id: 'stock-left', 'data-low': String(o.left <= 5) }, stockText(o));
+  if (before != null && o.left < before) stock.classList.add('bump');
+  const banner = o.drop
+    ? h('div', { class: 'drop-banner', id: 'drop-info' },
+      icon('bolt', { size: 18 }),
+      h('span', {}, `Drop: ${o.drop.remaining} of ${o.drop.quantity} left`),
+      h('span', { class: 'clock' }, h('span', { class: 'sr-only' }, 'ends in '), h('span', { id: 'drop-countdown' }, countdown(o.drop.ends_at - Date.now()))),
+      h('progress', { max: o.drop.quantity, value: o.drop.remaining, 'aria-label': 'Units left in the drop' }))
+    : room.dropSoldOut === product.id
+      ? h('div', { class: 'drop-banner', id: 'drop-info' }, icon('bolt', { size: 18 }), h('span', {}, 'The drop sold out: back to the regular price'), h('span', {}))
+      : null;
+  const cannot = o.soldOut || o.closed;
+  const buyText = o.closed ? (st.status === 'ended' ? 'Show ended' : 'Not live yet') : o.soldOut ? 'Sold out' : 'Buy now';
   box.replaceChildren(
-    h('article', { class: 'product', 'aria-label': `Featured: ${product.title}` },
-      img,
-      h('div', {},
-        h('h4', { class: 'product-title' }, product.title),
-        product.description ? h('p', { class: 'muted' }, product.description) : null,
-        price,
-        h('p', { class: 'stock', id: 'stock-left' }, product.stock > 0 ? `${product.stock} left in stock` : 'Sold out'),
-        drop ? h('p', { class: 'drop', id: 'drop-info' }, `⚡ Drop: ${drop.remaining} of ${drop.quantity} left · ends in `,
-          h('span', { id: 'drop-countdown' }, countdown(drop.ends_at - Date.now()))) : null,
-        h('button', { type: 'button', id: 'add-to-cart', disabled: soldOut || st.status === 'ended', onclick: () => addToCart(product.id) },
-          soldOut ? 'Sold out' : 'Add to cart'),
-      )),
+    h('article', { class: `product-card${o.drop ? ' has-drop' : ''}`, 'aria-label': `Featured: ${product.title}` },
+      banner,
+      productImage(product, 60),
+      h('h4', { class: 'product-title' }, product.title),
+      h('div', { class: 'meta' }, price, stock),
+      h('div', { class: 'buy-row' },
+        h('button', { type: 'button', id: 'buy-now', class: 'buy', disabled: cannot, onclick: () => buyNow(product.id) }, buyText),
+        h('button', { type: 'button', id: 'add-to-cart', class: 'add secondary', disabled: cannot, onclick: () => addToCart(product.id) }, 'Add to cart'))),
   );
-  if (hadFocus) $('add-to-cart')?.focus();
+  if (focused === 'add-to-cart' || focused === 'buy-now') $(focused)?.focus();
 }
-
-const brokenImages = new Set();
 
 /** Once a second: the drop countdown, and a redraw when the drop's time is up. */
 function tick() {
@@ -329,43 +533,113 @@ function tick() {
   if (!counter) return;
   const left = (room.state.drop?.ends_at ?? 0) - Date.now();
   if (left > 0) counter.textContent = countdown(left);
-  else renderPinned();
+  else {
+    renderPinned();
+    renderLineup();
+  }
+}
+
+/** A lineup row: picture, title, price and stock, and its Buy / Add buttons. */
+function lineupItem(p) {
+  const o = offer(p);
+  const cannot = o.soldOut || o.closed;
+  return h('li', { 'data-product': p.id },
+    productImage(p, 48),
+    h('div', {},
+      h('div', { class: 'title' }, p.title, room.state.pinned === p.id ? h('span', { class: 'badge' }, 'Live') : ''),
+      h('div', { class: 'muted small' }, `${money(o.price)} · ${stockText(o)}`)),
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', disabled: cannot, 'aria-label': `Buy ${p.title}`, onclick: () => buyNow(p.id) }, 'Buy'),
+      h('button', { type: 'button', class: 'secondary', disabled: cannot, 'aria-label': `Add ${p.title} to cart`, onclick: () => addToCart(p.id) }, icon('cart', { size: 18 }))));
 }
 
 function renderLineup() {
-  const list = $('lineup');
-  list.replaceChildren();
-  for (const p of room.state.lineup.values()) {
-    list.append(h('li', {}, h('span', {}, p.title, room.state.pinned === p.id ? ' ★' : ''), h('span', { class: 'muted' }, `${money(p.price)} · ${p.stock} left`)));
-  }
+  if (!room) return;
+  $('lineup').replaceChildren(...[...room.state.lineup.values()].map(lineupItem));
+  if ($('shop-dialog').open) renderShop();
 }
+
+function renderShop() {
+  $('shop-list').replaceChildren(...[...room.state.lineup.values()].map(lineupItem));
+}
+
+$('open-shop').addEventListener('click', () => {
+  if (!room) return;
+  renderShop();
+  $('shop-dialog').showModal();
+});
+$('close-shop').addEventListener('click', () => $('shop-dialog').close());
 
 function buyNotice(state, text) {
   const notice = $('buy-status');
   notice.hidden = false;
-  setState(notice, state, text);
+  if (state === 'ok') flash(notice, state, text, 3000);
+  else setState(notice, state, text);
 }
 
 function askToSignIn() {
   const notice = $('buy-status');
   notice.hidden = false;
   notice.dataset.state = 'error';
+  delete notice.dataset.flash;
+  const go = (hash) => {
+    sessionStorage.setItem(RETURN_KEY, room.id);
+    location.hash = hash;
+  };
   notice.replaceChildren(
     'Guests cannot buy. Sign in and you will come back to this room. ',
-    h('button', { type: 'button', onclick: () => { sessionStorage.setItem(RETURN_KEY, room.id); location.hash = '#/signin'; } }, 'Sign in to buy'),
+    h('span', { class: 'row' },
+      h('button', { type: 'button', onclick: () => go('#/signin') }, 'Sign in to buy'),
+      h('button', { type: 'button', class: 'secondary', onclick: () => go('#/signup') }, 'Create account')),
   );
+  if ($('shop-dialog').open) $('shop-dialog').close();
 }
 
 function addToCart(productId) {
   if (!room.session) {
+    sessionStorage.setItem(PENDING_KEY, JSON.stringify({ room: room.id, product: productId, open: false }));
     askToSignIn();
     return;
   }
   if (!room.conn.cartAdd(productId, 1)) {
-    buyNotice('error', 'Not connected right now; try again in a moment.');
+    buyNotice('offline', 'Not connected right now; try again in a moment.');
     return;
   }
   buyNotice('ok', 'Added to your cart.');
+}
+
+/** One tap: the product in the cart and the checkout open (with the saved card, when there is one). */
+function buyNow(productId) {
+  if (!room.session) {
+    sessionStorage.setItem(PENDING_KEY, JSON.stringify({ room: room.id, product: productId, open: true }));
+    askToSignIn();
+    return;
+  }
+  const inCart = room.state.cart?.lines.some((l) => l.product_id === productId);
+  if (!inCart && !room.conn.cartAdd(productId, 1)) {
+    buyNotice('offline', 'Not connected right now; try again in a moment.');
+    return;
+  }
+  if ($('shop-dialog').open) $('shop-dialog').close();
+  openCheckout();
+}
+
+/** A purchase a guest started before signing in: put the product in the cart (once). */
+function resumePendingPurchase() {
+  const raw = sessionStorage.getItem(PENDING_KEY);
+  if (!raw || !room?.session || room.state.status !== 'live') return;
+  sessionStorage.removeItem(PENDING_KEY);
+  let pending;
+  try {
+    pending = JSON.parse(raw);
+  } catch {
+    return;
+  }
+  if (String(pending.room) !== String(room.id)) return;
+  const product = room.state.lineup.get(pending.product);
+  if (!product) return;
+  if (pending.open) buyNow(product.id);
+  else addToCart(product.id);
 }
 
 // ---------- cart and checkout ----------
@@ -391,6 +665,97 @@ function renderCart() {
     );
   }
   $('cart-total').textContent = cart?.total ? money(cart.total) : '—';
+  // "Added to your cart" is stale once the cart is empty again.
+  if (!lines.length && $('buy-status').dataset.state === 'ok') $('buy-status').hidden = true;
+}
+
+// ---------- one-tap buy: the account's saved card and address (servers that have them) ----------
+
+let walletSupport = null; // a promise: does this server keep wallets (GET /api/me/wallet)?
+let wallet = null; // { payment_method, shipping_address } of the signed-in account
+
+/** Asks the server's OpenAPI document once, so older servers get no request that 404s. */
+function walletSupported() {
+  walletSupport ??= api('GET', '/api/openapi.json')
+    .then((doc) => Boolean(doc?.paths?.['/api/me/wallet']))
+    .catch(() => false);
+  return walletSupport;
+}
+
+async function loadWallet() {
+  const session = loadSession();
+  if (!session || !(await walletSupported())) return null;
+  try {
+    wallet = await api('GET', '/api/me/wallet', { token: session.token });
+  } catch {
+    wallet = null;
+  }
+  return wallet;
+}
+
+function renderWallet() {
+  const box = $('saved-pay');
+  const card = wallet?.payment_method;
+  $('save-wallet').hidden = !walletSupport || wallet == null || Boolean(card);
+  if (!card) {
+    box.hidden = true;
+    $('checkout-form').hidden = false;
+    return;
+  }
+  const ship = wallet.shipping_address;
+  box.hidden = false;
+  box.replaceChildren(
+    h('p', { class: 'saved-card' }, icon('check', { size: 18 }),
+      `${card.brand.toUpperCase()} ···· ${card.last4}`, ship ? h('span', { class: 'muted small' }, ` · ships to ${ship.name}, ${ship.city}`) : ''),
+    h('button', { type: 'button', id: 'pay-saved', onclick: paySaved }, `Pay with card ending ${card.last4}`),
+    h('button', { type: 'button', class: 'secondary', onclick: () => {
+      $('checkout-form').dataset.asked = '1';
+      $('checkout-form').hidden = !$('checkout-form').hidden;
+      if (!$('checkout-form').hidden) $('card').focus();
+    } }, 'Use another card'),
+    h('button', { type: 'button', class: 'secondary', onclick: forgetCard }, 'Forget this card'),
+  );
+  // With a saved card the form is the exception: shown on asking.
+  if (!$('checkout-form').dataset.asked) $('checkout-form').hidden = true;
+}
+
+$('save-card').addEventListener('change', () => {
+  $('address').hidden = !$('save-card').checked;
+  for (const id of ['ship-name', 'ship-line1', 'ship-city', 'ship-postal', 'ship-country']) $(id).required = $('save-card').checked;
+});
+
+async function forgetCard() {
+  const session = loadSession();
+  if (!session) return;
+  try {
+    await api('DELETE', '/api/me/wallet/payment-method', { token: session.token });
+  } catch (error) {
+    checkoutResult('error', `Could not forget the card: ${error.message}`);
+  }
+  await loadWallet();
+  $('checkout-form').hidden = false;
+  renderWallet();
+}
+
+function paySaved() {
+  if (!room?.session) return askToSignIn();
+  const running = room.conn.purchase;
+  const purchase = room.conn.checkout({ payment: 'saved', retry: { unavailable: 0 } });
+  if (purchase !== running) showPurchase(purchase);
+}
+
+function openCheckout() {
+  renderCart();
+  renderWallet();
+  loadWallet().then(() => { if ($('cart-dialog').open) renderWallet(); });
+  const box = $('checkout-result');
+  // An old outcome stays only while its purchase is unsettled.
+  if (!room.conn.purchase && box.dataset.state !== 'pending') {
+    box.hidden = true;
+    $('retry-pay').hidden = true;
+  }
+  if (!$('cart-dialog').open) $('cart-dialog').showModal();
+  if (!$('checkout-form').hidden && !$('card').value) $('card').focus();
 }
 
 $('open-cart').addEventListener('click', () => {
@@ -398,8 +763,7 @@ $('open-cart').addEventListener('click', () => {
     askToSignIn();
     return;
   }
-  renderCart();
-  $('cart-dialog').showModal();
+  openCheckout();
 });
 $('close-cart').addEventListener('click', () => $('cart-dialog').close());
 
@@ -415,9 +779,16 @@ const FAILURE_TEXT = {
   payment_declined: 'Payment declined: your card was refused. Nothing was charged and your cart is kept. Try another card.',
   sold_out: null, // the server's message says what is left
   hold_expired: 'Your hold expired. Please check out again.',
+  no_saved_payment_method: 'No card is saved on your account any more: pay with a card below.',
   cart_empty: 'Your cart is empty.',
   room_not_live: 'This show is not live, so new orders are closed.',
 };
+
+/** "Sold out: Glow Serum has 2 left" from the server's "sold out: Glow Serum has 2 left". */
+function soldOutText(message) {
+  const rest = String(message ?? '').replace(/^\s*sold out\s*[:\-–]?\s*/i, '');
+  return rest ? `Sold out: ${rest}` : 'Sold out.';
+}
 
 /** Shows a purchase's progress: the library keeps its key and retries; this draws it. */
 function showPurchase(purchase) {
@@ -439,7 +810,13 @@ function showPurchase(purchase) {
           : 'The payment is taking long; retry to learn how it ended.');
         break;
       case 'failed': {
-        const text = FAILURE_TEXT[error.code] ?? (error.code === 'sold_out' ? `Sold out: ${error.message}` : error.message);
+        if (error.code === 'no_saved_payment_method') {
+          wallet = { payment_method: null, shipping_address: wallet?.shipping_address ?? null };
+          renderWallet();
+          $('checkout-form').hidden = false;
+        }
+        // The server's sold_out message already says "sold out: …": no second prefix.
+        const text = FAILURE_TEXT[error.code] ?? (error.code === 'sold_out' ? soldOutText(error.message) : error.message);
         const kind = { payment_declined: 'declined', sold_out: 'sold_out' }[error.code] ?? 'error';
         checkoutResult(kind, text);
         break;
@@ -464,7 +841,12 @@ $('checkout-form').addEventListener('submit', (event) => {
   // A new purchase (new idempotency key), or the unsettled one continued with its key.
   const running = room.conn.purchase;
   // No automatic retry after payment_unavailable: the buyer sees it and taps Retry.
-  const purchase = room.conn.checkout({ card, retry: { unavailable: 0 } });
+  const save = !$('save-wallet').hidden && $('save-card').checked;
+  const shipping = save ? {
+    name: $('ship-name').value.trim(), line1: $('ship-line1').value.trim(), city: $('ship-city').value.trim(),
+    postal_code: $('ship-postal').value.trim(), country: $('ship-country').value.trim().toUpperCase(),
+  } : null;
+  const purchase = room.conn.checkout(save ? { card, save, shipping, retry: { unavailable: 0 } } : { card, retry: { unavailable: 0 } });
   if (purchase !== running) showPurchase(purchase);
 });
 
@@ -478,14 +860,19 @@ $('retry-pay').addEventListener('click', () => {
 
 function onOrderConfirmed(order) {
   renderCart();
-  checkoutResult('confirmed', `Order #${order.id} confirmed: ${money(order.subtotal)} paid. Thank you!`);
+  // A card saved with this order makes the next purchase one tap.
+  if ($('save-card').checked) loadWallet();
+  // Newer servers give orders a reference that is not a bare counter; show it when there.
+  const ref = order.reference ?? `#${order.id}`;
+  checkoutResult('confirmed', `Order ${ref} confirmed: ${money(order.subtotal)} paid. Thank you!`);
 }
 
 function onError(error) {
   if (error.request === 'checkout') return; // the purchase shows it
   if (error.code === 'unauthenticated' && error.request !== 'join') return askToSignIn();
   if (error.request === 'comment') {
-    setState($('comment-status'), 'error', error.code === 'rate_limited' ? 'Slow down a little: too many comments.' : error.message);
+    if (error.code === 'rate_limited') flash($('comment-status'), 'error', 'Slow down a little: too many comments.', 5000);
+    else setState($('comment-status'), 'error', error.message);
     return;
   }
   if (error.request === 'join' && error.code === 'unauthenticated') {
@@ -506,12 +893,14 @@ $('comment-form').addEventListener('submit', (event) => {
     input.value = '';
     setState($('comment-status'), 'ok', '');
   } else {
-    setState($('comment-status'), 'error', 'Not connected right now; try again in a moment.');
+    setState($('comment-status'), 'offline', 'Not connected right now; try again in a moment.');
   }
 });
 
 for (const button of document.querySelectorAll('button.react')) {
-  button.addEventListener('click', () => room?.conn.react(button.dataset.reaction));
+  button.addEventListener('click', () => {
+    if (room?.conn.react(button.dataset.reaction)) floatReaction(button.dataset.reaction);
+  });
 }
 
 // ---------- video (WHEP) ----------
@@ -527,8 +916,9 @@ player.addEventListener('playing', () => {
 
 $('unmute').addEventListener('click', () => {
   player.muted = !player.muted;
-  $('unmute').setAttribute('aria-pressed', String(!player.muted));
-  $('unmute').textContent = player.muted ? '🔇 Sound off' : '🔊 Sound on';
+  const button = $('unmute');
+  button.setAttribute('aria-pressed', String(!player.muted));
+  button.replaceChildren(icon(player.muted ? 'soundOff' : 'soundOn'), h('span', { class: 'sr-only' }, 'Sound'));
   player.play().catch(() => {});
 });
 
@@ -557,8 +947,14 @@ async function startVideo() {
     if (pc.connectionState === 'connected' && !player.paused) setStream('playing', 'LIVE');
     if (pc.connectionState === 'failed') {
       setStream('reconnecting', 'reconnecting…');
-      stopVideo();
-      setTimeout(() => room && room.state.status !== 'ended' && startVideo(), 1500);
+      // The media fails first when the show ends; its `room_ended` may be a moment behind.
+      // A session the server closed needs no DELETE.
+      setTimeout(() => {
+        if (room?.video !== video) return;
+        const ended = room.state.status === 'ended';
+        stopVideo({ serverClosed: ended });
+        if (!ended) setTimeout(() => room && room.state.status !== 'ended' && startVideo(), 1500);
+      }, 1000);
     }
   });
   setStream('connecting', 'connecting to the stream…');

@@ -18,6 +18,7 @@ import { LivecartError } from './errors.js';
 /** @typedef {import('./types.js').Order} Order */
 /** @typedef {import('./types.js').CheckoutMessage} CheckoutMessage */
 /** @typedef {import('./types.js').ErrorCode} ErrorCode */
+/** @typedef {import('./types.js').ShippingAddress} ShippingAddress */
 
 /**
  * `sending`: an attempt waits for its answer; `waiting`: not connected, the attempt goes
@@ -75,14 +76,23 @@ export class Purchase extends Emitter {
 
   /**
    * Made by `RoomConnection.checkout()`.
-   * @param {{card: string, promoCode?: string | null, key?: string, retry?: PurchaseRetry, send: (message: CheckoutMessage) => boolean}} options
+   * `payment: 'saved'` pays with the account's saved method instead of `card`; `save`
+   * keeps the card and `shipping` on the account once the order is paid (servers with
+   * one-tap buy, `GET /api/me/wallet`).
+   * @param {{card?: string | null, promoCode?: string | null, key?: string, retry?: PurchaseRetry,
+   *   payment?: 'card' | 'saved' | null, save?: boolean, shipping?: ShippingAddress | null,
+   *   send: (message: CheckoutMessage) => boolean}} options
    */
-  constructor({ card, promoCode = null, key = newIdempotencyKey(), retry = {}, send }) {
+  constructor({ card = null, promoCode = null, key = newIdempotencyKey(), retry = {}, payment = null, save = false, shipping = null, send }) {
     super();
     /** The idempotency key every attempt of this purchase sends. */
     this.key = key;
     this.card = card;
     this.promoCode = promoCode || null;
+    /** @type {'card' | 'saved' | null} */
+    this.payment = payment;
+    this.save = save;
+    this.shipping = shipping;
     /** @type {Required<PurchaseRetry>} */
     this.retryPolicy = { unavailable: 2, inProgress: 60, delayMs: 1500, ...retry };
     this.attempts = 0;
@@ -186,8 +196,12 @@ export class Purchase extends Emitter {
   #attempt() {
     clearTimeout(this.#timer);
     /** @type {CheckoutMessage} */
-    const message = { type: 'checkout', idempotency_key: this.key, card: this.card };
+    const message = { type: 'checkout', idempotency_key: this.key };
+    if (this.payment === 'saved') message.payment = 'saved';
+    else message.card = this.card;
     if (this.promoCode) message.promo_code = this.promoCode;
+    if (this.save) message.save = true;
+    if (this.shipping) message.shipping = this.shipping;
     if (this.#send(message)) {
       this.attempts += 1;
       this.#set('sending', null);

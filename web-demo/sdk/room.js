@@ -103,12 +103,13 @@ import { RoomState } from './state.js';
 /**
  * Throws `invalid_input` for a card or promo code the server would refuse on decoding
  * (docs/protocol.md §4.11).
- * @param {string} card
+ * @param {string | null} card none when paying with the saved method
  * @param {string | null} promoCode
+ * @param {'card' | 'saved' | null} [payment]
  */
-function checkCheckoutFields(card, promoCode) {
+function checkCheckoutFields(card, promoCode, payment = null) {
   const digits = typeof card === 'string' ? card.replace(/ /g, '') : '';
-  if (!/^[0-9]{12,19}$/.test(digits)) {
+  if (payment !== 'saved' && !/^[0-9]{12,19}$/.test(digits)) {
     throw new LivecartError('invalid_input', 'card: give 12 to 19 digits (spaces are allowed)', { request: 'checkout' });
   }
   if (promoCode && !/^[A-Za-z0-9_-]{3,32}$/.test(promoCode)) {
@@ -340,22 +341,26 @@ export class RoomConnection extends Emitter {
    * and the card given. Error answers carry no key, so a connection follows one purchase
    * at a time. Throws `invalid_input` (a LivecartError) at once for a malformed card or
    * promo code.
-   * @param {{card: string, promoCode?: string | null, retry?: PurchaseRetry}} options
+   * With one-tap buy (servers with `GET /api/me/wallet`): `payment: 'saved'` pays with the
+   * account's saved method and needs no `card`; `save: true` keeps the card and
+   * `shipping` on the account once the order is paid.
+   * @param {{card?: string | null, promoCode?: string | null, retry?: PurchaseRetry, payment?: 'card' | 'saved' | null,
+   *   save?: boolean, shipping?: import('./types.js').ShippingAddress | null}} options
    * @returns {Purchase}
    */
-  checkout({ card, promoCode = null, retry }) {
+  checkout({ card = null, promoCode = null, retry, payment = null, save = false, shipping = null }) {
     // Checked before sending: the server checks these while decoding, and such an error
     // names no request, so it could not be told apart from any other.
-    checkCheckoutFields(card, promoCode);
+    checkCheckoutFields(card, promoCode, payment);
     const current = this.purchase;
     if (current) {
       if ((current.promoCode ?? null) !== (promoCode || null)) {
         throw new Error('a purchase with another promo code is not settled yet: retry or abandon it first');
       }
-      current.retry({ card });
+      current.retry(card ? { card } : {});
       return current;
     }
-    const purchase = new Purchase({ card, promoCode, retry, send: (message) => this.send(message) });
+    const purchase = new Purchase({ card, promoCode, retry, payment, save, shipping, send: (message) => this.send(message) });
     this.#purchase = purchase;
     // The first attempt goes out once the caller has attached its listeners.
     queueMicrotask(() => purchase.start());

@@ -33,8 +33,18 @@ export class RoomState {
   /** Comments seen, oldest first (the snapshot's, then each `comment` event). @type {SequencedComment[]} */
   comments = [];
   viewers = 0;
-  /** Reaction totals since this client joined (ticks carry counts; the snapshot has none). @type {Record<Reaction, number>} */
+  /**
+   * Reaction totals: the snapshot's totals for the show when the server sends them, plus
+   * every tick's counts since. @type {Record<Reaction, number>}
+   */
   reactions = { heart: 0, fire: 0, clap: 0, laugh: 0, wow: 0 };
+  /**
+   * Units sold in this show: the snapshot's figure plus every `sale` since, or null when
+   * the server's snapshot does not carry it. @type {number | null}
+   */
+  unitsSold = null;
+  /** Units sold in the `sale` events this client has seen since it joined. */
+  unitsSeen = 0;
   streaming = false;
   /** The caller's cart; null for guests. @type {CartView | null} */
   cart = null;
@@ -83,7 +93,18 @@ export class RoomState {
     this.streaming = snapshot.streaming;
     this.cart = snapshot.cart;
     this.you = snapshot.you;
-    this.recentSales = [];
+    // Newer servers add the show so far (recent sales, units sold, reaction totals) so a
+    // late joiner sees them; older ones do not, and these start empty.
+    const extra = /** @type {any} */ (snapshot);
+    this.recentSales = Array.isArray(extra.recent_sales)
+      ? extra.recent_sales.slice(0, this.maxSales).map((/** @type {any} */ s) => ({ kind: 'sale', seq: 0, ...s }))
+      : [];
+    this.unitsSold = typeof extra.units_sold === 'number' ? extra.units_sold : null;
+    const totals = extra.reaction_totals ?? extra.reactions;
+    if (totals && typeof totals === 'object') {
+      this.reactions = { heart: 0, fire: 0, clap: 0, laugh: 0, wow: 0 };
+      for (const name of REACTIONS) if (typeof totals[name] === 'number') this.reactions[name] = totals[name];
+    }
   }
 
   /**
@@ -120,7 +141,12 @@ export class RoomState {
         if (product) product.stock = Math.min(product.stock, event.stock_left);
         if (event.drop_left != null && this.drop?.product_id === event.product_id) {
           this.drop.remaining = Math.min(this.drop.remaining, event.drop_left);
+          // A drop ends when it sells out (docs/protocol.md 4.7): the catalogue price and
+          // the product's stock again, without waiting for `drop_ended`.
+          if (this.drop.remaining <= 0) this.drop = null;
         }
+        if (this.unitsSold != null) this.unitsSold += event.quantity;
+        this.unitsSeen += event.quantity;
         this.recentSales.unshift({ ...event, seq });
         if (this.recentSales.length > this.maxSales) this.recentSales.length = this.maxSales;
         break;

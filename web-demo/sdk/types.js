@@ -59,7 +59,7 @@
 
 /**
  * A product with its description (the private `product` reply to `view_product`).
- * @typedef {ProductCard & {description: string}} Product
+ * @typedef {ProductCard & {description: string, on_hand: number}} Product
  */
 
 /**
@@ -123,6 +123,7 @@
 /**
  * @typedef {object} Order
  * @property {number} id
+ * @property {string} reference what buyers see as the order's number (not a counter)
  * @property {number} room_id
  * @property {number} creator_id
  * @property {number} buyer_id
@@ -137,6 +138,20 @@
  * @property {string} idempotency_key
  * @property {string | null} failure_code
  * @property {number} created_at
+ * @property {ShippingAddress | null} [shipping] where the order ships (only its buyer sees it)
+ */
+
+/**
+ * Where an order ships (one-tap buy, docs/protocol.md 4.11 and 9.5); `country` is an ISO
+ * 3166-1 alpha-2 code. `line2` and `region` are empty when there are none.
+ * @typedef {object} ShippingAddress
+ * @property {string} name
+ * @property {string} line1
+ * @property {string} [line2]
+ * @property {string} city
+ * @property {string} [region]
+ * @property {string} postal_code
+ * @property {string} country
  */
 
 /**
@@ -259,7 +274,12 @@
 /** @typedef {{type: 'cart_add', product_id: number, quantity: number}} CartAddMessage */
 /** @typedef {{type: 'cart_set', product_id: number, quantity: number}} CartSetMessage */
 /** @typedef {{type: 'cart_remove', product_id: number}} CartRemoveMessage */
-/** @typedef {{type: 'checkout', idempotency_key: string, card: string, promo_code?: string | null}} CheckoutMessage */
+/**
+ * `card`, or `payment: 'saved'` (the account's saved method); `save` keeps the card and
+ * `shipping` on the account once the order is paid.
+ * @typedef {{type: 'checkout', idempotency_key: string, card?: string | null, payment?: 'card' | 'saved' | null,
+ *   save?: boolean | null, shipping?: ShippingAddress | null, promo_code?: string | null}} CheckoutMessage
+ */
 
 /**
  * @typedef {JoinMessage | FollowSalesMessage | CommentMessage | ReactMessage | PinMessage
@@ -278,7 +298,8 @@
  *   | 'idempotency_mismatch' | 'promo_code_invalid' | 'promo_code_expired'
  *   | 'promo_code_used_up' | 'promo_code_not_applicable' | 'rate_limited'
  *   | 'too_many_connections' | 'payment_declined' | 'payment_unavailable' | 'not_streaming'
- *   | 'stream_elsewhere' | 'unsupported_media_type' | 'unavailable' | 'internal'} ErrorCode
+ *   | 'stream_elsewhere' | 'unsupported_media_type' | 'unavailable' | 'internal'
+ *   | 'no_saved_payment_method'} ErrorCode
  */
 
 export {};

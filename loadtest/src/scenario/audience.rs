@@ -277,7 +277,15 @@ async fn viewer(
                             if buys {
                                 let key = format!("{run_id}-aud-{n}");
                                 let card = TestCards::SUCCEEDS.to_owned().try_into()?;
-                                conn.send(&ClientMsg::Checkout { idempotency_key: key.try_into()?, card, promo_code: None }).await?;
+                                let checkout = ClientMsg::Checkout {
+                                    idempotency_key: key.try_into()?,
+                                    card: Some(card),
+                                    payment: None,
+                                    save: None,
+                                    shipping: None,
+                                    promo_code: None,
+                                };
+                                conn.send(&checkout).await?;
                             }
                         }
                     }

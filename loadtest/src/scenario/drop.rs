@@ -101,7 +101,10 @@ pub async fn run(api: &Api, host: &SessionResponse, run_id: &str, cfg: &Drop) ->
                 let sent = conn
                     .send(&ClientMsg::Checkout {
                         idempotency_key: key.try_into().expect("key"),
-                        card,
+                        card: Some(card),
+                        payment: None,
+                        save: None,
+                        shipping: None,
                         promo_code: None,
                     })
                     .await;

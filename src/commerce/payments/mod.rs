@@ -8,14 +8,19 @@
 //! [`PaymentProvider::lookup`] says what became of the charge without moving money.
 //! A provider that reports outcomes on its own (webhooks) has them read, verified, by
 //! [`PaymentProvider::read_webhook`].
+//!
+//! One-tap buy: [`PaymentProvider::save_card`] has the provider keep a card for an account
+//! and returns the provider's reference to it ([`SavedMethod`]; never the number), which a
+//! later charge names instead of a card ([`Instrument::Saved`]);
+//! [`PaymentProvider::forget`] lets it go.
 
 mod stripe;
 mod test_cards;
 
 pub use stripe::StripeProvider;
-pub use test_cards::TestCards;
+pub use test_cards::{TestCards, card_brand};
 
-use crate::domain::{CardNumber, Money, OrderId, UnixMs};
+use crate::domain::{AccountId, CardNumber, Money, OrderId, UnixMs};
 use async_trait::async_trait;
 
 /// One charge, as every step of it describes it to the provider.
@@ -25,7 +30,29 @@ pub struct Charge<'a> {
     /// order (a retry, a resume after a crash) is one charge to the provider.
     pub key: &'a str,
     pub amount: Money,
-    pub card: &'a CardNumber,
+    pub instrument: Instrument<'a>,
+}
+
+/// What a charge is paid with.
+#[derive(Debug, Clone, Copy)]
+pub enum Instrument<'a> {
+    /// A card number the checkout carries.
+    Card(&'a CardNumber),
+    /// The account's saved payment method.
+    Saved(&'a SavedMethod),
+}
+
+/// A payment method the provider keeps for an account: its reference to it, and what a
+/// buyer is shown of it. Never the card number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedMethod {
+    /// Stripe: the PaymentMethod (`pm_…`); the test cards: a token of their own books.
+    pub method_ref: String,
+    /// Stripe: the Customer (`cus_…`) the method is attached to.
+    pub customer_ref: Option<String>,
+    /// `visa`, `mastercard`, … as the provider says.
+    pub brand: String,
+    pub last4: String,
 }
 
 /// Why a step did not go through.
@@ -110,4 +137,16 @@ pub trait PaymentProvider: Send + Sync + 'static {
     /// Verifies a webhook delivery (its signature header, if any, and raw body, as
     /// received at `now`) and reads the event. Nothing of an unverified body is trusted.
     fn read_webhook(&self, signature: Option<&str>, body: &[u8], now: UnixMs) -> Result<WebhookEvent, WebhookError>;
+    /// Keeps `card` for `account`, to be charged later without its number, under the
+    /// account's customer at the provider (`customer`, when it has one already; else the
+    /// provider makes one and names it in the answer). Nothing is charged. A card the
+    /// provider will not keep is `Declined`.
+    async fn save_card(
+        &self,
+        account: AccountId,
+        customer: Option<&str>,
+        card: &CardNumber,
+    ) -> Result<SavedMethod, PaymentFailure>;
+    /// Lets a saved method go: it can no longer be charged.
+    async fn forget(&self, method: &SavedMethod) -> Result<(), PaymentFailure>;
 }

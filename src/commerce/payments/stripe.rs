@@ -7,6 +7,10 @@
 //!   became of it (a confirmed intent cannot be confirmed twice).
 //! - [`PaymentProvider::lookup`] reads the intent; [`PaymentProvider::refund`] creates a
 //!   Refund against it.
+//! - [`PaymentProvider::save_card`] (one-tap buy) makes the account's Customer once,
+//!   creates a PaymentMethod from the card and attaches it to that Customer (Stripe checks
+//!   the card then); a checkout with the saved method creates its PaymentIntent for the
+//!   Customer and that `pm_…`. [`PaymentProvider::forget`] detaches it.
 //! - [`PaymentProvider::read_webhook`] verifies a delivery's `Stripe-Signature` and reads
 //!   `payment_intent.succeeded` / `payment_intent.payment_failed` events.
 //!
@@ -22,9 +26,12 @@
 //! raw card numbers only on test accounts with its raw-card-data APIs enabled; elsewhere
 //! it refuses them, and every checkout is declined with Stripe's explanation.
 
-use super::{Charge, ChargeState, PaymentFailure, PaymentProvider, Refund, ReportedCharge, WebhookError, WebhookEvent};
+use super::{
+    Charge, ChargeState, Instrument, PaymentFailure, PaymentProvider, Refund, ReportedCharge, SavedMethod,
+    WebhookError, WebhookEvent,
+};
 use crate::config::{Secret, StripeSettings};
-use crate::domain::UnixMs;
+use crate::domain::{AccountId, CardNumber, UnixMs};
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode};
@@ -138,14 +145,30 @@ impl StripeProvider {
     }
 }
 
-/// The API path of an intent (and `suffix`, e.g. `/confirm`). Stripe's ids are letters,
-/// digits and `_`; anything else is not put in a URL.
+/// The API path of an intent (and `suffix`, e.g. `/confirm`).
 fn intent_path(reference: &str, suffix: &str) -> Result<String, PaymentFailure> {
-    if reference.is_empty() || !reference.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        tracing::warn!(reference, "stripe: not a payment intent id");
+    object_path("payment_intents", reference, suffix)
+}
+
+/// The API path of an object of `kind` (and `suffix`). Stripe's ids are letters, digits
+/// and `_`; anything else is not put in a URL.
+fn object_path(kind: &str, id: &str, suffix: &str) -> Result<String, PaymentFailure> {
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        tracing::warn!(id, kind, "stripe: not an id");
         return Err(PaymentFailure::Unavailable);
     }
-    Ok(format!("/v1/payment_intents/{reference}{suffix}"))
+    Ok(format!("/v1/{kind}/{id}{suffix}"))
+}
+
+/// The form that creates a PaymentMethod from a card number (test mode only).
+fn card_form(card: &CardNumber) -> [(&'static str, String); 5] {
+    [
+        ("type", "card".to_owned()),
+        ("card[number]", card.digits().to_owned()),
+        ("card[exp_month]", "12".to_owned()),
+        ("card[exp_year]", test_card_expiry_year()),
+        ("card[cvc]", "123".to_owned()),
+    ]
 }
 
 /// Stripe's answer to a call that reached it.
@@ -186,6 +209,18 @@ impl StripeError {
 
 #[derive(Debug, Deserialize)]
 struct PaymentMethod {
+    id: String,
+    card: Option<CardDetails>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CardDetails {
+    brand: Option<String>,
+    last4: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Customer {
     id: String,
 }
 
@@ -273,26 +308,30 @@ impl PaymentProvider for StripeProvider {
     /// Creates the PaymentMethod (test mode: from the raw card number; see the module's
     /// documentation) and the unconfirmed PaymentIntent; returns the intent's id.
     async fn prepare(&self, charge: &Charge<'_>) -> Result<String, PaymentFailure> {
-        let card = [
-            ("type", "card".to_owned()),
-            ("card[number]", charge.card.digits().to_owned()),
-            ("card[exp_month]", "12".to_owned()),
-            ("card[exp_year]", test_card_expiry_year()),
-            ("card[cvc]", "123".to_owned()),
-        ];
-        let key = format!("{}-payment-method", charge.key);
-        let method: PaymentMethod = match self.call(Method::POST, "/v1/payment_methods", &card, Some(&key)).await? {
-            Reply::Done(method) => method,
-            Reply::Refused { error, .. } => return Err(PaymentFailure::Declined(error.reason("the card was refused"))),
+        let (method, customer) = match charge.instrument {
+            Instrument::Card(card) => {
+                let key = format!("{}-payment-method", charge.key);
+                match self.call(Method::POST, "/v1/payment_methods", &card_form(card), Some(&key)).await? {
+                    Reply::Done(PaymentMethod { id, .. }) => (id, None),
+                    Reply::Refused { error, .. } => {
+                        return Err(PaymentFailure::Declined(error.reason("the card was refused")));
+                    }
+                }
+            }
+            Instrument::Saved(saved) => (saved.method_ref.clone(), saved.customer_ref.clone()),
         };
         // Only what localstripe accepts too: it refuses any parameter it does not know.
-        let intent = [
+        let mut intent = vec![
             ("amount", charge.amount.amount.to_string()),
             ("currency", charge.amount.currency.as_str().to_ascii_lowercase()),
-            ("payment_method", method.id),
+            ("payment_method", method),
             ("metadata[order_id]", charge.order.to_string()),
             ("metadata[livecart_key]", charge.key.to_owned()),
         ];
+        if let Some(customer) = customer {
+            // A method attached to a Customer is charged for that Customer.
+            intent.push(("customer", customer));
+        }
         match self.call::<Intent>(Method::POST, "/v1/payment_intents", &intent, Some(charge.key)).await? {
             Reply::Done(intent) => Ok(intent.id),
             Reply::Refused { error, .. } => Err(PaymentFailure::Declined(error.reason("the payment was refused"))),
@@ -344,6 +383,61 @@ impl PaymentProvider for StripeProvider {
             },
             // e.g. charge_already_refunded, amount_too_large.
             Reply::Refused { error, .. } => Err(PaymentFailure::Declined(error.reason("the refund was refused"))),
+        }
+    }
+
+    /// Makes the account's Customer when it has none, then a PaymentMethod from the card
+    /// (test mode, as `prepare`), attached to the Customer: Stripe checks the card here.
+    async fn save_card(
+        &self,
+        account: AccountId,
+        customer: Option<&str>,
+        card: &CardNumber,
+    ) -> Result<SavedMethod, PaymentFailure> {
+        let customer = match customer {
+            Some(c) => c.to_owned(),
+            None => {
+                let form = [("metadata[livecart_account]", account.to_string())];
+                let key = format!("livecart-a{account}-customer");
+                match self.call::<Customer>(Method::POST, "/v1/customers", &form, Some(&key)).await? {
+                    Reply::Done(c) => c.id,
+                    Reply::Refused { .. } => return Err(PaymentFailure::Unavailable),
+                }
+            }
+        };
+        let method: PaymentMethod = match self.call(Method::POST, "/v1/payment_methods", &card_form(card), None).await?
+        {
+            Reply::Done(method) => method,
+            Reply::Refused { error, .. } => {
+                return Err(PaymentFailure::Declined(error.reason("the card was refused")));
+            }
+        };
+        let path = object_path("payment_methods", &method.id, "/attach")?;
+        let form = [("customer", customer.clone())];
+        let attached: PaymentMethod = match self.call(Method::POST, &path, &form, None).await? {
+            Reply::Done(m) => m,
+            Reply::Refused { error, .. } => {
+                return Err(PaymentFailure::Declined(error.reason("the card was declined")));
+            }
+        };
+        let card_details = attached.card.or(method.card);
+        let (brand, last4) = match card_details {
+            Some(CardDetails { brand, last4 }) => (brand, last4),
+            None => (None, None),
+        };
+        Ok(SavedMethod {
+            method_ref: attached.id,
+            customer_ref: Some(customer),
+            brand: brand.unwrap_or_else(|| "card".into()),
+            last4: last4.filter(|l| l.len() == 4).unwrap_or_else(|| card.last4().to_owned()),
+        })
+    }
+
+    async fn forget(&self, method: &SavedMethod) -> Result<(), PaymentFailure> {
+        let path = object_path("payment_methods", &method.method_ref, "/detach")?;
+        match self.call::<PaymentMethod>(Method::POST, &path, &[], None).await? {
+            // Detached now, or (404, 400) gone or detached before: either way not chargeable.
+            Reply::Done(_) | Reply::Refused { .. } => Ok(()),
         }
     }
 

@@ -2,12 +2,18 @@
 //! payment providers publish decide what happens, and the provider keeps its own books
 //! (in the database, apart from livecart's ledger), so every promise of the port holds
 //! across nodes and crashes: a reference is charged at most once, and a lost answer can
-//! be looked up.
+//! be looked up. A saved card is kept in the same books under a random token (the
+//! processor's vault); livecart's wallet holds only the token and the last four digits.
 
-use super::{Charge, ChargeState, PaymentFailure, PaymentProvider, Refund, WebhookError, WebhookEvent};
-use crate::domain::{Clock, UnixMs};
+use super::{
+    Charge, ChargeState, Instrument, PaymentFailure, PaymentProvider, Refund, SavedMethod, WebhookError, WebhookEvent,
+};
+use crate::domain::{AccountId, CardNumber, Clock, UnixMs};
 use crate::store::{Store, TestCardCharge};
 use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore;
 use std::time::Duration;
 
 pub struct TestCards {
@@ -30,6 +36,9 @@ impl TestCards {
     pub const SLOW: &'static str = "4000000000004954";
     /// Approved; refunds of it are refused.
     pub const REFUND_REFUSED: &'static str = "4000000000005126";
+    /// Saved without complaint, declined whenever it is charged (as Stripe's card of
+    /// the same number): a saved card that stopped working.
+    pub const SAVED_THEN_DECLINES: &'static str = "4000000000000341";
 
     pub fn new(books: Store, clock: Clock) -> Self {
         TestCards { books, clock }
@@ -46,8 +55,20 @@ impl TestCards {
             TestCards::ANSWER_LOST => (TestCardCharge::Approved, Err(PaymentFailure::Unavailable)),
             TestCards::FAILS_ONCE => (TestCardCharge::Unanswered, Err(PaymentFailure::Unavailable)),
             TestCards::DECLINES => declined("insufficient funds"),
+            TestCards::SAVED_THEN_DECLINES => declined("your card was declined"),
             _ => declined("unknown test card"),
         }
+    }
+}
+
+/// The network a card number belongs to, from its first digits, as a buyer is shown it.
+pub fn card_brand(digits: &str) -> &'static str {
+    match digits.as_bytes() {
+        [b'4', ..] => "visa",
+        [b'5', b'1'..=b'5', ..] | [b'2', ..] => "mastercard",
+        [b'3', b'4' | b'7', ..] => "amex",
+        [b'6', ..] => "discover",
+        _ => "card",
     }
 }
 
@@ -81,10 +102,20 @@ impl PaymentProvider for TestCards {
             }
             None => {}
         }
-        let (outcome, answer) = self.decide(charge.card.digits()).await;
+        let number = match charge.instrument {
+            Instrument::Card(card) => card.digits().to_owned(),
+            Instrument::Saved(method) => {
+                match self.books.test_card_method(&method.method_ref).await.map_err(unavailable)? {
+                    Some(number) => number,
+                    None => return Err(PaymentFailure::Declined("the saved card was removed".into())),
+                }
+            }
+        };
+        let (outcome, answer) = self.decide(&number).await;
+        let last4 = &number[number.len().saturating_sub(4)..];
         let recorded = self
             .books
-            .record_test_card_charge(reference, charge.amount, charge.card.last4(), &outcome, self.clock.now())
+            .record_test_card_charge(reference, charge.amount, last4, &outcome, self.clock.now())
             .await
             .map_err(unavailable)?;
         // Two confirmations raced: the one recorded first decided.
@@ -122,6 +153,40 @@ impl PaymentProvider for TestCards {
         } else {
             Err(PaymentFailure::Declined("the refund exceeds what the charge took".into()))
         }
+    }
+
+    /// Keeps any test card that can be charged (and the one that is declined only when
+    /// charged), as Stripe attaches them; refuses the declined card and unknown numbers.
+    async fn save_card(
+        &self,
+        account: AccountId,
+        _customer: Option<&str>,
+        card: &CardNumber,
+    ) -> Result<SavedMethod, PaymentFailure> {
+        match card.digits() {
+            TestCards::DECLINES => return Err(PaymentFailure::Declined("your card was declined".into())),
+            TestCards::SUCCEEDS
+            | TestCards::FAILS_ONCE
+            | TestCards::ANSWER_LOST
+            | TestCards::SLOW
+            | TestCards::REFUND_REFUSED
+            | TestCards::SAVED_THEN_DECLINES => {}
+            _ => return Err(PaymentFailure::Declined("unknown test card".into())),
+        }
+        let mut raw = [0u8; 18];
+        rand::thread_rng().fill_bytes(&mut raw);
+        let token = format!("tcpm_{}", URL_SAFE_NO_PAD.encode(raw));
+        self.books.save_test_card(&token, account, card.digits(), self.clock.now()).await.map_err(unavailable)?;
+        Ok(SavedMethod {
+            method_ref: token,
+            customer_ref: None,
+            brand: card_brand(card.digits()).to_owned(),
+            last4: card.last4().to_owned(),
+        })
+    }
+
+    async fn forget(&self, method: &SavedMethod) -> Result<(), PaymentFailure> {
+        self.books.forget_test_card(&method.method_ref).await.map_err(unavailable)
     }
 
     /// The test cards answer every call themselves; nothing arrives on its own.

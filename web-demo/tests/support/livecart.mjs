@@ -188,3 +188,27 @@ export function watchConsole(page, list) {
   page.on('console', (message) => remember(list, `[${message.type()}] ${message.text()}`));
   page.on('pageerror', (error) => remember(list, `[pageerror] ${error.message}`));
 }
+
+const AXE = path.join(WEB_DEMO, 'node_modules', 'axe-core', 'axe.min.js');
+const PHONE_AND_DESKTOP = [{ width: 390, height: 844 }, { width: 1440, height: 900 }];
+
+/**
+ * Runs axe-core (the npm package pinned in package-lock.json, injected into the page) on
+ * `page` at phone and desktop sizes, and resolves to its serious and critical violations
+ * as lines "label@390: rule-id (targets)". Leaves the page at `restore` size.
+ */
+export async function axeViolations(page, label, { sizes = PHONE_AND_DESKTOP, restore } = {}) {
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.addScriptTag({ path: AXE });
+  const found = [];
+  for (const size of sizes) {
+    await page.setViewportSize(size);
+    await sleep(250);
+    const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+    for (const v of result.violations) {
+      if (v.impact !== 'serious' && v.impact !== 'critical') continue;
+      found.push(`${label}@${size.width}: ${v.id} (${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')})`);
+    }
+  }
+  if (restore) await page.setViewportSize(restore);
+  return found;
+}
