@@ -1,5 +1,6 @@
 // The few REST calls clients of the room protocol need around it: signing in (the token
 // a room or a sales feed joins with), listing rooms, taking a room live or ending it,
+// following creators and the followed creators' shows,
 // reading orders (how a checkout ended, or the sales a feed missed), reports (JSON, or CSV
 // text: docs/metrics.md is what every figure means) and a brand's campaigns. Anything
 // else is one `request()` away. Errors are ApiErrors with livecart's code
@@ -13,6 +14,7 @@ import { defaultBaseUrl } from './link.js';
 /** @typedef {import('./types.js').Order} Order */
 /** @typedef {import('./types.js').ProductCard} ProductCard */
 /** @typedef {import('./types.js').Money} Money */
+/** @typedef {import('./types.js').HostCard} HostCard */
 /** @typedef {typeof globalThis.fetch} Fetch */
 
 /**
@@ -344,12 +346,15 @@ export class Api {
   }
 
   /**
-   * @param {{status?: 'live' | 'upcoming' | 'ended', limit?: number}} [query]
+   * Rooms by status; `host` keeps one creator's (their next show:
+   * `rooms({ status: 'upcoming', host: id, limit: 1 })`).
+   * @param {{status?: 'live' | 'upcoming' | 'ended', limit?: number, host?: number}} [query]
    * @returns {Promise<RoomView[]>}
    */
-  rooms({ status, limit } = {}) {
+  rooms({ status, limit, host } = {}) {
     const query = new URLSearchParams();
     if (status) query.set('status', status);
+    if (host != null) query.set('host', String(host));
     if (limit) query.set('limit', String(limit));
     const suffix = query.toString() ? `?${query}` : '';
     return this.request('GET', `/api/rooms${suffix}`);
@@ -371,6 +376,44 @@ export class Api {
   /** @param {number} roomId the host ends the show */
   endRoom(roomId) {
     return this.request('POST', `/api/rooms/${roomId}/end`);
+  }
+
+  // ---------- following creators ----------
+
+  /**
+   * Follows a creator ("Remind me"): their going-live reaches the caller's connections,
+   * and their shows are in `upcoming()`. Following twice is the same as once.
+   * @param {number} creatorId
+   * @returns {Promise<void>}
+   */
+  async follow(creatorId) {
+    await this.request('PUT', `/api/me/follows/${creatorId}`);
+  }
+
+  /**
+   * Stops following a creator (also fine when not following).
+   * @param {number} creatorId
+   * @returns {Promise<void>}
+   */
+  async unfollow(creatorId) {
+    await this.request('DELETE', `/api/me/follows/${creatorId}`);
+  }
+
+  /**
+   * The creators the caller follows, by display name.
+   * @returns {Promise<HostCard[]>}
+   */
+  follows() {
+    return this.request('GET', '/api/me/follows');
+  }
+
+  /**
+   * The live and scheduled rooms of the creators the caller follows: live first, then by
+   * start time (at most 50).
+   * @returns {Promise<RoomView[]>}
+   */
+  upcoming() {
+    return this.request('GET', '/api/me/upcoming');
   }
 
   /**

@@ -10,12 +10,14 @@
 import { Api } from './api.js';
 import { RoomConnection } from './room.js';
 import { SalesFeed } from './sales.js';
+import { Notices } from './notices.js';
 import { publish, watch } from './media.js';
 import { defaultBaseUrl } from './link.js';
 
 /** @typedef {import('./link.js').WebSocketConstructor} WebSocketConstructor */
 /** @typedef {import('./room.js').RoomConnectionOptions} RoomConnectionOptions */
 /** @typedef {import('./sales.js').SalesFeedOptions} SalesFeedOptions */
+/** @typedef {import('./notices.js').NoticesOptions} NoticesOptions */
 /** @typedef {typeof globalThis.fetch} Fetch */
 
 export class Livecart {
@@ -71,6 +73,17 @@ export class Livecart {
     const token = options.token ?? this.token;
     if (!token) throw new TypeError('the sales feed needs a brand member\'s token: log in first');
     return new SalesFeed({ baseUrl: this.baseUrl, WebSocket: this.WebSocket, ...options, token });
+  }
+
+  /**
+   * The signed-in account's notifications (`going_live`), not yet connected (listens with
+   * the client's token by default).
+   * @param {Partial<NoticesOptions>} [options]
+   */
+  notices(options = {}) {
+    const token = options.token ?? this.token;
+    if (!token) throw new TypeError('notifications need a session token: log in first');
+    return new Notices({ baseUrl: this.baseUrl, WebSocket: this.WebSocket, ...options, token });
   }
 
   /**

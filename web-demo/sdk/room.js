@@ -69,6 +69,7 @@ import { RoomState } from './state.js';
  * @property {[CartView]} cart
  * @property {[Product]} product the answer to `view_product`
  * @property {[Order]} order_confirmed
+ * @property {[import('./types.js').RoomCard]} going_live a creator the account follows went live (another room, or this one)
  * @property {[LivecartError]} error an `error` frame (`request` says which message failed)
  * @property {[ReconnectInfo]} reconnecting
  * @property {[CloseInfo]} session_ended close 4001: sign in again, then `resume({token})`
@@ -445,6 +446,8 @@ export class RoomConnection extends Emitter {
         this.room.applyMessage(message);
         if (this.#purchase && this.#purchase.key === message.order.idempotency_key) this.#purchase.confirmed(message.order);
         return this.emit('order_confirmed', message.order);
+      case 'going_live':
+        return this.emit('going_live', message.room);
       default:
         return undefined; // a frame newer than this library
     }

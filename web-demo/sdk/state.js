@@ -14,12 +14,17 @@
 /** @typedef {import('./types.js').Snapshot} Snapshot */
 /** @typedef {import('./types.js').RoomEvent} RoomEvent */
 /** @typedef {import('./types.js').SaleEvent} SaleEvent */
+/** @typedef {import('./types.js').RecentSale} RecentSale */
 /** @typedef {import('./types.js').ServerMessage} ServerMessage */
 
 /** @type {readonly Reaction[]} */
 export const REACTIONS = Object.freeze(['heart', 'fire', 'clap', 'laugh', 'wow']);
 
-/** @typedef {SaleEvent & {seq: number}} SequencedSale */
+/**
+ * A sale of the show: one from the snapshot's `recent_sales`, or a `sale` event seen since
+ * (those also carry their `seq` and the stock figures).
+ * @typedef {RecentSale & {seq?: number, stock_left?: number, drop_left?: number}} ShowSale
+ */
 
 export class RoomState {
   /** The room card (title, status, host, co-host, disclosure); null before the first snapshot. @type {RoomCard | null} */
@@ -34,13 +39,13 @@ export class RoomState {
   comments = [];
   viewers = 0;
   /**
-   * Reaction totals: the snapshot's totals for the show when the server sends them, plus
-   * every tick's counts since. @type {Record<Reaction, number>}
+   * The show's reactions: the snapshot's totals (as of the server's latest tick) plus every
+   * tick's counts since. @type {Record<Reaction, number>}
    */
   reactions = { heart: 0, fire: 0, clap: 0, laugh: 0, wow: 0 };
   /**
-   * Units sold in this show: the snapshot's figure plus every `sale` since, or null when
-   * the server's snapshot does not carry it. @type {number | null}
+   * Units sold in this show: the snapshot's `units_sold` plus every `sale` since; null
+   * only from a server older than these fields. @type {number | null}
    */
   unitsSold = null;
   /** Units sold in the `sale` events this client has seen since it joined. */
@@ -50,7 +55,7 @@ export class RoomState {
   cart = null;
   /** @type {Participant | null} */
   you = null;
-  /** The newest `sale` events seen, newest first. @type {SequencedSale[]} */
+  /** The show's latest sales, newest first: the snapshot's, then each `sale`. @type {ShowSale[]} */
   recentSales = [];
 
   /** @param {{maxComments?: number, maxSales?: number}} [limits] */
@@ -93,18 +98,14 @@ export class RoomState {
     this.streaming = snapshot.streaming;
     this.cart = snapshot.cart;
     this.you = snapshot.you;
-    // Newer servers add the show so far (recent sales, units sold, reaction totals) so a
-    // late joiner sees them; older ones do not, and these start empty.
-    const extra = /** @type {any} */ (snapshot);
-    this.recentSales = Array.isArray(extra.recent_sales)
-      ? extra.recent_sales.slice(0, this.maxSales).map((/** @type {any} */ s) => ({ kind: 'sale', seq: 0, ...s }))
-      : [];
-    this.unitsSold = typeof extra.units_sold === 'number' ? extra.units_sold : null;
-    const totals = extra.reaction_totals ?? extra.reactions;
-    if (totals && typeof totals === 'object') {
-      this.reactions = { heart: 0, fire: 0, clap: 0, laugh: 0, wow: 0 };
-      for (const name of REACTIONS) if (typeof totals[name] === 'number') this.reactions[name] = totals[name];
-    }
+    // The show so far, so a late joiner sees what sold and how the room reacted. (Servers
+    // from before these fields leave them out: then they start empty, and unitsSold null.)
+    this.recentSales = (snapshot.recent_sales ?? []).slice(0, this.maxSales).map((sale) => ({ ...sale }));
+    this.unitsSold = snapshot.units_sold ?? null;
+    this.unitsSeen = 0;
+    const totals = snapshot.reaction_totals ?? {};
+    this.reactions = { heart: 0, fire: 0, clap: 0, laugh: 0, wow: 0 };
+    for (const name of REACTIONS) this.reactions[name] = totals[name] ?? 0;
   }
 
   /**
@@ -147,7 +148,8 @@ export class RoomState {
         }
         if (this.unitsSold != null) this.unitsSold += event.quantity;
         this.unitsSeen += event.quantity;
-        this.recentSales.unshift({ ...event, seq });
+        const { kind: _kind, ...sale } = event;
+        this.recentSales.unshift({ ...sale, seq });
         if (this.recentSales.length > this.maxSales) this.recentSales.length = this.maxSales;
         break;
       }

@@ -83,6 +83,17 @@
 /** @typedef {CommentView & {seq: number}} SequencedComment */
 
 /**
+ * A paid order line of the show, as the snapshot's `recent_sales` lists them (newest
+ * first): what a late joiner is told sold before they came.
+ * @typedef {object} RecentSale
+ * @property {string} buyer the buyer's display name
+ * @property {number} product_id
+ * @property {string} title
+ * @property {number} quantity
+ * @property {number} at when the order was paid (Unix milliseconds)
+ */
+
+/**
  * @typedef {object} Participant
  * @property {string} display_name
  * @property {number | null} account_id null for guests.
@@ -178,8 +189,10 @@
 /** @typedef {{kind: 'drop_ended', drop_id: number, sold: number}} DropEndedEvent */
 /**
  * One paid order line. `stock_left`/`drop_left` are what this sale's reservation left;
- * sales can arrive out of reservation order, so keep the lowest figure seen.
- * @typedef {{kind: 'sale', buyer: string, product_id: number, title: string, quantity: number, stock_left: number, drop_left?: number}} SaleEvent
+ * sales can arrive out of reservation order, so keep the lowest figure seen. `at`: when
+ * the order was paid (Unix milliseconds, the server's clock).
+ * @typedef {{kind: 'sale', buyer: string, product_id: number, title: string, quantity: number, stock_left: number,
+ *   drop_left?: number, at: number}} SaleEvent
  */
 /** @typedef {{kind: 'room_live'}} RoomLiveEvent */
 /** @typedef {{kind: 'room_ended'}} RoomEndedEvent */
@@ -208,6 +221,10 @@
  * @property {boolean} streaming
  * @property {CartView | null} cart null for guests.
  * @property {Participant} you
+ * @property {RecentSale[]} recent_sales The show's latest sales, newest first (at most 10).
+ * @property {number} units_sold Units in the show's paid orders so far.
+ * @property {Partial<Record<Reaction, number>>} reaction_totals The show's reactions so far,
+ *   as of the latest tick (the `reactions` ticks that follow add to them); only names counted.
  * @property {number} seq
  * @property {string} epoch
  * @property {boolean} reset True when a resume could not be honoured, or after a resync.
@@ -235,6 +252,17 @@
 /** @typedef {{type: 'order_confirmed', order: Order}} OrderConfirmedMessage */
 /** @typedef {{type: 'following_sales', brand_id: number}} FollowingSalesMessage */
 /** @typedef {{type: 'brand_sale'} & BrandSale} BrandSaleMessage */
+/**
+ * The answer to `listen`: this connection now receives the account's notifications.
+ * @typedef {{type: 'listening', account_id: number}} ListeningMessage
+ */
+/**
+ * A creator the account follows took `room` live (its status is `live`). Private and
+ * unsequenced, on every open connection of the account (room and listen connections),
+ * at most once per connection and room; nothing is replayed to a connection opened later
+ * (GET /api/me/upcoming lists what is live).
+ * @typedef {{type: 'going_live', room: RoomCard}} GoingLiveMessage
+ */
 
 /**
  * @typedef {object} ErrorMessage
@@ -248,7 +276,7 @@
 /**
  * @typedef {Snapshot | Resumed | EventMessage | ViewersMessage | ReactionsMessage | ProductMessage
  *   | CartMessage | OrderConfirmedMessage | FollowingSalesMessage | BrandSaleMessage
- *   | ErrorMessage} ServerMessage
+ *   | ListeningMessage | GoingLiveMessage | ErrorMessage} ServerMessage
  */
 /** @typedef {ServerMessage['type']} ServerMessageType */
 
@@ -264,6 +292,10 @@
  * @property {string | null} [epoch]
  */
 /** @typedef {{type: 'follow_sales', token: string}} FollowSalesMessage */
+/**
+ * The first frame of a notifications connection (a session token is required).
+ * @typedef {{type: 'listen', token: string}} ListenMessage
+ */
 /** @typedef {{type: 'comment', text: string}} CommentMessage */
 /** @typedef {{type: 'react', reaction: Reaction}} ReactMessage */
 /** @typedef {{type: 'pin', product_id: number}} PinMessage */
@@ -282,7 +314,7 @@
  */
 
 /**
- * @typedef {JoinMessage | FollowSalesMessage | CommentMessage | ReactMessage | PinMessage
+ * @typedef {JoinMessage | FollowSalesMessage | ListenMessage | CommentMessage | ReactMessage | PinMessage
  *   | UnpinMessage | StartDropMessage | EndRoomMessage | ViewProductMessage | CartAddMessage
  *   | CartSetMessage | CartRemoveMessage | CheckoutMessage} ClientMessage
  */
