@@ -10,6 +10,7 @@ use crate::redis::Redis;
 use crate::wire::ws::ServerMsg;
 use async_trait::async_trait;
 use axum::extract::ws::Utf8Bytes;
+use dashmap::DashMap;
 use redis::{AsyncCommands, Script};
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
@@ -22,8 +23,11 @@ pub trait Presence: Send + Sync + 'static {
     async fn viewer_total(&self, room: RoomId, here: u64, now: UnixMs) -> Result<u64, BusError>;
     /// This node no longer serves the room: its viewers stop counting at once.
     async fn forget(&self, room: RoomId) -> Result<(), BusError>;
-    /// Sends this node's reaction counts to every node's viewers of the room.
+    /// Sends this node's reaction counts to every node's viewers of the room, and adds
+    /// them to the room's totals.
     async fn publish_reactions(&self, room: RoomId, counts: &BTreeMap<Reaction, u64>) -> Result<(), BusError>;
+    /// The reactions sent in the room so far over every node, by name (those above zero).
+    async fn reaction_totals(&self, room: RoomId) -> Result<BTreeMap<Reaction, u64>, BusError>;
 }
 
 fn reactions_frame(counts: &BTreeMap<Reaction, u64>) -> Result<String, BusError> {
@@ -33,11 +37,13 @@ fn reactions_frame(counts: &BTreeMap<Reaction, u64>) -> Result<String, BusError>
 /// One node: its viewers are all the viewers, and its reactions go straight to them.
 pub struct MemoryPresence {
     rooms: Arc<dyn RoomSink>,
+    /// Reactions per room over the node's life: a few counters per room ever shown.
+    totals: DashMap<RoomId, BTreeMap<Reaction, u64>>,
 }
 
 impl MemoryPresence {
     pub fn new(rooms: Arc<dyn RoomSink>) -> Self {
-        Self { rooms }
+        Self { rooms, totals: DashMap::new() }
     }
 }
 
@@ -52,8 +58,18 @@ impl Presence for MemoryPresence {
     }
 
     async fn publish_reactions(&self, room: RoomId, counts: &BTreeMap<Reaction, u64>) -> Result<(), BusError> {
+        let mut totals = self.totals.entry(room).or_default();
+        for (reaction, n) in counts {
+            let total = totals.entry(*reaction).or_default();
+            *total = total.saturating_add(*n);
+        }
+        drop(totals);
         self.rooms.tick(room, Utf8Bytes::from(reactions_frame(counts)?));
         Ok(())
+    }
+
+    async fn reaction_totals(&self, room: RoomId) -> Result<BTreeMap<Reaction, u64>, BusError> {
+        Ok(self.totals.get(&room).map(|t| t.clone()).unwrap_or_default())
     }
 }
 
@@ -93,7 +109,15 @@ impl RedisPresence {
     fn key(&self, room: RoomId) -> String {
         self.redis.key(&format!("room:{room}:viewers"))
     }
+
+    /// Key `room:{id}:reactions`: a hash of reaction index → count.
+    fn totals_key(&self, room: RoomId) -> String {
+        self.redis.key(&format!("room:{room}:reactions"))
+    }
 }
+
+/// How long a room's reaction totals outlive its last reaction: longer than any show.
+const REACTION_TOTALS_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 #[async_trait]
 impl Presence for RedisPresence {
@@ -115,7 +139,23 @@ impl Presence for RedisPresence {
 
     async fn publish_reactions(&self, room: RoomId, counts: &BTreeMap<Reaction, u64>) -> Result<(), BusError> {
         let frame = reactions_frame(counts)?;
-        Ok(self.redis.conn().publish::<_, _, ()>(room_channel(&self.redis, room), format!("t\n{frame}")).await?)
+        let totals = self.totals_key(room);
+        let mut pipe = redis::pipe();
+        for (reaction, n) in counts {
+            pipe.hincr(&totals, reaction.index(), *n).ignore();
+        }
+        pipe.pexpire(&totals, REACTION_TOTALS_TTL.as_millis() as i64).ignore();
+        pipe.publish(room_channel(&self.redis, room), format!("t\n{frame}")).ignore();
+        Ok(pipe.query_async::<()>(&mut self.redis.conn()).await?)
+    }
+
+    async fn reaction_totals(&self, room: RoomId) -> Result<BTreeMap<Reaction, u64>, BusError> {
+        let counts: Vec<(usize, u64)> = self.redis.conn().hgetall(self.totals_key(room)).await?;
+        Ok(counts
+            .into_iter()
+            .filter_map(|(index, n)| Some((*Reaction::ALL.get(index)?, n)))
+            .filter(|(_, n)| *n > 0)
+            .collect())
     }
 }
 
@@ -149,6 +189,10 @@ mod tests {
             bus.presence.publish_reactions(room, &counts).await.unwrap();
             eventually("the reactions tick arrived", || sink.seen().ticks.len() == 1).await;
             assert_eq!(sink.seen().ticks[0], r#"{"type":"reactions","counts":{"heart":3}}"#);
+            let more = BTreeMap::from([(Reaction::Heart, 1), (Reaction::Fire, 2)]);
+            bus.presence.publish_reactions(room, &more).await.unwrap();
+            let totals = bus.presence.reaction_totals(room).await.unwrap();
+            assert_eq!(totals, BTreeMap::from([(Reaction::Heart, 4), (Reaction::Fire, 2)]));
             shutdown.inspect(CancellationToken::cancel);
         }
     }
@@ -168,5 +212,20 @@ mod tests {
         b.viewer_total(room, 5, NOW).await.unwrap();
         let later = UnixMs(NOW.0 + 3_001);
         assert_eq!(a.viewer_total(room, 2, later).await.unwrap(), 2, "a node that stops reporting drops out");
+    }
+
+    #[tokio::test]
+    async fn reaction_totals_add_up_over_nodes() {
+        let Some(r) = testing::redis().await else { return };
+        let room = RoomId::try_from(2).unwrap();
+        let (a, b) = (
+            RedisPresence::new(r.redis.clone(), Duration::from_secs(3)),
+            RedisPresence::new(r.redis.clone(), Duration::from_secs(3)),
+        );
+        a.publish_reactions(room, &BTreeMap::from([(Reaction::Wow, 2)])).await.unwrap();
+        b.publish_reactions(room, &BTreeMap::from([(Reaction::Wow, 5), (Reaction::Clap, 1)])).await.unwrap();
+        let totals = BTreeMap::from([(Reaction::Clap, 1), (Reaction::Wow, 7)]);
+        assert_eq!(a.reaction_totals(room).await.unwrap(), totals);
+        assert_eq!(b.reaction_totals(room).await.unwrap(), totals);
     }
 }

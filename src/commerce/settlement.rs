@@ -336,6 +336,7 @@ impl Commerce {
                 quantity: l.quantity,
                 stock_left,
                 drop_left,
+                at: self.clock.now(),
             };
             self.events.publish(order.room_id, &RoomEvent::Sale(sale)).await?;
             let brand_sale = BrandSale {

@@ -48,6 +48,9 @@ pub struct LiveRoom {
     /// Viewers reported in the last tick, so an unchanged count is not re-sent.
     reported_viewers: AtomicU64,
     reactions: [AtomicU64; Reaction::ALL.len()],
+    /// The room's reaction totals over every node as of the last tick, for snapshots: a
+    /// join reads them here instead of asking the bus.
+    reaction_totals: Mutex<BTreeMap<Reaction, u64>>,
     /// Consecutive ticks this node had no viewers of the room.
     idle: AtomicU64,
 }
@@ -65,6 +68,7 @@ impl LiveRoom {
             accounts: Mutex::new(HashMap::new()),
             reported_viewers: AtomicU64::new(0),
             reactions: Default::default(),
+            reaction_totals: Mutex::default(),
             idle: AtomicU64::new(0),
         }
     }
@@ -237,6 +241,14 @@ impl LiveRoom {
 
     pub fn react(&self, reaction: Reaction) {
         self.reactions[reaction.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn reaction_totals(&self) -> BTreeMap<Reaction, u64> {
+        self.reaction_totals.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    pub fn set_reaction_totals(&self, totals: BTreeMap<Reaction, u64>) {
+        *self.reaction_totals.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = totals;
     }
 
     /// Takes the reaction counts gathered since the last call.

@@ -3,12 +3,12 @@
 
 use super::hub::Seat;
 use super::live::LiveRoom;
-use super::state::RoomState;
+use super::state::{RoomState, ShowSales};
 use super::{RoomResult, Rooms};
 use crate::accounts::host_card;
 use crate::bus::parse_event;
 use crate::domain::{Money, Refusal, RoomId};
-use crate::wire::ws::{DropCard, RoomCard};
+use crate::wire::ws::{DropCard, RECENT_SALES, RoomCard};
 use std::sync::Arc;
 
 impl Rooms {
@@ -72,6 +72,9 @@ impl Rooms {
             }
         }
         state.seq = state.seq.max(shared.seq);
+        // The paid orders, not the fold of a trimmed history, say what the show sold.
+        let (units, recent) = self.store.show_sales(id, RECENT_SALES).await?;
+        state.sales = ShowSales::loaded(units, recent);
         // The database, not the fold of a trimmed history, says what is live now.
         state.status = row.status;
         // A drop whose units are all sold is over, even if no node has ended it yet.
@@ -89,7 +92,9 @@ impl Rooms {
         state.streaming = self.media.is_streaming(id) || self.media_home.get(id).await?.is_some();
         state.streamed = state.streaming || row.streamed_at.is_some();
         state.pinned = shared.pinned.or(state.pinned).filter(|p| state.lineup.iter().any(|l| l.id == *p));
-        let (room, seat, loaded_here) = self.hub.insert(LiveRoom::new(card, state, self.settings.viewer_queue), seated);
+        let live = LiveRoom::new(card, state, self.settings.viewer_queue);
+        live.set_reaction_totals(self.presence.reaction_totals(id).await?);
+        let (room, seat, loaded_here) = self.hub.insert(live, seated);
         if loaded_here {
             self.events.attach(id).await?;
         }

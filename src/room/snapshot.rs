@@ -35,14 +35,26 @@ impl Rooms {
     }
 
     pub async fn snapshot(&self, room: &LiveRoom, viewer: &Viewer, reset: bool) -> RoomResult<Opening> {
-        let ((card, rows, pinned, drop, comments, seq, epoch, streaming), frames) = room.read_and_subscribe(|s| {
-            let mut card = room.card.clone();
-            card.status = s.status;
-            card.co_host.clone_from(&s.co_host);
-            card.disclosure.clone_from(&s.disclosure);
-            let comments = s.comments.iter().cloned().collect();
-            (card, Arc::clone(&s.lineup), s.pinned, s.drop.clone(), comments, s.seq, s.epoch.clone(), s.streaming)
-        });
+        let ((card, rows, pinned, drop, comments, sales, seq, epoch, streaming), frames) =
+            room.read_and_subscribe(|s| {
+                let mut card = room.card.clone();
+                card.status = s.status;
+                card.co_host.clone_from(&s.co_host);
+                card.disclosure.clone_from(&s.disclosure);
+                let comments = s.comments.iter().cloned().collect();
+                let sales = s.sales.clone();
+                (
+                    card,
+                    Arc::clone(&s.lineup),
+                    s.pinned,
+                    s.drop.clone(),
+                    comments,
+                    sales,
+                    s.seq,
+                    s.epoch.clone(),
+                    s.streaming,
+                )
+            });
         // Stock is read after subscribing, so any sale it misses arrives as an event.
         let mut lineup = Vec::with_capacity(rows.len());
         for p in rows.iter() {
@@ -58,6 +70,9 @@ impl Rooms {
             pinned,
             drop,
             comments,
+            recent_sales: sales.recent.into(),
+            units_sold: sales.units,
+            reaction_totals: room.reaction_totals(),
             viewers: room.reported_viewers().max(room.viewers()),
             streaming,
             cart,
@@ -154,6 +169,17 @@ mod tests {
                 ends_at: UnixMs(i64::MAX),
             }),
             comments: (0..SNAPSHOT_COMMENTS as u64).map(|n| comment(u64::MAX - n)).collect(),
+            recent_sales: (0..RECENT_SALES as i64)
+                .map(|n| RecentSale {
+                    buyer: name.clone(),
+                    product_id: id(n + 1),
+                    title: longest(ProductTitle::MAX_CHARS),
+                    quantity: 99,
+                    at: UnixMs(i64::MAX),
+                })
+                .collect(),
+            units_sold: i64::MAX,
+            reaction_totals: crate::domain::Reaction::ALL.iter().map(|r| (*r, u64::MAX)).collect(),
             viewers: u64::MAX,
             streaming: true,
             cart: Some(CartView { lines: (1..=MAX_CART_LINES as i64).map(line).collect(), total: Some(money) }),

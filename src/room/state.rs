@@ -3,7 +3,7 @@
 
 use crate::domain::{DropId, ProductId};
 use crate::store::ProductRow;
-use crate::wire::ws::{CoHostCard, DropCard, RoomEvent, RoomStatus, SequencedComment};
+use crate::wire::ws::{CoHostCard, DropCard, RECENT_SALES, RecentSale, RoomEvent, RoomStatus, SequencedComment};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -33,6 +33,9 @@ pub struct RoomState {
     pub co_host: Option<CoHostCard>,
     pub disclosure: Option<String>,
     pub comments: VecDeque<SequencedComment>,
+    /// What the show has sold, for late joiners: loaded from the paid orders, then
+    /// folded from `sale` events. It outlives an epoch, as the orders do.
+    pub sales: ShowSales,
     history: VecDeque<(u64, Utf8Bytes)>,
     history_cap: usize,
 }
@@ -52,6 +55,7 @@ impl RoomState {
             co_host: None,
             disclosure: None,
             comments: VecDeque::with_capacity(SNAPSHOT_COMMENTS),
+            sales: ShowSales::default(),
             history: VecDeque::with_capacity(history_cap.min(1024)),
             history_cap,
         }
@@ -102,6 +106,13 @@ impl RoomState {
                 }
             }
             RoomEvent::Sale(sale) => {
+                self.sales.record(RecentSale {
+                    buyer: sale.buyer.clone(),
+                    product_id: sale.product_id,
+                    title: sale.title.clone(),
+                    quantity: sale.quantity,
+                    at: sale.at,
+                });
                 if let (Some(drop), Some(left)) = (self.drop.as_mut(), sale.drop_left) {
                     if drop.product_id == sale.product_id {
                         drop.remaining = left;
@@ -150,6 +161,30 @@ impl RoomState {
     }
 }
 
+/// Units sold in the show and its latest sales, newest first.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ShowSales {
+    pub units: i64,
+    pub recent: VecDeque<RecentSale>,
+}
+
+impl ShowSales {
+    /// From the paid orders: their units, and their latest sales newest first.
+    pub fn loaded(units: i64, recent: Vec<RecentSale>) -> Self {
+        let mut sales = ShowSales { units, recent: recent.into() };
+        sales.recent.truncate(RECENT_SALES);
+        sales
+    }
+
+    fn record(&mut self, sale: RecentSale) {
+        self.units = self.units.saturating_add(sale.quantity);
+        if self.recent.len() == RECENT_SALES {
+            self.recent.pop_back();
+        }
+        self.recent.push_front(sale);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,6 +222,33 @@ mod tests {
         assert!(s.since(5).is_none());
         assert_eq!(s.since(6).unwrap().len(), 4);
         assert!(s.since(11).is_none());
+    }
+
+    fn sale(n: i64) -> RoomEvent {
+        RoomEvent::Sale(crate::wire::ws::SaleView {
+            buyer: format!("buyer {n}"),
+            product_id: crate::domain::ProductId::try_from(5).unwrap(),
+            title: "Serum".into(),
+            quantity: n,
+            stock_left: 100 - n,
+            drop_left: None,
+            at: UnixMs(n),
+        })
+    }
+
+    #[test]
+    fn sales_add_up_and_the_latest_come_first_however_many_there_were() {
+        let mut s = RoomState::new("e".into(), RoomStatus::Live, Vec::new(), 100);
+        s.sales = ShowSales::loaded(40, Vec::new());
+        for n in 1..=12 {
+            s.apply(n as u64, &sale(n), Utf8Bytes::from(n.to_string()));
+        }
+        assert_eq!(s.sales.units, 40 + (1..=12).sum::<i64>());
+        let recent: Vec<i64> = s.sales.recent.iter().map(|r| r.quantity).collect();
+        assert_eq!(recent, (3..=12).rev().collect::<Vec<_>>());
+        // A new epoch forgets history, not what was sold.
+        s.restart("f".into());
+        assert_eq!(s.sales.recent.len(), RECENT_SALES);
     }
 
     #[test]

@@ -37,7 +37,7 @@ impl Rooms {
         }
     }
 
-    /// Viewer count and reaction totals.
+    /// Viewer count, reaction counts, and the reaction totals snapshots show.
     async fn tick_counts(&self, room: &LiveRoom, now: UnixMs) -> RoomResult<()> {
         let total = self.presence.viewer_total(room.id, room.viewers(), now).await?;
         if let Some(count) = room.report_viewers(total) {
@@ -50,6 +50,10 @@ impl Rooms {
             let count = counts.values().sum::<u64>();
             self.analytics.record(Event::Reacted { room: room.id, count: i64::try_from(count).unwrap_or(i64::MAX) });
             self.presence.publish_reactions(room.id, &counts).await?;
+        }
+        // Other nodes' reactions count too, so the totals are read back rather than added.
+        if room.seats() > 0 {
+            room.set_reaction_totals(self.presence.reaction_totals(room.id).await?);
         }
         Ok(())
     }

@@ -6,7 +6,7 @@ use crate::domain::{
     AccountId, BrandId, Currency, DropId, Money, OrderId, ProductId, PromoCodeId, RoomId, ShippingAddress, UnixMs,
 };
 use crate::wire::api::{Earnings, ShareRole};
-use crate::wire::ws::{OrderLineView, OrderStatus, OrderView};
+use crate::wire::ws::{OrderLineView, OrderStatus, OrderView, RecentSale};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -555,6 +555,42 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Units sold in the room's paid orders, and its latest `limit` sales (order lines),
+    /// newest first: what a late joiner is shown of the show so far.
+    pub async fn show_sales(&self, room: RoomId, limit: usize) -> Result<(i64, Vec<RecentSale>), sqlx::Error> {
+        let units: i64 = sqlx::query(
+            "select cast(coalesce(sum(l.quantity), 0) as bigint) as units from order_lines l \
+             join orders o on o.id = l.order_id where o.room_id = $1 and o.status = 'paid'",
+        )
+        .bind(room.get())
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("units")?;
+        let rows = sqlx::query(
+            "select a.display_name, l.product_id, l.title, l.quantity, o.paid_at from order_lines l \
+             join orders o on o.id = l.order_id join accounts a on a.id = o.buyer_id \
+             where o.room_id = $1 and o.status = 'paid' \
+             order by o.paid_at desc, o.id desc, l.product_id desc limit $2",
+        )
+        .bind(room.get())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        let recent = rows
+            .iter()
+            .map(|r| {
+                Ok(RecentSale {
+                    buyer: r.try_get("display_name")?,
+                    product_id: ProductId::from_row(r.try_get("product_id")?),
+                    title: r.try_get("title")?,
+                    quantity: r.try_get("quantity")?,
+                    at: UnixMs(r.try_get::<Option<i64>, _>("paid_at")?.unwrap_or_default()),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        Ok((units, recent))
     }
 
     /// Units of a drop sold to paid orders: what the drop report and its tests compare with.

@@ -23,6 +23,9 @@ pub const MAX_CLIENT_FRAME_BYTES: usize = 4 * 1024;
 /// snapshot. A frame over it is a bug: it is logged and counted, never silently dropped.
 pub const MAX_SERVER_FRAME_BYTES: usize = 128 * 1024;
 
+/// Sales a snapshot recalls: enough for a late joiner to see the show is selling.
+pub const RECENT_SALES: usize = 10;
+
 /// Reads an integer field through its domain type `T`, so its limits are checked on
 /// decoding, like those of the typed fields; the schema states the same limits
 /// (`value_type = T`). The field stays an `i64`, so a test can still build a message
@@ -254,6 +257,13 @@ pub struct Snapshot {
     pub drop: Option<DropCard>,
     /// The most recent comments, oldest first, each with its sequence number.
     pub comments: Vec<SequencedComment>,
+    /// The show's latest sales, newest first: at most [`RECENT_SALES`].
+    pub recent_sales: Vec<RecentSale>,
+    /// Units sold in paid orders of the room so far.
+    pub units_sold: i64,
+    /// Reactions sent in the room so far, by name, as of the latest tick; the `reactions`
+    /// ticks that follow add to them.
+    pub reaction_totals: BTreeMap<Reaction, u64>,
     pub viewers: u64,
     /// Whether the host's stream is on air: watch it through WHEP when true.
     pub streaming: bool,
@@ -368,6 +378,20 @@ pub struct SaleView {
     pub stock_left: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop_left: Option<i64>,
+    /// When the order was paid.
+    pub at: UnixMs,
+}
+
+/// A sale of the show as a snapshot recalls it for a late joiner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RecentSale {
+    /// The buyer's display name only.
+    pub buyer: String,
+    pub product_id: ProductId,
+    pub title: String,
+    pub quantity: i64,
+    /// When the order was paid.
+    pub at: UnixMs,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]

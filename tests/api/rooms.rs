@@ -416,3 +416,60 @@ async fn the_host_is_not_counted_as_a_viewer() {
     })
     .await;
 }
+
+/// A late joiner sees the show so far: what sold (newest first) and how the room
+/// reacted, whether the room was in memory all along or loaded afresh from the orders.
+#[tokio::test]
+async fn a_late_joiner_sees_what_the_show_sold_and_how_it_reacted() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[10, 10]).await;
+    let (mut watcher, first) = app.viewer(scene.room, None).await;
+    assert_eq!((first.units_sold, first.recent_sales.len(), first.reaction_totals.len()), (0, 0, 0));
+
+    for (n, (product, quantity)) in [(scene.products[0], 2), (scene.products[1], 1)].into_iter().enumerate() {
+        let (mut buyer, _) = app.shopper(scene.room, product, quantity).await;
+        buyer.send(&crate::helpers::checkout(&format!("late-joiner-{n}"), TestCards::SUCCEEDS)).await;
+        buyer.checkout_outcome().await.expect("paid");
+        let sale = watcher
+            .recv_until(|m| match m {
+                ServerMsg::Event { event: RoomEvent::Sale(sale), .. } => Some(sale),
+                _ => None,
+            })
+            .await;
+        assert!(sale.at.0 > 0, "a sale says when it was paid");
+    }
+    for _ in 0..3 {
+        watcher.send(&ClientMsg::React { reaction: Reaction::Heart }).await;
+    }
+    watcher
+        .recv_until(|m| match m {
+            ServerMsg::Reactions { .. } => Some(()),
+            _ => None,
+        })
+        .await;
+
+    let expect = |snapshot: &livecart::wire::ws::Snapshot, how: &str| {
+        assert_eq!(snapshot.units_sold, 3, "{how}: units sold");
+        let recent: Vec<_> = snapshot.recent_sales.iter().map(|s| (s.product_id, s.quantity)).collect();
+        assert_eq!(recent, vec![(scene.products[1], 1), (scene.products[0], 2)], "{how}: newest first");
+        assert!(snapshot.recent_sales.iter().all(|s| s.buyer == "Buyer"), "{how}: buyers by display name");
+    };
+    // The totals are read back on the tick after the reactions went out.
+    let mut late = app.viewer(scene.room, None).await.1;
+    for _ in 0..100 {
+        if late.reaction_totals.get(&Reaction::Heart) == Some(&3) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        late = app.viewer(scene.room, None).await.1;
+    }
+    expect(&late, "in memory");
+    assert_eq!(late.reaction_totals, std::collections::BTreeMap::from([(Reaction::Heart, 3)]));
+
+    watcher.close().await;
+    crate::media::eventually("the room is let go of while nobody watches it", || !app.state.rooms.serves(scene.room))
+        .await;
+    let (_, reloaded) = app.viewer(scene.room, None).await;
+    expect(&reloaded, "loaded from the orders");
+    assert_eq!(reloaded.reaction_totals, std::collections::BTreeMap::from([(Reaction::Heart, 3)]));
+}
