@@ -5,8 +5,10 @@
 // through the client library (../sdk/): the room connection resumes after a drop
 // without a gap, a purchase keeps its idempotency key across retries, and the room state
 // is folded from the protocol's frames there. A purchase a guest starts resumes once
-// they are signed in. Routes live in the fragment: #/ (rooms), #/signin, #/signup,
-// #/room/ID.
+// they are signed in. Before and after the show: "Remind me" follows a creator, signed-in
+// viewers see their followed creators' shows and hear over a listen connection when one
+// goes live, and an ended show shows a recap with the creator's next show. Routes live in
+// the fragment: #/ (rooms), #/signin, #/signup, #/room/ID.
 
 import { api, countdown, flash, formatMoney, h, livecart, loadSession, money, register, setState, signIn, signOut } from './common.js';
 import { REACTIONS, SignallingError, preferForwardableVideo } from '../sdk/index.js';
@@ -18,6 +20,8 @@ const GUEST_KEY = 'livecart.guest';
 const RETURN_KEY = 'livecart.returnRoom';
 // A purchase a guest started: { room, product }, resumed once they are signed in.
 const PENDING_KEY = 'livecart.pendingBuy';
+// A creator a signed-out viewer asked to be reminded of: { id, name }, followed once signed in.
+const PENDING_FOLLOW_KEY = 'livecart.pendingFollow';
 const ROOMS_POLL_MS = 10_000;
 
 let room = null; // the open room, see openRoom()
@@ -40,13 +44,17 @@ function renderWho() {
 
 $('sign-in-link').addEventListener('click', () => {
   if (room) sessionStorage.setItem(RETURN_KEY, room.id);
+  sessionStorage.removeItem(PENDING_FOLLOW_KEY);
   location.hash = '#/signin';
 });
 
 $('sign-out').addEventListener('click', async () => {
   localStorage.removeItem(GUEST_KEY);
   sessionStorage.removeItem(PENDING_KEY);
+  sessionStorage.removeItem(PENDING_FOLLOW_KEY);
   wallet = null;
+  followed = null;
+  stopNotices();
   await signOut();
   renderWho();
   location.hash = '#/signin';
@@ -100,10 +108,12 @@ $('guest-form').addEventListener('submit', (event) => {
 
 function afterIdentity() {
   renderWho();
+  followed = null;
   const back = sessionStorage.getItem(RETURN_KEY);
   sessionStorage.removeItem(RETURN_KEY);
   location.hash = back ? `#/room/${back}` : '#/';
   route();
+  resumePendingFollow();
 }
 
 // ---------- routing ----------
@@ -123,6 +133,8 @@ function route() {
   const identified = loadSession() || guestName();
   if (room && (!match || match[1] !== String(room.id))) closeRoom();
   renderWho();
+  syncNotices();
+  if (match) dismissAlert(Number(match[1]));
   if (hash === '#/signup' && !loadSession()) {
     const pending = sessionStorage.getItem(PENDING_KEY);
     $('signup-reason').hidden = !pending;
@@ -133,10 +145,13 @@ function route() {
   if (hash === '#/signin' || hash === '#/signup' || !identified) {
     if (match) sessionStorage.setItem(RETURN_KEY, match[1]);
     const reason = $('signin-reason');
-    reason.hidden = !sessionStorage.getItem(RETURN_KEY);
-    reason.textContent = sessionStorage.getItem(PENDING_KEY)
-      ? 'Sign in to buy. Your purchase continues in the same room.'
-      : 'Sign in to buy. You will come back to the same room.';
+    const follow = pendingFollow();
+    reason.hidden = !sessionStorage.getItem(RETURN_KEY) && !follow;
+    reason.textContent = follow
+      ? `Sign in to be reminded when ${follow.name} goes live.`
+      : sessionStorage.getItem(PENDING_KEY)
+        ? 'Sign in to buy. Your purchase continues in the same room.'
+        : 'Sign in to buy. You will come back to the same room.';
     show('view-signin');
     return;
   }
@@ -161,31 +176,51 @@ function stopRoomsPolling() {
   roomsTimer = null;
 }
 
+/** A room row of the lobby: title, host and time or audience, lineup, Watch / Open, and "Remind me" for scheduled shows. */
+function roomItem(r, { remind }) {
+  const when = r.status === 'live' ? `live · ${r.viewers} watching` : startsText(r.starts_at);
+  const lineup = r.lineup?.length ? ` · ${r.lineup.map((p) => p.title).slice(0, 3).join(', ')}${r.lineup.length > 3 ? '…' : ''}` : '';
+  const open = r.status === 'live' ? 'Watch' : 'Open';
+  return h('li', { 'data-room': r.id },
+    h('div', { class: 'what' }, h('strong', {}, r.title), h('div', { class: 'muted' }, `${r.host.display_name} · ${when}${lineup}`)),
+    h('div', { class: 'actions' },
+      remind && r.status !== 'live' ? followButton(r.host, 'remind') : null,
+      h('a', { class: 'button', href: `#/room/${r.id}`, 'aria-label': `${open} ${r.title}`, 'data-focus': `open-${r.id}` }, open)));
+}
+
+/** Fills a lobby list, keeping the focus on the control that had it (the lists are drawn again every few seconds). */
+function renderRoomList(list, rooms, empty, options) {
+  const focused = list.contains(document.activeElement) ? document.activeElement.dataset.focus : null;
+  list.replaceChildren(...(rooms.length ? rooms.map((r) => roomItem(r, options)) : [h('li', { class: 'muted' }, empty)]));
+  if (focused) list.querySelector(`[data-focus="${focused}"]`)?.focus();
+}
+
 async function loadRooms() {
   stopRoomsPolling();
-  const render = (list, rooms, empty) => {
-    list.replaceChildren();
-    if (!rooms.length) list.append(h('li', { class: 'muted' }, empty));
-    for (const r of rooms) {
-      const when = r.status === 'live' ? `${r.viewers} watching` : new Date(r.starts_at).toLocaleString();
-      const lineup = r.lineup?.length ? ` · ${r.lineup.map((p) => p.title).slice(0, 3).join(', ')}${r.lineup.length > 3 ? '…' : ''}` : '';
-      list.append(
-        h('li', { 'data-room': r.id },
-          h('div', {}, h('strong', {}, r.title), h('div', { class: 'muted' }, `${r.host.display_name} · ${when}${lineup}`)),
-          h('a', { class: 'button', href: `#/room/${r.id}`, 'aria-label': `${r.status === 'live' ? 'Watch' : 'Open'} ${r.title}` },
-            r.status === 'live' ? 'Watch' : 'Open')),
-      );
-    }
-  };
+  const session = loadSession();
   try {
-    const [live, upcoming] = await Promise.all([api('GET', '/api/rooms?status=live'), api('GET', '/api/rooms?status=upcoming')]);
+    const [live, upcoming, mine] = await Promise.all([
+      api('GET', '/api/rooms?status=live'),
+      api('GET', '/api/rooms?status=upcoming'),
+      session ? loadFollowing(session) : null,
+    ]);
     if ($('view-rooms').hidden) return;
-    render($('live-rooms'), live, 'Nobody is live right now.');
-    render($('upcoming-rooms'), upcoming, 'Nothing scheduled.');
+    renderRoomList($('live-rooms'), live, 'Nobody is live right now.', { remind: false });
+    renderRoomList($('upcoming-rooms'), upcoming, 'Nothing scheduled.', { remind: true });
+    $('following-card').hidden = mine == null;
+    if (mine) renderRoomList($('following-rooms'), mine, 'Tap "Remind me" on a show to follow its creator: their shows come here.', { remind: true });
   } catch (error) {
     $('live-rooms').replaceChildren(h('li', { class: 'status', 'data-state': 'error' }, `Could not load rooms: ${error.message}`));
   }
   if (!$('view-rooms').hidden) roomsTimer = setTimeout(pollRooms, ROOMS_POLL_MS);
+}
+
+/** "Starts Tue 14:30", or "Starts in 5 min" when it is close. */
+function startsText(at) {
+  const ms = at - Date.now();
+  if (ms <= 0) return 'starting soon';
+  if (ms < 60 * 60_000) return `starts in ${Math.max(1, Math.round(ms / 60_000))} min`;
+  return `starts ${new Date(at).toLocaleString([], { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' })}`;
 }
 
 function pollRooms() {
@@ -197,6 +232,182 @@ function pollRooms() {
 document.addEventListener('visibilitychange', () => {
   if (!document.hidden && !$('view-rooms').hidden) loadRooms();
 });
+
+// ---------- following creators ("Remind me") and going-live alerts ----------
+
+let followed = null; // ids of the creators the signed-in account follows; null until read
+let followSupport = true; // false on a server from before follows (they answer 404)
+const followBusy = new Set(); // creators with a follow or unfollow under way
+
+/** The creator a signed-out viewer asked to be reminded of, or null. */
+function pendingFollow() {
+  try {
+    return JSON.parse(sessionStorage.getItem(PENDING_FOLLOW_KEY) || 'null');
+  } catch {
+    return null;
+  }
+}
+
+/** Reads whom the account follows, and their live and scheduled shows (null when not signed in or not supported). */
+async function loadFollowing(session = loadSession()) {
+  if (!session || !followSupport) return null;
+  const lc = livecart();
+  try {
+    const [creators, shows] = await Promise.all([lc.api.follows(), lc.api.upcoming()]);
+    followed = new Set(creators.map((c) => c.id));
+    return shows;
+  } catch (error) {
+    if (error.status === 404) followSupport = false;
+    return null;
+  }
+}
+
+/** Reads whom the account follows once, then draws the follow buttons again. */
+async function ensureFollows() {
+  if (followed || !loadSession() || !followSupport) return;
+  try {
+    followed = new Set((await livecart().api.follows()).map((c) => c.id));
+  } catch (error) {
+    if (error.status === 404) followSupport = false;
+    return;
+  }
+  redrawFollowButtons();
+}
+
+/**
+ * A "Remind me" (`kind` 'remind', for a show to come) or "Follow" button for a creator,
+ * "Following" once followed; null for the creator's own account.
+ */
+function followButton(host, kind) {
+  if (!followSupport || loadSession()?.account.id === host.id) return null;
+  const button = h('button', {
+    type: 'button', class: 'follow secondary', 'data-host': host.id, 'data-name': host.display_name, 'data-kind': kind,
+    'data-focus': `follow-${host.id}-${kind}`,
+  });
+  button.addEventListener('click', () => toggleFollow({ id: host.id, display_name: host.display_name }));
+  drawFollowButton(button);
+  return button;
+}
+
+function drawFollowButton(button) {
+  const on = followed?.has(Number(button.dataset.host)) ?? false;
+  const name = button.dataset.name;
+  button.dataset.following = String(on);
+  button.setAttribute('aria-busy', String(followBusy.has(Number(button.dataset.host))));
+  const [text, rest] = on ? ['Following', ` ${name}`]
+    : button.dataset.kind === 'remind' ? ['Remind me', ` when ${name} goes live`] : ['Follow', ` ${name}`];
+  button.replaceChildren(icon(on ? 'check' : 'bell', { size: 16 }), text, h('span', { class: 'sr-only' }, rest));
+}
+
+function redrawFollowButtons() {
+  for (const button of document.querySelectorAll('button.follow')) drawFollowButton(button);
+}
+
+/** Says how a follow went: in the room's notice line, or above the lobby's lists. */
+function followNotice(state, text) {
+  if (room) {
+    buyNotice(state, text);
+    return;
+  }
+  const notice = $('follow-status');
+  notice.hidden = false;
+  if (state === 'ok') flash(notice, state, text, 5000);
+  else setState(notice, state, text);
+}
+
+async function toggleFollow(host) {
+  const session = loadSession();
+  if (!session) {
+    // Sign in first; the follow happens right after.
+    sessionStorage.setItem(PENDING_FOLLOW_KEY, JSON.stringify({ id: host.id, name: host.display_name }));
+    if (room) sessionStorage.setItem(RETURN_KEY, room.id);
+    location.hash = '#/signin';
+    return;
+  }
+  if (followBusy.has(host.id)) return;
+  const on = followed?.has(host.id) ?? false;
+  followBusy.add(host.id);
+  redrawFollowButtons();
+  try {
+    const lc = livecart();
+    if (on) await lc.api.unfollow(host.id);
+    else await lc.api.follow(host.id);
+    followed ??= new Set();
+    if (on) followed.delete(host.id);
+    else followed.add(host.id);
+    followNotice('ok', on ? `You will no longer be reminded of ${host.display_name}'s shows.`
+      : `Following ${host.display_name}: you will be told when they go live.`);
+  } catch (error) {
+    if (error.status === 401) {
+      await signOut();
+      location.hash = '#/signin';
+      return;
+    }
+    followNotice('error', `Could not ${on ? 'unfollow' : 'follow'} ${host.display_name}: ${error.message}`);
+  } finally {
+    followBusy.delete(host.id);
+    redrawFollowButtons();
+  }
+  if (!$('view-rooms').hidden) loadRooms();
+}
+
+/** After signing in: the follow a signed-out viewer asked for. */
+async function resumePendingFollow() {
+  const pending = pendingFollow();
+  sessionStorage.removeItem(PENDING_FOLLOW_KEY);
+  if (!pending || !loadSession()) return;
+  await ensureFollows();
+  if (!followed?.has(pending.id)) await toggleFollow({ id: pending.id, display_name: pending.name });
+}
+
+// While the app is open and signed in, a listen connection: a followed creator going live
+// shows an alert with a Watch button (not for the room being watched).
+let notices = null; // { token, feed }
+const announced = new Set(); // rooms whose going-live was shown already
+
+function syncNotices() {
+  const token = loadSession()?.token ?? null;
+  if ((notices?.token ?? null) === token) return;
+  stopNotices();
+  if (!token || !followSupport) return;
+  const feed = livecart().notices();
+  feed.on('going_live', onGoingLive);
+  // Alerts missed while away are not sent again: the lists say who is live.
+  feed.on('resync', () => { if (!$('view-rooms').hidden) loadRooms(); });
+  // A session that ended is not listened with again (the next sign-in starts anew).
+  feed.on('session_ended', () => feed.close());
+  feed.connect().catch(() => {}); // a server from before notifications: no alerts
+  notices = { token, feed };
+}
+
+function stopNotices() {
+  notices?.feed.close();
+  notices = null;
+}
+
+const heard = []; // every going_live received, for tests and debugging
+
+function onGoingLive(card) {
+  heard.push(card.id);
+  if (room && Number(room.id) === card.id) return; // already here
+  if (announced.has(card.id)) return; // the room connection and the listen connection both say it
+  announced.add(card.id);
+  const list = $('live-alerts');
+  const item = h('li', { class: 'live-alert', 'data-room': card.id },
+    icon('live', { size: 22 }),
+    h('p', {}, h('b', {}, card.host.display_name), ' is live: ', card.title),
+    h('a', { class: 'button', href: `#/room/${card.id}` }, 'Watch', h('span', { class: 'sr-only' }, ` ${card.title}`)),
+    h('button', { type: 'button', class: 'round dismiss' }, icon('close', { size: 18 }), h('span', { class: 'sr-only' }, `Dismiss: ${card.title}`)));
+  item.querySelector('button.dismiss').addEventListener('click', () => item.remove());
+  list.append(item);
+  while (list.children.length > 3) list.firstElementChild.remove();
+  if (!$('view-rooms').hidden) loadRooms();
+}
+
+/** The room is open now: its alert has done its job. */
+function dismissAlert(roomId) {
+  $('live-alerts').querySelector(`li[data-room="${roomId}"]`)?.remove();
+}
 
 // ---------- the room ----------
 
@@ -224,7 +435,13 @@ function openRoom(id) {
   $('chat').replaceChildren();
   $('toasts').replaceChildren();
   $('ticker').replaceChildren(h('li', { class: 'muted empty' }, 'No sales yet.'));
+  $('host-follow').replaceChildren();
+  hideRecap();
   clearMessages();
+  // (An ended show turned these off; this room may be live.)
+  for (const control of $('comment-form').elements) control.disabled = false;
+  $('comment').placeholder = 'Say something…';
+  for (const button of document.querySelectorAll('button.react')) button.disabled = false;
   $('checkout-result').hidden = true;
   $('retry-pay').hidden = true;
   setStream('not-started', 'stream not started');
@@ -244,7 +461,9 @@ function openRoom(id) {
   conn.on('reactions', onReactions);
   conn.on('cart', renderCart);
   conn.on('error', onError);
+  conn.on('going_live', onGoingLive);
   conn.connect();
+  ensureFollows();
 }
 
 function closeRoom() {
@@ -255,6 +474,7 @@ function closeRoom() {
   stopVideo();
   for (const id of ['cart-dialog', 'shop-dialog']) if ($(id).open) $(id).close();
   room = null;
+  hideRecap();
 }
 
 /** The stored session ended (signed out elsewhere, expired): sign in again and come back here. */
@@ -279,12 +499,12 @@ function applySnapshot(snap) {
   $('viewer-count').textContent = st.viewers;
   $('chat').replaceChildren();
   for (const c of st.comments) addComment(c);
-  // A late joiner sees what sold before they came, when the server says.
-  const ticker = $('ticker');
-  ticker.replaceChildren();
-  for (const sale of [...st.recentSales].reverse()) addSale(sale, { toast: false });
-  if (!ticker.children.length) ticker.append(h('li', { class: 'muted empty' }, 'No sales yet.'));
+  // A late joiner sees what sold before they came: the latest two over the video, the
+  // list beside it (and in the shop drawer on a phone), the units sold, the reactions.
+  renderSales();
+  $('toasts').replaceChildren();
   for (const sale of st.recentSales.slice(0, 2).reverse()) toast(sale);
+  renderHostFollow();
   room.reactionsShown = null;
   renderReactions();
   renderSold();
@@ -296,8 +516,10 @@ function applySnapshot(snap) {
     setStream('ended', 'stream ended: the show is over');
     onShowEnded();
   } else if (st.streaming) {
+    hideRecap();
     startVideo();
   } else {
+    hideRecap();
     stopVideo();
     setStream('not-started', 'stream not started');
   }
@@ -323,7 +545,8 @@ function applyEvent(event, meta) {
       break;
     case 'sale':
       if (event.drop_left === 0) room.dropSoldOut = event.product_id;
-      addSale(event, { toast: !meta?.replay });
+      renderSales();
+      if (!meta?.replay) toast(event);
       renderSold();
       renderPinned();
       renderLineup();
@@ -353,6 +576,9 @@ function applyEvent(event, meta) {
     case 'room_updated':
       renderTerms(event.co_host, event.disclosure);
       break;
+    case 'room_live':
+      renderHostFollow(); // "Remind me" becomes "Follow"
+      break;
     default:
       break;
   }
@@ -365,6 +591,8 @@ function onShowEnded() {
   $('comment').placeholder = 'The show has ended';
   for (const button of document.querySelectorAll('button.react')) button.disabled = true;
   if ($('shop-dialog').open) renderShop();
+  renderHostFollow();
+  renderRecap();
 }
 
 // Who presents the show, and the sponsorship disclosure advertising rules require every
@@ -385,18 +613,36 @@ function addComment(c) {
   list.scrollTop = list.scrollHeight;
 }
 
-function addSale(sale, { toast: show = true } = {}) {
-  const list = $('ticker');
-  list.querySelector('.empty')?.remove();
-  list.prepend(h('li', {}, `${sale.buyer} bought ${sale.quantity} × ${sale.title}`, h('span', { class: 'muted' }, ` · ${sale.stock_left} left`)));
-  while (list.children.length > 8) list.lastElementChild.remove();
-  if (show) toast(sale);
+/** "just now", "5 min ago", "2 h ago" (the server's clock against this one's). */
+function ago(at) {
+  const seconds = Math.max(0, Math.round((Date.now() - at) / 1000));
+  if (seconds < 60) return 'just now';
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h ago`;
+  return new Date(at).toLocaleDateString();
+}
+
+/** "Sam bought 2 × Dew Drop Serum · 12 left · 3 min ago" */
+function saleItem(sale) {
+  const left = sale.stock_left != null ? ` · ${sale.stock_left} left` : '';
+  return h('li', {}, `${sale.buyer} bought ${sale.quantity} × ${sale.title}`,
+    h('span', { class: 'muted' }, `${left} · `, h('time', { datetime: new Date(sale.at).toISOString() }, ago(sale.at))));
+}
+
+/** The show's latest sales (the snapshot's, then each sale): beside the video, and in the shop drawer. */
+function renderSales() {
+  const sales = room.state.recentSales.slice(0, 8);
+  for (const list of [$('ticker'), $('shop-sales')]) {
+    list.replaceChildren(...(sales.length ? sales.map(saleItem) : [h('li', { class: 'muted empty' }, 'No sales yet.')]));
+  }
 }
 
 /** "Sam just bought 2 × Dew Drop Serum" over the video for a few seconds (three at most). */
 function toast(sale) {
   const list = $('toasts');
-  const item = h('li', { class: 'toast' }, h('b', {}, sale.buyer), ` just bought ${sale.quantity} × ${sale.title}`);
+  const recent = sale.at == null || Date.now() - sale.at < 120_000;
+  const item = h('li', { class: 'toast' }, h('b', {}, sale.buyer),
+    recent ? ` just bought ${sale.quantity} × ${sale.title}` : ` bought ${sale.quantity} × ${sale.title} · ${ago(sale.at)}`);
   list.append(item);
   while (list.children.length > 3) list.firstElementChild.remove();
   setTimeout(() => item.remove(), 5000);
@@ -409,6 +655,85 @@ function renderSold() {
   const shown = st.unitsSold ?? st.unitsSeen;
   chip.hidden = !shown;
   chip.textContent = st.unitsSold != null ? `${shown} sold in this show` : `${shown} sold since you came`;
+}
+
+/** The host's Follow / Remind me button on the room's title bar. */
+function renderHostFollow() {
+  const host = room?.state.card?.host;
+  const button = host ? followButton(host, room.state.status === 'scheduled' ? 'remind' : 'follow') : null;
+  $('host-follow').replaceChildren(...(button ? [button] : []));
+}
+
+function hideRecap() {
+  $('recap').hidden = true;
+  delete $('stage').dataset.ended;
+}
+
+/** An ended show: what sold, and the creator's next show with a Remind me. */
+async function renderRecap() {
+  const current = room;
+  if (!current) return;
+  const st = current.state;
+  $('stage').dataset.ended = 'true';
+  $('recap').hidden = false;
+  const units = st.unitsSold ?? st.unitsSeen;
+  $('recap-units').replaceChildren(h('b', {}, String(units)), st.unitsSold != null ? ' sold in this show' : ' sold while you watched');
+  const sales = st.recentSales;
+  const list = $('recap-sold');
+  const title = $('recap-sold-title');
+  // By product when the latest sales are all of the show's; else the latest sales themselves.
+  const whole = st.unitsSold != null && sales.reduce((n, sale) => n + sale.quantity, 0) === st.unitsSold;
+  title.hidden = list.hidden = !sales.length && units > 0;
+  if (!sales.length) {
+    title.textContent = 'What sold';
+    list.replaceChildren(h('li', { class: 'muted' }, 'Nothing sold in this show.'));
+  } else if (whole) {
+    title.textContent = 'What sold';
+    const byProduct = new Map();
+    for (const sale of sales) {
+      const entry = byProduct.get(sale.product_id) ?? { title: sale.title, units: 0 };
+      entry.units += sale.quantity;
+      byProduct.set(sale.product_id, entry);
+    }
+    list.replaceChildren(...[...byProduct].sort((a, b) => b[1].units - a[1].units).map(([id, entry]) => {
+      const product = st.lineup.get(id);
+      return h('li', { 'data-product': id }, product ? productImage(product, 40) : h('span'),
+        h('span', { class: 'title' }, entry.title), h('span', { class: 'units' }, `${entry.units} sold`));
+    }));
+  } else {
+    title.textContent = 'Latest sales';
+    list.replaceChildren(...sales.slice(0, 5).map(saleItem));
+  }
+
+  const host = st.card.host;
+  const next = $('recap-next');
+  next.replaceChildren(h('p', { class: 'muted' }, `Looking for ${host.display_name}'s next show…`));
+  let upcoming = null;
+  try {
+    const rooms = await livecart().api.rooms({ status: 'upcoming', host: host.id, limit: 1 });
+    // (A server without the host filter lists everyone's: keep this creator's.)
+    upcoming = rooms.find((r) => r.host.id === host.id && r.id !== st.card.id) ?? null;
+  } catch {
+    upcoming = null;
+  }
+  if (room !== current) return;
+  const follow = followButton(host, upcoming ? 'remind' : 'follow');
+  if (!upcoming) {
+    next.replaceChildren(h('h4', {}, `Next from ${host.display_name}`),
+      h('p', { class: 'muted' }, `Nothing scheduled yet.${follow ? ' Follow to hear when they go live.' : ''}`),
+      ...(follow ? [h('div', { class: 'row' }, follow)] : []));
+    return;
+  }
+  const open = upcoming.status === 'live' ? 'Watch' : 'Open';
+  const lineup = upcoming.lineup?.length ? upcoming.lineup.map((p) => p.title).slice(0, 3).join(', ') : '';
+  next.replaceChildren(
+    h('h4', {}, `Next from ${host.display_name}`),
+    h('div', { class: 'next-show', 'data-room': upcoming.id },
+      h('strong', {}, upcoming.title),
+      h('div', { class: 'muted small' }, upcoming.status === 'live' ? 'live now' : startsText(upcoming.starts_at)),
+      lineup ? h('div', { class: 'muted small' }, lineup) : null),
+    h('div', { class: 'row' }, follow,
+      h('a', { class: 'button secondary', href: `#/room/${upcoming.id}` }, open, h('span', { class: 'sr-only' }, ` ${upcoming.title}`))));
 }
 
 function onReactions(counts) {
@@ -995,6 +1320,6 @@ window.addEventListener('pagehide', () => {
 });
 
 // Exposed for tests and debugging.
-window.livecartViewer = { get room() { return room; }, formatMoney };
+window.livecartViewer = { get room() { return room; }, get notices() { return notices?.feed ?? null; }, heard, formatMoney };
 
 route();
