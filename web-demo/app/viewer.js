@@ -28,6 +28,16 @@ let room = null; // the open room, see openRoom()
 
 drawIcons();
 
+/**
+ * Whether the server has a route (its OpenAPI document, asked once), so an older server
+ * gets no request that fails (the browser logs those as errors).
+ */
+let serverPaths = null;
+function serverHas(path) {
+  serverPaths ??= api('GET', '/api/openapi.json').then((doc) => new Set(Object.keys(doc?.paths ?? {}))).catch(() => new Set());
+  return serverPaths.then((paths) => paths.has(path));
+}
+
 // ---------- identity ----------
 
 function guestName() {
@@ -203,6 +213,7 @@ async function loadRooms() {
       api('GET', '/api/rooms?status=live'),
       api('GET', '/api/rooms?status=upcoming'),
       session ? loadFollowing(session) : null,
+      followsSupported(), // (guests get "Remind me" too: it asks them to sign in)
     ]);
     if ($('view-rooms').hidden) return;
     renderRoomList($('live-rooms'), live, 'Nobody is live right now.', { remind: false });
@@ -236,8 +247,13 @@ document.addEventListener('visibilitychange', () => {
 // ---------- following creators ("Remind me") and going-live alerts ----------
 
 let followed = null; // ids of the creators the signed-in account follows; null until read
-let followSupport = true; // false on a server from before follows (they answer 404)
+let followSupport = null; // does the server keep follows (and `listen`)? null until known
 const followBusy = new Set(); // creators with a follow or unfollow under way
+
+async function followsSupported() {
+  followSupport = await serverHas('/api/me/follows');
+  return followSupport;
+}
 
 /** The creator a signed-out viewer asked to be reminded of, or null. */
 function pendingFollow() {
@@ -250,28 +266,29 @@ function pendingFollow() {
 
 /** Reads whom the account follows, and their live and scheduled shows (null when not signed in or not supported). */
 async function loadFollowing(session = loadSession()) {
-  if (!session || !followSupport) return null;
+  if (!session || !(await followsSupported())) return null;
   const lc = livecart();
   try {
     const [creators, shows] = await Promise.all([lc.api.follows(), lc.api.upcoming()]);
     followed = new Set(creators.map((c) => c.id));
     return shows;
-  } catch (error) {
-    if (error.status === 404) followSupport = false;
+  } catch {
     return null;
   }
 }
 
 /** Reads whom the account follows once, then draws the follow buttons again. */
 async function ensureFollows() {
-  if (followed || !loadSession() || !followSupport) return;
-  try {
-    followed = new Set((await livecart().api.follows()).map((c) => c.id));
-  } catch (error) {
-    if (error.status === 404) followSupport = false;
-    return;
+  if (!(await followsSupported())) return;
+  if (!followed && loadSession()) {
+    try {
+      followed = new Set((await livecart().api.follows()).map((c) => c.id));
+    } catch {
+      return;
+    }
   }
   redrawFollowButtons();
+  renderHostFollow();
 }
 
 /**
@@ -279,7 +296,7 @@ async function ensureFollows() {
  * "Following" once followed; null for the creator's own account.
  */
 function followButton(host, kind) {
-  if (!followSupport || loadSession()?.account.id === host.id) return null;
+  if (followSupport !== true || loadSession()?.account.id === host.id) return null;
   const button = h('button', {
     type: 'button', class: 'follow secondary', 'data-host': host.id, 'data-name': host.display_name, 'data-kind': kind,
     'data-focus': `follow-${host.id}-${kind}`,
@@ -365,11 +382,12 @@ async function resumePendingFollow() {
 let notices = null; // { token, feed }
 const announced = new Set(); // rooms whose going-live was shown already
 
-function syncNotices() {
+async function syncNotices() {
   const token = loadSession()?.token ?? null;
   if ((notices?.token ?? null) === token) return;
   stopNotices();
-  if (!token || !followSupport) return;
+  if (!token || !(await followsSupported())) return;
+  if ((loadSession()?.token ?? null) !== token || notices) return; // changed while asking
   const feed = livecart().notices();
   feed.on('going_live', onGoingLive);
   // Alerts missed while away are not sent again: the lists say who is live.
@@ -710,8 +728,9 @@ async function renderRecap() {
   next.replaceChildren(h('p', { class: 'muted' }, `Looking for ${host.display_name}'s next show…`));
   let upcoming = null;
   try {
-    const rooms = await livecart().api.rooms({ status: 'upcoming', host: host.id, limit: 1 });
-    // (A server without the host filter lists everyone's: keep this creator's.)
+    // (A server from before the host filter lists everyone's: this creator's soonest then.)
+    const filter = await followsSupported();
+    const rooms = await livecart().api.rooms(filter ? { status: 'upcoming', host: host.id, limit: 1 } : { status: 'upcoming' });
     upcoming = rooms.find((r) => r.host.id === host.id && r.id !== st.card.id) ?? null;
   } catch {
     upcoming = null;
@@ -999,11 +1018,8 @@ function renderCart() {
 let walletSupport = null; // a promise: does this server keep wallets (GET /api/me/wallet)?
 let wallet = null; // { payment_method, shipping_address } of the signed-in account
 
-/** Asks the server's OpenAPI document once, so older servers get no request that 404s. */
 function walletSupported() {
-  walletSupport ??= api('GET', '/api/openapi.json')
-    .then((doc) => Boolean(doc?.paths?.['/api/me/wallet']))
-    .catch(() => false);
+  walletSupport ??= serverHas('/api/me/wallet');
   return walletSupport;
 }
 
