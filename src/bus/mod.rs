@@ -10,6 +10,7 @@
 //! - [`claims`]: who is running a checkout for an idempotency key right now.
 //! - [`media_home`]: which node holds a room's video publisher.
 //! - [`kicks`]: connections to close on every node (a revoked session's).
+//! - [`notices`]: private frames for accounts, to each of their connections on every node.
 //! - [`backoff`]: exponential back-off after failures (logins).
 //!
 //! Nothing here knows what a room or an order is beyond the wire types it carries: the
@@ -21,11 +22,13 @@ pub mod events;
 pub mod kicks;
 pub mod limits;
 pub mod media_home;
+pub mod notices;
 pub mod presence;
 pub mod sales;
 
 mod channels;
 mod events_redis;
+mod feeds;
 
 pub use backoff::Backoffs;
 pub use claims::CheckoutClaims;
@@ -33,6 +36,7 @@ pub use events::{Bootstrap, Delivered, RoomEvents, RoomSink, parse_event};
 pub use kicks::Kicks;
 pub use limits::RateLimits;
 pub use media_home::MediaHome;
+pub use notices::Notices;
 pub use presence::Presence;
 pub use sales::SalesFeed;
 
@@ -59,6 +63,7 @@ pub struct Bus {
     pub claims: Arc<dyn CheckoutClaims>,
     pub media_home: Arc<dyn MediaHome>,
     pub kicks: Arc<dyn Kicks>,
+    pub notices: Arc<dyn Notices>,
     pub backoffs: Arc<dyn Backoffs>,
 }
 
@@ -82,6 +87,7 @@ impl Bus {
             claims: Arc::new(claims::MemoryClaims::default()),
             media_home: Arc::new(media_home::OneNode),
             kicks: Arc::new(kicks::MemoryKicks::default()),
+            notices: Arc::new(notices::MemoryNotices::default()),
             backoffs: Arc::new(backoff::MemoryBackoffs::default()),
         }
     }
@@ -95,7 +101,8 @@ impl Bus {
         settings: RedisSettings,
         shutdown: CancellationToken,
     ) -> Result<Bus, BusError> {
-        let feeds = Arc::new(sales::LocalFeeds::default());
+        let feeds = Arc::new(sales::brand_feeds());
+        let accounts = Arc::new(notices::account_feeds());
         let board = Arc::new(kicks::Board::default());
         let channels = Arc::new(channels::Channels::new(redis.clone()));
         let events = Arc::new(events_redis::RedisRoomEvents::new(
@@ -111,11 +118,13 @@ impl Bus {
                     Arc::clone(&events) as Arc<dyn channels::Listener>,
                     Arc::new(sales::BrandListener(Arc::clone(&feeds))) as Arc<dyn channels::Listener>,
                     Arc::new(kicks::KickListener(Arc::clone(&board))) as Arc<dyn channels::Listener>,
+                    Arc::new(notices::NoticeListener(Arc::clone(&accounts))) as Arc<dyn channels::Listener>,
                 ],
                 shutdown,
             )
             .await?;
         let kicks = kicks::RedisKicks::start(redis.clone(), &channels, board).await?;
+        let notices = notices::RedisNotices::start(redis.clone(), &channels, accounts).await?;
         Ok(Bus {
             events,
             presence: Arc::new(presence::RedisPresence::new(redis.clone(), settings.viewer_ttl)),
@@ -124,6 +133,7 @@ impl Bus {
             claims: Arc::new(claims::RedisClaims::new(redis.clone(), claims::LEASE)),
             media_home: Arc::new(media_home::RedisMediaHome::new(redis.clone())),
             kicks: Arc::new(kicks),
+            notices: Arc::new(notices),
             backoffs: Arc::new(backoff::RedisBackoffs::new(redis.clone())),
         })
     }

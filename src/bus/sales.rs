@@ -3,12 +3,12 @@
 
 use super::BusError;
 use super::channels::{Channels, Listener};
+use super::feeds::LocalFeeds;
 use crate::domain::BrandId;
 use crate::redis::Redis;
 use crate::wire::ws::{BrandSale, ServerMsg};
 use async_trait::async_trait;
 use axum::extract::ws::Utf8Bytes;
-use dashmap::DashMap;
 use redis::AsyncCommands;
 use std::sync::Arc;
 use tokio::sync::broadcast;
@@ -28,31 +28,21 @@ fn sale_frame(sale: &BrandSale) -> Result<String, BusError> {
     Ok(serde_json::to_string(&ServerMsg::BrandSale(Box::new(sale.clone())))?)
 }
 
-/// The feeds open on this node, one bounded channel per brand.
-#[derive(Default)]
-pub struct LocalFeeds {
-    feeds: DashMap<BrandId, broadcast::Sender<Utf8Bytes>>,
+/// The brand feeds open on this node.
+pub(super) type BrandFeeds = LocalFeeds<BrandId>;
+
+pub(super) fn brand_feeds() -> BrandFeeds {
+    LocalFeeds::new(FEED_CAPACITY)
 }
 
-impl LocalFeeds {
-    fn follow(&self, brand: BrandId) -> broadcast::Receiver<Utf8Bytes> {
-        self.feeds.entry(brand).or_insert_with(|| broadcast::channel(FEED_CAPACITY).0).subscribe()
-    }
-
-    /// Hands the frame to the brand's open feeds; forgets a brand nobody follows any more.
-    fn send(&self, brand: BrandId, frame: Utf8Bytes) {
-        if let Some(feed) = self.feeds.get(&brand) {
-            if feed.send(frame).is_err() {
-                drop(feed);
-                self.feeds.remove_if(&brand, |_, f| f.receiver_count() == 0);
-            }
-        }
-    }
-}
-
-#[derive(Default)]
 pub struct MemorySales {
-    feeds: LocalFeeds,
+    feeds: BrandFeeds,
+}
+
+impl Default for MemorySales {
+    fn default() -> Self {
+        Self { feeds: brand_feeds() }
+    }
 }
 
 #[async_trait]
@@ -73,11 +63,11 @@ const BRAND_CHANNEL: &str = "brand:";
 pub struct RedisSales {
     redis: Redis,
     channels: Arc<Channels>,
-    feeds: Arc<LocalFeeds>,
+    feeds: Arc<BrandFeeds>,
 }
 
 impl RedisSales {
-    pub(super) fn new(redis: Redis, channels: Arc<Channels>, feeds: Arc<LocalFeeds>) -> Self {
+    pub(super) fn new(redis: Redis, channels: Arc<Channels>, feeds: Arc<BrandFeeds>) -> Self {
         Self { redis, channels, feeds }
     }
 
@@ -100,7 +90,7 @@ impl SalesFeed for RedisSales {
 }
 
 /// Delivers sales arriving on brand channels to this node's feeds.
-pub(super) struct BrandListener(pub(super) Arc<LocalFeeds>);
+pub(super) struct BrandListener(pub(super) Arc<BrandFeeds>);
 
 impl Listener for BrandListener {
     fn kind(&self) -> &'static str {

@@ -1,43 +1,69 @@
-//! A brand member's live sales feed: every sale of the brand's products, in any room.
+//! A connection that only receives a feed: a brand member's live sales (every sale of the
+//! brand's products, in any room), or an account's notices (a followed creator going
+//! live). Neither has history: a gap is filled over HTTP.
 
 use super::error_frame;
 use super::session_end::SessionEnd;
-use crate::domain::BrandId;
 use crate::error::{ApiError, Code};
 use crate::state::AppState;
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
-pub async fn run(
-    mut socket: WebSocket,
-    state: AppState,
-    brand: BrandId,
-    mut feed: broadcast::Receiver<Utf8Bytes>,
-    ends: SessionEnd,
-) {
+/// What the connection receives.
+pub enum Feed {
+    /// A brand's sales: a dashboard that falls behind is told to reload orders.
+    Sales(broadcast::Receiver<Utf8Bytes>),
+    /// An account's notices: rare and best-effort, so missed ones are skipped.
+    Notices(broadcast::Receiver<Utf8Bytes>),
+}
+
+impl Feed {
+    /// The next frame to send; `None` when the feed is closed.
+    async fn next(&mut self) -> Option<Message> {
+        loop {
+            let (feed, sales) = match self {
+                Feed::Sales(feed) => (feed, true),
+                Feed::Notices(feed) => (feed, false),
+            };
+            match feed.recv().await {
+                Ok(frame) => return Some(Message::Text(frame)),
+                Err(RecvError::Lagged(missed)) if sales => {
+                    tracing::info!(missed, "sales feed lagged");
+                    let e = ApiError::new(Code::Conflict, "the feed fell behind; reload orders over HTTP");
+                    return Some(error_frame(&e, None));
+                }
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+/// Close code 1012 (service restart): reconnect, and read what was missed over HTTP.
+const CLOSE_RESTARTING: u16 = 1012;
+
+pub async fn run(mut socket: WebSocket, state: AppState, mut feed: Feed, ends: SessionEnd) {
     loop {
         tokio::select! {
-            _ = state.shutdown.cancelled() => return,
+            _ = state.shutdown.cancelled() => {
+                let close = CloseFrame { code: CLOSE_RESTARTING, reason: "server restarting: reconnect".into() };
+                let _ = socket.send(Message::Close(Some(close))).await;
+                return;
+            }
             close = ends.reached() => {
                 let _ = socket.send(Message::Close(Some(close))).await;
                 return;
             }
-            sale = feed.recv() => {
-                let msg = match sale {
-                    Ok(frame) => Message::Text(frame),
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::info!(%brand, missed, "sales feed lagged");
-                        let e = ApiError::new(Code::Conflict, "the feed fell behind; reload orders over HTTP");
-                        error_frame(&e, None)
+            frame = feed.next() => match frame {
+                Some(msg) => {
+                    if socket.send(msg).await.is_err() {
+                        return;
                     }
-                    Err(RecvError::Closed) => return,
-                };
-                if socket.send(msg).await.is_err() {
-                    return;
                 }
-            }
+                None => return,
+            },
             msg = socket.next() => match msg {
                 Some(Err(e)) => {
                     if let Some(close) = super::too_big(&e) {
@@ -47,7 +73,7 @@ pub async fn run(
                 }
                 Some(Ok(Message::Close(_))) | None => return,
                 Some(Ok(Message::Text(_) | Message::Binary(_))) => {
-                    let e = ApiError::bad_request("the sales feed only sends");
+                    let e = ApiError::bad_request("this connection only sends");
                     if socket.send(error_frame(&e, None)).await.is_err() {
                         return;
                     }

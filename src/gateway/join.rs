@@ -1,9 +1,10 @@
-//! The first frame of a connection decides what it is: a room viewer or a brand's sales
-//! feed. Until then every other message gets `not_joined`. A join over the caps of
+//! The first frame of a connection decides what it is: a room viewer, a brand's sales
+//! feed or an account's notices. Until then every other message gets `not_joined`. A join over the caps of
 //! [`Admission`] gets `too_many_connections` and, like any failed join, leaves the
 //! connection open for another.
 
 use super::admission::{Admission, Pass};
+use super::feed_session::Feed;
 use super::room_session::RoomSession;
 use super::session_end::SessionEnd;
 use super::{error_frame, frame, protocol};
@@ -12,19 +13,23 @@ use crate::error::{ApiError, ApiResult, Code};
 use crate::room::actions::Joiner;
 use crate::state::AppState;
 use crate::wire::ws::{ClientMsg, ServerMsg};
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use axum::extract::ws::{Message, WebSocket};
 use futures_util::StreamExt;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast;
 
 /// A connection that has not joined by then is closed.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub enum Joined {
     Room(Box<RoomSession>),
-    Sales { brand: BrandId, feed: broadcast::Receiver<Utf8Bytes>, ends: SessionEnd },
+    /// A feed; `brand` is set for a brand's sales.
+    Feed {
+        feed: Feed,
+        ends: SessionEnd,
+        brand: Option<BrandId>,
+    },
 }
 
 /// Where a connection's joins are counted: its node's [`Admission`], and the client
@@ -70,15 +75,17 @@ pub async fn first_frame(mut socket: WebSocket, state: &AppState, caps: Caps<'_>
                 join_room(state, &caps, room_id, token, guest_name, since.zip(epoch)).await
             }
             Ok(ClientMsg::FollowSales { token }) => follow_sales(state, &caps, &token).await,
+            Ok(ClientMsg::Listen { token }) => listen(state, &caps, &token).await,
             Ok(_) => Err(ApiError::new(Code::NotJoined, "join a room first")),
             Err(e) => Err(e),
         };
         match joined {
-            Ok((Joined::Sales { brand, feed, ends }, pass)) => {
-                socket.send(frame(&ServerMsg::FollowingSales { brand_id: brand })).await.ok()?;
-                return Some((socket, Joined::Sales { brand, feed, ends }, pass));
+            Ok((joined, reply, pass)) => {
+                if let Some(reply) = reply {
+                    socket.send(frame(&reply)).await.ok()?;
+                }
+                return Some((socket, joined, pass));
             }
-            Ok((joined, pass)) => return Some((socket, joined, pass)),
             Err(e) => socket.send(error_frame(&e, request)).await.ok()?,
         }
     }
@@ -91,31 +98,43 @@ async fn join_room(
     token: Option<String>,
     guest_name: Option<DisplayName>,
     resume: Option<(u64, String)>,
-) -> ApiResult<(Joined, Pass)> {
+) -> ApiResult<(Joined, Option<ServerMsg>, Pass)> {
     let config = &state.config;
     // The place under the cap is taken before the seat, so a refused join never counts.
-    let (joiner, ends, pass) = match (token, guest_name) {
+    let (joiner, ends, notices, pass) = match (token, guest_name) {
         (Some(token), _) => {
             let auth = state.accounts.authenticate(&token).await?;
             let pass = caps.admission.account(auth.account.id, config.max_connections_per_account)?;
             let ends = SessionEnd::of(state, &auth);
-            (Joiner::Account(auth.account), ends, pass)
+            let notices = state.rooms.notices_for(auth.account.id);
+            (Joiner::Account(auth.account), ends, Some(notices), pass)
         }
         (None, Some(name)) => {
             let pass = caps.admission.guest(caps.client, config.max_guests_per_address)?;
-            (Joiner::Guest(name), SessionEnd::never(), pass)
+            (Joiner::Guest(name), SessionEnd::never(), None, pass)
         }
         (None, None) => {
             return Err(ApiError::bad_request("join: give a token, or a guest_name to watch as a guest"));
         }
     };
     let (room, viewer, opening, seat) = state.rooms.join(room_id, joiner, resume).await?;
-    Ok((Joined::Room(Box::new(RoomSession { room, viewer, opening, seat, ends })), pass))
+    // The snapshot is the reply: the session sends it first.
+    Ok((Joined::Room(Box::new(RoomSession { room, viewer, opening, seat, ends, notices })), None, pass))
 }
 
-async fn follow_sales(state: &AppState, caps: &Caps<'_>, token: &str) -> ApiResult<(Joined, Pass)> {
+async fn follow_sales(state: &AppState, caps: &Caps<'_>, token: &str) -> ApiResult<(Joined, Option<ServerMsg>, Pass)> {
     let auth = state.accounts.authenticate(token).await?;
     let pass = caps.admission.account(auth.account.id, state.config.max_connections_per_account)?;
     let (brand, feed) = state.commerce.follow_sales(&auth.account).await?;
-    Ok((Joined::Sales { brand, feed, ends: SessionEnd::of(state, &auth) }, pass))
+    let joined = Joined::Feed { feed: Feed::Sales(feed), ends: SessionEnd::of(state, &auth), brand: Some(brand) };
+    Ok((joined, Some(ServerMsg::FollowingSales { brand_id: brand }), pass))
+}
+
+/// Any signed-in account may listen for its own notices.
+async fn listen(state: &AppState, caps: &Caps<'_>, token: &str) -> ApiResult<(Joined, Option<ServerMsg>, Pass)> {
+    let auth = state.accounts.authenticate(token).await?;
+    let pass = caps.admission.account(auth.account.id, state.config.max_connections_per_account)?;
+    let feed = Feed::Notices(state.rooms.notices_for(auth.account.id));
+    let joined = Joined::Feed { feed, ends: SessionEnd::of(state, &auth), brand: None };
+    Ok((joined, Some(ServerMsg::Listening { account_id: auth.account.id }), pass))
 }

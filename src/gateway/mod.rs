@@ -1,13 +1,13 @@
-//! WebSocket: the upgrade (for an allowed `Origin`), the first frame (join a room or
-//! follow a brand's sales, within the per-account and per-address caps), and the
+//! WebSocket: the upgrade (for an allowed `Origin`), the first frame (join a room,
+//! follow a brand's sales or listen for the account's notices, within the per-account and per-address caps), and the
 //! per-connection loops. `protocol` turns text frames into typed messages before any
 //! logic runs.
 
 pub mod admission;
+mod feed_session;
 mod join;
 mod protocol;
 mod room_session;
-mod sales_session;
 mod session_end;
 
 use crate::error::ApiError;
@@ -82,8 +82,9 @@ async fn serve(socket: WebSocket, state: AppState, admission: Arc<Admission>, cl
             let span = tracing::info_span!("ws", room = %session.room.id, viewer = %session.viewer.who.key);
             room_session::run(socket, state, *session).instrument(span).await
         }
-        Some((socket, join::Joined::Sales { brand, feed, ends }, _pass)) => {
-            sales_session::run(socket, state, brand, feed, ends).await
+        Some((socket, join::Joined::Feed { feed, ends, brand }, _pass)) => {
+            let span = tracing::info_span!("feed", brand = brand.map(tracing::field::display));
+            feed_session::run(socket, state, feed, ends).instrument(span).await
         }
         None => {}
     }

@@ -162,6 +162,7 @@ mod tests {
                 ],
             ),
             ("follow_sales", &[("token", Str, Required)]),
+            ("listen", &[("token", Str, Required)]),
             ("comment", &[("text", Comment, Required)]),
             ("react", &[("reaction", Reaction, Required)]),
             ("pin", &[("product_id", Id, Required)]),
@@ -204,6 +205,7 @@ mod tests {
                     ("join", vec!["room_id", "token", "guest_name", "since", "epoch"])
                 }
                 ClientMsg::FollowSales { token: _ } => ("follow_sales", vec!["token"]),
+                ClientMsg::Listen { token: _ } => ("listen", vec!["token"]),
                 ClientMsg::Comment { text: _ } => ("comment", vec!["text"]),
                 ClientMsg::React { reaction: _ } => ("react", vec!["reaction"]),
                 ClientMsg::Pin { product_id: _ } => ("pin", vec!["product_id"]),

@@ -19,13 +19,13 @@ use crate::room::snapshot::Opening;
 use crate::room::{Delivery, LiveRoom, Viewer};
 use crate::state::AppState;
 use crate::wire::ws::{ClientMsg, ServerMsg};
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, broadcast, mpsc};
 
 /// Private replies (cart, order, errors) waiting to be written to one viewer.
 const REPLY_QUEUE: usize = 32;
@@ -49,17 +49,20 @@ pub struct RoomSession {
     pub seat: Seat,
     /// When a signed-in viewer's session is revoked or expires, the connection closes.
     pub ends: SessionEnd,
+    /// A signed-in viewer's notices (a followed creator going live elsewhere).
+    pub notices: Option<broadcast::Receiver<Utf8Bytes>>,
 }
 
 /// Serves a joined viewer until either side ends the connection; the viewer keeps its
 /// seat (counts in the room) exactly as long.
 pub async fn run(socket: WebSocket, state: AppState, session: RoomSession) {
-    let RoomSession { room, viewer, opening, seat: _seat, ends } = session;
+    let RoomSession { room, viewer, opening, seat: _seat, ends, notices } = session;
     let viewer = Arc::new(viewer);
     let (sink, mut stream) = socket.split();
     let (replies, replies_rx) = mpsc::channel(REPLY_QUEUE);
+    let inbox = Inbox { replies: replies_rx, notices };
     let mut sender =
-        tokio::spawn(send_loop(sink, state.clone(), Arc::clone(&room), Arc::clone(&viewer), opening, replies_rx));
+        tokio::spawn(send_loop(sink, state.clone(), Arc::clone(&room), Arc::clone(&viewer), opening, inbox));
     let checkouts = Arc::new(Semaphore::new(CONCURRENT_CHECKOUTS));
     loop {
         tokio::select! {
@@ -121,7 +124,7 @@ async fn dispatch(
 ) -> ApiResult<()> {
     let rooms = &state.rooms;
     let cart_change = match msg {
-        ClientMsg::Join { .. } | ClientMsg::FollowSales { .. } => {
+        ClientMsg::Join { .. } | ClientMsg::FollowSales { .. } | ClientMsg::Listen { .. } => {
             return Err(ApiError::new(Code::AlreadyJoined, "this connection has already joined"));
         }
         ClientMsg::Comment { text } => return Ok(rooms.comment(room, viewer, text).await?),
@@ -198,13 +201,35 @@ impl Outbox {
     }
 }
 
+/// What reaches one viewer besides the room's frames.
+struct Inbox {
+    replies: mpsc::Receiver<Message>,
+    notices: Option<broadcast::Receiver<Utf8Bytes>>,
+}
+
+/// The next notice; never, for a guest. Missed notices are skipped: they are rare and
+/// best-effort.
+async fn next_notice(notices: &mut Option<broadcast::Receiver<Utf8Bytes>>) -> Message {
+    if let Some(feed) = notices {
+        loop {
+            match feed.recv().await {
+                Ok(frame) => return Message::Text(frame),
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => break,
+            }
+        }
+    }
+    *notices = None;
+    std::future::pending().await
+}
+
 async fn send_loop(
     mut sink: Sink,
     state: AppState,
     room: Arc<LiveRoom>,
     viewer: Arc<Viewer>,
     opening: Opening,
-    mut replies: mpsc::Receiver<Message>,
+    mut inbox: Inbox,
 ) {
     let mut out = Outbox { batch: vec![frame(&opening.first)], seq: opening.seq };
     out.batch.extend(opening.replay.into_iter().map(|(_, f)| Message::Text(f)));
@@ -218,10 +243,11 @@ async fn send_loop(
                     let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(close)))).await;
                     return;
                 }
-                reply = replies.recv() => match reply {
+                reply = inbox.replies.recv() => match reply {
                     Some(m) => out.batch.push(m),
                     None => return,
                 },
+                notice = next_notice(&mut inbox.notices) => out.batch.push(notice),
                 delivery = frames.recv() => match delivery {
                     Ok(d) => resync = matches!(out.take(d), Take::Resync),
                     Err(RecvError::Lagged(_)) => resync = true,
@@ -231,7 +257,7 @@ async fn send_loop(
             }
         }
         while !resync && out.batch.len() < MAX_BATCH {
-            if let Ok(m) = replies.try_recv() {
+            if let Ok(m) = inbox.replies.try_recv() {
                 out.batch.push(m);
                 continue;
             }

@@ -34,6 +34,7 @@ const PROTOCOL_MD: &str = include_str!("../../docs/protocol.md");
 const REPLIES: &[(&str, &[&str])] = &[
     ("join", &["snapshot", "resumed"]),
     ("follow_sales", &["following_sales"]),
+    ("listen", &["listening"]),
     ("view_product", &["product"]),
     ("cart_add", &["cart"]),
     ("cart_set", &["cart"]),
@@ -139,8 +140,8 @@ pub fn document() -> Value {
         "channels": {
             "ws": {
                 "address": routes::WS,
-                "title": "Room and sales-feed connection",
-                "description": "The first frame a client sends is `join` (a room) or `follow_sales` (a brand's sales feed).",
+                "title": "Room, sales-feed and notices connection",
+                "description": "The first frame a client sends is `join` (a room), `follow_sales` (a brand's sales feed) or `listen` (the account's notices).",
                 "servers": [{"$ref": "#/servers/embedded"}],
                 "messages": channel_messages,
             }

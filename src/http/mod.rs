@@ -7,6 +7,7 @@ mod auth;
 mod campaigns;
 mod creators;
 mod extract;
+mod follows;
 mod health;
 mod ice;
 mod media;
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .merge(rooms::router())
         .merge(orders::router())
         .merge(wallet::router())
+        .merge(follows::router())
         .merge(campaigns::router())
         .merge(reports::router())
         .merge(payments::router())

@@ -1,8 +1,8 @@
 //! The OpenAPI description of the REST API, generated from the handlers and wire types.
 
 use super::{
-    agreements, auth, campaigns, creators, health, ice, media, orders, payments, products, promo_codes, reports, rooms,
-    wallet,
+    agreements, auth, campaigns, creators, follows, health, ice, media, orders, payments, products, promo_codes,
+    reports, rooms, wallet,
 };
 use crate::state::AppState;
 use crate::wire::routes;
@@ -18,6 +18,7 @@ use utoipa::{Modify, OpenApi};
         health::health, health::ready,
         auth::register, auth::login, auth::logout, auth::me,
         wallet::wallet, wallet::save_card, wallet::remove_card, wallet::save_address, wallet::remove_address,
+        follows::followed, follows::follow, follows::unfollow, follows::upcoming,
         products::list, products::create, products::one, products::update, products::set_stock,
         creators::list, creators::one, creators::set_followers, creators::attributed_orders, creators::earnings,
         agreements::list, agreements::create, agreements::end,

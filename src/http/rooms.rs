@@ -23,12 +23,12 @@ pub fn router() -> Router<AppState> {
         .route(routes::ROOM_CHECKOUT, post(checkout))
 }
 
-#[utoipa::path(get, path = routes::ROOMS, params(("status" = Option<RoomFilter>, Query, description = "live (default), upcoming or ended"), ("limit" = Option<u32>, Query, description = "1 to 100 rooms, 20 by default")), responses((status = 200, body = Vec<RoomView>)), tag = "rooms")]
+#[utoipa::path(get, path = routes::ROOMS, params(("status" = Option<RoomFilter>, Query, description = "live (default), upcoming or ended"), ("limit" = Option<u32>, Query, description = "1 to 100 rooms, 20 by default"), ("host" = Option<i64>, Query, description = "only this creator's rooms")), responses((status = 200, body = Vec<RoomView>)), tag = "rooms")]
 pub async fn list(
     State(state): State<AppState>,
     AppQuery(q): AppQuery<RoomListQuery>,
 ) -> ApiResult<AppJson<Vec<RoomView>>> {
-    Ok(AppJson(state.rooms.list(q.status.unwrap_or(RoomFilter::Live), q.limit).await?))
+    Ok(AppJson(state.rooms.list(q.status.unwrap_or(RoomFilter::Live), q.host, q.limit).await?))
 }
 
 #[utoipa::path(post, path = routes::ROOMS, request_body = NewRoomRequest, responses((status = 201, body = RoomView), (status = 400, body = ErrorBody, description = "invalid input"), (status = 401, body = ErrorBody, description = "no valid session"), (status = 403, body = ErrorBody)), security(("bearer" = [])), tag = "rooms")]

@@ -199,6 +199,7 @@ impl Rooms {
         // The database took the decision; whoever took it tells every node, whatever this
         // node's copy of the room says.
         self.events.publish(room_id, &RoomEvent::RoomLive).await?;
+        self.tell_followers(room_id, row.creator_id).await;
         Ok(())
     }
 

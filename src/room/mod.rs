@@ -11,6 +11,7 @@
 pub mod actions;
 pub mod checkout;
 pub mod co_host;
+pub mod follows;
 pub mod hub;
 pub mod live;
 pub mod load;
@@ -25,7 +26,7 @@ pub use hub::RoomHub;
 pub use live::{Delivery, LiveRoom};
 
 use crate::analytics::{Recorder, Who};
-use crate::bus::{Bus, BusError, MediaHome, Presence, RateLimits, RoomEvents};
+use crate::bus::{Bus, BusError, MediaHome, Notices, Presence, RateLimits, RoomEvents};
 use crate::commerce::{Commerce, CommerceError};
 use crate::domain::{AccountId, Clock, Invalid, RateLimit, Refusal};
 use crate::media::{MediaError, Sfu};
@@ -130,6 +131,8 @@ pub struct Rooms {
     presence: Arc<dyn Presence>,
     limits: Arc<dyn RateLimits>,
     media_home: Arc<dyn MediaHome>,
+    /// Private frames to accounts on every node (followers told a room went live).
+    notices: Arc<dyn Notices>,
     /// The SFU: the host's stream and its viewers' media sessions on this node.
     media: Arc<Sfu>,
     /// Where purchases in a room go.
@@ -158,6 +161,7 @@ impl Rooms {
             presence: Arc::clone(&bus.presence),
             limits: Arc::clone(&bus.limits),
             media_home: Arc::clone(&bus.media_home),
+            notices: Arc::clone(&bus.notices),
             media,
             commerce,
             analytics,

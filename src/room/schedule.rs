@@ -2,7 +2,7 @@
 
 use super::{RoomResult, Rooms};
 use crate::accounts::host_card;
-use crate::domain::{Invalid, ProductId, Refusal, Role, RoomId};
+use crate::domain::{AccountId, Invalid, ProductId, Refusal, Role, RoomId};
 use crate::store::{AccountRow, RoomRow};
 use crate::wire::api::{NewRoomRequest, RoomFilter, RoomView};
 use crate::wire::ws::RoomStatus;
@@ -49,7 +49,14 @@ impl Rooms {
         self.view(row).await
     }
 
-    pub async fn list(&self, filter: RoomFilter, limit: Option<u32>) -> RoomResult<Vec<RoomView>> {
+    /// Rooms with the filter's status (of one host, when given): live ones latest first,
+    /// the others by start time.
+    pub async fn list(
+        &self,
+        filter: RoomFilter,
+        host: Option<AccountId>,
+        limit: Option<u32>,
+    ) -> RoomResult<Vec<RoomView>> {
         let limit = limit.unwrap_or(LIST_DEFAULT);
         if !(1..=LIST_MAX).contains(&limit) {
             return Err(Invalid::new("limit", format!("must be between 1 and {LIST_MAX}")).into());
@@ -60,7 +67,7 @@ impl Rooms {
             RoomFilter::Ended => RoomStatus::Ended,
         };
         let mut rooms = Vec::new();
-        for row in self.store.rooms_with_status(status, i64::from(limit)).await? {
+        for row in self.store.rooms_with_status(status, host, i64::from(limit)).await? {
             rooms.push(self.view(row).await?);
         }
         Ok(rooms)

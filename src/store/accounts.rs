@@ -13,9 +13,9 @@ pub struct AccountRow {
     pub follower_count: i64,
 }
 
-const ACCOUNT_COLUMNS: &str = "a.id, a.email, a.display_name, a.role, a.brand_id, a.follower_count";
+pub(super) const ACCOUNT_COLUMNS: &str = "a.id, a.email, a.display_name, a.role, a.brand_id, a.follower_count";
 
-fn account(row: &AnyRow) -> Result<AccountRow, sqlx::Error> {
+pub(super) fn account(row: &AnyRow) -> Result<AccountRow, sqlx::Error> {
     let role: String = row.try_get("role")?;
     Ok(AccountRow {
         id: AccountId::from_row(row.try_get("id")?),

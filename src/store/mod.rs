@@ -15,6 +15,7 @@ mod analytics;
 mod campaigns;
 mod carts;
 mod catalog;
+mod follows;
 mod orders;
 mod payments;
 mod promo;

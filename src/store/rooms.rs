@@ -32,7 +32,7 @@ pub struct DropRow {
     pub ends_at: UnixMs,
 }
 
-fn room(row: &AnyRow) -> Result<RoomRow, sqlx::Error> {
+pub(super) fn room(row: &AnyRow) -> Result<RoomRow, sqlx::Error> {
     let status: String = row.try_get("status")?;
     let status = match status.as_str() {
         "scheduled" => RoomStatus::Scheduled,
@@ -66,7 +66,8 @@ fn drop_row(row: &AnyRow) -> Result<DropRow, sqlx::Error> {
     })
 }
 
-const ROOM_COLUMNS: &str = "id, creator_id, title, status, starts_at, live_at, ended_at, streamed_at, co_host_id";
+pub(super) const ROOM_COLUMNS: &str =
+    "id, creator_id, title, status, starts_at, live_at, ended_at, streamed_at, co_host_id";
 const DROP_COLUMNS: &str = "id, room_id, product_id, quantity, remaining, price, starts_at, ends_at";
 
 impl Store {
@@ -120,10 +121,20 @@ impl Store {
     }
 
     /// Rooms in one status; live rooms newest first, others by start time.
-    pub async fn rooms_with_status(&self, status: RoomStatus, limit: i64) -> Result<Vec<RoomRow>, sqlx::Error> {
+    pub async fn rooms_with_status(
+        &self,
+        status: RoomStatus,
+        host: Option<AccountId>,
+        limit: i64,
+    ) -> Result<Vec<RoomRow>, sqlx::Error> {
         let order = if status == RoomStatus::Live { "live_at desc" } else { "starts_at" };
-        let sql = format!("select {ROOM_COLUMNS} from rooms where status = $1 order by {order}, id limit $2");
-        let rows = sqlx::query(&sql).bind(status.as_str()).bind(limit).fetch_all(&self.pool).await?;
+        let of_host = if host.is_some() { "and creator_id = $3" } else { "" };
+        let sql = format!("select {ROOM_COLUMNS} from rooms where status = $1 {of_host} order by {order}, id limit $2");
+        let mut query = sqlx::query(&sql).bind(status.as_str()).bind(limit);
+        if let Some(host) = host {
+            query = query.bind(host.get());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         rows.iter().map(room).collect()
     }
 

@@ -243,6 +243,9 @@ pub struct RoomListQuery {
     /// Rooms to return: 1 to 100, 20 by default.
     #[serde(default)]
     pub limit: Option<u32>,
+    /// Only the rooms this creator hosts (e.g. their next show, for a recap).
+    #[serde(default)]
+    pub host: Option<crate::domain::AccountId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]

@@ -14,6 +14,9 @@ pub const ME: &str = "/api/me";
 pub const WALLET: &str = "/api/me/wallet";
 pub const WALLET_PAYMENT_METHOD: &str = "/api/me/wallet/payment-method";
 pub const WALLET_SHIPPING_ADDRESS: &str = "/api/me/wallet/shipping-address";
+pub const FOLLOWS: &str = "/api/me/follows";
+pub const FOLLOW: &str = "/api/me/follows/{creator_id}";
+pub const UPCOMING: &str = "/api/me/upcoming";
 
 pub const BRAND_PRODUCTS: &str = "/api/brands/{brand_id}/products";
 pub const BRAND_ORDERS: &str = "/api/brands/{brand_id}/orders";

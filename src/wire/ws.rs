@@ -69,6 +69,11 @@ pub enum ClientMsg {
     FollowSales {
         token: String,
     },
+    /// A signed-in account's notices (a followed creator going live), on a connection
+    /// that watches no room.
+    Listen {
+        token: String,
+    },
     Comment {
         text: CommentText,
     },
@@ -141,6 +146,7 @@ impl ClientMsg {
     pub const TYPES: &[&str] = &[
         "join",
         "follow_sales",
+        "listen",
         "comment",
         "react",
         "pin",
@@ -159,6 +165,7 @@ impl ClientMsg {
         match self {
             ClientMsg::Join { .. } => "join",
             ClientMsg::FollowSales { .. } => "follow_sales",
+            ClientMsg::Listen { .. } => "listen",
             ClientMsg::Comment { .. } => "comment",
             ClientMsg::React { .. } => "react",
             ClientMsg::Pin { .. } => "pin",
@@ -199,6 +206,10 @@ pub enum ServerMsg {
     FollowingSales { brand_id: BrandId },
     /// One sale of the brand's products, in any room.
     BrandSale(Box<BrandSale>),
+    /// The connection receives the account's notices.
+    Listening { account_id: AccountId },
+    /// Private: a creator the account follows went live in this room.
+    GoingLive { room: Box<RoomCard> },
     /// The request named in `request` failed and changed nothing (except where the code
     /// says otherwise, e.g. `payment_unavailable` keeps the hold for a retry).
     Error {

@@ -500,6 +500,11 @@ fn rest_table() -> Vec<Row> {
         row(M::DELETE, WALLET_PAYMENT_METHOD, Nothing,       B::None,         [401, 204, 204, 204, 204, 204, 204, 204]),
         row(M::PUT,    WALLET_SHIPPING_ADDRESS, Nothing,     B::Address,      [401, 200, 200, 200, 200, 200, 200, 200]),
         row(M::DELETE, WALLET_SHIPPING_ADDRESS, Nothing,     B::None,         [401, 204, 204, 204, 204, 204, 204, 204]),
+        // Follows are the caller's own too; the host cannot follow themselves.
+        row(M::GET,    FOLLOWS,          Nothing,            B::None,         [401, 200, 200, 200, 200, 200, 200, 200]),
+        row(M::PUT,    FOLLOW,           Host,               B::None,         [401, 204, 204, 400, 204, 204, 204, 204]),
+        row(M::DELETE, FOLLOW,           Host,               B::None,         [401, 204, 204, 204, 204, 204, 204, 204]),
+        row(M::GET,    UPCOMING,         Nothing,            B::None,         [401, 200, 200, 200, 200, 200, 200, 200]),
         row(M::GET,    BRAND_PRODUCTS,   BrandA,             B::None,         all(200)),
         row(M::POST,   BRAND_PRODUCTS,   BrandA,             B::NewProduct,   [401, 403, 403, 403, 403, 201, 403, 403]),
         row(M::GET,    BRAND_ORDERS,     BrandA,             B::None,         [401, 403, 403, 403, 403, 200, 403, 200]),
@@ -789,6 +794,7 @@ const IN_THE_ROOM: [Who; 6] = [Who::Guest, Who::Viewer, Who::Host, Who::OtherCre
 enum Reply {
     Snapshot,
     FollowingSales,
+    Listening,
     /// A room event of this kind, to everyone in the room (the sender included).
     Event(&'static str),
     /// The reaction counted in the next tick.
@@ -847,6 +853,7 @@ fn ws_row(msg: &ClientMsg) -> WsRow {
         ClientMsg::FollowSales { .. } => {
             row(FollowingSales, [UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, G, FORBIDDEN], ALREADY_JOINED)
         }
+        ClientMsg::Listen { .. } => row(Listening, [UNAUTHENTICATED, G, G, G, G, G], ALREADY_JOINED),
         ClientMsg::Comment { .. } => row(Event("comment"), NOT_JOINED, [G; 6]),
         ClientMsg::React { .. } => row(Reactions, NOT_JOINED, [G; 6]),
         ClientMsg::Pin { .. } => row(Event("pinned"), NOT_JOINED, host_only),
@@ -873,6 +880,7 @@ fn ws_samples(world: &World, who: Who, n: usize) -> Vec<ClientMsg> {
             epoch: None,
         },
         ClientMsg::FollowSales { token: world.token(who).unwrap_or("no-such-session").to_owned() },
+        ClientMsg::Listen { token: world.token(who).unwrap_or("no-such-session").to_owned() },
         ClientMsg::Comment { text: "hello".try_into().unwrap() },
         ClientMsg::React { reaction: livecart::domain::Reaction::Fire },
         ClientMsg::Pin { product_id },
@@ -900,6 +908,7 @@ fn is_reply(granted: Reply, msg: &ServerMsg) -> bool {
     match (granted, msg) {
         (Reply::Snapshot, ServerMsg::Snapshot(_))
         | (Reply::FollowingSales, ServerMsg::FollowingSales { .. })
+        | (Reply::Listening, ServerMsg::Listening { .. })
         | (Reply::Product, ServerMsg::Product { .. })
         | (Reply::Cart, ServerMsg::Cart { .. })
         | (Reply::OrderConfirmed, ServerMsg::OrderConfirmed { .. }) => true,

@@ -1040,6 +1040,7 @@ fn frames(w: &World) -> BoxedStrategy<Frame> {
             ],
         ),
         ("follow_sales", vec![required("token", token())]),
+        ("listen", vec![required("token", token())]),
         ("comment", vec![required("text", text(1, 300))]),
         (
             "react",

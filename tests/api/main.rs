@@ -10,6 +10,7 @@ mod authz;
 mod checkout;
 mod cluster;
 mod contract;
+mod follows;
 mod fuzz;
 mod history;
 mod limits;

@@ -1,6 +1,6 @@
-use crate::helpers::{TestApp, WAIT};
-use futures_util::StreamExt;
+use crate::helpers::TestApp;
 use livecart::wire::routes;
+use livecart::wire::ws::{ClientMsg, ServerMsg};
 use serde_json::Value;
 
 #[tokio::test]
@@ -44,26 +44,26 @@ async fn metrics_are_served_on_their_own_listener() {
     assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (404, Some("not_found")));
 }
 
+/// Room viewers, sales feeds and notices connections are all told to reconnect.
 #[tokio::test]
 async fn shutdown_tells_viewers_to_reconnect() {
     let app = TestApp::spawn().await;
     let scene = app.live_room(&[3]).await;
-    let (ws, _) = app.viewer(scene.room, None).await;
+    let (viewer, _) = app.viewer(scene.room, None).await;
+    let mut feed = app.ws().await;
+    feed.send(&ClientMsg::FollowSales { token: scene.brand.token.clone() }).await;
+    feed.recv_until(|m| matches!(m, ServerMsg::FollowingSales { .. }).then_some(())).await;
+    let mut notices = app.ws().await;
+    notices.send(&ClientMsg::Listen { token: scene.creator.token.clone() }).await;
+    notices.recv_until(|m| matches!(m, ServerMsg::Listening { .. }).then_some(())).await;
     app.state.shutdown.cancel();
-    let mut stream = ws.into_stream();
-    let code = tokio::time::timeout(WAIT, async {
-        while let Some(Ok(msg)) = stream.next().await {
-            match msg {
-                tokio_tungstenite::tungstenite::Message::Close(frame) => return frame.map(|f| u16::from(f.code)),
-                tokio_tungstenite::tungstenite::Message::Text(text) => crate::helpers::contract().check_server(&text),
-                _ => {}
-            }
-        }
-        None
-    })
-    .await
-    .expect("closed in time");
-    assert_eq!(code, Some(1012));
+    for (mut ws, reason) in [
+        (viewer, "server restarting: reconnect with since"),
+        (feed, "server restarting: reconnect"),
+        (notices, "server restarting: reconnect"),
+    ] {
+        assert_eq!(ws.closed().await, Some((1012, reason.to_owned())));
+    }
 }
 
 /// The demo's product images are real SVG files; a missing file is a 404 (not the app's
