@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use axum::extract::ws::Utf8Bytes;
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
@@ -68,12 +69,12 @@ const NOTICE_CHANNEL: &str = "notices:";
 /// The one channel every node listens on for notices.
 const ALL: &str = "all";
 
-/// What travels on `notices:all`: the frame and whom it is for.
+/// What travels on `notices:all`: the frame and whom it is for. (The frame is JSON in a
+/// JSON string, so it is escaped and cannot be borrowed when read.)
 #[derive(Serialize, Deserialize)]
 struct Message<'a> {
     to: Vec<AccountId>,
-    #[serde(borrow)]
-    frame: &'a str,
+    frame: Cow<'a, str>,
 }
 
 /// Channel `notices:all` carries every notice to every node, which hands it to the
@@ -96,7 +97,7 @@ impl Notices for RedisNotices {
     async fn notify(&self, accounts: &[AccountId], frame: &str) -> Result<(), BusError> {
         let channel = self.redis.key(&format!("{NOTICE_CHANNEL}{ALL}"));
         for to in accounts.chunks(ACCOUNTS_PER_MESSAGE) {
-            let message = serde_json::to_string(&Message { to: to.to_vec(), frame })?;
+            let message = serde_json::to_string(&Message { to: to.to_vec(), frame: Cow::Borrowed(frame) })?;
             self.redis.conn().publish::<_, _, ()>(&channel, message).await?;
         }
         Ok(())
@@ -117,7 +118,7 @@ impl Listener for NoticeListener {
 
     fn message(&self, _name: &str, payload: &[u8]) {
         if let Ok(message) = serde_json::from_slice::<Message>(payload) {
-            let frame = Utf8Bytes::from(message.frame.to_owned());
+            let frame = Utf8Bytes::from(message.frame.into_owned());
             for account in message.to {
                 self.0.send(account, frame.clone());
             }
