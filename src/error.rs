@@ -37,6 +37,9 @@ pub enum Code {
     RoomNotLive,
     NotInLineup,
     DropRunning,
+    GiveawayRunning,
+    GiveawayClosed,
+    NotEligible,
     SoldOut,
     CartEmpty,
     MixedCurrency,
@@ -60,7 +63,7 @@ pub enum Code {
 impl Code {
     /// Every code, in the order of docs/protocol.md, section 7 (the AsyncAPI document lists
     /// them from here; a test compares this list with that section).
-    pub const ALL: [Code; 34] = [
+    pub const ALL: [Code; 37] = [
         Code::MalformedJson,
         Code::FrameTooLarge,
         Code::UnknownMessage,
@@ -77,6 +80,9 @@ impl Code {
         Code::RoomNotLive,
         Code::NotInLineup,
         Code::DropRunning,
+        Code::GiveawayRunning,
+        Code::GiveawayClosed,
+        Code::NotEligible,
         Code::SoldOut,
         Code::HoldExpired,
         Code::CheckoutInProgress,
@@ -115,6 +121,9 @@ impl Code {
             Code::RoomNotLive => "room_not_live",
             Code::NotInLineup => "not_in_lineup",
             Code::DropRunning => "drop_running",
+            Code::GiveawayRunning => "giveaway_running",
+            Code::GiveawayClosed => "giveaway_closed",
+            Code::NotEligible => "not_eligible",
             Code::SoldOut => "sold_out",
             Code::CartEmpty => "cart_empty",
             Code::MixedCurrency => "mixed_currency",
@@ -145,7 +154,7 @@ impl Code {
             | Code::CartEmpty
             | Code::MixedCurrency => StatusCode::BAD_REQUEST,
             Code::Unauthenticated | Code::BadCredentials => StatusCode::UNAUTHORIZED,
-            Code::Forbidden => StatusCode::FORBIDDEN,
+            Code::Forbidden | Code::NotEligible => StatusCode::FORBIDDEN,
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::Conflict
             | Code::NotJoined
@@ -153,6 +162,8 @@ impl Code {
             | Code::RoomNotLive
             | Code::NotInLineup
             | Code::DropRunning
+            | Code::GiveawayRunning
+            | Code::GiveawayClosed
             | Code::SoldOut
             | Code::HoldExpired
             | Code::CheckoutInProgress
@@ -355,6 +366,9 @@ impl From<RoomError> for ApiError {
             RoomError::NotLive => Code::RoomNotLive,
             RoomError::NotInLineup => Code::NotInLineup,
             RoomError::DropRunning => Code::DropRunning,
+            RoomError::GiveawayRunning => Code::GiveawayRunning,
+            RoomError::GiveawayClosed => Code::GiveawayClosed,
+            RoomError::NotEligible(_) => Code::NotEligible,
             RoomError::RateLimited => Code::RateLimited,
             RoomError::SignInFirst => Code::Unauthenticated,
             RoomError::StreamElsewhere(_) => Code::StreamElsewhere,

@@ -8,6 +8,7 @@ mod campaigns;
 mod creators;
 mod extract;
 mod follows;
+mod giveaways;
 mod health;
 mod ice;
 mod media;
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .merge(orders::router())
         .merge(wallet::router())
         .merge(follows::router())
+        .merge(giveaways::router())
         .merge(campaigns::router())
         .merge(reports::router())
         .merge(payments::router())

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Bounds on a drop's length: long enough to announce, short enough to stay a drop.
-pub const DROP_SECS: std::ops::RangeInclusive<i64> = crate::domain::DropSecs::RANGE;
+pub const DROP_SECS: std::ops::RangeInclusive<i64> = crate::domain::WindowSecs::RANGE;
 
 /// Who asks to join a room.
 pub enum Joiner {
@@ -213,6 +213,10 @@ impl Rooms {
         }
         if let Some(drop) = self.store.live_drop(room_id).await? {
             self.end_drop(room_id, drop.id).await?;
+        }
+        // The show is over, so are its entries: the giveaway is drawn now.
+        if let Some(giveaway) = self.store.open_giveaway(room_id).await? {
+            self.draw_giveaway(room_id, giveaway.id).await?;
         }
         self.media.close_room(room_id).await;
         self.events.publish(room_id, &RoomEvent::RoomEnded).await?;

@@ -1,6 +1,7 @@
 //! A room as this node serves it, loaded from the database and the bus's shared history
 //! on first use.
 
+use super::giveaway::giveaway_card;
 use super::hub::Seat;
 use super::live::LiveRoom;
 use super::state::{RoomState, ShowSales};
@@ -85,6 +86,8 @@ impl Rooms {
             }
             drop => state.drop = drop,
         }
+        // Likewise for the giveaway: the database says which one is open.
+        state.giveaway = self.store.open_giveaway(id).await?.as_ref().map(giveaway_card);
         state.co_host = terms.co_host;
         state.disclosure = terms.disclosure;
         // A stream outlives the room's stay in this node's memory: ask the media layer

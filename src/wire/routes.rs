@@ -45,6 +45,7 @@ pub const ROOM_REPORT: &str = "/api/rooms/{room_id}/report";
 pub const ROOM_CO_HOST: &str = "/api/rooms/{room_id}/co-host";
 /// Checks out the caller's cart in the room (as the WebSocket `checkout` does).
 pub const ROOM_CHECKOUT: &str = "/api/rooms/{room_id}/checkout";
+pub const GIVEAWAY: &str = "/api/giveaways/{giveaway_id}";
 /// WHIP (RFC 9725): the host publishes the room's stream.
 pub const WHIP: &str = "/api/rooms/{room_id}/whip";
 pub const WHIP_SESSION: &str = "/api/rooms/{room_id}/whip/{session_id}";

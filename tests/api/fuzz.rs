@@ -1060,6 +1060,18 @@ fn frames(w: &World) -> BoxedStrategy<Frame> {
                 required("duration_secs", int(10, 3_600)),
             ],
         ),
+        (
+            "start_giveaway",
+            vec![
+                required("prize", text(1, 120)),
+                required(
+                    "entry",
+                    field(pick(&["signed_in", "followers", "buyers"]), pick(&["everyone", "Buyers", ""])),
+                ),
+                required("duration_secs", int(10, 3_600)),
+            ],
+        ),
+        ("enter_giveaway", vec![required("giveaway_id", field(int(1, 3), pick(&["0", "-1"])))]),
         ("end_room", vec![]),
         ("view_product", vec![required("product_id", product())]),
         ("cart_add", vec![required("product_id", product()), required("quantity", int(1, 99))]),

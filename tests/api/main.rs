@@ -12,6 +12,7 @@ mod cluster;
 mod contract;
 mod follows;
 mod fuzz;
+mod giveaways;
 mod history;
 mod limits;
 mod media;
