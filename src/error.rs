@@ -41,6 +41,7 @@ pub enum Code {
     GiveawayClosed,
     NotEligible,
     SoldOut,
+    DropLimit,
     CartEmpty,
     MixedCurrency,
     PaymentDeclined,
@@ -63,7 +64,7 @@ pub enum Code {
 impl Code {
     /// Every code, in the order of docs/protocol.md, section 7 (the AsyncAPI document lists
     /// them from here; a test compares this list with that section).
-    pub const ALL: [Code; 37] = [
+    pub const ALL: [Code; 38] = [
         Code::MalformedJson,
         Code::FrameTooLarge,
         Code::UnknownMessage,
@@ -84,6 +85,7 @@ impl Code {
         Code::GiveawayClosed,
         Code::NotEligible,
         Code::SoldOut,
+        Code::DropLimit,
         Code::HoldExpired,
         Code::CheckoutInProgress,
         Code::NoSavedPaymentMethod,
@@ -125,6 +127,7 @@ impl Code {
             Code::GiveawayClosed => "giveaway_closed",
             Code::NotEligible => "not_eligible",
             Code::SoldOut => "sold_out",
+            Code::DropLimit => "drop_limit",
             Code::CartEmpty => "cart_empty",
             Code::MixedCurrency => "mixed_currency",
             Code::PaymentDeclined => "payment_declined",
@@ -165,6 +168,7 @@ impl Code {
             | Code::GiveawayRunning
             | Code::GiveawayClosed
             | Code::SoldOut
+            | Code::DropLimit
             | Code::HoldExpired
             | Code::CheckoutInProgress
             | Code::NoSavedPaymentMethod
@@ -329,6 +333,7 @@ impl From<CommerceError> for ApiError {
             CommerceError::RoomNotLive => Code::RoomNotLive,
             CommerceError::NotInLineup => Code::NotInLineup,
             CommerceError::SoldOut { .. } => Code::SoldOut,
+            CommerceError::DropLimit { .. } => Code::DropLimit,
             CommerceError::CartEmpty => Code::CartEmpty,
             CommerceError::MixedCurrency => Code::MixedCurrency,
             CommerceError::PaymentDeclined(_) => Code::PaymentDeclined,

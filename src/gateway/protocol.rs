@@ -178,6 +178,7 @@ mod tests {
                     ("quantity", Range(1, 1_000_000_000), Required),
                     ("price", Range(0, 100_000_000_000), Optional),
                     ("duration_secs", Range(10, 3_600), Required),
+                    ("per_buyer", Range(1, 99), Optional),
                 ],
             ),
             (
@@ -223,8 +224,8 @@ mod tests {
                 ClientMsg::React { reaction: _ } => ("react", vec!["reaction"]),
                 ClientMsg::Pin { product_id: _ } => ("pin", vec!["product_id"]),
                 ClientMsg::Unpin {} => ("unpin", vec![]),
-                ClientMsg::StartDrop { product_id: _, quantity: _, price: _, duration_secs: _ } => {
-                    ("start_drop", vec!["product_id", "quantity", "price", "duration_secs"])
+                ClientMsg::StartDrop { product_id: _, quantity: _, price: _, duration_secs: _, per_buyer: _ } => {
+                    ("start_drop", vec!["product_id", "quantity", "price", "duration_secs", "per_buyer"])
                 }
                 ClientMsg::StartGiveaway { prize: _, entry: _, duration_secs: _ } => {
                     ("start_giveaway", vec!["prize", "entry", "duration_secs"])

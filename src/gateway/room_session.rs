@@ -132,8 +132,8 @@ async fn dispatch(
         ClientMsg::React { reaction } => return Ok(rooms.react(room, reaction)?),
         ClientMsg::Pin { product_id } => return Ok(rooms.pin(room, viewer, product_id).await?),
         ClientMsg::Unpin {} => return Ok(rooms.unpin(room, viewer).await?),
-        ClientMsg::StartDrop { product_id, quantity, price, duration_secs } => {
-            let req = DropRequest { product: product_id, quantity, price, duration_secs };
+        ClientMsg::StartDrop { product_id, quantity, price, duration_secs, per_buyer } => {
+            let req = DropRequest { product: product_id, quantity, price, duration_secs, per_buyer };
             return Ok(rooms.start_drop(room, viewer, req).await?);
         }
         ClientMsg::StartGiveaway { prize, entry, duration_secs } => {

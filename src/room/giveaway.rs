@@ -95,6 +95,7 @@ impl Rooms {
             commitment: card.commitment,
             closes_at: card.closes_at,
             status: GiveawayStatus::Open,
+            entry_count: self.store.giveaway_entry_count(id).await?,
             seed: None,
             entries: None,
             winner: None,

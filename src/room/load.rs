@@ -8,8 +8,9 @@ use super::state::{RoomState, ShowSales};
 use super::{RoomResult, Rooms};
 use crate::accounts::host_card;
 use crate::bus::parse_event;
-use crate::domain::{Money, Refusal, RoomId};
-use crate::wire::ws::{DropCard, RECENT_SALES, RoomCard};
+use crate::commerce::checkout::drop_card;
+use crate::domain::{Refusal, RoomId};
+use crate::wire::ws::{RECENT_SALES, RoomCard};
 use std::sync::Arc;
 
 impl Rooms {
@@ -42,14 +43,7 @@ impl Rooms {
         let drop = match self.store.live_drop(id).await? {
             Some(d) => {
                 let product = lineup.iter().find(|p| p.id == d.product_id).ok_or(Refusal::NotFound("drop product"))?;
-                Some(DropCard {
-                    id: d.id,
-                    product_id: d.product_id,
-                    quantity: d.quantity,
-                    remaining: d.remaining,
-                    price: Money::new(d.price.unwrap_or(product.price), product.currency),
-                    ends_at: d.ends_at,
-                })
+                Some(drop_card(&d, product))
             }
             None => None,
         };

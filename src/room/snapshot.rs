@@ -156,6 +156,7 @@ mod tests {
                 remaining: 1_000_000_000,
                 price: money,
                 ends_at: UnixMs(i64::MAX),
+                per_buyer: Some(99),
             }),
             giveaway: Some(GiveawayCard {
                 id: crate::domain::GiveawayId::try_from(i64::MAX).unwrap(),

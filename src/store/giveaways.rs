@@ -192,6 +192,14 @@ impl Store {
         self.giveaway(id).await
     }
 
+    pub async fn giveaway_entry_count(&self, id: GiveawayId) -> Result<i64, sqlx::Error> {
+        let row = sqlx::query("select count(*) as n from giveaway_entries where giveaway_id = $1")
+            .bind(id.get())
+            .fetch_one(&self.pool)
+            .await?;
+        row.try_get("n")
+    }
+
     /// Whether `account` has a paid order in the room (a giveaway for buyers).
     pub async fn bought_in_room(&self, account: AccountId, room: RoomId) -> Result<bool, sqlx::Error> {
         let row =

@@ -41,7 +41,7 @@ pub use payments::{
 pub use promo::{NewPromo, PromoCreated, PromoRow, PromoScope};
 pub use refusals::RefusalRow;
 pub use reports::{Aggregates, CampaignCreator, CodeUses, GroupBy, ReportRoom, ReportScope, RoomSet};
-pub use rooms::{DropRow, RoomRow};
+pub use rooms::{DropRow, NewDrop, RoomRow};
 pub use test_cards::TestCardCharge;
 pub use wallet::SavedMethodRow;
 

@@ -486,6 +486,8 @@ pub struct GiveawayView {
     pub closes_at: UnixMs,
     /// `open` while entries are taken, `drawn` after.
     pub status: GiveawayStatus,
+    /// Accounts entered so far (while open), or drawn from.
+    pub entry_count: i64,
     /// Hex, revealed by the draw; `None` while open.
     pub seed: Option<String>,
     /// The entries the draw was made from, account ids ascending; `None` while open.

@@ -99,6 +99,10 @@ pub enum ClientMsg {
         #[serde(deserialize_with = "through::<WindowSecs, _>")]
         #[schema(value_type = WindowSecs)]
         duration_secs: i64,
+        /// At most this many units per buyer (1 to 99); absent or null: no limit.
+        #[serde(default, deserialize_with = "through_optional::<Quantity, _>")]
+        #[schema(value_type = Option<Quantity>)]
+        per_buyer: Option<i64>,
     },
     /// Host only: a provably fair giveaway in the room (docs/protocol.md, 4.14).
     StartGiveaway {
@@ -404,6 +408,8 @@ pub struct DropCard {
     pub remaining: i64,
     pub price: Money,
     pub ends_at: UnixMs,
+    /// Units one buyer may have of the drop over all their orders; `None`: no limit.
+    pub per_buyer: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -910,7 +910,7 @@ fn ws_samples(world: &World, who: Who, n: usize) -> Vec<ClientMsg> {
         ClientMsg::React { reaction: livecart::domain::Reaction::Fire },
         ClientMsg::Pin { product_id },
         ClientMsg::Unpin {},
-        ClientMsg::StartDrop { product_id, quantity: 1, price: None, duration_secs: 60 },
+        ClientMsg::StartDrop { product_id, quantity: 1, price: None, duration_secs: 60, per_buyer: None },
         ClientMsg::EndRoom {},
         ClientMsg::StartGiveaway {
             prize: "A serum".try_into().unwrap(),

@@ -1058,6 +1058,7 @@ fn frames(w: &World) -> BoxedStrategy<Frame> {
                 required("quantity", int(1, 10)),
                 optional("price", int(0, 100_000_000_000)),
                 required("duration_secs", int(10, 3_600)),
+                optional("per_buyer", int(1, 99)),
             ],
         ),
         (

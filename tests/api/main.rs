@@ -10,6 +10,7 @@ mod authz;
 mod checkout;
 mod cluster;
 mod contract;
+mod drop_limits;
 mod follows;
 mod fuzz;
 mod giveaways;
