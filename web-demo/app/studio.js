@@ -572,7 +572,14 @@ $('drop-form').addEventListener('submit', (event) => {
     }
   }
   clearError();
-  const drop = { productId: product.id, quantity: Number($('drop-quantity').value), price, durationSecs: Number($('drop-duration').value) };
+  const perBuyer = $('drop-per-buyer').value.trim() ? Number($('drop-per-buyer').value) : null;
+  const drop = {
+    productId: product.id,
+    quantity: Number($('drop-quantity').value),
+    price,
+    durationSecs: Number($('drop-duration').value),
+    perBuyer,
+  };
   if (!room.conn.startDrop(drop)) showError('Start drop: not connected; try again in a moment.');
   else setState($('drop-status'), 'busy', 'Starting the drop…');
 });

@@ -876,7 +876,7 @@ function renderPinned() {
   const banner = o.drop
     ? h('div', { class: 'drop-banner', id: 'drop-info' },
       icon('bolt', { size: 18 }),
-      h('span', {}, `Drop: ${o.drop.remaining} of ${o.drop.quantity} left`),
+      h('span', {}, `Drop: ${o.drop.remaining} of ${o.drop.quantity} left${o.drop.per_buyer ? `, ${o.drop.per_buyer} per buyer` : ''}`),
       h('span', { class: 'clock' }, h('span', { class: 'sr-only' }, 'ends in '), h('span', { id: 'drop-countdown' }, countdown(o.drop.ends_at - Date.now()))),
       h('progress', { max: o.drop.quantity, value: o.drop.remaining, 'aria-label': 'Units left in the drop' }))
     : room.dropSoldOut === product.id

@@ -296,11 +296,19 @@ export class RoomConnection extends Emitter {
   }
 
   /**
-   * @param {{productId: number, quantity: number, price?: number | null, durationSecs: number}} drop
-   *   `price` in minor units; null or absent for the catalogue price
+   * @param {{productId: number, quantity: number, price?: number | null, durationSecs: number, perBuyer?: number | null}} drop
+   *   `price` in minor units; null or absent for the catalogue price. `perBuyer`: at most
+   *   this many units per buyer (1–99); null or absent for no limit
    */
-  startDrop({ productId, quantity, price = null, durationSecs }) {
-    return this.send({ type: 'start_drop', product_id: productId, quantity, price, duration_secs: durationSecs });
+  startDrop({ productId, quantity, price = null, durationSecs, perBuyer = null }) {
+    return this.send({
+      type: 'start_drop',
+      product_id: productId,
+      quantity,
+      price,
+      duration_secs: durationSecs,
+      per_buyer: perBuyer,
+    });
   }
 
   endRoom() {

@@ -75,6 +75,7 @@
  * @property {number} remaining
  * @property {Money} price
  * @property {number} ends_at Unix milliseconds.
+ * @property {number | null} per_buyer Units one buyer may have of the drop (null: no limit).
  */
 
 /**
@@ -352,7 +353,7 @@
 /** @typedef {{type: 'react', reaction: Reaction}} ReactMessage */
 /** @typedef {{type: 'pin', product_id: number}} PinMessage */
 /** @typedef {{type: 'unpin'}} UnpinMessage */
-/** @typedef {{type: 'start_drop', product_id: number, quantity: number, price?: number | null, duration_secs: number}} StartDropMessage */
+/** @typedef {{type: 'start_drop', product_id: number, quantity: number, price?: number | null, duration_secs: number, per_buyer?: number | null}} StartDropMessage */
 /**
  * Host only: `prize` 1–120 characters, `duration_secs` 10 to 3,600.
  * @typedef {{type: 'start_giveaway', prize: string, entry: EntryRule, duration_secs: number}} StartGiveawayMessage
@@ -384,7 +385,7 @@
  *   | 'cart_empty' | 'mixed_currency' | 'unauthenticated' | 'bad_credentials' | 'forbidden'
  *   | 'not_found' | 'conflict' | 'not_joined' | 'already_joined' | 'room_not_live'
  *   | 'not_in_lineup' | 'drop_running' | 'giveaway_running' | 'giveaway_closed'
- *   | 'not_eligible' | 'sold_out' | 'hold_expired' | 'checkout_in_progress'
+ *   | 'not_eligible' | 'sold_out' | 'drop_limit' | 'hold_expired' | 'checkout_in_progress'
  *   | 'idempotency_mismatch' | 'promo_code_invalid' | 'promo_code_expired'
  *   | 'promo_code_used_up' | 'promo_code_not_applicable' | 'rate_limited'
  *   | 'too_many_connections' | 'payment_declined' | 'payment_unavailable' | 'not_streaming'
