@@ -21,7 +21,8 @@
 //!    claims; memory or Redis), [`store`] (SQLite or PostgreSQL), [`redis`] (the shared
 //!    connection), [`media`] (the SFU: WHIP in, WHEP out); [`config`] (typed settings).
 //! 5. Values: [`domain`] (typed values, parsed once at the edge), [`wire`] (every message
-//!    and route clients speak), and [`telemetry`] (logs and metrics).
+//!    and route clients speak), [`telemetry`] (logs and metrics), and [`malloc`] (the C
+//!    allocator's settings, applied first in `main`).
 
 pub mod accounts;
 pub mod analytics;
@@ -33,6 +34,7 @@ pub mod domain;
 pub mod error;
 pub mod gateway;
 pub mod http;
+pub mod malloc;
 pub mod media;
 pub mod peer;
 pub mod redis;
@@ -60,12 +62,13 @@ pub async fn serve_metrics(
     axum::serve(listener, router).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
 }
 
-/// Serves `state` on `listener` until `state.shutdown` is cancelled, with the room ticker
-/// and the hold sweeper running beside it. In-flight requests finish before it returns.
+/// Serves `state` on `listener` until `state.shutdown` is cancelled, with the room ticker,
+/// the hold sweeper and the metrics upkeep running beside it. In-flight requests finish before it returns.
 pub async fn run(listener: TcpListener, state: AppState) -> std::io::Result<()> {
     let ticker = tokio::spawn(state.rooms.clone().run_ticker(state.shutdown.clone()));
     let sweeper = tokio::spawn(state.commerce.clone().run_sweeper(state.config.tick, state.shutdown.clone()));
     let announcer = tokio::spawn(state.rooms.clone().announce_streams(state.shutdown.clone()));
+    let upkeep = tokio::spawn(telemetry::run_upkeep(state.shutdown.clone()));
     // Every request carries its peer's address (`ConnectInfo`), for handlers that count
     // per client (login back-off, guests).
     let limits = serve::Limits::from_config(&state.config);
@@ -75,6 +78,6 @@ pub async fn run(listener: TcpListener, state: AppState) -> std::io::Result<()> 
         tracing::warn!("shutdown: checkouts still running after the drain period");
     }
     state.analytics.finish().await;
-    let _ = tokio::join!(ticker, sweeper, announcer);
+    let _ = tokio::join!(ticker, sweeper, announcer, upkeep);
     served
 }

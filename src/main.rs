@@ -35,6 +35,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    livecart::malloc::pin_mmap_threshold();
     let cli = Cli::parse();
     livecart::telemetry::init_tracing(cli.config.log_json);
     match run(cli).await {

@@ -17,7 +17,8 @@
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::future::Future;
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 pub fn init_tracing(json: bool) {
@@ -43,6 +44,25 @@ pub fn metrics() -> &'static PrometheusHandle {
         let _ = metrics::set_global_recorder(recorder);
         handle
     })
+}
+
+/// How often recorded histogram samples are folded into their buckets.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Folds histogram samples into their buckets every [`UPKEEP_EVERY`] until `shutdown`.
+/// The recorder keeps every raw sample until the next render or upkeep, and a recorder
+/// built with `build_recorder` runs no upkeep of its own: on a node nobody scrapes (or
+/// whose scraper stopped), `livecart_flush_seconds` alone held 8 bytes per flush for
+/// good, 15 MiB after two minutes of 2,000 viewers and growing with the show.
+pub async fn run_upkeep(shutdown: CancellationToken) {
+    let handle = metrics();
+    let mut every = tokio::time::interval(UPKEEP_EVERY);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => handle.run_upkeep(),
+        }
+    }
 }
 
 /// Runs `fut` and records how long it took under `metric{op}`.

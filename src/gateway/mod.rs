@@ -76,7 +76,10 @@ async fn serve(socket: WebSocket, state: AppState, admission: Arc<Admission>, cl
     let caps = join::Caps { admission: &admission, client };
     // The pass keeps the connection's place under its account's or address's cap for as
     // long as the session runs.
-    match join::first_frame(socket, &state, caps).await {
+    // The join (authentication, loading the room, the snapshot) is boxed: its state is far
+    // larger than a joined session's, and inline it would be part of every connection's
+    // task for as long as the connection lives.
+    match Box::pin(join::first_frame(socket, &state, caps)).await {
         Some((socket, join::Joined::Room(session), _pass)) => {
             // Every log line of the session says which room and which viewer it is about.
             let span = tracing::info_span!("ws", room = %session.room.id, viewer = %session.viewer.who.key);

@@ -81,7 +81,9 @@ pub async fn run(socket: WebSocket, state: AppState, session: RoomSession) {
                     let request = decoded.as_ref().ok().map(ClientMsg::kind);
                     metrics::counter!("livecart_client_messages_total", "type" => request.unwrap_or("invalid")).increment(1);
                     let handled = match decoded {
-                        Ok(msg) => dispatch(&state, &room, &viewer, msg, &replies, &checkouts).await,
+                        // Boxed: inline, the largest request's state (a cart change, a
+                        // drop) would sit in every connection's task between messages.
+                        Ok(msg) => Box::pin(dispatch(&state, &room, &viewer, msg, &replies, &checkouts)).await,
                         Err(e) => Err(e),
                     };
                     if let Err(e) = handled {
@@ -241,9 +243,12 @@ async fn send_loop(
     opening: Opening,
     mut inbox: Inbox,
 ) {
-    let mut out = Outbox { batch: vec![frame(&opening.first)], seq: opening.seq };
-    out.batch.extend(opening.replay.into_iter().map(|(_, f)| Message::Text(f)));
-    let mut frames = opening.frames;
+    // Taken apart so the snapshot is dropped once serialised: a field left in `opening`
+    // would live (lineup, comments, cart) as long as the connection.
+    let Opening { first, replay, seq, mut frames } = opening;
+    let mut out = Outbox { batch: vec![frame(&first)], seq };
+    drop(first);
+    out.batch.extend(replay.into_iter().map(|(_, f)| Message::Text(f)));
     loop {
         let mut resync = false;
         if out.batch.is_empty() {

@@ -1,0 +1,52 @@
+//! Process-wide settings of the C allocator, applied once at the start of `main`.
+
+/// Blocks of 128 KiB and more get a mapping of their own, returned to the system when
+/// freed: glibc's documented default, pinned.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MMAP_THRESHOLD: i32 = 128 * 1024;
+
+/// Pins glibc's mmap threshold at its default. Left to itself, glibc raises the threshold
+/// to the size of the largest mapped block freed so far (up to 32 MiB), after which
+/// blocks that size come from the per-thread arenas and stay there once freed. Each
+/// Argon2 hash (a sign-up, a login) allocates and frees 19 MiB of scratch on a blocking
+/// thread, so after a few hundred sign-ups every arena (up to 8 per core) held two or
+/// three of them: about 1 GiB resident that no viewer used (the `audience` soak, README
+/// "Soak"). Pinned, the scratch is unmapped as soon as a hash finishes.
+///
+/// Call it before anything allocates large blocks. An operator's `MALLOC_MMAP_THRESHOLD_`
+/// is left to win; other C libraries have no such knob and this does nothing there.
+pub fn pin_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+        // SAFETY: mallopt takes two integers and changes allocator settings only; glibc
+        // applies them under its own lock.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+        }
+    }
+}
+
+#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
+mod tests {
+    use super::*;
+
+    /// Bytes in blocks that have a mapping of their own.
+    fn mapped_bytes() -> usize {
+        // SAFETY: mallinfo2 only reads the allocator's statistics.
+        unsafe { libc::mallinfo2() }.hblkhd
+    }
+
+    #[test]
+    fn a_block_the_size_of_argon2_scratch_is_mapped_every_time_not_only_the_first() {
+        pin_mmap_threshold();
+        // Unpinned, freeing the first block raises the threshold past its size, and the
+        // second comes from an arena (the mapped total does not grow): the test fails.
+        for round in 0..3 {
+            let before = mapped_bytes();
+            let scratch = vec![1u8; 19 << 20];
+            let mapped = mapped_bytes().saturating_sub(before);
+            assert!(mapped >= scratch.len(), "round {round}: only {mapped} bytes mapped for a 19 MiB block");
+            drop(scratch);
+        }
+    }
+}
