@@ -63,12 +63,13 @@ pub async fn serve_metrics(
 }
 
 /// Serves `state` on `listener` until `state.shutdown` is cancelled, with the room ticker,
-/// the hold sweeper and the metrics upkeep running beside it. In-flight requests finish before it returns.
+/// the hold sweeper, the metrics upkeep and the allocator's release running beside it. In-flight requests finish before it returns.
 pub async fn run(listener: TcpListener, state: AppState) -> std::io::Result<()> {
     let ticker = tokio::spawn(state.rooms.clone().run_ticker(state.shutdown.clone()));
     let sweeper = tokio::spawn(state.commerce.clone().run_sweeper(state.config.tick, state.shutdown.clone()));
     let announcer = tokio::spawn(state.rooms.clone().announce_streams(state.shutdown.clone()));
     let upkeep = tokio::spawn(telemetry::run_upkeep(state.shutdown.clone()));
+    let release = tokio::spawn(malloc::run_release(state.shutdown.clone()));
     // Every request carries its peer's address (`ConnectInfo`), for handlers that count
     // per client (login back-off, guests).
     let limits = serve::Limits::from_config(&state.config);
@@ -78,6 +79,6 @@ pub async fn run(listener: TcpListener, state: AppState) -> std::io::Result<()> 
         tracing::warn!("shutdown: checkouts still running after the drain period");
     }
     state.analytics.finish().await;
-    let _ = tokio::join!(ticker, sweeper, announcer, upkeep);
+    let _ = tokio::join!(ticker, sweeper, announcer, upkeep, release);
     served
 }

@@ -1,4 +1,10 @@
-//! Process-wide settings of the C allocator, applied once at the start of `main`.
+//! Process-wide settings of the C allocator, applied once at the start of `main`, and
+//! the periodic return of the memory it holds free.
+
+use tokio_util::sync::CancellationToken;
+
+/// How often memory freed since is handed back to the system.
+const RELEASE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Blocks of 128 KiB and more get a mapping of their own, returned to the system when
 /// freed: glibc's documented default, pinned.
@@ -26,6 +32,32 @@ pub fn pin_mmap_threshold() {
     }
 }
 
+/// Hands the pages glibc holds free back to the system, in every arena. glibc returns
+/// memory only from the top of each heap; after a crowd leaves, what its connections
+/// freed sits between live blocks and stays resident (about 140 MiB after the 5,000-viewer
+/// soak, with 13 MB live). A trim walks the arenas under their locks: milliseconds for a
+/// heap of this size, so every 30 s costs nothing that shows.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases pages the allocator holds free; it takes its own locks.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Releases free memory every [`RELEASE_EVERY`] until `shutdown`.
+pub async fn run_release(shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(RELEASE_EVERY);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = every.tick() => {
+                tokio::task::spawn_blocking(release_free_memory);
+            }
+        }
+    }
+}
+
 #[cfg(all(test, target_os = "linux", target_env = "gnu"))]
 mod tests {
     use super::*;
@@ -34,6 +66,30 @@ mod tests {
     fn mapped_bytes() -> usize {
         // SAFETY: mallinfo2 only reads the allocator's statistics.
         unsafe { libc::mallinfo2() }.hblkhd
+    }
+
+    /// Resident bytes of this process.
+    fn resident() -> usize {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+        pages * 4096
+    }
+
+    #[test]
+    fn memory_freed_between_live_blocks_goes_back_to_the_system() {
+        // 128 MiB in blocks under the mmap threshold, each followed by a small one that
+        // stays, so glibc cannot give the freed space back from the top of the heap.
+        let (mut freed, mut kept) = (Vec::new(), Vec::new());
+        for _ in 0..2_048 {
+            freed.push(vec![1u8; 64 << 10]);
+            kept.push(vec![1u8; 64]);
+        }
+        drop(freed);
+        let before = resident();
+        release_free_memory();
+        let released = before.saturating_sub(resident());
+        assert!(released > 64 << 20, "only {released} bytes went back of 128 MiB freed");
+        drop(kept);
     }
 
     #[test]
