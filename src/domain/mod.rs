@@ -5,6 +5,7 @@
 //! re-check and never see such a value.
 
 mod ids;
+mod moderation;
 mod money;
 mod promo;
 mod rate;
@@ -14,6 +15,7 @@ mod time;
 mod wallet;
 
 pub use ids::{AccountId, AgreementId, BrandId, CampaignId, DropId, OrderId, ProductId, PromoCodeId, RoomId};
+pub use moderation::{BlockedWords, SlowModeSecs, TimeoutSecs};
 pub use money::{Currency, Money, Price};
 pub use promo::{MaxUses, PercentOff, PromoCode, ShareBps};
 pub use rate::{RateLimit, TokenBucket};

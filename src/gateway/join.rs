@@ -118,6 +118,7 @@ async fn join_room(
         }
     };
     let (room, viewer, opening, seat) = state.rooms.join(room_id, joiner, resume).await?;
+    let ends = ends.with_bans(state.rooms.ban_watches(&room, &viewer));
     // The snapshot is the reply: the session sends it first.
     Ok((Joined::Room(Box::new(RoomSession { room, viewer, opening, seat, ends, notices })), None, pass))
 }

@@ -11,6 +11,7 @@ mod follows;
 mod health;
 mod ice;
 mod media;
+mod moderation;
 mod openapi;
 mod orders;
 mod payments;
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .merge(orders::router())
         .merge(wallet::router())
         .merge(follows::router())
+        .merge(moderation::router())
         .merge(campaigns::router())
         .merge(reports::router())
         .merge(payments::router())

@@ -53,17 +53,25 @@ impl Rooms {
         let viewer = match joiner {
             Joiner::Account(account) => {
                 seat.name(account.id);
+                let is_host = account.id == room.host;
+                let is_moderator = !is_host && self.store.is_moderator(room.host, room.id, account.id).await?;
                 Viewer {
                     display_name: account.display_name.clone(),
-                    is_host: account.id == room.host,
+                    is_host,
+                    is_moderator,
                     who: Who::account(account.id),
                     account: Some(account),
                 }
             }
-            Joiner::Guest(name) => {
-                Viewer { display_name: name.into(), account: None, is_host: false, who: Who::guest() }
-            }
+            Joiner::Guest(name) => Viewer {
+                display_name: name.into(),
+                account: None,
+                is_host: false,
+                is_moderator: false,
+                who: Who::guest(),
+            },
         };
+        self.refuse_banned(&room, &viewer).await?;
         let opening = self.open(&room, &viewer, resume).await?;
         if !viewer.is_host {
             seat.visit(Visit::start(&self.analytics, &self.clock, room.id, viewer.who.clone()));
@@ -76,6 +84,7 @@ impl Rooms {
             return Err(RoomError::NotLive);
         }
         let now = self.clock.now();
+        self.chat_rules_allow(room, viewer, &text, now).await?;
         let bucket = format!("{}:{}", room.id, viewer.who.key);
         if !self.limits.allow(&bucket, self.settings.comment_limit, now).await? {
             return Err(RoomError::RateLimited);
@@ -87,6 +96,7 @@ impl Rooms {
         };
         let event = RoomEvent::Comment(CommentView {
             author: viewer.display_name.clone(),
+            author_key: viewer.who.key.clone(),
             speaker,
             text: text.into(),
             at: now,

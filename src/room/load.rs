@@ -85,6 +85,11 @@ impl Rooms {
             }
             drop => state.drop = drop,
         }
+        // The database, not the fold of a trimmed history, says what moderation holds.
+        state.slow_mode_secs = self.store.chat_rules(id).await?.0;
+        for (who, until) in self.store.timeouts(id, self.clock.now()).await? {
+            state.timeouts.insert(who, until);
+        }
         state.co_host = terms.co_host;
         state.disclosure = terms.disclosure;
         // A stream outlives the room's stay in this node's memory: ask the media layer

@@ -35,7 +35,7 @@ impl Rooms {
     }
 
     pub async fn snapshot(&self, room: &LiveRoom, viewer: &Viewer, reset: bool) -> RoomResult<Opening> {
-        let ((card, rows, pinned, drop, comments, sales, seq, epoch, streaming), frames) =
+        let ((card, rows, pinned, drop, comments, sales, seq, epoch, streaming, slow_mode_secs), frames) =
             room.read_and_subscribe(|s| {
                 let mut card = room.card.clone();
                 card.status = s.status;
@@ -53,6 +53,7 @@ impl Rooms {
                     s.seq,
                     s.epoch.clone(),
                     s.streaming,
+                    s.slow_mode_secs,
                 )
             });
         // Stock is read after subscribing, so any sale it misses arrives as an event.
@@ -75,12 +76,14 @@ impl Rooms {
             reaction_totals: room.reaction_totals(),
             viewers: room.reported_viewers().max(room.viewers()),
             streaming,
+            slow_mode_secs,
             cart,
             you: Participant {
                 display_name: viewer.display_name.clone(),
                 account_id: viewer.account_id(),
                 role: viewer.account.as_ref().map(|a| a.role),
                 is_host: viewer.is_host,
+                is_moderator: viewer.is_moderator,
             },
             seq,
             epoch,
@@ -127,6 +130,7 @@ mod tests {
             seq,
             comment: CommentView {
                 author: name.clone(),
+                author_key: format!("a{}", i64::MAX),
                 speaker: Speaker::Viewer,
                 text: "\n".repeat(CommentText::MAX_CHARS),
                 at: UnixMs(i64::MAX),
@@ -182,12 +186,14 @@ mod tests {
             reaction_totals: crate::domain::Reaction::ALL.iter().map(|r| (*r, u64::MAX)).collect(),
             viewers: u64::MAX,
             streaming: true,
+            slow_mode_secs: crate::domain::SlowModeSecs::RANGE.end().to_owned(),
             cart: Some(CartView { lines: (1..=MAX_CART_LINES as i64).map(line).collect(), total: Some(money) }),
             you: Participant {
                 display_name: name,
                 account_id: Some(AccountId::try_from(i64::MAX).unwrap()),
                 role: Some(crate::domain::Role::Viewer),
                 is_host: false,
+                is_moderator: true,
             },
             seq: u64::MAX,
             epoch: "x".repeat(16),
