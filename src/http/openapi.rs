@@ -1,8 +1,8 @@
 //! The OpenAPI description of the REST API, generated from the handlers and wire types.
 
 use super::{
-    agreements, auth, campaigns, creators, follows, health, ice, media, moderation, orders, payments, products, promo_codes,
-    reports, rooms, wallet,
+    agreements, auth, campaigns, creators, follows, health, ice, media, moderation, orders, payments, products,
+    promo_codes, reports, rooms, wallet,
 };
 use crate::state::AppState;
 use crate::wire::routes;

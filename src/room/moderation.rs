@@ -271,7 +271,12 @@ impl Rooms {
 
     /// Replaces the room's blocked words; this node applies them at once, others within
     /// a second.
-    pub async fn set_blocked_words(&self, room: RoomId, by: &AccountRow, words: Vec<String>) -> RoomResult<Vec<String>> {
+    pub async fn set_blocked_words(
+        &self,
+        room: RoomId,
+        by: &AccountRow,
+        words: Vec<String>,
+    ) -> RoomResult<Vec<String>> {
         let words = BlockedWords::try_from(words)?;
         self.moderated(room, by).await?;
         self.store.set_blocked_words(room, &words).await?;

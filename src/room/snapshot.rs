@@ -35,8 +35,8 @@ impl Rooms {
     }
 
     pub async fn snapshot(&self, room: &LiveRoom, viewer: &Viewer, reset: bool) -> RoomResult<Opening> {
-        let ((card, rows, pinned, drop, comments, sales, seq, epoch, streaming, slow_mode_secs), frames) =
-            room.read_and_subscribe(|s| {
+        let ((card, rows, pinned, drop, comments, sales, seq, epoch, streaming, slow_mode_secs), frames) = room
+            .read_and_subscribe(|s| {
                 let mut card = room.card.clone();
                 card.status = s.status;
                 card.co_host.clone_from(&s.co_host);

@@ -65,7 +65,8 @@ impl Store {
              where m.creator_id = $1 and (m.room_id is null or m.room_id = $2) \
              order by a.display_name, a.id, m.room_id"
         );
-        let rows = sqlx::query(&sql).bind(creator.get()).bind(room.map_or(0, RoomId::get)).fetch_all(&self.pool).await?;
+        let rows =
+            sqlx::query(&sql).bind(creator.get()).bind(room.map_or(0, RoomId::get)).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 let room: Option<i64> = r.try_get("room_id")?;
@@ -76,7 +77,12 @@ impl Store {
 
     /// Whether `account` moderates `creator`'s room `room` (appointed for it, or for all
     /// the creator's rooms).
-    pub async fn is_moderator(&self, creator: AccountId, room: RoomId, account: AccountId) -> Result<bool, sqlx::Error> {
+    pub async fn is_moderator(
+        &self,
+        creator: AccountId,
+        room: RoomId,
+        account: AccountId,
+    ) -> Result<bool, sqlx::Error> {
         let found = sqlx::query(
             "select 1 from moderators where creator_id = $1 and account_id = $2 \
              and (room_id is null or room_id = $3) limit 1",
@@ -167,7 +173,9 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         match row {
-            Some(r) => Ok((r.try_get("slow_mode_secs")?, BlockedWords::from_lines(&r.try_get::<String, _>("blocked_words")?))),
+            Some(r) => {
+                Ok((r.try_get("slow_mode_secs")?, BlockedWords::from_lines(&r.try_get::<String, _>("blocked_words")?)))
+            }
             None => Ok((0, BlockedWords::default())),
         }
     }
