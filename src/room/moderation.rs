@@ -111,6 +111,8 @@ impl Rooms {
             BanScope::Creator => None,
         };
         self.store.ban(room.host, only, &who, by, self.clock.now()).await?;
+        let event = RoomEvent::Banned { seq, author: author.name, author_key: author.key, scope };
+        self.events.publish(room.id, &event).await?;
         for who in who {
             let target = match scope {
                 BanScope::Room => Target::Room { room: room.id, who },

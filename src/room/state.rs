@@ -122,6 +122,7 @@ impl RoomState {
                 self.timeouts.insert(author_key.clone(), *until);
             }
             RoomEvent::SlowMode { secs } => self.slow_mode_secs = *secs,
+            RoomEvent::Banned { .. } => {}
             RoomEvent::Pinned { product } => self.pinned = Some(product.id),
             RoomEvent::ProductUpdated { product } => {
                 let lineup = Arc::make_mut(&mut self.lineup);

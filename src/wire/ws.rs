@@ -315,6 +315,14 @@ pub enum RoomEvent {
         author_key: String,
         until: UnixMs,
     },
+    /// The author of comment `seq` was banned from the room, or (`scope` `creator`) from
+    /// all its host's rooms; their connections are being closed.
+    Banned {
+        seq: u64,
+        author: String,
+        author_key: String,
+        scope: BanScope,
+    },
     /// Slow mode changed: each viewer may comment once per `secs` seconds (0: off).
     SlowMode {
         secs: i64,

@@ -15,6 +15,7 @@ mod fuzz;
 mod history;
 mod limits;
 mod media;
+mod moderation;
 mod money;
 mod operations;
 mod protocol;
