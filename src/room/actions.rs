@@ -7,6 +7,7 @@ use super::snapshot::Opening;
 use super::visit::Visit;
 use super::{RoomError, RoomResult, Rooms, Viewer};
 use crate::analytics::{Event, Who};
+use crate::bus::kicks::Watch;
 use crate::commerce::catalog::product_card;
 use crate::commerce::{CartChange, CheckoutRequest, CommerceError};
 use crate::domain::{
@@ -14,7 +15,7 @@ use crate::domain::{
 };
 use crate::store::{AccountRow, ProductRow, is_unique_violation};
 use crate::wire::api::Product;
-use crate::wire::ws::{CartView, CommentView, DropCard, OrderView, RoomEvent, RoomStatus, Speaker};
+use crate::wire::ws::{BanScope, CartView, CommentView, DropCard, OrderView, RoomEvent, RoomStatus, Speaker};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +26,16 @@ pub const DROP_SECS: std::ops::RangeInclusive<i64> = crate::domain::DropSecs::RA
 pub enum Joiner {
     Account(AccountRow),
     Guest(DisplayName),
+}
+
+/// A viewer let into a room: the room, who they are in it, the frames that open their
+/// stream, their seat, and the watches that end the connection if they are banned.
+pub struct Admitted {
+    pub room: Arc<LiveRoom>,
+    pub viewer: Viewer,
+    pub opening: Opening,
+    pub seat: Seat,
+    pub bans: Vec<(Watch, BanScope)>,
 }
 
 pub struct DropRequest {
@@ -39,14 +50,9 @@ fn require_live(room: &LiveRoom) -> RoomResult<()> {
 }
 
 impl Rooms {
-    /// Lets a viewer into a room: the room (loaded if need be), who they are in it, and
-    /// the frames that open their stream.
-    pub async fn join(
-        &self,
-        id: RoomId,
-        joiner: Joiner,
-        resume: Option<(u64, String)>,
-    ) -> RoomResult<(Arc<LiveRoom>, Viewer, Opening, Seat)> {
+    /// Lets a viewer into a room, unless they are banned from it: the room (loaded if need
+    /// be), who they are in it, and the frames that open their stream.
+    pub async fn join(&self, id: RoomId, joiner: Joiner, resume: Option<(u64, String)>) -> RoomResult<Admitted> {
         // Seated before the snapshot, which so counts this viewer too (an account once,
         // however many of its connections are in the room).
         let (room, mut seat) = self.seat(id).await?;
@@ -71,12 +77,15 @@ impl Rooms {
                 who: Who::guest(),
             },
         };
+        // Watched before the database is asked, so a ban decided in between still closes
+        // the connection.
+        let bans = self.ban_watches(&room, &viewer);
         self.refuse_banned(&room, &viewer).await?;
         let opening = self.open(&room, &viewer, resume).await?;
         if !viewer.is_host {
             seat.visit(Visit::start(&self.analytics, &self.clock, room.id, viewer.who.clone()));
         }
-        Ok((room, viewer, opening, seat))
+        Ok(Admitted { room, viewer, opening, seat, bans })
     }
 
     pub async fn comment(&self, room: &LiveRoom, viewer: &Viewer, text: CommentText) -> RoomResult<()> {

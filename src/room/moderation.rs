@@ -151,7 +151,7 @@ impl Rooms {
 
     /// Watches that end a viewer's connection when they are banned, with the scope each
     /// stands for. None for the host.
-    pub fn ban_watches(&self, room: &LiveRoom, viewer: &Viewer) -> Vec<(Watch, BanScope)> {
+    pub(super) fn ban_watches(&self, room: &LiveRoom, viewer: &Viewer) -> Vec<(Watch, BanScope)> {
         if viewer.is_host {
             return Vec::new();
         }
