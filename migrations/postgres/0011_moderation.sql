@@ -14,6 +14,7 @@ create table moderators (
 create unique index moderators_once on moderators (creator_id, account_id, coalesce(room_id, 0));
 create index moderators_by_account on moderators (account_id);
 create table bans (
+    id bigint generated always as identity primary key,
     creator_id bigint not null references accounts (id),
     room_id bigint references rooms (id),
     who text not null,

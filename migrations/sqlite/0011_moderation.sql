@@ -14,6 +14,7 @@ create table moderators (
 create unique index moderators_once on moderators (creator_id, account_id, coalesce(room_id, 0));
 create index moderators_by_account on moderators (account_id);
 create table bans (
+    id integer primary key,
     creator_id integer not null references accounts (id),
     room_id integer references rooms (id),
     who text not null,

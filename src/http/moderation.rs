@@ -7,7 +7,7 @@ use crate::domain::{AccountId, RoomId};
 use crate::error::ApiResult;
 use crate::room::moderation::Appointment;
 use crate::state::AppState;
-use crate::wire::api::{BlockedWordsBody, ErrorBody, ModeratorView};
+use crate::wire::api::{BanView, BlockedWordsBody, ErrorBody, ModeratorView};
 use crate::wire::routes;
 use axum::Router;
 use axum::extract::State;
@@ -21,6 +21,8 @@ pub fn router() -> Router<AppState> {
         .route(routes::CREATOR_MODERATORS, get(creator_moderators))
         .route(routes::CREATOR_MODERATOR, put(appoint_for_creator).delete(dismiss_for_creator))
         .route(routes::ROOM_BLOCKED_WORDS, get(blocked_words).put(set_blocked_words))
+        .route(routes::CREATOR_BANS, get(bans))
+        .route(routes::CREATOR_BAN, axum::routing::delete(lift_ban))
 }
 
 /// The room's moderators: those appointed for it (`room_id` set) and those of all its
@@ -108,6 +110,32 @@ pub async fn dismiss_for_creator(
     AppPath((creator, account)): AppPath<(AccountId, AccountId)>,
 ) -> ApiResult<StatusCode> {
     state.rooms.dismiss(Appointment::Creator(creator), &auth.account, account).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The bans in force in the creator's rooms, newest first. The creator (or an admin) only.
+#[utoipa::path(get, path = routes::CREATOR_BANS, params(("creator_id" = i64, Path)),
+    responses((status = 200, body = Vec<BanView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])), tag = "moderation")]
+pub async fn bans(
+    State(state): State<AppState>,
+    auth: Auth,
+    AppPath(creator): AppPath<AccountId>,
+) -> ApiResult<AppJson<Vec<BanView>>> {
+    Ok(AppJson(state.rooms.bans(creator, &auth.account).await?))
+}
+
+/// Lifts a ban: whom it held may join again. Idempotent. The creator (or an admin) only.
+#[utoipa::path(delete, path = routes::CREATOR_BAN, params(("creator_id" = i64, Path), ("ban_id" = i64, Path)),
+    responses((status = 204, description = "the ban is no longer in force"), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody)),
+    security(("bearer" = [])), tag = "moderation")]
+pub async fn lift_ban(
+    State(state): State<AppState>,
+    auth: Auth,
+    AppPath((creator, ban)): AppPath<(AccountId, i64)>,
+) -> ApiResult<StatusCode> {
+    state.rooms.lift_ban(creator, &auth.account, ban).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -21,7 +21,7 @@ use utoipa::{Modify, OpenApi};
         follows::followed, follows::follow, follows::unfollow, follows::upcoming,
         moderation::room_moderators, moderation::appoint_in_room, moderation::dismiss_in_room,
         moderation::creator_moderators, moderation::appoint_for_creator, moderation::dismiss_for_creator,
-        moderation::blocked_words, moderation::set_blocked_words,
+        moderation::blocked_words, moderation::set_blocked_words, moderation::bans, moderation::lift_ban,
         products::list, products::create, products::one, products::update, products::set_stock,
         creators::list, creators::one, creators::set_followers, creators::attributed_orders, creators::earnings,
         agreements::list, agreements::create, agreements::end,

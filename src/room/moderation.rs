@@ -16,7 +16,7 @@ use crate::domain::{
     AccountId, BlockedWords, CommentText, Invalid, RateLimit, Refusal, Role, RoomId, SlowModeSecs, TimeoutSecs, UnixMs,
 };
 use crate::store::{AccountRow, RoomRow};
-use crate::wire::api::ModeratorView;
+use crate::wire::api::{BanView, ModeratorView};
 use crate::wire::ws::{BanScope, RoomEvent};
 use std::sync::Arc;
 use std::time::Duration;
@@ -252,6 +252,23 @@ impl Rooms {
             .into_iter()
             .map(|m| ModeratorView { account_id: m.account.id, display_name: m.account.display_name, room_id: m.room })
             .collect())
+    }
+
+    /// The bans in force in the creator's rooms, newest first: for the creator or an admin.
+    pub async fn bans(&self, creator: AccountId, by: &AccountRow) -> RoomResult<Vec<BanView>> {
+        self.appointer(Appointment::Creator(creator), by).await?;
+        let rows = self.store.bans(creator).await?;
+        Ok(rows
+            .into_iter()
+            .map(|b| BanView { id: b.id, room_id: b.room, who: b.who, banned_at: b.banned_at })
+            .collect())
+    }
+
+    /// Lifts a ban: the viewer may join again. No such ban is no change.
+    pub async fn lift_ban(&self, creator: AccountId, by: &AccountRow, ban: i64) -> RoomResult<()> {
+        self.appointer(Appointment::Creator(creator), by).await?;
+        self.store.lift_ban(creator, ban).await?;
+        Ok(())
     }
 
     /// The room, for its host, its moderators or an admin.

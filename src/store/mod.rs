@@ -30,7 +30,7 @@ pub use accounts::AccountRow;
 pub use analytics::EventRow;
 pub use campaigns::{CampaignFields, CampaignRow, MAX_CAMPAIGNS_PER_BRAND};
 pub use catalog::{AgreementRow, AgreementTerms, NewProduct, ProductPatch, ProductRow};
-pub use moderation::ModeratorRow;
+pub use moderation::{BanRow, ModeratorRow};
 pub use orders::{
     HeldLine, LiveHold, NewOrder, NewOrderLine, NewShare, OrderRecord, Parties, PlaceOutcome, SettleOutcome, ShareRow,
 };

@@ -14,6 +14,15 @@ pub struct ModeratorRow {
     pub room: Option<RoomId>,
 }
 
+/// A ban in force: from one room, or (`room` none) from all the creator's rooms.
+#[derive(Debug, Clone)]
+pub struct BanRow {
+    pub id: i64,
+    pub room: Option<RoomId>,
+    pub who: String,
+    pub banned_at: UnixMs,
+}
+
 impl Store {
     /// Appoints `account` a moderator of `creator`'s room `room`, or of all their rooms;
     /// false when they already were.
@@ -140,6 +149,37 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| Ok(r.try_get::<Option<i64>, _>("room_id")?.map(RoomId::from_row))).transpose()
+    }
+
+    /// The bans of `creator`'s rooms, newest first.
+    pub async fn bans(&self, creator: AccountId) -> Result<Vec<BanRow>, sqlx::Error> {
+        let rows = sqlx::query(
+            "select id, room_id, who, banned_at from bans where creator_id = $1 order by banned_at desc, id desc",
+        )
+        .bind(creator.get())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(BanRow {
+                    id: r.try_get("id")?,
+                    room: r.try_get::<Option<i64>, _>("room_id")?.map(RoomId::from_row),
+                    who: r.try_get("who")?,
+                    banned_at: UnixMs(r.try_get("banned_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Lifts one of `creator`'s bans; false when there was none.
+    pub async fn lift_ban(&self, creator: AccountId, ban: i64) -> Result<bool, sqlx::Error> {
+        let lifted = sqlx::query("delete from bans where creator_id = $1 and id = $2")
+            .bind(creator.get())
+            .bind(ban)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(lifted > 0)
     }
 
     /// `who` may not comment in `room` until `until` (replacing any earlier timeout).

@@ -481,6 +481,17 @@ pub struct ModeratorView {
     pub room_id: Option<RoomId>,
 }
 
+/// A ban in force, from one room (`room_id`) or with `room_id` null from all the
+/// creator's rooms. `who` is whom it holds: `a` and an account id, `n` and a guest name
+/// in lower case, or `g` and a guest connection's key (as `author_key` in comments).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BanView {
+    pub id: i64,
+    pub room_id: Option<RoomId>,
+    pub who: String,
+    pub banned_at: UnixMs,
+}
+
 /// A room's blocked words and phrases: a comment that contains one (as a whole word,
 /// in any case) is refused with `blocked_word`. At most 200, each 1 to 40 characters;
 /// kept trimmed, in lower case, without duplicates.

@@ -32,6 +32,9 @@ pub const CREATOR_REPORT: &str = "/api/creators/{creator_id}/report";
 /// The moderators of all the creator's rooms.
 pub const CREATOR_MODERATORS: &str = "/api/creators/{creator_id}/moderators";
 pub const CREATOR_MODERATOR: &str = "/api/creators/{creator_id}/moderators/{account_id}";
+/// The bans in force in the creator's rooms; one of them, to lift it.
+pub const CREATOR_BANS: &str = "/api/creators/{creator_id}/bans";
+pub const CREATOR_BAN: &str = "/api/creators/{creator_id}/bans/{ban_id}";
 
 pub const AGREEMENTS: &str = "/api/agreements";
 pub const AGREEMENT: &str = "/api/agreements/{agreement_id}";

@@ -549,6 +549,9 @@ fn rest_table() -> Vec<Row> {
         row(M::GET,    CREATOR_MODERATORS, Host,             B::None,         [401, 403, 403, 200, 403, 403, 403, 200]),
         row(M::PUT,    CREATOR_MODERATOR, HostAndAdmin,      B::None,         [401, 403, 403, 204, 403, 403, 403, 204]),
         row(M::DELETE, CREATOR_MODERATOR, HostAndAdmin,      B::None,         [401, 403, 403, 204, 403, 403, 403, 204]),
+        row(M::GET,    CREATOR_BANS,     Host,               B::None,         [401, 403, 403, 200, 403, 403, 403, 200]),
+        // No such ban (the id is the admin's account id): lifting it is no change.
+        row(M::DELETE, CREATOR_BAN,      HostAndAdmin,       B::None,         [401, 403, 403, 204, 403, 403, 403, 204]),
         row(M::GET,    ROOM_BLOCKED_WORDS, Room,             B::None,         [401, 403, 403, 200, 403, 403, 403, 200]),
         row(M::PUT,    ROOM_BLOCKED_WORDS, Room,             B::BlockedWords, [401, 403, 403, 200, 403, 403, 403, 200]),
         // Any account may check out its own cart; here every cart is empty, so an

@@ -5,7 +5,7 @@
 use crate::helpers::{Client, Scene, TestApp, Ws, test_config};
 use crate::nodes::Cluster;
 use livecart::domain::{Clock, Role, RoomId, UnixMs};
-use livecart::wire::api::{BlockedWordsBody, ModeratorView, SessionResponse};
+use livecart::wire::api::{BanView, BlockedWordsBody, ModeratorView, SessionResponse};
 use livecart::wire::routes::{self, path};
 use livecart::wire::ws::{BanScope, CLOSE_BANNED, ClientMsg, RoomEvent, ServerMsg};
 use reqwest::Method;
@@ -239,6 +239,18 @@ async fn a_banned_account_is_disconnected_and_refused_in_the_room_or_all_the_hos
         assert_eq!(refused_join(&app, room, Some(&pest.token), None).await, "banned");
     }
     app.viewer(elsewhere.room, Some(&pest.token)).await;
+    // The creator lists the bans and lifts one: the troll may come back.
+    let creator = scene.host_id().get();
+    let bans: Vec<BanView> = app.get(&path(routes::CREATOR_BANS, &[creator]), Some(&scene.creator.token)).await;
+    let troll_key = format!("a{}", troll.account.id);
+    let held: Vec<_> = bans.iter().map(|b| (b.who.as_str(), b.room_id)).collect();
+    assert_eq!(held, vec![(format!("a{}", pest.account.id).as_str(), None), (troll_key.as_str(), Some(scene.room))]);
+    let lift = path(routes::CREATOR_BAN, &[creator, bans[1].id]);
+    let (status, _) = app.send(Method::DELETE, &lift, Some(&troll.token), None).await;
+    assert_eq!(status, 403, "only the creator lifts a ban");
+    let (status, _) = app.send(Method::DELETE, &lift, Some(&scene.creator.token), None).await;
+    assert_eq!(status, 204);
+    app.viewer(scene.room, Some(&troll.token)).await;
     // Nobody bans the host.
     let seq = comment(&mut host, "hosting").await;
     host.send(&ClientMsg::Ban { seq, scope: None }).await;
