@@ -41,7 +41,11 @@ pub enum Code {
     RoomNotLive,
     NotInLineup,
     DropRunning,
+    GiveawayRunning,
+    GiveawayClosed,
+    NotEligible,
     SoldOut,
+    DropLimit,
     CartEmpty,
     MixedCurrency,
     PaymentDeclined,
@@ -64,7 +68,7 @@ pub enum Code {
 impl Code {
     /// Every code, in the order of docs/protocol.md, section 7 (the AsyncAPI document lists
     /// them from here; a test compares this list with that section).
-    pub const ALL: [Code; 38] = [
+    pub const ALL: [Code; 42] = [
         Code::MalformedJson,
         Code::FrameTooLarge,
         Code::UnknownMessage,
@@ -81,7 +85,11 @@ impl Code {
         Code::RoomNotLive,
         Code::NotInLineup,
         Code::DropRunning,
+        Code::GiveawayRunning,
+        Code::GiveawayClosed,
+        Code::NotEligible,
         Code::SoldOut,
+        Code::DropLimit,
         Code::HoldExpired,
         Code::CheckoutInProgress,
         Code::NoSavedPaymentMethod,
@@ -127,7 +135,11 @@ impl Code {
             Code::RoomNotLive => "room_not_live",
             Code::NotInLineup => "not_in_lineup",
             Code::DropRunning => "drop_running",
+            Code::GiveawayRunning => "giveaway_running",
+            Code::GiveawayClosed => "giveaway_closed",
+            Code::NotEligible => "not_eligible",
             Code::SoldOut => "sold_out",
+            Code::DropLimit => "drop_limit",
             Code::CartEmpty => "cart_empty",
             Code::MixedCurrency => "mixed_currency",
             Code::PaymentDeclined => "payment_declined",
@@ -157,7 +169,7 @@ impl Code {
             | Code::CartEmpty
             | Code::MixedCurrency => StatusCode::BAD_REQUEST,
             Code::Unauthenticated | Code::BadCredentials => StatusCode::UNAUTHORIZED,
-            Code::Forbidden | Code::Banned => StatusCode::FORBIDDEN,
+            Code::Forbidden | Code::NotEligible | Code::Banned => StatusCode::FORBIDDEN,
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::Conflict
             | Code::NotJoined
@@ -165,7 +177,10 @@ impl Code {
             | Code::RoomNotLive
             | Code::NotInLineup
             | Code::DropRunning
+            | Code::GiveawayRunning
+            | Code::GiveawayClosed
             | Code::SoldOut
+            | Code::DropLimit
             | Code::HoldExpired
             | Code::CheckoutInProgress
             | Code::NoSavedPaymentMethod
@@ -333,6 +348,7 @@ impl From<CommerceError> for ApiError {
             CommerceError::RoomNotLive => Code::RoomNotLive,
             CommerceError::NotInLineup => Code::NotInLineup,
             CommerceError::SoldOut { .. } => Code::SoldOut,
+            CommerceError::DropLimit { .. } => Code::DropLimit,
             CommerceError::CartEmpty => Code::CartEmpty,
             CommerceError::MixedCurrency => Code::MixedCurrency,
             CommerceError::PaymentDeclined(_) => Code::PaymentDeclined,
@@ -370,6 +386,9 @@ impl From<RoomError> for ApiError {
             RoomError::NotLive => Code::RoomNotLive,
             RoomError::NotInLineup => Code::NotInLineup,
             RoomError::DropRunning => Code::DropRunning,
+            RoomError::GiveawayRunning => Code::GiveawayRunning,
+            RoomError::GiveawayClosed => Code::GiveawayClosed,
+            RoomError::NotEligible(_) => Code::NotEligible,
             RoomError::RateLimited => Code::RateLimited,
             RoomError::Banned { .. } => Code::Banned,
             RoomError::TimedOut(_) => Code::TimedOut,

@@ -157,21 +157,13 @@ impl Listener for KickListener {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bus::testing::RecordingSink;
-    use crate::bus::{Bus, RedisSettings, testing};
+    use crate::bus::testing::{RecordingSink, buses};
     use std::time::Duration;
 
     #[tokio::test]
     async fn a_kick_cancels_the_watches_of_its_target_and_no_other() {
         let sink = Arc::new(RecordingSink::default());
-        let mut buses = vec![(Bus::memory(Arc::clone(&sink) as _), None)];
-        let redis = testing::redis().await;
-        if let Some(r) = &redis {
-            let settings = RedisSettings { history: 4, viewer_ttl: Duration::from_secs(3) };
-            let shutdown = CancellationToken::new();
-            let bus = Bus::redis(&r.redis, Arc::clone(&sink) as _, settings, shutdown.clone()).await.unwrap();
-            buses.push((bus, Some(shutdown)));
-        }
+        let (buses, _redis) = buses(&sink).await;
         for (bus, shutdown) in buses {
             let mine = Target::Session("a".into());
             let (first, second) = (bus.kicks.watch(mine.clone()), bus.kicks.watch(mine.clone()));

@@ -167,6 +167,25 @@ pub(crate) mod testing {
         Some(TestRedis { redis, url })
     }
 
+    /// The buses a port's shared test runs against: memory, and Redis when configured
+    /// (stopped by cancelling its token). Keep the [`TestRedis`] as long as the buses: it
+    /// owns the test's keys.
+    pub async fn buses(
+        sink: &std::sync::Arc<RecordingSink>,
+    ) -> (Vec<(super::Bus, Option<tokio_util::sync::CancellationToken>)>, Option<TestRedis>) {
+        let mut buses = vec![(super::Bus::memory(std::sync::Arc::clone(sink) as _), None)];
+        let redis = redis().await;
+        if let Some(r) = &redis {
+            let settings = super::RedisSettings { history: 4, viewer_ttl: std::time::Duration::from_secs(3) };
+            let shutdown = tokio_util::sync::CancellationToken::new();
+            let bus = super::Bus::redis(&r.redis, std::sync::Arc::clone(sink) as _, settings, shutdown.clone())
+                .await
+                .expect("a Redis bus");
+            buses.push((bus, Some(shutdown)));
+        }
+        (buses, redis)
+    }
+
     /// A room sink that keeps what reached it: applied events in order (as a served room
     /// applies them, gaps refused) and ticks.
     #[derive(Default)]

@@ -132,22 +132,14 @@ impl Listener for NoticeListener {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bus::testing::RecordingSink;
-    use crate::bus::{Bus, RedisSettings, testing};
+    use crate::bus::testing::{RecordingSink, buses};
     use std::time::Duration;
     use tokio_util::sync::CancellationToken;
 
     #[tokio::test]
     async fn a_notice_reaches_every_connection_of_the_named_accounts_and_no_other() {
         let sink = Arc::new(RecordingSink::default());
-        let mut buses = vec![(Bus::memory(Arc::clone(&sink) as _), None)];
-        let redis = testing::redis().await;
-        if let Some(r) = &redis {
-            let settings = RedisSettings { history: 4, viewer_ttl: Duration::from_secs(3) };
-            let shutdown = CancellationToken::new();
-            let bus = Bus::redis(&r.redis, Arc::clone(&sink) as _, settings, shutdown.clone()).await.unwrap();
-            buses.push((bus, Some(shutdown)));
-        }
+        let (buses, _redis) = buses(&sink).await;
         let id = |n| AccountId::try_from(n).unwrap();
         for (bus, shutdown) in buses {
             let (mut first, mut second) = (bus.notices.listen(id(1)), bus.notices.listen(id(1)));

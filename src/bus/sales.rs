@@ -115,8 +115,8 @@ impl Listener for BrandListener {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bus::testing;
     use crate::bus::testing::RecordingSink;
-    use crate::bus::{Bus, RedisSettings, testing};
     use crate::domain::{AccountId, Currency, Money, OrderId, ProductId, RoomId, UnixMs};
     use std::time::Duration;
     use tokio_util::sync::CancellationToken;
@@ -140,16 +140,7 @@ mod tests {
     #[tokio::test]
     async fn a_brands_feed_gets_its_own_sales_only() {
         let sink = Arc::new(RecordingSink::default());
-        let mut buses = vec![(Bus::memory(Arc::clone(&sink) as _), None)];
-        let redis = testing::redis().await;
-        if let Some(r) = &redis {
-            let settings = RedisSettings { history: 4, viewer_ttl: Duration::from_secs(3) };
-            let shutdown = CancellationToken::new();
-            buses.push((
-                Bus::redis(&r.redis, Arc::clone(&sink) as _, settings, shutdown.clone()).await.unwrap(),
-                Some(shutdown),
-            ));
-        }
+        let (buses, _redis) = testing::buses(&sink).await;
         for (bus, shutdown) in buses {
             let (mine, other) = (BrandId::try_from(1).unwrap(), BrandId::try_from(2).unwrap());
             let mut feed = bus.sales.follow(mine).await.unwrap();

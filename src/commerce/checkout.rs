@@ -126,7 +126,7 @@ fn request_hash(shop: &Storefront<'_>, cart: &Cart, promo: Option<&PromoCode>) -
 }
 
 /// A drop as it prices a unit of `p`: its own price, or the catalogue's current one.
-fn drop_card(d: &DropRow, p: &ProductRow) -> DropCard {
+pub fn drop_card(d: &DropRow, p: &ProductRow) -> DropCard {
     DropCard {
         id: d.id,
         product_id: d.product_id,
@@ -134,6 +134,7 @@ fn drop_card(d: &DropRow, p: &ProductRow) -> DropCard {
         remaining: d.remaining,
         price: Money::new(d.price.unwrap_or(p.price), p.currency),
         ends_at: d.ends_at,
+        per_buyer: d.per_buyer,
     }
 }
 
@@ -312,6 +313,12 @@ impl Commerce {
                     Some(r) if r.view.status == OrderStatus::Paid => Ok(r.view),
                     _ => Err(CommerceError::CheckoutInProgress),
                 }))
+            }
+            Ok(PlaceOutcome::OverDropLimit(drop)) => {
+                self.inventory.release(&hold_id).await?;
+                let per_buyer = self.store.drop_row(drop).await?.and_then(|d| d.per_buyer).unwrap_or_default();
+                let held = self.store.drop_units_of(drop, buyer.id).await?;
+                Err(CommerceError::DropLimit { per_buyer, held })
             }
             Ok(PlaceOutcome::PromoRefused) => {
                 self.inventory.release(&hold_id).await?;

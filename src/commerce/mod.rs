@@ -50,6 +50,9 @@ pub enum CommerceError {
     SoldOut { title: String, available: i64 },
     #[error("the cart is empty")]
     CartEmpty,
+    /// The checkout would take the buyer past the drop's per-buyer limit.
+    #[error("this drop allows {per_buyer} per buyer, and you have {held} in orders already")]
+    DropLimit { per_buyer: i64, held: i64 },
     #[error("the cart mixes currencies; check out one currency at a time")]
     MixedCurrency,
     #[error(transparent)]

@@ -4,6 +4,7 @@
 //! quantity of zero, a comment of ten thousand characters), so modules further in never
 //! re-check and never see such a value.
 
+mod giveaway;
 mod ids;
 mod moderation;
 mod money;
@@ -14,14 +15,17 @@ mod text;
 mod time;
 mod wallet;
 
-pub use ids::{AccountId, AgreementId, BrandId, CampaignId, DropId, OrderId, ProductId, PromoCodeId, RoomId};
+pub use giveaway::{EntryRule, Seed};
+pub use ids::{
+    AccountId, AgreementId, BrandId, CampaignId, DropId, GiveawayId, OrderId, ProductId, PromoCodeId, RoomId,
+};
 pub use moderation::{BlockedWords, SlowModeSecs, TimeoutSecs};
 pub use money::{Currency, Money, Price};
 pub use promo::{MaxUses, PercentOff, PromoCode, ShareBps};
 pub use rate::{RateLimit, TokenBucket};
 pub use text::{
     AddressLine1, AddressLine2, CampaignName, CardNumber, City, CommentText, DisplayName, Email, IdempotencyKey,
-    ImageUrl, Password, PostalCode, ProductDescription, ProductTitle, RecipientName, Region, RoomTitle,
+    ImageUrl, Password, PostalCode, Prize, ProductDescription, ProductTitle, RecipientName, Region, RoomTitle,
 };
 pub use time::{Clock, UnixMs};
 pub use wallet::{CountryCode, PaymentSource, ShippingAddress};
@@ -258,12 +262,12 @@ impl utoipa::PartialSchema for DropUnits {
 
 impl utoipa::ToSchema for DropUnits {}
 
-/// How long a drop runs, in seconds.
+/// How long a drop or a giveaway runs, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "i64", into = "i64")]
-pub struct DropSecs(i64);
+pub struct WindowSecs(i64);
 
-impl DropSecs {
+impl WindowSecs {
     pub const RANGE: std::ops::RangeInclusive<i64> = 10..=3_600;
 
     pub fn get(self) -> i64 {
@@ -271,12 +275,12 @@ impl DropSecs {
     }
 }
 
-impl TryFrom<i64> for DropSecs {
+impl TryFrom<i64> for WindowSecs {
     type Error = Invalid;
 
     fn try_from(raw: i64) -> Result<Self, Invalid> {
         if Self::RANGE.contains(&raw) {
-            Ok(DropSecs(raw))
+            Ok(WindowSecs(raw))
         } else {
             let (min, max) = (Self::RANGE.start(), Self::RANGE.end());
             Err(Invalid::new("duration_secs", format!("must be between {min} and {max}, got {raw}")))
@@ -284,19 +288,23 @@ impl TryFrom<i64> for DropSecs {
     }
 }
 
-impl From<DropSecs> for i64 {
-    fn from(d: DropSecs) -> i64 {
+impl From<WindowSecs> for i64 {
+    fn from(d: WindowSecs) -> i64 {
         d.0
     }
 }
 
-impl utoipa::PartialSchema for DropSecs {
+impl utoipa::PartialSchema for WindowSecs {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        schema::integer(Some(*Self::RANGE.start()), Some(*Self::RANGE.end()), "A drop's length in seconds.")
+        schema::integer(
+            Some(*Self::RANGE.start()),
+            Some(*Self::RANGE.end()),
+            "How long a drop or a giveaway runs, in seconds.",
+        )
     }
 }
 
-impl utoipa::ToSchema for DropSecs {}
+impl utoipa::ToSchema for WindowSecs {}
 
 /// A commission rate in basis points of the amount paid (0 to 100%).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

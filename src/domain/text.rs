@@ -98,6 +98,10 @@ text_type!(
 );
 text_type!(RoomTitle, "title", 1, 120);
 text_type!(
+    /// What a giveaway's winner gets, as the host names it ("A Glow Serum, signed").
+    Prize, "prize", 1, 120
+);
+text_type!(
     /// What a brand calls a campaign ("Spring glow, nano creators").
     CampaignName, "name", 1, 120
 );

@@ -96,7 +96,7 @@ mod tests {
     /// `PROPTEST_CASES=100000 cargo test --lib gateway::protocol` for a long run).
     mod properties {
         use super::super::decode;
-        use crate::domain::{CardNumber, CommentText, DisplayName, IdempotencyKey, PromoCode, ShippingAddress};
+        use crate::domain::{CardNumber, CommentText, DisplayName, IdempotencyKey, Prize, PromoCode, ShippingAddress};
         use crate::wire::ws::{ClientMsg, MAX_CLIENT_FRAME_BYTES};
         use proptest::prelude::*;
         use serde_json::Value;
@@ -132,6 +132,10 @@ mod tests {
             Source,
             /// A JSON boolean.
             Bool,
+            /// A [`Prize`].
+            Prize,
+            /// One of these strings.
+            OneOf(&'static [&'static str]),
             /// A [`ShippingAddress`] object.
             Address,
             /// `room` or `creator` (a `BanScope`).
@@ -176,8 +180,18 @@ mod tests {
                     ("quantity", Range(1, 1_000_000_000), Required),
                     ("price", Range(0, 100_000_000_000), Optional),
                     ("duration_secs", Range(10, 3_600), Required),
+                    ("per_buyer", Range(1, 99), Optional),
                 ],
             ),
+            (
+                "start_giveaway",
+                &[
+                    ("prize", Prize, Required),
+                    ("entry", OneOf(&["signed_in", "followers", "buyers"]), Required),
+                    ("duration_secs", Range(10, 3_600), Required),
+                ],
+            ),
+            ("enter_giveaway", &[("giveaway_id", Id, Required)]),
             ("end_room", &[]),
             ("view_product", &[("product_id", Id, Required)]),
             ("cart_add", &[("product_id", Id, Required), ("quantity", Range(1, 99), Required)]),
@@ -216,9 +230,13 @@ mod tests {
                 ClientMsg::React { reaction: _ } => ("react", vec!["reaction"]),
                 ClientMsg::Pin { product_id: _ } => ("pin", vec!["product_id"]),
                 ClientMsg::Unpin {} => ("unpin", vec![]),
-                ClientMsg::StartDrop { product_id: _, quantity: _, price: _, duration_secs: _ } => {
-                    ("start_drop", vec!["product_id", "quantity", "price", "duration_secs"])
+                ClientMsg::StartDrop { product_id: _, quantity: _, price: _, duration_secs: _, per_buyer: _ } => {
+                    ("start_drop", vec!["product_id", "quantity", "price", "duration_secs", "per_buyer"])
                 }
+                ClientMsg::StartGiveaway { prize: _, entry: _, duration_secs: _ } => {
+                    ("start_giveaway", vec!["prize", "entry", "duration_secs"])
+                }
+                ClientMsg::EnterGiveaway { giveaway_id: _ } => ("enter_giveaway", vec!["giveaway_id"]),
                 ClientMsg::EndRoom {} => ("end_room", vec![]),
                 ClientMsg::ViewProduct { product_id: _ } => ("view_product", vec!["product_id"]),
                 ClientMsg::CartAdd { product_id: _, quantity: _ } => ("cart_add", vec!["product_id", "quantity"]),
@@ -269,6 +287,8 @@ mod tests {
                 Source => text(|s| ["card", "saved"].contains(&s)),
                 Scope => text(|s| ["room", "creator"].contains(&s)),
                 Bool => v.is_boolean(),
+                Prize => text(|s| Prize::try_from(s).is_ok()),
+                OneOf(names) => v.as_str().is_some_and(|s| names.contains(&s)),
                 Address => serde_json::from_value::<ShippingAddress>(v.clone()).is_ok(),
             }
         }
@@ -364,6 +384,13 @@ mod tests {
                 ]
                 .boxed(),
                 Bool => any::<bool>().prop_map(Value::from).boxed(),
+                Prize => prop_oneof![2 => "[a-zA-Z ]{1,120}".prop_map(Value::from), 1 => tricky_string().prop_map(Value::from)]
+                    .boxed(),
+                OneOf(names) => prop_oneof![
+                    2 => proptest::sample::select(names.to_vec()).prop_map(Value::from),
+                    1 => tricky_string().prop_map(Value::from),
+                ]
+                .boxed(),
                 Address => prop_oneof![
                     2 => Just(sample_address()),
                     2 => (tricky_string(), tricky_string(), "[a-zA-Z]{1,3}").prop_map(|(name, city, country)| {
@@ -576,7 +603,8 @@ mod tests {
                     let sample: Value = match field {
                         Id | Count => 1.into(),
                         Range(min, _) => (*min).into(),
-                        Str | Name | Comment | Key | Promo => "sample".into(),
+                        Str | Name | Comment | Key | Promo | Prize => "sample".into(),
+                        OneOf(names) => names[0].into(),
                         Reaction => "heart".into(),
                         Card => "4242424242424242".into(),
                         Source => "card".into(),

@@ -14,6 +14,7 @@ use crate::commerce::{CartChange, CheckoutRequest, CommerceError, Payment};
 use crate::domain::Quantity;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::room::actions::DropRequest;
+use crate::room::giveaway::GiveawayRequest;
 use crate::room::hub::Seat;
 use crate::room::snapshot::Opening;
 use crate::room::{Delivery, LiveRoom, Viewer};
@@ -131,9 +132,18 @@ async fn dispatch(
         ClientMsg::React { reaction } => return Ok(rooms.react(room, reaction)?),
         ClientMsg::Pin { product_id } => return Ok(rooms.pin(room, viewer, product_id).await?),
         ClientMsg::Unpin {} => return Ok(rooms.unpin(room, viewer).await?),
-        ClientMsg::StartDrop { product_id, quantity, price, duration_secs } => {
-            let req = DropRequest { product: product_id, quantity, price, duration_secs };
+        ClientMsg::StartDrop { product_id, quantity, price, duration_secs, per_buyer } => {
+            let req = DropRequest { product: product_id, quantity, price, duration_secs, per_buyer };
             return Ok(rooms.start_drop(room, viewer, req).await?);
+        }
+        ClientMsg::StartGiveaway { prize, entry, duration_secs } => {
+            let req = GiveawayRequest { prize, entry, duration_secs };
+            return Ok(rooms.start_giveaway(room, viewer, req).await?);
+        }
+        ClientMsg::EnterGiveaway { giveaway_id } => {
+            let entries = rooms.enter_giveaway(room, viewer, giveaway_id).await?;
+            let _ = replies.send(frame(&ServerMsg::GiveawayEntered { giveaway_id, entries })).await;
+            return Ok(());
         }
         ClientMsg::EndRoom {} => return Ok(rooms.end_from_room(room, viewer).await?),
         ClientMsg::DeleteComment { seq } => return Ok(rooms.delete_comment(room, viewer, seq).await?),

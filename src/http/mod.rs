@@ -8,6 +8,7 @@ mod campaigns;
 mod creators;
 mod extract;
 mod follows;
+mod giveaways;
 mod health;
 mod ice;
 mod media;
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .merge(wallet::router())
         .merge(follows::router())
         .merge(moderation::router())
+        .merge(giveaways::router())
         .merge(campaigns::router())
         .merge(reports::router())
         .merge(payments::router())

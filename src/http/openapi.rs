@@ -1,8 +1,8 @@
 //! The OpenAPI description of the REST API, generated from the handlers and wire types.
 
 use super::{
-    agreements, auth, campaigns, creators, follows, health, ice, media, moderation, orders, payments, products,
-    promo_codes, reports, rooms, wallet,
+    agreements, auth, campaigns, creators, follows, giveaways, health, ice, media, moderation, orders, payments,
+    products, promo_codes, reports, rooms, wallet,
 };
 use crate::state::AppState;
 use crate::wire::routes;
@@ -27,6 +27,7 @@ use utoipa::{Modify, OpenApi};
         agreements::list, agreements::create, agreements::end,
         promo_codes::list, promo_codes::create, promo_codes::revoke,
         rooms::list, rooms::create, rooms::one, rooms::go_live, rooms::end, rooms::co_host, rooms::checkout,
+        giveaways::one,
         orders::mine, orders::one, orders::of_brand, orders::refund, orders::refunds,
         campaigns::list, campaigns::create, campaigns::one, campaigns::update,
         reports::room, reports::creator, reports::brand, reports::campaign,

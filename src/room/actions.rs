@@ -9,18 +9,17 @@ use super::{RoomError, RoomResult, Rooms, Viewer};
 use crate::analytics::{Event, Who};
 use crate::bus::kicks::Watch;
 use crate::commerce::catalog::product_card;
+use crate::commerce::checkout::drop_card;
 use crate::commerce::{CartChange, CheckoutRequest, CommerceError};
-use crate::domain::{
-    CommentText, DisplayName, DropId, Money, Price, ProductId, Reaction, Refusal, Role, RoomId, Stock,
-};
-use crate::store::{AccountRow, ProductRow, is_unique_violation};
+use crate::domain::{CommentText, DisplayName, DropId, Price, ProductId, Reaction, Refusal, Role, RoomId, Stock};
+use crate::store::{AccountRow, NewDrop, ProductRow, is_unique_violation};
 use crate::wire::api::Product;
-use crate::wire::ws::{BanScope, CartView, CommentView, DropCard, OrderView, RoomEvent, RoomStatus, Speaker};
+use crate::wire::ws::{BanScope, CartView, CommentView, OrderView, RoomEvent, RoomStatus, Speaker};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Bounds on a drop's length: long enough to announce, short enough to stay a drop.
-pub const DROP_SECS: std::ops::RangeInclusive<i64> = crate::domain::DropSecs::RANGE;
+pub const DROP_SECS: std::ops::RangeInclusive<i64> = crate::domain::WindowSecs::RANGE;
 
 /// Who asks to join a room.
 pub enum Joiner {
@@ -43,6 +42,7 @@ pub struct DropRequest {
     pub quantity: i64,
     pub price: Option<i64>,
     pub duration_secs: i64,
+    pub per_buyer: Option<i64>,
 }
 
 fn require_live(room: &LiveRoom) -> RoomResult<()> {
@@ -174,7 +174,8 @@ impl Rooms {
         let now = self.clock.now();
         let ends_at = now.plus(Duration::from_secs(req.duration_secs as u64));
         // The database decides: at most one live drop per room, whichever node asks.
-        let d = match self.store.create_drop(room.id, p.id, quantity, price, now, ends_at).await {
+        let new = NewDrop { room: room.id, product: p.id, quantity, price, per_buyer: req.per_buyer };
+        let d = match self.store.create_drop(&new, now, ends_at).await {
             Ok(d) => d,
             Err(e) if is_unique_violation(&e) => return Err(RoomError::DropRunning),
             Err(e) => return Err(e.into()),
@@ -184,15 +185,7 @@ impl Rooms {
         if room.read(|s| s.pinned) != Some(p.id) {
             self.announce_pin(room, &p).await?;
         }
-        let drop = DropCard {
-            id: d.id,
-            product_id: p.id,
-            quantity,
-            remaining: quantity,
-            price: Money::new(price.unwrap_or(p.price), p.currency),
-            ends_at,
-        };
-        self.events.publish(room.id, &RoomEvent::DropStarted { drop }).await?;
+        self.events.publish(room.id, &RoomEvent::DropStarted { drop: drop_card(&d, &p) }).await?;
         self.analytics.record(Event::DropStarted { room: room.id, drop: d.id, product: p.id, quantity });
         Ok(())
     }
@@ -232,6 +225,10 @@ impl Rooms {
         }
         if let Some(drop) = self.store.live_drop(room_id).await? {
             self.end_drop(room_id, drop.id).await?;
+        }
+        // The show is over, so are its entries: the giveaway is drawn now.
+        if let Some(giveaway) = self.store.open_giveaway(room_id).await? {
+            self.draw_giveaway(room_id, giveaway.id).await?;
         }
         self.media.close_room(room_id).await;
         self.events.publish(room_id, &RoomEvent::RoomEnded).await?;

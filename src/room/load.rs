@@ -1,14 +1,16 @@
 //! A room as this node serves it, loaded from the database and the bus's shared history
 //! on first use.
 
+use super::giveaway::giveaway_card;
 use super::hub::Seat;
 use super::live::LiveRoom;
 use super::state::{RoomState, ShowSales};
 use super::{RoomResult, Rooms};
 use crate::accounts::host_card;
 use crate::bus::parse_event;
-use crate::domain::{Money, Refusal, RoomId};
-use crate::wire::ws::{DropCard, RECENT_SALES, RoomCard};
+use crate::commerce::checkout::drop_card;
+use crate::domain::{Refusal, RoomId};
+use crate::wire::ws::{RECENT_SALES, RoomCard};
 use std::sync::Arc;
 
 impl Rooms {
@@ -41,14 +43,7 @@ impl Rooms {
         let drop = match self.store.live_drop(id).await? {
             Some(d) => {
                 let product = lineup.iter().find(|p| p.id == d.product_id).ok_or(Refusal::NotFound("drop product"))?;
-                Some(DropCard {
-                    id: d.id,
-                    product_id: d.product_id,
-                    quantity: d.quantity,
-                    remaining: d.remaining,
-                    price: Money::new(d.price.unwrap_or(product.price), product.currency),
-                    ends_at: d.ends_at,
-                })
+                Some(drop_card(&d, product))
             }
             None => None,
         };
@@ -90,6 +85,8 @@ impl Rooms {
         for (who, until) in self.store.timeouts(id, self.clock.now()).await? {
             state.timeouts.insert(who, until);
         }
+        // Likewise for the giveaway: the database says which one is open.
+        state.giveaway = self.store.open_giveaway(id).await?.as_ref().map(giveaway_card);
         state.co_host = terms.co_host;
         state.disclosure = terms.disclosure;
         // A stream outlives the room's stay in this node's memory: ask the media layer

@@ -12,6 +12,7 @@ pub mod actions;
 pub mod checkout;
 pub mod co_host;
 pub mod follows;
+pub mod giveaway;
 pub mod hub;
 pub mod live;
 pub mod load;
@@ -46,6 +47,13 @@ pub enum RoomError {
     NotInLineup,
     #[error("a drop is already running in this room")]
     DropRunning,
+    #[error("a giveaway is already open in this room")]
+    GiveawayRunning,
+    #[error("that giveaway is not open: entries have closed, or it is not this room's")]
+    GiveawayClosed,
+    /// The giveaway's entry rule leaves the viewer out; the text says who may enter.
+    #[error("{0}")]
+    NotEligible(&'static str),
     #[error("slow down: too many messages, try again in a moment")]
     RateLimited,
     /// A banned viewer tried to join: from this room, or (`creator`) all its host's rooms.

@@ -35,60 +35,48 @@ impl Rooms {
     }
 
     pub async fn snapshot(&self, room: &LiveRoom, viewer: &Viewer, reset: bool) -> RoomResult<Opening> {
-        let ((card, rows, pinned, drop, comments, sales, seq, epoch, streaming, slow_mode_secs), frames) = room
-            .read_and_subscribe(|s| {
-                let mut card = room.card.clone();
-                card.status = s.status;
-                card.co_host.clone_from(&s.co_host);
-                card.disclosure.clone_from(&s.disclosure);
-                let comments = s.comments.iter().cloned().collect();
-                let sales = s.sales.clone();
-                (
-                    card,
-                    Arc::clone(&s.lineup),
-                    s.pinned,
-                    s.drop.clone(),
-                    comments,
-                    sales,
-                    s.seq,
-                    s.epoch.clone(),
-                    s.streaming,
-                    s.slow_mode_secs,
-                )
-            });
+        // What the room's state says, read under its lock with the subscription; the
+        // lineup's stock and the viewer's cart are filled in after.
+        let ((mut snapshot, rows), frames) = room.read_and_subscribe(|s| {
+            let mut card = room.card.clone();
+            card.status = s.status;
+            card.co_host.clone_from(&s.co_host);
+            card.disclosure.clone_from(&s.disclosure);
+            let snapshot = Snapshot {
+                room: card,
+                lineup: Vec::new(),
+                pinned: s.pinned,
+                drop: s.drop.clone(),
+                giveaway: s.giveaway.clone(),
+                comments: s.comments.iter().cloned().collect(),
+                recent_sales: s.sales.recent.iter().cloned().collect(),
+                units_sold: s.sales.units,
+                reaction_totals: room.reaction_totals(),
+                viewers: room.reported_viewers().max(room.viewers()),
+                streaming: s.streaming,
+                slow_mode_secs: s.slow_mode_secs,
+                cart: None,
+                you: Participant {
+                    display_name: viewer.display_name.clone(),
+                    account_id: viewer.account_id(),
+                    role: viewer.account.as_ref().map(|a| a.role),
+                    is_host: viewer.is_host,
+                    is_moderator: viewer.is_moderator,
+                },
+                seq: s.seq,
+                epoch: s.epoch.clone(),
+                reset,
+            };
+            (snapshot, Arc::clone(&s.lineup))
+        });
         // Stock is read after subscribing, so any sale it misses arrives as an event.
-        let mut lineup = Vec::with_capacity(rows.len());
         for p in rows.iter() {
-            lineup.push(product_card(p, self.commerce.available(p).await?));
+            snapshot.lineup.push(product_card(p, self.commerce.available(p).await?));
         }
-        let cart = match &viewer.account {
-            Some(account) => Some(self.commerce.cart(&room.storefront(), account).await?),
-            None => None,
-        };
-        let snapshot = Snapshot {
-            room: card,
-            lineup,
-            pinned,
-            drop,
-            comments,
-            recent_sales: sales.recent.into(),
-            units_sold: sales.units,
-            reaction_totals: room.reaction_totals(),
-            viewers: room.reported_viewers().max(room.viewers()),
-            streaming,
-            slow_mode_secs,
-            cart,
-            you: Participant {
-                display_name: viewer.display_name.clone(),
-                account_id: viewer.account_id(),
-                role: viewer.account.as_ref().map(|a| a.role),
-                is_host: viewer.is_host,
-                is_moderator: viewer.is_moderator,
-            },
-            seq,
-            epoch,
-            reset,
-        };
+        if let Some(account) = &viewer.account {
+            snapshot.cart = Some(self.commerce.cart(&room.storefront(), account).await?);
+        }
+        let seq = snapshot.seq;
         Ok(Opening { first: ServerMsg::Snapshot(Box::new(snapshot)), replay: Vec::new(), seq, frames })
     }
 }
@@ -171,6 +159,14 @@ mod tests {
                 remaining: 1_000_000_000,
                 price: money,
                 ends_at: UnixMs(i64::MAX),
+                per_buyer: Some(99),
+            }),
+            giveaway: Some(GiveawayCard {
+                id: crate::domain::GiveawayId::try_from(i64::MAX).unwrap(),
+                prize: longest(crate::domain::Prize::MAX_CHARS),
+                entry: crate::domain::EntryRule::Followers,
+                commitment: "f".repeat(64),
+                closes_at: UnixMs(i64::MAX),
             }),
             comments: (0..SNAPSHOT_COMMENTS as u64).map(|n| comment(u64::MAX - n)).collect(),
             recent_sales: (0..RECENT_SALES as i64)

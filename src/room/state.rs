@@ -3,7 +3,9 @@
 
 use crate::domain::{DropId, ProductId, UnixMs};
 use crate::store::ProductRow;
-use crate::wire::ws::{CoHostCard, DropCard, RECENT_SALES, RecentSale, RoomEvent, RoomStatus, SequencedComment};
+use crate::wire::ws::{
+    CoHostCard, DropCard, GiveawayCard, RECENT_SALES, RecentSale, RoomEvent, RoomStatus, SequencedComment,
+};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -37,6 +39,8 @@ pub struct RoomState {
     /// at once (no drop in snapshots, the regular price applies), and the ticker ends it
     /// in the database, which announces `drop_ended`.
     pub sold_out_drop: Option<DropId>,
+    /// The open giveaway, from `giveaway_started` until `giveaway_drawn`.
+    pub giveaway: Option<GiveawayCard>,
     /// The host's stream is on air, and has been at least once (for `resumed`).
     pub streaming: bool,
     pub streamed: bool,
@@ -69,6 +73,7 @@ impl RoomState {
             pinned: None,
             drop: None,
             sold_out_drop: None,
+            giveaway: None,
             streaming: false,
             streamed: false,
             co_host: None,
@@ -159,6 +164,12 @@ impl RoomState {
                             self.drop = None;
                         }
                     }
+                }
+            }
+            RoomEvent::GiveawayStarted { giveaway } => self.giveaway = Some(giveaway.clone()),
+            RoomEvent::GiveawayDrawn { giveaway_id, .. } => {
+                if self.giveaway.as_ref().is_some_and(|g| g.id == *giveaway_id) {
+                    self.giveaway = None;
                 }
             }
             RoomEvent::RoomLive => self.status = RoomStatus::Live,

@@ -58,11 +58,16 @@ impl Rooms {
         Ok(())
     }
 
-    /// Ends a drop whose time is up or whose units are gone; lets go of a room nobody
-    /// here watches any more.
+    /// Ends a drop whose time is up or whose units are gone, draws a giveaway whose entries
+    /// closed; lets go of a room nobody here watches any more.
     async fn tick_lifecycle(&self, room: &LiveRoom, now: UnixMs) -> RoomResult<()> {
-        let (status, timed_out, sold_out) =
-            room.read(|s| (s.status, s.drop.as_ref().filter(|d| d.ends_at <= now).map(|d| d.id), s.sold_out_drop));
+        let (status, timed_out, sold_out, closed) = room.read(|s| {
+            let timed_out = s.drop.as_ref().filter(|d| d.ends_at <= now).map(|d| d.id);
+            (s.status, timed_out, s.sold_out_drop, s.giveaway.as_ref().filter(|g| g.closes_at <= now).map(|g| g.id))
+        });
+        if let Some(giveaway) = closed {
+            self.draw_giveaway(room.id, giveaway).await?;
+        }
         if let Some(drop) = timed_out {
             self.end_drop(room.id, drop).await?;
         }

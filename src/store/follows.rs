@@ -66,6 +66,15 @@ impl Store {
         rows.iter().map(account).collect()
     }
 
+    pub async fn follows(&self, follower: AccountId, creator: AccountId) -> Result<bool, sqlx::Error> {
+        let row = sqlx::query("select count(*) as n from follows where follower_id = $1 and creator_id = $2")
+            .bind(follower.get())
+            .bind(creator.get())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
     /// Everyone who follows `creator`.
     pub async fn followers_of(&self, creator: AccountId) -> Result<Vec<AccountId>, sqlx::Error> {
         let rows = sqlx::query("select follower_id from follows where creator_id = $1")

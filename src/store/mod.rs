@@ -16,6 +16,7 @@ mod campaigns;
 mod carts;
 mod catalog;
 mod follows;
+mod giveaways;
 mod moderation;
 mod orders;
 mod payments;
@@ -30,6 +31,7 @@ pub use accounts::AccountRow;
 pub use analytics::EventRow;
 pub use campaigns::{CampaignFields, CampaignRow, MAX_CAMPAIGNS_PER_BRAND};
 pub use catalog::{AgreementRow, AgreementTerms, NewProduct, ProductPatch, ProductRow};
+pub use giveaways::{Draw, Entered, GiveawayRow};
 pub use moderation::{BanRow, ModeratorRow};
 pub use orders::{
     HeldLine, LiveHold, NewOrder, NewOrderLine, NewShare, OrderRecord, Parties, PlaceOutcome, SettleOutcome, ShareRow,
@@ -41,7 +43,7 @@ pub use payments::{
 pub use promo::{NewPromo, PromoCreated, PromoRow, PromoScope};
 pub use refusals::RefusalRow;
 pub use reports::{Aggregates, CampaignCreator, CodeUses, GroupBy, ReportRoom, ReportScope, RoomSet};
-pub use rooms::{DropRow, RoomRow};
+pub use rooms::{DropRow, NewDrop, RoomRow};
 pub use test_cards::TestCardCharge;
 pub use wallet::SavedMethodRow;
 

@@ -112,6 +112,8 @@ pub enum PlaceOutcome {
     /// The promo code had no use left to take (used up, expired or revoked meanwhile):
     /// nothing was written.
     PromoRefused,
+    /// A drop line would take the buyer past the drop's per-buyer limit: nothing written.
+    OverDropLimit(DropId),
 }
 
 pub enum SettleOutcome {
@@ -250,6 +252,11 @@ impl Store {
             }
         }
         for l in &o.lines {
+            if let Some(drop) = l.drop_id {
+                if !take_drop_units(&mut tx, drop, o.buyer, l.quantity).await? {
+                    return Ok(PlaceOutcome::OverDropLimit(drop));
+                }
+            }
             sqlx::query(
                 "insert into order_lines (order_id, product_id, brand_id, drop_id, title, quantity, unit_price, \
                  line_total, commission_bps, commission_flat, commission_amount, list_price, co_host_share_bps) \
@@ -387,6 +394,7 @@ impl Store {
             return Ok(false);
         }
         give_back_use(&mut tx, id).await?;
+        give_back_drop_units(&mut tx, id).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -604,4 +612,43 @@ impl Store {
         .await?;
         row.try_get("units")
     }
+}
+
+/// Counts `units` of the drop against the buyer's per-buyer limit, inside the transaction
+/// that places the order; false (and nothing counted) when it would pass the limit. One
+/// conditional upsert: the row's lock makes concurrent orders of one buyer, on any node,
+/// count one after the other. A drop without a limit always passes.
+async fn take_drop_units(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    drop: DropId,
+    buyer: AccountId,
+    units: i64,
+) -> Result<bool, sqlx::Error> {
+    let limit = "(select coalesce(per_buyer, 9223372036854775807) from drops where id = $1)";
+    let done = sqlx::query(&format!(
+        "insert into drop_buyers (drop_id, buyer_id, units) select $1, $2, $3 where $3 <= {limit} \
+         on conflict (drop_id, buyer_id) do update set units = drop_buyers.units + excluded.units \
+         where drop_buyers.units + excluded.units <= {limit}"
+    ))
+    .bind(drop.get())
+    .bind(buyer.get())
+    .bind(units)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Gives back the drop units a cancelled order counted, inside the transaction that
+/// cancels it.
+async fn give_back_drop_units(tx: &mut sqlx::Transaction<'_, sqlx::Any>, order: OrderId) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update drop_buyers set units = units - (select l.quantity from order_lines l \
+         where l.order_id = $1 and l.drop_id = drop_buyers.drop_id) \
+         where buyer_id = (select buyer_id from orders where id = $1) \
+         and drop_id in (select drop_id from order_lines where order_id = $1 and drop_id is not null)",
+    )
+    .bind(order.get())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }

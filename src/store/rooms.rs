@@ -30,6 +30,18 @@ pub struct DropRow {
     pub price: Option<i64>,
     pub starts_at: UnixMs,
     pub ends_at: UnixMs,
+    /// Units one buyer may have of the drop, over all their orders; `None`: no limit.
+    pub per_buyer: Option<i64>,
+}
+
+/// A drop as the host starts it.
+pub struct NewDrop {
+    pub room: RoomId,
+    pub product: ProductId,
+    pub quantity: i64,
+    /// The drop's unit price; `None`: the catalogue price.
+    pub price: Option<i64>,
+    pub per_buyer: Option<i64>,
 }
 
 pub(super) fn room(row: &AnyRow) -> Result<RoomRow, sqlx::Error> {
@@ -63,12 +75,13 @@ fn drop_row(row: &AnyRow) -> Result<DropRow, sqlx::Error> {
         price: row.try_get("price")?,
         starts_at: UnixMs(row.try_get("starts_at")?),
         ends_at: UnixMs(row.try_get("ends_at")?),
+        per_buyer: row.try_get("per_buyer")?,
     })
 }
 
 pub(super) const ROOM_COLUMNS: &str =
     "id, creator_id, title, status, starts_at, live_at, ended_at, streamed_at, co_host_id";
-const DROP_COLUMNS: &str = "id, room_id, product_id, quantity, remaining, price, starts_at, ends_at";
+const DROP_COLUMNS: &str = "id, room_id, product_id, quantity, remaining, price, starts_at, ends_at, per_buyer";
 
 impl Store {
     /// Schedules a room with its product lineup, in the order given.
@@ -226,37 +239,31 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn create_drop(
-        &self,
-        room: RoomId,
-        product: ProductId,
-        quantity: i64,
-        price: Option<i64>,
-        starts_at: UnixMs,
-        ends_at: UnixMs,
-    ) -> Result<DropRow, sqlx::Error> {
+    pub async fn create_drop(&self, d: &NewDrop, starts_at: UnixMs, ends_at: UnixMs) -> Result<DropRow, sqlx::Error> {
         let id: i64 = sqlx::query(
-            "insert into drops (room_id, product_id, quantity, remaining, price, starts_at, ends_at, status) \
-             values ($1, $2, $3, $3, $4, $5, $6, 'live') returning id",
+            "insert into drops (room_id, product_id, quantity, remaining, price, starts_at, ends_at, status, \
+             per_buyer) values ($1, $2, $3, $3, $4, $5, $6, 'live', $7) returning id",
         )
-        .bind(room.get())
-        .bind(product.get())
-        .bind(quantity)
-        .bind(price)
+        .bind(d.room.get())
+        .bind(d.product.get())
+        .bind(d.quantity)
+        .bind(d.price)
         .bind(starts_at.0)
         .bind(ends_at.0)
+        .bind(d.per_buyer)
         .fetch_one(&self.pool)
         .await?
         .try_get("id")?;
         Ok(DropRow {
             id: DropId::from_row(id),
-            room_id: room,
-            product_id: product,
-            quantity,
-            remaining: quantity,
-            price,
+            room_id: d.room,
+            product_id: d.product,
+            quantity: d.quantity,
+            remaining: d.quantity,
+            price: d.price,
             starts_at,
             ends_at,
+            per_buyer: d.per_buyer,
         })
     }
 
@@ -276,9 +283,23 @@ impl Store {
         if done.rows_affected() == 0 {
             return Ok(None);
         }
+        self.drop_row(id).await
+    }
+
+    pub async fn drop_row(&self, id: DropId) -> Result<Option<DropRow>, sqlx::Error> {
         let sql = format!("select {DROP_COLUMNS} from drops where id = $1");
         let row = sqlx::query(&sql).bind(id.get()).fetch_optional(&self.pool).await?;
         row.as_ref().map(drop_row).transpose()
+    }
+
+    /// Units of the drop the buyer has in placed and paid orders (its per-buyer count).
+    pub async fn drop_units_of(&self, drop: DropId, buyer: AccountId) -> Result<i64, sqlx::Error> {
+        let row = sqlx::query("select units from drop_buyers where drop_id = $1 and buyer_id = $2")
+            .bind(drop.get())
+            .bind(buyer.get())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("units")).transpose()?.unwrap_or(0))
     }
 
     pub async fn drop_remaining(&self, id: DropId) -> Result<Option<i64>, sqlx::Error> {

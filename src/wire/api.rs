@@ -500,3 +500,33 @@ pub struct BanView {
 pub struct BlockedWordsBody {
     pub words: Vec<String>,
 }
+
+/// A giveaway and, once drawn, everything needed to check the draw: the seed (whose
+/// SHA-256 is `commitment`), the entries it was drawn from and the winner
+/// (docs/protocol.md, 4.14).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GiveawayView {
+    pub id: crate::domain::GiveawayId,
+    pub room_id: crate::domain::RoomId,
+    pub prize: String,
+    pub entry: crate::domain::EntryRule,
+    pub commitment: String,
+    pub closes_at: UnixMs,
+    /// `open` while entries are taken, `drawn` after.
+    pub status: GiveawayStatus,
+    /// Accounts entered so far (while open), or drawn from.
+    pub entry_count: i64,
+    /// Hex, revealed by the draw; `None` while open.
+    pub seed: Option<String>,
+    /// The entries the draw was made from, account ids ascending; `None` while open.
+    pub entries: Option<Vec<crate::domain::AccountId>>,
+    pub winner: Option<crate::wire::ws::GiveawayWinner>,
+    pub drawn_at: Option<UnixMs>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GiveawayStatus {
+    Open,
+    Drawn,
+}

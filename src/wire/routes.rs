@@ -56,6 +56,7 @@ pub const ROOM_MODERATORS: &str = "/api/rooms/{room_id}/moderators";
 pub const ROOM_MODERATOR: &str = "/api/rooms/{room_id}/moderators/{account_id}";
 /// The room's blocked words.
 pub const ROOM_BLOCKED_WORDS: &str = "/api/rooms/{room_id}/blocked-words";
+pub const GIVEAWAY: &str = "/api/giveaways/{giveaway_id}";
 /// WHIP (RFC 9725): the host publishes the room's stream.
 pub const WHIP: &str = "/api/rooms/{room_id}/whip";
 pub const WHIP_SESSION: &str = "/api/rooms/{room_id}/whip/{session_id}";

@@ -6,9 +6,9 @@
 
 use super::api::Product;
 use crate::domain::{
-    AccountId, BrandId, CardNumber, CommentText, DisplayName, DropId, DropSecs, DropUnits, IdempotencyKey, Money,
-    OrderId, PaymentSource, Price, ProductId, PromoCode, PromoCodeId, Quantity, Reaction, Role, RoomId,
-    ShippingAddress, SlowModeSecs, Tier, TimeoutSecs, UnixMs,
+    AccountId, BrandId, CardNumber, CommentText, DisplayName, DropId, DropUnits, EntryRule, GiveawayId, IdempotencyKey,
+    Money, OrderId, PaymentSource, Price, Prize, ProductId, PromoCode, PromoCodeId, Quantity, Reaction, Role, RoomId,
+    ShippingAddress, SlowModeSecs, Tier, TimeoutSecs, UnixMs, WindowSecs,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -96,9 +96,25 @@ pub enum ClientMsg {
         #[serde(default, deserialize_with = "through_optional::<Price, _>")]
         #[schema(value_type = Option<Price>)]
         price: Option<i64>,
-        #[serde(deserialize_with = "through::<DropSecs, _>")]
-        #[schema(value_type = DropSecs)]
+        #[serde(deserialize_with = "through::<WindowSecs, _>")]
+        #[schema(value_type = WindowSecs)]
         duration_secs: i64,
+        /// At most this many units per buyer (1 to 99); absent or null: no limit.
+        #[serde(default, deserialize_with = "through_optional::<Quantity, _>")]
+        #[schema(value_type = Option<Quantity>)]
+        per_buyer: Option<i64>,
+    },
+    /// Host only: a provably fair giveaway in the room (docs/protocol.md, 4.14).
+    StartGiveaway {
+        prize: Prize,
+        entry: EntryRule,
+        #[serde(deserialize_with = "through::<WindowSecs, _>")]
+        #[schema(value_type = WindowSecs)]
+        duration_secs: i64,
+    },
+    /// A signed-in viewer enters the room's open giveaway, once.
+    EnterGiveaway {
+        giveaway_id: GiveawayId,
     },
     /// Host only.
     EndRoom {},
@@ -189,6 +205,8 @@ impl ClientMsg {
         "pin",
         "unpin",
         "start_drop",
+        "start_giveaway",
+        "enter_giveaway",
         "end_room",
         "view_product",
         "cart_add",
@@ -212,6 +230,8 @@ impl ClientMsg {
             ClientMsg::Pin { .. } => "pin",
             ClientMsg::Unpin {} => "unpin",
             ClientMsg::StartDrop { .. } => "start_drop",
+            ClientMsg::StartGiveaway { .. } => "start_giveaway",
+            ClientMsg::EnterGiveaway { .. } => "enter_giveaway",
             ClientMsg::EndRoom {} => "end_room",
             ClientMsg::ViewProduct { .. } => "view_product",
             ClientMsg::CartAdd { .. } => "cart_add",
@@ -245,6 +265,8 @@ pub enum ServerMsg {
     Product { product: Box<Product> },
     /// Private: the caller's cart after a change.
     Cart { cart: CartView },
+    /// Private: the caller is entered in the giveaway (also when they already were).
+    GiveawayEntered { giveaway_id: GiveawayId, entries: i64 },
     /// Private: the caller's order is placed and paid.
     OrderConfirmed { order: OrderView },
     /// The brand sales feed is open.
@@ -297,6 +319,18 @@ pub enum RoomEvent {
     },
     /// The host's stream stopped (publisher left or was replaced); chat and checkout go on.
     StreamStopped,
+    /// The host opened a giveaway: enter with `enter_giveaway` until `closes_at`.
+    GiveawayStarted {
+        giveaway: GiveawayCard,
+    },
+    /// Entries closed and the winner was drawn: with the seed revealed, anyone can check
+    /// the draw against the commitment and the entry list (`GET /api/giveaways/{id}`).
+    GiveawayDrawn {
+        giveaway_id: GiveawayId,
+        seed: String,
+        entries: i64,
+        winner: Option<GiveawayWinner>,
+    },
     /// The room's co-host or its sponsorship disclosure changed (a co-host set or cleared,
     /// an agreement made or ended): replace both in the room card.
     RoomUpdated {
@@ -329,12 +363,32 @@ pub enum RoomEvent {
     },
 }
 
+/// An open giveaway, as viewers see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GiveawayCard {
+    pub id: GiveawayId,
+    pub prize: String,
+    pub entry: EntryRule,
+    /// Hex SHA-256 of the secret seed the draw will use, published before any entry.
+    pub commitment: String,
+    pub closes_at: UnixMs,
+}
+
+/// Who won a giveaway: their account and display name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GiveawayWinner {
+    pub account_id: AccountId,
+    pub display_name: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Snapshot {
     pub room: RoomCard,
     pub lineup: Vec<ProductCard>,
     pub pinned: Option<ProductId>,
     pub drop: Option<DropCard>,
+    /// The open giveaway, if any.
+    pub giveaway: Option<GiveawayCard>,
     /// The most recent comments, oldest first, each with its sequence number.
     pub comments: Vec<SequencedComment>,
     /// The show's latest sales, newest first: at most [`RECENT_SALES`].
@@ -425,6 +479,8 @@ pub struct DropCard {
     pub remaining: i64,
     pub price: Money,
     pub ends_at: UnixMs,
+    /// Units one buyer may have of the drop over all their orders; `None`: no limit.
+    pub per_buyer: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

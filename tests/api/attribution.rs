@@ -245,7 +245,14 @@ async fn an_amount_code_takes_a_sum_off_each_unit_never_below_zero_and_drop_pric
 
     // A drop's price is the price the code applies to.
     let (mut host, _) = app.viewer(shop.room, Some(&shop.host.token)).await;
-    host.send(&ClientMsg::StartDrop { product_id: big, quantity: 5, price: Some(500), duration_secs: 600 }).await;
+    host.send(&ClientMsg::StartDrop {
+        product_id: big,
+        quantity: 5,
+        price: Some(500),
+        duration_secs: 600,
+        per_buyer: None,
+    })
+    .await;
     host.recv_until(|m| matches!(m, ServerMsg::Event { event: RoomEvent::DropStarted { .. }, .. }).then_some(())).await;
     let (mut ws, _) = buyer(&app, shop.room, &[(big, 1)]).await;
     let order = pay(&mut ws, "amt-drop", Some("MINUS3")).await;

@@ -19,7 +19,7 @@ use livecart::domain::{AccountId, BrandId, ProductId, Role, RoomId};
 use livecart::media::IceSettings;
 use livecart::wire::api::{Product, RoomView, SessionResponse};
 use livecart::wire::routes::{self, path};
-use livecart::wire::ws::{ClientMsg, ServerMsg};
+use livecart::wire::ws::{ClientMsg, RoomEvent, ServerMsg};
 use livecart_testkit::media::{CountingViewer, SyntheticPublisher, VideoCodec};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -241,6 +241,19 @@ impl World {
                 path(route, &[scheduled_room(&self.app, host.unwrap(), self.product).await.get()])
             }
             At::FreshLiveRoom => path(route, &[live_room(&self.app, host.unwrap(), self.product).await.get()]),
+            At::Giveaway => {
+                let room = live_room(&self.app, host.unwrap(), self.product).await;
+                let (mut ws, _) = self.app.viewer(room, host).await;
+                let start = ws_samples(self, Who::Host, 0).into_iter().find(|m| m.kind() == "start_giveaway").unwrap();
+                ws.send(&start).await;
+                let id = ws
+                    .recv_until(|m| match m {
+                        ServerMsg::Event { event: RoomEvent::GiveawayStarted { giveaway }, .. } => Some(giveaway.id),
+                        _ => None,
+                    })
+                    .await;
+                path(route, &[id.get()])
+            }
             At::FreshWhipSession => {
                 let (publisher, offer) = SyntheticPublisher::offer(&IceSettings::loopback(), VideoCodec::Vp8)
                     .await
@@ -413,6 +426,8 @@ enum At {
     FreshWhepSession,
     /// The host's fresh publishing session, named on the viewers' (WHEP) route.
     PublisherAsViewer,
+    /// A giveaway of the host's room.
+    Giveaway,
 }
 
 /// A valid body for the row, so an authorised caller's cell checks authorisation, not
@@ -515,6 +530,8 @@ fn rest_table() -> Vec<Row> {
         row(M::PUT,    FOLLOW,           Host,               B::None,         [401, 204, 204, 400, 204, 204, 204, 204]),
         row(M::DELETE, FOLLOW,           Host,               B::None,         [401, 204, 204, 204, 204, 204, 204, 204]),
         row(M::GET,    UPCOMING,         Nothing,            B::None,         [401, 200, 200, 200, 200, 200, 200, 200]),
+        // Anyone may check a draw.
+        row(M::GET,    GIVEAWAY,         Giveaway,           B::None,         all(200)),
         row(M::GET,    BRAND_PRODUCTS,   BrandA,             B::None,         all(200)),
         row(M::POST,   BRAND_PRODUCTS,   BrandA,             B::NewProduct,   [401, 403, 403, 403, 403, 201, 403, 403]),
         row(M::GET,    BRAND_ORDERS,     BrandA,             B::None,         [401, 403, 403, 403, 403, 200, 403, 200]),
@@ -826,6 +843,7 @@ enum Reply {
     Product,
     Cart,
     OrderConfirmed,
+    GiveawayEntered,
 }
 
 /// One cell: the message's reply, or an error frame with this code.
@@ -845,6 +863,8 @@ enum Setup {
     CartFilled,
     /// A guest commented; the message acts on that comment (its `seq` is filled in).
     Commented,
+    /// The host opened a giveaway for anyone signed in; the message names it.
+    GiveawayOpen,
 }
 
 struct WsRow {
@@ -885,6 +905,11 @@ fn ws_row(msg: &ClientMsg) -> WsRow {
         ClientMsg::Unpin {} => WsRow { setup: Setup::Pinned, ..row(Event("unpinned"), NOT_JOINED, host_only) },
         ClientMsg::StartDrop { .. } => row(Event("drop_started"), NOT_JOINED, host_only),
         ClientMsg::EndRoom {} => row(Event("room_ended"), NOT_JOINED, host_only),
+        ClientMsg::StartGiveaway { .. } => row(Event("giveaway_started"), NOT_JOINED, host_only),
+        ClientMsg::EnterGiveaway { .. } => WsRow {
+            setup: Setup::GiveawayOpen,
+            ..row(GiveawayEntered, NOT_JOINED, [UNAUTHENTICATED, G, Cell::Refused("not_eligible"), G, G, G])
+        },
         ClientMsg::ViewProduct { .. } => row(Reply::Product, NOT_JOINED, [G; 6]),
         ClientMsg::CartAdd { .. } => row(Cart, NOT_JOINED, accounts),
         ClientMsg::CartSet { .. } => row(Cart, NOT_JOINED, accounts),
@@ -920,8 +945,15 @@ fn ws_samples(world: &World, who: Who, n: usize) -> Vec<ClientMsg> {
         ClientMsg::React { reaction: livecart::domain::Reaction::Fire },
         ClientMsg::Pin { product_id },
         ClientMsg::Unpin {},
-        ClientMsg::StartDrop { product_id, quantity: 1, price: None, duration_secs: 60 },
+        ClientMsg::StartDrop { product_id, quantity: 1, price: None, duration_secs: 60, per_buyer: None },
         ClientMsg::EndRoom {},
+        ClientMsg::StartGiveaway {
+            prize: "A serum".try_into().unwrap(),
+            entry: livecart::domain::EntryRule::SignedIn,
+            duration_secs: 60,
+        },
+        // Named once the host has opened it (Setup::GiveawayOpen).
+        ClientMsg::EnterGiveaway { giveaway_id: livecart::domain::GiveawayId::try_from(1).unwrap() },
         ClientMsg::ViewProduct { product_id },
         ClientMsg::CartAdd { product_id, quantity: 1 },
         ClientMsg::CartSet { product_id, quantity: 2 },
@@ -961,7 +993,8 @@ fn is_reply(granted: Reply, msg: &ServerMsg) -> bool {
         | (Reply::Listening, ServerMsg::Listening { .. })
         | (Reply::Product, ServerMsg::Product { .. })
         | (Reply::Cart, ServerMsg::Cart { .. })
-        | (Reply::OrderConfirmed, ServerMsg::OrderConfirmed { .. }) => true,
+        | (Reply::OrderConfirmed, ServerMsg::OrderConfirmed { .. })
+        | (Reply::GiveawayEntered, ServerMsg::GiveawayEntered { .. }) => true,
         (Reply::Reactions, ServerMsg::Reactions { counts }) => !counts.is_empty(),
         (Reply::Event(kind), ServerMsg::Event { event, .. }) => serde_json::to_value(event).unwrap()["kind"] == kind,
         _ => false,
@@ -1027,9 +1060,24 @@ async fn every_message_answers_every_role_as_the_table_says() {
 
             // Joined to a fresh live room of the host, so that no cell depends on another.
             n += 1;
-            let msg = ws_samples(&world, who, n).swap_remove(i);
+            let mut msg = ws_samples(&world, who, n).swap_remove(i);
             let room = live_room(&world.app, world.token(Who::Host).unwrap(), world.product).await;
             let mut host = None;
+            if row.setup == Setup::GiveawayOpen {
+                let (mut h, _) = world.app.viewer(room, world.token(Who::Host)).await;
+                h.send(&ws_samples(&world, Who::Host, n).into_iter().find(|m| m.kind() == "start_giveaway").unwrap())
+                    .await;
+                let opened = h
+                    .recv_until(|m| match m {
+                        ServerMsg::Event { event: RoomEvent::GiveawayStarted { giveaway }, .. } => Some(giveaway.id),
+                        _ => None,
+                    })
+                    .await;
+                if let ClientMsg::EnterGiveaway { giveaway_id } = &mut msg {
+                    *giveaway_id = opened;
+                }
+                host = Some(h);
+            }
             if row.setup == Setup::Pinned {
                 let (mut h, _) = world.app.viewer(room, world.token(Who::Host)).await;
                 h.send(&ClientMsg::Pin { product_id: world.product }).await;

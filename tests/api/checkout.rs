@@ -17,7 +17,14 @@ async fn two_hundred_concurrent_checkouts_for_a_drop_of_37_sell_exactly_37_each_
     let scene = app.live_room(&[100]).await;
     let product = scene.products[0];
     let (mut host, _) = app.viewer(scene.room, Some(&scene.creator.token)).await;
-    host.send(&ClientMsg::StartDrop { product_id: product, quantity: 37, price: Some(500), duration_secs: 600 }).await;
+    host.send(&ClientMsg::StartDrop {
+        product_id: product,
+        quantity: 37,
+        price: Some(500),
+        duration_secs: 600,
+        per_buyer: None,
+    })
+    .await;
     let drop = host
         .recv_until(|m| match m {
             ServerMsg::Event { event: RoomEvent::DropStarted { drop }, .. } => Some(drop),

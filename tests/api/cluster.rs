@@ -29,7 +29,14 @@ fn checkout_ok(key: &str) -> ClientMsg {
 }
 
 async fn start_drop(host: &mut Ws, product: livecart::domain::ProductId, quantity: i64) -> DropCard {
-    host.send(&ClientMsg::StartDrop { product_id: product, quantity, price: None, duration_secs: 600 }).await;
+    host.send(&ClientMsg::StartDrop {
+        product_id: product,
+        quantity,
+        price: None,
+        duration_secs: 600,
+        per_buyer: None,
+    })
+    .await;
     host.recv_until(|m| match m {
         ServerMsg::Event { event: RoomEvent::DropStarted { drop }, .. } => Some(drop),
         ServerMsg::Error { code, .. } => panic!("start_drop failed: {code}"),
@@ -342,7 +349,8 @@ async fn two_start_drops_on_two_nodes_at_once_start_exactly_one_drop() {
         let scene = cluster.node(0).live_room(&[20, 20]).await;
         let (mut a, _) = cluster.node(0).viewer(scene.room, Some(&scene.creator.token)).await;
         let (mut b, _) = cluster.node(1).viewer(scene.room, Some(&scene.creator.token)).await;
-        let start = |p| ClientMsg::StartDrop { product_id: p, quantity: 3, price: None, duration_secs: 600 };
+        let start =
+            |p| ClientMsg::StartDrop { product_id: p, quantity: 3, price: None, duration_secs: 600, per_buyer: None };
         let (first, second) = (start(scene.products[0]), start(scene.products[1]));
         tokio::join!(a.send(&first), b.send(&second));
         let (x, y) = tokio::join!(

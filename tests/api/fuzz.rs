@@ -1058,8 +1058,21 @@ fn frames(w: &World) -> BoxedStrategy<Frame> {
                 required("quantity", int(1, 10)),
                 optional("price", int(0, 100_000_000_000)),
                 required("duration_secs", int(10, 3_600)),
+                optional("per_buyer", int(1, 99)),
             ],
         ),
+        (
+            "start_giveaway",
+            vec![
+                required("prize", text(1, 120)),
+                required(
+                    "entry",
+                    field(pick(&["signed_in", "followers", "buyers"]), pick(&["everyone", "Buyers", ""])),
+                ),
+                required("duration_secs", int(10, 3_600)),
+            ],
+        ),
+        ("enter_giveaway", vec![required("giveaway_id", field(int(1, 3), pick(&["0", "-1"])))]),
         ("end_room", vec![]),
         ("view_product", vec![required("product_id", product())]),
         ("cart_add", vec![required("product_id", product()), required("quantity", int(1, 99))]),

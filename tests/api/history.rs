@@ -342,6 +342,7 @@ impl World {
             quantity: drop_units,
             price: Some(DROP_PRICE),
             duration_secs: 600,
+            per_buyer: None,
         })
         .await;
         let drop = host

@@ -276,8 +276,14 @@ async fn each_sale_of_a_drop_counts_down_from_its_own_hold() {
     let app = TestApp::spawn().await;
     let scene = app.live_room(&[20]).await;
     let (mut host, _) = app.viewer(scene.room, Some(&scene.creator.token)).await;
-    host.send(&ClientMsg::StartDrop { product_id: scene.products[0], quantity: 7, price: None, duration_secs: 600 })
-        .await;
+    host.send(&ClientMsg::StartDrop {
+        product_id: scene.products[0],
+        quantity: 7,
+        price: None,
+        duration_secs: 600,
+        per_buyer: None,
+    })
+    .await;
     host.recv_until(|m| matches!(m, ServerMsg::Event { event: RoomEvent::DropStarted { .. }, .. }).then_some(())).await;
     let mut buyers = Vec::new();
     for _ in 0..7 {
@@ -320,7 +326,8 @@ async fn two_drops_started_at_once_give_exactly_one_drop() {
     let scene = app.live_room(&[20, 20]).await;
     let (mut a, _) = app.viewer(scene.room, Some(&scene.creator.token)).await;
     let (mut b, _) = app.viewer(scene.room, Some(&scene.creator.token)).await;
-    let start = |p| ClientMsg::StartDrop { product_id: p, quantity: 3, price: None, duration_secs: 600 };
+    let start =
+        |p| ClientMsg::StartDrop { product_id: p, quantity: 3, price: None, duration_secs: 600, per_buyer: None };
     a.send(&start(scene.products[0])).await;
     b.send(&start(scene.products[1])).await;
     let refused =

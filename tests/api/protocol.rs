@@ -100,11 +100,23 @@ async fn the_snapshot_holds_everything_a_client_draws() {
     assert!(snapshot.you.is_host);
     assert_eq!(snapshot.room.host.id, scene.host_id());
     assert_eq!(snapshot.lineup.iter().map(|p| p.stock).collect::<Vec<_>>(), vec![4, 9]);
-    host.send(&ClientMsg::StartDrop { product_id: scene.products[1], quantity: 5, price: None, duration_secs: 60 })
-        .await;
+    host.send(&ClientMsg::StartDrop {
+        product_id: scene.products[1],
+        quantity: 5,
+        price: None,
+        duration_secs: 60,
+        per_buyer: None,
+    })
+    .await;
     host.recv_until(|m| matches!(m, ServerMsg::Event { event: RoomEvent::DropStarted { .. }, .. }).then_some(())).await;
-    host.send(&ClientMsg::StartDrop { product_id: scene.products[0], quantity: 1, price: None, duration_secs: 60 })
-        .await;
+    host.send(&ClientMsg::StartDrop {
+        product_id: scene.products[0],
+        quantity: 1,
+        price: None,
+        duration_secs: 60,
+        per_buyer: None,
+    })
+    .await;
     assert_eq!(host.error_code().await, "drop_running");
     host.send(&ClientMsg::Comment { text: "welcome!".try_into().unwrap() }).await;
     host.recv_until(|m| matches!(m, ServerMsg::Event { event: RoomEvent::Comment(_), .. }).then_some(())).await;
@@ -126,16 +138,30 @@ async fn a_drop_cannot_promise_more_than_is_in_stock_or_last_forever() {
     let scene = app.live_room(&[4]).await;
     let (mut host, _) = app.viewer(scene.room, Some(&scene.creator.token)).await;
     let product = scene.products[0];
-    host.send(&ClientMsg::StartDrop { product_id: product, quantity: 5, price: None, duration_secs: 60 }).await;
+    host.send(&ClientMsg::StartDrop {
+        product_id: product,
+        quantity: 5,
+        price: None,
+        duration_secs: 60,
+        per_buyer: None,
+    })
+    .await;
     assert_eq!(host.error_code().await, "sold_out");
-    host.send_invalid_msg(&ClientMsg::StartDrop { product_id: product, quantity: -1, price: None, duration_secs: 60 })
-        .await;
+    host.send_invalid_msg(&ClientMsg::StartDrop {
+        product_id: product,
+        quantity: -1,
+        price: None,
+        duration_secs: 60,
+        per_buyer: None,
+    })
+    .await;
     assert_eq!(host.error_code().await, "invalid_input");
     host.send_invalid_msg(&ClientMsg::StartDrop {
         product_id: product,
         quantity: 2,
         price: Some(-5),
         duration_secs: 60,
+        per_buyer: None,
     })
     .await;
     assert_eq!(host.error_code().await, "invalid_input");
@@ -144,6 +170,7 @@ async fn a_drop_cannot_promise_more_than_is_in_stock_or_last_forever() {
         quantity: 2,
         price: None,
         duration_secs: 86_400,
+        per_buyer: None,
     })
     .await;
     assert_eq!(host.error_code().await, "invalid_input");

@@ -823,7 +823,15 @@ async fn every_report_of_a_scripted_show_equals_a_naive_recount() {
 
     show.nodes.advance(100);
     show.unpin(&mut h1, r1).await;
-    h1.ws.send(&ClientMsg::StartDrop { product_id: mask, quantity: 3, price: Some(900), duration_secs: 300 }).await;
+    h1.ws
+        .send(&ClientMsg::StartDrop {
+            product_id: mask,
+            quantity: 3,
+            price: Some(900),
+            duration_secs: 300,
+            per_buyer: None,
+        })
+        .await;
     h1.ws
         .recv_until(|m| {
             matches!(m, ServerMsg::Event { event: livecart::wire::ws::RoomEvent::DropStarted { .. }, .. }).then_some(())

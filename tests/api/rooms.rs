@@ -89,7 +89,14 @@ async fn a_viewer_cannot_pin_start_a_drop_or_end_the_room() {
 
     ws.send(&ClientMsg::Pin { product_id: scene.products[0] }).await;
     assert_eq!(ws.error_code().await, "forbidden");
-    ws.send(&ClientMsg::StartDrop { product_id: scene.products[0], quantity: 1, price: None, duration_secs: 60 }).await;
+    ws.send(&ClientMsg::StartDrop {
+        product_id: scene.products[0],
+        quantity: 1,
+        price: None,
+        duration_secs: 60,
+        per_buyer: None,
+    })
+    .await;
     assert_eq!(ws.error_code().await, "forbidden");
     ws.send(&ClientMsg::EndRoom {}).await;
     assert_eq!(ws.error_code().await, "forbidden");
@@ -309,8 +316,14 @@ async fn a_drop_on_a_product_that_is_not_pinned_pins_it_first() {
     host.recv_until(|m| matches!(m, ServerMsg::Event { event: RoomEvent::Pinned { .. }, .. }).then_some(())).await;
     let (mut viewer, _) = app.viewer(scene.room, None).await;
 
-    host.send(&ClientMsg::StartDrop { product_id: scene.products[1], quantity: 2, price: None, duration_secs: 60 })
-        .await;
+    host.send(&ClientMsg::StartDrop {
+        product_id: scene.products[1],
+        quantity: 2,
+        price: None,
+        duration_secs: 60,
+        per_buyer: None,
+    })
+    .await;
     let (pin_seq, pinned) = next_event(&mut viewer).await;
     match pinned {
         RoomEvent::Pinned { product } => assert_eq!((product.id, product.stock), (scene.products[1], 5)),
@@ -329,8 +342,14 @@ async fn a_drop_on_a_product_that_is_not_pinned_pins_it_first() {
     // The pinned product's next drop pins nothing again.
     app.state.rooms.end_drop(scene.room, snapshot_drop_id(&app, scene.room).await).await.unwrap();
     viewer.recv_until(|m| matches!(m, ServerMsg::Event { event: RoomEvent::DropEnded { .. }, .. }).then_some(())).await;
-    host.send(&ClientMsg::StartDrop { product_id: scene.products[1], quantity: 1, price: None, duration_secs: 60 })
-        .await;
+    host.send(&ClientMsg::StartDrop {
+        product_id: scene.products[1],
+        quantity: 1,
+        price: None,
+        duration_secs: 60,
+        per_buyer: None,
+    })
+    .await;
     match next_event(&mut viewer).await.1 {
         RoomEvent::DropStarted { drop } => assert_eq!(drop.product_id, scene.products[1]),
         other => panic!("expected drop_started alone, got {other:?}"),
@@ -350,7 +369,14 @@ async fn a_drop_that_sells_out_ends_and_the_regular_price_comes_back() {
     let scene = app.live_room(&[10]).await;
     let product = scene.products[0];
     let (mut host, _) = app.viewer(scene.room, Some(&scene.creator.token)).await;
-    host.send(&ClientMsg::StartDrop { product_id: product, quantity: 2, price: Some(500), duration_secs: 600 }).await;
+    host.send(&ClientMsg::StartDrop {
+        product_id: product,
+        quantity: 2,
+        price: Some(500),
+        duration_secs: 600,
+        per_buyer: None,
+    })
+    .await;
     let drop = host
         .recv_until(|m| match m {
             ServerMsg::Event { event: RoomEvent::DropStarted { drop }, .. } => Some(drop),
@@ -384,7 +410,14 @@ async fn a_drop_that_sells_out_ends_and_the_regular_price_comes_back() {
     second.send(&crate::helpers::checkout("after-the-drop", TestCards::SUCCEEDS)).await;
     let order = second.checkout_outcome().await.expect("the regular price, from the product's stock");
     assert_eq!((order.lines[0].unit_price, order.lines[0].drop_id), (1_000, None));
-    host.send(&ClientMsg::StartDrop { product_id: product, quantity: 1, price: None, duration_secs: 60 }).await;
+    host.send(&ClientMsg::StartDrop {
+        product_id: product,
+        quantity: 1,
+        price: None,
+        duration_secs: 60,
+        per_buyer: None,
+    })
+    .await;
     host.recv_until(|m| match m {
         ServerMsg::Event { event: RoomEvent::DropStarted { .. }, .. } => Some(()),
         ServerMsg::Error { code, .. } => panic!("a new drop: {code}"),

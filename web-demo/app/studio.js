@@ -1,5 +1,5 @@
 // Creator studio: sign in, pick one of your rooms, go live from the camera over WHIP (or
-// show the WHIP URL and token for OBS), pin products, start drops, chat, watch the live
+// show the WHIP URL and token for OBS), pin products, start drops and giveaways, chat, watch the live
 // numbers and end the show, then read its recap. The room connection, host actions, WHIP
 // and the room report go through the client library (../sdk/).
 //
@@ -157,12 +157,13 @@ function openRoom(r) {
   room.timer = setInterval(() => {
     renderDrop();
     renderClock();
+    renderGiveaway();
   }, 1000);
 }
 
 /** How an error names the action that failed. */
 const ACTION_NAMES = {
-  start_drop: 'Start drop', pin: 'Pin', unpin: 'Unpin', comment: 'Message', end_room: 'End the show', react: 'Reaction',
+  start_drop: 'Start drop', start_giveaway: 'Start giveaway', pin: 'Pin', unpin: 'Unpin', comment: 'Message', end_room: 'End the show', react: 'Reaction',
 };
 
 // ---------- the LIVE badge, the show clock and the viewers' reactions ----------
@@ -227,6 +228,7 @@ function setRoomMode(mode) {
   for (const control of $('comment-form').elements) control.disabled = mode !== 'live';
   if (mode !== 'live') for (const id of ['cam-start', 'cam-stop', 'drop-start']) $(id).disabled = true;
   for (const control of $('drop-form').elements) control.disabled = mode !== 'live';
+  for (const control of $('giveaway-form').elements) control.disabled = mode !== 'live';
   $('live-badge').hidden = mode !== 'live' || room?.state?.status !== 'live';
   if (mode !== 'live') $('show-clock').hidden = true;
 }
@@ -256,6 +258,7 @@ function onSnapshot(snap) {
   renderDropForm();
   renderClock();
   renderReactionCounts();
+  renderGiveaway();
   if (st.status === 'live') startNumbers();
   else if (st.status === 'ended') onShowEnded();
   else setState($('numbers-status'), 'idle', 'The numbers start when the show goes live.');
@@ -269,6 +272,7 @@ function onEvent(e) {
     case 'drop_started': setState($('drop-status'), 'ok', `Drop running: ${e.drop.quantity} units at ${money(e.drop.price)}`); renderDrop(); renderLineup(); break;
     case 'drop_ended': setState($('drop-status'), 'ok', `Drop ended: ${e.sold} sold.`); renderLineup(); break;
     case 'sale': onSale(e); break;
+    case 'giveaway_started': case 'giveaway_drawn': renderGiveaway(); break;
     case 'room_live':
       if (room.liveAt == null) room.liveAt = Date.now();
       renderLineup();
@@ -568,9 +572,73 @@ $('drop-form').addEventListener('submit', (event) => {
     }
   }
   clearError();
-  const drop = { productId: product.id, quantity: Number($('drop-quantity').value), price, durationSecs: Number($('drop-duration').value) };
+  const perBuyer = $('drop-per-buyer').value.trim() ? Number($('drop-per-buyer').value) : null;
+  const drop = {
+    productId: product.id,
+    quantity: Number($('drop-quantity').value),
+    price,
+    durationSecs: Number($('drop-duration').value),
+    perBuyer,
+  };
   if (!room.conn.startDrop(drop)) showError('Start drop: not connected; try again in a moment.');
   else setState($('drop-status'), 'busy', 'Starting the drop…');
+});
+
+// ---------- giveaways: one open at a time; the server draws when entries close ----------
+
+const ENTRY_RULES = { signed_in: 'anyone signed in', followers: 'your followers', buyers: 'buyers in this show' };
+
+/** The open giveaway with its countdown, or the last draw's winner; the form while none is open. */
+function renderGiveaway() {
+  const st = room?.state;
+  if (!st) return;
+  const box = $('giveaway-now');
+  const open = st.giveaway;
+  const draw = st.lastDraw;
+  $('giveaway-form').hidden = Boolean(open);
+  if (open) {
+    const left = open.closes_at - Date.now();
+    box.hidden = false;
+    box.dataset.state = 'open';
+    box.replaceChildren(
+      h('p', {}, h('strong', {}, open.prize), ` · open to ${ENTRY_RULES[open.entry] ?? open.entry}`),
+      h('p', {}, left > 0 ? ['Entries close in ', h('time', { id: 'giveaway-countdown' }, countdown(left))] : 'Entries closed: drawing the winner…'),
+      h('p', { class: 'muted small' }, 'Entries are counted and revealed with the draw.'));
+    return;
+  }
+  if (!draw) {
+    box.hidden = true;
+    box.replaceChildren();
+    return;
+  }
+  const prize = draw.giveaway?.prize ?? 'the giveaway';
+  box.hidden = false;
+  box.dataset.state = 'drawn';
+  const entries = `${draw.entries} ${draw.entries === 1 ? 'entry' : 'entries'}`;
+  box.replaceChildren(draw.winner
+    ? h('p', { id: 'giveaway-winner' }, h('strong', {}, draw.winner.display_name), ` won ${prize} (${entries}).`)
+    : h('p', { id: 'giveaway-winner' }, `Nobody entered, so nobody won ${prize}.`));
+}
+
+$('giveaway-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  if (!room?.conn) return;
+  const prize = $('giveaway-prize').value.trim();
+  if (!prize) return;
+  clearError();
+  const r = room;
+  setState($('giveaway-status'), 'busy', 'Starting the giveaway…');
+  try {
+    await r.conn.startGiveaway({ prize, entry: $('giveaway-entry').value, durationSecs: Number($('giveaway-duration').value) });
+    if (room !== r) return;
+    $('giveaway-prize').value = '';
+    setState($('giveaway-status'), 'idle', '');
+  } catch (error) {
+    if (room !== r) return;
+    setState($('giveaway-status'), 'idle', '');
+    // Refusals are shown by the connection's error listener; a send that never left, here.
+    if (error.code === 'not_connected') showError('Start giveaway: not connected; try again in a moment.');
+  }
 });
 
 $('comment-form').addEventListener('submit', (event) => {

@@ -7,11 +7,13 @@
 // is folded from the protocol's frames there. A purchase a guest starts resumes once
 // they are signed in. Before and after the show: "Remind me" follows a creator, signed-in
 // viewers see their followed creators' shows and hear over a listen connection when one
-// goes live, and an ended show shows a recap with the creator's next show. Routes live in
+// goes live, and an ended show shows a recap with the creator's next show. During the show a
+// giveaway card over the video lets viewers enter, announces the winner and checks the
+// draw against its commitment (docs/protocol.md 4.14). Routes live in
 // the fragment: #/ (rooms), #/signin, #/signup, #/room/ID.
 
 import { api, countdown, flash, formatMoney, h, livecart, loadSession, money, register, setState, signIn, signOut } from './common.js';
-import { REACTIONS, SignallingError, preferForwardableVideo } from '../sdk/index.js';
+import { REACTIONS, SignallingError, preferForwardableVideo, verifyDraw } from '../sdk/index.js';
 import { iceConfiguration } from './ice.js';
 import { drawIcons, icon } from './icons.js';
 
@@ -364,6 +366,7 @@ async function toggleFollow(host) {
   } finally {
     followBusy.delete(host.id);
     redrawFollowButtons();
+    renderGiveaway(); // following may be what a giveaway asked for
   }
   if (!$('view-rooms').hidden) loadRooms();
 }
@@ -448,12 +451,18 @@ function openRoom(id) {
     video: null,
     shown: new Map(), // product id → the stock figure last drawn, to animate a drop in stock
     reactionsShown: null,
+    // The giveaway card: how entering went ({ id, state, message }), the draw dismissed,
+    // the Verify disclosure ({ id, open, state, view, check }).
+    giveaway: { entry: null, dismissed: null, verify: null },
     timer: setInterval(tick, 1000),
   };
   $('chat').replaceChildren();
   $('toasts').replaceChildren();
   $('ticker').replaceChildren(h('li', { class: 'muted empty' }, 'No sales yet.'));
   $('host-follow').replaceChildren();
+  $('stage-cards').prepend($('giveaway'));
+  $('giveaway').hidden = true;
+  setState($('giveaway-status'), 'idle', '');
   hideRecap();
   clearMessages();
   // (An ended show turned these off; this room may be live.)
@@ -512,6 +521,10 @@ function clearMessages() {
 
 function applySnapshot(snap) {
   const st = room.state;
+  // A giveaway open before a resync and gone now was drawn while the events were missed.
+  const before = room.openGiveaway;
+  room.openGiveaway = st.giveaway?.id ?? null;
+  if (before != null && before !== room.openGiveaway && st.lastDraw?.giveaway_id !== before) loadMissedDraw(before);
   renderTerms(st.card.co_host, st.card.disclosure);
   document.title = `${snap.room.title} · livecart`;
   $('viewer-count').textContent = st.viewers;
@@ -529,6 +542,7 @@ function applySnapshot(snap) {
   renderPinned();
   renderLineup();
   renderCart();
+  renderGiveaway();
   if (st.status === 'ended') {
     stopVideo({ serverClosed: true }); // ending the room closed every media session
     setStream('ended', 'stream ended: the show is over');
@@ -597,6 +611,16 @@ function applyEvent(event, meta) {
     case 'room_live':
       renderHostFollow(); // "Remind me" becomes "Follow"
       break;
+    case 'giveaway_started':
+      room.openGiveaway = event.giveaway.id;
+      setState($('giveaway-status'), 'idle', '');
+      renderGiveaway();
+      break;
+    case 'giveaway_drawn':
+      room.openGiveaway = null;
+      setState($('giveaway-status'), 'idle', '');
+      renderGiveaway();
+      break;
     default:
       break;
   }
@@ -611,6 +635,9 @@ function onShowEnded() {
   if ($('shop-dialog').open) renderShop();
   renderHostFollow();
   renderRecap();
+  // The draw at the show's end is read in the recap.
+  $('recap-title').after($('giveaway'));
+  renderGiveaway();
 }
 
 // Who presents the show, and the sponsorship disclosure advertising rules require every
@@ -849,7 +876,7 @@ function renderPinned() {
   const banner = o.drop
     ? h('div', { class: 'drop-banner', id: 'drop-info' },
       icon('bolt', { size: 18 }),
-      h('span', {}, `Drop: ${o.drop.remaining} of ${o.drop.quantity} left`),
+      h('span', {}, `Drop: ${o.drop.remaining} of ${o.drop.quantity} left${o.drop.per_buyer ? `, ${o.drop.per_buyer} per buyer` : ''}`),
       h('span', { class: 'clock' }, h('span', { class: 'sr-only' }, 'ends in '), h('span', { id: 'drop-countdown' }, countdown(o.drop.ends_at - Date.now()))),
       h('progress', { max: o.drop.quantity, value: o.drop.remaining, 'aria-label': 'Units left in the drop' }))
     : room.dropSoldOut === product.id
@@ -870,9 +897,11 @@ function renderPinned() {
   if (focused === 'add-to-cart' || focused === 'buy-now') $(focused)?.focus();
 }
 
-/** Once a second: the drop countdown, and a redraw when the drop's time is up. */
+/** Once a second: the drop and giveaway countdowns, and a redraw when the drop's time is up. */
 function tick() {
   if (!room) return;
+  const closes = $('giveaway-countdown');
+  if (closes && room.state.giveaway) closes.textContent = countdown(room.state.giveaway.closes_at - Date.now());
   const counter = $('drop-countdown');
   if (!counter) return;
   const left = (room.state.drop?.ends_at ?? 0) - Date.now();
@@ -1210,6 +1239,7 @@ function onOrderConfirmed(order) {
 
 function onError(error) {
   if (error.request === 'checkout') return; // the purchase shows it
+  if (error.request === 'enter_giveaway') return; // enterGiveaway() shows it
   if (error.code === 'unauthenticated' && error.request !== 'join') return askToSignIn();
   if (error.request === 'comment') {
     if (error.code === 'rate_limited') flash($('comment-status'), 'error', 'Slow down a little: too many comments.', 5000);
@@ -1221,6 +1251,170 @@ function onError(error) {
     return;
   }
   if (error.request?.startsWith('cart')) buyNotice('error', error.message);
+}
+
+// ---------- giveaways ----------
+
+/** Who may enter, in words. */
+function entryRuleText(entry) {
+  const host = room.state.card?.host.display_name ?? 'the host';
+  return { signed_in: 'Open to everyone signed in', followers: `For ${host}'s followers`, buyers: 'For buyers in this show' }[entry] ?? entry;
+}
+
+/** The giveaway card: the open giveaway and how to enter it, or the last draw's winner and its check. */
+function renderGiveaway() {
+  if (!room) return;
+  const st = room.state;
+  const card = $('giveaway');
+  const open = st.giveaway;
+  const draw = st.lastDraw;
+  const focused = card.contains(document.activeElement) ? document.activeElement.dataset.focus : null;
+  if (open) {
+    card.hidden = false;
+    card.dataset.state = 'open';
+    $('giveaway-body').replaceChildren(
+      h('p', { class: 'prize' }, open.prize),
+      h('p', { class: 'muted small' }, `${entryRuleText(open.entry)} · `,
+        open.closes_at > Date.now() ? ['ends in ', h('time', { id: 'giveaway-countdown' }, countdown(open.closes_at - Date.now()))] : 'entries closed'),
+      giveawayAction(open));
+  } else if (draw && room.giveaway.dismissed !== draw.giveaway_id) {
+    card.hidden = false;
+    card.dataset.state = 'drawn';
+    $('giveaway-body').replaceChildren(...drawResult(draw));
+  } else {
+    card.hidden = true;
+    card.dataset.state = 'none';
+    $('giveaway-body').replaceChildren();
+  }
+  if (focused) card.querySelector(`[data-focus="${focused}"]`)?.focus();
+}
+
+/** What the viewer can do about the open giveaway: enter, sign in, follow first, or nothing (entered, the host). */
+function giveawayAction(open) {
+  const st = room.state;
+  const entry = room.giveaway.entry?.id === open.id ? room.giveaway.entry : null;
+  if (st.you?.is_host) return h('p', { class: 'muted small' }, 'Your giveaway: the winner is drawn when entries close.');
+  if (st.entered?.id === open.id) {
+    const n = st.entered.entries;
+    return h('p', { class: 'entered', id: 'giveaway-entered' }, icon('check', { size: 18 }), `You're in! ${n} ${n === 1 ? 'entry' : 'entries'} so far`);
+  }
+  if (!room.session) {
+    return h('button', { type: 'button', id: 'giveaway-enter', 'data-focus': 'enter', onclick: () => {
+      sessionStorage.setItem(RETURN_KEY, room.id);
+      location.hash = '#/signin';
+    } }, 'Sign in to enter');
+  }
+  const enter = h('button', { type: 'button', id: 'giveaway-enter', 'data-focus': 'enter', disabled: entry?.state === 'busy' || st.status !== 'live',
+    onclick: () => enterGiveaway(open.id) }, entry?.state === 'busy' ? 'Entering…' : 'Enter giveaway');
+  const host = st.card.host;
+  // Not eligible: say what would admit them, with the way to do it right there (once
+  // following, Enter is worth another tap).
+  if (entry?.state !== 'not_eligible' || (open.entry === 'followers' && followed?.has(host.id))) return enter;
+  const follow = open.entry === 'followers' ? followButton(host, 'follow') : null;
+  const why = open.entry === 'followers' ? `Follow ${host.display_name} to enter`
+    : open.entry === 'buyers' ? 'Buy something in this show to enter' : entry.message;
+  return h('div', { class: 'stack' }, h('p', { class: 'status', 'data-state': 'error', id: 'giveaway-why' }, why), h('div', { class: 'row' }, follow, enter));
+}
+
+async function enterGiveaway(id) {
+  const r = room;
+  r.giveaway.entry = { id, state: 'busy', message: '' };
+  renderGiveaway();
+  try {
+    await r.conn.enterGiveaway(id);
+    if (room !== r) return;
+    r.giveaway.entry = { id, state: 'entered', message: '' };
+    setState($('giveaway-status'), 'ok', 'You are entered. Good luck!');
+  } catch (error) {
+    if (room !== r) return;
+    if (error.code === 'unauthenticated') {
+      r.giveaway.entry = null;
+      sessionStorage.setItem(RETURN_KEY, r.id);
+      location.hash = '#/signin';
+      return;
+    }
+    r.giveaway.entry = { id, state: error.code === 'not_eligible' ? 'not_eligible' : 'error', message: error.message };
+    const text = error.code === 'not_eligible' ? ''
+      : error.code === 'giveaway_closed' ? 'Entries have closed.'
+        : error.code === 'not_connected' ? 'Not connected right now; try again in a moment.' : error.message;
+    setState($('giveaway-status'), text ? 'error' : 'idle', text);
+  }
+  renderGiveaway();
+}
+
+/** The winner announcement and the Verify disclosure. */
+function drawResult(draw) {
+  const me = room.state.you?.account_id;
+  const prize = draw.giveaway?.prize ?? room.giveaway.verify?.view?.prize ?? 'the giveaway';
+  const entries = `${draw.entries} ${draw.entries === 1 ? 'entry' : 'entries'}`;
+  const headline = !draw.winner ? h('p', { class: 'prize', id: 'giveaway-winner' }, `Nobody entered the giveaway for ${prize}.`)
+    : draw.winner.account_id === me ? h('p', { class: 'won', id: 'giveaway-winner', 'data-you': 'true' }, `You won! ${prize} is yours.`)
+      : h('p', { class: 'prize', id: 'giveaway-winner' }, `${draw.winner.display_name} won ${prize}`);
+  const verify = room.giveaway.verify?.id === draw.giveaway_id ? room.giveaway.verify : { id: draw.giveaway_id, open: false, state: 'idle' };
+  room.giveaway.verify = verify;
+  const details = h('details', { id: 'giveaway-verify', open: verify.open },
+    h('summary', { 'data-focus': 'verify' }, 'Verify the draw'),
+    verifyBody(verify));
+  details.addEventListener('toggle', () => {
+    verify.open = details.open;
+    if (details.open && verify.state === 'idle') checkDraw(verify);
+  });
+  const dismiss = h('button', { type: 'button', class: 'secondary', 'data-focus': 'dismiss', onclick: () => {
+    room.giveaway.dismissed = draw.giveaway_id;
+    renderGiveaway();
+  } }, 'Dismiss', h('span', { class: 'sr-only' }, ' the giveaway result'));
+  const parts = [headline, h('p', { class: 'muted small' }, `Drawn from ${entries}.`), details];
+  // (In the recap of an ended show it stays.)
+  if (room.state.status !== 'ended') parts.push(h('div', { class: 'row' }, dismiss));
+  return parts;
+}
+
+function verifyBody(verify) {
+  if (verify.state === 'idle' || verify.state === 'loading') return h('p', { class: 'muted small' }, 'Checking…');
+  if (verify.state === 'error') return h('p', { class: 'status', 'data-state': 'error' }, `Could not read the draw: ${verify.error}`);
+  const { view, check } = verify;
+  return h('div', {},
+    h('dl', {},
+      h('dt', {}, 'Commitment'), h('dd', {}, view.commitment),
+      h('dt', {}, 'Seed'), h('dd', {}, view.seed ?? '—'),
+      h('dt', {}, 'Entries'), h('dd', {}, String(view.entries?.length ?? 0)),
+      check.index != null ? [h('dt', {}, 'Winning index'), h('dd', {}, String(check.index))] : null),
+    check.verified
+      ? h('p', { class: 'verdict', 'data-state': 'verified', id: 'giveaway-verdict' }, icon('check', { size: 18 }), 'Verified: the seed matches the commitment and picks this winner.')
+      : h('p', { class: 'verdict', 'data-state': 'failed', id: 'giveaway-verdict' }, icon('close', { size: 18 }), `Does not check out: ${check.problem}`),
+    h('p', { class: 'muted small' }, 'SHA-256 of the seed must equal the commitment published when the giveaway opened; the winner is entry number (first 8 bytes of SHA-256(seed ‖ entries)) mod the number of entries.'));
+}
+
+/** Reads the draw's record (GET /api/giveaways/{id}) and recomputes it here. */
+async function checkDraw(verify) {
+  const r = room;
+  verify.state = 'loading';
+  try {
+    verify.view = await livecart().api.giveaway(verify.id);
+    verify.check = await verifyDraw(verify.view);
+    verify.state = 'done';
+  } catch (error) {
+    verify.state = 'error';
+    verify.error = error.message;
+  }
+  if (room === r) renderGiveaway();
+}
+
+/** A draw made while this page was not following the room: its record stands in for the event. */
+async function loadMissedDraw(id) {
+  const r = room;
+  try {
+    const view = await livecart().api.giveaway(id);
+    if (room !== r || view.status !== 'drawn' || r.state.lastDraw?.giveaway_id === id) return;
+    const { commitment, closes_at, entry, prize } = view;
+    r.state.lastDraw = {
+      giveaway_id: id, seed: view.seed ?? '', entries: view.entries?.length ?? 0, winner: view.winner,
+      giveaway: { id, prize, entry, commitment, closes_at }, seq: 0,
+    };
+    renderGiveaway();
+  } catch {
+    // The card stays as it was; the next draw replaces it.
+  }
 }
 
 // ---------- chat and reactions ----------

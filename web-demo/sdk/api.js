@@ -416,6 +416,18 @@ export class Api {
     return this.request('GET', '/api/me/upcoming');
   }
 
+  // ---------- giveaways ----------
+
+  /**
+   * A giveaway's record (no token needed): once drawn, its seed, entries and winner,
+   * everything `verifyDraw` needs to check the draw.
+   * @param {number} giveawayId
+   * @returns {Promise<import('./types.js').GiveawayView>}
+   */
+  giveaway(giveawayId) {
+    return this.request('GET', `/api/giveaways/${giveawayId}`);
+  }
+
   /**
    * The caller's orders: how a checkout ended when its answer was lost.
    * @returns {Promise<Order[]>}

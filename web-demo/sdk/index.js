@@ -7,6 +7,7 @@ export { RoomConnection } from './room.js';
 export { RoomState, REACTIONS } from './state.js';
 export { Purchase, newIdempotencyKey } from './checkout.js';
 export { SalesFeed } from './sales.js';
+export { verifyDraw } from './giveaway.js';
 export { Notices } from './notices.js';
 export { Api, reportPath } from './api.js';
 export { LivecartError, ApiError, SignallingError } from './errors.js';

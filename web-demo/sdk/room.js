@@ -32,6 +32,9 @@ import { RoomState } from './state.js';
 /** @typedef {import('./types.js').Product} Product */
 /** @typedef {import('./types.js').Order} Order */
 /** @typedef {import('./types.js').Reaction} Reaction */
+/** @typedef {import('./types.js').EntryRule} EntryRule */
+/** @typedef {import('./types.js').GiveawayCard} GiveawayCard */
+/** @typedef {import('./types.js').GiveawayEnteredMessage} GiveawayEnteredMessage */
 /** @typedef {import('./link.js').ReconnectOptions} ReconnectOptions */
 /** @typedef {import('./link.js').ReconnectInfo} ReconnectInfo */
 /** @typedef {import('./link.js').CloseInfo} CloseInfo */
@@ -68,6 +71,7 @@ import { RoomState } from './state.js';
  * @property {[Partial<Record<Reaction, number>>]} reactions counts since the previous tick
  * @property {[CartView]} cart
  * @property {[Product]} product the answer to `view_product`
+ * @property {[GiveawayEnteredMessage]} giveaway_entered the answer to `enter_giveaway`
  * @property {[Order]} order_confirmed
  * @property {[import('./types.js').RoomCard]} going_live a creator the account follows went live (another room, or this one)
  * @property {[LivecartError]} error an `error` frame (`request` says which message failed)
@@ -137,6 +141,10 @@ export class RoomConnection extends Emitter {
   #productWaiters = [];
   /** @type {{resolve: (reply: Snapshot | Resumed) => void, reject: (e: Error) => void}[]} */
   #joinWaiters = [];
+  /** `startGiveaway` calls waiting for their `giveaway_started`. @type {{resolve: (card: GiveawayCard) => void, reject: (e: Error) => void}[]} */
+  #startWaiters = [];
+  /** `enterGiveaway` calls waiting for their `giveaway_entered`. @type {{id: number, resolve: (reply: GiveawayEnteredMessage) => void, reject: (e: Error) => void}[]} */
+  #enterWaiters = [];
   /** @type {Snapshot | Resumed | null} */
   #lastReply = null;
 
@@ -288,15 +296,71 @@ export class RoomConnection extends Emitter {
   }
 
   /**
-   * @param {{productId: number, quantity: number, price?: number | null, durationSecs: number}} drop
-   *   `price` in minor units; null or absent for the catalogue price
+   * @param {{productId: number, quantity: number, price?: number | null, durationSecs: number, perBuyer?: number | null}} drop
+   *   `price` in minor units; null or absent for the catalogue price. `perBuyer`: at most
+   *   this many units per buyer (1–99); null or absent for no limit
    */
-  startDrop({ productId, quantity, price = null, durationSecs }) {
-    return this.send({ type: 'start_drop', product_id: productId, quantity, price, duration_secs: durationSecs });
+  startDrop({ productId, quantity, price = null, durationSecs, perBuyer = null }) {
+    return this.send({
+      type: 'start_drop',
+      product_id: productId,
+      quantity,
+      price,
+      duration_secs: durationSecs,
+      per_buyer: perBuyer,
+    });
   }
 
   endRoom() {
     return this.send({ type: 'end_room' });
+  }
+
+  // ---------- giveaways (docs/protocol.md 4.14, 4.15) ----------
+
+  /**
+   * Host only: opens a giveaway. Resolves with its card once `giveaway_started` arrives;
+   * rejects with the refusal (`giveaway_running`, `room_not_live`, `forbidden`,
+   * `invalid_input`), or when not connected or the connection is lost first. Refusals
+   * reach `error` listeners too.
+   * @param {{prize: string, entry: EntryRule, durationSecs: number}} giveaway
+   *   `prize` 1–120 characters; `durationSecs` 10 to 3,600
+   * @returns {Promise<GiveawayCard>}
+   */
+  startGiveaway({ prize, entry, durationSecs }) {
+    const sent = this.send({ type: 'start_giveaway', prize, entry, duration_secs: durationSecs });
+    return this.#await(sent, 'start_giveaway', (resolve, reject) => this.#startWaiters.push({ resolve, reject }));
+  }
+
+  /**
+   * Enters the room's open giveaway `giveawayId` (signed-in accounts; entering again
+   * changes nothing). Resolves with the `giveaway_entered` reply (`entries`: how many
+   * have entered so far); rejects with the refusal (`not_eligible`: its message says
+   * what would admit the account; `giveaway_closed`; `unauthenticated`), or when not
+   * connected or the connection is lost first.
+   * @param {number} giveawayId
+   * @returns {Promise<GiveawayEnteredMessage>}
+   */
+  enterGiveaway(giveawayId) {
+    const sent = this.send({ type: 'enter_giveaway', giveaway_id: giveawayId });
+    return this.#await(sent, 'enter_giveaway', (resolve, reject) => this.#enterWaiters.push({ id: giveawayId, resolve, reject }));
+  }
+
+  /**
+   * A promise of a request's reply. Its rejection is also marked handled here: the
+   * refusal reaches `error` listeners anyway, so a caller who only listens there does not
+   * get an unhandled rejection.
+   * @template T
+   * @param {boolean} sent
+   * @param {import('./types.js').ClientMessageType} request
+   * @param {(resolve: (value: T) => void, reject: (e: Error) => void) => void} wait
+   * @returns {Promise<T>}
+   */
+  #await(sent, request, wait) {
+    const promise = sent
+      ? new Promise(wait)
+      : Promise.reject(new LivecartError('not_connected', 'not connected right now', { request }));
+    promise.catch(() => {});
+    return /** @type {Promise<T>} */ (promise);
   }
 
   // ---------- products, cart and checkout ----------
@@ -413,6 +477,12 @@ export class RoomConnection extends Emitter {
     for (const waiter of this.#productWaiters.splice(0)) {
       waiter.reject(new LivecartError('not_connected', 'the connection was lost', { request: 'view_product' }));
     }
+    for (const waiter of this.#startWaiters.splice(0)) {
+      waiter.reject(new LivecartError('not_connected', 'the connection was lost', { request: 'start_giveaway' }));
+    }
+    for (const waiter of this.#enterWaiters.splice(0)) {
+      waiter.reject(new LivecartError('not_connected', 'the connection was lost', { request: 'enter_giveaway' }));
+    }
   }
 
   /** @param {ServerMessage} message */
@@ -441,6 +511,12 @@ export class RoomConnection extends Emitter {
         const index = this.#productWaiters.findIndex((w) => w.productId === message.product.id);
         if (index >= 0) this.#productWaiters.splice(index, 1)[0].resolve(message.product);
         return this.emit('product', message.product);
+      }
+      case 'giveaway_entered': {
+        this.room.applyMessage(message);
+        const index = this.#enterWaiters.findIndex((w) => w.id === message.giveaway_id);
+        if (index >= 0) this.#enterWaiters.splice(index, 1)[0].resolve(message);
+        return this.emit('giveaway_entered', message);
       }
       case 'order_confirmed':
         this.room.applyMessage(message);
@@ -510,6 +586,7 @@ export class RoomConnection extends Emitter {
     this.room.applyEvent(event, seq);
     const meta = { seq, replay };
     this.emit('event', event, meta);
+    if (event.kind === 'giveaway_started' && !replay) this.#startWaiters.shift()?.resolve(event.giveaway);
     /** @type {any} */ (this).emit(event.kind, event, meta);
     if (this.#replayTo != null && seq >= this.#replayTo) {
       this.#replayTo = null;
@@ -544,6 +621,8 @@ export class RoomConnection extends Emitter {
     }
     if (frame.request === 'checkout') this.#purchase?.refused(error);
     if (frame.request === 'view_product') this.#productWaiters.shift()?.reject(error);
+    if (frame.request === 'start_giveaway') this.#startWaiters.shift()?.reject(error);
+    if (frame.request === 'enter_giveaway') this.#enterWaiters.shift()?.reject(error);
     this.emit('error', error);
   }
 }

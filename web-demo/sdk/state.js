@@ -7,6 +7,8 @@
 /** @typedef {import('./types.js').ProductCard} ProductCard */
 /** @typedef {import('./types.js').Product} Product */
 /** @typedef {import('./types.js').DropCard} DropCard */
+/** @typedef {import('./types.js').GiveawayCard} GiveawayCard */
+/** @typedef {import('./types.js').GiveawayDrawnEvent} GiveawayDrawnEvent */
 /** @typedef {import('./types.js').SequencedComment} SequencedComment */
 /** @typedef {import('./types.js').CartView} CartView */
 /** @typedef {import('./types.js').Participant} Participant */
@@ -26,6 +28,13 @@ export const REACTIONS = Object.freeze(['heart', 'fire', 'clap', 'laugh', 'wow']
  * @typedef {RecentSale & {seq?: number, stock_left?: number, drop_left?: number}} ShowSale
  */
 
+/**
+ * A giveaway's draw as this client saw it: the `giveaway_drawn` event's fields, the card
+ * of the giveaway it closed when this client knew it (null when the giveaway opened and
+ * was drawn while it was away: `api.giveaway(id)` has it) and the event's seq.
+ * @typedef {Omit<GiveawayDrawnEvent, 'kind'> & {giveaway: GiveawayCard | null, seq: number}} GiveawayDraw
+ */
+
 export class RoomState {
   /** The room card (title, status, host, co-host, disclosure); null before the first snapshot. @type {RoomCard | null} */
   card = null;
@@ -35,6 +44,19 @@ export class RoomState {
   pinned = null;
   /** @type {DropCard | null} */
   drop = null;
+  /** The open giveaway (entries not closed yet); null when none is open. @type {GiveawayCard | null} */
+  giveaway = null;
+  /**
+   * The last giveaway draw seen since this client joined (kept across reset snapshots: a
+   * draw does not change afterwards). @type {GiveawayDraw | null}
+   */
+  lastDraw = null;
+  /**
+   * The giveaway this account last entered, and the entries it was told of then
+   * (`giveaway_entered`): compare `id` with `giveaway.id` or `lastDraw.giveaway_id`.
+   * @type {{id: number, entries: number} | null}
+   */
+  entered = null;
   /** Comments seen, oldest first (the snapshot's, then each `comment` event). @type {SequencedComment[]} */
   comments = [];
   viewers = 0;
@@ -93,6 +115,8 @@ export class RoomState {
     this.lineup = new Map(snapshot.lineup.map((p) => [p.id, { ...p }]));
     this.pinned = snapshot.pinned;
     this.drop = snapshot.drop ? { ...snapshot.drop } : null;
+    // (Left out by servers from before giveaways.)
+    this.giveaway = snapshot.giveaway ? { ...snapshot.giveaway } : null;
     this.comments = snapshot.comments.slice(-this.maxComments);
     this.viewers = snapshot.viewers;
     this.streaming = snapshot.streaming;
@@ -136,6 +160,16 @@ export class RoomState {
       case 'drop_ended':
         if (this.drop?.id === event.drop_id) this.drop = null;
         break;
+      case 'giveaway_started':
+        this.giveaway = { ...event.giveaway };
+        break;
+      case 'giveaway_drawn': {
+        const { kind: _kind, ...draw } = event;
+        const card = this.giveaway?.id === event.giveaway_id ? this.giveaway : null;
+        this.lastDraw = { ...draw, giveaway: card, seq };
+        if (card) this.giveaway = null;
+        break;
+      }
       case 'sale': {
         // Sales can arrive out of reservation order: keep the lowest figure seen.
         const product = this.lineup.get(event.product_id);
@@ -197,6 +231,9 @@ export class RoomState {
       case 'order_confirmed':
         // A paid checkout empties the buyer's cart in the room; no `cart` frame says so.
         if (this.cart) this.cart = { lines: [], total: null };
+        break;
+      case 'giveaway_entered':
+        this.entered = { id: message.giveaway_id, entries: message.entries };
         break;
       case 'product':
         if (this.lineup.has(message.product.id)) this.lineup.set(message.product.id, { ...message.product });

@@ -20,6 +20,11 @@
 /** @typedef {'heart' | 'fire' | 'clap' | 'laugh' | 'wow'} Reaction */
 /** @typedef {'host' | 'viewer' | 'guest'} Speaker */
 /** @typedef {'placed' | 'paid' | 'cancelled' | 'refunded'} OrderStatus */
+/**
+ * Who may enter a giveaway: any account but the host, the host's followers, or accounts
+ * with a paid order in this room (docs/protocol.md 4.14).
+ * @typedef {'signed_in' | 'followers' | 'buyers'} EntryRule
+ */
 
 /**
  * @typedef {object} HostCard
@@ -70,6 +75,42 @@
  * @property {number} remaining
  * @property {Money} price
  * @property {number} ends_at Unix milliseconds.
+ * @property {number | null} per_buyer Units one buyer may have of the drop (null: no limit).
+ */
+
+/**
+ * An open giveaway (docs/protocol.md 4.14). `commitment` is the lower-case hex SHA-256 of
+ * the secret seed the draw will use, published before any entry.
+ * @typedef {object} GiveawayCard
+ * @property {number} id
+ * @property {string} prize
+ * @property {EntryRule} entry
+ * @property {string} commitment
+ * @property {number} closes_at Unix milliseconds: entries close then.
+ */
+
+/**
+ * @typedef {object} GiveawayWinner
+ * @property {number} account_id
+ * @property {string} display_name
+ */
+
+/**
+ * A giveaway's record, GET /api/giveaways/{id} (docs/protocol.md 9.7): once drawn, with
+ * the revealed `seed` (hex), the `entries` the draw was made from (account ids,
+ * ascending), the `winner` and `drawn_at`; while open those four are null.
+ * @typedef {object} GiveawayView
+ * @property {number} id
+ * @property {number} room_id
+ * @property {string} prize
+ * @property {EntryRule} entry
+ * @property {string} commitment
+ * @property {number} closes_at
+ * @property {'open' | 'drawn'} status
+ * @property {string | null} seed
+ * @property {number[] | null} entries
+ * @property {GiveawayWinner | null} winner
+ * @property {number | null} drawn_at
  */
 
 /**
@@ -199,11 +240,17 @@
 /** @typedef {{kind: 'stream_started', resumed: boolean}} StreamStartedEvent */
 /** @typedef {{kind: 'stream_stopped'}} StreamStoppedEvent */
 /** @typedef {{kind: 'room_updated', co_host: CoHostCard | null, disclosure: string | null}} RoomUpdatedEvent */
+/** @typedef {{kind: 'giveaway_started', giveaway: GiveawayCard}} GiveawayStartedEvent */
+/**
+ * Entries closed and the winner was drawn: `seed` is the hex of the 32 bytes whose SHA-256
+ * is the commitment; `entries` how many entered; `winner` null without entries.
+ * @typedef {{kind: 'giveaway_drawn', giveaway_id: number, seed: string, entries: number, winner: GiveawayWinner | null}} GiveawayDrawnEvent
+ */
 
 /**
  * @typedef {CommentEvent | PinnedEvent | UnpinnedEvent | ProductUpdatedEvent | DropStartedEvent
  *   | DropEndedEvent | SaleEvent | RoomLiveEvent | RoomEndedEvent | StreamStartedEvent
- *   | StreamStoppedEvent | RoomUpdatedEvent} RoomEvent
+ *   | StreamStoppedEvent | RoomUpdatedEvent | GiveawayStartedEvent | GiveawayDrawnEvent} RoomEvent
  */
 /** @typedef {RoomEvent['kind']} RoomEventKind */
 
@@ -216,6 +263,7 @@
  * @property {ProductCard[]} lineup
  * @property {number | null} pinned
  * @property {DropCard | null} drop
+ * @property {GiveawayCard | null} [giveaway] The open giveaway; null when none is open.
  * @property {SequencedComment[]} comments The last 30 comments of this epoch, oldest first.
  * @property {number} viewers
  * @property {boolean} streaming
@@ -249,6 +297,11 @@
 /** @typedef {{type: 'reactions', counts: Partial<Record<Reaction, number>>}} ReactionsMessage */
 /** @typedef {{type: 'product', product: Product}} ProductMessage */
 /** @typedef {{type: 'cart', cart: CartView}} CartMessage */
+/**
+ * The answer to `enter_giveaway` (also when already entered): `entries` is how many
+ * accounts have entered so far, the sender included.
+ * @typedef {{type: 'giveaway_entered', giveaway_id: number, entries: number}} GiveawayEnteredMessage
+ */
 /** @typedef {{type: 'order_confirmed', order: Order}} OrderConfirmedMessage */
 /** @typedef {{type: 'following_sales', brand_id: number}} FollowingSalesMessage */
 /** @typedef {{type: 'brand_sale'} & BrandSale} BrandSaleMessage */
@@ -275,7 +328,7 @@
 
 /**
  * @typedef {Snapshot | Resumed | EventMessage | ViewersMessage | ReactionsMessage | ProductMessage
- *   | CartMessage | OrderConfirmedMessage | FollowingSalesMessage | BrandSaleMessage
+ *   | CartMessage | GiveawayEnteredMessage | OrderConfirmedMessage | FollowingSalesMessage | BrandSaleMessage
  *   | ListeningMessage | GoingLiveMessage | ErrorMessage} ServerMessage
  */
 /** @typedef {ServerMessage['type']} ServerMessageType */
@@ -300,7 +353,12 @@
 /** @typedef {{type: 'react', reaction: Reaction}} ReactMessage */
 /** @typedef {{type: 'pin', product_id: number}} PinMessage */
 /** @typedef {{type: 'unpin'}} UnpinMessage */
-/** @typedef {{type: 'start_drop', product_id: number, quantity: number, price?: number | null, duration_secs: number}} StartDropMessage */
+/** @typedef {{type: 'start_drop', product_id: number, quantity: number, price?: number | null, duration_secs: number, per_buyer?: number | null}} StartDropMessage */
+/**
+ * Host only: `prize` 1–120 characters, `duration_secs` 10 to 3,600.
+ * @typedef {{type: 'start_giveaway', prize: string, entry: EntryRule, duration_secs: number}} StartGiveawayMessage
+ */
+/** @typedef {{type: 'enter_giveaway', giveaway_id: number}} EnterGiveawayMessage */
 /** @typedef {{type: 'end_room'}} EndRoomMessage */
 /** @typedef {{type: 'view_product', product_id: number}} ViewProductMessage */
 /** @typedef {{type: 'cart_add', product_id: number, quantity: number}} CartAddMessage */
@@ -315,7 +373,7 @@
 
 /**
  * @typedef {JoinMessage | FollowSalesMessage | ListenMessage | CommentMessage | ReactMessage | PinMessage
- *   | UnpinMessage | StartDropMessage | EndRoomMessage | ViewProductMessage | CartAddMessage
+ *   | UnpinMessage | StartDropMessage | StartGiveawayMessage | EnterGiveawayMessage | EndRoomMessage | ViewProductMessage | CartAddMessage
  *   | CartSetMessage | CartRemoveMessage | CheckoutMessage} ClientMessage
  */
 /** @typedef {ClientMessage['type']} ClientMessageType */
@@ -326,7 +384,8 @@
  * @typedef {'malformed_json' | 'frame_too_large' | 'unknown_message' | 'invalid_input'
  *   | 'cart_empty' | 'mixed_currency' | 'unauthenticated' | 'bad_credentials' | 'forbidden'
  *   | 'not_found' | 'conflict' | 'not_joined' | 'already_joined' | 'room_not_live'
- *   | 'not_in_lineup' | 'drop_running' | 'sold_out' | 'hold_expired' | 'checkout_in_progress'
+ *   | 'not_in_lineup' | 'drop_running' | 'giveaway_running' | 'giveaway_closed'
+ *   | 'not_eligible' | 'sold_out' | 'drop_limit' | 'hold_expired' | 'checkout_in_progress'
  *   | 'idempotency_mismatch' | 'promo_code_invalid' | 'promo_code_expired'
  *   | 'promo_code_used_up' | 'promo_code_not_applicable' | 'rate_limited'
  *   | 'too_many_connections' | 'payment_declined' | 'payment_unavailable' | 'not_streaming'

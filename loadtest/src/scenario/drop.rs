@@ -24,6 +24,8 @@ pub struct Drop {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DropReport {
+    /// The drop the run started (ended by the time the report is read, if it sold out).
+    pub drop_id: DropId,
     pub units: i64,
     pub buyers: usize,
     pub confirmed_orders: usize,
@@ -77,7 +79,13 @@ pub async fn run(api: &Api, host: &SessionResponse, run_id: &str, cfg: &Drop) ->
     let mut host_conn = RoomConn::connect(api).await?;
     host_conn.join(room.id, Some(&host.token), "host").await?;
     host_conn
-        .send(&ClientMsg::StartDrop { product_id: product, quantity: cfg.units, price: cfg.price, duration_secs: 600 })
+        .send(&ClientMsg::StartDrop {
+            product_id: product,
+            quantity: cfg.units,
+            price: cfg.price,
+            duration_secs: 600,
+            per_buyer: None,
+        })
         .await?;
     let drop = loop {
         match host_conn.recv().await? {
@@ -151,6 +159,7 @@ pub async fn run(api: &Api, host: &SessionResponse, run_id: &str, cfg: &Drop) ->
         api.get(&path(routes::CREATOR_ORDERS, &[host.account.id.get()]), &host.token).await?;
     let (units_sold, oversold) = oversell(&attributed.orders, drop.id, cfg.units);
     Ok(DropReport {
+        drop_id: drop.id,
         units: cfg.units,
         buyers: cfg.buyers,
         confirmed_orders: confirmed,
