@@ -1086,7 +1086,6 @@ async fn every_message_answers_every_role_as_the_table_says() {
                 host = Some(h);
             }
             let (mut ws, _) = world.app.viewer(room, world.token(who)).await;
-            let mut msg = msg;
             let mut target = None;
             if row.setup == Setup::Commented {
                 let (mut guest, _) = world.app.viewer(room, None).await;
