@@ -34,6 +34,10 @@ pub enum Code {
     AlreadyJoined,
     RateLimited,
     TooManyConnections,
+    Banned,
+    TimedOut,
+    SlowMode,
+    BlockedWord,
     RoomNotLive,
     NotInLineup,
     DropRunning,
@@ -64,7 +68,7 @@ pub enum Code {
 impl Code {
     /// Every code, in the order of docs/protocol.md, section 7 (the AsyncAPI document lists
     /// them from here; a test compares this list with that section).
-    pub const ALL: [Code; 38] = [
+    pub const ALL: [Code; 42] = [
         Code::MalformedJson,
         Code::FrameTooLarge,
         Code::UnknownMessage,
@@ -94,7 +98,11 @@ impl Code {
         Code::PromoCodeExpired,
         Code::PromoCodeUsedUp,
         Code::PromoCodeNotApplicable,
+        Code::BlockedWord,
+        Code::Banned,
         Code::RateLimited,
+        Code::TimedOut,
+        Code::SlowMode,
         Code::TooManyConnections,
         Code::PaymentDeclined,
         Code::PaymentUnavailable,
@@ -120,6 +128,10 @@ impl Code {
             Code::AlreadyJoined => "already_joined",
             Code::RateLimited => "rate_limited",
             Code::TooManyConnections => "too_many_connections",
+            Code::Banned => "banned",
+            Code::TimedOut => "timed_out",
+            Code::SlowMode => "slow_mode",
+            Code::BlockedWord => "blocked_word",
             Code::RoomNotLive => "room_not_live",
             Code::NotInLineup => "not_in_lineup",
             Code::DropRunning => "drop_running",
@@ -157,7 +169,7 @@ impl Code {
             | Code::CartEmpty
             | Code::MixedCurrency => StatusCode::BAD_REQUEST,
             Code::Unauthenticated | Code::BadCredentials => StatusCode::UNAUTHORIZED,
-            Code::Forbidden | Code::NotEligible => StatusCode::FORBIDDEN,
+            Code::Forbidden | Code::NotEligible | Code::Banned => StatusCode::FORBIDDEN,
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::Conflict
             | Code::NotJoined
@@ -177,10 +189,13 @@ impl Code {
             | Code::PromoCodeInvalid
             | Code::PromoCodeExpired
             | Code::PromoCodeUsedUp
-            | Code::PromoCodeNotApplicable => StatusCode::UNPROCESSABLE_ENTITY,
+            | Code::PromoCodeNotApplicable
+            | Code::BlockedWord => StatusCode::UNPROCESSABLE_ENTITY,
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Code::StreamElsewhere => StatusCode::TEMPORARY_REDIRECT,
-            Code::RateLimited | Code::TooManyConnections => StatusCode::TOO_MANY_REQUESTS,
+            Code::RateLimited | Code::TimedOut | Code::SlowMode | Code::TooManyConnections => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Code::PaymentDeclined => StatusCode::PAYMENT_REQUIRED,
             Code::PaymentUnavailable | Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -375,6 +390,10 @@ impl From<RoomError> for ApiError {
             RoomError::GiveawayClosed => Code::GiveawayClosed,
             RoomError::NotEligible(_) => Code::NotEligible,
             RoomError::RateLimited => Code::RateLimited,
+            RoomError::Banned { .. } => Code::Banned,
+            RoomError::TimedOut(_) => Code::TimedOut,
+            RoomError::SlowMode(_) => Code::SlowMode,
+            RoomError::BlockedWord(_) => Code::BlockedWord,
             RoomError::SignInFirst => Code::Unauthenticated,
             RoomError::StreamElsewhere(_) => Code::StreamElsewhere,
             RoomError::Refused(_)
@@ -394,7 +413,12 @@ impl From<RoomError> for ApiError {
             RoomError::StreamElsewhere(location) => Some(location.clone()),
             _ => None,
         };
-        ApiError { location, ..ApiError::said(code, &e) }
+        let retry_after = match &e {
+            RoomError::TimedOut(wait) => Some(*wait),
+            RoomError::SlowMode(secs) => Some(std::time::Duration::from_secs(*secs as u64)),
+            _ => None,
+        };
+        ApiError { location, retry_after, ..ApiError::said(code, &e) }
     }
 }
 

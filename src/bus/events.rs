@@ -128,6 +128,7 @@ mod tests {
     fn comment(text: &str) -> RoomEvent {
         RoomEvent::Comment(CommentView {
             author: "a".into(),
+            author_key: "g1".into(),
             speaker: Speaker::Guest,
             text: text.into(),
             at: UnixMs(0),

@@ -1,5 +1,6 @@
-//! Connections to close on every node: the sockets of a revoked session (a logout), and
-//! whatever else must lose its connection at once. A connection watches its targets; a
+//! Connections to close on every node: the sockets of a revoked session (a logout), those
+//! of a viewer banned from a room or from all of a creator's rooms, and whatever else must
+//! lose its connection at once. A connection watches its targets; a
 //! kick published on any node cancels the watches of that target on every node.
 //!
 //! Kicks are at-most-once across nodes (Redis pub/sub): a node that misses one while
@@ -8,6 +9,7 @@
 
 use super::BusError;
 use super::channels::{Channels, Listener};
+use crate::domain::{AccountId, RoomId};
 use crate::redis::Redis;
 use async_trait::async_trait;
 use dashmap::DashMap;
@@ -22,6 +24,11 @@ use tokio_util::sync::CancellationToken;
 pub enum Target {
     /// Every connection opened with this session (its token's hash).
     Session(String),
+    /// Every connection of `who` in the room: `a{account}`, `g{guest connection}` or
+    /// `n{lower-case guest name}` (a ban from the room).
+    Room { room: RoomId, who: String },
+    /// Every connection of `who` in any room of the creator (a ban from all their rooms).
+    Creator { creator: AccountId, who: String },
 }
 
 #[async_trait]
@@ -161,6 +168,12 @@ mod tests {
             let mine = Target::Session("a".into());
             let (first, second) = (bus.kicks.watch(mine.clone()), bus.kicks.watch(mine.clone()));
             let other = bus.kicks.watch(Target::Session("b".into()));
+            let room = RoomId::try_from(7).unwrap();
+            let banned = Target::Room { room, who: "a3".into() };
+            let (in_room, elsewhere) = (
+                bus.kicks.watch(banned.clone()),
+                bus.kicks.watch(Target::Room { room: RoomId::try_from(8).unwrap(), who: "a3".into() }),
+            );
             bus.kicks.kick(&mine).await.unwrap();
             tokio::time::timeout(Duration::from_secs(5), async {
                 first.kicked.cancelled().await;
@@ -170,6 +183,11 @@ mod tests {
             .expect("both connections of the session are kicked");
             assert!(!other.kicked.is_cancelled());
             drop(other);
+            bus.kicks.kick(&banned).await.unwrap();
+            tokio::time::timeout(Duration::from_secs(5), in_room.kicked.cancelled())
+                .await
+                .expect("a ban closes the viewer's connections in the room");
+            assert!(!elsewhere.kicked.is_cancelled(), "and in no other room");
             let late = bus.kicks.watch(mine);
             assert!(!late.kicked.is_cancelled(), "a kick is not remembered for connections opened after it");
             shutdown.inspect(CancellationToken::cancel);

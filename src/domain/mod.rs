@@ -6,6 +6,7 @@
 
 mod giveaway;
 mod ids;
+mod moderation;
 mod money;
 mod promo;
 mod rate;
@@ -18,6 +19,7 @@ pub use giveaway::{EntryRule, Seed};
 pub use ids::{
     AccountId, AgreementId, BrandId, CampaignId, DropId, GiveawayId, OrderId, ProductId, PromoCodeId, RoomId,
 };
+pub use moderation::{BlockedWords, SlowModeSecs, TimeoutSecs};
 pub use money::{Currency, Money, Price};
 pub use promo::{MaxUses, PercentOff, PromoCode, ShareBps};
 pub use rate::{RateLimit, TokenBucket};

@@ -10,7 +10,7 @@ use super::session_end::SessionEnd;
 use super::{error_frame, frame, protocol};
 use crate::domain::{BrandId, DisplayName, RoomId};
 use crate::error::{ApiError, ApiResult, Code};
-use crate::room::actions::Joiner;
+use crate::room::actions::{Admitted, Joiner};
 use crate::state::AppState;
 use crate::wire::ws::{ClientMsg, ServerMsg};
 use axum::extract::ws::{Message, WebSocket};
@@ -117,7 +117,8 @@ async fn join_room(
             return Err(ApiError::bad_request("join: give a token, or a guest_name to watch as a guest"));
         }
     };
-    let (room, viewer, opening, seat) = state.rooms.join(room_id, joiner, resume).await?;
+    let Admitted { room, viewer, opening, seat, bans } = state.rooms.join(room_id, joiner, resume).await?;
+    let ends = ends.with_bans(bans);
     // The snapshot is the reply: the session sends it first.
     Ok((Joined::Room(Box::new(RoomSession { room, viewer, opening, seat, ends, notices })), None, pass))
 }

@@ -138,6 +138,8 @@ mod tests {
             OneOf(&'static [&'static str]),
             /// A [`ShippingAddress`] object.
             Address,
+            /// `room` or `creator` (a `BanScope`).
+            Scope,
         }
 
         /// Whether a field must be present: `Optional` ones are `#[serde(default)]` options,
@@ -206,6 +208,10 @@ mod tests {
                     ("promo_code", Promo, Optional),
                 ],
             ),
+            ("delete_comment", &[("seq", Count, Required)]),
+            ("timeout", &[("seq", Count, Required), ("secs", Range(10, 86_400), Required)]),
+            ("ban", &[("seq", Count, Required), ("scope", Scope, Optional)]),
+            ("slow_mode", &[("secs", Range(0, 3_600), Required)]),
         ];
 
         const REACTIONS: [&str; 5] = ["heart", "fire", "clap", "laugh", "wow"];
@@ -244,6 +250,10 @@ mod tests {
                     shipping: _,
                     promo_code: _,
                 } => ("checkout", vec!["idempotency_key", "card", "payment", "save", "shipping", "promo_code"]),
+                ClientMsg::DeleteComment { seq: _ } => ("delete_comment", vec!["seq"]),
+                ClientMsg::Timeout { seq: _, secs: _ } => ("timeout", vec!["seq", "secs"]),
+                ClientMsg::Ban { seq: _, scope: _ } => ("ban", vec!["seq", "scope"]),
+                ClientMsg::SlowMode { secs: _ } => ("slow_mode", vec!["secs"]),
             }
         }
 
@@ -275,6 +285,7 @@ mod tests {
                 Card => text(|s| CardNumber::try_from(s.to_owned()).is_ok()),
                 Promo => text(|s| PromoCode::try_from(s).is_ok()),
                 Source => text(|s| ["card", "saved"].contains(&s)),
+                Scope => text(|s| ["room", "creator"].contains(&s)),
                 Bool => v.is_boolean(),
                 Prize => text(|s| Prize::try_from(s).is_ok()),
                 OneOf(names) => v.as_str().is_some_and(|s| names.contains(&s)),
@@ -364,6 +375,11 @@ mod tests {
                 .boxed(),
                 Source => prop_oneof![
                     2 => proptest::sample::select(vec!["card", "saved"]).prop_map(Value::from),
+                    1 => tricky_string().prop_map(Value::from),
+                ]
+                .boxed(),
+                Scope => prop_oneof![
+                    2 => proptest::sample::select(vec!["room", "creator"]).prop_map(Value::from),
                     1 => tricky_string().prop_map(Value::from),
                 ]
                 .boxed(),
@@ -592,6 +608,7 @@ mod tests {
                         Reaction => "heart".into(),
                         Card => "4242424242424242".into(),
                         Source => "card".into(),
+                        Scope => "creator".into(),
                         Bool => true.into(),
                         Address => sample_address(),
                     };

@@ -148,6 +148,10 @@ async fn dispatch(
             return Ok(());
         }
         ClientMsg::EndRoom {} => return Ok(rooms.end_from_room(room, viewer).await?),
+        ClientMsg::DeleteComment { seq } => return Ok(rooms.delete_comment(room, viewer, seq).await?),
+        ClientMsg::Timeout { seq, secs } => return Ok(rooms.time_out(room, viewer, seq, secs).await?),
+        ClientMsg::Ban { seq, scope } => return Ok(rooms.ban(room, viewer, seq, scope.unwrap_or_default()).await?),
+        ClientMsg::SlowMode { secs } => return Ok(rooms.set_slow_mode(room, viewer, secs).await?),
         ClientMsg::ViewProduct { product_id } => {
             let product = Box::new(rooms.view_product(room, viewer, product_id).await?);
             let _ = replies.send(frame(&ServerMsg::Product { product })).await;

@@ -12,6 +12,7 @@ mod giveaways;
 mod health;
 mod ice;
 mod media;
+mod moderation;
 mod openapi;
 mod orders;
 mod payments;
@@ -40,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .merge(orders::router())
         .merge(wallet::router())
         .merge(follows::router())
+        .merge(moderation::router())
         .merge(giveaways::router())
         .merge(campaigns::router())
         .merge(reports::router())

@@ -1,8 +1,8 @@
 //! The OpenAPI description of the REST API, generated from the handlers and wire types.
 
 use super::{
-    agreements, auth, campaigns, creators, follows, giveaways, health, ice, media, orders, payments, products,
-    promo_codes, reports, rooms, wallet,
+    agreements, auth, campaigns, creators, follows, giveaways, health, ice, media, moderation, orders, payments,
+    products, promo_codes, reports, rooms, wallet,
 };
 use crate::state::AppState;
 use crate::wire::routes;
@@ -19,6 +19,9 @@ use utoipa::{Modify, OpenApi};
         auth::register, auth::login, auth::logout, auth::me,
         wallet::wallet, wallet::save_card, wallet::remove_card, wallet::save_address, wallet::remove_address,
         follows::followed, follows::follow, follows::unfollow, follows::upcoming,
+        moderation::room_moderators, moderation::appoint_in_room, moderation::dismiss_in_room,
+        moderation::creator_moderators, moderation::appoint_for_creator, moderation::dismiss_for_creator,
+        moderation::blocked_words, moderation::set_blocked_words, moderation::bans, moderation::lift_ban,
         products::list, products::create, products::one, products::update, products::set_stock,
         creators::list, creators::one, creators::set_followers, creators::attributed_orders, creators::earnings,
         agreements::list, agreements::create, agreements::end,

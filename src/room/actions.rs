@@ -7,13 +7,14 @@ use super::snapshot::Opening;
 use super::visit::Visit;
 use super::{RoomError, RoomResult, Rooms, Viewer};
 use crate::analytics::{Event, Who};
+use crate::bus::kicks::Watch;
 use crate::commerce::catalog::product_card;
 use crate::commerce::checkout::drop_card;
 use crate::commerce::{CartChange, CheckoutRequest, CommerceError};
 use crate::domain::{CommentText, DisplayName, DropId, Price, ProductId, Reaction, Refusal, Role, RoomId, Stock};
 use crate::store::{AccountRow, NewDrop, ProductRow, is_unique_violation};
 use crate::wire::api::Product;
-use crate::wire::ws::{CartView, CommentView, OrderView, RoomEvent, RoomStatus, Speaker};
+use crate::wire::ws::{BanScope, CartView, CommentView, OrderView, RoomEvent, RoomStatus, Speaker};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +25,16 @@ pub const DROP_SECS: std::ops::RangeInclusive<i64> = crate::domain::WindowSecs::
 pub enum Joiner {
     Account(AccountRow),
     Guest(DisplayName),
+}
+
+/// A viewer let into a room: the room, who they are in it, the frames that open their
+/// stream, their seat, and the watches that end the connection if they are banned.
+pub struct Admitted {
+    pub room: Arc<LiveRoom>,
+    pub viewer: Viewer,
+    pub opening: Opening,
+    pub seat: Seat,
+    pub bans: Vec<(Watch, BanScope)>,
 }
 
 pub struct DropRequest {
@@ -39,36 +50,42 @@ fn require_live(room: &LiveRoom) -> RoomResult<()> {
 }
 
 impl Rooms {
-    /// Lets a viewer into a room: the room (loaded if need be), who they are in it, and
-    /// the frames that open their stream.
-    pub async fn join(
-        &self,
-        id: RoomId,
-        joiner: Joiner,
-        resume: Option<(u64, String)>,
-    ) -> RoomResult<(Arc<LiveRoom>, Viewer, Opening, Seat)> {
+    /// Lets a viewer into a room, unless they are banned from it: the room (loaded if need
+    /// be), who they are in it, and the frames that open their stream.
+    pub async fn join(&self, id: RoomId, joiner: Joiner, resume: Option<(u64, String)>) -> RoomResult<Admitted> {
         // Seated before the snapshot, which so counts this viewer too (an account once,
         // however many of its connections are in the room).
         let (room, mut seat) = self.seat(id).await?;
         let viewer = match joiner {
             Joiner::Account(account) => {
                 seat.name(account.id);
+                let is_host = account.id == room.host;
+                let is_moderator = !is_host && self.store.is_moderator(room.host, room.id, account.id).await?;
                 Viewer {
                     display_name: account.display_name.clone(),
-                    is_host: account.id == room.host,
+                    is_host,
+                    is_moderator,
                     who: Who::account(account.id),
                     account: Some(account),
                 }
             }
-            Joiner::Guest(name) => {
-                Viewer { display_name: name.into(), account: None, is_host: false, who: Who::guest() }
-            }
+            Joiner::Guest(name) => Viewer {
+                display_name: name.into(),
+                account: None,
+                is_host: false,
+                is_moderator: false,
+                who: Who::guest(),
+            },
         };
+        // Watched before the database is asked, so a ban decided in between still closes
+        // the connection.
+        let bans = self.ban_watches(&room, &viewer);
+        self.refuse_banned(&room, &viewer).await?;
         let opening = self.open(&room, &viewer, resume).await?;
         if !viewer.is_host {
             seat.visit(Visit::start(&self.analytics, &self.clock, room.id, viewer.who.clone()));
         }
-        Ok((room, viewer, opening, seat))
+        Ok(Admitted { room, viewer, opening, seat, bans })
     }
 
     pub async fn comment(&self, room: &LiveRoom, viewer: &Viewer, text: CommentText) -> RoomResult<()> {
@@ -76,6 +93,7 @@ impl Rooms {
             return Err(RoomError::NotLive);
         }
         let now = self.clock.now();
+        self.chat_rules_allow(room, viewer, &text, now).await?;
         let bucket = format!("{}:{}", room.id, viewer.who.key);
         if !self.limits.allow(&bucket, self.settings.comment_limit, now).await? {
             return Err(RoomError::RateLimited);
@@ -87,6 +105,7 @@ impl Rooms {
         };
         let event = RoomEvent::Comment(CommentView {
             author: viewer.display_name.clone(),
+            author_key: viewer.who.key.clone(),
             speaker,
             text: text.into(),
             at: now,

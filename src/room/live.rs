@@ -5,7 +5,7 @@ use super::state::RoomState;
 use crate::bus::Delivered;
 use crate::bus::events::event_frame;
 use crate::commerce::Storefront;
-use crate::domain::{AccountId, DropId, ProductId, Reaction, RoomId};
+use crate::domain::{AccountId, BlockedWords, DropId, ProductId, Reaction, RoomId};
 use crate::store::ProductRow;
 use crate::wire::ws::{RoomCard, RoomEvent, ServerMsg};
 use axum::extract::ws::Utf8Bytes;
@@ -53,6 +53,10 @@ pub struct LiveRoom {
     reaction_totals: Mutex<BTreeMap<Reaction, u64>>,
     /// Consecutive ticks this node had no viewers of the room.
     idle: AtomicU64,
+    /// The room's blocked words as last read from the database, and when: another node
+    /// may change them, so they are read again once they are older than a second. A std
+    /// mutex: a pointer copy under it, never an `.await`.
+    blocked_words: Mutex<Option<(std::time::Instant, std::sync::Arc<BlockedWords>)>>,
 }
 
 impl LiveRoom {
@@ -70,7 +74,20 @@ impl LiveRoom {
             reactions: Default::default(),
             reaction_totals: Mutex::default(),
             idle: AtomicU64::new(0),
+            blocked_words: Mutex::default(),
         }
+    }
+
+    /// The blocked words read within `fresh`, if any.
+    pub fn blocked_words(&self, fresh: std::time::Duration) -> Option<std::sync::Arc<BlockedWords>> {
+        let cached = self.blocked_words.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cached.as_ref().filter(|(at, _)| at.elapsed() < fresh).map(|(_, words)| std::sync::Arc::clone(words))
+    }
+
+    /// Remembers the blocked words just read (or just set).
+    pub fn cache_blocked_words(&self, words: std::sync::Arc<BlockedWords>) {
+        *self.blocked_words.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Some((std::time::Instant::now(), words));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

@@ -80,6 +80,11 @@ impl Rooms {
             }
             drop => state.drop = drop,
         }
+        // The database, not the fold of a trimmed history, says what moderation holds.
+        state.slow_mode_secs = self.store.chat_rules(id).await?.0;
+        for (who, until) in self.store.timeouts(id, self.clock.now()).await? {
+            state.timeouts.insert(who, until);
+        }
         // Likewise for the giveaway: the database says which one is open.
         state.giveaway = self.store.open_giveaway(id).await?.as_ref().map(giveaway_card);
         state.co_host = terms.co_host;

@@ -16,6 +16,7 @@ pub mod giveaway;
 pub mod hub;
 pub mod live;
 pub mod load;
+pub mod moderation;
 pub mod schedule;
 pub mod snapshot;
 pub mod state;
@@ -27,7 +28,7 @@ pub use hub::RoomHub;
 pub use live::{Delivery, LiveRoom};
 
 use crate::analytics::{Recorder, Who};
-use crate::bus::{Bus, BusError, MediaHome, Notices, Presence, RateLimits, RoomEvents};
+use crate::bus::{Bus, BusError, Kicks, MediaHome, Notices, Presence, RateLimits, RoomEvents};
 use crate::commerce::{Commerce, CommerceError};
 use crate::domain::{AccountId, Clock, Invalid, RateLimit, Refusal};
 use crate::media::{MediaError, Sfu};
@@ -55,6 +56,18 @@ pub enum RoomError {
     NotEligible(&'static str),
     #[error("slow down: too many messages, try again in a moment")]
     RateLimited,
+    /// A banned viewer tried to join: from this room, or (`creator`) all its host's rooms.
+    #[error("{}", if *.creator { "you are banned from this creator's rooms" } else { "you are banned from this room" })]
+    Banned { creator: bool },
+    /// A timed-out viewer commented; they may again after this long.
+    #[error("you are timed out: you may comment again in {} s", .0.as_secs().max(1))]
+    TimedOut(Duration),
+    /// Slow mode is on: one comment per this many seconds.
+    #[error("slow mode is on: one comment every {0} s per viewer")]
+    SlowMode(i64),
+    /// The comment contains a blocked word; it was not posted.
+    #[error("your comment contains the blocked word {0:?}: it was not posted")]
+    BlockedWord(String),
     /// A guest tried what needs an account (a cart, a checkout).
     #[error("sign in first: this needs a valid session token")]
     SignInFirst,
@@ -86,6 +99,9 @@ pub struct Viewer {
     /// `None` for a guest, who may watch and chat but not buy.
     pub account: Option<AccountRow>,
     pub is_host: bool,
+    /// Appointed a moderator of the room (or of all its host's rooms) when they joined:
+    /// spared slow mode and blocked words. Moderation itself asks the database each time.
+    pub is_moderator: bool,
     /// Who this is within the room, for rate limits, logs and analytics: `a{account}`
     /// for an account (all its connections), `g{random}` for one guest connection.
     pub who: Who,
@@ -141,6 +157,8 @@ pub struct Rooms {
     media_home: Arc<dyn MediaHome>,
     /// Private frames to accounts on every node (followers told a room went live).
     notices: Arc<dyn Notices>,
+    /// Closes a banned viewer's connections on every node.
+    kicks: Arc<dyn Kicks>,
     /// The SFU: the host's stream and its viewers' media sessions on this node.
     media: Arc<Sfu>,
     /// Where purchases in a room go.
@@ -170,6 +188,7 @@ impl Rooms {
             limits: Arc::clone(&bus.limits),
             media_home: Arc::clone(&bus.media_home),
             notices: Arc::clone(&bus.notices),
+            kicks: Arc::clone(&bus.kicks),
             media,
             commerce,
             analytics,

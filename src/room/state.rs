@@ -1,17 +1,29 @@
 //! A room's state as a fold over its events: the same events that viewers receive build
 //! it, so any node that sees the event stream can rebuild it.
 
-use crate::domain::{DropId, ProductId};
+use crate::domain::{DropId, ProductId, UnixMs};
 use crate::store::ProductRow;
 use crate::wire::ws::{
     CoHostCard, DropCard, GiveawayCard, RECENT_SALES, RecentSale, RoomEvent, RoomStatus, SequencedComment,
 };
 use axum::extract::ws::Utf8Bytes;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 /// Comments included in a snapshot: enough to fill a phone screen of chat.
 pub const SNAPSHOT_COMMENTS: usize = 30;
+
+/// Recent comments whose authors moderation can still act on (delete, time out, ban).
+pub const MODERATED_COMMENTS: usize = 1_000;
+
+/// Who wrote a recent comment, for moderation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Author {
+    pub seq: u64,
+    /// `a{account}` or `g{connection}` ([`crate::wire::ws::CommentView::author_key`]).
+    pub key: String,
+    pub name: String,
+}
 
 #[derive(Debug)]
 pub struct RoomState {
@@ -37,6 +49,13 @@ pub struct RoomState {
     pub co_host: Option<CoHostCard>,
     pub disclosure: Option<String>,
     pub comments: VecDeque<SequencedComment>,
+    /// The authors of the latest [`MODERATED_COMMENTS`] comments, oldest first.
+    pub authors: VecDeque<Author>,
+    /// Who may not comment until when (by author key): loaded from the database, then
+    /// as `timed_out` events say. Expired entries are ignored, and dropped as new ones come.
+    pub timeouts: HashMap<String, UnixMs>,
+    /// Slow mode, as loaded from the database and then as `slow_mode` events say.
+    pub slow_mode_secs: i64,
     /// What the show has sold, for late joiners: loaded from the paid orders, then
     /// folded from `sale` events. It outlives an epoch, as the orders do.
     pub sales: ShowSales,
@@ -60,6 +79,9 @@ impl RoomState {
             co_host: None,
             disclosure: None,
             comments: VecDeque::with_capacity(SNAPSHOT_COMMENTS),
+            authors: VecDeque::new(),
+            timeouts: HashMap::new(),
+            slow_mode_secs: 0,
             sales: ShowSales::default(),
             history: VecDeque::with_capacity(history_cap.min(1024)),
             history_cap,
@@ -74,6 +96,7 @@ impl RoomState {
         self.seq = 0;
         self.history.clear();
         self.comments.clear();
+        self.authors.clear();
     }
 
     /// Records event `seq` (already serialised as `frame`) and folds it into the state.
@@ -89,7 +112,22 @@ impl RoomState {
                     self.comments.pop_front();
                 }
                 self.comments.push_back(SequencedComment { seq, comment: comment.clone() });
+                if self.authors.len() == MODERATED_COMMENTS {
+                    self.authors.pop_front();
+                }
+                self.authors.push_back(Author { seq, key: comment.author_key.clone(), name: comment.author.clone() });
             }
+            RoomEvent::CommentDeleted { seq } => self.comments.retain(|c| c.seq != *seq),
+            RoomEvent::TimedOut { author_key, until, .. } => {
+                let now = *until;
+                // Keep the map to the timeouts that can still be running.
+                if self.timeouts.len() >= MODERATED_COMMENTS {
+                    self.timeouts.retain(|_, t| t.0 + crate::domain::TimeoutSecs::RANGE.end() * 1_000 > now.0);
+                }
+                self.timeouts.insert(author_key.clone(), *until);
+            }
+            RoomEvent::SlowMode { secs } => self.slow_mode_secs = *secs,
+            RoomEvent::Banned { .. } => {}
             RoomEvent::Pinned { product } => self.pinned = Some(product.id),
             RoomEvent::ProductUpdated { product } => {
                 let lineup = Arc::make_mut(&mut self.lineup);
@@ -154,6 +192,17 @@ impl RoomState {
         }
     }
 
+    /// The author of comment `seq`, while it is among the recent ones.
+    pub fn author(&self, seq: u64) -> Option<&Author> {
+        let at = self.authors.binary_search_by_key(&seq, |a| a.seq).ok()?;
+        self.authors.get(at)
+    }
+
+    /// Until when `key` may not comment, if a timeout is running at `now`.
+    pub fn timed_out(&self, key: &str, now: UnixMs) -> Option<UnixMs> {
+        self.timeouts.get(key).copied().filter(|until| *until > now)
+    }
+
     /// The recorded frames after `since`, or `None` when history no longer reaches back
     /// that far (or `since` is from the future), in which case the client needs a
     /// fresh snapshot.
@@ -205,6 +254,7 @@ mod tests {
     fn comment(text: &str) -> RoomEvent {
         RoomEvent::Comment(CommentView {
             author: "a".into(),
+            author_key: "a1".into(),
             speaker: Speaker::Viewer,
             text: text.into(),
             at: UnixMs(0),
@@ -260,6 +310,21 @@ mod tests {
         // A new epoch forgets history, not what was sold.
         s.restart("f".into());
         assert_eq!(s.sales.recent.len(), RECENT_SALES);
+    }
+
+    #[test]
+    fn a_deleted_comment_leaves_the_snapshot_but_its_author_stays_known() {
+        let mut s = state_with(3, 10);
+        s.apply(4, &RoomEvent::CommentDeleted { seq: 2 }, Utf8Bytes::from("4"));
+        let seqs: Vec<u64> = s.comments.iter().map(|c| c.seq).collect();
+        assert_eq!(seqs, vec![1, 3]);
+        assert_eq!(s.author(2).map(|a| a.key.as_str()), Some("a1"));
+        assert!(s.author(4).is_none(), "not a comment");
+        let until = UnixMs(5_000);
+        let timed_out = RoomEvent::TimedOut { seq: 1, author: "a".into(), author_key: "a1".into(), until };
+        s.apply(5, &timed_out, Utf8Bytes::from("5"));
+        assert_eq!(s.timed_out("a1", UnixMs(4_999)), Some(until));
+        assert_eq!(s.timed_out("a1", until), None, "a timeout ends by itself");
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod carts;
 mod catalog;
 mod follows;
 mod giveaways;
+mod moderation;
 mod orders;
 mod payments;
 mod promo;
@@ -31,6 +32,7 @@ pub use analytics::EventRow;
 pub use campaigns::{CampaignFields, CampaignRow, MAX_CAMPAIGNS_PER_BRAND};
 pub use catalog::{AgreementRow, AgreementTerms, NewProduct, ProductPatch, ProductRow};
 pub use giveaways::{Draw, Entered, GiveawayRow};
+pub use moderation::{BanRow, ModeratorRow};
 pub use orders::{
     HeldLine, LiveHold, NewOrder, NewOrderLine, NewShare, OrderRecord, Parties, PlaceOutcome, SettleOutcome, ShareRow,
 };

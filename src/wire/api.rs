@@ -5,7 +5,7 @@
 use crate::domain::{
     AccountId, AgreementId, BasisPoints, BrandId, CardNumber, Currency, DisplayName, IdempotencyKey, ImageUrl, MaxUses,
     Money, OrderId, PaymentSource, PercentOff, Price, ProductDescription, ProductId, ProductTitle, PromoCode,
-    PromoCodeId, Quantity, Role, RoomTitle, ShareBps, ShippingAddress, Stock, Tier, UnixMs,
+    PromoCodeId, Quantity, Role, RoomId, RoomTitle, ShareBps, ShippingAddress, Stock, Tier, UnixMs,
 };
 use crate::wire::ws::{CoHostCard, HostCard, OrderLineView, OrderStatus, ProductCard, RoomStatus};
 use serde::{Deserialize, Serialize};
@@ -471,6 +471,34 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,
+}
+
+/// A moderator: of one room (`room_id`), or with `room_id` null of all the creator's rooms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ModeratorView {
+    pub account_id: AccountId,
+    pub display_name: String,
+    pub room_id: Option<RoomId>,
+}
+
+/// A ban in force, from one room (`room_id`) or with `room_id` null from all the
+/// creator's rooms. `who` is whom it holds: `a` and an account id, `n` and a guest name
+/// in lower case, or `g` and a guest connection's key (as `author_key` in comments).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BanView {
+    pub id: i64,
+    pub room_id: Option<RoomId>,
+    pub who: String,
+    pub banned_at: UnixMs,
+}
+
+/// A room's blocked words and phrases: a comment that contains one (as a whole word,
+/// in any case) is refused with `blocked_word`. At most 200, each 1 to 40 characters;
+/// kept trimmed, in lower case, without duplicates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlockedWordsBody {
+    pub words: Vec<String>,
 }
 
 /// A giveaway and, once drawn, everything needed to check the draw: the seed (whose

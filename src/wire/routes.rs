@@ -29,6 +29,12 @@ pub const CREATOR: &str = "/api/creators/{creator_id}";
 pub const CREATOR_ORDERS: &str = "/api/creators/{creator_id}/orders";
 pub const CREATOR_EARNINGS: &str = "/api/creators/{creator_id}/earnings";
 pub const CREATOR_REPORT: &str = "/api/creators/{creator_id}/report";
+/// The moderators of all the creator's rooms.
+pub const CREATOR_MODERATORS: &str = "/api/creators/{creator_id}/moderators";
+pub const CREATOR_MODERATOR: &str = "/api/creators/{creator_id}/moderators/{account_id}";
+/// The bans in force in the creator's rooms; one of them, to lift it.
+pub const CREATOR_BANS: &str = "/api/creators/{creator_id}/bans";
+pub const CREATOR_BAN: &str = "/api/creators/{creator_id}/bans/{ban_id}";
 
 pub const AGREEMENTS: &str = "/api/agreements";
 pub const AGREEMENT: &str = "/api/agreements/{agreement_id}";
@@ -45,6 +51,11 @@ pub const ROOM_REPORT: &str = "/api/rooms/{room_id}/report";
 pub const ROOM_CO_HOST: &str = "/api/rooms/{room_id}/co-host";
 /// Checks out the caller's cart in the room (as the WebSocket `checkout` does).
 pub const ROOM_CHECKOUT: &str = "/api/rooms/{room_id}/checkout";
+/// The room's moderators (with those of all its host's rooms).
+pub const ROOM_MODERATORS: &str = "/api/rooms/{room_id}/moderators";
+pub const ROOM_MODERATOR: &str = "/api/rooms/{room_id}/moderators/{account_id}";
+/// The room's blocked words.
+pub const ROOM_BLOCKED_WORDS: &str = "/api/rooms/{room_id}/blocked-words";
 pub const GIVEAWAY: &str = "/api/giveaways/{giveaway_id}";
 /// WHIP (RFC 9725): the host publishes the room's stream.
 pub const WHIP: &str = "/api/rooms/{room_id}/whip";

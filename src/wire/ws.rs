@@ -8,7 +8,7 @@ use super::api::Product;
 use crate::domain::{
     AccountId, BrandId, CardNumber, CommentText, DisplayName, DropId, DropUnits, EntryRule, GiveawayId, IdempotencyKey,
     Money, OrderId, PaymentSource, Price, Prize, ProductId, PromoCode, PromoCodeId, Quantity, Reaction, Role, RoomId,
-    ShippingAddress, Tier, UnixMs, WindowSecs,
+    ShippingAddress, SlowModeSecs, Tier, TimeoutSecs, UnixMs, WindowSecs,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -155,7 +155,44 @@ pub enum ClientMsg {
         #[serde(default)]
         promo_code: Option<PromoCode>,
     },
+    /// Host or moderator: removes comment `seq` for everyone (and from snapshots).
+    DeleteComment {
+        seq: u64,
+    },
+    /// Host or moderator: the author of comment `seq` may not comment for `secs` seconds.
+    Timeout {
+        seq: u64,
+        #[serde(deserialize_with = "through::<TimeoutSecs, _>")]
+        #[schema(value_type = TimeoutSecs)]
+        secs: i64,
+    },
+    /// Host or moderator: bans the author of comment `seq` from this room, or with
+    /// `scope` `creator` from all of the host's rooms. Their connections close; they may
+    /// not join again.
+    Ban {
+        seq: u64,
+        #[serde(default)]
+        scope: Option<BanScope>,
+    },
+    /// Host or moderator: each viewer may comment once per `secs` seconds; 0 turns it off.
+    SlowMode {
+        #[serde(deserialize_with = "through::<SlowModeSecs, _>")]
+        #[schema(value_type = SlowModeSecs)]
+        secs: i64,
+    },
 }
+
+/// Where a ban holds: the room (the default), or every room of its host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BanScope {
+    #[default]
+    Room,
+    Creator,
+}
+
+/// Close code of a connection whose viewer was banned (docs/protocol.md, section 2).
+pub const CLOSE_BANNED: u16 = 4003;
 
 impl ClientMsg {
     /// Every message's `type`, as [`ClientMsg::kind`] names them.
@@ -176,6 +213,10 @@ impl ClientMsg {
         "cart_set",
         "cart_remove",
         "checkout",
+        "delete_comment",
+        "timeout",
+        "ban",
+        "slow_mode",
     ];
 
     /// The `type` tag, echoed in error frames so a client knows which request failed.
@@ -197,6 +238,10 @@ impl ClientMsg {
             ClientMsg::CartSet { .. } => "cart_set",
             ClientMsg::CartRemove { .. } => "cart_remove",
             ClientMsg::Checkout { .. } => "checkout",
+            ClientMsg::DeleteComment { .. } => "delete_comment",
+            ClientMsg::Timeout { .. } => "timeout",
+            ClientMsg::Ban { .. } => "ban",
+            ClientMsg::SlowMode { .. } => "slow_mode",
         }
     }
 }
@@ -292,6 +337,30 @@ pub enum RoomEvent {
         co_host: Option<CoHostCard>,
         disclosure: Option<String>,
     },
+    /// A host or moderator deleted comment `seq`: remove it from the chat.
+    CommentDeleted {
+        seq: u64,
+    },
+    /// The author of comment `seq` (named `author`, keyed `author_key`) may not comment
+    /// until `until`.
+    TimedOut {
+        seq: u64,
+        author: String,
+        author_key: String,
+        until: UnixMs,
+    },
+    /// The author of comment `seq` was banned from the room, or (`scope` `creator`) from
+    /// all its host's rooms; their connections are being closed.
+    Banned {
+        seq: u64,
+        author: String,
+        author_key: String,
+        scope: BanScope,
+    },
+    /// Slow mode changed: each viewer may comment once per `secs` seconds (0: off).
+    SlowMode {
+        secs: i64,
+    },
 }
 
 /// An open giveaway, as viewers see it.
@@ -332,6 +401,8 @@ pub struct Snapshot {
     pub viewers: u64,
     /// Whether the host's stream is on air: watch it through WHEP when true.
     pub streaming: bool,
+    /// Slow mode: each viewer may comment once per this many seconds; 0 when off.
+    pub slow_mode_secs: i64,
     /// `None` for guests, who cannot buy.
     pub cart: Option<CartView>,
     pub you: Participant,
@@ -423,6 +494,9 @@ pub enum Speaker {
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CommentView {
     pub author: String,
+    /// Who wrote it, as moderation knows them: `a{account id}` for an account, `g…` for
+    /// one guest connection. The same for every comment of one author.
+    pub author_key: String,
     pub speaker: Speaker,
     pub text: String,
     pub at: UnixMs,
@@ -467,6 +541,8 @@ pub struct Participant {
     pub account_id: Option<AccountId>,
     pub role: Option<Role>,
     pub is_host: bool,
+    /// A moderator of the room (or of all its host's rooms) when they joined.
+    pub is_moderator: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

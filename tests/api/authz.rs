@@ -219,6 +219,8 @@ impl World {
             At::ProductA => path(route, &[self.product.get()]),
             At::Host => path(route, &[self.host_id.get()]),
             At::Room => path(route, &[self.room.get()]),
+            At::RoomAndAdmin => path(route, &[self.room.get(), self.session(Who::Admin).account.id.get()]),
+            At::HostAndAdmin => path(route, &[self.host_id.get(), self.session(Who::Admin).account.id.get()]),
             At::WhipRoom => path(route, &[self.whip_room.get()]),
             At::Campaign => path(route, &[self.campaign]),
             At::Order => path(route, &[self.order]),
@@ -314,6 +316,7 @@ impl World {
             })),
             Body::Webhook => json(json!({"id": "evt_authz", "type": "payment_intent.succeeded"})),
             Body::SaveCard => json(json!({"card": TestCards::SUCCEEDS})),
+            Body::BlockedWords => json(json!({"words": ["scam"]})),
             Body::Address => json(json!({
                 "name": "Authz", "line1": "1 Main St", "city": "Oslo", "postal_code": "0150", "country": "NO",
             })),
@@ -404,6 +407,11 @@ enum At {
     Host,
     /// The host's room with the viewer's order (streaming, so it can be watched).
     Room,
+    /// The host's room and the admin's account (appointed a moderator, which changes no
+    /// other cell: an admin may do whatever a moderator may).
+    RoomAndAdmin,
+    /// The host, as a creator, and the admin's account.
+    HostAndAdmin,
     WhipRoom,
     /// The viewer's order.
     Order,
@@ -454,6 +462,8 @@ enum Body {
     WatchOffer,
     /// A test card to save in the caller's own wallet.
     SaveCard,
+    /// A room's blocked words.
+    BlockedWords,
     /// A shipping address for the caller's own wallet.
     Address,
 }
@@ -548,6 +558,19 @@ fn rest_table() -> Vec<Row> {
         row(M::POST,   ROOM_GO_LIVE,     FreshScheduledRoom, B::None,         [401, 403, 403, 200, 403, 403, 403, 403]),
         row(M::POST,   ROOM_END,         FreshLiveRoom,      B::None,         [401, 403, 403, 200, 403, 403, 403, 200]),
         row(M::PUT,    ROOM_CO_HOST,     Room,               B::CoHost,       [401, 403, 403, 200, 403, 403, 403, 200]),
+        // Moderators are appointed by the host (of a room) or the creator (of all their
+        // rooms), or an admin; blocked words are set by them or a moderator.
+        row(M::GET,    ROOM_MODERATORS,  Room,               B::None,         [401, 403, 403, 200, 403, 403, 403, 200]),
+        row(M::PUT,    ROOM_MODERATOR,   RoomAndAdmin,       B::None,         [401, 403, 403, 204, 403, 403, 403, 204]),
+        row(M::DELETE, ROOM_MODERATOR,   RoomAndAdmin,       B::None,         [401, 403, 403, 204, 403, 403, 403, 204]),
+        row(M::GET,    CREATOR_MODERATORS, Host,             B::None,         [401, 403, 403, 200, 403, 403, 403, 200]),
+        row(M::PUT,    CREATOR_MODERATOR, HostAndAdmin,      B::None,         [401, 403, 403, 204, 403, 403, 403, 204]),
+        row(M::DELETE, CREATOR_MODERATOR, HostAndAdmin,      B::None,         [401, 403, 403, 204, 403, 403, 403, 204]),
+        row(M::GET,    CREATOR_BANS,     Host,               B::None,         [401, 403, 403, 200, 403, 403, 403, 200]),
+        // No such ban (the id is the admin's account id): lifting it is no change.
+        row(M::DELETE, CREATOR_BAN,      HostAndAdmin,       B::None,         [401, 403, 403, 204, 403, 403, 403, 204]),
+        row(M::GET,    ROOM_BLOCKED_WORDS, Room,             B::None,         [401, 403, 403, 200, 403, 403, 403, 200]),
+        row(M::PUT,    ROOM_BLOCKED_WORDS, Room,             B::BlockedWords, [401, 403, 403, 200, 403, 403, 403, 200]),
         // Any account may check out its own cart; here every cart is empty, so an
         // authorised caller gets `cart_empty` (the WebSocket table buys a filled one).
         row(M::POST,   ROOM_CHECKOUT,    Room,               B::Checkout,     [401, 400, 400, 400, 400, 400, 400, 400]),
@@ -838,6 +861,8 @@ enum Setup {
     Pinned,
     /// The sender asked to put the product in their cart (whatever the answer).
     CartFilled,
+    /// A guest commented; the message acts on that comment (its `seq` is filled in).
+    Commented,
     /// The host opened a giveaway for anyone signed in; the message names it.
     GiveawayOpen,
 }
@@ -890,6 +915,16 @@ fn ws_row(msg: &ClientMsg) -> WsRow {
         ClientMsg::CartSet { .. } => row(Cart, NOT_JOINED, accounts),
         ClientMsg::CartRemove { .. } => row(Cart, NOT_JOINED, accounts),
         ClientMsg::Checkout { .. } => WsRow { setup: Setup::CartFilled, ..row(OrderConfirmed, NOT_JOINED, accounts) },
+        // Moderation: the host, or a moderator (none is appointed here; tests/api/moderation.rs
+        // has them).
+        ClientMsg::DeleteComment { .. } => {
+            WsRow { setup: Setup::Commented, ..row(Event("comment_deleted"), NOT_JOINED, host_only) }
+        }
+        ClientMsg::Timeout { .. } => {
+            WsRow { setup: Setup::Commented, ..row(Event("timed_out"), NOT_JOINED, host_only) }
+        }
+        ClientMsg::Ban { .. } => WsRow { setup: Setup::Commented, ..row(Event("banned"), NOT_JOINED, host_only) },
+        ClientMsg::SlowMode { .. } => row(Event("slow_mode"), NOT_JOINED, host_only),
     }
 }
 
@@ -924,7 +959,22 @@ fn ws_samples(world: &World, who: Who, n: usize) -> Vec<ClientMsg> {
         ClientMsg::CartSet { product_id, quantity: 2 },
         ClientMsg::CartRemove { product_id },
         crate::helpers::checkout(&format!("authz-ws-{n}"), TestCards::SUCCEEDS),
+        ClientMsg::DeleteComment { seq: 1 },
+        ClientMsg::Timeout { seq: 1, secs: 60 },
+        ClientMsg::Ban { seq: 1, scope: None },
+        ClientMsg::SlowMode { secs: 5 },
     ]
+}
+
+/// The `seq` of the next comment `ws` sees.
+async fn comment_seq(ws: &mut Ws) -> u64 {
+    loop {
+        match ws.try_recv(WAIT).await {
+            Ok(ServerMsg::Event { seq, event: livecart::wire::ws::RoomEvent::Comment(_) }) => return seq,
+            Ok(_) => {}
+            Err(why) => panic!("no comment came back: {why}"),
+        }
+    }
 }
 
 /// The message types serde knows, from its own "expected one of" list.
@@ -1036,6 +1086,19 @@ async fn every_message_answers_every_role_as_the_table_says() {
                 host = Some(h);
             }
             let (mut ws, _) = world.app.viewer(room, world.token(who)).await;
+            let mut target = None;
+            if row.setup == Setup::Commented {
+                let (mut guest, _) = world.app.viewer(room, None).await;
+                guest.send(&ClientMsg::Comment { text: "target".try_into().unwrap() }).await;
+                let seq = comment_seq(&mut guest).await;
+                match &mut msg {
+                    ClientMsg::DeleteComment { seq: s }
+                    | ClientMsg::Timeout { seq: s, .. }
+                    | ClientMsg::Ban { seq: s, .. } => *s = seq,
+                    other => panic!("{} has no comment to act on", other.kind()),
+                }
+                target = Some(guest);
+            }
             if row.setup == Setup::CartFilled {
                 ws.send(&ClientMsg::CartAdd { product_id: world.product, quantity: 1 }).await;
                 let _ = observe(&mut ws, Reply::Cart, WAIT).await;
@@ -1052,6 +1115,9 @@ async fn every_message_answers_every_role_as_the_table_says() {
             ws.close().await;
             if let Some(h) = host {
                 h.close().await;
+            }
+            if let Some(t) = target {
+                t.close().await;
             }
         }
     }

@@ -1089,6 +1089,16 @@ fn frames(w: &World) -> BoxedStrategy<Frame> {
                 optional("promo_code", promo_code()),
             ],
         ),
+        ("delete_comment", vec![required("seq", int(0, 100))]),
+        ("timeout", vec![required("seq", int(0, 100)), required("secs", int(10, 86_400))]),
+        (
+            "ban",
+            vec![
+                required("seq", int(0, 100)),
+                optional("scope", field(pick(&["room", "creator"]), pick(&["Room", "all", ""]))),
+            ],
+        ),
+        ("slow_mode", vec![required("secs", int(0, 3_600))]),
     ];
     let kinds: std::collections::BTreeSet<String> = messages.iter().map(|m| m.0.to_owned()).collect();
     assert_eq!(kinds, crate::authz::client_message_types(), "frames() must cover every ClientMsg");

@@ -17,6 +17,7 @@ mod giveaways;
 mod history;
 mod limits;
 mod media;
+mod moderation;
 mod money;
 mod operations;
 mod protocol;

@@ -260,6 +260,7 @@ async fn a_viewer_that_falls_behind_is_resynced_with_a_snapshot_not_buffered() {
     for i in 0..20 {
         let event = RoomEvent::Comment(CommentView {
             author: "flood".into(),
+            author_key: "g1".into(),
             speaker: Speaker::Guest,
             text: format!("flood {i}"),
             at: UnixMs(0),
