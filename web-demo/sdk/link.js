@@ -3,6 +3,7 @@
 // disconnect opens a new one after a bounded, jittered back-off (docs/protocol.md §2):
 //
 // - close 4001 (session ended): no reconnect; the owner may start again with a new token;
+// - close 4003 (banned from the room): no reconnect, ever, with the same identity;
 // - close 1012 (server restarting): reconnect at a random point of a short window, so a
 //   room's viewers do not all come back at the same instant;
 // - anything else (network failure, write timeout, oversized frame, a join that never got
@@ -13,6 +14,7 @@
 // `refused()` when it is not.
 
 export const CLOSE_SESSION_ENDED = 4001;
+export const CLOSE_BANNED = 4003;
 export const CLOSE_RESTARTING = 1012;
 const OPEN = 1;
 
@@ -48,9 +50,9 @@ export const DEFAULT_RECONNECT = {
 /**
  * `idle` before `start()`; `connecting` for the first connection; `joined` once the first
  * frame was answered; `reconnecting` while waiting for or opening a new connection;
- * `session_ended` after close 4001; `failed` when a join was refused or the attempts ran
- * out; `closed` after `stop()`.
- * @typedef {'idle' | 'connecting' | 'joined' | 'reconnecting' | 'session_ended' | 'failed' | 'closed'} LinkState
+ * `session_ended` after close 4001; `banned` after close 4003; `failed` when a join was
+ * refused or the attempts ran out; `closed` after `stop()`.
+ * @typedef {'idle' | 'connecting' | 'joined' | 'reconnecting' | 'session_ended' | 'banned' | 'failed' | 'closed'} LinkState
  */
 
 /**
@@ -75,6 +77,7 @@ export const DEFAULT_RECONNECT = {
  * @property {(info: CloseInfo & {wasJoined: boolean}) => void} lost a joined or joining connection is gone
  * @property {(info: ReconnectInfo) => void} reconnecting
  * @property {(info: CloseInfo) => void} sessionEnded
+ * @property {(info: CloseInfo) => void} [banned] close 4003 (room connections only)
  * @property {(info: {reason: 'refused' | 'gave_up', error?: Error, close?: CloseInfo}) => void} failed
  */
 
@@ -168,7 +171,7 @@ export class Link {
     return this.#ws;
   }
 
-  /** Opens the first connection; after `session_ended`, `failed` or `closed`, starts again. */
+  /** Opens the first connection; after `session_ended`, `banned`, `failed` or `closed`, starts again. */
   start() {
     if (this.#state === 'connecting' || this.#state === 'joined' || this.#state === 'reconnecting') return;
     this.#attempt = 0;
@@ -184,7 +187,7 @@ export class Link {
 
   /** Drops the connection and joins again at once (a resync). */
   restart(reason = 'resync') {
-    if (this.#state === 'closed' || this.#state === 'session_ended' || this.#state === 'failed') return;
+    if (this.#state === 'closed' || this.#state === 'session_ended' || this.#state === 'banned' || this.#state === 'failed') return;
     clearTimeout(this.#timer);
     this.#drop(1000, reason);
     this.#schedule({ code: 1000, reason }, true);
@@ -307,6 +310,11 @@ export class Link {
     if (close.code === CLOSE_SESSION_ENDED) {
       this.#set('session_ended');
       this.hooks.sessionEnded(close);
+      return;
+    }
+    if (close.code === CLOSE_BANNED) {
+      this.#set('banned');
+      this.hooks.banned?.(close);
       return;
     }
     this.#schedule(close);

@@ -53,6 +53,14 @@ import { RoomState } from './state.js';
  */
 
 /**
+ * Why this connection was put out of the room for good (docs/protocol.md 2, 4.18).
+ * @typedef {object} RemovedInfo
+ * @property {'room' | 'creator'} scope `creator`: from every room of this host
+ * @property {string} reason the close reason or the refusal's message
+ * @property {number | null} code 4003 for a close; null for a refused join
+ */
+
+/**
  * @typedef {object} GapInfo
  * @property {number} expected the seq that should have come (last seen + 1)
  * @property {number} received the seq that came
@@ -77,6 +85,7 @@ import { RoomState } from './state.js';
  * @property {[LivecartError]} error an `error` frame (`request` says which message failed)
  * @property {[ReconnectInfo]} reconnecting
  * @property {[CloseInfo]} session_ended close 4001: sign in again, then `resume({token})`
+ * @property {[RemovedInfo]} removed banned from the room: closed with 4003, or a join refused with `banned`; the connection does not come back
  * @property {[{reason: 'refused' | 'gave_up', error?: Error, close?: CloseInfo}]} failed the join was refused, or the reconnect attempts ran out
  * @property {[ServerMessage]} message every frame the server sends, before it is handled
  * @property {[ClientMessage]} sent every message sent
@@ -176,6 +185,10 @@ export class RoomConnection extends Emitter {
       sessionEnded: (info) => {
         this.#settleJoin(new LivecartError('unauthenticated', `session ended: ${info.reason || 'sign in again'}`));
         this.emit('session_ended', info);
+      },
+      banned: (info) => {
+        this.#settleJoin(new LivecartError('banned', info.reason || 'banned from this room'));
+        this.emit('removed', { scope: /creator/.test(info.reason) ? 'creator' : 'room', reason: info.reason || 'banned from this room', code: info.code });
       },
       failed: (info) => {
         this.#settleJoin(info.error ?? new LivecartError('unavailable', 'could not reach the room'));
@@ -282,6 +295,43 @@ export class RoomConnection extends Emitter {
   /** @param {Reaction} reaction */
   react(reaction) {
     return this.send({ type: 'react', reaction });
+  }
+
+  // ---------- moderation (host and moderators; docs/protocol.md 4.16 to 4.19) ----------
+
+  /**
+   * Deletes comment `seq` for everyone (a `comment_deleted` event follows).
+   * @param {number} seq
+   */
+  deleteComment(seq) {
+    return this.send({ type: 'delete_comment', seq });
+  }
+
+  /**
+   * The author of comment `seq` may not comment for `secs` seconds (10 to 86,400).
+   * @param {number} seq
+   * @param {number} secs
+   */
+  timeout(seq, secs) {
+    return this.send({ type: 'timeout', seq, secs });
+  }
+
+  /**
+   * Bans the author of comment `seq` from this room, or with `creator` from every room of
+   * the host; their connections close with 4003.
+   * @param {number} seq
+   * @param {import('./types.js').BanScope} [scope]
+   */
+  ban(seq, scope = 'room') {
+    return this.send({ type: 'ban', seq, scope });
+  }
+
+  /**
+   * Each viewer may comment once per `secs` seconds (0 to 3,600; 0 turns slow mode off).
+   * @param {number} secs
+   */
+  slowMode(secs) {
+    return this.send({ type: 'slow_mode', secs });
   }
 
   // ---------- host actions ----------
@@ -617,6 +667,9 @@ export class RoomConnection extends Emitter {
       // e.g. a guest name out of its limits).
       this.emit('error', error);
       this.link.refused(error, RETRY_JOIN.has(frame.code));
+      if (frame.code === 'banned') {
+        this.emit('removed', { scope: /creator/.test(frame.message) ? 'creator' : 'room', reason: frame.message, code: null });
+      }
       return;
     }
     if (frame.request === 'checkout') this.#purchase?.refused(error);

@@ -73,9 +73,18 @@ export class RoomState {
   /** Units sold in the `sale` events this client has seen since it joined. */
   unitsSeen = 0;
   streaming = false;
+  /** Slow mode: each viewer may comment once per this many seconds; 0 when off (4.19). */
+  slowModeSecs = 0;
+  /**
+   * Authors timed out since this client joined, by `author_key`: until when (Unix ms).
+   * Compare with `you` to know whether the caller is timed out. @type {Map<string, number>}
+   */
+  timeouts = new Map();
+  /** Authors banned since this client joined, by `author_key` (a client may hide their comments). @type {Set<string>} */
+  banned = new Set();
   /** The caller's cart; null for guests. @type {CartView | null} */
   cart = null;
-  /** @type {Participant | null} */
+  /** Who this connection joined as; `you.is_moderator` (with `is_host`) may moderate. @type {Participant | null} */
   you = null;
   /** The show's latest sales, newest first: the snapshot's, then each `sale`. @type {ShowSale[]} */
   recentSales = [];
@@ -84,6 +93,11 @@ export class RoomState {
   constructor({ maxComments = 100, maxSales = 20 } = {}) {
     this.maxComments = maxComments;
     this.maxSales = maxSales;
+  }
+
+  /** True when this connection may delete comments, time out, ban and set slow mode. */
+  get canModerate() {
+    return Boolean(this.you && (this.you.is_host || this.you.is_moderator));
   }
 
   get status() {
@@ -120,6 +134,8 @@ export class RoomState {
     this.comments = snapshot.comments.slice(-this.maxComments);
     this.viewers = snapshot.viewers;
     this.streaming = snapshot.streaming;
+    // (Left out by servers from before moderation.)
+    this.slowModeSecs = snapshot.slow_mode_secs ?? 0;
     this.cart = snapshot.cart;
     this.you = snapshot.you;
     // The show so far, so a late joiner sees what sold and how the room reacted. (Servers
@@ -144,6 +160,18 @@ export class RoomState {
         if (this.comments.length > this.maxComments) this.comments.splice(0, this.comments.length - this.maxComments);
         break;
       }
+      case 'comment_deleted':
+        this.comments = this.comments.filter((comment) => comment.seq !== event.seq);
+        break;
+      case 'timed_out':
+        this.timeouts.set(event.author_key, event.until);
+        break;
+      case 'banned':
+        this.banned.add(event.author_key);
+        break;
+      case 'slow_mode':
+        this.slowModeSecs = event.secs;
+        break;
       case 'pinned':
         this.lineup.set(event.product.id, { ...this.lineup.get(event.product.id), ...event.product });
         this.pinned = event.product.id;

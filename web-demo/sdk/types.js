@@ -19,6 +19,10 @@
 /** @typedef {'viewer' | 'creator' | 'brand' | 'admin'} Role */
 /** @typedef {'heart' | 'fire' | 'clap' | 'laugh' | 'wow'} Reaction */
 /** @typedef {'host' | 'viewer' | 'guest'} Speaker */
+/**
+ * Where a ban holds: this room, or every room of its host (docs/protocol.md 4.18).
+ * @typedef {'room' | 'creator'} BanScope
+ */
 /** @typedef {'placed' | 'paid' | 'cancelled' | 'refunded'} OrderStatus */
 /**
  * Who may enter a giveaway: any account but the host, the host's followers, or accounts
@@ -116,6 +120,8 @@
 /**
  * @typedef {object} CommentView
  * @property {string} author
+ * @property {string} author_key Who wrote it, as moderation knows them (`a` and the account
+ *   id, or `g` and 16 hex digits for one guest connection); the same for all of one author's comments.
  * @property {Speaker} speaker
  * @property {string} text
  * @property {number} at Unix milliseconds (the server's clock).
@@ -140,6 +146,8 @@
  * @property {number | null} account_id null for guests.
  * @property {Role | null} role null for guests.
  * @property {boolean} is_host
+ * @property {boolean} is_moderator A moderator of the room (or of all its host's rooms) when
+ *   this connection joined (docs/protocol.md 9.8).
  */
 
 /**
@@ -223,6 +231,16 @@
 // ---------- room events (inside an `event` frame, tagged by `kind`) ----------
 
 /** @typedef {{kind: 'comment'} & CommentView} CommentEvent */
+/** @typedef {{kind: 'comment_deleted', seq: number}} CommentDeletedEvent The comment `seq` was deleted: remove it. */
+/**
+ * The author of comment `seq` may not comment until `until` (Unix milliseconds).
+ * @typedef {{kind: 'timed_out', seq: number, author: string, author_key: string, until: number}} TimedOutEvent
+ */
+/**
+ * The author of comment `seq` was banned; their connections are being closed (4003).
+ * @typedef {{kind: 'banned', seq: number, author: string, author_key: string, scope: BanScope}} BannedEvent
+ */
+/** @typedef {{kind: 'slow_mode', secs: number}} SlowModeEvent Slow mode changed (0: off). */
 /** @typedef {{kind: 'pinned', product: ProductCard}} PinnedEvent */
 /** @typedef {{kind: 'unpinned', product_id: number}} UnpinnedEvent */
 /** @typedef {{kind: 'product_updated', product: ProductCard}} ProductUpdatedEvent */
@@ -250,7 +268,8 @@
 /**
  * @typedef {CommentEvent | PinnedEvent | UnpinnedEvent | ProductUpdatedEvent | DropStartedEvent
  *   | DropEndedEvent | SaleEvent | RoomLiveEvent | RoomEndedEvent | StreamStartedEvent
- *   | StreamStoppedEvent | RoomUpdatedEvent | GiveawayStartedEvent | GiveawayDrawnEvent} RoomEvent
+ *   | StreamStoppedEvent | RoomUpdatedEvent | GiveawayStartedEvent | GiveawayDrawnEvent
+ *   | CommentDeletedEvent | TimedOutEvent | BannedEvent | SlowModeEvent} RoomEvent
  */
 /** @typedef {RoomEvent['kind']} RoomEventKind */
 
@@ -267,6 +286,7 @@
  * @property {SequencedComment[]} comments The last 30 comments of this epoch, oldest first.
  * @property {number} viewers
  * @property {boolean} streaming
+ * @property {number} slow_mode_secs Each viewer may comment once per this many seconds; 0 when off.
  * @property {CartView | null} cart null for guests.
  * @property {Participant} you
  * @property {RecentSale[]} recent_sales The show's latest sales, newest first (at most 10).
@@ -360,6 +380,10 @@
  */
 /** @typedef {{type: 'enter_giveaway', giveaway_id: number}} EnterGiveawayMessage */
 /** @typedef {{type: 'end_room'}} EndRoomMessage */
+/** @typedef {{type: 'delete_comment', seq: number}} DeleteCommentMessage Host or moderator (4.16). */
+/** @typedef {{type: 'timeout', seq: number, secs: number}} TimeoutMessage Host or moderator (4.17): `secs` 10 to 86,400. */
+/** @typedef {{type: 'ban', seq: number, scope?: BanScope | null}} BanMessage Host or moderator (4.18). */
+/** @typedef {{type: 'slow_mode', secs: number}} SlowModeMessage Host or moderator (4.19): `secs` 0 to 3,600. */
 /** @typedef {{type: 'view_product', product_id: number}} ViewProductMessage */
 /** @typedef {{type: 'cart_add', product_id: number, quantity: number}} CartAddMessage */
 /** @typedef {{type: 'cart_set', product_id: number, quantity: number}} CartSetMessage */
@@ -374,7 +398,8 @@
 /**
  * @typedef {JoinMessage | FollowSalesMessage | ListenMessage | CommentMessage | ReactMessage | PinMessage
  *   | UnpinMessage | StartDropMessage | StartGiveawayMessage | EnterGiveawayMessage | EndRoomMessage | ViewProductMessage | CartAddMessage
- *   | CartSetMessage | CartRemoveMessage | CheckoutMessage} ClientMessage
+ *   | CartSetMessage | CartRemoveMessage | CheckoutMessage | DeleteCommentMessage | TimeoutMessage | BanMessage
+ *   | SlowModeMessage} ClientMessage
  */
 /** @typedef {ClientMessage['type']} ClientMessageType */
 
@@ -390,7 +415,7 @@
  *   | 'promo_code_used_up' | 'promo_code_not_applicable' | 'rate_limited'
  *   | 'too_many_connections' | 'payment_declined' | 'payment_unavailable' | 'not_streaming'
  *   | 'stream_elsewhere' | 'unsupported_media_type' | 'unavailable' | 'internal'
- *   | 'no_saved_payment_method'} ErrorCode
+ *   | 'no_saved_payment_method' | 'banned' | 'timed_out' | 'slow_mode' | 'blocked_word'} ErrorCode
  */
 
 export {};
