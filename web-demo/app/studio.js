@@ -145,6 +145,7 @@ function openRoom(r) {
   conn.on('session_ended', () => setState($('conn'), 'error', 'Your session ended: sign in again.'));
   conn.on('snapshot', onSnapshot);
   conn.on('event', onEvent);
+  loadBlockedWords(r.id);
   conn.on('viewers', (count) => { $('n-viewers').textContent = count; });
   conn.on('error', (error) => {
     if (error.request === 'join') return; // `failed` says it
@@ -164,6 +165,7 @@ function openRoom(r) {
 /** How an error names the action that failed. */
 const ACTION_NAMES = {
   start_drop: 'Start drop', start_giveaway: 'Start giveaway', pin: 'Pin', unpin: 'Unpin', comment: 'Message', end_room: 'End the show', react: 'Reaction',
+  delete_comment: 'Delete comment', timeout: 'Time out', ban: 'Ban', slow_mode: 'Slow mode',
 };
 
 // ---------- the LIVE badge, the show clock and the viewers' reactions ----------
@@ -229,6 +231,8 @@ function setRoomMode(mode) {
   if (mode !== 'live') for (const id of ['cam-start', 'cam-stop', 'drop-start']) $(id).disabled = true;
   for (const control of $('drop-form').elements) control.disabled = mode !== 'live';
   for (const control of $('giveaway-form').elements) control.disabled = mode !== 'live';
+  for (const control of $('blocked-form').elements) control.disabled = mode !== 'live';
+  $('slow-mode').disabled = mode !== 'live';
   $('live-badge').hidden = mode !== 'live' || room?.state?.status !== 'live';
   if (mode !== 'live') $('show-clock').hidden = true;
 }
@@ -253,6 +257,7 @@ function onSnapshot(snap) {
   $('n-viewers').textContent = st.viewers;
   $('chat').replaceChildren();
   st.comments.forEach(addComment);
+  renderSlowMode();
   if (!snap.you.is_host) setState($('conn'), 'error', 'You are not the host of this room.');
   renderLineup();
   renderDropForm();
@@ -264,9 +269,16 @@ function onSnapshot(snap) {
   else setState($('numbers-status'), 'idle', 'The numbers start when the show goes live.');
 }
 
-function onEvent(e) {
+function onEvent(e, meta) {
   switch (e.kind) {
-    case 'comment': addComment(e); break;
+    case 'comment': addComment({ ...e, seq: meta.seq }); break;
+    case 'comment_deleted': $('chat').querySelector(`li[data-seq="${e.seq}"]`)?.remove(); break;
+    case 'timed_out': addNote(`${e.author} was timed out until ${new Date(e.until).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}.`); break;
+    case 'banned':
+      addNote(`${e.author} was removed from ${e.scope === 'creator' ? 'all your rooms' : 'this room'}.`);
+      for (const li of $('chat').querySelectorAll(`li[data-author-key="${CSS.escape(e.author_key)}"]`)) li.querySelector('.mod-actions')?.remove();
+      break;
+    case 'slow_mode': renderSlowMode(); addNote(e.secs ? `Slow mode on: one comment per ${e.secs} s.` : 'Slow mode off.'); break;
     case 'pinned': case 'unpinned': renderLineup(); break;
     case 'product_updated': renderLineup(); renderDropForm(); break;
     case 'drop_started': setState($('drop-status'), 'ok', `Drop running: ${e.drop.quantity} units at ${money(e.drop.price)}`); renderDrop(); renderLineup(); break;
@@ -484,9 +496,82 @@ function showLength(ms) {
 
 function addComment(c) {
   const list = $('chat');
-  list.append(h('li', {}, h('b', {}, c.author), c.speaker === 'host' ? ' (you)' : '', ': ', c.text));
+  const who = c.speaker === 'host' ? `${c.author} (you)` : c.author;
+  const li = h('li', { dataset: { seq: String(c.seq), authorKey: c.author_key ?? '' } },
+    h('span', { class: 'text' }, h('b', {}, who), ': ', c.text));
+  if (c.speaker !== 'host' && room?.state.canModerate && c.seq != null && !room.state.banned.has(c.author_key)) {
+    li.append(h('span', { class: 'mod-actions', role: 'group', 'aria-label': `Moderate ${c.author}'s comment` },
+      h('button', { type: 'button', class: 'secondary', 'data-mod': 'delete', 'aria-label': `Delete ${c.author}'s comment`, onclick: () => moderate('delete', c) }, 'Delete'),
+      h('button', { type: 'button', class: 'secondary', 'data-mod': 'timeout', 'aria-label': `Time out ${c.author} for 5 minutes`, onclick: () => moderate('timeout', c) }, 'Time out 5 min'),
+      h('button', { type: 'button', class: 'danger', 'data-mod': 'ban', 'aria-label': `Ban ${c.author} from this room`, onclick: () => moderate('ban', c) }, 'Ban')));
+  }
+  list.append(li);
   list.scrollTop = list.scrollHeight;
 }
+
+/** A line in the chat about what moderation did (not a comment: nothing to act on). */
+function addNote(text) {
+  const list = $('chat');
+  list.append(h('li', { class: 'note' }, text));
+  list.scrollTop = list.scrollHeight;
+}
+
+/** Deletes a comment, times its author out for 5 minutes, or bans them from the room. */
+function moderate(action, c) {
+  if (!room) return;
+  clearError();
+  const conn = room.conn;
+  const sent = action === 'delete' ? conn.deleteComment(c.seq)
+    : action === 'timeout' ? conn.timeout(c.seq, 300)
+      : conn.ban(c.seq, 'room');
+  if (!sent) showError(`${ACTION_NAMES[action === 'delete' ? 'delete_comment' : action]}: not connected; try again in a moment.`);
+  else if (action === 'timeout') setState($('mod-status'), 'ok', `${c.author} cannot comment for 5 minutes.`);
+}
+
+/** The slow-mode select shows the room's setting (adding an option for a value set elsewhere). */
+function renderSlowMode() {
+  const select = $('slow-mode');
+  const secs = String(room?.state.slowModeSecs ?? 0);
+  if (![...select.options].some((o) => o.value === secs)) select.append(h('option', { value: secs }, `${secs} s`));
+  select.value = secs;
+}
+
+$('slow-mode').addEventListener('change', () => {
+  if (!room) return;
+  clearError();
+  const secs = Number($('slow-mode').value);
+  if (room.conn.slowMode(secs)) setState($('mod-status'), 'ok', secs ? `Slow mode: one comment per ${secs} s.` : 'Slow mode off.');
+  else { showError('Slow mode: not connected; try again in a moment.'); renderSlowMode(); }
+});
+
+// ---------- blocked words (REST, docs/protocol.md 9.8) ----------
+
+async function loadBlockedWords(roomId) {
+  $('blocked-words').value = '';
+  setState($('blocked-status'), 'idle', '');
+  try {
+    const { words } = await api('GET', `/api/rooms/${roomId}/blocked-words`, { token: session()?.token });
+    if (room?.id === roomId) $('blocked-words').value = words.join(', ');
+  } catch (error) {
+    if (room?.id === roomId) setState($('blocked-status'), 'error', `Could not load blocked words: ${error.message}`);
+  }
+}
+
+$('blocked-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  if (!room) return;
+  const roomId = room.id;
+  const words = $('blocked-words').value.split(',').map((w) => w.trim()).filter(Boolean);
+  setState($('blocked-status'), 'busy', 'Saving…');
+  try {
+    const kept = await api('PUT', `/api/rooms/${roomId}/blocked-words`, { token: session()?.token, body: { words } });
+    if (room?.id !== roomId) return;
+    $('blocked-words').value = kept.words.join(', ');
+    setState($('blocked-status'), 'ok', kept.words.length ? `Saved: ${kept.words.length} blocked.` : 'No blocked words.');
+  } catch (error) {
+    if (room?.id === roomId) setState($('blocked-status'), 'error', `Not saved: ${error.message}`);
+  }
+});
 
 /** Units sold of a product: the report's (exact, the whole show) once read, else the sales seen here. */
 function soldOf(productId) {
