@@ -438,6 +438,7 @@ const CONNECTION_TEXT = {
   joined: ['ok', 'connected'],
   reconnecting: ['reconnecting', 'reconnecting…'],
   closed: ['closed', 'disconnected'],
+  banned: ['error', 'removed from this room'],
 };
 
 function openRoom(id) {
@@ -457,6 +458,9 @@ function openRoom(id) {
     timer: setInterval(tick, 1000),
   };
   $('chat').replaceChildren();
+  $('removed').hidden = true;
+  $('stage').hidden = false;
+  $('comment-hint').textContent = '';
   $('toasts').replaceChildren();
   $('ticker').replaceChildren(h('li', { class: 'muted empty' }, 'No sales yet.'));
   $('host-follow').replaceChildren();
@@ -482,6 +486,7 @@ function openRoom(id) {
   conn.on('failed', ({ error }) => setState($('conn'), 'error', error?.code === 'not_found' ? 'This room does not exist.'
     : error ? error.message : 'Could not reach the room; reload to try again.'));
   conn.on('session_ended', () => backToSignIn());
+  conn.on('removed', showRemoved);
   conn.on('snapshot', applySnapshot);
   conn.on('event', applyEvent);
   conn.on('viewers', (count) => { $('viewer-count').textContent = count; });
@@ -498,6 +503,7 @@ function closeRoom() {
   room.conn.purchase?.abandon();
   room.conn.close();
   clearInterval(room.timer);
+  clearTimeout(room.hintTimer);
   stopVideo();
   for (const id of ['cart-dialog', 'shop-dialog']) if ($(id).open) $(id).close();
   room = null;
@@ -530,6 +536,7 @@ function applySnapshot(snap) {
   $('viewer-count').textContent = st.viewers;
   $('chat').replaceChildren();
   for (const c of st.comments) addComment(c);
+  renderCommentHint();
   // A late joiner sees what sold before they came: the latest two over the video, the
   // list beside it (and in the shop drawer on a phone), the units sold, the reactions.
   renderSales();
@@ -561,7 +568,18 @@ function applySnapshot(snap) {
 function applyEvent(event, meta) {
   switch (event.kind) {
     case 'comment':
-      addComment(event);
+      addComment({ ...event, seq: meta.seq });
+      break;
+    case 'comment_deleted':
+      $('chat').querySelector(`li[data-seq="${event.seq}"]`)?.remove();
+      break;
+    case 'banned':
+      // Their comments go with them.
+      for (const li of $('chat').querySelectorAll(`li[data-author-key="${CSS.escape(event.author_key)}"]`)) li.remove();
+      break;
+    case 'timed_out':
+    case 'slow_mode':
+      renderCommentHint();
       break;
     case 'drop_started':
       room.dropSoldOut = null;
@@ -653,7 +671,8 @@ function renderTerms(coHost, disclosure) {
 
 function addComment(c) {
   const list = $('chat');
-  list.append(h('li', { class: c.speaker }, h('b', {}, c.author), c.speaker === 'host' ? h('span', { class: 'tag' }, 'host') : '', ': ', c.text));
+  if (c.author_key && room.state.banned.has(c.author_key)) return;
+  list.append(h('li', { class: c.speaker, dataset: { seq: String(c.seq), authorKey: c.author_key ?? '' } }, h('b', {}, c.author), c.speaker === 'host' ? h('span', { class: 'tag' }, 'host') : '', ': ', c.text));
   while (list.children.length > 60) list.firstElementChild.remove();
   list.scrollTop = list.scrollHeight;
 }
@@ -1243,6 +1262,9 @@ function onError(error) {
   if (error.code === 'unauthenticated' && error.request !== 'join') return askToSignIn();
   if (error.request === 'comment') {
     if (error.code === 'rate_limited') flash($('comment-status'), 'error', 'Slow down a little: too many comments.', 5000);
+    else if (error.code === 'slow_mode') flash($('comment-status'), 'error', `Slow mode is on: ${error.message}`, 6000);
+    else if (error.code === 'timed_out') setState($('comment-status'), 'error', `You are timed out: ${error.message}`);
+    else if (error.code === 'blocked_word') setState($('comment-status'), 'error', `Not posted: ${error.message}. Please say it another way.`);
     else setState($('comment-status'), 'error', error.message);
     return;
   }
@@ -1418,6 +1440,43 @@ async function loadMissedDraw(id) {
 }
 
 // ---------- chat and reactions ----------
+
+/** The account key moderation knows this viewer by (guests' keys are not told to them). */
+function myKey() {
+  const id = room?.state.you?.account_id;
+  return id == null ? null : `a${id}`;
+}
+
+/** Under the comment box: slow mode, and a timeout of this viewer while it runs. */
+function renderCommentHint() {
+  if (!room) return;
+  const st = room.state;
+  const key = myKey();
+  const until = key ? st.timeouts.get(key) : undefined;
+  const parts = [];
+  if (until && until > Date.now()) {
+    parts.push(`You are timed out until ${new Date(until).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}.`);
+    clearTimeout(room.hintTimer);
+    room.hintTimer = setTimeout(renderCommentHint, until - Date.now() + 500);
+  }
+  const exempt = st.you?.is_host || st.you?.is_moderator;
+  if (st.slowModeSecs > 0 && !exempt) parts.push(`Slow mode: one comment every ${st.slowModeSecs} s.`);
+  $('comment-hint').textContent = parts.join(' ');
+}
+
+/** Banned (close 4003, or a join refused with `banned`): the room is closed to this viewer. */
+function showRemoved(info) {
+  if (!room) return;
+  room.conn.purchase?.abandon();
+  stopVideo();
+  for (const id of ['cart-dialog', 'shop-dialog']) if ($(id).open) $(id).close();
+  $('stage').hidden = true;
+  $('removed-text').textContent = info.scope === 'creator'
+    ? "The host or a moderator removed you from this creator's rooms, so you can no longer watch or chat in them."
+    : 'The host or a moderator removed you from this room, so you can no longer watch or chat here.';
+  $('removed').hidden = false;
+  $('removed').querySelector('a')?.focus();
+}
 
 $('comment-form').addEventListener('submit', (event) => {
   event.preventDefault();
