@@ -502,7 +502,7 @@ function addComment(c) {
   if (c.speaker !== 'host' && room?.state.canModerate && c.seq != null && !room.state.banned.has(c.author_key)) {
     li.append(h('span', { class: 'mod-actions', role: 'group', 'aria-label': `Moderate ${c.author}'s comment` },
       h('button', { type: 'button', class: 'secondary', 'data-mod': 'delete', 'aria-label': `Delete ${c.author}'s comment`, onclick: () => moderate('delete', c) }, 'Delete'),
-      h('button', { type: 'button', class: 'secondary', 'data-mod': 'timeout', 'aria-label': `Time out ${c.author} for 5 minutes`, onclick: () => moderate('timeout', c) }, 'Time out 5 min'),
+      h('button', { type: 'button', class: 'secondary', 'data-mod': 'timeout', 'aria-label': `Time out 5 min: ${c.author}`, onclick: () => moderate('timeout', c) }, 'Time out 5 min'),
       h('button', { type: 'button', class: 'danger', 'data-mod': 'ban', 'aria-label': `Ban ${c.author} from this room`, onclick: () => moderate('ban', c) }, 'Ban')));
   }
   list.append(li);

@@ -1,0 +1,120 @@
+// Moderation in the browser against the real server (docs/protocol.md 4.16 to 4.19): the
+// host deletes a viewer's comment from the studio and it vanishes from the viewer's chat;
+// slow mode set in the studio shows under the viewer's comment box; a ban closes the
+// viewer's room with "You were removed from this room". No console errors; axe-core at
+// phone and desktop size. Skips when the server binary predates moderation.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import WebSocket from 'ws';
+import { Livecart } from '../sdk/index.js';
+import { DEMO, api, axeViolations, poll, startLivecart, watchConsole } from './support/livecart.mjs';
+
+const STEP_MS = 20_000;
+const MOBILE = { width: 390, height: 844 };
+const DESKTOP = { width: 1440, height: 900 };
+
+let env;
+let creator;
+let lineup;
+
+before(async () => {
+  env = await startLivecart();
+  creator = await api(env.baseUrl, 'POST', '/api/auth/login', { body: DEMO.creator });
+  const live = await api(env.baseUrl, 'GET', '/api/rooms?status=live');
+  lineup = live.find((r) => r.host.id === creator.account.id).lineup;
+}, { timeout: 60_000 });
+
+after(async () => {
+  await env?.stop();
+}, { timeout: 30_000 });
+
+async function openPage(viewport) {
+  const context = await env.browser.newContext({ viewport });
+  const page = await context.newPage();
+  const log = [];
+  watchConsole(page, log);
+  return { page, log, close: () => context.close() };
+}
+
+const errorsIn = (log) => log.filter((l) => /^\[(error|pageerror)\]/.test(l));
+
+/** True when the server sends the moderation fields (a binary built with moderation). */
+async function serverModerates(roomId) {
+  const lc = new Livecart({ baseUrl: env.baseUrl, WebSocket });
+  const conn = lc.room(roomId, { guestName: 'Probe' });
+  try {
+    const snap = /** @type {any} */ (await conn.connect());
+    return snap.slow_mode_secs !== undefined;
+  } finally {
+    conn.close();
+  }
+}
+
+test('the host deletes a comment, sets slow mode and bans; the viewer sees each', { timeout: 120_000 }, async (t) => {
+  const created = await api(env.baseUrl, 'POST', '/api/rooms', {
+    token: creator.token,
+    body: { title: `Moderation ${Date.now()}`, starts_at: Date.now() + 60_000, product_ids: lineup.map((p) => p.id) },
+  });
+  await api(env.baseUrl, 'POST', `/api/rooms/${created.id}/live`, { token: creator.token });
+  if (!(await serverModerates(created.id))) {
+    t.skip('this server binary predates moderation');
+    return;
+  }
+  const studio = await openPage(DESKTOP);
+  const viewer = await openPage(MOBILE);
+  try {
+    // The viewer joins as a guest and comments twice.
+    await viewer.page.goto(new URL(`/#/room/${created.id}`, env.baseUrl).href, { timeout: STEP_MS });
+    await viewer.page.getByLabel('Your name').fill('Sam');
+    await viewer.page.getByRole('button', { name: 'Continue as guest' }).click();
+    await poll('the viewer to connect', () => viewer.page.$eval('#conn', (e) => e.dataset.state === 'ok'));
+    for (const text of ['please delete me', 'hello everyone']) {
+      await viewer.page.getByLabel('Comment').fill(text);
+      await viewer.page.getByRole('button', { name: 'Send' }).click();
+      await poll(`"${text}" in the viewer's chat`, () => viewer.page.$$eval('#chat li', (lis, t) => lis.some((li) => li.textContent.includes(t)), text));
+    }
+
+    // The host opens the room in the studio.
+    await studio.page.goto(new URL('/studio.html', env.baseUrl).href, { timeout: STEP_MS });
+    const form = studio.page.locator('form#signin-form');
+    await form.getByLabel('E-mail').fill(DEMO.creator.email);
+    await form.getByLabel('Password').fill(DEMO.creator.password);
+    await form.getByRole('button', { name: 'Sign in' }).click();
+    await studio.page.getByRole('button', { name: `Open ${created.title}` }).click({ timeout: STEP_MS });
+    await poll('the studio to connect', () => studio.page.$eval('#conn', (e) => e.dataset.state === 'ok'));
+    const doomed = studio.page.locator('#chat li', { hasText: 'please delete me' });
+    await doomed.getByRole('button', { name: "Delete Sam's comment" }).click({ timeout: STEP_MS });
+    await poll('the comment to vanish for the viewer', () => viewer.page.$$eval('#chat li', (lis) => !lis.some((li) => li.textContent.includes('please delete me'))));
+    await poll('and in the studio', async () => (await doomed.count()) === 0);
+    assert.ok(await viewer.page.$$eval('#chat li', (lis) => lis.some((li) => li.textContent.includes('hello everyone'))), 'other comments stay');
+
+    // Slow mode, and the blocked words saved over REST.
+    await studio.page.getByLabel('Slow mode').selectOption('30');
+    await poll('the slow-mode hint for the viewer', () => viewer.page.$eval('#comment-hint', (e) => /Slow mode: one comment every 30 s/.test(e.textContent)));
+    await studio.page.getByLabel(/Blocked words/).fill('Scam, free money');
+    await studio.page.getByRole('button', { name: 'Save blocked words' }).click();
+    await poll('the blocked words to save', () => studio.page.$eval('#blocked-status', (e) => e.dataset.state === 'ok'));
+    assert.equal(await studio.page.getByLabel(/Blocked words/).inputValue(), 'scam, free money');
+
+    const found = [
+      ...await axeViolations(studio.page, 'studio', { restore: DESKTOP }),
+      ...await axeViolations(viewer.page, 'viewer', { restore: MOBILE }),
+    ];
+
+    // The ban: the viewer's room closes with the message.
+    await studio.page.locator('#chat li', { hasText: 'hello everyone' }).getByRole('button', { name: 'Ban Sam from this room' }).click();
+    await poll('the viewer to be removed', () => viewer.page.$eval('#removed', (e) => !e.hidden));
+    assert.match(await viewer.page.$eval('#removed', (e) => e.textContent), /You were removed from this room/);
+    assert.equal(await viewer.page.$eval('#stage', (e) => e.hidden), true);
+    await poll('the studio to note the ban', () => studio.page.$$eval('#chat li.note', (lis) => lis.some((li) => /Sam was removed/.test(li.textContent))));
+    found.push(...await axeViolations(viewer.page, 'viewer-removed', { restore: MOBILE }));
+
+    assert.deepEqual(found, [], 'axe: no serious or critical violations');
+    assert.deepEqual(errorsIn(studio.log), [], 'no console errors in the studio');
+    assert.deepEqual(errorsIn(viewer.log), [], 'no console errors in the viewer');
+  } finally {
+    await studio.close();
+    await viewer.close();
+  }
+});
