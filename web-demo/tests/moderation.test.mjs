@@ -1,6 +1,7 @@
 // Moderation in the browser against the real server (docs/protocol.md 4.16 to 4.19): the
 // host deletes a viewer's comment from the studio and it vanishes from the viewer's chat;
-// slow mode set in the studio shows under the viewer's comment box; a ban closes the
+// slow mode set in the studio shows under the viewer's comment box; blocked words, slow
+// mode and a timeout each refuse the viewer's comment with a clear message; a ban closes the
 // viewer's room with "You were removed from this room". No console errors; axe-core at
 // phone and desktop size. Skips when the server binary predates moderation.
 
@@ -96,6 +97,22 @@ test('the host deletes a comment, sets slow mode and bans; the viewer sees each'
     await studio.page.getByRole('button', { name: 'Save blocked words' }).click();
     await poll('the blocked words to save', () => studio.page.$eval('#blocked-status', (e) => e.dataset.state === 'ok'));
     assert.equal(await studio.page.getByLabel(/Blocked words/).inputValue(), 'scam, free money');
+
+    // The viewer's refused comments say why: a blocked word, slow mode, then a timeout.
+    const sendAndRead = async (text, pattern) => {
+      await viewer.page.getByLabel('Comment').fill(text);
+      await viewer.page.getByRole('button', { name: 'Send' }).click();
+      await poll(`the viewer told ${pattern}`, () => viewer.page.$eval('#comment-status', (e, p) => new RegExp(p).test(e.textContent), pattern.source));
+    };
+    await sendAndRead('this is a SCAM!', /^Not posted: .*say it another way/);
+    // (Slow mode counts from the first comment posted while it is on.)
+    await viewer.page.getByLabel('Comment').fill('just chatting');
+    await viewer.page.getByRole('button', { name: 'Send' }).click();
+    await poll('"just chatting" posted', () => viewer.page.$$eval('#chat li', (lis) => lis.some((li) => li.textContent.includes('just chatting'))));
+    await sendAndRead('and again', /^Slow mode is on/);
+    await studio.page.locator('#chat li', { hasText: 'hello everyone' }).getByRole('button', { name: 'Time out 5 min: Sam' }).click();
+    await poll('the studio to note the timeout', () => studio.page.$$eval('#chat li.note', (lis) => lis.some((li) => /Sam was timed out/.test(li.textContent))));
+    await sendAndRead('am I muted?', /^You are timed out/);
 
     const found = [
       ...await axeViolations(studio.page, 'studio', { restore: DESKTOP }),
