@@ -50,6 +50,9 @@ async fn fuzz<T: Debug>(
         let mut tree = strategy.new_tree(&mut runner).expect("a value");
         let value = tree.current();
         let Err(why) = check(&value).await else { continue };
+        // Shrinking reuses the stateful connection, so its last reason can be the echo of
+        // the first failure (a late frame); the first one is kept for the report.
+        let first = format!("{why}\ninput: {value:#?}");
         let (mut smallest, mut reason) = (value, why);
         let (mut steps, mut failed) = (0, true);
         while steps < SHRINK_STEPS && if failed { tree.simplify() } else { tree.complicate() } {
@@ -61,7 +64,7 @@ async fn fuzz<T: Debug>(
             }
         }
         panic!(
-            "{name}: case {case} failed (PROPTEST_RNG_SEED={seed}); after {steps} shrinking steps:\n{reason}\ninput: {smallest:#?}"
+            "{name}: case {case} failed (PROPTEST_RNG_SEED={seed}): {first}\nafter {steps} shrinking steps:\n{reason}\ninput: {smallest:#?}"
         );
     }
 }
