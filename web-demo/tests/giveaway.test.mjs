@@ -12,12 +12,10 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DEMO, WEB_DEMO, api, axeViolations, poll, startLivecart, watchConsole } from './support/livecart.mjs';
+import { api, axeViolations, DEMO, DESKTOP, errorsIn, MOBILE, openPage, poll, startLivecart, WEB_DEMO } from './support/livecart.mjs';
 
 const SHOTS = path.join(WEB_DEMO, 'screenshots');
 const STEP_MS = 20_000;
-const MOBILE = { width: 390, height: 844 };
-const DESKTOP = { width: 1440, height: 900 };
 const PRIZE = 'A signed Glow Serum';
 
 let env;
@@ -32,16 +30,6 @@ after(async () => {
   await env?.stop();
 }, { timeout: 30_000 });
 
-/** A page in a context of its own (its own storage: its own session), console watched. */
-async function openPage(viewport) {
-  const context = await env.browser.newContext({ viewport });
-  const page = await context.newPage();
-  const log = [];
-  watchConsole(page, log);
-  return { page, log, close: () => context.close() };
-}
-
-const errorsIn = (log) => log.filter((l) => /^\[(error|pageerror)\]/.test(l));
 const text = (page, selector) => page.$eval(selector, (e) => e.textContent.replace(/\s+/g, ' ').trim());
 
 async function waitState(page, selector, state) {
@@ -80,9 +68,9 @@ test('a giveaway: started in the studio, entered by two viewers, drawn when the 
   });
   await api(env.baseUrl, 'POST', `/api/rooms/${created.id}/live`, { token: creator.token });
   const roomUrl = new URL(`/#/room/${created.id}`, env.baseUrl).href;
-  const studio = await openPage(DESKTOP);
-  const sam = await openPage(MOBILE);
-  const ana = await openPage(DESKTOP);
+  const studio = await openPage(env.browser, DESKTOP);
+  const sam = await openPage(env.browser, MOBILE);
+  const ana = await openPage(env.browser, DESKTOP);
   const violations = [];
   try {
     // The host starts a giveaway for their followers.

@@ -16,13 +16,11 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DEMO, WEB_DEMO, api, axeViolations, framesDecoded, poll, startLivecart, watchConsole } from './support/livecart.mjs';
+import { api, axeViolations, DEMO, DESKTOP, framesDecoded, MOBILE, poll, startLivecart, watchConsole, WEB_DEMO } from './support/livecart.mjs';
 
 const SHOTS = path.join(WEB_DEMO, 'screenshots');
 const RESULTS = path.join(WEB_DEMO, 'test-results');
 const STEP_MS = 20_000;
-const MOBILE = { width: 390, height: 844 };
-const DESKTOP = { width: 1440, height: 900 };
 
 let env;
 const logs = { studio: [], viewer: [], brand: [] };

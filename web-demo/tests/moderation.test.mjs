@@ -9,11 +9,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { Livecart } from '../sdk/index.js';
-import { DEMO, api, axeViolations, poll, startLivecart, watchConsole } from './support/livecart.mjs';
+import { api, axeViolations, DEMO, DESKTOP, errorsIn, MOBILE, openPage, poll, startLivecart } from './support/livecart.mjs';
 
 const STEP_MS = 20_000;
-const MOBILE = { width: 390, height: 844 };
-const DESKTOP = { width: 1440, height: 900 };
 
 let env;
 let creator;
@@ -29,16 +27,6 @@ before(async () => {
 after(async () => {
   await env?.stop();
 }, { timeout: 30_000 });
-
-async function openPage(viewport) {
-  const context = await env.browser.newContext({ viewport });
-  const page = await context.newPage();
-  const log = [];
-  watchConsole(page, log);
-  return { page, log, close: () => context.close() };
-}
-
-const errorsIn = (log) => log.filter((l) => /^\[(error|pageerror)\]/.test(l));
 
 /** True when the server sends the moderation fields (a binary built with moderation). */
 async function serverModerates(roomId) {
@@ -62,8 +50,8 @@ test('the host deletes a comment, sets slow mode and bans; the viewer sees each'
     t.skip('this server binary predates moderation');
     return;
   }
-  const studio = await openPage(DESKTOP);
-  const viewer = await openPage(MOBILE);
+  const studio = await openPage(env.browser, DESKTOP);
+  const viewer = await openPage(env.browser, MOBILE);
   try {
     // The viewer joins as a guest and comments twice.
     await viewer.page.goto(new URL(`/#/room/${created.id}`, env.baseUrl).href, { timeout: STEP_MS });

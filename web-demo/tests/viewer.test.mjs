@@ -14,12 +14,10 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { Livecart } from '../sdk/index.js';
-import { DEMO, WEB_DEMO, api, axeViolations, poll, startLivecart, watchConsole } from './support/livecart.mjs';
+import { api, axeViolations, DEMO, DESKTOP, errorsIn, MOBILE, openPage, poll, startLivecart, WEB_DEMO } from './support/livecart.mjs';
 
 const SHOTS = path.join(WEB_DEMO, 'screenshots');
 const STEP_MS = 20_000;
-const MOBILE = { width: 390, height: 844 };
-const DESKTOP = { width: 1440, height: 900 };
 const CARD_OK = '4242 4242 4242 4242';
 
 let env;
@@ -62,17 +60,6 @@ async function buy(conn, productId, quantity) {
   await carted;
   return conn.checkout({ card: CARD_OK }).result;
 }
-
-/** A browser page with its console watched: { page, log, close() }. */
-async function openPage(viewport) {
-  const context = await env.browser.newContext({ viewport });
-  const page = await context.newPage();
-  const log = [];
-  watchConsole(page, log);
-  return { page, log, close: () => context.close() };
-}
-
-const errorsIn = (log) => log.filter((l) => /^\[(error|pageerror)\]/.test(l));
 
 async function joinAsGuest(page, roomId, name) {
   await page.goto(new URL(`/#/room/${roomId}`, env.baseUrl).href, { timeout: STEP_MS });
@@ -119,7 +106,7 @@ test('a late joiner sees the units sold, what sold and the reactions of the show
   const [product] = room.lineup;
   const sam = await newBuyer('Sam');
   const conn = sam.room(room.id);
-  const { page, log, close } = await openPage(MOBILE);
+  const { page, log, close } = await openPage(env.browser, MOBILE);
   try {
     await conn.connect();
     await buy(conn, product.id, 2);
@@ -156,7 +143,7 @@ test('a late joiner sees the units sold, what sold and the reactions of the show
 test('"Remind me" follows the creator; the follower is told when they go live, with a Watch button', { timeout: 120_000 }, async () => {
   const soon = await newRoom('Glow at noon', { inMs: 3_600_000 });
   const later = await newRoom('Glow at night', { inMs: 7_200_000 });
-  const { page, log, close } = await openPage(MOBILE);
+  const { page, log, close } = await openPage(env.browser, MOBILE);
   try {
     await signUp(page, 'Ines');
     const row = page.locator(`#upcoming-rooms li[data-room="${soon.id}"]`);
@@ -215,7 +202,7 @@ test('an ended show shows a recap: units sold, what sold, and the next show with
   const [first, second] = room.lineup;
   const sam = await newBuyer('Sam');
   const conn = sam.room(room.id);
-  const { page, log, close } = await openPage(DESKTOP);
+  const { page, log, close } = await openPage(env.browser, DESKTOP);
   try {
     await conn.connect();
     await buy(conn, first.id, 2);
@@ -264,7 +251,7 @@ test('a drop that sells out in the browser shows the regular price again and no 
   const room = await newRoom('Drop show', { live: true });
   const product = room.lineup[0];
   const host = new Livecart({ baseUrl: env.baseUrl, WebSocket, token: creator.token }).room(room.id);
-  const { page, log, close } = await openPage(MOBILE);
+  const { page, log, close } = await openPage(env.browser, MOBILE);
   try {
     await host.connect();
     assert.ok(host.pin(product.id));

@@ -183,6 +183,25 @@ export function framesDecoded(page) {
   });
 }
 
+/** The two sizes every page is tried at. */
+export const MOBILE = { width: 390, height: 844 };
+export const DESKTOP = { width: 1440, height: 900 };
+
+/**
+ * A page in a browser context of its own (its own storage, so its own session), with its
+ * console watched: { page, log, close() }.
+ */
+export async function openPage(browser, viewport) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const log = [];
+  watchConsole(page, log);
+  return { page, log, close: () => context.close() };
+}
+
+/** The console errors and uncaught page errors among what `watchConsole` kept. */
+export const errorsIn = (log) => log.filter((l) => /^\[(error|pageerror)\]/.test(l));
+
 /** Forwards a page's console and errors into `list`. */
 export function watchConsole(page, list) {
   page.on('console', (message) => remember(list, `[${message.type()}] ${message.text()}`));
@@ -190,7 +209,7 @@ export function watchConsole(page, list) {
 }
 
 const AXE = path.join(WEB_DEMO, 'node_modules', 'axe-core', 'axe.min.js');
-const PHONE_AND_DESKTOP = [{ width: 390, height: 844 }, { width: 1440, height: 900 }];
+const PHONE_AND_DESKTOP = [MOBILE, DESKTOP];
 
 /**
  * Runs axe-core (the npm package pinned in package-lock.json, injected into the page) on
