@@ -110,10 +110,19 @@ impl Commerce {
             Some(reference) => reference.clone(),
             None => {
                 let reference = self.payments.prepare(charge).await?;
-                if let Err(e) = self.store.set_charge_reference(row.id, &reference, self.clock.now()).await {
-                    // Unrecorded, it must not be charged: nobody could find the money again.
-                    tracing::warn!(error = &e as &dyn std::error::Error, "charge reference not recorded");
-                    return Err(PaymentFailure::Unavailable);
+                match self.store.set_charge_reference(row.id, &reference, self.clock.now()).await {
+                    Ok(true) => {}
+                    // Unrecorded, it must not be charged: nobody could find the money again
+                    // (to refund it, or to settle it). Given up on meanwhile, likewise: the
+                    // reconciler has cancelled the order, so nothing may be charged for it.
+                    Ok(false) => {
+                        tracing::warn!("charge given up on before its reference was recorded: not charged");
+                        return Err(PaymentFailure::Unavailable);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = &e as &dyn std::error::Error, "charge reference not recorded");
+                        return Err(PaymentFailure::Unavailable);
+                    }
                 }
                 reference
             }

@@ -259,15 +259,18 @@ impl Store {
         row.as_ref().map(charge).transpose()
     }
 
-    /// Records the provider's name for a prepared charge, before any money moves.
-    pub async fn set_charge_reference(&self, id: i64, reference: &str, now: UnixMs) -> Result<(), StoreError> {
-        sqlx::query("update payments set provider_ref = $1, updated_at = $2 where id = $3 and status = 'pending'")
-            .bind(reference)
-            .bind(now.0)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map(drop)
+    /// Records the provider's name for a prepared charge, before any money moves; `false`
+    /// when the charge is no longer pending (the reconciler gave up on it meanwhile).
+    pub async fn set_charge_reference(&self, id: i64, reference: &str, now: UnixMs) -> Result<bool, StoreError> {
+        let recorded =
+            sqlx::query("update payments set provider_ref = $1, updated_at = $2 where id = $3 and status = 'pending'")
+                .bind(reference)
+                .bind(now.0)
+                .bind(id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(recorded == 1)
     }
 
     /// Ends a pending payment (`succeeded` or `failed` for a charge); false when it was
