@@ -86,6 +86,8 @@ test('against the server: a moderator deletes a comment for everyone; a ban clos
     viewer.comment('first');
     viewer.comment('second');
     const [, meta] = await next(host, 'comment', (e) => e.text === 'second');
+    // The host can see it before the viewer does: wait for both, or the check below passes too early.
+    await until('the viewer sees both comments', () => viewer.room.comments.some((c) => c.text === 'second'));
     assert.ok(host.deleteComment(meta.seq));
     await until('the viewer drops the comment', () => !viewer.room.comments.some((c) => c.text === 'second'));
     assert.ok(viewer.room.comments.some((c) => c.text === 'first'));
