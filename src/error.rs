@@ -44,6 +44,9 @@ pub enum Code {
     GiveawayRunning,
     GiveawayClosed,
     NotEligible,
+    AuctionRunning,
+    AuctionClosed,
+    BidTooLow,
     SoldOut,
     DropLimit,
     CartEmpty,
@@ -54,6 +57,7 @@ pub enum Code {
     NotStreaming,
     StreamElsewhere,
     HoldExpired,
+    OfferClosed,
     IdempotencyMismatch,
     CheckoutInProgress,
     NoSavedPaymentMethod,
@@ -68,7 +72,7 @@ pub enum Code {
 impl Code {
     /// Every code, in the order of docs/protocol.md, section 7 (the AsyncAPI document lists
     /// them from here; a test compares this list with that section).
-    pub const ALL: [Code; 42] = [
+    pub const ALL: [Code; 46] = [
         Code::MalformedJson,
         Code::FrameTooLarge,
         Code::UnknownMessage,
@@ -88,9 +92,13 @@ impl Code {
         Code::GiveawayRunning,
         Code::GiveawayClosed,
         Code::NotEligible,
+        Code::AuctionRunning,
+        Code::AuctionClosed,
+        Code::BidTooLow,
         Code::SoldOut,
         Code::DropLimit,
         Code::HoldExpired,
+        Code::OfferClosed,
         Code::CheckoutInProgress,
         Code::NoSavedPaymentMethod,
         Code::IdempotencyMismatch,
@@ -138,6 +146,10 @@ impl Code {
             Code::GiveawayRunning => "giveaway_running",
             Code::GiveawayClosed => "giveaway_closed",
             Code::NotEligible => "not_eligible",
+            Code::AuctionRunning => "auction_running",
+            Code::AuctionClosed => "auction_closed",
+            Code::BidTooLow => "bid_too_low",
+            Code::OfferClosed => "offer_closed",
             Code::SoldOut => "sold_out",
             Code::DropLimit => "drop_limit",
             Code::CartEmpty => "cart_empty",
@@ -179,6 +191,10 @@ impl Code {
             | Code::DropRunning
             | Code::GiveawayRunning
             | Code::GiveawayClosed
+            | Code::AuctionRunning
+            | Code::AuctionClosed
+            | Code::BidTooLow
+            | Code::OfferClosed
             | Code::SoldOut
             | Code::DropLimit
             | Code::HoldExpired
@@ -354,6 +370,7 @@ impl From<CommerceError> for ApiError {
             CommerceError::PaymentDeclined(_) => Code::PaymentDeclined,
             CommerceError::PaymentUnavailable => Code::PaymentUnavailable,
             CommerceError::HoldExpired => Code::HoldExpired,
+            CommerceError::OfferClosed => Code::OfferClosed,
             CommerceError::IdempotencyMismatch => Code::IdempotencyMismatch,
             CommerceError::CheckoutInProgress => Code::CheckoutInProgress,
             CommerceError::NoSavedPaymentMethod => Code::NoSavedPaymentMethod,
@@ -389,6 +406,11 @@ impl From<RoomError> for ApiError {
             RoomError::GiveawayRunning => Code::GiveawayRunning,
             RoomError::GiveawayClosed => Code::GiveawayClosed,
             RoomError::NotEligible(_) => Code::NotEligible,
+            RoomError::InStock | RoomError::TooManyHolds => Code::Conflict,
+            RoomError::NoSuchKeyword => Code::NotInLineup,
+            RoomError::AuctionRunning => Code::AuctionRunning,
+            RoomError::AuctionClosed | RoomError::AuctionFull => Code::AuctionClosed,
+            RoomError::BidTooLow(_) | RoomError::LeadNotRaised(_) => Code::BidTooLow,
             RoomError::RateLimited => Code::RateLimited,
             RoomError::Banned { .. } => Code::Banned,
             RoomError::TimedOut(_) => Code::TimedOut,

@@ -63,9 +63,10 @@ pub async fn serve_metrics(
 }
 
 /// Serves `state` on `listener` until `state.shutdown` is cancelled, with the room ticker,
-/// the hold sweeper, the metrics upkeep and the allocator's release running beside it. In-flight requests finish before it returns.
+/// the offer sweep (auctions, waitlists), the hold sweeper, the metrics upkeep and the allocator's release running beside it. In-flight requests finish before it returns.
 pub async fn run(listener: TcpListener, state: AppState) -> std::io::Result<()> {
     let ticker = tokio::spawn(state.rooms.clone().run_ticker(state.shutdown.clone()));
+    let offers = tokio::spawn(state.rooms.clone().run_offer_sweep(state.shutdown.clone()));
     let sweeper = tokio::spawn(state.commerce.clone().run_sweeper(state.config.tick, state.shutdown.clone()));
     let announcer = tokio::spawn(state.rooms.clone().announce_streams(state.shutdown.clone()));
     let upkeep = tokio::spawn(telemetry::run_upkeep(state.shutdown.clone()));
@@ -79,6 +80,6 @@ pub async fn run(listener: TcpListener, state: AppState) -> std::io::Result<()> 
         tracing::warn!("shutdown: checkouts still running after the drain period");
     }
     state.analytics.finish().await;
-    let _ = tokio::join!(ticker, sweeper, announcer, upkeep, release);
+    let _ = tokio::join!(ticker, offers, sweeper, announcer, upkeep, release);
     served
 }

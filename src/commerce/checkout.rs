@@ -39,11 +39,12 @@ use super::settlement::{Placed, cancelled_error};
 use super::{Commerce, CommerceError, StockKey, Storefront};
 use crate::analytics::{Event, Who};
 use crate::domain::{
-    AccountId, CardNumber, Currency, IdempotencyKey, Invalid, Money, PaymentSource, Price, ProductId, PromoCode,
-    Refusal, ShippingAddress, UnixMs,
+    AccountId, CardNumber, Currency, DropId, IdempotencyKey, Invalid, Money, PaymentSource, Price, ProductId,
+    PromoCode, Refusal, ShippingAddress, UnixMs,
 };
 use crate::store::{
-    AccountRow, DropRow, NewOrder, NewOrderLine, OrderRecord, PlaceOutcome, ProductRow, RefusalRow, RoomRow,
+    AccountRow, AgreementRow, DropRow, NewOrder, NewOrderLine, OrderRecord, PlaceOutcome, ProductRow, RefusalRow,
+    RoomRow,
 };
 use crate::telemetry::timed;
 use crate::wire::ws::{DropCard, OrderStatus, OrderView, RoomStatus};
@@ -138,8 +139,36 @@ pub fn drop_card(d: &DropRow, p: &ProductRow) -> DropCard {
     }
 }
 
+/// An order line of `quantity` units of `p` at `unit` each, attributed with the
+/// commission of the host's `agreement` (shared with a co-host when the room has one);
+/// its list price is `unit` until a caller says otherwise.
+pub(super) fn order_line(
+    p: &ProductRow,
+    agreement: &AgreementRow,
+    co_hosted: bool,
+    quantity: i64,
+    unit: Price,
+) -> NewOrderLine {
+    // Both factors are bounded (Price::MAX × Quantity::MAX), so this cannot overflow.
+    let line_total = unit.get() * quantity;
+    NewOrderLine {
+        product_id: p.id,
+        brand_id: p.brand_id,
+        drop_id: None,
+        title: p.title.clone(),
+        quantity,
+        list_price: unit.get(),
+        unit_price: unit.get(),
+        line_total,
+        co_host_share_bps: if co_hosted { agreement.co_host_share_bps } else { 0 },
+        commission_bps: agreement.commission_bps,
+        commission_flat: agreement.commission_flat,
+        commission_amount: commission(line_total, quantity, agreement.commission_bps, agreement.commission_flat),
+    }
+}
+
 /// What the charge is made with: the checkout's card, or the saved method looked up for it.
-fn instrument<'a>(payment: &'a Payment, saved: Option<&'a SavedMethod>) -> Result<Instrument<'a>> {
+pub(super) fn instrument<'a>(payment: &'a Payment, saved: Option<&'a SavedMethod>) -> Result<Instrument<'a>> {
     match (payment, saved) {
         (Payment::Card(card), _) => Ok(Instrument::Card(card)),
         (Payment::Saved, Some(saved)) => Ok(Instrument::Saved(saved)),
@@ -147,7 +176,7 @@ fn instrument<'a>(payment: &'a Payment, saved: Option<&'a SavedMethod>) -> Resul
     }
 }
 
-fn new_hold_id() -> String {
+pub(super) fn new_hold_id() -> String {
     let mut raw = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut raw);
     URL_SAFE_NO_PAD.encode(raw)
@@ -188,7 +217,7 @@ impl Commerce {
             {
                 return Err(CommerceError::IdempotencyMismatch);
             }
-            return self.resume(shop, buyer, existing, req).await;
+            return self.resume(shop.host_name, buyer, existing, req).await;
         }
         if let Some(refused) = self.store.checkout_refusal(buyer.id, req.key.as_str()).await? {
             // The key's first attempt found too few units: that answer stands, so a retry
@@ -316,9 +345,7 @@ impl Commerce {
             }
             Ok(PlaceOutcome::OverDropLimit(drop)) => {
                 self.inventory.release(&hold_id).await?;
-                let per_buyer = self.store.drop_row(drop).await?.and_then(|d| d.per_buyer).unwrap_or_default();
-                let held = self.store.drop_units_of(drop, buyer.id).await?;
-                Err(CommerceError::DropLimit { per_buyer, held })
+                Err(self.drop_limit(drop, buyer.id).await)
             }
             Ok(PlaceOutcome::PromoRefused) => {
                 self.inventory.release(&hold_id).await?;
@@ -334,11 +361,21 @@ impl Commerce {
         }
     }
 
+    /// What a buyer over a drop's per-buyer limit is told: the limit, and what they have.
+    pub(super) async fn drop_limit(&self, drop: DropId, buyer: AccountId) -> CommerceError {
+        let limit = async {
+            let per_buyer = self.store.drop_row(drop).await?.and_then(|d| d.per_buyer).unwrap_or_default();
+            let held = self.store.drop_units_of(drop, buyer).await?;
+            Ok(CommerceError::DropLimit { per_buyer, held })
+        };
+        limit.await.unwrap_or_else(CommerceError::Store)
+    }
+
     /// A checkout seen before under the same key: replay its outcome, or retry its
     /// payment if it is still waiting for one.
-    async fn resume(
+    pub(super) async fn resume(
         &self,
-        shop: &Storefront<'_>,
+        host_name: &str,
         buyer: &AccountRow,
         existing: OrderRecord,
         req: &CheckoutRequest,
@@ -353,13 +390,7 @@ impl Commerce {
                 Err(CommerceError::HoldExpired)
             }
             OrderStatus::Placed => {
-                let placed = Placed {
-                    order: existing.view,
-                    hold_id: &existing.hold_id,
-                    left: None,
-                    buyer,
-                    host_name: shop.host_name,
-                };
+                let placed = Placed { order: existing.view, hold_id: &existing.hold_id, left: None, buyer, host_name };
                 // The retry's payment pays: its card, or the method saved now.
                 let saved = match req.payment {
                     Payment::Saved => Some(self.saved_method(buyer).await?),
@@ -375,7 +406,7 @@ impl Commerce {
     /// Keeps what a `save` checkout asked to, once this call has paid its order: the
     /// card it paid with and the shipping address it gave. The order stands whatever
     /// happens here; a card the provider will not keep leaves the wallet as it was.
-    async fn save_after(&self, buyer: &AccountRow, req: &CheckoutRequest, paid: &Result<OrderView>) {
+    pub(super) async fn save_after(&self, buyer: &AccountRow, req: &CheckoutRequest, paid: &Result<OrderView>) {
         if !req.save || paid.is_err() {
             return;
         }
@@ -431,28 +462,11 @@ impl Commerce {
                 _ => None,
             };
             discounted_lines += usize::from(paid.is_some());
-            let paid = paid.unwrap_or(price.amount);
-            // Both factors are bounded (Price::MAX × Quantity::MAX), so this cannot overflow.
-            let line_total = Price::try_from(paid)?.get() * quantity;
-            lines.push(NewOrderLine {
-                product_id: p.id,
-                brand_id: p.brand_id,
-                drop_id,
-                title: p.title.clone(),
-                quantity,
-                list_price: price.amount,
-                unit_price: paid,
-                line_total,
-                co_host_share_bps: if co_host.is_some() { agreement.co_host_share_bps } else { 0 },
-                commission_bps: agreement.commission_bps,
-                commission_flat: agreement.commission_flat,
-                commission_amount: commission(
-                    line_total,
-                    quantity,
-                    agreement.commission_bps,
-                    agreement.commission_flat,
-                ),
-            });
+            let paid = Price::try_from(paid.unwrap_or(price.amount))?;
+            let mut line = order_line(p, &agreement, co_host.is_some(), quantity, paid);
+            line.drop_id = drop_id;
+            line.list_price = price.amount;
+            lines.push(line);
             currencies.push(price.currency);
         }
         let currency = match currencies.first() {

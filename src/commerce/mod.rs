@@ -12,6 +12,7 @@ pub mod commission;
 pub mod disclosure;
 pub mod holds;
 pub mod inventory;
+pub mod offers;
 pub mod orders;
 pub mod payments;
 pub mod pricing;
@@ -63,6 +64,9 @@ pub enum CommerceError {
     PaymentUnavailable,
     #[error("the stock hold for this checkout expired; start a new checkout")]
     HoldExpired,
+    /// The offer was paid, or its time ran out (the unit went to the next in line).
+    #[error("this offer is closed: it was paid, or its time ran out")]
+    OfferClosed,
     #[error("this idempotency key was already used for a different checkout")]
     IdempotencyMismatch,
     #[error("a checkout with this idempotency key is still in progress")]

@@ -4,8 +4,55 @@
 //! quantity of zero, a comment of ten thousand characters), so modules further in never
 //! re-check and never see such a value.
 
+/// A whole number of seconds within a range, checked at the edge, with its schema.
+macro_rules! secs_type {
+    ($(#[$doc:meta])* $name:ident, $field:literal, $min:expr, $max:expr, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "i64", into = "i64")]
+        pub struct $name(i64);
+
+        impl $name {
+            pub const RANGE: std::ops::RangeInclusive<i64> = $min..=$max;
+
+            pub fn get(self) -> i64 {
+                self.0
+            }
+        }
+
+        impl TryFrom<i64> for $name {
+            type Error = Invalid;
+
+            fn try_from(raw: i64) -> Result<Self, Invalid> {
+                if Self::RANGE.contains(&raw) {
+                    Ok($name(raw))
+                } else {
+                    let (min, max) = (Self::RANGE.start(), Self::RANGE.end());
+                    Err(Invalid::new($field, format!("must be between {min} and {max}, got {raw}")))
+                }
+            }
+        }
+
+        impl From<$name> for i64 {
+            fn from(d: $name) -> i64 {
+                d.0
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                schema::integer(Some(*Self::RANGE.start()), Some(*Self::RANGE.end()), $what)
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+mod auction;
 mod giveaway;
 mod ids;
+mod keyword;
 mod moderation;
 mod money;
 mod promo;
@@ -15,10 +62,13 @@ mod text;
 mod time;
 mod wallet;
 
+pub use auction::{BidBook, BidRefusal, Bidder, ExtendSecs, Increments, Standing, Step};
 pub use giveaway::{EntryRule, Seed};
 pub use ids::{
-    AccountId, AgreementId, BrandId, CampaignId, DropId, GiveawayId, OrderId, ProductId, PromoCodeId, RoomId,
+    AccountId, AgreementId, AuctionId, BrandId, CampaignId, DropId, GiveawayId, OfferId, OrderId, ProductId,
+    PromoCodeId, RoomId,
 };
+pub use keyword::{BuyIntent, Keyword, buy_intent};
 pub use moderation::{BlockedWords, SlowModeSecs, TimeoutSecs};
 pub use money::{Currency, Money, Price};
 pub use promo::{MaxUses, PercentOff, PromoCode, ShareBps};

@@ -4,50 +4,6 @@
 use super::{Invalid, schema};
 use serde::{Deserialize, Serialize};
 
-macro_rules! secs_type {
-    ($(#[$doc:meta])* $name:ident, $field:literal, $min:expr, $max:expr, $what:literal) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(try_from = "i64", into = "i64")]
-        pub struct $name(i64);
-
-        impl $name {
-            pub const RANGE: std::ops::RangeInclusive<i64> = $min..=$max;
-
-            pub fn get(self) -> i64 {
-                self.0
-            }
-        }
-
-        impl TryFrom<i64> for $name {
-            type Error = Invalid;
-
-            fn try_from(raw: i64) -> Result<Self, Invalid> {
-                if Self::RANGE.contains(&raw) {
-                    Ok($name(raw))
-                } else {
-                    let (min, max) = (Self::RANGE.start(), Self::RANGE.end());
-                    Err(Invalid::new($field, format!("must be between {min} and {max}, got {raw}")))
-                }
-            }
-        }
-
-        impl From<$name> for i64 {
-            fn from(d: $name) -> i64 {
-                d.0
-            }
-        }
-
-        impl utoipa::PartialSchema for $name {
-            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                schema::integer(Some(*Self::RANGE.start()), Some(*Self::RANGE.end()), $what)
-            }
-        }
-
-        impl utoipa::ToSchema for $name {}
-    };
-}
-
 secs_type!(
     /// How long a viewer is timed out: 10 seconds to 24 hours.
     TimeoutSecs,

@@ -44,3 +44,13 @@ pub(crate) fn text_pattern(min: usize, lines: bool) -> String {
     let refused = refused_chars(lines);
     if min == 0 { format!("^[^{refused}]*$") } else { format!("^[^{refused}]*[^\\s{refused}][^{refused}]*$") }
 }
+
+/// An array of `min..=max` items of `T`.
+pub(crate) fn array_of<T: utoipa::ToSchema>(min: usize, max: usize, description: &str) -> RefOr<Schema> {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(utoipa::openapi::Ref::from_schema_name(T::name()))
+        .min_items(Some(min))
+        .max_items(Some(max))
+        .description(Some(description))
+        .into()
+}

@@ -96,7 +96,9 @@ mod tests {
     /// `PROPTEST_CASES=100000 cargo test --lib gateway::protocol` for a long run).
     mod properties {
         use super::super::decode;
-        use crate::domain::{CardNumber, CommentText, DisplayName, IdempotencyKey, Prize, PromoCode, ShippingAddress};
+        use crate::domain::{
+            CardNumber, CommentText, DisplayName, IdempotencyKey, Increments, Prize, PromoCode, ShippingAddress,
+        };
         use crate::wire::ws::{ClientMsg, MAX_CLIENT_FRAME_BYTES};
         use proptest::prelude::*;
         use serde_json::Value;
@@ -140,6 +142,8 @@ mod tests {
             Address,
             /// `room` or `creator` (a `BanScope`).
             Scope,
+            /// An [`Increments`] table.
+            Steps,
         }
 
         /// Whether a field must be present: `Optional` ones are `#[serde(default)]` options,
@@ -192,6 +196,38 @@ mod tests {
                 ],
             ),
             ("enter_giveaway", &[("giveaway_id", Id, Required)]),
+            (
+                "start_auction",
+                &[
+                    ("product_id", Id, Required),
+                    ("starting_price", Range(0, 100_000_000_000), Required),
+                    ("duration_secs", Range(10, 3_600), Required),
+                    ("increments", Steps, Optional),
+                    ("extend_secs", Range(1, 60), Optional),
+                    ("sudden_death", Bool, Optional),
+                ],
+            ),
+            (
+                "bid",
+                &[
+                    ("auction_id", Id, Required),
+                    ("amount", Range(0, 100_000_000_000), Required),
+                    ("max_amount", Range(0, 100_000_000_000), Optional),
+                ],
+            ),
+            (
+                "pay_offer",
+                &[
+                    ("offer_id", Id, Required),
+                    ("idempotency_key", Key, Required),
+                    ("card", Card, Optional),
+                    ("payment", Source, Optional),
+                    ("save", Bool, Optional),
+                    ("shipping", Address, Optional),
+                ],
+            ),
+            ("join_waitlist", &[("product_id", Id, Required)]),
+            ("leave_waitlist", &[("product_id", Id, Required)]),
             ("end_room", &[]),
             ("view_product", &[("product_id", Id, Required)]),
             ("cart_add", &[("product_id", Id, Required), ("quantity", Range(1, 99), Required)]),
@@ -237,6 +273,25 @@ mod tests {
                     ("start_giveaway", vec!["prize", "entry", "duration_secs"])
                 }
                 ClientMsg::EnterGiveaway { giveaway_id: _ } => ("enter_giveaway", vec!["giveaway_id"]),
+                ClientMsg::StartAuction {
+                    product_id: _,
+                    starting_price: _,
+                    duration_secs: _,
+                    increments: _,
+                    extend_secs: _,
+                    sudden_death: _,
+                } => (
+                    "start_auction",
+                    vec!["product_id", "starting_price", "duration_secs", "increments", "extend_secs", "sudden_death"],
+                ),
+                ClientMsg::Bid { auction_id: _, amount: _, max_amount: _ } => {
+                    ("bid", vec!["auction_id", "amount", "max_amount"])
+                }
+                ClientMsg::PayOffer { offer_id: _, idempotency_key: _, card: _, payment: _, save: _, shipping: _ } => {
+                    ("pay_offer", vec!["offer_id", "idempotency_key", "card", "payment", "save", "shipping"])
+                }
+                ClientMsg::JoinWaitlist { product_id: _ } => ("join_waitlist", vec!["product_id"]),
+                ClientMsg::LeaveWaitlist { product_id: _ } => ("leave_waitlist", vec!["product_id"]),
                 ClientMsg::EndRoom {} => ("end_room", vec![]),
                 ClientMsg::ViewProduct { product_id: _ } => ("view_product", vec!["product_id"]),
                 ClientMsg::CartAdd { product_id: _, quantity: _ } => ("cart_add", vec!["product_id", "quantity"]),
@@ -271,6 +326,11 @@ mod tests {
                 "postal_code": "75001", "country": "FR"})
         }
 
+        /// An increments table the decoder accepts.
+        fn sample_steps() -> Value {
+            serde_json::json!([{"from": 0, "step": 50}, {"from": 1000, "step": 100}])
+        }
+
         fn valid(field: Field, v: &Value) -> bool {
             let text = |check: fn(&str) -> bool| v.as_str().is_some_and(check);
             match field {
@@ -290,6 +350,7 @@ mod tests {
                 Prize => text(|s| Prize::try_from(s).is_ok()),
                 OneOf(names) => v.as_str().is_some_and(|s| names.contains(&s)),
                 Address => serde_json::from_value::<ShippingAddress>(v.clone()).is_ok(),
+                Steps => serde_json::from_value::<Increments>(v.clone()).is_ok(),
             }
         }
 
@@ -399,6 +460,13 @@ mod tests {
                         a["city"] = city.into();
                         a["country"] = country.into();
                         a
+                    }),
+                ]
+                .boxed(),
+                Steps => prop_oneof![
+                    2 => Just(sample_steps()),
+                    2 => prop::collection::vec((tricky_number(), tricky_number()), 0..4).prop_map(|rows| {
+                        Value::Array(rows.into_iter().map(|(from, step)| serde_json::json!({"from": from, "step": step})).collect())
                     }),
                 ]
                 .boxed(),
@@ -611,6 +679,7 @@ mod tests {
                         Scope => "creator".into(),
                         Bool => true.into(),
                         Address => sample_address(),
+                        Steps => sample_steps(),
                     };
                     body.insert((*name).into(), sample);
                 }

@@ -11,15 +11,17 @@
 use super::session_end::SessionEnd;
 use super::{error_frame, frame, protocol};
 use crate::commerce::{CartChange, CheckoutRequest, CommerceError, Payment};
-use crate::domain::Quantity;
+use crate::domain::{Invalid, Price, Quantity};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::room::actions::DropRequest;
+use crate::room::auction::{AuctionRequest, BidRequest};
 use crate::room::giveaway::GiveawayRequest;
 use crate::room::hub::Seat;
+use crate::room::offers::CommentPurchase;
 use crate::room::snapshot::Opening;
-use crate::room::{Delivery, LiveRoom, Viewer};
+use crate::room::{Delivery, LiveRoom, RoomResult, Viewer};
 use crate::state::AppState;
-use crate::wire::ws::{ClientMsg, ServerMsg};
+use crate::wire::ws::{ClientMsg, OrderView, ServerMsg};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
@@ -130,7 +132,22 @@ async fn dispatch(
         ClientMsg::Join { .. } | ClientMsg::FollowSales { .. } | ClientMsg::Listen { .. } => {
             return Err(ApiError::new(Code::AlreadyJoined, "this connection has already joined"));
         }
-        ClientMsg::Comment { text } => return Ok(rooms.comment(room, viewer, text).await?),
+        ClientMsg::Comment { text } => {
+            if let Some(purchase) = rooms.comment(room, viewer, text).await? {
+                let _ = replies.send(frame(&purchase_frame(purchase))).await;
+            }
+            return Ok(());
+        }
+        ClientMsg::JoinWaitlist { product_id } => {
+            let place = rooms.join_waitlist(room, viewer, product_id).await?;
+            let _ = replies.send(frame(&ServerMsg::Waitlist { product_id, place: Some(place) })).await;
+            return Ok(());
+        }
+        ClientMsg::LeaveWaitlist { product_id } => {
+            rooms.leave_waitlist(room, viewer, product_id).await?;
+            let _ = replies.send(frame(&ServerMsg::Waitlist { product_id, place: None })).await;
+            return Ok(());
+        }
         ClientMsg::React { reaction } => return Ok(rooms.react(room, reaction)?),
         ClientMsg::Pin { product_id } => return Ok(rooms.pin(room, viewer, product_id).await?),
         ClientMsg::Unpin {} => return Ok(rooms.unpin(room, viewer).await?),
@@ -164,27 +181,102 @@ async fn dispatch(
             // The fields' one cross-field rule is checked before anything else, as decoding is.
             let payment = Payment::from_fields(card, payment)?;
             viewer.account().map_err(ApiError::from)?;
-            let permit = Arc::clone(checkouts).try_acquire_owned().map_err(|_| CommerceError::CheckoutInProgress)?;
-            // Payment takes a while; chat and the room's frames keep flowing meanwhile.
-            let (state, room, viewer, replies) = (state.clone(), Arc::clone(room), Arc::clone(viewer), replies.clone());
-            state.checkouts.clone().spawn(async move {
-                let save = save.unwrap_or(false);
-                let req = CheckoutRequest { key: idempotency_key, payment, promo_code, save, shipping };
-                let outcome = state.rooms.checkout(&room, &viewer, req).await.map_err(ApiError::from);
-                let label = outcome.as_ref().map_or_else(ApiError::code, |_| "paid");
-                metrics::counter!("livecart_checkouts_total", "outcome" => label).increment(1);
-                let reply = match outcome {
-                    Ok(order) => frame(&ServerMsg::OrderConfirmed { order }),
-                    Err(e) => error_frame(&e, Some("checkout")),
-                };
-                let _ = replies.send(reply).await;
-                drop(permit);
-            });
+            let req =
+                CheckoutRequest { key: idempotency_key, payment, promo_code, save: save.unwrap_or(false), shipping };
+            let (rooms, room, viewer) = (rooms.clone(), Arc::clone(room), Arc::clone(viewer));
+            let paying = async move { rooms.checkout(&room, &viewer, req).await };
+            return spawn_payment(state, checkouts, replies, "checkout", paying);
+        }
+        ClientMsg::StartAuction {
+            product_id,
+            starting_price,
+            duration_secs,
+            increments,
+            extend_secs,
+            sudden_death,
+        } => {
+            let req = AuctionRequest {
+                product: product_id,
+                starting_price: Price::try_from(starting_price)?,
+                duration_secs,
+                increments,
+                extend_secs,
+                sudden_death: sudden_death.unwrap_or(false),
+            };
+            return Ok(rooms.start_auction(room, viewer, req).await?);
+        }
+        ClientMsg::Bid { auction_id, amount, max_amount } => {
+            let max = max_amount.map(Price::try_from).transpose()?;
+            if max.is_some_and(|max| max.get() < amount) {
+                return Err(Invalid::new("max_amount", "must be at least the amount").into());
+            }
+            let req = BidRequest { auction: auction_id, amount: Price::try_from(amount)?, max };
+            let placed = rooms.bid(room, viewer, req).await?;
+            let _ = replies.send(frame(&placed)).await;
             return Ok(());
+        }
+        ClientMsg::PayOffer { offer_id, idempotency_key, card, payment, save, shipping } => {
+            let payment = Payment::from_fields(card, payment)?;
+            viewer.account().map_err(ApiError::from)?;
+            let req = CheckoutRequest {
+                key: idempotency_key,
+                payment,
+                promo_code: None,
+                save: save.unwrap_or(false),
+                shipping,
+            };
+            let (rooms, viewer) = (rooms.clone(), Arc::clone(viewer));
+            let paying = async move { rooms.pay_offer(&viewer, offer_id, req).await };
+            return spawn_payment(state, checkouts, replies, "pay_offer", paying);
         }
     };
     let cart = rooms.change_cart(room, viewer, cart_change).await?;
     let _ = replies.send(frame(&ServerMsg::Cart { cart })).await;
+    Ok(())
+}
+
+/// The answer to a comment that asked to buy: the offer, or why there is none, in the
+/// edge's words (the same code and message an error frame would carry).
+fn purchase_frame(purchase: CommentPurchase) -> ServerMsg {
+    let (offer, code, message) = match purchase.held {
+        Ok(offer) => (Some(offer), None, None),
+        Err(e) => {
+            let e = ApiError::from(e);
+            (None, Some(e.code().to_owned()), Some(e.public_message()))
+        }
+    };
+    ServerMsg::CommentPurchase {
+        product_id: purchase.product,
+        quantity: i64::from(purchase.quantity),
+        offer,
+        code,
+        message,
+    }
+}
+
+/// Runs a payment (`request`: the message that asked for it) beside the connection, one
+/// at a time per connection: payment takes a while, and chat and the room's frames keep
+/// flowing meanwhile. Its answer is `order_confirmed`, or an error naming `request`.
+fn spawn_payment(
+    state: &AppState,
+    checkouts: &Arc<Semaphore>,
+    replies: &mpsc::Sender<Message>,
+    request: &'static str,
+    paying: impl Future<Output = RoomResult<OrderView>> + Send + 'static,
+) -> ApiResult<()> {
+    let permit = Arc::clone(checkouts).try_acquire_owned().map_err(|_| CommerceError::CheckoutInProgress)?;
+    let replies = replies.clone();
+    state.checkouts.clone().spawn(async move {
+        let outcome = paying.await.map_err(ApiError::from);
+        let label = outcome.as_ref().map_or_else(ApiError::code, |_| "paid");
+        metrics::counter!("livecart_checkouts_total", "outcome" => label).increment(1);
+        let reply = match outcome {
+            Ok(order) => frame(&ServerMsg::OrderConfirmed { order }),
+            Err(e) => error_frame(&e, Some(request)),
+        };
+        let _ = replies.send(reply).await;
+        drop(permit);
+    });
     Ok(())
 }
 

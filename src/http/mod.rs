@@ -11,8 +11,10 @@ mod follows;
 mod giveaways;
 mod health;
 mod ice;
+mod keywords;
 mod media;
 mod moderation;
+mod offers;
 mod openapi;
 mod orders;
 mod payments;
@@ -43,6 +45,8 @@ pub fn router() -> Router<AppState> {
         .merge(follows::router())
         .merge(moderation::router())
         .merge(giveaways::router())
+        .merge(offers::router())
+        .merge(keywords::router())
         .merge(campaigns::router())
         .merge(reports::router())
         .merge(payments::router())

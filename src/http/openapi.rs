@@ -1,8 +1,8 @@
 //! The OpenAPI description of the REST API, generated from the handlers and wire types.
 
 use super::{
-    agreements, auth, campaigns, creators, follows, giveaways, health, ice, media, moderation, orders, payments,
-    products, promo_codes, reports, rooms, wallet,
+    agreements, auth, campaigns, creators, follows, giveaways, health, ice, keywords, media, moderation, offers,
+    orders, payments, products, promo_codes, reports, rooms, wallet,
 };
 use crate::state::AppState;
 use crate::wire::routes;
@@ -18,7 +18,7 @@ use utoipa::{Modify, OpenApi};
         health::health, health::ready,
         auth::register, auth::login, auth::logout, auth::me,
         wallet::wallet, wallet::save_card, wallet::remove_card, wallet::save_address, wallet::remove_address,
-        follows::followed, follows::follow, follows::unfollow, follows::upcoming,
+        follows::followed, follows::follow, follows::unfollow, follows::upcoming, offers::mine,
         moderation::room_moderators, moderation::appoint_in_room, moderation::dismiss_in_room,
         moderation::creator_moderators, moderation::appoint_for_creator, moderation::dismiss_for_creator,
         moderation::blocked_words, moderation::set_blocked_words, moderation::bans, moderation::lift_ban,
@@ -27,7 +27,7 @@ use utoipa::{Modify, OpenApi};
         agreements::list, agreements::create, agreements::end,
         promo_codes::list, promo_codes::create, promo_codes::revoke,
         rooms::list, rooms::create, rooms::one, rooms::go_live, rooms::end, rooms::co_host, rooms::checkout,
-        giveaways::one,
+        giveaways::one, keywords::list, keywords::set,
         orders::mine, orders::one, orders::of_brand, orders::refund, orders::refunds,
         campaigns::list, campaigns::create, campaigns::one, campaigns::update,
         reports::room, reports::creator, reports::brand, reports::campaign,

@@ -3,6 +3,7 @@
 
 use super::hub::Seat;
 use super::live::LiveRoom;
+use super::offers::CommentPurchase;
 use super::snapshot::Opening;
 use super::visit::Visit;
 use super::{RoomError, RoomResult, Rooms, Viewer};
@@ -88,7 +89,13 @@ impl Rooms {
         Ok(Admitted { room, viewer, opening, seat, bans })
     }
 
-    pub async fn comment(&self, room: &LiveRoom, viewer: &Viewer, text: CommentText) -> RoomResult<()> {
+    /// Posts the comment; when the whole comment asks to buy (4.3), what that came to.
+    pub async fn comment(
+        &self,
+        room: &LiveRoom,
+        viewer: &Viewer,
+        text: CommentText,
+    ) -> RoomResult<Option<CommentPurchase>> {
         if room.read(|s| s.status) == RoomStatus::Ended {
             return Err(RoomError::NotLive);
         }
@@ -103,18 +110,19 @@ impl Rooms {
             (Some(_), false) => Speaker::Viewer,
             (None, false) => Speaker::Guest,
         };
+        let text: String = text.into();
         let event = RoomEvent::Comment(CommentView {
             author: viewer.display_name.clone(),
             author_key: viewer.who.key.clone(),
             speaker,
-            text: text.into(),
+            text: text.clone(),
             at: now,
         });
         self.events.publish(room.id, &event).await?;
         if !viewer.is_host {
             self.analytics.record(Event::Commented { room: room.id, who: viewer.who.clone() });
         }
-        Ok(())
+        Ok(self.comment_purchase(room, viewer, &text).await)
     }
 
     /// Reactions are counted here and sent out as totals on the next tick.
@@ -230,6 +238,8 @@ impl Rooms {
         if let Some(giveaway) = self.store.open_giveaway(room_id).await? {
             self.draw_giveaway(room_id, giveaway.id).await?;
         }
+        // Bidding ends with the show; the sweep closes the auction and offers its unit.
+        self.store.end_bidding(room_id, self.clock.now()).await?;
         self.media.close_room(room_id).await;
         self.events.publish(room_id, &RoomEvent::RoomEnded).await?;
         Ok(())

@@ -5,10 +5,10 @@
 
 use super::live::LiveRoom;
 use super::{RoomError, RoomResult, Rooms, Viewer};
-use crate::domain::{AccountId, EntryRule, GiveawayId, Prize, Refusal, RoomId, Seed, WindowSecs};
+use crate::domain::{EntryRule, GiveawayId, Prize, Refusal, RoomId, Seed, WindowSecs};
 use crate::store::{Entered, GiveawayRow};
 use crate::wire::api::{GiveawayStatus, GiveawayView};
-use crate::wire::ws::{GiveawayCard, GiveawayWinner, RoomEvent, RoomStatus};
+use crate::wire::ws::{GiveawayCard, RoomEvent, RoomStatus};
 use std::time::Duration;
 
 pub struct GiveawayRequest {
@@ -76,7 +76,7 @@ impl Rooms {
             return Ok(());
         };
         let Some(draw) = drawn.drawn else { return Ok(()) };
-        let winner = self.winner(draw.winner).await?;
+        let winner = self.name_of(draw.winner).await?;
         let entries = i64::try_from(draw.entries.len()).unwrap_or(i64::MAX);
         let event = RoomEvent::GiveawayDrawn { giveaway_id: id, seed: draw.seed.to_hex(), entries, winner };
         self.events.publish(room, &event).await?;
@@ -104,16 +104,10 @@ impl Rooms {
         if let Some(draw) = g.drawn {
             view.status = GiveawayStatus::Drawn;
             view.seed = Some(draw.seed.to_hex());
-            view.winner = self.winner(draw.winner).await?;
+            view.winner = self.name_of(draw.winner).await?;
             view.entries = Some(draw.entries);
             view.drawn_at = Some(draw.at);
         }
         Ok(view)
-    }
-
-    async fn winner(&self, account: Option<AccountId>) -> RoomResult<Option<GiveawayWinner>> {
-        let Some(account) = account else { return Ok(None) };
-        let name = self.store.account(account).await?.map(|a| a.display_name).unwrap_or_default();
-        Ok(Some(GiveawayWinner { account_id: account, display_name: name }))
     }
 }

@@ -87,6 +87,8 @@ impl Rooms {
         }
         // Likewise for the giveaway: the database says which one is open.
         state.giveaway = self.store.open_giveaway(id).await?.as_ref().map(giveaway_card);
+        state.auction = self.running_auction_card(id, &state.lineup).await?;
+        state.keywords = self.keyword_cards(id).await?;
         state.co_host = terms.co_host;
         state.disclosure = terms.disclosure;
         // A stream outlives the room's stay in this node's memory: ask the media layer

@@ -9,14 +9,17 @@
 //! [`commerce`]: crate::commerce
 
 pub mod actions;
+pub mod auction;
 pub mod checkout;
 pub mod co_host;
 pub mod follows;
 pub mod giveaway;
 pub mod hub;
+pub mod keywords;
 pub mod live;
 pub mod load;
 pub mod moderation;
+pub mod offers;
 pub mod schedule;
 pub mod snapshot;
 pub mod state;
@@ -54,6 +57,27 @@ pub enum RoomError {
     /// The giveaway's entry rule leaves the viewer out; the text says who may enter.
     #[error("{0}")]
     NotEligible(&'static str),
+    #[error("an auction is already running in this room")]
+    AuctionRunning,
+    #[error("that auction is not taking bids: it is over, or it is not this room's")]
+    AuctionClosed,
+    #[error("this auction has taken as many bids as it can")]
+    AuctionFull,
+    /// A bid below the least the auction takes now.
+    #[error("bid at least {} (minor units of {})", .0.amount, .0.currency)]
+    BidTooLow(crate::domain::Money),
+    /// The leader bid again without raising their maximum.
+    #[error("you lead with a maximum of {} (minor units of {}): send a higher maximum to raise it", .0.amount, .0.currency)]
+    LeadNotRaised(crate::domain::Money),
+    /// A waitlist is for what is sold out.
+    #[error("in stock: buy it now")]
+    InStock,
+    /// A comment asked to buy the pinned product with nothing pinned, or named a keyword
+    /// no lined-up product has.
+    #[error("nothing to buy by that comment: nothing is pinned, or no product has that keyword")]
+    NoSuchKeyword,
+    #[error("you have as many units held by comments in this room as you may: pay or let one go first")]
+    TooManyHolds,
     #[error("slow down: too many messages, try again in a moment")]
     RateLimited,
     /// A banned viewer tried to join: from this room, or (`creator`) all its host's rooms.

@@ -48,6 +48,8 @@ impl Rooms {
                 pinned: s.pinned,
                 drop: s.drop.clone(),
                 giveaway: s.giveaway.clone(),
+                auction: s.auction.clone(),
+                keywords: s.keywords.clone(),
                 comments: s.comments.iter().cloned().collect(),
                 recent_sales: s.sales.recent.iter().cloned().collect(),
                 units_sold: s.sales.units,
@@ -168,6 +170,40 @@ mod tests {
                 commitment: "f".repeat(64),
                 closes_at: UnixMs(i64::MAX),
             }),
+            auction: Some({
+                let bidder = crate::wire::ws::AccountName {
+                    account_id: AccountId::try_from(i64::MAX).unwrap(),
+                    display_name: name.clone(),
+                };
+                let step = crate::domain::Step { from: crate::domain::Price::MAX, step: crate::domain::Price::MAX };
+                crate::wire::ws::AuctionCard {
+                    id: crate::domain::AuctionId::try_from(i64::MAX).unwrap(),
+                    product_id: id(1),
+                    title: longest(ProductTitle::MAX_CHARS),
+                    phase: crate::wire::ws::AuctionPhase::Awarded,
+                    starting_price: money,
+                    increments: vec![step; crate::domain::Increments::MAX_ROWS],
+                    extend_secs: 60,
+                    sudden_death: false,
+                    ends_at: UnixMs(i64::MAX),
+                    bids: i64::MAX,
+                    price: Some(money),
+                    leader: Some(bidder.clone()),
+                    min_bid: money,
+                    offer: Some(crate::wire::ws::AuctionOfferCard {
+                        buyer: bidder,
+                        price: money,
+                        pay_by: UnixMs(i64::MAX),
+                        round: i64::MAX,
+                    }),
+                }
+            }),
+            keywords: (1..=MAX_LINEUP as i64)
+                .map(|n| crate::wire::ws::KeywordCard {
+                    product_id: id(n),
+                    keyword: crate::domain::Keyword::try_from("K".repeat(crate::domain::Keyword::MAX_CHARS)).unwrap(),
+                })
+                .collect(),
             comments: (0..SNAPSHOT_COMMENTS as u64).map(|n| comment(u64::MAX - n)).collect(),
             recent_sales: (0..RECENT_SALES as i64)
                 .map(|n| RecentSale {

@@ -4,7 +4,8 @@
 use crate::domain::{DropId, ProductId, UnixMs};
 use crate::store::ProductRow;
 use crate::wire::ws::{
-    CoHostCard, DropCard, GiveawayCard, RECENT_SALES, RecentSale, RoomEvent, RoomStatus, SequencedComment,
+    AuctionCard, AuctionOfferCard, AuctionPhase, CoHostCard, DropCard, GiveawayCard, KeywordCard, RECENT_SALES,
+    RecentSale, RoomEvent, RoomStatus, SequencedComment,
 };
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{HashMap, VecDeque};
@@ -41,6 +42,12 @@ pub struct RoomState {
     pub sold_out_drop: Option<DropId>,
     /// The open giveaway, from `giveaway_started` until `giveaway_drawn`.
     pub giveaway: Option<GiveawayCard>,
+    /// The running auction, from `auction_started` until `auction_settled`, kept up to
+    /// date by the auction events between.
+    pub auction: Option<AuctionCard>,
+    /// The lined-up products' comment-to-buy keywords, as loaded and as
+    /// `keywords_updated` events say.
+    pub keywords: Vec<KeywordCard>,
     /// The host's stream is on air, and has been at least once (for `resumed`).
     pub streaming: bool,
     pub streamed: bool,
@@ -74,6 +81,8 @@ impl RoomState {
             drop: None,
             sold_out_drop: None,
             giveaway: None,
+            auction: None,
+            keywords: Vec::new(),
             streaming: false,
             streamed: false,
             co_host: None,
@@ -172,6 +181,35 @@ impl RoomState {
                     self.giveaway = None;
                 }
             }
+            RoomEvent::AuctionStarted { auction } => self.auction = Some(auction.clone()),
+            RoomEvent::AuctionBid { auction_id, price, leader, bids, ends_at, min_bid, .. } => {
+                if let Some(a) = self.auction.as_mut().filter(|a| a.id == *auction_id) {
+                    a.price = Some(*price);
+                    a.leader = Some(leader.clone());
+                    a.bids = *bids;
+                    a.ends_at = *ends_at;
+                    a.min_bid = *min_bid;
+                }
+            }
+            RoomEvent::AuctionEnded { auction_id, winner, price } => {
+                if let Some(a) = self.auction.as_mut().filter(|a| a.id == *auction_id) {
+                    a.phase = AuctionPhase::Awarded;
+                    a.leader.clone_from(winner);
+                    a.price = *price;
+                }
+            }
+            RoomEvent::AuctionOffered { auction_id, buyer, price, pay_by, round } => {
+                if let Some(a) = self.auction.as_mut().filter(|a| a.id == *auction_id) {
+                    a.offer =
+                        Some(AuctionOfferCard { buyer: buyer.clone(), price: *price, pay_by: *pay_by, round: *round });
+                }
+            }
+            RoomEvent::AuctionSettled { auction_id, .. } => {
+                if self.auction.as_ref().is_some_and(|a| a.id == *auction_id) {
+                    self.auction = None;
+                }
+            }
+            RoomEvent::KeywordsUpdated { keywords } => self.keywords.clone_from(keywords),
             RoomEvent::RoomLive => self.status = RoomStatus::Live,
             RoomEvent::RoomEnded => {
                 self.status = RoomStatus::Ended;

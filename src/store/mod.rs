@@ -12,12 +12,14 @@
 
 mod accounts;
 mod analytics;
+mod auctions;
 mod campaigns;
 mod carts;
 mod catalog;
 mod follows;
 mod giveaways;
 mod moderation;
+mod offers;
 mod orders;
 mod payments;
 mod promo;
@@ -25,14 +27,17 @@ mod refusals;
 mod reports;
 mod rooms;
 mod test_cards;
+mod waitlists;
 mod wallet;
 
 pub use accounts::AccountRow;
 pub use analytics::EventRow;
+pub use auctions::{AuctionRow, AuctionStatus, BidOutcome, BidTaken, MAX_BIDS, NewAuction};
 pub use campaigns::{CampaignFields, CampaignRow, MAX_CAMPAIGNS_PER_BRAND};
 pub use catalog::{AgreementRow, AgreementTerms, NewProduct, ProductPatch, ProductRow};
 pub use giveaways::{Draw, Entered, GiveawayRow};
 pub use moderation::{BanRow, ModeratorRow};
+pub use offers::{NewOffer, OfferFate, OfferRow, OfferSource, OfferStatus};
 pub use orders::{
     HeldLine, LiveHold, NewOrder, NewOrderLine, NewShare, OrderRecord, Parties, PlaceOutcome, SettleOutcome, ShareRow,
 };
@@ -45,6 +50,7 @@ pub use refusals::RefusalRow;
 pub use reports::{Aggregates, CampaignCreator, CodeUses, GroupBy, ReportRoom, ReportScope, RoomSet};
 pub use rooms::{DropRow, NewDrop, RoomRow};
 pub use test_cards::TestCardCharge;
+pub use waitlists::Waiting;
 pub use wallet::SavedMethodRow;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};

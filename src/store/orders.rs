@@ -477,7 +477,8 @@ impl Store {
         rows.iter().map(|r| Ok(OrderId::from_row(r.try_get("id")?))).collect()
     }
 
-    /// Placed orders whose hold has not expired: units that are promised but not yet sold.
+    /// Placed orders whose hold has not expired, then open offers no order has taken up
+    /// yet: units that are promised but not yet sold.
     pub async fn live_holds(&self, now: UnixMs) -> Result<Vec<LiveHold>, sqlx::Error> {
         let rows = sqlx::query(
             "select o.hold_id, o.hold_expires_at, l.product_id, l.drop_id, l.quantity \
@@ -503,6 +504,24 @@ impl Store {
                     lines: vec![line],
                 }),
             }
+        }
+        let offers = sqlx::query(
+            "select f.hold_id, f.expires_at, f.product_id, f.drop_id, f.quantity from offers f where f.status = 'open' \
+             and f.expires_at > $1 and not exists (select 1 from orders o where o.hold_id = f.hold_id) order by f.id",
+        )
+        .bind(now.0)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &offers {
+            holds.push(LiveHold {
+                hold_id: r.try_get("hold_id")?,
+                expires_at: UnixMs(r.try_get("expires_at")?),
+                lines: vec![HeldLine {
+                    product: ProductId::from_row(r.try_get("product_id")?),
+                    drop: r.try_get::<Option<i64>, _>("drop_id")?.map(DropId::from_row),
+                    units: r.try_get("quantity")?,
+                }],
+            });
         }
         Ok(holds)
     }

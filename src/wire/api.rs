@@ -90,6 +90,15 @@ pub struct Product {
 
 /// A recount or a restock, refused (409 `conflict`, nothing changed) unless the units on
 /// hand are still `expected`: a page showing an old count cannot write it back.
+/// A room's comment-to-buy keywords, all of them (docs/protocol.md, 9.11).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeywordsRequest {
+    /// At most one per lined-up product; each keyword once.
+    #[schema(max_items = 50)]
+    pub keywords: Vec<crate::wire::ws::KeywordCard>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StockRequest {
@@ -520,7 +529,7 @@ pub struct GiveawayView {
     pub seed: Option<String>,
     /// The entries the draw was made from, account ids ascending; `None` while open.
     pub entries: Option<Vec<crate::domain::AccountId>>,
-    pub winner: Option<crate::wire::ws::GiveawayWinner>,
+    pub winner: Option<crate::wire::ws::AccountName>,
     pub drawn_at: Option<UnixMs>,
 }
 

@@ -17,6 +17,8 @@ pub const WALLET_SHIPPING_ADDRESS: &str = "/api/me/wallet/shipping-address";
 pub const FOLLOWS: &str = "/api/me/follows";
 pub const FOLLOW: &str = "/api/me/follows/{creator_id}";
 pub const UPCOMING: &str = "/api/me/upcoming";
+/// The caller's open offers (an auction won).
+pub const OFFERS: &str = "/api/me/offers";
 
 pub const BRAND_PRODUCTS: &str = "/api/brands/{brand_id}/products";
 pub const BRAND_ORDERS: &str = "/api/brands/{brand_id}/orders";
@@ -56,6 +58,8 @@ pub const ROOM_MODERATORS: &str = "/api/rooms/{room_id}/moderators";
 pub const ROOM_MODERATOR: &str = "/api/rooms/{room_id}/moderators/{account_id}";
 /// The room's blocked words.
 pub const ROOM_BLOCKED_WORDS: &str = "/api/rooms/{room_id}/blocked-words";
+/// The room's comment-to-buy keywords.
+pub const ROOM_KEYWORDS: &str = "/api/rooms/{room_id}/keywords";
 pub const GIVEAWAY: &str = "/api/giveaways/{giveaway_id}";
 /// WHIP (RFC 9725): the host publishes the room's stream.
 pub const WHIP: &str = "/api/rooms/{room_id}/whip";

@@ -6,9 +6,10 @@
 
 use super::api::Product;
 use crate::domain::{
-    AccountId, BrandId, CardNumber, CommentText, DisplayName, DropId, DropUnits, EntryRule, GiveawayId, IdempotencyKey,
-    Money, OrderId, PaymentSource, Price, Prize, ProductId, PromoCode, PromoCodeId, Quantity, Reaction, Role, RoomId,
-    ShippingAddress, SlowModeSecs, Tier, TimeoutSecs, UnixMs, WindowSecs,
+    AccountId, AuctionId, BrandId, CardNumber, CommentText, DisplayName, DropId, DropUnits, EntryRule, ExtendSecs,
+    GiveawayId, IdempotencyKey, Increments, Keyword, Money, OfferId, OrderId, PaymentSource, Price, Prize, ProductId,
+    PromoCode, PromoCodeId, Quantity, Reaction, Role, RoomId, ShippingAddress, SlowModeSecs, Step, Tier, TimeoutSecs,
+    UnixMs, WindowSecs,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -116,6 +117,57 @@ pub enum ClientMsg {
     EnterGiveaway {
         giveaway_id: GiveawayId,
     },
+    /// Host only: auctions one unit of a lined-up product (docs/protocol.md, 4.20).
+    StartAuction {
+        product_id: ProductId,
+        #[serde(deserialize_with = "through::<Price, _>")]
+        #[schema(value_type = Price)]
+        starting_price: i64,
+        #[serde(deserialize_with = "through::<WindowSecs, _>")]
+        #[schema(value_type = WindowSecs)]
+        duration_secs: i64,
+        /// Absent or null: the default table.
+        #[serde(default)]
+        increments: Option<Increments>,
+        /// Absent or null: 10.
+        #[serde(default)]
+        extend_secs: Option<ExtendSecs>,
+        /// True: a bid in the last seconds does not extend the auction.
+        #[serde(default)]
+        sudden_death: Option<bool>,
+    },
+    /// A signed-in viewer bids `amount` outright, and lets the server bid for them up to
+    /// `max_amount` (4.21).
+    Bid {
+        auction_id: AuctionId,
+        #[serde(deserialize_with = "through::<Price, _>")]
+        #[schema(value_type = Price)]
+        amount: i64,
+        #[serde(default, deserialize_with = "through_optional::<Price, _>")]
+        #[schema(value_type = Option<Price>)]
+        max_amount: Option<i64>,
+    },
+    /// Pays an offer made to the caller (an auction won), as `checkout` pays a cart (4.22).
+    PayOffer {
+        offer_id: OfferId,
+        idempotency_key: IdempotencyKey,
+        #[serde(default)]
+        card: Option<CardNumber>,
+        #[serde(default)]
+        payment: Option<PaymentSource>,
+        #[serde(default)]
+        save: Option<bool>,
+        #[serde(default)]
+        shipping: Option<ShippingAddress>,
+    },
+    /// A signed-in viewer joins the waitlist of a sold-out lined-up product (4.25).
+    JoinWaitlist {
+        product_id: ProductId,
+    },
+    /// Leaves it (4.26).
+    LeaveWaitlist {
+        product_id: ProductId,
+    },
     /// Host only.
     EndRoom {},
     /// The viewer opened a lined-up product's card: the answer is a private `product`
@@ -207,6 +259,11 @@ impl ClientMsg {
         "start_drop",
         "start_giveaway",
         "enter_giveaway",
+        "start_auction",
+        "bid",
+        "pay_offer",
+        "join_waitlist",
+        "leave_waitlist",
         "end_room",
         "view_product",
         "cart_add",
@@ -232,6 +289,11 @@ impl ClientMsg {
             ClientMsg::StartDrop { .. } => "start_drop",
             ClientMsg::StartGiveaway { .. } => "start_giveaway",
             ClientMsg::EnterGiveaway { .. } => "enter_giveaway",
+            ClientMsg::StartAuction { .. } => "start_auction",
+            ClientMsg::Bid { .. } => "bid",
+            ClientMsg::PayOffer { .. } => "pay_offer",
+            ClientMsg::JoinWaitlist { .. } => "join_waitlist",
+            ClientMsg::LeaveWaitlist { .. } => "leave_waitlist",
             ClientMsg::EndRoom {} => "end_room",
             ClientMsg::ViewProduct { .. } => "view_product",
             ClientMsg::CartAdd { .. } => "cart_add",
@@ -267,6 +329,25 @@ pub enum ServerMsg {
     Cart { cart: CartView },
     /// Private: the caller is entered in the giveaway (also when they already were).
     GiveawayEntered { giveaway_id: GiveawayId, entries: i64 },
+    /// Private: the caller's bid was taken. `leading` is false when another bidder's
+    /// maximum already beats it; `max` is the caller's maximum, known only to them.
+    BidPlaced { auction_id: AuctionId, leading: bool, price: Money, max: Money },
+    /// Private, on every connection of the account: a unit is held for it at a set price
+    /// until `expires_at` (an auction won); pay it with `pay_offer`.
+    Offer { offer: OfferView },
+    /// Private: where the caller is on the product's waitlist (1: next), or null when not
+    /// on it (after `leave_waitlist`).
+    Waitlist { product_id: ProductId, place: Option<i64> },
+    /// Private: the answer to a comment that asked to buy (`SOLD`, `BUY 2 SERUM`): the
+    /// offer holding the units, or why none could be made (`code`, `message`). The comment
+    /// itself was posted either way.
+    CommentPurchase {
+        product_id: Option<ProductId>,
+        quantity: i64,
+        offer: Option<OfferView>,
+        code: Option<String>,
+        message: Option<String>,
+    },
     /// Private: the caller's order is placed and paid.
     OrderConfirmed { order: OrderView },
     /// The brand sales feed is open.
@@ -329,7 +410,49 @@ pub enum RoomEvent {
         giveaway_id: GiveawayId,
         seed: String,
         entries: i64,
-        winner: Option<GiveawayWinner>,
+        winner: Option<AccountName>,
+    },
+    /// The host started an auction: bid with `bid` until `ends_at` (which late bids move).
+    AuctionStarted {
+        auction: AuctionCard,
+    },
+    /// A bid was taken: the price, who leads, the bids so far, the end (moved when
+    /// `extended`) and the least next bid.
+    AuctionBid {
+        auction_id: AuctionId,
+        price: Money,
+        leader: AccountName,
+        bids: i64,
+        ends_at: UnixMs,
+        extended: bool,
+        min_bid: Money,
+    },
+    /// Bidding is over: no bid is taken after this. `winner` and `price` are null when
+    /// nobody bid.
+    AuctionEnded {
+        auction_id: AuctionId,
+        winner: Option<AccountName>,
+        price: Option<Money>,
+    },
+    /// The unit is held for `buyer` at `price` until `pay_by`: round 1 is the winner,
+    /// each later round the next bidder after one who did not pay in time.
+    AuctionOffered {
+        auction_id: AuctionId,
+        buyer: AccountName,
+        price: Money,
+        pay_by: UnixMs,
+        round: i64,
+    },
+    /// The auction is over for good: `sold` to `buyer` at `price`, or `unsold`.
+    AuctionSettled {
+        auction_id: AuctionId,
+        outcome: AuctionOutcome,
+        buyer: Option<AccountName>,
+        price: Option<Money>,
+    },
+    /// The host changed the room's comment-to-buy keywords: replace them all.
+    KeywordsUpdated {
+        keywords: Vec<KeywordCard>,
     },
     /// The room's co-host or its sponsorship disclosure changed (a co-host set or cleared,
     /// an agreement made or ended): replace both in the room card.
@@ -374,9 +497,78 @@ pub struct GiveawayCard {
     pub closes_at: UnixMs,
 }
 
-/// Who won a giveaway: their account and display name.
+/// How an auction ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuctionOutcome {
+    Sold,
+    /// Nobody bid, nobody paid in time, or no unit was left to hold.
+    Unsold,
+}
+
+/// Where a running auction is: taking bids, or over and offered to a buyer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuctionPhase {
+    Open,
+    Awarded,
+}
+
+/// A running auction, as viewers see it (in `auction_started` and snapshots).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct GiveawayWinner {
+pub struct AuctionCard {
+    pub id: AuctionId,
+    pub product_id: ProductId,
+    pub title: String,
+    pub phase: AuctionPhase,
+    pub starting_price: Money,
+    pub increments: Vec<Step>,
+    /// Seconds a late bid extends the auction by; 0 in sudden death.
+    pub extend_secs: i64,
+    pub sudden_death: bool,
+    pub ends_at: UnixMs,
+    pub bids: i64,
+    /// The price now and who leads; null before the first bid.
+    pub price: Option<Money>,
+    pub leader: Option<AccountName>,
+    pub min_bid: Money,
+    /// Once awarded: who the unit is held for, until when, at what price.
+    pub offer: Option<AuctionOfferCard>,
+}
+
+/// An auction's unit held for one buyer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AuctionOfferCard {
+    pub buyer: AccountName,
+    pub price: Money,
+    pub pay_by: UnixMs,
+    pub round: i64,
+}
+
+/// A lined-up product's comment-to-buy keyword: `BUY <keyword>` in a comment buys it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct KeywordCard {
+    pub product_id: ProductId,
+    #[schema(value_type = Keyword)]
+    pub keyword: Keyword,
+}
+
+/// A unit held for the caller at a set price until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OfferView {
+    pub id: OfferId,
+    pub room_id: RoomId,
+    pub product_id: ProductId,
+    pub title: String,
+    pub quantity: i64,
+    /// Per unit.
+    pub price: Money,
+    pub expires_at: UnixMs,
+}
+
+/// An account as the room shows it: who won a giveaway, who leads an auction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AccountName {
     pub account_id: AccountId,
     pub display_name: String,
 }
@@ -389,6 +581,10 @@ pub struct Snapshot {
     pub drop: Option<DropCard>,
     /// The open giveaway, if any.
     pub giveaway: Option<GiveawayCard>,
+    /// The running auction (taking bids, or awarded and waiting for payment), if any.
+    pub auction: Option<AuctionCard>,
+    /// The lined-up products' comment-to-buy keywords.
+    pub keywords: Vec<KeywordCard>,
     /// The most recent comments, oldest first, each with its sequence number.
     pub comments: Vec<SequencedComment>,
     /// The show's latest sales, newest first: at most [`RECENT_SALES`].

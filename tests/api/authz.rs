@@ -317,6 +317,7 @@ impl World {
             Body::Webhook => json(json!({"id": "evt_authz", "type": "payment_intent.succeeded"})),
             Body::SaveCard => json(json!({"card": TestCards::SUCCEEDS})),
             Body::BlockedWords => json(json!({"words": ["scam"]})),
+            Body::Keywords => json(json!({"keywords": [{"product_id": self.product, "keyword": "serum"}]})),
             Body::Address => json(json!({
                 "name": "Authz", "line1": "1 Main St", "city": "Oslo", "postal_code": "0150", "country": "NO",
             })),
@@ -464,6 +465,8 @@ enum Body {
     SaveCard,
     /// A room's blocked words.
     BlockedWords,
+    /// A keyword for the room's product.
+    Keywords,
     /// A shipping address for the caller's own wallet.
     Address,
 }
@@ -530,6 +533,7 @@ fn rest_table() -> Vec<Row> {
         row(M::PUT,    FOLLOW,           Host,               B::None,         [401, 204, 204, 400, 204, 204, 204, 204]),
         row(M::DELETE, FOLLOW,           Host,               B::None,         [401, 204, 204, 204, 204, 204, 204, 204]),
         row(M::GET,    UPCOMING,         Nothing,            B::None,         [401, 200, 200, 200, 200, 200, 200, 200]),
+        row(M::GET,    OFFERS,           Nothing,            B::None,         [401, 200, 200, 200, 200, 200, 200, 200]),
         // Anyone may check a draw.
         row(M::GET,    GIVEAWAY,         Giveaway,           B::None,         all(200)),
         row(M::GET,    BRAND_PRODUCTS,   BrandA,             B::None,         all(200)),
@@ -571,6 +575,9 @@ fn rest_table() -> Vec<Row> {
         row(M::DELETE, CREATOR_BAN,      HostAndAdmin,       B::None,         [401, 403, 403, 204, 403, 403, 403, 204]),
         row(M::GET,    ROOM_BLOCKED_WORDS, Room,             B::None,         [401, 403, 403, 200, 403, 403, 403, 200]),
         row(M::PUT,    ROOM_BLOCKED_WORDS, Room,             B::BlockedWords, [401, 403, 403, 200, 403, 403, 403, 200]),
+        // Anyone may read a room's keywords; only its host (or an admin) sets them.
+        row(M::GET,    ROOM_KEYWORDS,    Room,               B::None,         all(200)),
+        row(M::PUT,    ROOM_KEYWORDS,    Room,               B::Keywords,     [401, 403, 403, 200, 403, 403, 403, 200]),
         // Any account may check out its own cart; here every cart is empty, so an
         // authorised caller gets `cart_empty` (the WebSocket table buys a filled one).
         row(M::POST,   ROOM_CHECKOUT,    Room,               B::Checkout,     [401, 400, 400, 400, 400, 400, 400, 400]),
@@ -844,6 +851,8 @@ enum Reply {
     Cart,
     OrderConfirmed,
     GiveawayEntered,
+    BidPlaced,
+    Waitlist,
 }
 
 /// One cell: the message's reply, or an error frame with this code.
@@ -865,6 +874,8 @@ enum Setup {
     Commented,
     /// The host opened a giveaway for anyone signed in; the message names it.
     GiveawayOpen,
+    /// The host started an auction; the message names it.
+    AuctionOpen,
 }
 
 struct WsRow {
@@ -880,6 +891,8 @@ struct WsRow {
 const G: Cell = Cell::Granted;
 const FORBIDDEN: Cell = Cell::Refused("forbidden");
 const UNAUTHENTICATED: Cell = Cell::Refused("unauthenticated");
+const NOT_FOUND: Cell = Cell::Refused("not_found");
+const CONFLICT: Cell = Cell::Refused("conflict");
 const NOT_JOINED: [Cell; 6] = [Cell::Refused("not_joined"); 6];
 const ALREADY_JOINED: [Cell; 6] = [Cell::Refused("already_joined"); 6];
 
@@ -910,6 +923,22 @@ fn ws_row(msg: &ClientMsg) -> WsRow {
             setup: Setup::GiveawayOpen,
             ..row(GiveawayEntered, NOT_JOINED, [UNAUTHENTICATED, G, Cell::Refused("not_eligible"), G, G, G])
         },
+        ClientMsg::StartAuction { .. } => row(Event("auction_started"), NOT_JOINED, host_only),
+        ClientMsg::Bid { .. } => WsRow {
+            setup: Setup::AuctionOpen,
+            ..row(BidPlaced, NOT_JOINED, [UNAUTHENTICATED, G, Cell::Refused("not_eligible"), G, G, G])
+        },
+        // Nobody here was offered anything: an account is told there is no such offer of
+        // theirs (tests/api/auctions.rs pays real ones).
+        ClientMsg::PayOffer { .. } => {
+            row(OrderConfirmed, NOT_JOINED, [UNAUTHENTICATED, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND])
+        }
+        // The product is in stock here: an account is told to buy it now
+        // (tests/api/waitlists.rs sells one out).
+        ClientMsg::JoinWaitlist { .. } => {
+            row(Waitlist, NOT_JOINED, [UNAUTHENTICATED, CONFLICT, CONFLICT, CONFLICT, CONFLICT, CONFLICT])
+        }
+        ClientMsg::LeaveWaitlist { .. } => row(Waitlist, NOT_JOINED, accounts),
         ClientMsg::ViewProduct { .. } => row(Reply::Product, NOT_JOINED, [G; 6]),
         ClientMsg::CartAdd { .. } => row(Cart, NOT_JOINED, accounts),
         ClientMsg::CartSet { .. } => row(Cart, NOT_JOINED, accounts),
@@ -954,6 +983,26 @@ fn ws_samples(world: &World, who: Who, n: usize) -> Vec<ClientMsg> {
         },
         // Named once the host has opened it (Setup::GiveawayOpen).
         ClientMsg::EnterGiveaway { giveaway_id: livecart::domain::GiveawayId::try_from(1).unwrap() },
+        ClientMsg::StartAuction {
+            product_id,
+            starting_price: 100,
+            duration_secs: 60,
+            increments: None,
+            extend_secs: None,
+            sudden_death: None,
+        },
+        // Named once the host has started it (Setup::AuctionOpen).
+        ClientMsg::Bid { auction_id: livecart::domain::AuctionId::try_from(1).unwrap(), amount: 100, max_amount: None },
+        ClientMsg::PayOffer {
+            offer_id: livecart::domain::OfferId::try_from(1).unwrap(),
+            idempotency_key: format!("authz-offer-{n}").try_into().unwrap(),
+            card: Some(TestCards::SUCCEEDS.to_owned().try_into().unwrap()),
+            payment: None,
+            save: None,
+            shipping: None,
+        },
+        ClientMsg::JoinWaitlist { product_id },
+        ClientMsg::LeaveWaitlist { product_id },
         ClientMsg::ViewProduct { product_id },
         ClientMsg::CartAdd { product_id, quantity: 1 },
         ClientMsg::CartSet { product_id, quantity: 2 },
@@ -994,7 +1043,9 @@ fn is_reply(granted: Reply, msg: &ServerMsg) -> bool {
         | (Reply::Product, ServerMsg::Product { .. })
         | (Reply::Cart, ServerMsg::Cart { .. })
         | (Reply::OrderConfirmed, ServerMsg::OrderConfirmed { .. })
-        | (Reply::GiveawayEntered, ServerMsg::GiveawayEntered { .. }) => true,
+        | (Reply::GiveawayEntered, ServerMsg::GiveawayEntered { .. })
+        | (Reply::BidPlaced, ServerMsg::BidPlaced { .. })
+        | (Reply::Waitlist, ServerMsg::Waitlist { .. }) => true,
         (Reply::Reactions, ServerMsg::Reactions { counts }) => !counts.is_empty(),
         (Reply::Event(kind), ServerMsg::Event { event, .. }) => serde_json::to_value(event).unwrap()["kind"] == kind,
         _ => false,
@@ -1075,6 +1126,21 @@ async fn every_message_answers_every_role_as_the_table_says() {
                     .await;
                 if let ClientMsg::EnterGiveaway { giveaway_id } = &mut msg {
                     *giveaway_id = opened;
+                }
+                host = Some(h);
+            }
+            if row.setup == Setup::AuctionOpen {
+                let (mut h, _) = world.app.viewer(room, world.token(Who::Host)).await;
+                h.send(&ws_samples(&world, Who::Host, n).into_iter().find(|m| m.kind() == "start_auction").unwrap())
+                    .await;
+                let opened = h
+                    .recv_until(|m| match m {
+                        ServerMsg::Event { event: RoomEvent::AuctionStarted { auction }, .. } => Some(auction.id),
+                        _ => None,
+                    })
+                    .await;
+                if let ClientMsg::Bid { auction_id, .. } = &mut msg {
+                    *auction_id = opened;
                 }
                 host = Some(h);
             }

@@ -1076,6 +1076,41 @@ fn frames(w: &World) -> BoxedStrategy<Frame> {
             ],
         ),
         ("enter_giveaway", vec![required("giveaway_id", field(int(1, 3), pick(&["0", "-1"])))]),
+        (
+            "start_auction",
+            vec![
+                required("product_id", product()),
+                required("starting_price", int(0, 100_000_000_000)),
+                required("duration_secs", int(10, 3_600)),
+                optional(
+                    "increments",
+                    array(object(vec![required("from", int(0, 100_000)), required("step", int(1, 10_000))])),
+                ),
+                optional("extend_secs", int(1, 60)),
+                optional("sudden_death", field(proptest::bool::ANY.prop_map(Value::Bool).boxed(), pick(&["true"]))),
+            ],
+        ),
+        (
+            "bid",
+            vec![
+                required("auction_id", field(int(1, 3), pick(&["0", "-1"]))),
+                required("amount", int(0, 100_000_000_000)),
+                optional("max_amount", int(0, 100_000_000_000)),
+            ],
+        ),
+        (
+            "pay_offer",
+            vec![
+                required("offer_id", field(int(1, 3), pick(&["0", "-1"]))),
+                required("idempotency_key", key()),
+                optional("card", field(pick(&cards), re("[0-9]{0,11}|[0-9]{20}|[a-z]{16}"))),
+                optional("payment", field(pick(&["card", "saved"]), pick(&["later", "Saved", ""]))),
+                optional("save", field(proptest::bool::ANY.prop_map(Value::Bool).boxed(), pick(&["true", "yes"]))),
+                optional("shipping", object(address_fields())),
+            ],
+        ),
+        ("join_waitlist", vec![required("product_id", product())]),
+        ("leave_waitlist", vec![required("product_id", product())]),
         ("end_room", vec![]),
         ("view_product", vec![required("product_id", product())]),
         ("cart_add", vec![required("product_id", product()), required("quantity", int(1, 99))]),

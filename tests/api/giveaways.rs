@@ -7,7 +7,7 @@ use livecart::commerce::payments::TestCards;
 use livecart::domain::{Clock, EntryRule, GiveawayId, Role, UnixMs};
 use livecart::wire::api::{GiveawayStatus, GiveawayView, SessionResponse};
 use livecart::wire::routes::{self, path};
-use livecart::wire::ws::{ClientMsg, GiveawayCard, GiveawayWinner, RoomEvent, ServerMsg};
+use livecart::wire::ws::{AccountName, ClientMsg, GiveawayCard, RoomEvent, ServerMsg};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
@@ -33,7 +33,7 @@ async fn enter(ws: &mut Ws, giveaway_id: GiveawayId) -> Result<i64, String> {
     .await
 }
 
-async fn drawn(ws: &mut Ws) -> (GiveawayId, String, i64, Option<GiveawayWinner>) {
+async fn drawn(ws: &mut Ws) -> (GiveawayId, String, i64, Option<AccountName>) {
     ws.recv_until(|m| match m {
         ServerMsg::Event { event: RoomEvent::GiveawayDrawn { giveaway_id, seed, entries, winner }, .. } => {
             Some((giveaway_id, seed, entries, winner))

@@ -6,6 +6,7 @@ mod nodes;
 
 mod accounts;
 mod attribution;
+mod auctions;
 mod authz;
 mod checkout;
 mod cluster;
@@ -26,4 +27,5 @@ mod report_show;
 mod reports;
 mod rooms;
 mod stripe;
+mod waitlists;
 mod wallet;

@@ -94,9 +94,59 @@
  */
 
 /**
- * @typedef {object} GiveawayWinner
+ * @typedef {object} AccountName
  * @property {number} account_id
  * @property {string} display_name
+ */
+
+/** @typedef {{from: number, step: number}} Step From price `from` on, a bid must beat the price by `step`. */
+/** @typedef {'open' | 'awarded'} AuctionPhase */
+/** @typedef {'sold' | 'unsold'} AuctionOutcome */
+
+/**
+ * A running auction (docs/protocol.md 4.20): `open` while it takes bids until `ends_at`
+ * (late bids move it), `awarded` once bidding is over and its unit is offered (`offer`).
+ * @typedef {object} AuctionCard
+ * @property {number} id
+ * @property {number} product_id
+ * @property {string} title
+ * @property {AuctionPhase} phase
+ * @property {Money} starting_price
+ * @property {Step[]} increments
+ * @property {number} extend_secs Seconds a late bid extends the end by; 0 in sudden death.
+ * @property {boolean} sudden_death
+ * @property {number} ends_at Unix milliseconds, by the room clock.
+ * @property {number} bids
+ * @property {Money | null} price null before the first bid.
+ * @property {AccountName | null} leader
+ * @property {Money} min_bid The least a bid may be now.
+ * @property {AuctionOfferCard | null} offer
+ */
+
+/**
+ * @typedef {object} AuctionOfferCard
+ * @property {AccountName} buyer
+ * @property {Money} price
+ * @property {number} pay_by Unix milliseconds.
+ * @property {number} round 1 for the winner, then one more for each bidder passed over.
+ */
+
+/**
+ * A lined-up product's comment-to-buy keyword (upper case): a comment `BUY <keyword>` buys it.
+ * @typedef {{product_id: number, keyword: string}} KeywordCard
+ */
+
+/**
+ * A unit held for the account at `price` until `expires_at` (4.22, 5.16): pay it with
+ * `pay_offer`.
+ * @typedef {object} OfferView
+ * @property {number} id
+ * @property {number} room_id
+ * @property {number} product_id
+ * @property {string} title
+ * @property {number} quantity
+ * @property {Money} price Per unit.
+ * @property {number} expires_at Unix milliseconds.
  */
 
 /**
@@ -113,7 +163,7 @@
  * @property {'open' | 'drawn'} status
  * @property {string | null} seed
  * @property {number[] | null} entries
- * @property {GiveawayWinner | null} winner
+ * @property {AccountName | null} winner
  * @property {number | null} drawn_at
  */
 
@@ -262,14 +312,37 @@
 /**
  * Entries closed and the winner was drawn: `seed` is the hex of the 32 bytes whose SHA-256
  * is the commitment; `entries` how many entered; `winner` null without entries.
- * @typedef {{kind: 'giveaway_drawn', giveaway_id: number, seed: string, entries: number, winner: GiveawayWinner | null}} GiveawayDrawnEvent
+ * @typedef {{kind: 'giveaway_drawn', giveaway_id: number, seed: string, entries: number, winner: AccountName | null}} GiveawayDrawnEvent
  */
+
+/** @typedef {{kind: 'auction_started', auction: AuctionCard}} AuctionStartedEvent */
+/**
+ * A bid was taken: `ends_at` moved when `extended`.
+ * @typedef {{kind: 'auction_bid', auction_id: number, price: Money, leader: AccountName, bids: number,
+ *   ends_at: number, extended: boolean, min_bid: Money}} AuctionBidEvent
+ */
+/**
+ * Bidding is over; `winner` and `price` are null when nobody bid.
+ * @typedef {{kind: 'auction_ended', auction_id: number, winner: AccountName | null, price: Money | null}} AuctionEndedEvent
+ */
+/**
+ * The unit is held for `buyer` until `pay_by` (round 1: the winner).
+ * @typedef {{kind: 'auction_offered', auction_id: number, buyer: AccountName, price: Money, pay_by: number,
+ *   round: number}} AuctionOfferedEvent
+ */
+/**
+ * @typedef {{kind: 'auction_settled', auction_id: number, outcome: AuctionOutcome, buyer: AccountName | null,
+ *   price: Money | null}} AuctionSettledEvent
+ */
+
+/** @typedef {{kind: 'keywords_updated', keywords: KeywordCard[]}} KeywordsUpdatedEvent Replace the room's keywords. */
 
 /**
  * @typedef {CommentEvent | PinnedEvent | UnpinnedEvent | ProductUpdatedEvent | DropStartedEvent
  *   | DropEndedEvent | SaleEvent | RoomLiveEvent | RoomEndedEvent | StreamStartedEvent
  *   | StreamStoppedEvent | RoomUpdatedEvent | GiveawayStartedEvent | GiveawayDrawnEvent
- *   | CommentDeletedEvent | TimedOutEvent | BannedEvent | SlowModeEvent} RoomEvent
+ *   | CommentDeletedEvent | TimedOutEvent | BannedEvent | SlowModeEvent | AuctionStartedEvent
+ *   | AuctionBidEvent | AuctionEndedEvent | AuctionOfferedEvent | AuctionSettledEvent | KeywordsUpdatedEvent} RoomEvent
  */
 /** @typedef {RoomEvent['kind']} RoomEventKind */
 
@@ -283,6 +356,8 @@
  * @property {number | null} pinned
  * @property {DropCard | null} drop
  * @property {GiveawayCard | null} [giveaway] The open giveaway; null when none is open.
+ * @property {AuctionCard | null} auction The running auction; null when none runs.
+ * @property {KeywordCard[]} keywords The comment-to-buy keywords of the lineup.
  * @property {SequencedComment[]} comments The last 30 comments of this epoch, oldest first.
  * @property {number} viewers
  * @property {boolean} streaming
@@ -322,6 +397,25 @@
  * accounts have entered so far, the sender included.
  * @typedef {{type: 'giveaway_entered', giveaway_id: number, entries: number}} GiveawayEnteredMessage
  */
+/**
+ * The answer to a taken `bid`: whether the sender leads, the price now, and their own maximum.
+ * @typedef {{type: 'bid_placed', auction_id: number, leading: boolean, price: Money, max: Money}} BidPlacedMessage
+ */
+/**
+ * A unit held for the account (an auction won): pay it with `pay_offer` before `expires_at`.
+ * On every open connection of the account, at most once (GET /api/me/offers lists them).
+ * @typedef {{type: 'offer', offer: OfferView}} OfferMessage
+ */
+/**
+ * The sender's place on a waitlist (1: next), or null when not on it.
+ * @typedef {{type: 'waitlist', product_id: number, place: number | null}} WaitlistMessage
+ */
+/**
+ * The answer to a comment that asked to buy: the offer holding the units, or the `code`
+ * and `message` of why there is none. The comment was posted either way.
+ * @typedef {{type: 'comment_purchase', product_id: number | null, quantity: number, offer: OfferView | null,
+ *   code: ErrorCode | null, message: string | null}} CommentPurchaseMessage
+ */
 /** @typedef {{type: 'order_confirmed', order: Order}} OrderConfirmedMessage */
 /** @typedef {{type: 'following_sales', brand_id: number}} FollowingSalesMessage */
 /** @typedef {{type: 'brand_sale'} & BrandSale} BrandSaleMessage */
@@ -349,7 +443,8 @@
 /**
  * @typedef {Snapshot | Resumed | EventMessage | ViewersMessage | ReactionsMessage | ProductMessage
  *   | CartMessage | GiveawayEnteredMessage | OrderConfirmedMessage | FollowingSalesMessage | BrandSaleMessage
- *   | ListeningMessage | GoingLiveMessage | ErrorMessage} ServerMessage
+ *   | ListeningMessage | GoingLiveMessage | BidPlacedMessage | OfferMessage | WaitlistMessage
+ *   | CommentPurchaseMessage | ErrorMessage} ServerMessage
  */
 /** @typedef {ServerMessage['type']} ServerMessageType */
 
@@ -379,6 +474,22 @@
  * @typedef {{type: 'start_giveaway', prize: string, entry: EntryRule, duration_secs: number}} StartGiveawayMessage
  */
 /** @typedef {{type: 'enter_giveaway', giveaway_id: number}} EnterGiveawayMessage */
+/**
+ * Host only (4.20): one unit of a lined-up product; `duration_secs` 10 to 3,600.
+ * @typedef {{type: 'start_auction', product_id: number, starting_price: number, duration_secs: number,
+ *   increments?: Step[] | null, extend_secs?: number | null, sudden_death?: boolean | null}} StartAuctionMessage
+ */
+/**
+ * `amount` outright, and up to `max_amount` by proxy (4.21).
+ * @typedef {{type: 'bid', auction_id: number, amount: number, max_amount?: number | null}} BidMessage
+ */
+/**
+ * Pays an offer made to the sender (4.22), with the same payment fields as `checkout`.
+ * @typedef {{type: 'pay_offer', offer_id: number, idempotency_key: string, card?: string | null,
+ *   payment?: 'card' | 'saved' | null, save?: boolean | null, shipping?: ShippingAddress | null}} PayOfferMessage
+ */
+/** @typedef {{type: 'join_waitlist', product_id: number}} JoinWaitlistMessage A sold-out product's waitlist (4.25). */
+/** @typedef {{type: 'leave_waitlist', product_id: number}} LeaveWaitlistMessage */
 /** @typedef {{type: 'end_room'}} EndRoomMessage */
 /** @typedef {{type: 'delete_comment', seq: number}} DeleteCommentMessage Host or moderator (4.16). */
 /** @typedef {{type: 'timeout', seq: number, secs: number}} TimeoutMessage Host or moderator (4.17): `secs` 10 to 86,400. */
@@ -399,7 +510,8 @@
  * @typedef {JoinMessage | FollowSalesMessage | ListenMessage | CommentMessage | ReactMessage | PinMessage
  *   | UnpinMessage | StartDropMessage | StartGiveawayMessage | EnterGiveawayMessage | EndRoomMessage | ViewProductMessage | CartAddMessage
  *   | CartSetMessage | CartRemoveMessage | CheckoutMessage | DeleteCommentMessage | TimeoutMessage | BanMessage
- *   | SlowModeMessage} ClientMessage
+ *   | SlowModeMessage | StartAuctionMessage | BidMessage | PayOfferMessage | JoinWaitlistMessage
+ *   | LeaveWaitlistMessage} ClientMessage
  */
 /** @typedef {ClientMessage['type']} ClientMessageType */
 
@@ -415,7 +527,8 @@
  *   | 'promo_code_used_up' | 'promo_code_not_applicable' | 'rate_limited'
  *   | 'too_many_connections' | 'payment_declined' | 'payment_unavailable' | 'not_streaming'
  *   | 'stream_elsewhere' | 'unsupported_media_type' | 'unavailable' | 'internal'
- *   | 'no_saved_payment_method' | 'banned' | 'timed_out' | 'slow_mode' | 'blocked_word'} ErrorCode
+ *   | 'no_saved_payment_method' | 'banned' | 'timed_out' | 'slow_mode' | 'blocked_word'
+ *   | 'auction_running' | 'auction_closed' | 'bid_too_low' | 'offer_closed'} ErrorCode
  */
 
 export {};
