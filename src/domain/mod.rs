@@ -17,9 +17,10 @@ mod wallet;
 
 pub use giveaway::{EntryRule, Seed};
 pub use ids::{
-    AccountId, AgreementId, BrandId, CampaignId, DropId, GiveawayId, OrderId, ProductId, PromoCodeId, RoomId,
+    AccountId, AgreementId, BrandId, CampaignId, DropId, GiveawayId, HeldCommentId, OrderId, ProductId, PromoCodeId,
+    RoomId,
 };
-pub use moderation::{BlockedWords, SlowModeSecs, TimeoutSecs};
+pub use moderation::{Blocked, BlockedAction, BlockedWords, ChatFilter, SlowModeSecs, TimeoutSecs, WordRule};
 pub use money::{Currency, Money, Price};
 pub use promo::{MaxUses, PercentOff, PromoCode, ShareBps};
 pub use rate::{RateLimit, TokenBucket};

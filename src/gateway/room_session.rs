@@ -13,7 +13,7 @@ use super::{error_frame, frame, protocol};
 use crate::commerce::{CartChange, CheckoutRequest, CommerceError, Payment};
 use crate::domain::Quantity;
 use crate::error::{ApiError, ApiResult, Code};
-use crate::room::actions::DropRequest;
+use crate::room::actions::{DropRequest, Posted};
 use crate::room::giveaway::GiveawayRequest;
 use crate::room::hub::Seat;
 use crate::room::snapshot::Opening;
@@ -130,7 +130,12 @@ async fn dispatch(
         ClientMsg::Join { .. } | ClientMsg::FollowSales { .. } | ClientMsg::Listen { .. } => {
             return Err(ApiError::new(Code::AlreadyJoined, "this connection has already joined"));
         }
-        ClientMsg::Comment { text } => return Ok(rooms.comment(room, viewer, text).await?),
+        ClientMsg::Comment { text } => {
+            if let Posted::Held { text } = rooms.comment(room, viewer, text).await? {
+                let _ = replies.send(frame(&ServerMsg::HeldForReview { text })).await;
+            }
+            return Ok(());
+        }
         ClientMsg::React { reaction } => return Ok(rooms.react(room, reaction)?),
         ClientMsg::Pin { product_id } => return Ok(rooms.pin(room, viewer, product_id).await?),
         ClientMsg::Unpin {} => return Ok(rooms.unpin(room, viewer).await?),
@@ -152,6 +157,8 @@ async fn dispatch(
         ClientMsg::Timeout { seq, secs } => return Ok(rooms.time_out(room, viewer, seq, secs).await?),
         ClientMsg::Ban { seq, scope } => return Ok(rooms.ban(room, viewer, seq, scope.unwrap_or_default()).await?),
         ClientMsg::SlowMode { secs } => return Ok(rooms.set_slow_mode(room, viewer, secs).await?),
+        ClientMsg::ApproveComment { id } => return Ok(rooms.approve_held(room, viewer, id).await?),
+        ClientMsg::RejectComment { id } => return Ok(rooms.reject_held(room, viewer, id).await?),
         ClientMsg::ViewProduct { product_id } => {
             let product = Box::new(rooms.view_product(room, viewer, product_id).await?);
             let _ = replies.send(frame(&ServerMsg::Product { product })).await;

@@ -3,6 +3,7 @@
 
 use super::hub::Seat;
 use super::live::LiveRoom;
+use super::review::ToHold;
 use super::snapshot::Opening;
 use super::visit::Visit;
 use super::{RoomError, RoomResult, Rooms, Viewer};
@@ -35,6 +36,15 @@ pub struct Admitted {
     pub opening: Opening,
     pub seat: Seat,
     pub bans: Vec<(Watch, BanScope)>,
+}
+
+/// What became of a comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Posted {
+    /// The room got it.
+    Shown,
+    /// It waits for review; `text` is what its author wrote, as held.
+    Held { text: String },
 }
 
 pub struct DropRequest {
@@ -88,12 +98,13 @@ impl Rooms {
         Ok(Admitted { room, viewer, opening, seat, bans })
     }
 
-    pub async fn comment(&self, room: &LiveRoom, viewer: &Viewer, text: CommentText) -> RoomResult<()> {
+    /// Posts a comment to the room, or holds it for review when a blocked word says so.
+    pub async fn comment(&self, room: &LiveRoom, viewer: &Viewer, text: CommentText) -> RoomResult<Posted> {
         if room.read(|s| s.status) == RoomStatus::Ended {
             return Err(RoomError::NotLive);
         }
         let now = self.clock.now();
-        self.chat_rules_allow(room, viewer, &text, now).await?;
+        let hold = self.chat_rules_allow(room, viewer, &text, now).await?;
         let bucket = format!("{}:{}", room.id, viewer.who.key);
         if !self.limits.allow(&bucket, self.settings.comment_limit, now).await? {
             return Err(RoomError::RateLimited);
@@ -103,6 +114,10 @@ impl Rooms {
             (Some(_), false) => Speaker::Viewer,
             (None, false) => Speaker::Guest,
         };
+        if let Some(word) = hold {
+            let text = self.hold(room, ToHold { viewer, speaker, text: text.into(), word, at: now }).await?;
+            return Ok(Posted::Held { text });
+        }
         let event = RoomEvent::Comment(CommentView {
             author: viewer.display_name.clone(),
             author_key: viewer.who.key.clone(),
@@ -114,7 +129,7 @@ impl Rooms {
         if !viewer.is_host {
             self.analytics.record(Event::Commented { room: room.id, who: viewer.who.clone() });
         }
-        Ok(())
+        Ok(Posted::Shown)
     }
 
     /// Reactions are counted here and sent out as totals on the next tick.
@@ -223,6 +238,8 @@ impl Rooms {
         if !self.store.advance_room(room_id, RoomStatus::Live, RoomStatus::Ended, self.clock.now()).await? {
             return Err(Refusal::Conflict("only a live room can end").into());
         }
+        // Comments held for review end with the show.
+        self.store.drop_held(room_id).await?;
         if let Some(drop) = self.store.live_drop(room_id).await? {
             self.end_drop(room_id, drop.id).await?;
         }

@@ -9,6 +9,7 @@
 //! [`commerce`]: crate::commerce
 
 pub mod actions;
+pub mod blocked_words;
 pub mod checkout;
 pub mod co_host;
 pub mod follows;
@@ -17,6 +18,7 @@ pub mod hub;
 pub mod live;
 pub mod load;
 pub mod moderation;
+pub mod review;
 pub mod schedule;
 pub mod snapshot;
 pub mod state;

@@ -32,7 +32,7 @@ pub use analytics::EventRow;
 pub use campaigns::{CampaignFields, CampaignRow, MAX_CAMPAIGNS_PER_BRAND};
 pub use catalog::{AgreementRow, AgreementTerms, NewProduct, ProductPatch, ProductRow};
 pub use giveaways::{Draw, Entered, GiveawayRow};
-pub use moderation::{BanRow, ModeratorRow};
+pub use moderation::{BanRow, HeldRow, ModeratorRow, NewHeld};
 pub use orders::{
     HeldLine, LiveHold, NewOrder, NewOrderLine, NewShare, OrderRecord, Parties, PlaceOutcome, SettleOutcome, ShareRow,
 };

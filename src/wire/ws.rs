@@ -6,9 +6,9 @@
 
 use super::api::Product;
 use crate::domain::{
-    AccountId, BrandId, CardNumber, CommentText, DisplayName, DropId, DropUnits, EntryRule, GiveawayId, IdempotencyKey,
-    Money, OrderId, PaymentSource, Price, Prize, ProductId, PromoCode, PromoCodeId, Quantity, Reaction, Role, RoomId,
-    ShippingAddress, SlowModeSecs, Tier, TimeoutSecs, UnixMs, WindowSecs,
+    AccountId, BrandId, CardNumber, CommentText, DisplayName, DropId, DropUnits, EntryRule, GiveawayId, HeldCommentId,
+    IdempotencyKey, Money, OrderId, PaymentSource, Price, Prize, ProductId, PromoCode, PromoCodeId, Quantity, Reaction,
+    Role, RoomId, ShippingAddress, SlowModeSecs, Tier, TimeoutSecs, UnixMs, WindowSecs,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -180,6 +180,14 @@ pub enum ClientMsg {
         #[schema(value_type = SlowModeSecs)]
         secs: i64,
     },
+    /// Host or moderator: publishes held comment `id` to the room, as a comment of now.
+    ApproveComment {
+        id: HeldCommentId,
+    },
+    /// Host or moderator: drops held comment `id`; its author is not told.
+    RejectComment {
+        id: HeldCommentId,
+    },
 }
 
 /// Where a ban holds: the room (the default), or every room of its host.
@@ -217,6 +225,8 @@ impl ClientMsg {
         "timeout",
         "ban",
         "slow_mode",
+        "approve_comment",
+        "reject_comment",
     ];
 
     /// The `type` tag, echoed in error frames so a client knows which request failed.
@@ -242,6 +252,8 @@ impl ClientMsg {
             ClientMsg::Timeout { .. } => "timeout",
             ClientMsg::Ban { .. } => "ban",
             ClientMsg::SlowMode { .. } => "slow_mode",
+            ClientMsg::ApproveComment { .. } => "approve_comment",
+            ClientMsg::RejectComment { .. } => "reject_comment",
         }
     }
 }
@@ -277,6 +289,14 @@ pub enum ServerMsg {
     Listening { account_id: AccountId },
     /// Private: a creator the account follows went live in this room.
     GoingLive { room: Box<RoomCard> },
+    /// Private, to the sender: their comment has a blocked word and is held for the host
+    /// or a moderator to review; the room does not see it unless it is approved.
+    HeldForReview { text: String },
+    /// Private, to the host and the room's moderators: a comment was held for review.
+    CommentHeld(Box<HeldComment>),
+    /// Private, to the host and the room's moderators: held comment `id` was approved
+    /// (it is now an ordinary comment of the room) or rejected; it leaves the queue.
+    CommentReviewed { room_id: RoomId, id: HeldCommentId, approved: bool },
     /// The request named in `request` failed and changed nothing (except where the code
     /// says otherwise, e.g. `payment_unavailable` keeps the hold for a retry).
     Error {
@@ -507,6 +527,19 @@ pub struct SequencedComment {
     pub seq: u64,
     #[serde(flatten)]
     pub comment: CommentView,
+}
+
+/// A comment held for review: who wrote it, what, the blocked word that held it, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HeldComment {
+    pub room_id: RoomId,
+    pub id: HeldCommentId,
+    pub author: String,
+    /// As in comments: `a{account id}`, or `g…` for one guest connection.
+    pub author_key: String,
+    pub text: String,
+    pub word: String,
+    pub at: UnixMs,
 }
 
 /// A sale as the room sees it: a display name, never an account id or an address.
