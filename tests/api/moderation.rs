@@ -10,7 +10,7 @@ use livecart::domain::{BlockedAction, Clock, HeldCommentId, Role, RoomId, UnixMs
 use livecart::room::review::HELD_PER_ROOM;
 use livecart::wire::api::{BanView, BlockedWordsBody, ModeratorView, SessionResponse};
 use livecart::wire::routes::{self, path};
-use livecart::wire::ws::{BanScope, CLOSE_BANNED, ClientMsg, HeldComment, RoomEvent, ServerMsg};
+use livecart::wire::ws::{BanScope, CLOSE_BANNED, ClientMsg, CommentView, HeldComment, RoomEvent, ServerMsg};
 use reqwest::Method;
 use serde_json::json;
 use std::time::Duration;
@@ -399,6 +399,25 @@ async fn reviewed(ws: &mut Ws, room: RoomId) -> (HeldCommentId, bool) {
     .await
 }
 
+/// For the host or a moderator, after an approval: the approved comment's event and the
+/// `comment_reviewed` (which come from two streams, in either order).
+async fn approved(ws: &mut Ws, room: RoomId, text: &str) -> (u64, CommentView, HeldCommentId) {
+    let (mut posted, mut review) = (None, None);
+    while posted.is_none() || review.is_none() {
+        match ws.recv().await {
+            ServerMsg::Event { seq, event: RoomEvent::Comment(c) } if c.text == text => posted = Some((seq, c)),
+            ServerMsg::CommentReviewed { room_id, id, approved } if room_id == room => {
+                assert!(approved, "held comment {id} was rejected");
+                review = Some(id);
+            }
+            ServerMsg::Error { code, message, .. } => panic!("waiting for an approval: {code}: {message}"),
+            _ => {}
+        }
+    }
+    let ((seq, comment), id) = (posted.unwrap(), review.unwrap());
+    (seq, comment, id)
+}
+
 #[tokio::test]
 async fn a_creators_blocked_words_apply_in_every_room_of_theirs_besides_the_rooms_own() {
     let app = TestApp::spawn().await;
@@ -510,18 +529,23 @@ async fn a_held_comment_goes_to_the_host_and_moderators_only_until_one_approves_
     // Approved by the moderator: posted for everyone as a comment of now.
     let before = comment(&mut bystander, "meanwhile").await;
     moderator.send(&ClientMsg::ApproveComment { id: first.id }).await;
-    for ws in [&mut host, &mut moderator, &mut author, &mut bystander] {
-        let (seq, posted) = ws
+    for ws in [&mut host, &mut moderator] {
+        let (seq, posted, id) = approved(ws, room, "is this a scam?").await;
+        assert!(seq > before, "sequenced when approved");
+        assert_eq!(
+            (posted.author.as_str(), posted.author_key.as_str(), id),
+            ("Sam", first.author_key.as_str(), first.id)
+        );
+    }
+    for ws in [&mut author, &mut bystander] {
+        let seq = ws
             .recv_until(|m| match m {
-                ServerMsg::Event { seq, event: RoomEvent::Comment(c) } if c.text == "is this a scam?" => Some((seq, c)),
+                ServerMsg::Event { seq, event: RoomEvent::Comment(c) } if c.text == "is this a scam?" => Some(seq),
                 _ => None,
             })
             .await;
         assert!(seq > before, "sequenced when approved");
-        assert_eq!((posted.author.as_str(), posted.author_key.as_str()), ("Sam", first.author_key.as_str()));
     }
-    assert_eq!(reviewed(&mut host, room).await, (first.id, true));
-    assert_eq!(reviewed(&mut moderator, room).await, (first.id, true));
     moderator.send(&ClientMsg::RejectComment { id: first.id }).await;
     assert_eq!(refused(&mut moderator).await.0, "not_found", "decided once");
 
@@ -624,8 +648,6 @@ async fn a_held_comment_reaches_a_moderator_on_another_node_and_a_creator_word_a
     assert_eq!((on_node_1.text.as_str(), on_node_1.word.as_str()), ("is this a scam?", "scam"));
     // Approved on node 0: everyone on node 1 sees it.
     host.send(&ClientMsg::ApproveComment { id: on_node_1.id }).await;
-    for ws in [&mut moderator, &mut author] {
-        event(ws, |e| matches!(e, RoomEvent::Comment(c) if c.text == "is this a scam?").then_some(())).await;
-    }
-    assert_eq!(reviewed(&mut moderator, room).await, (on_node_1.id, true));
+    assert_eq!(approved(&mut moderator, room, "is this a scam?").await.2, on_node_1.id);
+    event(&mut author, |e| matches!(e, RoomEvent::Comment(c) if c.text == "is this a scam?").then_some(())).await;
 }
