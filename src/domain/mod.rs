@@ -65,11 +65,11 @@ mod wallet;
 pub use auction::{BidBook, BidRefusal, Bidder, ExtendSecs, Increments, Standing, Step};
 pub use giveaway::{EntryRule, Seed};
 pub use ids::{
-    AccountId, AgreementId, AuctionId, BrandId, CampaignId, DropId, GiveawayId, OfferId, OrderId, ProductId,
-    PromoCodeId, RoomId,
+    AccountId, AgreementId, AuctionId, BrandId, CampaignId, DropId, GiveawayId, HeldCommentId, OfferId, OrderId,
+    ProductId, PromoCodeId, RoomId,
 };
 pub use keyword::{BuyIntent, Keyword, buy_intent};
-pub use moderation::{BlockedWords, SlowModeSecs, TimeoutSecs};
+pub use moderation::{Blocked, BlockedAction, BlockedWords, ChatFilter, SlowModeSecs, TimeoutSecs, WordRule};
 pub use money::{Currency, Money, Price};
 pub use promo::{MaxUses, PercentOff, PromoCode, ShareBps};
 pub use rate::{RateLimit, TokenBucket};

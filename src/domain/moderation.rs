@@ -1,5 +1,6 @@
 //! Values of room moderation, checked at the edge: how long a timeout lasts, how slow
-//! slow mode is, and a room's blocked words with the rule that matches them in a comment.
+//! slow mode is, and blocked words (a room's, a creator's) with the rule that matches them
+//! in a comment and what a match does to it.
 
 use super::{Invalid, schema};
 use serde::{Deserialize, Serialize};
@@ -22,7 +23,7 @@ secs_type!(
     "Seconds between two comments of one viewer in slow mode; 0 turns slow mode off."
 );
 
-/// A room's blocked words and phrases: at most [`BlockedWords::MAX`], each 1 to
+/// A list of blocked words and phrases (a room's, or a creator's for all their rooms): at most [`BlockedWords::MAX`], each 1 to
 /// [`BlockedWords::MAX_CHARS`] characters once trimmed, kept in lower case, without
 /// duplicates, in the order given.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -91,6 +92,63 @@ impl TryFrom<Vec<String>> for BlockedWords {
     }
 }
 
+/// What a blocked word does to a comment that contains it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockedAction {
+    /// The comment is refused with `blocked_word`; its author may say it otherwise.
+    #[default]
+    Refuse,
+    /// The comment is held for the host or a moderator to approve or reject.
+    Hold,
+}
+
+impl BlockedAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlockedAction::Refuse => "refuse",
+            BlockedAction::Hold => "hold",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<BlockedAction> {
+        [BlockedAction::Refuse, BlockedAction::Hold].into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// A list of blocked words and what a match does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WordRule {
+    pub words: BlockedWords,
+    pub action: BlockedAction,
+}
+
+/// A blocked word found in a comment, and what it does to the comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Blocked<'a> {
+    pub word: &'a str,
+    pub action: BlockedAction,
+}
+
+/// The blocked words a room's comments are checked against: the room's own list and its
+/// creator's list for all their rooms, each with its action.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChatFilter {
+    pub room: WordRule,
+    pub creator: WordRule,
+}
+
+impl ChatFilter {
+    /// The blocked word `text` contains, if any. When both lists match and their actions
+    /// differ, refusing wins: a word one list refuses is never posted, not even after review.
+    pub fn find(&self, text: &str) -> Option<Blocked<'_>> {
+        [&self.room, &self.creator]
+            .into_iter()
+            .filter_map(|rule| rule.words.find(text).map(|word| Blocked { word, action: rule.action }))
+            .min_by_key(|found| found.action != BlockedAction::Refuse)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +178,23 @@ mod tests {
         assert!(BlockedWords::try_from(vec!["x".to_string(); 201]).is_err());
         let stored = words(&["one", "two words"]);
         assert_eq!(BlockedWords::from_lines(&stored.to_lines()), stored);
+    }
+
+    #[test]
+    fn the_room_and_creator_lists_both_apply_and_refusing_wins() {
+        let rule = |list: &[&str], action| WordRule { words: words(list), action };
+        let filter = ChatFilter {
+            room: rule(&["scam", "spam"], BlockedAction::Hold),
+            creator: rule(&["spam", "rival"], BlockedAction::Refuse),
+        };
+        let found = |text| filter.find(text).map(|b| (b.word, b.action));
+        assert_eq!(found("a scam"), Some(("scam", BlockedAction::Hold)));
+        assert_eq!(found("my rival"), Some(("rival", BlockedAction::Refuse)), "the creator's list applies too");
+        assert_eq!(found("spam"), Some(("spam", BlockedAction::Refuse)), "refusing wins");
+        assert_eq!(found("scam and rival"), Some(("rival", BlockedAction::Refuse)));
+        assert_eq!(found("hello"), None);
+        assert_eq!(ChatFilter::default().find("scam"), None);
+        assert_eq!(BlockedAction::parse(BlockedAction::Hold.as_str()), Some(BlockedAction::Hold));
     }
 
     #[test]

@@ -248,6 +248,8 @@ mod tests {
             ("timeout", &[("seq", Count, Required), ("secs", Range(10, 86_400), Required)]),
             ("ban", &[("seq", Count, Required), ("scope", Scope, Optional)]),
             ("slow_mode", &[("secs", Range(0, 3_600), Required)]),
+            ("approve_comment", &[("id", Id, Required)]),
+            ("reject_comment", &[("id", Id, Required)]),
         ];
 
         const REACTIONS: [&str; 5] = ["heart", "fire", "clap", "laugh", "wow"];
@@ -309,6 +311,8 @@ mod tests {
                 ClientMsg::Timeout { seq: _, secs: _ } => ("timeout", vec!["seq", "secs"]),
                 ClientMsg::Ban { seq: _, scope: _ } => ("ban", vec!["seq", "scope"]),
                 ClientMsg::SlowMode { secs: _ } => ("slow_mode", vec!["secs"]),
+                ClientMsg::ApproveComment { id: _ } => ("approve_comment", vec!["id"]),
+                ClientMsg::RejectComment { id: _ } => ("reject_comment", vec!["id"]),
             }
         }
 

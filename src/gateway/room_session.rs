@@ -13,7 +13,7 @@ use super::{error_frame, frame, protocol};
 use crate::commerce::{CartChange, CheckoutRequest, CommerceError, Payment};
 use crate::domain::{Invalid, Price, Quantity};
 use crate::error::{ApiError, ApiResult, Code};
-use crate::room::actions::DropRequest;
+use crate::room::actions::{DropRequest, Posted};
 use crate::room::auction::{AuctionRequest, BidRequest};
 use crate::room::giveaway::GiveawayRequest;
 use crate::room::hub::Seat;
@@ -133,8 +133,14 @@ async fn dispatch(
             return Err(ApiError::new(Code::AlreadyJoined, "this connection has already joined"));
         }
         ClientMsg::Comment { text } => {
-            if let Some(purchase) = rooms.comment(room, viewer, text).await? {
-                let _ = replies.send(frame(&purchase_frame(purchase))).await;
+            match rooms.comment(room, viewer, text).await? {
+                Posted::Held { text } => {
+                    let _ = replies.send(frame(&ServerMsg::HeldForReview { text })).await;
+                }
+                Posted::Shown { purchase: Some(purchase) } => {
+                    let _ = replies.send(frame(&purchase_frame(purchase))).await;
+                }
+                Posted::Shown { purchase: None } => {}
             }
             return Ok(());
         }
@@ -169,6 +175,8 @@ async fn dispatch(
         ClientMsg::Timeout { seq, secs } => return Ok(rooms.time_out(room, viewer, seq, secs).await?),
         ClientMsg::Ban { seq, scope } => return Ok(rooms.ban(room, viewer, seq, scope.unwrap_or_default()).await?),
         ClientMsg::SlowMode { secs } => return Ok(rooms.set_slow_mode(room, viewer, secs).await?),
+        ClientMsg::ApproveComment { id } => return Ok(rooms.approve_held(room, viewer, id).await?),
+        ClientMsg::RejectComment { id } => return Ok(rooms.reject_held(room, viewer, id).await?),
         ClientMsg::ViewProduct { product_id } => {
             let product = Box::new(rooms.view_product(room, viewer, product_id).await?);
             let _ = replies.send(frame(&ServerMsg::Product { product })).await;

@@ -4,6 +4,7 @@
 use super::hub::Seat;
 use super::live::LiveRoom;
 use super::offers::CommentPurchase;
+use super::review::ToHold;
 use super::snapshot::Opening;
 use super::visit::Visit;
 use super::{RoomError, RoomResult, Rooms, Viewer};
@@ -36,6 +37,14 @@ pub struct Admitted {
     pub opening: Opening,
     pub seat: Seat,
     pub bans: Vec<(Watch, BanScope)>,
+}
+
+/// What became of a comment.
+pub enum Posted {
+    /// The room got it; when it asked to buy, what that came to.
+    Shown { purchase: Option<CommentPurchase> },
+    /// It waits for review; `text` is what its author wrote, as held.
+    Held { text: String },
 }
 
 pub struct DropRequest {
@@ -89,18 +98,14 @@ impl Rooms {
         Ok(Admitted { room, viewer, opening, seat, bans })
     }
 
-    /// Posts the comment; when the whole comment asks to buy (4.3), what that came to.
-    pub async fn comment(
-        &self,
-        room: &LiveRoom,
-        viewer: &Viewer,
-        text: CommentText,
-    ) -> RoomResult<Option<CommentPurchase>> {
+    /// Posts a comment to the room, or holds it for review when a blocked word says so;
+    /// when the whole comment asks to buy (4.3), what that came to.
+    pub async fn comment(&self, room: &LiveRoom, viewer: &Viewer, text: CommentText) -> RoomResult<Posted> {
         if room.read(|s| s.status) == RoomStatus::Ended {
             return Err(RoomError::NotLive);
         }
         let now = self.clock.now();
-        self.chat_rules_allow(room, viewer, &text, now).await?;
+        let hold = self.chat_rules_allow(room, viewer, &text, now).await?;
         let bucket = format!("{}:{}", room.id, viewer.who.key);
         if !self.limits.allow(&bucket, self.settings.comment_limit, now).await? {
             return Err(RoomError::RateLimited);
@@ -110,6 +115,10 @@ impl Rooms {
             (Some(_), false) => Speaker::Viewer,
             (None, false) => Speaker::Guest,
         };
+        if let Some(word) = hold {
+            let text = self.hold(room, ToHold { viewer, speaker, text: text.into(), word, at: now }).await?;
+            return Ok(Posted::Held { text });
+        }
         let text: String = text.into();
         let event = RoomEvent::Comment(CommentView {
             author: viewer.display_name.clone(),
@@ -122,7 +131,7 @@ impl Rooms {
         if !viewer.is_host {
             self.analytics.record(Event::Commented { room: room.id, who: viewer.who.clone() });
         }
-        Ok(self.comment_purchase(room, viewer, &text).await)
+        Ok(Posted::Shown { purchase: self.comment_purchase(room, viewer, &text).await })
     }
 
     /// Reactions are counted here and sent out as totals on the next tick.
@@ -231,6 +240,8 @@ impl Rooms {
         if !self.store.advance_room(room_id, RoomStatus::Live, RoomStatus::Ended, self.clock.now()).await? {
             return Err(Refusal::Conflict("only a live room can end").into());
         }
+        // Comments held for review end with the show.
+        self.store.drop_held(room_id).await?;
         if let Some(drop) = self.store.live_drop(room_id).await? {
             self.end_drop(room_id, drop.id).await?;
         }

@@ -5,7 +5,7 @@ use super::state::RoomState;
 use crate::bus::Delivered;
 use crate::bus::events::event_frame;
 use crate::commerce::Storefront;
-use crate::domain::{AccountId, BlockedWords, DropId, ProductId, Reaction, RoomId};
+use crate::domain::{AccountId, ChatFilter, DropId, ProductId, Reaction, RoomId};
 use crate::store::ProductRow;
 use crate::wire::ws::{RoomCard, RoomEvent, ServerMsg};
 use axum::extract::ws::Utf8Bytes;
@@ -53,10 +53,10 @@ pub struct LiveRoom {
     reaction_totals: Mutex<BTreeMap<Reaction, u64>>,
     /// Consecutive ticks this node had no viewers of the room.
     idle: AtomicU64,
-    /// The room's blocked words as last read from the database, and when: another node
-    /// may change them, so they are read again once they are older than a second. A std
-    /// mutex: a pointer copy under it, never an `.await`.
-    blocked_words: Mutex<Option<(std::time::Instant, std::sync::Arc<BlockedWords>)>>,
+    /// The blocked words (the room's and its host's for all their rooms) as last read from
+    /// the database, and when: another node may change them, so they are read again once
+    /// they are older than a second. A std mutex: a pointer copy under it, never an `.await`.
+    chat_filter: Mutex<Option<(std::time::Instant, std::sync::Arc<ChatFilter>)>>,
 }
 
 impl LiveRoom {
@@ -74,20 +74,26 @@ impl LiveRoom {
             reactions: Default::default(),
             reaction_totals: Mutex::default(),
             idle: AtomicU64::new(0),
-            blocked_words: Mutex::default(),
+            chat_filter: Mutex::default(),
         }
     }
 
     /// The blocked words read within `fresh`, if any.
-    pub fn blocked_words(&self, fresh: std::time::Duration) -> Option<std::sync::Arc<BlockedWords>> {
-        let cached = self.blocked_words.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        cached.as_ref().filter(|(at, _)| at.elapsed() < fresh).map(|(_, words)| std::sync::Arc::clone(words))
+    pub fn chat_filter(&self, fresh: std::time::Duration) -> Option<std::sync::Arc<ChatFilter>> {
+        let cached = self.chat_filter.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cached.as_ref().filter(|(at, _)| at.elapsed() < fresh).map(|(_, filter)| std::sync::Arc::clone(filter))
     }
 
-    /// Remembers the blocked words just read (or just set).
-    pub fn cache_blocked_words(&self, words: std::sync::Arc<BlockedWords>) {
-        *self.blocked_words.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
-            Some((std::time::Instant::now(), words));
+    /// Remembers the blocked words just read.
+    pub fn cache_chat_filter(&self, filter: std::sync::Arc<ChatFilter>) {
+        *self.chat_filter.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            Some((std::time::Instant::now(), filter));
+    }
+
+    /// Forgets the blocked words read: this node changed them, so the next comment reads
+    /// them again.
+    pub fn forget_chat_filter(&self) {
+        *self.chat_filter.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

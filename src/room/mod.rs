@@ -10,6 +10,7 @@
 
 pub mod actions;
 pub mod auction;
+pub mod blocked_words;
 pub mod checkout;
 pub mod co_host;
 pub mod follows;
@@ -20,6 +21,7 @@ pub mod live;
 pub mod load;
 pub mod moderation;
 pub mod offers;
+pub mod review;
 pub mod schedule;
 pub mod snapshot;
 pub mod state;

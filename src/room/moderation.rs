@@ -1,6 +1,8 @@
 //! Moderation: the host appoints moderators (for one room or all their rooms); the host
 //! and moderators delete comments, time viewers out, ban them (from the room or all the
-//! host's rooms) and set slow mode and blocked words.
+//! host's rooms) and set slow mode; the chat rules a comment is checked against.
+//! Blocked words are in [`super::blocked_words`], comments held for review in
+//! [`super::review`].
 //!
 //! The database holds every decision, so it survives restarts and every node sees it:
 //! moderators, bans and blocked words are read from it when needed; timeouts and slow
@@ -13,16 +15,13 @@ use super::state::Author;
 use super::{RoomError, RoomResult, Rooms, Viewer};
 use crate::bus::kicks::{Target, Watch};
 use crate::domain::{
-    AccountId, BlockedWords, CommentText, Invalid, RateLimit, Refusal, Role, RoomId, SlowModeSecs, TimeoutSecs, UnixMs,
+    AccountId, BlockedAction, CommentText, Email, Invalid, RateLimit, Refusal, Role, RoomId, SlowModeSecs, TimeoutSecs,
+    UnixMs,
 };
 use crate::store::{AccountRow, RoomRow};
 use crate::wire::api::{BanView, ModeratorView};
 use crate::wire::ws::{BanScope, RoomEvent};
-use std::sync::Arc;
 use std::time::Duration;
-
-/// How long a node trusts the blocked words it read: another node may have changed them.
-const BLOCKED_WORDS_FRESH: Duration = Duration::from_secs(1);
 
 /// Where a moderator is appointed.
 #[derive(Debug, Clone, Copy)]
@@ -51,7 +50,7 @@ fn account_of(key: &str) -> Option<AccountId> {
 
 impl Rooms {
     /// The host's or a moderator's account, for what only they may do in the room.
-    async fn moderating<'v>(&self, room: &LiveRoom, viewer: &'v Viewer) -> RoomResult<&'v AccountRow> {
+    pub(super) async fn moderating<'v>(&self, room: &LiveRoom, viewer: &'v Viewer) -> RoomResult<&'v AccountRow> {
         let forbidden = || Refusal::Forbidden("only the room's host or its moderators can do that");
         let account = viewer.account.as_ref().ok_or_else(forbidden)?;
         if viewer.is_host || self.store.is_moderator(room.host, room.id, account.id).await? {
@@ -165,41 +164,36 @@ impl Rooms {
     }
 
     /// A comment's checks beyond rate limits: the author is not timed out, and (unless
-    /// host or moderator) it has no blocked word and keeps to slow mode.
+    /// host or moderator) it keeps to slow mode and has no blocked word that refuses it.
+    /// The blocked word that holds it for review instead, if any.
     pub(super) async fn chat_rules_allow(
         &self,
         room: &LiveRoom,
         viewer: &Viewer,
         text: &CommentText,
         now: UnixMs,
-    ) -> RoomResult<()> {
+    ) -> RoomResult<Option<String>> {
         let key = &viewer.who.key;
         let (until, slow) = room.read(|s| (s.timed_out(key, now), s.slow_mode_secs));
         if let Some(until) = until {
             return Err(RoomError::TimedOut(Duration::from_millis((until.0 - now.0).max(0) as u64)));
         }
         if viewer.is_host || viewer.is_moderator {
-            return Ok(());
+            return Ok(None);
         }
-        if let Some(word) = self.room_blocked_words(room).await?.find(text.as_str()) {
-            return Err(RoomError::BlockedWord(word.to_owned()));
-        }
+        let hold = match self.chat_filter(room).await?.find(text.as_str()) {
+            Some(blocked) if blocked.action == BlockedAction::Refuse => {
+                return Err(RoomError::BlockedWord(blocked.word.to_owned()));
+            }
+            found => found.map(|blocked| blocked.word.to_owned()),
+        };
         if slow > 0 {
             let rule = RateLimit { burst: 1, refill_ms: slow * 1_000 };
             if !self.limits.allow(&format!("slow:{}:{key}", room.id), rule, now).await? {
                 return Err(RoomError::SlowMode(slow));
             }
         }
-        Ok(())
-    }
-
-    async fn room_blocked_words(&self, room: &LiveRoom) -> RoomResult<Arc<BlockedWords>> {
-        if let Some(words) = room.blocked_words(BLOCKED_WORDS_FRESH) {
-            return Ok(words);
-        }
-        let words = Arc::new(self.store.chat_rules(room.id).await?.1);
-        room.cache_blocked_words(Arc::clone(&words));
-        Ok(words)
+        Ok(hold)
     }
 
     /// The room, for its host (or an admin).
@@ -234,6 +228,18 @@ impl Rooms {
         self.store.account(account).await?.ok_or(Refusal::NotFound("account"))?;
         self.store.add_moderator(creator, room, account, self.clock.now()).await?;
         Ok(())
+    }
+
+    /// Appoints the account with this e-mail address a moderator: its id and name, so the
+    /// host sees whom they appointed.
+    pub async fn appoint_by_email(&self, at: Appointment, by: &AccountRow, email: Email) -> RoomResult<ModeratorView> {
+        let (account, _) = self.store.account_by_email(email.as_str()).await?.ok_or(Refusal::NotFound("account"))?;
+        self.appoint(at, by, account.id).await?;
+        let room_id = match at {
+            Appointment::Room(room) => Some(room),
+            Appointment::Creator(_) => None,
+        };
+        Ok(ModeratorView { account_id: account.id, display_name: account.display_name, room_id })
     }
 
     /// Ends an appointment; none is no change.
@@ -272,7 +278,7 @@ impl Rooms {
     }
 
     /// The room, for its host, its moderators or an admin.
-    async fn moderated(&self, room: RoomId, by: &AccountRow) -> RoomResult<RoomRow> {
+    pub(super) async fn moderated(&self, room: RoomId, by: &AccountRow) -> RoomResult<RoomRow> {
         let row = self.store.room(room).await?.ok_or(Refusal::NotFound("room"))?;
         let allowed = row.creator_id == by.id
             || by.role == Role::Admin
@@ -281,28 +287,5 @@ impl Rooms {
             return Err(Refusal::Forbidden("only the room's host or its moderators can do that").into());
         }
         Ok(row)
-    }
-
-    pub async fn blocked_words(&self, room: RoomId, by: &AccountRow) -> RoomResult<Vec<String>> {
-        self.moderated(room, by).await?;
-        Ok(self.store.chat_rules(room).await?.1.words().to_vec())
-    }
-
-    /// Replaces the room's blocked words; this node applies them at once, others within
-    /// a second.
-    pub async fn set_blocked_words(
-        &self,
-        room: RoomId,
-        by: &AccountRow,
-        words: Vec<String>,
-    ) -> RoomResult<Vec<String>> {
-        let words = BlockedWords::try_from(words)?;
-        self.moderated(room, by).await?;
-        self.store.set_blocked_words(room, &words).await?;
-        let list = words.words().to_vec();
-        if let Some(live) = self.hub.get(room) {
-            live.cache_blocked_words(Arc::new(words));
-        }
-        Ok(list)
     }
 }

@@ -36,7 +36,7 @@ pub use auctions::{AuctionRow, AuctionStatus, BidOutcome, BidTaken, MAX_BIDS, Ne
 pub use campaigns::{CampaignFields, CampaignRow, MAX_CAMPAIGNS_PER_BRAND};
 pub use catalog::{AgreementRow, AgreementTerms, NewProduct, ProductPatch, ProductRow};
 pub use giveaways::{Draw, Entered, GiveawayRow};
-pub use moderation::{BanRow, ModeratorRow};
+pub use moderation::{BanRow, HeldRow, ModeratorRow, NewHeld};
 pub use offers::{NewOffer, OfferFate, OfferRow, OfferSource, OfferStatus};
 pub use orders::{
     HeldLine, LiveHold, NewOrder, NewOrderLine, NewShare, OrderRecord, Parties, PlaceOutcome, SettleOutcome, ShareRow,

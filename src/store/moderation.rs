@@ -1,17 +1,71 @@
 //! Moderation's durable record: moderators (of one room, or of all a creator's rooms),
-//! bans, timeouts, and each room's chat rules (slow mode, blocked words). A `who` is
-//! `a{account}`, `g{guest connection}` or `n{lower-case guest name}`.
+//! bans, timeouts, each room's chat rules (slow mode, blocked words and what they do),
+//! each creator's blocked words for all their rooms, and the comments held for review. A
+//! `who` is `a{account}`, `g{guest connection}` or `n{lower-case guest name}`.
 
 use super::Store;
 use super::accounts::{ACCOUNT_COLUMNS, AccountRow, account};
-use crate::domain::{AccountId, BlockedWords, RoomId, UnixMs};
+use crate::domain::{AccountId, BlockedAction, BlockedWords, ChatFilter, RoomId, UnixMs, WordRule};
+use crate::wire::ws::Speaker;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 /// A moderator and where they moderate: one room, or (`room` none) all the creator's rooms.
 #[derive(Debug, Clone)]
 pub struct ModeratorRow {
     pub account: AccountRow,
     pub room: Option<RoomId>,
+}
+
+/// A comment held for review, as its author wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldRow {
+    pub id: i64,
+    pub author: String,
+    pub author_key: String,
+    /// `Viewer` or `Guest`: the host is never held.
+    pub speaker: Speaker,
+    pub text: String,
+    /// The blocked word or phrase that held it.
+    pub word: String,
+    pub held_at: UnixMs,
+}
+
+/// A comment to hold for review in a room.
+#[derive(Debug, Clone, Copy)]
+pub struct NewHeld<'a> {
+    pub room: RoomId,
+    pub author: &'a str,
+    pub author_key: &'a str,
+    pub speaker: Speaker,
+    pub text: &'a str,
+    pub word: &'a str,
+    pub at: UnixMs,
+}
+
+const HELD_COLUMNS: &str = "id, author, author_key, speaker, text, word, held_at";
+
+fn held(r: &AnyRow) -> Result<HeldRow, sqlx::Error> {
+    let speaker: String = r.try_get("speaker")?;
+    Ok(HeldRow {
+        id: r.try_get("id")?,
+        author: r.try_get("author")?,
+        author_key: r.try_get("author_key")?,
+        speaker: if speaker == "guest" { Speaker::Guest } else { Speaker::Viewer },
+        text: r.try_get("text")?,
+        word: r.try_get("word")?,
+        held_at: UnixMs(r.try_get("held_at")?),
+    })
+}
+
+/// A word list as stored: its lines and its action.
+fn word_rule(r: &AnyRow) -> Result<WordRule, sqlx::Error> {
+    let action: String = r.try_get("blocked_action")?;
+    Ok(WordRule {
+        words: BlockedWords::from_lines(&r.try_get::<String, _>("blocked_words")?),
+        action: BlockedAction::parse(&action)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown blocked action {action:?}").into()))?,
+    })
 }
 
 /// A ban in force: from one room, or (`room` none) from all the creator's rooms.
@@ -206,18 +260,46 @@ impl Store {
         rows.iter().map(|r| Ok((r.try_get("who")?, UnixMs(r.try_get("until")?)))).collect()
     }
 
-    /// The room's slow mode (seconds, 0 when off) and blocked words.
-    pub async fn chat_rules(&self, room: RoomId) -> Result<(i64, BlockedWords), sqlx::Error> {
-        let row = sqlx::query("select slow_mode_secs, blocked_words from chat_rules where room_id = $1")
-            .bind(room.get())
+    /// The room's slow mode (seconds, 0 when off) and its own blocked words.
+    pub async fn chat_rules(&self, room: RoomId) -> Result<(i64, WordRule), sqlx::Error> {
+        let row =
+            sqlx::query("select slow_mode_secs, blocked_words, blocked_action from chat_rules where room_id = $1")
+                .bind(room.get())
+                .fetch_optional(&self.pool)
+                .await?;
+        match row {
+            Some(r) => Ok((r.try_get("slow_mode_secs")?, word_rule(&r)?)),
+            None => Ok((0, WordRule::default())),
+        }
+    }
+
+    /// The creator's blocked words for all their rooms.
+    pub async fn creator_words(&self, creator: AccountId) -> Result<WordRule, sqlx::Error> {
+        let row = sqlx::query("select blocked_words, blocked_action from creator_chat_rules where creator_id = $1")
+            .bind(creator.get())
             .fetch_optional(&self.pool)
             .await?;
-        match row {
-            Some(r) => {
-                Ok((r.try_get("slow_mode_secs")?, BlockedWords::from_lines(&r.try_get::<String, _>("blocked_words")?)))
-            }
-            None => Ok((0, BlockedWords::default())),
+        row.map_or_else(|| Ok(WordRule::default()), |r| word_rule(&r))
+    }
+
+    /// What the comments of `creator`'s room `room` are checked against: the room's words
+    /// and the creator's, in one read.
+    pub async fn chat_filter(&self, room: RoomId, creator: AccountId) -> Result<ChatFilter, sqlx::Error> {
+        let rows = sqlx::query(
+            "select 'room' as list, blocked_words, blocked_action from chat_rules where room_id = $1 \
+             union all \
+             select 'creator' as list, blocked_words, blocked_action from creator_chat_rules where creator_id = $2",
+        )
+        .bind(room.get())
+        .bind(creator.get())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut filter = ChatFilter::default();
+        for r in &rows {
+            let list: String = r.try_get("list")?;
+            *(if list == "room" { &mut filter.room } else { &mut filter.creator }) = word_rule(r)?;
         }
+        Ok(filter)
     }
 
     pub async fn set_slow_mode(&self, room: RoomId, secs: i64) -> Result<(), sqlx::Error> {
@@ -232,15 +314,76 @@ impl Store {
         .map(drop)
     }
 
-    pub async fn set_blocked_words(&self, room: RoomId, words: &BlockedWords) -> Result<(), sqlx::Error> {
+    pub async fn set_blocked_words(&self, room: RoomId, rule: &WordRule) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "insert into chat_rules (room_id, blocked_words) values ($1, $2) \
-             on conflict (room_id) do update set blocked_words = excluded.blocked_words",
+            "insert into chat_rules (room_id, blocked_words, blocked_action) values ($1, $2, $3) \
+             on conflict (room_id) do update set blocked_words = excluded.blocked_words, \
+             blocked_action = excluded.blocked_action",
         )
         .bind(room.get())
-        .bind(words.to_lines())
+        .bind(rule.words.to_lines())
+        .bind(rule.action.as_str())
         .execute(&self.pool)
         .await
         .map(drop)
+    }
+
+    pub async fn set_creator_words(&self, creator: AccountId, rule: &WordRule) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "insert into creator_chat_rules (creator_id, blocked_words, blocked_action) values ($1, $2, $3) \
+             on conflict (creator_id) do update set blocked_words = excluded.blocked_words, \
+             blocked_action = excluded.blocked_action",
+        )
+        .bind(creator.get())
+        .bind(rule.words.to_lines())
+        .bind(rule.action.as_str())
+        .execute(&self.pool)
+        .await
+        .map(drop)
+    }
+
+    /// Holds a comment for review, unless its room already holds `cap` (or has ended):
+    /// its id, or `None` when it was not held. (Nodes holding at the same moment may pass
+    /// the cap by as many as they are.)
+    pub async fn hold_comment(&self, new: &NewHeld<'_>, cap: usize) -> Result<Option<i64>, sqlx::Error> {
+        let speaker = if new.speaker == Speaker::Guest { "guest" } else { "viewer" };
+        let row = sqlx::query(
+            "insert into held_comments (room_id, author, author_key, speaker, text, word, held_at) \
+             select $1, $2, $3, $4, $5, $6, $7 \
+             where (select count(*) from held_comments where room_id = $1) < $8 \
+             and exists (select 1 from rooms where id = $1 and status <> 'ended') \
+             returning id",
+        )
+        .bind(new.room.get())
+        .bind(new.author)
+        .bind(new.author_key)
+        .bind(speaker)
+        .bind(new.text)
+        .bind(new.word)
+        .bind(new.at.0)
+        .bind(i64::try_from(cap).unwrap_or(i64::MAX))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| r.try_get("id")).transpose()
+    }
+
+    /// The comments held in `room`, oldest first.
+    pub async fn held_comments(&self, room: RoomId) -> Result<Vec<HeldRow>, sqlx::Error> {
+        let sql = format!("select {HELD_COLUMNS} from held_comments where room_id = $1 order by id");
+        let rows = sqlx::query(&sql).bind(room.get()).fetch_all(&self.pool).await?;
+        rows.iter().map(held).collect()
+    }
+
+    /// Takes held comment `id` of `room` out of the queue: whoever takes it decides its
+    /// fate, once, whichever node they are on. `None` when it is not (or no longer) held.
+    pub async fn take_held(&self, room: RoomId, id: i64) -> Result<Option<HeldRow>, sqlx::Error> {
+        let sql = format!("delete from held_comments where room_id = $1 and id = $2 returning {HELD_COLUMNS}");
+        let row = sqlx::query(&sql).bind(room.get()).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(held).transpose()
+    }
+
+    /// Forgets the comments held in `room` (it ended).
+    pub async fn drop_held(&self, room: RoomId) -> Result<(), sqlx::Error> {
+        sqlx::query("delete from held_comments where room_id = $1").bind(room.get()).execute(&self.pool).await.map(drop)
     }
 }

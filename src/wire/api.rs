@@ -3,9 +3,9 @@
 //! are checked by the handler, so that they never appear in a `Debug` of the body.
 
 use crate::domain::{
-    AccountId, AgreementId, BasisPoints, BrandId, CardNumber, Currency, DisplayName, IdempotencyKey, ImageUrl, MaxUses,
-    Money, OrderId, PaymentSource, PercentOff, Price, ProductDescription, ProductId, ProductTitle, PromoCode,
-    PromoCodeId, Quantity, Role, RoomId, RoomTitle, ShareBps, ShippingAddress, Stock, Tier, UnixMs,
+    AccountId, AgreementId, BasisPoints, BlockedAction, BrandId, CardNumber, Currency, DisplayName, IdempotencyKey,
+    ImageUrl, MaxUses, Money, OrderId, PaymentSource, PercentOff, Price, ProductDescription, ProductId, ProductTitle,
+    PromoCode, PromoCodeId, Quantity, Role, RoomId, RoomTitle, ShareBps, ShippingAddress, Stock, Tier, UnixMs,
 };
 use crate::wire::ws::{CoHostCard, HostCard, OrderLineView, OrderStatus, ProductCard, RoomStatus};
 use serde::{Deserialize, Serialize};
@@ -501,13 +501,24 @@ pub struct BanView {
     pub banned_at: UnixMs,
 }
 
-/// A room's blocked words and phrases: a comment that contains one (as a whole word,
-/// in any case) is refused with `blocked_word`. At most 200, each 1 to 40 characters;
-/// kept trimmed, in lower case, without duplicates.
+/// A room's blocked words and phrases, or a creator's for all their rooms, and what a
+/// comment that contains one (as a whole word, in any case) gets: `refuse` (the default)
+/// refuses it with `blocked_word`, `hold` holds it for review. At most 200 words, each 1
+/// to 40 characters; kept trimmed, in lower case, without duplicates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BlockedWordsBody {
     pub words: Vec<String>,
+    /// Absent in a request: `refuse`.
+    #[serde(default)]
+    pub action: BlockedAction,
+}
+
+/// Appoints the account with this e-mail address a moderator.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppointRequest {
+    pub email: String,
 }
 
 /// A giveaway and, once drawn, everything needed to check the draw: the seed (whose

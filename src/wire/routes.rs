@@ -37,6 +37,8 @@ pub const CREATOR_MODERATOR: &str = "/api/creators/{creator_id}/moderators/{acco
 /// The bans in force in the creator's rooms; one of them, to lift it.
 pub const CREATOR_BANS: &str = "/api/creators/{creator_id}/bans";
 pub const CREATOR_BAN: &str = "/api/creators/{creator_id}/bans/{ban_id}";
+/// The creator's blocked words, for all their rooms.
+pub const CREATOR_BLOCKED_WORDS: &str = "/api/creators/{creator_id}/blocked-words";
 
 pub const AGREEMENTS: &str = "/api/agreements";
 pub const AGREEMENT: &str = "/api/agreements/{agreement_id}";
@@ -60,6 +62,8 @@ pub const ROOM_MODERATOR: &str = "/api/rooms/{room_id}/moderators/{account_id}";
 pub const ROOM_BLOCKED_WORDS: &str = "/api/rooms/{room_id}/blocked-words";
 /// The room's comment-to-buy keywords.
 pub const ROOM_KEYWORDS: &str = "/api/rooms/{room_id}/keywords";
+/// The comments held for review in the room.
+pub const ROOM_HELD_COMMENTS: &str = "/api/rooms/{room_id}/held-comments";
 pub const GIVEAWAY: &str = "/api/giveaways/{giveaway_id}";
 /// WHIP (RFC 9725): the host publishes the room's stream.
 pub const WHIP: &str = "/api/rooms/{room_id}/whip";

@@ -7,9 +7,9 @@
 use super::api::Product;
 use crate::domain::{
     AccountId, AuctionId, BrandId, CardNumber, CommentText, DisplayName, DropId, DropUnits, EntryRule, ExtendSecs,
-    GiveawayId, IdempotencyKey, Increments, Keyword, Money, OfferId, OrderId, PaymentSource, Price, Prize, ProductId,
-    PromoCode, PromoCodeId, Quantity, Reaction, Role, RoomId, ShippingAddress, SlowModeSecs, Step, Tier, TimeoutSecs,
-    UnixMs, WindowSecs,
+    GiveawayId, HeldCommentId, IdempotencyKey, Increments, Keyword, Money, OfferId, OrderId, PaymentSource, Price,
+    Prize, ProductId, PromoCode, PromoCodeId, Quantity, Reaction, Role, RoomId, ShippingAddress, SlowModeSecs, Step,
+    Tier, TimeoutSecs, UnixMs, WindowSecs,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
@@ -232,6 +232,14 @@ pub enum ClientMsg {
         #[schema(value_type = SlowModeSecs)]
         secs: i64,
     },
+    /// Host or moderator: publishes held comment `id` to the room, as a comment of now.
+    ApproveComment {
+        id: HeldCommentId,
+    },
+    /// Host or moderator: drops held comment `id`; its author is not told.
+    RejectComment {
+        id: HeldCommentId,
+    },
 }
 
 /// Where a ban holds: the room (the default), or every room of its host.
@@ -274,6 +282,8 @@ impl ClientMsg {
         "timeout",
         "ban",
         "slow_mode",
+        "approve_comment",
+        "reject_comment",
     ];
 
     /// The `type` tag, echoed in error frames so a client knows which request failed.
@@ -304,6 +314,8 @@ impl ClientMsg {
             ClientMsg::Timeout { .. } => "timeout",
             ClientMsg::Ban { .. } => "ban",
             ClientMsg::SlowMode { .. } => "slow_mode",
+            ClientMsg::ApproveComment { .. } => "approve_comment",
+            ClientMsg::RejectComment { .. } => "reject_comment",
         }
     }
 }
@@ -358,6 +370,14 @@ pub enum ServerMsg {
     Listening { account_id: AccountId },
     /// Private: a creator the account follows went live in this room.
     GoingLive { room: Box<RoomCard> },
+    /// Private, to the sender: their comment has a blocked word and is held for the host
+    /// or a moderator to review; the room does not see it unless it is approved.
+    HeldForReview { text: String },
+    /// Private, to the host and the room's moderators: a comment was held for review.
+    CommentHeld(Box<HeldComment>),
+    /// Private, to the host and the room's moderators: held comment `id` was approved
+    /// (it is now an ordinary comment of the room) or rejected; it leaves the queue.
+    CommentReviewed { room_id: RoomId, id: HeldCommentId, approved: bool },
     /// The request named in `request` failed and changed nothing (except where the code
     /// says otherwise, e.g. `payment_unavailable` keeps the hold for a retry).
     Error {
@@ -703,6 +723,19 @@ pub struct SequencedComment {
     pub seq: u64,
     #[serde(flatten)]
     pub comment: CommentView,
+}
+
+/// A comment held for review: who wrote it, what, the blocked word that held it, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HeldComment {
+    pub room_id: RoomId,
+    pub id: HeldCommentId,
+    pub author: String,
+    /// As in comments: `a{account id}`, or `g…` for one guest connection.
+    pub author_key: String,
+    pub text: String,
+    pub word: String,
+    pub at: UnixMs,
 }
 
 /// A sale as the room sees it: a display name, never an account id or an address.

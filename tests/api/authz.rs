@@ -318,6 +318,7 @@ impl World {
             Body::SaveCard => json(json!({"card": TestCards::SUCCEEDS})),
             Body::BlockedWords => json(json!({"words": ["scam"]})),
             Body::Keywords => json(json!({"keywords": [{"product_id": self.product, "keyword": "serum"}]})),
+            Body::AppointAdmin => json(json!({"email": self.session(Who::Admin).account.email})),
             Body::Address => json(json!({
                 "name": "Authz", "line1": "1 Main St", "city": "Oslo", "postal_code": "0150", "country": "NO",
             })),
@@ -463,10 +464,13 @@ enum Body {
     WatchOffer,
     /// A test card to save in the caller's own wallet.
     SaveCard,
-    /// A room's blocked words.
+    /// A room's (or a creator's) blocked words.
     BlockedWords,
     /// A keyword for the room's product.
     Keywords,
+    /// The admin's e-mail address, to appoint them a moderator (which changes no other
+    /// cell, as for [`At::RoomAndAdmin`]).
+    AppointAdmin,
     /// A shipping address for the caller's own wallet.
     Address,
 }
@@ -565,9 +569,11 @@ fn rest_table() -> Vec<Row> {
         // Moderators are appointed by the host (of a room) or the creator (of all their
         // rooms), or an admin; blocked words are set by them or a moderator.
         row(M::GET,    ROOM_MODERATORS,  Room,               B::None,         [401, 403, 403, 200, 403, 403, 403, 200]),
+        row(M::POST,   ROOM_MODERATORS,  Room,               B::AppointAdmin, [401, 403, 403, 200, 403, 403, 403, 200]),
         row(M::PUT,    ROOM_MODERATOR,   RoomAndAdmin,       B::None,         [401, 403, 403, 204, 403, 403, 403, 204]),
         row(M::DELETE, ROOM_MODERATOR,   RoomAndAdmin,       B::None,         [401, 403, 403, 204, 403, 403, 403, 204]),
         row(M::GET,    CREATOR_MODERATORS, Host,             B::None,         [401, 403, 403, 200, 403, 403, 403, 200]),
+        row(M::POST,   CREATOR_MODERATORS, Host,             B::AppointAdmin, [401, 403, 403, 200, 403, 403, 403, 200]),
         row(M::PUT,    CREATOR_MODERATOR, HostAndAdmin,      B::None,         [401, 403, 403, 204, 403, 403, 403, 204]),
         row(M::DELETE, CREATOR_MODERATOR, HostAndAdmin,      B::None,         [401, 403, 403, 204, 403, 403, 403, 204]),
         row(M::GET,    CREATOR_BANS,     Host,               B::None,         [401, 403, 403, 200, 403, 403, 403, 200]),
@@ -578,6 +584,9 @@ fn rest_table() -> Vec<Row> {
         // Anyone may read a room's keywords; only its host (or an admin) sets them.
         row(M::GET,    ROOM_KEYWORDS,    Room,               B::None,         all(200)),
         row(M::PUT,    ROOM_KEYWORDS,    Room,               B::Keywords,     [401, 403, 403, 200, 403, 403, 403, 200]),
+        row(M::GET,    CREATOR_BLOCKED_WORDS, Host,          B::None,         [401, 403, 403, 200, 403, 403, 403, 200]),
+        row(M::PUT,    CREATOR_BLOCKED_WORDS, Host,          B::BlockedWords, [401, 403, 403, 200, 403, 403, 403, 200]),
+        row(M::GET,    ROOM_HELD_COMMENTS, Room,             B::None,         [401, 403, 403, 200, 403, 403, 403, 200]),
         // Any account may check out its own cart; here every cart is empty, so an
         // authorised caller gets `cart_empty` (the WebSocket table buys a filled one).
         row(M::POST,   ROOM_CHECKOUT,    Room,               B::Checkout,     [401, 400, 400, 400, 400, 400, 400, 400]),
@@ -853,6 +862,8 @@ enum Reply {
     GiveawayEntered,
     BidPlaced,
     Waitlist,
+    /// The private `comment_reviewed`, to the host and moderators (the sender included).
+    CommentReviewed,
 }
 
 /// One cell: the message's reply, or an error frame with this code.
@@ -876,6 +887,8 @@ enum Setup {
     GiveawayOpen,
     /// The host started an auction; the message names it.
     AuctionOpen,
+    /// A guest's comment is held for review; the message names it (its `id` is filled in).
+    Held,
 }
 
 struct WsRow {
@@ -954,6 +967,10 @@ fn ws_row(msg: &ClientMsg) -> WsRow {
         }
         ClientMsg::Ban { .. } => WsRow { setup: Setup::Commented, ..row(Event("banned"), NOT_JOINED, host_only) },
         ClientMsg::SlowMode { .. } => row(Event("slow_mode"), NOT_JOINED, host_only),
+        ClientMsg::ApproveComment { .. } => {
+            WsRow { setup: Setup::Held, ..row(Event("comment"), NOT_JOINED, host_only) }
+        }
+        ClientMsg::RejectComment { .. } => WsRow { setup: Setup::Held, ..row(CommentReviewed, NOT_JOINED, host_only) },
     }
 }
 
@@ -1012,6 +1029,9 @@ fn ws_samples(world: &World, who: Who, n: usize) -> Vec<ClientMsg> {
         ClientMsg::Timeout { seq: 1, secs: 60 },
         ClientMsg::Ban { seq: 1, scope: None },
         ClientMsg::SlowMode { secs: 5 },
+        // Named once a comment is held (Setup::Held).
+        ClientMsg::ApproveComment { id: livecart::domain::HeldCommentId::try_from(1).unwrap() },
+        ClientMsg::RejectComment { id: livecart::domain::HeldCommentId::try_from(1).unwrap() },
     ]
 }
 
@@ -1045,7 +1065,8 @@ fn is_reply(granted: Reply, msg: &ServerMsg) -> bool {
         | (Reply::OrderConfirmed, ServerMsg::OrderConfirmed { .. })
         | (Reply::GiveawayEntered, ServerMsg::GiveawayEntered { .. })
         | (Reply::BidPlaced, ServerMsg::BidPlaced { .. })
-        | (Reply::Waitlist, ServerMsg::Waitlist { .. }) => true,
+        | (Reply::Waitlist, ServerMsg::Waitlist { .. })
+        | (Reply::CommentReviewed, ServerMsg::CommentReviewed { .. }) => true,
         (Reply::Reactions, ServerMsg::Reactions { counts }) => !counts.is_empty(),
         (Reply::Event(kind), ServerMsg::Event { event, .. }) => serde_json::to_value(event).unwrap()["kind"] == kind,
         _ => false,
@@ -1162,6 +1183,23 @@ async fn every_message_answers_every_role_as_the_table_says() {
                     | ClientMsg::Timeout { seq: s, .. }
                     | ClientMsg::Ban { seq: s, .. } => *s = seq,
                     other => panic!("{} has no comment to act on", other.kind()),
+                }
+                target = Some(guest);
+            }
+            if row.setup == Setup::Held {
+                let host_token = world.token(Who::Host);
+                let words = path(routes::ROOM_BLOCKED_WORDS, &[room.get()]);
+                let rule = json!({"words": ["held"], "action": "hold"});
+                let (status, _) = world.app.send(Method::PUT, &words, host_token, Some(&rule)).await;
+                assert_eq!(status, 200, "the host holds comments with a word");
+                let (mut guest, _) = world.app.viewer(room, None).await;
+                guest.send(&ClientMsg::Comment { text: "held".try_into().unwrap() }).await;
+                guest.recv_until(|m| matches!(m, ServerMsg::HeldForReview { .. }).then_some(())).await;
+                let held: Vec<livecart::wire::ws::HeldComment> =
+                    world.app.get(&path(routes::ROOM_HELD_COMMENTS, &[room.get()]), host_token).await;
+                match &mut msg {
+                    ClientMsg::ApproveComment { id } | ClientMsg::RejectComment { id } => *id = held[0].id,
+                    other => panic!("{} has no held comment to act on", other.kind()),
                 }
                 target = Some(guest);
             }

@@ -1137,6 +1137,8 @@ fn frames(w: &World) -> BoxedStrategy<Frame> {
             ],
         ),
         ("slow_mode", vec![required("secs", int(0, 3_600))]),
+        ("approve_comment", vec![required("id", field(int(1, 3), pick(&["0", "-1"])))]),
+        ("reject_comment", vec![required("id", field(int(1, 3), pick(&["0", "-1"])))]),
     ];
     let kinds: std::collections::BTreeSet<String> = messages.iter().map(|m| m.0.to_owned()).collect();
     assert_eq!(kinds, crate::authz::client_message_types(), "frames() must cover every ClientMsg");

@@ -1,13 +1,16 @@
 //! Moderation: moderators appointed for a room or all the host's rooms, deleted comments,
-//! timeouts, bans (of accounts and guests, from a room or all the host's rooms), slow mode
-//! and blocked words; a ban closing sockets on another node.
+//! timeouts, bans (of accounts and guests, from a room or all the host's rooms), slow mode,
+//! blocked words (a room's and a creator's, refusing or holding for review) and the review
+//! of held comments; a ban closing sockets on another node, a held comment reaching a
+//! moderator on another node.
 
 use crate::helpers::{Client, Scene, TestApp, Ws, test_config};
 use crate::nodes::Cluster;
-use livecart::domain::{Clock, Role, RoomId, UnixMs};
+use livecart::domain::{BlockedAction, Clock, HeldCommentId, Role, RoomId, UnixMs};
+use livecart::room::review::HELD_PER_ROOM;
 use livecart::wire::api::{BanView, BlockedWordsBody, ModeratorView, SessionResponse};
 use livecart::wire::routes::{self, path};
-use livecart::wire::ws::{BanScope, CLOSE_BANNED, ClientMsg, RoomEvent, ServerMsg};
+use livecart::wire::ws::{BanScope, CLOSE_BANNED, ClientMsg, CommentView, HeldComment, RoomEvent, ServerMsg};
 use reqwest::Method;
 use serde_json::json;
 use std::time::Duration;
@@ -316,7 +319,7 @@ async fn comments_with_a_blocked_word_are_refused_with_a_clear_error() {
     let body = json!({"words": ["Scam", "free money", "scam"]});
     let (status, kept) = app.send(Method::PUT, &route, token, Some(&body)).await;
     assert_eq!(status, 200);
-    assert_eq!(kept, json!({"words": ["scam", "free money"]}));
+    assert_eq!(kept, json!({"words": ["scam", "free money"], "action": "refuse"}));
     let read: BlockedWordsBody = app.get(&route, token).await;
     assert_eq!(read.words, vec!["scam", "free money"]);
     let (status, body) = app.send(Method::PUT, &route, token, Some(&json!({"words": ["x".repeat(41)]}))).await;
@@ -355,4 +358,296 @@ async fn a_ban_on_one_node_closes_the_viewers_sockets_on_another() {
     for node in 0..2 {
         assert_eq!(refused_join(cluster.node(node), scene.room, Some(&troll.token), None).await, "banned");
     }
+}
+
+/// Sets a list of blocked words (a room's or a creator's) with its action, as `by`.
+async fn block(client: &Client, route: &str, id: i64, words: &[&str], action: &str, by: &str) -> BlockedWordsBody {
+    let body = json!({"words": words, "action": action});
+    let (status, kept) = client.send(Method::PUT, &path(route, &[id]), Some(by), Some(&body)).await;
+    assert_eq!(status, 200, "{kept}");
+    serde_json::from_value(kept).unwrap()
+}
+
+/// Sends a comment that is held for review: the sender's private answer.
+async fn held(ws: &mut Ws, text: &str) -> String {
+    ws.send(&ClientMsg::Comment { text: text.try_into().unwrap() }).await;
+    ws.recv_until(|m| match m {
+        ServerMsg::HeldForReview { text } => Some(text),
+        ServerMsg::Event { event: RoomEvent::Comment(c), .. } if c.text == text => panic!("{text:?} was posted"),
+        ServerMsg::Error { code, message, .. } => panic!("comment {text:?}: {code}: {message}"),
+        _ => None,
+    })
+    .await
+}
+
+/// The next `comment_held` of `room` that reaches a host's or moderator's connection.
+async fn comment_held(ws: &mut Ws, room: RoomId) -> HeldComment {
+    ws.recv_until(|m| match m {
+        ServerMsg::CommentHeld(held) if held.room_id == room => Some(*held),
+        _ => None,
+    })
+    .await
+}
+
+/// The next `comment_reviewed` of `room`: the held comment's id, and whether it was approved.
+async fn reviewed(ws: &mut Ws, room: RoomId) -> (HeldCommentId, bool) {
+    ws.recv_until(|m| match m {
+        ServerMsg::CommentReviewed { room_id, id, approved } if room_id == room => Some((id, approved)),
+        ServerMsg::Error { code, message, .. } => panic!("waiting for a review: {code}: {message}"),
+        _ => None,
+    })
+    .await
+}
+
+/// For the host or a moderator, after an approval: the approved comment's event and the
+/// `comment_reviewed` (which come from two streams, in either order).
+async fn approved(ws: &mut Ws, room: RoomId, text: &str) -> (u64, CommentView, HeldCommentId) {
+    let (mut posted, mut review) = (None, None);
+    while posted.is_none() || review.is_none() {
+        match ws.recv().await {
+            ServerMsg::Event { seq, event: RoomEvent::Comment(c) } if c.text == text => posted = Some((seq, c)),
+            ServerMsg::CommentReviewed { room_id, id, approved } if room_id == room => {
+                assert!(approved, "held comment {id} was rejected");
+                review = Some(id);
+            }
+            ServerMsg::Error { code, message, .. } => panic!("waiting for an approval: {code}: {message}"),
+            _ => {}
+        }
+    }
+    let ((seq, comment), id) = (posted.unwrap(), review.unwrap());
+    (seq, comment, id)
+}
+
+#[tokio::test]
+async fn a_creators_blocked_words_apply_in_every_room_of_theirs_besides_the_rooms_own() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[3]).await;
+    let other = second_room(&app, &scene).await;
+    let elsewhere = app.live_room(&[3]).await;
+    let (host, creator) = (scene.creator.token.as_str(), scene.host_id().get());
+    let kept = block(&app, routes::CREATOR_BLOCKED_WORDS, creator, &["Rival Shop", "scam"], "refuse", host).await;
+    assert_eq!(
+        kept,
+        BlockedWordsBody { words: vec!["rival shop".into(), "scam".into()], action: BlockedAction::Refuse }
+    );
+    block(&app, routes::ROOM_BLOCKED_WORDS, scene.room.get(), &["spoiler"], "refuse", host).await;
+    let read: BlockedWordsBody = app.get(&path(routes::CREATOR_BLOCKED_WORDS, &[creator]), Some(host)).await;
+    assert_eq!(read, kept);
+    let own: BlockedWordsBody = app.get(&path(routes::ROOM_BLOCKED_WORDS, &[scene.room.get()]), Some(host)).await;
+    assert_eq!(own.words, vec!["spoiler"], "a room's list is its own");
+    // Left out, the action is `refuse`; another creator's list is not theirs to see.
+    let (status, body) = app
+        .send(
+            Method::PUT,
+            &path(routes::CREATOR_BLOCKED_WORDS, &[creator]),
+            Some(host),
+            Some(&json!({"words": ["scam"]})),
+        )
+        .await;
+    assert_eq!((status.as_u16(), body), (200, json!({"words": ["scam", ], "action": "refuse"})));
+    block(&app, routes::CREATOR_BLOCKED_WORDS, creator, &["rival shop", "scam"], "refuse", host).await;
+    let (status, _) = app
+        .send(Method::GET, &path(routes::CREATOR_BLOCKED_WORDS, &[creator]), Some(&elsewhere.creator.token), None)
+        .await;
+    assert_eq!(status, 403);
+    let (status, body) = app
+        .send(Method::PUT, &path(routes::CREATOR_BLOCKED_WORDS, &[creator]), Some(host), Some(&json!({"words": [""]})))
+        .await;
+    assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (400, Some("invalid_input")));
+
+    for room in [scene.room, other] {
+        let (mut guest, _) = app.viewer(room, None).await;
+        guest.send(&ClientMsg::Comment { text: "buy at the Rival Shop!".try_into().unwrap() }).await;
+        let (code, message) = refused(&mut guest).await;
+        assert_eq!(code, "blocked_word");
+        assert!(message.contains("\"rival shop\""), "{message}");
+        comment(&mut guest, "rival shops are different").await;
+    }
+    // The room's own list still applies in its room only; another creator's rooms have neither.
+    let (mut guest, _) = app.viewer(scene.room, None).await;
+    guest.send(&ClientMsg::Comment { text: "spoiler alert".try_into().unwrap() }).await;
+    assert_eq!(refused(&mut guest).await.0, "blocked_word");
+    let (mut guest, _) = app.viewer(other, None).await;
+    comment(&mut guest, "spoiler alert").await;
+    let (mut guest, _) = app.viewer(elsewhere.room, None).await;
+    comment(&mut guest, "a scam at the rival shop").await;
+    // Cleared: allowed again at once.
+    block(&app, routes::CREATOR_BLOCKED_WORDS, creator, &[], "refuse", host).await;
+    let (mut guest, _) = app.viewer(other, None).await;
+    comment(&mut guest, "a scam?").await;
+}
+
+#[tokio::test]
+async fn a_held_comment_goes_to_the_host_and_moderators_only_until_one_approves_or_rejects_it() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[3]).await;
+    let (room, host_token) = (scene.room, scene.creator.token.as_str());
+    let (ana, sam) = (app.register(Role::Viewer, "Ana", None).await, app.register(Role::Viewer, "Sam", None).await);
+    // Appointed by e-mail address, in any case: whom is said.
+    let (status, appointed) = app
+        .send(
+            Method::POST,
+            &path(routes::ROOM_MODERATORS, &[room.get()]),
+            Some(host_token),
+            Some(&json!({"email": ana.account.email.to_uppercase()})),
+        )
+        .await;
+    assert_eq!(status, 200, "{appointed}");
+    let appointed: ModeratorView = serde_json::from_value(appointed).unwrap();
+    assert_eq!((appointed.account_id, appointed.room_id), (ana.account.id, Some(room)));
+    let (status, _) = app
+        .send(
+            Method::POST,
+            &path(routes::ROOM_MODERATORS, &[room.get()]),
+            Some(host_token),
+            Some(&json!({"email": "nobody@test.livecart"})),
+        )
+        .await;
+    assert_eq!(status, 404);
+    block(&app, routes::ROOM_BLOCKED_WORDS, room.get(), &["scam"], "hold", host_token).await;
+
+    let (mut host, _) = app.viewer(room, Some(host_token)).await;
+    let (mut moderator, _) = app.viewer(room, Some(&ana.token)).await;
+    let (mut author, _) = app.viewer(room, Some(&sam.token)).await;
+    let (mut bystander, _) = app.viewer(room, None).await;
+    assert_eq!(held(&mut author, "  is this a scam? ").await, "is this a scam?");
+    let first = comment_held(&mut host, room).await;
+    assert_eq!(comment_held(&mut moderator, room).await, first);
+    assert_eq!(
+        (first.author.as_str(), first.author_key.clone(), first.text.as_str(), first.word.as_str()),
+        ("Sam", format!("a{}", sam.account.id), "is this a scam?", "scam")
+    );
+    let queue: Vec<HeldComment> = app.get(&path(routes::ROOM_HELD_COMMENTS, &[room.get()]), Some(&ana.token)).await;
+    assert_eq!(queue, vec![first.clone()]);
+    let (status, _) =
+        app.send(Method::GET, &path(routes::ROOM_HELD_COMMENTS, &[room.get()]), Some(&sam.token), None).await;
+    assert_eq!(status, 403, "the queue is for the host and moderators");
+    // Nobody but them reviews it.
+    author.send(&ClientMsg::ApproveComment { id: first.id }).await;
+    assert_eq!(refused(&mut author).await.0, "forbidden");
+
+    // Approved by the moderator: posted for everyone as a comment of now.
+    let before = comment(&mut bystander, "meanwhile").await;
+    moderator.send(&ClientMsg::ApproveComment { id: first.id }).await;
+    for ws in [&mut host, &mut moderator] {
+        let (seq, posted, id) = approved(ws, room, "is this a scam?").await;
+        assert!(seq > before, "sequenced when approved");
+        assert_eq!(
+            (posted.author.as_str(), posted.author_key.as_str(), id),
+            ("Sam", first.author_key.as_str(), first.id)
+        );
+    }
+    for ws in [&mut author, &mut bystander] {
+        let seq = ws
+            .recv_until(|m| match m {
+                ServerMsg::Event { seq, event: RoomEvent::Comment(c) } if c.text == "is this a scam?" => Some(seq),
+                _ => None,
+            })
+            .await;
+        assert!(seq > before, "sequenced when approved");
+    }
+    moderator.send(&ClientMsg::RejectComment { id: first.id }).await;
+    assert_eq!(refused(&mut moderator).await.0, "not_found", "decided once");
+
+    // Rejected by the host: gone, and the author is told nothing.
+    held(&mut author, "another scam").await;
+    let second = comment_held(&mut host, room).await;
+    host.send(&ClientMsg::RejectComment { id: second.id }).await;
+    assert_eq!(reviewed(&mut moderator, room).await, (second.id, false));
+    let queue: Vec<HeldComment> = app.get(&path(routes::ROOM_HELD_COMMENTS, &[room.get()]), Some(host_token)).await;
+    assert!(queue.is_empty());
+    // The host and moderators are never held.
+    comment(&mut moderator, "no scam here").await;
+    let last = comment(&mut bystander, "the end").await;
+    let (_, snapshot) = app.viewer(room, None).await;
+    let texts: Vec<&str> = snapshot.comments.iter().map(|c| c.comment.text.as_str()).collect();
+    assert!(!texts.contains(&"another scam") && texts.contains(&"is this a scam?"), "{texts:?}");
+    assert_eq!(snapshot.seq, last);
+}
+
+#[tokio::test]
+async fn held_comments_are_bounded_per_room_and_end_with_the_room() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[3]).await;
+    let (room, host_token) = (scene.room, scene.creator.token.as_str());
+    block(&app, routes::CREATOR_BLOCKED_WORDS, scene.host_id().get(), &["scam"], "hold", host_token).await;
+    let (mut guest, _) = app.viewer(room, None).await;
+    for n in 0..HELD_PER_ROOM {
+        held(&mut guest, &format!("scam {n}")).await;
+    }
+    // Full: refused, so that nothing said to be held is dropped unseen.
+    guest.send(&ClientMsg::Comment { text: "one scam too many".try_into().unwrap() }).await;
+    assert_eq!(refused(&mut guest).await.0, "blocked_word");
+    let queue: Vec<HeldComment> = app.get(&path(routes::ROOM_HELD_COMMENTS, &[room.get()]), Some(host_token)).await;
+    assert_eq!(queue.len(), HELD_PER_ROOM);
+    assert_eq!(queue[0].text, "scam 0", "oldest first");
+    let (mut host, _) = app.viewer(room, Some(host_token)).await;
+    host.send(&ClientMsg::RejectComment { id: queue[0].id }).await;
+    reviewed(&mut host, room).await;
+    held(&mut guest, "room again for a scam").await;
+    let waiting = queue[1].id;
+
+    let (status, _) = app.send(Method::POST, &path(routes::ROOM_END, &[room.get()]), Some(host_token), None).await;
+    assert_eq!(status, 200);
+    let queue: Vec<HeldComment> = app.get(&path(routes::ROOM_HELD_COMMENTS, &[room.get()]), Some(host_token)).await;
+    assert!(queue.is_empty(), "held comments end with the room");
+    host.send(&ClientMsg::ApproveComment { id: waiting }).await;
+    assert_eq!(refused(&mut host).await.0, "room_not_live");
+}
+
+#[tokio::test]
+async fn a_held_comment_reaches_a_moderator_on_another_node_and_a_creator_word_applies_in_a_second_room() {
+    let Some(cluster) = Cluster::start(2).await else { return };
+    let scene = cluster.node(0).live_room(&[3]).await;
+    let (room, host_token, creator) = (scene.room, scene.creator.token.as_str(), scene.host_id().get());
+    let other = {
+        let req = json!({"title": "Second show", "starts_at": 0, "product_ids": [scene.products[0]]});
+        let view: livecart::wire::api::RoomView = cluster.node(0).post(routes::ROOMS, Some(host_token), &req).await;
+        let _: serde_json::Value =
+            cluster.node(0).post(&path(routes::ROOM_GO_LIVE, &[view.id.get()]), Some(host_token), &()).await;
+        view.id
+    };
+    let ana = cluster.node(1).register(Role::Viewer, "Ana", None).await;
+    assert_eq!(
+        appoint(cluster.node(0), routes::CREATOR_MODERATOR, &[creator, ana.account.id.get()], &scene.creator).await,
+        204
+    );
+    // Both rooms are served on node 1 before the creator's list changes on node 0.
+    let (mut moderator, _) = cluster.node(1).viewer(room, Some(&ana.token)).await;
+    let (mut second, _) = cluster.node(1).viewer(other, None).await;
+    let (mut author, _) = cluster.node(1).viewer(room, None).await;
+    // Node 1 has read the lists (none yet) for the second room.
+    comment(&mut second, "no scam yet").await;
+    block(cluster.node(0), routes::CREATOR_BLOCKED_WORDS, creator, &["scam"], "hold", host_token).await;
+    block(cluster.node(0), routes::ROOM_BLOCKED_WORDS, other.get(), &["rival"], "refuse", host_token).await;
+
+    // Node 1 reads the lists again within a second: the creator's word holds there too,
+    // in the second room as in the first; the second room's own word refuses.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        second.send(&ClientMsg::Comment { text: "a scam".try_into().unwrap() }).await;
+        let answer = second
+            .recv_until(|m| match m {
+                ServerMsg::HeldForReview { .. } => Some(true),
+                ServerMsg::Event { event: RoomEvent::Comment(c), .. } if c.text == "a scam" => Some(false),
+                ServerMsg::Error { code, message, .. } => panic!("{code}: {message}"),
+                _ => None,
+            })
+            .await;
+        if answer {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the creator's words never reached node 1");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    second.send(&ClientMsg::Comment { text: "the rival is better".try_into().unwrap() }).await;
+    assert_eq!(refused(&mut second).await.0, "blocked_word");
+    let (mut host, _) = cluster.node(0).viewer(room, Some(host_token)).await;
+    held(&mut author, "is this a scam?").await;
+    let on_node_1 = comment_held(&mut moderator, room).await;
+    assert_eq!((on_node_1.text.as_str(), on_node_1.word.as_str()), ("is this a scam?", "scam"));
+    // Approved on node 0: everyone on node 1 sees it.
+    host.send(&ClientMsg::ApproveComment { id: on_node_1.id }).await;
+    assert_eq!(approved(&mut moderator, room, "is this a scam?").await.2, on_node_1.id);
+    event(&mut author, |e| matches!(e, RoomEvent::Comment(c) if c.text == "is this a scam?").then_some(())).await;
 }

@@ -1,7 +1,9 @@
 // Creator studio: sign in, pick one of your rooms, go live from the camera over WHIP (or
 // show the WHIP URL and token for OBS), pin products, start drops and giveaways, chat, watch the live
-// numbers and end the show, then read its recap. The room connection, host actions, WHIP
-// and the room report go through the client library (../sdk/).
+// numbers and end the show, then read its recap; moderate: act on comments, review held
+// ones, appoint moderators, lift bans and set blocked words (this room's and all rooms').
+// The room connection, host actions, WHIP, moderation and the room report go through the
+// client library (../sdk/).
 //
 // Live numbers: the viewer count comes with the room's `viewers` frames; everything else
 // is the room's report (GET /api/rooms/{id}/report, docs/metrics.md), read every few
@@ -15,6 +17,7 @@ import { basisLine, commissionTitle, count, csvButton, figureGroups, productTabl
 import { SignallingError, preferForwardableVideo, whipUrl } from '../sdk/index.js';
 import { showStatus } from '../live/whip.js';
 import { iceConfiguration } from './ice.js';
+import { MODERATION_ACTIONS, commentActions, heldItems } from './moderation.js';
 
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 3000;
@@ -145,7 +148,9 @@ function openRoom(r) {
   conn.on('session_ended', () => setState($('conn'), 'error', 'Your session ended: sign in again.'));
   conn.on('snapshot', onSnapshot);
   conn.on('event', onEvent);
-  loadBlockedWords(r.id);
+  for (const name of ['held', 'comment_held', 'comment_reviewed']) conn.on(name, renderHeld);
+  renderHeld();
+  loadModeration(r.id);
   conn.on('viewers', (count) => { $('n-viewers').textContent = count; });
   conn.on('error', (error) => {
     if (error.request === 'join') return; // `failed` says it
@@ -165,7 +170,7 @@ function openRoom(r) {
 /** How an error names the action that failed. */
 const ACTION_NAMES = {
   start_drop: 'Start drop', start_giveaway: 'Start giveaway', pin: 'Pin', unpin: 'Unpin', comment: 'Message', end_room: 'End the show', react: 'Reaction',
-  delete_comment: 'Delete comment', timeout: 'Time out', ban: 'Ban', slow_mode: 'Slow mode',
+  ...MODERATION_ACTIONS,
 };
 
 // ---------- the LIVE badge, the show clock and the viewers' reactions ----------
@@ -277,6 +282,7 @@ function onEvent(e, meta) {
     case 'banned':
       addNote(`${e.author} was removed from ${e.scope === 'creator' ? 'all your rooms' : 'this room'}.`);
       for (const li of $('chat').querySelectorAll(`li[data-author-key="${CSS.escape(e.author_key)}"]`)) li.querySelector('.mod-actions')?.remove();
+      loadBans(room.id);
       break;
     case 'slow_mode': renderSlowMode(); addNote(e.secs ? `Slow mode on: one comment per ${e.secs} s.` : 'Slow mode off.'); break;
     case 'pinned': case 'unpinned': renderLineup(); break;
@@ -293,6 +299,7 @@ function onEvent(e, meta) {
       break;
     case 'room_ended':
       renderLineup();
+      renderHeld();
       setState($('conn'), 'ended', 'show ended');
       $('end-room').disabled = true;
       renderClock();
@@ -499,12 +506,8 @@ function addComment(c) {
   const who = c.speaker === 'host' ? `${c.author} (you)` : c.author;
   const li = h('li', { dataset: { seq: String(c.seq), authorKey: c.author_key ?? '' } },
     h('span', { class: 'text' }, h('b', {}, who), ': ', c.text));
-  if (c.speaker !== 'host' && room?.state.canModerate && c.seq != null && !room.state.banned.has(c.author_key)) {
-    li.append(h('span', { class: 'mod-actions', role: 'group', 'aria-label': `Moderate ${c.author}'s comment` },
-      h('button', { type: 'button', class: 'secondary', 'data-mod': 'delete', 'aria-label': `Delete ${c.author}'s comment`, onclick: () => moderate('delete', c) }, 'Delete'),
-      h('button', { type: 'button', class: 'secondary', 'data-mod': 'timeout', 'aria-label': `Time out 5 min: ${c.author}`, onclick: () => moderate('timeout', c) }, 'Time out 5 min'),
-      h('button', { type: 'button', class: 'danger', 'data-mod': 'ban', 'aria-label': `Ban ${c.author} from this room`, onclick: () => moderate('ban', c) }, 'Ban')));
-  }
+  const actions = room?.conn && commentActions(room.conn, c, onModerated);
+  if (actions) li.append(actions);
   list.append(li);
   list.scrollTop = list.scrollHeight;
 }
@@ -516,16 +519,17 @@ function addNote(text) {
   list.scrollTop = list.scrollHeight;
 }
 
-/** Deletes a comment, times its author out for 5 minutes, or bans them from the room. */
-function moderate(action, c) {
-  if (!room) return;
+/** What a moderation button sent: its refusal, if any, comes as an error frame. */
+function onModerated(request, sent, about) {
   clearError();
-  const conn = room.conn;
-  const sent = action === 'delete' ? conn.deleteComment(c.seq)
-    : action === 'timeout' ? conn.timeout(c.seq, 300)
-      : conn.ban(c.seq, 'room');
-  if (!sent) showError(`${ACTION_NAMES[action === 'delete' ? 'delete_comment' : action]}: not connected; try again in a moment.`);
-  else if (action === 'timeout') setState($('mod-status'), 'ok', `${c.author} cannot comment for 5 minutes.`);
+  if (!sent) showError(`${ACTION_NAMES[request]}: not connected; try again in a moment.`);
+  else if (request === 'timeout') setState($('mod-status'), 'ok', `${about.author} cannot comment for 5 minutes.`);
+}
+
+/** The comments held for review (read on joining, then kept by the library). */
+function renderHeld() {
+  if (!room?.conn) return;
+  $('held').replaceChildren(...heldItems(room.conn, onModerated));
 }
 
 /** The slow-mode select shows the room's setting (adding an option for a value set elsewhere). */
@@ -544,34 +548,153 @@ $('slow-mode').addEventListener('change', () => {
   else { showError('Slow mode: not connected; try again in a moment.'); renderSlowMode(); }
 });
 
-// ---------- blocked words (REST, docs/protocol.md 9.8) ----------
+// ---------- moderators, bans and blocked words (REST, docs/protocol.md 9.8) ----------
 
-async function loadBlockedWords(roomId) {
-  $('blocked-words').value = '';
-  setState($('blocked-status'), 'idle', '');
+/** Where a list applies: this room, or all the signed-in creator's rooms. */
+const scopeOf = (which) => (which === 'room' ? { roomId: room.id } : { creatorId: session().account.id });
+
+/** Reads the room's moderation settings; each part says for itself when it cannot. */
+function loadModeration(roomId) {
+  loadModerators(roomId);
+  loadBans(roomId);
+  loadBlockedWords(roomId, 'room');
+  loadBlockedWords(roomId, 'creator');
+}
+
+/** The room's moderators: those of this room and those of all the creator's rooms. */
+async function loadModerators(roomId) {
   try {
-    const { words } = await api('GET', `/api/rooms/${roomId}/blocked-words`, { token: session()?.token });
-    if (room?.id === roomId) $('blocked-words').value = words.join(', ');
+    const mods = await room.lc.api.moderators({ roomId });
+    if (room?.id !== roomId) return;
+    $('mods').replaceChildren(...(mods.length ? mods.map(moderatorItem) : [h('li', { class: 'muted empty' }, 'No moderators yet.')]));
   } catch (error) {
-    if (room?.id === roomId) setState($('blocked-status'), 'error', `Could not load blocked words: ${error.message}`);
+    if (room?.id === roomId) setState($('mods-status'), 'error', `Could not load moderators: ${error.message}`);
   }
 }
 
-$('blocked-form').addEventListener('submit', async (event) => {
+function moderatorItem(m) {
+  const where = m.room_id == null ? 'all your rooms' : 'this room';
+  return h('li', { class: 'row', dataset: { account: String(m.account_id) } },
+    h('span', {}, h('b', {}, m.display_name), ` · ${where}`),
+    h('button', { type: 'button', class: 'secondary', 'aria-label': `Remove ${m.display_name} as moderator of ${where}`,
+      onclick: () => dismissModerator(m, where) }, 'Remove'));
+}
+
+async function dismissModerator(m, where) {
+  const roomId = room.id;
+  setState($('mods-status'), 'busy', 'Removing…');
+  try {
+    await room.lc.api.dismissModerator(scopeOf(m.room_id == null ? 'creator' : 'room'), m.account_id);
+    if (room?.id !== roomId) return;
+    setState($('mods-status'), 'ok', `${m.display_name} no longer moderates ${where}.`);
+    loadModerators(roomId);
+  } catch (error) {
+    if (room?.id === roomId) setState($('mods-status'), 'error', `Not removed: ${error.message}`);
+  }
+}
+
+$('mod-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   if (!room) return;
   const roomId = room.id;
-  const words = $('blocked-words').value.split(',').map((w) => w.trim()).filter(Boolean);
-  setState($('blocked-status'), 'busy', 'Saving…');
+  const text = $('mod-who').value.trim();
+  const scope = $('mod-scope').value;
+  const who = /^[0-9]+$/.test(text) ? { accountId: Number(text) } : { email: text };
+  setState($('mods-status'), 'busy', 'Appointing…');
   try {
-    const kept = await api('PUT', `/api/rooms/${roomId}/blocked-words`, { token: session()?.token, body: { words } });
+    const appointed = await room.lc.api.appointModerator(scopeOf(scope), who);
     if (room?.id !== roomId) return;
-    $('blocked-words').value = kept.words.join(', ');
-    setState($('blocked-status'), 'ok', kept.words.length ? `Saved: ${kept.words.length} blocked.` : 'No blocked words.');
+    $('mod-who').value = '';
+    const name = appointed?.display_name ?? `Account ${text}`;
+    setState($('mods-status'), 'ok', `${name} now moderates ${scope === 'room' ? 'this room' : 'all your rooms'}.`);
+    loadModerators(roomId);
   } catch (error) {
-    if (room?.id === roomId) setState($('blocked-status'), 'error', `Not saved: ${error.message}`);
+    const why = error.code === 'not_found' ? 'no account has that e-mail address or id' : error.message;
+    if (room?.id === roomId) setState($('mods-status'), 'error', `Not appointed: ${why}`);
   }
 });
+
+/** Whom a ban holds, in words: an account, a guest's name, or one guest connection. */
+function banned(who) {
+  if (who.startsWith('a')) return `account ${who.slice(1)}`;
+  if (who.startsWith('n')) return `guest name “${who.slice(1)}”`;
+  return 'a guest connection';
+}
+
+/** The bans in force in the creator's rooms, newest first. */
+async function loadBans(roomId) {
+  try {
+    const bans = await room.lc.api.bans(session().account.id);
+    if (room?.id !== roomId) return;
+    $('bans').replaceChildren(...(bans.length ? bans.map(banItem) : [h('li', { class: 'muted empty' }, 'Nobody is banned.')]));
+  } catch (error) {
+    if (room?.id === roomId) setState($('bans-status'), 'error', `Could not load bans: ${error.message}`);
+  }
+}
+
+function banItem(b) {
+  const who = banned(b.who);
+  const where = b.room_id == null ? 'all your rooms' : b.room_id === room.id ? 'this room' : `room ${b.room_id}`;
+  return h('li', { class: 'row', dataset: { ban: String(b.id) } },
+    h('span', {}, `${who} · ${where} · `, h('time', { datetime: new Date(b.banned_at).toISOString() }, new Date(b.banned_at).toLocaleString())),
+    h('button', { type: 'button', class: 'secondary', 'aria-label': `Lift the ban on ${who} from ${where}`, onclick: () => liftBan(b, who) }, 'Lift'));
+}
+
+async function liftBan(b, who) {
+  const roomId = room.id;
+  setState($('bans-status'), 'busy', 'Lifting…');
+  try {
+    await room.lc.api.liftBan(session().account.id, b.id);
+    if (room?.id !== roomId) return;
+    setState($('bans-status'), 'ok', `Ban on ${who} lifted.`);
+    loadBans(roomId);
+  } catch (error) {
+    if (room?.id === roomId) setState($('bans-status'), 'error', `Not lifted: ${error.message}`);
+  }
+}
+
+/** The form of each list of blocked words: this room's, and all the creator's rooms'. */
+const BLOCKED_FORMS = {
+  room: { form: 'blocked-form', words: 'blocked-words', action: 'blocked-action', status: 'blocked-status' },
+  creator: { form: 'creator-blocked-form', words: 'creator-blocked-words', action: 'creator-blocked-action', status: 'creator-blocked-status' },
+};
+
+function showBlocked(which, list) {
+  const ids = BLOCKED_FORMS[which];
+  $(ids.words).value = list.words.join(', ');
+  $(ids.action).value = list.action ?? 'refuse';
+}
+
+async function loadBlockedWords(roomId, which) {
+  const ids = BLOCKED_FORMS[which];
+  showBlocked(which, { words: [], action: 'refuse' });
+  setState($(ids.status), 'idle', '');
+  try {
+    const list = await room.lc.api.blockedWords(scopeOf(which));
+    if (room?.id === roomId) showBlocked(which, list);
+  } catch (error) {
+    if (room?.id === roomId) setState($(ids.status), 'error', `Could not load blocked words: ${error.message}`);
+  }
+}
+
+for (const [which, ids] of Object.entries(BLOCKED_FORMS)) {
+  $(ids.form).addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (!room) return;
+    const roomId = room.id;
+    const words = $(ids.words).value.split(',').map((w) => w.trim()).filter(Boolean);
+    setState($(ids.status), 'busy', 'Saving…');
+    try {
+      const kept = await room.lc.api.setBlockedWords(scopeOf(which), { words, action: $(ids.action).value });
+      if (room?.id !== roomId) return;
+      showBlocked(which, kept);
+      const does = kept.action === 'hold' ? 'held for review' : 'refused';
+      setState($(ids.status), 'ok', kept.words.length ? `Saved: ${kept.words.length} blocked, ${does}.` : 'No blocked words.');
+    } catch (error) {
+      if (room?.id === roomId) setState($(ids.status), 'error', `Not saved: ${error.message}`);
+    }
+  });
+}
 
 /** Units sold of a product: the report's (exact, the whole show) once read, else the sales seen here. */
 function soldOf(productId) {

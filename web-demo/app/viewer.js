@@ -15,6 +15,7 @@
 import { api, countdown, flash, formatMoney, h, livecart, loadSession, money, register, setState, signIn, signOut } from './common.js';
 import { REACTIONS, SignallingError, preferForwardableVideo, verifyDraw } from '../sdk/index.js';
 import { iceConfiguration } from './ice.js';
+import { MODERATION_ACTIONS, commentActions, heldItems } from './moderation.js';
 import { drawIcons, icon } from './icons.js';
 
 const $ = (id) => document.getElementById(id);
@@ -458,6 +459,8 @@ function openRoom(id) {
     timer: setInterval(tick, 1000),
   };
   $('chat').replaceChildren();
+  $('held-panel').hidden = true;
+  setState($('mod-status'), 'idle', '');
   $('removed').hidden = true;
   $('stage').hidden = false;
   $('comment-hint').textContent = '';
@@ -494,6 +497,8 @@ function openRoom(id) {
   conn.on('cart', renderCart);
   conn.on('error', onError);
   conn.on('going_live', onGoingLive);
+  conn.on('held_for_review', () => setState($('comment-status'), 'ok', 'Held for review: the host or a moderator will check it before the room sees it.'));
+  for (const name of ['held', 'comment_held', 'comment_reviewed']) conn.on(name, renderHeld);
   conn.connect();
   ensureFollows();
 }
@@ -536,6 +541,7 @@ function applySnapshot(snap) {
   $('viewer-count').textContent = st.viewers;
   $('chat').replaceChildren();
   for (const c of st.comments) addComment(c);
+  renderHeld();
   renderCommentHint();
   // A late joiner sees what sold before they came: the latest two over the video, the
   // list beside it (and in the shop drawer on a phone), the units sold, the reactions.
@@ -606,6 +612,7 @@ function applyEvent(event, meta) {
       setStream('ended', 'stream ended: the show is over');
       renderPinned();
       renderLineup();
+      renderHeld();
       onShowEnded();
       break;
     case 'stream_started':
@@ -672,7 +679,10 @@ function renderTerms(coHost, disclosure) {
 function addComment(c) {
   const list = $('chat');
   if (c.author_key && room.state.banned.has(c.author_key)) return;
-  list.append(h('li', { class: c.speaker, dataset: { seq: String(c.seq), authorKey: c.author_key ?? '' } }, h('b', {}, c.author), c.speaker === 'host' ? h('span', { class: 'tag' }, 'host') : '', ': ', c.text));
+  const li = h('li', { class: c.speaker, dataset: { seq: String(c.seq), authorKey: c.author_key ?? '' } }, h('b', {}, c.author), c.speaker === 'host' ? h('span', { class: 'tag' }, 'host') : '', ': ', c.text);
+  const actions = commentActions(room.conn, c, onModerated);
+  if (actions) li.append(' ', actions);
+  list.append(li);
   while (list.children.length > 60) list.firstElementChild.remove();
   list.scrollTop = list.scrollHeight;
 }
@@ -1273,6 +1283,7 @@ function onError(error) {
     return;
   }
   if (error.request?.startsWith('cart')) buyNotice('error', error.message);
+  if (error.request && error.request in MODERATION_ACTIONS) setState($('mod-status'), 'error', `${MODERATION_ACTIONS[error.request]}: ${error.message}`);
 }
 
 // ---------- giveaways ----------
@@ -1462,6 +1473,20 @@ function renderCommentHint() {
   const exempt = st.you?.is_host || st.you?.is_moderator;
   if (st.slowModeSecs > 0 && !exempt) parts.push(`Slow mode: one comment every ${st.slowModeSecs} s.`);
   $('comment-hint').textContent = parts.join(' ');
+}
+
+/** A moderator's action was sent (its refusal, if any, comes as an error frame). */
+function onModerated(request, sent, about) {
+  if (!sent) setState($('mod-status'), 'error', `${MODERATION_ACTIONS[request]}: not connected right now; try again in a moment.`);
+  else if (request === 'timeout') setState($('mod-status'), 'ok', `${about.author} cannot comment for 5 minutes.`);
+  else setState($('mod-status'), 'idle', '');
+}
+
+/** For the host and moderators: the comments held for review, with Approve and Reject. */
+function renderHeld() {
+  if (!room) return;
+  $('held-panel').hidden = !room.state.canModerate;
+  if (room.state.canModerate) $('held').replaceChildren(...heldItems(room.conn, onModerated));
 }
 
 /** Banned (close 4003, or a join refused with `banned`): the room is closed to this viewer. */

@@ -1,6 +1,7 @@
 // The few REST calls clients of the room protocol need around it: signing in (the token
 // a room or a sales feed joins with), listing rooms, taking a room live or ending it,
-// following creators and the followed creators' shows,
+// following creators and the followed creators' shows, moderation (moderators, bans,
+// blocked words, the comments held for review),
 // reading orders (how a checkout ended, or the sales a feed missed), reports (JSON, or CSV
 // text: docs/metrics.md is what every figure means) and a brand's campaigns. Anything
 // else is one `request()` away. Errors are ApiErrors with livecart's code
@@ -29,6 +30,43 @@ import { defaultBaseUrl } from './link.js';
  */
 
 /** @typedef {{token: string, account: Account}} Session */
+
+// ---------- moderation (docs/protocol.md 9.8) ----------
+
+/**
+ * A moderator: of one room (`room_id`), or with `room_id` null of all the creator's rooms.
+ * @typedef {object} Moderator
+ * @property {number} account_id
+ * @property {string} display_name
+ * @property {number | null} room_id
+ */
+
+/**
+ * A ban in force: from one room, or (`room_id` null) all the creator's rooms. `who` is `a`
+ * and an account id, `n` and a guest name in lower case, or `g` and a guest connection.
+ * @typedef {object} Ban
+ * @property {number} id
+ * @property {number | null} room_id
+ * @property {string} who
+ * @property {number} banned_at
+ */
+
+/** @typedef {'refuse' | 'hold'} BlockedAction what a blocked word does to a comment */
+
+/**
+ * Blocked words (kept trimmed, lower case, without duplicates) and what they do.
+ * @typedef {{words: string[], action: BlockedAction}} BlockedWords
+ */
+
+/**
+ * Where moderators are appointed or blocked words apply: one room, or all of a creator's.
+ * @typedef {{roomId: number} | {creatorId: number}} ModerationScope
+ */
+
+/** @param {ModerationScope} scope */
+function scopePath(scope) {
+  return 'roomId' in scope ? `/api/rooms/${scope.roomId}` : `/api/creators/${scope.creatorId}`;
+}
 
 /**
  * A room as GET /api/rooms and GET /api/rooms/{id} show it.
@@ -414,6 +452,89 @@ export class Api {
    */
   upcoming() {
     return this.request('GET', '/api/me/upcoming');
+  }
+
+  // ---------- moderation (docs/protocol.md 9.8) ----------
+
+  /**
+   * The moderators of a room (with those of all its host's rooms), or of all a creator's
+   * rooms, by display name.
+   * @param {ModerationScope} scope
+   * @returns {Promise<Moderator[]>}
+   */
+  moderators(scope) {
+    return this.request('GET', `${scopePath(scope)}/moderators`);
+  }
+
+  /**
+   * Appoints a moderator of a room or of all a creator's rooms, by account id or e-mail
+   * address; resolves with whom (by e-mail) or null (by id). Appointing again changes nothing.
+   * @param {ModerationScope} scope
+   * @param {{accountId: number} | {email: string}} who
+   * @returns {Promise<Moderator | null>}
+   */
+  appointModerator(scope, who) {
+    return 'email' in who
+      ? this.request('POST', `${scopePath(scope)}/moderators`, { body: { email: who.email } })
+      : this.request('PUT', `${scopePath(scope)}/moderators/${who.accountId}`);
+  }
+
+  /**
+   * Ends an appointment (for the room, or for all the creator's rooms).
+   * @param {ModerationScope} scope
+   * @param {number} accountId
+   * @returns {Promise<void>}
+   */
+  async dismissModerator(scope, accountId) {
+    await this.request('DELETE', `${scopePath(scope)}/moderators/${accountId}`);
+  }
+
+  /**
+   * The bans in force in a creator's rooms, newest first.
+   * @param {number} creatorId
+   * @returns {Promise<Ban[]>}
+   */
+  bans(creatorId) {
+    return this.request('GET', `/api/creators/${creatorId}/bans`);
+  }
+
+  /**
+   * Lifts a ban: whom it held may join again.
+   * @param {number} creatorId
+   * @param {number} banId
+   * @returns {Promise<void>}
+   */
+  async liftBan(creatorId, banId) {
+    await this.request('DELETE', `/api/creators/${creatorId}/bans/${banId}`);
+  }
+
+  /**
+   * A room's own blocked words, or a creator's for all their rooms, with their action.
+   * @param {ModerationScope} scope
+   * @returns {Promise<BlockedWords>}
+   */
+  blockedWords(scope) {
+    return this.request('GET', `${scopePath(scope)}/blocked-words`);
+  }
+
+  /**
+   * Replaces a room's own blocked words, or a creator's for all their rooms (at most 200,
+   * each 1 to 40 characters; `[]` clears them); resolves with them as kept.
+   * @param {ModerationScope} scope
+   * @param {{words: string[], action?: BlockedAction}} list `action` defaults to `refuse`
+   * @returns {Promise<BlockedWords>}
+   */
+  setBlockedWords(scope, { words, action = 'refuse' }) {
+    return this.request('PUT', `${scopePath(scope)}/blocked-words`, { body: { words, action } });
+  }
+
+  /**
+   * The comments held for review in a room, oldest first (the host and moderators).
+   * @param {number} roomId
+   * @returns {Promise<import('./types.js').HeldComment[]>}
+   */
+  heldComments(roomId) {
+    return this.request('GET', `/api/rooms/${roomId}/held-comments`);
   }
 
   // ---------- giveaways ----------

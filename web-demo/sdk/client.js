@@ -62,7 +62,16 @@ export class Livecart {
    */
   room(roomId, options = {}) {
     const token = options.token !== undefined ? options.token : options.guestName ? null : this.token;
-    return new RoomConnection({ baseUrl: this.baseUrl, WebSocket: this.WebSocket, ...options, roomId, token });
+    return new RoomConnection({ baseUrl: this.baseUrl, WebSocket: this.WebSocket, api: this.#apiFor(token), ...options, roomId, token });
+  }
+
+  /**
+   * The API as `token` calls it (a room joined with another token than the client's reads
+   * its review queue with that token).
+   * @param {string | null} token
+   */
+  #apiFor(token) {
+    return token === this.token ? this.api : new Api({ baseUrl: this.baseUrl, token, fetch: this.fetch });
   }
 
   /**

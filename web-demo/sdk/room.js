@@ -35,6 +35,7 @@ import { RoomState } from './state.js';
 /** @typedef {import('./types.js').EntryRule} EntryRule */
 /** @typedef {import('./types.js').GiveawayCard} GiveawayCard */
 /** @typedef {import('./types.js').GiveawayEnteredMessage} GiveawayEnteredMessage */
+/** @typedef {import('./types.js').HeldComment} HeldComment */
 /** @typedef {import('./link.js').ReconnectOptions} ReconnectOptions */
 /** @typedef {import('./link.js').ReconnectInfo} ReconnectInfo */
 /** @typedef {import('./link.js').CloseInfo} CloseInfo */
@@ -82,6 +83,10 @@ import { RoomState } from './state.js';
  * @property {[GiveawayEnteredMessage]} giveaway_entered the answer to `enter_giveaway`
  * @property {[Order]} order_confirmed
  * @property {[import('./types.js').RoomCard]} going_live a creator the account follows went live (another room, or this one)
+ * @property {[string]} held_for_review the caller's comment (this text) is held for review: the room sees it only if approved
+ * @property {[HeldComment]} comment_held host and moderators: a comment of this room was held for review (in `room.held`)
+ * @property {[{id: number, approved: boolean}]} comment_reviewed host and moderators: a held comment was approved or rejected (and left `room.held`)
+ * @property {[HeldComment[]]} held host and moderators: the review queue was read after a join (`room.held`)
  * @property {[LivecartError]} error an `error` frame (`request` says which message failed)
  * @property {[ReconnectInfo]} reconnecting
  * @property {[CloseInfo]} session_ended close 4001: sign in again, then `resume({token})`
@@ -112,6 +117,8 @@ import { RoomState } from './state.js';
  * @property {ReconnectOptions} [reconnect]
  * @property {number} [joinTimeoutMs] a join unanswered this long is a lost connection (default 15000)
  * @property {RoomState} [state] the state to keep up to date (default a new RoomState)
+ * @property {import('./api.js').Api} [api] reads the review queue over REST after each join
+ *   when the caller may moderate (`held`); `Livecart.room()` passes its own
  */
 
 /**
@@ -156,6 +163,11 @@ export class RoomConnection extends Emitter {
   #enterWaiters = [];
   /** @type {Snapshot | Resumed | null} */
   #lastReply = null;
+  /**
+   * While the review queue is being read: the `comment_held` and `comment_reviewed` frames
+   * that came meanwhile, applied on top of what was read. @type {ServerMessage[] | null}
+   */
+  #heldWhileLoading = null;
 
   /** @param {RoomConnectionOptions} options */
   constructor(options) {
@@ -170,6 +182,7 @@ export class RoomConnection extends Emitter {
       this.#epoch = epoch;
     }
     this.onGap = onGap;
+    this.api = options.api ?? null;
     /** The room as the frames so far describe it. */
     this.room = options.state ?? new RoomState();
     /** `snapshot` or `resumed`: how the last join was answered. @type {'snapshot' | 'resumed' | null} */
@@ -332,6 +345,23 @@ export class RoomConnection extends Emitter {
    */
   slowMode(secs) {
     return this.send({ type: 'slow_mode', secs });
+  }
+
+  /**
+   * Posts held comment `id` to the room (4.23): its `comment` event follows, and
+   * `comment_reviewed` to the host and moderators.
+   * @param {number} id
+   */
+  approveComment(id) {
+    return this.send({ type: 'approve_comment', id });
+  }
+
+  /**
+   * Drops held comment `id` (4.24); its author is not told.
+   * @param {number} id
+   */
+  rejectComment(id) {
+    return this.send({ type: 'reject_comment', id });
   }
 
   // ---------- host actions ----------
@@ -574,6 +604,14 @@ export class RoomConnection extends Emitter {
         return this.emit('order_confirmed', message.order);
       case 'going_live':
         return this.emit('going_live', message.room);
+      case 'held_for_review':
+        return this.emit('held_for_review', message.text);
+      case 'comment_held':
+      case 'comment_reviewed':
+        // Notices reach every connection of the account: keep this room's.
+        if (message.room_id !== this.roomId) return undefined;
+        if (this.#heldWhileLoading) this.#heldWhileLoading.push(message);
+        return this.#onHeld(message);
       default:
         return undefined; // a frame newer than this library
     }
@@ -616,6 +654,40 @@ export class RoomConnection extends Emitter {
     this.#lastReply = reply;
     this.#settleJoin(reply);
     this.#purchase?.connected();
+    if (this.api && this.room.canModerate) this.#loadHeld();
+  }
+
+  /** @param {import('./types.js').CommentHeldMessage | import('./types.js').CommentReviewedMessage} message */
+  #onHeld(message) {
+    this.room.applyMessage(message);
+    if (message.type === 'comment_held') {
+      const { type: _type, ...held } = message;
+      this.emit('comment_held', held);
+    } else {
+      this.emit('comment_reviewed', { id: message.id, approved: message.approved });
+    }
+  }
+
+  /**
+   * Reads the review queue (frames missed while disconnected are not replayed), then
+   * applies the frames that came while it was being read.
+   */
+  async #loadHeld() {
+    const api = this.api;
+    if (!api || this.#heldWhileLoading) return;
+    this.#heldWhileLoading = [];
+    try {
+      const list = await api.heldComments(this.roomId);
+      this.room.setHeld(list);
+      for (const message of this.#heldWhileLoading) {
+        if (message.type === 'comment_held' || message.type === 'comment_reviewed') this.room.applyMessage(message);
+      }
+      this.emit('held', [...this.room.held.values()]);
+    } catch (error) {
+      this.emit('error', error instanceof LivecartError ? error : new LivecartError('internal', String(error)));
+    } finally {
+      this.#heldWhileLoading = null;
+    }
   }
 
   /**

@@ -10,6 +10,7 @@
 /** @typedef {import('./types.js').GiveawayCard} GiveawayCard */
 /** @typedef {import('./types.js').GiveawayDrawnEvent} GiveawayDrawnEvent */
 /** @typedef {import('./types.js').SequencedComment} SequencedComment */
+/** @typedef {import('./types.js').HeldComment} HeldComment */
 /** @typedef {import('./types.js').CartView} CartView */
 /** @typedef {import('./types.js').Participant} Participant */
 /** @typedef {import('./types.js').Reaction} Reaction */
@@ -82,6 +83,13 @@ export class RoomState {
   timeouts = new Map();
   /** Authors banned since this client joined, by `author_key` (a client may hide their comments). @type {Set<string>} */
   banned = new Set();
+  /**
+   * The comments held for review in this room, by id, oldest first: for the host and
+   * moderators (docs/protocol.md 5.17). Loaded over REST on joining (`setHeld`), then kept
+   * by `comment_held` and `comment_reviewed`; emptied when the room ends.
+   * @type {Map<number, HeldComment>}
+   */
+  held = new Map();
   /** The caller's cart; null for guests. @type {CartView | null} */
   cart = null;
   /** Who this connection joined as; `you.is_moderator` (with `is_host`) may moderate. @type {Participant | null} */
@@ -95,7 +103,15 @@ export class RoomState {
     this.maxSales = maxSales;
   }
 
-  /** True when this connection may delete comments, time out, ban and set slow mode. */
+  /**
+   * Replaces the review queue with `list` (GET /api/rooms/{id}/held-comments).
+   * @param {HeldComment[]} list
+   */
+  setHeld(list) {
+    this.held = new Map(list.map((c) => [c.id, { ...c }]));
+  }
+
+  /** True when this connection may delete comments, time out, ban, set slow mode and review held comments. */
   get canModerate() {
     return Boolean(this.you && (this.you.is_host || this.you.is_moderator));
   }
@@ -220,6 +236,7 @@ export class RoomState {
         break;
       case 'room_ended':
         if (this.card) this.card.status = 'ended';
+        this.held.clear();
         this.pinned = null;
         this.drop = null;
         this.streaming = false;
@@ -262,6 +279,14 @@ export class RoomState {
         break;
       case 'giveaway_entered':
         this.entered = { id: message.giveaway_id, entries: message.entries };
+        break;
+      case 'comment_held': {
+        const { type: _type, ...held } = message;
+        this.held.set(held.id, held);
+        break;
+      }
+      case 'comment_reviewed':
+        this.held.delete(message.id);
         break;
       case 'product':
         if (this.lineup.has(message.product.id)) this.lineup.set(message.product.id, { ...message.product });

@@ -180,6 +180,19 @@
 /** @typedef {CommentView & {seq: number}} SequencedComment */
 
 /**
+ * A comment held for review (docs/protocol.md 5.17): `id` is what `approve_comment` and
+ * `reject_comment` take; `word` the blocked word that held it.
+ * @typedef {object} HeldComment
+ * @property {number} room_id
+ * @property {number} id
+ * @property {string} author
+ * @property {string} author_key
+ * @property {string} text
+ * @property {string} word
+ * @property {number} at When it was held.
+ */
+
+/**
  * A paid order line of the show, as the snapshot's `recent_sales` lists them (newest
  * first): what a late joiner is told sold before they came.
  * @typedef {object} RecentSale
@@ -417,6 +430,19 @@
  *   code: ErrorCode | null, message: string | null}} CommentPurchaseMessage
  */
 /** @typedef {{type: 'order_confirmed', order: Order}} OrderConfirmedMessage */
+/**
+ * To the sender: their comment is held for review (docs/protocol.md 5.17); the room sees
+ * it only if the host or a moderator approves it.
+ * @typedef {{type: 'held_for_review', text: string}} HeldForReviewMessage
+ */
+/**
+ * To the host and the room's moderators, on every connection of theirs (check `room_id`).
+ * @typedef {{type: 'comment_held'} & HeldComment} CommentHeldMessage
+ */
+/**
+ * To the host and the room's moderators: held comment `id` was approved or rejected.
+ * @typedef {{type: 'comment_reviewed', room_id: number, id: number, approved: boolean}} CommentReviewedMessage
+ */
 /** @typedef {{type: 'following_sales', brand_id: number}} FollowingSalesMessage */
 /** @typedef {{type: 'brand_sale'} & BrandSale} BrandSaleMessage */
 /**
@@ -444,7 +470,8 @@
  * @typedef {Snapshot | Resumed | EventMessage | ViewersMessage | ReactionsMessage | ProductMessage
  *   | CartMessage | GiveawayEnteredMessage | OrderConfirmedMessage | FollowingSalesMessage | BrandSaleMessage
  *   | ListeningMessage | GoingLiveMessage | BidPlacedMessage | OfferMessage | WaitlistMessage
- *   | CommentPurchaseMessage | ErrorMessage} ServerMessage
+ *   | CommentPurchaseMessage | HeldForReviewMessage | CommentHeldMessage | CommentReviewedMessage
+ *   | ErrorMessage} ServerMessage
  */
 /** @typedef {ServerMessage['type']} ServerMessageType */
 
@@ -495,6 +522,8 @@
 /** @typedef {{type: 'timeout', seq: number, secs: number}} TimeoutMessage Host or moderator (4.17): `secs` 10 to 86,400. */
 /** @typedef {{type: 'ban', seq: number, scope?: BanScope | null}} BanMessage Host or moderator (4.18). */
 /** @typedef {{type: 'slow_mode', secs: number}} SlowModeMessage Host or moderator (4.19): `secs` 0 to 3,600. */
+/** @typedef {{type: 'approve_comment', id: number}} ApproveCommentMessage Host or moderator (4.23). */
+/** @typedef {{type: 'reject_comment', id: number}} RejectCommentMessage Host or moderator (4.24). */
 /** @typedef {{type: 'view_product', product_id: number}} ViewProductMessage */
 /** @typedef {{type: 'cart_add', product_id: number, quantity: number}} CartAddMessage */
 /** @typedef {{type: 'cart_set', product_id: number, quantity: number}} CartSetMessage */
@@ -511,7 +540,7 @@
  *   | UnpinMessage | StartDropMessage | StartGiveawayMessage | EnterGiveawayMessage | EndRoomMessage | ViewProductMessage | CartAddMessage
  *   | CartSetMessage | CartRemoveMessage | CheckoutMessage | DeleteCommentMessage | TimeoutMessage | BanMessage
  *   | SlowModeMessage | StartAuctionMessage | BidMessage | PayOfferMessage | JoinWaitlistMessage
- *   | LeaveWaitlistMessage} ClientMessage
+ *   | LeaveWaitlistMessage | ApproveCommentMessage | RejectCommentMessage} ClientMessage
  */
 /** @typedef {ClientMessage['type']} ClientMessageType */
 

