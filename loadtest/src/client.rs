@@ -145,6 +145,7 @@ impl RoomConn {
             guest_name,
             since: None,
             epoch: None,
+            audience_key: None,
         })
         .await?;
         loop {

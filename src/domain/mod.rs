@@ -10,6 +10,7 @@ mod moderation;
 mod money;
 mod promo;
 mod rate;
+mod rehearsal;
 mod schema;
 mod text;
 mod time;
@@ -23,6 +24,7 @@ pub use moderation::{BlockedWords, SlowModeSecs, TimeoutSecs};
 pub use money::{Currency, Money, Price};
 pub use promo::{MaxUses, PercentOff, PromoCode, ShareBps};
 pub use rate::{RateLimit, TokenBucket};
+pub use rehearsal::AudienceKey;
 pub use text::{
     AddressLine1, AddressLine2, CampaignName, CardNumber, City, CommentText, DisplayName, Email, IdempotencyKey,
     ImageUrl, Password, PostalCode, Prize, ProductDescription, ProductTitle, RecipientName, Region, RoomTitle,

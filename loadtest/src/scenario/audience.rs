@@ -257,6 +257,7 @@ async fn viewer(
                 guest_name: token.is_none().then(|| "Back".try_into()).transpose()?,
                 since: Some(seq),
                 epoch: Some(epoch.clone()),
+                audience_key: None,
             })
             .await?;
         }
