@@ -378,6 +378,14 @@ async fn a_rehearsal_drop_sells_its_own_units_and_never_the_products_stock() {
     .await;
     let mut outcomes = Vec::new();
     for (n, quantity) in [3, 1, 1, 1].into_iter().enumerate() {
+        if n == 3 {
+            // Sold out, the drop ends (whichever node ends it): then the catalogue price.
+            host.recv_until(|m| match m {
+                ServerMsg::Event { event: livecart::wire::ws::RoomEvent::DropEnded { .. }, .. } => Some(()),
+                _ => None,
+            })
+            .await;
+        }
         let (mut ws, _) = rehearsal_shopper(&app, &rehearsal, product, quantity).await;
         ws.send(&checkout(&format!("drop-{n}"), TestCards::SUCCEEDS)).await;
         outcomes.push(ws.checkout_outcome().await.map(|o| (o.rehearsal, o.lines[0].unit_price)));
@@ -388,7 +396,7 @@ async fn a_rehearsal_drop_sells_its_own_units_and_never_the_products_stock() {
             Err("sold_out".to_owned()), // more than the drop's two units
             Ok((true, 500)),
             Ok((true, 500)),
-            Ok((true, 1_000)), // the drop sold out: the catalogue price again
+            Ok((true, 1_000)), // the drop is over: the catalogue price again
         ]
     );
     assert_eq!(app.stock(product).await, 5, "the product's stock never moved");
@@ -504,4 +512,30 @@ async fn a_rehearsal_pays_with_test_cards_on_a_stripe_server() {
     assert!(order.rehearsal);
     let charge = app.state.store.charge_of(order.id).await.unwrap().expect("a charge in the ledger");
     assert_eq!(charge.provider, "test_cards");
+}
+
+/// Scaled out, Redis's inventory is rebuilt from the placed orders when it is lost: a
+/// rehearsal's order waiting for its payment holds no product stock there either.
+#[tokio::test]
+async fn a_rebuilt_inventory_holds_no_stock_for_a_rehearsals_order() {
+    let app = TestApp::spawn().await;
+    let scene = app.scheduled_room(&[5], "EUR").await;
+    let product = scene.products[0];
+    let rehearsal = rehearse(&app, scene.room, &scene.creator).await;
+    let (mut rehearsing, _) = rehearsal_shopper(&app, &rehearsal, product, 2).await;
+    // Unanswered on its first attempt: the order stays placed, its hold kept.
+    rehearsing.send(&checkout("waiting", TestCards::FAILS_ONCE)).await;
+    assert_eq!(rehearsing.checkout_outcome().await.map(|o| o.id), Err("payment_unavailable".to_owned()));
+    let _: RoomView = app.post(&path(routes::ROOM_GO_LIVE, &[scene.room.get()]), Some(&scene.creator.token), &()).await;
+    let (mut real, _) = app.shopper(scene.room, product, 1).await;
+    app.lose_redis().await;
+    // The show's checkout finds the inventory lost and rebuilds it from the placed orders:
+    // its unit is the only one taken from the product.
+    real.send(&checkout("real", TestCards::SUCCEEDS)).await;
+    assert!(!real.checkout_outcome().await.expect("paid").rehearsal);
+    assert_eq!(app.stock(product).await, 4, "nothing of the product is held for the rehearsal");
+    // The retry finishes the same rehearsal order, still without taking stock.
+    rehearsing.send(&checkout("waiting", TestCards::FAILS_ONCE)).await;
+    assert!(rehearsing.checkout_outcome().await.expect("the retry pays").rehearsal);
+    assert_eq!(app.stock(product).await, 4);
 }
