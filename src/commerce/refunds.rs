@@ -1,7 +1,8 @@
 //! Refunds of paid orders, by a brand (its own lines) or an admin (any line), in full or
-//! per line; never of a rehearsal's order, which sold nothing real. A refund is recorded before the provider is asked; when the provider has
-//! refunded, the units go back into stock and the creator's commission on them is
-//! reversed, in the same transaction. The same request key refunds once.
+//! per line; never of a rehearsal's order, which sold nothing real. A refund is recorded
+//! before the provider is asked; when the provider has refunded, the units go back into
+//! stock and the creator's commission on them is reversed, in the same transaction. The
+//! same request key refunds once.
 
 use super::commission::reversal;
 use super::settlement::parties;

@@ -72,7 +72,7 @@ pub async fn first_frame(mut socket: WebSocket, state: &AppState, caps: Caps<'_>
         let request = decoded.as_ref().ok().map(ClientMsg::kind).or_else(|| protocol::named_type(&text));
         let joined = match decoded {
             Ok(ClientMsg::Join { room_id, token, guest_name, since, epoch, audience_key }) => {
-                let who = Who { token, guest_name, audience_key };
+                let who = JoinAs { token, guest_name, audience_key };
                 join_room(state, &caps, room_id, who, since.zip(epoch)).await
             }
             Ok(ClientMsg::FollowSales { token }) => follow_sales(state, &caps, &token).await,
@@ -94,7 +94,7 @@ pub async fn first_frame(mut socket: WebSocket, state: &AppState, caps: Caps<'_>
 
 /// Who a `join` says the viewer is: an account's token, or a guest's name; and a
 /// rehearsal's audience key, if they hold one.
-struct Who {
+struct JoinAs {
     token: Option<String>,
     guest_name: Option<DisplayName>,
     audience_key: Option<String>,
@@ -104,11 +104,11 @@ async fn join_room(
     state: &AppState,
     caps: &Caps<'_>,
     room_id: RoomId,
-    who: Who,
+    who: JoinAs,
     resume: Option<(u64, String)>,
 ) -> ApiResult<(Joined, Option<ServerMsg>, Pass)> {
     let config = &state.config;
-    let Who { token, guest_name, audience_key } = who;
+    let JoinAs { token, guest_name, audience_key } = who;
     // The place under the cap is taken before the seat, so a refused join never counts.
     let (joiner, ends, notices, pass) = match (token, guest_name) {
         (Some(token), _) => {
