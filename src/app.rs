@@ -115,7 +115,9 @@ impl AppState {
             true => Recorder::start(store.clone(), clock.clone()),
             false => Recorder::disabled(clock.clone()),
         };
-        let shop = CommerceBackends { inventory, carts, payments };
+        // Rehearsals pay with test cards whatever the server runs (docs/protocol.md, 9.10).
+        let rehearsal_payments = Arc::new(TestCards::new(store.clone(), clock.clone()));
+        let shop = CommerceBackends { inventory, carts, payments, rehearsal_payments };
         let commerce = Commerce::new(store.clone(), &bus, shop, analytics.clone(), clock.clone(), money);
         let settings = RoomSettings {
             history: config.history,

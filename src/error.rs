@@ -67,12 +67,14 @@ pub enum Code {
     PromoCodeNotApplicable,
     Unavailable,
     Internal,
+    RehearsalPrivate,
+    TestCardRequired,
 }
 
 impl Code {
     /// Every code, in the order of docs/protocol.md, section 7 (the AsyncAPI document lists
     /// them from here; a test compares this list with that section).
-    pub const ALL: [Code; 46] = [
+    pub const ALL: [Code; 48] = [
         Code::MalformedJson,
         Code::FrameTooLarge,
         Code::UnknownMessage,
@@ -119,6 +121,8 @@ impl Code {
         Code::UnsupportedMediaType,
         Code::Unavailable,
         Code::Internal,
+        Code::RehearsalPrivate,
+        Code::TestCardRequired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -169,6 +173,8 @@ impl Code {
             Code::PromoCodeNotApplicable => "promo_code_not_applicable",
             Code::Unavailable => "unavailable",
             Code::Internal => "internal",
+            Code::RehearsalPrivate => "rehearsal_private",
+            Code::TestCardRequired => "test_card_required",
         }
     }
 
@@ -181,7 +187,7 @@ impl Code {
             | Code::CartEmpty
             | Code::MixedCurrency => StatusCode::BAD_REQUEST,
             Code::Unauthenticated | Code::BadCredentials => StatusCode::UNAUTHORIZED,
-            Code::Forbidden | Code::NotEligible | Code::Banned => StatusCode::FORBIDDEN,
+            Code::Forbidden | Code::NotEligible | Code::Banned | Code::RehearsalPrivate => StatusCode::FORBIDDEN,
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::Conflict
             | Code::NotJoined
@@ -206,7 +212,8 @@ impl Code {
             | Code::PromoCodeExpired
             | Code::PromoCodeUsedUp
             | Code::PromoCodeNotApplicable
-            | Code::BlockedWord => StatusCode::UNPROCESSABLE_ENTITY,
+            | Code::BlockedWord
+            | Code::TestCardRequired => StatusCode::UNPROCESSABLE_ENTITY,
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Code::StreamElsewhere => StatusCode::TEMPORARY_REDIRECT,
             Code::RateLimited | Code::TimedOut | Code::SlowMode | Code::TooManyConnections => {
@@ -374,12 +381,15 @@ impl From<CommerceError> for ApiError {
             CommerceError::IdempotencyMismatch => Code::IdempotencyMismatch,
             CommerceError::CheckoutInProgress => Code::CheckoutInProgress,
             CommerceError::NoSavedPaymentMethod => Code::NoSavedPaymentMethod,
+            CommerceError::TestCardRequired => Code::TestCardRequired,
             CommerceError::WebhookRefused(_) => Code::InvalidInput,
             CommerceError::Promo(ref refused) => match refused {
                 PromoRefusal::Unknown(_) | PromoRefusal::Revoked(_) => Code::PromoCodeInvalid,
                 PromoRefusal::Expired(_) => Code::PromoCodeExpired,
                 PromoRefusal::UsedUp(_) => Code::PromoCodeUsedUp,
-                PromoRefusal::OtherRoom(_) | PromoRefusal::NoEligibleLine(_) => Code::PromoCodeNotApplicable,
+                PromoRefusal::OtherRoom(_) | PromoRefusal::NoEligibleLine(_) | PromoRefusal::Rehearsal(_) => {
+                    Code::PromoCodeNotApplicable
+                }
             },
         };
         ApiError::said(code, &e)
@@ -416,6 +426,7 @@ impl From<RoomError> for ApiError {
             RoomError::TimedOut(_) => Code::TimedOut,
             RoomError::SlowMode(_) => Code::SlowMode,
             RoomError::BlockedWord(_) => Code::BlockedWord,
+            RoomError::RehearsalPrivate => Code::RehearsalPrivate,
             RoomError::SignInFirst => Code::Unauthenticated,
             RoomError::StreamElsewhere(_) => Code::StreamElsewhere,
             RoomError::Refused(_)

@@ -75,10 +75,10 @@ mod tests {
         pages * 4096
     }
 
-    #[test]
-    fn memory_freed_between_live_blocks_goes_back_to_the_system() {
-        // 128 MiB in blocks under the mmap threshold, each followed by a small one that
-        // stays, so glibc cannot give the freed space back from the top of the heap.
+    /// Bytes given back by a release after freeing 128 MiB in blocks under the mmap
+    /// threshold, each followed by a small one that stays, so glibc cannot give the freed
+    /// space back from the top of the heap.
+    fn released_after_freeing_128_mib() -> usize {
         let (mut freed, mut kept) = (Vec::new(), Vec::new());
         for _ in 0..2_048 {
             freed.push(vec![1u8; 64 << 10]);
@@ -88,8 +88,16 @@ mod tests {
         let before = resident();
         release_free_memory();
         let released = before.saturating_sub(resident());
-        assert!(released > 64 << 20, "only {released} bytes went back of 128 MiB freed");
         drop(kept);
+        released
+    }
+
+    #[test]
+    fn memory_freed_between_live_blocks_goes_back_to_the_system() {
+        // The resident size is the whole process's: tests running beside this one can
+        // allocate between the two readings, so one of three tries must show it.
+        let tries: Vec<usize> = (0..3).map(|_| released_after_freeing_128_mib()).collect();
+        assert!(tries.iter().any(|r| *r > 64 << 20), "went back of 128 MiB freed, in three tries: {tries:?} bytes");
     }
 
     #[test]

@@ -38,7 +38,7 @@ impl ChatConn {
         match target {
             ChatTarget::Livecart { api, room } => {
                 let mut conn = RoomConn::connect(api).await?;
-                conn.join(*room, None, name).await?;
+                conn.join(*room, None, name, None).await?;
                 Ok(ChatConn::Livecart(conn))
             }
             ChatTarget::SocketIo { base } => {

@@ -136,8 +136,15 @@ impl RoomConn {
         }
     }
 
-    /// Joins as `token`'s account, or as a guest, and returns the snapshot.
-    pub async fn join(&mut self, room: RoomId, token: Option<&str>, guest: &str) -> Result<Snapshot, Error> {
+    /// Joins as `token`'s account, or as a guest, with a rehearsal's audience key if
+    /// given, and returns the snapshot.
+    pub async fn join(
+        &mut self,
+        room: RoomId,
+        token: Option<&str>,
+        guest: &str,
+        audience_key: Option<&str>,
+    ) -> Result<Snapshot, Error> {
         let guest_name = token.is_none().then(|| guest.try_into()).transpose()?;
         self.send(&ClientMsg::Join {
             room_id: room,
@@ -145,6 +152,7 @@ impl RoomConn {
             guest_name,
             since: None,
             epoch: None,
+            audience_key: audience_key.map(str::to_owned),
         })
         .await?;
         loop {

@@ -3,6 +3,8 @@
 //! run is bounded in connections and time.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use livecart::domain::RoomId;
+use livecart::wire::api::SessionResponse;
 use livecart_loadtest::chat::ChatTarget;
 use livecart_loadtest::client::Api;
 use livecart_loadtest::measure::print_latency;
@@ -87,7 +89,8 @@ enum Codec {
 
 #[derive(Subcommand)]
 enum Scenario {
-    /// N viewers over R rooms (skewed popularity), a join ramp, behaviour mixes, churn.
+    /// N viewers over R rooms (skewed popularity), a join ramp, behaviour mixes, churn; or,
+    /// with --rehearsal, all of them in one private rehearsal of a scheduled show.
     Audience {
         #[arg(long, default_value_t = 500)]
         viewers: usize,
@@ -110,6 +113,14 @@ enum Scenario {
         /// Share of viewers that leave once and come back with `since`.
         #[arg(long, default_value_t = 0.1)]
         churn: f64,
+        /// Fill this rehearsal (its room id, as opening it answered) instead of the host's
+        /// live rooms; --rooms and the host's credentials are not used. Shoppers buy with
+        /// the approved test card.
+        #[arg(long, requires = "audience_key")]
+        rehearsal: Option<i64>,
+        /// The rehearsal's audience key, which lets every simulated viewer in.
+        #[arg(long, env = "LIVECART_AUDIENCE_KEY", hide_env_values = true)]
+        audience_key: Option<String>,
     },
     /// One room, many viewers, a set comment rate: how fast comments reach everyone.
     ChatStorm {
@@ -331,12 +342,28 @@ async fn run(cli: Cli) -> Result<(), Error> {
     outcome
 }
 
+/// The host whose rooms a scenario loads, signed in.
+async fn host(cli: &Cli, api: &Api) -> Result<SessionResponse, Error> {
+    api.login(&cli.target.host_email, &cli.target.host_password).await
+}
+
 async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), Error> {
     let api = Api::new(url);
-    let host = api.login(&cli.target.host_email, &cli.target.host_password).await?;
     let run_id = format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
     match &cli.scenario {
-        Scenario::Audience { viewers, rooms, ramp, seconds, chatters, reactors, shoppers, buy, churn } => {
+        Scenario::Audience {
+            viewers,
+            rooms,
+            ramp,
+            seconds,
+            chatters,
+            reactors,
+            shoppers,
+            buy,
+            churn,
+            rehearsal,
+            audience_key,
+        } => {
             check_bounds(*viewers, *seconds + ramp.ceil() as u64)?;
             let cfg = audience::Audience {
                 viewers: *viewers,
@@ -351,11 +378,22 @@ async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), E
                 server_pid,
                 quiet: cli.quiet,
             };
-            let r = audience::run(&api, &host, &run_id, &cfg).await?;
+            let r = match (rehearsal, audience_key) {
+                (Some(room), Some(key)) => {
+                    let room = RoomId::try_from(*room)?;
+                    audience::rehearse(&api, &audience::Rehearsal { room, audience_key: key.clone() }, &run_id, &cfg)
+                        .await?
+                }
+                (Some(_), None) => return Err("--rehearsal needs --audience-key (or LIVECART_AUDIENCE_KEY)".into()),
+                (None, _) => audience::run(&api, &host(cli, &api).await?, &run_id, &cfg).await?,
+            };
             println!(
                 "audience: {} of {} joined over {} rooms {:?}, {} connection failures",
                 r.joined, r.viewers, r.rooms, r.viewers_per_room, r.connection_failures
             );
+            if rehearsal.is_some() {
+                println!("rehearsal orders (test cards, counted nowhere): {}", r.rehearsal_orders);
+            }
             println!(
                 "comments {} sent / {} received, reactions {}, resumes {} (reset snapshots {}), gaps {}",
                 r.comments_sent, r.comments_received, r.reactions_sent, r.resumed, r.reset_snapshots, r.gaps
@@ -377,6 +415,7 @@ async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), E
         }
         Scenario::ChatStorm { storm } => {
             check_bounds(storm.viewers, storm.seconds)?;
+            let host = host(cli, &api).await?;
             let target = ChatTarget::Livecart { api: api.clone(), room: api.hosted_live_room(&host).await?.id };
             let cfg = storm.config(server_pid, cli.quiet);
             let r = chat_storm::run(&target, &cfg).await?;
@@ -402,6 +441,7 @@ async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), E
         }
         Scenario::Raid { viewers, within } => {
             check_bounds(*viewers, within.ceil() as u64)?;
+            let host = host(cli, &api).await?;
             let target = ChatTarget::Livecart { api: api.clone(), room: api.hosted_live_room(&host).await?.id };
             let r = raid::run(
                 &target,
@@ -417,6 +457,7 @@ async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), E
         }
         Scenario::Drop { buyers, units, price } => {
             check_bounds(*buyers, 0)?;
+            let host = host(cli, &api).await?;
             let cfg = drop::Drop { buyers: *buyers, units: *units, price: *price, quiet: cli.quiet };
             let r = drop::run(&api, &host, &run_id, &cfg).await?;
             println!(
@@ -436,6 +477,7 @@ async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), E
         }
         Scenario::Compare { peer, storm: load, raid_viewers } => {
             check_bounds(load.viewers.max(*raid_viewers), load.seconds)?;
+            let host = host(cli, &api).await?;
             let livecart = ChatTarget::Livecart { api: api.clone(), room: api.hosted_live_room(&host).await?.id };
             let storm = |pid| load.config(pid, cli.quiet);
             let raid_cfg =

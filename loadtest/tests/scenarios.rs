@@ -151,3 +151,51 @@ async fn audience_spreads_viewers_over_rooms_and_churned_viewers_resume_without_
     let orders = s.state.store.orders_of_creator(host.account.id).await.unwrap();
     assert_eq!(orders.iter().filter(|o| o.view.status == livecart::wire::ws::OrderStatus::Paid).count() as u64, paid);
 }
+
+#[tokio::test]
+async fn audience_fills_a_rehearsal_with_viewers_who_chat_and_buy_flagged_orders() {
+    use livecart::wire::api::{NewRoomRequest, RehearsalView, RoomView};
+    use livecart::wire::routes::{self, path};
+    let s = server().await;
+    let host = s.api.login("maya@demo.livecart", "demo-creator-pass").await.unwrap();
+    // A scheduled show (the live room's lineup), and its rehearsal.
+    let lineup: Vec<_> = s.api.hosted_live_room(&host).await.unwrap().lineup.iter().map(|p| p.id).collect();
+    let show = NewRoomRequest {
+        title: "Friday drops".try_into().unwrap(),
+        starts_at: livecart::domain::UnixMs(0),
+        product_ids: lineup.clone(),
+    };
+    let show: RoomView = s.api.post(routes::ROOMS, &host.token, &show).await.unwrap();
+    let opened: RehearsalView =
+        s.api.post(&path(routes::ROOM_REHEARSAL, &[show.id.get()]), &host.token, &()).await.unwrap();
+    let stock_before = s.state.store.product(lineup[0]).await.unwrap().unwrap().stock;
+
+    let cfg = audience::Audience {
+        viewers: 20,
+        rooms: 3,
+        ramp_secs: 0.5,
+        seconds: 3,
+        chatters: 0.2,
+        reactors: 0.2,
+        shoppers: 0.6,
+        buy_probability: 1.0,
+        churn: 0.2,
+        server_pid: None,
+        quiet: true,
+    };
+    let rehearsal = audience::Rehearsal { room: opened.room.id, audience_key: opened.audience_key };
+    let r = audience::rehearse(&s.api, &rehearsal, "reh", &cfg).await.unwrap();
+    assert_eq!((r.rooms, r.joined, r.connection_failures), (1, 20, 0), "{r:?}");
+    assert_eq!(r.gaps, 0, "{r:?}");
+    assert!(r.comments_sent > 0 && r.comments_received > 0, "{r:?}");
+    let paid = r.checkouts.get("paid").copied().unwrap_or(0);
+    assert!(paid > 0, "{r:?}");
+    assert_eq!(r.rehearsal_orders, paid, "every order is flagged: {r:?}");
+    // The server agrees: the rehearsal sold one unit per order, none of them counts as
+    // the creator's, and the product's real stock never moved.
+    let (units, _) = s.state.store.show_sales(opened.room.id, 10).await.unwrap();
+    assert_eq!(units as u64, paid);
+    let counted = s.state.store.orders_of_creator(host.account.id).await.unwrap();
+    assert!(counted.iter().all(|o| o.view.room_id != opened.room.id), "{counted:?}");
+    assert_eq!(s.state.store.product(lineup[0]).await.unwrap().unwrap().stock, stock_before);
+}

@@ -101,7 +101,8 @@ impl Campaigns {
         }
         for id in &rooms {
             match self.store.room(*id).await? {
-                Some(r) if creators.contains(&r.creator_id) => {}
+                // A rehearsal sells nothing: it is in no campaign.
+                Some(r) if creators.contains(&r.creator_id) && r.rehearsal_of.is_none() => {}
                 _ => {
                     let why = format!("room {id} is not hosted by a creator of the campaign's agreements");
                     return Err(Invalid::new("room_ids", why).into());

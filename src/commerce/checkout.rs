@@ -28,11 +28,17 @@
 //! refused before anything is held). The order keeps the shipping address it was placed
 //! with. `save` keeps the card and the address on the account once this call has paid
 //! the order; saving comes after the money and never undoes an order.
+//!
+//! In a rehearsal (docs/protocol.md, 9.10) only a published test card pays, charged by
+//! the test-card provider whatever the server runs, and nothing real is touched: the
+//! order is flagged `rehearsal`, holds and takes no product stock (a rehearsal drop's own
+//! units it does), takes no promo code use, accrues no commission and reaches no brand's
+//! sales feed. Refusals of the rules come before anything is held, so the key stays unused.
 
 use super::cart::Cart;
 use super::commission::{commission, shares};
 use super::holds::Left;
-use super::payments::{Instrument, SavedMethod};
+use super::payments::{Instrument, SavedMethod, TestCards};
 use super::pricing::unit_price;
 use super::promo::{AppliedPromo, PromoRefusal};
 use super::settlement::{Placed, cancelled_error};
@@ -176,6 +182,22 @@ pub(super) fn instrument<'a>(payment: &'a Payment, saved: Option<&'a SavedMethod
     }
 }
 
+/// What a rehearsal's checkout may ask for: a published test card, and nothing that
+/// would outlive the rehearsal (a saved card, a promo code's use).
+pub(super) fn rehearsal_rules(req: &CheckoutRequest) -> Result<()> {
+    match &req.payment {
+        Payment::Card(card) if TestCards::is_test_card(card.digits()) => {}
+        Payment::Card(_) | Payment::Saved => return Err(CommerceError::TestCardRequired),
+    }
+    if req.save {
+        return Err(Invalid::new("save", "a rehearsal keeps nothing in the wallet").into());
+    }
+    match &req.promo_code {
+        Some(code) => Err(PromoRefusal::Rehearsal(code.as_str().to_owned()).into()),
+        None => Ok(()),
+    }
+}
+
 pub(super) fn new_hold_id() -> String {
     let mut raw = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut raw);
@@ -234,6 +256,9 @@ impl Commerce {
         if cart.lines.is_empty() {
             return Err(CommerceError::CartEmpty);
         }
+        if shop.rehearsal {
+            rehearsal_rules(req)?;
+        }
         let who = Who::account(buyer.id);
         self.analytics.record(Event::CheckoutStarted { room: shop.room, who: who.clone() });
         // Refused before anything is held, so the key stays unused.
@@ -282,7 +307,9 @@ impl Commerce {
             self.price_lines(shop, cart, req.promo_code.as_ref(), now).await?;
         let mut hold_lines = Vec::with_capacity(lines.len() * 2);
         for l in &lines {
-            hold_lines.push((StockKey::Product(l.product_id), l.quantity));
+            if !shop.rehearsal {
+                hold_lines.push((StockKey::Product(l.product_id), l.quantity));
+            }
             if let Some(drop) = l.drop_id {
                 hold_lines.push((StockKey::Drop(drop), l.quantity));
             }
@@ -330,6 +357,7 @@ impl Commerce {
             shares: shares(shop.host, room.co_host_id, &lines),
             lines,
             shipping,
+            rehearsal: shop.rehearsal,
         };
         match timed("livecart_db_seconds", "place_order", self.store.place_order(&order, now)).await {
             Ok(PlaceOutcome::Placed(view)) => {
@@ -390,6 +418,9 @@ impl Commerce {
                 Err(CommerceError::HoldExpired)
             }
             OrderStatus::Placed => {
+                if existing.view.rehearsal {
+                    rehearsal_rules(req)?;
+                }
                 let placed = Placed { order: existing.view, hold_id: &existing.hold_id, left: None, buyer, host_name };
                 // The retry's payment pays: its card, or the method saved now.
                 let saved = match req.payment {

@@ -268,6 +268,7 @@ mod tests {
             failure_code: None,
             created_at: crate::domain::UnixMs(0),
             shipping: None,
+            rehearsal: false,
         }
     }
 

@@ -75,6 +75,10 @@ pub enum CommerceError {
     /// removed, or saved with another payment provider).
     #[error("no saved payment method: check out with a card (and \"save\": true to keep it)")]
     NoSavedPaymentMethod,
+    /// A rehearsal's checkout named a card that is not a published test card, or the
+    /// saved method: nothing real is charged in a rehearsal.
+    #[error("this is a rehearsal: pay with a test card (4242 4242 4242 4242 is approved)")]
+    TestCardRequired,
     /// The promo code was not accepted; nothing was held or written.
     #[error(transparent)]
     Promo(#[from] promo::PromoRefusal),
@@ -105,6 +109,9 @@ pub struct Storefront<'a> {
     pub host_name: &'a str,
     pub lineup: Arc<Vec<ProductRow>>,
     pub drop: Option<DropCard>,
+    /// A private rehearsal (docs/protocol.md, 9.10): only test cards pay, and what it
+    /// sells takes no real stock and counts in no report, payout or sales feed.
+    pub rehearsal: bool,
 }
 
 impl Storefront<'_> {
@@ -122,6 +129,8 @@ pub struct Commerce {
     inventory: Arc<dyn Inventory>,
     carts: Arc<dyn Carts>,
     payments: Arc<dyn PaymentProvider>,
+    /// The test cards, which charge every rehearsal's order whatever `payments` is.
+    rehearsal_payments: Arc<dyn PaymentProvider>,
     /// Which idempotency keys have a checkout running, on any node.
     claims: Arc<dyn CheckoutClaims>,
     /// Where sales are announced: the room's ticker and the brands' feeds.
@@ -141,6 +150,8 @@ pub struct CommerceBackends {
     pub inventory: Arc<dyn Inventory>,
     pub carts: Arc<dyn Carts>,
     pub payments: Arc<dyn PaymentProvider>,
+    /// What charges rehearsals' orders: the test cards.
+    pub rehearsal_payments: Arc<dyn PaymentProvider>,
 }
 
 /// How commerce behaves on this deployment.
@@ -190,12 +201,13 @@ impl Commerce {
         clock: Clock,
         settings: CommerceSettings,
     ) -> Self {
-        let CommerceBackends { inventory, carts, payments } = backends;
+        let CommerceBackends { inventory, carts, payments, rehearsal_payments } = backends;
         Commerce {
             store,
             inventory,
             carts,
             payments,
+            rehearsal_payments,
             claims: Arc::clone(&bus.claims),
             events: Arc::clone(&bus.events),
             sales: Arc::clone(&bus.sales),

@@ -9,7 +9,7 @@
 //! ran out before the money came), so the sale is attributed to the room's host and
 //! counts in every report.
 
-use super::checkout::{CheckoutRequest, instrument, new_hold_id, order_line};
+use super::checkout::{CheckoutRequest, instrument, new_hold_id, order_line, rehearsal_rules};
 use super::settlement::Placed;
 use super::{Commerce, CommerceError, StockKey};
 use crate::domain::{AccountId, DropId, Money, OfferId, Price, ProductId, Refusal, RoomId};
@@ -75,9 +75,14 @@ impl Commerce {
             }
         }
         let p = self.store.product(product).await?.ok_or(Refusal::NotFound("product"))?;
-        let key = StockKey::Product(product);
-        self.inventory.track(key, p.stock).await?;
-        let mut lines = vec![(key, quantity)];
+        let rehearsal = self.store.room(room).await?.ok_or(Refusal::NotFound("room"))?.rehearsal_of.is_some();
+        let mut lines = Vec::with_capacity(2);
+        // A rehearsal never holds real stock (its drop's own units it does), as its checkout.
+        if !rehearsal {
+            let key = StockKey::Product(product);
+            self.inventory.track(key, p.stock).await?;
+            lines.push((key, quantity));
+        }
         lines.extend(drop.map(|d| (StockKey::Drop(d), quantity)));
         let hold_id = new_hold_id();
         let now = self.clock.now();
@@ -163,6 +168,10 @@ impl Commerce {
         if offer.status != OfferStatus::Open || offer.expires_at <= now {
             return Err(CommerceError::OfferClosed);
         }
+        let rehearsal = room.rehearsal_of.is_some();
+        if rehearsal {
+            rehearsal_rules(req)?;
+        }
         let saved = match req.payment {
             super::Payment::Saved => Some(self.saved_method(buyer).await?),
             super::Payment::Card(_) => None,
@@ -194,6 +203,7 @@ impl Commerce {
             shares: super::commission::shares(room.creator_id, room.co_host_id, &lines),
             lines,
             shipping,
+            rehearsal,
         };
         let placed = match self.store.place_order(&order, now).await? {
             PlaceOutcome::Placed(view) => *view,

@@ -43,6 +43,9 @@ pub enum PromoRefusal {
     OtherRoom(String),
     #[error("promo code {0} applies to none of the products in the cart")]
     NoEligibleLine(String),
+    /// A code's uses are real: a rehearsal takes none.
+    #[error("promo code {0} cannot be used in a rehearsal")]
+    Rehearsal(String),
 }
 
 /// What a code takes off each eligible unit.

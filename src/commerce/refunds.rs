@@ -1,7 +1,8 @@
 //! Refunds of paid orders, by a brand (its own lines) or an admin (any line), in full or
-//! per line. A refund is recorded before the provider is asked; when the provider has
-//! refunded, the units go back into stock and the creator's commission on them is
-//! reversed, in the same transaction. The same request key refunds once.
+//! per line; never of a rehearsal's order, which sold nothing real. A refund is recorded
+//! before the provider is asked; when the provider has refunded, the units go back into
+//! stock and the creator's commission on them is reversed, in the same transaction. The
+//! same request key refunds once.
 
 use super::commission::reversal;
 use super::settlement::parties;
@@ -91,8 +92,11 @@ impl Commerce {
             // Not the brand's order: it learns no more than of an order that does not exist.
             return Err(Refusal::NotFound("order").into());
         }
+        if record.view.rehearsal {
+            return Err(Refusal::Conflict("a rehearsal's order is not refunded: nothing real was sold").into());
+        }
         let charge = self.store.charge_of(order).await?;
-        let reference = charge.as_ref().and_then(|c| c.provider_ref.clone());
+        let charged = charge.as_ref().and_then(|c| Some((c, c.provider_ref.as_deref()?)));
         let existing = self.store.refund_by_request(order, req.idempotency_key.as_str()).await?;
         let refund = match existing {
             Some(existing) => existing,
@@ -119,8 +123,10 @@ impl Commerce {
             }
         };
         let parties = parties(&self.store, order).await?;
-        let status = match (&reference, refund.status) {
-            (Some(reference), PaymentStatus::Pending) => self.complete_refund(&refund, reference, &parties).await?,
+        let status = match (charged, refund.status) {
+            (Some((charge, reference)), PaymentStatus::Pending) => {
+                self.complete_refund(&refund, charge, reference, &parties).await?
+            }
             // A free order: nothing was charged, so nothing goes back through the provider.
             (None, PaymentStatus::Pending) => {
                 self.store.finish_refund(&refund, "free", &parties, reversal, self.clock.now()).await?;
@@ -158,9 +164,9 @@ impl Commerce {
         let before = crate::domain::UnixMs(self.clock.now().0 - REFUND_RETRY_AFTER_MS);
         for refund in self.store.refunds_waiting(before).await? {
             let Some(parties) = self.store.order_parties(refund.order_id).await? else { continue };
-            let charge = self.store.charge_of(refund.order_id).await?;
-            let Some(reference) = charge.and_then(|c| c.provider_ref) else { continue };
-            if self.complete_refund(&refund, &reference, &parties).await? == PaymentStatus::Refunded {
+            let Some(charge) = self.store.charge_of(refund.order_id).await? else { continue };
+            let Some(reference) = charge.provider_ref.as_deref() else { continue };
+            if self.complete_refund(&refund, &charge, reference, &parties).await? == PaymentStatus::Refunded {
                 self.refunded(&refund).await?;
             }
         }

@@ -16,7 +16,7 @@
 
 use super::commission::{accruals, reversal};
 use super::holds::Left;
-use super::payments::{Charge, ChargeState, Instrument, PaymentFailure, Refund};
+use super::payments::{Charge, ChargeState, Instrument, PaymentFailure, PaymentProvider, Refund};
 use super::{Commerce, CommerceError, StockKey};
 use crate::analytics::{Event, Who};
 use crate::domain::{Money, OrderId, Refusal, UnixMs};
@@ -49,6 +49,25 @@ pub(super) fn cancelled_error(code: Option<&str>) -> CommerceError {
     }
 }
 
+impl Commerce {
+    /// Who charges an order: the test cards for a rehearsal's, the server's provider
+    /// otherwise.
+    fn provider_for(&self, order: &OrderView) -> &dyn PaymentProvider {
+        if order.rehearsal { &*self.rehearsal_payments } else { &*self.payments }
+    }
+
+    /// Who took a charge, by the name the ledger keeps for it: a test-card charge on a
+    /// server that runs another provider was a rehearsal's, and the test cards' books
+    /// hold it.
+    fn provider_of(&self, charge: &ChargeRow) -> &dyn PaymentProvider {
+        if charge.provider != self.payments.name() && charge.provider == self.rehearsal_payments.name() {
+            &*self.rehearsal_payments
+        } else {
+            &*self.payments
+        }
+    }
+}
+
 /// The placed order a payment is for, and what its sale is announced with.
 pub(super) struct Placed<'a> {
     pub order: OrderView,
@@ -65,8 +84,8 @@ impl Commerce {
     pub(super) async fn pay(&self, placed: Placed<'_>, instrument: Instrument<'_>) -> Result<OrderView> {
         let order = &placed.order;
         let key = charge_key(order.id);
-        let new =
-            NewCharge { order: order.id, amount: order.subtotal, provider: self.payments.name(), provider_key: &key };
+        let provider = self.provider_for(order).name();
+        let new = NewCharge { order: order.id, amount: order.subtotal, provider, provider_key: &key };
         let row = self.store.open_charge(&new, self.clock.now()).await?;
         match row.status {
             PaymentStatus::Succeeded => return self.settle(placed, &row).await,
@@ -106,10 +125,11 @@ impl Commerce {
         if charge.amount.amount == 0 {
             return Ok(());
         }
+        let provider = self.provider_of(row);
         let reference = match &row.provider_ref {
             Some(reference) => reference.clone(),
             None => {
-                let reference = self.payments.prepare(charge).await?;
+                let reference = provider.prepare(charge).await?;
                 match self.store.set_charge_reference(row.id, &reference, self.clock.now()).await {
                     Ok(true) => {}
                     // Unrecorded, it must not be charged: nobody could find the money again
@@ -127,7 +147,7 @@ impl Commerce {
                 reference
             }
         };
-        self.payments.confirm(&reference, charge).await
+        provider.confirm(&reference, charge).await
     }
 
     /// Books a charged order: commits its hold, then in one transaction marks it paid,
@@ -157,7 +177,12 @@ impl Commerce {
             }
         }
         let settles_at = now.plus(self.return_window);
-        let accrued = accruals(&order, &parties(&self.store, order.id).await?, &self.store.paid_lines(order.id).await?);
+        // A rehearsal's order earns nothing: with no accrual, no earnings total or payout
+        // can count it.
+        let accrued = match order.rehearsal {
+            true => Vec::new(),
+            false => accruals(&order, &parties(&self.store, order.id).await?, &self.store.paid_lines(order.id).await?),
+        };
         let booked = self.store.settle_paid(&order, &accrued, settles_at, now);
         match timed("livecart_db_seconds", "settle_paid", booked).await? {
             SettleOutcome::Paid => {}
@@ -225,20 +250,22 @@ impl Commerce {
         let (Some(reference), PaymentStatus::Succeeded) = (charge.provider_ref.as_deref(), charge.status) else {
             return Ok(());
         };
-        let new =
-            NewRefund { order, request_key: why, provider: self.payments.name(), amount: charge.amount, lines: &[] };
+        let provider = self.provider_of(&charge).name();
+        let new = NewRefund { order, request_key: why, provider, amount: charge.amount, lines: &[] };
         let refund = match self.store.open_refund(&new, self.clock.now()).await? {
             RefundOpened::Opened(r) | RefundOpened::Existing(r) => r,
             RefundOpened::TooMany => return Ok(()),
         };
-        self.complete_refund(&refund, reference, &parties(&self.store, order).await?).await.map(drop)
+        self.complete_refund(&refund, &charge, reference, &parties(&self.store, order).await?).await.map(drop)
     }
 
-    /// Asks the provider for a refund recorded as pending, and records its answer: done
-    /// (units back in stock, commission reversed), refused, or still unknown.
+    /// Asks the provider that took `charge` (whose reference is `charge_reference`) for a
+    /// refund recorded as pending, and records its answer: done (units back in stock,
+    /// commission reversed), refused, or still unknown.
     pub(super) async fn complete_refund(
         &self,
         refund: &RefundRow,
+        charge: &ChargeRow,
         charge_reference: &str,
         parties: &Parties,
     ) -> Result<PaymentStatus> {
@@ -256,7 +283,7 @@ impl Commerce {
         }
         let asked = Refund { charge: charge_reference, key: &refund.provider_key, amount: refund.amount };
         let now = self.clock.now();
-        match self.payments.refund(&asked).await {
+        match self.provider_of(charge).refund(&asked).await {
             Ok(reference) => {
                 self.store.finish_refund(refund, &reference, parties, reversal, now).await?;
                 Ok(PaymentStatus::Refunded)
@@ -316,7 +343,8 @@ impl Commerce {
         Ok(())
     }
 
-    /// Tells the room (a `sale` per line, with what the hold left) and each brand's feed.
+    /// Tells the room (a `sale` per line, with what the hold left) and each brand's feed
+    /// (not of a rehearsal's order).
     async fn announce_sale(
         &self,
         order: &OrderView,
@@ -348,6 +376,10 @@ impl Commerce {
                 at: self.clock.now(),
             };
             self.events.publish(order.room_id, &RoomEvent::Sale(sale)).await?;
+            if order.rehearsal {
+                // Brands watch real sales: a rehearsal sells none.
+                continue;
+            }
             let brand_sale = BrandSale {
                 order_id: order.id,
                 room_id: order.room_id,
@@ -430,7 +462,7 @@ impl Commerce {
                 let state = match &charge.provider_ref {
                     // Never prepared: no money can have moved.
                     None => Ok(ChargeState::NotCharged),
-                    Some(reference) => self.payments.lookup(reference).await,
+                    Some(reference) => self.provider_of(&charge).lookup(reference).await,
                 };
                 match state {
                     Ok(ChargeState::Charged) => {
@@ -462,7 +494,7 @@ impl Commerce {
         if charge.status == PaymentStatus::Pending {
             let state = match &charge.provider_ref {
                 None => Ok(ChargeState::NotCharged),
-                Some(reference) => self.payments.lookup(reference).await,
+                Some(reference) => self.provider_of(&charge).lookup(reference).await,
             };
             let now = self.clock.now();
             match state {

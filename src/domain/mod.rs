@@ -57,6 +57,7 @@ mod moderation;
 mod money;
 mod promo;
 mod rate;
+mod rehearsal;
 mod schema;
 mod text;
 mod time;
@@ -73,6 +74,7 @@ pub use moderation::{Blocked, BlockedAction, BlockedWords, ChatFilter, SlowModeS
 pub use money::{Currency, Money, Price};
 pub use promo::{MaxUses, PercentOff, PromoCode, ShareBps};
 pub use rate::{RateLimit, TokenBucket};
+pub use rehearsal::AudienceKey;
 pub use text::{
     AddressLine1, AddressLine2, CampaignName, CardNumber, City, CommentText, DisplayName, Email, IdempotencyKey,
     ImageUrl, Password, PostalCode, Prize, ProductDescription, ProductTitle, RecipientName, Region, RoomTitle,

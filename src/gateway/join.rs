@@ -71,8 +71,9 @@ pub async fn first_frame(mut socket: WebSocket, state: &AppState, caps: Caps<'_>
         let decoded = protocol::decode(&text);
         let request = decoded.as_ref().ok().map(ClientMsg::kind).or_else(|| protocol::named_type(&text));
         let joined = match decoded {
-            Ok(ClientMsg::Join { room_id, token, guest_name, since, epoch }) => {
-                join_room(state, &caps, room_id, token, guest_name, since.zip(epoch)).await
+            Ok(ClientMsg::Join { room_id, token, guest_name, since, epoch, audience_key }) => {
+                let who = JoinAs { token, guest_name, audience_key };
+                join_room(state, &caps, room_id, who, since.zip(epoch)).await
             }
             Ok(ClientMsg::FollowSales { token }) => follow_sales(state, &caps, &token).await,
             Ok(ClientMsg::Listen { token }) => listen(state, &caps, &token).await,
@@ -91,15 +92,23 @@ pub async fn first_frame(mut socket: WebSocket, state: &AppState, caps: Caps<'_>
     }
 }
 
+/// Who a `join` says the viewer is: an account's token, or a guest's name; and a
+/// rehearsal's audience key, if they hold one.
+struct JoinAs {
+    token: Option<String>,
+    guest_name: Option<DisplayName>,
+    audience_key: Option<String>,
+}
+
 async fn join_room(
     state: &AppState,
     caps: &Caps<'_>,
     room_id: RoomId,
-    token: Option<String>,
-    guest_name: Option<DisplayName>,
+    who: JoinAs,
     resume: Option<(u64, String)>,
 ) -> ApiResult<(Joined, Option<ServerMsg>, Pass)> {
     let config = &state.config;
+    let JoinAs { token, guest_name, audience_key } = who;
     // The place under the cap is taken before the seat, so a refused join never counts.
     let (joiner, ends, notices, pass) = match (token, guest_name) {
         (Some(token), _) => {
@@ -117,7 +126,8 @@ async fn join_room(
             return Err(ApiError::bad_request("join: give a token, or a guest_name to watch as a guest"));
         }
     };
-    let Admitted { room, viewer, opening, seat, bans } = state.rooms.join(room_id, joiner, resume).await?;
+    let Admitted { room, viewer, opening, seat, bans } =
+        state.rooms.join(room_id, joiner, resume, audience_key.as_deref()).await?;
     let ends = ends.with_bans(bans);
     // The snapshot is the reply: the session sends it first.
     Ok((Joined::Room(Box::new(RoomSession { room, viewer, opening, seat, ends, notices })), None, pass))

@@ -169,6 +169,7 @@ mod tests {
                     ("guest_name", Name, Optional),
                     ("since", Count, Optional),
                     ("epoch", Str, Optional),
+                    ("audience_key", Str, Optional),
                 ],
             ),
             ("follow_sales", &[("token", Str, Required)]),
@@ -259,8 +260,8 @@ mod tests {
         /// [`SPECS`]).
         fn shape(m: &ClientMsg) -> (&'static str, Vec<&'static str>) {
             match m {
-                ClientMsg::Join { room_id: _, token: _, guest_name: _, since: _, epoch: _ } => {
-                    ("join", vec!["room_id", "token", "guest_name", "since", "epoch"])
+                ClientMsg::Join { room_id: _, token: _, guest_name: _, since: _, epoch: _, audience_key: _ } => {
+                    ("join", vec!["room_id", "token", "guest_name", "since", "epoch", "audience_key"])
                 }
                 ClientMsg::FollowSales { token: _ } => ("follow_sales", vec!["token"]),
                 ClientMsg::Listen { token: _ } => ("listen", vec!["token"]),

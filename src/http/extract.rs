@@ -85,20 +85,43 @@ pub struct Auth {
     pub token: String,
 }
 
+/// The token of `Authorization: Bearer <token>`, if the request carries one.
+fn bearer_token(parts: &Parts) -> Option<String> {
+    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    Some(value.strip_prefix("Bearer ")?.trim().to_owned())
+}
+
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(AccountError::Unauthenticated)?
-            .trim()
-            .to_owned();
+        let token = bearer_token(parts).ok_or(AccountError::Unauthenticated)?;
         let account = state.accounts.authenticate(&token).await?.account;
         Ok(Auth { account, token })
+    }
+}
+
+/// For a public route that shows more to some callers (a rehearsal's card, its stream):
+/// the bearer token as sent, which may be a session's or another secret (a rehearsal's
+/// audience key), and the account it signs in when it is a live session's. A missing or
+/// refused token is a guest, never an error, so a stale token does not lose a guest's
+/// view.
+pub struct Bearer {
+    pub token: Option<String>,
+    pub account: Option<AccountRow>,
+}
+
+impl FromRequestParts<AppState> for Bearer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(token) = bearer_token(parts) else { return Ok(Bearer { token: None, account: None }) };
+        let account = match state.accounts.authenticate(&token).await {
+            Ok(auth) => Some(auth.account),
+            Err(AccountError::Unauthenticated) => None,
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Bearer { token: Some(token), account })
     }
 }
 

@@ -2,7 +2,7 @@
 //! every candidate, a `Location` to `DELETE` when done. CORS is open on these routes so
 //! browser clients on other origins can use them.
 
-use super::extract::{AppPath, Auth};
+use super::extract::{AppPath, Auth, Bearer};
 use crate::domain::RoomId;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::media::SessionId;
@@ -84,17 +84,21 @@ pub async fn unpublish(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Watches a live room's stream: anyone, without a token. A rehearsal's only with
+/// `Authorization: Bearer` and its audience key or the session token of its host or a
+/// moderator.
 #[utoipa::path(post, path = routes::WHEP, params(("room_id" = i64, Path)), request_body(content = String, content_type = "application/sdp"),
-    responses((status = 201, description = "SDP answer; Location names the session"), (status = 409, body = crate::wire::api::ErrorBody, description = "room not live or not streaming"), (status = 415, body = crate::wire::api::ErrorBody)),
+    responses((status = 201, description = "SDP answer; Location names the session"), (status = 403, body = crate::wire::api::ErrorBody, description = "rehearsal_private: a rehearsal, and the bearer is not one it admits"), (status = 409, body = crate::wire::api::ErrorBody, description = "room not live or not streaming"), (status = 415, body = crate::wire::api::ErrorBody)),
     tag = "media")]
 pub async fn watch(
     State(state): State<AppState>,
+    bearer: Bearer,
     AppPath(room): AppPath<RoomId>,
     headers: HeaderMap,
     offer: String,
 ) -> ApiResult<Response> {
     require_sdp(&headers)?;
-    let (session, answer) = state.rooms.watch(room, offer).await?;
+    let (session, answer) = state.rooms.watch(room, offer, bearer.account.as_ref(), bearer.token.as_deref()).await?;
     Ok(created(session_url(&state, path(routes::WHEP_SESSION, &[room.get(), session as i64])), answer))
 }
 

@@ -1,10 +1,10 @@
-use super::extract::{AppJson, AppPath, AppQuery, Auth};
+use super::extract::{AppJson, AppPath, AppQuery, Auth, Bearer};
 use crate::commerce::{CheckoutRequest as Purchase, Payment};
 use crate::domain::RoomId;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::wire::api::{
-    CheckoutRequest, CoHostRequest, ErrorBody, NewRoomRequest, RoomFilter, RoomListQuery, RoomView,
+    CheckoutRequest, CoHostRequest, ErrorBody, NewRoomRequest, RehearsalView, RoomFilter, RoomListQuery, RoomView,
 };
 use crate::wire::routes;
 use crate::wire::ws::OrderView;
@@ -20,9 +20,11 @@ pub fn router() -> Router<AppState> {
         .route(routes::ROOM_GO_LIVE, post(go_live))
         .route(routes::ROOM_END, post(end))
         .route(routes::ROOM_CO_HOST, put(co_host))
+        .route(routes::ROOM_REHEARSAL, post(rehearse))
         .route(routes::ROOM_CHECKOUT, post(checkout))
 }
 
+/// Rooms by status; rehearsals are private and never listed.
 #[utoipa::path(get, path = routes::ROOMS, params(("status" = Option<RoomFilter>, Query, description = "live (default), upcoming or ended"), ("limit" = Option<u32>, Query, description = "1 to 100 rooms, 20 by default"), ("host" = Option<i64>, Query, description = "only this creator's rooms")), responses((status = 200, body = Vec<RoomView>)), tag = "rooms")]
 pub async fn list(
     State(state): State<AppState>,
@@ -40,9 +42,16 @@ pub async fn create(
     Ok((StatusCode::CREATED, AppJson(state.rooms.schedule(&auth.account, req).await?)))
 }
 
-#[utoipa::path(get, path = routes::ROOM, params(("room_id" = i64, Path)), responses((status = 200, body = RoomView), (status = 404, body = ErrorBody)), tag = "rooms")]
-pub async fn one(State(state): State<AppState>, AppPath(id): AppPath<RoomId>) -> ApiResult<AppJson<RoomView>> {
-    Ok(AppJson(state.rooms.room(id).await?))
+/// A room's card, to anyone. A rehearsal's only to its host, its moderators and admins
+/// (with their bearer token): to anyone else it does not exist.
+#[utoipa::path(get, path = routes::ROOM, params(("room_id" = i64, Path)), responses((status = 200, body = RoomView),
+    (status = 404, body = ErrorBody, description = "no such room, or a rehearsal the caller may not see")), tag = "rooms")]
+pub async fn one(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    AppPath(id): AppPath<RoomId>,
+) -> ApiResult<AppJson<RoomView>> {
+    Ok(AppJson(state.rooms.room_seen_by(id, bearer.account.as_ref()).await?))
 }
 
 #[utoipa::path(post, path = routes::ROOM_GO_LIVE, params(("room_id" = i64, Path)), responses((status = 200, body = RoomView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "not scheduled")), security(("bearer" = [])), tag = "rooms")]
@@ -79,6 +88,24 @@ pub async fn co_host(
     AppJson(req): AppJson<CoHostRequest>,
 ) -> ApiResult<AppJson<RoomView>> {
     Ok(AppJson(state.rooms.set_co_host(id, &auth.account, req.creator_id).await?))
+}
+
+/// Opens a private rehearsal of a scheduled room, for its host: a live copy of it with
+/// its own history, chat and orders, and the audience key that lets simulated viewers
+/// join it (201). While one is open, answers that one with a new key (200).
+#[utoipa::path(post, path = routes::ROOM_REHEARSAL, params(("room_id" = i64, Path, description = "the scheduled room to rehearse")),
+    responses((status = 201, body = RehearsalView, description = "opened"), (status = 200, body = RehearsalView, description = "already open: the same rehearsal, with a new audience key (the old one admits no one more)"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "not the room's host"),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the room is not scheduled")),
+    security(("bearer" = [])), tag = "rooms")]
+pub async fn rehearse(
+    State(state): State<AppState>,
+    auth: Auth,
+    AppPath(id): AppPath<RoomId>,
+) -> ApiResult<(StatusCode, AppJson<RehearsalView>)> {
+    let rehearsal = state.rooms.rehearse(id, &auth.account).await?;
+    let status = if rehearsal.opened { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, AppJson(RehearsalView { room: rehearsal.room, audience_key: rehearsal.audience_key.into_string() })))
 }
 
 /// Checks out the caller's cart in the room, as the WebSocket `checkout` message does: the

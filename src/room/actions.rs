@@ -60,9 +60,16 @@ fn require_live(room: &LiveRoom) -> RoomResult<()> {
 }
 
 impl Rooms {
-    /// Lets a viewer into a room, unless they are banned from it: the room (loaded if need
-    /// be), who they are in it, and the frames that open their stream.
-    pub async fn join(&self, id: RoomId, joiner: Joiner, resume: Option<(u64, String)>) -> RoomResult<Admitted> {
+    /// Lets a viewer into a room, unless they are banned from it or it is a rehearsal that
+    /// does not admit them (`audience_key` is what they presented): the room (loaded if
+    /// need be), who they are in it, and the frames that open their stream.
+    pub async fn join(
+        &self,
+        id: RoomId,
+        joiner: Joiner,
+        resume: Option<(u64, String)>,
+        audience_key: Option<&str>,
+    ) -> RoomResult<Admitted> {
         // Seated before the snapshot, which so counts this viewer too (an account once,
         // however many of its connections are in the room).
         let (room, mut seat) = self.seat(id).await?;
@@ -87,6 +94,7 @@ impl Rooms {
                 who: Who::guest(),
             },
         };
+        self.admit(&room, &viewer, audience_key).await?;
         // Watched before the database is asked, so a ban decided in between still closes
         // the connection.
         let bans = self.ban_watches(&room, &viewer);

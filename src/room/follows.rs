@@ -73,6 +73,7 @@ impl Rooms {
                 host: view.host,
                 co_host: view.co_host,
                 disclosure: view.disclosure,
+                rehearsal_of: view.rehearsal_of,
             };
             let frame = serde_json::to_string(&ServerMsg::GoingLive { room: Box::new(card) })
                 .map_err(crate::bus::BusError::from)?;

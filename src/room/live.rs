@@ -108,7 +108,14 @@ impl LiveRoom {
     /// The room as commerce sees it right now.
     pub fn storefront(&self) -> Storefront<'_> {
         let (lineup, drop) = self.read(|s| (std::sync::Arc::clone(&s.lineup), s.drop.clone()));
-        Storefront { room: self.id, host: self.host, host_name: &self.card.host.display_name, lineup, drop }
+        Storefront {
+            room: self.id,
+            host: self.host,
+            host_name: &self.card.host.display_name,
+            lineup,
+            drop,
+            rehearsal: self.card.rehearsal_of.is_some(),
+        }
     }
 
     /// This node asked the database to end `drop` (it sold out): it stops asking, whether

@@ -58,6 +58,7 @@ impl Rooms {
             host: host_card(&host),
             co_host: terms.co_host.clone(),
             disclosure: terms.disclosure.clone(),
+            rehearsal_of: row.rehearsal_of,
         };
         let shared = self.events.bootstrap(id).await?;
         let mut state = RoomState::new(shared.epoch, row.status, lineup, self.settings.history);

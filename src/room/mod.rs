@@ -21,6 +21,7 @@ pub mod live;
 pub mod load;
 pub mod moderation;
 pub mod offers;
+pub mod rehearsal;
 pub mod review;
 pub mod schedule;
 pub mod snapshot;
@@ -94,6 +95,11 @@ pub enum RoomError {
     /// The comment contains a blocked word; it was not posted.
     #[error("your comment contains the blocked word {0:?}: it was not posted")]
     BlockedWord(String),
+    /// A join of a rehearsal by someone it does not admit.
+    #[error(
+        "this room is a private rehearsal: only its host, their moderators and holders of its audience key may join"
+    )]
+    RehearsalPrivate,
     /// A guest tried what needs an account (a cart, a checkout).
     #[error("sign in first: this needs a valid session token")]
     SignInFirst,

@@ -92,6 +92,7 @@ impl Rooms {
             disclosure: terms.disclosure,
             lineup,
             viewers: self.hub.get(row.id).map_or(0, |r| r.reported_viewers().max(r.viewers())),
+            rehearsal_of: row.rehearsal_of,
         })
     }
 }

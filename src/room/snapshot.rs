@@ -151,6 +151,7 @@ mod tests {
                     longest(DisplayName::MAX_CHARS);
                     MAX_LINEUP
                 ]),
+                rehearsal_of: Some(RoomId::try_from(i64::MAX).unwrap()),
             },
             lineup: (1..=MAX_LINEUP as i64).map(card).collect(),
             pinned: Some(id(1)),

@@ -30,11 +30,19 @@ impl Rooms {
         Ok(published)
     }
 
-    /// Anyone may watch a live room's stream, as anyone may join its chat. Scaled out, a
-    /// viewer who reaches a node without the room's publisher is redirected (307, the
-    /// offer is re-sent) to the node that holds it.
-    pub async fn watch(&self, room: RoomId, offer: String) -> RoomResult<(SessionId, String)> {
-        self.live_row(room).await?;
+    /// Anyone may watch a live room's stream, as anyone may join its chat; a rehearsal's,
+    /// those it admits (`bearer`: an audience key, or the session of `account`). Scaled
+    /// out, a viewer who reaches a node without the room's publisher is redirected (307,
+    /// the offer is re-sent) to the node that holds it.
+    pub async fn watch(
+        &self,
+        room: RoomId,
+        offer: String,
+        account: Option<&AccountRow>,
+        bearer: Option<&str>,
+    ) -> RoomResult<(SessionId, String)> {
+        let row = self.live_row(room).await?;
+        self.admit_watcher(&row, account, bearer).await?;
         if !self.media.is_streaming(room) {
             let me = &self.settings.public_url;
             if let Some(home) = self.media_home.get(room).await?.filter(|home| home != me) {

@@ -84,13 +84,13 @@ impl Store {
         rows.iter().map(|r| Ok(AccountId::from_row(r.try_get("follower_id")?))).collect()
     }
 
-    /// The scheduled and live rooms of the creators `follower` follows: live ones first,
-    /// then by start time.
+    /// The scheduled and live rooms of the creators `follower` follows (not their private
+    /// rehearsals): live ones first, then by start time.
     pub async fn followed_rooms(&self, follower: AccountId, limit: i64) -> Result<Vec<RoomRow>, sqlx::Error> {
         let sql = format!(
             "select {ROOM_COLUMNS} from rooms \
              where creator_id in (select creator_id from follows where follower_id = $1) \
-             and status in ('scheduled', 'live') \
+             and status in ('scheduled', 'live') and rehearsal_of is null \
              order by case status when 'live' then 0 else 1 end, starts_at, id limit $2"
         );
         let rows = sqlx::query(&sql).bind(follower.get()).bind(limit).fetch_all(&self.pool).await?;

@@ -24,6 +24,7 @@ mod orders;
 mod payments;
 mod promo;
 mod refusals;
+mod rehearsals;
 mod reports;
 mod rooms;
 mod test_cards;

@@ -138,8 +138,8 @@ impl Store {
             .collect()
     }
 
-    /// Whether `account` moderates `creator`'s room `room` (appointed for it, or for all
-    /// the creator's rooms).
+    /// Whether `account` moderates `creator`'s room `room` (appointed for it, for all the
+    /// creator's rooms, or, when `room` is a rehearsal, for the room it rehearses).
     pub async fn is_moderator(
         &self,
         creator: AccountId,
@@ -148,7 +148,8 @@ impl Store {
     ) -> Result<bool, sqlx::Error> {
         let found = sqlx::query(
             "select 1 from moderators where creator_id = $1 and account_id = $2 \
-             and (room_id is null or room_id = $3) limit 1",
+             and (room_id is null or room_id = $3 \
+             or room_id = (select rehearsal_of from rooms where id = $3)) limit 1",
         )
         .bind(creator.get())
         .bind(account.get())

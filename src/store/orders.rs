@@ -31,6 +31,9 @@ pub struct NewOrder {
     pub shares: Vec<NewShare>,
     /// Where it ships, copied onto the order.
     pub shipping: Option<ShippingAddress>,
+    /// Placed in a rehearsal: it never takes real stock, and no report, payout or sales
+    /// feed counts it.
+    pub rehearsal: bool,
 }
 
 pub struct NewShare {
@@ -100,7 +103,9 @@ pub struct LiveHold {
 
 #[derive(Debug, Clone)]
 pub struct HeldLine {
-    pub product: ProductId,
+    /// The product whose stock the line holds; `None` in a rehearsal's order, which
+    /// never holds real stock (its drop's units it does).
+    pub product: Option<ProductId>,
     pub drop: Option<DropId>,
     pub units: i64,
 }
@@ -126,7 +131,7 @@ pub enum SettleOutcome {
 
 const ORDER_SELECT: &str = "select o.id, o.buyer_id, o.room_id, o.creator_id, o.currency, o.subtotal, \
      o.commission_total, o.status, o.idempotency_key, o.failure_code, o.created_at, o.request_hash, \
-     o.hold_id, o.hold_expires_at, o.promo_code_id, o.discount, pc.code as promo_code, l.product_id, l.brand_id, \
+     o.hold_id, o.hold_expires_at, o.promo_code_id, o.discount, o.rehearsal, pc.code as promo_code, l.product_id, l.brand_id, \
      l.drop_id, l.title, l.quantity, l.list_price, l.unit_price, l.line_total, l.commission_amount, \
      l.refunded_quantity, l.co_host_share_bps, b.display_name as buyer_name, s.name as ship_name, \
      s.line1 as ship_line1, s.line2 as ship_line2, s.city as ship_city, s.region as ship_region, \
@@ -189,6 +194,7 @@ fn records(rows: &[AnyRow]) -> Result<Vec<OrderRecord>, sqlx::Error> {
                         Some(_) => Some(Box::new(super::wallet::address(row, "ship_")?)),
                         None => None,
                     },
+                    rehearsal: row.try_get::<i64, _>("rehearsal")? != 0,
                 },
                 request_hash: row.try_get("request_hash")?,
                 buyer_name: row.try_get("buyer_name")?,
@@ -224,7 +230,8 @@ impl Store {
         let inserted = sqlx::query(
             "insert into orders (buyer_id, room_id, creator_id, currency, subtotal, commission_total, status, \
              idempotency_key, request_hash, hold_id, hold_expires_at, created_at, updated_at, promo_code_id, \
-             discount) values ($1, $2, $3, $4, $5, $6, 'placed', $7, $8, $9, $10, $11, $11, $12, $13) returning id",
+             discount, rehearsal) values ($1, $2, $3, $4, $5, $6, 'placed', $7, $8, $9, $10, $11, $11, $12, $13, $14) \
+             returning id",
         )
         .bind(o.buyer.get())
         .bind(o.room.get())
@@ -239,6 +246,7 @@ impl Store {
         .bind(now.0)
         .bind(o.promo_code.map(PromoCodeId::get))
         .bind(o.discount)
+        .bind(i64::from(o.rehearsal))
         .fetch_one(&mut *tx)
         .await;
         let id: i64 = match inserted {
@@ -333,7 +341,8 @@ impl Store {
 
     /// Marks a placed order paid, takes its units out of stock (and out of its drop), and
     /// accrues its commission, in one transaction; each decrement is conditional on enough
-    /// units remaining. Accruals settle at `settles_at` (the end of the return window).
+    /// units remaining. A rehearsal's order takes its drop's units but never the product's
+    /// real stock. Accruals settle at `settles_at` (the end of the return window).
     pub async fn settle_paid(
         &self,
         order: &OrderView,
@@ -353,13 +362,15 @@ impl Store {
             return Ok(SettleOutcome::NotPlaced);
         }
         for l in &order.lines {
-            let taken = sqlx::query("update products set stock = stock - $1 where id = $2 and stock >= $1")
-                .bind(l.quantity)
-                .bind(l.product_id.get())
-                .execute(&mut *tx)
-                .await?;
-            if taken.rows_affected() == 0 {
-                return Ok(SettleOutcome::OutOfStock);
+            if !order.rehearsal {
+                let taken = sqlx::query("update products set stock = stock - $1 where id = $2 and stock >= $1")
+                    .bind(l.quantity)
+                    .bind(l.product_id.get())
+                    .execute(&mut *tx)
+                    .await?;
+                if taken.rows_affected() == 0 {
+                    return Ok(SettleOutcome::OutOfStock);
+                }
             }
             if let Some(drop) = l.drop_id {
                 let taken =
@@ -481,7 +492,7 @@ impl Store {
     /// yet: units that are promised but not yet sold.
     pub async fn live_holds(&self, now: UnixMs) -> Result<Vec<LiveHold>, sqlx::Error> {
         let rows = sqlx::query(
-            "select o.hold_id, o.hold_expires_at, l.product_id, l.drop_id, l.quantity \
+            "select o.hold_id, o.hold_expires_at, o.rehearsal, l.product_id, l.drop_id, l.quantity \
              from orders o join order_lines l on l.order_id = o.id \
              where o.status = 'placed' and o.hold_expires_at > $1 order by o.id",
         )
@@ -491,8 +502,9 @@ impl Store {
         let mut holds: Vec<LiveHold> = Vec::new();
         for r in &rows {
             let hold_id: String = r.try_get("hold_id")?;
+            let rehearsal = r.try_get::<i64, _>("rehearsal")? != 0;
             let line = HeldLine {
-                product: ProductId::from_row(r.try_get("product_id")?),
+                product: (!rehearsal).then_some(ProductId::from_row(r.try_get("product_id")?)),
                 drop: r.try_get::<Option<i64>, _>("drop_id")?.map(DropId::from_row),
                 units: r.try_get("quantity")?,
             };
@@ -506,8 +518,9 @@ impl Store {
             }
         }
         let offers = sqlx::query(
-            "select f.hold_id, f.expires_at, f.product_id, f.drop_id, f.quantity from offers f where f.status = 'open' \
-             and f.expires_at > $1 and not exists (select 1 from orders o where o.hold_id = f.hold_id) order by f.id",
+            "select f.hold_id, f.expires_at, f.product_id, f.drop_id, f.quantity, r.rehearsal_of from offers f \
+             join rooms r on r.id = f.room_id where f.status = 'open' and f.expires_at > $1 \
+             and not exists (select 1 from orders o where o.hold_id = f.hold_id) order by f.id",
         )
         .bind(now.0)
         .fetch_all(&self.pool)
@@ -517,7 +530,10 @@ impl Store {
                 hold_id: r.try_get("hold_id")?,
                 expires_at: UnixMs(r.try_get("expires_at")?),
                 lines: vec![HeldLine {
-                    product: ProductId::from_row(r.try_get("product_id")?),
+                    product: r
+                        .try_get::<Option<i64>, _>("rehearsal_of")?
+                        .is_none()
+                        .then_some(ProductId::from_row(r.try_get("product_id")?)),
                     drop: r.try_get::<Option<i64>, _>("drop_id")?.map(DropId::from_row),
                     units: r.try_get("quantity")?,
                 }],
@@ -530,17 +546,18 @@ impl Store {
         Ok(self.order_list("o.buyer_id = $1", buyer.get()).await?.into_iter().map(|r| r.view).collect())
     }
 
-    /// Orders the creator hosted or co-hosted.
+    /// Orders the creator hosted or co-hosted (not their rehearsals': nothing was sold).
     pub async fn orders_of_creator(&self, creator: AccountId) -> Result<Vec<OrderRecord>, sqlx::Error> {
         let filter = "(o.creator_id = $1 or exists (select 1 from order_shares s where s.order_id = o.id \
-                      and s.creator_id = $1))";
+                      and s.creator_id = $1)) and o.rehearsal = 0";
         self.order_list(filter, creator.get()).await
     }
 
     /// Orders containing the brand's products, each cut down to the brand's own lines and
-    /// totals: a brand never sees what else the buyer bought.
+    /// totals: a brand never sees what else the buyer bought, nor rehearsals' orders
+    /// (nothing to ship).
     pub async fn orders_of_brand(&self, brand: BrandId) -> Result<Vec<OrderRecord>, sqlx::Error> {
-        let mut orders = self.order_list("l.brand_id = $1", brand.get()).await?;
+        let mut orders = self.order_list("l.brand_id = $1 and o.rehearsal = 0", brand.get()).await?;
         for order in orders.iter_mut().map(|r| &mut r.view) {
             order.subtotal.amount = order.lines.iter().map(|l| l.line_total).sum();
             order.commission.amount = order.lines.iter().map(|l| l.commission).sum();
@@ -560,13 +577,14 @@ impl Store {
     }
 
     /// Paid sales of the orders a creator hosted or co-hosted, and the creator's share of
-    /// their commission, per currency.
+    /// their commission, per currency; rehearsals' orders earn nothing.
     pub async fn creator_earnings(&self, creator: AccountId) -> Result<Vec<Earnings>, sqlx::Error> {
         let rows = sqlx::query(
             "select o.currency, count(*) as orders, cast(sum(o.subtotal) as bigint) as sales, \
              cast(sum(s.commission_amount) as bigint) as commission \
              from orders o join order_shares s on s.order_id = o.id \
-             where s.creator_id = $1 and o.status = 'paid' group by o.currency order by o.currency",
+             where s.creator_id = $1 and o.status = 'paid' and o.rehearsal = 0 group by o.currency \
+             order by o.currency",
         )
         .bind(creator.get())
         .fetch_all(&self.pool)

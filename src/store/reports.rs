@@ -6,6 +6,9 @@
 //!
 //! Every query starts from the rooms of its scope and reaches their lines, refunds,
 //! commission entries, drops and events through indexes (migrations `0007_reports`).
+//!
+//! Rehearsals (docs/protocol.md, 9.10) count nowhere: no scope holds a rehearsal room,
+//! so none of its events, drops or pins count, and no rehearsal order counts in any room.
 
 use super::Store;
 use crate::domain::{AccountId, BrandId, CampaignId, Currency, ProductId, RoomId, Tier, UnixMs};
@@ -188,7 +191,7 @@ fn tier_key() -> String {
 }
 
 impl ReportScope {
-    /// The rooms whose events count, on `r`.
+    /// The rooms whose events count, on `r`: never a rehearsal.
     fn rooms(&self, q: &mut Sql) -> String {
         let set = match &self.rooms {
             RoomSet::One(id) => format!("r.id = {}", q.int(id.get())),
@@ -202,6 +205,7 @@ impl ReportScope {
             }
             RoomSet::List(ids) => format!("r.id in {}", q.ints(ids.iter().map(|r| r.get()))),
         };
+        let set = format!("r.rehearsal_of is null and {set}");
         match self.brand {
             Some(b) => format!("{set} and {}", lining_up(q, b)),
             None => set,
@@ -231,6 +235,7 @@ impl ReportScope {
     fn lines(&self, q: &mut Sql, currency: bool) -> String {
         let mut conds = vec![
             "o.paid_at is not null".to_owned(),
+            "o.rehearsal = 0".to_owned(),
             format!("o.created_at >= {}", q.int(self.from.0)),
             format!("o.created_at < {}", q.int(self.to.0)),
             self.rooms(q),
@@ -432,6 +437,7 @@ impl Store {
             "with {sl}, firsts as (select k, buyer_id, min(created_at) as first_at from sl group by k, buyer_id) \
              select f.k, count(*) as new_buyers from firsts f where not exists (select 1 from orders o2 \
              join order_lines l2 on l2.order_id = o2.id where o2.buyer_id = f.buyer_id and o2.paid_at is not null \
+             and o2.rehearsal = 0 \
              and o2.created_at < f.first_at and l2.brand_id in (select s.brand_id from sl s \
              where s.buyer_id = f.buyer_id and s.k = f.k)) group by f.k"
         );
@@ -657,8 +663,9 @@ impl Store {
         rows.iter().map(|r| currency(r.try_get("currency")?)).collect()
     }
 
+    /// The room as a report names it; `None` for a rehearsal, which has no report.
     pub async fn report_room(&self, id: RoomId) -> Result<Option<ReportRoom>, sqlx::Error> {
-        let sql = format!("select {ROOM_COLUMNS} from rooms r where r.id = $1");
+        let sql = format!("select {ROOM_COLUMNS} from rooms r where r.id = $1 and r.rehearsal_of is null");
         let row = sqlx::query(&sql).bind(id.get()).fetch_optional(&self.pool).await?;
         row.as_ref().map(report_room).transpose()
     }
@@ -687,7 +694,8 @@ impl Store {
     ) -> Result<Vec<RoomId>, sqlx::Error> {
         let sql = format!(
             "select r.id from rooms r where (r.creator_id = $1 or r.co_host_id = $1) and r.status = 'ended' \
-             and r.ended_at <= $2 and r.id <> $3 order by r.ended_at desc, r.id desc limit {limit}"
+             and r.rehearsal_of is null and r.ended_at <= $2 and r.id <> $3 \
+             order by r.ended_at desc, r.id desc limit {limit}"
         );
         let rows = sqlx::query(&sql)
             .bind(creator.get())
@@ -759,7 +767,8 @@ impl Store {
         let rows = sqlx::query(
             "select c.id, c.display_name, c.follower_count, \
              (select count(*) from campaign_rooms cr join rooms r on r.id = cr.room_id where cr.campaign_id = $1 \
-              and r.creator_id = c.id and r.live_at is not null and r.live_at >= $2 and r.live_at < $3) as rooms_live \
+              and r.creator_id = c.id and r.rehearsal_of is null and r.live_at is not null and r.live_at >= $2 \
+              and r.live_at < $3) as rooms_live \
              from accounts c where c.id in (select a.creator_id from campaign_agreements ca \
              join agreements a on a.id = ca.agreement_id where ca.campaign_id = $1) order by c.id",
         )

@@ -18,6 +18,8 @@ pub struct RoomRow {
     pub streamed_at: Option<UnixMs>,
     /// The creator co-hosting with the host, if any.
     pub co_host_id: Option<AccountId>,
+    /// For a rehearsal, the scheduled room it rehearses (docs/protocol.md, 9.10).
+    pub rehearsal_of: Option<RoomId>,
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +64,7 @@ pub(super) fn room(row: &AnyRow) -> Result<RoomRow, sqlx::Error> {
         ended_at: row.try_get::<Option<i64>, _>("ended_at")?.map(UnixMs),
         streamed_at: row.try_get::<Option<i64>, _>("streamed_at")?.map(UnixMs),
         co_host_id: row.try_get::<Option<i64>, _>("co_host_id")?.map(AccountId::from_row),
+        rehearsal_of: row.try_get::<Option<i64>, _>("rehearsal_of")?.map(RoomId::from_row),
     })
 }
 
@@ -80,7 +83,7 @@ fn drop_row(row: &AnyRow) -> Result<DropRow, sqlx::Error> {
 }
 
 pub(super) const ROOM_COLUMNS: &str =
-    "id, creator_id, title, status, starts_at, live_at, ended_at, streamed_at, co_host_id";
+    "id, creator_id, title, status, starts_at, live_at, ended_at, streamed_at, co_host_id, rehearsal_of";
 const DROP_COLUMNS: &str = "id, room_id, product_id, quantity, remaining, price, starts_at, ends_at, per_buyer";
 
 impl Store {
@@ -124,6 +127,7 @@ impl Store {
             ended_at: None,
             streamed_at: None,
             co_host_id: None,
+            rehearsal_of: None,
         })
     }
 
@@ -133,7 +137,8 @@ impl Store {
         row.as_ref().map(room).transpose()
     }
 
-    /// Rooms in one status; live rooms newest first, others by start time.
+    /// Rooms in one status, rehearsals left out (they are private); live rooms newest
+    /// first, others by start time.
     pub async fn rooms_with_status(
         &self,
         status: RoomStatus,
@@ -142,7 +147,10 @@ impl Store {
     ) -> Result<Vec<RoomRow>, sqlx::Error> {
         let order = if status == RoomStatus::Live { "live_at desc" } else { "starts_at" };
         let of_host = if host.is_some() { "and creator_id = $3" } else { "" };
-        let sql = format!("select {ROOM_COLUMNS} from rooms where status = $1 {of_host} order by {order}, id limit $2");
+        let sql = format!(
+            "select {ROOM_COLUMNS} from rooms where status = $1 and rehearsal_of is null {of_host} \
+             order by {order}, id limit $2"
+        );
         let mut query = sqlx::query(&sql).bind(status.as_str()).bind(limit);
         if let Some(host) = host {
             query = query.bind(host.get());

@@ -169,6 +169,19 @@ pub struct RoomView {
     pub lineup: Vec<ProductCard>,
     /// Viewers connected to this node now.
     pub viewers: u64,
+    /// For a private rehearsal, the scheduled room it rehearses (docs/protocol.md, 9.10);
+    /// `None` for every other room.
+    pub rehearsal_of: Option<crate::domain::RoomId>,
+}
+
+/// A rehearsal as its host opens it: the rehearsal's room, and the audience key that lets
+/// simulated viewers (the load tester's) join it.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RehearsalView {
+    pub room: RoomView,
+    /// Give it to `livecart-loadtest audience --rehearsal ROOM --audience-key KEY`, or as
+    /// `audience_key` in `join`. Shown only here, once: opening again replaces it.
+    pub audience_key: String,
 }
 
 /// Sets or clears a room's co-host: `{"creator_id": 7}`, or `{"creator_id": null}`.

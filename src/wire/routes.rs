@@ -53,6 +53,8 @@ pub const ROOM_END: &str = "/api/rooms/{room_id}/end";
 pub const ROOM_REPORT: &str = "/api/rooms/{room_id}/report";
 /// The host (or an admin) sets or clears the room's co-host.
 pub const ROOM_CO_HOST: &str = "/api/rooms/{room_id}/co-host";
+/// The host opens a private rehearsal of a scheduled room.
+pub const ROOM_REHEARSAL: &str = "/api/rooms/{room_id}/rehearsal";
 /// Checks out the caller's cart in the room (as the WebSocket `checkout` does).
 pub const ROOM_CHECKOUT: &str = "/api/rooms/{room_id}/checkout";
 /// The room's moderators (with those of all its host's rooms).

@@ -65,6 +65,9 @@ pub enum ClientMsg {
         since: Option<u64>,
         #[serde(default)]
         epoch: Option<String>,
+        /// A private rehearsal's audience key, which lets anyone (a guest too) join it.
+        #[serde(default)]
+        audience_key: Option<String>,
     },
     /// A brand member's live feed of every sale of the brand's products, in any room.
     FollowSales {
@@ -641,6 +644,9 @@ pub struct RoomCard {
     /// The sponsorship disclosure a viewer must see ("Paid partnership with Glow Labs"),
     /// or `None` when the room sells under no paid agreement.
     pub disclosure: Option<String>,
+    /// For a private rehearsal (only test cards pay; nothing sold is real), the scheduled
+    /// room it rehearses; `None` for every other room.
+    pub rehearsal_of: Option<RoomId>,
 }
 
 /// A room's co-host, as viewers see them.
@@ -818,6 +824,9 @@ pub struct OrderView {
     /// Where the order ships: the address given at checkout (or the account's saved one
     /// then), as it was; `None` when the checkout had none. (Boxed: most frames carry none.)
     pub shipping: Option<Box<ShippingAddress>>,
+    /// Placed in a rehearsal (paid with a test card): nothing ships, and no report,
+    /// payout or sales feed counts it.
+    pub rehearsal: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -566,6 +566,9 @@ fn rest_table() -> Vec<Row> {
         row(M::POST,   ROOM_GO_LIVE,     FreshScheduledRoom, B::None,         [401, 403, 403, 200, 403, 403, 403, 403]),
         row(M::POST,   ROOM_END,         FreshLiveRoom,      B::None,         [401, 403, 403, 200, 403, 403, 403, 200]),
         row(M::PUT,    ROOM_CO_HOST,     Room,               B::CoHost,       [401, 403, 403, 200, 403, 403, 403, 200]),
+        // The host alone rehearses their scheduled room (an admin neither: a rehearsal is
+        // the host's own practice).
+        row(M::POST,   ROOM_REHEARSAL,   FreshScheduledRoom, B::None,         [401, 403, 403, 201, 403, 403, 403, 403]),
         // Moderators are appointed by the host (of a room) or the creator (of all their
         // rooms), or an admin; blocked words are set by them or a moderator.
         row(M::GET,    ROOM_MODERATORS,  Room,               B::None,         [401, 403, 403, 200, 403, 403, 403, 200]),
@@ -984,6 +987,7 @@ fn ws_samples(world: &World, who: Who, n: usize) -> Vec<ClientMsg> {
             guest_name: (who == Who::Guest).then(|| "Guest".try_into().unwrap()),
             since: None,
             epoch: None,
+            audience_key: None,
         },
         ClientMsg::FollowSales { token: world.token(who).unwrap_or("no-such-session").to_owned() },
         ClientMsg::Listen { token: world.token(who).unwrap_or("no-such-session").to_owned() },

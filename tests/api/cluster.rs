@@ -215,6 +215,7 @@ async fn viewers_of_a_killed_node_resume_on_another_node_without_a_gap() {
             guest_name: Some("Back".try_into().unwrap()),
             since: Some(since),
             epoch: Some(epoch),
+            audience_key: None,
         })
         .await;
         let (first, last) = match back.recv().await {

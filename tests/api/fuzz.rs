@@ -1040,6 +1040,8 @@ fn frames(w: &World) -> BoxedStrategy<Frame> {
                 optional("guest_name", text(1, 40)),
                 optional("since", int(0, 1_000)),
                 optional("epoch", re("[a-z0-9-]{0,20}")),
+                // The room is no rehearsal: a key, right or wrong, changes nothing.
+                optional("audience_key", re("[A-Za-z0-9_-]{0,40}")),
             ],
         ),
         ("follow_sales", vec![required("token", token())]),

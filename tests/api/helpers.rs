@@ -516,6 +516,7 @@ impl Ws {
             guest_name,
             since: None,
             epoch: None,
+            audience_key: None,
         })
         .await;
         self.recv_until(|m| match m {

@@ -476,8 +476,14 @@ fn cart_of(world: &World, n: usize) -> Vec<(ProductId, i64)> {
 /// Joins `room` with a token, or `None` when the node refuses or is gone.
 async fn try_viewer(client: &Client, room: RoomId, token: &str) -> Option<Ws> {
     let mut ws = client.try_ws().await?;
-    let join =
-        ClientMsg::Join { room_id: room, token: Some(token.to_owned()), guest_name: None, since: None, epoch: None };
+    let join = ClientMsg::Join {
+        room_id: room,
+        token: Some(token.to_owned()),
+        guest_name: None,
+        since: None,
+        epoch: None,
+        audience_key: None,
+    };
     if !ws.try_send(&join).await {
         return None;
     }

@@ -274,6 +274,7 @@ fn join(room: RoomId, token: Option<&str>) -> ClientMsg {
         guest_name: token.is_none().then(|| "Guest".try_into().unwrap()),
         since: None,
         epoch: None,
+        audience_key: None,
     }
 }
 

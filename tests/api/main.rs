@@ -22,6 +22,7 @@ mod moderation;
 mod money;
 mod operations;
 mod protocol;
+mod rehearsal;
 mod relay;
 mod report_show;
 mod reports;

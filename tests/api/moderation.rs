@@ -62,6 +62,7 @@ async fn refused_join(client: &Client, room: RoomId, token: Option<&str>, guest:
         guest_name: guest.map(|g| g.try_into().unwrap()),
         since: None,
         epoch: None,
+        audience_key: None,
     })
     .await;
     let code = ws.error_code().await;
@@ -273,6 +274,7 @@ async fn a_banned_guest_loses_the_connection_and_their_name() {
             guest_name: Some("Spammer".try_into().unwrap()),
             since: None,
             epoch: None,
+            audience_key: None,
         })
         .await;
     guest.recv_until(|m| matches!(m, ServerMsg::Snapshot(_)).then_some(())).await;

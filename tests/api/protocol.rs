@@ -60,6 +60,7 @@ async fn a_connection_must_join_before_anything_else_and_a_bad_join_can_be_retri
         guest_name: None,
         since: None,
         epoch: None,
+        audience_key: None,
     })
     .await;
     assert_eq!(ws.error_code().await, "unauthenticated");

@@ -136,6 +136,7 @@ async fn a_reconnect_with_since_receives_exactly_the_missed_events() {
         guest_name: Some("Back".try_into().unwrap()),
         since: Some(seen_seq),
         epoch: Some(snapshot.epoch.clone()),
+        audience_key: None,
     })
     .await;
     match back.recv().await {
@@ -176,6 +177,7 @@ async fn a_reconnect_from_too_long_ago_gets_a_snapshot_flagged_reset() {
         guest_name: Some("Back".try_into().unwrap()),
         since: Some(snapshot.seq),
         epoch: Some(snapshot.epoch.clone()),
+        audience_key: None,
     })
     .await;
     match back.recv().await {
@@ -194,6 +196,7 @@ async fn a_reconnect_from_too_long_ago_gets_a_snapshot_flagged_reset() {
             guest_name: Some("Other".try_into().unwrap()),
             since: Some(snapshot.seq + 9),
             epoch: Some("another-epoch".into()),
+            audience_key: None,
         })
         .await;
     assert!(matches!(other.recv().await, ServerMsg::Snapshot(s) if s.reset));

@@ -2,8 +2,9 @@
 // show the WHIP URL and token for OBS), pin products, start drops and giveaways, chat, watch the live
 // numbers and end the show, then read its recap; moderate: act on comments, review held
 // ones, appoint moderators, lift bans and set blocked words (this room's and all rooms').
-// The room connection, host actions, WHIP, moderation and the room report go through the
-// client library (../sdk/).
+// A scheduled room can be rehearsed first (docs/protocol.md 9.10): a private live copy,
+// filled by the load tester with its key. The room connection, host actions, WHIP,
+// moderation and the room report go through the client library (../sdk/).
 //
 // Live numbers: the viewer count comes with the room's `viewers` frames; everything else
 // is the room's report (GET /api/rooms/{id}/report, docs/metrics.md), read every few
@@ -48,6 +49,7 @@ function session() {
 
 function show(view) {
   for (const id of ['view-signin', 'view-rooms', 'view-room']) $(id).hidden = id !== view;
+  if (view !== 'view-rooms') $('rehearsal-card').hidden = true;
   if (view !== 'view-rooms') clearTimeout(roomsTimer);
 }
 
@@ -96,6 +98,7 @@ async function loadRooms() {
       const actions = [];
       if (r.status === 'scheduled') {
         actions.push(h('button', { type: 'button', class: 'secondary', onclick: () => goLive(r) }, `Go live: ${r.title}`));
+        actions.push(h('button', { type: 'button', class: 'secondary', onclick: () => rehearse(r) }, `Rehearse: ${r.title}`));
       }
       if (r.status !== 'ended') actions.push(h('button', { type: 'button', onclick: () => openRoom(r) }, `Open ${r.title}`));
       else actions.push(h('button', { type: 'button', class: 'secondary', onclick: () => openRecap(r) }, `Recap: ${r.title}`));
@@ -123,6 +126,28 @@ async function goLive(r) {
   }
 }
 
+/**
+ * Opens a rehearsal of the scheduled room `r` (or the open one, with a new audience key)
+ * and shows how to fill it: the load tester's command with the key.
+ */
+async function rehearse(r) {
+  $('rooms-error').hidden = true;
+  try {
+    const { room: rehearsal, audience_key: key } = await api('POST', `/api/rooms/${r.id}/rehearsal`, { token: session().token });
+    $('rehearsal-show').textContent = r.title;
+    $('rehearsal-command').value =
+      `livecart-loadtest --url ${location.origin} audience --rehearsal ${rehearsal.id} --audience-key ${key} --viewers 50 --seconds 300`;
+    $('rehearsal-open').onclick = () => openRoom(rehearsal);
+    $('rehearsal-card').hidden = false;
+    $('rehearsal-command').focus();
+  } catch (error) {
+    $('rooms-error').textContent = `Could not open a rehearsal: ${error.message}`;
+    $('rooms-error').hidden = false;
+  }
+}
+
+$('rehearsal-copy').addEventListener('click', () => navigator.clipboard?.writeText($('rehearsal-command').value).catch(() => {}));
+
 function openRoom(r) {
   const s = session();
   show('view-room');
@@ -131,7 +156,7 @@ function openRoom(r) {
   $('end-room').disabled = false;
   const lc = livecart();
   const conn = lc.room(r.id);
-  room = { id: r.id, title: r.title, lc, conn, state: conn.room, sold: new Map(), report: null, timer: null, numbers: idleNumbers(), liveAt: r.live_at ?? null };
+  room = { id: r.id, title: r.title, lc, conn, state: conn.room, sold: new Map(), report: null, timer: null, numbers: idleNumbers(), liveAt: r.live_at ?? null, rehearsal: r.rehearsal_of != null };
   resetNumbers();
   clearError();
   for (const id of ['cam-start', 'drop-start', 'comment-send']) $(id).disabled = false;
@@ -340,6 +365,10 @@ function resetNumbers() {
 
 function startNumbers() {
   if (!room || room.numbers.polling) return;
+  if (room.rehearsal) {
+    setState($('numbers-status'), 'idle', 'A rehearsal counts in no report: its sales show in the chat and the lineup only.');
+    return;
+  }
   room.numbers.polling = true;
   pollNumbers();
 }
@@ -447,6 +476,11 @@ async function showRecap() {
   const r = room;
   if (!r) return;
   const card = $('recap-card');
+  if (r.rehearsal) {
+    card.dataset.state = 'final';
+    $('recap').replaceChildren(h('p', { class: 'muted' }, 'The rehearsal has ended. It has no report: nothing it sold was real.'));
+    return;
+  }
   card.dataset.state = 'loading';
   $('recap').replaceChildren(h('p', { class: 'muted' }, 'Reading the report…'));
   const read = async () => {

@@ -53,6 +53,8 @@
  * @property {HostCard} host
  * @property {CoHostCard | null} co_host
  * @property {string | null} disclosure Show it as a visible banner while it is not null.
+ * @property {number | null} [rehearsal_of] In a private rehearsal, the scheduled room it
+ *   rehearses (only test cards pay, nothing sold is real; docs/protocol.md 9.10).
  */
 
 /**
@@ -262,6 +264,7 @@
  * @property {string | null} failure_code
  * @property {number} created_at
  * @property {ShippingAddress | null} [shipping] where the order ships (only its buyer sees it)
+ * @property {boolean} rehearsal placed in a rehearsal: paid with a test card, counted nowhere
  */
 
 /**
@@ -485,6 +488,7 @@
  * @property {string | null} [guest_name]
  * @property {number | null} [since]
  * @property {string | null} [epoch]
+ * @property {string | null} [audience_key] a rehearsal's audience key (docs/protocol.md 9.10)
  */
 /** @typedef {{type: 'follow_sales', token: string}} FollowSalesMessage */
 /**
@@ -557,7 +561,8 @@
  *   | 'too_many_connections' | 'payment_declined' | 'payment_unavailable' | 'not_streaming'
  *   | 'stream_elsewhere' | 'unsupported_media_type' | 'unavailable' | 'internal'
  *   | 'no_saved_payment_method' | 'banned' | 'timed_out' | 'slow_mode' | 'blocked_word'
- *   | 'auction_running' | 'auction_closed' | 'bid_too_low' | 'offer_closed'} ErrorCode
+ *   | 'auction_running' | 'auction_closed' | 'bid_too_low' | 'offer_closed' | 'rehearsal_private'
+ *   | 'test_card_required'} ErrorCode
  */
 
 export {};

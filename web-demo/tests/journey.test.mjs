@@ -213,6 +213,11 @@ test('creator goes live, viewer buys, brand sees the sale, the recap and the rep
     // Creator: studio, go live from the camera, pin, start a drop.
     await studio.goto(new URL('/studio.html', baseUrl).href, { timeout: STEP_MS });
     await signIn(studio, DEMO.creator);
+    // A scheduled show can be rehearsed first: the studio gives the load tester's command, key included.
+    const upcoming = (await api(baseUrl, 'GET', '/api/rooms?status=upcoming')).find((r) => r.host.id === creator.account.id);
+    assert.ok(upcoming, 'the demo creator has a scheduled show');
+    await studio.getByRole('button', { name: `Rehearse: ${upcoming.title}` }).click({ timeout: STEP_MS });
+    await poll('the rehearsal command', () => studio.$eval('#rehearsal-command', (e) => / audience --rehearsal \d+ --audience-key [\w-]{32} /.test(e.value)));
     await studio.getByRole('button', { name: `Open ${room.title}` }).click({ timeout: STEP_MS });
     await waitState(studio, '#conn', 'ok');
     await studio.getByRole('button', { name: 'Go live with camera' }).click();

@@ -3,13 +3,17 @@
 //! behaviour: lurkers watch, chatters comment, reactors react, shoppers add to cart and
 //! check out with a given probability. A share of viewers churns: leaves and comes back
 //! with `since`, and must get exactly what it missed or a flagged snapshot.
+//!
+//! [`rehearse`] sends the same audience into one private rehearsal instead (docs/
+//! protocol.md, 9.10), every viewer let in with its audience key: the host practises
+//! before a crowd that chats and buys with test cards.
 
 use super::progress;
 use crate::client::{Api, Error, RoomConn};
 use crate::measure::{Latency, histogram, record};
 use crate::server::usage;
 use livecart::commerce::payments::TestCards;
-use livecart::domain::{Reaction, UnixMs};
+use livecart::domain::{Reaction, RoomId, UnixMs};
 use livecart::wire::api::{NewRoomRequest, RoomView, SessionResponse};
 use livecart::wire::routes::{self, path};
 use livecart::wire::ws::{ClientMsg, RoomEvent, ServerMsg};
@@ -38,6 +42,21 @@ pub struct Audience {
     pub quiet: bool,
 }
 
+/// A private rehearsal to fill: its room, and the audience key its host was given when
+/// opening it (`POST /api/rooms/{room_id}/rehearsal`).
+#[derive(Debug, Clone)]
+pub struct Rehearsal {
+    pub room: RoomId,
+    pub audience_key: String,
+}
+
+/// Where a viewer goes: a room, with the audience key when it is a rehearsal.
+#[derive(Debug, Clone)]
+struct Stage {
+    room: RoomId,
+    audience_key: Option<String>,
+}
+
 /// The server's resident memory at a moment of the run.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct MemorySample {
@@ -63,6 +82,9 @@ pub struct AudienceReport {
     pub comments_received: u64,
     pub reactions_sent: u64,
     pub checkouts: BTreeMap<String, u64>,
+    /// Paid orders the server flagged as a rehearsal's (all of them in a rehearsal, none
+    /// elsewhere).
+    pub rehearsal_orders: u64,
     pub resumed: u64,
     pub reset_snapshots: u64,
     pub gaps: u64,
@@ -95,7 +117,7 @@ fn pick_room(rooms: usize, rng: &mut impl Rng) -> usize {
 }
 
 /// The host's live rooms, creating more (same lineup as its first) until there are `n`.
-async fn rooms(api: &Api, host: &SessionResponse, n: usize) -> Result<Vec<RoomView>, Error> {
+async fn rooms(api: &Api, host: &SessionResponse, n: usize) -> Result<Vec<Stage>, Error> {
     let first = api.hosted_live_room(host).await?;
     let mut rooms = vec![first.clone()];
     while rooms.len() < n {
@@ -108,12 +130,24 @@ async fn rooms(api: &Api, host: &SessionResponse, n: usize) -> Result<Vec<RoomVi
         let live: RoomView = api.post(&path(routes::ROOM_GO_LIVE, &[room.id.get()]), &host.token, &()).await?;
         rooms.push(live);
     }
-    Ok(rooms)
+    Ok(rooms.into_iter().map(|r| Stage { room: r.id, audience_key: None }).collect())
 }
 
+/// The audience over `host`'s live rooms (creating rooms up to `cfg.rooms`).
 pub async fn run(api: &Api, host: &SessionResponse, run_id: &str, cfg: &Audience) -> Result<AudienceReport, Error> {
+    let stages = rooms(api, host, cfg.rooms.max(1)).await?;
+    fill(api, &stages, run_id, cfg).await
+}
+
+/// The audience in one private rehearsal, let in with its key (`cfg.rooms` is not
+/// used): needs no host account, only the key the host handed over.
+pub async fn rehearse(api: &Api, rehearsal: &Rehearsal, run_id: &str, cfg: &Audience) -> Result<AudienceReport, Error> {
+    let stage = Stage { room: rehearsal.room, audience_key: Some(rehearsal.audience_key.clone()) };
+    fill(api, &[stage], run_id, cfg).await
+}
+
+async fn fill(api: &Api, rooms: &[Stage], run_id: &str, cfg: &Audience) -> Result<AudienceReport, Error> {
     let start = Instant::now();
-    let rooms = rooms(api, host, cfg.rooms.max(1)).await?;
     let tally = Arc::new(Mutex::new(AudienceReport::default()));
     let comment_latency = Arc::new(Mutex::new(histogram()));
     let join_latency = Arc::new(Mutex::new(histogram()));
@@ -211,7 +245,7 @@ async fn sample_memory(pid: u32, start: Instant, mut stop: tokio::sync::oneshot:
 #[allow(clippy::too_many_arguments)]
 async fn viewer(
     api: &Api,
-    room: &RoomView,
+    stage: &Stage,
     behaviour: Behaviour,
     churns: bool,
     buys: bool,
@@ -230,7 +264,10 @@ async fn viewer(
     let token = account.as_ref().map(|a| a.token.as_str());
     let joined_at = Instant::now();
     let mut conn = RoomConn::connect(api).await?;
-    let snapshot = conn.join(room.id, token, &format!("Aud {n}")).await?;
+    let key = stage.audience_key.as_deref();
+    let snapshot = conn.join(stage.room, token, &format!("Aud {n}"), key).await?;
+    // What a shopper buys: the first lined-up product, as the room shows it.
+    let product = snapshot.lineup.first().map(|p| p.id);
     record(&mut *join_latency.lock().await, joined_at.elapsed());
     tally.lock().await.joined += 1;
     let (mut seq, epoch) = (snapshot.seq, snapshot.epoch.clone());
@@ -252,11 +289,12 @@ async fn viewer(
             tokio::time::sleep(Duration::from_millis(300)).await;
             conn = RoomConn::connect(api).await?;
             conn.send(&ClientMsg::Join {
-                room_id: room.id,
+                room_id: stage.room,
                 token: token.map(str::to_owned),
                 guest_name: token.is_none().then(|| "Back".try_into()).transpose()?,
                 since: Some(seq),
                 epoch: Some(epoch.clone()),
+                audience_key: key.map(str::to_owned),
             })
             .await?;
         }
@@ -274,8 +312,8 @@ async fn viewer(
                     }
                     Behaviour::Shopper if !shopped => {
                         shopped = true;
-                        if let Some(product) = room.lineup.first() {
-                            conn.send(&ClientMsg::CartAdd { product_id: product.id, quantity: 1 }).await?;
+                        if let Some(product_id) = product {
+                            conn.send(&ClientMsg::CartAdd { product_id, quantity: 1 }).await?;
                             if buys {
                                 let key = format!("{run_id}-aud-{n}");
                                 let card = TestCards::SUCCEEDS.to_owned().try_into()?;
@@ -326,7 +364,10 @@ async fn viewer(
                 }
                 seq = s.seq;
             }
-            ServerMsg::OrderConfirmed { .. } => *t.checkouts.entry("paid".into()).or_default() += 1,
+            ServerMsg::OrderConfirmed { order } => {
+                *t.checkouts.entry("paid".into()).or_default() += 1;
+                t.rehearsal_orders += u64::from(order.rehearsal);
+            }
             ServerMsg::Error { code, request, .. } => {
                 if request.as_deref() == Some("checkout") {
                     *t.checkouts.entry(code).or_default() += 1;

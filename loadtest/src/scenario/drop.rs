@@ -59,7 +59,7 @@ pub async fn run(api: &Api, host: &SessionResponse, run_id: &str, cfg: &Drop) ->
     for i in 0..cfg.buyers {
         let account = api.register_viewer(run_id, i).await?;
         let mut conn = RoomConn::connect(api).await?;
-        conn.join(room.id, Some(&account.token), "buyer").await?;
+        conn.join(room.id, Some(&account.token), "buyer", None).await?;
         conn.send(&ClientMsg::CartAdd { product_id: product, quantity: 1 }).await?;
         loop {
             match conn.recv().await? {
@@ -77,7 +77,7 @@ pub async fn run(api: &Api, host: &SessionResponse, run_id: &str, cfg: &Drop) ->
     bar.finish_and_clear();
 
     let mut host_conn = RoomConn::connect(api).await?;
-    host_conn.join(room.id, Some(&host.token), "host").await?;
+    host_conn.join(room.id, Some(&host.token), "host", None).await?;
     host_conn
         .send(&ClientMsg::StartDrop {
             product_id: product,

@@ -193,7 +193,9 @@ impl RedisInventory {
                         .arg(hold.expires_at.0)
                         .arg(self.redis.prefix());
                     for line in &hold.lines {
-                        restore.arg(suffix(StockKey::Product(line.product))).arg(line.units);
+                        if let Some(p) = line.product {
+                            restore.arg(suffix(StockKey::Product(p))).arg(line.units);
+                        }
                         if let Some(d) = line.drop {
                             restore.arg(suffix(StockKey::Drop(d))).arg(line.units);
                         }

@@ -40,8 +40,25 @@ impl TestCards {
     /// the same number): a saved card that stopped working.
     pub const SAVED_THEN_DECLINES: &'static str = "4000000000000341";
 
+    /// Every published test number: the only cards a rehearsal takes.
+    pub const ALL: [&'static str; 7] = [
+        TestCards::SUCCEEDS,
+        TestCards::DECLINES,
+        TestCards::FAILS_ONCE,
+        TestCards::ANSWER_LOST,
+        TestCards::SLOW,
+        TestCards::REFUND_REFUSED,
+        TestCards::SAVED_THEN_DECLINES,
+    ];
+
     pub fn new(books: Store, clock: Clock) -> Self {
         TestCards { books, clock }
+    }
+
+    /// Whether `digits` is one of the published test numbers (any other number is a
+    /// card that could be real).
+    pub fn is_test_card(digits: &str) -> bool {
+        TestCards::ALL.contains(&digits)
     }
 
     /// What the card decides, the first time a reference is confirmed.
