@@ -5,13 +5,10 @@
 
 use crate::helpers::{Scene, TestApp, Ws, test_config};
 use futures_util::future::join_all;
-use livecart::commerce::payments::TestCards;
-use livecart::domain::{AuctionId, Clock, OfferId, ProductId, Role, UnixMs};
+use livecart::domain::{AuctionId, Clock, ProductId, Role, UnixMs};
 use livecart::wire::api::SessionResponse;
 use livecart::wire::routes;
-use livecart::wire::ws::{
-    AccountName, AuctionCard, AuctionOutcome, ClientMsg, OfferView, OrderView, RoomEvent, ServerMsg,
-};
+use livecart::wire::ws::{AccountName, AuctionCard, AuctionOutcome, ClientMsg, OfferView, RoomEvent, ServerMsg};
 use std::time::Duration;
 
 const START: UnixMs = UnixMs(1_800_000_000_000);
@@ -99,24 +96,6 @@ async fn offer(ws: &mut Ws) -> OfferView {
     .await
 }
 
-async fn pay(ws: &mut Ws, offer: OfferId, key: &str) -> Result<OrderView, String> {
-    ws.send(&ClientMsg::PayOffer {
-        offer_id: offer,
-        idempotency_key: key.to_owned().try_into().unwrap(),
-        card: Some(TestCards::SUCCEEDS.to_owned().try_into().unwrap()),
-        payment: None,
-        save: None,
-        shipping: None,
-    })
-    .await;
-    ws.recv_until(|m| match m {
-        ServerMsg::OrderConfirmed { order } => Some(Ok(order)),
-        ServerMsg::Error { code, request: Some(r), .. } if r == "pay_offer" => Some(Err(code)),
-        _ => None,
-    })
-    .await
-}
-
 async fn bidders(app: &TestApp, scene: &Scene, n: usize) -> Vec<(Ws, SessionResponse)> {
     let mut all = Vec::new();
     for i in 0..n {
@@ -177,11 +156,11 @@ async fn bids_are_judged_late_bids_extend_and_the_winner_pays_the_second_maximum
     let mine: Vec<OfferView> = app.get(routes::OFFERS, Some(&b[0].1.token)).await;
     assert_eq!(mine, vec![held.clone()]);
     assert_eq!(app.stock(product).await, 2, "the unit is held for the winner");
-    assert_eq!(pay(&mut b[1].0, held.id, "not-mine").await.unwrap_err(), "not_found");
+    assert_eq!(b[1].0.pay_offer(held.id, "not-mine").await.unwrap_err(), "not_found");
 
-    let order = pay(&mut b[0].0, held.id, "won").await.expect("paid");
+    let order = b[0].0.pay_offer(held.id, "won").await.expect("paid");
     assert_eq!((order.subtotal.amount, order.creator_id, order.lines[0].quantity), (3_200, scene.host_id(), 1));
-    assert_eq!(pay(&mut b[0].0, held.id, "won").await.expect("the same key").id, order.id, "paid once");
+    assert_eq!(b[0].0.pay_offer(held.id, "won").await.expect("the same key").id, order.id, "paid once");
     let (outcome, buyer, price) = settled(&mut late).await;
     assert_eq!(
         (outcome, buyer.map(|b| b.account_id), price),
@@ -217,9 +196,9 @@ async fn a_winner_who_does_not_pay_in_time_passes_the_unit_to_the_next_bidder() 
     clock.advance(Duration::from_secs(61));
     let (buyer, price, round) = offered(&mut host).await;
     assert_eq!((buyer.account_id, price, round), (b[2].1.account.id, 2_400, 2), "its own outright bid");
-    assert_eq!(pay(&mut b[0].0, first.id, "too-late").await.unwrap_err(), "offer_closed");
+    assert_eq!(b[0].0.pay_offer(first.id, "too-late").await.unwrap_err(), "offer_closed");
     let second = offer(&mut b[2].0).await;
-    let order = pay(&mut b[2].0, second.id, "second-chance").await.expect("paid");
+    let order = b[2].0.pay_offer(second.id, "second-chance").await.expect("paid");
     assert_eq!(order.subtotal.amount, 2_400);
     let (outcome, buyer, _) = settled(&mut host).await;
     assert_eq!((outcome, buyer.map(|b| b.account_id)), (AuctionOutcome::Sold, Some(b[2].1.account.id)));
@@ -246,7 +225,7 @@ async fn sudden_death_does_not_extend_and_an_auction_nobody_bids_in_ends_unsold(
     let _: livecart::wire::api::RoomView =
         app.post(&routes::path(routes::ROOM_END, &[scene.room.get()]), Some(&scene.creator.token), &()).await;
     let held = offer(&mut b[0].0).await;
-    pay(&mut b[0].0, held.id, "after-the-show").await.expect("paid after the show ended");
+    b[0].0.pay_offer(held.id, "after-the-show").await.expect("paid after the show ended");
 
     let other = app.live_room(&[1]).await;
     let (mut host, _) = app.viewer(other.room, Some(&other.creator.token)).await;

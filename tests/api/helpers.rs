@@ -537,6 +537,25 @@ impl Ws {
         .await
     }
 
+    /// Pays offer `offer` with a test card that succeeds: the order, or the error code.
+    pub async fn pay_offer(&mut self, offer: livecart::domain::OfferId, key: &str) -> Result<OrderView, String> {
+        self.send(&ClientMsg::PayOffer {
+            offer_id: offer,
+            idempotency_key: key.to_owned().try_into().unwrap(),
+            card: Some(livecart::commerce::payments::TestCards::SUCCEEDS.to_owned().try_into().unwrap()),
+            payment: None,
+            save: None,
+            shipping: None,
+        })
+        .await;
+        self.recv_until(|m| match m {
+            ServerMsg::OrderConfirmed { order } => Some(Ok(order)),
+            ServerMsg::Error { code, request: Some(r), .. } if r == "pay_offer" => Some(Err(code)),
+            _ => None,
+        })
+        .await
+    }
+
     /// As [`Ws::send`], but a connection that is gone (its node killed) is reported as
     /// false instead of failing the test.
     pub async fn try_send(&mut self, msg: &ClientMsg) -> bool {

@@ -3,10 +3,9 @@
 //! offered the units that come back, first in line first, each for the hold time.
 
 use crate::helpers::{TestApp, Ws, test_config};
-use livecart::commerce::payments::TestCards;
-use livecart::domain::{Clock, OfferId, ProductId, Role, UnixMs};
+use livecart::domain::{Clock, ProductId, Role, UnixMs};
 use livecart::wire::routes::{self, path};
-use livecart::wire::ws::{ClientMsg, KeywordCard, OfferView, OrderView, RoomEvent, ServerMsg};
+use livecart::wire::ws::{ClientMsg, KeywordCard, OfferView, RoomEvent, ServerMsg};
 use reqwest::Method;
 use serde_json::json;
 use std::time::Duration;
@@ -27,24 +26,6 @@ async fn comment(ws: &mut Ws, text: &str) -> (Option<OfferView>, Option<String>)
         }
     }
     answer.unwrap()
-}
-
-async fn pay(ws: &mut Ws, offer: OfferId, key: &str) -> Result<OrderView, String> {
-    ws.send(&ClientMsg::PayOffer {
-        offer_id: offer,
-        idempotency_key: key.to_owned().try_into().unwrap(),
-        card: Some(TestCards::SUCCEEDS.to_owned().try_into().unwrap()),
-        payment: None,
-        save: None,
-        shipping: None,
-    })
-    .await;
-    ws.recv_until(|m| match m {
-        ServerMsg::OrderConfirmed { order } => Some(Ok(order)),
-        ServerMsg::Error { code, request: Some(r), .. } if r == "pay_offer" => Some(Err(code)),
-        _ => None,
-    })
-    .await
 }
 
 /// Joins or leaves a waitlist: the place, or the error code.
@@ -122,7 +103,7 @@ async fn a_comment_that_asks_to_buy_holds_units_for_its_author_and_still_shows_i
     let (mut guest, _) = app.viewer(scene.room, None).await;
     assert_eq!(comment(&mut guest, "SOLD").await, (None, Some("unauthenticated".into())));
 
-    let order = pay(&mut sam, offer.id, "by-comment").await.expect("paid");
+    let order = sam.pay_offer(offer.id, "by-comment").await.expect("paid");
     assert_eq!((order.subtotal.amount, order.lines[0].quantity, order.creator_id), (2_000, 2, scene.host_id()));
     let mine: Vec<OfferView> = app.get(routes::OFFERS, Some(&viewer.token)).await;
     assert_eq!(mine.iter().map(|o| o.id).collect::<Vec<_>>(), vec![oil_offer.unwrap().id], "the paid one is gone");
@@ -162,13 +143,13 @@ async fn a_sold_out_products_waitlist_is_offered_the_units_that_come_back_first_
     clock.advance(Duration::from_secs(61));
     let ben = offered(&mut fans[1].0).await;
     assert_eq!((ben.product_id, ben.quantity, ben.price.amount), (product, 1, 1_000));
-    assert_eq!(pay(&mut fans[0].0, held.id, "too-late").await, Err("offer_closed".into()));
+    assert_eq!(fans[0].0.pay_offer(held.id, "too-late").await, Err("offer_closed".into()));
     assert_eq!(waitlist(&mut fans[2].0, join(product)).await, Ok(Some(1)), "Cy is next");
     // Ben does not pay in time either: Cy gets it, and pays.
     clock.advance(Duration::from_secs(61));
     let cy = offered(&mut fans[2].0).await;
-    assert_eq!(pay(&mut fans[1].0, ben.id, "ben-late").await, Err("offer_closed".into()));
-    let order = pay(&mut fans[2].0, cy.id, "cy").await.expect("paid");
+    assert_eq!(fans[1].0.pay_offer(ben.id, "ben-late").await, Err("offer_closed".into()));
+    let order = fans[2].0.pay_offer(cy.id, "cy").await.expect("paid");
     assert_eq!(order.subtotal.amount, 1_000);
     assert_eq!(app.stock(product).await, 0, "one unit, sold once");
     assert_eq!(waitlist(&mut fans[2].0, ClientMsg::LeaveWaitlist { product_id: product }).await, Ok(None));
