@@ -98,6 +98,12 @@ impl Rooms {
         if viewer.is_host {
             return Err(RoomError::NotEligible("the host cannot bid in their own auction"));
         }
+        // Each bid takes the auction's row: a bidder gets the comment rate, in a bucket of
+        // their own, so nobody can crowd out the room's bids (or use up its 5,000).
+        let bucket = format!("bid:{}:{}", room.id, viewer.who.key);
+        if !self.limits.allow(&bucket, self.settings.comment_limit, self.clock.now()).await? {
+            return Err(RoomError::RateLimited);
+        }
         let auction = self.store.auction(req.auction).await?.filter(|a| a.room_id == room.id);
         let auction = auction.ok_or(RoomError::AuctionClosed)?;
         let p = room.storefront().product(auction.product_id).cloned().ok_or(RoomError::NotInLineup)?;

@@ -329,3 +329,18 @@ async fn fifty_bidders_over_three_nodes_in_the_last_seconds_make_exactly_one_win
     assert!(card.ends_at > auction.ends_at, "late bids extended the auction");
     assert_eq!(card.leader.map(|l| l.account_id), Some(winner));
 }
+
+#[tokio::test]
+async fn a_bidder_faster_than_the_comment_rate_is_told_to_slow_down_and_others_still_bid() {
+    let mut config = test_config();
+    config.comment_burst = 2;
+    let app = TestApp::spawn_with(config, Clock::manual(START)).await;
+    let scene = app.live_room(&[1]).await;
+    let (mut host, _) = app.viewer(scene.room, Some(&scene.creator.token)).await;
+    let auction = start(&mut host, start_msg(scene.products[0], 60, false)).await;
+    let mut b = bidders(&app, &scene, 2).await;
+    bid(&mut b[0].0, auction.id, 1_000, None).await.unwrap();
+    bid(&mut b[0].0, auction.id, 0, Some(5_000)).await.unwrap();
+    assert_eq!(bid(&mut b[0].0, auction.id, 0, Some(9_000)).await, Err("rate_limited".into()));
+    assert_eq!(bid(&mut b[1].0, auction.id, 1_100, None).await, Ok((false, 1_200, 1_100)), "a bucket per bidder");
+}
