@@ -1,5 +1,6 @@
 // Creator studio: sign in, pick one of your rooms, go live from the camera over WHIP (or
-// show the WHIP URL and token for OBS), pin products, start drops and giveaways, chat, watch the live
+// show the WHIP URL and token for OBS), pin products, start drops, giveaways and auctions, set the
+// comment-to-buy keywords, chat, watch the live
 // numbers and end the show, then read its recap; moderate: act on comments, review held
 // ones, appoint moderators, lift bans and set blocked words (this room's and all rooms').
 // A scheduled room can be rehearsed first (docs/protocol.md 9.10): a private live copy,
@@ -189,12 +190,13 @@ function openRoom(r) {
     renderDrop();
     renderClock();
     renderGiveaway();
+    renderAuction();
   }, 1000);
 }
 
 /** How an error names the action that failed. */
 const ACTION_NAMES = {
-  start_drop: 'Start drop', start_giveaway: 'Start giveaway', pin: 'Pin', unpin: 'Unpin', comment: 'Message', end_room: 'End the show', react: 'Reaction',
+  start_drop: 'Start drop', start_giveaway: 'Start giveaway', start_auction: 'Start auction', pin: 'Pin', unpin: 'Unpin', comment: 'Message', end_room: 'End the show', react: 'Reaction',
   ...MODERATION_ACTIONS,
 };
 
@@ -261,6 +263,8 @@ function setRoomMode(mode) {
   if (mode !== 'live') for (const id of ['cam-start', 'cam-stop', 'drop-start']) $(id).disabled = true;
   for (const control of $('drop-form').elements) control.disabled = mode !== 'live';
   for (const control of $('giveaway-form').elements) control.disabled = mode !== 'live';
+  for (const control of $('auction-form').elements) control.disabled = mode !== 'live';
+  for (const control of $('keywords-form').elements) control.disabled = mode !== 'live';
   for (const control of $('blocked-form').elements) control.disabled = mode !== 'live';
   $('slow-mode').disabled = mode !== 'live';
   $('live-badge').hidden = mode !== 'live' || room?.state?.status !== 'live';
@@ -294,6 +298,9 @@ function onSnapshot(snap) {
   renderClock();
   renderReactionCounts();
   renderGiveaway();
+  renderAuctionForm();
+  renderAuction();
+  renderKeywords();
   if (st.status === 'live') startNumbers();
   else if (st.status === 'ended') onShowEnded();
   else setState($('numbers-status'), 'idle', 'The numbers start when the show goes live.');
@@ -311,11 +318,17 @@ function onEvent(e, meta) {
       break;
     case 'slow_mode': renderSlowMode(); addNote(e.secs ? `Slow mode on: one comment per ${e.secs} s.` : 'Slow mode off.'); break;
     case 'pinned': case 'unpinned': renderLineup(); break;
-    case 'product_updated': renderLineup(); renderDropForm(); break;
+    case 'product_updated': renderLineup(); renderDropForm(); renderAuctionForm(); break;
     case 'drop_started': setState($('drop-status'), 'ok', `Drop running: ${e.drop.quantity} units at ${money(e.drop.price)}`); renderDrop(); renderLineup(); break;
     case 'drop_ended': setState($('drop-status'), 'ok', `Drop ended: ${e.sold} sold.`); renderLineup(); break;
     case 'sale': onSale(e); break;
     case 'giveaway_started': case 'giveaway_drawn': renderGiveaway(); break;
+    case 'auction_bid':
+      if (e.extended) room.auctionExtendedAt = Date.now();
+      renderAuction();
+      break;
+    case 'auction_started': case 'auction_ended': case 'auction_offered': case 'auction_settled': renderAuction(); break;
+    case 'keywords_updated': renderKeywords(); break;
     case 'room_live':
       if (room.liveAt == null) room.liveAt = Date.now();
       renderLineup();
@@ -880,6 +893,152 @@ $('giveaway-form').addEventListener('submit', async (event) => {
     setState($('giveaway-status'), 'idle', '');
     // Refusals are shown by the connection's error listener; a send that never left, here.
     if (error.code === 'not_connected') showError('Start giveaway: not connected; try again in a moment.');
+  }
+});
+
+// ---------- auctions: one at a time, until sold or unsold (docs/protocol.md 4.20) ----------
+
+function renderAuctionForm() {
+  const select = $('auction-product');
+  const before = select.value;
+  const products = [...room.state.lineup.values()];
+  const label = (p) => `${p.title} (${p.stock} in stock)`;
+  if (select.options.length === products.length && products.every((p, i) => select.options[i].value === String(p.id))) {
+    products.forEach((p, i) => { select.options[i].textContent = label(p); });
+  } else {
+    select.replaceChildren(...products.map((p) => h('option', { value: p.id }, label(p))));
+    if (before) select.value = before;
+  }
+  const p = room.state.lineup.get(Number(select.value));
+  if (p) $('auction-currency').textContent = p.price.currency;
+}
+
+$('auction-product').addEventListener('change', () => renderAuctionForm());
+$('auction-sudden').addEventListener('change', () => { $('auction-extend').disabled = $('auction-sudden').checked; });
+
+/**
+ * "0=0.50, 20=1" in major units → [{from: 0, step: 50}, {from: 2000, step: 100}]; null for
+ * an empty field (the server's table); a string saying what is wrong.
+ */
+function parseSteps(text, currency) {
+  if (!text.trim()) return null;
+  const rows = [];
+  for (const part of text.split(/[,;\n]+/).map((p) => p.trim()).filter(Boolean)) {
+    const [from, step] = part.split('=').map((x) => parseMajor(x ?? '', currency));
+    if (from == null || step == null || step <= 0) return `"${part}": write price=step, like 20=1.00`;
+    rows.push({ from, step });
+  }
+  if (rows[0].from !== 0) return 'The first step starts at price 0.';
+  if (rows.some((r, i) => i && r.from <= rows[i - 1].from)) return 'List the prices in ascending order.';
+  if (rows.length > 20) return 'At most 20 steps.';
+  return rows;
+}
+
+/** The running auction (price, leader, bids, clock) or its outcome; the form while none runs. */
+function renderAuction() {
+  const st = room?.state;
+  if (!st) return;
+  const box = $('auction-now');
+  const a = st.auction;
+  $('auction-form').hidden = Boolean(a);
+  if (!a) {
+    const last = st.lastAuction;
+    box.hidden = !last;
+    box.dataset.state = last ? 'settled' : 'none';
+    if (!last) return box.replaceChildren();
+    const title = last.title ?? 'The auction';
+    return box.replaceChildren(h('p', { id: 'auction-outcome' }, last.outcome === 'sold'
+      ? [h('strong', {}, 'Sold: '), `${title} to ${last.buyer.display_name} for ${money(last.price)}.`]
+      : [h('strong', {}, 'Unsold: '), `${title}${st.auctionEnded?.winner ? ': nobody paid in time.' : ': no bids, or nobody paid in time.'}`]));
+  }
+  box.hidden = false;
+  const left = a.ends_at - Date.now();
+  const over = st.biddingOver();
+  box.dataset.state = a.phase === 'awarded' ? 'awarded' : over ? 'ended' : 'open';
+  const extended = Date.now() - (room.auctionExtendedAt ?? 0) < 5000;
+  const lines = [
+    h('p', {}, h('strong', {}, a.title), a.sudden_death ? ' · sudden death' : ` · late bids extend it by ${a.extend_secs} s`),
+    h('p', { class: 'auction-figures' },
+      h('span', {}, a.price ? 'Price ' : 'Starting at ', h('b', { id: 'auction-price' }, money(a.price ?? a.starting_price))),
+      h('span', {}, 'Leader ', h('b', { id: 'auction-leader' }, a.leader?.display_name ?? '—')),
+      h('span', {}, 'Bids ', h('b', { id: 'auction-bids' }, a.bids))),
+  ];
+  if (!over) {
+    lines.push(h('p', {}, 'Bidding ends in ', h('time', { id: 'auction-countdown' }, countdown(left)),
+      extended ? h('span', { class: 'badge', id: 'auction-extended' }, 'Extended by a late bid') : ''));
+  } else if (a.phase === 'awarded') {
+    lines.push(h('p', { id: 'auction-offered' }, a.offer.round > 1 ? `Passed to the next bidder (round ${a.offer.round}): ` : 'Won: ',
+      h('strong', {}, a.offer.buyer.display_name), ` at ${money(a.offer.price)}, paying until ${new Date(a.offer.pay_by).toLocaleTimeString()}.`));
+  } else {
+    const ended = st.auctionEnded;
+    lines.push(h('p', { id: 'auction-offered' }, !ended ? 'Bidding closed: settling…'
+      : ended.winner ? [h('strong', {}, ended.winner.display_name), ` won at ${money(ended.price)}.`] : 'Bidding closed with no bids.'));
+  }
+  box.replaceChildren(...lines);
+}
+
+$('auction-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const product = room?.state.lineup.get(Number($('auction-product').value));
+  if (!product) return;
+  const currency = product.price.currency;
+  const startingPrice = parseMajor($('auction-start').value, currency);
+  if (startingPrice == null) return setState($('auction-status'), 'error', 'Enter the starting price like 10.00');
+  const increments = parseSteps($('auction-steps').value, currency);
+  if (typeof increments === 'string') return setState($('auction-status'), 'error', increments);
+  clearError();
+  const r = room;
+  setState($('auction-status'), 'busy', 'Starting the auction…');
+  try {
+    await r.conn.startAuction({
+      productId: product.id,
+      startingPrice,
+      durationSecs: Number($('auction-duration').value),
+      increments,
+      extendSecs: $('auction-sudden').checked ? null : Number($('auction-extend').value),
+      suddenDeath: $('auction-sudden').checked,
+    });
+    if (room !== r) return;
+    setState($('auction-status'), 'idle', '');
+  } catch (error) {
+    if (room !== r) return;
+    setState($('auction-status'), 'idle', '');
+    // Refusals are shown by the connection's error listener; a send that never left, here.
+    if (error.code === 'not_connected') showError('Start auction: not connected; try again in a moment.');
+  }
+});
+
+// ---------- comment-to-buy keywords (docs/protocol.md 9.11) ----------
+
+function renderKeywords() {
+  const st = room?.state;
+  if (!st) return;
+  const list = $('keywords');
+  // Typing is not undone by a redraw: a row keeps its input while its product stays.
+  const typed = new Map([...list.querySelectorAll('input')].map((i) => [i.dataset.product, i.value]));
+  const dirty = list.dataset.dirty === 'true';
+  list.replaceChildren(...[...st.lineup.values()].map((p) => h('li', {},
+    h('label', {}, `${p.title} `, h('input', {
+      'data-product': p.id, maxlength: 20, autocomplete: 'off', pattern: '[A-Za-z0-9]{2,20}', placeholder: 'e.g. SERUM',
+      value: dirty ? typed.get(String(p.id)) ?? '' : st.keywordOf(p.id) ?? '',
+    })))));
+}
+
+$('keywords').addEventListener('input', () => { $('keywords').dataset.dirty = 'true'; });
+
+$('keywords-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  if (!room?.conn) return;
+  const keywords = [...$('keywords').querySelectorAll('input')]
+    .filter((i) => i.value.trim())
+    .map((i) => ({ product_id: Number(i.dataset.product), keyword: i.value.trim() }));
+  setState($('keywords-status'), 'busy', 'Saving…');
+  try {
+    await room.lc.api.setKeywords(room.id, keywords);
+    $('keywords').dataset.dirty = 'false';
+    setState($('keywords-status'), 'ok', 'Saved.');
+  } catch (error) {
+    setState($('keywords-status'), 'error', error.message);
   }
 });
 

@@ -9,10 +9,14 @@
 // viewers see their followed creators' shows and hear over a listen connection when one
 // goes live, and an ended show shows a recap with the creator's next show. During the show a
 // giveaway card over the video lets viewers enter, announces the winner and checks the
-// draw against its commitment (docs/protocol.md 4.14). Routes live in
+// draw against its commitment (docs/protocol.md 4.14). An auction card over the video
+// takes bids (one tap at the least bid, or an amount and a proxy maximum), counts down by
+// the room clock and offers the winner the unit (4.20–4.22); units held for the viewer (an
+// auction won, a comment SOLD or BUY <keyword>, a waitlist's turn) are paid from the cart
+// sheet with the same checkout pieces. Routes live in
 // the fragment: #/ (rooms), #/signin, #/signup, #/room/ID.
 
-import { api, countdown, flash, formatMoney, h, livecart, loadSession, money, register, setState, signIn, signOut } from './common.js';
+import { api, countdown, flash, formatMoney, h, livecart, loadSession, minorDigits, money, parseMajor, register, setState, signIn, signOut } from './common.js';
 import { REACTIONS, SignallingError, preferForwardableVideo, verifyDraw } from '../sdk/index.js';
 import { iceConfiguration } from './ice.js';
 import { MODERATION_ACTIONS, commentActions, heldItems } from './moderation.js';
@@ -456,6 +460,11 @@ function openRoom(id) {
     // The giveaway card: how entering went ({ id, state, message }), the draw dismissed,
     // the Verify disclosure ({ id, open, state, view, check }).
     giveaway: { entry: null, dismissed: null, verify: null },
+    // The auction card: when a late bid last extended it (for the cue), the outcome
+    // dismissed, the price last announced to screen readers and when.
+    auction: { extendedAt: 0, dismissed: null, announced: null, announceTimer: null },
+    paying: null, // the offer the checkout sheet pays, or null for the cart
+    paid: new Map(), // offer id → the order reference it was paid with
     timer: setInterval(tick, 1000),
   };
   $('chat').replaceChildren();
@@ -470,6 +479,8 @@ function openRoom(id) {
   $('stage-cards').prepend($('giveaway'));
   $('giveaway').hidden = true;
   setState($('giveaway-status'), 'idle', '');
+  $('auction').hidden = true;
+  setState($('auction-status'), 'idle', '');
   hideRecap();
   clearMessages();
   // (An ended show turned these off; this room may be live.)
@@ -499,6 +510,14 @@ function openRoom(id) {
   conn.on('going_live', onGoingLive);
   conn.on('held_for_review', () => setState($('comment-status'), 'ok', 'Held for review: the host or a moderator will check it before the room sees it.'));
   for (const name of ['held', 'comment_held', 'comment_reviewed']) conn.on(name, renderHeld);
+  conn.on('bid_placed', renderAuction);
+  conn.on('offer', onOffer);
+  conn.on('offers', renderHeldForYou);
+  conn.on('comment_purchase', onCommentPurchase);
+  conn.on('waitlist', () => {
+    renderPinned();
+    renderLineup();
+  });
   conn.connect();
   ensureFollows();
 }
@@ -509,6 +528,7 @@ function closeRoom() {
   room.conn.close();
   clearInterval(room.timer);
   clearTimeout(room.hintTimer);
+  clearTimeout(room.auction.announceTimer);
   stopVideo();
   for (const id of ['cart-dialog', 'shop-dialog']) if ($(id).open) $(id).close();
   room = null;
@@ -556,6 +576,8 @@ function applySnapshot(snap) {
   renderLineup();
   renderCart();
   renderGiveaway();
+  renderAuction();
+  renderHeldForYou();
   if (st.status === 'ended') {
     stopVideo({ serverClosed: true }); // ending the room closed every media session
     setStream('ended', 'stream ended: the show is over');
@@ -645,6 +667,26 @@ function applyEvent(event, meta) {
       room.openGiveaway = null;
       setState($('giveaway-status'), 'idle', '');
       renderGiveaway();
+      break;
+    case 'auction_started':
+      setState($('auction-status'), 'idle', '');
+      $('auction-amount').value = '';
+      $('auction-max').value = '';
+      renderAuction();
+      break;
+    case 'auction_bid':
+      if (event.extended && !meta.replay) room.auction.extendedAt = Date.now();
+      renderAuction();
+      break;
+    case 'auction_ended':
+    case 'auction_offered':
+    case 'auction_settled':
+      renderAuction();
+      renderHeldForYou();
+      break;
+    case 'keywords_updated':
+      renderPinned();
+      renderLineup();
       break;
     default:
       break;
@@ -913,6 +955,7 @@ function renderPinned() {
       : null;
   const cannot = o.soldOut || o.closed;
   const buyText = o.closed ? (st.status === 'ended' ? 'Show ended' : 'Not live yet') : o.soldOut ? 'Sold out' : 'Buy now';
+  const waiting = (o.soldOut && !o.closed) || heldOffer(product) ? waitlistAction(product, 'pinned-waitlist') : null;
   box.replaceChildren(
     h('article', { class: `product-card${o.drop ? ' has-drop' : ''}`, 'aria-label': `Featured: ${product.title}` },
       banner,
@@ -920,17 +963,69 @@ function renderPinned() {
       h('h4', { class: 'product-title' }, product.title),
       h('div', { class: 'meta' }, price, stock),
       h('div', { class: 'buy-row' },
-        h('button', { type: 'button', id: 'buy-now', class: 'buy', disabled: cannot, onclick: () => buyNow(product.id) }, buyText),
-        h('button', { type: 'button', id: 'add-to-cart', class: 'add secondary', disabled: cannot, onclick: () => addToCart(product.id) }, 'Add to cart'))),
+        waiting ?? h('button', { type: 'button', id: 'buy-now', class: 'buy', disabled: cannot, onclick: () => buyNow(product.id) }, buyText),
+        h('button', { type: 'button', id: 'add-to-cart', class: 'add secondary', disabled: cannot, onclick: () => addToCart(product.id) }, 'Add to cart')),
+      commentToBuyHint(product, o, st.pinned === product.id)),
   );
-  if (focused === 'add-to-cart' || focused === 'buy-now') $(focused)?.focus();
+  if (focused === 'add-to-cart' || focused === 'buy-now' || focused === 'pinned-waitlist') $(focused)?.focus();
 }
 
-/** Once a second: the drop and giveaway countdowns, and a redraw when the drop's time is up. */
+/** "Comment SOLD to buy" under the pinned product (and its keyword's BUY), while it can be bought. */
+function commentToBuyHint(product, o, pinned) {
+  if (o.soldOut || o.closed) return null;
+  const keyword = room.state.keywordOf(product.id);
+  const ways = [pinned ? 'SOLD' : null, keyword ? `BUY ${keyword}` : null].filter(Boolean);
+  if (!ways.length) return null;
+  return h('p', { class: 'buy-hint', id: 'buy-hint' }, 'Comment ', ...ways.flatMap((w, i) => [i ? ' or ' : '', h('kbd', {}, w)]), ' to buy');
+}
+
+/** A unit of this room's `product` held for the viewer and not paid yet (a waitlist's turn, a comment that bought), or null. */
+function heldOffer(product) {
+  return room.state.openOffers().find((o) => o.room_id === Number(room.id) && o.product_id === product.id && !room.paid.has(o.id)) ?? null;
+}
+
+/**
+ * What a viewer can do about a sold-out product: join its waitlist, see their place (and
+ * leave), or pay the unit held for them once it came back.
+ */
+function waitlistAction(product, id) {
+  const st = room.state;
+  const held = heldOffer(product);
+  if (held) {
+    return h('button', { type: 'button', id, class: 'buy', onclick: () => openCheckout({ offerId: held.id }) },
+      `Pay ${money({ ...held.price, amount: held.price.amount * held.quantity })}`, h('span', { class: 'sr-only' }, `: ${product.title} is held for you`));
+  }
+  const place = st.waitlists.get(product.id);
+  if (place != null) {
+    return h('button', { type: 'button', id, class: 'secondary', onclick: () => waitlist(product.id, false) },
+      `You're #${place} · Leave`, h('span', { class: 'sr-only' }, ` the waitlist for ${product.title}`));
+  }
+  return h('button', { type: 'button', id, class: 'buy', onclick: () => waitlist(product.id, true) },
+    'Join waitlist', h('span', { class: 'sr-only' }, ` for ${product.title}`));
+}
+
+async function waitlist(productId, join) {
+  if (!room.session) return askToSignIn();
+  const r = room;
+  try {
+    const answer = await (join ? r.conn.joinWaitlist(productId) : r.conn.leaveWaitlist(productId));
+    if (room !== r) return;
+    buyNotice('ok', answer.place == null ? 'You left the waitlist.' : `You're #${answer.place} on the waitlist: a unit that comes back is held for you.`);
+  } catch (error) {
+    if (room !== r) return;
+    if (error.code === 'unauthenticated') return askToSignIn();
+    buyNotice('error', error.code === 'conflict' ? 'It is back in stock: buy it now.'
+      : error.code === 'not_connected' ? 'Not connected right now; try again in a moment.' : error.message);
+  }
+}
+
+/** Once a second: the drop, giveaway and auction countdowns, and a redraw when the drop's time is up. */
 function tick() {
   if (!room) return;
   const closes = $('giveaway-countdown');
   if (closes && room.state.giveaway) closes.textContent = countdown(room.state.giveaway.closes_at - Date.now());
+  tickAuction();
+  if (room.paying != null || $('offers-section').hidden === false) renderHeldForYou();
   const counter = $('drop-countdown');
   if (!counter) return;
   const left = (room.state.drop?.ends_at ?? 0) - Date.now();
@@ -945,13 +1040,15 @@ function tick() {
 function lineupItem(p) {
   const o = offer(p);
   const cannot = o.soldOut || o.closed;
+  const keyword = !cannot ? room.state.keywordOf(p.id) : null;
   return h('li', { 'data-product': p.id },
     productImage(p, 48),
     h('div', {},
       h('div', { class: 'title' }, p.title, room.state.pinned === p.id ? h('span', { class: 'badge' }, 'Live') : ''),
-      h('div', { class: 'muted small' }, `${money(o.price)} · ${stockText(o)}`)),
+      h('div', { class: 'muted small' }, `${money(o.price)} · ${stockText(o)}`, keyword ? [' · comment ', h('kbd', {}, `BUY ${keyword}`)] : '')),
     h('div', { class: 'actions' },
-      h('button', { type: 'button', disabled: cannot, 'aria-label': `Buy ${p.title}`, onclick: () => buyNow(p.id) }, 'Buy'),
+      (o.soldOut && !o.closed) || heldOffer(p) ? waitlistAction(p, null)
+        : h('button', { type: 'button', disabled: cannot, 'aria-label': `Buy ${p.title}`, onclick: () => buyNow(p.id) }, 'Buy'),
       h('button', { type: 'button', class: 'secondary', disabled: cannot, 'aria-label': `Add ${p.title} to cart`, onclick: () => addToCart(p.id) }, icon('cart', { size: 18 }))));
 }
 
@@ -1138,12 +1235,32 @@ async function forgetCard() {
 
 function paySaved() {
   if (!room?.session) return askToSignIn();
+  pay({ payment: 'saved' });
+}
+
+/**
+ * Pays what the sheet is paying (an offer held for the viewer, or the cart): a new
+ * purchase with a new idempotency key, or the unsettled one continued with its key. No
+ * automatic retry after payment_unavailable: the buyer sees it and taps Retry.
+ */
+function pay(options) {
   const running = room.conn.purchase;
-  const purchase = room.conn.checkout({ payment: 'saved', retry: { unavailable: 0 } });
+  let purchase;
+  try {
+    purchase = room.paying != null
+      ? room.conn.payOffer(room.paying, { ...options, retry: { unavailable: 0 } })
+      : room.conn.checkout({ ...options, retry: { unavailable: 0 } });
+  } catch (error) {
+    checkoutResult('error', error.code ? error.message : 'Another payment is still going on: wait for it, or retry it.');
+    return;
+  }
   if (purchase !== running) showPurchase(purchase);
 }
 
-function openCheckout() {
+/** The checkout sheet: the cart, or with `offerId` an offer held for the viewer. */
+function openCheckout({ offerId = null } = {}) {
+  if (!room.conn.purchase) room.paying = offerId;
+  renderHeldForYou();
   renderCart();
   renderWallet();
   loadWallet().then(() => { if ($('cart-dialog').open) renderWallet(); });
@@ -1155,6 +1272,90 @@ function openCheckout() {
   }
   if (!$('cart-dialog').open) $('cart-dialog').showModal();
   if (!$('checkout-form').hidden && !$('card').value) $('card').focus();
+  else if (room.paying != null) $('pay-saved')?.focus();
+}
+
+// ---------- held for you: offers to pay (an auction won, a comment that bought, a waitlist's turn) ----------
+
+function payByText(offer) {
+  return new Date(offer.expires_at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+/** The sheet's "Held for you" list, and which one it is paying (else the cart). */
+function renderHeldForYou() {
+  if (!room) return;
+  const offers = room.state.openOffers().filter((o) => !room.paid.has(o.id));
+  if (room.paying != null && !offers.some((o) => o.id === room.paying) && !room.conn.purchase) room.paying = null;
+  $('offers-section').hidden = offers.length === 0;
+  const focused = document.activeElement?.closest?.('#offer-list li')?.dataset.offer;
+  $('offer-list').replaceChildren(...offers.map((o) => {
+    const paying = room.paying === o.id;
+    return h('li', { 'data-offer': o.id, 'aria-current': paying ? 'true' : null },
+      h('div', {},
+        h('strong', {}, o.quantity > 1 ? `${o.title} × ${o.quantity}` : o.title),
+        h('div', { class: 'muted small' }, `${money({ ...o.price, amount: o.price.amount * o.quantity })} · pay by ${payByText(o)} (`,
+          h('span', { class: 'clock' }, countdown(o.expires_at - Date.now())), ' left)')),
+      paying ? h('span', { class: 'badge' }, 'Paying')
+        : h('button', { type: 'button', 'aria-label': `Pay for ${o.title}`, onclick: () => {
+          room.paying = o.id;
+          openCheckout({ offerId: o.id });
+        } }, 'Pay'));
+  }));
+  if (focused) $('offer-list').querySelector(`li[data-offer="${focused}"] button`)?.focus();
+  const paying = offers.find((o) => o.id === room.paying);
+  $('cart-part').hidden = Boolean(paying);
+  $('paying-offer').hidden = !paying;
+  $('cart-title').textContent = paying ? 'Pay for what is held for you' : 'Your cart';
+  if (paying) {
+    $('paying-offer').replaceChildren(
+      h('p', {}, 'Paying for ', h('strong', {}, paying.quantity > 1 ? `${paying.title} × ${paying.quantity}` : paying.title), ': ',
+        h('strong', { id: 'paying-total' }, money({ ...paying.price, amount: paying.price.amount * paying.quantity }))),
+      h('button', { type: 'button', class: 'secondary', onclick: () => {
+        room.paying = null;
+        renderHeldForYou();
+      } }, 'Back to your cart'));
+  }
+}
+
+/** A unit is held for the viewer: say so, with the way to pay. */
+function onOffer(offer) {
+  renderAuction();
+  renderHeldForYou();
+  renderPinned();
+  renderLineup();
+  if (offer.room_id !== Number(room.id)) return;
+  // The auction card says it for an auction won; a waitlist's turn is said here.
+  if (room.state.auction?.product_id === offer.product_id) return;
+  heldNotice(offer, `Back in stock and held for you: ${offer.title}`);
+}
+
+/** The answer to a comment SOLD / BUY <keyword>. */
+function onCommentPurchase(answer) {
+  renderHeldForYou();
+  if (answer.offer) {
+    heldNotice(answer.offer, `Held for you: ${answer.offer.quantity > 1 ? `${answer.offer.title} × ${answer.offer.quantity}` : answer.offer.title}`);
+    return;
+  }
+  if (answer.code === 'unauthenticated') return askToSignIn();
+  const text = {
+    sold_out: 'Sold out: nothing left to hold for you.',
+    not_in_lineup: 'Nothing to buy by that comment: nothing is featured, or no product has that keyword.',
+    conflict: 'You already have 3 comment purchases waiting: pay or let one run out first.',
+    room_not_live: 'This show is not live.',
+  }[answer.code] ?? answer.message;
+  buyNotice('error', text);
+}
+
+function heldNotice(offer, text) {
+  const notice = $('buy-status');
+  notice.hidden = false;
+  notice.dataset.state = 'ok';
+  delete notice.dataset.flash;
+  notice.replaceChildren(`${text}, pay by ${payByText(offer)}. `,
+    h('button', { type: 'button', id: 'pay-held', onclick: () => {
+      notice.hidden = true;
+      openCheckout({ offerId: offer.id });
+    } }, `Pay ${money({ ...offer.price, amount: offer.price.amount * offer.quantity })}`));
 }
 
 $('open-cart').addEventListener('click', () => {
@@ -1165,6 +1366,10 @@ $('open-cart').addEventListener('click', () => {
   openCheckout();
 });
 $('close-cart').addEventListener('click', () => $('cart-dialog').close());
+// Closed, the sheet is the cart again next time (unless an offer's payment is under way).
+$('cart-dialog').addEventListener('close', () => {
+  if (room && !room.conn.purchase) room.paying = null;
+});
 
 function checkoutResult(state, text) {
   const box = $('checkout-result');
@@ -1177,6 +1382,8 @@ function checkoutResult(state, text) {
 const FAILURE_TEXT = {
   payment_declined: 'Payment declined: your card was refused. Nothing was charged and your cart is kept. Try another card.',
   sold_out: null, // the server's message says what is left
+  offer_closed: 'This is no longer held for you: it was paid already, or its time ran out.',
+  not_found: 'This is no longer held for you.',
   hold_expired: 'Your hold expired. Please check out again.',
   no_saved_payment_method: 'No card is saved on your account any more: pay with a card below.',
   cart_empty: 'Your cart is empty.',
@@ -1226,7 +1433,7 @@ function showPurchase(purchase) {
   };
   purchase.on('state', draw);
   draw(purchase.state, purchase.error);
-  purchase.on('confirmed', onOrderConfirmed);
+  purchase.on('confirmed', (order) => onOrderConfirmed(order, purchase));
 }
 
 $('checkout-form').addEventListener('submit', (event) => {
@@ -1237,16 +1444,12 @@ $('checkout-form').addEventListener('submit', (event) => {
     checkoutResult('error', 'Enter a card number of 12 to 19 digits.');
     return;
   }
-  // A new purchase (new idempotency key), or the unsettled one continued with its key.
-  const running = room.conn.purchase;
-  // No automatic retry after payment_unavailable: the buyer sees it and taps Retry.
   const save = !$('save-wallet').hidden && $('save-card').checked;
   const shipping = save ? {
     name: $('ship-name').value.trim(), line1: $('ship-line1').value.trim(), city: $('ship-city').value.trim(),
     postal_code: $('ship-postal').value.trim(), country: $('ship-country').value.trim().toUpperCase(),
   } : null;
-  const purchase = room.conn.checkout(save ? { card, save, shipping, retry: { unavailable: 0 } } : { card, retry: { unavailable: 0 } });
-  if (purchase !== running) showPurchase(purchase);
+  pay(save ? { card, save, shipping } : { card });
 });
 
 $('retry-pay').addEventListener('click', () => {
@@ -1257,7 +1460,14 @@ $('retry-pay').addEventListener('click', () => {
   purchase.retry(/^[0-9]{12,19}$/.test(card) ? { card } : {});
 });
 
-function onOrderConfirmed(order) {
+function onOrderConfirmed(order, purchase) {
+  if (purchase.offerId != null && room) {
+    room.paid.set(purchase.offerId, order.reference ?? `#${order.id}`);
+    renderHeldForYou();
+    renderAuction();
+    renderPinned();
+    renderLineup();
+  }
   renderCart();
   // A card saved with this order makes the next purchase one tap.
   if ($('save-card').checked) loadWallet();
@@ -1267,8 +1477,9 @@ function onOrderConfirmed(order) {
 }
 
 function onError(error) {
-  if (error.request === 'checkout') return; // the purchase shows it
-  if (error.request === 'enter_giveaway') return; // enterGiveaway() shows it
+  if (error.request === 'checkout' || error.request === 'pay_offer') return; // the purchase shows it
+  // Their callers show these.
+  if (['enter_giveaway', 'bid', 'join_waitlist', 'leave_waitlist'].includes(error.request)) return;
   if (error.code === 'unauthenticated' && error.request !== 'join') return askToSignIn();
   if (error.request === 'comment') {
     if (error.code === 'rate_limited') flash($('comment-status'), 'error', 'Slow down a little: too many comments.', 5000);
@@ -1448,6 +1659,237 @@ async function loadMissedDraw(id) {
   } catch {
     // The card stays as it was; the next draw replaces it.
   }
+}
+
+// ---------- auctions (docs/protocol.md 4.20 to 4.22) ----------
+
+/** "14:03:27": when the winner must pay by. */
+function clockTime(at) {
+  return new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+/** The open offer of the running auction's unit, when it is held for this viewer. */
+function myAuctionOffer(a) {
+  const me = room.state.you?.account_id;
+  if (!a?.offer || me == null || a.offer.buyer.account_id !== me) return null;
+  return room.state.openOffers().find((o) => o.room_id === Number(room.id) && o.product_id === a.product_id
+    && o.quantity === 1 && o.price.amount === a.offer.price.amount) ?? null;
+}
+
+/** The auction card: the running auction and how to bid, the winner's pay prompt, or the last outcome. */
+function renderAuction() {
+  if (!room) return;
+  const st = room.state;
+  const card = $('auction');
+  const a = st.auction;
+  const last = st.lastAuction;
+  const focused = card.contains(document.activeElement) ? document.activeElement.id || document.activeElement.dataset.focus : null;
+  if (!a && (!last || room.auction.dismissed === last.auction_id)) {
+    card.hidden = true;
+    card.dataset.state = 'none';
+    $('auction-body').replaceChildren();
+    $('auction-bidding').hidden = true;
+    return;
+  }
+  card.hidden = false;
+  const product = st.lineup.get(a?.product_id ?? last.product_id);
+  const me = st.you?.account_id ?? null;
+  if (!a) {
+    card.dataset.state = 'settled';
+    $('auction-bidding').hidden = true;
+    const title = last.title ?? product?.title ?? 'The auction';
+    const line = last.outcome === 'unsold' ? h('p', { class: 'prize', id: 'auction-result' }, `${title}: no sale this time.`)
+      : last.buyer.account_id === me ? h('p', { class: 'won', id: 'auction-result', 'data-you': 'true' }, `You won ${title} for ${money(last.price)}.`)
+        : h('p', { class: 'prize', id: 'auction-result' }, `${last.buyer.display_name} won ${title} for ${money(last.price)}`);
+    const paidRef = [...room.paid.values()].at(-1);
+    $('auction-body').replaceChildren(line,
+      last.outcome === 'sold' && last.buyer.account_id === me && paidRef ? h('p', { class: 'entered', id: 'auction-paid' }, icon('check', { size: 18 }), `Paid: order ${paidRef}`) : null,
+      st.status !== 'ended' ? h('div', { class: 'row' }, h('button', { type: 'button', class: 'secondary', 'data-focus': 'dismiss', onclick: () => {
+        room.auction.dismissed = last.auction_id;
+        renderAuction();
+      } }, 'Dismiss', h('span', { class: 'sr-only' }, ' the auction result'))) : null);
+    if (focused) card.querySelector(`[data-focus="${focused}"]`)?.focus();
+    return;
+  }
+  const over = st.biddingOver();
+  card.dataset.state = a.phase === 'awarded' ? 'awarded' : over ? 'ended' : 'open';
+  const leads = a.leader && a.leader.account_id === me;
+  const head = h('div', { class: 'auction-head' },
+    product ? productImage(product, 44) : null,
+    h('div', {},
+      h('p', { class: 'prize', id: 'auction-title' }, a.title),
+      h('p', { class: 'auction-price' },
+        h('span', { class: 'sr-only' }, a.price ? 'Current bid ' : 'Starting bid '),
+        h('strong', { id: 'auction-price' }, money(a.price ?? a.starting_price)),
+        ' ', h('span', { class: 'muted small', id: 'auction-bids' }, a.bids ? `${a.bids} ${a.bids === 1 ? 'bid' : 'bids'}` : 'no bids yet'))));
+  const parts = [head];
+  if (!over) {
+    const left = a.ends_at - Date.now();
+    const extended = Date.now() - room.auction.extendedAt < 4000;
+    parts.push(h('p', { class: 'auction-clock', 'data-extended': String(extended), 'data-late': String(left <= 10_000) },
+      icon('clock', { size: 16 }), h('span', { class: 'sr-only' }, 'ends in '),
+      h('time', { id: 'auction-countdown' }, countdown(left)),
+      extended ? h('span', { class: 'extended', id: 'auction-extended' }, `Extended: +${a.extend_secs}s`) : '',
+      a.sudden_death ? h('span', { class: 'badge' }, 'Sudden death') : ''));
+    const mine = st.myBid;
+    // (A bidder's own standing says whether they lead.)
+    if (a.leader && !mine) parts.push(h('p', { class: 'small', id: 'auction-leader' }, leads ? 'You lead' : `${a.leader.display_name} leads`));
+    if (left <= 15_000) parts.push(h('p', { class: 'muted small', id: 'auction-delay' }, 'The video runs a few seconds behind: bid by this clock.'));
+    if (mine && !st.you?.is_host) {
+      parts.push(mine.leading
+        ? h('p', { class: 'entered', id: 'auction-you', 'data-leading': 'true' }, icon('check', { size: 18 }), `You're winning · your max ${money(mine.max)}`)
+        : h('p', { class: 'outbid', id: 'auction-you', 'data-leading': 'false' }, `Outbid · your max was ${money(mine.max)}`));
+    }
+  } else if (a.phase === 'awarded') {
+    const mine = myAuctionOffer(a);
+    const paidRef = mine ? room.paid.get(mine.id) : null;
+    if (a.offer.buyer.account_id === me) {
+      parts.push(h('p', { class: 'won', id: 'auction-result', 'data-you': 'true' },
+        `You won — pay by ${clockTime(a.offer.pay_by)}`));
+      parts.push(h('p', {}, a.offer.round > 1 ? 'The winner did not pay: it is yours at ' : 'Your price: ', h('strong', {}, money(a.offer.price))));
+      if (paidRef) parts.push(h('p', { class: 'entered', id: 'auction-paid' }, icon('check', { size: 18 }), `Paid: order ${paidRef}`));
+      else {
+        parts.push(h('button', { type: 'button', id: 'auction-pay', class: 'buy', disabled: !mine,
+          onclick: () => openCheckout({ offerId: mine.id }) }, mine ? `Pay ${money(a.offer.price)}` : 'Getting your offer…'));
+      }
+    } else {
+      parts.push(h('p', { class: 'prize', id: 'auction-result' }, `${a.offer.buyer.display_name} won at ${money(a.offer.price)}`));
+      parts.push(h('p', { class: 'muted small' }, a.offer.round > 1 ? `Passed to the next bidder (round ${a.offer.round}): paying until ${clockTime(a.offer.pay_by)}.`
+        : `Paying until ${clockTime(a.offer.pay_by)}; if they do not, the next bidder gets it.`));
+    }
+  } else {
+    const ended = st.auctionEnded;
+    parts.push(h('p', { class: 'prize', id: 'auction-result' }, !ended ? 'Bidding closed: waiting for the result…'
+      : !ended.winner ? 'Bidding closed: no bids.'
+        : ended.winner.account_id === me ? `You won at ${money(ended.price)}!` : `${ended.winner.display_name} won at ${money(ended.price)}`));
+  }
+  $('auction-body').replaceChildren(...parts);
+  renderBidding(a, over, leads);
+  announcePrice(a, over);
+  if (focused) (document.getElementById(focused) ?? card.querySelector(`[data-focus="${focused}"]`))?.focus();
+}
+
+/** The bid button and the custom bid form (kept between redraws, so what is typed stays). */
+function renderBidding(a, over, leads) {
+  const st = room.state;
+  const box = $('auction-bidding');
+  box.hidden = over || st.you?.is_host || st.status !== 'live';
+  if (box.hidden) return;
+  for (const span of box.querySelectorAll('.auction-currency')) span.textContent = a.min_bid.currency;
+  const button = $('auction-bid');
+  if (!room.session) {
+    button.textContent = 'Sign in to bid';
+    button.dataset.action = 'sign-in';
+    $('auction-custom').hidden = true;
+    return;
+  }
+  $('auction-custom').hidden = false;
+  button.dataset.action = leads ? 'raise' : 'bid';
+  // The leader's own bid only raises their maximum: the custom form says how much.
+  button.textContent = leads ? 'Raise your max' : `Bid ${money(a.min_bid)}`;
+  const digits = minorDigits(a.min_bid.currency);
+  $('auction-amount').placeholder = `${(a.min_bid.amount / 10 ** digits).toFixed(digits)} or more`;
+}
+
+$('auction-bid').addEventListener('click', () => {
+  const a = room?.state.auction;
+  if (!a) return;
+  const action = $('auction-bid').dataset.action;
+  if (action === 'sign-in') {
+    sessionStorage.setItem(RETURN_KEY, room.id);
+    location.hash = '#/signin';
+    return;
+  }
+  if (action === 'raise') {
+    $('auction-custom').open = true;
+    $('auction-max').focus();
+    return;
+  }
+  placeBid(a, a.min_bid.amount, null);
+});
+
+$('auction-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const a = room?.state.auction;
+  if (!a) return;
+  const currency = a.min_bid.currency;
+  const amount = parseMajor($('auction-amount').value, currency);
+  const maxText = $('auction-max').value.trim();
+  const max = maxText ? parseMajor(maxText, currency) : null;
+  if (amount == null || (maxText && max == null)) {
+    setState($('auction-status'), 'error', 'Enter amounts like 12.50');
+    return;
+  }
+  if (max != null && max < amount) {
+    setState($('auction-status'), 'error', 'Your max bid must be at least your bid.');
+    return;
+  }
+  placeBid(a, amount, max);
+});
+
+async function placeBid(a, amount, max) {
+  const r = room;
+  setState($('auction-status'), 'busy', 'Bidding…');
+  try {
+    const placed = await r.conn.bid(a.id, amount, { max });
+    if (room !== r) return;
+    $('auction-amount').value = '';
+    $('auction-max').value = '';
+    setState($('auction-status'), 'ok', placed.leading ? `Bid placed: you're winning at ${money(placed.price)}.` : `Bid placed, but another bidder's max is higher: ${money(placed.price)} now.`);
+  } catch (error) {
+    if (room !== r) return;
+    if (error.code === 'unauthenticated') {
+      sessionStorage.setItem(RETURN_KEY, r.id);
+      location.hash = '#/signin';
+      return;
+    }
+    const text = {
+      bid_too_low: `Too low: ${error.message}`,
+      auction_closed: 'Bidding has closed.',
+      not_connected: 'Not connected right now; try again in a moment.',
+    }[error.code] ?? error.message;
+    setState($('auction-status'), 'error', text);
+  }
+  renderAuction();
+}
+
+/**
+ * Tells screen readers the price as it moves, at most every 4 seconds (the last change
+ * then), not at every bid of a busy auction; and the result once.
+ */
+function announcePrice(a, over) {
+  const st = room.state;
+  const me = st.you?.account_id;
+  const text = over
+    ? (st.auctionEnded?.winner ? `Bidding closed: ${st.auctionEnded.winner.account_id === me ? 'you' : st.auctionEnded.winner.display_name} won at ${money(st.auctionEnded.price)}` : 'Bidding closed')
+    : a.price ? `${money(a.price)}, ${a.leader.account_id === me ? 'you lead' : `${a.leader.display_name} leads`}` : null;
+  const state = room.auction;
+  if (!text || text === state.announced) return;
+  state.announced = text;
+  if (state.announceTimer) return;
+  const say = () => {
+    state.announceTimer = null;
+    $('auction-live').textContent = state.announced;
+    state.announcedAt = Date.now();
+  };
+  const wait = 4000 - (Date.now() - (state.announcedAt ?? 0));
+  if (wait <= 0 || over) say();
+  else state.announceTimer = setTimeout(() => room?.auction === state && say(), wait);
+}
+
+/** Once a second: the countdown, and a redraw when the time is up or the extension cue is over. */
+function tickAuction() {
+  const a = room.state.auction;
+  if (!a || room.state.biddingOver()) {
+    if (a && $('auction').dataset.state === 'open') renderAuction();
+    if ($('auction-pay')?.disabled) renderAuction(); // its `offer` may have come
+    return;
+  }
+  const left = a.ends_at - Date.now();
+  const cueOver = $('auction-extended') && Date.now() - room.auction.extendedAt >= 4000;
+  const late = (left <= 15_000) !== Boolean($('auction-delay'));
+  if (cueOver || late) renderAuction();
+  else $('auction-countdown').textContent = countdown(left);
 }
 
 // ---------- chat and reactions ----------

@@ -549,6 +549,38 @@ export class Api {
     return this.request('GET', `/api/giveaways/${giveawayId}`);
   }
 
+  // ---------- offers and comment-to-buy (docs/protocol.md 9.9, 9.11) ----------
+
+  /**
+   * The caller's open offers (units held for them: an auction won, a comment that bought,
+   * a waitlist's turn), soonest to run out first; pay one with `room.payOffer(id)`.
+   * @returns {Promise<import('./types.js').OfferView[]>}
+   */
+  offers() {
+    return this.request('GET', '/api/me/offers');
+  }
+
+  /**
+   * A room's comment-to-buy keywords (no token needed).
+   * @param {number} roomId
+   * @returns {Promise<import('./types.js').KeywordCard[]>}
+   */
+  keywords(roomId) {
+    return this.request('GET', `/api/rooms/${roomId}/keywords`);
+  }
+
+  /**
+   * The host replaces a room's keywords (2 to 20 letters and digits, not SOLD or BUY, one
+   * per lined-up product); resolves to the new list, stored upper case. The room gets
+   * `keywords_updated`.
+   * @param {number} roomId
+   * @param {import('./types.js').KeywordCard[]} keywords
+   * @returns {Promise<import('./types.js').KeywordCard[]>}
+   */
+  setKeywords(roomId, keywords) {
+    return this.request('PUT', `/api/rooms/${roomId}/keywords`, { body: { keywords } });
+  }
+
   /**
    * The caller's orders: how a checkout ended when its answer was lost.
    * @returns {Promise<Order[]>}

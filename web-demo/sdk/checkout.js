@@ -1,5 +1,6 @@
-// A purchase: one checkout of the room cart under one idempotency key, carried to a final
-// outcome (docs/protocol.md §4.11). The key is made once, when the purchase starts, and
+// A purchase: one checkout of the room cart, or one payment of an offer made to the buyer
+// (`pay_offer`, §4.22: an auction won, units a comment held), under one idempotency key,
+// carried to a final outcome (docs/protocol.md §4.11). Both work the same way. The key is made once, when the purchase starts, and
 // every attempt sends it again:
 //
 // - `payment_unavailable`: the order and its hold are kept; a few automatic retries, then
@@ -17,6 +18,7 @@ import { LivecartError } from './errors.js';
 
 /** @typedef {import('./types.js').Order} Order */
 /** @typedef {import('./types.js').CheckoutMessage} CheckoutMessage */
+/** @typedef {import('./types.js').PayOfferMessage} PayOfferMessage */
 /** @typedef {import('./types.js').ErrorCode} ErrorCode */
 /** @typedef {import('./types.js').ShippingAddress} ShippingAddress */
 
@@ -71,20 +73,23 @@ export class Purchase extends Emitter {
   #resolve = () => {};
   /** @type {(error: LivecartError) => void} */
   #reject = () => {};
-  /** @type {(message: CheckoutMessage) => boolean} */
+  /** @type {(message: CheckoutMessage | PayOfferMessage) => boolean} */
   #send;
 
   /**
    * Made by `RoomConnection.checkout()`.
    * `payment: 'saved'` pays with the account's saved method instead of `card`; `save`
    * keeps the card and `shipping` on the account once the order is paid (servers with
-   * one-tap buy, `GET /api/me/wallet`).
+   * one-tap buy, `GET /api/me/wallet`). With `offerId` it pays that offer (`pay_offer`)
+   * instead of the cart (`RoomConnection.payOffer()`).
    * @param {{card?: string | null, promoCode?: string | null, key?: string, retry?: PurchaseRetry,
    *   payment?: 'card' | 'saved' | null, save?: boolean, shipping?: ShippingAddress | null,
-   *   send: (message: CheckoutMessage) => boolean}} options
+   *   offerId?: number | null, send: (message: CheckoutMessage | PayOfferMessage) => boolean}} options
    */
-  constructor({ card = null, promoCode = null, key = newIdempotencyKey(), retry = {}, payment = null, save = false, shipping = null, send }) {
+  constructor({ card = null, promoCode = null, key = newIdempotencyKey(), retry = {}, payment = null, save = false, shipping = null, offerId = null, send }) {
     super();
+    /** The offer this purchase pays; null for the cart. */
+    this.offerId = offerId;
     /** The idempotency key every attempt of this purchase sends. */
     this.key = key;
     this.card = card;
@@ -135,7 +140,7 @@ export class Purchase extends Emitter {
     if (this.settled) return;
     clearTimeout(this.#timer);
     this.#set('abandoned', null);
-    this.#reject(new LivecartError('abandoned', 'the purchase was abandoned', { request: 'checkout' }));
+    this.#reject(new LivecartError('abandoned', 'the purchase was abandoned', { request: this.request }));
   }
 
   /** @internal the room is joined (again): send what was waiting, or was lost in flight. */
@@ -163,7 +168,7 @@ export class Purchase extends Emitter {
   }
 
   /**
-   * @internal an `error` answer to `checkout`.
+   * @internal an `error` answer to `checkout` (or `pay_offer`).
    * @param {LivecartError} error
    */
   refused(error) {
@@ -193,13 +198,20 @@ export class Purchase extends Emitter {
     if (this.attempts === 0 && this.#state === 'waiting') this.#attempt();
   }
 
+  /** The request this purchase sends, as error answers name it. */
+  get request() {
+    return this.offerId == null ? 'checkout' : 'pay_offer';
+  }
+
   #attempt() {
     clearTimeout(this.#timer);
-    /** @type {CheckoutMessage} */
-    const message = { type: 'checkout', idempotency_key: this.key };
+    /** @type {CheckoutMessage | PayOfferMessage} */
+    const message = this.offerId == null
+      ? { type: 'checkout', idempotency_key: this.key }
+      : { type: 'pay_offer', offer_id: this.offerId, idempotency_key: this.key };
     if (this.payment === 'saved') message.payment = 'saved';
     else message.card = this.card;
-    if (this.promoCode) message.promo_code = this.promoCode;
+    if (this.promoCode && message.type === 'checkout') message.promo_code = this.promoCode;
     if (this.save) message.save = true;
     if (this.shipping) message.shipping = this.shipping;
     if (this.#send(message)) {

@@ -36,6 +36,12 @@ import { RoomState } from './state.js';
 /** @typedef {import('./types.js').GiveawayCard} GiveawayCard */
 /** @typedef {import('./types.js').GiveawayEnteredMessage} GiveawayEnteredMessage */
 /** @typedef {import('./types.js').HeldComment} HeldComment */
+/** @typedef {import('./types.js').AuctionCard} AuctionCard */
+/** @typedef {import('./types.js').Step} Step */
+/** @typedef {import('./types.js').BidPlacedMessage} BidPlacedMessage */
+/** @typedef {import('./types.js').OfferView} OfferView */
+/** @typedef {import('./types.js').WaitlistMessage} WaitlistMessage */
+/** @typedef {import('./types.js').CommentPurchaseMessage} CommentPurchaseMessage */
 /** @typedef {import('./link.js').ReconnectOptions} ReconnectOptions */
 /** @typedef {import('./link.js').ReconnectInfo} ReconnectInfo */
 /** @typedef {import('./link.js').CloseInfo} CloseInfo */
@@ -87,6 +93,11 @@ import { RoomState } from './state.js';
  * @property {[HeldComment]} comment_held host and moderators: a comment of this room was held for review (in `room.held`)
  * @property {[{id: number, approved: boolean}]} comment_reviewed host and moderators: a held comment was approved or rejected (and left `room.held`)
  * @property {[HeldComment[]]} held host and moderators: the review queue was read after a join (`room.held`)
+ * @property {[BidPlacedMessage]} bid_placed the caller's bid was taken (`room.myBid`)
+ * @property {[OfferView]} offer a unit is held for the caller: pay it with `payOffer` (`room.offers`)
+ * @property {[OfferView[]]} offers the caller's open offers were read after a join (`room.openOffers()`)
+ * @property {[WaitlistMessage]} waitlist the caller's place on a waitlist (`room.waitlists`)
+ * @property {[CommentPurchaseMessage]} comment_purchase the answer to the caller's comment that asked to buy
  * @property {[LivecartError]} error an `error` frame (`request` says which message failed)
  * @property {[ReconnectInfo]} reconnecting
  * @property {[CloseInfo]} session_ended close 4001: sign in again, then `resume({token})`
@@ -118,7 +129,8 @@ import { RoomState } from './state.js';
  * @property {number} [joinTimeoutMs] a join unanswered this long is a lost connection (default 15000)
  * @property {RoomState} [state] the state to keep up to date (default a new RoomState)
  * @property {import('./api.js').Api} [api] reads the review queue over REST after each join
- *   when the caller may moderate (`held`); `Livecart.room()` passes its own
+ *   when the caller may moderate (`held`), and a signed-in caller's open offers (`offers`);
+ *   `Livecart.room()` passes its own
  */
 
 /**
@@ -127,11 +139,12 @@ import { RoomState } from './state.js';
  * @param {string | null} card none when paying with the saved method
  * @param {string | null} promoCode
  * @param {'card' | 'saved' | null} [payment]
+ * @param {'checkout' | 'pay_offer'} [request] the message the fields are for
  */
-function checkCheckoutFields(card, promoCode, payment = null) {
+function checkCheckoutFields(card, promoCode, payment = null, request = 'checkout') {
   const digits = typeof card === 'string' ? card.replace(/ /g, '') : '';
   if (payment !== 'saved' && !/^[0-9]{12,19}$/.test(digits)) {
-    throw new LivecartError('invalid_input', 'card: give 12 to 19 digits (spaces are allowed)', { request: 'checkout' });
+    throw new LivecartError('invalid_input', 'card: give 12 to 19 digits (spaces are allowed)', { request });
   }
   if (promoCode && !/^[A-Za-z0-9_-]{3,32}$/.test(promoCode)) {
     throw new LivecartError('invalid_input', 'promo_code: 3 to 32 letters, digits, "-" or "_"', { request: 'checkout' });
@@ -161,6 +174,12 @@ export class RoomConnection extends Emitter {
   #startWaiters = [];
   /** `enterGiveaway` calls waiting for their `giveaway_entered`. @type {{id: number, resolve: (reply: GiveawayEnteredMessage) => void, reject: (e: Error) => void}[]} */
   #enterWaiters = [];
+  /** `startAuction` calls waiting for their `auction_started`. @type {{resolve: (card: AuctionCard) => void, reject: (e: Error) => void}[]} */
+  #auctionWaiters = [];
+  /** `bid` calls waiting for their `bid_placed`, in the order sent. @type {{resolve: (reply: BidPlacedMessage) => void, reject: (e: Error) => void}[]} */
+  #bidWaiters = [];
+  /** `joinWaitlist` and `leaveWaitlist` calls waiting for their `waitlist`. @type {{productId: number, resolve: (reply: WaitlistMessage) => void, reject: (e: Error) => void}[]} */
+  #waitlistWaiters = [];
   /** @type {Snapshot | Resumed | null} */
   #lastReply = null;
   /**
@@ -168,6 +187,8 @@ export class RoomConnection extends Emitter {
    * that came meanwhile, applied on top of what was read. @type {ServerMessage[] | null}
    */
   #heldWhileLoading = null;
+  /** While the open offers are being read: the `offer` and `comment_purchase` frames that came meanwhile. @type {ServerMessage[] | null} */
+  #offersWhileLoading = null;
 
   /** @param {RoomConnectionOptions} options */
   constructor(options) {
@@ -425,6 +446,100 @@ export class RoomConnection extends Emitter {
     return this.#await(sent, 'enter_giveaway', (resolve, reject) => this.#enterWaiters.push({ id: giveawayId, resolve, reject }));
   }
 
+  // ---------- auctions, offers and waitlists (docs/protocol.md 4.20 to 4.22, 4.25, 4.26) ----------
+
+  /**
+   * Host only: auctions one unit of a lined-up product. Resolves with its card once
+   * `auction_started` arrives; rejects with the refusal (`auction_running`, `sold_out`,
+   * `not_in_lineup`, `room_not_live`, `forbidden`, `invalid_input`), or when not connected
+   * or the connection is lost first.
+   * @param {{productId: number, startingPrice: number, durationSecs: number, increments?: Step[] | null,
+   *   extendSecs?: number | null, suddenDeath?: boolean}} auction
+   *   `startingPrice` in minor units; `durationSecs` 10 to 3,600; `increments` null for the
+   *   server's table; `extendSecs` (1 to 60, default 10) is how long a late bid extends the
+   *   end, unless `suddenDeath`
+   * @returns {Promise<AuctionCard>}
+   */
+  startAuction({ productId, startingPrice, durationSecs, increments = null, extendSecs = null, suddenDeath = false }) {
+    const sent = this.send({
+      type: 'start_auction',
+      product_id: productId,
+      starting_price: startingPrice,
+      duration_secs: durationSecs,
+      increments,
+      extend_secs: extendSecs,
+      sudden_death: suddenDeath,
+    });
+    return this.#await(sent, 'start_auction', (resolve, reject) => this.#auctionWaiters.push({ resolve, reject }));
+  }
+
+  /**
+   * Bids `amount` (minor units, at least the card's `min_bid`) in auction `auctionId`,
+   * with `max` as a proxy maximum the server bids up to for the caller. Resolves with
+   * `bid_placed` (`leading`, the price, the caller's maximum; also in `room.myBid`);
+   * rejects with the refusal (`bid_too_low`: its message gives the least bid;
+   * `auction_closed`; `unauthenticated`; `not_eligible` for the host), or when not
+   * connected or the connection is lost first.
+   * @param {number} auctionId
+   * @param {number} amount
+   * @param {{max?: number | null}} [options]
+   * @returns {Promise<BidPlacedMessage>}
+   */
+  bid(auctionId, amount, { max = null } = {}) {
+    if (max != null && max < amount) {
+      const error = new LivecartError('invalid_input', 'max_amount: at least the amount bid', { request: 'bid' });
+      return Promise.reject(error);
+    }
+    const sent = this.send({ type: 'bid', auction_id: auctionId, amount, max_amount: max });
+    return this.#await(sent, 'bid', (resolve, reject) => this.#bidWaiters.push({ resolve, reject }));
+  }
+
+  /**
+   * Pays an offer made to the caller (an auction won, units a comment held, a waitlist's
+   * turn): a purchase like `checkout`'s, with its own idempotency key kept across
+   * retries, the same payment options (`card`, or `payment: 'saved'`; `save` and
+   * `shipping`), and the same outcome (`order_confirmed`; the offer leaves `room.offers`).
+   * A connection follows one purchase at a time: while one is unsettled, paying the same
+   * offer continues it; anything else throws. Throws `invalid_input` at once for a
+   * malformed card.
+   * @param {number} offerId
+   * @param {{card?: string | null, retry?: PurchaseRetry, payment?: 'card' | 'saved' | null,
+   *   save?: boolean, shipping?: import('./types.js').ShippingAddress | null}} [options]
+   * @returns {Purchase}
+   */
+  payOffer(offerId, { card = null, retry, payment = null, save = false, shipping = null } = {}) {
+    checkCheckoutFields(card, null, payment, 'pay_offer');
+    const current = this.purchase;
+    if (current) {
+      if (current.offerId !== offerId) throw new Error('another purchase is not settled yet: retry or abandon it first');
+      current.retry(card ? { card } : {});
+      return current;
+    }
+    return this.#startPurchase(new Purchase({ card, retry, payment, save, shipping, offerId, send: (message) => this.send(message) }));
+  }
+
+  /**
+   * Joins the waitlist of a sold-out product of the lineup. Resolves with `waitlist` (the
+   * caller's `place`, 1 is next); rejects with the refusal (`conflict`: in stock, buy it;
+   * `unauthenticated`; `not_in_lineup`). When a unit comes back an `offer` arrives.
+   * @param {number} productId
+   * @returns {Promise<WaitlistMessage>}
+   */
+  joinWaitlist(productId) {
+    const sent = this.send({ type: 'join_waitlist', product_id: productId });
+    return this.#await(sent, 'join_waitlist', (resolve, reject) => this.#waitlistWaiters.push({ productId, resolve, reject }));
+  }
+
+  /**
+   * Leaves a product's waitlist. Resolves with `waitlist` (`place` null).
+   * @param {number} productId
+   * @returns {Promise<WaitlistMessage>}
+   */
+  leaveWaitlist(productId) {
+    const sent = this.send({ type: 'leave_waitlist', product_id: productId });
+    return this.#await(sent, 'leave_waitlist', (resolve, reject) => this.#waitlistWaiters.push({ productId, resolve, reject }));
+  }
+
   /**
    * A promise of a request's reply. Its rejection is also marked handled here: the
    * refusal reaches `error` listeners anyway, so a caller who only listens there does not
@@ -505,7 +620,14 @@ export class RoomConnection extends Emitter {
       current.retry(card ? { card } : {});
       return current;
     }
-    const purchase = new Purchase({ card, promoCode, retry, payment, save, shipping, send: (message) => this.send(message) });
+    return this.#startPurchase(new Purchase({ card, promoCode, retry, payment, save, shipping, send: (message) => this.send(message) }));
+  }
+
+  /**
+   * @param {Purchase} purchase
+   * @returns {Purchase}
+   */
+  #startPurchase(purchase) {
     this.#purchase = purchase;
     // The first attempt goes out once the caller has attached its listeners.
     queueMicrotask(() => purchase.start());
@@ -563,6 +685,15 @@ export class RoomConnection extends Emitter {
     for (const waiter of this.#enterWaiters.splice(0)) {
       waiter.reject(new LivecartError('not_connected', 'the connection was lost', { request: 'enter_giveaway' }));
     }
+    for (const waiter of this.#auctionWaiters.splice(0)) {
+      waiter.reject(new LivecartError('not_connected', 'the connection was lost', { request: 'start_auction' }));
+    }
+    for (const waiter of this.#bidWaiters.splice(0)) {
+      waiter.reject(new LivecartError('not_connected', 'the connection was lost', { request: 'bid' }));
+    }
+    for (const waiter of this.#waitlistWaiters.splice(0)) {
+      waiter.reject(new LivecartError('not_connected', 'the connection was lost', { request: 'join_waitlist' }));
+    }
   }
 
   /** @param {ServerMessage} message */
@@ -598,10 +729,32 @@ export class RoomConnection extends Emitter {
         if (index >= 0) this.#enterWaiters.splice(index, 1)[0].resolve(message);
         return this.emit('giveaway_entered', message);
       }
-      case 'order_confirmed':
-        this.room.applyMessage(message);
-        if (this.#purchase && this.#purchase.key === message.order.idempotency_key) this.#purchase.confirmed(message.order);
+      case 'order_confirmed': {
+        const purchase = this.#purchase?.key === message.order.idempotency_key ? this.#purchase : null;
+        // An offer's payment leaves the cart as it was.
+        if (purchase?.offerId != null) this.room.offerPaid(purchase.offerId);
+        else this.room.applyMessage(message);
+        purchase?.confirmed(message.order);
         return this.emit('order_confirmed', message.order);
+      }
+      case 'bid_placed':
+        this.room.applyMessage(message);
+        this.#bidWaiters.shift()?.resolve(message);
+        return this.emit('bid_placed', message);
+      case 'offer':
+        this.#offersWhileLoading?.push(message);
+        this.room.applyMessage(message);
+        return this.emit('offer', message.offer);
+      case 'waitlist': {
+        this.room.applyMessage(message);
+        const index = this.#waitlistWaiters.findIndex((w) => w.productId === message.product_id);
+        if (index >= 0) this.#waitlistWaiters.splice(index, 1)[0].resolve(message);
+        return this.emit('waitlist', message);
+      }
+      case 'comment_purchase':
+        this.#offersWhileLoading?.push(message);
+        this.room.applyMessage(message);
+        return this.emit('comment_purchase', message);
       case 'going_live':
         return this.emit('going_live', message.room);
       case 'held_for_review':
@@ -655,6 +808,27 @@ export class RoomConnection extends Emitter {
     this.#settleJoin(reply);
     this.#purchase?.connected();
     if (this.api && this.room.canModerate) this.#loadHeld();
+    if (this.api && this.room.you?.account_id != null) this.#loadOffers();
+  }
+
+  /**
+   * Reads the caller's open offers (an `offer` frame sent while this connection was away
+   * is not replayed); frames that come meanwhile are kept.
+   */
+  async #loadOffers() {
+    const api = this.api;
+    if (!api || this.#offersWhileLoading) return;
+    this.#offersWhileLoading = [];
+    try {
+      const list = await api.offers();
+      this.room.setOffers(list);
+      for (const message of this.#offersWhileLoading) this.room.applyMessage(message);
+      this.emit('offers', this.room.openOffers());
+    } catch (error) {
+      this.emit('error', error instanceof LivecartError ? error : new LivecartError('internal', String(error)));
+    } finally {
+      this.#offersWhileLoading = null;
+    }
   }
 
   /** @param {import('./types.js').CommentHeldMessage | import('./types.js').CommentReviewedMessage} message */
@@ -709,6 +883,7 @@ export class RoomConnection extends Emitter {
     const meta = { seq, replay };
     this.emit('event', event, meta);
     if (event.kind === 'giveaway_started' && !replay) this.#startWaiters.shift()?.resolve(event.giveaway);
+    if (event.kind === 'auction_started' && !replay) this.#auctionWaiters.shift()?.resolve(event.auction);
     /** @type {any} */ (this).emit(event.kind, event, meta);
     if (this.#replayTo != null && seq >= this.#replayTo) {
       this.#replayTo = null;
@@ -744,10 +919,15 @@ export class RoomConnection extends Emitter {
       }
       return;
     }
-    if (frame.request === 'checkout') this.#purchase?.refused(error);
+    if (frame.request === 'checkout' || frame.request === 'pay_offer') {
+      if (this.#purchase?.request === frame.request) this.#purchase.refused(error);
+    }
     if (frame.request === 'view_product') this.#productWaiters.shift()?.reject(error);
     if (frame.request === 'start_giveaway') this.#startWaiters.shift()?.reject(error);
     if (frame.request === 'enter_giveaway') this.#enterWaiters.shift()?.reject(error);
+    if (frame.request === 'start_auction') this.#auctionWaiters.shift()?.reject(error);
+    if (frame.request === 'bid') this.#bidWaiters.shift()?.reject(error);
+    if (frame.request === 'join_waitlist' || frame.request === 'leave_waitlist') this.#waitlistWaiters.shift()?.reject(error);
     this.emit('error', error);
   }
 }

@@ -19,6 +19,13 @@
 /** @typedef {import('./types.js').SaleEvent} SaleEvent */
 /** @typedef {import('./types.js').RecentSale} RecentSale */
 /** @typedef {import('./types.js').ServerMessage} ServerMessage */
+/** @typedef {import('./types.js').AuctionCard} AuctionCard */
+/** @typedef {import('./types.js').AuctionSettledEvent} AuctionSettledEvent */
+/** @typedef {import('./types.js').AuctionEndedEvent} AuctionEndedEvent */
+/** @typedef {import('./types.js').BidPlacedMessage} BidPlacedMessage */
+/** @typedef {import('./types.js').KeywordCard} KeywordCard */
+/** @typedef {import('./types.js').OfferView} OfferView */
+/** @typedef {import('./types.js').CommentPurchaseMessage} CommentPurchaseMessage */
 
 /** @type {readonly Reaction[]} */
 export const REACTIONS = Object.freeze(['heart', 'fire', 'clap', 'laugh', 'wow']);
@@ -34,6 +41,18 @@ export const REACTIONS = Object.freeze(['heart', 'fire', 'clap', 'laugh', 'wow']
  * of the giveaway it closed when this client knew it (null when the giveaway opened and
  * was drawn while it was away: `api.giveaway(id)` has it) and the event's seq.
  * @typedef {Omit<GiveawayDrawnEvent, 'kind'> & {giveaway: GiveawayCard | null, seq: number}} GiveawayDraw
+ */
+
+/**
+ * An auction's outcome as this client saw it: the `auction_settled` event's fields, the
+ * auctioned product's id and title when this client knew the auction, and the event's seq.
+ * @typedef {Omit<AuctionSettledEvent, 'kind'> & {product_id: number | null, title: string | null, seq: number}} AuctionOutcomeSeen
+ */
+
+/**
+ * The caller's own standing in an auction: their last `bid_placed` (their maximum, which
+ * only they are told), with `leading` kept true or false by the `auction_bid` events since.
+ * @typedef {Omit<BidPlacedMessage, 'type'>} MyBid
  */
 
 export class RoomState {
@@ -58,6 +77,34 @@ export class RoomState {
    * @type {{id: number, entries: number} | null}
    */
   entered = null;
+  /**
+   * The running auction (docs/protocol.md 4.20), as the snapshot gives it and the auction
+   * events change it: `phase` `open` while it takes bids, `awarded` once its unit is
+   * offered (`offer`); null when none runs or once it is settled. @type {AuctionCard | null}
+   */
+  auction = null;
+  /**
+   * The running auction's `auction_ended` when it came (winner and price, or nulls): no
+   * bid is taken any more. Null while bidding goes on. @type {Omit<AuctionEndedEvent, 'kind'> | null}
+   */
+  auctionEnded = null;
+  /** The last auction settled since this client joined (kept across reset snapshots). @type {AuctionOutcomeSeen | null} */
+  lastAuction = null;
+  /** The caller's standing in the running auction; null before their first bid in it. @type {MyBid | null} */
+  myBid = null;
+  /** The lineup's comment-to-buy keywords (4.3, 9.11), upper case. @type {KeywordCard[]} */
+  keywords = [];
+  /**
+   * The caller's open offers by id (units held for them: an auction won, a comment that
+   * bought, a waitlist's turn; 5.16), from `offer` and `comment_purchase` frames and
+   * `GET /api/me/offers` (`setOffers`); an offer leaves once paid here. Use `openOffers()`
+   * for those not run out. @type {Map<number, OfferView>}
+   */
+  offers = new Map();
+  /** The caller's place on each product's waitlist (1 is next), by product id (4.25, 5.18). @type {Map<number, number>} */
+  waitlists = new Map();
+  /** The answer to the caller's last comment that asked to buy (5.19). @type {Omit<CommentPurchaseMessage, 'type'> | null} */
+  lastCommentPurchase = null;
   /** Comments seen, oldest first (the snapshot's, then each `comment` event). @type {SequencedComment[]} */
   comments = [];
   viewers = 0;
@@ -111,6 +158,49 @@ export class RoomState {
     this.held = new Map(list.map((c) => [c.id, { ...c }]));
   }
 
+  /**
+   * Replaces the open offers with `list` (GET /api/me/offers).
+   * @param {OfferView[]} list
+   */
+  setOffers(list) {
+    this.offers = new Map(list.map((o) => [o.id, { ...o }]));
+  }
+
+  /**
+   * An offer was paid (its `order_confirmed` came): it is no longer open.
+   * @param {number} offerId
+   */
+  offerPaid(offerId) {
+    this.offers.delete(offerId);
+  }
+
+  /**
+   * The open offers at `now`, soonest to run out first.
+   * @param {number} [now]
+   */
+  openOffers(now = Date.now()) {
+    return [...this.offers.values()].filter((o) => o.expires_at > now).sort((a, b) => a.expires_at - b.expires_at);
+  }
+
+  /**
+   * The comment-to-buy keyword of a product, or null.
+   * @param {number} productId
+   */
+  keywordOf(productId) {
+    return this.keywords.find((k) => k.product_id === productId)?.keyword ?? null;
+  }
+
+  /**
+   * True once the running auction takes no more bids: `auction_ended` came, its unit is
+   * offered, or its `ends_at` passed (the event may be a tick late).
+   * @param {number} [now]
+   */
+  biddingOver(now = Date.now()) {
+    const a = this.auction;
+    if (!a) return true;
+    return a.phase !== 'open' || this.auctionEnded?.auction_id === a.id || a.ends_at <= now;
+  }
+
   /** True when this connection may delete comments, time out, ban, set slow mode and review held comments. */
   get canModerate() {
     return Boolean(this.you && (this.you.is_host || this.you.is_moderator));
@@ -147,6 +237,13 @@ export class RoomState {
     this.drop = snapshot.drop ? { ...snapshot.drop } : null;
     // (Left out by servers from before giveaways.)
     this.giveaway = snapshot.giveaway ? { ...snapshot.giveaway } : null;
+    // (Left out by servers from before auctions and comment-to-buy.)
+    const auction = snapshot.auction ?? null;
+    if (auction?.id !== this.auction?.id) this.auctionEnded = null;
+    if (auction?.id !== this.myBid?.auction_id) this.myBid = null;
+    this.auction = auction ? { ...auction } : null;
+    if (this.myBid && auction) this.myBid.leading = auction.leader?.account_id === snapshot.you.account_id;
+    this.keywords = (snapshot.keywords ?? []).map((k) => ({ ...k }));
     this.comments = snapshot.comments.slice(-this.maxComments);
     this.viewers = snapshot.viewers;
     this.streaming = snapshot.streaming;
@@ -214,6 +311,51 @@ export class RoomState {
         if (card) this.giveaway = null;
         break;
       }
+      case 'auction_started':
+        this.auction = { ...event.auction };
+        this.auctionEnded = null;
+        this.myBid = null;
+        break;
+      case 'auction_bid': {
+        const a = this.auction;
+        if (a?.id !== event.auction_id) break;
+        Object.assign(a, { price: event.price, leader: event.leader, bids: event.bids, ends_at: event.ends_at, min_bid: event.min_bid });
+        // Outbid (or back in the lead through a proxy maximum): the leader says which.
+        if (this.myBid?.auction_id === a.id && this.you?.account_id != null) {
+          this.myBid.leading = event.leader.account_id === this.you.account_id;
+          this.myBid.price = event.price;
+        }
+        break;
+      }
+      case 'auction_ended': {
+        if (this.auction?.id !== event.auction_id) break;
+        const { kind: _kind, ...ended } = event;
+        this.auctionEnded = ended;
+        if (event.price) this.auction.price = event.price;
+        if (event.winner) this.auction.leader = event.winner;
+        break;
+      }
+      case 'auction_offered': {
+        const a = this.auction;
+        if (a?.id !== event.auction_id) break;
+        a.phase = 'awarded';
+        a.offer = { buyer: event.buyer, price: event.price, pay_by: event.pay_by, round: event.round };
+        break;
+      }
+      case 'auction_settled': {
+        const { kind: _kind, ...settled } = event;
+        const card = this.auction?.id === event.auction_id ? this.auction : null;
+        this.lastAuction = { ...settled, product_id: card?.product_id ?? null, title: card?.title ?? null, seq };
+        if (card) {
+          this.auction = null;
+          this.auctionEnded = null;
+          this.myBid = null;
+        }
+        break;
+      }
+      case 'keywords_updated':
+        this.keywords = event.keywords.map((k) => ({ ...k }));
+        break;
       case 'sale': {
         // Sales can arrive out of reservation order: keep the lowest figure seen.
         const product = this.lineup.get(event.product_id);
@@ -287,6 +429,26 @@ export class RoomState {
       }
       case 'comment_reviewed':
         this.held.delete(message.id);
+        break;
+      case 'bid_placed': {
+        const { type: _type, ...bid } = message;
+        if (this.auction?.id === bid.auction_id) this.myBid = bid;
+        break;
+      }
+      case 'offer':
+        this.offers.set(message.offer.id, { ...message.offer });
+        // An entry offered a unit leaves the waitlist (4.25).
+        if (message.offer.room_id === this.card?.id) this.waitlists.delete(message.offer.product_id);
+        break;
+      case 'comment_purchase': {
+        const { type: _type, ...answer } = message;
+        this.lastCommentPurchase = answer;
+        if (answer.offer) this.offers.set(answer.offer.id, { ...answer.offer });
+        break;
+      }
+      case 'waitlist':
+        if (message.place == null) this.waitlists.delete(message.product_id);
+        else this.waitlists.set(message.product_id, message.place);
         break;
       case 'product':
         if (this.lineup.has(message.product.id)) this.lineup.set(message.product.id, { ...message.product });

@@ -8,13 +8,8 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
-import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { api, axeViolations, DEMO, DESKTOP, errorsIn, MOBILE, openPage, poll, startLivecart, WEB_DEMO } from './support/livecart.mjs';
+import { api, axeViolations, DEMO, DESKTOP, errorsIn, fillSignUp, MOBILE, openPage, poll, screenshots, startLivecart, textOf as text, waitState } from './support/livecart.mjs';
 
-const SHOTS = path.join(WEB_DEMO, 'screenshots');
 const STEP_MS = 20_000;
 const PRIZE = 'A signed Glow Serum';
 
@@ -29,36 +24,6 @@ before(async () => {
 after(async () => {
   await env?.stop();
 }, { timeout: 30_000 });
-
-const text = (page, selector) => page.$eval(selector, (e) => e.textContent.replace(/\s+/g, ' ').trim());
-
-async function waitState(page, selector, state) {
-  return poll(`${selector} to be ${state}`, async () => {
-    const { s, text: t } = await page.$eval(selector, (e) => ({ s: e.dataset.state, text: e.textContent })).catch(() => ({}));
-    assert.notEqual(s, 'error', `${selector} reported: ${t}`);
-    return s === state;
-  }, { timeoutMs: STEP_MS });
-}
-
-/** Fills the viewer app's sign-up form (the page shows it) and waits to be signed in. */
-async function fillSignUp(page, name) {
-  const form = page.locator('form#signup-form');
-  await form.getByLabel('Name others see').fill(name);
-  await form.getByLabel('E-mail').fill(`${name.toLowerCase()}-${randomUUID()}@example.com`);
-  await form.getByLabel(/^Password/).fill('a-long-passphrase');
-  await form.getByRole('button', { name: 'Create account' }).click();
-  await poll('signed in', () => page.$eval('#who', (e, n) => e.textContent === `Signed in as ${n}`, name));
-}
-
-async function screenshots(page, name) {
-  if (process.env.LIVECART_SCREENSHOTS === '0') return;
-  await mkdir(SHOTS, { recursive: true });
-  for (const size of [MOBILE, DESKTOP]) {
-    await page.setViewportSize(size);
-    await sleep(300);
-    await page.screenshot({ path: path.join(SHOTS, `${name}-${size.width}x${size.height}.png`) });
-  }
-}
 
 test('a giveaway: started in the studio, entered by two viewers, drawn when the show ends, verified by each', { timeout: 180_000 }, async () => {
   const demo = (await api(env.baseUrl, 'GET', '/api/rooms?status=live')).find((r) => r.host.id === creator.account.id);

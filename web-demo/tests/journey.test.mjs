@@ -229,10 +229,10 @@ test('creator goes live, viewer buys, brand sees the sale, the recap and the rep
     await studio.getByRole('button', { name: `Pin ${product.title}` }).click();
     await poll('the pin to show', () => studio.$eval(`#lineup li[data-product="${product.id}"]`, (e) => e.dataset.pinned === 'true'));
     assert.equal(await studio.$eval(`#lineup li[data-product="${product.id}"] button`, (b) => b.textContent), `Unpin ${product.title}`);
-    await studio.getByLabel('Product').selectOption(String(product.id));
-    await studio.getByLabel('Units').fill('5');
-    await studio.getByLabel(/Drop price/).fill('5.00');
-    await studio.getByLabel('Duration (seconds)').fill('600');
+    await studio.locator('#drop-form').getByLabel('Product').selectOption(String(product.id));
+    await studio.locator('#drop-form').getByLabel('Units').fill('5');
+    await studio.locator('#drop-form').getByLabel(/Drop price/).fill('5.00');
+    await studio.locator('#drop-form').getByLabel('Duration (seconds)').fill('600');
     await studio.getByRole('button', { name: 'Start drop' }).click();
     await poll('the drop to run', () => studio.$eval('#drop-status', (e) => e.textContent.startsWith('Drop running')));
     // A refused action stays on screen (the countdown does not replace it) until dismissed.

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -126,11 +127,11 @@ export async function startServer({ env: extra = {}, bind = '127.0.0.1:0', dir, 
 
 /**
  * Starts livecart and Chromium. Resolves to { baseUrl, browser, logs, stop() }.
- * `logs.server` collects the server's output.
+ * `logs.server` collects the server's output; `env` adds server settings.
  */
-export async function startLivecart({ serverStartMs = 20_000 } = {}) {
+export async function startLivecart({ serverStartMs = 20_000, env = {} } = {}) {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium, or set CHROMIUM_PATH`);
-  const server = await startServer({ serverStartMs });
+  const server = await startServer({ serverStartMs, env });
   let browser;
   const stop = async () => {
     await browser?.close().catch(() => {});
@@ -230,4 +231,45 @@ export async function axeViolations(page, label, { sizes = PHONE_AND_DESKTOP, re
   }
   if (restore) await page.setViewportSize(restore);
   return found;
+}
+
+/** Where the browser tests save their screenshots (README.md shows them). */
+export const SHOTS = path.join(WEB_DEMO, 'screenshots');
+
+/**
+ * Saves `name-390x844.png` and `name-1440x900.png` of the page (not when
+ * LIVECART_SCREENSHOTS=0), with the element `show` (a selector) scrolled into view at
+ * each size when given; leaves the page at desktop size.
+ */
+export async function screenshots(page, name, { show } = {}) {
+  if (process.env.LIVECART_SCREENSHOTS === '0') return;
+  await mkdir(SHOTS, { recursive: true });
+  for (const size of PHONE_AND_DESKTOP) {
+    await page.setViewportSize(size);
+    if (show) await page.locator(show).evaluate((e) => e.scrollIntoView());
+    await sleep(300);
+    await page.screenshot({ path: path.join(SHOTS, `${name}-${size.width}x${size.height}.png`) });
+  }
+}
+
+/** Fills the viewer app's sign-up form (the page shows it) and waits to be signed in. */
+export async function fillSignUp(page, name) {
+  const form = page.locator('form#signup-form');
+  await form.getByLabel('Name others see').fill(name);
+  await form.getByLabel('E-mail').fill(`${name.toLowerCase()}-${randomUUID()}@example.com`);
+  await form.getByLabel(/^Password/).fill('a-long-passphrase');
+  await form.getByRole('button', { name: 'Create account' }).click();
+  await poll('signed in', () => page.$eval('#who', (e, n) => e.textContent === `Signed in as ${n}`, name));
+}
+
+/** An element's text with white space collapsed. */
+export const textOf = (page, selector) => page.$eval(selector, (e) => e.textContent.replace(/\s+/g, ' ').trim());
+
+/** Waits until the element's `data-state` is `state`; fails at once when it says `error`. */
+export async function waitState(page, selector, state, { timeoutMs = 20_000 } = {}) {
+  return poll(`${selector} to be ${state}`, async () => {
+    const { s, text: t } = await page.$eval(selector, (e) => ({ s: e.dataset.state, text: e.textContent })).catch(() => ({}));
+    assert.notEqual(s, 'error', `${selector} reported: ${t}`);
+    return s === state;
+  }, { timeoutMs });
 }
