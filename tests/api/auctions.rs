@@ -87,15 +87,6 @@ async fn settled(ws: &mut Ws) -> (AuctionOutcome, Option<AccountName>, Option<i6
     .await
 }
 
-/// The private `offer` frame.
-async fn offer(ws: &mut Ws) -> OfferView {
-    ws.recv_until(|m| match m {
-        ServerMsg::Offer { offer } => Some(offer),
-        _ => None,
-    })
-    .await
-}
-
 async fn bidders(app: &TestApp, scene: &Scene, n: usize) -> Vec<(Ws, SessionResponse)> {
     let mut all = Vec::new();
     for i in 0..n {
@@ -151,7 +142,7 @@ async fn bids_are_judged_late_bids_extend_and_the_winner_pays_the_second_maximum
     assert_eq!(bid(&mut b[2].0, auction.id, 9_000, None).await, Err("auction_closed".into()), "none after the end");
     let (buyer, price, round) = offered(&mut late).await;
     assert_eq!((buyer.account_id, price, round), (b[0].1.account.id, 3_200, 1));
-    let held = offer(&mut b[0].0).await;
+    let held = b[0].0.next_offer().await;
     assert_eq!((held.product_id, held.quantity, held.price.amount), (product, 1, 3_200));
     let mine: Vec<OfferView> = app.get(routes::OFFERS, Some(&b[0].1.token)).await;
     assert_eq!(mine, vec![held.clone()]);
@@ -191,13 +182,13 @@ async fn a_winner_who_does_not_pay_in_time_passes_the_unit_to_the_next_bidder() 
     clock.advance(Duration::from_secs(31));
     let (buyer, price, round) = offered(&mut host).await;
     assert_eq!((buyer.account_id, price, round), (b[0].1.account.id, 2_600, 1));
-    let first = offer(&mut b[0].0).await;
+    let first = b[0].0.next_offer().await;
 
     clock.advance(Duration::from_secs(61));
     let (buyer, price, round) = offered(&mut host).await;
     assert_eq!((buyer.account_id, price, round), (b[2].1.account.id, 2_400, 2), "its own outright bid");
     assert_eq!(b[0].0.pay_offer(first.id, "too-late").await.unwrap_err(), "offer_closed");
-    let second = offer(&mut b[2].0).await;
+    let second = b[2].0.next_offer().await;
     let order = b[2].0.pay_offer(second.id, "second-chance").await.expect("paid");
     assert_eq!(order.subtotal.amount, 2_400);
     let (outcome, buyer, _) = settled(&mut host).await;
@@ -224,7 +215,7 @@ async fn sudden_death_does_not_extend_and_an_auction_nobody_bids_in_ends_unsold(
     // Ending the show keeps the offer payable.
     let _: livecart::wire::api::RoomView =
         app.post(&routes::path(routes::ROOM_END, &[scene.room.get()]), Some(&scene.creator.token), &()).await;
-    let held = offer(&mut b[0].0).await;
+    let held = b[0].0.next_offer().await;
     b[0].0.pay_offer(held.id, "after-the-show").await.expect("paid after the show ended");
 
     let other = app.live_room(&[1]).await;

@@ -537,6 +537,15 @@ impl Ws {
         .await
     }
 
+    /// The next private `offer` frame: what is held for this connection's account.
+    pub async fn next_offer(&mut self) -> livecart::wire::ws::OfferView {
+        self.recv_until(|m| match m {
+            ServerMsg::Offer { offer } => Some(offer),
+            _ => None,
+        })
+        .await
+    }
+
     /// Pays offer `offer` with a test card that succeeds: the order, or the error code.
     pub async fn pay_offer(&mut self, offer: livecart::domain::OfferId, key: &str) -> Result<OrderView, String> {
         self.send(&ClientMsg::PayOffer {

@@ -39,14 +39,6 @@ async fn waitlist(ws: &mut Ws, msg: ClientMsg) -> Result<Option<i64>, String> {
     .await
 }
 
-async fn offered(ws: &mut Ws) -> OfferView {
-    ws.recv_until(|m| match m {
-        ServerMsg::Offer { offer } => Some(offer),
-        _ => None,
-    })
-    .await
-}
-
 fn join(product_id: ProductId) -> ClientMsg {
     ClientMsg::JoinWaitlist { product_id }
 }
@@ -141,13 +133,13 @@ async fn a_sold_out_products_waitlist_is_offered_the_units_that_come_back_first_
 
     // Ana lets her hold run out: Ben, first in line, is offered the unit.
     clock.advance(Duration::from_secs(61));
-    let ben = offered(&mut fans[1].0).await;
+    let ben = fans[1].0.next_offer().await;
     assert_eq!((ben.product_id, ben.quantity, ben.price.amount), (product, 1, 1_000));
     assert_eq!(fans[0].0.pay_offer(held.id, "too-late").await, Err("offer_closed".into()));
     assert_eq!(waitlist(&mut fans[2].0, join(product)).await, Ok(Some(1)), "Cy is next");
     // Ben does not pay in time either: Cy gets it, and pays.
     clock.advance(Duration::from_secs(61));
-    let cy = offered(&mut fans[2].0).await;
+    let cy = fans[2].0.next_offer().await;
     assert_eq!(fans[1].0.pay_offer(ben.id, "ben-late").await, Err("offer_closed".into()));
     let order = fans[2].0.pay_offer(cy.id, "cy").await.expect("paid");
     assert_eq!(order.subtotal.amount, 1_000);

@@ -780,8 +780,9 @@ function renderLineup() {
   $('unpin').disabled = st.pinned == null || st.status !== 'live';
 }
 
-function renderDropForm() {
-  const select = $('drop-product');
+/** Fills a form's product menu with the lineup and its stock, and shows the chosen product's currency. */
+function renderProductMenu(selectId, currencyId) {
+  const select = $(selectId);
   const before = select.value;
   const products = [...room.state.lineup.values()];
   const label = (p) => `${p.title} (${p.stock} in stock)`;
@@ -793,7 +794,11 @@ function renderDropForm() {
     if (before) select.value = before;
   }
   const p = room.state.lineup.get(Number(select.value));
-  if (p) $('drop-currency').textContent = p.price.currency;
+  if (p) $(currencyId).textContent = p.price.currency;
+}
+
+function renderDropForm() {
+  renderProductMenu('drop-product', 'drop-currency');
 }
 
 function renderDrop() {
@@ -899,18 +904,7 @@ $('giveaway-form').addEventListener('submit', async (event) => {
 // ---------- auctions: one at a time, until sold or unsold (docs/protocol.md 4.20) ----------
 
 function renderAuctionForm() {
-  const select = $('auction-product');
-  const before = select.value;
-  const products = [...room.state.lineup.values()];
-  const label = (p) => `${p.title} (${p.stock} in stock)`;
-  if (select.options.length === products.length && products.every((p, i) => select.options[i].value === String(p.id))) {
-    products.forEach((p, i) => { select.options[i].textContent = label(p); });
-  } else {
-    select.replaceChildren(...products.map((p) => h('option', { value: p.id }, label(p))));
-    if (before) select.value = before;
-  }
-  const p = room.state.lineup.get(Number(select.value));
-  if (p) $('auction-currency').textContent = p.price.currency;
+  renderProductMenu('auction-product', 'auction-currency');
 }
 
 $('auction-product').addEventListener('change', () => renderAuctionForm());
