@@ -23,6 +23,9 @@ create table auctions (
     -- Who did not pay in time, in the order they were passed over: account ids joined by ",".
     lapsed text not null default '',
     offer_id integer,
+    -- Awarded with no offer since then (closed, or a bidder passed over): the node that
+    -- did that makes the next offer; others step in only if it has not after a while.
+    awaiting_offer_since integer,
     order_id integer references orders (id)
 );
 -- One running auction per room (open, or awarded and waiting for payment).

@@ -164,7 +164,7 @@ impl Rooms {
                 match self.commerce.offer_fate(&offer).await? {
                     OfferFate::Paid(order) => self.finish_auction(a.id, Some(order)).await?,
                     OfferFate::Lapsed => {
-                        if self.store.pass_over(a.id, offer.id, offer.buyer).await? {
+                        if self.store.pass_over(a.id, offer.id, offer.buyer, self.clock.now()).await? {
                             let a = self.store.auction(a.id).await?.ok_or(Refusal::NotFound("auction"))?;
                             let p = self.store.product(a.product_id).await?.ok_or(Refusal::NotFound("product"))?;
                             self.offer_next(&a, &p).await?;

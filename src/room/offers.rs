@@ -10,7 +10,7 @@ use super::live::LiveRoom;
 use super::{RoomError, RoomResult, Rooms, Viewer};
 use crate::commerce::CheckoutRequest;
 use crate::commerce::offers::{Holding, Offered, offer_view};
-use crate::domain::{BuyIntent, OfferId, OrderId, Price, ProductId, Quantity, buy_intent};
+use crate::domain::{BuyIntent, OfferId, OrderId, Price, ProductId, Quantity, UnixMs, buy_intent};
 use crate::store::{OfferFate, OfferRow, OfferSource};
 use crate::wire::ws::{OfferView, OrderView, RoomStatus, ServerMsg};
 use tokio::time::{MissedTickBehavior, interval};
@@ -19,6 +19,12 @@ use tokio_util::sync::CancellationToken;
 /// Open comment-to-buy offers one buyer may have in a room: a bound on what commenting
 /// can hold.
 pub const MAX_COMMENT_HOLDS: i64 = 3;
+
+/// How long an awarded auction waits for the node that closed it (or passed its last
+/// buyer over) to make the next offer before any node's sweep makes it: that node may
+/// have stopped. Sooner, two nodes would both try, and the one whose hold lost to the
+/// other's would end the auction unsold.
+const OFFER_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Waitlist entries one sweep offers per product at most.
 const OFFERS_PER_SWEEP: i64 = 20;
@@ -47,7 +53,9 @@ impl Rooms {
     }
 
     async fn sweep_offers(&self) -> RoomResult<()> {
-        for auction in self.store.auctions_due(self.clock.now()).await? {
+        let now = self.clock.now();
+        let stalled = UnixMs(now.0 - OFFER_GRACE.as_millis() as i64);
+        for auction in self.store.auctions_due(now, stalled).await? {
             if let Err(e) = self.advance_auction(auction).await {
                 tracing::warn!(error = &e as &dyn std::error::Error, "auction upkeep failed");
             }

@@ -253,8 +253,8 @@ impl Store {
     pub async fn close_auction(&self, id: AuctionId, now: UnixMs) -> Result<Option<AuctionRow>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let closed = sqlx::query(
-            "update auctions set status = case when bids > 0 then 'awarded' else 'unsold' end, closed_at = $2 \
-             where id = $1 and status = 'open' and ends_at <= $2",
+            "update auctions set status = case when bids > 0 then 'awarded' else 'unsold' end, closed_at = $2, \
+             awaiting_offer_since = $2 where id = $1 and status = 'open' and ends_at <= $2",
         )
         .bind(id.get())
         .bind(now.0)
@@ -271,14 +271,21 @@ impl Store {
 
     /// Passes over the buyer the auction's offer `offer` was for (it lapsed), making
     /// room for the next offer; `false` when another caller did first.
-    pub async fn pass_over(&self, id: AuctionId, offer: OfferId, buyer: AccountId) -> Result<bool, sqlx::Error> {
+    pub async fn pass_over(
+        &self,
+        id: AuctionId,
+        offer: OfferId,
+        buyer: AccountId,
+        now: UnixMs,
+    ) -> Result<bool, sqlx::Error> {
         let passed = sqlx::query(
-            "update auctions set offer_id = null, lapsed = lapsed || $3 || ',' \
+            "update auctions set offer_id = null, lapsed = lapsed || $3 || ',', awaiting_offer_since = $4 \
              where id = $1 and status = 'awarded' and offer_id = $2",
         )
         .bind(id.get())
         .bind(offer.get())
         .bind(buyer.get().to_string())
+        .bind(now.0)
         .execute(&self.pool)
         .await?
         .rows_affected();
@@ -289,7 +296,7 @@ impl Store {
     /// (another node attached it first).
     pub async fn attach_offer(&self, id: AuctionId, offer: OfferId) -> Result<bool, sqlx::Error> {
         let attached =
-            sqlx::query("update auctions set offer_id = $2 where id = $1 and status = 'awarded' and offer_id is null")
+            sqlx::query("update auctions set offer_id = $2, awaiting_offer_since = null where id = $1 and status = 'awarded' and offer_id is null")
                 .bind(id.get())
                 .bind(offer.get())
                 .execute(&self.pool)
@@ -313,16 +320,16 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Auctions with something due at `now`: bidding to close, or an award whose offer
-    /// is to be made (none yet) or has run out. Every node asks; the database decides
-    /// who acts.
-    pub async fn auctions_due(&self, now: UnixMs) -> Result<Vec<AuctionRow>, sqlx::Error> {
+    /// Auctions with something due at `now`: bidding to close, an award whose offer has
+    /// run out, or (the node that was to make it having gone quiet since `stalled`) an
+    /// award still without an offer. Every node asks; the database decides who acts.
+    pub async fn auctions_due(&self, now: UnixMs, stalled: UnixMs) -> Result<Vec<AuctionRow>, sqlx::Error> {
         let sql = format!(
             "select {COLUMNS} from auctions where (status = 'open' and ends_at <= $1) or (status = 'awarded' \
-             and (offer_id is null or exists (select 1 from offers o where o.id = auctions.offer_id \
-             and o.expires_at <= $1))) order by id limit 100"
+             and ((offer_id is null and awaiting_offer_since <= $2) or exists (select 1 from offers o \
+             where o.id = auctions.offer_id and o.expires_at <= $1))) order by id limit 100"
         );
-        sqlx::query(&sql).bind(now.0).fetch_all(&self.pool).await?.iter().map(auction).collect()
+        sqlx::query(&sql).bind(now.0).bind(stalled.0).fetch_all(&self.pool).await?.iter().map(auction).collect()
     }
 
     /// Ends the room's open auction's bidding now (the room is ending): the next sweep
