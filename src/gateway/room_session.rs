@@ -28,7 +28,7 @@ use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-use tokio::sync::{Semaphore, broadcast, mpsc};
+use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 
 /// Private replies (cart, order, errors) waiting to be written to one viewer.
 const REPLY_QUEUE: usize = 32;
@@ -63,7 +63,7 @@ pub async fn run(socket: WebSocket, state: AppState, session: RoomSession) {
     let viewer = Arc::new(viewer);
     let (sink, mut stream) = socket.split();
     let (replies, replies_rx) = mpsc::channel(REPLY_QUEUE);
-    let inbox = Inbox { replies: replies_rx, notices };
+    let inbox = Inbox { replies: replies_rx, notices, counts: room.viewer_counts() };
     let mut sender =
         tokio::spawn(send_loop(sink, state.clone(), Arc::clone(&room), Arc::clone(&viewer), opening, inbox));
     let checkouts = Arc::new(Semaphore::new(CONCURRENT_CHECKOUTS));
@@ -321,6 +321,8 @@ impl Outbox {
 struct Inbox {
     replies: mpsc::Receiver<Message>,
     notices: Option<broadcast::Receiver<Utf8Bytes>>,
+    /// The room's viewer count, as the viewer's group is served it.
+    counts: watch::Receiver<Option<Utf8Bytes>>,
 }
 
 /// The next notice; never, for a guest. Missed notices are skipped: they are rare and
@@ -337,6 +339,19 @@ async fn next_notice(notices: &mut Option<broadcast::Receiver<Utf8Bytes>>) -> Me
     }
     *notices = None;
     std::future::pending().await
+}
+
+/// The next viewer count. The room (which the session holds) keeps the sender, so
+/// `changed` fails only once the room is gone, and then nothing more comes.
+async fn next_count(counts: &mut watch::Receiver<Option<Utf8Bytes>>) -> Message {
+    loop {
+        if counts.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        if let Some(frame) = counts.borrow_and_update().clone() {
+            return Message::Text(frame);
+        }
+    }
 }
 
 async fn send_loop(
@@ -367,6 +382,7 @@ async fn send_loop(
                     None => return,
                 },
                 notice = next_notice(&mut inbox.notices) => out.batch.push(notice),
+                count = next_count(&mut inbox.counts) => out.batch.push(count),
                 delivery = frames.recv() => match delivery {
                     Ok(d) => resync = matches!(out.take(d), Take::Resync),
                     Err(RecvError::Lagged(_)) => resync = true,

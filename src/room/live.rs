@@ -2,6 +2,7 @@
 //! state, and the broadcast channel that carries frames to local viewers.
 
 use super::state::RoomState;
+use super::stock::ReadTicket;
 use crate::bus::Delivered;
 use crate::bus::events::event_frame;
 use crate::commerce::Storefront;
@@ -11,8 +12,8 @@ use crate::wire::ws::{RoomCard, RoomEvent, ServerMsg};
 use axum::extract::ws::Utf8Bytes;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::broadcast;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use tokio::sync::{broadcast, watch};
 
 /// A frame for every viewer of a room, serialised once. `seq` is set for room events
 /// (so a viewer can detect a gap) and unset for ticks.
@@ -57,7 +58,22 @@ pub struct LiveRoom {
     /// the database, and when: another node may change them, so they are read again once
     /// they are older than a second. A std mutex: a pointer copy under it, never an `.await`.
     chat_filter: Mutex<Option<(std::time::Instant, std::sync::Arc<ChatFilter>)>>,
+    /// Held by the one join that reads the inventory for the lineup's stock when the
+    /// room's figures are stale; the joins behind it wait and take what it read.
+    stock_read: tokio::sync::Mutex<()>,
+    /// The viewer count as last sent to each group of viewers ([`COUNT_GROUPS`]).
+    viewer_counts: Box<[watch::Sender<Option<Utf8Bytes>>]>,
+    /// The count frame the groups are being brought to, set on the tick.
+    latest_count: Mutex<Option<Utf8Bytes>>,
+    /// Which group the next viewer joins: round robin, so the groups stay even.
+    next_group: AtomicUsize,
 }
+
+/// The groups a room's viewers are split into for viewer counts, each served a tenth of
+/// a tick after the one before. Sent to every viewer at once, a count is a burst of one
+/// frame per viewer (10,000 wakes and writes at once at 10,000 viewers) that every join
+/// arriving meanwhile queues behind; in ten groups, the burst is a tenth as long.
+pub const COUNT_GROUPS: usize = 10;
 
 impl LiveRoom {
     pub fn new(card: RoomCard, state: RoomState, channel_capacity: usize) -> Self {
@@ -75,6 +91,10 @@ impl LiveRoom {
             reaction_totals: Mutex::default(),
             idle: AtomicU64::new(0),
             chat_filter: Mutex::default(),
+            stock_read: tokio::sync::Mutex::new(()),
+            viewer_counts: (0..COUNT_GROUPS).map(|_| watch::Sender::new(None)).collect(),
+            latest_count: Mutex::default(),
+            next_group: AtomicUsize::new(0),
         }
     }
 
@@ -94,6 +114,16 @@ impl LiveRoom {
     /// them again.
     pub fn forget_chat_filter(&self) {
         *self.chat_filter.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+    }
+
+    /// The turn to read the inventory for the lineup's stock: one join at a time.
+    pub async fn stock_read_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.stock_read.lock().await
+    }
+
+    /// Keeps the lineup's stock as a read begun with `ticket` found it.
+    pub fn fill_stock(&self, ticket: ReadTicket, units: impl IntoIterator<Item = (ProductId, i64)>) {
+        self.lock().state.stock.fill(ticket, units, std::time::Instant::now());
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -182,11 +212,6 @@ impl LiveRoom {
     }
 
     /// Sends an unsequenced tick to local viewers.
-    pub fn tick(&self, msg: &ServerMsg) -> Result<(), serde_json::Error> {
-        self.tick_frame(Utf8Bytes::from(serde_json::to_string(msg)?));
-        Ok(())
-    }
-
     pub fn tick_frame(&self, frame: Utf8Bytes) {
         let _ = self.lock().frames.send(Delivery { seq: None, frame });
     }
@@ -254,6 +279,32 @@ impl LiveRoom {
         (self.reported_viewers.swap(count, Ordering::Relaxed) != count).then_some(count)
     }
 
+    /// The viewer count to bring every group to, group by group ([`LiveRoom::serve_count_group`]).
+    pub fn set_viewer_count(&self, count: u64) -> Result<(), serde_json::Error> {
+        let frame = Utf8Bytes::from(serde_json::to_string(&ServerMsg::Viewers { count })?);
+        *self.latest_count.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(frame);
+        Ok(())
+    }
+
+    /// Sends the latest viewer count to the viewers of `group` that have not had it.
+    pub fn serve_count_group(&self, group: usize) {
+        let latest = self.latest_count.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        if let (Some(latest), Some(group)) = (latest, self.viewer_counts.get(group)) {
+            group.send_if_modified(|sent| {
+                let changed = sent.as_ref() != Some(&latest);
+                *sent = Some(latest);
+                changed
+            });
+        }
+    }
+
+    /// The viewer counts for one more viewer: those of the next group, from the next one
+    /// sent (the snapshot carries the count at joining).
+    pub fn viewer_counts(&self) -> watch::Receiver<Option<Utf8Bytes>> {
+        let group = self.next_group.fetch_add(1, Ordering::Relaxed) % COUNT_GROUPS;
+        self.viewer_counts[group].subscribe()
+    }
+
     /// Counts one more tick without local viewers (or resets on a tick with some).
     pub fn idle_ticks(&self) -> u64 {
         if self.seats() > 0 {
@@ -290,5 +341,49 @@ impl LiveRoom {
                 (n > 0).then_some((*r, n))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Tier, UnixMs};
+    use crate::wire::ws::{HostCard, RoomStatus};
+
+    fn room() -> LiveRoom {
+        let host = HostCard { id: AccountId::from_row(1), display_name: "Maya".into(), followers: 0, tier: Tier::Nano };
+        let card = RoomCard {
+            id: RoomId::from_row(7),
+            title: "Spring glow".into(),
+            status: RoomStatus::Live,
+            starts_at: UnixMs(0),
+            host,
+            co_host: None,
+            disclosure: None,
+            rehearsal_of: None,
+        };
+        LiveRoom::new(card, RoomState::new("e".into(), RoomStatus::Live, Vec::new(), 16), 16)
+    }
+
+    #[test]
+    fn each_group_gets_a_new_count_once_when_it_is_served_and_not_before() {
+        let room = room();
+        let mut viewers: Vec<_> = (0..2 * COUNT_GROUPS).map(|_| room.viewer_counts()).collect();
+        room.set_viewer_count(118).unwrap();
+        room.serve_count_group(0);
+        let changed: Vec<bool> = viewers.iter_mut().map(|v| v.has_changed().unwrap()).collect();
+        let expected: Vec<bool> = (0..2 * COUNT_GROUPS).map(|i| i % COUNT_GROUPS == 0).collect();
+        assert_eq!(changed, expected, "only group 0's viewers have it");
+        for group in 1..COUNT_GROUPS {
+            room.serve_count_group(group);
+        }
+        for v in &mut viewers {
+            assert_eq!(v.borrow_and_update().as_deref(), Some(r#"{"type":"viewers","count":118}"#));
+        }
+        // Served again with the same count: nothing new for anyone.
+        for group in 0..COUNT_GROUPS {
+            room.serve_count_group(group);
+        }
+        assert!(viewers.iter().all(|v| !v.has_changed().unwrap()));
     }
 }

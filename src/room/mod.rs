@@ -26,6 +26,7 @@ pub mod review;
 pub mod schedule;
 pub mod snapshot;
 pub mod state;
+pub mod stock;
 pub mod stream;
 pub mod ticker;
 pub mod visit;

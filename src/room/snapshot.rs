@@ -2,11 +2,13 @@
 //! epoch and history still reaches back) just the events it missed.
 
 use super::live::Delivery;
+use super::state::RoomState;
 use super::{LiveRoom, RoomResult, Rooms, Viewer};
 use crate::commerce::catalog::product_card;
-use crate::wire::ws::{Participant, ServerMsg, Snapshot};
+use crate::wire::ws::{Participant, ProductCard, ServerMsg, Snapshot};
 use axum::extract::ws::Utf8Bytes;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::broadcast;
 
 /// The frames that open a viewer's stream, and the receiver that continues it.
@@ -36,8 +38,9 @@ impl Rooms {
 
     pub async fn snapshot(&self, room: &LiveRoom, viewer: &Viewer, reset: bool) -> RoomResult<Opening> {
         // What the room's state says, read under its lock with the subscription; the
-        // lineup's stock and the viewer's cart are filled in after.
-        let ((mut snapshot, rows), frames) = room.read_and_subscribe(|s| {
+        // viewer's cart, and the lineup's stock when the room's figures are stale, are
+        // filled in after.
+        let ((mut snapshot, known), frames) = room.read_and_subscribe(|s| {
             let mut card = room.card.clone();
             card.status = s.status;
             card.co_host.clone_from(&s.co_host);
@@ -69,18 +72,42 @@ impl Rooms {
                 epoch: s.epoch.clone(),
                 reset,
             };
-            (snapshot, Arc::clone(&s.lineup))
+            (snapshot, known_lineup(s))
         });
-        // Stock is read after subscribing, so any sale it misses arrives as an event.
-        for p in rows.iter() {
-            snapshot.lineup.push(product_card(p, self.commerce.available(p).await?));
-        }
+        snapshot.lineup = match known {
+            Some(lineup) => lineup,
+            None => self.read_lineup(room).await?,
+        };
         if let Some(account) = &viewer.account {
             snapshot.cart = Some(self.commerce.cart(&room.storefront(), account).await?);
         }
         let seq = snapshot.seq;
         Ok(Opening { first: ServerMsg::Snapshot(Box::new(snapshot)), replay: Vec::new(), seq, frames })
     }
+
+    /// The lineup with its stock read from the inventory, by one join at a time: those
+    /// waiting behind a read take what it found. Read after subscribing, so any sale the
+    /// read misses reaches the viewer as an event.
+    async fn read_lineup(&self, room: &LiveRoom) -> RoomResult<Vec<ProductCard>> {
+        let _turn = room.stock_read_turn().await;
+        let (rows, ticket) =
+            match room.read(|s| known_lineup(s).ok_or_else(|| (Arc::clone(&s.lineup), s.stock.ticket()))) {
+                Ok(lineup) => return Ok(lineup),
+                Err(stale) => stale,
+            };
+        let mut lineup = Vec::with_capacity(rows.len());
+        for p in rows.iter() {
+            lineup.push(product_card(p, self.commerce.available(p).await?));
+        }
+        room.fill_stock(ticket, lineup.iter().map(|card| (card.id, card.stock)));
+        Ok(lineup)
+    }
+}
+
+/// The lineup with the stock the room knows, if it knows every product's.
+fn known_lineup(s: &RoomState) -> Option<Vec<ProductCard>> {
+    let now = Instant::now();
+    s.lineup.iter().map(|p| s.stock.units(p.id, now).map(|units| product_card(p, units))).collect()
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! A room's state as a fold over its events: the same events that viewers receive build
 //! it, so any node that sees the event stream can rebuild it.
 
+use super::stock::KnownStock;
 use crate::domain::{DropId, ProductId, UnixMs};
 use crate::store::ProductRow;
 use crate::wire::ws::{
@@ -66,6 +67,8 @@ pub struct RoomState {
     /// What the show has sold, for late joiners: loaded from the paid orders, then
     /// folded from `sale` events. It outlives an epoch, as the orders do.
     pub sales: ShowSales,
+    /// The lined-up products' stock for snapshots, kept current by the events above.
+    pub stock: KnownStock,
     history: VecDeque<(u64, Utf8Bytes)>,
     history_cap: usize,
 }
@@ -92,6 +95,7 @@ impl RoomState {
             timeouts: HashMap::new(),
             slow_mode_secs: 0,
             sales: ShowSales::default(),
+            stock: KnownStock::default(),
             history: VecDeque::with_capacity(history_cap.min(1024)),
             history_cap,
         }
@@ -106,6 +110,8 @@ impl RoomState {
         self.history.clear();
         self.comments.clear();
         self.authors.clear();
+        // Holds were rebuilt with history lost: what was known of stock may be off.
+        self.stock.forget();
     }
 
     /// Records event `seq` (already serialised as `frame`) and folds it into the state.
@@ -115,6 +121,7 @@ impl RoomState {
             self.history.pop_front();
         }
         self.history.push_back((seq, frame));
+        self.stock.apply(event);
         match event {
             RoomEvent::Comment(comment) => {
                 if self.comments.len() == SNAPSHOT_COMMENTS {

@@ -2,10 +2,13 @@
 //! event per join or per tap, drops end when their time is up, and rooms nobody here
 //! watches any more are let go.
 
+use super::live::COUNT_GROUPS;
 use super::{LiveRoom, RoomResult, Rooms};
 use crate::analytics::Event;
 use crate::domain::UnixMs;
-use crate::wire::ws::{RoomStatus, ServerMsg};
+use crate::wire::ws::RoomStatus;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::time::{MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
 
@@ -13,26 +16,38 @@ use tokio_util::sync::CancellationToken;
 const IDLE_TICKS: u64 = 30;
 
 impl Rooms {
-    /// Ticks every room this node serves, every tick period, until `shutdown`.
+    /// Ticks every room this node serves, every tick period, until `shutdown`; between
+    /// ticks, brings one group of each room's viewers after another to the latest viewer
+    /// count (live.rs, [`COUNT_GROUPS`]).
     pub async fn run_ticker(self, shutdown: CancellationToken) {
-        let mut tick = interval(self.settings.tick);
-        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        loop {
+        let groups = u32::try_from(COUNT_GROUPS).unwrap_or(u32::MAX);
+        let mut step = interval((self.settings.tick / groups).max(Duration::from_millis(1)));
+        step.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        for group in (0..COUNT_GROUPS).cycle() {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = tick.tick() => {}
+                _ = step.tick() => {}
             }
-            let now = self.clock.now();
             let rooms = self.hub.rooms();
-            metrics::gauge!("livecart_rooms").set(rooms.len() as f64);
-            for room in rooms {
-                // Each part on its own: Redis being away must not keep drops from ending.
-                if let Err(e) = self.tick_counts(&room, now).await {
-                    tracing::warn!(room = %room.id, error = &e as &dyn std::error::Error, "room tick failed");
-                }
-                if let Err(e) = self.tick_lifecycle(&room, now).await {
-                    tracing::warn!(room = %room.id, error = &e as &dyn std::error::Error, "room upkeep failed");
-                }
+            if group == 0 {
+                self.tick(&rooms).await;
+            }
+            for room in &rooms {
+                room.serve_count_group(group);
+            }
+        }
+    }
+
+    async fn tick(&self, rooms: &[Arc<LiveRoom>]) {
+        let now = self.clock.now();
+        metrics::gauge!("livecart_rooms").set(rooms.len() as f64);
+        for room in rooms {
+            // Each part on its own: Redis being away must not keep drops from ending.
+            if let Err(e) = self.tick_counts(room, now).await {
+                tracing::warn!(room = %room.id, error = &e as &dyn std::error::Error, "room tick failed");
+            }
+            if let Err(e) = self.tick_lifecycle(room, now).await {
+                tracing::warn!(room = %room.id, error = &e as &dyn std::error::Error, "room upkeep failed");
             }
         }
     }
@@ -41,7 +56,7 @@ impl Rooms {
     async fn tick_counts(&self, room: &LiveRoom, now: UnixMs) -> RoomResult<()> {
         let total = self.presence.viewer_total(room.id, room.viewers(), now).await?;
         if let Some(count) = room.report_viewers(total) {
-            let _ = room.tick(&ServerMsg::Viewers { count });
+            room.set_viewer_count(count).map_err(crate::bus::BusError::from)?;
             let count = i64::try_from(count).unwrap_or(i64::MAX);
             self.analytics.record(Event::Viewers { room: room.id, count });
         }
