@@ -72,11 +72,14 @@ pub struct Config {
     pub database_url: String,
 
     /// redis://… to share rooms, carts and stock with other nodes; unset runs one node
-    /// with in-memory state.
+    /// with in-memory state. A Redis Cluster is `redis+cluster://host:port[,host:port…]`
+    /// or a comma-separated list of `redis://` URLs of its nodes (see `redis::Target`).
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
-    /// Prefix of every Redis key and channel, so deployments can share a Redis.
+    /// Prefix of every Redis key and channel, so deployments can share a Redis. No braces:
+    /// keys carry their Redis Cluster hash tag after it, and a brace in the prefix would
+    /// make it the tag of every key.
     #[arg(long, env = "LIVECART_REDIS_PREFIX", default_value = "livecart:")]
     pub redis_prefix: String,
 
@@ -329,6 +332,10 @@ pub fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
 pub enum ConfigError {
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
+    #[error("REDIS_URL is neither redis://…, redis+cluster://… nor a comma-separated list of a cluster's nodes")]
+    RedisUrl(#[source] crate::redis::RedisError),
+    #[error("LIVECART_REDIS_PREFIX must not hold {{ or }}: keys carry their cluster hash tag after it")]
+    RedisPrefix,
     #[error("argon2 memory cost must be at least 8 KiB")]
     Argon2Memory,
     #[error("{0} is required when LIVECART_PAYMENTS=stripe")]
@@ -377,6 +384,12 @@ impl Config {
         }
         if self.argon2_kib < 8 {
             return Err(ConfigError::Argon2Memory);
+        }
+        if let Some(url) = &self.redis_url {
+            crate::redis::Target::parse(url).map_err(ConfigError::RedisUrl)?;
+        }
+        if self.redis_prefix.contains(['{', '}']) {
+            return Err(ConfigError::RedisPrefix);
         }
         if self.payments == PaymentsChoice::Stripe {
             self.stripe()?;

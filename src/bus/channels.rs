@@ -15,10 +15,21 @@
 //! own (to watch for disconnections) before the push sender sees it, which is exactly the
 //! queue we avoid, and an idle manager stops reconnecting after a few failed attempts.
 //! Reconnecting and re-subscribing are done here instead, retried until shutdown.
+//!
+//! On a Redis Cluster the subscription is the cluster client's RESP3 connection, with a
+//! socket to every master, and the channels are plain (`SUBSCRIBE`/`PUBLISH`), not
+//! sharded (`SSUBSCRIBE`/`SPUBLISH`). Chosen deliberately: a cluster forwards every plain
+//! message to all of its nodes, so a subscription anywhere hears it and no resharding or
+//! failover of a slot can silently end one (a sharded subscription is ended by the server
+//! when its slot moves, and would need re-subscribing and a catch-up of its own). The cost
+//! is that each message crosses the cluster bus to every master: fine for a few masters
+//! and room events coalesced per tick; sharded channels would pay off on a large cluster.
+//! A livecart node still receives one message per event of a room it serves. Losing the
+//! socket to any master counts as losing the subscription: the whole connection is
+//! replaced and every room catches up, as on one server.
 
 use super::BusError;
-use crate::redis::{Redis, RedisError};
-use redis::aio::MultiplexedConnection;
+use crate::redis::{Redis, RedisError, Subscriber};
 use redis::{PushInfo, PushKind, Value};
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -56,7 +67,7 @@ pub(super) struct Channels {
 
 struct Held {
     /// The subscription connection: none before [`Channels::start`] and after shutdown.
-    conn: Option<MultiplexedConnection>,
+    conn: Option<Subscriber>,
     /// Cancelled when `conn` is lost.
     lost: CancellationToken,
     /// Channels Redis confirmed, re-subscribed after a reconnect.
@@ -119,10 +130,7 @@ impl Channels {
     }
 
     /// A connection that dispatches to `dispatch`, and the token cancelled when it is lost.
-    async fn connect(
-        &self,
-        dispatch: &Arc<Dispatch>,
-    ) -> Result<(MultiplexedConnection, CancellationToken), RedisError> {
+    async fn connect(&self, dispatch: &Arc<Dispatch>) -> Result<(Subscriber, CancellationToken), RedisError> {
         let lost = CancellationToken::new();
         let (to, on_loss) = (Arc::clone(dispatch), lost.clone());
         let conn = self
@@ -175,16 +183,7 @@ impl Channels {
     async fn reconnect(&self, dispatch: &Arc<Dispatch>) -> Result<CancellationToken, RedisError> {
         let (mut conn, lost) = self.connect(dispatch).await?;
         let mut held = self.held.lock().await;
-        if !held.channels.is_empty() {
-            // One SUBSCRIBE per channel, pipelined: in RESP3 each channel's confirmation is
-            // a reply of its own, and one command for many channels would leave the later
-            // confirmations to be taken for the replies of whatever is sent next.
-            let mut pipe = redis::pipe();
-            for channel in &held.channels {
-                pipe.cmd("SUBSCRIBE").arg(channel);
-            }
-            pipe.exec_async(&mut conn).await?;
-        }
+        conn.subscribe_all(held.channels.iter()).await?;
         held.conn = Some(conn);
         held.lost = lost.clone();
         Ok(lost)

@@ -1,9 +1,10 @@
 //! Room events shared through Redis, for any number of nodes.
 //!
-//! Keys (under the deployment prefix): `room:{id}:seq`, `room:{id}:hist` (a sorted set of
-//! frames scored by sequence number), `room:{id}:epoch` and `room:{id}:pinned`, written
-//! together by one publish script, so history and fan-out can never disagree. The
-//! channel `room:{id}` carries `e\n{epoch}\n{frame}` for events and `t\n{frame}` for
+//! Keys (under the deployment prefix): `{room:ID}:seq`, `{room:ID}:hist` (a sorted set of
+//! frames scored by sequence number), `{room:ID}:epoch` and `{room:ID}:pinned`, written
+//! together by one publish script, so history and fan-out can never disagree; the room's
+//! hash tag keeps them in one slot of a Redis Cluster, as the script needs. The
+//! channel `room:ID` carries `e\n{epoch}\n{frame}` for events and `t\n{frame}` for
 //! ticks, to the nodes that serve the room.
 
 use super::channels::{Channels, Listener};
@@ -61,8 +62,10 @@ pub(super) fn room_channel(redis: &Redis, room: RoomId) -> String {
     redis.key(&format!("{ROOM_CHANNEL}{room}"))
 }
 
-fn room_key(redis: &Redis, room: RoomId, part: &str) -> String {
-    redis.key(&format!("room:{room}:{part}"))
+/// A key of the room's shared state, `{room:ID}:part`: every one of a room is in the
+/// room's hash slot, so scripts and pipelines may touch any of them together.
+pub(super) fn room_key(redis: &Redis, room: RoomId, part: &str) -> String {
+    redis.tagged(&format!("room:{room}"), part)
 }
 
 impl RedisRoomEvents {

@@ -2,6 +2,7 @@
 //! sent there.
 
 use super::BusError;
+use super::events_redis::room_key;
 use crate::domain::RoomId;
 use crate::redis::Redis;
 use async_trait::async_trait;
@@ -39,7 +40,7 @@ static CLEAR_IF_MINE: LazyLock<Script> = LazyLock::new(|| {
 /// How long the record outlives the publish that set it.
 const HOME_TTL_SECS: u64 = 2 * 24 * 3600;
 
-/// Key `room:{id}:media`: the holding node's public URL.
+/// Key `{room:ID}:media`, with the room's other keys: the holding node's public URL.
 pub struct RedisMediaHome {
     redis: Redis,
 }
@@ -50,7 +51,7 @@ impl RedisMediaHome {
     }
 
     fn key(&self, room: RoomId) -> String {
-        self.redis.key(&format!("room:{room}:media"))
+        room_key(&self.redis, room, "media")
     }
 }
 

@@ -264,27 +264,37 @@ pub(crate) mod testing {
 
     impl TestRedis {
         /// Kills this test's subscriber connection (found by its name, so that tests running
-        /// beside it keep theirs); whether there was one to kill.
+        /// beside it keep theirs; on a cluster, its socket to the first master that has
+        /// one); whether there was one to kill.
         pub async fn kill_subscriber(&self) -> bool {
-            let mut conn = self.redis.conn();
-            let clients: String = redis::cmd("CLIENT").arg("LIST").query_async(&mut conn).await.unwrap();
             let name = format!("name={}", self.redis.subscriber_name());
-            let Some(id) = clients
-                .lines()
-                .filter(|client| client.split(' ').any(|field| field == name))
-                .find_map(|client| client.split(' ').find_map(|field| field.strip_prefix("id=")))
-            else {
-                return false;
-            };
-            let killed: u64 = redis::cmd("CLIENT").arg("KILL").arg("ID").arg(id).query_async(&mut conn).await.unwrap();
-            killed == 1
+            for node in self.redis.nodes().await.unwrap() {
+                let clients = self.redis.on_node(&node, &redis::cmd("CLIENT").arg("LIST").to_owned()).await.unwrap();
+                let clients: String = redis::from_redis_value(clients).unwrap();
+                let Some(id) = clients
+                    .lines()
+                    .filter(|client| client.split(' ').any(|field| field == name))
+                    .find_map(|client| client.split(' ').find_map(|field| field.strip_prefix("id=")))
+                else {
+                    continue;
+                };
+                let kill = redis::cmd("CLIENT").arg("KILL").arg("ID").arg(id).to_owned();
+                let killed: u64 = redis::from_redis_value(self.redis.on_node(&node, &kill).await.unwrap()).unwrap();
+                return killed == 1;
+            }
+            false
         }
 
-        /// How many connections are subscribed to `channel`.
+        /// How many connections are subscribed to `channel`, over every node.
         pub async fn subscribers(&self, channel: &str) -> u64 {
-            let counts: Vec<(String, u64)> =
-                redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).query_async(&mut self.redis.conn()).await.unwrap();
-            counts.first().map_or(0, |(_, n)| *n)
+            let mut total = 0;
+            for node in self.redis.nodes().await.unwrap() {
+                let numsub = redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).to_owned();
+                let counts: Vec<(String, u64)> =
+                    redis::from_redis_value(self.redis.on_node(&node, &numsub).await.unwrap()).unwrap();
+                total += counts.first().map_or(0, |(_, n)| *n);
+            }
+            total
         }
     }
 
@@ -300,14 +310,45 @@ pub(crate) mod testing {
     }
 
     impl Drop for TestRedis {
-        /// Deletes the test's keys over a connection of its own (the test's runtime may
-        /// already be gone).
+        /// Deletes the test's keys, on every master of a cluster, over a connection and a
+        /// runtime of its own (the test's runtime may already be gone).
         fn drop(&mut self) {
-            let Ok(mut conn) = redis::Client::open(self.url.as_str()).and_then(|c| c.get_connection()) else { return };
-            let keys: Vec<String> = redis::cmd("KEYS").arg(self.redis.key("*")).query(&mut conn).unwrap_or_default();
-            if !keys.is_empty() {
-                let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut conn);
-            }
+            let (url, prefix) = (self.url.clone(), self.redis.prefix().to_owned());
+            let cleaner = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                rt.block_on(async move {
+                    if let Ok(redis) = Redis::connect(&url, &prefix).await {
+                        let _ = redis.forget_all().await;
+                    }
+                });
+            });
+            let _ = cleaner.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing;
+    use redis::AsyncCommands;
+
+    /// What tests clean up with and what stands in for Redis losing everything: on a
+    /// cluster the keys are spread over every master.
+    #[tokio::test]
+    async fn forgetting_deletes_every_key_of_the_prefix_and_no_other() {
+        let Some(r) = testing::redis().await else { return };
+        let mut conn = r.redis.conn();
+        let keys: Vec<String> = (0..64).map(|n| r.redis.key(&format!("k{n}"))).collect();
+        for key in &keys {
+            conn.set::<_, _, ()>(key, 1).await.unwrap();
+        }
+        let kept = format!("livecart_unit_kept:{}", super::random_id());
+        conn.set::<_, _, ()>(&kept, 1).await.unwrap();
+        r.redis.forget_all().await.unwrap();
+        for key in &keys {
+            assert!(!conn.exists::<_, bool>(key).await.unwrap(), "{key} is gone");
+        }
+        assert!(conn.exists::<_, bool>(&kept).await.unwrap(), "a key of another prefix stays");
+        conn.del::<_, ()>(&kept).await.unwrap();
     }
 }

@@ -4,7 +4,7 @@
 
 use super::BusError;
 use super::events::RoomSink;
-use super::events_redis::room_channel;
+use super::events_redis::{room_channel, room_key};
 use crate::domain::{Reaction, RoomId, UnixMs};
 use crate::redis::Redis;
 use crate::wire::ws::ServerMsg;
@@ -92,7 +92,7 @@ return total
     )
 });
 
-/// Key `room:{id}:viewers`: a hash of node → "count:expires_at".
+/// Key `{room:ID}:viewers`: a hash of node → "count:expires_at".
 pub struct RedisPresence {
     redis: Redis,
     /// Identifies this node in the viewer hashes.
@@ -107,12 +107,12 @@ impl RedisPresence {
     }
 
     fn key(&self, room: RoomId) -> String {
-        self.redis.key(&format!("room:{room}:viewers"))
+        room_key(&self.redis, room, "viewers")
     }
 
-    /// Key `room:{id}:reactions`: a hash of reaction index → count.
+    /// Key `{room:ID}:reactions`: a hash of reaction index → count.
     fn totals_key(&self, room: RoomId) -> String {
-        self.redis.key(&format!("room:{room}:reactions"))
+        room_key(&self.redis, room, "reactions")
     }
 }
 
@@ -145,8 +145,14 @@ impl Presence for RedisPresence {
             pipe.hincr(&totals, reaction.index(), *n).ignore();
         }
         pipe.pexpire(&totals, REACTION_TOTALS_TTL.as_millis() as i64).ignore();
-        pipe.publish(room_channel(&self.redis, room), format!("t\n{frame}")).ignore();
-        Ok(pipe.query_async::<()>(&mut self.redis.conn()).await?)
+        // The tick goes beside the pipeline, not in it: on a cluster a pipeline keeps to
+        // one slot, and the crate counts a channel as a key (its slot is not the room's).
+        let (mut count, mut tick) = (self.redis.conn(), self.redis.conn());
+        tokio::try_join!(
+            pipe.exec_async(&mut count),
+            tick.publish::<_, _, ()>(room_channel(&self.redis, room), format!("t\n{frame}")),
+        )?;
+        Ok(())
     }
 
     async fn reaction_totals(&self, room: RoomId) -> Result<BTreeMap<Reaction, u64>, BusError> {

@@ -137,25 +137,11 @@ impl Backing {
     }
 }
 
-/// Deletes every key under `prefix`: what a Redis restart without persistence does to
-/// this test's data, and the clean-up after it.
+/// Deletes every key under `prefix` (on every master of a cluster): what a Redis restart
+/// without persistence does to this test's data, and the clean-up after it.
 pub async fn forget_redis_prefix(url: &str, prefix: &str) {
-    let Ok(client) = redis::Client::open(url) else { return };
-    let Ok(mut conn) = client.get_multiplexed_async_connection().await else { return };
-    let keys: Vec<String> = {
-        let Ok(mut iter) = redis::AsyncCommands::scan_match::<_, String>(&mut conn, format!("{prefix}*")).await else {
-            return;
-        };
-        let mut keys = Vec::new();
-        while let Some(key) = futures_util::StreamExt::next(&mut iter).await {
-            if let Ok(key) = key {
-                keys.push(key);
-            }
-        }
-        keys
-    };
-    for chunk in keys.chunks(500) {
-        let _: Result<(), _> = redis::AsyncCommands::del(&mut conn, chunk).await;
+    if let Ok(redis) = livecart::redis::Redis::connect(url, prefix).await {
+        let _ = redis.forget_all().await;
     }
 }
 

@@ -1820,11 +1820,11 @@ async fn cluster_history_with_a_node_killed_mid_checkout_holds_every_invariant()
 /// Expires the checkout claims of these invocations at once, as their TTL would later;
 /// returns how many there were.
 async fn lapse_claims(url: &str, prefix: &str, ops: &[Op]) -> i64 {
-    let client = redis::Client::open(url).expect("redis url");
-    let mut conn = client.get_multiplexed_async_connection().await.expect("redis");
+    let redis = livecart::redis::Redis::connect(url, prefix).await.expect("redis");
+    let mut conn = redis.conn();
     let mut lapsed = 0;
     for op in ops {
-        let key = format!("{prefix}claim:{}:{}", op.buyer_id, op.key);
+        let key = redis.key(&format!("claim:{}:{}", op.buyer_id, op.key));
         lapsed += redis::cmd("PEXPIRE").arg(&key).arg(1).query_async::<i64>(&mut conn).await.unwrap_or(0);
     }
     lapsed

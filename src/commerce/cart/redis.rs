@@ -8,6 +8,9 @@
 //! from there on first use: a buyer keeps their cart when Redis loses it, as their holds.
 //! A buyer with no saved cart gets an empty hash (the version alone), so looking for one
 //! costs the database once, not on every join.
+//!
+//! The key, `cart:ROOM:BUYER`, has no hash tag: every command and script touches one
+//! cart alone, so on a Redis Cluster carts spread over every master.
 
 use super::{Cart, CartChange, CartError, Carts};
 use crate::domain::{AccountId, Clock, ProductId, Quantity, RoomId};

@@ -1,10 +1,17 @@
 //! Inventory in Redis, shared by every node: the same hold book as the memory backend,
 //! with each operation one Lua script, so checking and taking stock cannot race.
 //!
-//! Keys: `stock:{k}` (units available to hold), `held:{k}` (units held), `hold:{id}`
-//! (a hash of key → units, plus `expires`), `holds` (hold ids by expiry, for the sweep)
-//! and `inventory:ready`, the marker that Redis's inventory has been rebuilt since it was
-//! last empty.
+//! Keys, all under one hash tag (`<prefix>{inventory}:…`): `stock:{k}` (units available
+//! to hold), `held:{k}` (units held), `hold:{id}` (a hash of key → units, plus
+//! `expires`), `holds` (hold ids by expiry, for the sweep) and `ready`, the marker that
+//! Redis's inventory has been rebuilt since it was last empty.
+//!
+//! One tag for the whole hold book, not one per product: a hold takes every line of a
+//! checkout (products and drops alike) in one script, together with the book's index and
+//! marker, so on a Redis Cluster they must all be in one slot, and the scripts name keys
+//! from the book's prefix. The book is small (two counters per product on sale, one hash
+//! per checkout in flight), and one master runs tens of thousands of hold scripts a
+//! second; room state, carts and claims, the bulk of the traffic, spread over the masters.
 //!
 //! PostgreSQL is the source of truth. When Redis comes back empty (restart, flush), the
 //! first node to notice restores every live hold from the placed orders in the database,
@@ -132,6 +139,9 @@ return 1
     )
 });
 
+/// The hash tag of every key of the hold book.
+const BOOK_TAG: &str = "inventory";
+
 pub struct RedisInventory {
     redis: Redis,
     /// The source of truth the inventory is rebuilt from.
@@ -151,24 +161,29 @@ impl RedisInventory {
         Self { redis, store, clock }
     }
 
+    /// What every key of the hold book starts with; the scripts build keys from it.
+    fn book(&self) -> String {
+        self.redis.tagged(BOOK_TAG, "")
+    }
+
     fn stock_key(&self, key: StockKey) -> String {
-        self.redis.key(&format!("stock:{}", suffix(key)))
+        self.redis.tagged(BOOK_TAG, &format!("stock:{}", suffix(key)))
     }
 
     fn held_key(&self, key: StockKey) -> String {
-        self.redis.key(&format!("held:{}", suffix(key)))
+        self.redis.tagged(BOOK_TAG, &format!("held:{}", suffix(key)))
     }
 
     fn hold_key(&self, id: &str) -> String {
-        self.redis.key(&format!("hold:{id}"))
+        self.redis.tagged(BOOK_TAG, &format!("hold:{id}"))
     }
 
     fn holds_key(&self) -> String {
-        self.redis.key("holds")
+        self.redis.tagged(BOOK_TAG, "holds")
     }
 
     fn ready_key(&self) -> String {
-        self.redis.key("inventory:ready")
+        self.redis.tagged(BOOK_TAG, "ready")
     }
 
     /// Restores live holds from the database after Redis lost them. One node restores;
@@ -191,7 +206,7 @@ impl RedisInventory {
                         .key(self.hold_key(&hold.hold_id))
                         .arg(&hold.hold_id)
                         .arg(hold.expires_at.0)
-                        .arg(self.redis.prefix());
+                        .arg(self.book());
                     for line in &hold.lines {
                         if let Some(p) = line.product {
                             restore.arg(suffix(StockKey::Product(p))).arg(line.units);
@@ -318,7 +333,7 @@ impl Inventory for RedisInventory {
             .key(self.holds_key())
             .arg(id)
             .arg(now.0)
-            .arg(self.redis.prefix())
+            .arg(self.book())
             .invoke_async(&mut conn)
             .await?;
         Ok(committed == 1)
@@ -330,7 +345,7 @@ impl Inventory for RedisInventory {
             .key(self.hold_key(id))
             .key(self.holds_key())
             .arg(id)
-            .arg(self.redis.prefix())
+            .arg(self.book())
             .invoke_async(&mut conn)
             .await?;
         Ok(released == 1)
@@ -338,6 +353,6 @@ impl Inventory for RedisInventory {
 
     async fn expire(&self, now: UnixMs) -> Result<Vec<String>, InventoryError> {
         let mut conn = self.redis.conn();
-        Ok(EXPIRE.key(self.holds_key()).arg(now.0).arg(self.redis.prefix()).invoke_async(&mut conn).await?)
+        Ok(EXPIRE.key(self.holds_key()).arg(now.0).arg(self.book()).invoke_async(&mut conn).await?)
     }
 }
