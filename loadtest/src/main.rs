@@ -197,6 +197,9 @@ enum Scenario {
         senders: usize,
         #[arg(long, default_value_t = 30)]
         seconds: u64,
+        /// Seconds viewers keep reading after the last comment was sent.
+        #[arg(long, default_value_t = 20)]
+        drain: u64,
         /// With --spawn: how many nodes to start.
         #[arg(long, default_value_t = 6)]
         nodes: usize,
@@ -385,6 +388,7 @@ mod scale_run {
             rate,
             senders,
             seconds,
+            drain,
             nodes,
             database_url,
             redis_url,
@@ -395,10 +399,11 @@ mod scale_run {
         else {
             return Err("not a scale run".into());
         };
-        if *viewers > MAX_SCALE_VIEWERS || *seconds > MAX_SECONDS || *join_timeout > MAX_SECONDS {
-            return Err(
-                format!("scale is bounded: at most {MAX_SCALE_VIEWERS} viewers, {MAX_SECONDS} s per phase").into()
-            );
+        if *viewers > MAX_SCALE_VIEWERS || *seconds > MAX_SECONDS || *join_timeout > MAX_SECONDS || *drain > 120 {
+            return Err(format!(
+                "scale is bounded: at most {MAX_SCALE_VIEWERS} viewers, {MAX_SECONDS} s per phase, 120 s of drain"
+            )
+            .into());
         }
         let run_id = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
         let (spawned, urls, redis): (_, Vec<String>, _) = match &cli.target.spawn {
@@ -425,6 +430,7 @@ mod scale_run {
             rate: *rate,
             senders: *senders,
             seconds: *seconds,
+            drain: Duration::from_secs(*drain),
             per_worker: *per_worker,
             join_timeout: Duration::from_secs(*join_timeout),
             worker_binary: std::env::current_exe()?,
@@ -433,7 +439,7 @@ mod scale_run {
             host_password: cli.target.host_password.clone(),
         };
         // The whole run is bounded too: joins, storm, drain and a margin.
-        let total = Duration::from_secs(join_timeout + seconds + 120);
+        let total = Duration::from_secs(join_timeout + seconds + drain + 120);
         let outcome =
             tokio::time::timeout(total, scale::run(&cfg)).await.map_err(|_| "the scale run overran its bound");
         for node in spawned {

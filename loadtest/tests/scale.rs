@@ -63,6 +63,7 @@ async fn every_comment_reaches_every_viewer_on_every_node() {
         rate: 2.0,
         senders: 0,
         seconds: 4,
+        drain: Duration::from_secs(5),
         per_worker: 1_000,
         join_timeout: Duration::from_secs(120),
         worker_binary: env!("CARGO_BIN_EXE_livecart-loadtest").into(),

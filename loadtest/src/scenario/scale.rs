@@ -13,7 +13,7 @@
 use crate::chat::{ChatConn, ChatTarget, Stamp};
 use crate::client::{Api, Error, SOURCE_ADDRESSES, use_source_addresses};
 use crate::measure::{Counts, Latency, Recorder, Samples, histogram};
-use crate::scenario::chat_storm::{DRAIN, Sending, Sent, Watch, watch};
+use crate::scenario::chat_storm::{Sending, Sent, Watch, watch};
 use crate::server::{CpuFigures, CpuWindow, usage};
 use futures_util::StreamExt;
 use livecart::domain::RoomId;
@@ -42,6 +42,9 @@ pub struct Scale {
     /// Senders, spread over the workers (one per worker when 0).
     pub senders: usize,
     pub seconds: u64,
+    /// How long viewers keep reading after the last comment: a node that is behind
+    /// publishes the last comments late, and they count as missing if it is too short.
+    pub drain: Duration,
     /// At most this many viewers per worker process.
     pub per_worker: usize,
     /// How long the joins may take, over all workers.
@@ -73,6 +76,7 @@ struct Assignment {
     first_source: u8,
     join_timeout_s: u64,
     seconds: u64,
+    drain_s: u64,
 }
 
 /// What a worker says back, one JSON line each.
@@ -201,6 +205,7 @@ pub async fn run(cfg: &Scale) -> Result<ScaleReport, Error> {
             first_source: 1 + (w * usize::from(SOURCE_ADDRESSES)) as u8,
             join_timeout_s: cfg.join_timeout.as_secs(),
             seconds: cfg.seconds,
+            drain_s: cfg.drain.as_secs(),
         };
         pool.push(Worker::start(&cfg.worker_binary, &assignment).await?);
     }
@@ -224,7 +229,7 @@ pub async fn run(cfg: &Scale) -> Result<ScaleReport, Error> {
     for w in &mut pool {
         w.stdin.write_all(b"go\n").await?;
     }
-    let done_until = Instant::now() + Duration::from_secs(cfg.seconds) + DRAIN + Duration::from_secs(30);
+    let done_until = Instant::now() + Duration::from_secs(cfg.seconds) + cfg.drain + Duration::from_secs(30);
     let mut figures = Vec::with_capacity(workers);
     for w in &mut pool {
         match w.next(done_until).await? {
@@ -354,7 +359,7 @@ pub async fn worker() -> Result<(), Error> {
         let class = move |s: &Stamp, _: u64| usize::from(s.origin != node);
         tasks.push(tokio::spawn(watch(
             conn,
-            Watch { send, until: stop + DRAIN },
+            Watch { send, until: stop + Duration::from_secs(a.drain_s) },
             Arc::clone(&sent),
             Samples::new(&recorder),
             class,
