@@ -435,6 +435,7 @@ mod scale_run {
             join_timeout: Duration::from_secs(*join_timeout),
             worker_binary: std::env::current_exe()?,
             redis,
+            node_pids: spawned.iter().map(|s| s.pid).collect(),
             host_email: cli.target.host_email.clone(),
             host_password: cli.target.host_password.clone(),
         };
@@ -463,6 +464,9 @@ mod scale_run {
                 "redis: {} publishes x {} subscribers of the room = {} messages: {:.2} per comment per node",
                 redis.publishes, redis.room_channel_subscribers, redis.messages, redis.messages_per_event_per_node
             );
+        }
+        if let Some(kib) = r.nodes_kib_per_viewer {
+            println!("nodes' memory per viewer: {kib:.1} KiB");
         }
         println!(
             "CPU over the storm: workers {:.1} s, whole machine {:.1} s busy ({:.0}% of its cores); workers hold {} MiB",

@@ -68,6 +68,8 @@ async fn every_comment_reaches_every_viewer_on_every_node() {
         join_timeout: Duration::from_secs(120),
         worker_binary: env!("CARGO_BIN_EXE_livecart-loadtest").into(),
         redis: Some(redis),
+        // The nodes run in this process, with the workers' coordinator.
+        node_pids: Vec::new(),
         host_email: "maya@demo.livecart".into(),
         host_password: "demo-creator-pass".into(),
     })

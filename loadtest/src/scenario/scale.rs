@@ -53,6 +53,8 @@ pub struct Scale {
     pub worker_binary: PathBuf,
     /// Where the nodes' Redis is, and their key prefix, to count its messages.
     pub redis: Option<RedisTarget>,
+    /// The nodes' process ids when they run on this machine, to measure their memory.
+    pub node_pids: Vec<u32>,
     pub host_email: String,
     pub host_password: String,
 }
@@ -123,6 +125,9 @@ pub struct ScaleReport {
     pub workers_cpu_s: f64,
     pub machine: CpuFigures,
     pub workers_rss_kib: u64,
+    /// The nodes' resident memory grown over the joins, per viewer joined (when their
+    /// process ids are known).
+    pub nodes_kib_per_viewer: Option<f64>,
 }
 
 /// Redis's pub/sub traffic for the storm's comments.
@@ -210,6 +215,8 @@ pub async fn run(cfg: &Scale) -> Result<ScaleReport, Error> {
         pool.push(Worker::start(&cfg.worker_binary, &assignment).await?);
     }
 
+    let nodes_rss = || cfg.node_pids.iter().map(|&pid| usage(pid).map_or(0, |u| u.rss_kib)).sum::<u64>();
+    let rss_before_joins = nodes_rss();
     let join_start = Instant::now();
     let join_until = join_start + cfg.join_timeout + Duration::from_secs(5);
     let (mut joined, mut join_failures) = (0, 0);
@@ -220,6 +227,8 @@ pub async fn run(cfg: &Scale) -> Result<ScaleReport, Error> {
         }
     }
     let join_seconds = join_start.elapsed().as_secs_f64();
+    let nodes_kib_per_viewer = (!cfg.node_pids.is_empty() && joined > 0)
+        .then(|| nodes_rss().saturating_sub(rss_before_joins) as f64 / joined as f64);
 
     let redis_before = match &cfg.redis {
         Some(r) => Some(redis_publishes(&r.url).await?),
@@ -287,6 +296,7 @@ pub async fn run(cfg: &Scale) -> Result<ScaleReport, Error> {
         workers_cpu_s: figures.iter().map(|f| f.cpu.client_cpu_s).sum(),
         machine,
         workers_rss_kib: figures.iter().map(|f| f.rss_kib).sum(),
+        nodes_kib_per_viewer,
     })
 }
 
