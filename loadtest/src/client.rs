@@ -6,10 +6,12 @@ use livecart::wire::api::{LoginRequest, RegisterRequest, RoomView, SessionRespon
 use livecart::wire::routes;
 use livecart::wire::ws::{ClientMsg, ServerMsg, Snapshot};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::net::{TcpSocket, TcpStream};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -79,11 +81,26 @@ pub struct RoomConn {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
 
-/// Loopback source addresses connections are spread over (127.0.0.1 … 127.0.0.N): one
-/// source address has only ~28k ephemeral ports towards one server port.
+/// How many loopback source addresses connections are spread over (127.0.0.1 … 127.0.0.N
+/// unless [`use_source_addresses`] moved the range): one source address has only ~28k
+/// ephemeral ports towards one server port.
 pub const SOURCE_ADDRESSES: u8 = 16;
 
+/// The first of this process's loopback source addresses (last octet), once chosen.
+static FIRST_SOURCE: OnceLock<u8> = OnceLock::new();
 static NEXT_SOURCE: AtomicUsize = AtomicUsize::new(0);
+
+/// Moves this process's source addresses to 127.0.0.`first` … `first + 15`, so several
+/// load processes (the `scale` workers) each dial from addresses of their own. Only the
+/// first call counts; call it before the first connection.
+pub fn use_source_addresses(first: u8) {
+    let _ = FIRST_SOURCE.set(first.clamp(1, 255 - SOURCE_ADDRESSES));
+}
+
+/// tungstenite reads into a buffer of this size, allocated per connection (its default,
+/// 128 KiB, would be 2.4 GiB for the 19,000 viewers of one `scale` worker); a chat frame is
+/// a few hundred bytes and a snapshot a few KiB, for which the buffer grows.
+const READ_BUFFER: usize = 8 * 1024;
 
 /// A TCP connection to `base`'s host, from the next loopback source address when the
 /// target is on loopback.
@@ -94,9 +111,17 @@ pub async fn dial(base: &str) -> Result<TcpStream, Error> {
         return Ok(TcpStream::connect(target).await?);
     }
     let n = NEXT_SOURCE.fetch_add(1, Ordering::Relaxed) % usize::from(SOURCE_ADDRESSES);
+    let first = *FIRST_SOURCE.get_or_init(|| 1);
     let socket = TcpSocket::new_v4()?;
-    socket.bind(SocketAddr::from((Ipv4Addr::new(127, 0, 0, 1 + n as u8), 0)))?;
+    socket.bind(SocketAddr::from((Ipv4Addr::new(127, 0, 0, first + n as u8), 0)))?;
     Ok(socket.connect(target).await?)
+}
+
+/// The WebSocket handshake over `stream`, with a read buffer sized for many viewers.
+pub async fn handshake(url: String, stream: TcpStream) -> Result<WebSocketStream<MaybeTlsStream<TcpStream>>, Error> {
+    let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
+    let connecting = tokio_tungstenite::client_async_with_config(url, MaybeTlsStream::Plain(stream), Some(config));
+    Ok(tokio::time::timeout(WAIT, connecting).await??.0)
 }
 
 /// Raises this process's open-file limit to its hard limit: each connection is a file.
@@ -112,10 +137,7 @@ pub const WAIT: Duration = Duration::from_secs(30);
 impl RoomConn {
     pub async fn connect(api: &Api) -> Result<RoomConn, Error> {
         let stream = tokio::time::timeout(WAIT, dial(&api.base)).await??;
-        let (ws, _) =
-            tokio::time::timeout(WAIT, tokio_tungstenite::client_async(api.ws_url(), MaybeTlsStream::Plain(stream)))
-                .await??;
-        Ok(RoomConn { ws })
+        Ok(RoomConn { ws: handshake(api.ws_url(), stream).await? })
     }
 
     pub async fn send(&mut self, msg: &ClientMsg) -> Result<(), Error> {
@@ -125,11 +147,20 @@ impl RoomConn {
 
     /// The next server message; `None` when the connection closed.
     pub async fn recv(&mut self) -> Result<Option<ServerMsg>, Error> {
+        match tokio::time::timeout(WAIT, self.next_text()).await?? {
+            Some(text) => Ok(Some(serde_json::from_str(&text)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The next text frame as it came, unparsed and unbounded in time (a viewer in a
+    /// storm waits until its own deadline); `None` when the connection closed. Reading a
+    /// frame's few bytes of interest instead of decoding it keeps the load client cheap.
+    pub async fn next_text(&mut self) -> Result<Option<Utf8Bytes>, Error> {
         loop {
-            match tokio::time::timeout(WAIT, self.ws.next()).await? {
-                None => return Ok(None),
-                Some(Ok(Message::Text(text))) => return Ok(Some(serde_json::from_str(&text)?)),
-                Some(Ok(Message::Close(_))) => return Ok(None),
+            match self.ws.next().await {
+                None | Some(Ok(Message::Close(_))) => return Ok(None),
+                Some(Ok(Message::Text(text))) => return Ok(Some(text)),
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e.into()),
             }
@@ -145,6 +176,23 @@ impl RoomConn {
         guest: &str,
         audience_key: Option<&str>,
     ) -> Result<Snapshot, Error> {
+        let frame = self.join_frame(room, token, guest, audience_key).await?;
+        match serde_json::from_str(&frame)? {
+            ServerMsg::Snapshot(s) => Ok(*s),
+            _ => Err("the join was not answered with a snapshot".into()),
+        }
+    }
+
+    /// Joins as [`RoomConn::join`] does and returns the snapshot frame unparsed: a
+    /// viewer that only counts comments has no use for the room's state. Server frames
+    /// start with their `type` (docs/protocol.md), which is all this reads of them.
+    pub async fn join_frame(
+        &mut self,
+        room: RoomId,
+        token: Option<&str>,
+        guest: &str,
+        audience_key: Option<&str>,
+    ) -> Result<Utf8Bytes, Error> {
         let guest_name = token.is_none().then(|| guest.try_into()).transpose()?;
         self.send(&ClientMsg::Join {
             room_id: room,
@@ -156,11 +204,12 @@ impl RoomConn {
         })
         .await?;
         loop {
-            match self.recv().await? {
-                Some(ServerMsg::Snapshot(s)) => return Ok(*s),
-                Some(ServerMsg::Error { code, message, .. }) => return Err(format!("join: {code}: {message}").into()),
-                Some(_) => {}
-                None => return Err("closed before the snapshot".into()),
+            let frame = tokio::time::timeout(WAIT, self.next_text()).await??.ok_or("closed before the snapshot")?;
+            if frame.starts_with(r#"{"type":"snapshot""#) {
+                return Ok(frame);
+            }
+            if let Ok(ServerMsg::Error { code, message, .. }) = serde_json::from_str(&frame) {
+                return Err(format!("join: {code}: {message}").into());
             }
         }
     }

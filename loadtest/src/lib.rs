@@ -4,11 +4,14 @@
 //! - `client`: room connections and REST calls, in livecart's own wire types; `chat`:
 //!   one chat connection to livecart or to the Socket.IO peer, for side-by-side runs.
 //! - `scenario`: chat-storm, raid, drop; `video` (WebRTC viewers).
-//! - `measure`: HDR latency histograms; `server`: the server process's CPU and memory.
+//! - `measure`: HDR latency histograms; `server`: the server process's CPU and memory,
+//!   the client's own and the machine's.
+//! - `minimal`: the minimal broadcast server chat-storm compares livecart with.
 
 pub mod chat;
 pub mod client;
 pub mod measure;
+pub mod minimal;
 pub mod report;
 pub mod scenario;
 pub mod server;

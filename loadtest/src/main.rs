@@ -8,7 +8,7 @@ use livecart::wire::api::SessionResponse;
 use livecart_loadtest::chat::ChatTarget;
 use livecart_loadtest::client::Api;
 use livecart_loadtest::measure::print_latency;
-use livecart_loadtest::scenario::{audience, chat_storm, drop, raid};
+use livecart_loadtest::scenario::{audience, chat_storm, drop, raid, scale};
 use livecart_loadtest::server::{Spawned, SpawnedPeer};
 use livecart_loadtest::video;
 use livecart_testkit::media::VideoCodec;
@@ -34,9 +34,9 @@ struct Cli {
 
 #[derive(clap::Args)]
 struct Target {
-    /// The deployment to load, e.g. http://127.0.0.1:8080.
+    /// The deployment to load, e.g. http://127.0.0.1:8080 (scale: once per node).
     #[arg(long, global = true)]
-    url: Option<String>,
+    url: Vec<String>,
     /// Instead of --url: start this livecart binary (with the demo data) for the run, and measure it.
     #[arg(long, global = true, conflicts_with = "url")]
     spawn: Option<String>,
@@ -126,6 +126,10 @@ enum Scenario {
     ChatStorm {
         #[command(flatten)]
         storm: StormArgs,
+        /// Then the same load against the minimal tokio-tungstenite broadcast peer (this
+        /// binary, started for the run), with ratios livecart ÷ minimal.
+        #[arg(long, default_value_t = false)]
+        vs_minimal: bool,
     },
     /// N viewers join one room within T seconds: join-to-snapshot latency.
     Raid {
@@ -178,11 +182,60 @@ enum Scenario {
         #[arg(long, value_enum, default_value = "vp8")]
         codec: Codec,
     },
+    /// 100,000 viewers (by default) of one room over several nodes sharing PostgreSQL and
+    /// Redis, from worker processes of at most --per-worker connections each: deliveries,
+    /// latency same-node and cross-node, Redis messages per event per node. Give the
+    /// nodes with --url (once each) or start them with --spawn BIN --nodes N.
+    Scale {
+        #[arg(long, default_value_t = 100_000)]
+        viewers: usize,
+        /// Comments per second over all senders.
+        #[arg(long, default_value_t = 2.0)]
+        rate: f64,
+        /// Viewers that comment, spread over the workers (0: one per worker).
+        #[arg(long, default_value_t = 0)]
+        senders: usize,
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// Seconds viewers keep reading after the last comment was sent.
+        #[arg(long, default_value_t = 20)]
+        drain: u64,
+        /// With --spawn: how many nodes to start.
+        #[arg(long, default_value_t = 6)]
+        nodes: usize,
+        /// With --spawn: the nodes' PostgreSQL database (it is migrated and seeded).
+        #[arg(long)]
+        database_url: Option<String>,
+        /// The nodes' Redis: with --spawn they use it; with --url, give it to count its messages.
+        #[arg(long)]
+        redis_url: Option<String>,
+        /// With --url: the nodes' LIVECART_REDIS_PREFIX (--spawn picks a fresh one).
+        #[arg(long, default_value = "livecart:")]
+        redis_prefix: String,
+        /// Connections per worker process, at most 19,000 (the open-file limit is 20,000).
+        #[arg(long, default_value_t = scale::MAX_PER_WORKER)]
+        per_worker: usize,
+        /// Seconds all the joins may take.
+        #[arg(long, default_value_t = 300)]
+        join_timeout: u64,
+    },
+    /// One `scale` worker: reads its assignment on stdin, answers on stdout.
+    #[command(hide = true)]
+    Worker,
+    /// The minimal broadcast peer chat-storm --vs-minimal compares with: listens on
+    /// 127.0.0.1, prints `listening PORT`, and exits after --seconds.
+    #[command(hide = true)]
+    MinimalPeer {
+        #[arg(long, default_value_t = MAX_SECONDS)]
+        seconds: u64,
+    },
 }
 
 /// Bounds on any run, whatever the flags say.
 const MAX_CONNECTIONS: usize = 20_000;
 const MAX_SECONDS: u64 = 600;
+/// `scale` spreads its viewers over worker processes, each under MAX_CONNECTIONS.
+const MAX_SCALE_VIEWERS: usize = 120_000;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -207,7 +260,13 @@ mod compare {
     use livecart_loadtest::scenario::chat_storm::ChatStormReport;
     use livecart_loadtest::scenario::raid::RaidReport;
 
-    fn row(name: &str, ours: Option<f64>, theirs: Option<f64>, unit: &str) {
+    /// The header of a side-by-side table.
+    pub fn header(ours: &str, theirs: &str) {
+        println!("{:<28} {ours:>12} {theirs:>12} {:>9}", "", "ratio");
+    }
+
+    /// One row of it, with the ratio ours ÷ theirs.
+    pub fn row(name: &str, ours: Option<f64>, theirs: Option<f64>, unit: &str) {
         let show = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2}"));
         let ratio = ours.zip(theirs).filter(|(_, t)| *t > 0.0).map(|(o, t)| format!("{:.2}x", o / t));
         println!(
@@ -220,7 +279,7 @@ mod compare {
 
     /// livecart beside the Socket.IO peer under the same load; ratios are livecart ÷ peer.
     pub fn print(ours: &(ChatStormReport, RaidReport), theirs: &(ChatStormReport, RaidReport)) {
-        println!("{:<28} {:>12} {:>12} {:>9}", "", "livecart", "socket.io", "ratio");
+        header("livecart", "socket.io");
         row("server CPU per delivery", ours.0.server_cpu_us_per_delivery, theirs.0.server_cpu_us_per_delivery, "µs");
         row("comment p50 latency", Some(ours.0.latency.p50_ms), Some(theirs.0.latency.p50_ms), "ms");
         row("comment p99 latency", Some(ours.0.latency.p99_ms), Some(theirs.0.latency.p99_ms), "ms");
@@ -291,6 +350,135 @@ mod analytics_cost {
     }
 }
 
+mod scale_run {
+    use super::{Cli, Error, MAX_SCALE_VIEWERS, MAX_SECONDS, Scenario, check_loopback, write_json};
+    use livecart_loadtest::measure::print_latency;
+    use livecart_loadtest::scenario::scale::{self, RedisTarget, Scale};
+    use livecart_loadtest::server::Spawned;
+    use std::time::Duration;
+
+    /// Starts `count` nodes of `binary` sharing `database_url` and Redis under a fresh
+    /// prefix; the first seeds the demo data before the others start.
+    async fn spawn_nodes(
+        binary: &str,
+        count: usize,
+        database_url: &str,
+        redis: &RedisTarget,
+    ) -> Result<Vec<Spawned>, Error> {
+        let mut nodes = Vec::with_capacity(count);
+        for i in 0..count {
+            let env = [
+                ("DATABASE_URL", database_url),
+                ("REDIS_URL", redis.url.as_str()),
+                ("LIVECART_REDIS_PREFIX", redis.prefix.as_str()),
+                ("LIVECART_SEED_DEMO", if i == 0 { "true" } else { "false" }),
+                // Every viewer comes from loopback: no per-address caps.
+                ("LIVECART_MAX_CONNECTIONS_PER_ADDRESS", "0"),
+                ("LIVECART_MAX_GUESTS_PER_ADDRESS", "0"),
+                ("LIVECART_DB_CONNECTIONS", "4"),
+            ];
+            nodes.push(Spawned::start_with(binary, &env).await?);
+        }
+        Ok(nodes)
+    }
+
+    pub async fn run(cli: &Cli) -> Result<(), Error> {
+        let Scenario::Scale {
+            viewers,
+            rate,
+            senders,
+            seconds,
+            drain,
+            nodes,
+            database_url,
+            redis_url,
+            redis_prefix,
+            per_worker,
+            join_timeout,
+        } = &cli.scenario
+        else {
+            return Err("not a scale run".into());
+        };
+        if *viewers > MAX_SCALE_VIEWERS || *seconds > MAX_SECONDS || *join_timeout > MAX_SECONDS || *drain > 120 {
+            return Err(format!(
+                "scale is bounded: at most {MAX_SCALE_VIEWERS} viewers, {MAX_SECONDS} s per phase, 120 s of drain"
+            )
+            .into());
+        }
+        let run_id = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
+        let (spawned, urls, redis): (_, Vec<String>, _) = match &cli.target.spawn {
+            Some(binary) => {
+                let (Some(db), Some(redis_url)) = (database_url, redis_url) else {
+                    return Err("scale --spawn needs --database-url and --redis-url".into());
+                };
+                let redis = RedisTarget { url: redis_url.clone(), prefix: format!("scale{run_id}:") };
+                let spawned = spawn_nodes(binary, (*nodes).clamp(1, 16), db, &redis).await?;
+                let urls = spawned.iter().map(|s| s.url.clone()).collect();
+                (spawned, urls, Some(redis))
+            }
+            None => {
+                let redis = redis_url.clone().map(|url| RedisTarget { url, prefix: redis_prefix.clone() });
+                (Vec::new(), cli.target.url.iter().map(|u| u.trim_end_matches('/').to_owned()).collect(), redis)
+            }
+        };
+        for url in &urls {
+            check_loopback(url, cli.target.allow_remote)?;
+        }
+        let cfg = Scale {
+            nodes: urls,
+            viewers: *viewers,
+            rate: *rate,
+            senders: *senders,
+            seconds: *seconds,
+            drain: Duration::from_secs(*drain),
+            per_worker: *per_worker,
+            join_timeout: Duration::from_secs(*join_timeout),
+            worker_binary: std::env::current_exe()?,
+            redis,
+            node_pids: spawned.iter().map(|s| s.pid).collect(),
+            host_email: cli.target.host_email.clone(),
+            host_password: cli.target.host_password.clone(),
+        };
+        // The whole run is bounded too: joins, storm, drain and a margin.
+        let total = Duration::from_secs(join_timeout + seconds + drain + 120);
+        let outcome =
+            tokio::time::timeout(total, scale::run(&cfg)).await.map_err(|_| "the scale run overran its bound");
+        for node in spawned {
+            node.stop().await;
+        }
+        let r = outcome??;
+        println!(
+            "scale: {} of {} viewers joined over {} nodes from {} workers in {:.1} s ({} failed)",
+            r.joined, r.viewers, r.nodes, r.workers, r.join_seconds, r.join_failures
+        );
+        println!(
+            "{} comments sent ({} refused): {} of {} deliveries ({} missing)",
+            r.comments_sent, r.comments_refused, r.deliveries, r.deliveries_expected, r.missing
+        );
+        print_latency("comment to viewer", &r.latency);
+        print_latency("  same node", &r.same_node);
+        print_latency("  cross node", &r.cross_node);
+        println!("cross-node adds p50 {:.2} ms, p99 {:.2} ms", r.cross_node_added_p50_ms, r.cross_node_added_p99_ms);
+        if let Some(redis) = &r.redis {
+            println!(
+                "redis: {} publishes x {} subscribers of the room = {} messages: {:.2} per comment per node",
+                redis.publishes, redis.room_channel_subscribers, redis.messages, redis.messages_per_event_per_node
+            );
+        }
+        if let Some(kib) = r.nodes_kib_per_viewer {
+            println!("nodes' memory per viewer: {kib:.1} KiB");
+        }
+        println!(
+            "CPU over the storm: workers {:.1} s, whole machine {:.1} s busy ({:.0}% of its cores); workers hold {} MiB",
+            r.workers_cpu_s,
+            r.machine.machine_busy_cpu_s,
+            r.machine.machine_busy_percent,
+            r.workers_rss_kib / 1024
+        );
+        write_json(&cli.json, &r)
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match run(Cli::parse()).await {
@@ -320,6 +508,21 @@ async fn run(cli: Cli) -> Result<(), Error> {
     if let Err(e) = livecart_loadtest::client::raise_file_limit() {
         eprintln!("could not raise the open-file limit: {e}");
     }
+    if let Scenario::MinimalPeer { seconds } = &cli.scenario {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        println!("listening {}", listener.local_addr()?.port());
+        let serving = livecart_loadtest::minimal::serve(listener);
+        return match tokio::time::timeout(std::time::Duration::from_secs((*seconds).min(MAX_SECONDS)), serving).await {
+            Ok(outcome) => Ok(outcome?),
+            Err(_) => Ok(()), // its time is up
+        };
+    }
+    if let Scenario::Worker = &cli.scenario {
+        return scale::worker().await;
+    }
+    if let Scenario::Scale { .. } = &cli.scenario {
+        return scale_run::run(&cli).await;
+    }
     if let Scenario::AnalyticsCost { storm, rounds } = &cli.scenario {
         let binary = cli.target.spawn.as_deref().ok_or("analytics-cost starts its own servers: give --spawn")?;
         return analytics_cost::run(&cli, binary, storm, *rounds).await;
@@ -328,10 +531,11 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Some(binary) => Some(Spawned::start(binary).await?),
         None => None,
     };
-    let url = match (&spawned, &cli.target.url) {
+    let url = match (&spawned, cli.target.url.as_slice()) {
         (Some(s), _) => s.url.clone(),
-        (None, Some(url)) => url.trim_end_matches('/').to_owned(),
-        (None, None) => return Err("give --url or --spawn".into()),
+        (None, [url]) => url.trim_end_matches('/').to_owned(),
+        (None, []) => return Err("give --url or --spawn".into()),
+        (None, _) => return Err("give --url once (only scale takes one per node)".into()),
     };
     check_loopback(&url, cli.target.allow_remote)?;
     let server_pid = spawned.as_ref().map(|s| s.pid).or(cli.target.server_pid);
@@ -340,6 +544,32 @@ async fn run(cli: Cli) -> Result<(), Error> {
         s.stop().await;
     }
     outcome
+}
+
+/// A chat-storm's figures, as text.
+fn print_storm(name: &str, r: &chat_storm::ChatStormReport) {
+    println!(
+        "chat-storm ({name}): {} viewers joined, {} comments sent ({} refused), {} of {} deliveries ({} missing), {:.0} deliveries/s",
+        r.joined,
+        r.comments_sent,
+        r.send_errors,
+        r.deliveries,
+        r.deliveries_expected,
+        r.missing,
+        r.deliveries_per_second
+    );
+    print_latency("comment to viewer", &r.latency);
+    if let Some(us) = r.server_cpu_us_per_delivery {
+        println!("server CPU per delivery: {us:.2} µs");
+    }
+    if let Some(kib) = r.server_kib_per_viewer {
+        println!("server memory per viewer: {kib:.1} KiB");
+    }
+    let server = r.cpu.server_cpu_s.map_or("unknown (give --server-pid)".to_owned(), |s| format!("{s:.2} s"));
+    println!(
+        "CPU over the storm: load client {:.2} s, server {server}, whole machine {:.2} s busy ({:.0}% of its cores)",
+        r.cpu.client_cpu_s, r.cpu.machine_busy_cpu_s, r.cpu.machine_busy_percent
+    );
 }
 
 /// The host whose rooms a scenario loads, signed in.
@@ -413,31 +643,44 @@ async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), E
             }
             write_json(&cli.json, &r)
         }
-        Scenario::ChatStorm { storm } => {
+        Scenario::ChatStorm { storm, vs_minimal } => {
             check_bounds(storm.viewers, storm.seconds)?;
             let host = host(cli, &api).await?;
-            let target = ChatTarget::Livecart { api: api.clone(), room: api.hosted_live_room(&host).await?.id };
-            let cfg = storm.config(server_pid, cli.quiet);
-            let r = chat_storm::run(&target, &cfg).await?;
-            write_report(&cli.report, &[("livecart", &r)])?;
-            println!(
-                "chat-storm: {} viewers joined, {} comments sent ({} refused), {} of {} deliveries ({} missing), {:.0} deliveries/s",
-                r.joined,
-                r.comments_sent,
-                r.send_errors,
-                r.deliveries,
-                r.deliveries_expected,
-                r.missing,
-                r.deliveries_per_second
-            );
-            print_latency("comment to viewer", &r.latency);
-            if let Some(us) = r.server_cpu_us_per_delivery {
-                println!("server CPU per delivery: {us:.2} µs");
+            let room = api.hosted_live_room(&host).await?.id;
+            let target = ChatTarget::Livecart { api: api.clone(), room };
+            let r = chat_storm::run(&target, &storm.config(server_pid, cli.quiet)).await?;
+            print_storm("livecart", &r);
+            if !vs_minimal {
+                write_report(&cli.report, &[("livecart", &r)])?;
+                return write_json(&cli.json, &r);
             }
-            if let Some(kib) = r.server_kib_per_viewer {
-                println!("server memory per viewer: {kib:.1} KiB");
-            }
-            write_json(&cli.json, &r)
+            let peer = SpawnedPeer::minimal(storm.seconds + 120).await?;
+            let minimal = ChatTarget::Livecart { api: Api::new(&peer.url), room };
+            let m = chat_storm::run(&minimal, &storm.config(Some(peer.pid), cli.quiet)).await;
+            peer.stop().await;
+            let m = m?;
+            print_storm("minimal", &m);
+            compare::header("livecart", "minimal");
+            compare::row("comment p50 latency", Some(r.latency.p50_ms), Some(m.latency.p50_ms), "ms");
+            compare::row("comment p99 latency", Some(r.latency.p99_ms), Some(m.latency.p99_ms), "ms");
+            compare::row("server memory per viewer", r.server_kib_per_viewer, m.server_kib_per_viewer, "KiB");
+            compare::row("server CPU per delivery", r.server_cpu_us_per_delivery, m.server_cpu_us_per_delivery, "µs");
+            compare::row("client CPU per delivery", r.client_cpu_us_per_delivery, m.client_cpu_us_per_delivery, "µs");
+            compare::row("deliveries per second", Some(r.deliveries_per_second), Some(m.deliveries_per_second), "/s");
+            write_report(&cli.report, &[("livecart", &r), ("minimal", &m)])?;
+            let ratio = |a: Option<f64>, b: Option<f64>| a.zip(b).filter(|(_, b)| *b > 0.0).map(|(a, b)| a / b);
+            write_json(
+                &cli.json,
+                &serde_json::json!({
+                    "livecart": r,
+                    "minimal": m,
+                    "ratios": {
+                        "p99_latency": ratio(Some(r.latency.p99_ms), Some(m.latency.p99_ms)),
+                        "server_kib_per_viewer": ratio(r.server_kib_per_viewer, m.server_kib_per_viewer),
+                        "server_cpu_us_per_delivery": ratio(r.server_cpu_us_per_delivery, m.server_cpu_us_per_delivery),
+                    },
+                }),
+            )
         }
         Scenario::Raid { viewers, within } => {
             check_bounds(*viewers, within.ceil() as u64)?;
@@ -507,6 +750,10 @@ async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), E
         }
         // Handled by run(), which starts its own servers for it.
         Scenario::AnalyticsCost { .. } => Err("analytics-cost starts its own servers: give --spawn".into()),
+        // Handled by run(): they are not loads on one server.
+        Scenario::MinimalPeer { .. } | Scenario::Scale { .. } | Scenario::Worker => {
+            Err("handled before a server is chosen".into())
+        }
         Scenario::Video { viewers, seconds, pps, codec } => {
             check_bounds(viewers.iter().copied().max().unwrap_or(0), *seconds)?;
             let cfg = video::VideoRun {

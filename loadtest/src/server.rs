@@ -1,8 +1,11 @@
 //! The server under test: found by process id or started here, and measured through
-//! /proc (CPU time, resident memory), so figures are per unit of work it did.
+//! /proc (CPU time, resident memory), so figures are per unit of work it did; beside it
+//! the load client's own CPU and the whole machine's, so a reader sees whose figure it is.
 
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -22,6 +25,67 @@ pub fn usage(pid: u32) -> Option<Usage> {
     let pages: u64 = fields.get(21)?.parse().ok()?;
     // Linux reports CPU in clock ticks of 1/100 s and memory in 4 KiB pages here.
     Some(Usage { cpu: Duration::from_millis(ticks * 10), rss_kib: pages * 4 })
+}
+
+/// Busy and total CPU time of the whole machine (all cores) since boot, from the first
+/// line of `/proc/stat`; busy is everything but idle and I/O wait.
+#[derive(Debug, Clone, Copy)]
+pub struct MachineTime {
+    pub busy: Duration,
+    pub total: Duration,
+}
+
+pub fn machine_time() -> Option<MachineTime> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> =
+        stat.lines().next()?.strip_prefix("cpu ")?.split_whitespace().filter_map(|t| t.parse().ok()).collect();
+    let total: u64 = ticks.iter().take(8).sum(); // user nice system idle iowait irq softirq steal
+    let idle = ticks.get(3)? + ticks.get(4)?;
+    Some(MachineTime { busy: Duration::from_millis((total - idle) * 10), total: Duration::from_millis(total * 10) })
+}
+
+/// CPU used during a stretch of a run: by this load client, by the server (when its
+/// process is known) and by the whole machine.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CpuFigures {
+    pub client_cpu_s: f64,
+    pub server_cpu_s: Option<f64>,
+    /// Busy CPU time of all cores together, and that as a share of what they had.
+    pub machine_busy_cpu_s: f64,
+    pub machine_busy_percent: f64,
+}
+
+/// The start of a stretch measured as [`CpuFigures`].
+pub struct CpuWindow {
+    server_pid: Option<u32>,
+    client: Option<Usage>,
+    server: Option<Usage>,
+    machine: Option<MachineTime>,
+}
+
+impl CpuWindow {
+    pub fn start(server_pid: Option<u32>) -> CpuWindow {
+        CpuWindow {
+            server_pid,
+            client: usage(std::process::id()),
+            server: server_pid.and_then(usage),
+            machine: machine_time(),
+        }
+    }
+
+    pub fn finish(&self) -> CpuFigures {
+        let spent =
+            |a: Option<Usage>, b: Option<Usage>| a.zip(b).map(|(a, b)| b.cpu.saturating_sub(a.cpu).as_secs_f64());
+        let (busy, total) = self.machine.zip(machine_time()).map_or((0.0, 0.0), |(a, b)| {
+            (b.busy.saturating_sub(a.busy).as_secs_f64(), b.total.saturating_sub(a.total).as_secs_f64())
+        });
+        CpuFigures {
+            client_cpu_s: spent(self.client, usage(std::process::id())).unwrap_or(0.0),
+            server_cpu_s: spent(self.server, self.server_pid.and_then(usage)),
+            machine_busy_cpu_s: busy,
+            machine_busy_percent: if total > 0.0 { 100.0 * busy / total } else { 0.0 },
+        }
+    }
 }
 
 /// A livecart process started for a benchmark on loopback, with the demo data seeded.
@@ -48,7 +112,9 @@ impl Spawned {
 
     /// Started with extra environment (settings to compare, e.g. `LIVECART_ANALYTICS`).
     pub async fn start_with(binary: &str, env: &[(&str, &str)]) -> Result<Spawned, String> {
-        let dir = std::env::temp_dir().join(format!("livecart-bench-{}", std::process::id()));
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let n = STARTED.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("livecart-bench-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let dir = TempDir(dir);
         let mut process = Command::new(binary)
@@ -88,7 +154,9 @@ impl Spawned {
     }
 }
 
-/// The Socket.IO peer (`loadtest/peers/socketio`) started on loopback for a comparison.
+/// A peer server started on loopback for a comparison: the Socket.IO peer
+/// (`loadtest/peers/socketio`) or the minimal tokio-tungstenite one (`crate::minimal`).
+/// Either prints `listening <port>` once ready.
 pub struct SpawnedPeer {
     pub url: String,
     pub pid: u32,
@@ -96,16 +164,29 @@ pub struct SpawnedPeer {
 }
 
 impl SpawnedPeer {
+    /// The Socket.IO peer in `dir` (after `npm ci` there).
     pub async fn start(dir: &str) -> Result<SpawnedPeer, String> {
-        let mut process = Command::new("node")
-            .arg("server.js")
-            .current_dir(dir)
-            .env("PORT", "0")
+        let mut node = Command::new("node");
+        node.arg("server.js").current_dir(dir).env("PORT", "0");
+        SpawnedPeer::start_command(node, &format!("node in {dir} (run npm ci there first)")).await
+    }
+
+    /// The minimal peer: this load tester's own binary, `minimal-peer` subcommand, for at
+    /// most `seconds`.
+    pub async fn minimal(seconds: u64) -> Result<SpawnedPeer, String> {
+        let binary = std::env::current_exe().map_err(|e| format!("no path to this binary: {e}"))?;
+        let mut peer = Command::new(binary);
+        peer.args(["minimal-peer", "--seconds", &seconds.to_string()]);
+        SpawnedPeer::start_command(peer, "the minimal peer").await
+    }
+
+    async fn start_command(mut command: Command, what: &str) -> Result<SpawnedPeer, String> {
+        let mut process = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| format!("could not start node in {dir}: {e} (run npm ci there first)"))?;
+            .map_err(|e| format!("could not start {what}: {e}"))?;
         let pid = process.id().ok_or("the peer exited at once")?;
         let mut lines = BufReader::new(process.stdout.take().ok_or("no stdout")?).lines();
         let port = tokio::time::timeout(Duration::from_secs(30), async {
@@ -118,7 +199,7 @@ impl SpawnedPeer {
         })
         .await
         .map_err(|_| "the peer did not start within 30 s")?
-        .ok_or("the peer did not report its port (is socket.io installed? npm ci)")?;
+        .ok_or_else(|| format!("{what} did not report its port"))?;
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Ok(SpawnedPeer { url: format!("http://127.0.0.1:{port}"), pid, process })
     }

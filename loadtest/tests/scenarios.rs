@@ -3,7 +3,7 @@
 //! tester's own accounting against what the server says, never how fast anything was.
 
 use livecart::config::Config;
-use livecart::domain::Clock;
+use livecart::domain::{Clock, RoomId};
 use livecart::state::AppState;
 use livecart::store::Store;
 use livecart_loadtest::chat::ChatTarget;
@@ -119,6 +119,24 @@ async fn chat_storm_counts_the_socketio_peer_the_same_way() {
     assert_eq!(r.joined, 12);
     assert!(r.comments_sent >= 4, "{r:?}");
     assert_eq!(r.deliveries, r.comments_sent * 12, "{r:?}");
+}
+
+/// The minimal peer speaks enough of livecart's protocol for the chat-storm client, which
+/// counts it exactly as it counts livecart; the client reports its own CPU beside it.
+#[tokio::test]
+async fn chat_storm_counts_the_minimal_peer_the_same_way() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = Api::new(&format!("http://{}", listener.local_addr().unwrap()));
+    let peer = tokio::spawn(livecart_loadtest::minimal::serve(listener));
+    let target = ChatTarget::Livecart { api, room: RoomId::try_from(1).unwrap() };
+    let cfg = chat_storm::ChatStorm { viewers: 12, rate: 4, senders: 4, seconds: 2, server_pid: None, quiet: true };
+    let r = chat_storm::run(&target, &cfg).await.unwrap();
+    peer.abort();
+    assert_eq!(r.joined, 12);
+    assert!(r.comments_sent >= 4, "{r:?}");
+    assert_eq!(r.deliveries, r.comments_sent * 12, "{r:?}");
+    // Seven seconds of a machine running this test: some of its cores were busy.
+    assert!(r.cpu.machine_busy_percent > 0.0 && r.cpu.machine_busy_percent <= 100.0, "{:?}", r.cpu);
 }
 
 #[tokio::test]

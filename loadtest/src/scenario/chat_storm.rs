@@ -1,16 +1,17 @@
 //! `chat-storm`: one room, many viewers, a set comment rate. How fast does every comment
-//! reach everyone? Each comment carries its send time; every viewer measures arrival.
+//! reach everyone? Each comment carries its send time ([`Stamp`]); every viewer measures
+//! arrival. The run reports the CPU this client used beside the server's and the whole
+//! machine's, so a reader can tell when a latency is the client's own backlog.
 
 use super::progress;
-use crate::chat::{ChatConn, ChatTarget, Incoming};
+use crate::chat::{ChatConn, ChatTarget, Incoming, Stamp, now_us};
 use crate::client::Error;
-use crate::measure::{Latency, histogram, record};
-use crate::server::{Usage, usage};
+use crate::measure::{Latency, Recorder, Samples};
+use crate::server::{CpuFigures, CpuWindow, usage};
 use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
 
 pub struct ChatStorm {
     pub viewers: usize,
@@ -35,6 +36,9 @@ pub struct ChatStormReport {
     pub deliveries_per_second: f64,
     pub latency: Latency,
     pub server_cpu_us_per_delivery: Option<f64>,
+    pub client_cpu_us_per_delivery: Option<f64>,
+    /// CPU of the client, the server and the machine over the storm and its drain.
+    pub cpu: CpuFigures,
     pub server_kib_per_viewer: Option<f64>,
     /// Deliveries and latency second by second, for the report's charts.
     pub timeline: Vec<Second>,
@@ -48,10 +52,76 @@ pub struct Second {
     pub p99_ms: f64,
 }
 
-const TAG: &str = "ls";
+/// How long viewers keep reading after the last comment was sent.
+pub const DRAIN: Duration = Duration::from_secs(5);
+
+/// Comments sent, and refused, by all the viewers of a run.
+#[derive(Default)]
+pub struct Sent {
+    pub ok: AtomicU64,
+    pub refused: AtomicU64,
+}
+
+/// What one viewer does in a storm: read until `until`; if it is a sender, also comment
+/// every `period` (starting `offset` after the start) until `stop_sending`.
+#[derive(Clone, Copy)]
+pub struct Watch {
+    pub send: Option<Sending>,
+    pub until: Instant,
+}
+
+#[derive(Clone, Copy)]
+pub struct Sending {
+    /// The origin written in this sender's stamps.
+    pub origin: u32,
+    pub offset: Duration,
+    pub period: Duration,
+    pub stop: Instant,
+}
+
+/// One viewer's storm: every stamped comment it receives goes to `samples` as its
+/// latency, in the class `class` gives it (from the stamp and the arrival time in µs).
+pub async fn watch(
+    mut conn: ChatConn,
+    plan: Watch,
+    sent: Arc<Sent>,
+    mut samples: Samples,
+    class: impl Fn(&Stamp, u64) -> usize,
+) {
+    let mut tick = plan.send.map(|s| tokio::time::interval_at(tokio::time::Instant::now() + s.offset, s.period));
+    let mut n = 0u64;
+    let until = tokio::time::sleep_until(plan.until.into());
+    tokio::pin!(until);
+    loop {
+        let sending = plan.send.filter(|s| Instant::now() < s.stop);
+        let msg = tokio::select! {
+            _ = &mut until => break,
+            _ = async { tick.as_mut().expect("a sender has a tick").tick().await }, if sending.is_some() => {
+                let origin = sending.map_or(0, |s| s.origin);
+                n += 1;
+                let counter = if conn.comment(&Stamp::text(origin, n)).await.is_ok() { &sent.ok } else { &sent.refused };
+                counter.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            msg = conn.next() => msg,
+        };
+        match msg {
+            Ok(Some(Incoming::Comment(stamp))) => {
+                let now = now_us();
+                samples.add(class(&stamp, now), now.saturating_sub(stamp.sent_us));
+            }
+            Ok(Some(Incoming::RateLimited)) => {
+                sent.ok.fetch_sub(1, Ordering::Relaxed);
+                sent.refused.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(Some(Incoming::Other)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    conn.close().await;
+}
 
 pub async fn run(target: &ChatTarget, cfg: &ChatStorm) -> Result<ChatStormReport, Error> {
-    let start = Instant::now();
     let before_join = cfg.server_pid.and_then(usage);
     let bar = progress(cfg.viewers as u64, "joining", cfg.quiet);
     let mut conns = Vec::with_capacity(cfg.viewers);
@@ -63,101 +133,54 @@ pub async fn run(target: &ChatTarget, cfg: &ChatStorm) -> Result<ChatStormReport
     let joined = conns.len();
     let after_join = cfg.server_pid.and_then(usage);
 
-    let deliveries = Arc::new(AtomicU64::new(0));
-    let latencies = Arc::new(Mutex::new(histogram()));
-    // One histogram per second of the run (and of the drain after it).
-    let per_second = Arc::new(Mutex::new((0..cfg.seconds + 6).map(|_| histogram()).collect::<Vec<_>>()));
+    // One class per second of the run and of the drain after it, by arrival.
+    let recorder = Recorder::shared((cfg.seconds + DRAIN.as_secs() + 1) as usize);
+    let sent = Arc::new(Sent::default());
     let storm_start = Instant::now();
-    let stop_at = Instant::now() + Duration::from_secs(cfg.seconds);
+    let storm_start_us = now_us();
+    let stop = storm_start + Duration::from_secs(cfg.seconds);
     let senders = cfg.senders.clamp(1, joined.max(1));
-    let per_sender = Duration::from_secs_f64(senders as f64 / f64::from(cfg.rate.max(1)));
-    let sent = Arc::new(AtomicU64::new(0));
-    let send_errors = Arc::new(AtomicU64::new(0));
-    let cpu_before = cfg.server_pid.and_then(usage);
+    let period = Duration::from_secs_f64(senders as f64 / f64::from(cfg.rate.max(1)));
+    let cpu = CpuWindow::start(cfg.server_pid);
 
-    let mut tasks = Vec::new();
-    for (i, mut conn) in conns.into_iter().enumerate() {
-        let (deliveries, latencies, sent, send_errors, per_second) = (
-            Arc::clone(&deliveries),
-            Arc::clone(&latencies),
-            Arc::clone(&sent),
-            Arc::clone(&send_errors),
-            Arc::clone(&per_second),
-        );
-        let sends = i < senders;
-        tasks.push(tokio::spawn(async move {
-            // Senders start spread over one period, not all at once; every task starts
-            // receiving at once, so no viewer's frames wait for its task to be spawned.
-            let offset = per_sender.mul_f64(i as f64 / senders as f64);
-            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + offset, per_sender);
-            let mut n = 0u64;
-            let drain_until = stop_at + Duration::from_secs(5);
-            loop {
-                let sending = sends && Instant::now() < stop_at;
-                let msg = tokio::select! {
-                    _ = tick.tick(), if sending => {
-                        let text = format!("{TAG} {i} {n} {}", start.elapsed().as_micros());
-                        n += 1;
-                        if conn.comment(&text).await.is_ok() {
-                            sent.fetch_add(1, Ordering::Relaxed);
-                        } else {
-                            send_errors.fetch_add(1, Ordering::Relaxed);
-                        }
-                        continue;
-                    }
-                    msg = conn.next() => msg,
-                    _ = tokio::time::sleep_until(drain_until.into()) => break,
-                };
-                match msg {
-                    Ok(Some(Incoming::Comment(text))) => {
-                        let Some(sent_us) = text
-                            .strip_prefix(TAG)
-                            .and_then(|r| r.split(' ').nth(3))
-                            .and_then(|t| t.parse::<u64>().ok())
-                        else {
-                            continue;
-                        };
-                        deliveries.fetch_add(1, Ordering::Relaxed);
-                        let latency = start.elapsed().saturating_sub(Duration::from_micros(sent_us));
-                        record(&mut *latencies.lock().await, latency);
-                        let second = storm_start.elapsed().as_secs() as usize;
-                        if let Some(h) = per_second.lock().await.get_mut(second) {
-                            record(h, latency);
-                        }
-                    }
-                    Ok(Some(Incoming::RateLimited)) => {
-                        sent.fetch_sub(1, Ordering::Relaxed);
-                        send_errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Ok(Some(_)) => {}
-                    Ok(None) | Err(_) => break,
-                }
-            }
-            conn.close().await;
-        }));
+    let mut tasks = Vec::with_capacity(joined);
+    for (i, conn) in conns.into_iter().enumerate() {
+        // Senders start spread over one period, not all at once; every task starts
+        // receiving at once, so no viewer's frames wait for its task to be spawned.
+        let send = (i < senders).then(|| Sending {
+            origin: i as u32,
+            offset: period.mul_f64(i as f64 / senders as f64),
+            period,
+            stop,
+        });
+        let plan = Watch { send, until: stop + DRAIN };
+        let second = move |_: &Stamp, now: u64| (now.saturating_sub(storm_start_us) / 1_000_000) as usize;
+        tasks.push(tokio::spawn(watch(conn, plan, Arc::clone(&sent), Samples::new(&recorder), second)));
     }
     for t in tasks {
         let _ = t.await;
     }
-    let cpu_after = cfg.server_pid.and_then(usage);
-    let sent = sent.load(Ordering::Relaxed);
-    let delivered = deliveries.load(Ordering::Relaxed);
-    let expected = sent * joined as u64;
-    let cpu_us = cpu_before.zip(cpu_after).map(|(a, b): (Usage, Usage)| b.cpu.saturating_sub(a.cpu).as_micros() as f64);
+    let cpu = cpu.finish();
+    let sent_ok = sent.ok.load(Ordering::Relaxed);
+    let expected = sent_ok * joined as u64;
+    let recorder = recorder.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let delivered = recorder.total.len();
+    let per_delivery = |s: f64| (delivered > 0).then(|| s * 1e6 / delivered as f64);
     Ok(ChatStormReport {
         viewers: cfg.viewers,
         joined,
-        comments_sent: sent,
-        send_errors: send_errors.load(Ordering::Relaxed),
+        comments_sent: sent_ok,
+        send_errors: sent.refused.load(Ordering::Relaxed),
         deliveries_expected: expected,
         deliveries: delivered,
         missing: expected.saturating_sub(delivered),
         deliveries_per_second: delivered as f64 / cfg.seconds as f64,
-        latency: Latency::of(&*latencies.lock().await),
-        server_cpu_us_per_delivery: cpu_us.filter(|_| delivered > 0).map(|us| us / delivered as f64),
-        timeline: per_second
-            .lock()
-            .await
+        latency: Latency::of(&recorder.total),
+        server_cpu_us_per_delivery: cpu.server_cpu_s.and_then(per_delivery),
+        client_cpu_us_per_delivery: per_delivery(cpu.client_cpu_s),
+        cpu,
+        timeline: recorder
+            .classes
             .iter()
             .enumerate()
             .map(|(i, h)| {

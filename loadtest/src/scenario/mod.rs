@@ -5,6 +5,7 @@ pub mod audience;
 pub mod chat_storm;
 pub mod drop;
 pub mod raid;
+pub mod scale;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use std::time::Duration;
