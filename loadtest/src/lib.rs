@@ -3,7 +3,8 @@
 //!
 //! - `client`: room connections and REST calls, in livecart's own wire types; `chat`:
 //!   one chat connection to livecart or to the Socket.IO peer, for side-by-side runs.
-//! - `scenario`: chat-storm, raid, drop; `video` (WebRTC viewers).
+//! - `scenario`: chat-storm, raid, drop, checkout-rate (beside its naive PostgreSQL
+//!   baseline); `video` (WebRTC viewers).
 //! - `measure`: HDR latency histograms; `server`: the server process's CPU and memory.
 
 pub mod chat;
