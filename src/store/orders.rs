@@ -63,6 +63,15 @@ pub struct Parties {
     pub co_host: Option<AccountId>,
 }
 
+impl NewOrder {
+    /// Who the order's commission goes to, as `Store::order_parties` reads it back once
+    /// the order is written.
+    pub fn parties(&self) -> Parties {
+        let co_host = self.shares.iter().find(|s| s.role == ShareRole::CoHost).map(|s| s.creator);
+        Parties { host: self.creator, co_host }
+    }
+}
+
 pub struct NewOrderLine {
     pub product_id: ProductId,
     pub brand_id: BrandId,
@@ -361,6 +370,9 @@ impl Store {
         if paid.rows_affected() == 0 {
             return Ok(SettleOutcome::NotPlaced);
         }
+        // The stock rows last: a hot product's row stays locked only from its decrement to
+        // the commit, so concurrent checkouts of it queue for two round trips, not four.
+        insert_commission(&mut tx, accruals, now, Some(settles_at)).await?;
         for l in &order.lines {
             if !order.rehearsal {
                 let taken = sqlx::query("update products set stock = stock - $1 where id = $2 and stock >= $1")
@@ -384,7 +396,6 @@ impl Store {
                 }
             }
         }
-        insert_commission(&mut tx, accruals, now, Some(settles_at)).await?;
         tx.commit().await?;
         Ok(SettleOutcome::Paid)
     }
