@@ -195,6 +195,11 @@ pub async fn serve(
                 }
             },
         };
+        // Every answer goes out at once: with Nagle's algorithm a second small frame (an
+        // `order_confirmed` after a `sale`) waits for the client's delayed ACK, ~40 ms.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = &e as &dyn std::error::Error, "TCP_NODELAY not set");
+        }
         let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
         let Some(address) = addresses.admit(peer.ip()) else {
             refused("address");

@@ -72,6 +72,15 @@ impl Api {
         Api::json(self.http.post(self.url(path)).bearer_auth(token).json(body)).await
     }
 
+    pub async fn put<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        token: &str,
+        body: &B,
+    ) -> Result<T, Error> {
+        Api::json(self.http.put(self.url(path)).bearer_auth(token).json(body)).await
+    }
+
     pub async fn get<T: serde::de::DeserializeOwned>(&self, path: &str, token: &str) -> Result<T, Error> {
         Api::json(self.http.get(self.url(path)).bearer_auth(token)).await
     }

@@ -8,7 +8,7 @@ use livecart::wire::api::SessionResponse;
 use livecart_loadtest::chat::ChatTarget;
 use livecart_loadtest::client::Api;
 use livecart_loadtest::measure::print_latency;
-use livecart_loadtest::scenario::{audience, chat_storm, drop, raid, scale};
+use livecart_loadtest::scenario::{audience, chat_storm, checkout_rate, drop, naive_checkout, raid, scale};
 use livecart_loadtest::server::{Spawned, SpawnedPeer};
 use livecart_loadtest::video;
 use livecart_testkit::media::VideoCodec;
@@ -34,8 +34,10 @@ struct Cli {
 
 #[derive(clap::Args)]
 struct Target {
-    /// The deployment to load, e.g. http://127.0.0.1:8080 (scale: once per node).
-    #[arg(long, global = true)]
+    /// The deployment to load, e.g. http://127.0.0.1:8080. Several nodes of one
+    /// deployment: repeat it, or give a comma-separated list (checkout-rate spreads its
+    /// buyers over them, scale loads one per node; other scenarios use the first).
+    #[arg(long, global = true, value_delimiter = ',')]
     url: Vec<String>,
     /// Instead of --url: start this livecart binary (with the demo data) for the run, and measure it.
     #[arg(long, global = true, conflicts_with = "url")]
@@ -147,6 +149,27 @@ enum Scenario {
         /// Drop price in minor units (the catalogue price if unset).
         #[arg(long)]
         price: Option<i64>,
+    },
+    /// N buyers buy one unit at a time from a large stock of one product for T seconds,
+    /// over every --url; orders read back; beside a naive PostgreSQL checkout run with
+    /// the same concurrency and time, with ratios (livecart ÷ baseline).
+    CheckoutRate {
+        #[arg(long, default_value_t = 50)]
+        buyers: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Units on hand the product is set to before the run (and the baseline starts with).
+        #[arg(long, default_value_t = 10_000_000)]
+        stock: i64,
+        /// PostgreSQL for the naive baseline (a throwaway schema is created and dropped
+        /// there); without it the baseline is skipped.
+        #[arg(long)]
+        baseline_database_url: Option<String>,
+        /// The brand that owns the room's first product, which restocks it for the run.
+        #[arg(long, default_value = "brand@demo.livecart")]
+        brand_email: String,
+        #[arg(long, default_value = "demo-brand-pass")]
+        brand_password: String,
     },
     /// The same chat-storm and raid against livecart and the Socket.IO peer, side by side
     /// with ratios (livecart ÷ peer). Measure livecart with --spawn; the peer needs node.
@@ -287,6 +310,58 @@ mod compare {
         row("missing deliveries", Some(ours.0.missing as f64), Some(theirs.0.missing as f64), "");
         row("memory per connection", ours.0.server_kib_per_viewer, theirs.0.server_kib_per_viewer, "KiB");
         row("raid join p99", Some(ours.1.join_latency.p99_ms), Some(theirs.1.join_latency.p99_ms), "ms");
+    }
+}
+
+mod checkout_rate_cmd {
+    use livecart_loadtest::measure::print_latency;
+    use livecart_loadtest::scenario::checkout_rate::CheckoutRateReport;
+    use livecart_loadtest::scenario::naive_checkout::NaiveCheckoutReport;
+
+    /// The run's figures, then livecart beside the baseline (ratios livecart ÷ baseline:
+    /// above 1 is better for orders/s, below 1 for latency).
+    pub fn print(ours: &CheckoutRateReport, baseline: Option<&NaiveCheckoutReport>) {
+        println!(
+            "checkout-rate: {} buyers over {} node(s), {:.1} s: {} paid orders, {:.0} orders/s",
+            ours.buyers, ours.nodes, ours.elapsed_secs, ours.paid_orders, ours.orders_per_second
+        );
+        for (code, n) in &ours.failures {
+            println!("  failed {code}: {n}");
+        }
+        print_latency("checkout (paid)", &ours.checkout_latency);
+        println!(
+            "read back: {} units sold, stock {} -> {}, oversell {}, unaccounted {}, paid but unacknowledged {}, still placed {}",
+            ours.units_sold,
+            ours.starting_stock,
+            ours.stock_left,
+            ours.oversell,
+            ours.unaccounted,
+            ours.paid_unacknowledged,
+            ours.orders_placed
+        );
+        let Some(b) = baseline else {
+            println!("baseline: skipped (give --baseline-database-url postgres://… to run it)");
+            return;
+        };
+        println!(
+            "baseline (PostgreSQL select … for update, decrement, insert, commit): {} clients, {} orders, {:.0} orders/s, discrepancy {}",
+            b.clients, b.orders, b.orders_per_second, b.discrepancy
+        );
+        for (code, n) in &b.failures {
+            println!("  failed {code}: {n}");
+        }
+        print_latency("baseline order", &b.latency);
+        let ratio = |o: f64, t: f64| if t > 0.0 { format!("{:.2}x", o / t) } else { "-".to_owned() };
+        let (l, r) = (&ours.checkout_latency, &b.latency);
+        println!("{:<16} {:>12} {:>12} {:>9}", "", "livecart", "baseline", "ratio");
+        for (name, o, t, unit) in [
+            ("orders/s", ours.orders_per_second, b.orders_per_second, ""),
+            ("p50", l.p50_ms, r.p50_ms, "ms"),
+            ("p99", l.p99_ms, r.p99_ms, "ms"),
+            ("max", l.max_ms, r.max_ms, "ms"),
+        ] {
+            println!("{name:<16} {o:>12.2} {t:>12.2} {:>9}  {unit}", ratio(o, t));
+        }
     }
 }
 
@@ -531,15 +606,18 @@ async fn run(cli: Cli) -> Result<(), Error> {
         Some(binary) => Some(Spawned::start(binary).await?),
         None => None,
     };
-    let url = match (&spawned, cli.target.url.as_slice()) {
-        (Some(s), _) => s.url.clone(),
-        (None, [url]) => url.trim_end_matches('/').to_owned(),
-        (None, []) => return Err("give --url or --spawn".into()),
-        (None, _) => return Err("give --url once (only scale takes one per node)".into()),
+    let urls: Vec<String> = match &spawned {
+        Some(s) => vec![s.url.clone()],
+        None => cli.target.url.iter().map(|u| u.trim_end_matches('/').to_owned()).collect(),
     };
-    check_loopback(&url, cli.target.allow_remote)?;
+    if urls.is_empty() {
+        return Err("give --url or --spawn".into());
+    }
+    for url in &urls {
+        check_loopback(url, cli.target.allow_remote)?;
+    }
     let server_pid = spawned.as_ref().map(|s| s.pid).or(cli.target.server_pid);
-    let outcome = scenario(&cli, &url, server_pid).await;
+    let outcome = scenario(&cli, &urls, server_pid).await;
     if let Some(s) = spawned {
         s.stop().await;
     }
@@ -577,7 +655,8 @@ async fn host(cli: &Cli, api: &Api) -> Result<SessionResponse, Error> {
     api.login(&cli.target.host_email, &cli.target.host_password).await
 }
 
-async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), Error> {
+async fn scenario(cli: &Cli, urls: &[String], server_pid: Option<u32>) -> Result<(), Error> {
+    let url = urls[0].as_str();
     let api = Api::new(url);
     let run_id = format!("{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
     match &cli.scenario {
@@ -715,6 +794,33 @@ async fn scenario(cli: &Cli, url: &str, server_pid: Option<u32>) -> Result<(), E
             write_json(&cli.json, &r)?;
             if r.oversell > 0 {
                 return Err(format!("OVERSOLD by {} units", r.oversell).into());
+            }
+            Ok(())
+        }
+        Scenario::CheckoutRate { buyers, seconds, stock, baseline_database_url, brand_email, brand_password } => {
+            check_bounds(*buyers, *seconds)?;
+            let apis: Vec<Api> = urls.iter().map(|u| Api::new(u)).collect();
+            let host = host(cli, &api).await?;
+            let brand = api.login(brand_email, brand_password).await?;
+            let cfg =
+                checkout_rate::CheckoutRate { buyers: *buyers, seconds: *seconds, stock: *stock, quiet: cli.quiet };
+            let ours = checkout_rate::run(&apis, &host, &brand, &run_id, &cfg).await?;
+            let baseline = match baseline_database_url {
+                Some(database_url) => Some(
+                    naive_checkout::run(&naive_checkout::NaiveCheckout {
+                        database_url: database_url.clone(),
+                        clients: *buyers,
+                        seconds: *seconds,
+                        stock: *stock,
+                    })
+                    .await?,
+                ),
+                None => None,
+            };
+            checkout_rate_cmd::print(&ours, baseline.as_ref());
+            write_json(&cli.json, &serde_json::json!({ "livecart": ours, "baseline": baseline }))?;
+            if ours.oversell > 0 {
+                return Err(format!("OVERSOLD by {} units", ours.oversell).into());
             }
             Ok(())
         }

@@ -8,7 +8,7 @@ use livecart::state::AppState;
 use livecart::store::Store;
 use livecart_loadtest::chat::ChatTarget;
 use livecart_loadtest::client::Api;
-use livecart_loadtest::scenario::{audience, chat_storm, drop, raid};
+use livecart_loadtest::scenario::{audience, chat_storm, checkout_rate, drop, raid};
 use livecart_loadtest::server::SpawnedPeer;
 use livecart_loadtest::video;
 
@@ -83,6 +83,28 @@ async fn the_drop_report_matches_what_the_database_says() {
     assert_eq!(r.failures.get("sold_out"), Some(&23));
     // The drop sold out, so it may have ended already: read it by the id the run reports.
     assert_eq!(s.state.store.units_sold_in_drop(r.drop_id).await.unwrap(), r.units_sold);
+}
+
+#[tokio::test]
+async fn checkout_rate_accounts_for_every_unit_it_sold() {
+    let s = server().await;
+    let host = s.api.login("maya@demo.livecart", "demo-creator-pass").await.unwrap();
+    let brand = s.api.login("brand@demo.livecart", "demo-brand-pass").await.unwrap();
+    let cfg = checkout_rate::CheckoutRate { buyers: 3, seconds: 2, stock: 100_000, quiet: true };
+    // Two "nodes" of one server: the buyers are spread over both URLs.
+    let apis = [s.api.clone(), livecart_loadtest::client::Api::new(&s.api.base)];
+    let r = checkout_rate::run(&apis, &host, &brand, "rate", &cfg).await.unwrap();
+    assert_eq!((r.nodes, r.buyers), (2, 3));
+    assert!(r.paid_orders > 0, "{r:?}");
+    assert!(r.failures.is_empty(), "{r:?}");
+    assert_eq!(r.starting_stock, 100_000);
+    assert_eq!(r.units_sold, r.paid_orders as i64, "one unit per paid order: {r:?}");
+    assert_eq!(r.stock_left, r.starting_stock - r.units_sold, "{r:?}");
+    assert_eq!((r.oversell, r.unaccounted, r.paid_unacknowledged, r.orders_placed), (0, 0, 0, 0), "{r:?}");
+    assert_eq!(r.checkout_latency.count, r.paid_orders);
+    // The server agrees with what the run read back through the API.
+    let product = s.state.store.product(r.product_id).await.unwrap().unwrap();
+    assert_eq!(product.stock, r.stock_left);
 }
 
 #[tokio::test]

@@ -41,7 +41,7 @@ use super::holds::Left;
 use super::payments::{Instrument, SavedMethod, TestCards};
 use super::pricing::unit_price;
 use super::promo::{AppliedPromo, PromoRefusal};
-use super::settlement::{Placed, cancelled_error};
+use super::settlement::{Placed, Terms, cancelled_error};
 use super::{Commerce, CommerceError, StockKey, Storefront};
 use crate::analytics::{Event, Who};
 use crate::domain::{
@@ -110,7 +110,7 @@ type Result<T> = std::result::Result<T, CommerceError>;
 /// What writing a new order came to.
 enum Placement {
     /// Written, with its stock held: next, the payment.
-    Placed { order: OrderView, hold_id: String, left: Left },
+    Placed { order: OrderView, hold_id: String, left: Left, terms: Terms },
     /// A racing request with the same key wrote it first: its outcome as it stands.
     Raced(Result<OrderView>),
 }
@@ -278,8 +278,15 @@ impl Commerce {
         };
         let instrument = instrument(&req.payment, saved.as_ref())?;
         match self.place(shop, buyer, req, &cart, shipping).await {
-            Ok(Placement::Placed { order, hold_id, left }) => {
-                let placed = Placed { order, hold_id: &hold_id, left: Some(left), buyer, host_name: shop.host_name };
+            Ok(Placement::Placed { order, hold_id, left, terms }) => {
+                let placed = Placed {
+                    order,
+                    hold_id: &hold_id,
+                    left: Some(left),
+                    buyer,
+                    host_name: shop.host_name,
+                    terms: Some(terms),
+                };
                 let paid = self.pay(placed, instrument).await;
                 self.save_after(buyer, req, &paid).await;
                 paid
@@ -362,7 +369,7 @@ impl Commerce {
         match timed("livecart_db_seconds", "place_order", self.store.place_order(&order, now)).await {
             Ok(PlaceOutcome::Placed(view)) => {
                 tracing::Span::current().record("order", view.id.get());
-                Ok(Placement::Placed { order: *view, hold_id, left })
+                Ok(Placement::Placed { order: *view, hold_id, left, terms: Terms::of(&order) })
             }
             Ok(PlaceOutcome::KeyTaken) => {
                 self.inventory.release(&hold_id).await?;
@@ -421,7 +428,14 @@ impl Commerce {
                 if existing.view.rehearsal {
                     rehearsal_rules(req)?;
                 }
-                let placed = Placed { order: existing.view, hold_id: &existing.hold_id, left: None, buyer, host_name };
+                let placed = Placed {
+                    order: existing.view,
+                    hold_id: &existing.hold_id,
+                    left: None,
+                    buyer,
+                    host_name,
+                    terms: None,
+                };
                 // The retry's payment pays: its card, or the method saved now.
                 let saved = match req.payment {
                     Payment::Saved => Some(self.saved_method(buyer).await?),

@@ -10,7 +10,7 @@
 //! counts in every report.
 
 use super::checkout::{CheckoutRequest, instrument, new_hold_id, order_line, rehearsal_rules};
-use super::settlement::Placed;
+use super::settlement::{Placed, Terms};
 use super::{Commerce, CommerceError, StockKey};
 use crate::domain::{AccountId, DropId, Money, OfferId, Price, ProductId, Refusal, RoomId};
 use crate::store::{AccountRow, NewOffer, NewOrder, OfferFate, OfferRow, OfferSource, OfferStatus, PlaceOutcome};
@@ -212,7 +212,8 @@ impl Commerce {
             // order's under another key: it is being paid.
             PlaceOutcome::KeyTaken | PlaceOutcome::PromoRefused => return Err(CommerceError::CheckoutInProgress),
         };
-        let placed = Placed { order: placed, hold_id: &offer.hold_id, left: None, buyer, host_name: &host_name };
+        let terms = Some(Terms::of(&order));
+        let placed = Placed { order: placed, hold_id: &offer.hold_id, left: None, buyer, host_name: &host_name, terms };
         let paid = self.pay(placed, instrument).await;
         self.save_after(buyer, req, &paid).await;
         let order = paid?;

@@ -21,8 +21,8 @@ use super::{Commerce, CommerceError, StockKey};
 use crate::analytics::{Event, Who};
 use crate::domain::{Money, OrderId, Refusal, UnixMs};
 use crate::store::{
-    AccountRow, ChargeRow, NewCharge, NewRefund, OrderRecord, Parties, PaymentStatus, RefundOpened, RefundRow,
-    SettleOutcome, Store,
+    AccountRow, ChargeRow, NewCharge, NewOrder, NewRefund, OrderRecord, PaidLine, Parties, PaymentStatus, RefundOpened,
+    RefundRow, SettleOutcome, Store,
 };
 use crate::telemetry::timed;
 use crate::wire::ws::{BrandSale, OrderStatus, OrderView, RoomEvent, SaleView};
@@ -76,6 +76,21 @@ pub(super) struct Placed<'a> {
     pub left: Option<Left>,
     pub buyer: &'a AccountRow,
     pub host_name: &'a str,
+    /// Who earns and on what lines, when this call wrote the order (so settling it
+    /// need not read them back); `None`: read from the database.
+    pub terms: Option<Terms>,
+}
+
+/// An order's commission terms as they were written when it was placed.
+pub(super) struct Terms {
+    parties: Parties,
+    lines: Vec<PaidLine>,
+}
+
+impl Terms {
+    pub(super) fn of(order: &NewOrder) -> Terms {
+        Terms { parties: order.parties(), lines: order.lines.iter().map(PaidLine::from).collect() }
+    }
 }
 
 impl Commerce {
@@ -154,7 +169,7 @@ impl Commerce {
     /// takes its units out of stock and accrues its commission. What cannot be booked
     /// is refunded.
     async fn settle(&self, placed: Placed<'_>, row: &ChargeRow) -> Result<OrderView> {
-        let Placed { mut order, hold_id, left, buyer, host_name } = placed;
+        let Placed { mut order, hold_id, left, buyer, host_name, terms } = placed;
         let now = self.clock.now();
         let committed = self.inventory.commit(hold_id, now).await?;
         if !committed {
@@ -179,9 +194,12 @@ impl Commerce {
         let settles_at = now.plus(self.return_window);
         // A rehearsal's order earns nothing: with no accrual, no earnings total or payout
         // can count it.
-        let accrued = match order.rehearsal {
-            true => Vec::new(),
-            false => accruals(&order, &parties(&self.store, order.id).await?, &self.store.paid_lines(order.id).await?),
+        let accrued = match (order.rehearsal, terms) {
+            (true, _) => Vec::new(),
+            (false, Some(terms)) => accruals(&order, &terms.parties, &terms.lines),
+            (false, None) => {
+                accruals(&order, &parties(&self.store, order.id).await?, &self.store.paid_lines(order.id).await?)
+            }
         };
         let booked = self.store.settle_paid(&order, &accrued, settles_at, now);
         match timed("livecart_db_seconds", "settle_paid", booked).await? {
@@ -533,6 +551,7 @@ impl Commerce {
             left: None,
             buyer: &buyer,
             host_name: &host.display_name,
+            terms: None,
         };
         match self.settle(placed, charge).await {
             Ok(_) | Err(CommerceError::HoldExpired | CommerceError::SoldOut { .. }) => Ok(()),

@@ -63,6 +63,15 @@ pub struct Parties {
     pub co_host: Option<AccountId>,
 }
 
+impl NewOrder {
+    /// Who the order's commission goes to, as `Store::order_parties` reads it back once
+    /// the order is written.
+    pub fn parties(&self) -> Parties {
+        let co_host = self.shares.iter().find(|s| s.role == ShareRole::CoHost).map(|s| s.creator);
+        Parties { host: self.creator, co_host }
+    }
+}
+
 pub struct NewOrderLine {
     pub product_id: ProductId,
     pub brand_id: BrandId,

@@ -118,6 +118,23 @@ pub struct PaidLine {
     pub co_host_share_bps: i64,
 }
 
+impl From<&super::NewOrderLine> for PaidLine {
+    /// A line as it is written when the order is placed: nothing refunded yet.
+    fn from(l: &super::NewOrderLine) -> Self {
+        PaidLine {
+            product_id: l.product_id,
+            brand_id: l.brand_id,
+            quantity: l.quantity,
+            unit_price: l.unit_price,
+            refunded_quantity: 0,
+            refund_held: 0,
+            commission_bps: l.commission_bps,
+            commission_flat: l.commission_flat,
+            co_host_share_bps: l.co_host_share_bps,
+        }
+    }
+}
+
 /// What a refund of some units of a line reverses: the host's part and the co-host's.
 pub type Reversal = fn(&PaidLine, i64) -> (i64, i64);
 

@@ -3,7 +3,9 @@
 
 pub mod audience;
 pub mod chat_storm;
+pub mod checkout_rate;
 pub mod drop;
+pub mod naive_checkout;
 pub mod raid;
 pub mod scale;
 
