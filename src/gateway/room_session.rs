@@ -58,14 +58,20 @@ pub struct RoomSession {
 
 /// Serves a joined viewer until either side ends the connection; the viewer keeps its
 /// seat (counts in the room) exactly as long.
-pub async fn run(socket: WebSocket, state: AppState, session: RoomSession) {
-    let RoomSession { room, viewer, opening, seat: _seat, ends, notices } = session;
+///
+/// Every argument, and every local held across an await, is part of the connection's
+/// task for as long as it lives: so the state comes shared and the session boxed, and the
+/// session is taken apart at once (the snapshot, which only opens the stream, is
+/// serialised and handed to the send task).
+pub async fn run(socket: WebSocket, state: Arc<AppState>, session: Box<RoomSession>) {
+    let RoomSession { room, viewer, opening, seat: _seat, ends, notices } = *session;
     let viewer = Arc::new(viewer);
     let (sink, mut stream) = socket.split();
     let (replies, replies_rx) = mpsc::channel(REPLY_QUEUE);
     let inbox = Inbox { replies: replies_rx, notices, counts: room.viewer_counts() };
+    let out = Outbox::opening(opening);
     let mut sender =
-        tokio::spawn(send_loop(sink, state.clone(), Arc::clone(&room), Arc::clone(&viewer), opening, inbox));
+        tokio::spawn(send_loop(sink, Arc::clone(&state), Arc::clone(&room), Arc::clone(&viewer), out, inbox));
     let checkouts = Arc::new(Semaphore::new(CONCURRENT_CHECKOUTS));
     loop {
         tokio::select! {
@@ -302,6 +308,17 @@ enum Take {
 }
 
 impl Outbox {
+    /// The first flush: the snapshot (serialised here, so the snapshot itself is dropped
+    /// at once) and the missed events of a resume; with the sequence number and the
+    /// room's frames that follow them.
+    fn opening(opening: Opening) -> (Outbox, broadcast::Receiver<Delivery>) {
+        let Opening { first, replay, seq, frames } = opening;
+        let mut batch = Vec::with_capacity(1 + replay.len());
+        batch.push(frame(&first));
+        batch.extend(replay.into_iter().map(|(_, f)| Message::Text(f)));
+        (Outbox { batch, seq }, frames)
+    }
+
     fn take(&mut self, delivery: Delivery) -> Take {
         if let Some(seq) = delivery.seq {
             if seq <= self.seq {
@@ -354,27 +371,26 @@ async fn next_count(counts: &mut watch::Receiver<Option<Utf8Bytes>>) -> Message 
     }
 }
 
+/// The send task. Its rare, large states (a resync's snapshot, the goodbye on shutdown)
+/// are boxed: inline, they would sit in every viewer's task while it waits for frames.
 async fn send_loop(
     mut sink: Sink,
-    state: AppState,
+    state: Arc<AppState>,
     room: Arc<LiveRoom>,
     viewer: Arc<Viewer>,
-    opening: Opening,
+    (mut out, mut frames): (Outbox, broadcast::Receiver<Delivery>),
     mut inbox: Inbox,
 ) {
-    // Taken apart so the snapshot is dropped once serialised: a field left in `opening`
-    // would live (lineup, comments, cart) as long as the connection.
-    let Opening { first, replay, seq, mut frames } = opening;
-    let mut out = Outbox { batch: vec![frame(&first)], seq };
-    drop(first);
-    out.batch.extend(replay.into_iter().map(|(_, f)| Message::Text(f)));
     loop {
         let mut resync = false;
         if out.batch.is_empty() {
+            // An idle viewer keeps no batch: the first one, which holds the snapshot, and
+            // any burst would otherwise stay allocated at their high-water capacity.
+            out.batch = Vec::new();
             tokio::select! {
                 _ = state.shutdown.cancelled() => {
                     let close = CloseFrame { code: CLOSE_RESTARTING, reason: "server restarting: reconnect with since".into() };
-                    let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(close)))).await;
+                    let _ = Box::pin(tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(close))))).await;
                     return;
                 }
                 reply = inbox.replies.recv() => match reply {
@@ -404,7 +420,7 @@ async fn send_loop(
         }
         if resync {
             metrics::counter!("livecart_viewer_resyncs_total").increment(1);
-            match state.rooms.snapshot(&room, &viewer, true).await {
+            match Box::pin(state.rooms.snapshot(&room, &viewer, true)).await {
                 Ok(fresh) => {
                     out.batch.push(frame(&fresh.first));
                     out.seq = fresh.seq;
