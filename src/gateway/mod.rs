@@ -38,6 +38,9 @@ const CLOSE_TOO_BIG: u16 = 1009;
 /// which can overtake the close frame before the client has read it.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// The read buffer each connection holds while idle.
+const VIEWER_READ_BUFFER: usize = 1024;
+
 /// Bytes a viewer's unsent frames may occupy before the connection is dropped as too slow:
 /// room for the largest frame the server sends, twice.
 const MAX_WRITE_BUFFER: usize = 2 * MAX_SERVER_FRAME_BYTES;
@@ -62,9 +65,11 @@ async fn upgrade(
     let client = crate::peer::client_ip(peer, &headers, &state.config.trusted_proxies);
     let state = Arc::new(state);
     // tungstenite defaults to a 128 KiB read buffer and an unbounded write buffer per
-    // connection: gigabytes at a hundred thousand viewers. Viewers mostly listen.
+    // connection: gigabytes at a hundred thousand viewers. Viewers mostly listen, and what
+    // they send (a join, a comment, a checkout) fits in the read buffer; a larger message
+    // grows it to its length, up to the frame limit.
     Ok(ws
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(VIEWER_READ_BUFFER)
         .write_buffer_size(8 * 1024)
         .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_message_size(HARD_FRAME_LIMIT)

@@ -68,6 +68,7 @@ pub async fn run(socket: WebSocket, state: Arc<AppState>, session: Box<RoomSessi
     let viewer = Arc::new(viewer);
     let (sink, mut stream) = socket.split();
     let (replies, replies_rx) = mpsc::channel(REPLY_QUEUE);
+    let replies = Replies(replies);
     let inbox = Inbox { replies: replies_rx, notices, counts: room.viewer_counts() };
     let out = Outbox::opening(opening);
     let mut sender =
@@ -130,7 +131,7 @@ async fn dispatch(
     room: &Arc<LiveRoom>,
     viewer: &Arc<Viewer>,
     msg: ClientMsg,
-    replies: &mpsc::Sender<Message>,
+    replies: &Replies,
     checkouts: &Arc<Semaphore>,
 ) -> ApiResult<()> {
     let rooms = &state.rooms;
@@ -274,7 +275,7 @@ fn purchase_frame(purchase: CommentPurchase) -> ServerMsg {
 fn spawn_payment(
     state: &AppState,
     checkouts: &Arc<Semaphore>,
-    replies: &mpsc::Sender<Message>,
+    replies: &Replies,
     request: &'static str,
     paying: impl Future<Output = RoomResult<OrderView>> + Send + 'static,
 ) -> ApiResult<()> {
@@ -292,6 +293,19 @@ fn spawn_payment(
         drop(permit);
     });
     Ok(())
+}
+
+/// Private replies on their way to the send task, boxed in the queue: tokio's bounded
+/// channel allocates its first block of 32 slots when it is created, whatever the bound,
+/// so every viewer would hold room for 32 `Message`s (1.5 KiB) for the few replies it
+/// gets; boxed, the block is 256 bytes and a reply costs one small allocation.
+#[derive(Clone)]
+struct Replies(mpsc::Sender<Box<Message>>);
+
+impl Replies {
+    async fn send(&self, reply: Message) -> Result<(), mpsc::error::SendError<Box<Message>>> {
+        self.0.send(Box::new(reply)).await
+    }
 }
 
 /// What the send task has queued for the next flush, and where the viewer is in the
@@ -336,7 +350,7 @@ impl Outbox {
 
 /// What reaches one viewer besides the room's frames.
 struct Inbox {
-    replies: mpsc::Receiver<Message>,
+    replies: mpsc::Receiver<Box<Message>>,
     notices: Option<broadcast::Receiver<Utf8Bytes>>,
     /// The room's viewer count, as the viewer's group is served it.
     counts: watch::Receiver<Option<Utf8Bytes>>,
@@ -394,7 +408,7 @@ async fn send_loop(
                     return;
                 }
                 reply = inbox.replies.recv() => match reply {
-                    Some(m) => out.batch.push(m),
+                    Some(m) => out.batch.push(*m),
                     None => return,
                 },
                 notice = next_notice(&mut inbox.notices) => out.batch.push(notice),
@@ -409,7 +423,7 @@ async fn send_loop(
         }
         while !resync && out.batch.len() < MAX_BATCH {
             if let Ok(m) = inbox.replies.try_recv() {
-                out.batch.push(m);
+                out.batch.push(*m);
                 continue;
             }
             match frames.try_recv() {
