@@ -44,7 +44,7 @@ impl Feed {
 /// Close code 1012 (service restart): reconnect, and read what was missed over HTTP.
 const CLOSE_RESTARTING: u16 = 1012;
 
-pub async fn run(mut socket: WebSocket, state: AppState, mut feed: Feed, ends: SessionEnd) {
+pub async fn run(mut socket: WebSocket, state: &AppState, mut feed: Feed, ends: SessionEnd) {
     loop {
         tokio::select! {
             _ = state.shutdown.cancelled() => {

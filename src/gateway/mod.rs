@@ -38,6 +38,9 @@ const CLOSE_TOO_BIG: u16 = 1009;
 /// which can overtake the close frame before the client has read it.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// The read buffer each connection holds while idle.
+const VIEWER_READ_BUFFER: usize = 1024;
+
 /// Bytes a viewer's unsent frames may occupy before the connection is dropped as too slow:
 /// room for the largest frame the server sends, twice.
 const MAX_WRITE_BUFFER: usize = 2 * MAX_SERVER_FRAME_BYTES;
@@ -60,10 +63,13 @@ async fn upgrade(
     // counts its guests as one address.
     let peer = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |Extension(ConnectInfo(peer))| peer.ip());
     let client = crate::peer::client_ip(peer, &headers, &state.config.trusted_proxies);
+    let state = Arc::new(state);
     // tungstenite defaults to a 128 KiB read buffer and an unbounded write buffer per
-    // connection: gigabytes at a hundred thousand viewers. Viewers mostly listen.
+    // connection: gigabytes at a hundred thousand viewers. Viewers mostly listen, and what
+    // they send (a join, a comment, a checkout) fits in the read buffer; a larger message
+    // grows it to its length, up to the frame limit.
     Ok(ws
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(VIEWER_READ_BUFFER)
         .write_buffer_size(8 * 1024)
         .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_message_size(HARD_FRAME_LIMIT)
@@ -71,7 +77,10 @@ async fn upgrade(
         .on_upgrade(move |socket| serve(socket, state, admission, client)))
 }
 
-async fn serve(socket: WebSocket, state: AppState, admission: Arc<Admission>, client: IpAddr) {
+/// The connection's task. The application state is shared with the send task through
+/// one `Arc` per connection: by value (some 900 bytes) it would be copied into the
+/// upgrade callback and into every task's future, and kept there while the viewer watches.
+async fn serve(socket: WebSocket, state: Arc<AppState>, admission: Arc<Admission>, client: IpAddr) {
     metrics::gauge!("livecart_connections").increment(1.0);
     let caps = join::Caps { admission: &admission, client };
     // The pass keeps the connection's place under its account's or address's cap for as
@@ -79,17 +88,20 @@ async fn serve(socket: WebSocket, state: AppState, admission: Arc<Admission>, cl
     // The join (authentication, loading the room, the snapshot) is boxed: its state is far
     // larger than a joined session's, and inline it would be part of every connection's
     // task for as long as the connection lives.
-    match Box::pin(join::first_frame(socket, &state, caps)).await {
-        Some((socket, join::Joined::Room(session), _pass)) => {
-            // Every log line of the session says which room and which viewer it is about.
-            let span = tracing::info_span!("ws", room = %session.room.id, viewer = %session.viewer.who.key);
-            room_session::run(socket, state, *session).instrument(span).await
+    // Taken apart before the session runs: a value matched in place would keep its
+    // moved-out socket's bytes in the task for the whole session.
+    if let Some((socket, joined, _pass)) = Box::pin(join::first_frame(socket, &state, caps)).await {
+        match joined {
+            join::Joined::Room(session) => {
+                // Every log line of the session says which room and which viewer it is about.
+                let span = tracing::info_span!("ws", room = %session.room.id, viewer = %session.viewer.who.key);
+                room_session::run(socket, state, session).instrument(span).await
+            }
+            join::Joined::Feed { feed, ends, brand } => {
+                let span = tracing::info_span!("feed", brand = brand.map(tracing::field::display));
+                feed_session::run(socket, &state, feed, ends).instrument(span).await
+            }
         }
-        Some((socket, join::Joined::Feed { feed, ends, brand }, _pass)) => {
-            let span = tracing::info_span!("feed", brand = brand.map(tracing::field::display));
-            feed_session::run(socket, state, feed, ends).instrument(span).await
-        }
-        None => {}
     }
     metrics::gauge!("livecart_connections").decrement(1.0);
 }

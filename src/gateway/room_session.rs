@@ -58,14 +58,21 @@ pub struct RoomSession {
 
 /// Serves a joined viewer until either side ends the connection; the viewer keeps its
 /// seat (counts in the room) exactly as long.
-pub async fn run(socket: WebSocket, state: AppState, session: RoomSession) {
-    let RoomSession { room, viewer, opening, seat: _seat, ends, notices } = session;
+///
+/// Every argument, and every local held across an await, is part of the connection's
+/// task for as long as it lives: so the state comes shared and the session boxed, and the
+/// session is taken apart at once (the snapshot, which only opens the stream, is
+/// serialised and handed to the send task).
+pub async fn run(socket: WebSocket, state: Arc<AppState>, session: Box<RoomSession>) {
+    let RoomSession { room, viewer, opening, seat: _seat, ends, notices } = *session;
     let viewer = Arc::new(viewer);
     let (sink, mut stream) = socket.split();
     let (replies, replies_rx) = mpsc::channel(REPLY_QUEUE);
+    let replies = Replies(replies);
     let inbox = Inbox { replies: replies_rx, notices, counts: room.viewer_counts() };
+    let out = Outbox::opening(opening);
     let mut sender =
-        tokio::spawn(send_loop(sink, state.clone(), Arc::clone(&room), Arc::clone(&viewer), opening, inbox));
+        tokio::spawn(send_loop(sink, Arc::clone(&state), Arc::clone(&room), Arc::clone(&viewer), out, inbox));
     let checkouts = Arc::new(Semaphore::new(CONCURRENT_CHECKOUTS));
     loop {
         tokio::select! {
@@ -124,7 +131,7 @@ async fn dispatch(
     room: &Arc<LiveRoom>,
     viewer: &Arc<Viewer>,
     msg: ClientMsg,
-    replies: &mpsc::Sender<Message>,
+    replies: &Replies,
     checkouts: &Arc<Semaphore>,
 ) -> ApiResult<()> {
     let rooms = &state.rooms;
@@ -268,7 +275,7 @@ fn purchase_frame(purchase: CommentPurchase) -> ServerMsg {
 fn spawn_payment(
     state: &AppState,
     checkouts: &Arc<Semaphore>,
-    replies: &mpsc::Sender<Message>,
+    replies: &Replies,
     request: &'static str,
     paying: impl Future<Output = RoomResult<OrderView>> + Send + 'static,
 ) -> ApiResult<()> {
@@ -288,6 +295,19 @@ fn spawn_payment(
     Ok(())
 }
 
+/// Private replies on their way to the send task, boxed in the queue: tokio's bounded
+/// channel allocates its first block of 32 slots when it is created, whatever the bound,
+/// so every viewer would hold room for 32 `Message`s (1.5 KiB) for the few replies it
+/// gets; boxed, the block is 256 bytes and a reply costs one small allocation.
+#[derive(Clone)]
+struct Replies(mpsc::Sender<Box<Message>>);
+
+impl Replies {
+    async fn send(&self, reply: Message) -> Result<(), mpsc::error::SendError<Box<Message>>> {
+        self.0.send(Box::new(reply)).await
+    }
+}
+
 /// What the send task has queued for the next flush, and where the viewer is in the
 /// room's sequence.
 struct Outbox {
@@ -302,6 +322,17 @@ enum Take {
 }
 
 impl Outbox {
+    /// The first flush: the snapshot (serialised here, so the snapshot itself is dropped
+    /// at once) and the missed events of a resume; with the sequence number and the
+    /// room's frames that follow them.
+    fn opening(opening: Opening) -> (Outbox, broadcast::Receiver<Delivery>) {
+        let Opening { first, replay, seq, frames } = opening;
+        let mut batch = Vec::with_capacity(1 + replay.len());
+        batch.push(frame(&first));
+        batch.extend(replay.into_iter().map(|(_, f)| Message::Text(f)));
+        (Outbox { batch, seq }, frames)
+    }
+
     fn take(&mut self, delivery: Delivery) -> Take {
         if let Some(seq) = delivery.seq {
             if seq <= self.seq {
@@ -319,7 +350,7 @@ impl Outbox {
 
 /// What reaches one viewer besides the room's frames.
 struct Inbox {
-    replies: mpsc::Receiver<Message>,
+    replies: mpsc::Receiver<Box<Message>>,
     notices: Option<broadcast::Receiver<Utf8Bytes>>,
     /// The room's viewer count, as the viewer's group is served it.
     counts: watch::Receiver<Option<Utf8Bytes>>,
@@ -354,31 +385,30 @@ async fn next_count(counts: &mut watch::Receiver<Option<Utf8Bytes>>) -> Message 
     }
 }
 
+/// The send task. Its rare, large states (a resync's snapshot, the goodbye on shutdown)
+/// are boxed: inline, they would sit in every viewer's task while it waits for frames.
 async fn send_loop(
     mut sink: Sink,
-    state: AppState,
+    state: Arc<AppState>,
     room: Arc<LiveRoom>,
     viewer: Arc<Viewer>,
-    opening: Opening,
+    (mut out, mut frames): (Outbox, broadcast::Receiver<Delivery>),
     mut inbox: Inbox,
 ) {
-    // Taken apart so the snapshot is dropped once serialised: a field left in `opening`
-    // would live (lineup, comments, cart) as long as the connection.
-    let Opening { first, replay, seq, mut frames } = opening;
-    let mut out = Outbox { batch: vec![frame(&first)], seq };
-    drop(first);
-    out.batch.extend(replay.into_iter().map(|(_, f)| Message::Text(f)));
     loop {
         let mut resync = false;
         if out.batch.is_empty() {
+            // An idle viewer keeps no batch: the first one, which holds the snapshot, and
+            // any burst would otherwise stay allocated at their high-water capacity.
+            out.batch = Vec::new();
             tokio::select! {
                 _ = state.shutdown.cancelled() => {
                     let close = CloseFrame { code: CLOSE_RESTARTING, reason: "server restarting: reconnect with since".into() };
-                    let _ = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(close)))).await;
+                    let _ = Box::pin(tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(close))))).await;
                     return;
                 }
                 reply = inbox.replies.recv() => match reply {
-                    Some(m) => out.batch.push(m),
+                    Some(m) => out.batch.push(*m),
                     None => return,
                 },
                 notice = next_notice(&mut inbox.notices) => out.batch.push(notice),
@@ -393,7 +423,7 @@ async fn send_loop(
         }
         while !resync && out.batch.len() < MAX_BATCH {
             if let Ok(m) = inbox.replies.try_recv() {
-                out.batch.push(m);
+                out.batch.push(*m);
                 continue;
             }
             match frames.try_recv() {
@@ -404,7 +434,7 @@ async fn send_loop(
         }
         if resync {
             metrics::counter!("livecart_viewer_resyncs_total").increment(1);
-            match state.rooms.snapshot(&room, &viewer, true).await {
+            match Box::pin(state.rooms.snapshot(&room, &viewer, true)).await {
                 Ok(fresh) => {
                     out.batch.push(frame(&fresh.first));
                     out.seq = fresh.seq;
