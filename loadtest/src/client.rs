@@ -16,6 +16,18 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// A checkout of the cart with the test card that always succeeds, under `key`.
+pub fn test_card_checkout(key: String) -> Result<ClientMsg, Error> {
+    Ok(ClientMsg::Checkout {
+        idempotency_key: key.try_into()?,
+        card: Some(livecart::commerce::payments::TestCards::SUCCEEDS.to_owned().try_into()?),
+        payment: None,
+        save: None,
+        shipping: None,
+        promo_code: None,
+    })
+}
+
 #[derive(Clone)]
 pub struct Api {
     pub base: String,

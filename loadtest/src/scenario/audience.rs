@@ -9,10 +9,10 @@
 //! before a crowd that chats and buys with test cards.
 
 use super::progress;
+use crate::client::test_card_checkout;
 use crate::client::{Api, Error, RoomConn};
 use crate::measure::{Latency, histogram, record};
 use crate::server::usage;
-use livecart::commerce::payments::TestCards;
 use livecart::domain::{Reaction, RoomId, UnixMs};
 use livecart::wire::api::{NewRoomRequest, RoomView, SessionResponse};
 use livecart::wire::routes::{self, path};
@@ -316,16 +316,7 @@ async fn viewer(
                             conn.send(&ClientMsg::CartAdd { product_id, quantity: 1 }).await?;
                             if buys {
                                 let key = format!("{run_id}-aud-{n}");
-                                let card = TestCards::SUCCEEDS.to_owned().try_into()?;
-                                let checkout = ClientMsg::Checkout {
-                                    idempotency_key: key.try_into()?,
-                                    card: Some(card),
-                                    payment: None,
-                                    save: None,
-                                    shipping: None,
-                                    promo_code: None,
-                                };
-                                conn.send(&checkout).await?;
+                                conn.send(&test_card_checkout(key)?).await?;
                             }
                         }
                     }

@@ -7,11 +7,11 @@
 //! were (`oversell`, which must be zero).
 
 use super::progress;
+use crate::client::test_card_checkout;
 use crate::client::{Api, Error, RoomConn};
 use crate::measure::{Latency, histogram, record};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use hdrhistogram::Histogram;
-use livecart::commerce::payments::TestCards;
 use livecart::domain::{OrderId, ProductId, Stock};
 use livecart::wire::api::{Product, SessionResponse, StockRequest};
 use livecart::wire::routes::{self, path};
@@ -97,16 +97,7 @@ async fn add_one(conn: &mut RoomConn, product: ProductId) -> Result<Result<(), S
 
 /// Checks out the cart under `key`: the order when paid, the error code otherwise.
 async fn checkout(conn: &mut RoomConn, key: String) -> Result<Result<OrderView, String>, Error> {
-    let card = TestCards::SUCCEEDS.to_owned().try_into()?;
-    conn.send(&ClientMsg::Checkout {
-        idempotency_key: key.try_into()?,
-        card: Some(card),
-        payment: None,
-        save: None,
-        shipping: None,
-        promo_code: None,
-    })
-    .await?;
+    conn.send(&test_card_checkout(key)?).await?;
     loop {
         match conn.recv().await? {
             Some(ServerMsg::OrderConfirmed { order }) => return Ok(Ok(order)),

@@ -3,9 +3,9 @@
 //! failures by reason, and any oversell (which must be zero).
 
 use super::progress;
+use crate::client::test_card_checkout;
 use crate::client::{Api, Error, RoomConn};
 use crate::measure::{Latency, histogram, record};
-use livecart::commerce::payments::TestCards;
 use livecart::domain::DropId;
 use livecart::wire::api::AttributedOrder;
 use livecart::wire::api::{CreatorOrders, SessionResponse};
@@ -105,17 +105,10 @@ pub async fn run(api: &Api, host: &SessionResponse, run_id: &str, cfg: &Drop) ->
             let bar = bar.clone();
             tokio::spawn(async move {
                 let started = Instant::now();
-                let card = TestCards::SUCCEEDS.to_owned().try_into().expect("test card");
-                let sent = conn
-                    .send(&ClientMsg::Checkout {
-                        idempotency_key: key.try_into().expect("key"),
-                        card: Some(card),
-                        payment: None,
-                        save: None,
-                        shipping: None,
-                        promo_code: None,
-                    })
-                    .await;
+                let sent = match test_card_checkout(key) {
+                    Ok(checkout) => conn.send(&checkout).await,
+                    Err(e) => Err(e),
+                };
                 let outcome = match sent {
                     Err(e) => Err(format!("send: {e}")),
                     Ok(()) => loop {
