@@ -12,7 +12,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  api, axeViolations, DEMO, DESKTOP, errorsIn, fillSignUp, MOBILE, openPage, poll, screenshots, startLivecart, textOf as text, waitState,
+  api, axeViolations, DEMO, DESKTOP, errorsIn, fillSignUp, MOBILE, openPage, openStudio, poll, screenshots, startLivecart, textOf as text, waitState,
 } from './support/livecart.mjs';
 
 const STEP_MS = 20_000;
@@ -42,16 +42,6 @@ async function liveRoom(title) {
   });
   await api(env.baseUrl, 'POST', `/api/rooms/${created.id}/live`, { token: creator.token });
   return { ...created, lineup: demo.lineup };
-}
-
-async function openStudio(page, title) {
-  await page.goto(new URL('/studio.html', env.baseUrl).href, { timeout: STEP_MS });
-  const form = page.locator('form#signin-form');
-  await form.getByLabel('E-mail').fill(DEMO.creator.email);
-  await form.getByLabel('Password').fill(DEMO.creator.password);
-  await form.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: `Open ${title}` }).click({ timeout: STEP_MS });
-  await waitState(page, '#conn', 'ok');
 }
 
 /** A new viewer account signed up in `page`, then in the room. */
@@ -84,7 +74,7 @@ test('an auction: started in the studio, two bidders (one by proxy), the winner 
   const violations = [];
   try {
     const s = studio.page;
-    await openStudio(s, 'Auction show');
+    await openStudio(s, env.baseUrl, 'Auction show');
     const p1 = sam.page;
     const p2 = ana.page;
     await viewerIn(p1, 'Sam', roomUrl);
@@ -179,7 +169,7 @@ test('comment-to-buy and a waitlist: a comment SOLD holds a unit paid from the c
   const violations = [];
   try {
     const s = studio.page;
-    await openStudio(s, 'Comment show');
+    await openStudio(s, env.baseUrl, 'Comment show');
     const p = ana.page;
     await viewerIn(p, 'Ana', roomUrl);
 

@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { Livecart } from '../sdk/index.js';
-import { api, axeViolations, DEMO, DESKTOP, errorsIn, MOBILE, openPage, poll, startLivecart } from './support/livecart.mjs';
+import { api, axeViolations, DEMO, DESKTOP, errorsIn, MOBILE, openPage, openStudio, poll, startLivecart } from './support/livecart.mjs';
 
 const STEP_MS = 20_000;
 
@@ -69,13 +69,7 @@ test('the host deletes a comment, sets slow mode and bans; the viewer sees each'
     }
 
     // The host opens the room in the studio.
-    await studio.page.goto(new URL('/studio.html', env.baseUrl).href, { timeout: STEP_MS });
-    const form = studio.page.locator('form#signin-form');
-    await form.getByLabel('E-mail').fill(DEMO.creator.email);
-    await form.getByLabel('Password').fill(DEMO.creator.password);
-    await form.getByRole('button', { name: 'Sign in' }).click();
-    await studio.page.getByRole('button', { name: `Open ${created.title}` }).click({ timeout: STEP_MS });
-    await poll('the studio to connect', () => studio.page.$eval('#conn', (e) => e.dataset.state === 'ok'));
+    await openStudio(studio.page, env.baseUrl, created.title);
     const doomed = studio.page.locator('#chat li', { hasText: 'please delete me' });
     await doomed.getByRole('button', { name: "Delete Sam's comment" }).click({ timeout: STEP_MS });
     await poll('the comment to vanish for the viewer', () => viewer.page.$$eval('#chat li', (lis) => !lis.some((li) => li.textContent.includes('please delete me'))));
@@ -134,17 +128,6 @@ async function serverReviews(roomId) {
   return probe.ok;
 }
 
-/** Signs in to the studio and opens the room. */
-async function openStudio(page, title) {
-  await page.goto(new URL('/studio.html', env.baseUrl).href, { timeout: STEP_MS });
-  const form = page.locator('form#signin-form');
-  await form.getByLabel('E-mail').fill(DEMO.creator.email);
-  await form.getByLabel('Password').fill(DEMO.creator.password);
-  await form.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: `Open ${title}` }).click({ timeout: STEP_MS });
-  await poll('the studio to connect', () => page.$eval('#conn', (e) => e.dataset.state === 'ok'));
-}
-
 const chatHas = (page, text) => page.$$eval('#chat li', (lis, t) => lis.some((li) => li.textContent.includes(t)), text);
 
 test('a moderator deletes and approves in the viewer app; the creator appoints them and lifts a ban in the studio', { timeout: 120_000 }, async (t) => {
@@ -166,7 +149,7 @@ test('a moderator deletes and approves in the viewer app; the creator appoints t
   const viewer = await openPage(env.browser, MOBILE);
   try {
     // The creator appoints Mo by e-mail, and holds comments with "scam" for review.
-    await openStudio(studio.page, created.title);
+    await openStudio(studio.page, env.baseUrl, created.title);
     await studio.page.getByLabel('Account e-mail or id').fill(email.toUpperCase());
     await studio.page.getByLabel('Moderates').selectOption('room');
     await studio.page.getByRole('button', { name: 'Appoint moderator' }).click();

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { Livecart } from '../sdk/index.js';
-import { api, axeViolations, DEMO, DESKTOP, errorsIn, MOBILE, openPage, poll, startLivecart, WEB_DEMO } from './support/livecart.mjs';
+import { api, axeViolations, DEMO, DESKTOP, errorsIn, fillSignUp, MOBILE, openPage, poll, startLivecart, WEB_DEMO } from './support/livecart.mjs';
 
 const SHOTS = path.join(WEB_DEMO, 'screenshots');
 const STEP_MS = 20_000;
@@ -70,12 +70,7 @@ async function joinAsGuest(page, roomId, name) {
 
 async function signUp(page, name) {
   await page.goto(new URL('/#/signup', env.baseUrl).href, { timeout: STEP_MS });
-  const form = page.locator('form#signup-form');
-  await form.getByLabel('Name others see').fill(name);
-  await form.getByLabel('E-mail').fill(`${name.toLowerCase()}-${randomUUID()}@example.com`);
-  await form.getByLabel(/^Password/).fill('a-long-passphrase');
-  await form.getByRole('button', { name: 'Create account' }).click();
-  await poll('signed in', () => page.$eval('#who', (e, n) => e.textContent === `Signed in as ${n}`, name));
+  await fillSignUp(page, name);
 }
 
 /** Waits for `selector` to have data-state `state`; fails early on `error`. */

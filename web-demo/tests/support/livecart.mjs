@@ -273,3 +273,14 @@ export async function waitState(page, selector, state, { timeoutMs = 20_000 } = 
     return s === state;
   }, { timeoutMs });
 }
+
+/** Signs the demo creator in to the studio at `baseUrl` and opens the room titled `title`. */
+export async function openStudio(page, baseUrl, title, { timeoutMs = 20_000 } = {}) {
+  await page.goto(new URL('/studio.html', baseUrl).href, { timeout: timeoutMs });
+  const form = page.locator('form#signin-form');
+  await form.getByLabel('E-mail').fill(DEMO.creator.email);
+  await form.getByLabel('Password').fill(DEMO.creator.password);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: `Open ${title}` }).click({ timeout: timeoutMs });
+  await waitState(page, '#conn', 'ok', { timeoutMs });
+}
