@@ -49,8 +49,8 @@ use crate::domain::{
     PromoCode, Refusal, ShippingAddress, UnixMs,
 };
 use crate::store::{
-    AccountRow, AgreementRow, DropRow, NewOrder, NewOrderLine, OrderRecord, PlaceOutcome, ProductRow, RefusalRow,
-    RoomRow,
+    AccountRow, AgreementRow, DropRow, NewOrder, NewOrderLine, OrderPromo, OrderRecord, PlaceOutcome, ProductRow,
+    RefusalRow, RoomRow,
 };
 use crate::telemetry::timed;
 use crate::wire::ws::{DropCard, OrderStatus, OrderView, RoomStatus};
@@ -229,8 +229,20 @@ impl Commerce {
         buyer: &AccountRow,
         req: &CheckoutRequest,
     ) -> Result<OrderView> {
-        let cart = self.carts.get(shop.room, buyer.id).await?;
-        if let Some(existing) = self.store.order_by_key(buyer.id, req.key.as_str()).await? {
+        // Read at once: a first checkout needs every answer.
+        let key = req.key.as_str();
+        let (cart, existing, refused, saved_address) = tokio::try_join!(
+            async { self.carts.get(shop.room, buyer.id).await.map_err(CommerceError::from) },
+            async { self.store.order_by_key(buyer.id, key).await.map_err(CommerceError::from) },
+            async { self.store.checkout_refusal(buyer.id, key).await.map_err(CommerceError::from) },
+            async {
+                match &req.shipping {
+                    Some(_) => Ok::<_, CommerceError>(None),
+                    None => Ok(self.store.shipping_address(buyer.id).await?.map(|(a, _)| a)),
+                }
+            },
+        )?;
+        if let Some(existing) = existing {
             tracing::Span::current().record("order", existing.view.id.get());
             let code = req.promo_code.as_ref();
             if existing.view.room_id != shop.room
@@ -241,7 +253,7 @@ impl Commerce {
             }
             return self.resume(shop.host_name, buyer, existing, req).await;
         }
-        if let Some(refused) = self.store.checkout_refusal(buyer.id, req.key.as_str()).await? {
+        if let Some(refused) = refused {
             // The key's first attempt found too few units: that answer stands, so a retry
             // never buys later, at another price, what was refused then.
             let code = req.promo_code.as_ref();
@@ -272,10 +284,7 @@ impl Commerce {
             },
             Payment::Card(_) => None,
         };
-        let shipping = match &req.shipping {
-            Some(a) => Some(a.clone()),
-            None => self.store.shipping_address(buyer.id).await?.map(|(a, _)| a),
-        };
+        let shipping = req.shipping.clone().or(saved_address);
         let instrument = instrument(&req.payment, saved.as_ref())?;
         match self.place(shop, buyer, req, &cart, shipping).await {
             Ok(Placement::Placed { order, hold_id, left, terms }) => {
@@ -359,7 +368,7 @@ impl Commerce {
             request_hash: request_hash(shop, cart, req.promo_code.as_ref()),
             hold_id: hold_id.clone(),
             hold_expires_at,
-            promo_code: promo.as_ref().map(|p| p.id),
+            promo_code: promo.as_ref().map(|p| OrderPromo { id: p.id, code: p.code.clone() }),
             discount: lines.iter().map(|l| (l.list_price - l.unit_price) * l.quantity).sum(),
             shares: shares(shop.host, room.co_host_id, &lines),
             lines,
@@ -480,7 +489,10 @@ impl Commerce {
         code: Option<&PromoCode>,
         now: UnixMs,
     ) -> Result<Priced> {
-        let room = self.store.room(shop.room).await?.ok_or(Refusal::NotFound("room"))?;
+        let ids: Vec<ProductId> = cart.lines.keys().copied().collect();
+        let (room, catalogue, drop) =
+            tokio::try_join!(self.store.room(shop.room), self.store.products(&ids), self.store.live_drop(shop.room))?;
+        let room = room.ok_or(Refusal::NotFound("room"))?;
         if room.status != RoomStatus::Live {
             return Err(CommerceError::RoomNotLive);
         }
@@ -490,9 +502,6 @@ impl Commerce {
         };
         let co_host: Option<AccountId> = room.co_host_id;
         let mut discounted_lines = 0;
-        let ids: Vec<ProductId> = cart.lines.keys().copied().collect();
-        let catalogue = self.store.products(&ids).await?;
-        let drop = self.store.live_drop(shop.room).await?;
         let mut lines = Vec::with_capacity(cart.lines.len());
         let mut currencies = Vec::with_capacity(cart.lines.len());
         for (product, q) in &cart.lines {

@@ -99,8 +99,16 @@ impl Commerce {
     pub(super) async fn pay(&self, placed: Placed<'_>, instrument: Instrument<'_>) -> Result<OrderView> {
         let order = &placed.order;
         let key = charge_key(order.id);
-        let provider = self.provider_for(order).name();
-        let new = NewCharge { order: order.id, amount: order.subtotal, provider, provider_key: &key };
+        let provider = self.provider_for(order);
+        // A free order is never charged, so it never has a reference to record.
+        let reference = if order.subtotal.amount > 0 { provider.reference_for(&key) } else { None };
+        let new = NewCharge {
+            order: order.id,
+            amount: order.subtotal,
+            provider: provider.name(),
+            provider_key: &key,
+            provider_ref: reference.as_deref(),
+        };
         let row = self.store.open_charge(&new, self.clock.now()).await?;
         match row.status {
             PaymentStatus::Succeeded => return self.settle(placed, &row).await,

@@ -27,6 +27,7 @@ mod refusals;
 mod rehearsals;
 mod reports;
 mod rooms;
+mod settlements;
 mod test_cards;
 mod waitlists;
 mod wallet;
@@ -40,7 +41,8 @@ pub use giveaways::{Draw, Entered, GiveawayRow};
 pub use moderation::{BanRow, HeldRow, ModeratorRow, NewHeld};
 pub use offers::{NewOffer, OfferFate, OfferRow, OfferSource, OfferStatus};
 pub use orders::{
-    HeldLine, LiveHold, NewOrder, NewOrderLine, NewShare, OrderRecord, Parties, PlaceOutcome, SettleOutcome, ShareRow,
+    HeldLine, LiveHold, NewOrder, NewOrderLine, NewShare, OrderPromo, OrderRecord, Parties, PlaceOutcome,
+    SettleOutcome, ShareRow,
 };
 pub use payments::{
     ChargeRow, CommissionEntry, CommissionKind, CommissionTotals, NewCharge, NewRefund, PaidLine, PaymentStatus,
@@ -68,6 +70,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Where paid orders' settlements queue for their group commit.
+    settlements: settlements::SettlementWriter,
 }
 
 /// What a storage call fails with: sqlx's own error, cause and all. Domain errors keep it
@@ -114,7 +118,8 @@ impl Store {
             })
             .connect(url)
             .await?;
-        let store = Store { pool, backend };
+        let settlements = settlements::SettlementWriter::start(pool.clone());
+        let store = Store { pool, backend, settlements };
         store.migrate().await?;
         Ok(store)
     }

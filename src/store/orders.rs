@@ -1,4 +1,3 @@
-use super::payments::{CommissionEntry, insert_commission};
 use super::promo::{give_back_use, take_use};
 use super::wallet::bind_address;
 use super::{Store, is_unique_violation};
@@ -24,7 +23,7 @@ pub struct NewOrder {
     pub lines: Vec<NewOrderLine>,
     /// The promo code the order uses: one of its uses is taken with the order, or the
     /// order is not placed.
-    pub promo_code: Option<PromoCodeId>,
+    pub promo_code: Option<OrderPromo>,
     /// Σ (list price − unit price) × quantity.
     pub discount: i64,
     /// Each creator's share of the commission: the host's, and the co-host's if any.
@@ -34,6 +33,12 @@ pub struct NewOrder {
     /// Placed in a rehearsal: it never takes real stock, and no report, payout or sales
     /// feed counts it.
     pub rehearsal: bool,
+}
+
+/// A promo code as an order keeps it: its id, and the code the order view shows.
+pub struct OrderPromo {
+    pub id: PromoCodeId,
+    pub code: String,
 }
 
 pub struct NewShare {
@@ -64,6 +69,49 @@ pub struct Parties {
 }
 
 impl NewOrder {
+    /// The order as `Store::order_record` reads it back once it is written as `id` at
+    /// `now`: built from what was inserted, so placing an order needs no second read.
+    fn view(&self, id: OrderId, now: UnixMs) -> OrderView {
+        let mut lines: Vec<OrderLineView> = self
+            .lines
+            .iter()
+            .map(|l| OrderLineView {
+                product_id: l.product_id,
+                brand_id: l.brand_id,
+                drop_id: l.drop_id,
+                title: l.title.clone(),
+                quantity: l.quantity,
+                list_price: l.list_price,
+                unit_price: l.unit_price,
+                line_total: l.line_total,
+                commission: l.commission_amount,
+                refunded_quantity: 0,
+            })
+            .collect();
+        // In the order the read-back gives them.
+        lines.sort_by_key(|l| l.product_id);
+        OrderView {
+            id,
+            reference: id.reference(),
+            room_id: self.room,
+            creator_id: self.creator,
+            buyer_id: self.buyer,
+            status: OrderStatus::Placed,
+            lines,
+            subtotal: Money::new(self.subtotal, self.currency),
+            commission: Money::new(self.commission_total, self.currency),
+            refunded: Money::new(0, self.currency),
+            promo_code: self.promo_code.as_ref().map(|p| p.code.clone()),
+            promo_code_id: self.promo_code.as_ref().map(|p| p.id),
+            discount: Money::new(self.discount, self.currency),
+            idempotency_key: self.idempotency_key.clone(),
+            failure_code: None,
+            created_at: now,
+            shipping: self.shipping.clone().map(Box::new),
+            rehearsal: self.rehearsal,
+        }
+    }
+
     /// Who the order's commission goes to, as `Store::order_parties` reads it back once
     /// the order is written.
     pub fn parties(&self) -> Parties {
@@ -130,6 +178,7 @@ pub enum PlaceOutcome {
     OverDropLimit(DropId),
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SettleOutcome {
     Paid,
     /// The order was no longer `placed` (cancelled by expiry, or settled by a racing retry).
@@ -253,7 +302,7 @@ impl Store {
         .bind(&o.hold_id)
         .bind(o.hold_expires_at.0)
         .bind(now.0)
-        .bind(o.promo_code.map(PromoCodeId::get))
+        .bind(o.promo_code.as_ref().map(|p| p.id.get()))
         .bind(o.discount)
         .bind(i64::from(o.rehearsal))
         .fetch_one(&mut *tx)
@@ -263,8 +312,8 @@ impl Store {
             Err(e) if is_unique_violation(&e) => return Ok(PlaceOutcome::KeyTaken),
             Err(e) => return Err(e),
         };
-        if let Some(code) = o.promo_code {
-            if !take_use(&mut tx, code, now).await? {
+        if let Some(promo) = &o.promo_code {
+            if !take_use(&mut tx, promo.id, now).await? {
                 return Ok(PlaceOutcome::PromoRefused);
             }
         }
@@ -318,8 +367,7 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        let record = self.order_record(OrderId::from_row(id)).await?;
-        record.map(|r| PlaceOutcome::Placed(Box::new(r.view))).ok_or_else(|| sqlx::Error::RowNotFound)
+        Ok(PlaceOutcome::Placed(Box::new(o.view(OrderId::from_row(id), now))))
     }
 
     pub async fn order_record(&self, id: OrderId) -> Result<Option<OrderRecord>, sqlx::Error> {
@@ -346,56 +394,6 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| r.try_get("payment_attempts")).transpose()
-    }
-
-    /// Marks a placed order paid, takes its units out of stock (and out of its drop), and
-    /// accrues its commission, in one transaction; each decrement is conditional on enough
-    /// units remaining. A rehearsal's order takes its drop's units but never the product's
-    /// real stock. Accruals settle at `settles_at` (the end of the return window).
-    pub async fn settle_paid(
-        &self,
-        order: &OrderView,
-        accruals: &[CommissionEntry],
-        settles_at: UnixMs,
-        now: UnixMs,
-    ) -> Result<SettleOutcome, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        let paid = sqlx::query(
-            "update orders set status = 'paid', paid_at = $1, updated_at = $1 where id = $2 and status = 'placed'",
-        )
-        .bind(now.0)
-        .bind(order.id.get())
-        .execute(&mut *tx)
-        .await?;
-        if paid.rows_affected() == 0 {
-            return Ok(SettleOutcome::NotPlaced);
-        }
-        for l in &order.lines {
-            if !order.rehearsal {
-                let taken = sqlx::query("update products set stock = stock - $1 where id = $2 and stock >= $1")
-                    .bind(l.quantity)
-                    .bind(l.product_id.get())
-                    .execute(&mut *tx)
-                    .await?;
-                if taken.rows_affected() == 0 {
-                    return Ok(SettleOutcome::OutOfStock);
-                }
-            }
-            if let Some(drop) = l.drop_id {
-                let taken =
-                    sqlx::query("update drops set remaining = remaining - $1 where id = $2 and remaining >= $1")
-                        .bind(l.quantity)
-                        .bind(drop.get())
-                        .execute(&mut *tx)
-                        .await?;
-                if taken.rows_affected() == 0 {
-                    return Ok(SettleOutcome::OutOfStock);
-                }
-            }
-        }
-        insert_commission(&mut tx, accruals, now, Some(settles_at)).await?;
-        tx.commit().await?;
-        Ok(SettleOutcome::Paid)
     }
 
     /// Cancels a placed order with the reason, giving back the use of its promo code in

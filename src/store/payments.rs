@@ -61,6 +61,9 @@ pub struct NewCharge<'a> {
     pub amount: Money,
     pub provider: &'a str,
     pub provider_key: &'a str,
+    /// The provider's reference, when it is known before anything is asked of the
+    /// provider (see `PaymentProvider::reference_for`); recorded with the first attempt.
+    pub provider_ref: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,8 +247,8 @@ impl Store {
     /// created on the first attempt, and counts every later one.
     pub async fn open_charge(&self, c: &NewCharge<'_>, now: UnixMs) -> Result<ChargeRow, StoreError> {
         let sql = format!(
-            "insert into payments (order_id, kind, amount, currency, provider, provider_key, status, created_at, \
-             updated_at) values ($1, 'charge', $2, $3, $4, $5, 'pending', $6, $6) \
+            "insert into payments (order_id, kind, amount, currency, provider, provider_key, provider_ref, status, \
+             created_at, updated_at) values ($1, 'charge', $2, $3, $4, $5, $7, 'pending', $6, $6) \
              on conflict (order_id) where kind = 'charge' do update set attempts = payments.attempts + 1, \
              updated_at = $6 returning {CHARGE_COLUMNS}"
         );
@@ -256,6 +259,7 @@ impl Store {
             .bind(c.provider)
             .bind(c.provider_key)
             .bind(now.0)
+            .bind(c.provider_ref)
             .fetch_one(&self.pool)
             .await?;
         charge(&row)
@@ -647,28 +651,41 @@ impl Store {
 }
 
 /// Appends commission entries inside a transaction; accruals carry when they settle.
+/// One statement per hundred entries (a settlement batch brings many; a hundred rows of
+/// nine values stay under SQLite's oldest limit on bound values).
 pub(super) async fn insert_commission(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     entries: &[CommissionEntry],
     now: UnixMs,
     settles_at: Option<UnixMs>,
 ) -> Result<(), StoreError> {
-    for e in entries {
-        sqlx::query(
+    const COLUMNS: usize = 9;
+    for chunk in entries.chunks(100) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let values: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", r * COLUMNS + c)).collect();
+                format!("({})", values.join(", "))
+            })
+            .collect();
+        let sql = format!(
             "insert into commission_entries (order_id, product_id, creator_id, brand_id, kind, amount, currency, \
-             settles_at, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(e.order_id.get())
-        .bind(e.product_id.get())
-        .bind(e.creator_id.get())
-        .bind(e.brand_id.get())
-        .bind(e.kind.as_str())
-        .bind(e.amount)
-        .bind(e.currency.as_str())
-        .bind(settles_at.map(|t| t.0))
-        .bind(now.0)
-        .execute(&mut **tx)
-        .await?;
+             settles_at, created_at) values {}",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for e in chunk {
+            query = query
+                .bind(e.order_id.get())
+                .bind(e.product_id.get())
+                .bind(e.creator_id.get())
+                .bind(e.brand_id.get())
+                .bind(e.kind.as_str())
+                .bind(e.amount)
+                .bind(e.currency.as_str())
+                .bind(settles_at.map(|t| t.0))
+                .bind(now.0);
+        }
+        query.execute(&mut **tx).await?;
     }
     Ok(())
 }

@@ -46,9 +46,11 @@ impl Store {
             TestCardCharge::Declined(reason) => ("declined", Some(reason.as_str())),
             TestCardCharge::Unanswered => ("unanswered", None),
         };
-        sqlx::query(
+        // The common case (the first answer) is one statement: the insert returns what it
+        // wrote; only a charge decided before is read back.
+        let inserted = sqlx::query(
             "insert into test_card_charges (reference, amount, currency, card_last4, status, reason, created_at) \
-             values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing",
+             values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing returning reference",
         )
         .bind(reference)
         .bind(amount.amount)
@@ -57,9 +59,12 @@ impl Store {
         .bind(status)
         .bind(reason)
         .bind(now.0)
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        self.test_card_charge(reference).await?.ok_or(sqlx::Error::RowNotFound)
+        match inserted {
+            Some(_) => Ok(outcome.clone()),
+            None => self.test_card_charge(reference).await?.ok_or(sqlx::Error::RowNotFound),
+        }
     }
 
     /// The last four digits of the card a charge was made with.

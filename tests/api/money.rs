@@ -5,7 +5,7 @@
 use crate::helpers::{TestApp, checkout, test_config};
 use livecart::commerce::payments::TestCards;
 use livecart::domain::{Clock, OrderId, UnixMs};
-use livecart::store::{CommissionKind, PaymentStatus};
+use livecart::store::{CommissionEntry, CommissionKind, PaymentStatus, SettleOutcome};
 use livecart::wire::api::{CommissionBalance, ProductPatchRequest, RefundStatus, RefundView, StockRequest};
 use livecart::wire::routes::{self, path};
 use livecart::wire::ws::{ClientMsg, OrderStatus, OrderView, RoomEvent, ServerMsg};
@@ -119,6 +119,53 @@ async fn a_charge_that_never_happened_is_cancelled_after_the_hold_without_a_refu
     ws.send(&checkout("once", TestCards::FAILS_ONCE)).await;
     assert_eq!(ws.checkout_outcome().await.unwrap_err(), "hold_expired", "a late retry charges nothing either");
     assert_eq!(provider_books(&app, orders[0].id).await, None);
+}
+
+/// Paid orders are settled in groups, one transaction per batch (`store::settlements`).
+/// The batch is driven directly here, since which orders share one is otherwise up to
+/// timing: the middle order finds too few units in the database (the conditional
+/// decrement, the last guard), and it alone is refused while the orders before and after
+/// it in the same transaction are paid; its retry is charged, refunded and recorded.
+#[tokio::test]
+async fn one_order_of_a_group_committed_batch_runs_out_of_stock_and_the_others_are_paid() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[5]).await;
+    let product = scene.products[0];
+    let mut placed = Vec::new();
+    for (i, units) in [1, 3, 1].into_iter().enumerate() {
+        let (mut ws, buyer) = app.shopper(scene.room, product, units).await;
+        ws.send(&checkout(&format!("batch-{i}"), TestCards::FAILS_ONCE)).await;
+        assert_eq!(ws.checkout_outcome().await.unwrap_err(), "payment_unavailable");
+        let orders: Vec<OrderView> = app.get(routes::ORDERS, Some(&buyer.token)).await;
+        placed.push((ws, orders[0].clone()));
+    }
+    let store = &app.state.store;
+    // Behind the inventory's back, three of the five units go elsewhere.
+    assert!(store.set_stock(product, 2.try_into().unwrap(), 5.try_into().unwrap()).await.unwrap());
+    let none: &[CommissionEntry] = &[];
+    let batch: Vec<(&OrderView, &[CommissionEntry])> = placed.iter().map(|(_, order)| (order, none)).collect();
+    let now = UnixMs(placed[2].1.created_at.0 + 1);
+    let outcomes = store.settle_paid_together(&batch, now, now).await.unwrap();
+    assert_eq!(outcomes, [SettleOutcome::Paid, SettleOutcome::OutOfStock, SettleOutcome::Paid]);
+    assert_eq!(db_stock(&app, product).await, 0, "the two single units, and nothing of the three");
+    let mut statuses = Vec::new();
+    for (_, order) in &placed {
+        statuses.push(store.order_record(order.id).await.unwrap().unwrap().view.status);
+    }
+    assert_eq!(statuses, [OrderStatus::Paid, OrderStatus::Placed, OrderStatus::Paid]);
+
+    // The refused order is still the buyer's to retry: charged, found unsellable, refunded.
+    let (ws, refused) = &mut placed[1];
+    ws.send(&checkout("batch-1", TestCards::FAILS_ONCE)).await;
+    assert_eq!(ws.checkout_outcome().await.unwrap_err(), "sold_out");
+    let record = store.order_record(refused.id).await.unwrap().unwrap();
+    assert_eq!(record.view.status, OrderStatus::Cancelled);
+    assert_eq!(
+        provider_books(&app, refused.id).await,
+        Some((refused.subtotal.amount, refused.subtotal.amount)),
+        "charged, and all of it refunded"
+    );
+    assert_eq!(db_stock(&app, product).await, 0);
 }
 
 #[tokio::test]

@@ -93,6 +93,11 @@ fn declined(reason: &str) -> (TestCardCharge, Result<(), PaymentFailure>) {
     (TestCardCharge::Declined(reason.into()), Err(PaymentFailure::Declined(reason.into())))
 }
 
+/// The test cards name a charge after its key: nothing to ask, nothing to wait for.
+fn reference(key: &str) -> String {
+    format!("tc_{key}")
+}
+
 /// The books being unreachable is, to the buyer, the provider being unreachable.
 fn unavailable(e: crate::store::StoreError) -> PaymentFailure {
     tracing::warn!(error = &e as &dyn std::error::Error, "test-card books unavailable");
@@ -106,7 +111,11 @@ impl PaymentProvider for TestCards {
     }
 
     async fn prepare(&self, charge: &Charge<'_>) -> Result<String, PaymentFailure> {
-        Ok(format!("tc_{}", charge.key))
+        Ok(reference(charge.key))
+    }
+
+    fn reference_for(&self, key: &str) -> Option<String> {
+        Some(reference(key))
     }
 
     async fn confirm(&self, reference: &str, charge: &Charge<'_>) -> Result<(), PaymentFailure> {
