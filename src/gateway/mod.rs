@@ -41,8 +41,11 @@ const LINGER: std::time::Duration = std::time::Duration::from_millis(250);
 /// The read buffer each connection holds while idle.
 const VIEWER_READ_BUFFER: usize = 1024;
 
-/// Bytes of frames gathered before tungstenite writes them to the socket, flush or not.
-const WRITE_BUFFER: usize = 8 * 1024;
+/// tungstenite hands every frame to the socket at once: its write buffer keeps the
+/// capacity of the largest burst it ever held, for the connection's life, where the
+/// listener's socket gathers the frames of a flush into one write and then frees the
+/// buffer (`crate::serve::GATHER`).
+const WRITE_BUFFER: usize = 0;
 
 /// Bytes a viewer's unsent frames may occupy before the connection is dropped as too slow:
 /// room for the largest frame the server sends, twice.
