@@ -165,7 +165,7 @@ pub fn router(state: AppState) -> Router {
     let pages = ServeDir::new(web).not_found_service(not_found.into_service());
     Router::new()
         .merge(http::router())
-        .merge(gateway::router())
+        .merge(gateway::router(&state))
         .fallback_service(pages)
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // Spans are named by route template, not raw URI, so ids do not explode them.

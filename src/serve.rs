@@ -20,6 +20,11 @@
 //! - Upgraded WebSockets leave hyper and both timeouts behind (they have the join
 //!   timeout and their own liveness), but keep their places under both limits: the
 //!   places belong to the socket, which the WebSocket owns.
+//! - **Gathered writes** after an upgrade: what the WebSocket writes is gathered (up to
+//!   [`GATHER`] bytes) until it flushes, then sent with one write, and the buffer is
+//!   freed once sent. tungstenite's own write buffer would do the gathering, but it never
+//!   gives memory back: every viewer would keep its largest burst's bytes for as long as
+//!   it watches.
 //!
 //! On shutdown the loop stops accepting and closes the listener; a connection with a
 //! request in flight finishes it, an idle one is closed; [`serve`] returns when they are
@@ -31,7 +36,7 @@ use crate::gateway::admission::address_key;
 use crate::wire::routes;
 use axum::Router;
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderValue, Method, Request, header};
+use axum::http::{HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use dashmap::DashMap;
 use hyper::body::Incoming;
@@ -44,7 +49,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -58,6 +63,9 @@ use tower_http::timeout::TimeoutBody;
 /// Connections over the global limit that are still answered, one request each, so that
 /// a node at its limit still answers `/health` (and says 503 to everything else).
 pub const OVERFLOW_SLOTS: usize = 16;
+
+/// Bytes an upgraded connection gathers before it writes them out unflushed.
+pub const GATHER: usize = 8 * 1024;
 
 /// How long the loop pauses after an accept error that is not one client's (out of
 /// descriptors or memory), so that it does not spin.
@@ -276,6 +284,9 @@ async fn serve_connection(
             let response = router.clone().oneshot(req);
             async move {
                 let response = response.await;
+                if response.as_ref().is_ok_and(|r| r.status() == StatusCode::SWITCHING_PROTOCOLS) {
+                    busy.0.upgraded.store(true, Ordering::Relaxed);
+                }
                 drop(busy);
                 response
             }
@@ -411,6 +422,8 @@ struct Head {
     began_now: Notify,
     /// False for overflow connections, which hyper's own timeout covers.
     watched: bool,
+    /// Switched to another protocol (a WebSocket): its writes are gathered until flushed.
+    upgraded: AtomicBool,
 }
 
 impl Head {
@@ -462,6 +475,10 @@ impl Drop for Busy {
 struct Socket {
     tcp: TcpStream,
     head: Arc<Head>,
+    /// After an upgrade, bytes written and not yet sent (from `sent` on); empty, with no
+    /// allocation, once they are.
+    gathered: Vec<u8>,
+    sent: usize,
     _places: Places,
 }
 
@@ -473,8 +490,27 @@ impl Socket {
             busy: AtomicBool::new(false),
             began_now: Notify::new(),
             watched,
+            upgraded: AtomicBool::new(false),
         };
-        Socket { tcp, head: Arc::new(head), _places: places }
+        Socket { tcp, head: Arc::new(head), gathered: Vec::new(), sent: 0, _places: places }
+    }
+
+    fn upgraded(&self) -> bool {
+        self.head.upgraded.load(Ordering::Relaxed)
+    }
+
+    /// Sends what is gathered, then frees the buffer.
+    fn poll_send_gathered(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while self.sent < self.gathered.len() {
+            let n = ready!(Pin::new(&mut self.tcp).poll_write(cx, &self.gathered[self.sent..]))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.sent += n;
+        }
+        self.gathered = Vec::new();
+        self.sent = 0;
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -492,7 +528,15 @@ impl AsyncRead for Socket {
 
 impl AsyncWrite for Socket {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().tcp).poll_write(cx, buf)
+        let this = self.get_mut();
+        if !this.upgraded() {
+            return Pin::new(&mut this.tcp).poll_write(cx, buf);
+        }
+        if this.gathered.len() >= GATHER {
+            ready!(this.poll_send_gathered(cx))?;
+        }
+        this.gathered.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
     }
 
     fn poll_write_vectored(
@@ -500,19 +544,27 @@ impl AsyncWrite for Socket {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        if self.upgraded() {
+            let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &**b);
+            return self.poll_write(cx, first);
+        }
         Pin::new(&mut self.get_mut().tcp).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.tcp.is_write_vectored()
+        !self.upgraded() && self.tcp.is_write_vectored()
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().tcp).poll_flush(cx)
+        let this = self.get_mut();
+        ready!(this.poll_send_gathered(cx))?;
+        Pin::new(&mut this.tcp).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().tcp).poll_shutdown(cx)
+        let this = self.get_mut();
+        ready!(this.poll_send_gathered(cx))?;
+        Pin::new(&mut this.tcp).poll_shutdown(cx)
     }
 }
 

@@ -641,7 +641,15 @@ fn print_storm(name: &str, r: &chat_storm::ChatStormReport) {
         println!("server CPU per delivery: {us:.2} µs");
     }
     if let Some(kib) = r.server_kib_per_viewer {
-        println!("server memory per viewer: {kib:.1} KiB");
+        println!("server memory per viewer: {kib:.1} KiB joined");
+    }
+    if let Some((idle, after)) = r.server_kib_per_viewer.zip(r.server_kib_per_viewer_after_storm) {
+        let growth = if idle > 0.0 {
+            format!(" ({:+.0}% of the joined figure)", (after - idle) / idle * 100.0)
+        } else {
+            String::new()
+        };
+        println!("server memory per viewer after the storm: {after:.1} KiB{growth}");
     }
     let server = r.cpu.server_cpu_s.map_or("unknown (give --server-pid)".to_owned(), |s| format!("{s:.2} s"));
     println!(
@@ -743,6 +751,12 @@ async fn scenario(cli: &Cli, urls: &[String], server_pid: Option<u32>) -> Result
             compare::row("comment p50 latency", Some(r.latency.p50_ms), Some(m.latency.p50_ms), "ms");
             compare::row("comment p99 latency", Some(r.latency.p99_ms), Some(m.latency.p99_ms), "ms");
             compare::row("server memory per viewer", r.server_kib_per_viewer, m.server_kib_per_viewer, "KiB");
+            compare::row(
+                "server memory per viewer after the storm",
+                r.server_kib_per_viewer_after_storm,
+                m.server_kib_per_viewer_after_storm,
+                "KiB",
+            );
             compare::row("server CPU per delivery", r.server_cpu_us_per_delivery, m.server_cpu_us_per_delivery, "µs");
             compare::row("client CPU per delivery", r.client_cpu_us_per_delivery, m.client_cpu_us_per_delivery, "µs");
             compare::row("deliveries per second", Some(r.deliveries_per_second), Some(m.deliveries_per_second), "/s");
@@ -756,6 +770,7 @@ async fn scenario(cli: &Cli, urls: &[String], server_pid: Option<u32>) -> Result
                     "ratios": {
                         "p99_latency": ratio(Some(r.latency.p99_ms), Some(m.latency.p99_ms)),
                         "server_kib_per_viewer": ratio(r.server_kib_per_viewer, m.server_kib_per_viewer),
+                        "server_kib_per_viewer_after_storm": ratio(r.server_kib_per_viewer_after_storm, m.server_kib_per_viewer_after_storm),
                         "server_cpu_us_per_delivery": ratio(r.server_cpu_us_per_delivery, m.server_cpu_us_per_delivery),
                     },
                 }),

@@ -45,6 +45,7 @@ impl Feed {
 const CLOSE_RESTARTING: u16 = 1012;
 
 pub async fn run(mut socket: WebSocket, state: &AppState, mut feed: Feed, ends: SessionEnd) {
+    let mut ends = ends.reached();
     loop {
         tokio::select! {
             _ = state.shutdown.cancelled() => {
@@ -52,7 +53,7 @@ pub async fn run(mut socket: WebSocket, state: &AppState, mut feed: Feed, ends: 
                 let _ = socket.send(Message::Close(Some(close))).await;
                 return;
             }
-            close = ends.reached() => {
+            close = &mut ends => {
                 let _ = socket.send(Message::Close(Some(close))).await;
                 return;
             }

@@ -1,6 +1,6 @@
 //! WebSocket: the upgrade (for an allowed `Origin`), the first frame (join a room,
 //! follow a brand's sales or listen for the account's notices, within the per-account and per-address caps), and the
-//! per-connection loops. `protocol` turns text frames into typed messages before any
+//! per-connection loop. `protocol` turns text frames into typed messages before any
 //! logic runs.
 
 pub mod admission;
@@ -15,8 +15,8 @@ use crate::state::AppState;
 use crate::wire::routes;
 use crate::wire::ws::{MAX_CLIENT_FRAME_BYTES, MAX_SERVER_FRAME_BYTES, ServerMsg};
 use admission::Admission;
+use axum::extract::ConnectInfo;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
@@ -41,48 +41,63 @@ const LINGER: std::time::Duration = std::time::Duration::from_millis(250);
 /// The read buffer each connection holds while idle.
 const VIEWER_READ_BUFFER: usize = 1024;
 
+/// tungstenite hands every frame to the socket at once: its write buffer keeps the
+/// capacity of the largest burst it ever held, for the connection's life, where the
+/// listener's socket gathers the frames of a flush into one write and then frees the
+/// buffer (`crate::serve::GATHER`).
+const WRITE_BUFFER: usize = 0;
+
 /// Bytes a viewer's unsent frames may occupy before the connection is dropped as too slow:
 /// room for the largest frame the server sends, twice.
 const MAX_WRITE_BUFFER: usize = 2 * MAX_SERVER_FRAME_BYTES;
 
+/// What every WebSocket connection of a node shares, behind one `Arc`: the application
+/// state (by value some 900 bytes, which a copy per connection would keep for as long as
+/// the viewer watches) and the caps on joins.
+struct Gateway {
+    state: AppState,
+    admission: Arc<Admission>,
+}
+
 /// The WebSocket route; its connections are counted per account and per guest address
 /// by one [`Admission`] per router, that is per node.
-pub fn router() -> Router<AppState> {
-    Router::new().route(routes::WS, get(upgrade)).layer(Extension(Arc::new(Admission::default())))
+pub fn router(state: &AppState) -> Router<AppState> {
+    let gateway = Gateway { state: state.clone(), admission: Arc::new(Admission::default()) };
+    Router::new().route(routes::WS, get(upgrade)).layer(Extension(Arc::new(gateway)))
 }
 
 async fn upgrade(
-    State(state): State<AppState>,
-    Extension(admission): Extension<Arc<Admission>>,
+    Extension(gateway): Extension<Arc<Gateway>>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    admission::check_origin(&state.config, &headers)?;
+    let config = &gateway.state.config;
+    admission::check_origin(config, &headers)?;
     // Served by `crate::run`, every request knows its peer; a router served otherwise
     // counts its guests as one address.
     let peer = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |Extension(ConnectInfo(peer))| peer.ip());
-    let client = crate::peer::client_ip(peer, &headers, &state.config.trusted_proxies);
-    let state = Arc::new(state);
+    let client = crate::peer::client_ip(peer, &headers, &config.trusted_proxies);
     // tungstenite defaults to a 128 KiB read buffer and an unbounded write buffer per
     // connection: gigabytes at a hundred thousand viewers. Viewers mostly listen, and what
     // they send (a join, a comment, a checkout) fits in the read buffer; a larger message
     // grows it to its length, up to the frame limit.
     Ok(ws
         .read_buffer_size(VIEWER_READ_BUFFER)
-        .write_buffer_size(8 * 1024)
+        .write_buffer_size(WRITE_BUFFER)
         .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_message_size(HARD_FRAME_LIMIT)
         .max_frame_size(HARD_FRAME_LIMIT)
-        .on_upgrade(move |socket| serve(socket, state, admission, client)))
+        .on_upgrade(move |socket| serve(socket, gateway, client)))
 }
 
-/// The connection's task. The application state is shared with the send task through
-/// one `Arc` per connection: by value (some 900 bytes) it would be copied into the
-/// upgrade callback and into every task's future, and kept there while the viewer watches.
-async fn serve(socket: WebSocket, state: Arc<AppState>, admission: Arc<Admission>, client: IpAddr) {
+/// The connection's one task, from the upgrade to the close: the join, then the session
+/// (reading, writing and the room's frames in one loop). Every argument, and every local
+/// held across an await, is part of this task for as long as the connection lives.
+async fn serve(socket: WebSocket, gateway: Arc<Gateway>, client: IpAddr) {
     metrics::gauge!("livecart_connections").increment(1.0);
-    let caps = join::Caps { admission: &admission, client };
+    let state = &gateway.state;
+    let caps = join::Caps { admission: &gateway.admission, client };
     // The pass keeps the connection's place under its account's or address's cap for as
     // long as the session runs.
     // The join (authentication, loading the room, the snapshot) is boxed: its state is far
@@ -90,7 +105,7 @@ async fn serve(socket: WebSocket, state: Arc<AppState>, admission: Arc<Admission
     // task for as long as the connection lives.
     // Taken apart before the session runs: a value matched in place would keep its
     // moved-out socket's bytes in the task for the whole session.
-    if let Some((socket, joined, _pass)) = Box::pin(join::first_frame(socket, &state, caps)).await {
+    if let Some((socket, joined, _pass)) = Box::pin(join::first_frame(socket, state, caps)).await {
         match joined {
             join::Joined::Room(session) => {
                 // Every log line of the session says which room and which viewer it is about.
@@ -99,7 +114,7 @@ async fn serve(socket: WebSocket, state: Arc<AppState>, admission: Arc<Admission
             }
             join::Joined::Feed { feed, ends, brand } => {
                 let span = tracing::info_span!("feed", brand = brand.map(tracing::field::display));
-                feed_session::run(socket, &state, feed, ends).instrument(span).await
+                feed_session::run(socket, state, feed, ends).instrument(span).await
             }
         }
     }

@@ -1,12 +1,17 @@
-//! A joined viewer's connection: a receive loop that decodes and dispatches the viewer's
-//! messages, and a send task that merges private replies with the room's frames.
+//! A joined viewer's connection: one task that reads and answers the viewer's messages
+//! and writes the room's frames, the viewer's private replies, its notices and the
+//! viewer count, in one loop over one socket (no split halves, no lock between them, no
+//! queue of replies: a connection holds only what it waits for).
 //!
-//! The send task writes every frame that is waiting, then flushes once: per-frame cost
+//! The loop writes every frame that is waiting, then flushes once: per-frame cost
 //! dominates small messages, so batching the flush is the largest fan-out saving. A
 //! viewer that falls behind the room's bounded channel (or shows a sequence gap) is
 //! resynced with a fresh snapshot instead of buffering without limit (as is every viewer
 //! when the room starts a new epoch), and one whose socket stays blocked past the write
-//! timeout is dropped.
+//! timeout is dropped. A request being answered (a comment, a cart change) is polled
+//! beside the room's frames, which keep flowing meanwhile; the next message is read once
+//! it is answered, so requests are answered in order, one at a time. Payments run on
+//! their own tasks, at most [`CONCURRENT_CHECKOUTS`] per connection.
 
 use super::session_end::SessionEnd;
 use super::{error_frame, frame, protocol};
@@ -23,15 +28,15 @@ use crate::room::{Delivery, LiveRoom, RoomResult, Viewer};
 use crate::state::AppState;
 use crate::wire::ws::{ClientMsg, OrderView, ServerMsg};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-use tokio::sync::{Semaphore, broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
 
-/// Private replies (cart, order, errors) waiting to be written to one viewer.
-const REPLY_QUEUE: usize = 32;
 /// Frames written between two flushes at most.
 const MAX_BATCH: usize = 64;
 /// A viewer whose socket accepts nothing for this long is disconnected.
@@ -40,8 +45,6 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const CONCURRENT_CHECKOUTS: usize = 2;
 /// Close code 1012 (service restart): the client should reconnect, with `since`.
 const CLOSE_RESTARTING: u16 = 1012;
-
-type Sink = SplitSink<WebSocket, Message>;
 
 /// A viewer who joined: the room, who they are in it, what opens their stream, and their
 /// seat.
@@ -56,138 +59,235 @@ pub struct RoomSession {
     pub notices: Option<broadcast::Receiver<Utf8Bytes>>,
 }
 
+/// A request being answered, boxed: inline, the largest request's state (a cart change,
+/// a drop) would sit in every connection's task between messages.
+type Answering<'a> = Pin<Box<dyn Future<Output = Answer> + Send + 'a>>;
+
+/// What answering a request gives the connection.
+enum Answer {
+    Nothing,
+    Reply(Message),
+    /// A payment running on its own task, with its reply to come.
+    Paying(JoinHandle<Message>),
+}
+
+/// Why the loop stops.
+enum Leave {
+    /// The viewer went away, or cannot be written to: nothing more to send.
+    Gone,
+    /// A close frame is in the batch: write it, then end (after [`super::LINGER`] when
+    /// the viewer's message was too big, whose unread rest would reset the connection).
+    Closing { linger: bool },
+}
+
 /// Serves a joined viewer until either side ends the connection; the viewer keeps its
 /// seat (counts in the room) exactly as long.
 ///
 /// Every argument, and every local held across an await, is part of the connection's
-/// task for as long as it lives: so the state comes shared and the session boxed, and the
+/// task for as long as it lives: so the state is borrowed and the session boxed, and the
 /// session is taken apart at once (the snapshot, which only opens the stream, is
-/// serialised and handed to the send task).
-pub async fn run(socket: WebSocket, state: Arc<AppState>, session: Box<RoomSession>) {
+/// serialised into the first batch).
+pub async fn run(mut socket: WebSocket, state: &AppState, session: Box<RoomSession>) {
     let RoomSession { room, viewer, opening, seat: _seat, ends, notices } = *session;
     let viewer = Arc::new(viewer);
-    let (sink, mut stream) = socket.split();
-    let (replies, replies_rx) = mpsc::channel(REPLY_QUEUE);
-    let replies = Replies(replies);
-    let inbox = Inbox { replies: replies_rx, notices, counts: room.viewer_counts() };
-    let out = Outbox::opening(opening);
-    let mut sender =
-        tokio::spawn(send_loop(sink, Arc::clone(&state), Arc::clone(&room), Arc::clone(&viewer), out, inbox));
-    let checkouts = Arc::new(Semaphore::new(CONCURRENT_CHECKOUTS));
-    loop {
+    let (mut out, mut frames) = Outbox::opening(opening);
+    let mut inbox = Inbox { notices, counts: room.viewer_counts(), payments: Vec::new() };
+    let mut ends = ends.reached();
+    // Kept for the connection's life, like `ends`: one registration, not one per batch.
+    let shutdown = state.shutdown.cancelled();
+    tokio::pin!(shutdown);
+    let mut answering: Option<Answering<'_>> = None;
+    let mut closing = None;
+    let leave = loop {
+        if !out.batch.is_empty() && !flush(&mut socket, &mut out.batch).await {
+            break Leave::Gone;
+        }
+        if let Some(leave) = closing.take() {
+            break leave;
+        }
+        // An idle viewer keeps no batch: the first one, which holds the snapshot, and any
+        // burst would otherwise stay allocated at their high-water capacity.
+        out.batch = Vec::new();
+        let mut resync = false;
         tokio::select! {
-            _ = &mut sender => return,
-            close = ends.reached() => {
-                // The send task writes it after what is queued, then ends.
-                if replies.send(Message::Close(Some(close))).await.is_ok() {
-                    let _ = tokio::time::timeout(WRITE_TIMEOUT, &mut sender).await;
-                }
-                break;
+            () = &mut shutdown => {
+                let close = CloseFrame { code: CLOSE_RESTARTING, reason: "server restarting: reconnect with since".into() };
+                out.batch.push(Message::Close(Some(close)));
+                closing = Some(Leave::Closing { linger: false });
             }
-            msg = stream.next() => match msg {
+            close = &mut ends => {
+                out.batch.push(Message::Close(Some(close)));
+                closing = Some(Leave::Closing { linger: false });
+            }
+            msg = socket.next(), if answering.is_none() => match msg {
                 Some(Ok(Message::Text(text))) => {
                     let decoded = protocol::decode(&text);
                     let request = decoded.as_ref().ok().map(ClientMsg::kind);
                     metrics::counter!("livecart_client_messages_total", "type" => request.unwrap_or("invalid")).increment(1);
-                    let handled = match decoded {
-                        // Boxed: inline, the largest request's state (a cart change, a
-                        // drop) would sit in every connection's task between messages.
-                        Ok(msg) => Box::pin(dispatch(&state, &room, &viewer, msg, &replies, &checkouts)).await,
-                        Err(e) => Err(e),
-                    };
-                    if let Err(e) = handled {
-                        let request = request.or_else(|| protocol::named_type(&text));
-                        if replies.send(error_frame(&e, request)).await.is_err() {
-                            break;
+                    match decoded {
+                        Ok(msg) => {
+                            let paying = inbox.payments.len();
+                            answering = Some(Box::pin(dispatch(state, &room, &viewer, msg, paying)));
                         }
+                        Err(e) => out.batch.push(error_frame(&e, protocol::named_type(&text))),
                     }
                 }
-                Some(Ok(Message::Binary(_))) => {
-                    let e = super::binary_refused();
-                    if replies.send(error_frame(&e, None)).await.is_err() {
-                        break;
+                Some(Ok(Message::Binary(_))) => out.batch.push(error_frame(&super::binary_refused(), None)),
+                // A message over the limit: close with 1009 after what is queued.
+                Some(Err(e)) => match super::too_big(&e) {
+                    Some(close) => {
+                        out.batch.push(Message::Close(Some(close)));
+                        closing = Some(Leave::Closing { linger: true });
                     }
-                }
-                Some(Err(e)) => {
-                    // A message over the limit: close with 1009 after what is queued.
-                    if let Some(close) = super::too_big(&e) {
-                        if replies.send(Message::Close(Some(close))).await.is_ok() {
-                            let _ = tokio::time::timeout(WRITE_TIMEOUT, &mut sender).await;
-                            tokio::time::sleep(super::LINGER).await;
-                        }
-                    }
-                    break;
-                }
-                Some(Ok(Message::Close(_))) | None => break,
+                    None => break Leave::Gone,
+                },
+                Some(Ok(Message::Close(_))) | None => break Leave::Gone,
                 Some(Ok(_)) => {}
+            },
+            answer = answered(&mut answering) => match answer {
+                Answer::Nothing => {}
+                Answer::Reply(m) => out.batch.push(m),
+                Answer::Paying(payment) => inbox.payments.push(payment),
+            },
+            reply = next_payment(&mut inbox.payments) => out.batch.extend(reply),
+            notice = next_notice(&mut inbox.notices) => out.batch.push(notice),
+            count = next_count(&mut inbox.counts) => out.batch.push(count),
+            delivery = frames.recv() => match delivery {
+                Ok(d) => resync = matches!(out.take(d), Take::Resync),
+                Err(RecvError::Lagged(_)) => resync = true,
+                // The room started a new epoch (shared history was lost): start afresh.
+                Err(RecvError::Closed) => resync = true,
+            },
+        }
+        while !resync && out.batch.len() < MAX_BATCH {
+            match frames.try_recv() {
+                Ok(d) => resync = matches!(out.take(d), Take::Resync),
+                Err(TryRecvError::Lagged(_) | TryRecvError::Closed) => resync = true,
+                Err(TryRecvError::Empty) => break,
             }
         }
+        if resync {
+            metrics::counter!("livecart_viewer_resyncs_total").increment(1);
+            // Boxed: a snapshot's state is large and rare.
+            match Box::pin(state.rooms.snapshot(&room, &viewer, true)).await {
+                Ok(fresh) => {
+                    out.batch.push(frame(&fresh.first));
+                    out.seq = fresh.seq;
+                    frames = fresh.frames;
+                }
+                Err(e) => {
+                    tracing::warn!(error = &e as &dyn std::error::Error, "resync failed; closing viewer");
+                    break Leave::Gone;
+                }
+            }
+        }
+    };
+    // A request being answered is finished, not cut off half-way: its effects (a cart
+    // change, a comment) are the viewer's, whether or not they hear the answer.
+    if let Some(request) = answering {
+        request.await;
     }
-    sender.abort();
+    if let Leave::Closing { linger: true } = leave {
+        tokio::time::sleep(super::LINGER).await;
+    }
 }
 
+/// The answer of the request being answered, which is then done; never, when there is
+/// none.
+async fn answered(answering: &mut Option<Answering<'_>>) -> Answer {
+    let Some(request) = answering else { return std::future::pending().await };
+    let answer = request.await;
+    *answering = None;
+    answer
+}
+
+/// The reply of the first payment to finish (`None` if its task failed: it has nothing
+/// to say); never, while none runs.
+async fn next_payment(payments: &mut Vec<JoinHandle<Message>>) -> Option<Message> {
+    std::future::poll_fn(|cx| {
+        let finished = payments.iter_mut().enumerate().find_map(|(i, p)| match Pin::new(p).poll(cx) {
+            Poll::Ready(reply) => Some((i, reply)),
+            Poll::Pending => None,
+        });
+        match finished {
+            Some((i, reply)) => {
+                payments.swap_remove(i);
+                if payments.is_empty() {
+                    *payments = Vec::new();
+                }
+                Poll::Ready(reply.ok())
+            }
+            None => Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// Answers one request: its reply, or an error frame naming it. `paying`: the
+/// connection's payments running now.
 async fn dispatch(
     state: &AppState,
     room: &Arc<LiveRoom>,
     viewer: &Arc<Viewer>,
     msg: ClientMsg,
-    replies: &Replies,
-    checkouts: &Arc<Semaphore>,
-) -> ApiResult<()> {
+    paying: usize,
+) -> Answer {
+    let request = msg.kind();
+    handle(state, room, viewer, msg, paying).await.unwrap_or_else(|e| Answer::Reply(error_frame(&e, Some(request))))
+}
+
+async fn handle(
+    state: &AppState,
+    room: &Arc<LiveRoom>,
+    viewer: &Arc<Viewer>,
+    msg: ClientMsg,
+    paying: usize,
+) -> ApiResult<Answer> {
     let rooms = &state.rooms;
     let cart_change = match msg {
         ClientMsg::Join { .. } | ClientMsg::FollowSales { .. } | ClientMsg::Listen { .. } => {
             return Err(ApiError::new(Code::AlreadyJoined, "this connection has already joined"));
         }
         ClientMsg::Comment { text } => {
-            match rooms.comment(room, viewer, text).await? {
-                Posted::Held { text } => {
-                    let _ = replies.send(frame(&ServerMsg::HeldForReview { text })).await;
-                }
-                Posted::Shown { purchase: Some(purchase) } => {
-                    let _ = replies.send(frame(&purchase_frame(purchase))).await;
-                }
-                Posted::Shown { purchase: None } => {}
-            }
-            return Ok(());
+            return Ok(match rooms.comment(room, viewer, text).await? {
+                Posted::Held { text } => Answer::Reply(frame(&ServerMsg::HeldForReview { text })),
+                Posted::Shown { purchase: Some(purchase) } => Answer::Reply(frame(&purchase_frame(purchase))),
+                Posted::Shown { purchase: None } => Answer::Nothing,
+            });
         }
         ClientMsg::JoinWaitlist { product_id } => {
             let place = rooms.join_waitlist(room, viewer, product_id).await?;
-            let _ = replies.send(frame(&ServerMsg::Waitlist { product_id, place: Some(place) })).await;
-            return Ok(());
+            return Ok(Answer::Reply(frame(&ServerMsg::Waitlist { product_id, place: Some(place) })));
         }
         ClientMsg::LeaveWaitlist { product_id } => {
             rooms.leave_waitlist(room, viewer, product_id).await?;
-            let _ = replies.send(frame(&ServerMsg::Waitlist { product_id, place: None })).await;
-            return Ok(());
+            return Ok(Answer::Reply(frame(&ServerMsg::Waitlist { product_id, place: None })));
         }
-        ClientMsg::React { reaction } => return Ok(rooms.react(room, reaction)?),
-        ClientMsg::Pin { product_id } => return Ok(rooms.pin(room, viewer, product_id).await?),
-        ClientMsg::Unpin {} => return Ok(rooms.unpin(room, viewer).await?),
+        ClientMsg::React { reaction } => return done(rooms.react(room, reaction)),
+        ClientMsg::Pin { product_id } => return done(rooms.pin(room, viewer, product_id).await),
+        ClientMsg::Unpin {} => return done(rooms.unpin(room, viewer).await),
         ClientMsg::StartDrop { product_id, quantity, price, duration_secs, per_buyer } => {
             let req = DropRequest { product: product_id, quantity, price, duration_secs, per_buyer };
-            return Ok(rooms.start_drop(room, viewer, req).await?);
+            return done(rooms.start_drop(room, viewer, req).await);
         }
         ClientMsg::StartGiveaway { prize, entry, duration_secs } => {
             let req = GiveawayRequest { prize, entry, duration_secs };
-            return Ok(rooms.start_giveaway(room, viewer, req).await?);
+            return done(rooms.start_giveaway(room, viewer, req).await);
         }
         ClientMsg::EnterGiveaway { giveaway_id } => {
             let entries = rooms.enter_giveaway(room, viewer, giveaway_id).await?;
-            let _ = replies.send(frame(&ServerMsg::GiveawayEntered { giveaway_id, entries })).await;
-            return Ok(());
+            return Ok(Answer::Reply(frame(&ServerMsg::GiveawayEntered { giveaway_id, entries })));
         }
-        ClientMsg::EndRoom {} => return Ok(rooms.end_from_room(room, viewer).await?),
-        ClientMsg::DeleteComment { seq } => return Ok(rooms.delete_comment(room, viewer, seq).await?),
-        ClientMsg::Timeout { seq, secs } => return Ok(rooms.time_out(room, viewer, seq, secs).await?),
-        ClientMsg::Ban { seq, scope } => return Ok(rooms.ban(room, viewer, seq, scope.unwrap_or_default()).await?),
-        ClientMsg::SlowMode { secs } => return Ok(rooms.set_slow_mode(room, viewer, secs).await?),
-        ClientMsg::ApproveComment { id } => return Ok(rooms.approve_held(room, viewer, id).await?),
-        ClientMsg::RejectComment { id } => return Ok(rooms.reject_held(room, viewer, id).await?),
+        ClientMsg::EndRoom {} => return done(rooms.end_from_room(room, viewer).await),
+        ClientMsg::DeleteComment { seq } => return done(rooms.delete_comment(room, viewer, seq).await),
+        ClientMsg::Timeout { seq, secs } => return done(rooms.time_out(room, viewer, seq, secs).await),
+        ClientMsg::Ban { seq, scope } => return done(rooms.ban(room, viewer, seq, scope.unwrap_or_default()).await),
+        ClientMsg::SlowMode { secs } => return done(rooms.set_slow_mode(room, viewer, secs).await),
+        ClientMsg::ApproveComment { id } => return done(rooms.approve_held(room, viewer, id).await),
+        ClientMsg::RejectComment { id } => return done(rooms.reject_held(room, viewer, id).await),
         ClientMsg::ViewProduct { product_id } => {
             let product = Box::new(rooms.view_product(room, viewer, product_id).await?);
-            let _ = replies.send(frame(&ServerMsg::Product { product })).await;
-            return Ok(());
+            return Ok(Answer::Reply(frame(&ServerMsg::Product { product })));
         }
         ClientMsg::CartAdd { product_id, quantity } => CartChange::Add(product_id, Quantity::try_from(quantity)?),
         ClientMsg::CartSet { product_id, quantity } => CartChange::Set(product_id, Quantity::try_from(quantity)?),
@@ -199,8 +299,8 @@ async fn dispatch(
             let req =
                 CheckoutRequest { key: idempotency_key, payment, promo_code, save: save.unwrap_or(false), shipping };
             let (rooms, room, viewer) = (rooms.clone(), Arc::clone(room), Arc::clone(viewer));
-            let paying = async move { rooms.checkout(&room, &viewer, req).await };
-            return spawn_payment(state, checkouts, replies, "checkout", paying);
+            let payment = async move { rooms.checkout(&room, &viewer, req).await };
+            return spawn_payment(state, paying, "checkout", payment);
         }
         ClientMsg::StartAuction {
             product_id,
@@ -218,7 +318,7 @@ async fn dispatch(
                 extend_secs,
                 sudden_death: sudden_death.unwrap_or(false),
             };
-            return Ok(rooms.start_auction(room, viewer, req).await?);
+            return done(rooms.start_auction(room, viewer, req).await);
         }
         ClientMsg::Bid { auction_id, amount, max_amount } => {
             let max = max_amount.map(Price::try_from).transpose()?;
@@ -227,8 +327,7 @@ async fn dispatch(
             }
             let req = BidRequest { auction: auction_id, amount: Price::try_from(amount)?, max };
             let placed = rooms.bid(room, viewer, req).await?;
-            let _ = replies.send(frame(&placed)).await;
-            return Ok(());
+            return Ok(Answer::Reply(frame(&placed)));
         }
         ClientMsg::PayOffer { offer_id, idempotency_key, card, payment, save, shipping } => {
             let payment = Payment::from_fields(card, payment)?;
@@ -241,13 +340,18 @@ async fn dispatch(
                 shipping,
             };
             let (rooms, viewer) = (rooms.clone(), Arc::clone(viewer));
-            let paying = async move { rooms.pay_offer(&viewer, offer_id, req).await };
-            return spawn_payment(state, checkouts, replies, "pay_offer", paying);
+            let payment = async move { rooms.pay_offer(&viewer, offer_id, req).await };
+            return spawn_payment(state, paying, "pay_offer", payment);
         }
     };
     let cart = rooms.change_cart(room, viewer, cart_change).await?;
-    let _ = replies.send(frame(&ServerMsg::Cart { cart })).await;
-    Ok(())
+    Ok(Answer::Reply(frame(&ServerMsg::Cart { cart })))
+}
+
+/// The answer to a request whose only answer is the room's own event: nothing, or its
+/// error.
+fn done<E: Into<ApiError>>(result: Result<(), E>) -> ApiResult<Answer> {
+    result.map(|()| Answer::Nothing).map_err(Into::into)
 }
 
 /// The answer to a comment that asked to buy: the offer, or why there is none, in the
@@ -269,46 +373,33 @@ fn purchase_frame(purchase: CommentPurchase) -> ServerMsg {
     }
 }
 
-/// Runs a payment (`request`: the message that asked for it) beside the connection, one
-/// at a time per connection: payment takes a while, and chat and the room's frames keep
-/// flowing meanwhile. Its answer is `order_confirmed`, or an error naming `request`.
+/// Runs a payment (`request`: the message that asked for it) on its own task, at most
+/// [`CONCURRENT_CHECKOUTS`] at a time per connection (`paying`: how many run now):
+/// payment takes a while, and chat and the room's frames keep flowing meanwhile. Its
+/// reply is `order_confirmed`, or an error naming `request`. A connection that closes
+/// meanwhile leaves it to finish (shutdown waits for it).
 fn spawn_payment(
     state: &AppState,
-    checkouts: &Arc<Semaphore>,
-    replies: &Replies,
+    paying: usize,
     request: &'static str,
-    paying: impl Future<Output = RoomResult<OrderView>> + Send + 'static,
-) -> ApiResult<()> {
-    let permit = Arc::clone(checkouts).try_acquire_owned().map_err(|_| CommerceError::CheckoutInProgress)?;
-    let replies = replies.clone();
-    state.checkouts.clone().spawn(async move {
-        let outcome = paying.await.map_err(ApiError::from);
+    payment: impl Future<Output = RoomResult<OrderView>> + Send + 'static,
+) -> ApiResult<Answer> {
+    if paying >= CONCURRENT_CHECKOUTS {
+        return Err(CommerceError::CheckoutInProgress.into());
+    }
+    let running = state.checkouts.spawn(async move {
+        let outcome = payment.await.map_err(ApiError::from);
         let label = outcome.as_ref().map_or_else(ApiError::code, |_| "paid");
         metrics::counter!("livecart_checkouts_total", "outcome" => label).increment(1);
-        let reply = match outcome {
+        match outcome {
             Ok(order) => frame(&ServerMsg::OrderConfirmed { order }),
             Err(e) => error_frame(&e, Some(request)),
-        };
-        let _ = replies.send(reply).await;
-        drop(permit);
+        }
     });
-    Ok(())
+    Ok(Answer::Paying(running))
 }
 
-/// Private replies on their way to the send task, boxed in the queue: tokio's bounded
-/// channel allocates its first block of 32 slots when it is created, whatever the bound,
-/// so every viewer would hold room for 32 `Message`s (1.5 KiB) for the few replies it
-/// gets; boxed, the block is 256 bytes and a reply costs one small allocation.
-#[derive(Clone)]
-struct Replies(mpsc::Sender<Box<Message>>);
-
-impl Replies {
-    async fn send(&self, reply: Message) -> Result<(), mpsc::error::SendError<Box<Message>>> {
-        self.0.send(Box::new(reply)).await
-    }
-}
-
-/// What the send task has queued for the next flush, and where the viewer is in the
+/// What the connection has queued for the next flush, and where the viewer is in the
 /// room's sequence.
 struct Outbox {
     batch: Vec<Message>,
@@ -348,9 +439,10 @@ impl Outbox {
     }
 }
 
-/// What reaches one viewer besides the room's frames.
+/// What reaches one viewer besides the room's frames and the answers to its requests.
 struct Inbox {
-    replies: mpsc::Receiver<Box<Message>>,
+    /// The viewer's payments running on their own tasks, whose replies are to come.
+    payments: Vec<JoinHandle<Message>>,
     notices: Option<broadcast::Receiver<Utf8Bytes>>,
     /// The room's viewer count, as the viewer's group is served it.
     counts: watch::Receiver<Option<Utf8Bytes>>,
@@ -385,83 +477,15 @@ async fn next_count(counts: &mut watch::Receiver<Option<Utf8Bytes>>) -> Message 
     }
 }
 
-/// The send task. Its rare, large states (a resync's snapshot, the goodbye on shutdown)
-/// are boxed: inline, they would sit in every viewer's task while it waits for frames.
-async fn send_loop(
-    mut sink: Sink,
-    state: Arc<AppState>,
-    room: Arc<LiveRoom>,
-    viewer: Arc<Viewer>,
-    (mut out, mut frames): (Outbox, broadcast::Receiver<Delivery>),
-    mut inbox: Inbox,
-) {
-    loop {
-        let mut resync = false;
-        if out.batch.is_empty() {
-            // An idle viewer keeps no batch: the first one, which holds the snapshot, and
-            // any burst would otherwise stay allocated at their high-water capacity.
-            out.batch = Vec::new();
-            tokio::select! {
-                _ = state.shutdown.cancelled() => {
-                    let close = CloseFrame { code: CLOSE_RESTARTING, reason: "server restarting: reconnect with since".into() };
-                    let _ = Box::pin(tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(close))))).await;
-                    return;
-                }
-                reply = inbox.replies.recv() => match reply {
-                    Some(m) => out.batch.push(*m),
-                    None => return,
-                },
-                notice = next_notice(&mut inbox.notices) => out.batch.push(notice),
-                count = next_count(&mut inbox.counts) => out.batch.push(count),
-                delivery = frames.recv() => match delivery {
-                    Ok(d) => resync = matches!(out.take(d), Take::Resync),
-                    Err(RecvError::Lagged(_)) => resync = true,
-                    // The room started a new epoch (shared history was lost): start afresh.
-                    Err(RecvError::Closed) => resync = true,
-                },
-            }
-        }
-        while !resync && out.batch.len() < MAX_BATCH {
-            if let Ok(m) = inbox.replies.try_recv() {
-                out.batch.push(*m);
-                continue;
-            }
-            match frames.try_recv() {
-                Ok(d) => resync = matches!(out.take(d), Take::Resync),
-                Err(TryRecvError::Lagged(_) | TryRecvError::Closed) => resync = true,
-                Err(TryRecvError::Empty) => break,
-            }
-        }
-        if resync {
-            metrics::counter!("livecart_viewer_resyncs_total").increment(1);
-            match Box::pin(state.rooms.snapshot(&room, &viewer, true)).await {
-                Ok(fresh) => {
-                    out.batch.push(frame(&fresh.first));
-                    out.seq = fresh.seq;
-                    frames = fresh.frames;
-                }
-                Err(e) => {
-                    tracing::warn!(error = &e as &dyn std::error::Error, "resync failed; closing viewer");
-                    return;
-                }
-            }
-        }
-        let closing = out.batch.iter().any(|m| matches!(m, Message::Close(_)));
-        if !flush(&mut sink, &mut out.batch).await || closing {
-            return;
-        }
-    }
-}
-
 /// Writes the batch with one flush; false when the viewer is gone or too slow.
-async fn flush(sink: &mut Sink, batch: &mut Vec<Message>) -> bool {
+async fn flush(socket: &mut WebSocket, batch: &mut Vec<Message>) -> bool {
     metrics::counter!("livecart_frames_sent_total").increment(batch.len() as u64);
     let started = std::time::Instant::now();
     let write = async {
         for m in batch.drain(..) {
-            sink.feed(m).await?;
+            socket.feed(m).await?;
         }
-        sink.flush().await
+        socket.flush().await
     };
     let written = matches!(tokio::time::timeout(WRITE_TIMEOUT, write).await, Ok(Ok(())));
     metrics::histogram!("livecart_flush_seconds").record(started.elapsed().as_secs_f64());

@@ -8,6 +8,8 @@ use crate::bus::kicks::Watch;
 use crate::state::AppState;
 use crate::wire::ws::{BanScope, CLOSE_BANNED};
 use axum::extract::ws::CloseFrame;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use tokio::time::Instant;
 
 /// Close code for a connection whose session ended (docs/protocol.md, section 2).
@@ -39,8 +41,19 @@ impl SessionEnd {
         SessionEnd { bans, ..self }
     }
 
-    /// Waits until the session ends; never, for a guest.
-    pub async fn reached(&self) -> CloseFrame {
+    /// The session's end as one future the connection keeps for its whole life, polled
+    /// beside everything else it waits for: built once, it stays registered with its
+    /// watches and its timer instead of joining and leaving them on every frame sent.
+    /// Boxed, and only when there is something to wait for: a guest's connection holds
+    /// nothing for it.
+    pub fn reached(self) -> Ending {
+        if self.watch.is_none() && self.expires.is_none() && self.bans.is_empty() {
+            return Ending(None);
+        }
+        Ending(Some(Box::pin(async move { self.wait().await })))
+    }
+
+    async fn wait(&self) -> CloseFrame {
         let revoked = async {
             match &self.watch {
                 Some(watch) => watch.kicked.cancelled().await,
@@ -74,5 +87,20 @@ impl SessionEnd {
             },
         };
         CloseFrame { code, reason: reason.into() }
+    }
+}
+
+/// When a connection must close, and with which frame (see [`SessionEnd::reached`]);
+/// pending for ever when nothing can end it. It is ready once: a connection closes then.
+pub struct Ending(Option<Pin<Box<dyn Future<Output = CloseFrame> + Send>>>);
+
+impl Future for Ending {
+    type Output = CloseFrame;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<CloseFrame> {
+        match &mut self.0 {
+            Some(end) => end.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
     }
 }

@@ -7,7 +7,7 @@ use super::progress;
 use crate::chat::{ChatConn, ChatTarget, Incoming, Stamp, now_us};
 use crate::client::Error;
 use crate::measure::{Latency, Recorder, Samples};
-use crate::server::{CpuFigures, CpuWindow, usage};
+use crate::server::{CpuFigures, CpuWindow, Usage, usage};
 use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,7 +39,10 @@ pub struct ChatStormReport {
     pub client_cpu_us_per_delivery: Option<f64>,
     /// CPU of the client, the server and the machine over the storm and its drain.
     pub cpu: CpuFigures,
+    /// Server memory per viewer joined, over what it held before they joined: once all
+    /// have joined, and again after the storm and its drain, before any leaves.
     pub server_kib_per_viewer: Option<f64>,
+    pub server_kib_per_viewer_after_storm: Option<f64>,
     /// Deliveries and latency second by second, for the report's charts.
     pub timeline: Vec<Second>,
 }
@@ -81,13 +84,15 @@ pub struct Sending {
 
 /// One viewer's storm: every stamped comment it receives goes to `samples` as its
 /// latency, in the class `class` gives it (from the stamp and the arrival time in µs).
+/// The connection is given back still open (`None` if it failed), so that what the server
+/// holds after a storm can be measured before anyone leaves: [`close_all`].
 pub async fn watch(
     mut conn: ChatConn,
     plan: Watch,
     sent: Arc<Sent>,
     mut samples: Samples,
     class: impl Fn(&Stamp, u64) -> usize,
-) {
+) -> Option<ChatConn> {
     let mut tick = plan.send.map(|s| tokio::time::interval_at(tokio::time::Instant::now() + s.offset, s.period));
     let mut n = 0u64;
     let until = tokio::time::sleep_until(plan.until.into());
@@ -115,10 +120,25 @@ pub async fn watch(
                 sent.refused.fetch_add(1, Ordering::Relaxed);
             }
             Ok(Some(Incoming::Other)) => {}
-            Ok(None) | Err(_) => break,
+            Ok(None) | Err(_) => return None,
         }
     }
-    conn.close().await;
+    Some(conn)
+}
+
+/// Waits for the storm's viewers ([`watch`]), then closes their connections, all at once.
+/// `measure` runs in between, while every viewer that lasted the storm is still there.
+pub async fn close_all<T>(tasks: Vec<tokio::task::JoinHandle<Option<ChatConn>>>, measure: impl FnOnce() -> T) -> T {
+    let mut open = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        open.extend(t.await.ok().flatten());
+    }
+    let measured = measure();
+    let closing: Vec<_> = open.into_iter().map(|conn| tokio::spawn(conn.close())).collect();
+    for c in closing {
+        let _ = c.await;
+    }
+    measured
 }
 
 pub async fn run(target: &ChatTarget, cfg: &ChatStorm) -> Result<ChatStormReport, Error> {
@@ -157,10 +177,7 @@ pub async fn run(target: &ChatTarget, cfg: &ChatStorm) -> Result<ChatStormReport
         let second = move |_: &Stamp, now: u64| (now.saturating_sub(storm_start_us) / 1_000_000) as usize;
         tasks.push(tokio::spawn(watch(conn, plan, Arc::clone(&sent), Samples::new(&recorder), second)));
     }
-    for t in tasks {
-        let _ = t.await;
-    }
-    let cpu = cpu.finish();
+    let (cpu, after_storm) = close_all(tasks, || (cpu.finish(), cfg.server_pid.and_then(usage))).await;
     let sent_ok = sent.ok.load(Ordering::Relaxed);
     let expected = sent_ok * joined as u64;
     let recorder = recorder.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -188,9 +205,13 @@ pub async fn run(target: &ChatTarget, cfg: &ChatStorm) -> Result<ChatStormReport
                 Second { second: i as u64, deliveries: l.count, p50_ms: l.p50_ms, p99_ms: l.p99_ms }
             })
             .collect(),
-        server_kib_per_viewer: before_join
-            .zip(after_join)
-            .filter(|_| joined > 0)
-            .map(|(a, b)| b.rss_kib.saturating_sub(a.rss_kib) as f64 / joined as f64),
+        server_kib_per_viewer: kib_per_viewer(before_join, after_join, joined),
+        server_kib_per_viewer_after_storm: kib_per_viewer(before_join, after_storm, joined),
     })
+}
+
+/// The server's memory at `now` over what it held `before`, per viewer joined.
+fn kib_per_viewer(before: Option<Usage>, now: Option<Usage>, joined: usize) -> Option<f64> {
+    let (before, now) = before.zip(now).filter(|_| joined > 0)?;
+    Some(now.rss_kib.saturating_sub(before.rss_kib) as f64 / joined as f64)
 }

@@ -13,7 +13,7 @@
 use crate::chat::{ChatConn, ChatTarget, Stamp};
 use crate::client::{Api, Error, SOURCE_ADDRESSES, use_source_addresses};
 use crate::measure::{Counts, Latency, Recorder, Samples, histogram};
-use crate::scenario::chat_storm::{Sending, Sent, Watch, watch};
+use crate::scenario::chat_storm::{Sending, Sent, Watch, close_all, watch};
 use crate::server::{CpuFigures, CpuWindow, usage};
 use futures_util::StreamExt;
 use livecart::domain::RoomId;
@@ -375,10 +375,7 @@ pub async fn worker() -> Result<(), Error> {
             class,
         )));
     }
-    for t in tasks {
-        let _ = t.await;
-    }
-    let cpu = cpu.finish();
+    let cpu = close_all(tasks, || cpu.finish()).await;
     let (same_node, cross_node) = {
         let recorder = recorder.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         (Counts::of(&recorder.classes[0]), Counts::of(&recorder.classes[1]))
