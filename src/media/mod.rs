@@ -2,8 +2,8 @@
 //! one video track (WHIP, from OBS or the browser); each viewer receives them (WHEP).
 //! Media is forwarded packet by packet, never decoded or transcoded.
 //!
-//! - `feed`: one published track fanned out to viewers through bounded per-viewer queues,
-//!   so a slow viewer loses packets for itself only.
+//! - `feed`: one published track fanned out to viewers, each through its connection's
+//!   bounded queue, so a slow viewer loses packets for itself only.
 //! - `peer`: building peer connections with our codecs, interceptors and ICE settings,
 //!   and the non-trickle offer/answer exchange WHIP and WHEP use.
 //! - `ice`: the STUN and TURN servers clients are given, with TURN credentials that
