@@ -138,7 +138,16 @@ pub async fn run(cfg: &VideoRun) -> Result<Vec<VideoResult>, Error> {
 pub fn print(results: &[VideoResult]) {
     println!(
         "{:>8} {:>10} {:>12} {:>12} {:>8} {:>12} {:>11} {:>12} {:>10} {:>12}",
-        "viewers", "sent", "expected", "received", "loss %", "server ms", "µs/packet", "vs first", "RSS KiB", "KiB/viewer"
+        "viewers",
+        "sent",
+        "expected",
+        "received",
+        "loss %",
+        "server ms",
+        "µs/packet",
+        "vs first",
+        "RSS KiB",
+        "KiB/viewer"
     );
     let baseline = results.first().and_then(|r| r.server_cpu_us_per_packet);
     for r in results {

@@ -7,6 +7,7 @@
 //! between the feed and a viewer's connection, so a packet wakes one task per viewer
 //! (its connection's driver), not two.
 
+use futures_util::FutureExt;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
@@ -15,7 +16,6 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use futures_util::FutureExt;
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
@@ -27,6 +27,7 @@ pub struct Outlet {
     pub ssrc: u32,
     pub payload_type: u8,
 }
+
 /// Keyframe requests reach the publisher at most this often, however many viewers ask.
 const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -35,7 +36,7 @@ pub struct Feed {
     pub codec: RTCRtpCodec,
     source_ssrc: u32,
     remote: Arc<dyn TrackRemote>,
-    /// Guarded by a std mutex: sections are a map update or a loop of `try_send`s.
+    /// Guarded by a std mutex: sections are a map update or a loop of writes polled once.
     viewers: Mutex<HashMap<u64, Outlet>>,
     last_keyframe_request: Mutex<Option<Instant>>,
     pub forwarded: AtomicU64,

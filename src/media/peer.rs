@@ -4,6 +4,7 @@
 
 use super::MediaError;
 use super::keyframes::{self, KeyframeRequests};
+use super::small_reads::SmallReads;
 use crate::wire::api::IceServer;
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{NackResponderBuilder, Registry, SenderReportBuilder, Slot};
@@ -69,7 +70,8 @@ pub enum MediaFlow {
     /// Receives media (the SFU's publisher leg, a test viewer) and may send it: the
     /// default chain, with loss detection, receiver reports and congestion feedback.
     Receives,
-    /// Only sends media (the SFU's leg to a WHEP viewer): see [`sending_interceptors`].
+    /// Only sends media (the SFU's leg to a WHEP viewer): see [`sending_interceptors`]
+    /// and [`SmallReads`].
     SendsOnly,
 }
 
@@ -196,6 +198,10 @@ async fn build(ice: &IceSettings, flow: MediaFlow, port: u16) -> Result<Peer, Me
     let (gathered_tx, gathered) = oneshot::channel();
     let handler = Arc::new(Handler { events: events_tx, gathered: Mutex::new(Some(gathered_tx)) });
     let runtime = webrtc::runtime::default_runtime().ok_or(MediaError::NoRuntime)?;
+    let runtime: Arc<dyn webrtc::runtime::Runtime> = match flow {
+        MediaFlow::Receives => runtime,
+        MediaFlow::SendsOnly => Arc::new(SmallReads { inner: runtime }),
+    };
     let pc = PeerConnectionBuilder::new()
         .with_configuration(
             RTCConfigurationBuilder::new().with_ice_servers(servers).with_ice_transport_policy(policy).build(),
