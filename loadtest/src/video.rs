@@ -1,6 +1,11 @@
 //! `video`: one synthetic publisher and N receive-only WHEP viewers of one room. Reports
 //! packets and bytes received, loss, and (with the server's process id) server CPU time
-//! per forwarded packet, for each audience size in turn.
+//! per forwarded packet and server memory per viewer, for each audience size in turn.
+//!
+//! Memory per viewer is the server's RSS at the end of the window less its RSS with the
+//! stream up and nobody watching (read once, before the first audience), divided by the
+//! audience. Sizes run one after another, and memory an earlier audience freed stays
+//! with the allocator and is reused, so each figure is what N viewers need at most.
 
 use crate::server::usage;
 use livecart::media::IceSettings;
@@ -32,6 +37,8 @@ pub struct VideoResult {
     pub server_cpu_ms: Option<u64>,
     pub server_cpu_us_per_packet: Option<f64>,
     pub server_rss_kib: Option<u64>,
+    /// (RSS now − RSS with no viewer) ÷ viewers.
+    pub server_kib_per_viewer: Option<f64>,
 }
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -72,6 +79,7 @@ pub async fn run(cfg: &VideoRun) -> Result<Vec<VideoResult>, Error> {
     publisher.start(answer, cfg.packets_per_second).await?;
     // Let the stream settle before anyone watches.
     tokio::time::sleep(Duration::from_secs(1)).await;
+    let unwatched_rss = cfg.server_pid.and_then(usage).map(|u| u.rss_kib);
 
     let mut results = Vec::new();
     for &n in &cfg.audiences {
@@ -113,6 +121,10 @@ pub async fn run(cfg: &VideoRun) -> Result<Vec<VideoResult>, Error> {
             server_cpu_ms: cpu.map(|c| c.as_millis() as u64),
             server_cpu_us_per_packet: cpu.filter(|_| received > 0).map(|c| c.as_micros() as f64 / received as f64),
             server_rss_kib: cpu_after.map(|u| u.rss_kib),
+            server_kib_per_viewer: cpu_after
+                .zip(unwatched_rss)
+                .filter(|_| n > 0)
+                .map(|(u, base)| u.rss_kib.saturating_sub(base) as f64 / n as f64),
         });
         for v in viewers {
             v.close().await;
@@ -125,14 +137,23 @@ pub async fn run(cfg: &VideoRun) -> Result<Vec<VideoResult>, Error> {
 
 pub fn print(results: &[VideoResult]) {
     println!(
-        "{:>8} {:>10} {:>12} {:>12} {:>8} {:>12} {:>11} {:>12} {:>10}",
-        "viewers", "sent", "expected", "received", "loss %", "server ms", "µs/packet", "vs first", "RSS KiB"
+        "{:>8} {:>10} {:>12} {:>12} {:>8} {:>12} {:>11} {:>12} {:>10} {:>12}",
+        "viewers",
+        "sent",
+        "expected",
+        "received",
+        "loss %",
+        "server ms",
+        "µs/packet",
+        "vs first",
+        "RSS KiB",
+        "KiB/viewer"
     );
     let baseline = results.first().and_then(|r| r.server_cpu_us_per_packet);
     for r in results {
         let ratio = baseline.zip(r.server_cpu_us_per_packet).map(|(b, v)| v / b);
         println!(
-            "{:>8} {:>10} {:>12} {:>12} {:>8.2} {:>12} {:>11} {:>12} {:>10}",
+            "{:>8} {:>10} {:>12} {:>12} {:>8.2} {:>12} {:>11} {:>12} {:>10} {:>12}",
             r.viewers,
             r.packets_sent,
             r.deliveries_expected,
@@ -142,6 +163,7 @@ pub fn print(results: &[VideoResult]) {
             r.server_cpu_us_per_packet.map_or("-".into(), |v| format!("{v:.2}")),
             ratio.map_or("-".into(), |v| format!("{v:.2}x")),
             r.server_rss_kib.map_or("-".into(), |v| v.to_string()),
+            r.server_kib_per_viewer.map_or("-".into(), |v| format!("{v:.1}")),
         );
     }
 }

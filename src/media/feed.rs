@@ -1,10 +1,13 @@
 //! One published track, fanned out to its viewers.
 //!
-//! Each viewer has a bounded queue drained by its own writer task. The feed only ever
-//! `try_send`s: when a viewer's queue is full the packet is dropped for that viewer alone
-//! (its decoder recovers with the next keyframe), and the publisher and every other
-//! viewer carry on.
+//! Each packet is handed straight to every viewer's peer connection, whose driver has a
+//! bounded queue of its own. The feed never waits: when a viewer's queue is full the
+//! packet is dropped for that viewer alone (its decoder recovers with the next
+//! keyframe), and the publisher and every other viewer carry on. No task of ours sits
+//! between the feed and a viewer's connection, so a packet wakes one task per viewer
+//! (its connection's driver), not two.
 
+use futures_util::FutureExt;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RtpCodecKind};
@@ -13,11 +16,18 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 
-/// Packets a viewer may have waiting before it starts losing them.
-pub const VIEWER_QUEUE: usize = 512;
+/// Where one viewer receives a feed: its track, and the SSRC and payload type its leg
+/// negotiated (they differ from the publisher's).
+pub struct Outlet {
+    pub track: Arc<TrackLocalStaticRTP>,
+    pub ssrc: u32,
+    pub payload_type: u8,
+}
+
 /// Keyframe requests reach the publisher at most this often, however many viewers ask.
 const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -26,8 +36,8 @@ pub struct Feed {
     pub codec: RTCRtpCodec,
     source_ssrc: u32,
     remote: Arc<dyn TrackRemote>,
-    /// Guarded by a std mutex: sections are a map update or a loop of `try_send`s.
-    viewers: Mutex<HashMap<u64, mpsc::Sender<rtp::Packet>>>,
+    /// Guarded by a std mutex: sections are a map update or a loop of writes polled once.
+    viewers: Mutex<HashMap<u64, Outlet>>,
     last_keyframe_request: Mutex<Option<Instant>>,
     pub forwarded: AtomicU64,
     pub dropped: AtomicU64,
@@ -49,20 +59,27 @@ impl Feed {
         })
     }
 
-    pub fn add_viewer(&self, id: u64, queue: mpsc::Sender<rtp::Packet>) {
-        self.viewers.lock().unwrap_or_else(|p| p.into_inner()).insert(id, queue);
+    pub fn add_viewer(&self, id: u64, outlet: Outlet) {
+        self.viewers.lock().unwrap_or_else(|p| p.into_inner()).insert(id, outlet);
     }
 
     pub fn remove_viewer(&self, id: u64) {
         self.viewers.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
     }
 
+    /// Hands a copy of `packet` (the payload is shared, not copied) to every viewer.
+    /// `write_rtp` is polled once and never awaited: it is ready at once unless the
+    /// viewer's queue is full (or its track is being bound or unbound), and then dropping
+    /// it drops the packet for that viewer only. No await happens under the lock.
     fn forward(&self, packet: &rtp::Packet) {
         let viewers = self.viewers.lock().unwrap_or_else(|p| p.into_inner());
-        for queue in viewers.values() {
-            match queue.try_send(packet.clone()) {
-                Ok(()) => self.forwarded.fetch_add(1, Ordering::Relaxed),
-                Err(_) => self.dropped.fetch_add(1, Ordering::Relaxed),
+        for outlet in viewers.values() {
+            let mut copy = packet.clone();
+            copy.header.ssrc = outlet.ssrc;
+            copy.header.payload_type = outlet.payload_type;
+            match outlet.track.write_rtp(copy).now_or_never() {
+                Some(Ok(())) => self.forwarded.fetch_add(1, Ordering::Relaxed),
+                Some(Err(_)) | None => self.dropped.fetch_add(1, Ordering::Relaxed),
             };
         }
     }

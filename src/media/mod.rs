@@ -2,10 +2,11 @@
 //! one video track (WHIP, from OBS or the browser); each viewer receives them (WHEP).
 //! Media is forwarded packet by packet, never decoded or transcoded.
 //!
-//! - `feed`: one published track fanned out to viewers through bounded per-viewer queues,
-//!   so a slow viewer loses packets for itself only.
+//! - `feed`: one published track fanned out to viewers, each through its connection's
+//!   bounded queue, so a slow viewer loses packets for itself only.
 //! - `peer`: building peer connections with our codecs, interceptors and ICE settings,
-//!   and the non-trickle offer/answer exchange WHIP and WHEP use.
+//!   and the non-trickle offer/answer exchange WHIP and WHEP use; `small_reads`: the
+//!   runtime of legs that only send, whose sockets read one datagram at a time.
 //! - `ice`: the STUN and TURN servers clients are given, with TURN credentials that
 //!   expire (the TURN REST scheme).
 //! - `sfu`: each room's broadcast (its publisher and feeds) and the viewer sessions;
@@ -17,6 +18,7 @@ mod ice;
 mod keyframes;
 pub mod peer;
 mod sfu;
+mod small_reads;
 
 pub use ice::{ClientIce, ClientIceSettings, IceUser, turn_credential};
 pub use peer::IceSettings;

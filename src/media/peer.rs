@@ -4,10 +4,13 @@
 
 use super::MediaError;
 use super::keyframes::{self, KeyframeRequests};
+use super::small_reads::SmallReads;
 use crate::wire::api::IceServer;
 use rtc::ice::mdns::MulticastDnsMode;
-use rtc::interceptor::Registry;
-use rtc::peer_connection::configuration::interceptor_registry::register_default_interceptors;
+use rtc::interceptor::{NackResponderBuilder, Registry, SenderReportBuilder, Slot};
+use rtc::peer_connection::configuration::interceptor_registry::{
+    configure_nack, configure_simulcast_extension_headers, configure_twcc_receiver_only, register_default_interceptors,
+};
 use rtc::peer_connection::configuration::media_engine::MediaEngine;
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::{RTCConfigurationBuilder, RTCIceTransportPolicy};
@@ -59,6 +62,38 @@ impl IceSettings {
     fn nat_mapping(&self) -> Option<(IpAddr, IpAddr)> {
         self.bind_ip.filter(|bind| *bind != self.host_ip).map(|bind| (bind, self.host_ip))
     }
+}
+
+/// What a peer connection does with media, which decides the interceptors it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaFlow {
+    /// Receives media (the SFU's publisher leg, a test viewer) and may send it: the
+    /// default chain, with loss detection, receiver reports and congestion feedback.
+    Receives,
+    /// Only sends media (the SFU's leg to a WHEP viewer): see [`sending_interceptors`]
+    /// and [`SmallReads`].
+    SendsOnly,
+}
+
+/// Packets of each sent track kept for retransmission when a viewer reports them lost:
+/// about a second of a 2.5 Mbit/s stream, which covers any round trip a NACK can still
+/// repair in time to be shown. The default (1,024) is sized for a publisher and cost each
+/// viewer ~115 KiB of packet slots.
+const NACK_HISTORY: u16 = 256;
+
+/// The chain of a leg that only sends: the NACK responder (with a viewer-sized history)
+/// and sender reports, and nothing that acts on received media (the NACK generator,
+/// receiver reports, the TWCC receiver), which on such a leg would only wake up on its
+/// timers for streams that never come. The media engine gets the same feedback and
+/// header extensions as with the default chain (the registries those calls return are
+/// dropped), so the SDP a viewer gets is unchanged.
+fn sending_interceptors(media: &mut MediaEngine) -> Result<Registry, MediaError> {
+    drop(configure_nack(Registry::new(), media));
+    configure_simulcast_extension_headers(media)?;
+    drop(configure_twcc_receiver_only(Registry::new(), media)?);
+    Ok(Registry::new()
+        .with(Slot::NackResponder, NackResponderBuilder::new().with_size(NACK_HISTORY).build())
+        .with(Slot::SenderReport, SenderReportBuilder::new().build()))
 }
 
 /// What a peer connection reports to the task that owns it.
@@ -117,24 +152,35 @@ fn next_port(ice: &IceSettings) -> u16 {
 
 /// A peer connection on a free port of the range: tries up to 64 ports before giving up
 /// with the last failure.
-pub async fn new_peer(ice: &IceSettings) -> Result<Peer, MediaError> {
+pub async fn new_peer(ice: &IceSettings, flow: MediaFlow) -> Result<Peer, MediaError> {
     let attempts = ice.udp_ports.map_or(1, |(lo, hi)| u32::from(hi.saturating_sub(lo)) + 1).min(64);
-    let mut built = build(ice, next_port(ice)).await;
+    let mut built = build(ice, flow, next_port(ice)).await;
     for _ in 1..attempts {
         if built.is_ok() {
             break;
         }
-        built = build(ice, next_port(ice)).await;
+        built = build(ice, flow, next_port(ice)).await;
     }
     built
 }
 
-async fn build(ice: &IceSettings, port: u16) -> Result<Peer, MediaError> {
+/// Reactor threads that run the peer connections' drivers: one per core. A driver on
+/// the shared multi-threaded runtime is woken per packet from another worker; on a pool
+/// thread all the drivers a forwarded packet wakes run in one pass, so a packet for N
+/// viewers costs one thread wake-up per pool thread instead of up to N.
+fn reactor_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+async fn build(ice: &IceSettings, flow: MediaFlow, port: u16) -> Result<Peer, MediaError> {
     let mut media = MediaEngine::default();
     media.register_default_codecs()?;
-    // Registered after the codecs: the default interceptors add feedback to existing codecs.
-    let registry = register_default_interceptors(Registry::new(), &mut media)?
-        .with(rtc::interceptor::Slot::from(keyframes::SLOT), KeyframeRequests::default());
+    // Registered after the codecs: the interceptors add feedback to existing codecs.
+    let registry = match flow {
+        MediaFlow::Receives => register_default_interceptors(Registry::new(), &mut media)?,
+        MediaFlow::SendsOnly => sending_interceptors(&mut media)?,
+    }
+    .with(Slot::from(keyframes::SLOT), KeyframeRequests::default());
     // No mDNS: host candidates are plain addresses, and no peer connection opens a
     // multicast socket of its own.
     let settings = SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::Disabled).build();
@@ -152,6 +198,10 @@ async fn build(ice: &IceSettings, port: u16) -> Result<Peer, MediaError> {
     let (gathered_tx, gathered) = oneshot::channel();
     let handler = Arc::new(Handler { events: events_tx, gathered: Mutex::new(Some(gathered_tx)) });
     let runtime = webrtc::runtime::default_runtime().ok_or(MediaError::NoRuntime)?;
+    let runtime: Arc<dyn webrtc::runtime::Runtime> = match flow {
+        MediaFlow::Receives => runtime,
+        MediaFlow::SendsOnly => Arc::new(SmallReads { inner: runtime }),
+    };
     let pc = PeerConnectionBuilder::new()
         .with_configuration(
             RTCConfigurationBuilder::new().with_ice_servers(servers).with_ice_transport_policy(policy).build(),
@@ -161,6 +211,7 @@ async fn build(ice: &IceSettings, port: u16) -> Result<Peer, MediaError> {
         .with_setting_engine(settings)
         .with_handler(handler as Arc<dyn PeerConnectionEventHandler>)
         .with_runtime(runtime)
+        .with_dedicated_reactor_pool_size(reactor_threads())
         .with_udp_addrs(vec![std::net::SocketAddr::new(ice.bind_ip.unwrap_or(ice.host_ip), port)])
         .build()
         .await?;

@@ -1,6 +1,6 @@
 use super::MediaError;
-use super::feed::{Feed, VIEWER_QUEUE};
-use super::peer::{IceSettings, Peer, PeerEvent, new_peer};
+use super::feed::{Feed, Outlet};
+use super::peer::{IceSettings, MediaFlow, Peer, PeerEvent, new_peer};
 use crate::domain::RoomId;
 use dashmap::DashMap;
 use rtc::media_stream::MediaStreamTrack;
@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
@@ -170,7 +170,7 @@ impl Sfu {
     /// stream resumes.
     pub async fn publish(self: &Arc<Self>, room: RoomId, offer: String) -> Result<(SessionId, String), MediaError> {
         let announced = announced_tracks(&offer);
-        let mut peer = new_peer(&self.ice).await?;
+        let mut peer = new_peer(&self.ice, MediaFlow::Receives).await?;
         let answer = match peer.answer(offer).await {
             Ok(answer) => answer,
             Err(e) => {
@@ -268,7 +268,7 @@ impl Sfu {
     /// Starts a receive-only viewer of the room's stream from a WHEP offer.
     pub async fn watch(self: &Arc<Self>, room: RoomId, offer: String) -> Result<(SessionId, String), MediaError> {
         let feeds = self.broadcasts.get(&room).and_then(|b| b.complete_feeds()).ok_or(MediaError::NotStreaming)?;
-        let mut peer = new_peer(&self.ice).await?;
+        let mut peer = new_peer(&self.ice, MediaFlow::SendsOnly).await?;
         let session = self.session_id();
         let mut tracks = Vec::with_capacity(feeds.len());
         for feed in &feeds {
@@ -308,18 +308,7 @@ impl Sfu {
                 tracing::info!(%room, codec = %feed.codec.mime_type, "viewer did not accept the stream's codec");
                 continue;
             };
-            let (queue, mut packets) = mpsc::channel(VIEWER_QUEUE);
-            feed.add_viewer(session, queue);
-            let writer = Arc::clone(&track);
-            tokio::spawn(async move {
-                while let Some(mut packet) = packets.recv().await {
-                    packet.header.ssrc = ssrc;
-                    packet.header.payload_type = payload_type;
-                    if writer.write_rtp(packet).await.is_err() {
-                        break;
-                    }
-                }
-            });
+            feed.add_viewer(session, Outlet { track: Arc::clone(&track), ssrc, payload_type });
             let asking = Arc::clone(&feed);
             tokio::spawn(async move {
                 while let Some(event) = track.poll().await {

@@ -4,7 +4,7 @@
 //! (POST the offer to WHIP or WHEP, read the answer) is the caller's.
 
 use livecart::media::MediaError;
-use livecart::media::peer::{IceSettings, Peer, PeerEvent, new_peer};
+use livecart::media::peer::{IceSettings, MediaFlow, Peer, PeerEvent, new_peer};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::transport::RTCIceCandidate;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
@@ -71,7 +71,7 @@ pub struct SyntheticPublisher {
 impl SyntheticPublisher {
     /// A publisher and the offer to POST to WHIP.
     pub async fn offer(ice: &IceSettings, codec: VideoCodec) -> Result<(SyntheticPublisher, String), ClientError> {
-        let mut peer = new_peer(ice).await?;
+        let mut peer = new_peer(ice, MediaFlow::SendsOnly).await?;
         let ssrc = rand::random::<u32>();
         let coding = RTCRtpEncodingParameters {
             rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
@@ -164,7 +164,7 @@ pub struct CountingViewer {
 impl CountingViewer {
     /// A viewer and the offer to POST to WHEP.
     pub async fn offer(ice: &IceSettings) -> Result<(CountingViewer, String), ClientError> {
-        let mut peer = new_peer(ice).await?;
+        let mut peer = new_peer(ice, MediaFlow::Receives).await?;
         for kind in [RtpCodecKind::Video, RtpCodecKind::Audio] {
             let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Recvonly, ..Default::default() };
             peer.pc.add_transceiver_from_kind(kind, Some(init)).await?;
