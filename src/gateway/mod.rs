@@ -44,7 +44,7 @@ const VIEWER_READ_BUFFER: usize = 1024;
 /// tungstenite hands every frame to the socket at once: its write buffer keeps the
 /// capacity of the largest burst it ever held, for the connection's life, where the
 /// listener's socket gathers the frames of a flush into one write and then frees the
-/// buffer (`crate::serve::GATHER`).
+/// buffer (the listener's gathering socket, in serve.rs).
 const WRITE_BUFFER: usize = 0;
 
 /// Bytes a viewer's unsent frames may occupy before the connection is dropped as too slow:
