@@ -49,8 +49,8 @@ use crate::domain::{
     PromoCode, Refusal, ShippingAddress, UnixMs,
 };
 use crate::store::{
-    AccountRow, AgreementRow, DropRow, NewOrder, NewOrderLine, OrderPromo, OrderRecord, PlaceOutcome, ProductRow,
-    RefusalRow, RoomRow,
+    AccountRow, AgreementRow, CheckoutAsk, CheckoutReads, DropRow, NewOrder, NewOrderLine, OrderPromo, OrderRecord,
+    PlaceOutcome, PricingReads, ProductRow, RefusalRow, RoomRow,
 };
 use crate::telemetry::timed;
 use crate::wire::ws::{DropCard, OrderStatus, OrderView, RoomStatus};
@@ -229,19 +229,18 @@ impl Commerce {
         buyer: &AccountRow,
         req: &CheckoutRequest,
     ) -> Result<OrderView> {
-        // Read at once: a first checkout needs every answer.
-        let key = req.key.as_str();
-        let (cart, existing, refused, saved_address) = tokio::try_join!(
-            async { self.carts.get(shop.room, buyer.id).await.map_err(CommerceError::from) },
-            async { self.store.order_by_key(buyer.id, key).await.map_err(CommerceError::from) },
-            async { self.store.checkout_refusal(buyer.id, key).await.map_err(CommerceError::from) },
-            async {
-                match &req.shipping {
-                    Some(_) => Ok::<_, CommerceError>(None),
-                    None => Ok(self.store.shipping_address(buyer.id).await?.map(|(a, _)| a)),
-                }
-            },
-        )?;
+        let cart = self.carts.get(shop.room, buyer.id).await?;
+        // A first checkout needs every answer, so everything is read at once.
+        let products: Vec<ProductId> = cart.lines.keys().copied().collect();
+        let ask = CheckoutAsk {
+            buyer: buyer.id,
+            key: req.key.as_str(),
+            saved_address: req.shipping.is_none(),
+            room: shop.room,
+            host: shop.host,
+            products: &products,
+        };
+        let CheckoutReads { existing, refused, saved_address, pricing } = self.store.checkout_reads(&ask).await?;
         if let Some(existing) = existing {
             tracing::Span::current().record("order", existing.view.id.get());
             let code = req.promo_code.as_ref();
@@ -286,7 +285,7 @@ impl Commerce {
         };
         let shipping = req.shipping.clone().or(saved_address);
         let instrument = instrument(&req.payment, saved.as_ref())?;
-        match self.place(shop, buyer, req, &cart, shipping).await {
+        match self.place(shop, buyer, req, &cart, pricing, shipping).await {
             Ok(Placement::Placed { order, hold_id, left, terms }) => {
                 let placed = Placed {
                     order,
@@ -316,11 +315,12 @@ impl Commerce {
         buyer: &AccountRow,
         req: &CheckoutRequest,
         cart: &Cart,
+        pricing: PricingReads,
         shipping: Option<ShippingAddress>,
     ) -> Result<Placement> {
         let now = self.clock.now();
         let Priced { lines, currency, promo, room } =
-            self.price_lines(shop, cart, req.promo_code.as_ref(), now).await?;
+            self.price_lines(shop, cart, pricing, req.promo_code.as_ref(), now).await?;
         let mut hold_lines = Vec::with_capacity(lines.len() * 2);
         for l in &lines {
             if !shop.rehearsal {
@@ -476,7 +476,8 @@ impl Commerce {
         }
     }
 
-    /// Prices every cart line now, from the database: the room must be live there, each
+    /// Prices every cart line from what the database says now (`pricing`, read for this
+    /// checkout): the room must be live there, each
     /// product is priced from its current catalogue row (or the drop the database says
     /// runs), less the promo code's discount where the code applies, and attributed to
     /// the host with the commission of their agreement (and the co-host's share of it
@@ -486,12 +487,11 @@ impl Commerce {
         &self,
         shop: &Storefront<'_>,
         cart: &Cart,
+        pricing: PricingReads,
         code: Option<&PromoCode>,
         now: UnixMs,
     ) -> Result<Priced> {
-        let ids: Vec<ProductId> = cart.lines.keys().copied().collect();
-        let (room, catalogue, drop) =
-            tokio::try_join!(self.store.room(shop.room), self.store.products(&ids), self.store.live_drop(shop.room))?;
+        let PricingReads { room, live_drop: drop, products: catalogue } = pricing;
         let room = room.ok_or(Refusal::NotFound("room"))?;
         if room.status != RoomStatus::Live {
             return Err(CommerceError::RoomNotLive);
@@ -506,10 +506,10 @@ impl Commerce {
         let mut currencies = Vec::with_capacity(cart.lines.len());
         for (product, q) in &cart.lines {
             shop.product(*product).ok_or(CommerceError::NotInLineup)?;
-            let p = catalogue.iter().find(|p| p.id == *product).ok_or(CommerceError::NotInLineup)?;
+            let (p, agreement) = catalogue.iter().find(|(p, _)| p.id == *product).ok_or(CommerceError::NotInLineup)?;
+            let agreement = agreement.as_ref().ok_or(CommerceError::NotInLineup)?;
             let drop = drop.as_ref().map(|d| drop_card(d, p));
             let (price, drop_id) = unit_price(p, drop.as_ref(), now);
-            let agreement = self.store.active_agreement(shop.host, p.id).await?.ok_or(CommerceError::NotInLineup)?;
             let quantity = i64::from(*q);
             let paid = match &promo {
                 Some(applied) if applied.products.contains(&p.id) => applied.discount.apply(price),
@@ -517,7 +517,7 @@ impl Commerce {
             };
             discounted_lines += usize::from(paid.is_some());
             let paid = Price::try_from(paid.unwrap_or(price.amount))?;
-            let mut line = order_line(p, &agreement, co_host.is_some(), quantity, paid);
+            let mut line = order_line(p, agreement, co_host.is_some(), quantity, paid);
             line.drop_id = drop_id;
             line.list_price = price.amount;
             lines.push(line);

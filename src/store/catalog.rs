@@ -3,8 +3,8 @@ use crate::domain::{
     AccountId, AgreementId, BasisPoints, BrandId, Currency, ImageUrl, Price, ProductDescription, ProductId,
     ProductTitle, ShareBps, Stock, UnixMs,
 };
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
 
 #[derive(Debug, Clone)]
 pub struct ProductRow {
@@ -129,18 +129,7 @@ impl Store {
 
     /// The current catalogue rows of `ids` (what checkout prices from), in id order.
     pub async fn products(&self, ids: &[ProductId]) -> Result<Vec<ProductRow>, sqlx::Error> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let params: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-        let sql =
-            format!("select {PRODUCT_COLUMNS} from products p where p.id in ({}) order by p.id", params.join(", "));
-        let mut query = sqlx::query(&sql);
-        for id in ids {
-            query = query.bind(id.get());
-        }
-        let rows = query.fetch_all(&self.pool).await?;
-        rows.iter().map(product).collect()
+        products_on(&self.pool, ids).await
     }
 
     /// Rooms that line the product up and are scheduled or live: where a change to it
@@ -254,11 +243,7 @@ impl Store {
         creator: AccountId,
         product: ProductId,
     ) -> Result<Option<AgreementRow>, sqlx::Error> {
-        let sql = format!(
-            "select {AGREEMENT_COLUMNS} from agreements where creator_id = $1 and product_id = $2 and ended_at is null"
-        );
-        let row = sqlx::query(&sql).bind(creator.get()).bind(product.get()).fetch_optional(&self.pool).await?;
-        row.as_ref().map(agreement).transpose()
+        active_agreement_on(&self.pool, creator, product).await
     }
 
     /// Whether the creator has an active agreement with the brand, for any product.
@@ -281,4 +266,33 @@ impl Store {
             .await?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+pub(super) async fn products_on<'e>(
+    db: impl Executor<'e, Database = Any>,
+    ids: &[ProductId],
+) -> Result<Vec<ProductRow>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let params: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!("select {PRODUCT_COLUMNS} from products p where p.id in ({}) order by p.id", params.join(", "));
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(id.get());
+    }
+    let rows = query.fetch_all(db).await?;
+    rows.iter().map(product).collect()
+}
+
+pub(super) async fn active_agreement_on<'e>(
+    db: impl Executor<'e, Database = Any>,
+    creator: AccountId,
+    product: ProductId,
+) -> Result<Option<AgreementRow>, sqlx::Error> {
+    let sql = format!(
+        "select {AGREEMENT_COLUMNS} from agreements where creator_id = $1 and product_id = $2 and ended_at is null"
+    );
+    let row = sqlx::query(&sql).bind(creator.get()).bind(product.get()).fetch_optional(db).await?;
+    row.as_ref().map(agreement).transpose()
 }

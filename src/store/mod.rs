@@ -16,6 +16,7 @@ mod auctions;
 mod campaigns;
 mod carts;
 mod catalog;
+mod checkout_reads;
 mod follows;
 mod giveaways;
 mod moderation;
@@ -37,6 +38,7 @@ pub use analytics::EventRow;
 pub use auctions::{AuctionRow, AuctionStatus, BidOutcome, BidTaken, MAX_BIDS, NewAuction};
 pub use campaigns::{CampaignFields, CampaignRow, MAX_CAMPAIGNS_PER_BRAND};
 pub use catalog::{AgreementRow, AgreementTerms, NewProduct, ProductPatch, ProductRow};
+pub use checkout_reads::{CheckoutAsk, CheckoutReads, PricingReads};
 pub use giveaways::{Draw, Entered, GiveawayRow};
 pub use moderation::{BanRow, HeldRow, ModeratorRow, NewHeld};
 pub use offers::{NewOffer, OfferFate, OfferRow, OfferSource, OfferStatus};
@@ -57,8 +59,15 @@ pub use waitlists::Waiting;
 pub use wallet::SavedMethodRow;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 use std::time::Duration;
+
+/// A pooled connection idle for longer than this is pinged before it is handed out, so
+/// one the database dropped meanwhile (a restart, an idle timeout) is replaced rather
+/// than failing its next statement. One in steady use is not: sqlx pings on every
+/// acquire by default, a round trip to the database (to SQLite's worker thread, for the
+/// embedded store) before every statement, which cost a checkout a third of its time.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -102,6 +111,15 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_AFTER_IDLE {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

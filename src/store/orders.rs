@@ -6,8 +6,8 @@ use crate::domain::{
 };
 use crate::wire::api::{Earnings, ShareRole};
 use crate::wire::ws::{OrderLineView, OrderStatus, OrderView, RecentSale};
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
 
 pub struct NewOrder {
     pub buyer: AccountId,
@@ -377,10 +377,7 @@ impl Store {
     }
 
     pub async fn order_by_key(&self, buyer: AccountId, key: &str) -> Result<Option<OrderRecord>, sqlx::Error> {
-        let sql =
-            format!("{ORDER_SELECT} where o.buyer_id = $1 and o.idempotency_key = $2 order by o.id, l.product_id");
-        let rows = sqlx::query(&sql).bind(buyer.get()).bind(key).fetch_all(&self.pool).await?;
-        Ok(records(&rows)?.pop())
+        order_by_key_on(&self.pool, buyer, key).await
     }
 
     /// Counts a payment attempt on a placed order; `None` when it is no longer placed.
@@ -695,4 +692,14 @@ async fn give_back_drop_units(tx: &mut sqlx::Transaction<'_, sqlx::Any>, order: 
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+pub(super) async fn order_by_key_on<'e>(
+    db: impl Executor<'e, Database = Any>,
+    buyer: AccountId,
+    key: &str,
+) -> Result<Option<OrderRecord>, sqlx::Error> {
+    let sql = format!("{ORDER_SELECT} where o.buyer_id = $1 and o.idempotency_key = $2 order by o.id, l.product_id");
+    let rows = sqlx::query(&sql).bind(buyer.get()).bind(key).fetch_all(db).await?;
+    Ok(records(&rows)?.pop())
 }

@@ -3,7 +3,7 @@
 
 use super::Store;
 use crate::domain::{AccountId, RoomId, UnixMs};
-use sqlx::Row;
+use sqlx::{Any, Executor, Row};
 
 /// A `sold_out` refusal as the first attempt under a key got it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,28 +18,33 @@ pub struct RefusalRow {
     pub available: i64,
 }
 
-impl Store {
-    pub async fn checkout_refusal(&self, buyer: AccountId, key: &str) -> Result<Option<RefusalRow>, sqlx::Error> {
-        let row = sqlx::query(
-            "select room_id, request_hash, promo_code, title, available from checkout_refusals \
-             where buyer_id = $1 and idempotency_key = $2",
-        )
-        .bind(buyer.get())
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok(RefusalRow {
-                room: RoomId::from_row(r.try_get("room_id")?),
-                request_hash: r.try_get("request_hash")?,
-                promo_code: r.try_get("promo_code")?,
-                title: r.try_get("title")?,
-                available: r.try_get("available")?,
-            })
+/// The refusal recorded under the buyer's key, if its first checkout was refused.
+pub(super) async fn checkout_refusal_on<'e>(
+    db: impl Executor<'e, Database = Any>,
+    buyer: AccountId,
+    key: &str,
+) -> Result<Option<RefusalRow>, sqlx::Error> {
+    let row = sqlx::query(
+        "select room_id, request_hash, promo_code, title, available from checkout_refusals \
+         where buyer_id = $1 and idempotency_key = $2",
+    )
+    .bind(buyer.get())
+    .bind(key)
+    .fetch_optional(db)
+    .await?;
+    row.map(|r| {
+        Ok(RefusalRow {
+            room: RoomId::from_row(r.try_get("room_id")?),
+            request_hash: r.try_get("request_hash")?,
+            promo_code: r.try_get("promo_code")?,
+            title: r.try_get("title")?,
+            available: r.try_get("available")?,
         })
-        .transpose()
-    }
+    })
+    .transpose()
+}
 
+impl Store {
     /// Records the refusal under the key; the first record of a key stays (a racing
     /// attempt holds no claim on it, so there is none, but the key is never rebound).
     pub async fn record_checkout_refusal(

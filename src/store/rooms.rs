@@ -2,8 +2,8 @@ use super::Store;
 use super::catalog::{PRODUCT_COLUMNS, ProductRow, product};
 use crate::domain::{AccountId, DropId, ProductId, RoomId, UnixMs};
 use crate::wire::ws::RoomStatus;
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
 
 #[derive(Debug, Clone)]
 pub struct RoomRow {
@@ -132,9 +132,7 @@ impl Store {
     }
 
     pub async fn room(&self, id: RoomId) -> Result<Option<RoomRow>, sqlx::Error> {
-        let sql = format!("select {ROOM_COLUMNS} from rooms where id = $1");
-        let row = sqlx::query(&sql).bind(id.get()).fetch_optional(&self.pool).await?;
-        row.as_ref().map(room).transpose()
+        room_on(&self.pool, id).await
     }
 
     /// Rooms in one status, rehearsals left out (they are private); live rooms newest
@@ -276,9 +274,7 @@ impl Store {
     }
 
     pub async fn live_drop(&self, room: RoomId) -> Result<Option<DropRow>, sqlx::Error> {
-        let sql = format!("select {DROP_COLUMNS} from drops where room_id = $1 and status = 'live'");
-        let row = sqlx::query(&sql).bind(room.get()).fetch_optional(&self.pool).await?;
-        row.as_ref().map(drop_row).transpose()
+        live_drop_on(&self.pool, room).await
     }
 
     /// Ends a live drop; returns it (with its final `remaining`) only to the caller that
@@ -315,4 +311,22 @@ impl Store {
             sqlx::query("select remaining from drops where id = $1").bind(id.get()).fetch_optional(&self.pool).await?;
         row.map(|r| r.try_get("remaining")).transpose()
     }
+}
+
+pub(super) async fn room_on<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: RoomId,
+) -> Result<Option<RoomRow>, sqlx::Error> {
+    let sql = format!("select {ROOM_COLUMNS} from rooms where id = $1");
+    let row = sqlx::query(&sql).bind(id.get()).fetch_optional(db).await?;
+    row.as_ref().map(room).transpose()
+}
+
+pub(super) async fn live_drop_on<'e>(
+    db: impl Executor<'e, Database = Any>,
+    room: RoomId,
+) -> Result<Option<DropRow>, sqlx::Error> {
+    let sql = format!("select {DROP_COLUMNS} from drops where room_id = $1 and status = 'live'");
+    let row = sqlx::query(&sql).bind(room.get()).fetch_optional(db).await?;
+    row.as_ref().map(drop_row).transpose()
 }

@@ -4,8 +4,8 @@
 
 use super::{Store, StoreError};
 use crate::domain::{AccountId, ShippingAddress, UnixMs};
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
 
 /// A saved payment method as the wallet keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,9 +132,7 @@ impl Store {
     }
 
     pub async fn shipping_address(&self, account: AccountId) -> Result<Option<(ShippingAddress, UnixMs)>, StoreError> {
-        let sql = format!("select {ADDRESS_COLUMNS}, saved_at from shipping_addresses where account_id = $1");
-        let row = sqlx::query(&sql).bind(account.get()).fetch_optional(&self.pool).await?;
-        row.map(|r| Ok((address(&r, "")?, UnixMs(r.try_get("saved_at")?)))).transpose()
+        shipping_address_on(&self.pool, account).await
     }
 
     /// Saves the account's shipping address in place of the one it had.
@@ -163,4 +161,13 @@ impl Store {
             .await?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+pub(super) async fn shipping_address_on<'e>(
+    db: impl Executor<'e, Database = Any>,
+    account: AccountId,
+) -> Result<Option<(ShippingAddress, UnixMs)>, StoreError> {
+    let sql = format!("select {ADDRESS_COLUMNS}, saved_at from shipping_addresses where account_id = $1");
+    let row = sqlx::query(&sql).bind(account.get()).fetch_optional(db).await?;
+    row.map(|r| Ok((address(&r, "")?, UnixMs(r.try_get("saved_at")?)))).transpose()
 }
