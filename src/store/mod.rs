@@ -23,6 +23,7 @@ mod moderation;
 mod offers;
 mod orders;
 mod payments;
+mod placements;
 mod promo;
 mod refusals;
 mod rehearsals;
@@ -79,6 +80,8 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Where new orders queue for their group commit.
+    placements: placements::PlacementWriter,
     /// Where paid orders' settlements queue for their group commit.
     settlements: settlements::SettlementWriter,
 }
@@ -136,8 +139,9 @@ impl Store {
             })
             .connect(url)
             .await?;
+        let placements = placements::PlacementWriter::start(pool.clone());
         let settlements = settlements::SettlementWriter::start(pool.clone());
-        let store = Store { pool, backend, settlements };
+        let store = Store { pool, backend, placements, settlements };
         store.migrate().await?;
         Ok(store)
     }

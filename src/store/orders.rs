@@ -1,6 +1,5 @@
-use super::promo::{give_back_use, take_use};
-use super::wallet::bind_address;
-use super::{Store, is_unique_violation};
+use super::Store;
+use super::promo::give_back_use;
 use crate::domain::{
     AccountId, BrandId, Currency, DropId, Money, OrderId, ProductId, PromoCodeId, RoomId, ShippingAddress, UnixMs,
 };
@@ -9,6 +8,7 @@ use crate::wire::ws::{OrderLineView, OrderStatus, OrderView, RecentSale};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
+#[derive(Clone)]
 pub struct NewOrder {
     pub buyer: AccountId,
     pub room: RoomId,
@@ -36,11 +36,13 @@ pub struct NewOrder {
 }
 
 /// A promo code as an order keeps it: its id, and the code the order view shows.
+#[derive(Clone)]
 pub struct OrderPromo {
     pub id: PromoCodeId,
     pub code: String,
 }
 
+#[derive(Clone)]
 pub struct NewShare {
     pub creator: AccountId,
     pub role: ShareRole,
@@ -71,7 +73,7 @@ pub struct Parties {
 impl NewOrder {
     /// The order as `Store::order_record` reads it back once it is written as `id` at
     /// `now`: built from what was inserted, so placing an order needs no second read.
-    fn view(&self, id: OrderId, now: UnixMs) -> OrderView {
+    pub(super) fn view(&self, id: OrderId, now: UnixMs) -> OrderView {
         let mut lines: Vec<OrderLineView> = self
             .lines
             .iter()
@@ -120,6 +122,7 @@ impl NewOrder {
     }
 }
 
+#[derive(Clone)]
 pub struct NewOrderLine {
     pub product_id: ProductId,
     pub brand_id: BrandId,
@@ -278,98 +281,6 @@ const RECONCILE_CANCELLED_FOR_MS: i64 = 24 * 3600 * 1000;
 const LIST_LIMIT: i64 = 500;
 
 impl Store {
-    /// Writes the order, its lines, their commission and each creator's share in one
-    /// transaction, status `placed`, taking one use of its promo code in the same
-    /// transaction (or writing nothing when none is left). The unique (buyer, idempotency
-    /// key) constraint makes a duplicate checkout lose here instead of creating a second
-    /// order.
-    pub async fn place_order(&self, o: &NewOrder, now: UnixMs) -> Result<PlaceOutcome, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "insert into orders (buyer_id, room_id, creator_id, currency, subtotal, commission_total, status, \
-             idempotency_key, request_hash, hold_id, hold_expires_at, created_at, updated_at, promo_code_id, \
-             discount, rehearsal) values ($1, $2, $3, $4, $5, $6, 'placed', $7, $8, $9, $10, $11, $11, $12, $13, $14) \
-             returning id",
-        )
-        .bind(o.buyer.get())
-        .bind(o.room.get())
-        .bind(o.creator.get())
-        .bind(o.currency.as_str())
-        .bind(o.subtotal)
-        .bind(o.commission_total)
-        .bind(&o.idempotency_key)
-        .bind(&o.request_hash)
-        .bind(&o.hold_id)
-        .bind(o.hold_expires_at.0)
-        .bind(now.0)
-        .bind(o.promo_code.as_ref().map(|p| p.id.get()))
-        .bind(o.discount)
-        .bind(i64::from(o.rehearsal))
-        .fetch_one(&mut *tx)
-        .await;
-        let id: i64 = match inserted {
-            Ok(row) => row.try_get("id")?,
-            Err(e) if is_unique_violation(&e) => return Ok(PlaceOutcome::KeyTaken),
-            Err(e) => return Err(e),
-        };
-        if let Some(promo) = &o.promo_code {
-            if !take_use(&mut tx, promo.id, now).await? {
-                return Ok(PlaceOutcome::PromoRefused);
-            }
-        }
-        for l in &o.lines {
-            if let Some(drop) = l.drop_id {
-                if !take_drop_units(&mut tx, drop, o.buyer, l.quantity).await? {
-                    return Ok(PlaceOutcome::OverDropLimit(drop));
-                }
-            }
-            sqlx::query(
-                "insert into order_lines (order_id, product_id, brand_id, drop_id, title, quantity, unit_price, \
-                 line_total, commission_bps, commission_flat, commission_amount, list_price, co_host_share_bps) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            )
-            .bind(id)
-            .bind(l.product_id.get())
-            .bind(l.brand_id.get())
-            .bind(l.drop_id.map(DropId::get))
-            .bind(&l.title)
-            .bind(l.quantity)
-            .bind(l.unit_price)
-            .bind(l.line_total)
-            .bind(l.commission_bps)
-            .bind(l.commission_flat)
-            .bind(l.commission_amount)
-            .bind(l.list_price)
-            .bind(l.co_host_share_bps)
-            .execute(&mut *tx)
-            .await?;
-        }
-        if let Some(a) = &o.shipping {
-            let insert = sqlx::query(
-                "insert into order_shipping (order_id, name, line1, line2, city, region, postal_code, country) \
-                 values ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(id);
-            bind_address(insert, a).execute(&mut *tx).await?;
-        }
-        for share in &o.shares {
-            sqlx::query(
-                "insert into order_shares (order_id, creator_id, role, share_bps, commission_amount, rule_version) \
-                 values ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(id)
-            .bind(share.creator.get())
-            .bind(share.role.as_str())
-            .bind(share.share_bps)
-            .bind(share.commission_amount)
-            .bind(share.rule_version)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(PlaceOutcome::Placed(Box::new(o.view(OrderId::from_row(id), now))))
-    }
-
     pub async fn order_record(&self, id: OrderId) -> Result<Option<OrderRecord>, sqlx::Error> {
         let sql = format!("{ORDER_SELECT} where o.id = $1 order by o.id, l.product_id");
         let rows = sqlx::query(&sql).bind(id.get()).fetch_all(&self.pool).await?;
@@ -659,7 +570,7 @@ impl Store {
 /// that places the order; false (and nothing counted) when it would pass the limit. One
 /// conditional upsert: the row's lock makes concurrent orders of one buyer, on any node,
 /// count one after the other. A drop without a limit always passes.
-async fn take_drop_units(
+pub(super) async fn take_drop_units(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     drop: DropId,
     buyer: AccountId,

@@ -4,9 +4,11 @@
 
 use crate::helpers::{TestApp, checkout, test_config};
 use livecart::commerce::payments::TestCards;
-use livecart::domain::{Clock, OrderId, UnixMs};
-use livecart::store::{CommissionEntry, CommissionKind, PaymentStatus, SettleOutcome};
-use livecart::wire::api::{CommissionBalance, ProductPatchRequest, RefundStatus, RefundView, StockRequest};
+use livecart::domain::{AccountId, Clock, Currency, OrderId, Role, ShippingAddress, UnixMs};
+use livecart::store::{
+    CommissionEntry, CommissionKind, NewOrder, NewOrderLine, NewShare, PaymentStatus, PlaceOutcome, SettleOutcome,
+};
+use livecart::wire::api::{CommissionBalance, ProductPatchRequest, RefundStatus, RefundView, ShareRole, StockRequest};
 use livecart::wire::routes::{self, path};
 use livecart::wire::ws::{ClientMsg, OrderStatus, OrderView, RoomEvent, ServerMsg};
 use reqwest::Method;
@@ -459,4 +461,86 @@ async fn a_stock_write_based_on_a_stale_count_is_refused_and_changes_nothing() {
     let (status, body) = app.send(Method::PUT, &route, Some(&scene.brand.token), Some(&blind)).await;
     assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (400, Some("invalid_input")), "expected is required");
     assert_eq!(db_stock(&app, product).await, 10);
+}
+
+/// Orders placed at the same moment share one transaction (one multi-row insert per
+/// table); when it fails, here because two of them reuse one key, each order is placed
+/// alone and gets its own outcome: the first under the key is placed with its lines,
+/// share and shipping address, the second loses to it, and the third is placed too.
+#[tokio::test]
+async fn orders_placed_together_each_get_their_own_outcome_when_two_reuse_a_key() {
+    let clock = Clock::manual(START);
+    let app = TestApp::spawn_with(test_config(), clock.clone()).await;
+    let scene = app.live_room(&[5]).await;
+    let product = scene.products[0];
+    let first = app.register(Role::Viewer, "First", None).await;
+    let second = app.register(Role::Viewer, "Second", None).await;
+    let now = clock.now();
+    let order = |buyer: AccountId, key: &str| NewOrder {
+        buyer,
+        room: scene.room,
+        creator: scene.creator.account.id,
+        currency: Currency::try_from("EUR").unwrap(),
+        subtotal: 1_000,
+        commission_total: 100,
+        idempotency_key: key.to_owned(),
+        request_hash: format!("hash-{key}"),
+        hold_id: format!("hold-{key}"),
+        hold_expires_at: UnixMs(now.0 + 60_000),
+        lines: vec![NewOrderLine {
+            product_id: product,
+            brand_id: scene.brand_id,
+            drop_id: None,
+            title: "Lamp".into(),
+            quantity: 1,
+            list_price: 1_000,
+            unit_price: 1_000,
+            line_total: 1_000,
+            commission_bps: 1_000,
+            commission_flat: 0,
+            commission_amount: 100,
+            co_host_share_bps: 0,
+        }],
+        promo_code: None,
+        discount: 0,
+        shares: vec![NewShare {
+            creator: scene.creator.account.id,
+            role: ShareRole::Host,
+            share_bps: 10_000,
+            commission_amount: 100,
+            rule_version: "cohost-v1",
+        }],
+        shipping: Some(
+            serde_json::from_value::<ShippingAddress>(json!({
+                "name": "A Buyer", "line1": "1 Main St", "city": "Lyon", "postal_code": "69001", "country": "FR"
+            }))
+            .unwrap(),
+        ),
+        rehearsal: false,
+    };
+    let together = [
+        (order(first.account.id, "k1"), now),
+        (order(first.account.id, "k1"), now),
+        (order(second.account.id, "k1"), now),
+    ];
+    let outcomes = app.state.store.place_orders_together(&together).await;
+    let placed: Vec<OrderView> = outcomes
+        .into_iter()
+        .filter_map(|o| match o.expect("no database error") {
+            PlaceOutcome::Placed(view) => Some(*view),
+            PlaceOutcome::KeyTaken => None,
+            _ => panic!("no promo code or drop to refuse it"),
+        })
+        .collect();
+    assert_eq!(placed.len(), 2, "the reused key placed once, the other buyer's order too");
+    assert_eq!(placed[0].buyer_id, first.account.id);
+    assert_eq!(placed[1].buyer_id, second.account.id);
+    for view in &placed {
+        let stored = app.state.store.order_record(view.id).await.unwrap().expect("written");
+        assert_eq!(stored.view.status, OrderStatus::Placed);
+        assert_eq!(stored.view.lines, view.lines, "its lines, as acknowledged");
+        assert_eq!(stored.view.shipping, view.shipping, "its shipping address, as acknowledged");
+        let shares = app.state.store.order_shares(&[view.id]).await.unwrap();
+        assert_eq!(shares.len(), 1, "the host's share");
+    }
 }
