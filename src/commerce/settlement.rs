@@ -115,7 +115,8 @@ impl Commerce {
             PaymentStatus::Failed => return Err(CommerceError::PaymentDeclined(row.failure.unwrap_or_default())),
             _ => {}
         }
-        let charge = Charge { order: order.id, key: &key, amount: order.subtotal, instrument };
+        let charge =
+            Charge { order: order.id, key: &key, amount: order.subtotal, instrument, first_attempt: row.attempts == 1 };
         match self.charge(&row, &charge).await {
             Ok(()) => {}
             Err(PaymentFailure::Declined(reason)) => {

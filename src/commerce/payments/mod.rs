@@ -31,6 +31,9 @@ pub struct Charge<'a> {
     pub key: &'a str,
     pub amount: Money,
     pub instrument: Instrument<'a>,
+    /// No attempt at this charge came before this one (the ledger counts them), so the
+    /// provider has no earlier answer to look up first.
+    pub first_attempt: bool,
 }
 
 /// What a charge is paid with.
