@@ -77,10 +77,11 @@ pub enum MediaFlow {
 }
 
 /// Packets of each sent track kept for retransmission when a viewer reports them lost:
-/// about a second of a 2.5 Mbit/s stream, which covers any round trip a NACK can still
-/// repair in time to be shown. The default (1,024) is sized for a publisher and cost each
-/// viewer ~115 KiB of packet slots.
-const NACK_HISTORY: u16 = 256;
+/// half a second of a 2.5 Mbit/s stream (~250 packets/s). A retransmission that answers a
+/// NACK later than that misses the viewer's jitter buffer (a browser's targets a few
+/// hundred milliseconds) and is discarded there. Each slot costs ~110 bytes per viewer
+/// whether used or not: the default (1,024) cost a viewer ~115 KiB, 256 cost 28 KiB.
+const NACK_HISTORY: u16 = 128;
 
 /// The chain of a leg that only sends: the NACK responder (with a viewer-sized history)
 /// and sender reports, and nothing that acts on received media (the NACK generator,
