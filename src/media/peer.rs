@@ -16,9 +16,10 @@ use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::{RTCConfigurationBuilder, RTCIceTransportPolicy};
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::RTCIceServer;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind};
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use webrtc::media_stream::track_remote::TrackRemote;
@@ -76,10 +77,11 @@ pub enum MediaFlow {
 }
 
 /// Packets of each sent track kept for retransmission when a viewer reports them lost:
-/// about a second of a 2.5 Mbit/s stream, which covers any round trip a NACK can still
-/// repair in time to be shown. The default (1,024) is sized for a publisher and cost each
-/// viewer ~115 KiB of packet slots.
-const NACK_HISTORY: u16 = 256;
+/// half a second of a 2.5 Mbit/s stream (~250 packets/s). A retransmission that answers a
+/// NACK later than that misses the viewer's jitter buffer (a browser's targets a few
+/// hundred milliseconds) and is discarded there. Each slot costs ~110 bytes per viewer
+/// whether used or not: the default (1,024) cost a viewer ~115 KiB, 256 cost 28 KiB.
+const NACK_HISTORY: u16 = 128;
 
 /// The chain of a leg that only sends: the NACK responder (with a viewer-sized history)
 /// and sender reports, and nothing that acts on received media (the NACK generator,
@@ -105,6 +107,9 @@ pub enum PeerEvent {
 struct Handler {
     events: mpsc::Sender<PeerEvent>,
     gathered: Mutex<Option<oneshot::Sender<()>>>,
+    /// The runtime the connection's driver runs on, seen from the first track callback
+    /// (callbacks are awaited on the driver's task). See [`Peer::driver_runtime`].
+    driver_runtime: Arc<OnceLock<tokio::runtime::Handle>>,
 }
 
 #[async_trait::async_trait]
@@ -122,6 +127,9 @@ impl PeerConnectionEventHandler for Handler {
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let _ = self.driver_runtime.set(runtime);
+        }
         let _ = self.events.send(PeerEvent::Track(track)).await;
     }
 }
@@ -133,6 +141,7 @@ pub struct Peer {
     gathered: oneshot::Receiver<()>,
     /// Host candidates to announce on another address (see [`IceSettings::bind_ip`]).
     nat: Option<(IpAddr, IpAddr)>,
+    driver_runtime: Arc<OnceLock<tokio::runtime::Handle>>,
 }
 
 /// How long gathering may take before an answer goes out without it.
@@ -150,16 +159,57 @@ fn next_port(ice: &IceSettings) -> u16 {
     }
 }
 
+/// The codecs a peer connection's media engine knows, and so can negotiate.
+#[derive(Debug, Clone, Copy)]
+enum Codecs<'a> {
+    /// Every codec the `webrtc` crate registers by default.
+    Default,
+    /// These only: the codecs of the media a leg will forward.
+    Only(&'a [(RtpCodecKind, RTCRtpCodec)]),
+}
+
+impl Codecs<'_> {
+    fn register(self, media: &mut MediaEngine) -> Result<(), MediaError> {
+        match self {
+            Codecs::Default => media.register_default_codecs()?,
+            // The payload type is the offerer's to choose: an answer uses the numbers of the
+            // offer, so these are placeholders from the dynamic range, one per codec.
+            Codecs::Only(codecs) => {
+                for ((kind, codec), payload_type) in codecs.iter().zip(96u8..) {
+                    media.register_codec(RTCRtpCodecParameters { rtp_codec: codec.clone(), payload_type }, *kind)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A peer connection on a free port of the range: tries up to 64 ports before giving up
 /// with the last failure.
 pub async fn new_peer(ice: &IceSettings, flow: MediaFlow) -> Result<Peer, MediaError> {
+    new_peer_with(ice, flow, Codecs::Default).await
+}
+
+/// A leg that sends a viewer the publisher's media: it knows only `codecs`, the codecs
+/// of the feeds it will forward. Every codec a media engine knows is carried in each of
+/// the connection's SDP descriptions (several copies are kept) and copied into the send
+/// parameters rebuilt for every packet sent, so the default set of 20-odd codecs cost a
+/// viewer both memory and CPU per packet for codecs it can never receive.
+pub async fn new_forwarding_peer(
+    ice: &IceSettings,
+    codecs: &[(RtpCodecKind, RTCRtpCodec)],
+) -> Result<Peer, MediaError> {
+    new_peer_with(ice, MediaFlow::SendsOnly, Codecs::Only(codecs)).await
+}
+
+async fn new_peer_with(ice: &IceSettings, flow: MediaFlow, codecs: Codecs<'_>) -> Result<Peer, MediaError> {
     let attempts = ice.udp_ports.map_or(1, |(lo, hi)| u32::from(hi.saturating_sub(lo)) + 1).min(64);
-    let mut built = build(ice, flow, next_port(ice)).await;
+    let mut built = build(ice, flow, codecs, next_port(ice)).await;
     for _ in 1..attempts {
         if built.is_ok() {
             break;
         }
-        built = build(ice, flow, next_port(ice)).await;
+        built = build(ice, flow, codecs, next_port(ice)).await;
     }
     built
 }
@@ -172,9 +222,9 @@ fn reactor_threads() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-async fn build(ice: &IceSettings, flow: MediaFlow, port: u16) -> Result<Peer, MediaError> {
+async fn build(ice: &IceSettings, flow: MediaFlow, codecs: Codecs<'_>, port: u16) -> Result<Peer, MediaError> {
     let mut media = MediaEngine::default();
-    media.register_default_codecs()?;
+    codecs.register(&mut media)?;
     // Registered after the codecs: the interceptors add feedback to existing codecs.
     let registry = match flow {
         MediaFlow::Receives => register_default_interceptors(Registry::new(), &mut media)?,
@@ -196,7 +246,12 @@ async fn build(ice: &IceSettings, flow: MediaFlow, port: u16) -> Result<Peer, Me
     let policy = if ice.relay_only { RTCIceTransportPolicy::Relay } else { RTCIceTransportPolicy::All };
     let (events_tx, events) = mpsc::channel(16);
     let (gathered_tx, gathered) = oneshot::channel();
-    let handler = Arc::new(Handler { events: events_tx, gathered: Mutex::new(Some(gathered_tx)) });
+    let driver_runtime = Arc::new(OnceLock::new());
+    let handler = Arc::new(Handler {
+        events: events_tx,
+        gathered: Mutex::new(Some(gathered_tx)),
+        driver_runtime: Arc::clone(&driver_runtime),
+    });
     let runtime = webrtc::runtime::default_runtime().ok_or(MediaError::NoRuntime)?;
     let runtime: Arc<dyn webrtc::runtime::Runtime> = match flow {
         MediaFlow::Receives => runtime,
@@ -215,7 +270,7 @@ async fn build(ice: &IceSettings, flow: MediaFlow, port: u16) -> Result<Peer, Me
         .with_udp_addrs(vec![std::net::SocketAddr::new(ice.bind_ip.unwrap_or(ice.host_ip), port)])
         .build()
         .await?;
-    Ok(Peer { pc: Arc::new(pc), events, gathered, nat: ice.nat_mapping() })
+    Ok(Peer { pc: Arc::new(pc), events, gathered, nat: ice.nat_mapping(), driver_runtime })
 }
 
 /// `sdp` with every host candidate on `from` (or on any address, when `from` is
@@ -256,6 +311,14 @@ fn announce_host_as(sdp: &str, from: IpAddr, to: IpAddr) -> String {
 }
 
 impl Peer {
+    /// The runtime the connection's driver runs on (a reactor pool thread), known once a
+    /// track has arrived. A task that reads the connection's tracks runs best there:
+    /// each packet the driver hands it is then a wake-up on the same thread, not one
+    /// sent to another.
+    pub fn driver_runtime(&self) -> Option<tokio::runtime::Handle> {
+        self.driver_runtime.get().cloned()
+    }
+
     async fn local_sdp(&mut self) -> Result<String, MediaError> {
         let _ = tokio::time::timeout(GATHER_TIMEOUT, &mut self.gathered).await;
         let sdp = self.pc.local_description().await.map(|d| d.sdp).ok_or(MediaError::NoLocalDescription)?;

@@ -1,6 +1,6 @@
 use super::MediaError;
 use super::feed::{Feed, Outlet};
-use super::peer::{IceSettings, MediaFlow, Peer, PeerEvent, new_peer};
+use super::peer::{IceSettings, MediaFlow, Peer, PeerEvent, new_forwarding_peer, new_peer};
 use crate::domain::RoomId;
 use dashmap::DashMap;
 use rtc::media_stream::MediaStreamTrack;
@@ -218,7 +218,12 @@ impl Sfu {
                         feeds.push(Arc::clone(&feed));
                         feeds.len() == broadcast.announced.max(1)
                     };
-                    tokio::spawn(Arc::clone(&feed).pump());
+                    // On the publisher's driver thread, each packet it hands the feed is a
+                    // wake-up there rather than one sent to a worker of the main runtime.
+                    match peer.driver_runtime() {
+                        Some(driver) => driver.spawn(Arc::clone(&feed).pump()),
+                        None => tokio::spawn(Arc::clone(&feed).pump()),
+                    };
                     if on_air {
                         let _ = self.notices.send(MediaNotice::StreamStarted(room));
                     }
@@ -268,7 +273,8 @@ impl Sfu {
     /// Starts a receive-only viewer of the room's stream from a WHEP offer.
     pub async fn watch(self: &Arc<Self>, room: RoomId, offer: String) -> Result<(SessionId, String), MediaError> {
         let feeds = self.broadcasts.get(&room).and_then(|b| b.complete_feeds()).ok_or(MediaError::NotStreaming)?;
-        let mut peer = new_peer(&self.ice, MediaFlow::SendsOnly).await?;
+        let codecs: Vec<_> = feeds.iter().map(|feed| (feed.kind, feed.codec.clone())).collect();
+        let mut peer = new_forwarding_peer(&self.ice, &codecs).await?;
         let session = self.session_id();
         let mut tracks = Vec::with_capacity(feeds.len());
         for feed in &feeds {
@@ -302,13 +308,14 @@ impl Sfu {
                 return Err(e);
             }
         };
+        let mut outlets = Vec::with_capacity(tracks.len());
         for (feed, track, sender, ssrc) in tracks {
             // The viewer's leg may number the codec differently from the publisher's.
             let Some(payload_type) = negotiated_payload_type(&sender, &feed).await else {
                 tracing::info!(%room, codec = %feed.codec.mime_type, "viewer did not accept the stream's codec");
                 continue;
             };
-            feed.add_viewer(session, Outlet { track: Arc::clone(&track), ssrc, payload_type });
+            outlets.push((Arc::clone(&feed), Outlet { track: Arc::clone(&track), ssrc, payload_type }));
             let asking = Arc::clone(&feed);
             tokio::spawn(async move {
                 while let Some(event) = track.poll().await {
@@ -324,18 +331,19 @@ impl Sfu {
             });
         }
         let ended = CancellationToken::new();
-        let asked = feeds.clone();
         self.viewers.insert(session, ViewerSession { room, ended: ended.clone(), pc: Arc::clone(&peer.pc), feeds });
-        tokio::spawn(Arc::clone(self).run_viewer(session, peer, ended, asked));
+        tokio::spawn(Arc::clone(self).run_viewer(session, peer, ended, outlets));
         Ok((session, answer))
     }
 
+    /// Owns a viewer: connects its outlets to the feeds once the connection is up, and
+    /// ends the session when the connection goes away.
     async fn run_viewer(
         self: Arc<Self>,
         session: SessionId,
         mut peer: Peer,
         ended: CancellationToken,
-        feeds: Vec<Arc<Feed>>,
+        mut outlets: Vec<(Arc<Feed>, Outlet)>,
     ) {
         loop {
             let event = tokio::select! {
@@ -343,10 +351,18 @@ impl Sfu {
                 event = peer.events.recv() => event,
             };
             let Some(event) = event else { break };
-            // A new viewer can only start decoding at a keyframe, and packets sent before
-            // its encryption is up are lost: ask for one once it is connected.
+            // Packets sent before the leg's encryption is up are lost, yet each would cost
+            // the driver a pass through the whole stack, so the viewer joins the feeds only
+            // now; and it can only start decoding at a keyframe, so one is asked for.
             if let PeerEvent::State(RTCPeerConnectionState::Connected) = event {
-                for feed in &feeds {
+                for (feed, outlet) in std::mem::take(&mut outlets) {
+                    feed.add_viewer(session, outlet);
+                    // `stop_viewer` cancels before it leaves the feeds: a stop that ran
+                    // since the check at the top of the loop is seen here.
+                    if ended.is_cancelled() {
+                        feed.remove_viewer(session);
+                        return;
+                    }
                     feed.request_keyframe().await;
                 }
                 continue;
