@@ -84,10 +84,10 @@ enum Leave {
 /// seat (counts in the room) exactly as long.
 ///
 /// Every argument, and every local held across an await, is part of the connection's
-/// task for as long as it lives: so the state is borrowed and the session boxed, and the
-/// session is taken apart at once (the snapshot, which only opens the stream, is
-/// serialised into the first batch).
-pub async fn run(mut socket: WebSocket, state: &AppState, session: Box<RoomSession>) {
+/// task for as long as it lives: so the socket and the state are borrowed and the session
+/// boxed, and the session is taken apart at once (the snapshot, which only opens the
+/// stream, is serialised into the first batch).
+pub async fn run(socket: &mut WebSocket, state: &AppState, session: Box<RoomSession>) {
     let RoomSession { room, viewer, opening, seat: _seat, ends, notices } = *session;
     let viewer = Arc::new(viewer);
     let (mut out, mut frames) = Outbox::opening(opening);
@@ -99,7 +99,7 @@ pub async fn run(mut socket: WebSocket, state: &AppState, session: Box<RoomSessi
     let mut answering: Option<Answering<'_>> = None;
     let mut closing = None;
     let leave = loop {
-        if !out.batch.is_empty() && !flush(&mut socket, &mut out.batch).await {
+        if !out.batch.is_empty() && !flush(socket, &mut out.batch).await {
             break Leave::Gone;
         }
         if let Some(leave) = closing.take() {
