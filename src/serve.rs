@@ -48,6 +48,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -540,8 +541,9 @@ impl Socket {
             if buf.remaining() >= READ_AHEAD {
                 return Pin::new(&mut self.tcp).poll_read(cx, buf);
             }
-            let mut chunk = [0; READ_AHEAD];
-            let mut read = ReadBuf::new(&mut chunk);
+            // Uninitialised: a read that finds nothing to read writes nothing.
+            let mut chunk = [MaybeUninit::uninit(); READ_AHEAD];
+            let mut read = ReadBuf::uninit(&mut chunk);
             ready!(Pin::new(&mut self.tcp).poll_read(cx, &mut read))?;
             self.ahead = read.filled().to_vec();
             self.taken = 0;

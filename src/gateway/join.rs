@@ -141,8 +141,11 @@ async fn follow_sales(state: &AppState, caps: &Caps<'_>, token: &str) -> ApiResu
     let auth = state.accounts.authenticate(token).await?;
     let pass = caps.admission.account(auth.account.id, state.config.max_connections_per_account)?;
     let (brand, feed) = state.commerce.follow_sales(&auth.account).await?;
-    let joined =
-        Joined::Feed(Box::new(FeedSession { feed: Feed::Sales(feed), ends: SessionEnd::of(state, &auth), brand: Some(brand) }));
+    let joined = Joined::Feed(Box::new(FeedSession {
+        feed: Feed::Sales(feed),
+        ends: SessionEnd::of(state, &auth),
+        brand: Some(brand),
+    }));
     Ok((joined, Some(ServerMsg::FollowingSales { brand_id: brand }), pass))
 }
 
