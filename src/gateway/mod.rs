@@ -102,6 +102,10 @@ async fn upgrade(
 /// fn` stays behind as a copy of dead bytes. So this is a plain function whose future uses
 /// the socket where it was captured: the task holds it once, and lends it to the join and
 /// the session.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn would keep a dead copy of the socket in every connection's task"
+)]
 fn serve(mut socket: WebSocket, gateway: Arc<Gateway>, client: IpAddr) -> impl Future<Output = ()> {
     async move {
         metrics::gauge!("livecart_connections").increment(1.0);

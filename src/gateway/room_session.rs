@@ -95,7 +95,7 @@ pub async fn run(socket: &mut WebSocket, state: &AppState, session: Box<RoomSess
     let viewer = Arc::new(viewer);
     let (mut out, mut frames) = Outbox::opening(opening);
     let mut inbox = Inbox { notices, counts: viewer_counts(room.viewer_counts()), payments: Vec::new() };
-    let reads = ReadGate::new();
+    let (reads, count_changes) = (Gated::new(), Gated::new());
     let mut ends = ends.reached();
     // Kept for the connection's life, like `ends`: one registration, not one per batch.
     let shutdown = state.shutdown.cancelled();
@@ -123,7 +123,7 @@ pub async fn run(socket: &mut WebSocket, state: &AppState, session: Box<RoomSess
                 out.batch.push(Message::Close(Some(close)));
                 closing = Some(Leave::Closing { linger: false });
             }
-            msg = std::future::poll_fn(|cx| reads.poll_next(socket, cx)), if answering.is_none() => match msg {
+            msg = std::future::poll_fn(|cx| reads.poll(cx, |cx| socket.poll_next_unpin(cx))), if answering.is_none() => match msg {
                 Some(Ok(Message::Text(text))) => {
                     let decoded = protocol::decode(&text);
                     let request = decoded.as_ref().ok().map(ClientMsg::kind);
@@ -155,7 +155,7 @@ pub async fn run(socket: &mut WebSocket, state: &AppState, session: Box<RoomSess
             },
             reply = next_payment(&mut inbox.payments) => out.batch.extend(reply),
             notice = next_notice(&mut inbox.notices) => out.batch.push(notice),
-            Some(count) = inbox.counts.next() => out.batch.push(count),
+            Some(count) = std::future::poll_fn(|cx| count_changes.poll(cx, |cx| inbox.counts.poll_next_unpin(cx))) => out.batch.push(count),
             delivery = frames.recv() => match delivery {
                 Ok(d) => resync = matches!(out.take(d), Take::Resync),
                 Err(RecvError::Lagged(_)) => resync = true,
@@ -471,7 +471,7 @@ async fn next_notice(notices: &mut Option<broadcast::Receiver<Utf8Bytes>>) -> Me
 /// The room's viewer counts, as the viewer's group is served them: a stream kept for the
 /// connection's life, so that it stays registered with the room's count between frames
 /// instead of joining and leaving its queue of waiters (which every viewer of the room
-/// shares) on every frame sent. The room (which the session holds) keeps the sender, so
+/// shares) on every frame sent (and, [`Gated`], is polled only when it was woken). The room (which the session holds) keeps the sender, so
 /// the stream ends only once the room is gone.
 type ViewerCounts = Fuse<Pin<Box<dyn Stream<Item = Message> + Send>>>;
 
@@ -489,11 +489,12 @@ fn viewer_counts(counts: watch::Receiver<Option<Utf8Bytes>>) -> ViewerCounts {
     counts.fuse()
 }
 
-/// The socket's reads, polled only when they can give something: the loop polls the
-/// socket for a message when the socket woke it for one (or may hold another already
-/// read), not on every frame it sends. Reads wake the gate, which remembers it and wakes
-/// the connection's task.
-struct ReadGate {
+/// A source the loop polls only when it can give something: when it woke its gate since
+/// it last had nothing (or it gave something last time, and may hold more). The socket's
+/// reads and the room's viewer count are gated so: polling them finds nothing on almost
+/// every loop, which writes the room's frames, and costs a socket read attempt, or the
+/// lock of a queue of waiters every viewer of the room shares.
+struct Gated {
     waker: Waker,
     gate: Arc<Gate>,
 }
@@ -514,22 +515,22 @@ impl Wake for Gate {
     }
 }
 
-impl ReadGate {
-    fn new() -> ReadGate {
-        // Open at first: nothing has been read yet.
+impl Gated {
+    fn new() -> Gated {
+        // Open at first: the source has not been polled yet.
         let gate = Arc::new(Gate { woken: AtomicBool::new(true), task: AtomicWaker::new() });
-        ReadGate { waker: Waker::from(Arc::clone(&gate)), gate }
+        Gated { waker: Waker::from(Arc::clone(&gate)), gate }
     }
 
-    /// The socket's next message, if the socket woke the gate since it last had none.
-    fn poll_next(&self, socket: &mut WebSocket, cx: &mut Context<'_>) -> Poll<Option<Result<Message, axum::Error>>> {
+    /// Polls the source (`poll`) with the gate's waker, if the gate is open.
+    fn poll<T>(&self, cx: &mut Context<'_>, poll: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
         self.gate.task.register(cx.waker());
         if !self.gate.woken.swap(false, Ordering::AcqRel) {
             return Poll::Pending;
         }
-        let polled = socket.poll_next_unpin(&mut Context::from_waker(&self.waker));
+        let polled = poll(&mut Context::from_waker(&self.waker));
         if polled.is_ready() {
-            // More may have been read with it: ask again next time.
+            // It may hold more already: ask again next time.
             self.gate.woken.store(true, Ordering::Release);
         }
         polled
