@@ -25,6 +25,9 @@
 //!   freed once sent. tungstenite's own write buffer would do the gathering, but it never
 //!   gives memory back: every viewer would keep its largest burst's bytes for as long as
 //!   it watches.
+//! - **Read ahead** after an upgrade: the WebSocket asks for a few bytes at a time (it
+//!   keeps no read buffer while idle), so the socket reads up to [`READ_AHEAD`] bytes at
+//!   once and keeps what was not asked for until it is, then frees it.
 //!
 //! On shutdown the loop stops accepting and closes the listener; a connection with a
 //! request in flight finishes it, an idle one is closed; [`serve`] returns when they are
@@ -45,6 +48,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -66,6 +70,9 @@ pub const OVERFLOW_SLOTS: usize = 16;
 
 /// Bytes an upgraded connection gathers before it writes them out unflushed.
 pub const GATHER: usize = 8 * 1024;
+
+/// Bytes an upgraded connection reads from the network at once.
+pub const READ_AHEAD: usize = 4 * 1024;
 
 /// How long the loop pauses after an accept error that is not one client's (out of
 /// descriptors or memory), so that it does not spin.
@@ -479,6 +486,10 @@ struct Socket {
     /// allocation, once they are.
     gathered: Vec<u8>,
     sent: usize,
+    /// After an upgrade, bytes read and not yet asked for (from `taken` on); empty, with
+    /// no allocation, once they are.
+    ahead: Vec<u8>,
+    taken: usize,
     _places: Places,
 }
 
@@ -492,7 +503,15 @@ impl Socket {
             watched,
             upgraded: AtomicBool::new(false),
         };
-        Socket { tcp, head: Arc::new(head), gathered: Vec::new(), sent: 0, _places: places }
+        Socket {
+            tcp,
+            head: Arc::new(head),
+            gathered: Vec::new(),
+            sent: 0,
+            ahead: Vec::new(),
+            taken: 0,
+            _places: places,
+        }
     }
 
     fn upgraded(&self) -> bool {
@@ -514,9 +533,38 @@ impl Socket {
     }
 }
 
+impl Socket {
+    /// An upgraded connection's read: what was read ahead, or else up to [`READ_AHEAD`]
+    /// bytes from the network, keeping what `buf` has no room for.
+    fn poll_read_ahead(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if self.taken == self.ahead.len() {
+            if buf.remaining() >= READ_AHEAD {
+                return Pin::new(&mut self.tcp).poll_read(cx, buf);
+            }
+            // Uninitialised: a read that finds nothing to read writes nothing.
+            let mut chunk = [MaybeUninit::uninit(); READ_AHEAD];
+            let mut read = ReadBuf::uninit(&mut chunk);
+            ready!(Pin::new(&mut self.tcp).poll_read(cx, &mut read))?;
+            self.ahead = read.filled().to_vec();
+            self.taken = 0;
+        }
+        let n = buf.remaining().min(self.ahead.len() - self.taken);
+        buf.put_slice(&self.ahead[self.taken..self.taken + n]);
+        self.taken += n;
+        if self.taken == self.ahead.len() {
+            self.ahead = Vec::new();
+            self.taken = 0;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
 impl AsyncRead for Socket {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if this.upgraded() {
+            return this.poll_read_ahead(cx, buf);
+        }
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.tcp).poll_read(cx, buf);
         if buf.filled().len() > before {

@@ -229,7 +229,7 @@ impl Accounts {
 
     /// Watches a session's connection on this node: cancelled when the session is revoked.
     pub fn watch(&self, session: &str) -> Watch {
-        self.kicks.watch(Target::Session(session.to_owned()))
+        self.kicks.watch(vec![Target::Session(session.to_owned())])
     }
 
     /// Every creator, most followed first.

@@ -1,7 +1,7 @@
 //! Connections to close on every node: the sockets of a revoked session (a logout), those
 //! of a viewer banned from a room or from all of a creator's rooms, and whatever else must
-//! lose its connection at once. A connection watches its targets; a
-//! kick published on any node cancels the watches of that target on every node.
+//! lose its connection at once. A connection watches its targets (one watch for them all);
+//! a kick published on any node reaches the watches of that target on every node.
 //!
 //! Kicks are at-most-once across nodes (Redis pub/sub): a node that misses one while
 //! disconnected from Redis closes the connection when its session expires instead, and
@@ -13,11 +13,13 @@ use crate::domain::{AccountId, RoomId};
 use crate::redis::Redis;
 use async_trait::async_trait;
 use dashmap::DashMap;
+use futures_util::task::AtomicWaker;
 use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use tokio_util::sync::CancellationToken;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 
 /// Whose connections to close.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -35,52 +37,99 @@ pub enum Target {
 pub trait Kicks: Send + Sync + 'static {
     /// Closes the target's connections on every node.
     async fn kick(&self, target: &Target) -> Result<(), BusError>;
-    /// A watch on the target's connections on this node: cancelled when it is kicked.
-    fn watch(&self, target: Target) -> Watch;
+    /// One watch on this node over all of a connection's `targets`: kicked when the first
+    /// of them is.
+    fn watch(&self, targets: Vec<Target>) -> Watch;
 }
 
-/// Cancelled when its target is kicked; stops watching when dropped.
+/// Kicked when the first of its targets is; stops watching when dropped. One watch
+/// serves all the targets of a connection (its session, each ban that would close it),
+/// and its one waiter is the connection's task: a kick wakes it, no future waits in a
+/// queue for it.
 pub struct Watch {
-    pub kicked: CancellationToken,
+    watched: Arc<Watched>,
     board: Arc<Board>,
-    target: Target,
-    id: u64,
+}
+
+/// What a watch and the board share.
+struct Watched {
+    targets: Box<[Target]>,
+    /// One more than the index of the first target kicked; 0 until one is.
+    kicked: AtomicUsize,
+    /// The task to wake when a target is kicked.
+    waker: AtomicWaker,
+}
+
+impl Watch {
+    /// The first of the watch's targets to be kicked, once one is; otherwise the task
+    /// is woken when one is.
+    pub fn poll_kicked(&self, cx: &mut Context<'_>) -> Poll<&Target> {
+        if let Some(target) = self.kicked_target() {
+            return Poll::Ready(target);
+        }
+        self.watched.waker.register(cx.waker());
+        self.kicked_target().map_or(Poll::Pending, Poll::Ready)
+    }
+
+    /// The first of the watch's targets to be kicked.
+    pub async fn kicked(&self) -> &Target {
+        std::future::poll_fn(|cx| self.poll_kicked(cx)).await
+    }
+
+    /// Whether one of its targets was kicked.
+    pub fn is_kicked(&self) -> bool {
+        self.kicked_target().is_some()
+    }
+
+    fn kicked_target(&self) -> Option<&Target> {
+        let kicked = self.watched.kicked.load(Ordering::Acquire);
+        kicked.checked_sub(1).map(|i| &self.watched.targets[i])
+    }
 }
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        self.board.unwatch(&self.target, self.id);
+        self.board.unwatch(&self.watched);
     }
 }
 
-/// The watches open on this node, by target.
+/// The watches open on this node, by the hash of each of their targets: the map keeps no
+/// copy of a target (a watch has them), and a kick compares its target with each watch's
+/// own, so two targets of one hash never kick each other's watches.
 #[derive(Default)]
 pub struct Board {
-    watches: DashMap<Target, Vec<(u64, CancellationToken)>>,
-    next: AtomicU64,
+    watches: DashMap<u64, Vec<Arc<Watched>>>,
+    hasher: RandomState,
 }
 
 impl Board {
-    fn watch(self: &Arc<Self>, target: Target) -> Watch {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let kicked = CancellationToken::new();
-        self.watches.entry(target.clone()).or_default().push((id, kicked.clone()));
-        Watch { kicked, board: Arc::clone(self), target, id }
+    fn watch(self: &Arc<Self>, targets: Vec<Target>) -> Watch {
+        let watched =
+            Arc::new(Watched { targets: targets.into(), kicked: AtomicUsize::new(0), waker: AtomicWaker::new() });
+        for target in &watched.targets {
+            // Most targets have one watch: room for one.
+            let mut entry = self.watches.entry(self.hasher.hash_one(target)).or_insert_with(|| Vec::with_capacity(1));
+            entry.push(Arc::clone(&watched));
+        }
+        Watch { watched, board: Arc::clone(self) }
     }
 
-    fn unwatch(&self, target: &Target, id: u64) {
-        if let dashmap::Entry::Occupied(mut entry) = self.watches.entry(target.clone()) {
-            entry.get_mut().retain(|(w, _)| *w != id);
-            if entry.get().is_empty() {
-                entry.remove();
-            }
+    fn unwatch(&self, watched: &Arc<Watched>) {
+        for target in &watched.targets {
+            self.watches.remove_if_mut(&self.hasher.hash_one(target), |_, open| {
+                open.retain(|w| !Arc::ptr_eq(w, watched));
+                open.is_empty()
+            });
         }
     }
 
     fn kick(&self, target: &Target) {
-        if let Some((_, watches)) = self.watches.remove(target) {
-            for (_, kicked) in watches {
-                kicked.cancel();
+        let Some(open) = self.watches.get(&self.hasher.hash_one(target)) else { return };
+        for watched in open.iter() {
+            let Some(i) = watched.targets.iter().position(|t| t == target) else { continue };
+            // The first kick names the target; a later one finds the watch kicked already.
+            if watched.kicked.compare_exchange(0, i + 1, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                watched.waker.wake();
             }
         }
     }
@@ -99,8 +148,8 @@ impl Kicks for MemoryKicks {
         Ok(())
     }
 
-    fn watch(&self, target: Target) -> Watch {
-        self.board.watch(target)
+    fn watch(&self, targets: Vec<Target>) -> Watch {
+        self.board.watch(targets)
     }
 }
 
@@ -130,8 +179,8 @@ impl Kicks for RedisKicks {
         Ok(self.redis.conn().publish::<_, _, ()>(channel, message).await?)
     }
 
-    fn watch(&self, target: Target) -> Watch {
-        self.board.watch(target)
+    fn watch(&self, targets: Vec<Target>) -> Watch {
+        self.board.watch(targets)
     }
 }
 
@@ -161,36 +210,41 @@ mod tests {
     use std::time::Duration;
 
     #[tokio::test]
-    async fn a_kick_cancels_the_watches_of_its_target_and_no_other() {
+    async fn a_kick_reaches_the_watches_of_its_target_and_no_other() {
         let sink = Arc::new(RecordingSink::default());
         let (buses, _redis) = buses(&sink).await;
         for (bus, shutdown) in buses {
             let mine = Target::Session("a".into());
-            let (first, second) = (bus.kicks.watch(mine.clone()), bus.kicks.watch(mine.clone()));
-            let other = bus.kicks.watch(Target::Session("b".into()));
+            let (first, second) = (bus.kicks.watch(vec![mine.clone()]), bus.kicks.watch(vec![mine.clone()]));
+            let other = bus.kicks.watch(vec![Target::Session("b".into())]);
             let room = RoomId::try_from(7).unwrap();
             let banned = Target::Room { room, who: "a3".into() };
+            let creator = Target::Creator { creator: AccountId::try_from(1).unwrap(), who: "a3".into() };
             let (in_room, elsewhere) = (
-                bus.kicks.watch(banned.clone()),
-                bus.kicks.watch(Target::Room { room: RoomId::try_from(8).unwrap(), who: "a3".into() }),
+                bus.kicks.watch(vec![creator.clone(), banned.clone()]),
+                bus.kicks.watch(vec![Target::Room { room: RoomId::try_from(8).unwrap(), who: "a3".into() }]),
             );
             bus.kicks.kick(&mine).await.unwrap();
             tokio::time::timeout(Duration::from_secs(5), async {
-                first.kicked.cancelled().await;
-                second.kicked.cancelled().await;
+                assert_eq!(first.kicked().await, &mine);
+                assert_eq!(second.kicked().await, &mine);
             })
             .await
             .expect("both connections of the session are kicked");
-            assert!(!other.kicked.is_cancelled());
+            assert!(!other.is_kicked());
             drop(other);
             bus.kicks.kick(&banned).await.unwrap();
-            tokio::time::timeout(Duration::from_secs(5), in_room.kicked.cancelled())
+            let kicked = tokio::time::timeout(Duration::from_secs(5), in_room.kicked())
                 .await
                 .expect("a ban closes the viewer's connections in the room");
-            assert!(!elsewhere.kicked.is_cancelled(), "and in no other room");
-            let late = bus.kicks.watch(mine);
-            assert!(!late.kicked.is_cancelled(), "a kick is not remembered for connections opened after it");
-            shutdown.inspect(CancellationToken::cancel);
+            assert_eq!(kicked, &banned, "the watch names which of its targets was kicked");
+            assert!(!elsewhere.is_kicked(), "and in no other room");
+            bus.kicks.kick(&creator).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert_eq!(in_room.kicked().await, &banned, "the first kick is the one named");
+            let late = bus.kicks.watch(vec![mine]);
+            assert!(!late.is_kicked(), "a kick is not remembered for connections opened after it");
+            shutdown.inspect(tokio_util::sync::CancellationToken::cancel);
         }
     }
 }

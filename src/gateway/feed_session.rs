@@ -3,7 +3,7 @@
 //! live). Neither has history: a gap is filled over HTTP.
 
 use super::error_frame;
-use super::session_end::SessionEnd;
+use super::join::FeedSession;
 use crate::error::{ApiError, Code};
 use crate::state::AppState;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
@@ -44,7 +44,10 @@ impl Feed {
 /// Close code 1012 (service restart): reconnect, and read what was missed over HTTP.
 const CLOSE_RESTARTING: u16 = 1012;
 
-pub async fn run(mut socket: WebSocket, state: &AppState, mut feed: Feed, ends: SessionEnd) {
+/// Serves a feed until either side ends the connection (`socket`, borrowed: the
+/// connection's task holds it once).
+pub async fn run(socket: &mut WebSocket, state: &AppState, session: Box<FeedSession>) {
+    let FeedSession { mut feed, ends, brand: _ } = *session;
     let mut ends = ends.reached();
     loop {
         tokio::select! {
@@ -68,7 +71,7 @@ pub async fn run(mut socket: WebSocket, state: &AppState, mut feed: Feed, ends: 
             msg = socket.next() => match msg {
                 Some(Err(e)) => {
                     if let Some(close) = super::too_big(&e) {
-                        super::close_with(&mut socket, close).await;
+                        super::close_with(socket, close).await;
                     }
                     return;
                 }

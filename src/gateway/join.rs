@@ -22,14 +22,18 @@ use std::time::Duration;
 /// A connection that has not joined by then is closed.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// What a connection joined, boxed: the connection's task keeps it for as long as the
+/// session runs.
 pub enum Joined {
     Room(Box<RoomSession>),
-    /// A feed; `brand` is set for a brand's sales.
-    Feed {
-        feed: Feed,
-        ends: SessionEnd,
-        brand: Option<BrandId>,
-    },
+    Feed(Box<FeedSession>),
+}
+
+/// A feed, and when its connection ends; `brand` is set for a brand's sales.
+pub struct FeedSession {
+    pub feed: Feed,
+    pub ends: SessionEnd,
+    pub brand: Option<BrandId>,
 }
 
 /// Where a connection's joins are counted: its node's [`Admission`], and the client
@@ -39,9 +43,9 @@ pub struct Caps<'a> {
     pub client: IpAddr,
 }
 
-/// Reads frames until one joins (or the connection ends, or the join timeout passes): the
-/// connection, what it joined, and its place under the caps, held as long as it runs.
-pub async fn first_frame(mut socket: WebSocket, state: &AppState, caps: Caps<'_>) -> Option<(WebSocket, Joined, Pass)> {
+/// Reads frames until one joins (or the connection ends, or the join timeout passes): what
+/// the connection joined, and its place under the caps, held as long as it runs.
+pub async fn first_frame(socket: &mut WebSocket, state: &AppState, caps: Caps<'_>) -> Option<(Joined, Pass)> {
     let deadline = tokio::time::sleep(JOIN_TIMEOUT);
     tokio::pin!(deadline);
     loop {
@@ -52,7 +56,7 @@ pub async fn first_frame(mut socket: WebSocket, state: &AppState, caps: Caps<'_>
                 Ok(msg) => msg,
                 Err(e) => {
                     if let Some(close) = super::too_big(&e) {
-                        super::close_with(&mut socket, close).await;
+                        super::close_with(socket, close).await;
                     }
                     return None;
                 }
@@ -85,7 +89,7 @@ pub async fn first_frame(mut socket: WebSocket, state: &AppState, caps: Caps<'_>
                 if let Some(reply) = reply {
                     socket.send(frame(&reply)).await.ok()?;
                 }
-                return Some((socket, joined, pass));
+                return Some((joined, pass));
             }
             Err(e) => socket.send(error_frame(&e, request)).await.ok()?,
         }
@@ -137,7 +141,11 @@ async fn follow_sales(state: &AppState, caps: &Caps<'_>, token: &str) -> ApiResu
     let auth = state.accounts.authenticate(token).await?;
     let pass = caps.admission.account(auth.account.id, state.config.max_connections_per_account)?;
     let (brand, feed) = state.commerce.follow_sales(&auth.account).await?;
-    let joined = Joined::Feed { feed: Feed::Sales(feed), ends: SessionEnd::of(state, &auth), brand: Some(brand) };
+    let joined = Joined::Feed(Box::new(FeedSession {
+        feed: Feed::Sales(feed),
+        ends: SessionEnd::of(state, &auth),
+        brand: Some(brand),
+    }));
     Ok((joined, Some(ServerMsg::FollowingSales { brand_id: brand }), pass))
 }
 
@@ -146,6 +154,6 @@ async fn listen(state: &AppState, caps: &Caps<'_>, token: &str) -> ApiResult<(Jo
     let auth = state.accounts.authenticate(token).await?;
     let pass = caps.admission.account(auth.account.id, state.config.max_connections_per_account)?;
     let feed = Feed::Notices(state.rooms.notices_for(auth.account.id));
-    let joined = Joined::Feed { feed, ends: SessionEnd::of(state, &auth), brand: None };
+    let joined = Joined::Feed(Box::new(FeedSession { feed, ends: SessionEnd::of(state, &auth), brand: None }));
     Ok((joined, Some(ServerMsg::Listening { account_id: auth.account.id }), pass))
 }

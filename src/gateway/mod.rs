@@ -38,8 +38,11 @@ const CLOSE_TOO_BIG: u16 = 1009;
 /// which can overtake the close frame before the client has read it.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// The read buffer each connection holds while idle.
-const VIEWER_READ_BUFFER: usize = 1024;
+/// tungstenite's read buffer: none while idle. tungstenite then reads at most a frame
+/// header's worth (14 bytes) at a time, which the listener's socket serves from what it
+/// read ahead in one system call, and keeps the buffer at the size of the largest message
+/// read (a join, a comment).
+const VIEWER_READ_BUFFER: usize = 0;
 
 /// tungstenite hands every frame to the socket at once: its write buffer keeps the
 /// capacity of the largest burst it ever held, for the connection's life, where the
@@ -79,9 +82,9 @@ async fn upgrade(
     let peer = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |Extension(ConnectInfo(peer))| peer.ip());
     let client = crate::peer::client_ip(peer, &headers, &config.trusted_proxies);
     // tungstenite defaults to a 128 KiB read buffer and an unbounded write buffer per
-    // connection: gigabytes at a hundred thousand viewers. Viewers mostly listen, and what
-    // they send (a join, a comment, a checkout) fits in the read buffer; a larger message
-    // grows it to its length, up to the frame limit.
+    // connection: gigabytes at a hundred thousand viewers. Viewers mostly listen: the read
+    // buffer grows to what they send (a join, a comment, a checkout), up to the frame
+    // limit.
     Ok(ws
         .read_buffer_size(VIEWER_READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
@@ -92,33 +95,42 @@ async fn upgrade(
 }
 
 /// The connection's one task, from the upgrade to the close: the join, then the session
-/// (reading, writing and the room's frames in one loop). Every argument, and every local
-/// held across an await, is part of this task for as long as the connection lives.
-async fn serve(socket: WebSocket, gateway: Arc<Gateway>, client: IpAddr) {
-    metrics::gauge!("livecart_connections").increment(1.0);
-    let state = &gateway.state;
-    let caps = join::Caps { admission: &gateway.admission, client };
-    // The pass keeps the connection's place under its account's or address's cap for as
-    // long as the session runs.
-    // The join (authentication, loading the room, the snapshot) is boxed: its state is far
-    // larger than a joined session's, and inline it would be part of every connection's
-    // task for as long as the connection lives.
-    // Taken apart before the session runs: a value matched in place would keep its
-    // moved-out socket's bytes in the task for the whole session.
-    if let Some((socket, joined, _pass)) = Box::pin(join::first_frame(socket, state, caps)).await {
-        match joined {
-            join::Joined::Room(session) => {
-                // Every log line of the session says which room and which viewer it is about.
-                let span = tracing::info_span!("ws", room = %session.room.id, viewer = %session.viewer.who.key);
-                room_session::run(socket, state, session).instrument(span).await
-            }
-            join::Joined::Feed { feed, ends, brand } => {
-                let span = tracing::info_span!("feed", brand = brand.map(tracing::field::display));
-                feed_session::run(socket, state, feed, ends).instrument(span).await
+/// (reading, writing and the room's frames in one loop).
+///
+/// Every argument of an `async fn`, and every local held across an await, is part of this
+/// task for as long as the connection lives, and an argument moved on to another `async
+/// fn` stays behind as a copy of dead bytes. So this is a plain function whose future uses
+/// the socket where it was captured: the task holds it once, and lends it to the join and
+/// the session.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn would keep a dead copy of the socket in every connection's task"
+)]
+fn serve(mut socket: WebSocket, gateway: Arc<Gateway>, client: IpAddr) -> impl Future<Output = ()> {
+    async move {
+        metrics::gauge!("livecart_connections").increment(1.0);
+        let state = &gateway.state;
+        let caps = join::Caps { admission: &gateway.admission, client };
+        // The join (authentication, loading the room, the snapshot) is boxed: its state is
+        // far larger than a joined session's, and inline it would be part of every
+        // connection's task for as long as the connection lives. The pass keeps the
+        // connection's place under its account's or address's cap for as long as the
+        // session runs.
+        if let Some((joined, _pass)) = Box::pin(join::first_frame(&mut socket, state, caps)).await {
+            match joined {
+                join::Joined::Room(session) => {
+                    // Every log line of the session says which room and which viewer it is about.
+                    let span = tracing::info_span!("ws", room = %session.room.id, viewer = %session.viewer.who.key);
+                    room_session::run(&mut socket, state, session).instrument(span).await
+                }
+                join::Joined::Feed(session) => {
+                    let span = tracing::info_span!("feed", brand = session.brand.map(tracing::field::display));
+                    feed_session::run(&mut socket, state, session).instrument(span).await
+                }
             }
         }
+        metrics::gauge!("livecart_connections").decrement(1.0);
     }
-    metrics::gauge!("livecart_connections").decrement(1.0);
 }
 
 /// The close frame for a read that failed on a message over [`HARD_FRAME_LIMIT`] (the

@@ -28,10 +28,13 @@ use crate::room::{Delivery, LiveRoom, RoomResult, Viewer};
 use crate::state::AppState;
 use crate::wire::ws::{ClientMsg, OrderView, ServerMsg};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::stream::{Fuse, Stream};
+use futures_util::task::AtomicWaker;
 use futures_util::{SinkExt, StreamExt};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, watch};
@@ -84,14 +87,15 @@ enum Leave {
 /// seat (counts in the room) exactly as long.
 ///
 /// Every argument, and every local held across an await, is part of the connection's
-/// task for as long as it lives: so the state is borrowed and the session boxed, and the
-/// session is taken apart at once (the snapshot, which only opens the stream, is
-/// serialised into the first batch).
-pub async fn run(mut socket: WebSocket, state: &AppState, session: Box<RoomSession>) {
+/// task for as long as it lives: so the socket and the state are borrowed and the session
+/// boxed, and the session is taken apart at once (the snapshot, which only opens the
+/// stream, is serialised into the first batch).
+pub async fn run(socket: &mut WebSocket, state: &AppState, session: Box<RoomSession>) {
     let RoomSession { room, viewer, opening, seat: _seat, ends, notices } = *session;
     let viewer = Arc::new(viewer);
     let (mut out, mut frames) = Outbox::opening(opening);
-    let mut inbox = Inbox { notices, counts: room.viewer_counts(), payments: Vec::new() };
+    let mut inbox = Inbox { notices, counts: viewer_counts(room.viewer_counts()), payments: Vec::new() };
+    let (reads, count_changes) = (Gated::new(), Gated::new());
     let mut ends = ends.reached();
     // Kept for the connection's life, like `ends`: one registration, not one per batch.
     let shutdown = state.shutdown.cancelled();
@@ -99,7 +103,7 @@ pub async fn run(mut socket: WebSocket, state: &AppState, session: Box<RoomSessi
     let mut answering: Option<Answering<'_>> = None;
     let mut closing = None;
     let leave = loop {
-        if !out.batch.is_empty() && !flush(&mut socket, &mut out.batch).await {
+        if !out.batch.is_empty() && !flush(socket, &mut out.batch).await {
             break Leave::Gone;
         }
         if let Some(leave) = closing.take() {
@@ -119,7 +123,7 @@ pub async fn run(mut socket: WebSocket, state: &AppState, session: Box<RoomSessi
                 out.batch.push(Message::Close(Some(close)));
                 closing = Some(Leave::Closing { linger: false });
             }
-            msg = socket.next(), if answering.is_none() => match msg {
+            msg = std::future::poll_fn(|cx| reads.poll(cx, |cx| socket.poll_next_unpin(cx))), if answering.is_none() => match msg {
                 Some(Ok(Message::Text(text))) => {
                     let decoded = protocol::decode(&text);
                     let request = decoded.as_ref().ok().map(ClientMsg::kind);
@@ -151,7 +155,7 @@ pub async fn run(mut socket: WebSocket, state: &AppState, session: Box<RoomSessi
             },
             reply = next_payment(&mut inbox.payments) => out.batch.extend(reply),
             notice = next_notice(&mut inbox.notices) => out.batch.push(notice),
-            count = next_count(&mut inbox.counts) => out.batch.push(count),
+            Some(count) = std::future::poll_fn(|cx| count_changes.poll(cx, |cx| inbox.counts.poll_next_unpin(cx))) => out.batch.push(count),
             delivery = frames.recv() => match delivery {
                 Ok(d) => resync = matches!(out.take(d), Take::Resync),
                 Err(RecvError::Lagged(_)) => resync = true,
@@ -445,7 +449,7 @@ struct Inbox {
     payments: Vec<JoinHandle<Message>>,
     notices: Option<broadcast::Receiver<Utf8Bytes>>,
     /// The room's viewer count, as the viewer's group is served it.
-    counts: watch::Receiver<Option<Utf8Bytes>>,
+    counts: ViewerCounts,
 }
 
 /// The next notice; never, for a guest. Missed notices are skipped: they are rare and
@@ -464,16 +468,72 @@ async fn next_notice(notices: &mut Option<broadcast::Receiver<Utf8Bytes>>) -> Me
     std::future::pending().await
 }
 
-/// The next viewer count. The room (which the session holds) keeps the sender, so
-/// `changed` fails only once the room is gone, and then nothing more comes.
-async fn next_count(counts: &mut watch::Receiver<Option<Utf8Bytes>>) -> Message {
-    loop {
-        if counts.changed().await.is_err() {
-            std::future::pending::<()>().await;
+/// The room's viewer counts, as the viewer's group is served them: a stream kept for the
+/// connection's life, so that it stays registered with the room's count between frames
+/// instead of joining and leaving its queue of waiters (which every viewer of the room
+/// shares) on every frame sent (and, [`Gated`], is polled only when it was woken). The room (which the session holds) keeps the sender, so
+/// the stream ends only once the room is gone.
+type ViewerCounts = Fuse<Pin<Box<dyn Stream<Item = Message> + Send>>>;
+
+fn viewer_counts(counts: watch::Receiver<Option<Utf8Bytes>>) -> ViewerCounts {
+    let counts = futures_util::stream::unfold(counts, |mut counts| async move {
+        loop {
+            counts.changed().await.ok()?;
+            let frame = counts.borrow_and_update().clone();
+            if let Some(frame) = frame {
+                return Some((Message::Text(frame), counts));
+            }
         }
-        if let Some(frame) = counts.borrow_and_update().clone() {
-            return Message::Text(frame);
+    });
+    let counts: Pin<Box<dyn Stream<Item = Message> + Send>> = Box::pin(counts);
+    counts.fuse()
+}
+
+/// A source the loop polls only when it can give something: when it woke its gate since
+/// it last had nothing (or it gave something last time, and may hold more). The socket's
+/// reads and the room's viewer count are gated so: polling them finds nothing on almost
+/// every loop, which writes the room's frames, and costs a socket read attempt, or the
+/// lock of a queue of waiters every viewer of the room shares.
+struct Gated {
+    waker: Waker,
+    gate: Arc<Gate>,
+}
+
+struct Gate {
+    woken: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Wake for Gate {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.task.wake();
+    }
+}
+
+impl Gated {
+    fn new() -> Gated {
+        // Open at first: the source has not been polled yet.
+        let gate = Arc::new(Gate { woken: AtomicBool::new(true), task: AtomicWaker::new() });
+        Gated { waker: Waker::from(Arc::clone(&gate)), gate }
+    }
+
+    /// Polls the source (`poll`) with the gate's waker, if the gate is open.
+    fn poll<T>(&self, cx: &mut Context<'_>, poll: impl FnOnce(&mut Context<'_>) -> Poll<T>) -> Poll<T> {
+        self.gate.task.register(cx.waker());
+        if !self.gate.woken.swap(false, Ordering::AcqRel) {
+            return Poll::Pending;
         }
+        let polled = poll(&mut Context::from_waker(&self.waker));
+        if polled.is_ready() {
+            // It may hold more already: ask again next time.
+            self.gate.woken.store(true, Ordering::Release);
+        }
+        polled
     }
 }
 

@@ -4,103 +4,91 @@
 //! its host's rooms (code 4003, on any node).
 
 use crate::accounts::Authenticated;
-use crate::bus::kicks::Watch;
+use crate::bus::kicks::{Target, Watch};
 use crate::state::AppState;
-use crate::wire::ws::{BanScope, CLOSE_BANNED};
+use crate::wire::ws::CLOSE_BANNED;
 use axum::extract::ws::CloseFrame;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 /// Close code for a connection whose session ended (docs/protocol.md, section 2).
 pub const CLOSE_SESSION_ENDED: u16 = 4001;
 
 pub struct SessionEnd {
-    watch: Option<Watch>,
+    /// Kicked when the session is revoked.
+    session: Option<Watch>,
     expires: Option<Instant>,
-    /// Cancelled when the viewer is banned, with where the ban holds.
-    bans: Vec<(Watch, BanScope)>,
+    /// Kicked when the viewer is banned; the target kicked says where the ban holds.
+    bans: Option<Watch>,
 }
 
 impl SessionEnd {
     /// A guest's connection: no session to end.
     pub fn never() -> Self {
-        SessionEnd { watch: None, expires: None, bans: Vec::new() }
+        SessionEnd { session: None, expires: None, bans: None }
     }
 
     pub fn of(state: &AppState, auth: &Authenticated) -> Self {
         SessionEnd {
-            watch: Some(state.accounts.watch(&auth.session)),
+            session: Some(state.accounts.watch(&auth.session)),
             expires: Some(Instant::now() + auth.remaining),
-            bans: Vec::new(),
+            bans: None,
         }
     }
 
-    /// Also ends when one of these bans is kicked.
-    pub fn with_bans(self, bans: Vec<(Watch, BanScope)>) -> Self {
+    /// Also ends when the viewer is banned (the watch is kicked).
+    pub fn with_bans(self, bans: Option<Watch>) -> Self {
         SessionEnd { bans, ..self }
     }
 
     /// The session's end as one future the connection keeps for its whole life, polled
-    /// beside everything else it waits for: built once, it stays registered with its
-    /// watches and its timer instead of joining and leaving them on every frame sent.
-    /// Boxed, and only when there is something to wait for: a guest's connection holds
-    /// nothing for it.
+    /// beside everything else it waits for. It holds the watches themselves (a kick wakes
+    /// the connection's task; nothing waits in a queue) and, when the session expires, a
+    /// timer, boxed: a guest's connection holds two pointers for it.
     pub fn reached(self) -> Ending {
-        if self.watch.is_none() && self.expires.is_none() && self.bans.is_empty() {
-            return Ending(None);
-        }
-        Ending(Some(Box::pin(async move { self.wait().await })))
-    }
-
-    async fn wait(&self) -> CloseFrame {
-        let revoked = async {
-            match &self.watch {
-                Some(watch) => watch.kicked.cancelled().await,
-                None => std::future::pending().await,
-            }
-        };
-        let expired = async {
-            match self.expires {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
-        let banned = async {
-            if self.bans.is_empty() {
-                return std::future::pending().await;
-            }
-            let kicked = self.bans.iter().map(|(watch, scope)| {
-                Box::pin(async move {
-                    watch.kicked.cancelled().await;
-                    *scope
-                })
-            });
-            futures_util::future::select_all(kicked).await.0
-        };
-        let (code, reason) = tokio::select! {
-            _ = revoked => (CLOSE_SESSION_ENDED, "session revoked: sign in again"),
-            _ = expired => (CLOSE_SESSION_ENDED, "session expired: sign in again"),
-            scope = banned => match scope {
-                BanScope::Room => (CLOSE_BANNED, "banned from this room"),
-                BanScope::Creator => (CLOSE_BANNED, "banned from this creator's rooms"),
-            },
-        };
-        CloseFrame { code, reason: reason.into() }
+        let SessionEnd { session, expires, bans } = self;
+        Ending { session, bans, expiry: expires.map(|at| Box::pin(tokio::time::sleep_until(at))) }
     }
 }
 
 /// When a connection must close, and with which frame (see [`SessionEnd::reached`]);
 /// pending for ever when nothing can end it. It is ready once: a connection closes then.
-pub struct Ending(Option<Pin<Box<dyn Future<Output = CloseFrame> + Send>>>);
+pub struct Ending {
+    session: Option<Watch>,
+    bans: Option<Watch>,
+    expiry: Option<Pin<Box<Sleep>>>,
+}
 
 impl Future for Ending {
     type Output = CloseFrame;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<CloseFrame> {
-        match &mut self.0 {
-            Some(end) => end.as_mut().poll(cx),
-            None => Poll::Pending,
+        let this = &mut *self;
+        let kicked = [&this.session, &this.bans].into_iter().flatten().find_map(|w| match w.poll_kicked(cx) {
+            Poll::Ready(target) => Some(closing(target)),
+            Poll::Pending => None,
+        });
+        if let Some(close) = kicked {
+            return Poll::Ready(close);
         }
+        let expired = this.expiry.as_mut().is_some_and(|expiry| expiry.as_mut().poll(cx).is_ready());
+        if expired {
+            return Poll::Ready(close(CLOSE_SESSION_ENDED, "session expired: sign in again"));
+        }
+        Poll::Pending
     }
+}
+
+/// The close frame for a connection whose `target` was kicked.
+fn closing(target: &Target) -> CloseFrame {
+    match target {
+        Target::Session(_) => close(CLOSE_SESSION_ENDED, "session revoked: sign in again"),
+        Target::Room { .. } => close(CLOSE_BANNED, "banned from this room"),
+        Target::Creator { .. } => close(CLOSE_BANNED, "banned from this creator's rooms"),
+    }
+}
+
+fn close(code: u16, reason: &'static str) -> CloseFrame {
+    CloseFrame { code, reason: reason.into() }
 }

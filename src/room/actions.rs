@@ -16,7 +16,7 @@ use crate::commerce::{CartChange, CheckoutRequest, CommerceError};
 use crate::domain::{CommentText, DisplayName, DropId, Price, ProductId, Reaction, Refusal, Role, RoomId, Stock};
 use crate::store::{AccountRow, NewDrop, ProductRow, is_unique_violation};
 use crate::wire::api::Product;
-use crate::wire::ws::{BanScope, CartView, CommentView, OrderView, RoomEvent, RoomStatus, Speaker};
+use crate::wire::ws::{CartView, CommentView, OrderView, RoomEvent, RoomStatus, Speaker};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,13 +30,13 @@ pub enum Joiner {
 }
 
 /// A viewer let into a room: the room, who they are in it, the frames that open their
-/// stream, their seat, and the watches that end the connection if they are banned.
+/// stream, their seat, and the watch that ends the connection if they are banned.
 pub struct Admitted {
     pub room: Arc<LiveRoom>,
     pub viewer: Viewer,
     pub opening: Opening,
     pub seat: Seat,
-    pub bans: Vec<(Watch, BanScope)>,
+    pub bans: Option<Watch>,
 }
 
 /// What became of a comment.
@@ -97,7 +97,7 @@ impl Rooms {
         self.admit(&room, &viewer, audience_key).await?;
         // Watched before the database is asked, so a ban decided in between still closes
         // the connection.
-        let bans = self.ban_watches(&room, &viewer);
+        let bans = self.ban_watch(&room, &viewer);
         self.refuse_banned(&room, &viewer).await?;
         let opening = self.open(&room, &viewer, resume).await?;
         if !viewer.is_host {

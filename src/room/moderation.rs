@@ -148,19 +148,19 @@ impl Rooms {
         }
     }
 
-    /// Watches that end a viewer's connection when they are banned, with the scope each
-    /// stands for. None for the host.
-    pub(super) fn ban_watches(&self, room: &LiveRoom, viewer: &Viewer) -> Vec<(Watch, BanScope)> {
+    /// One watch that ends a viewer's connection when they are banned: its targets are
+    /// the viewer's keys in the room and in all its host's rooms, so the target kicked
+    /// says where the ban holds. None for the host.
+    pub(super) fn ban_watch(&self, room: &LiveRoom, viewer: &Viewer) -> Option<Watch> {
         if viewer.is_host {
-            return Vec::new();
+            return None;
         }
-        let mut watches = Vec::new();
+        let mut targets = Vec::with_capacity(4);
         for who in ban_keys(viewer) {
-            let in_room = Target::Room { room: room.id, who: who.clone() };
-            watches.push((self.kicks.watch(in_room), BanScope::Room));
-            watches.push((self.kicks.watch(Target::Creator { creator: room.host, who }), BanScope::Creator));
+            targets.push(Target::Room { room: room.id, who: who.clone() });
+            targets.push(Target::Creator { creator: room.host, who });
         }
-        watches
+        Some(self.kicks.watch(targets))
     }
 
     /// A comment's checks beyond rate limits: the author is not timed out, and (unless
