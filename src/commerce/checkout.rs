@@ -6,13 +6,14 @@
 //!    their agreement, split with the room's co-host (rule `cohost-v1`).
 //! 2. Stock is held atomically in the inventory (all lines or none), with an expiry.
 //! 3. The order, its lines, commission and shares are written in one transaction as
-//!    `placed`, taking one use of the promo code (never past its `max_uses`); the unique
-//!    (buyer, idempotency key) makes a duplicate lose here.
-//! 4. The charge is recorded in the payment ledger, then made (see `settlement`): once,
-//!    whatever happens, with a provider key derived from the order. Approved: the hold is
-//!    committed and, in one transaction, the order becomes `paid`, its units leave the
-//!    database's stock (each decrement conditional, the last guard against oversell) and
-//!    its commission accrues. Declined: the hold is released and the order cancelled. No
+//!    `placed`, taking one use of the promo code (never past its `max_uses`), with its
+//!    charge opened `pending` in the payment ledger; the unique (buyer, idempotency key)
+//!    makes a duplicate lose here.
+//! 4. The charge is made (see `settlement`): once, whatever happens, under the provider
+//!    key the ledger opened it with. Approved: the hold is committed and, in one
+//!    transaction, the ledger records the success, the order becomes `paid`, its units
+//!    leave the database's stock (each decrement conditional, the last guard against
+//!    oversell) and its commission accrues. Declined: the hold is released and the order cancelled. No
 //!    answer: the order stays `placed` with its hold, so a retry with the same key
 //!    finishes the same charge; if none comes, the reconciler settles it or refunds it.
 //!
@@ -49,8 +50,8 @@ use crate::domain::{
     PromoCode, Refusal, ShippingAddress, UnixMs,
 };
 use crate::store::{
-    AccountRow, AgreementRow, CheckoutAsk, CheckoutReads, DropRow, NewOrder, NewOrderLine, OrderPromo, OrderRecord,
-    PlaceOutcome, PricingReads, ProductRow, RefusalRow, RoomRow,
+    AccountRow, AgreementRow, ChargeRow, CheckoutAsk, CheckoutReads, DropRow, NewOrder, NewOrderLine, OrderPromo,
+    OrderRecord, PlaceOutcome, PlacedOrder, PricingReads, ProductRow, RefusalRow, RoomRow,
 };
 use crate::telemetry::timed;
 use crate::wire::ws::{DropCard, OrderStatus, OrderView, RoomStatus};
@@ -109,8 +110,8 @@ type Result<T> = std::result::Result<T, CommerceError>;
 
 /// What writing a new order came to.
 enum Placement {
-    /// Written, with its stock held: next, the payment.
-    Placed { order: OrderView, hold_id: String, left: Left, terms: Terms },
+    /// Written, with its stock held and its charge opened: next, the payment.
+    Placed { order: OrderView, charge: ChargeRow, hold_id: String, left: Left, terms: Terms },
     /// A racing request with the same key wrote it first: its outcome as it stands.
     Raced(Result<OrderView>),
 }
@@ -198,7 +199,8 @@ pub(super) fn rehearsal_rules(req: &CheckoutRequest) -> Result<()> {
     }
 }
 
-pub(super) fn new_hold_id() -> String {
+/// 128 random bits, URL-safe: a hold's id, a charge's provider key.
+pub(super) fn random_id() -> String {
     let mut raw = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut raw);
     URL_SAFE_NO_PAD.encode(raw)
@@ -286,9 +288,10 @@ impl Commerce {
         let shipping = req.shipping.clone().or(saved_address);
         let instrument = instrument(&req.payment, saved.as_ref())?;
         match self.place(shop, buyer, req, &cart, pricing, shipping).await {
-            Ok(Placement::Placed { order, hold_id, left, terms }) => {
+            Ok(Placement::Placed { order, charge, hold_id, left, terms }) => {
                 let placed = Placed {
                     order,
+                    charge: Some(charge),
                     hold_id: &hold_id,
                     left: Some(left),
                     buyer,
@@ -330,7 +333,7 @@ impl Commerce {
                 hold_lines.push((StockKey::Drop(drop), l.quantity));
             }
         }
-        let hold_id = new_hold_id();
+        let hold_id = random_id();
         let hold_expires_at = now.plus(self.hold_ttl);
         let held = self.inventory.hold(&hold_id, &hold_lines, hold_expires_at).await?;
         metrics::counter!("livecart_holds_total", "result" => if held.is_ok() { "held" } else { "refused" })
@@ -357,12 +360,13 @@ impl Commerce {
             }
         };
 
+        let subtotal = lines.iter().map(|l| l.line_total).sum();
         let order = NewOrder {
             buyer: buyer.id,
             room: shop.room,
             creator: shop.host,
             currency,
-            subtotal: lines.iter().map(|l| l.line_total).sum(),
+            subtotal,
             commission_total: lines.iter().map(|l| l.commission_amount).sum(),
             idempotency_key: req.key.as_str().to_owned(),
             request_hash: request_hash(shop, cart, req.promo_code.as_ref()),
@@ -374,11 +378,13 @@ impl Commerce {
             lines,
             shipping,
             rehearsal: shop.rehearsal,
+            charge: self.charge_opening(shop.rehearsal, subtotal),
         };
         match timed("livecart_db_seconds", "place_order", self.store.place_order(&order, now)).await {
-            Ok(PlaceOutcome::Placed(view)) => {
+            Ok(PlaceOutcome::Placed(placed)) => {
+                let PlacedOrder { view, charge } = *placed;
                 tracing::Span::current().record("order", view.id.get());
-                Ok(Placement::Placed { order: *view, hold_id, left, terms: Terms::of(&order) })
+                Ok(Placement::Placed { order: view, charge, hold_id, left, terms: Terms::of(&order) })
             }
             Ok(PlaceOutcome::KeyTaken) => {
                 self.inventory.release(&hold_id).await?;
@@ -439,6 +445,7 @@ impl Commerce {
                 }
                 let placed = Placed {
                     order: existing.view,
+                    charge: None,
                     hold_id: &existing.hold_id,
                     left: None,
                     buyer,

@@ -9,11 +9,13 @@
 //! ran out before the money came), so the sale is attributed to the room's host and
 //! counts in every report.
 
-use super::checkout::{CheckoutRequest, instrument, new_hold_id, order_line, rehearsal_rules};
+use super::checkout::{CheckoutRequest, instrument, order_line, random_id, rehearsal_rules};
 use super::settlement::{Placed, Terms};
 use super::{Commerce, CommerceError, StockKey};
 use crate::domain::{AccountId, DropId, Money, OfferId, Price, ProductId, Refusal, RoomId};
-use crate::store::{AccountRow, NewOffer, NewOrder, OfferFate, OfferRow, OfferSource, OfferStatus, PlaceOutcome};
+use crate::store::{
+    AccountRow, NewOffer, NewOrder, OfferFate, OfferRow, OfferSource, OfferStatus, PlaceOutcome, PlacedOrder,
+};
 use crate::wire::ws::{OfferView, OrderView};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -84,7 +86,7 @@ impl Commerce {
             lines.push((key, quantity));
         }
         lines.extend(drop.map(|d| (StockKey::Drop(d), quantity)));
-        let hold_id = new_hold_id();
+        let hold_id = random_id();
         let now = self.clock.now();
         let expires_at = now.plus(self.hold_ttl);
         if self.inventory.hold(&hold_id, &lines, expires_at).await?.is_err() {
@@ -187,12 +189,13 @@ impl Commerce {
         let mut line = order_line(&p, &agreement, room.co_host_id.is_some(), offer.quantity, unit);
         line.drop_id = offer.drop_id;
         let lines = vec![line];
+        let subtotal = lines.iter().map(|l| l.line_total).sum();
         let order = NewOrder {
             buyer: buyer.id,
             room: room.id,
             creator: room.creator_id,
             currency: offer.unit_price.currency,
-            subtotal: lines.iter().map(|l| l.line_total).sum(),
+            subtotal,
             commission_total: lines.iter().map(|l| l.commission_amount).sum(),
             idempotency_key: req.key.as_str().to_owned(),
             request_hash: offer_hash(id),
@@ -204,16 +207,25 @@ impl Commerce {
             lines,
             shipping,
             rehearsal,
+            charge: self.charge_opening(rehearsal, subtotal),
         };
-        let placed = match self.store.place_order(&order, now).await? {
-            PlaceOutcome::Placed(view) => *view,
+        let PlacedOrder { view, charge } = match self.store.place_order(&order, now).await? {
+            PlaceOutcome::Placed(placed) => *placed,
             PlaceOutcome::OverDropLimit(drop) => return Err(self.drop_limit(drop, buyer.id).await),
             // The key was taken by a racing request, or the offer's hold is already an
             // order's under another key: it is being paid.
             PlaceOutcome::KeyTaken | PlaceOutcome::PromoRefused => return Err(CommerceError::CheckoutInProgress),
         };
         let terms = Some(Terms::of(&order));
-        let placed = Placed { order: placed, hold_id: &offer.hold_id, left: None, buyer, host_name: &host_name, terms };
+        let placed = Placed {
+            order: view,
+            charge: Some(charge),
+            hold_id: &offer.hold_id,
+            left: None,
+            buyer,
+            host_name: &host_name,
+            terms,
+        };
         let paid = self.pay(placed, instrument).await;
         self.save_after(buyer, req, &paid).await;
         let order = paid?;

@@ -1,19 +1,22 @@
 //! Charging a placed order and settling it, once, whatever happens.
 //!
-//! The payment ledger (`payments`) holds one charge per order. Its provider key is
-//! derived from the order, so every attempt (a retry after `payment_unavailable`, a
-//! resume on another node after a crash) is the same charge to the provider. The ledger
-//! is written before the provider is called (`pending`, then the provider's reference
-//! for the prepared charge, before any money moves) and after it answers (`succeeded` or
-//! `failed`). A charge that succeeded is settled (the order paid, its stock and
-//! commission booked) or, when the order can no longer be honoured (its hold ran out,
-//! the stock is gone), refunded, and the refund is recorded too.
+//! The payment ledger (`payments`) holds one charge per order, opened `pending` in the
+//! transaction that places the order. Its provider key is chosen then and kept in the
+//! ledger, so every attempt (a retry after `payment_unavailable`, a resume on another
+//! node after a crash) is the same charge to the provider. The ledger is written before
+//! the provider is called (`pending`, then the provider's reference for the prepared
+//! charge, before any money moves) and after it answers: `failed` on its own, and
+//! `succeeded` in the settlement's transaction. A charge that succeeded is settled (the
+//! order paid, its stock and commission booked) or, when the order can no longer be
+//! honoured (its hold ran out, the stock is gone), refunded, and the refund is recorded
+//! too.
 //!
 //! The reconciler finishes what a checkout left: orders charged but not settled, and
 //! orders whose hold ran out with a charge of unknown outcome (asking the provider).
 //! It holds the buyer's checkout claim while it works, so it never races a retry of the
 //! same checkout on any node.
 
+use super::checkout::random_id;
 use super::commission::{accruals, reversal};
 use super::holds::Left;
 use super::payments::{Charge, ChargeState, Instrument, PaymentFailure, PaymentProvider, Refund};
@@ -21,17 +24,19 @@ use super::{Commerce, CommerceError, StockKey};
 use crate::analytics::{Event, Who};
 use crate::domain::{Money, OrderId, Refusal, UnixMs};
 use crate::store::{
-    AccountRow, ChargeRow, NewCharge, NewOrder, NewRefund, OrderRecord, PaidLine, Parties, PaymentStatus, RefundOpened,
-    RefundRow, SettleOutcome, Store,
+    AccountRow, ChargeOpening, ChargeRow, NewOrder, NewRefund, OrderRecord, PaidLine, Parties, PaymentStatus,
+    RefundOpened, RefundRow, SettleOutcome, Store,
 };
 use crate::telemetry::timed;
 use crate::wire::ws::{BrandSale, OrderStatus, OrderView, RoomEvent, SaleView};
 
 type Result<T> = std::result::Result<T, CommerceError>;
 
-/// The provider key of an order's charge: the same for every attempt.
-fn charge_key(order: OrderId) -> String {
-    format!("livecart-o{order}-charge")
+/// A new charge's provider key, kept in the ledger for every attempt at it. Random, so no
+/// two charges ever share one, not even after a restore to an earlier backup issues
+/// order ids again.
+fn new_charge_key() -> String {
+    format!("livecart-c{}-charge", random_id())
 }
 
 /// The creators of an order (whose commission a refund reverses): its host, and the
@@ -52,8 +57,18 @@ pub(super) fn cancelled_error(code: Option<&str>) -> CommerceError {
 impl Commerce {
     /// Who charges an order: the test cards for a rehearsal's, the server's provider
     /// otherwise.
-    fn provider_for(&self, order: &OrderView) -> &dyn PaymentProvider {
-        if order.rehearsal { &*self.rehearsal_payments } else { &*self.payments }
+    fn provider_for(&self, rehearsal: bool) -> &dyn PaymentProvider {
+        if rehearsal { &*self.rehearsal_payments } else { &*self.payments }
+    }
+
+    /// How a new order's charge of `subtotal` opens in the ledger: who charges it, under
+    /// a new key, and the reference the provider gives it up front, if it does. A free
+    /// order is never charged, so it never has a reference to record.
+    pub(super) fn charge_opening(&self, rehearsal: bool, subtotal: i64) -> ChargeOpening {
+        let provider = self.provider_for(rehearsal);
+        let provider_key = new_charge_key();
+        let provider_ref = if subtotal > 0 { provider.reference_for(&provider_key) } else { None };
+        ChargeOpening { provider: provider.name(), provider_key, provider_ref }
     }
 
     /// Who took a charge, by the name the ledger keeps for it: a test-card charge on a
@@ -71,6 +86,9 @@ impl Commerce {
 /// The placed order a payment is for, and what its sale is announced with.
 pub(super) struct Placed<'a> {
     pub order: OrderView,
+    /// The charge, when this call's placement opened it in the ledger; `None`: this
+    /// attempt opens it or counts itself on it.
+    pub charge: Option<ChargeRow>,
     pub hold_id: &'a str,
     /// What the hold left of each key, when this call took it (the per-sale count-down).
     pub left: Option<Left>,
@@ -96,27 +114,27 @@ impl Terms {
 impl Commerce {
     /// Charges the order once and settles it. The ledger is written before every step
     /// that can move money, so a crash anywhere leaves something the reconciler finishes.
-    pub(super) async fn pay(&self, placed: Placed<'_>, instrument: Instrument<'_>) -> Result<OrderView> {
+    pub(super) async fn pay(&self, mut placed: Placed<'_>, instrument: Instrument<'_>) -> Result<OrderView> {
         let order = &placed.order;
-        let key = charge_key(order.id);
-        let provider = self.provider_for(order);
-        // A free order is never charged, so it never has a reference to record.
-        let reference = if order.subtotal.amount > 0 { provider.reference_for(&key) } else { None };
-        let new = NewCharge {
-            order: order.id,
-            amount: order.subtotal,
-            provider: provider.name(),
-            provider_key: &key,
-            provider_ref: reference.as_deref(),
+        let row = match placed.charge.take() {
+            Some(opened) => opened,
+            None => {
+                let opening = self.charge_opening(order.rehearsal, order.subtotal.amount);
+                self.store.open_charge(order.id, order.subtotal, &opening, self.clock.now()).await?
+            }
         };
-        let row = self.store.open_charge(&new, self.clock.now()).await?;
         match row.status {
-            PaymentStatus::Succeeded => return self.settle(placed, &row).await,
+            PaymentStatus::Succeeded => return self.settle(placed, &row, false).await,
             PaymentStatus::Failed => return Err(CommerceError::PaymentDeclined(row.failure.unwrap_or_default())),
             _ => {}
         }
-        let charge =
-            Charge { order: order.id, key: &key, amount: order.subtotal, instrument, first_attempt: row.attempts == 1 };
+        let charge = Charge {
+            order: order.id,
+            key: &row.provider_key,
+            amount: order.subtotal,
+            instrument,
+            first_attempt: row.attempts == 1,
+        };
         match self.charge(&row, &charge).await {
             Ok(()) => {}
             Err(PaymentFailure::Declined(reason)) => {
@@ -128,19 +146,30 @@ impl Commerce {
             // The charge stays pending: a retry with the same key, or the reconciler, finds out.
             Err(PaymentFailure::Unavailable) => return Err(CommerceError::PaymentUnavailable),
         }
-        if !self.store.end_charge(row.id, PaymentStatus::Succeeded, None, self.clock.now()).await? {
-            let now = self.store.charge_of(order.id).await?.map(|c| c.status);
-            if now != Some(PaymentStatus::Succeeded) {
-                // Given up on meanwhile (the reconciler found nothing charged yet and
-                // cancelled the order), then charged after all: the ledger records the
-                // money that moved, and it goes back.
-                self.store.charge_approved_late(row.id, self.clock.now()).await?;
-                self.refund_charge(order.id, "abandoned").await?;
-                return Err(CommerceError::HoldExpired);
-            }
-            // A provider webhook recorded the success first: settle as usual.
+        // The ledger records the success with the settlement, in its transaction.
+        self.settle(placed, &row, true).await
+    }
+
+    /// Records in the ledger that the provider took a charge, on its own: false when
+    /// the ledger had given up on it meanwhile, whose money is then on its way back.
+    async fn record_charged(&self, charge: &ChargeRow) -> Result<bool> {
+        if self.store.end_charge(charge.id, PaymentStatus::Succeeded, None, self.clock.now()).await? {
+            return Ok(true);
         }
-        self.settle(placed, &row).await
+        if self.store.charge_of(charge.order_id).await?.map(|c| c.status) == Some(PaymentStatus::Succeeded) {
+            // A provider webhook recorded the success first.
+            return Ok(true);
+        }
+        self.charged_after_giving_up(charge).await?;
+        Ok(false)
+    }
+
+    /// The ledger gave up on a charge (the reconciler found nothing charged yet and
+    /// cancelled the order), then the provider took it after all: the ledger records the
+    /// money that moved, and it goes back.
+    async fn charged_after_giving_up(&self, charge: &ChargeRow) -> Result<()> {
+        self.store.charge_approved_late(charge.id, self.clock.now()).await?;
+        self.refund_charge(charge.order_id, "abandoned").await
     }
 
     /// Moves the money: prepares the charge (recording the provider's reference before
@@ -174,14 +203,21 @@ impl Commerce {
         provider.confirm(&reference, charge).await
     }
 
-    /// Books a charged order: commits its hold, then in one transaction marks it paid,
-    /// takes its units out of stock and accrues its commission. What cannot be booked
-    /// is refunded.
-    async fn settle(&self, placed: Placed<'_>, row: &ChargeRow) -> Result<OrderView> {
-        let Placed { mut order, hold_id, left, buyer, host_name, terms } = placed;
+    /// Books a charged order: commits its hold, then in one transaction records the
+    /// charge as succeeded (when `just_charged`: the provider has just taken it), marks
+    /// the order paid, takes its units out of stock and accrues its commission. What
+    /// cannot be booked is refunded.
+    async fn settle(&self, placed: Placed<'_>, row: &ChargeRow, just_charged: bool) -> Result<OrderView> {
+        let Placed { mut order, hold_id, left, buyer, host_name, terms, charge: _ } = placed;
         let now = self.clock.now();
         let committed = self.inventory.commit(hold_id, now).await?;
+        let mut to_record = just_charged.then_some(row.id);
         if !committed {
+            // The rare path reads and refunds on its own, so the ledger must say first
+            // what the provider did.
+            if to_record.take().is_some() && !self.record_charged(row).await? {
+                return Err(CommerceError::HoldExpired);
+            }
             // The hold is gone from the inventory: it expired, a racing attempt at the
             // same order committed it, or Redis lost it. The database decides.
             let record = self.store.order_record(order.id).await?.ok_or(Refusal::NotFound("order"))?;
@@ -210,9 +246,16 @@ impl Commerce {
                 accruals(&order, &parties(&self.store, order.id).await?, &self.store.paid_lines(order.id).await?)
             }
         };
-        let booked = self.store.settle_paid(&order, &accrued, settles_at, now);
+        let booked = self.store.settle_paid(&order, to_record, &accrued, settles_at, now);
         match timed("livecart_db_seconds", "settle_paid", booked).await? {
             SettleOutcome::Paid => {}
+            SettleOutcome::ChargeGivenUp => {
+                self.charged_after_giving_up(row).await?;
+                // The hold was committed above, after the reconciler released it: the
+                // inventory counts from the database again.
+                self.resync_stock(&order).await?;
+                return Err(CommerceError::HoldExpired);
+            }
             SettleOutcome::NotPlaced => {
                 let record = self.store.order_record(order.id).await?.ok_or(Refusal::NotFound("order"))?;
                 if matches!(record.view.status, OrderStatus::Paid | OrderStatus::Refunded) {
@@ -556,13 +599,14 @@ impl Commerce {
         let host = self.store.account(record.view.creator_id).await?.ok_or(Refusal::NotFound("host"))?;
         let placed = Placed {
             order: record.view,
+            charge: None,
             hold_id: &record.hold_id,
             left: None,
             buyer: &buyer,
             host_name: &host.display_name,
             terms: None,
         };
-        match self.settle(placed, charge).await {
+        match self.settle(placed, charge, false).await {
             Ok(_) | Err(CommerceError::HoldExpired | CommerceError::SoldOut { .. }) => Ok(()),
             Err(e) => Err(e),
         }

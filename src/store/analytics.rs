@@ -25,6 +25,7 @@ const COLUMNS: usize = 11;
 impl Store {
     /// Appends events, many rows per statement, all or none.
     pub async fn append_events(&self, events: &[EventRow]) -> Result<(), StoreError> {
+        let _turn = self.gate.turn().await;
         let mut tx = self.pool.begin().await?;
         for chunk in events.chunks(ROWS_PER_INSERT) {
             let rows: Vec<String> = (0..chunk.len())

@@ -1,10 +1,11 @@
 use super::Store;
+use super::reads::Read;
 use crate::domain::{
     AccountId, AgreementId, BasisPoints, BrandId, Currency, ImageUrl, Price, ProductDescription, ProductId,
     ProductTitle, ShareBps, Stock, UnixMs,
 };
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
 
 #[derive(Debug, Clone)]
 pub struct ProductRow {
@@ -78,7 +79,7 @@ pub(super) fn product(row: &AnyRow) -> Result<ProductRow, sqlx::Error> {
 const AGREEMENT_COLUMNS: &str =
     "id, brand_id, creator_id, product_id, commission_bps, commission_flat, co_host_share_bps, created_at, ended_at";
 
-fn agreement(row: &AnyRow) -> Result<AgreementRow, sqlx::Error> {
+pub(super) fn agreement(row: &AnyRow) -> Result<AgreementRow, sqlx::Error> {
     Ok(AgreementRow {
         id: AgreementId::from_row(row.try_get("id")?),
         brand_id: BrandId::from_row(row.try_get("brand_id")?),
@@ -129,7 +130,10 @@ impl Store {
 
     /// The current catalogue rows of `ids` (what checkout prices from), in id order.
     pub async fn products(&self, ids: &[ProductId]) -> Result<Vec<ProductRow>, sqlx::Error> {
-        products_on(&self.pool, ids).await
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        products_read(ids).fetch_all(&self.pool).await?.iter().map(product).collect()
     }
 
     /// Rooms that line the product up and are scheduled or live: where a change to it
@@ -243,7 +247,7 @@ impl Store {
         creator: AccountId,
         product: ProductId,
     ) -> Result<Option<AgreementRow>, sqlx::Error> {
-        active_agreement_on(&self.pool, creator, product).await
+        agreements_read(creator, &[product]).fetch_optional(&self.pool).await?.as_ref().map(agreement).transpose()
     }
 
     /// Whether the creator has an active agreement with the brand, for any product.
@@ -268,31 +272,22 @@ impl Store {
     }
 }
 
-pub(super) async fn products_on<'e>(
-    db: impl Executor<'e, Database = Any>,
-    ids: &[ProductId],
-) -> Result<Vec<ProductRow>, sqlx::Error> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let params: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-    let sql = format!("select {PRODUCT_COLUMNS} from products p where p.id in ({}) order by p.id", params.join(", "));
-    let mut query = sqlx::query(&sql);
-    for id in ids {
-        query = query.bind(id.get());
-    }
-    let rows = query.fetch_all(db).await?;
-    rows.iter().map(product).collect()
+/// `$from, $from+1, …`: one parameter per id, for an `in (…)` list.
+fn id_params(from: usize, ids: &[ProductId]) -> String {
+    (from..from + ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
-pub(super) async fn active_agreement_on<'e>(
-    db: impl Executor<'e, Database = Any>,
-    creator: AccountId,
-    product: ProductId,
-) -> Result<Option<AgreementRow>, sqlx::Error> {
+/// The catalogue rows of `ids` (at least one), in id order.
+pub(super) fn products_read(ids: &[ProductId]) -> Read {
+    let sql = format!("select {PRODUCT_COLUMNS} from products p where p.id in ({}) order by p.id", id_params(1, ids));
+    ids.iter().fold(Read::new(sql), |read, id| read.int(id.get()))
+}
+
+/// The creator's active agreements on `products` (at least one).
+pub(super) fn agreements_read(creator: AccountId, products: &[ProductId]) -> Read {
     let sql = format!(
-        "select {AGREEMENT_COLUMNS} from agreements where creator_id = $1 and product_id = $2 and ended_at is null"
+        "select {AGREEMENT_COLUMNS} from agreements where creator_id = $1 and product_id in ({}) and ended_at is null",
+        id_params(2, products)
     );
-    let row = sqlx::query(&sql).bind(creator.get()).bind(product.get()).fetch_optional(db).await?;
-    row.as_ref().map(agreement).transpose()
+    products.iter().fold(Read::new(sql).int(creator.get()), |read, id| read.int(id.get()))
 }

@@ -1,18 +1,18 @@
-//! What a checkout reads before it holds anything, read on one connection.
+//! What a checkout reads before it holds anything, in one round trip where it can.
 //!
 //! A checkout needs seven answers from the database before it can hold stock: what its
 //! key already bought or was refused, the buyer's saved address, and the room, its live
-//! drop, the products and the host's agreements that price the cart. Each pooled read
-//! costs more than its statement (sqlx pings a connection when it goes back to the
-//! pool, a second round trip, to SQLite's worker thread in the embedded store), so they
-//! run one after another on one connection: every statement is a round trip anyway, and
-//! the connection is handed back once.
+//! drop, the products and the host's agreements that price the cart. They go as one
+//! list of reads ([`super::reads`]): one command to SQLite's worker thread, one
+//! statement after another on one connection to PostgreSQL. All of them are read, even
+//! for a key seen before (whose pricing is then unused): a retry is rare, and one round
+//! trip costs less than deciding between two.
 
-use super::catalog::{active_agreement_on, products_on};
-use super::orders::order_by_key_on;
-use super::refusals::checkout_refusal_on;
-use super::rooms::{live_drop_on, room_on};
-use super::wallet::shipping_address_on;
+use super::catalog::{agreement, agreements_read, product, products_read};
+use super::orders::{order_by_key_read, records};
+use super::refusals::{refusal, refusal_read};
+use super::rooms::{drop_row, live_drop_read, room, room_read};
+use super::wallet::{saved_address, shipping_address_read};
 use super::{AgreementRow, DropRow, OrderRecord, ProductRow, RefusalRow, RoomRow, Store};
 use crate::domain::{AccountId, ProductId, RoomId, ShippingAddress};
 
@@ -50,19 +50,34 @@ pub struct PricingReads {
 
 impl Store {
     pub async fn checkout_reads(&self, ask: &CheckoutAsk<'_>) -> Result<CheckoutReads, sqlx::Error> {
-        let mut conn = self.pool.acquire().await?;
-        let existing = order_by_key_on(&mut *conn, ask.buyer, ask.key).await?;
-        let refused = checkout_refusal_on(&mut *conn, ask.buyer, ask.key).await?;
+        let mut reads = vec![order_by_key_read(ask.buyer, ask.key), refusal_read(ask.buyer, ask.key)];
+        if ask.saved_address {
+            reads.push(shipping_address_read(ask.buyer));
+        }
+        let priced = !ask.products.is_empty();
+        if priced {
+            reads.push(room_read(ask.room));
+            reads.push(live_drop_read(ask.room));
+            reads.push(products_read(ask.products));
+            reads.push(agreements_read(ask.host, ask.products));
+        }
+        let mut answers = self.read_all(&reads).await?.into_iter();
+        let mut next = || answers.next().unwrap_or_default();
+        let existing = records(&next())?.pop();
+        let refused = next().first().map(refusal).transpose()?;
         let saved_address = match ask.saved_address {
-            true => shipping_address_on(&mut *conn, ask.buyer).await?.map(|(a, _)| a),
+            true => next().first().map(saved_address).transpose()?.map(|(a, _)| a),
             false => None,
         };
         let mut pricing = PricingReads::default();
-        if existing.is_none() && refused.is_none() && !ask.products.is_empty() {
-            pricing.room = room_on(&mut *conn, ask.room).await?;
-            pricing.live_drop = live_drop_on(&mut *conn, ask.room).await?;
-            for p in products_on(&mut *conn, ask.products).await? {
-                let agreement = active_agreement_on(&mut *conn, ask.host, p.id).await?;
+        if priced {
+            pricing.room = next().first().map(room).transpose()?;
+            pricing.live_drop = next().first().map(drop_row).transpose()?;
+            let products = next();
+            let agreements = next().iter().map(agreement).collect::<Result<Vec<_>, _>>()?;
+            for p in products.iter().map(product) {
+                let p = p?;
+                let agreement = agreements.iter().find(|a| a.product_id == p.id).cloned();
                 pricing.products.push((p, agreement));
             }
         }

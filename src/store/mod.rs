@@ -25,6 +25,7 @@ mod orders;
 mod payments;
 mod placements;
 mod promo;
+mod reads;
 mod refusals;
 mod rehearsals;
 mod reports;
@@ -33,6 +34,7 @@ mod settlements;
 mod test_cards;
 mod waitlists;
 mod wallet;
+mod write_gate;
 
 pub use accounts::AccountRow;
 pub use analytics::EventRow;
@@ -44,11 +46,11 @@ pub use giveaways::{Draw, Entered, GiveawayRow};
 pub use moderation::{BanRow, HeldRow, ModeratorRow, NewHeld};
 pub use offers::{NewOffer, OfferFate, OfferRow, OfferSource, OfferStatus};
 pub use orders::{
-    HeldLine, LiveHold, NewOrder, NewOrderLine, NewShare, OrderPromo, OrderRecord, Parties, PlaceOutcome,
+    HeldLine, LiveHold, NewOrder, NewOrderLine, NewShare, OrderPromo, OrderRecord, Parties, PlaceOutcome, PlacedOrder,
     SettleOutcome, ShareRow,
 };
 pub use payments::{
-    ChargeRow, CommissionEntry, CommissionKind, CommissionTotals, NewCharge, NewRefund, PaidLine, PaymentStatus,
+    ChargeOpening, ChargeRow, CommissionEntry, CommissionKind, CommissionTotals, NewRefund, PaidLine, PaymentStatus,
     RefundLine, RefundOpened, RefundRow, Reversal,
 };
 pub use promo::{NewPromo, PromoCreated, PromoRow, PromoScope};
@@ -84,6 +86,8 @@ pub struct Store {
     placements: placements::PlacementWriter,
     /// Where paid orders' settlements queue for their group commit.
     settlements: settlements::SettlementWriter,
+    /// Where the busiest writers take turns on SQLite.
+    gate: write_gate::WriteGate,
 }
 
 /// What a storage call fails with: sqlx's own error, cause and all. Domain errors keep it
@@ -139,9 +143,10 @@ impl Store {
             })
             .connect(url)
             .await?;
-        let placements = placements::PlacementWriter::start(pool.clone());
-        let settlements = settlements::SettlementWriter::start(pool.clone());
-        let store = Store { pool, backend, placements, settlements };
+        let gate = write_gate::WriteGate::for_backend(backend);
+        let placements = placements::PlacementWriter::start(pool.clone(), gate.clone());
+        let settlements = settlements::SettlementWriter::start(pool.clone(), gate.clone());
+        let store = Store { pool, backend, placements, settlements, gate };
         store.migrate().await?;
         Ok(store)
     }

@@ -1,12 +1,14 @@
 use super::Store;
+use super::payments::{ChargeOpening, ChargeRow};
 use super::promo::give_back_use;
+use super::reads::Read;
 use crate::domain::{
     AccountId, BrandId, Currency, DropId, Money, OrderId, ProductId, PromoCodeId, RoomId, ShippingAddress, UnixMs,
 };
 use crate::wire::api::{Earnings, ShareRole};
 use crate::wire::ws::{OrderLineView, OrderStatus, OrderView, RecentSale};
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
 
 #[derive(Clone)]
 pub struct NewOrder {
@@ -33,6 +35,8 @@ pub struct NewOrder {
     /// Placed in a rehearsal: it never takes real stock, and no report, payout or sales
     /// feed counts it.
     pub rehearsal: bool,
+    /// The charge opened in the ledger with the order, for its subtotal.
+    pub charge: ChargeOpening,
 }
 
 /// A promo code as an order keeps it: its id, and the code the order view shows.
@@ -170,8 +174,14 @@ pub struct HeldLine {
     pub units: i64,
 }
 
+/// A placed order, and its charge as the ledger opened it in the same transaction.
+pub struct PlacedOrder {
+    pub view: OrderView,
+    pub charge: ChargeRow,
+}
+
 pub enum PlaceOutcome {
-    Placed(Box<OrderView>),
+    Placed(Box<PlacedOrder>),
     /// Another checkout already holds this buyer's idempotency key.
     KeyTaken,
     /// The promo code had no use left to take (used up, expired or revoked meanwhile):
@@ -188,6 +198,9 @@ pub enum SettleOutcome {
     NotPlaced,
     /// A conditional stock decrement found too few units: the last guard against oversell.
     OutOfStock,
+    /// The charge to record was no longer pending and had not succeeded: the ledger had
+    /// given up on it (the reconciler found nothing charged yet). Nothing was written.
+    ChargeGivenUp,
 }
 
 const ORDER_SELECT: &str = "select o.id, o.buyer_id, o.room_id, o.creator_id, o.currency, o.subtotal, \
@@ -226,7 +239,7 @@ fn line(row: &AnyRow) -> Result<OrderLineView, sqlx::Error> {
 }
 
 /// Folds joined order × line rows (ordered by order) into records.
-fn records(rows: &[AnyRow]) -> Result<Vec<OrderRecord>, sqlx::Error> {
+pub(super) fn records(rows: &[AnyRow]) -> Result<Vec<OrderRecord>, sqlx::Error> {
     let mut out: Vec<OrderRecord> = Vec::new();
     for row in rows {
         let id = OrderId::from_row(row.try_get("id")?);
@@ -288,7 +301,7 @@ impl Store {
     }
 
     pub async fn order_by_key(&self, buyer: AccountId, key: &str) -> Result<Option<OrderRecord>, sqlx::Error> {
-        order_by_key_on(&self.pool, buyer, key).await
+        Ok(records(&order_by_key_read(buyer, key).fetch_all(&self.pool).await?)?.pop())
     }
 
     /// Counts a payment attempt on a placed order; `None` when it is no longer placed.
@@ -605,12 +618,9 @@ async fn give_back_drop_units(tx: &mut sqlx::Transaction<'_, sqlx::Any>, order: 
     Ok(())
 }
 
-pub(super) async fn order_by_key_on<'e>(
-    db: impl Executor<'e, Database = Any>,
-    buyer: AccountId,
-    key: &str,
-) -> Result<Option<OrderRecord>, sqlx::Error> {
-    let sql = format!("{ORDER_SELECT} where o.buyer_id = $1 and o.idempotency_key = $2 order by o.id, l.product_id");
-    let rows = sqlx::query(&sql).bind(buyer.get()).bind(key).fetch_all(db).await?;
-    Ok(records(&rows)?.pop())
+/// The order a buyer placed under a key, one row per line: see [`records`].
+pub(super) fn order_by_key_read(buyer: AccountId, key: &str) -> Read {
+    Read::new(format!("{ORDER_SELECT} where o.buyer_id = $1 and o.idempotency_key = $2 order by o.id, l.product_id"))
+        .int(buyer.get())
+        .text(key)
 }

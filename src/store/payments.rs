@@ -55,15 +55,34 @@ pub struct ChargeRow {
     pub failure: Option<String>,
 }
 
-/// A charge about to be attempted.
-pub struct NewCharge<'a> {
-    pub order: OrderId,
-    pub amount: Money,
-    pub provider: &'a str,
-    pub provider_key: &'a str,
+/// What an order's charge is opened with in the ledger, before the provider is asked
+/// anything: normally in the transaction that places the order.
+#[derive(Debug, Clone)]
+pub struct ChargeOpening {
+    pub provider: &'static str,
+    /// The provider's idempotency key: every attempt at the charge is asked under it.
+    pub provider_key: String,
     /// The provider's reference, when it is known before anything is asked of the
     /// provider (see `PaymentProvider::reference_for`); recorded with the first attempt.
-    pub provider_ref: Option<&'a str>,
+    pub provider_ref: Option<String>,
+}
+
+impl ChargeOpening {
+    /// The ledger row a charge opened with `order`'s placement starts as: its first
+    /// attempt, pending.
+    pub(super) fn opened(&self, id: i64, order: OrderId, amount: Money) -> ChargeRow {
+        ChargeRow {
+            id,
+            order_id: order,
+            amount,
+            provider: self.provider.to_owned(),
+            provider_key: self.provider_key.clone(),
+            provider_ref: self.provider_ref.clone(),
+            status: PaymentStatus::Pending,
+            attempts: 1,
+            failure: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,8 +263,15 @@ fn refund(row: &AnyRow, lines: Vec<RefundLine>) -> Result<RefundRow, StoreError>
 
 impl Store {
     /// Records a charge attempt before the provider is called: the order's charge row is
-    /// created on the first attempt, and counts every later one.
-    pub async fn open_charge(&self, c: &NewCharge<'_>, now: UnixMs) -> Result<ChargeRow, StoreError> {
+    /// created, if its placement did not open it, and counts every later attempt (which
+    /// keeps the key and reference the row was opened with).
+    pub async fn open_charge(
+        &self,
+        order: OrderId,
+        amount: Money,
+        c: &ChargeOpening,
+        now: UnixMs,
+    ) -> Result<ChargeRow, StoreError> {
         let sql = format!(
             "insert into payments (order_id, kind, amount, currency, provider, provider_key, provider_ref, status, \
              created_at, updated_at) values ($1, 'charge', $2, $3, $4, $5, $7, 'pending', $6, $6) \
@@ -253,13 +279,13 @@ impl Store {
              updated_at = $6 returning {CHARGE_COLUMNS}"
         );
         let row = sqlx::query(&sql)
-            .bind(c.order.get())
-            .bind(c.amount.amount)
-            .bind(c.amount.currency.as_str())
+            .bind(order.get())
+            .bind(amount.amount)
+            .bind(amount.currency.as_str())
             .bind(c.provider)
-            .bind(c.provider_key)
+            .bind(c.provider_key.as_str())
             .bind(now.0)
-            .bind(c.provider_ref)
+            .bind(c.provider_ref.as_deref())
             .fetch_one(&self.pool)
             .await?;
         charge(&row)

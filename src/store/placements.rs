@@ -1,7 +1,8 @@
 //! Placing orders, and the group commit of the orders placed at the same moment.
 //!
-//! Placing an order writes its row, its lines, its creators' shares and its shipping
-//! address in one transaction: six round trips to the database or more for one order.
+//! Placing an order writes its row, its lines, its creators' shares, its shipping
+//! address and its charge's first ledger entry in one transaction: six round trips to
+//! the database or more for one order.
 //! One writer per store gathers the orders that arrive while its previous batch commits
 //! and writes them all in ONE transaction of one multi-row insert per table, so a hot
 //! sale's concurrent checkouts share their round trips.
@@ -11,10 +12,12 @@
 //! of a batch that fails (the same key twice, a database error), so each caller gets its
 //! own outcome: a duplicate key still loses on the unique (buyer, idempotency key).
 
-use super::orders::{NewOrder, NewOrderLine, NewShare, PlaceOutcome, take_drop_units};
+use super::orders::{NewOrder, NewOrderLine, NewShare, PlaceOutcome, PlacedOrder, take_drop_units};
+use super::payments::ChargeRow;
 use super::promo::take_use;
+use super::write_gate::WriteGate;
 use super::{Store, is_unique_violation};
-use crate::domain::{AccountId, DropId, OrderId, ShippingAddress, UnixMs};
+use crate::domain::{AccountId, DropId, Money, OrderId, ShippingAddress, UnixMs};
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, AnyPool, Row, Transaction};
 use std::collections::HashMap;
@@ -41,9 +44,9 @@ pub(super) struct PlacementWriter {
 
 impl PlacementWriter {
     /// Starts the store's writer on the current runtime.
-    pub(super) fn start(pool: AnyPool) -> PlacementWriter {
+    pub(super) fn start(pool: AnyPool, gate: WriteGate) -> PlacementWriter {
         let (queue, jobs) = mpsc::channel(QUEUE);
-        tokio::spawn(write_batches(pool, jobs));
+        tokio::spawn(write_batches(pool, gate, jobs));
         PlacementWriter { queue }
     }
 }
@@ -56,7 +59,7 @@ impl Store {
     /// duplicate checkout lose here instead of creating a second order.
     pub async fn place_order(&self, o: &NewOrder, now: UnixMs) -> Result<PlaceOutcome, sqlx::Error> {
         if has_conditions(o) {
-            return place_alone(&self.pool, o, now).await;
+            return place_alone(&self.pool, &self.gate, o, now).await;
         }
         let (reply, outcome) = oneshot::channel();
         self.placements.queue.send((o.clone(), now, reply)).await.map_err(|_| sqlx::Error::WorkerCrashed)?;
@@ -67,7 +70,7 @@ impl Store {
     /// what the group-commit tests drive directly, since which orders share a batch is
     /// otherwise up to timing.
     pub async fn place_orders_together(&self, orders: &[(NewOrder, UnixMs)]) -> Vec<Result<PlaceOutcome, sqlx::Error>> {
-        place_each(&self.pool, orders).await
+        place_each(&self.pool, &self.gate, orders).await
     }
 }
 
@@ -79,13 +82,13 @@ fn has_conditions(o: &NewOrder) -> bool {
 
 /// Places what has queued up, batch after batch; a batch forms while the previous one
 /// commits.
-async fn write_batches(pool: AnyPool, mut jobs: mpsc::Receiver<(NewOrder, UnixMs, Reply)>) {
+async fn write_batches(pool: AnyPool, gate: WriteGate, mut jobs: mpsc::Receiver<(NewOrder, UnixMs, Reply)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (orders, replies): (Vec<(NewOrder, UnixMs)>, Vec<Reply>) =
             batch.drain(..).map(|(o, now, reply)| ((o, now), reply)).unzip();
         metrics::histogram!("livecart_placement_batch_size").record(orders.len() as f64);
-        for (reply, outcome) in replies.into_iter().zip(place_each(&pool, &orders).await) {
+        for (reply, outcome) in replies.into_iter().zip(place_each(&pool, &gate, &orders).await) {
             // A caller that gave up finds the order under its key when it checks out again.
             let _ = reply.send(outcome);
         }
@@ -94,16 +97,14 @@ async fn write_batches(pool: AnyPool, mut jobs: mpsc::Receiver<(NewOrder, UnixMs
 
 /// One outcome per order: all in one transaction, or, when that fails, each in a
 /// transaction of its own.
-async fn place_each(pool: &AnyPool, orders: &[(NewOrder, UnixMs)]) -> Vec<Result<PlaceOutcome, sqlx::Error>> {
+async fn place_each(
+    pool: &AnyPool,
+    gate: &WriteGate,
+    orders: &[(NewOrder, UnixMs)],
+) -> Vec<Result<PlaceOutcome, sqlx::Error>> {
     if orders.len() > 1 {
-        match write_batch(pool, orders).await {
-            Ok(ids) => {
-                return orders
-                    .iter()
-                    .zip(ids)
-                    .map(|((o, now), id)| Ok(PlaceOutcome::Placed(Box::new(o.view(id, *now)))))
-                    .collect();
-            }
+        match write_batch(pool, gate, orders).await {
+            Ok(placed) => return placed.into_iter().map(|p| Ok(PlaceOutcome::Placed(Box::new(p)))).collect(),
             // Two checkouts under one key (racing on two nodes) is a race the key settles.
             Err(e) if is_unique_violation(&e) => {}
             Err(e) => tracing::warn!(
@@ -115,25 +116,37 @@ async fn place_each(pool: &AnyPool, orders: &[(NewOrder, UnixMs)]) -> Vec<Result
     }
     let mut outcomes = Vec::with_capacity(orders.len());
     for (o, now) in orders {
-        outcomes.push(place_alone(pool, o, *now).await);
+        outcomes.push(place_alone(pool, gate, o, *now).await);
     }
     outcomes
 }
 
-/// Places orders without conditions of their own in one transaction; their ids, in order.
-async fn write_batch(pool: &AnyPool, orders: &[(NewOrder, UnixMs)]) -> Result<Vec<OrderId>, sqlx::Error> {
+/// Places orders without conditions of their own in one transaction; each placed, in order.
+async fn write_batch(
+    pool: &AnyPool,
+    gate: &WriteGate,
+    orders: &[(NewOrder, UnixMs)],
+) -> Result<Vec<PlacedOrder>, sqlx::Error> {
+    let _turn = gate.turn().await;
     let mut tx = pool.begin().await?;
     let rows: Vec<(&NewOrder, UnixMs)> = orders.iter().map(|(o, now)| (o, *now)).collect();
     let ids = insert_orders(&mut tx, &rows).await?;
-    let placed: Vec<(OrderId, &NewOrder)> = ids.iter().copied().zip(orders.iter().map(|(o, _)| o)).collect();
+    let placed: Vec<(OrderId, &NewOrder, UnixMs)> =
+        ids.iter().copied().zip(orders).map(|(id, (o, now))| (id, o, *now)).collect();
     insert_contents(&mut tx, &placed).await?;
+    let charges = open_charges(&mut tx, &placed).await?;
     tx.commit().await?;
-    Ok(ids)
+    Ok(placed
+        .iter()
+        .zip(charges)
+        .map(|((id, o, now), charge)| PlacedOrder { view: o.view(*id, *now), charge })
+        .collect())
 }
 
 /// Places one order in a transaction of its own, with its promo code's use and its drop
 /// units taken in it.
-async fn place_alone(pool: &AnyPool, o: &NewOrder, now: UnixMs) -> Result<PlaceOutcome, sqlx::Error> {
+async fn place_alone(pool: &AnyPool, gate: &WriteGate, o: &NewOrder, now: UnixMs) -> Result<PlaceOutcome, sqlx::Error> {
+    let _turn = gate.turn().await;
     let mut tx = pool.begin().await?;
     let id = match insert_orders(&mut tx, &[(o, now)]).await {
         Ok(ids) => ids[0],
@@ -152,9 +165,11 @@ async fn place_alone(pool: &AnyPool, o: &NewOrder, now: UnixMs) -> Result<PlaceO
             }
         }
     }
-    insert_contents(&mut tx, &[(id, o)]).await?;
+    let placed = [(id, o, now)];
+    insert_contents(&mut tx, &placed).await?;
+    let charge = open_charges(&mut tx, &placed).await?.pop().ok_or(sqlx::Error::RowNotFound)?;
     tx.commit().await?;
-    Ok(PlaceOutcome::Placed(Box::new(o.view(id, now))))
+    Ok(PlaceOutcome::Placed(Box::new(PlacedOrder { view: o.view(id, now), charge })))
 }
 
 type Query<'q> = sqlx::query::Query<'q, Any, AnyArguments<'q>>;
@@ -232,10 +247,53 @@ async fn insert_orders(
         .collect()
 }
 
+/// Opens each placed order's charge in the ledger (its first attempt, pending, for its
+/// subtotal), before the provider hears of it; the rows, in the order given.
+async fn open_charges(
+    tx: &mut Transaction<'_, Any>,
+    placed: &[(OrderId, &NewOrder, UnixMs)],
+) -> Result<Vec<ChargeRow>, sqlx::Error> {
+    let rows = insert_rows(
+        tx,
+        "insert into payments (order_id, kind, amount, currency, provider, provider_key, provider_ref, status, \
+         created_at, updated_at)",
+        10,
+        "returning id, order_id",
+        placed,
+        |q, (id, o, now)| {
+            q.bind(id.get())
+                .bind("charge")
+                .bind(o.subtotal)
+                .bind(o.currency.as_str())
+                .bind(o.charge.provider)
+                .bind(o.charge.provider_key.as_str())
+                .bind(o.charge.provider_ref.as_deref())
+                .bind("pending")
+                .bind(now.0)
+                .bind(now.0)
+        },
+    )
+    .await?;
+    let mut ids: HashMap<OrderId, i64> = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        ids.insert(OrderId::from_row(r.try_get("order_id")?), r.try_get("id")?);
+    }
+    placed
+        .iter()
+        .map(|(order, o, _)| {
+            let id = ids.get(order).copied().ok_or(sqlx::Error::RowNotFound)?;
+            Ok(o.charge.opened(id, *order, Money::new(o.subtotal, o.currency)))
+        })
+        .collect()
+}
+
 /// Inserts what the placed orders hold: their lines, shipping addresses and shares.
-async fn insert_contents(tx: &mut Transaction<'_, Any>, placed: &[(OrderId, &NewOrder)]) -> Result<(), sqlx::Error> {
+async fn insert_contents(
+    tx: &mut Transaction<'_, Any>,
+    placed: &[(OrderId, &NewOrder, UnixMs)],
+) -> Result<(), sqlx::Error> {
     let lines: Vec<(OrderId, &NewOrderLine)> =
-        placed.iter().flat_map(|(id, o)| o.lines.iter().map(move |l| (*id, l))).collect();
+        placed.iter().flat_map(|(id, o, _)| o.lines.iter().map(move |l| (*id, l))).collect();
     insert_rows(
         tx,
         "insert into order_lines (order_id, product_id, brand_id, drop_id, title, quantity, unit_price, line_total, \
@@ -261,7 +319,7 @@ async fn insert_contents(tx: &mut Transaction<'_, Any>, placed: &[(OrderId, &New
     )
     .await?;
     let addresses: Vec<(OrderId, &ShippingAddress)> =
-        placed.iter().filter_map(|(id, o)| o.shipping.as_ref().map(|a| (*id, a))).collect();
+        placed.iter().filter_map(|(id, o, _)| o.shipping.as_ref().map(|a| (*id, a))).collect();
     if !addresses.is_empty() {
         insert_rows(
             tx,
@@ -274,7 +332,7 @@ async fn insert_contents(tx: &mut Transaction<'_, Any>, placed: &[(OrderId, &New
         .await?;
     }
     let shares: Vec<(OrderId, &NewShare)> =
-        placed.iter().flat_map(|(id, o)| o.shares.iter().map(move |s| (*id, s))).collect();
+        placed.iter().flat_map(|(id, o, _)| o.shares.iter().map(move |s| (*id, s))).collect();
     if !shares.is_empty() {
         insert_rows(
             tx,

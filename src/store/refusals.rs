@@ -2,8 +2,10 @@
 //! key (docs/protocol.md, section 4.11): the answer a retry with the key gets again.
 
 use super::Store;
+use super::reads::Read;
 use crate::domain::{AccountId, RoomId, UnixMs};
-use sqlx::{Any, Executor, Row};
+use sqlx::Row;
+use sqlx::any::AnyRow;
 
 /// A `sold_out` refusal as the first attempt under a key got it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,29 +21,23 @@ pub struct RefusalRow {
 }
 
 /// The refusal recorded under the buyer's key, if its first checkout was refused.
-pub(super) async fn checkout_refusal_on<'e>(
-    db: impl Executor<'e, Database = Any>,
-    buyer: AccountId,
-    key: &str,
-) -> Result<Option<RefusalRow>, sqlx::Error> {
-    let row = sqlx::query(
+pub(super) fn refusal_read(buyer: AccountId, key: &str) -> Read {
+    Read::new(
         "select room_id, request_hash, promo_code, title, available from checkout_refusals \
          where buyer_id = $1 and idempotency_key = $2",
     )
-    .bind(buyer.get())
-    .bind(key)
-    .fetch_optional(db)
-    .await?;
-    row.map(|r| {
-        Ok(RefusalRow {
-            room: RoomId::from_row(r.try_get("room_id")?),
-            request_hash: r.try_get("request_hash")?,
-            promo_code: r.try_get("promo_code")?,
-            title: r.try_get("title")?,
-            available: r.try_get("available")?,
-        })
+    .int(buyer.get())
+    .text(key)
+}
+
+pub(super) fn refusal(r: &AnyRow) -> Result<RefusalRow, sqlx::Error> {
+    Ok(RefusalRow {
+        room: RoomId::from_row(r.try_get("room_id")?),
+        request_hash: r.try_get("request_hash")?,
+        promo_code: r.try_get("promo_code")?,
+        title: r.try_get("title")?,
+        available: r.try_get("available")?,
     })
-    .transpose()
 }
 
 impl Store {

@@ -1,9 +1,10 @@
 use super::Store;
 use super::catalog::{PRODUCT_COLUMNS, ProductRow, product};
+use super::reads::Read;
 use crate::domain::{AccountId, DropId, ProductId, RoomId, UnixMs};
 use crate::wire::ws::RoomStatus;
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
 
 #[derive(Debug, Clone)]
 pub struct RoomRow {
@@ -68,7 +69,7 @@ pub(super) fn room(row: &AnyRow) -> Result<RoomRow, sqlx::Error> {
     })
 }
 
-fn drop_row(row: &AnyRow) -> Result<DropRow, sqlx::Error> {
+pub(super) fn drop_row(row: &AnyRow) -> Result<DropRow, sqlx::Error> {
     Ok(DropRow {
         id: DropId::from_row(row.try_get("id")?),
         room_id: RoomId::from_row(row.try_get("room_id")?),
@@ -132,7 +133,7 @@ impl Store {
     }
 
     pub async fn room(&self, id: RoomId) -> Result<Option<RoomRow>, sqlx::Error> {
-        room_on(&self.pool, id).await
+        room_read(id).fetch_optional(&self.pool).await?.as_ref().map(room).transpose()
     }
 
     /// Rooms in one status, rehearsals left out (they are private); live rooms newest
@@ -274,7 +275,7 @@ impl Store {
     }
 
     pub async fn live_drop(&self, room: RoomId) -> Result<Option<DropRow>, sqlx::Error> {
-        live_drop_on(&self.pool, room).await
+        live_drop_read(room).fetch_optional(&self.pool).await?.as_ref().map(drop_row).transpose()
     }
 
     /// Ends a live drop; returns it (with its final `remaining`) only to the caller that
@@ -313,20 +314,10 @@ impl Store {
     }
 }
 
-pub(super) async fn room_on<'e>(
-    db: impl Executor<'e, Database = Any>,
-    id: RoomId,
-) -> Result<Option<RoomRow>, sqlx::Error> {
-    let sql = format!("select {ROOM_COLUMNS} from rooms where id = $1");
-    let row = sqlx::query(&sql).bind(id.get()).fetch_optional(db).await?;
-    row.as_ref().map(room).transpose()
+pub(super) fn room_read(id: RoomId) -> Read {
+    Read::new(format!("select {ROOM_COLUMNS} from rooms where id = $1")).int(id.get())
 }
 
-pub(super) async fn live_drop_on<'e>(
-    db: impl Executor<'e, Database = Any>,
-    room: RoomId,
-) -> Result<Option<DropRow>, sqlx::Error> {
-    let sql = format!("select {DROP_COLUMNS} from drops where room_id = $1 and status = 'live'");
-    let row = sqlx::query(&sql).bind(room.get()).fetch_optional(db).await?;
-    row.as_ref().map(drop_row).transpose()
+pub(super) fn live_drop_read(room: RoomId) -> Read {
+    Read::new(format!("select {DROP_COLUMNS} from drops where room_id = $1 and status = 'live'")).int(room.get())
 }

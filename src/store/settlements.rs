@@ -1,8 +1,8 @@
 //! Group commit of paid orders' settlements.
 //!
-//! Settling a paid order (status `paid`, its units out of the product's and the drop's
-//! stock, its commission accrued) is the write every sale of a hot product makes to the
-//! same row. One transaction per order makes every checkout wait for the row's lock and
+//! Settling a paid order (its charge recorded as succeeded, status `paid`, its units out
+//! of the product's and the drop's stock, its commission accrued) is the write every sale
+//! of a hot product makes to the same row. One transaction per order makes every checkout wait for the row's lock and
 //! pay its own commit; here one writer per store gathers the settlements that arrive
 //! while its previous batch commits and writes them all in ONE transaction.
 //!
@@ -15,6 +15,7 @@
 //! each waiter gets its own result and its own error.
 
 use super::payments::{CommissionEntry, insert_commission};
+use super::write_gate::WriteGate;
 use super::{SettleOutcome, Store};
 use crate::domain::{DropId, OrderId, ProductId, UnixMs};
 use crate::wire::ws::OrderView;
@@ -32,6 +33,9 @@ const QUEUE: usize = 4 * MAX_BATCH;
 /// What settling one paid order writes.
 struct Settlement {
     order: OrderId,
+    /// The ledger's charge the provider has just taken, recorded as succeeded with the
+    /// settlement; `None`: the ledger says so already.
+    charge: Option<i64>,
     /// A rehearsal's order takes its drop's units but never the product's real stock.
     rehearsal: bool,
     lines: Vec<SettledLine>,
@@ -56,9 +60,16 @@ impl Settlement {
         })
     }
 
-    fn of(order: &OrderView, accruals: &[CommissionEntry], settles_at: UnixMs, now: UnixMs) -> Settlement {
+    fn of(
+        order: &OrderView,
+        charge: Option<i64>,
+        accruals: &[CommissionEntry],
+        settles_at: UnixMs,
+        now: UnixMs,
+    ) -> Settlement {
         Settlement {
             order: order.id,
+            charge,
             rehearsal: order.rehearsal,
             lines: order
                 .lines
@@ -83,21 +94,21 @@ pub(super) struct SettlementWriter {
 
 impl SettlementWriter {
     /// Starts the store's writer on the current runtime.
-    pub(super) fn start(pool: AnyPool) -> SettlementWriter {
+    pub(super) fn start(pool: AnyPool, gate: WriteGate) -> SettlementWriter {
         let (queue, jobs) = mpsc::channel(QUEUE);
-        tokio::spawn(write_batches(pool, jobs));
+        tokio::spawn(write_batches(pool, gate, jobs));
         SettlementWriter { queue }
     }
 }
 
 /// Writes what has queued up, batch after batch; a batch forms while the previous one
 /// commits.
-async fn write_batches(pool: AnyPool, mut jobs: mpsc::Receiver<(Settlement, Reply)>) {
+async fn write_batches(pool: AnyPool, gate: WriteGate, mut jobs: mpsc::Receiver<(Settlement, Reply)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (settlements, replies): (Vec<Settlement>, Vec<Reply>) = batch.drain(..).unzip();
         metrics::histogram!("livecart_settlement_batch_size").record(settlements.len() as f64);
-        for (reply, outcome) in replies.into_iter().zip(settle_each(&pool, &settlements).await) {
+        for (reply, outcome) in replies.into_iter().zip(settle_each(&pool, &gate, &settlements).await) {
             // A waiter that gave up finds the order settled when it (or the reconciler)
             // reads it again.
             let _ = reply.send(outcome);
@@ -107,8 +118,12 @@ async fn write_batches(pool: AnyPool, mut jobs: mpsc::Receiver<(Settlement, Repl
 
 /// One outcome per settlement: all in one transaction, or, when that fails, each in a
 /// transaction of its own.
-async fn settle_each(pool: &AnyPool, settlements: &[Settlement]) -> Vec<Result<SettleOutcome, sqlx::Error>> {
-    match write_batch(pool, settlements).await {
+async fn settle_each(
+    pool: &AnyPool,
+    gate: &WriteGate,
+    settlements: &[Settlement],
+) -> Vec<Result<SettleOutcome, sqlx::Error>> {
+    match write_batch(pool, gate, settlements).await {
         Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
         Err(e) if settlements.len() == 1 => vec![Err(e)],
         Err(e) => {
@@ -119,7 +134,7 @@ async fn settle_each(pool: &AnyPool, settlements: &[Settlement]) -> Vec<Result<S
             );
             let mut outcomes = Vec::with_capacity(settlements.len());
             for s in settlements {
-                outcomes.push(write_batch(pool, std::slice::from_ref(s)).await.map(|o| o[0]));
+                outcomes.push(write_batch(pool, gate, std::slice::from_ref(s)).await.map(|o| o[0]));
             }
             outcomes
         }
@@ -128,6 +143,10 @@ async fn settle_each(pool: &AnyPool, settlements: &[Settlement]) -> Vec<Result<S
 
 /// Settles `settlements` in one transaction, a few statements for the whole batch:
 ///
+/// 0. the charges the provider has just taken are recorded as succeeded (one statement,
+///    and one more to tell a webhook's earlier record from a charge the ledger gave up
+///    on: those orders are `ChargeGivenUp` and write nothing else). A charge's record
+///    stays whatever becomes of its order below, so what is not booked can be refunded;
 /// 1. every order still `placed` is marked paid (one statement; the others are
 ///    `NotPlaced` and write nothing);
 /// 2. each stock counter (product, drop) loses the units of all those orders at once,
@@ -140,17 +159,30 @@ async fn settle_each(pool: &AnyPool, settlements: &[Settlement]) -> Vec<Result<S
 ///
 /// The batch's orders are paid at its latest `now`, and their commission settles at
 /// its latest `settles_at`: a few milliseconds at most after each order's own.
-async fn write_batch(pool: &AnyPool, settlements: &[Settlement]) -> Result<Vec<SettleOutcome>, sqlx::Error> {
+async fn write_batch(
+    pool: &AnyPool,
+    gate: &WriteGate,
+    settlements: &[Settlement],
+) -> Result<Vec<SettleOutcome>, sqlx::Error> {
     let now = settlements.iter().map(|s| s.now).max().unwrap_or(UnixMs(0));
     let settles_at = settlements.iter().map(|s| s.settles_at).max().unwrap_or(now);
+    let _turn = gate.turn().await;
     let mut tx = pool.begin().await?;
-    let placed = mark_paid(&mut tx, settlements, now).await?;
+    let given_up = end_charges(&mut tx, settlements, now).await?;
+    let payable: Vec<OrderId> = settlements.iter().map(|s| s.order).filter(|o| !given_up.contains(o)).collect();
+    let placed = mark_paid(&mut tx, &payable, now).await?;
     let mut outcomes: Vec<SettleOutcome> = Vec::with_capacity(settlements.len());
     let mut seen = BTreeSet::new();
     for s in settlements {
         // The same order twice in a batch is settled once: the first.
         let first = seen.insert(s.order);
-        outcomes.push(if first && placed.contains(&s.order) { SettleOutcome::Paid } else { SettleOutcome::NotPlaced });
+        outcomes.push(if given_up.contains(&s.order) {
+            SettleOutcome::ChargeGivenUp
+        } else if first && placed.contains(&s.order) {
+            SettleOutcome::Paid
+        } else {
+            SettleOutcome::NotPlaced
+        });
     }
 
     // What each counter owes to which paid order, in batch order.
@@ -209,21 +241,57 @@ fn placeholders(first: usize, n: usize) -> String {
     (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
-/// Marks paid those of the orders still `placed`; returns them.
-async fn mark_paid(
+/// Records as succeeded the charges the settlements carry that are still pending; returns
+/// the orders whose charge was neither pending nor succeeded (given up on).
+async fn end_charges(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     settlements: &[Settlement],
     now: UnixMs,
 ) -> Result<BTreeSet<OrderId>, sqlx::Error> {
+    let charges: BTreeMap<i64, OrderId> = settlements.iter().filter_map(|s| Some((s.charge?, s.order))).collect();
+    if charges.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let sql = format!(
+        "update payments set status = 'succeeded', updated_at = $1 where status = 'pending' and id in ({}) \
+         returning id",
+        placeholders(2, charges.len())
+    );
+    let query = charges.keys().fold(sqlx::query(&sql).bind(now.0), |q, id| q.bind(*id));
+    let mut unended = charges;
+    for row in query.fetch_all(&mut **tx).await? {
+        unended.remove(&row.try_get::<i64, _>("id")?);
+    }
+    if unended.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    // Not pending: a webhook recorded the success first (settle as usual), or the ledger
+    // gave up on the charge.
+    let sql =
+        format!("select id from payments where status <> 'succeeded' and id in ({})", placeholders(1, unended.len()));
+    let query = unended.keys().fold(sqlx::query(&sql), |q, id| q.bind(*id));
+    let mut given_up = BTreeSet::new();
+    for row in query.fetch_all(&mut **tx).await? {
+        given_up.extend(unended.get(&row.try_get::<i64, _>("id")?));
+    }
+    Ok(given_up)
+}
+
+/// Marks paid those of the orders still `placed`; returns them.
+async fn mark_paid(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    orders: &[OrderId],
+    now: UnixMs,
+) -> Result<BTreeSet<OrderId>, sqlx::Error> {
+    if orders.is_empty() {
+        return Ok(BTreeSet::new());
+    }
     let sql = format!(
         "update orders set status = 'paid', paid_at = $1, updated_at = $1 where status = 'placed' and id in ({}) \
          returning id",
-        placeholders(2, settlements.len())
+        placeholders(2, orders.len())
     );
-    let mut query = sqlx::query(&sql).bind(now.0);
-    for s in settlements {
-        query = query.bind(s.order.get());
-    }
+    let query = orders.iter().fold(sqlx::query(&sql).bind(now.0), |q, order| q.bind(order.get()));
     let rows = query.fetch_all(&mut **tx).await?;
     rows.iter().map(|r| Ok(OrderId::from_row(r.try_get("id")?))).collect()
 }
@@ -270,19 +338,22 @@ impl Counter {
 }
 
 impl Store {
-    /// Marks a placed order paid, takes its units out of stock (and out of its drop), and
-    /// accrues its commission, in one transaction shared with the orders settled beside
-    /// it (see the module's documentation); each decrement is conditional on enough units
-    /// remaining. A rehearsal's order takes its drop's units but never the product's
-    /// real stock. Accruals settle at `settles_at` (the end of the return window).
+    /// Records the order's `charge` as succeeded (when given: the provider has just taken
+    /// it), marks the placed order paid, takes its units out of stock (and out of its
+    /// drop), and accrues its commission, in one transaction shared with the orders
+    /// settled beside it (see the module's documentation); each decrement is conditional
+    /// on enough units remaining. A rehearsal's order takes its drop's units but never
+    /// the product's real stock. Accruals settle at `settles_at` (the end of the return
+    /// window).
     pub async fn settle_paid(
         &self,
         order: &OrderView,
+        charge: Option<i64>,
         accruals: &[CommissionEntry],
         settles_at: UnixMs,
         now: UnixMs,
     ) -> Result<SettleOutcome, sqlx::Error> {
-        let settlement = Settlement::of(order, accruals, settles_at, now);
+        let settlement = Settlement::of(order, charge, accruals, settles_at, now);
         let (reply, outcome) = oneshot::channel();
         self.settlements.queue.send((settlement, reply)).await.map_err(|_| sqlx::Error::WorkerCrashed)?;
         outcome.await.map_err(|_| sqlx::Error::WorkerCrashed)?
@@ -293,12 +364,14 @@ impl Store {
     /// orders share a batch is otherwise up to timing.
     pub async fn settle_paid_together(
         &self,
-        orders: &[(&OrderView, &[CommissionEntry])],
+        orders: &[(&OrderView, Option<i64>, &[CommissionEntry])],
         settles_at: UnixMs,
         now: UnixMs,
     ) -> Result<Vec<SettleOutcome>, sqlx::Error> {
-        let settlements: Vec<Settlement> =
-            orders.iter().map(|(order, accruals)| Settlement::of(order, accruals, settles_at, now)).collect();
-        write_batch(&self.pool, &settlements).await
+        let settlements: Vec<Settlement> = orders
+            .iter()
+            .map(|(order, charge, accruals)| Settlement::of(order, *charge, accruals, settles_at, now))
+            .collect();
+        write_batch(&self.pool, &self.gate, &settlements).await
     }
 }

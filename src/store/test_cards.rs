@@ -48,6 +48,7 @@ impl Store {
         };
         // The common case (the first answer) is one statement: the insert returns what it
         // wrote; only a charge decided before is read back.
+        let turn = self.gate.turn().await;
         let inserted = sqlx::query(
             "insert into test_card_charges (reference, amount, currency, card_last4, status, reason, created_at) \
              values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing returning reference",
@@ -61,6 +62,7 @@ impl Store {
         .bind(now.0)
         .fetch_optional(&self.pool)
         .await?;
+        drop(turn);
         match inserted {
             Some(_) => Ok(outcome.clone()),
             None => self.test_card_charge(reference).await?.ok_or(sqlx::Error::RowNotFound),

@@ -2,10 +2,11 @@
 //! never a card number), its customer at the provider, and its shipping address. One of
 //! each per account, by primary key, so what an account can store is bounded.
 
+use super::reads::Read;
 use super::{Store, StoreError};
 use crate::domain::{AccountId, ShippingAddress, UnixMs};
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
 
 /// A saved payment method as the wallet keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,7 +133,7 @@ impl Store {
     }
 
     pub async fn shipping_address(&self, account: AccountId) -> Result<Option<(ShippingAddress, UnixMs)>, StoreError> {
-        shipping_address_on(&self.pool, account).await
+        shipping_address_read(account).fetch_optional(&self.pool).await?.as_ref().map(saved_address).transpose()
     }
 
     /// Saves the account's shipping address in place of the one it had.
@@ -163,11 +164,12 @@ impl Store {
     }
 }
 
-pub(super) async fn shipping_address_on<'e>(
-    db: impl Executor<'e, Database = Any>,
-    account: AccountId,
-) -> Result<Option<(ShippingAddress, UnixMs)>, StoreError> {
-    let sql = format!("select {ADDRESS_COLUMNS}, saved_at from shipping_addresses where account_id = $1");
-    let row = sqlx::query(&sql).bind(account.get()).fetch_optional(db).await?;
-    row.map(|r| Ok((address(&r, "")?, UnixMs(r.try_get("saved_at")?)))).transpose()
+pub(super) fn shipping_address_read(account: AccountId) -> Read {
+    Read::new(format!("select {ADDRESS_COLUMNS}, saved_at from shipping_addresses where account_id = $1"))
+        .int(account.get())
+}
+
+/// A saved shipping address, and when it was saved.
+pub(super) fn saved_address(r: &AnyRow) -> Result<(ShippingAddress, UnixMs), StoreError> {
+    Ok((address(r, "")?, UnixMs(r.try_get("saved_at")?)))
 }

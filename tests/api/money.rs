@@ -6,7 +6,8 @@ use crate::helpers::{TestApp, checkout, test_config};
 use livecart::commerce::payments::TestCards;
 use livecart::domain::{AccountId, Clock, Currency, OrderId, Role, ShippingAddress, UnixMs};
 use livecart::store::{
-    CommissionEntry, CommissionKind, NewOrder, NewOrderLine, NewShare, PaymentStatus, PlaceOutcome, SettleOutcome,
+    ChargeOpening, CommissionEntry, CommissionKind, NewOrder, NewOrderLine, NewShare, PaymentStatus, PlaceOutcome,
+    PlacedOrder, SettleOutcome,
 };
 use livecart::wire::api::{CommissionBalance, ProductPatchRequest, RefundStatus, RefundView, ShareRole, StockRequest};
 use livecart::wire::routes::{self, path};
@@ -127,6 +128,51 @@ async fn a_charge_that_never_happened_is_cancelled_after_the_hold_without_a_refu
     assert_eq!(provider_books(&app, orders[0].id).await, None);
 }
 
+/// A settlement records its order's charge as succeeded in its own transaction. Three
+/// charges the provider took, settled in one batch: one still pending in the ledger is
+/// recorded and paid; one a webhook recorded first is paid as well; one the ledger had
+/// given up on meanwhile is left as it was, with its order placed and its stock untouched,
+/// for the checkout to record the late approval and refund it.
+#[tokio::test]
+async fn a_settlement_records_its_charge_and_leaves_one_the_ledger_gave_up_on() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[5]).await;
+    let product = scene.products[0];
+    let store = &app.state.store;
+    let mut placed = Vec::new();
+    for i in 0..3 {
+        let (mut ws, buyer) = app.shopper(scene.room, product, 1).await;
+        ws.send(&checkout(&format!("charged-{i}"), TestCards::FAILS_ONCE)).await;
+        assert_eq!(ws.checkout_outcome().await.unwrap_err(), "payment_unavailable");
+        let orders: Vec<OrderView> = app.get(routes::ORDERS, Some(&buyer.token)).await;
+        let charge = store.charge_of(orders[0].id).await.unwrap().expect("opened with the order");
+        assert_eq!((charge.status, charge.attempts), (PaymentStatus::Pending, 1));
+        placed.push((orders[0].clone(), charge.id));
+    }
+    let now = UnixMs(placed[2].0.created_at.0 + 1);
+    assert!(store.end_charge(placed[1].1, PaymentStatus::Succeeded, None, now).await.unwrap(), "a webhook's record");
+    assert!(store.end_charge(placed[2].1, PaymentStatus::Failed, Some("abandoned"), now).await.unwrap(), "given up");
+    let none: &[CommissionEntry] = &[];
+    let batch: Vec<(&OrderView, Option<i64>, &[CommissionEntry])> =
+        placed.iter().map(|(order, charge)| (order, Some(*charge), none)).collect();
+    let outcomes = store.settle_paid_together(&batch, now, now).await.unwrap();
+    assert_eq!(outcomes, [SettleOutcome::Paid, SettleOutcome::Paid, SettleOutcome::ChargeGivenUp]);
+    let mut after = Vec::new();
+    for (order, _) in &placed {
+        let charge = store.charge_of(order.id).await.unwrap().unwrap();
+        after.push((store.order_record(order.id).await.unwrap().unwrap().view.status, charge.status));
+    }
+    assert_eq!(
+        after,
+        [
+            (OrderStatus::Paid, PaymentStatus::Succeeded),
+            (OrderStatus::Paid, PaymentStatus::Succeeded),
+            (OrderStatus::Placed, PaymentStatus::Failed),
+        ]
+    );
+    assert_eq!(db_stock(&app, product).await, 3, "two units sold, none for the charge given up on");
+}
+
 /// Paid orders are settled in groups, one transaction per batch (`store::settlements`).
 /// The batch is driven directly here, since which orders share one is otherwise up to
 /// timing: the middle order finds too few units in the database (the conditional
@@ -149,7 +195,8 @@ async fn one_order_of_a_group_committed_batch_runs_out_of_stock_and_the_others_a
     // Behind the inventory's back, three of the five units go elsewhere.
     assert!(store.set_stock(product, 2.try_into().unwrap(), 5.try_into().unwrap()).await.unwrap());
     let none: &[CommissionEntry] = &[];
-    let batch: Vec<(&OrderView, &[CommissionEntry])> = placed.iter().map(|(_, order)| (order, none)).collect();
+    let batch: Vec<(&OrderView, Option<i64>, &[CommissionEntry])> =
+        placed.iter().map(|(_, order)| (order, None, none)).collect();
     let now = UnixMs(placed[2].1.created_at.0 + 1);
     let outcomes = store.settle_paid_together(&batch, now, now).await.unwrap();
     assert_eq!(outcomes, [SettleOutcome::Paid, SettleOutcome::OutOfStock, SettleOutcome::Paid]);
@@ -470,7 +517,8 @@ async fn a_stock_write_based_on_a_stale_count_is_refused_and_changes_nothing() {
 /// Orders placed at the same moment share one transaction (one multi-row insert per
 /// table); when it fails, here because two of them reuse one key, each order is placed
 /// alone and gets its own outcome: the first under the key is placed with its lines,
-/// share and shipping address, the second loses to it, and the third is placed too.
+/// share, shipping address and charge, the second loses to it, and the third is placed
+/// too.
 #[tokio::test]
 async fn orders_placed_together_each_get_their_own_outcome_when_two_reuse_a_key() {
     let clock = Clock::manual(START);
@@ -521,6 +569,11 @@ async fn orders_placed_together_each_get_their_own_outcome_when_two_reuse_a_key(
             .unwrap(),
         ),
         rehearsal: false,
+        charge: ChargeOpening {
+            provider: "test-cards",
+            provider_key: format!("charge-{buyer}-{key}"),
+            provider_ref: Some(format!("tc-{buyer}-{key}")),
+        },
     };
     let together = [
         (order(first.account.id, "k1"), now),
@@ -528,18 +581,22 @@ async fn orders_placed_together_each_get_their_own_outcome_when_two_reuse_a_key(
         (order(second.account.id, "k1"), now),
     ];
     let outcomes = app.state.store.place_orders_together(&together).await;
-    let placed: Vec<OrderView> = outcomes
+    let placed: Vec<PlacedOrder> = outcomes
         .into_iter()
         .filter_map(|o| match o.expect("no database error") {
-            PlaceOutcome::Placed(view) => Some(*view),
+            PlaceOutcome::Placed(placed) => Some(*placed),
             PlaceOutcome::KeyTaken => None,
             _ => panic!("no promo code or drop to refuse it"),
         })
         .collect();
     assert_eq!(placed.len(), 2, "the reused key placed once, the other buyer's order too");
-    assert_eq!(placed[0].buyer_id, first.account.id);
-    assert_eq!(placed[1].buyer_id, second.account.id);
-    for view in &placed {
+    assert_eq!(placed[0].view.buyer_id, first.account.id);
+    assert_eq!(placed[1].view.buyer_id, second.account.id);
+    for PlacedOrder { view, charge } in &placed {
+        let opened = app.state.store.charge_of(view.id).await.unwrap().expect("its charge opened with it");
+        assert_eq!(opened.id, charge.id, "the charge acknowledged is the ledger's");
+        assert_eq!((opened.status, opened.attempts, opened.amount.amount), (PaymentStatus::Pending, 1, 1_000));
+        assert_eq!(opened.provider_key, format!("charge-{}-k1", view.buyer_id));
         let stored = app.state.store.order_record(view.id).await.unwrap().expect("written");
         assert_eq!(stored.view.status, OrderStatus::Placed);
         assert_eq!(stored.view.lines, view.lines, "its lines, as acknowledged");
