@@ -46,8 +46,12 @@ pub fn metrics() -> &'static PrometheusHandle {
     })
 }
 
-/// How often recorded histogram samples are folded into their buckets.
-const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+/// How often recorded histogram samples are folded into their buckets. Until then each
+/// sample is 8 bytes in a block of its own histogram: in a chat storm at 2,000 viewers,
+/// `livecart_flush_seconds` alone takes some 28,000 samples a second, which at 5 s were
+/// 1.1 MB held between folds, in blocks allocated among the viewers' frames and freed
+/// after them (a second's worth is a fifth of that).
+const UPKEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// Folds histogram samples into their buckets every [`UPKEEP_EVERY`] until `shutdown`.
 /// The recorder keeps every raw sample until the next render or upkeep, and a recorder

@@ -42,6 +42,11 @@ impl Rooms {
         if let Some(filter) = room.chat_filter(FRESH) {
             return Ok(filter);
         }
+        let _turn = room.chat_filter_read_turn().await;
+        // The comment that held the turn before this one may have just read them.
+        if let Some(filter) = room.chat_filter(FRESH) {
+            return Ok(filter);
+        }
         let filter = Arc::new(self.store.chat_filter(room.id, room.host).await?);
         room.cache_chat_filter(Arc::clone(&filter));
         Ok(filter)

@@ -58,6 +58,12 @@ pub struct LiveRoom {
     /// the database, and when: another node may change them, so they are read again once
     /// they are older than a second. A std mutex: a pointer copy under it, never an `.await`.
     chat_filter: Mutex<Option<(std::time::Instant, std::sync::Arc<ChatFilter>)>>,
+    /// Held by the one comment that reads the blocked words again once its copy is stale;
+    /// the comments behind it wait and take what it read. Without it, every comment of a
+    /// storm arriving while the read is under way starts one of its own: each holds a
+    /// database connection, and the pool grows to its limit (each SQLite connection then
+    /// keeps its schema and statements resident for good).
+    chat_filter_read: tokio::sync::Mutex<()>,
     /// Held by the one join that reads the inventory for the lineup's stock when the
     /// room's figures are stale; the joins behind it wait and take what it read.
     stock_read: tokio::sync::Mutex<()>,
@@ -91,6 +97,7 @@ impl LiveRoom {
             reaction_totals: Mutex::default(),
             idle: AtomicU64::new(0),
             chat_filter: Mutex::default(),
+            chat_filter_read: tokio::sync::Mutex::new(()),
             stock_read: tokio::sync::Mutex::new(()),
             viewer_counts: (0..COUNT_GROUPS).map(|_| watch::Sender::new(None)).collect(),
             latest_count: Mutex::default(),
@@ -108,6 +115,11 @@ impl LiveRoom {
     pub fn cache_chat_filter(&self, filter: std::sync::Arc<ChatFilter>) {
         *self.chat_filter.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
             Some((std::time::Instant::now(), filter));
+    }
+
+    /// The turn to read the blocked words from the database: one comment at a time.
+    pub async fn chat_filter_read_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.chat_filter_read.lock().await
     }
 
     /// Forgets the blocked words read: this node changed them, so the next comment reads
