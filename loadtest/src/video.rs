@@ -43,18 +43,31 @@ pub struct VideoResult {
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-async fn post_sdp(http: &reqwest::Client, url: &str, token: Option<&str>, offer: String) -> Result<String, Error> {
+/// Posts an offer; the answer, and the session's URL from `Location` (on `base` when
+/// the server gives a path).
+async fn post_sdp(
+    http: &reqwest::Client,
+    base: &str,
+    url: &str,
+    token: Option<&str>,
+    offer: String,
+) -> Result<(String, Option<String>), Error> {
     let mut req = http.post(url).header("content-type", "application/sdp").body(offer);
     if let Some(token) = token {
         req = req.bearer_auth(token);
     }
     let resp = req.send().await?;
     let status = resp.status();
+    let session = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .map(|l| if l.starts_with('/') { format!("{base}{l}") } else { l.to_owned() });
     let body = resp.text().await?;
     if status != reqwest::StatusCode::CREATED {
         return Err(format!("{url}: {status} {body}").into());
     }
-    Ok(body)
+    Ok((body, session))
 }
 
 pub async fn run(cfg: &VideoRun) -> Result<Vec<VideoResult>, Error> {
@@ -73,9 +86,8 @@ pub async fn run(cfg: &VideoRun) -> Result<Vec<VideoResult>, Error> {
     let room = rooms.iter().find(|r| r.host.id == session.account.id).ok_or("the account hosts no live room")?.id;
     let ice = IceSettings::loopback();
     let (publisher, offer) = SyntheticPublisher::offer(&ice, cfg.codec).await?;
-    let answer =
-        post_sdp(&http, &format!("{}{}", cfg.url, path(routes::WHIP, &[room.get()])), Some(&session.token), offer)
-            .await?;
+    let whip = format!("{}{}", cfg.url, path(routes::WHIP, &[room.get()]));
+    let (answer, _) = post_sdp(&http, &cfg.url, &whip, Some(&session.token), offer).await?;
     publisher.start(answer, cfg.packets_per_second).await?;
     // Let the stream settle before anyone watches.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -84,11 +96,13 @@ pub async fn run(cfg: &VideoRun) -> Result<Vec<VideoResult>, Error> {
     let mut results = Vec::new();
     for &n in &cfg.audiences {
         let mut viewers: Vec<CountingViewerHandle> = Vec::with_capacity(n);
+        let mut sessions: Vec<String> = Vec::with_capacity(n);
         for _ in 0..n {
             let (viewer, offer) = CountingViewer::offer(&ice).await?;
             let whep = format!("{}{}", cfg.url, path(routes::WHEP, &[room.get()]));
-            let answer = post_sdp(&http, &whep, None, offer).await?;
+            let (answer, session) = post_sdp(&http, &cfg.url, &whep, None, offer).await?;
             viewers.push(viewer.start(answer).await?);
+            sessions.extend(session);
         }
         // Wait until every viewer receives, then measure a fixed window.
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -126,6 +140,15 @@ pub async fn run(cfg: &VideoRun) -> Result<Vec<VideoResult>, Error> {
                 .filter(|_| n > 0)
                 .map(|(u, base)| u.rss_kib.saturating_sub(base) as f64 / n as f64),
         });
+        // Each viewer hangs up as a WHEP client does, with a DELETE of its session, so the
+        // server stops forwarding to it now. A peer connection that is only closed is
+        // still forwarded to until the server's ICE gives up on it, seconds later, into
+        // the next audience's window, whose CPU and memory it would be counted in.
+        for session in sessions {
+            if let Err(e) = http.delete(&session).send().await.and_then(|r| r.error_for_status()) {
+                eprintln!("video: hanging up {session}: {e}");
+            }
+        }
         for v in viewers {
             v.close().await;
         }

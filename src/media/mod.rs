@@ -7,6 +7,7 @@
 //! - `peer`: building peer connections with our codecs, interceptors and ICE settings,
 //!   and the non-trickle offer/answer exchange WHIP and WHEP use; `small_reads`: the
 //!   runtime of legs that only send, whose sockets read one datagram at a time.
+//! - `nack_budget`: a cap on what one viewer's NACK makes its leg re-send.
 //! - `ice`: the STUN and TURN servers clients are given, with TURN credentials that
 //!   expire (the TURN REST scheme).
 //! - `sfu`: each room's broadcast (its publisher and feeds) and the viewer sessions;
@@ -16,6 +17,7 @@
 mod feed;
 mod ice;
 mod keyframes;
+mod nack_budget;
 pub mod peer;
 mod sfu;
 mod small_reads;

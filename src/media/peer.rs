@@ -4,6 +4,7 @@
 
 use super::MediaError;
 use super::keyframes::{self, KeyframeRequests};
+use super::nack_budget::{self, NackBudget};
 use super::small_reads::SmallReads;
 use crate::wire::api::IceServer;
 use rtc::ice::mdns::MulticastDnsMode;
@@ -83,10 +84,11 @@ pub enum MediaFlow {
 /// whether used or not: the default (1,024) cost a viewer ~115 KiB, 256 cost 28 KiB.
 const NACK_HISTORY: u16 = 128;
 
-/// The chain of a leg that only sends: the NACK responder (with a viewer-sized history)
-/// and sender reports, and nothing that acts on received media (the NACK generator,
-/// receiver reports, the TWCC receiver), which on such a leg would only wake up on its
-/// timers for streams that never come. The media engine gets the same feedback and
+/// The chain of a leg that only sends: the NACK responder (with a viewer-sized history,
+/// and a cap on what one NACK re-sends: [`NackBudget`]) and sender reports, and nothing
+/// that acts on received media (the NACK generator, receiver reports, the TWCC
+/// receiver), which on such a leg would only wake up on its timers for streams that
+/// never come. The media engine gets the same feedback and
 /// header extensions as with the default chain (the registries those calls return are
 /// dropped), so the SDP a viewer gets is unchanged.
 fn sending_interceptors(media: &mut MediaEngine) -> Result<Registry, MediaError> {
@@ -94,6 +96,7 @@ fn sending_interceptors(media: &mut MediaEngine) -> Result<Registry, MediaError>
     configure_simulcast_extension_headers(media)?;
     drop(configure_twcc_receiver_only(Registry::new(), media)?);
     Ok(Registry::new()
+        .with(Slot::from(nack_budget::SLOT), NackBudget::default())
         .with(Slot::NackResponder, NackResponderBuilder::new().with_size(NACK_HISTORY).build())
         .with(Slot::SenderReport, SenderReportBuilder::new().build()))
 }

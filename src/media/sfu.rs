@@ -161,7 +161,11 @@ impl Sfu {
         if let Err(e) = pc.close().await {
             tracing::debug!(error = %e, "closing peer connection");
         }
-        lock(&self.closed).push(Arc::downgrade(&pc));
+        // Released ones go first: a `Weak` keeps its connection's allocation, so the list
+        // holds only connections still being torn down, not every session ever closed.
+        let mut closed = lock(&self.closed);
+        closed.retain(|w| w.strong_count() > 0);
+        closed.push(Arc::downgrade(&pc));
     }
 
     /// Starts the host's stream from a WHIP offer. A new publish replaces the room's
