@@ -1,6 +1,6 @@
 //! The analytics event log: appended in batches, read by the reports.
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, shapes};
 use crate::domain::{AccountId, Money, OrderId, ProductId, RoomId, UnixMs};
 
 /// One row of the log. Which fields a kind fills is the analytics module's business.
@@ -18,8 +18,9 @@ pub struct EventRow {
     pub value: Option<i64>,
 }
 
-/// Rows per insert statement: well under every driver's limit on bound parameters.
-const ROWS_PER_INSERT: usize = 200;
+/// The most rows one insert statement takes (a power of two, see [`shapes`]): well
+/// under every driver's limit on bound parameters.
+const ROWS_PER_INSERT: usize = 64;
 const COLUMNS: usize = 11;
 
 impl Store {
@@ -27,17 +28,11 @@ impl Store {
     pub async fn append_events(&self, events: &[EventRow]) -> Result<(), StoreError> {
         let _turn = self.gate.turn().await;
         let mut tx = self.pool.begin().await?;
-        for chunk in events.chunks(ROWS_PER_INSERT) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|r| {
-                    let params: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", r * COLUMNS + c)).collect();
-                    format!("({})", params.join(", "))
-                })
-                .collect();
+        for chunk in shapes::chunks(events, ROWS_PER_INSERT) {
             let sql = format!(
                 "insert into analytics_events (at, kind, room_id, viewer, account_id, product_id, order_id, quantity, \
                  amount, currency, value) values {}",
-                rows.join(", ")
+                shapes::values(chunk.len(), COLUMNS)
             );
             let mut insert = sqlx::query(&sql);
             for e in chunk {

@@ -31,6 +31,7 @@ mod rehearsals;
 mod reports;
 mod rooms;
 mod settlements;
+mod shapes;
 mod test_cards;
 mod waitlists;
 mod wallet;

@@ -3,7 +3,7 @@
 //! make a second one. Refunds also move units back into stock and post the commission
 //! reversal, in the same transaction that records them as done.
 
-use super::{Store, StoreError, is_unique_violation};
+use super::{Store, StoreError, is_unique_violation, shapes};
 use crate::domain::{AccountId, BrandId, Currency, Money, OrderId, ProductId, UnixMs};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -686,17 +686,11 @@ pub(super) async fn insert_commission(
     settles_at: Option<UnixMs>,
 ) -> Result<(), StoreError> {
     const COLUMNS: usize = 9;
-    for chunk in entries.chunks(100) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|r| {
-                let values: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", r * COLUMNS + c)).collect();
-                format!("({})", values.join(", "))
-            })
-            .collect();
+    for chunk in shapes::chunks(entries, 64) {
         let sql = format!(
             "insert into commission_entries (order_id, product_id, creator_id, brand_id, kind, amount, currency, \
              settles_at, created_at) values {}",
-            rows.join(", ")
+            shapes::values(chunk.len(), COLUMNS)
         );
         let mut query = sqlx::query(&sql);
         for e in chunk {

@@ -16,7 +16,7 @@ use super::orders::{NewOrder, NewOrderLine, NewShare, PlaceOutcome, PlacedOrder,
 use super::payments::ChargeRow;
 use super::promo::take_use;
 use super::write_gate::WriteGate;
-use super::{Store, is_unique_violation};
+use super::{Store, is_unique_violation, shapes};
 use crate::domain::{AccountId, DropId, Money, OrderId, ShippingAddress, UnixMs};
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, AnyPool, Row, Transaction};
@@ -174,8 +174,9 @@ async fn place_alone(pool: &AnyPool, gate: &WriteGate, o: &NewOrder, now: UnixMs
 
 type Query<'q> = sqlx::query::Query<'q, Any, AnyArguments<'q>>;
 
-/// Inserts `rows`, `columns` values each, as `insert … values (…), (…) {tail}`, in as
-/// few statements as [`MAX_BINDS`] allows; what the statements return, in order.
+/// Inserts `rows`, `columns` values each, as `insert … values (…), (…) {tail}`, in
+/// statements of at most [`MAX_BINDS`] values and a few shapes ([`shapes::chunks`]);
+/// what the statements return, in order.
 async fn insert_rows<T>(
     tx: &mut Transaction<'_, Any>,
     head: &str,
@@ -185,14 +186,9 @@ async fn insert_rows<T>(
     bind: impl for<'q> Fn(Query<'q>, &'q T) -> Query<'q>,
 ) -> Result<Vec<AnyRow>, sqlx::Error> {
     let mut returned = Vec::new();
-    for chunk in rows.chunks((MAX_BINDS / columns).max(1)) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|r| {
-                let row: Vec<String> = (1..=columns).map(|c| format!("${}", r * columns + c)).collect();
-                format!("({})", row.join(", "))
-            })
-            .collect();
-        let sql = format!("{head} values {} {tail}", values.join(", "));
+    let most = 1 << (MAX_BINDS / columns).max(1).ilog2();
+    for chunk in shapes::chunks(rows, most) {
+        let sql = format!("{head} values {} {tail}", shapes::values(chunk.len(), columns));
         let mut query = sqlx::query(&sql);
         for row in chunk {
             query = bind(query, row);

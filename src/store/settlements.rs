@@ -16,7 +16,7 @@
 
 use super::payments::{CommissionEntry, insert_commission};
 use super::write_gate::WriteGate;
-use super::{SettleOutcome, Store};
+use super::{SettleOutcome, Store, shapes};
 use crate::domain::{DropId, OrderId, ProductId, UnixMs};
 use crate::wire::ws::OrderView;
 use sqlx::{AnyPool, Row};
@@ -252,12 +252,13 @@ async fn end_charges(
     if charges.is_empty() {
         return Ok(BTreeSet::new());
     }
+    let ids = shapes::padded(charges.keys().copied());
     let sql = format!(
         "update payments set status = 'succeeded', updated_at = $1 where status = 'pending' and id in ({}) \
          returning id",
-        placeholders(2, charges.len())
+        placeholders(2, ids.len())
     );
-    let query = charges.keys().fold(sqlx::query(&sql).bind(now.0), |q, id| q.bind(*id));
+    let query = ids.iter().fold(sqlx::query(&sql).bind(now.0), |q, id| q.bind(*id));
     let mut unended = charges;
     for row in query.fetch_all(&mut **tx).await? {
         unended.remove(&row.try_get::<i64, _>("id")?);
@@ -267,9 +268,9 @@ async fn end_charges(
     }
     // Not pending: a webhook recorded the success first (settle as usual), or the ledger
     // gave up on the charge.
-    let sql =
-        format!("select id from payments where status <> 'succeeded' and id in ({})", placeholders(1, unended.len()));
-    let query = unended.keys().fold(sqlx::query(&sql), |q, id| q.bind(*id));
+    let ids = shapes::padded(unended.keys().copied());
+    let sql = format!("select id from payments where status <> 'succeeded' and id in ({})", placeholders(1, ids.len()));
+    let query = ids.iter().fold(sqlx::query(&sql), |q, id| q.bind(*id));
     let mut given_up = BTreeSet::new();
     for row in query.fetch_all(&mut **tx).await? {
         given_up.extend(unended.get(&row.try_get::<i64, _>("id")?));
@@ -286,12 +287,13 @@ async fn mark_paid(
     if orders.is_empty() {
         return Ok(BTreeSet::new());
     }
+    let ids = shapes::padded(orders.iter().map(|o| o.get()));
     let sql = format!(
         "update orders set status = 'paid', paid_at = $1, updated_at = $1 where status = 'placed' and id in ({}) \
          returning id",
-        placeholders(2, orders.len())
+        placeholders(2, ids.len())
     );
-    let query = orders.iter().fold(sqlx::query(&sql).bind(now.0), |q, order| q.bind(order.get()));
+    let query = ids.iter().fold(sqlx::query(&sql).bind(now.0), |q, id| q.bind(*id));
     let rows = query.fetch_all(&mut **tx).await?;
     rows.iter().map(|r| Ok(OrderId::from_row(r.try_get("id")?))).collect()
 }

@@ -1,0 +1,71 @@
+//! Keeping the statements a batch writes to a few shapes.
+//!
+//! A statement is prepared once per distinct SQL text and connection, and sqlx keeps up
+//! to 100 of them per connection. A batch insert of n rows, or an `in (…)` list of n
+//! ids, is a new text for every n: a storm of analytics batches left megabytes of
+//! prepared inserts behind, each re-prepared when it fell out of the cache. SQLite also
+//! looks each `$n` up in a list as long as the statement's parameters, at prepare and at
+//! every bind, so one huge statement costs more than several small ones. Here batches
+//! are cut into chunks whose lengths are powers of two, and `in (…)` lists are padded to
+//! one: a handful of shapes per statement, whatever the batch sizes.
+
+/// `rows` in chunks of `max` (a power of two) rows, then of the powers of two that make
+/// up the rest, largest first.
+pub(super) fn chunks<T>(rows: &[T], max: usize) -> impl Iterator<Item = &[T]> {
+    debug_assert!(max.is_power_of_two());
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let len = max.min(1 << rest.len().ilog2());
+        let (chunk, after) = rest.split_at(len);
+        rest = after;
+        Some(chunk)
+    })
+}
+
+/// `($1, …, $columns), ($columns+1, …), …` for `rows` rows: a multi-row insert's values.
+pub(super) fn values(rows: usize, columns: usize) -> String {
+    let row = |r: usize| {
+        let params: Vec<String> = (1..=columns).map(|c| format!("${}", r * columns + c)).collect();
+        format!("({})", params.join(", "))
+    };
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+}
+
+/// `ids`, padded with copies of its last to a power of two: the same `in (…)` list,
+/// in one of a few lengths.
+pub(super) fn padded<T: Copy>(ids: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut ids: Vec<T> = ids.into_iter().collect();
+    if let Some(&last) = ids.last() {
+        ids.resize(ids.len().next_power_of_two(), last);
+    }
+    ids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{chunks, padded, values};
+
+    #[test]
+    fn batches_are_cut_into_powers_of_two() {
+        let rows: Vec<u32> = (0..75).collect();
+        let lens: Vec<usize> = chunks(&rows, 32).map(<[u32]>::len).collect();
+        assert_eq!(lens, [32, 32, 8, 2, 1]);
+        assert_eq!(chunks(&rows, 32).flatten().copied().collect::<Vec<_>>(), rows, "every row once, in order");
+        assert_eq!(chunks::<u32>(&[], 32).count(), 0);
+    }
+
+    #[test]
+    fn values_number_each_rows_parameters_after_the_rows_before() {
+        assert_eq!(values(2, 3), "($1, $2, $3), ($4, $5, $6)");
+    }
+
+    #[test]
+    fn lists_are_padded_with_their_last_id() {
+        assert_eq!(padded([4, 5, 6]), [4, 5, 6, 6]);
+        assert_eq!(padded([4, 5]), [4, 5]);
+        assert_eq!(padded(Vec::<i64>::new()), Vec::<i64>::new());
+    }
+}
