@@ -19,6 +19,7 @@ mod ice;
 mod keyframes;
 mod nack_budget;
 pub mod peer;
+mod rtcp_reads;
 mod sfu;
 mod small_reads;
 

@@ -10,11 +10,9 @@
 //! of the responder: older ones would mostly arrive too late to be played, and a viewer
 //! missing them recovers at the next keyframe, as it does from any loss.
 
-use rtc::interceptor::{Interceptor, Packet, StreamInfo, TaggedPacket};
+use super::rtcp_reads::RtcpReads;
+use rtc::interceptor::Packet;
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::{TransportLayerNack, nack_pairs_from_sequence_numbers};
-use rtc::sansio::Protocol;
-use std::collections::VecDeque;
-use std::time::Instant;
 
 /// Where the cap sits in the chain: nearer the wire than the NACK responder
 /// (`Slot::NackResponder`, 4,000), so the responder reads the capped NACKs.
@@ -24,10 +22,13 @@ pub const SLOT: usize = 3_900;
 /// stream, more than a viewer that is keeping up ever loses between two NACKs.
 pub const MAX_RESENT: usize = 32;
 
-#[derive(Default)]
-pub struct NackBudget {
-    reads: VecDeque<TaggedPacket>,
-    writes: VecDeque<TaggedPacket>,
+/// The interceptor.
+pub fn budget() -> RtcpReads {
+    RtcpReads::new(|msg| {
+        if let Packet::Rtcp(packets) = &mut msg.message.packet {
+            capped(packets);
+        }
+    })
 }
 
 /// `packets` with the NACKs among them naming at most `MAX_RESENT` sequence numbers in
@@ -56,42 +57,6 @@ fn capped(packets: &mut Vec<Box<dyn rtc::rtcp::Packet>>) {
         }
     }
     packets.retain(|p| p.as_any().downcast_ref::<TransportLayerNack>().is_none_or(|n| !n.nacks.is_empty()));
-}
-
-impl Protocol<TaggedPacket, TaggedPacket, ()> for NackBudget {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = rtc::shared::error::Error;
-    type Time = Instant;
-
-    fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
-        if let Packet::Rtcp(packets) = &mut msg.message.packet {
-            capped(packets);
-        }
-        self.reads.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_read(&mut self) -> Option<TaggedPacket> {
-        self.reads.pop_front()
-    }
-
-    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.writes.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.writes.pop_front()
-    }
-}
-
-impl Interceptor for NackBudget {
-    fn bind_local_stream(&mut self, _: &StreamInfo) {}
-    fn unbind_local_stream(&mut self, _: &StreamInfo) {}
-    fn bind_remote_stream(&mut self, _: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _: &StreamInfo) {}
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! is gathered, so one HTTP round trip carries everything.
 
 use super::MediaError;
-use super::keyframes::{self, KeyframeRequests};
-use super::nack_budget::{self, NackBudget};
+use super::keyframes;
+use super::nack_budget;
 use super::small_reads::SmallReads;
 use crate::wire::api::IceServer;
 use rtc::ice::mdns::MulticastDnsMode;
@@ -85,7 +85,7 @@ pub enum MediaFlow {
 const NACK_HISTORY: u16 = 128;
 
 /// The chain of a leg that only sends: the NACK responder (with a viewer-sized history,
-/// and a cap on what one NACK re-sends: [`NackBudget`]) and sender reports, and nothing
+/// and a cap on what one NACK re-sends: [`nack_budget`]) and sender reports, and nothing
 /// that acts on received media (the NACK generator, receiver reports, the TWCC
 /// receiver), which on such a leg would only wake up on its timers for streams that
 /// never come. The media engine gets the same feedback and
@@ -96,7 +96,7 @@ fn sending_interceptors(media: &mut MediaEngine) -> Result<Registry, MediaError>
     configure_simulcast_extension_headers(media)?;
     drop(configure_twcc_receiver_only(Registry::new(), media)?);
     Ok(Registry::new()
-        .with(Slot::from(nack_budget::SLOT), NackBudget::default())
+        .with(Slot::from(nack_budget::SLOT), nack_budget::budget())
         .with(Slot::NackResponder, NackResponderBuilder::new().with_size(NACK_HISTORY).build())
         .with(Slot::SenderReport, SenderReportBuilder::new().build()))
 }
@@ -233,7 +233,7 @@ async fn build(ice: &IceSettings, flow: MediaFlow, codecs: Codecs<'_>, port: u16
         MediaFlow::Receives => register_default_interceptors(Registry::new(), &mut media)?,
         MediaFlow::SendsOnly => sending_interceptors(&mut media)?,
     }
-    .with(Slot::from(keyframes::SLOT), KeyframeRequests::default());
+    .with(Slot::from(keyframes::SLOT), keyframes::requests());
     // No mDNS: host candidates are plain addresses, and no peer connection opens a
     // multicast socket of its own.
     let settings = SettingEngineBuilder::new().with_multicast_dns_mode(MulticastDnsMode::Disabled).build();
