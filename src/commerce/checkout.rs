@@ -50,8 +50,8 @@ use crate::domain::{
     PromoCode, Refusal, ShippingAddress, UnixMs,
 };
 use crate::store::{
-    AccountRow, AgreementRow, ChargeRow, CheckoutAsk, CheckoutReads, DropRow, NewOrder, NewOrderLine, OrderPromo,
-    OrderRecord, PlaceOutcome, PlacedOrder, PricingReads, ProductRow, RefusalRow, RoomRow,
+    AccountRow, AgreementRow, CheckoutAsk, CheckoutReads, DropRow, NewOrder, NewOrderLine, OrderPromo, OrderRecord,
+    PlaceOutcome, PlacedOrder, PricingReads, ProductRow, RefusalRow, RoomRow,
 };
 use crate::telemetry::timed;
 use crate::wire::ws::{DropCard, OrderStatus, OrderView, RoomStatus};
@@ -111,7 +111,7 @@ type Result<T> = std::result::Result<T, CommerceError>;
 /// What writing a new order came to.
 enum Placement {
     /// Written, with its stock held and its charge opened: next, the payment.
-    Placed { order: OrderView, charge: ChargeRow, hold_id: String, left: Left, terms: Terms },
+    Placed { placed: Box<PlacedOrder>, hold_id: String, left: Left, terms: Terms },
     /// A racing request with the same key wrote it first: its outcome as it stands.
     Raced(Result<OrderView>),
 }
@@ -288,9 +288,10 @@ impl Commerce {
         let shipping = req.shipping.clone().or(saved_address);
         let instrument = instrument(&req.payment, saved.as_ref())?;
         match self.place(shop, buyer, req, &cart, pricing, shipping).await {
-            Ok(Placement::Placed { order, charge, hold_id, left, terms }) => {
+            Ok(Placement::Placed { placed, hold_id, left, terms }) => {
+                let PlacedOrder { view, charge } = *placed;
                 let placed = Placed {
-                    order,
+                    order: view,
                     charge: Some(charge),
                     hold_id: &hold_id,
                     left: Some(left),
@@ -382,9 +383,8 @@ impl Commerce {
         };
         match timed("livecart_db_seconds", "place_order", self.store.place_order(&order, now)).await {
             Ok(PlaceOutcome::Placed(placed)) => {
-                let PlacedOrder { view, charge } = *placed;
-                tracing::Span::current().record("order", view.id.get());
-                Ok(Placement::Placed { order: view, charge, hold_id, left, terms: Terms::of(&order) })
+                tracing::Span::current().record("order", placed.view.id.get());
+                Ok(Placement::Placed { placed, hold_id, left, terms: Terms::of(&order) })
             }
             Ok(PlaceOutcome::KeyTaken) => {
                 self.inventory.release(&hold_id).await?;
