@@ -247,7 +247,22 @@ impl Commerce {
             }
         };
         let booked = self.store.settle_paid(&order, to_record, &accrued, settles_at, now);
-        match timed("livecart_db_seconds", "settle_paid", booked).await? {
+        let booked = match timed("livecart_db_seconds", "settle_paid", booked).await {
+            Ok(booked) => booked,
+            Err(e) => {
+                if to_record.is_some() {
+                    // The failed transaction took the charge's record with it: the money
+                    // moved, so the ledger says so on its own, and the reconciler settles
+                    // the order (or refunds it) on its next sweep.
+                    if let Err(unrecorded) = self.record_charged(row).await {
+                        let error = &unrecorded as &dyn std::error::Error;
+                        tracing::warn!(error, "charge not recorded after its settlement failed");
+                    }
+                }
+                return Err(e.into());
+            }
+        };
+        match booked {
             SettleOutcome::Paid => {}
             SettleOutcome::ChargeGivenUp => {
                 self.charged_after_giving_up(row).await?;
