@@ -32,7 +32,7 @@ impl Store {
             let sql = format!(
                 "insert into analytics_events (at, kind, room_id, viewer, account_id, product_id, order_id, quantity, \
                  amount, currency, value) values {}",
-                shapes::values(chunk.len(), COLUMNS)
+                shapes::values(self.backend, chunk.len(), COLUMNS)
             );
             let mut insert = sqlx::query(&sql);
             for e in chunk {

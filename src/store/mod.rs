@@ -19,6 +19,7 @@ mod catalog;
 mod checkout_reads;
 mod follows;
 mod giveaways;
+mod group_commit;
 mod moderation;
 mod offers;
 mod orders;
@@ -79,6 +80,17 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// The dialect of one of the pool's connections (a transaction's, say), for SQL that
+    /// is written differently on each.
+    fn of(conn: &sqlx::AnyConnection) -> Backend {
+        match conn.backend_name() {
+            "SQLite" => Backend::Sqlite,
+            _ => Backend::Postgres,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
@@ -87,6 +99,8 @@ pub struct Store {
     placements: placements::PlacementWriter,
     /// Where paid orders' settlements queue for their group commit.
     settlements: settlements::SettlementWriter,
+    /// Where the test-card provider's answers queue for their group commit.
+    test_card_books: test_cards::TestCardBooks,
     /// Where the busiest writers take turns on SQLite.
     gate: write_gate::WriteGate,
 }
@@ -145,9 +159,10 @@ impl Store {
             .connect(url)
             .await?;
         let gate = write_gate::WriteGate::for_backend(backend);
-        let placements = placements::PlacementWriter::start(pool.clone(), gate.clone());
-        let settlements = settlements::SettlementWriter::start(pool.clone(), gate.clone());
-        let store = Store { pool, backend, placements, settlements, gate };
+        let placements = placements::start_writer(pool.clone(), gate.clone());
+        let settlements = settlements::start_writer(pool.clone(), gate.clone());
+        let test_card_books = test_cards::start_books(pool.clone(), gate.clone());
+        let store = Store { pool, backend, placements, settlements, test_card_books, gate };
         store.migrate().await?;
         Ok(store)
     }

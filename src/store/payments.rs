@@ -3,7 +3,7 @@
 //! make a second one. Refunds also move units back into stock and post the commission
 //! reversal, in the same transaction that records them as done.
 
-use super::{Store, StoreError, is_unique_violation, shapes};
+use super::{Backend, Store, StoreError, is_unique_violation, shapes};
 use crate::domain::{AccountId, BrandId, Currency, Money, OrderId, ProductId, UnixMs};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -690,7 +690,7 @@ pub(super) async fn insert_commission(
         let sql = format!(
             "insert into commission_entries (order_id, product_id, creator_id, brand_id, kind, amount, currency, \
              settles_at, created_at) values {}",
-            shapes::values(chunk.len(), COLUMNS)
+            shapes::values(Backend::of(tx), chunk.len(), COLUMNS)
         );
         let mut query = sqlx::query(&sql);
         for e in chunk {

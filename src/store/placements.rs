@@ -12,43 +12,33 @@
 //! of a batch that fails (the same key twice, a database error), so each caller gets its
 //! own outcome: a duplicate key still loses on the unique (buyer, idempotency key).
 
+use super::group_commit::GroupCommit;
 use super::orders::{NewOrder, NewOrderLine, NewShare, PlaceOutcome, PlacedOrder, take_drop_units};
 use super::payments::ChargeRow;
 use super::promo::take_use;
 use super::write_gate::WriteGate;
-use super::{Store, is_unique_violation, shapes};
+use super::{Backend, Store, is_unique_violation, shapes};
 use crate::domain::{AccountId, DropId, Money, OrderId, ShippingAddress, UnixMs};
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, AnyPool, Row, Transaction};
 use std::collections::HashMap;
-use tokio::sync::{mpsc, oneshot};
 
 /// The most orders one transaction places.
 const MAX_BATCH: usize = 64;
-
-/// Orders waiting for the writer (bounded: a full queue makes checkouts wait).
-const QUEUE: usize = 4 * MAX_BATCH;
 
 /// The most values one insert binds: far below SQLite's and PostgreSQL's limits, so a
 /// batch of large carts is split into several inserts rather than refused.
 const MAX_BINDS: usize = 4_000;
 
-type Reply = oneshot::Sender<Result<PlaceOutcome, sqlx::Error>>;
+/// Where checkouts queue their orders for the group commit.
+pub(super) type PlacementWriter = GroupCommit<(NewOrder, UnixMs), PlaceOutcome>;
 
-/// The handle checkouts send their orders through; cheap to clone. The writer task ends
-/// once every handle (every clone of the store) is dropped.
-#[derive(Clone)]
-pub(super) struct PlacementWriter {
-    queue: mpsc::Sender<(NewOrder, UnixMs, Reply)>,
-}
-
-impl PlacementWriter {
-    /// Starts the store's writer on the current runtime.
-    pub(super) fn start(pool: AnyPool, gate: WriteGate) -> PlacementWriter {
-        let (queue, jobs) = mpsc::channel(QUEUE);
-        tokio::spawn(write_batches(pool, gate, jobs));
-        PlacementWriter { queue }
-    }
+/// Starts the store's placement writer on the current runtime.
+pub(super) fn start_writer(pool: AnyPool, gate: WriteGate) -> PlacementWriter {
+    GroupCommit::start("livecart_placement_batch_size", MAX_BATCH, move |orders: Vec<(NewOrder, UnixMs)>| {
+        let (pool, gate) = (pool.clone(), gate.clone());
+        async move { place_each(&pool, &gate, &orders).await }
+    })
 }
 
 impl Store {
@@ -61,9 +51,7 @@ impl Store {
         if has_conditions(o) {
             return place_alone(&self.pool, &self.gate, o, now).await;
         }
-        let (reply, outcome) = oneshot::channel();
-        self.placements.queue.send((o.clone(), now, reply)).await.map_err(|_| sqlx::Error::WorkerCrashed)?;
-        outcome.await.map_err(|_| sqlx::Error::WorkerCrashed)?
+        self.placements.submit((o.clone(), now)).await
     }
 
     /// Places the given orders as the writer places one batch, each with its own outcome:
@@ -78,21 +66,6 @@ impl Store {
 /// a drop's per-buyer limit), which a shared transaction cannot refuse it alone for.
 fn has_conditions(o: &NewOrder) -> bool {
     o.promo_code.is_some() || o.lines.iter().any(|l| l.drop_id.is_some())
-}
-
-/// Places what has queued up, batch after batch; a batch forms while the previous one
-/// commits.
-async fn write_batches(pool: AnyPool, gate: WriteGate, mut jobs: mpsc::Receiver<(NewOrder, UnixMs, Reply)>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (orders, replies): (Vec<(NewOrder, UnixMs)>, Vec<Reply>) =
-            batch.drain(..).map(|(o, now, reply)| ((o, now), reply)).unzip();
-        metrics::histogram!("livecart_placement_batch_size").record(orders.len() as f64);
-        for (reply, outcome) in replies.into_iter().zip(place_each(&pool, &gate, &orders).await) {
-            // A caller that gave up finds the order under its key when it checks out again.
-            let _ = reply.send(outcome);
-        }
-    }
 }
 
 /// One outcome per order: all in one transaction, or, when that fails, each in a
@@ -188,7 +161,7 @@ async fn insert_rows<T>(
     let mut returned = Vec::new();
     let most = 1 << (MAX_BINDS / columns).max(1).ilog2();
     for chunk in shapes::chunks(rows, most) {
-        let sql = format!("{head} values {} {tail}", shapes::values(chunk.len(), columns));
+        let sql = format!("{head} values {} {tail}", shapes::values(Backend::of(tx), chunk.len(), columns));
         let mut query = sqlx::query(&sql);
         for row in chunk {
             query = bind(query, row);

@@ -14,6 +14,7 @@
 //! deadlock between two nodes' batches), every order of it is written again alone, so
 //! each waiter gets its own result and its own error.
 
+use super::group_commit::GroupCommit;
 use super::payments::{CommissionEntry, insert_commission};
 use super::write_gate::WriteGate;
 use super::{SettleOutcome, Store, shapes};
@@ -21,17 +22,13 @@ use crate::domain::{DropId, OrderId, ProductId, UnixMs};
 use crate::wire::ws::OrderView;
 use sqlx::{AnyPool, Row};
 use std::collections::{BTreeMap, BTreeSet};
-use tokio::sync::{mpsc, oneshot};
 
 /// The most settlements one transaction writes: bounds how long a batch holds the hot
 /// row, and the writer's memory.
 const MAX_BATCH: usize = 256;
 
-/// Settlements waiting for the writer (bounded: a full queue makes checkouts wait).
-const QUEUE: usize = 4 * MAX_BATCH;
-
 /// What settling one paid order writes.
-struct Settlement {
+pub(super) struct Settlement {
     order: OrderId,
     /// The ledger's charge the provider has just taken, recorded as succeeded with the
     /// settlement; `None`: the ledger says so already.
@@ -83,37 +80,15 @@ impl Settlement {
     }
 }
 
-type Reply = oneshot::Sender<Result<SettleOutcome, sqlx::Error>>;
+/// Where checkouts queue their settlements for the group commit.
+pub(super) type SettlementWriter = GroupCommit<Settlement, SettleOutcome>;
 
-/// The handle checkouts send their settlements through; cheap to clone. The writer task
-/// ends once every handle (every clone of the store) is dropped.
-#[derive(Clone)]
-pub(super) struct SettlementWriter {
-    queue: mpsc::Sender<(Settlement, Reply)>,
-}
-
-impl SettlementWriter {
-    /// Starts the store's writer on the current runtime.
-    pub(super) fn start(pool: AnyPool, gate: WriteGate) -> SettlementWriter {
-        let (queue, jobs) = mpsc::channel(QUEUE);
-        tokio::spawn(write_batches(pool, gate, jobs));
-        SettlementWriter { queue }
-    }
-}
-
-/// Writes what has queued up, batch after batch; a batch forms while the previous one
-/// commits.
-async fn write_batches(pool: AnyPool, gate: WriteGate, mut jobs: mpsc::Receiver<(Settlement, Reply)>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (settlements, replies): (Vec<Settlement>, Vec<Reply>) = batch.drain(..).unzip();
-        metrics::histogram!("livecart_settlement_batch_size").record(settlements.len() as f64);
-        for (reply, outcome) in replies.into_iter().zip(settle_each(&pool, &gate, &settlements).await) {
-            // A waiter that gave up finds the order settled when it (or the reconciler)
-            // reads it again.
-            let _ = reply.send(outcome);
-        }
-    }
+/// Starts the store's settlement writer on the current runtime.
+pub(super) fn start_writer(pool: AnyPool, gate: WriteGate) -> SettlementWriter {
+    GroupCommit::start("livecart_settlement_batch_size", MAX_BATCH, move |settlements: Vec<Settlement>| {
+        let (pool, gate) = (pool.clone(), gate.clone());
+        async move { settle_each(&pool, &gate, &settlements).await }
+    })
 }
 
 /// One outcome per settlement: all in one transaction, or, when that fails, each in a
@@ -355,10 +330,7 @@ impl Store {
         settles_at: UnixMs,
         now: UnixMs,
     ) -> Result<SettleOutcome, sqlx::Error> {
-        let settlement = Settlement::of(order, charge, accruals, settles_at, now);
-        let (reply, outcome) = oneshot::channel();
-        self.settlements.queue.send((settlement, reply)).await.map_err(|_| sqlx::Error::WorkerCrashed)?;
-        outcome.await.map_err(|_| sqlx::Error::WorkerCrashed)?
+        self.settlements.submit(Settlement::of(order, charge, accruals, settles_at, now)).await
     }
 
     /// Settles the given orders as the writer does one batch, in one transaction, each

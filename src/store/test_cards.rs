@@ -3,9 +3,15 @@
 //! books are, so a checkout that lost the provider's answer can ask what happened, and
 //! tests can check the ledger against the provider.
 
-use super::{Store, StoreError};
+use super::group_commit::GroupCommit;
+use super::write_gate::WriteGate;
+use super::{Backend, Store, StoreError, shapes};
 use crate::domain::{AccountId, Money, UnixMs};
-use sqlx::Row;
+use sqlx::{AnyConnection, AnyPool, Row};
+use std::collections::{HashMap, HashSet};
+
+/// The most answers one transaction records.
+const MAX_BATCH: usize = 64;
 
 /// What the test-card provider did with a charge.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,21 +24,12 @@ pub enum TestCardCharge {
 
 impl Store {
     pub async fn test_card_charge(&self, reference: &str) -> Result<Option<TestCardCharge>, StoreError> {
-        let row = sqlx::query("select status, reason from test_card_charges where reference = $1")
-            .bind(reference)
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let status: String = row.try_get("status")?;
-        Ok(Some(match status.as_str() {
-            "approved" => TestCardCharge::Approved,
-            "declined" => TestCardCharge::Declined(row.try_get::<Option<String>, _>("reason")?.unwrap_or_default()),
-            _ => TestCardCharge::Unanswered,
-        }))
+        recorded(&mut *self.pool.acquire().await?, reference).await
     }
 
     /// Records what became of a charge the first time; later calls leave it as it is (a
-    /// charge is decided once) and return what was recorded.
+    /// charge is decided once) and return what was recorded. Charges answered at the
+    /// same moment share one transaction ([`GroupCommit`]).
     pub async fn record_test_card_charge(
         &self,
         reference: &str,
@@ -41,32 +38,14 @@ impl Store {
         outcome: &TestCardCharge,
         now: UnixMs,
     ) -> Result<TestCardCharge, StoreError> {
-        let (status, reason) = match outcome {
-            TestCardCharge::Approved => ("approved", None),
-            TestCardCharge::Declined(reason) => ("declined", Some(reason.as_str())),
-            TestCardCharge::Unanswered => ("unanswered", None),
+        let answer = ChargeAnswer {
+            reference: reference.to_owned(),
+            amount,
+            card_last4: card_last4.to_owned(),
+            outcome: outcome.clone(),
+            now,
         };
-        // The common case (the first answer) is one statement: the insert returns what it
-        // wrote; only a charge decided before is read back.
-        let turn = self.gate.turn().await;
-        let inserted = sqlx::query(
-            "insert into test_card_charges (reference, amount, currency, card_last4, status, reason, created_at) \
-             values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing returning reference",
-        )
-        .bind(reference)
-        .bind(amount.amount)
-        .bind(amount.currency.as_str())
-        .bind(card_last4)
-        .bind(status)
-        .bind(reason)
-        .bind(now.0)
-        .fetch_optional(&self.pool)
-        .await?;
-        drop(turn);
-        match inserted {
-            Some(_) => Ok(outcome.clone()),
-            None => self.test_card_charge(reference).await?.ok_or(sqlx::Error::RowNotFound),
-        }
+        self.test_card_books.submit(answer).await
     }
 
     /// The last four digits of the card a charge was made with.
@@ -166,4 +145,117 @@ impl Store {
     pub async fn forget_test_card(&self, token: &str) -> Result<(), StoreError> {
         sqlx::query("delete from test_card_methods where token = $1").bind(token).execute(&self.pool).await.map(drop)
     }
+}
+
+/// A charge's first answer, on its way to the books.
+pub(super) struct ChargeAnswer {
+    reference: String,
+    amount: Money,
+    card_last4: String,
+    outcome: TestCardCharge,
+    now: UnixMs,
+}
+
+impl ChargeAnswer {
+    fn status(&self) -> (&'static str, Option<&str>) {
+        match &self.outcome {
+            TestCardCharge::Approved => ("approved", None),
+            TestCardCharge::Declined(reason) => ("declined", Some(reason.as_str())),
+            TestCardCharge::Unanswered => ("unanswered", None),
+        }
+    }
+}
+
+/// Where the provider queues its answers for the group commit.
+pub(super) type TestCardBooks = GroupCommit<ChargeAnswer, TestCardCharge>;
+
+/// Starts the test cards' book-keeper on the current runtime.
+pub(super) fn start_books(pool: AnyPool, gate: WriteGate) -> TestCardBooks {
+    GroupCommit::start("livecart_test_card_batch_size", MAX_BATCH, move |answers: Vec<ChargeAnswer>| {
+        let (pool, gate) = (pool.clone(), gate.clone());
+        async move {
+            match record_batch(&pool, &gate, &answers).await {
+                Ok(recorded) => recorded.into_iter().map(Ok).collect(),
+                Err(e) if answers.len() == 1 => vec![Err(e)],
+                Err(e) => {
+                    tracing::warn!(
+                        error = &e as &dyn std::error::Error,
+                        answers = answers.len(),
+                        "test-card batch failed; recording its answers one by one"
+                    );
+                    let mut each = Vec::with_capacity(answers.len());
+                    for answer in &answers {
+                        each.push(
+                            record_batch(&pool, &gate, std::slice::from_ref(answer)).await.map(|mut r| r.remove(0)),
+                        );
+                    }
+                    each
+                }
+            }
+        }
+    })
+}
+
+/// Records the answers in one transaction; what each charge's record says afterwards, in
+/// order. A reference recorded before, or twice in the batch, keeps its first answer.
+async fn record_batch(
+    pool: &AnyPool,
+    gate: &WriteGate,
+    answers: &[ChargeAnswer],
+) -> Result<Vec<TestCardCharge>, StoreError> {
+    const COLUMNS: usize = 7;
+    let _turn = gate.turn().await;
+    let mut tx = pool.begin().await?;
+    let mut inserted = HashSet::with_capacity(answers.len());
+    for chunk in shapes::chunks(answers, MAX_BATCH) {
+        let sql = format!(
+            "insert into test_card_charges (reference, amount, currency, card_last4, status, reason, created_at) \
+             values {} on conflict do nothing returning reference",
+            shapes::values(Backend::of(&tx), chunk.len(), COLUMNS)
+        );
+        let mut insert = sqlx::query(&sql);
+        for a in chunk {
+            let (status, reason) = a.status();
+            insert = insert
+                .bind(a.reference.as_str())
+                .bind(a.amount.amount)
+                .bind(a.amount.currency.as_str())
+                .bind(a.card_last4.as_str())
+                .bind(status)
+                .bind(reason)
+                .bind(a.now.0);
+        }
+        for row in insert.fetch_all(&mut *tx).await? {
+            inserted.insert(row.try_get::<String, _>("reference")?);
+        }
+    }
+    // The first answer of each reference inserted stands; any other reads what stands.
+    let mut stands: HashMap<&str, TestCardCharge> = HashMap::with_capacity(answers.len());
+    for a in answers {
+        if stands.contains_key(a.reference.as_str()) {
+            continue;
+        }
+        let outcome = match inserted.contains(&a.reference) {
+            true => a.outcome.clone(),
+            false => recorded(&mut tx, &a.reference).await?.ok_or(sqlx::Error::RowNotFound)?,
+        };
+        stands.insert(a.reference.as_str(), outcome);
+    }
+    tx.commit().await?;
+    Ok(answers.iter().map(|a| stands[a.reference.as_str()].clone()).collect())
+}
+
+/// What the books say of a charge, on `conn`.
+async fn recorded(conn: &mut AnyConnection, reference: &str) -> Result<Option<TestCardCharge>, StoreError> {
+    let row = sqlx::query("select status, reason from test_card_charges where reference = $1")
+        .bind(reference)
+        .fetch_optional(conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let status: String = row.try_get("status")?;
+    Ok(Some(match status.as_str() {
+        "approved" => TestCardCharge::Approved,
+        "declined" => TestCardCharge::Declined(row.try_get::<Option<String>, _>("reason")?.unwrap_or_default()),
+        _ => TestCardCharge::Unanswered,
+    }))
 }
