@@ -317,6 +317,7 @@ mod checkout_rate_cmd {
     use livecart_loadtest::measure::print_latency;
     use livecart_loadtest::scenario::checkout_rate::CheckoutRateReport;
     use livecart_loadtest::scenario::naive_checkout::NaiveCheckoutReport;
+    use livecart_loadtest::server::CpuFigures;
 
     /// The run's figures, then livecart beside the baseline (ratios livecart ÷ baseline:
     /// above 1 is better for orders/s, below 1 for latency).
@@ -339,6 +340,7 @@ mod checkout_rate_cmd {
             ours.paid_unacknowledged,
             ours.orders_placed
         );
+        print_cpu(&ours.cpu, ours.paid_orders);
         let Some(b) = baseline else {
             println!("baseline: skipped (give --baseline-database-url postgres://… to run it)");
             return;
@@ -351,6 +353,7 @@ mod checkout_rate_cmd {
             println!("  failed {code}: {n}");
         }
         print_latency("baseline order", &b.latency);
+        print_cpu(&b.cpu, b.orders);
         let ratio = |o: f64, t: f64| if t > 0.0 { format!("{:.2}x", o / t) } else { "-".to_owned() };
         let (l, r) = (&ours.checkout_latency, &b.latency);
         println!("{:<16} {:>12} {:>12} {:>9}", "", "livecart", "baseline", "ratio");
@@ -359,9 +362,29 @@ mod checkout_rate_cmd {
             ("p50", l.p50_ms, r.p50_ms, "ms"),
             ("p99", l.p99_ms, r.p99_ms, "ms"),
             ("max", l.max_ms, r.max_ms, "ms"),
+            ("machine CPU/order", per_order(&ours.cpu, ours.paid_orders), per_order(&b.cpu, b.orders), "µs"),
         ] {
             println!("{name:<16} {o:>12.2} {t:>12.2} {:>9}  {unit}", ratio(o, t));
         }
+    }
+
+    /// Busy CPU of the whole machine (every process: server, database, this client) per
+    /// order, in µs: what one order costs the hardware, whoever spent it.
+    fn per_order(cpu: &CpuFigures, orders: u64) -> f64 {
+        if orders == 0 { 0.0 } else { cpu.machine_busy_cpu_s * 1e6 / orders as f64 }
+    }
+
+    fn print_cpu(cpu: &CpuFigures, orders: u64) {
+        let server = cpu.server_cpu_s.map_or("unknown (give --server-pid)".to_owned(), |s| {
+            format!("{s:.2} s ({:.0} µs per order)", if orders == 0 { 0.0 } else { s * 1e6 / orders as f64 })
+        });
+        println!(
+            "  CPU while buying: load client {:.2} s, server {server}, whole machine {:.2} s busy ({:.0}% of its cores, {:.0} µs per order)",
+            cpu.client_cpu_s,
+            cpu.machine_busy_cpu_s,
+            cpu.machine_busy_percent,
+            per_order(cpu, orders)
+        );
     }
 }
 
@@ -817,8 +840,13 @@ async fn scenario(cli: &Cli, urls: &[String], server_pid: Option<u32>) -> Result
             let apis: Vec<Api> = urls.iter().map(|u| Api::new(u)).collect();
             let host = host(cli, &api).await?;
             let brand = api.login(brand_email, brand_password).await?;
-            let cfg =
-                checkout_rate::CheckoutRate { buyers: *buyers, seconds: *seconds, stock: *stock, quiet: cli.quiet };
+            let cfg = checkout_rate::CheckoutRate {
+                buyers: *buyers,
+                seconds: *seconds,
+                stock: *stock,
+                server_pid,
+                quiet: cli.quiet,
+            };
             let ours = checkout_rate::run(&apis, &host, &brand, &run_id, &cfg).await?;
             let baseline = match baseline_database_url {
                 Some(database_url) => Some(

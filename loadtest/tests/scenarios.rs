@@ -90,7 +90,7 @@ async fn checkout_rate_accounts_for_every_unit_it_sold() {
     let s = server().await;
     let host = s.api.login("maya@demo.livecart", "demo-creator-pass").await.unwrap();
     let brand = s.api.login("brand@demo.livecart", "demo-brand-pass").await.unwrap();
-    let cfg = checkout_rate::CheckoutRate { buyers: 3, seconds: 2, stock: 100_000, quiet: true };
+    let cfg = checkout_rate::CheckoutRate { buyers: 3, seconds: 2, stock: 100_000, server_pid: None, quiet: true };
     // Two "nodes" of one server: the buyers are spread over both URLs.
     let apis = [s.api.clone(), livecart_loadtest::client::Api::new(&s.api.base)];
     let r = checkout_rate::run(&apis, &host, &brand, "rate", &cfg).await.unwrap();
@@ -102,6 +102,7 @@ async fn checkout_rate_accounts_for_every_unit_it_sold() {
     assert_eq!(r.stock_left, r.starting_stock - r.units_sold, "{r:?}");
     assert_eq!((r.oversell, r.unaccounted, r.paid_unacknowledged, r.orders_placed), (0, 0, 0, 0), "{r:?}");
     assert_eq!(r.checkout_latency.count, r.paid_orders);
+    assert!(r.cpu.server_cpu_s.is_none() && r.cpu.machine_busy_cpu_s > 0.0, "{:?}", r.cpu);
     // The server agrees with what the run read back through the API.
     let product = s.state.store.product(r.product_id).await.unwrap().unwrap();
     assert_eq!(product.stock, r.stock_left);

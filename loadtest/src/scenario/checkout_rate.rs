@@ -10,6 +10,7 @@ use super::progress;
 use crate::client::test_card_checkout;
 use crate::client::{Api, Error, RoomConn};
 use crate::measure::{Latency, histogram, record};
+use crate::server::{CpuFigures, CpuWindow};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use hdrhistogram::Histogram;
 use livecart::domain::{OrderId, ProductId, Stock};
@@ -25,6 +26,8 @@ pub struct CheckoutRate {
     pub seconds: u64,
     /// Units on hand the product is set to before the run: enough that it never sells out.
     pub stock: i64,
+    /// The server's process, when known (one node): its CPU over the run is reported.
+    pub server_pid: Option<u32>,
     pub quiet: bool,
 }
 
@@ -42,6 +45,9 @@ pub struct CheckoutRateReport {
     pub failures: BTreeMap<String, u64>,
     /// Latency of the paid checkouts, from sending `checkout` to `order_confirmed`.
     pub checkout_latency: Latency,
+    /// CPU spent while the buyers bought: by this client, the server (when its process is
+    /// known) and the whole machine, so a reader sees whose cores the figure is.
+    pub cpu: CpuFigures,
     /// The product's units on hand when the run started and after it, read through the API.
     pub starting_stock: i64,
     pub stock_left: i64,
@@ -188,6 +194,7 @@ pub async fn run(
     bar.finish_and_clear();
 
     let shop = Shop { product, deadline: Instant::now() + Duration::from_secs(cfg.seconds) };
+    let cpu = CpuWindow::start(cfg.server_pid);
     let started = Instant::now();
     let tasks: Vec<_> = buyers
         .into_iter()
@@ -211,6 +218,7 @@ pub async fn run(
         runs.push((account, run.confirmed));
     }
     let elapsed = ended.duration_since(started).as_secs_f64();
+    let cpu = cpu.finish();
 
     // Read back, a few buyers at a time, from the first node (the record is shared).
     let bar = progress(runs.len() as u64, "read back", cfg.quiet);
@@ -244,6 +252,7 @@ pub async fn run(
         orders_per_second: if elapsed > 0.0 { paid_orders as f64 / elapsed } else { 0.0 },
         failures,
         checkout_latency: Latency::of(&latency),
+        cpu,
         starting_stock,
         stock_left,
         units_sold,

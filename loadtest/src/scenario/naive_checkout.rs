@@ -9,6 +9,7 @@
 
 use crate::client::Error;
 use crate::measure::{Latency, histogram, record};
+use crate::server::{CpuFigures, CpuWindow};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -31,6 +32,8 @@ pub struct NaiveCheckoutReport {
     pub failures: BTreeMap<String, u64>,
     /// Latency of the committed orders, from `begin` to `commit` answered.
     pub latency: Latency,
+    /// CPU spent while the clients bought; the whole machine's includes PostgreSQL's.
+    pub cpu: CpuFigures,
     /// Orders in the table plus stock left, less the starting stock: zero when the
     /// baseline itself is correct.
     pub discrepancy: i64,
@@ -101,6 +104,7 @@ async fn load(pool: &PgPool, schema: &str, cfg: &NaiveCheckout) -> Result<NaiveC
         .await?;
 
     let deadline = Instant::now() + Duration::from_secs(cfg.seconds);
+    let cpu = CpuWindow::start(None);
     let started = Instant::now();
     let tasks: Vec<_> =
         (0..cfg.clients).map(|i| tokio::spawn(client(pool.clone(), schema.to_owned(), i as i64, deadline))).collect();
@@ -113,6 +117,7 @@ async fn load(pool: &PgPool, schema: &str, cfg: &NaiveCheckout) -> Result<NaiveC
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu.finish();
 
     let orders: i64 = sqlx::query_scalar(&format!("select count(*) from {schema}.orders")).fetch_one(pool).await?;
     let left: i64 = sqlx::query_scalar(&format!("select stock from {schema}.product where id = $1"))
@@ -126,6 +131,7 @@ async fn load(pool: &PgPool, schema: &str, cfg: &NaiveCheckout) -> Result<NaiveC
         orders_per_second: if elapsed > 0.0 { latency.len() as f64 / elapsed } else { 0.0 },
         failures,
         latency: Latency::of(&latency),
+        cpu,
         discrepancy: orders + left - cfg.stock,
     })
 }
