@@ -259,3 +259,33 @@ async fn recorded(conn: &mut AnyConnection, reference: &str) -> Result<Option<Te
         _ => TestCardCharge::Unanswered,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Store, TestCardCharge};
+    use crate::domain::{Currency, Money, UnixMs};
+
+    /// Two confirmations of one charge answered at once, as a retry racing the first
+    /// attempt: whichever the books record first stands, and both are told that one.
+    #[tokio::test]
+    async fn a_charge_answered_twice_at_once_keeps_its_first_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Store::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display()), 2).await.unwrap();
+        let amount = Money::new(1_000, Currency::try_from("EUR").unwrap());
+        let declined = TestCardCharge::Declined("insufficient funds".into());
+        let (a, b, other) = tokio::join!(
+            store.record_test_card_charge("tc_k", amount, "4242", &TestCardCharge::Approved, UnixMs(1)),
+            store.record_test_card_charge("tc_k", amount, "0002", &declined, UnixMs(1)),
+            store.record_test_card_charge("tc_other", amount, "4242", &TestCardCharge::Approved, UnixMs(1)),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(a, b, "one answer stands for the charge");
+        assert_eq!(store.test_card_charge("tc_k").await.unwrap(), Some(a.clone()));
+        assert_eq!(other.unwrap(), TestCardCharge::Approved, "a charge beside it keeps its own");
+        // Answered later, the charge still says what it said first.
+        let late = store.record_test_card_charge("tc_k", amount, "0002", &declined, UnixMs(2)).await.unwrap();
+        let late_too = store.record_test_card_charge("tc_k", amount, "4242", &TestCardCharge::Approved, UnixMs(2));
+        assert_eq!((late, late_too.await.unwrap()), (a.clone(), a));
+    }
+}
