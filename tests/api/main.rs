@@ -2,6 +2,7 @@
 //! driven over HTTP and WebSocket exactly as clients drive it.
 
 mod helpers;
+mod node_log;
 mod nodes;
 
 mod accounts;
