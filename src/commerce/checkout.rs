@@ -484,12 +484,12 @@ impl Commerce {
         }
         if let Some(address) = &req.shipping {
             if let Err(e) = self.save_shipping_address(buyer, address).await {
-                tracing::warn!(error = &e as &dyn std::error::Error, "shipping address not saved after checkout");
+                tracing::warn!(error = %Causes(&e), "shipping address not saved after checkout");
             }
         }
         if let Payment::Card(card) = &req.payment {
             if let Err(e) = self.save_card(buyer, card).await {
-                tracing::warn!(error = &e as &dyn std::error::Error, "card not saved after checkout");
+                tracing::warn!(error = %Causes(&e), "card not saved after checkout");
             }
         }
     }
