@@ -10,6 +10,7 @@ use crate::commerce::{CartError, CommerceError};
 use crate::domain::{Invalid, Refusal};
 use crate::media::MediaError;
 use crate::room::RoomError;
+use crate::telemetry::Causes;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -260,9 +261,15 @@ impl ApiError {
         ApiError::new(Code::InvalidInput, message)
     }
 
-    /// A fault of ours; the cause is logged, never sent.
+    /// A fault of ours; the cause is logged, never sent. A database or Redis that did not
+    /// answer in time (somewhere in the cause's chain) is no fault of the request: the
+    /// client is told `unavailable`, which says that the same request may be sent again.
     pub fn internal(cause: impl StdError + Send + Sync + 'static) -> Self {
-        ApiError { cause: Some(Box::new(cause)), ..ApiError::new(Code::Internal, "internal error") }
+        let (code, message) = match backend_unanswered(&cause) {
+            true => (Code::Unavailable, "the database or Redis did not answer in time; try again shortly"),
+            false => (Code::Internal, "internal error"),
+        };
+        ApiError { cause: Some(Box::new(cause)), ..ApiError::new(code, message) }
     }
 
     /// A backend the node depends on does not answer; the cause is logged.
@@ -301,12 +308,27 @@ impl ApiError {
         if let Some(cause) = &self.cause {
             let cause = cause.as_ref() as &dyn StdError;
             match self.code {
-                Code::Unavailable => tracing::warn!(error = cause, "not ready"),
-                _ => tracing::error!(error = cause, "internal error"),
+                Code::Unavailable => tracing::warn!(error = %Causes(cause), "unavailable"),
+                _ => tracing::error!(error = %Causes(cause), "internal error"),
             }
         }
         self.message.clone()
     }
+}
+
+/// Whether `cause`, or an error that caused it, says the database or Redis did not answer
+/// in time ([`crate::store::is_transient`], [`crate::redis::is_transient`]).
+fn backend_unanswered(cause: &(dyn StdError + 'static)) -> bool {
+    let mut next = Some(cause);
+    while let Some(e) = next {
+        if e.downcast_ref::<sqlx::Error>().is_some_and(crate::store::is_transient)
+            || e.downcast_ref::<crate::redis::RedisError>().is_some_and(crate::redis::is_transient)
+        {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 impl From<Invalid> for ApiError {
@@ -472,3 +494,20 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commerce::InventoryError;
+    use crate::redis::RedisError;
+
+    #[test]
+    fn a_database_or_redis_that_did_not_answer_in_time_is_unavailable_and_any_other_fault_internal() {
+        let no_connection = CommerceError::Store(sqlx::Error::PoolTimedOut);
+        assert_eq!(ApiError::from(no_connection).code(), "unavailable");
+        let late = RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut));
+        assert_eq!(ApiError::from(CommerceError::Inventory(InventoryError::Redis(late))).code(), "unavailable");
+        let ours = CommerceError::Store(sqlx::Error::RowNotFound);
+        assert_eq!(ApiError::from(ours).code(), "internal");
+    }
+}

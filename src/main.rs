@@ -6,6 +6,7 @@ use livecart::domain::Clock;
 use livecart::seed::{DEMO_LOGINS, seed_demo};
 use livecart::state::AppState;
 use livecart::store::Store;
+use livecart::telemetry::Causes;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -98,10 +99,10 @@ fn raise_open_file_limit() {
         Ok((soft, hard)) => match rlimit::increase_nofile_limit(hard) {
             Ok(raised) => tracing::info!(soft = raised, was = soft, hard, "open-file limit"),
             Err(e) => {
-                tracing::warn!(soft, hard, error = &e as &dyn std::error::Error, "could not raise the open-file limit")
+                tracing::warn!(soft, hard, error = %Causes(&e), "could not raise the open-file limit")
             }
         },
-        Err(e) => tracing::warn!(error = &e as &dyn std::error::Error, "could not read the open-file limit"),
+        Err(e) => tracing::warn!(error = %Causes(&e), "could not read the open-file limit"),
     }
 }
 

@@ -154,6 +154,13 @@ impl Subscriber {
     }
 }
 
+/// True when `e` says Redis did not answer, in time or at all (a response timeout, a
+/// connection dropped or refused), or a cluster was between masters; not that a command
+/// was wrong. The same request may be sent again.
+pub fn is_transient(e: &RedisError) -> bool {
+    e.is_io_error() || e.is_cluster_error()
+}
+
 #[derive(Clone)]
 pub struct Redis {
     conn: Conn,

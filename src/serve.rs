@@ -36,6 +36,7 @@
 use crate::config::Config;
 use crate::error::{ApiError, Code};
 use crate::gateway::admission::address_key;
+use crate::telemetry::Causes;
 use crate::wire::routes;
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -213,7 +214,7 @@ pub async fn serve(
         // Every answer goes out at once: with Nagle's algorithm a second small frame (an
         // `order_confirmed` after a `sale`) waits for the client's delayed ACK, ~40 ms.
         if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = &e as &dyn std::error::Error, "TCP_NODELAY not set");
+            tracing::debug!(error = %Causes(&e), "TCP_NODELAY not set");
         }
         let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
         let Some(address) = addresses.admit(peer.ip()) else {
@@ -261,7 +262,7 @@ async fn accept_failed(e: io::Error, shutdown: &CancellationToken) {
         return;
     }
     metrics::counter!("livecart_accept_errors_total").increment(1);
-    tracing::warn!(error = &e as &dyn std::error::Error, "accept failed; pausing");
+    tracing::warn!(error = %Causes(&e), "accept failed; pausing");
     tokio::select! {
         _ = shutdown.cancelled() => {}
         _ = tokio::time::sleep(ACCEPT_PAUSE) => {}
@@ -311,7 +312,7 @@ async fn serve_connection(
                 if e.is_timeout() {
                     metrics::counter!("livecart_connections_timed_out_total", "phase" => "idle").increment(1);
                 }
-                tracing::debug!(error = &e as &dyn std::error::Error, "connection ended");
+                tracing::debug!(error = %Causes(&e), "connection ended");
             }
             return;
         }

@@ -15,6 +15,8 @@
 //! - `livecart_redis_seconds{op}`, `livecart_db_seconds{op}`: backend latency.
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::error::Error;
+use std::fmt;
 use std::future::Future;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -25,6 +27,29 @@ pub fn init_tracing(json: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("livecart=info,tower_http=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+/// An error told with its causes, `what: why: root cause`, for a log field
+/// (`error = %Causes(&e)`). The JSON log format records an error field by its own message
+/// alone, so a field `error = &e as &dyn Error` said there only `database` or `redis` and
+/// dropped why (a pool timeout, a deadlock, a lost connection); this says it in both
+/// formats.
+pub struct Causes<'a>(pub &'a (dyn Error + 'static));
+
+impl fmt::Display for Causes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut told = self.0.to_string();
+        let mut cause = self.0.source();
+        while let Some(e) = cause {
+            let why = e.to_string();
+            // sqlx, among others, repeats its cause's message in its own.
+            if !told.ends_with(&why) {
+                told = format!("{told}: {why}");
+            }
+            cause = e.source();
+        }
+        f.write_str(&told)
+    }
 }
 
 /// Latency buckets from 100 µs to 10 s.
@@ -75,4 +100,19 @@ pub async fn timed<T>(metric: &'static str, op: &'static str, fut: impl Future<O
     let out = fut.await;
     metrics::histogram!(metric, "op" => op).record(start.elapsed().as_secs_f64());
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Causes;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("database")]
+    struct Outer(#[source] sqlx::Error);
+
+    #[test]
+    fn an_error_is_told_with_its_causes() {
+        let e = Outer(sqlx::Error::PoolTimedOut);
+        assert_eq!(Causes(&e).to_string(), "database: pool timed out while waiting for an open connection");
+    }
 }

@@ -9,6 +9,7 @@ use crate::bus::kicks::{Target, Watch};
 use crate::bus::{Backoffs, Bus, BusError, Kicks};
 use crate::domain::{AccountId, Clock, DisplayName, Email, Invalid, Password, Refusal, Role, Stock, Tier};
 use crate::store::{AccountRow, Store, StoreError, is_unique_violation};
+use crate::telemetry::Causes;
 use crate::wire::ws::HostCard;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -210,7 +211,7 @@ impl Accounts {
         self.store.revoke_session(&session, self.clock.now()).await?;
         if let Err(e) = self.kicks.kick(&Target::Session(session)).await {
             // The session is revoked: those connections cannot act any more either way.
-            tracing::warn!(error = &e as &dyn std::error::Error, "logout not announced to open connections");
+            tracing::warn!(error = %Causes(&e), "logout not announced to open connections");
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 use super::Event;
 use crate::domain::Clock;
 use crate::store::{EventRow, Store};
+use crate::telemetry::Causes;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -100,7 +101,7 @@ async fn flush(store: &Store, batch: &mut Vec<EventRow>) {
         Err(e) => {
             // The log is for reports, not money: a lost batch costs a figure, not an order.
             metrics::counter!("livecart_analytics_dropped_total").increment(batch.len() as u64);
-            tracing::warn!(events = batch.len(), error = &e as &dyn std::error::Error, "analytics batch not written");
+            tracing::warn!(events = batch.len(), error = %Causes(&e), "analytics batch not written");
         }
     }
     batch.clear();

@@ -30,6 +30,7 @@
 
 use super::BusError;
 use crate::redis::{Redis, RedisError, Subscriber};
+use crate::telemetry::Causes;
 use redis::{PushInfo, PushKind, Value};
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -165,7 +166,7 @@ impl Channels {
                 }
                 match self.reconnect(&dispatch).await {
                     Ok(lost) => break lost,
-                    Err(e) => tracing::warn!(error = &e as &dyn std::error::Error, "redis resubscribe failed"),
+                    Err(e) => tracing::warn!(error = %Causes(&e), "redis resubscribe failed"),
                 }
                 delay = (delay * 2).min(RECONNECT_MAX);
             };

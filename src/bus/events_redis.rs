@@ -12,7 +12,7 @@ use super::events::{Bootstrap, Delivered, RoomEvents, RoomSink, parse_event};
 use super::{BusError, random_id};
 use crate::domain::{ProductId, RoomId};
 use crate::redis::Redis;
-use crate::telemetry::timed;
+use crate::telemetry::{Causes, timed};
 use crate::wire::ws::RoomEvent;
 use async_trait::async_trait;
 use axum::extract::ws::Utf8Bytes;
@@ -173,7 +173,7 @@ impl CatchUps {
             // Nothing of the room is in Redis (its keys expired, or Redis lost them).
             Ok(None) => return,
             Err(e) => {
-                tracing::warn!(%room, error = &e as &dyn std::error::Error, "catch-up failed");
+                tracing::warn!(%room, error = %Causes(&e), "catch-up failed");
                 return;
             }
         };
@@ -182,7 +182,7 @@ impl CatchUps {
         let frames: Vec<(String, u64)> = match conn.zrangebyscore_withscores(hist, from, "+inf").await {
             Ok(frames) => frames,
             Err(e) => {
-                tracing::warn!(%room, error = &e as &dyn std::error::Error, "catch-up failed");
+                tracing::warn!(%room, error = %Causes(&e), "catch-up failed");
                 return;
             }
         };

@@ -53,7 +53,7 @@ use crate::store::{
     AccountRow, AgreementRow, CheckoutAsk, CheckoutReads, DropRow, NewOrder, NewOrderLine, OrderPromo, OrderRecord,
     PlaceOutcome, PlacedOrder, PricingReads, ProductRow, RefusalRow, RoomRow,
 };
-use crate::telemetry::timed;
+use crate::telemetry::{Causes, timed};
 use crate::wire::ws::{DropCard, OrderStatus, OrderView, RoomStatus};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -336,7 +336,18 @@ impl Commerce {
         }
         let hold_id = random_id();
         let hold_expires_at = now.plus(self.hold_ttl);
-        let held = self.inventory.hold(&hold_id, &hold_lines, hold_expires_at).await?;
+        let held = match self.inventory.hold(&hold_id, &hold_lines, hold_expires_at).await {
+            Ok(held) => held,
+            Err(e) => {
+                // The hold may have been taken with its answer lost (Redis answered too
+                // late): its units go back now, not when it expires. Releasing a hold
+                // that was never taken does nothing.
+                if let Err(release) = self.inventory.release(&hold_id).await {
+                    tracing::warn!(error = %Causes(&release), "a hold that failed was not released; it expires");
+                }
+                return Err(e.into());
+            }
+        };
         metrics::counter!("livecart_holds_total", "result" => if held.is_ok() { "held" } else { "refused" })
             .increment(1);
         let left = match held {
@@ -473,12 +484,12 @@ impl Commerce {
         }
         if let Some(address) = &req.shipping {
             if let Err(e) = self.save_shipping_address(buyer, address).await {
-                tracing::warn!(error = &e as &dyn std::error::Error, "shipping address not saved after checkout");
+                tracing::warn!(error = %Causes(&e), "shipping address not saved after checkout");
             }
         }
         if let Payment::Card(card) = &req.payment {
             if let Err(e) = self.save_card(buyer, card).await {
-                tracing::warn!(error = &e as &dyn std::error::Error, "card not saved after checkout");
+                tracing::warn!(error = %Causes(&e), "card not saved after checkout");
             }
         }
     }

@@ -12,6 +12,7 @@
 use super::{Commerce, CommerceError};
 use crate::domain::{AccountId, BrandId};
 use crate::store::RoomRow;
+use crate::telemetry::Causes;
 use crate::wire::ws::{CoHostCard, RoomEvent};
 
 /// The disclosure for these brands, or `None` for none.
@@ -62,7 +63,7 @@ impl Commerce {
             Ok::<(), CommerceError>(())
         };
         if let Err(e) = announce.await {
-            tracing::warn!(error = &e as &dyn std::error::Error, "room terms not announced");
+            tracing::warn!(error = %Causes(&e), "room terms not announced");
         }
     }
 }

@@ -33,6 +33,7 @@ use crate::analytics::Recorder;
 use crate::bus::{Bus, BusError, CheckoutClaims, RoomEvents, SalesFeed, claims};
 use crate::domain::{AccountId, Clock, Invalid, ProductId, Refusal, RoomId};
 use crate::store::{ProductRow, Store, StoreError};
+use crate::telemetry::Causes;
 use crate::wire::ws::DropCard;
 use std::sync::Arc;
 use std::time::Duration;
@@ -179,7 +180,7 @@ impl Commerce {
                 match self.claims.renew(buyer, key, &claim).await {
                     Ok(true) => {}
                     Ok(false) => tracing::warn!("checkout claim lapsed while its work ran"),
-                    Err(e) => tracing::warn!(error = &e as &dyn std::error::Error, "checkout claim not renewed"),
+                    Err(e) => tracing::warn!(error = %Causes(&e), "checkout claim not renewed"),
                 }
             }
         };
@@ -188,7 +189,7 @@ impl Commerce {
             never = renew => never,
         };
         if let Err(e) = self.claims.release(buyer, key, &claim).await {
-            tracing::warn!(error = &e as &dyn std::error::Error, "checkout claim not released; its lease lapses");
+            tracing::warn!(error = %Causes(&e), "checkout claim not released; its lease lapses");
         }
         Ok(Some(out))
     }

@@ -27,7 +27,7 @@ use crate::store::{
     AccountRow, ChargeOpening, ChargeRow, NewOrder, NewRefund, OrderRecord, PaidLine, Parties, PaymentStatus,
     RefundOpened, RefundRow, SettleOutcome, Store,
 };
-use crate::telemetry::timed;
+use crate::telemetry::{Causes, timed};
 use crate::wire::ws::{BrandSale, OrderStatus, OrderView, RoomEvent, SaleView};
 
 type Result<T> = std::result::Result<T, CommerceError>;
@@ -193,7 +193,7 @@ impl Commerce {
                         return Err(PaymentFailure::Unavailable);
                     }
                     Err(e) => {
-                        tracing::warn!(error = &e as &dyn std::error::Error, "charge reference not recorded");
+                        tracing::warn!(error = %Causes(&e), "charge reference not recorded");
                         return Err(PaymentFailure::Unavailable);
                     }
                 }
@@ -255,8 +255,7 @@ impl Commerce {
                     // moved, so the ledger says so on its own, and the reconciler settles
                     // the order (or refunds it) on its next sweep.
                     if let Err(unrecorded) = self.record_charged(row).await {
-                        let error = &unrecorded as &dyn std::error::Error;
-                        tracing::warn!(error, "charge not recorded after its settlement failed");
+                        tracing::warn!(error = %Causes(&unrecorded), "charge not recorded after its settlement failed");
                     }
                 }
                 return Err(e.into());
@@ -294,7 +293,7 @@ impl Commerce {
         if !committed {
             // Settled past the inventory: let it count from the database again.
             if let Err(e) = self.resync_stock(&order).await {
-                tracing::warn!(error = &e as &dyn std::error::Error, "stock not resynced after settling");
+                tracing::warn!(error = %Causes(&e), "stock not resynced after settling");
             }
         }
         order.status = OrderStatus::Paid;
@@ -314,11 +313,11 @@ impl Commerce {
             });
         }
         if let Err(e) = self.carts.clear(order.room_id, buyer.id).await {
-            tracing::warn!(error = &e as &dyn std::error::Error, "cart not cleared after settling");
+            tracing::warn!(error = %Causes(&e), "cart not cleared after settling");
         }
         if let Err(e) = self.announce_sale(&order, buyer, host_name, left.as_deref()).await {
             // The order is paid and committed; a missed ticker entry must not fail it.
-            tracing::warn!(error = &e as &dyn std::error::Error, "sale announcement failed");
+            tracing::warn!(error = %Causes(&e), "sale announcement failed");
         }
         Ok(order)
     }
@@ -408,7 +407,7 @@ impl Commerce {
                     self.analytics.record(Event::DropSoldOut { room: order.room_id, drop, product: l.product_id })
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = &e as &dyn std::error::Error, "drop not read for analytics"),
+                Err(e) => tracing::warn!(error = %Causes(&e), "drop not read for analytics"),
             }
         }
     }
@@ -507,7 +506,7 @@ impl Commerce {
     pub async fn reconcile_all(&self) -> Result<()> {
         for order in self.store.orders_to_reconcile(self.clock.now()).await? {
             if let Err(e) = self.reconcile(order).await {
-                tracing::warn!(%order, error = &e as &dyn std::error::Error, "order not reconciled");
+                tracing::warn!(%order, error = %Causes(&e), "order not reconciled");
             }
         }
         Ok(())

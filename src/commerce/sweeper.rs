@@ -4,6 +4,7 @@
 //! by key-expiry notifications, which fire late or not at all.
 
 use super::{Commerce, CommerceError};
+use crate::telemetry::Causes;
 use std::time::Duration;
 use tokio::time::{MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
@@ -19,7 +20,7 @@ impl Commerce {
                 _ = tick.tick() => {}
             }
             if let Err(e) = self.sweep().await {
-                tracing::warn!(error = &e as &dyn std::error::Error, "hold sweep failed");
+                tracing::warn!(error = %Causes(&e), "hold sweep failed");
             }
         }
     }

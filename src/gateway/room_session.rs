@@ -26,6 +26,7 @@ use crate::room::offers::CommentPurchase;
 use crate::room::snapshot::Opening;
 use crate::room::{Delivery, LiveRoom, RoomResult, Viewer};
 use crate::state::AppState;
+use crate::telemetry::Causes;
 use crate::wire::ws::{ClientMsg, OrderView, ServerMsg};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::stream::{Fuse, Stream};
@@ -180,7 +181,7 @@ pub async fn run(socket: &mut WebSocket, state: &AppState, session: Box<RoomSess
                     frames = fresh.frames;
                 }
                 Err(e) => {
-                    tracing::warn!(error = &e as &dyn std::error::Error, "resync failed; closing viewer");
+                    tracing::warn!(error = %Causes(&e), "resync failed; closing viewer");
                     break Leave::Gone;
                 }
             }

@@ -116,7 +116,7 @@ pub async fn rehearse(
         (status = 401, body = ErrorBody), (status = 402, body = ErrorBody, description = "payment_declined"),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "room_not_live, not_in_lineup, sold_out, hold_expired, checkout_in_progress, no_saved_payment_method"),
         (status = 422, body = ErrorBody, description = "idempotency_mismatch, promo_code_invalid, promo_code_expired, promo_code_used_up, promo_code_not_applicable"),
-        (status = 503, body = ErrorBody, description = "payment_unavailable: retry with the same key")),
+        (status = 503, body = ErrorBody, description = "payment_unavailable, or unavailable (the database or Redis did not answer in time): retry with the same key")),
     security(("bearer" = [])), tag = "rooms")]
 pub async fn checkout(
     State(state): State<AppState>,

@@ -5,6 +5,7 @@ use super::{RoomResult, Rooms};
 use crate::accounts::host_card;
 use crate::domain::{AccountId, Invalid, Refusal, Role, RoomId};
 use crate::store::AccountRow;
+use crate::telemetry::Causes;
 use crate::wire::api::RoomView;
 use crate::wire::ws::{HostCard, RoomCard, ServerMsg};
 use axum::extract::ws::Utf8Bytes;
@@ -82,7 +83,7 @@ impl Rooms {
             RoomResult::Ok(())
         };
         if let Err(e) = told.await {
-            tracing::warn!(%room, error = &e as &dyn std::error::Error, "followers not told the room went live");
+            tracing::warn!(%room, error = %Causes(&e), "followers not told the room went live");
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::commerce::CheckoutRequest;
 use crate::commerce::offers::{Holding, Offered, offer_view};
 use crate::domain::{BuyIntent, OfferId, OrderId, Price, ProductId, Quantity, UnixMs, buy_intent};
 use crate::store::{OfferFate, OfferRow, OfferSource};
+use crate::telemetry::Causes;
 use crate::wire::ws::{OfferView, OrderView, RoomStatus, ServerMsg};
 use tokio::time::{MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
@@ -47,7 +48,7 @@ impl Rooms {
                 _ = tick.tick() => {}
             }
             if let Err(e) = self.sweep_offers().await {
-                tracing::warn!(error = &e as &dyn std::error::Error, "offer sweep failed");
+                tracing::warn!(error = %Causes(&e), "offer sweep failed");
             }
         }
     }
@@ -57,12 +58,12 @@ impl Rooms {
         let stalled = UnixMs(now.0 - OFFER_GRACE.as_millis() as i64);
         for auction in self.store.auctions_due(now, stalled).await? {
             if let Err(e) = self.advance_auction(auction).await {
-                tracing::warn!(error = &e as &dyn std::error::Error, "auction upkeep failed");
+                tracing::warn!(error = %Causes(&e), "auction upkeep failed");
             }
         }
         for (room, product) in self.store.waitlists().await? {
             if let Err(e) = self.offer_to_waitlist(room, product).await {
-                tracing::warn!(%room, %product, error = &e as &dyn std::error::Error, "waitlist upkeep failed");
+                tracing::warn!(%room, %product, error = %Causes(&e), "waitlist upkeep failed");
             }
         }
         Ok(())

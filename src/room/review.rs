@@ -12,6 +12,7 @@ use super::live::LiveRoom;
 use super::{RoomError, RoomResult, Rooms, Viewer};
 use crate::domain::{AccountId, HeldCommentId, Refusal, RoomId, UnixMs};
 use crate::store::{AccountRow, HeldRow, NewHeld};
+use crate::telemetry::Causes;
 use crate::wire::ws::{CommentView, HeldComment, RoomEvent, RoomStatus, ServerMsg, Speaker};
 
 /// Comments a room holds for review at most. When it is full, a comment that would be
@@ -122,7 +123,7 @@ impl Rooms {
             RoomResult::Ok(())
         };
         if let Err(e) = told.await {
-            tracing::warn!(room = %room.id, error = &e as &dyn std::error::Error, "moderators not told of a held comment");
+            tracing::warn!(room = %room.id, error = %Causes(&e), "moderators not told of a held comment");
         }
     }
 }

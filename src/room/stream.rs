@@ -5,6 +5,7 @@ use super::{RoomError, RoomResult, Rooms};
 use crate::domain::{Refusal, RoomId};
 use crate::media::{MediaError, MediaNotice, SessionId};
 use crate::store::{AccountRow, RoomRow};
+use crate::telemetry::Causes;
 use crate::wire::routes::{self, path};
 use crate::wire::ws::{RoomEvent, RoomStatus};
 use tokio::sync::broadcast::error::RecvError;
@@ -103,7 +104,7 @@ impl Rooms {
                 Err(RecvError::Closed) => return,
             };
             if let Err(e) = self.announce_stream(room, started).await {
-                tracing::warn!(%room, error = &e as &dyn std::error::Error, "stream notice not announced");
+                tracing::warn!(%room, error = %Causes(&e), "stream notice not announced");
             }
         }
     }

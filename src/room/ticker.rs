@@ -6,6 +6,7 @@ use super::live::COUNT_GROUPS;
 use super::{LiveRoom, RoomResult, Rooms};
 use crate::analytics::Event;
 use crate::domain::UnixMs;
+use crate::telemetry::Causes;
 use crate::wire::ws::RoomStatus;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,10 +45,10 @@ impl Rooms {
         for room in rooms {
             // Each part on its own: Redis being away must not keep drops from ending.
             if let Err(e) = self.tick_counts(room, now).await {
-                tracing::warn!(room = %room.id, error = &e as &dyn std::error::Error, "room tick failed");
+                tracing::warn!(room = %room.id, error = %Causes(&e), "room tick failed");
             }
             if let Err(e) = self.tick_lifecycle(room, now).await {
-                tracing::warn!(room = %room.id, error = &e as &dyn std::error::Error, "room upkeep failed");
+                tracing::warn!(room = %room.id, error = %Causes(&e), "room upkeep failed");
             }
         }
     }

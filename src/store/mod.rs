@@ -188,6 +188,20 @@ impl Store {
     }
 }
 
+/// True when `e` says the database could not answer in time, not that the request was
+/// wrong: no pooled connection came free within the pool's timeout, the connection
+/// failed, or the database gave up this transaction to break a deadlock or a
+/// serialization conflict (PostgreSQL's SQLSTATE 40P01 and 40001) or to end a wait for
+/// SQLite's write lock (`SQLITE_BUSY` and its extended codes). The same request may be
+/// sent again: a checkout with the same idempotency key finds what the attempt did.
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("40001" | "40P01" | "5" | "261" | "517")),
+        _ => false,
+    }
+}
+
 /// True when `e` is a unique-constraint violation: how we learn that an e-mail, a brand
 /// name or an idempotency key is already taken without racing a separate look-up.
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {

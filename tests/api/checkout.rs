@@ -274,3 +274,39 @@ async fn bad_cart_input_gets_a_clear_error_and_changes_nothing() {
     let (_, snapshot) = app.viewer(scene.room, Some(&buyer.token)).await;
     assert!(snapshot.cart.unwrap().lines.is_empty());
 }
+
+#[tokio::test]
+async fn a_checkout_while_redis_does_not_answer_is_unavailable_and_its_retry_with_the_key_buys_once() {
+    use crate::backend_relay::BackendRelay;
+    use crate::helpers::{Backing, TEST_REDIS};
+    let Ok(redis) = std::env::var(TEST_REDIS) else {
+        eprintln!("skipped: needs {TEST_REDIS}");
+        return;
+    };
+    let Some(server) = redis.strip_prefix("redis://").and_then(|a| a.trim_end_matches('/').parse().ok()) else {
+        eprintln!("skipped: needs {TEST_REDIS} to name one Redis server by its address");
+        return;
+    };
+    let relay = BackendRelay::start(server).await;
+    let backing = Backing::new().await;
+    let mut config = test_config();
+    backing.configure(&mut config);
+    config.redis_url = Some(format!("redis://{}", relay.addr));
+    let app = TestApp::spawn_on(config, Clock::system(), backing).await;
+    let scene = app.live_room(&[5]).await;
+    let product = scene.products[0];
+    let (mut ws, buyer) = app.shopper(scene.room, product, 1).await;
+    let buy = checkout("through-a-stall", TestCards::SUCCEEDS);
+
+    relay.silence(true);
+    ws.send(&buy).await;
+    let stalled = ws.checkout_outcome().await;
+    relay.silence(false);
+    assert_eq!(stalled.unwrap_err(), "unavailable", "Redis did not answer: the client may retry");
+
+    let order = ws.checkout_until_answered(&buy).await.expect("the retry with the same key buys");
+    let orders: Vec<OrderView> = app.get(routes::ORDERS, Some(&buyer.token)).await;
+    assert_eq!(orders.iter().map(|o| o.id).collect::<Vec<_>>(), [order.id], "one order");
+    assert_eq!(orders[0].status, OrderStatus::Paid);
+    assert_eq!(db_stock(&app, product).await, 4, "one unit sold");
+}

@@ -171,6 +171,14 @@ impl TestApp {
     pub async fn spawn_with(mut config: Config, clock: Clock) -> TestApp {
         let backing = Backing::new().await;
         backing.configure(&mut config);
+        TestApp::spawn_on(config, clock, backing).await
+    }
+
+    /// As [`TestApp::spawn_with`], on `backing`, which `config` is already configured
+    /// for (a test may then reach a backend another way, e.g. through a [`BackendRelay`]).
+    ///
+    /// [`BackendRelay`]: crate::backend_relay::BackendRelay
+    pub async fn spawn_on(config: Config, clock: Clock, backing: Backing) -> TestApp {
         config.validate().expect("valid test config");
         let store =
             livecart::store::Store::connect(&config.database_url, config.db_connections).await.expect("database");
@@ -521,6 +529,26 @@ impl Ws {
             _ => None,
         })
         .await
+    }
+
+    /// A checkout as docs/protocol.md (10.1) tells a client to make one: sent again with
+    /// the same key, a little later, while the answer is `unavailable` (a backend did not
+    /// answer in time) or `checkout_in_progress` (an attempt that was not answered may
+    /// still hold the key), within [`WAIT`]; the final outcome.
+    pub async fn checkout_until_answered(&mut self, msg: &ClientMsg) -> Result<OrderView, String> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            self.send(msg).await;
+            match self.checkout_outcome().await {
+                Err(code)
+                    if matches!(code.as_str(), "unavailable" | "checkout_in_progress")
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                outcome => return outcome,
+            }
+        }
     }
 
     /// The next private `offer` frame: what is held for this connection's account.

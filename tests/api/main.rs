@@ -1,7 +1,9 @@
 //! Integration tests: the real server on 127.0.0.1:0 with a fresh database per test,
 //! driven over HTTP and WebSocket exactly as clients drive it.
 
+mod backend_relay;
 mod helpers;
+mod node_log;
 mod nodes;
 
 mod accounts;

@@ -1,18 +1,30 @@
 //! Several real `livecart` processes on loopback sharing one PostgreSQL and one Redis,
 //! for the multi-node tests (`cluster`, `history`). They need the shared services: without
 //! them [`Cluster::start`] says so and returns `None`, and the test returns.
+//!
+//! Each node's output is kept in a file (see [`NodeLog`]); when a test fails with a
+//! cluster alive, the cluster prints each node's last warnings and errors as it drops,
+//! and keeps the logs (under `target/tmp`) for reading in full.
 
 use crate::helpers::{Backing, Client, TEST_POSTGRES, TEST_REDIS, WAIT};
+use crate::node_log::NodeLog;
 use livecart::store::Store;
 use std::net::SocketAddr;
 use std::process::Stdio;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
+
+/// How many of a node's notable log lines a failed test prints.
+const TAIL: usize = 40;
+
+/// How long a failed test waits for its killed nodes' last output to reach their logs.
+const LAST_WORDS: Duration = Duration::from_secs(5);
 
 /// One `livecart serve` process.
 pub struct Node {
     pub client: Client,
     process: Child,
+    log: NodeLog,
     alive: bool,
 }
 
@@ -23,12 +35,17 @@ pub struct Cluster {
     pub store: Store,
     /// Environment every node gets on top of the harness's own settings.
     env: Vec<(String, String)>,
+    /// Where the nodes' logs are: removed with the cluster, unless its test failed.
+    logs: tempfile::TempDir,
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
         for node in &mut self.nodes {
             let _ = node.process.start_kill();
+        }
+        if std::thread::panicking() {
+            self.tell_logs();
         }
         self.backing.clean_up();
     }
@@ -52,7 +69,11 @@ impl Cluster {
         // Migrate once, before the nodes race to.
         let store = Store::connect(&backing.database_url, 4).await.expect("database");
         let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        let mut cluster = Cluster { nodes: Vec::new(), backing, store, env };
+        let logs = tempfile::Builder::new()
+            .prefix("cluster-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .expect("a directory for the nodes' logs");
+        let mut cluster = Cluster { nodes: Vec::new(), backing, store, env, logs };
         for _ in 0..n {
             let node = cluster.spawn_node().await;
             cluster.nodes.push(node);
@@ -81,26 +102,37 @@ impl Cluster {
         }
         let mut process = command
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .expect("start a livecart node");
-        let mut lines = BufReader::new(process.stdout.take().expect("stdout")).lines();
-        let addr = tokio::time::timeout(WAIT, async {
-            while let Some(line) = lines.next_line().await.expect("node output") {
-                let Ok(log) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
-                if log["fields"]["message"] == "livecart listening" {
-                    return log["fields"]["addr"].as_str().and_then(|a| a.parse::<SocketAddr>().ok());
-                }
+        let stdout = process.stdout.take().map(|s| s.into_owned_fd()).expect("piped").expect("node stdout");
+        let stderr = process.stderr.take().map(|s| s.into_owned_fd()).expect("piped").expect("node stderr");
+        let path = self.logs.path().join(format!("node-{}.log", self.nodes.len()));
+        let (log, listening) = NodeLog::start(path, stdout, stderr, |line| {
+            let log = serde_json::from_str::<serde_json::Value>(line).ok()?;
+            if log["fields"]["message"] != "livecart listening" {
+                return None;
             }
-            None
-        })
-        .await
-        .expect("node did not start in time")
-        .expect("node did not report its address");
-        // Keep reading so the node never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Node { client: Client::new(addr), process, alive: true }
+            log["fields"]["addr"].as_str().and_then(|a| a.parse::<SocketAddr>().ok())
+        });
+        let addr = match tokio::time::timeout(WAIT, listening).await {
+            Ok(Ok(addr)) => addr,
+            Ok(Err(_)) => panic!("the node ended without reporting its address; {}", log.tell(TAIL)),
+            Err(_) => panic!("the node did not start in time; {}", log.tell(TAIL)),
+        };
+        Node { client: Client::new(addr), process, log, alive: true }
+    }
+
+    /// Prints each node's last warnings and errors (its output ended: it was killed),
+    /// and keeps the logs for reading in full; for a test that failed.
+    fn tell_logs(&mut self) {
+        let deadline = Instant::now() + LAST_WORDS;
+        for (i, node) in self.nodes.iter().enumerate() {
+            node.log.wait_for_end(deadline);
+            eprintln!("node {i} ({}), {}", node.client.addr, node.log.tell(TAIL));
+        }
+        self.logs.disable_cleanup(true);
     }
 
     pub fn node(&self, i: usize) -> &Client {

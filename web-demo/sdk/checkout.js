@@ -9,6 +9,8 @@
 //   it, so the attempt is sent again, same key, as soon as the room is joined again;
 // - `checkout_in_progress`: an earlier attempt with the key is still running (perhaps on
 //   the connection that dropped); ask again shortly;
+// - `unavailable` (the database or Redis did not answer in time) and `internal`: retried
+//   as `payment_unavailable` is;
 // - `order_confirmed` with the key: paid, final;
 // - any other error (declined, sold out, hold expired, a promo code refused, …): final;
 //   a new purchase gets a new key.
@@ -46,7 +48,7 @@ import { LivecartError } from './errors.js';
  */
 
 /** Codes after which the same key may be sent again. */
-const KEEP_KEY = new Set(['payment_unavailable', 'checkout_in_progress', 'internal']);
+const KEEP_KEY = new Set(['payment_unavailable', 'checkout_in_progress', 'unavailable', 'internal']);
 
 /**
  * A random idempotency key: printable ASCII without spaces, as the protocol asks.

@@ -32,6 +32,7 @@ use super::{
 };
 use crate::config::{Secret, StripeSettings};
 use crate::domain::{AccountId, CardNumber, UnixMs};
+use crate::telemetry::Causes;
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use reqwest::{Method, StatusCode};
@@ -113,7 +114,7 @@ impl StripeProvider {
         };
         if status.is_success() {
             return serde_json::from_slice(&body).map(Reply::Done).map_err(|e| {
-                tracing::warn!(%method, path, %status, request_id = request_id.as_deref(), error = &e as &dyn std::error::Error, "stripe: unreadable answer");
+                tracing::warn!(%method, path, %status, request_id = request_id.as_deref(), error = %Causes(&e), "stripe: unreadable answer");
                 PaymentFailure::Unavailable
             });
         }
@@ -178,7 +179,7 @@ enum Reply<T> {
 }
 
 fn unavailable(method: &Method, path: &str, e: &reqwest::Error) -> PaymentFailure {
-    tracing::warn!(%method, path, timeout = e.is_timeout(), error = e as &dyn std::error::Error, "stripe unreachable");
+    tracing::warn!(%method, path, timeout = e.is_timeout(), error = %Causes(e), "stripe unreachable");
     PaymentFailure::Unavailable
 }
 

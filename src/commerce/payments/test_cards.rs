@@ -10,6 +10,7 @@ use super::{
 };
 use crate::domain::{AccountId, CardNumber, Clock, UnixMs};
 use crate::store::{Store, TestCardCharge};
+use crate::telemetry::Causes;
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -100,7 +101,7 @@ fn reference(key: &str) -> String {
 
 /// The books being unreachable is, to the buyer, the provider being unreachable.
 fn unavailable(e: crate::store::StoreError) -> PaymentFailure {
-    tracing::warn!(error = &e as &dyn std::error::Error, "test-card books unavailable");
+    tracing::warn!(error = %Causes(&e), "test-card books unavailable");
     PaymentFailure::Unavailable
 }
 
