@@ -25,6 +25,12 @@ const COLUMNS: usize = 11;
 
 impl Store {
     /// Appends events, many rows per statement, all or none.
+    ///
+    /// The inserts are prepared for each batch and not kept. A 64-row insert is about
+    /// 800 opcodes and 704 parameters; kept, every pooled connection the writer took in
+    /// turn (the pool hands out the one idle longest) came to hold its own copy of every
+    /// shape, so SQLite's heap grew through a chat storm's first seconds. Preparing them
+    /// again is a few statements' work a second at most, on SQLite's worker thread.
     pub async fn append_events(&self, events: &[EventRow]) -> Result<(), StoreError> {
         let _turn = self.gate.turn().await;
         let mut tx = self.pool.begin().await?;
@@ -34,7 +40,7 @@ impl Store {
                  amount, currency, value) values {}",
                 shapes::values(self.backend, chunk.len(), COLUMNS)
             );
-            let mut insert = sqlx::query(&sql);
+            let mut insert = sqlx::query(&sql).persistent(false);
             for e in chunk {
                 insert = insert
                     .bind(e.at.0)

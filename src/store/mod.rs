@@ -64,7 +64,7 @@ pub use waitlists::Waiting;
 pub use wallet::SavedMethodRow;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Connection, Executor};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 use std::time::Duration;
 
 /// A pooled connection idle for longer than this is pinged before it is handed out, so
@@ -130,7 +130,11 @@ impl Store {
         } else {
             return Err(ConnectError::UnsupportedUrl(url.to_owned()));
         };
-        let pool = AnyPoolOptions::new()
+        if backend == Backend::Sqlite {
+            // Before the pool opens, so that its connections open on the final schema.
+            migrate(&mut AnyConnection::connect(url).await?, backend).await?;
+        }
+        let options = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
             .test_before_acquire(false)
@@ -155,24 +159,28 @@ impl Store {
                     }
                     Ok(())
                 })
-            })
-            .connect(url)
-            .await?;
+            });
+        // A SQLite connection lives in this process: its worker thread, its copy of the
+        // schema (eight of them hold about 1.8 MB of SQLite's heap at start), then its
+        // prepared statements and page cache. Opened on demand, the pool grew whenever
+        // periodic tasks met a write (after a join storm, during a chat storm) and shrank
+        // again ten minutes later, so what a storm cost depended on how the ticks fell.
+        // All are opened here and kept (no server times a SQLite connection out), so the
+        // pool's memory is claimed at start, once. A PostgreSQL connection costs the
+        // database server, not us: those are still opened as needed.
+        let options = match backend {
+            Backend::Sqlite => options.min_connections(max_connections).idle_timeout(None).max_lifetime(None),
+            Backend::Postgres => options,
+        };
+        let pool = options.connect(url).await?;
         let gate = write_gate::WriteGate::for_backend(backend);
         let placements = placements::start_writer(pool.clone(), gate.clone());
         let settlements = settlements::start_writer(pool.clone(), gate.clone());
         let test_card_books = test_cards::start_books(pool.clone(), gate.clone());
-        let store = Store { pool, backend, placements, settlements, test_card_books, gate };
-        store.migrate().await?;
-        Ok(store)
-    }
-
-    async fn migrate(&self) -> Result<(), ConnectError> {
-        match self.backend {
-            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
-            Backend::Postgres => sqlx::migrate!("migrations/postgres").run(&self.pool).await?,
+        if backend == Backend::Postgres {
+            migrate(&mut *pool.acquire().await?, backend).await?;
         }
-        Ok(())
+        Ok(Store { pool, backend, placements, settlements, test_card_books, gate })
     }
 
     pub fn backend(&self) -> Backend {
@@ -200,6 +208,15 @@ pub fn is_transient(e: &sqlx::Error) -> bool {
         sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("40001" | "40P01" | "5" | "261" | "517")),
         _ => false,
     }
+}
+
+/// Brings the schema on `conn`'s database up to date.
+async fn migrate(conn: &mut AnyConnection, backend: Backend) -> Result<(), ConnectError> {
+    match backend {
+        Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(conn).await?,
+        Backend::Postgres => sqlx::migrate!("migrations/postgres").run(conn).await?,
+    }
+    Ok(())
 }
 
 /// True when `e` is a unique-constraint violation: how we learn that an e-mail, a brand

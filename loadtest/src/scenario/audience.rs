@@ -66,8 +66,8 @@ pub struct MemorySample {
 
 /// How often the server's memory is sampled.
 const MEMORY_EVERY: Duration = Duration::from_secs(10);
-/// How long after the last viewer left the memory is read once more: past the server's
-/// next release of freed memory (every 30 s, `livecart::malloc`), so the figure is what
+/// How long after the last viewer left the memory is read once more: well past the
+/// server's release of the memory they freed (`livecart::malloc`), so the figure is what
 /// the server keeps, not what it has yet to hand back.
 const SETTLE: Duration = Duration::from_secs(35);
 
