@@ -151,9 +151,19 @@ impl Store {
                     if backend == Backend::Sqlite {
                         // WAL lets readers run beside the one writer; NORMAL sync is durable
                         // across process crashes, which is what the embedded mode promises.
+                        // The log is copied back into the database (a checkpoint, with an
+                        // fsync) from inside the commit that takes it past
+                        // `wal_autocheckpoint` pages, while that writer holds the write turn;
+                        // SQLite's default of 1,000 pages (4 MB) meant about thirty
+                        // checkpoints a second at a busy sale, each copying the same hot
+                        // pages (the product's stock, the orders' last index pages) again.
+                        // At 8,000 pages there are four, the log stays at about 33 MB, and
+                        // checkouts (50 buyers, alternated) went from 2,700–2,900 to
+                        // 3,200–3,300 a second, p99 from about 30 ms to about 44 ms.
                         conn.execute(
                             "pragma journal_mode = wal; pragma synchronous = normal; \
-                             pragma foreign_keys = on; pragma busy_timeout = 10000;",
+                             pragma foreign_keys = on; pragma busy_timeout = 10000; \
+                             pragma wal_autocheckpoint = 8000;",
                         )
                         .await?;
                     }
