@@ -58,3 +58,35 @@ impl<J: Send + 'static, O: Send + 'static> GroupCommit<J, O> {
         outcome.await.map_err(|_| sqlx::Error::WorkerCrashed)?
     }
 }
+
+/// One outcome per job from `write`, which writes a batch all or nothing: the whole batch
+/// at once, or, when that fails, each job alone, so one bad job (or a deadlock between
+/// two nodes' batches) fails only its own caller. `what` names the jobs in the log.
+pub(super) async fn together_or_alone<'a, J, O, W, F>(
+    jobs: &'a [J],
+    what: &str,
+    write: W,
+) -> Vec<Result<O, sqlx::Error>>
+where
+    W: Fn(&'a [J]) -> F,
+    F: Future<Output = Result<Vec<O>, sqlx::Error>>,
+{
+    match write(jobs).await {
+        Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+        Err(e) if jobs.len() == 1 => vec![Err(e)],
+        Err(e) => {
+            tracing::warn!(
+                error = &e as &dyn std::error::Error,
+                jobs = jobs.len(),
+                "{what} batch failed; writing each alone"
+            );
+            let mut each = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                each.push(
+                    write(std::slice::from_ref(job)).await.and_then(|mut o| o.pop().ok_or(sqlx::Error::RowNotFound)),
+                );
+            }
+            each
+        }
+    }
+}

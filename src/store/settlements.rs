@@ -14,7 +14,7 @@
 //! deadlock between two nodes' batches), every order of it is written again alone, so
 //! each waiter gets its own result and its own error.
 
-use super::group_commit::GroupCommit;
+use super::group_commit::{GroupCommit, together_or_alone};
 use super::payments::{CommissionEntry, insert_commission};
 use super::write_gate::WriteGate;
 use super::{SettleOutcome, Store, shapes};
@@ -98,22 +98,7 @@ async fn settle_each(
     gate: &WriteGate,
     settlements: &[Settlement],
 ) -> Vec<Result<SettleOutcome, sqlx::Error>> {
-    match write_batch(pool, gate, settlements).await {
-        Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
-        Err(e) if settlements.len() == 1 => vec![Err(e)],
-        Err(e) => {
-            tracing::warn!(
-                error = &e as &dyn std::error::Error,
-                orders = settlements.len(),
-                "settlement batch failed; settling its orders one by one"
-            );
-            let mut outcomes = Vec::with_capacity(settlements.len());
-            for s in settlements {
-                outcomes.push(write_batch(pool, gate, std::slice::from_ref(s)).await.map(|o| o[0]));
-            }
-            outcomes
-        }
-    }
+    together_or_alone(settlements, "settlement", |batch| write_batch(pool, gate, batch)).await
 }
 
 /// Settles `settlements` in one transaction, a few statements for the whole batch:

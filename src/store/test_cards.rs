@@ -3,7 +3,7 @@
 //! books are, so a checkout that lost the provider's answer can ask what happened, and
 //! tests can check the ledger against the provider.
 
-use super::group_commit::GroupCommit;
+use super::group_commit::{GroupCommit, together_or_alone};
 use super::write_gate::WriteGate;
 use super::{Backend, Store, StoreError, shapes};
 use crate::domain::{AccountId, Money, UnixMs};
@@ -173,26 +173,7 @@ pub(super) type TestCardBooks = GroupCommit<ChargeAnswer, TestCardCharge>;
 pub(super) fn start_books(pool: AnyPool, gate: WriteGate) -> TestCardBooks {
     GroupCommit::start("livecart_test_card_batch_size", MAX_BATCH, move |answers: Vec<ChargeAnswer>| {
         let (pool, gate) = (pool.clone(), gate.clone());
-        async move {
-            match record_batch(&pool, &gate, &answers).await {
-                Ok(recorded) => recorded.into_iter().map(Ok).collect(),
-                Err(e) if answers.len() == 1 => vec![Err(e)],
-                Err(e) => {
-                    tracing::warn!(
-                        error = &e as &dyn std::error::Error,
-                        answers = answers.len(),
-                        "test-card batch failed; recording its answers one by one"
-                    );
-                    let mut each = Vec::with_capacity(answers.len());
-                    for answer in &answers {
-                        each.push(
-                            record_batch(&pool, &gate, std::slice::from_ref(answer)).await.map(|mut r| r.remove(0)),
-                        );
-                    }
-                    each
-                }
-            }
-        }
+        async move { together_or_alone(&answers, "test-card", |batch| record_batch(&pool, &gate, batch)).await }
     })
 }
 
