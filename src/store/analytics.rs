@@ -1,6 +1,7 @@
 //! The analytics event log: appended in batches, read by the reports.
 
-use super::{Store, StoreError, shapes};
+use super::shapes::Insert;
+use super::{Store, StoreError};
 use crate::domain::{AccountId, Money, OrderId, ProductId, RoomId, UnixMs};
 
 /// One row of the log. Which fields a kind fills is the analytics module's business.
@@ -21,7 +22,6 @@ pub struct EventRow {
 /// The most rows one insert statement takes (a power of two, see [`shapes`]): well
 /// under every driver's limit on bound parameters.
 const ROWS_PER_INSERT: usize = 64;
-const COLUMNS: usize = 11;
 
 impl Store {
     /// Appends events, many rows per statement, all or none.
@@ -34,16 +34,17 @@ impl Store {
     pub async fn append_events(&self, events: &[EventRow]) -> Result<(), StoreError> {
         let _turn = self.gate.turn().await;
         let mut tx = self.pool.begin().await?;
-        for chunk in shapes::chunks(events, ROWS_PER_INSERT) {
-            let sql = format!(
-                "insert into analytics_events (at, kind, room_id, viewer, account_id, product_id, order_id, quantity, \
-                 amount, currency, value) values {}",
-                shapes::values(self.backend, chunk.len(), COLUMNS)
-            );
-            let mut insert = sqlx::query(&sql).persistent(false);
-            for e in chunk {
-                insert = insert
-                    .bind(e.at.0)
+        let insert = Insert {
+            head: "insert into analytics_events (at, kind, room_id, viewer, account_id, product_id, order_id, \
+                   quantity, amount, currency, value)",
+            columns: 11,
+            tail: "",
+            most: ROWS_PER_INSERT,
+            keep: false,
+        };
+        insert
+            .run(&mut tx, events, |q, e| {
+                q.bind(e.at.0)
                     .bind(e.kind)
                     .bind(e.room.map(RoomId::get))
                     .bind(e.viewer.clone())
@@ -53,10 +54,9 @@ impl Store {
                     .bind(e.quantity)
                     .bind(e.amount.map(|m| m.amount))
                     .bind(e.amount.map(|m| m.currency.as_str().to_owned()))
-                    .bind(e.value);
-            }
-            insert.execute(&mut *tx).await?;
-        }
+                    .bind(e.value)
+            })
+            .await?;
         tx.commit().await
     }
 }

@@ -3,7 +3,8 @@
 //! make a second one. Refunds also move units back into stock and post the commission
 //! reversal, in the same transaction that records them as done.
 
-use super::{Backend, Store, StoreError, is_unique_violation, shapes};
+use super::shapes::Insert;
+use super::{Store, StoreError, is_unique_violation};
 use crate::domain::{AccountId, BrandId, Currency, Money, OrderId, ProductId, UnixMs};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -685,17 +686,17 @@ pub(super) async fn insert_commission(
     now: UnixMs,
     settles_at: Option<UnixMs>,
 ) -> Result<(), StoreError> {
-    const COLUMNS: usize = 9;
-    for chunk in shapes::chunks(entries, 64) {
-        let sql = format!(
-            "insert into commission_entries (order_id, product_id, creator_id, brand_id, kind, amount, currency, \
-             settles_at, created_at) values {}",
-            shapes::values(Backend::of(tx), chunk.len(), COLUMNS)
-        );
-        let mut query = sqlx::query(&sql);
-        for e in chunk {
-            query = query
-                .bind(e.order_id.get())
+    let insert = Insert {
+        head: "insert into commission_entries (order_id, product_id, creator_id, brand_id, kind, amount, currency, \
+               settles_at, created_at)",
+        columns: 9,
+        tail: "",
+        most: 64,
+        keep: true,
+    };
+    insert
+        .run(tx, entries, |q, e| {
+            q.bind(e.order_id.get())
                 .bind(e.product_id.get())
                 .bind(e.creator_id.get())
                 .bind(e.brand_id.get())
@@ -703,9 +704,8 @@ pub(super) async fn insert_commission(
                 .bind(e.amount)
                 .bind(e.currency.as_str())
                 .bind(settles_at.map(|t| t.0))
-                .bind(now.0);
-        }
-        query.execute(&mut **tx).await?;
-    }
+                .bind(now.0)
+        })
+        .await?;
     Ok(())
 }

@@ -16,10 +16,11 @@ use super::group_commit::GroupCommit;
 use super::orders::{NewOrder, NewOrderLine, NewShare, PlaceOutcome, PlacedOrder, take_drop_units};
 use super::payments::ChargeRow;
 use super::promo::take_use;
+use super::shapes::{Insert, Query};
 use super::write_gate::WriteGate;
-use super::{Backend, Store, is_unique_violation, shapes};
+use super::{Store, is_unique_violation};
 use crate::domain::{AccountId, DropId, Money, OrderId, ShippingAddress, UnixMs};
-use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row, Transaction};
 use std::collections::HashMap;
 
@@ -145,11 +146,8 @@ async fn place_alone(pool: &AnyPool, gate: &WriteGate, o: &NewOrder, now: UnixMs
     Ok(PlaceOutcome::Placed(Box::new(PlacedOrder { view: o.view(id, now), charge })))
 }
 
-type Query<'q> = sqlx::query::Query<'q, Any, AnyArguments<'q>>;
-
-/// Inserts `rows`, `columns` values each, as `insert … values (…), (…) {tail}`, in
-/// statements of at most [`MAX_BINDS`] values and a few shapes ([`shapes::chunks`]);
-/// what the statements return, in order.
+/// Inserts `rows` into `head`'s table, `columns` values a row, in statements of at most
+/// [`MAX_BINDS`] values; what they return (`tail`), in order.
 async fn insert_rows<T>(
     tx: &mut Transaction<'_, Any>,
     head: &str,
@@ -158,17 +156,8 @@ async fn insert_rows<T>(
     rows: &[T],
     bind: impl for<'q> Fn(Query<'q>, &'q T) -> Query<'q>,
 ) -> Result<Vec<AnyRow>, sqlx::Error> {
-    let mut returned = Vec::new();
     let most = 1 << (MAX_BINDS / columns).max(1).ilog2();
-    for chunk in shapes::chunks(rows, most) {
-        let sql = format!("{head} values {} {tail}", shapes::values(Backend::of(tx), chunk.len(), columns));
-        let mut query = sqlx::query(&sql);
-        for row in chunk {
-            query = bind(query, row);
-        }
-        returned.extend(query.fetch_all(&mut **tx).await?);
-    }
-    Ok(returned)
+    Insert { head, columns, tail, most, keep: true }.run(tx, rows, bind).await
 }
 
 /// Inserts the orders as `placed`; their ids, in the order given.

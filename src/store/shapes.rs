@@ -12,6 +12,41 @@
 //! without any look-up.
 
 use super::Backend;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::{Any, AnyConnection};
+
+pub(super) type Query<'q> = sqlx::query::Query<'q, Any, AnyArguments<'q>>;
+
+/// A multi-row insert, `{head} values (…), (…) {tail}` with `columns` values a row, cut
+/// into statements of at most `most` rows (a power of two) and a few shapes ([`chunks`]).
+pub(super) struct Insert<'a> {
+    pub head: &'a str,
+    pub columns: usize,
+    pub tail: &'a str,
+    pub most: usize,
+    /// Keep each shape prepared on the connection, as sqlx does unless told otherwise.
+    pub keep: bool,
+}
+
+impl Insert<'_> {
+    /// Inserts `rows`, `bind` binding one row's values in column order; the rows the
+    /// statements return (`tail`'s `returning`), in order.
+    pub(super) async fn run<T>(
+        &self,
+        conn: &mut AnyConnection,
+        rows: &[T],
+        bind: impl for<'q> Fn(Query<'q>, &'q T) -> Query<'q>,
+    ) -> Result<Vec<AnyRow>, sqlx::Error> {
+        let mut returned = Vec::new();
+        for chunk in chunks(rows, self.most) {
+            let sql =
+                format!("{} values {} {}", self.head, values(Backend::of(conn), chunk.len(), self.columns), self.tail);
+            let query = chunk.iter().fold(sqlx::query(&sql).persistent(self.keep), &bind);
+            returned.extend(query.fetch_all(&mut *conn).await?);
+        }
+        Ok(returned)
+    }
+}
 
 /// `rows` in chunks of `max` (a power of two) rows, then of the powers of two that make
 /// up the rest, largest first.

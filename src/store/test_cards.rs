@@ -4,8 +4,9 @@
 //! tests can check the ledger against the provider.
 
 use super::group_commit::{GroupCommit, together_or_alone};
+use super::shapes::Insert;
 use super::write_gate::WriteGate;
-use super::{Backend, Store, StoreError, shapes};
+use super::{Store, StoreError};
 use crate::domain::{AccountId, Money, UnixMs};
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::{HashMap, HashSet};
@@ -186,31 +187,30 @@ async fn record_batch(
     gate: &WriteGate,
     answers: &[ChargeAnswer],
 ) -> Result<Vec<TestCardCharge>, StoreError> {
-    const COLUMNS: usize = 7;
+    let insert = Insert {
+        head: "insert into test_card_charges (reference, amount, currency, card_last4, status, reason, created_at)",
+        columns: 7,
+        tail: "on conflict do nothing returning reference",
+        most: MAX_BATCH,
+        keep: true,
+    };
     let _turn = gate.turn().await;
     let mut conn = pool.acquire().await?;
     let mut inserted = HashSet::with_capacity(answers.len());
-    for chunk in shapes::chunks(answers, MAX_BATCH) {
-        let sql = format!(
-            "insert into test_card_charges (reference, amount, currency, card_last4, status, reason, created_at) \
-             values {} on conflict do nothing returning reference",
-            shapes::values(Backend::of(&conn), chunk.len(), COLUMNS)
-        );
-        let mut insert = sqlx::query(&sql);
-        for a in chunk {
+    let rows = insert
+        .run(&mut conn, answers, |q, a| {
             let (status, reason) = a.status();
-            insert = insert
-                .bind(a.reference.as_str())
+            q.bind(a.reference.as_str())
                 .bind(a.amount.amount)
                 .bind(a.amount.currency.as_str())
                 .bind(a.card_last4.as_str())
                 .bind(status)
                 .bind(reason)
-                .bind(a.now.0);
-        }
-        for row in insert.fetch_all(&mut *conn).await? {
-            inserted.insert(row.try_get::<String, _>("reference")?);
-        }
+                .bind(a.now.0)
+        })
+        .await?;
+    for row in rows {
+        inserted.insert(row.try_get::<String, _>("reference")?);
     }
     // The first answer of each reference inserted stands; any other reads what stands.
     let mut stands: HashMap<&str, TestCardCharge> = HashMap::with_capacity(answers.len());
