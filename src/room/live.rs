@@ -187,8 +187,7 @@ impl LiveRoom {
     pub fn record(&self, body: &str, event: &RoomEvent) {
         let mut inner = self.lock();
         let seq = inner.state.seq + 1;
-        let frame = Utf8Bytes::from(event_frame(seq, body));
-        inner.state.apply(seq, event, frame.clone());
+        let frame = inner.state.apply(seq, event, &event_frame(seq, body));
         // No receivers is fine: nobody is watching right now.
         let _ = inner.frames.send(Delivery { seq: Some(seq), frame });
     }
@@ -209,7 +208,7 @@ impl LiveRoom {
         if seq != inner.state.seq + 1 {
             return Delivered::Gap;
         }
-        inner.state.apply(seq, event, frame.clone());
+        let frame = inner.state.apply(seq, event, &frame);
         let _ = inner.frames.send(Delivery { seq: Some(seq), frame });
         Delivered::Applied
     }

@@ -64,7 +64,7 @@ impl Rooms {
         let mut state = RoomState::new(shared.epoch, row.status, lineup, self.settings.history);
         for (seq, frame) in shared.frames {
             if let Some((_, event)) = parse_event(&frame) {
-                state.apply(seq, &event, frame);
+                state.apply(seq, &event, &frame);
             }
         }
         state.seq = state.seq.max(shared.seq);

@@ -15,6 +15,7 @@ pub mod checkout;
 pub mod co_host;
 pub mod follows;
 pub mod giveaway;
+mod history;
 pub mod hub;
 pub mod keywords;
 pub mod live;

@@ -1,6 +1,7 @@
 //! A room's state as a fold over its events: the same events that viewers receive build
 //! it, so any node that sees the event stream can rebuild it.
 
+use super::history::History;
 use super::stock::KnownStock;
 use crate::domain::{DropId, ProductId, UnixMs};
 use crate::store::ProductRow;
@@ -69,8 +70,7 @@ pub struct RoomState {
     pub sales: ShowSales,
     /// The lined-up products' stock for snapshots, kept current by the events above.
     pub stock: KnownStock,
-    history: VecDeque<(u64, Utf8Bytes)>,
-    history_cap: usize,
+    history: History,
 }
 
 impl RoomState {
@@ -96,8 +96,7 @@ impl RoomState {
             slow_mode_secs: 0,
             sales: ShowSales::default(),
             stock: KnownStock::default(),
-            history: VecDeque::with_capacity(history_cap.min(1024)),
-            history_cap,
+            history: History::new(history_cap),
         }
     }
 
@@ -114,13 +113,11 @@ impl RoomState {
         self.stock.forget();
     }
 
-    /// Records event `seq` (already serialised as `frame`) and folds it into the state.
-    pub fn apply(&mut self, seq: u64, event: &RoomEvent, frame: Utf8Bytes) {
+    /// Records event `seq` (already serialised as `frame`) and folds it into the state;
+    /// gives back the recorded frame, the bytes to send to viewers.
+    pub fn apply(&mut self, seq: u64, event: &RoomEvent, frame: &str) -> Utf8Bytes {
         self.seq = seq;
-        if self.history.len() == self.history_cap {
-            self.history.pop_front();
-        }
-        self.history.push_back((seq, frame));
+        let recorded = self.history.record(seq, frame);
         self.stock.apply(event);
         match event {
             RoomEvent::Comment(comment) => {
@@ -235,6 +232,7 @@ impl RoomState {
                 self.disclosure.clone_from(disclosure);
             }
         }
+        recorded
     }
 
     /// The author of comment `seq`, while it is among the recent ones.
@@ -258,11 +256,10 @@ impl RoomState {
         if since == self.seq {
             return Some(Vec::new());
         }
-        let oldest = self.history.front()?.0;
-        if since + 1 < oldest {
+        if since + 1 < self.history.oldest()? {
             return None;
         }
-        Some(self.history.iter().filter(|(s, _)| *s > since).cloned().collect())
+        Some(self.history.after(since))
     }
 }
 
@@ -309,7 +306,7 @@ mod tests {
     fn state_with(events: u64, cap: usize) -> RoomState {
         let mut s = RoomState::new("e".into(), RoomStatus::Live, Vec::new(), cap);
         for seq in 1..=events {
-            s.apply(seq, &comment("x"), Utf8Bytes::from(seq.to_string()));
+            s.apply(seq, &comment("x"), &seq.to_string());
         }
         s
     }
@@ -347,7 +344,7 @@ mod tests {
         let mut s = RoomState::new("e".into(), RoomStatus::Live, Vec::new(), 100);
         s.sales = ShowSales::loaded(40, Vec::new());
         for n in 1..=12 {
-            s.apply(n as u64, &sale(n), Utf8Bytes::from(n.to_string()));
+            s.apply(n as u64, &sale(n), &n.to_string());
         }
         assert_eq!(s.sales.units, 40 + (1..=12).sum::<i64>());
         let recent: Vec<i64> = s.sales.recent.iter().map(|r| r.quantity).collect();
@@ -360,14 +357,14 @@ mod tests {
     #[test]
     fn a_deleted_comment_leaves_the_snapshot_but_its_author_stays_known() {
         let mut s = state_with(3, 10);
-        s.apply(4, &RoomEvent::CommentDeleted { seq: 2 }, Utf8Bytes::from("4"));
+        s.apply(4, &RoomEvent::CommentDeleted { seq: 2 }, "4");
         let seqs: Vec<u64> = s.comments.iter().map(|c| c.seq).collect();
         assert_eq!(seqs, vec![1, 3]);
         assert_eq!(s.author(2).map(|a| a.key.as_str()), Some("a1"));
         assert!(s.author(4).is_none(), "not a comment");
         let until = UnixMs(5_000);
         let timed_out = RoomEvent::TimedOut { seq: 1, author: "a".into(), author_key: "a1".into(), until };
-        s.apply(5, &timed_out, Utf8Bytes::from("5"));
+        s.apply(5, &timed_out, "5");
         assert_eq!(s.timed_out("a1", UnixMs(4_999)), Some(until));
         assert_eq!(s.timed_out("a1", until), None, "a timeout ends by itself");
     }
