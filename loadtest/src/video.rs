@@ -8,7 +8,7 @@
 //! memory an earlier audience freed stays with the allocator and is reused, so each
 //! figure is what N viewers need at most.
 
-use crate::server::usage;
+use crate::server::{resident_kib, usage};
 use livecart::media::IceSettings;
 use livecart::wire::api::{LoginRequest, RoomView, SessionResponse};
 use livecart::wire::routes::{self, path};
@@ -43,16 +43,6 @@ pub struct VideoResult {
 }
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
-
-/// The process's resident memory, exactly: `VmRSS` of `/proc/PID/status`, which sums the
-/// kernel's per-CPU counters. The RSS of `/proc/PID/stat` (what [`usage`] reads) is their
-/// cached approximation: on this machine's kernel (6.18) it was 36 to 128 KiB off the
-/// exact figure in the same run, and runs at 10 viewers read 268.8, 281.6 or 294.4 KiB
-/// per viewer, in steps of 128 KiB in all, a step as large as the changes measured.
-fn resident_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|line| line.strip_prefix("VmRSS:"))?.trim().strip_suffix("kB")?.trim().parse().ok()
-}
 
 /// How often, and for how long at most, [`settled_rss`] looks.
 const SETTLE_STEP: Duration = Duration::from_secs(4);
@@ -156,7 +146,6 @@ pub async fn run(cfg: &VideoRun) -> Result<Vec<VideoResult>, Error> {
         tokio::time::sleep(Duration::from_secs(cfg.seconds)).await;
         let sent = publisher.counters.packets.load(Ordering::Relaxed) - sent_before;
         let cpu_after = cfg.server_pid.and_then(usage);
-        let rss_after = cfg.server_pid.and_then(resident_kib);
         let (received, bytes) = viewers.iter().zip(&received_before).fold((0, 0), |(p, b), (v, (p0, b0))| {
             (p + v.packets() - p0, b + v.counters.bytes.load(Ordering::Relaxed) - b0)
         });
@@ -175,11 +164,11 @@ pub async fn run(cfg: &VideoRun) -> Result<Vec<VideoResult>, Error> {
             },
             server_cpu_ms: cpu.map(|c| c.as_millis() as u64),
             server_cpu_us_per_packet: cpu.filter(|_| received > 0).map(|c| c.as_micros() as f64 / received as f64),
-            server_rss_kib: rss_after,
-            server_kib_per_viewer: rss_after
+            server_rss_kib: cpu_after.map(|u| u.rss_kib),
+            server_kib_per_viewer: cpu_after
                 .zip(unwatched_rss)
                 .filter(|_| n > 0)
-                .map(|(rss, base)| rss.saturating_sub(base) as f64 / n as f64),
+                .map(|(u, base)| u.rss_kib.saturating_sub(base) as f64 / n as f64),
         });
         // Each viewer hangs up as a WHEP client does, with a DELETE of its session, so the
         // server stops forwarding to it now. A peer connection that is only closed is
