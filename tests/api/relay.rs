@@ -117,6 +117,16 @@ impl Coturn {
     fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
+
+    /// The log once it says `what` (or once [`WAIT`] has passed): coturn writes a line
+    /// after it has answered, so the client can be done before the line is there.
+    async fn log_saying(&self, what: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !what(&self.log()) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.log()
+    }
 }
 
 fn turn_config(urls: &[String]) -> Config {
@@ -169,7 +179,7 @@ async fn a_viewer_that_can_reach_the_node_only_through_turn_receives_the_stream_
     assert_eq!(local.typ, RTCIceCandidateType::Relay, "the media path is the relay: {local:?} -> {remote:?}");
     assert_eq!(local.port, relay_port(&offer), "the relay coturn allocated for this viewer");
     assert_eq!((remote.address.as_str(), remote.typ), ("127.0.0.1", RTCIceCandidateType::Host), "to the node");
-    let log = coturn.log();
+    let log = coturn.log_saying(|log| log.contains("ALLOCATE processed, success")).await;
     assert!(log.contains("ALLOCATE processed, success"), "coturn allocated the relay:\n{log}");
     println!("{} packets over the relay {local:?} -> {remote:?}", viewer.packets());
 
@@ -202,11 +212,10 @@ async fn turn_credentials_that_have_expired_are_refused_by_the_relay() {
 
     let (_viewer, offer) = CountingViewer::offer(&relay_only(&ice)).await.expect("viewer offer");
     assert!(!offer.contains(" typ relay"), "no relay for expired credentials: {offer}");
-    let log = coturn.log();
-    assert!(
-        log.contains(&format!("Cannot find credentials of user <{username}>")) && log.contains("401"),
-        "coturn refused {username}:\n{log}"
-    );
+    let refused =
+        |log: &str| log.contains(&format!("Cannot find credentials of user <{username}>")) && log.contains("401");
+    let log = coturn.log_saying(refused).await;
+    assert!(refused(&log), "coturn refused {username}:\n{log}");
     assert!(!log.contains("ALLOCATE processed, success"), "nothing was allocated:\n{log}");
 }
 
