@@ -484,7 +484,20 @@ async fn a_buyers_cart_survives_redis_losing_everything() {
     let order = ws.checkout_outcome().await.expect("the cart was still there to buy");
     assert_eq!(order.subtotal.amount, 3_000);
     let (_, after) = app.viewer(scene.room, Some(&buyer.token)).await;
-    assert!(after.cart.unwrap().lines.is_empty(), "a paid cart is emptied, durably too");
+    assert!(after.cart.unwrap().lines.is_empty(), "a paid cart is emptied");
+
+    // Redis loses it again: the emptied cart comes back empty from the database, and the
+    // buyer's next add is saved over it.
+    app.lose_redis().await;
+    let (mut ws, snapshot) = app.viewer(scene.room, Some(&buyer.token)).await;
+    assert!(snapshot.cart.unwrap().lines.is_empty(), "a paid cart is emptied durably too");
+    ws.send(&ClientMsg::CartAdd { product_id: scene.products[1], quantity: 2 }).await;
+    ws.recv_until(|m| matches!(m, ServerMsg::Cart { .. }).then_some(())).await;
+    app.lose_redis().await;
+    let (_, again) = app.viewer(scene.room, Some(&buyer.token)).await;
+    let lines: Vec<(livecart::domain::ProductId, i64)> =
+        again.cart.unwrap().lines.iter().map(|l| (l.product_id, l.quantity)).collect();
+    assert_eq!(lines, vec![(scene.products[1], 2)], "the next cart is saved over the emptied one");
 }
 
 /// The brand saw 5 on hand, then a unit sold: saving the 5 it saw (or any count based on

@@ -155,7 +155,7 @@ impl Carts for RedisCarts {
     }
 
     async fn clear(&self, room: RoomId, buyer: AccountId) -> Result<(), CartError> {
-        self.store.forget_cart(room, buyer).await?;
+        self.store.empty_saved_cart(room, buyer, self.clock.now()).await?;
         let mut clear = CLEAR.key(self.key(room, buyer));
         clear.arg(CART_TTL_SECS);
         Ok(clear.invoke_async::<i64>(&mut self.redis.conn()).await.map(drop)?)
