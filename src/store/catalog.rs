@@ -1,4 +1,5 @@
 use super::Store;
+use super::columns::{Columns, qualified};
 use super::reads::Read;
 use crate::domain::{
     AccountId, AgreementId, BasisPoints, BrandId, Currency, ImageUrl, Price, ProductDescription, ProductId,
@@ -80,16 +81,20 @@ const AGREEMENT_COLUMNS: &str =
     "id, brand_id, creator_id, product_id, commission_bps, commission_flat, co_host_share_bps, created_at, ended_at";
 
 pub(super) fn agreement(row: &AnyRow) -> Result<AgreementRow, sqlx::Error> {
+    agreement_in(&Columns::own(row))
+}
+
+fn agreement_in(c: &Columns) -> Result<AgreementRow, sqlx::Error> {
     Ok(AgreementRow {
-        id: AgreementId::from_row(row.try_get("id")?),
-        brand_id: BrandId::from_row(row.try_get("brand_id")?),
-        creator_id: AccountId::from_row(row.try_get("creator_id")?),
-        product_id: ProductId::from_row(row.try_get("product_id")?),
-        commission_bps: row.try_get("commission_bps")?,
-        commission_flat: row.try_get("commission_flat")?,
-        co_host_share_bps: row.try_get("co_host_share_bps")?,
-        created_at: UnixMs(row.try_get("created_at")?),
-        ended_at: row.try_get::<Option<i64>, _>("ended_at")?.map(UnixMs),
+        id: AgreementId::from_row(c.get("id")?),
+        brand_id: BrandId::from_row(c.get("brand_id")?),
+        creator_id: AccountId::from_row(c.get("creator_id")?),
+        product_id: ProductId::from_row(c.get("product_id")?),
+        commission_bps: c.get("commission_bps")?,
+        commission_flat: c.get("commission_flat")?,
+        co_host_share_bps: c.get("co_host_share_bps")?,
+        created_at: UnixMs(c.get("created_at")?),
+        ended_at: c.get::<Option<i64>>("ended_at")?.map(UnixMs),
     })
 }
 
@@ -278,16 +283,43 @@ fn id_params(from: usize, ids: &[ProductId]) -> String {
 }
 
 /// The catalogue rows of `ids` (at least one), in id order.
-pub(super) fn products_read(ids: &[ProductId]) -> Read {
+fn products_read(ids: &[ProductId]) -> Read {
     let sql = format!("select {PRODUCT_COLUMNS} from products p where p.id in ({}) order by p.id", id_params(1, ids));
     ids.iter().fold(Read::new(sql), |read, id| read.int(id.get()))
 }
 
 /// The creator's active agreements on `products` (at least one).
-pub(super) fn agreements_read(creator: AccountId, products: &[ProductId]) -> Read {
+fn agreements_read(creator: AccountId, products: &[ProductId]) -> Read {
     let sql = format!(
         "select {AGREEMENT_COLUMNS} from agreements where creator_id = $1 and product_id in ({}) and ended_at is null",
         id_params(2, products)
     );
     products.iter().fold(Read::new(sql).int(creator.get()), |read, id| read.int(id.get()))
+}
+
+/// A priced product's agreement columns, joined to its product's
+/// ([`priced_products_read`]).
+const JOINED_AGREEMENT: &str = "agreement_";
+
+/// The catalogue rows of `ids` (at least one), in id order, each with `creator`'s active
+/// agreement on it if there is one (one at most: a unique index), in one statement.
+pub(super) fn priced_products_read(creator: AccountId, ids: &[ProductId]) -> Read {
+    let agreement = qualified("a", AGREEMENT_COLUMNS, JOINED_AGREEMENT);
+    let sql = format!(
+        "select {PRODUCT_COLUMNS}, {agreement} from products p left join agreements a \
+         on a.product_id = p.id and a.creator_id = $1 and a.ended_at is null \
+         where p.id in ({}) order by p.id",
+        id_params(2, ids)
+    );
+    ids.iter().fold(Read::new(sql).int(creator.get()), |read, id| read.int(id.get()))
+}
+
+/// A row of [`priced_products_read`].
+pub(super) fn priced_product(row: &AnyRow) -> Result<(ProductRow, Option<AgreementRow>), sqlx::Error> {
+    let agreement = Columns::prefixed(row, JOINED_AGREEMENT);
+    let active = match agreement.get::<Option<i64>>("id")? {
+        Some(_) => Some(agreement_in(&agreement)?),
+        None => None,
+    };
+    Ok((product(row)?, active))
 }

@@ -2,16 +2,17 @@
 //!
 //! A checkout needs seven answers from the database before it can hold stock: what its
 //! key already bought or was refused, the buyer's saved address, and the room, its live
-//! drop, the products and the host's agreements that price the cart. They go as one
-//! list of reads ([`super::reads`]): one command to SQLite's worker thread, one
-//! statement after another on one connection to PostgreSQL. All of them are read, even
-//! for a key seen before (whose pricing is then unused): a retry is rare, and one round
-//! trip costs less than deciding between two.
+//! drop, the products and the host's agreements that price the cart, the last four as
+//! two joins ([`super::columns`]). They go as one list of five reads ([`super::reads`]):
+//! one command to SQLite's worker thread, one statement after another on one connection
+//! to PostgreSQL. All of them are read, even for a key seen before (whose pricing is
+//! then unused): a retry is rare, and one round trip costs less than deciding between
+//! two.
 
-use super::catalog::{agreement, agreements_read, product, products_read};
+use super::catalog::{priced_product, priced_products_read};
 use super::orders::{order_by_key_read, records};
 use super::refusals::{refusal, refusal_read};
-use super::rooms::{drop_row, live_drop_read, room, room_read};
+use super::rooms::{room_with_live_drop, room_with_live_drop_read};
 use super::wallet::{saved_address, shipping_address_read};
 use super::{AgreementRow, DropRow, OrderRecord, ProductRow, RefusalRow, RoomRow, Store};
 use crate::domain::{AccountId, ProductId, RoomId, ShippingAddress};
@@ -56,10 +57,8 @@ impl Store {
         }
         let priced = !ask.products.is_empty();
         if priced {
-            reads.push(room_read(ask.room));
-            reads.push(live_drop_read(ask.room));
-            reads.push(products_read(ask.products));
-            reads.push(agreements_read(ask.host, ask.products));
+            reads.push(room_with_live_drop_read(ask.room));
+            reads.push(priced_products_read(ask.host, ask.products));
         }
         let mut answers = self.read_all(&reads).await?.into_iter();
         let mut next = || answers.next().unwrap_or_default();
@@ -71,15 +70,10 @@ impl Store {
         };
         let mut pricing = PricingReads::default();
         if priced {
-            pricing.room = next().first().map(room).transpose()?;
-            pricing.live_drop = next().first().map(drop_row).transpose()?;
-            let products = next();
-            let agreements = next().iter().map(agreement).collect::<Result<Vec<_>, _>>()?;
-            for p in products.iter().map(product) {
-                let p = p?;
-                let agreement = agreements.iter().find(|a| a.product_id == p.id).cloned();
-                pricing.products.push((p, agreement));
+            if let Some((room, live_drop)) = next().first().map(room_with_live_drop).transpose()? {
+                (pricing.room, pricing.live_drop) = (Some(room), live_drop);
             }
+            pricing.products = next().iter().map(priced_product).collect::<Result<_, _>>()?;
         }
         Ok(CheckoutReads { existing, refused, saved_address, pricing })
     }

@@ -17,6 +17,7 @@ mod campaigns;
 mod carts;
 mod catalog;
 mod checkout_reads;
+mod columns;
 mod follows;
 mod giveaways;
 mod group_commit;

@@ -1,5 +1,6 @@
 use super::Store;
 use super::catalog::{PRODUCT_COLUMNS, ProductRow, product};
+use super::columns::{Columns, qualified};
 use super::reads::Read;
 use crate::domain::{AccountId, DropId, ProductId, RoomId, UnixMs};
 use crate::wire::ws::RoomStatus;
@@ -70,22 +71,28 @@ pub(super) fn room(row: &AnyRow) -> Result<RoomRow, sqlx::Error> {
 }
 
 pub(super) fn drop_row(row: &AnyRow) -> Result<DropRow, sqlx::Error> {
+    drop_in(&Columns::own(row))
+}
+
+fn drop_in(c: &Columns) -> Result<DropRow, sqlx::Error> {
     Ok(DropRow {
-        id: DropId::from_row(row.try_get("id")?),
-        room_id: RoomId::from_row(row.try_get("room_id")?),
-        product_id: ProductId::from_row(row.try_get("product_id")?),
-        quantity: row.try_get("quantity")?,
-        remaining: row.try_get("remaining")?,
-        price: row.try_get("price")?,
-        starts_at: UnixMs(row.try_get("starts_at")?),
-        ends_at: UnixMs(row.try_get("ends_at")?),
-        per_buyer: row.try_get("per_buyer")?,
+        id: DropId::from_row(c.get("id")?),
+        room_id: RoomId::from_row(c.get("room_id")?),
+        product_id: ProductId::from_row(c.get("product_id")?),
+        quantity: c.get("quantity")?,
+        remaining: c.get("remaining")?,
+        price: c.get("price")?,
+        starts_at: UnixMs(c.get("starts_at")?),
+        ends_at: UnixMs(c.get("ends_at")?),
+        per_buyer: c.get("per_buyer")?,
     })
 }
 
 pub(super) const ROOM_COLUMNS: &str =
     "id, creator_id, title, status, starts_at, live_at, ended_at, streamed_at, co_host_id, rehearsal_of";
 const DROP_COLUMNS: &str = "id, room_id, product_id, quantity, remaining, price, starts_at, ends_at, per_buyer";
+/// A live drop's columns joined to its room's ([`room_with_live_drop_read`]).
+const JOINED_DROP: &str = "drop_";
 
 impl Store {
     /// Schedules a room with its product lineup, in the order given.
@@ -314,10 +321,29 @@ impl Store {
     }
 }
 
-pub(super) fn room_read(id: RoomId) -> Read {
+fn room_read(id: RoomId) -> Read {
     Read::new(format!("select {ROOM_COLUMNS} from rooms where id = $1")).int(id.get())
 }
 
-pub(super) fn live_drop_read(room: RoomId) -> Read {
+/// The room with its live drop, if any (one at most: a unique index), in one statement.
+pub(super) fn room_with_live_drop_read(id: RoomId) -> Read {
+    let (room, drop) = (qualified("r", ROOM_COLUMNS, ""), qualified("d", DROP_COLUMNS, JOINED_DROP));
+    let sql = format!(
+        "select {room}, {drop} from rooms r left join drops d on d.room_id = r.id and d.status = 'live' where r.id = $1"
+    );
+    Read::new(sql).int(id.get())
+}
+
+/// A row of [`room_with_live_drop_read`].
+pub(super) fn room_with_live_drop(row: &AnyRow) -> Result<(RoomRow, Option<DropRow>), sqlx::Error> {
+    let drop = Columns::prefixed(row, JOINED_DROP);
+    let live = match drop.get::<Option<i64>>("id")? {
+        Some(_) => Some(drop_in(&drop)?),
+        None => None,
+    };
+    Ok((room(row)?, live))
+}
+
+fn live_drop_read(room: RoomId) -> Read {
     Read::new(format!("select {DROP_COLUMNS} from drops where room_id = $1 and status = 'live'")).int(room.get())
 }
