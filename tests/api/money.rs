@@ -2,9 +2,9 @@
 //! settle, refunds with their restock and commission reversal, the commission ledger,
 //! and prices and stock that every viewer sees and every checkout charges.
 
-use crate::helpers::{TestApp, checkout, test_config};
+use crate::helpers::{TestApp, Ws, checkout, test_config};
 use livecart::commerce::payments::TestCards;
-use livecart::domain::{AccountId, Clock, Currency, OrderId, Role, ShippingAddress, UnixMs};
+use livecart::domain::{AccountId, Clock, Currency, OrderId, ProductId, Role, RoomId, ShippingAddress, UnixMs};
 use livecart::store::{
     ChargeOpening, CommissionEntry, CommissionKind, NewOrder, NewOrderLine, NewShare, PaymentStatus, PlaceOutcome,
     PlacedOrder, SettleOutcome,
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 const START: UnixMs = UnixMs(1_800_000_000_000);
 
-async fn db_stock(app: &TestApp, product: livecart::domain::ProductId) -> i64 {
+async fn db_stock(app: &TestApp, product: ProductId) -> i64 {
     app.state.store.product(product).await.unwrap().unwrap().stock
 }
 
@@ -431,7 +431,7 @@ async fn each_sale_of_a_drop_counts_down_from_its_own_hold() {
 
 /// Whether the connection's `start_drop` was refused: its replies are in order, so the
 /// `cart` answer to a message sent after it comes after any error it got.
-async fn start_drop_refused(ws: &mut crate::helpers::Ws, product: livecart::domain::ProductId) -> Option<String> {
+async fn start_drop_refused(ws: &mut Ws, product: ProductId) -> Option<String> {
     ws.send(&ClientMsg::CartSet { product_id: product, quantity: 1 }).await;
     let mut refused = None;
     loop {
@@ -468,17 +468,26 @@ async fn the_snapshot_counts_the_viewer_it_is_sent_to() {
     assert_eq!(snapshot.viewers, 1);
 }
 
+/// The buyer's cart lines as Redis (or, having lost it, the database) gives them back
+/// after Redis loses everything, read from a new connection's snapshot.
+async fn cart_after_losing_redis(app: &TestApp, room: RoomId, token: &str) -> Vec<(ProductId, i64)> {
+    app.lose_redis().await;
+    let (_, snapshot) = app.viewer(room, Some(token)).await;
+    snapshot.cart.unwrap().lines.iter().map(|l| (l.product_id, l.quantity)).collect()
+}
+
+async fn add_to_cart(ws: &mut Ws, product: ProductId, quantity: i64) {
+    ws.send(&ClientMsg::CartAdd { product_id: product, quantity }).await;
+    ws.recv_until(|m| matches!(m, ServerMsg::Cart { .. }).then_some(())).await;
+}
+
 #[tokio::test]
 async fn a_buyers_cart_survives_redis_losing_everything() {
     let app = TestApp::spawn().await;
     let scene = app.live_room(&[5, 5]).await;
     let (mut ws, buyer) = app.shopper(scene.room, scene.products[0], 2).await;
-    ws.send(&ClientMsg::CartAdd { product_id: scene.products[1], quantity: 1 }).await;
-    ws.recv_until(|m| matches!(m, ServerMsg::Cart { .. }).then_some(())).await;
-    app.lose_redis().await;
-    let (_, snapshot) = app.viewer(scene.room, Some(&buyer.token)).await;
-    let lines: Vec<(livecart::domain::ProductId, i64)> =
-        snapshot.cart.unwrap().lines.iter().map(|l| (l.product_id, l.quantity)).collect();
+    add_to_cart(&mut ws, scene.products[1], 1).await;
+    let lines = cart_after_losing_redis(&app, scene.room, &buyer.token).await;
     assert_eq!(lines, vec![(scene.products[0], 2), (scene.products[1], 1)]);
     ws.send(&checkout("after-loss", TestCards::SUCCEEDS)).await;
     let order = ws.checkout_outcome().await.expect("the cart was still there to buy");
@@ -486,17 +495,11 @@ async fn a_buyers_cart_survives_redis_losing_everything() {
     let (_, after) = app.viewer(scene.room, Some(&buyer.token)).await;
     assert!(after.cart.unwrap().lines.is_empty(), "a paid cart is emptied");
 
-    // Redis loses it again: the emptied cart comes back empty from the database, and the
-    // buyer's next add is saved over it.
-    app.lose_redis().await;
-    let (mut ws, snapshot) = app.viewer(scene.room, Some(&buyer.token)).await;
-    assert!(snapshot.cart.unwrap().lines.is_empty(), "a paid cart is emptied durably too");
-    ws.send(&ClientMsg::CartAdd { product_id: scene.products[1], quantity: 2 }).await;
-    ws.recv_until(|m| matches!(m, ServerMsg::Cart { .. }).then_some(())).await;
-    app.lose_redis().await;
-    let (_, again) = app.viewer(scene.room, Some(&buyer.token)).await;
-    let lines: Vec<(livecart::domain::ProductId, i64)> =
-        again.cart.unwrap().lines.iter().map(|l| (l.product_id, l.quantity)).collect();
+    // The emptied cart comes back empty from the database, and the buyer's next add is
+    // saved over it.
+    assert_eq!(cart_after_losing_redis(&app, scene.room, &buyer.token).await, vec![], "emptied durably too");
+    add_to_cart(&mut ws, scene.products[1], 2).await;
+    let lines = cart_after_losing_redis(&app, scene.room, &buyer.token).await;
     assert_eq!(lines, vec![(scene.products[1], 2)], "the next cart is saved over the emptied one");
 }
 
