@@ -316,10 +316,5 @@ pub(super) fn priced_products_read(creator: AccountId, ids: &[ProductId]) -> Rea
 
 /// A row of [`priced_products_read`].
 pub(super) fn priced_product(row: &AnyRow) -> Result<(ProductRow, Option<AgreementRow>), sqlx::Error> {
-    let agreement = Columns::prefixed(row, JOINED_AGREEMENT);
-    let active = match agreement.get::<Option<i64>>("id")? {
-        Some(_) => Some(agreement_in(&agreement)?),
-        None => None,
-    };
-    Ok((product(row)?, active))
+    Ok((product(row)?, Columns::prefixed(row, JOINED_AGREEMENT).joined(agreement_in)?))
 }

@@ -32,6 +32,15 @@ impl<'r> Columns<'r> {
             prefix => self.row.try_get(format!("{prefix}{name}").as_str()),
         }
     }
+
+    /// A left-joined table's row as `decode` reads it, or none when the join found none
+    /// (its `id` is null).
+    pub(super) fn joined<T>(&self, decode: fn(&Columns) -> Result<T, sqlx::Error>) -> Result<Option<T>, sqlx::Error> {
+        match self.get::<Option<i64>>("id")? {
+            Some(_) => decode(self).map(Some),
+            None => Ok(None),
+        }
+    }
 }
 
 /// `columns` (`"a, b"`) of the table aliased `table`, each selected under `prefix`:

@@ -336,12 +336,7 @@ pub(super) fn room_with_live_drop_read(id: RoomId) -> Read {
 
 /// A row of [`room_with_live_drop_read`].
 pub(super) fn room_with_live_drop(row: &AnyRow) -> Result<(RoomRow, Option<DropRow>), sqlx::Error> {
-    let drop = Columns::prefixed(row, JOINED_DROP);
-    let live = match drop.get::<Option<i64>>("id")? {
-        Some(_) => Some(drop_in(&drop)?),
-        None => None,
-    };
-    Ok((room(row)?, live))
+    Ok((room(row)?, Columns::prefixed(row, JOINED_DROP).joined(drop_in)?))
 }
 
 fn live_drop_read(room: RoomId) -> Read {
