@@ -66,9 +66,12 @@ mod tests {
         let file_alone = format!("sqlite://{}?mode=ro&immutable=true", path.display());
         let copied = async {
             loop {
-                let mut conn = AnyConnection::connect(&file_alone).await.unwrap();
-                let row = sqlx::query("select x from copied").fetch_optional(&mut conn).await;
-                if let Ok(Some(row)) = row {
+                // Read while a checkpoint may be writing the file: a failed read is tried again.
+                let read = async {
+                    let mut conn = AnyConnection::connect(&file_alone).await?;
+                    sqlx::query("select x from copied").fetch_optional(&mut conn).await
+                };
+                if let Ok(Some(row)) = read.await {
                     return row.try_get::<i64, _>("x").unwrap();
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
