@@ -10,7 +10,9 @@ use crate::domain::{ProductId, RoomId};
 use crate::wire::ws::{RoomEvent, ServerMsg};
 use async_trait::async_trait;
 use axum::extract::ws::Utf8Bytes;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// What a node needs to start serving a room: where its shared history stands.
 #[derive(Debug, Default)]
@@ -53,6 +55,39 @@ pub trait RoomSink: Send + Sync + 'static {
     fn served(&self) -> Vec<RoomId>;
 }
 
+/// An event's place in a chain of events that different nodes decide one after another
+/// (an auction's start, each bid, its end) and announce each after committing its own:
+/// two nodes can commit in one order and publish in the other, so the bus holds an event
+/// back until the one before it in its chain is out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Turn {
+    /// Names the chain within the room, e.g. `auction:11`.
+    pub chain: String,
+    /// 0 for the chain's first event, then one more for each.
+    pub n: u64,
+    /// The chain's last event: the bus may forget the chain once it is out.
+    pub last: bool,
+}
+
+/// How long an event waits for the one before it in its chain. An event that never comes
+/// (its node failed between committing and announcing it) costs its successor this long;
+/// the chain then goes on without it.
+pub const TURN_WAIT: Duration = Duration::from_secs(1);
+
+/// The longest pause between two looks at whether an event's turn has come.
+const TURN_POLL: Duration = Duration::from_millis(16);
+
+/// What became of one attempt to publish an event in its turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offered {
+    Published,
+    /// The event before it in its chain is not out yet.
+    Early,
+    /// Its chain is already past it (it came later than [`TURN_WAIT`]): it is not
+    /// published, as it would undo what came after it.
+    Passed,
+}
+
 #[async_trait]
 pub trait RoomEvents: Send + Sync + 'static {
     /// The shared history of a room, for a node that starts serving it.
@@ -62,8 +97,57 @@ pub trait RoomEvents: Send + Sync + 'static {
     /// Stops delivering the room's events to this node (it has no viewers left).
     async fn detach(&self, room: RoomId) -> Result<(), BusError>;
     /// Sequences `event`, records it in the room's history and delivers it to every node
+    /// that serves the room: published when `turn` is `None`, when its turn has come, or
+    /// when `force` is set and its chain is not past it.
+    async fn offer(
+        &self,
+        room: RoomId,
+        event: &RoomEvent,
+        turn: Option<&Turn>,
+        force: bool,
+    ) -> Result<Offered, BusError>;
+
+    /// Sequences `event`, records it in the room's history and delivers it to every node
     /// that serves the room.
-    async fn publish(&self, room: RoomId, event: &RoomEvent) -> Result<(), BusError>;
+    async fn publish(&self, room: RoomId, event: &RoomEvent) -> Result<(), BusError> {
+        self.offer(room, event, None, false).await.map(drop)
+    }
+
+    /// Publishes `event` once the event before it in its chain is out, or after
+    /// [`TURN_WAIT`] without it; `Passed` when the chain went on without this one.
+    async fn publish_in_turn(&self, room: RoomId, event: &RoomEvent, turn: &Turn) -> Result<Offered, BusError> {
+        let deadline = tokio::time::Instant::now() + TURN_WAIT;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let force = tokio::time::Instant::now() >= deadline;
+            match self.offer(room, event, Some(turn), force).await? {
+                Offered::Early => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(TURN_POLL);
+                }
+                Offered::Passed => {
+                    tracing::warn!(%room, chain = turn.chain, n = turn.n, "the chain went on without this event; not published");
+                    return Ok(Offered::Passed);
+                }
+                Offered::Published => {
+                    if force {
+                        tracing::warn!(%room, chain = turn.chain, n = turn.n, "published at the end of its wait for its turn");
+                    }
+                    return Ok(Offered::Published);
+                }
+            }
+        }
+    }
+}
+
+/// Where each chain stands: the last turn published, if the chain is known. An unknown
+/// chain (never started here, or its state lost) takes any turn.
+fn judge(last: Option<u64>, n: u64, force: bool) -> Offered {
+    match last {
+        Some(last) if n <= last => Offered::Passed,
+        Some(last) if n > last + 1 && !force => Offered::Early,
+        _ => Offered::Published,
+    }
 }
 
 /// The frame of a room event around its already serialised body; the Redis publish
@@ -85,11 +169,14 @@ pub fn parse_event(frame: &str) -> Option<(u64, RoomEvent)> {
 /// new epoch.
 pub struct MemoryRoomEvents {
     rooms: Arc<dyn RoomSink>,
+    /// The last turn published of each chain (room, chain) until its last turn. Held
+    /// while a turn is judged and recorded, so two turns cannot pass each other.
+    turns: Mutex<HashMap<(RoomId, String), u64>>,
 }
 
 impl MemoryRoomEvents {
     pub fn new(rooms: Arc<dyn RoomSink>) -> Self {
-        Self { rooms }
+        Self { rooms, turns: Mutex::default() }
     }
 }
 
@@ -107,11 +194,35 @@ impl RoomEvents for MemoryRoomEvents {
         Ok(())
     }
 
-    async fn publish(&self, room: RoomId, event: &RoomEvent) -> Result<(), BusError> {
+    async fn offer(
+        &self,
+        room: RoomId,
+        event: &RoomEvent,
+        turn: Option<&Turn>,
+        force: bool,
+    ) -> Result<Offered, BusError> {
         let body = serde_json::to_string(event)?;
+        // Held until the event is recorded, so a later turn cannot overtake it.
+        let _judged = match turn {
+            Some(turn) => {
+                let mut turns = self.turns.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let key = (room, turn.chain.clone());
+                let offered = judge(turns.get(&key).copied(), turn.n, force);
+                if offered != Offered::Published {
+                    return Ok(offered);
+                }
+                if turn.last {
+                    turns.remove(&key);
+                } else {
+                    turns.insert(key, turn.n);
+                }
+                Some(turns)
+            }
+            None => None,
+        };
         metrics::counter!("livecart_room_events_total").increment(1);
         self.rooms.record(room, &body, event);
-        Ok(())
+        Ok(Offered::Published)
     }
 }
 
@@ -162,6 +273,43 @@ mod tests {
             eventually("ten events arrived", || sink.seen().events.len() == 10).await;
             let seqs: Vec<u64> = sink.seen().events.iter().map(|(s, _)| *s).collect();
             assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_chains_events_go_out_in_turn_and_one_its_chain_went_on_without_is_dropped() {
+        each(async |bus: &Bus, sink: &RecordingSink| {
+            let room = RoomId::try_from(1).unwrap();
+            let start = bus.events.bootstrap(room).await.unwrap();
+            sink.seen().epoch = start.epoch.clone();
+            bus.events.attach(room).await.unwrap();
+            let turn = |n, last| Turn { chain: "auction:1".into(), n, last };
+            let publish = async |n: u64, last: bool| {
+                bus.events.publish_in_turn(room, &comment(&n.to_string()), &turn(n, last)).await.unwrap()
+            };
+            assert_eq!(publish(0, false).await, Offered::Published);
+            // Turn 2 is offered first and waits for turn 1, which comes a moment later.
+            let late_first = async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                publish(1, false).await
+            };
+            let (second, first) = tokio::join!(publish(2, false), late_first);
+            assert_eq!((first, second), (Offered::Published, Offered::Published));
+            // Turn 3 never comes in time: turn 4 goes out after its wait, and 3 is dropped.
+            assert_eq!(publish(4, false).await, Offered::Published);
+            assert_eq!(publish(3, false).await, Offered::Passed);
+            assert_eq!(publish(5, true).await, Offered::Published);
+            let texts = || -> Vec<String> {
+                let seen = sink.seen();
+                let text = |e: &RoomEvent| match e {
+                    RoomEvent::Comment(c) => c.text.clone(),
+                    other => format!("{other:?}"),
+                };
+                seen.events.iter().map(|(_, e)| text(e)).collect()
+            };
+            eventually("five events arrived", || texts().len() == 5).await;
+            assert_eq!(texts(), ["0", "1", "2", "4", "5"]);
         })
         .await;
     }

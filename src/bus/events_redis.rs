@@ -8,7 +8,7 @@
 //! ticks, to the nodes that serve the room.
 
 use super::channels::{Channels, Listener};
-use super::events::{Bootstrap, Delivered, RoomEvents, RoomSink, parse_event};
+use super::events::{Bootstrap, Delivered, Offered, RoomEvents, RoomSink, Turn, parse_event};
 use super::{BusError, random_id};
 use crate::domain::{ProductId, RoomId};
 use crate::redis::Redis;
@@ -22,10 +22,21 @@ use std::sync::{Arc, LazyLock};
 use tokio_util::sync::CancellationToken;
 
 /// Gives the event the next number, adds it to the history (trimmed), keeps the pin in
-/// step and publishes it, atomically.
+/// step and publishes it, atomically; an event in a chain only in its turn (the same
+/// judgement as [`super::events`]' memory bus: -1 early, -2 passed).
 static PUBLISH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
+if ARGV[8] ~= '' then
+  local n = tonumber(ARGV[8])
+  local last = redis.call('GET', KEYS[5])
+  if last then
+    last = tonumber(last)
+    if n <= last then return -2 end
+    if n > last + 1 and ARGV[9] ~= '1' then return -1 end
+  end
+  redis.call('SET', KEYS[5], n, 'EX', ARGV[10])
+end
 local epoch = redis.call('GET', KEYS[3])
 if not epoch then
   epoch = ARGV[3]
@@ -45,6 +56,10 @@ return seq
 
 /// How long room keys outlive the room's last event.
 const ROOM_KEY_TTL_SECS: u64 = 2 * 24 * 3600;
+
+/// How long a chain is remembered after its last turn: long enough to judge a straggler
+/// passed, short enough that finished auctions leave nothing behind.
+const ENDED_CHAIN_TTL_SECS: u64 = 60;
 
 /// The channel kind rooms use; presence publishes its ticks on the same channels.
 pub(super) const ROOM_CHANNEL: &str = "room:";
@@ -291,29 +306,45 @@ impl RoomEvents for RedisRoomEvents {
         self.channels.unsubscribe(&self.channel(room)).await
     }
 
-    async fn publish(&self, room: RoomId, event: &RoomEvent) -> Result<(), BusError> {
+    async fn offer(
+        &self,
+        room: RoomId,
+        event: &RoomEvent,
+        turn: Option<&Turn>,
+        force: bool,
+    ) -> Result<Offered, BusError> {
         let body = serde_json::to_string(event)?;
         let (pin_op, pin_val) = match event {
             RoomEvent::Pinned { product } => ("set", product.id.get()),
             RoomEvent::Unpinned { .. } | RoomEvent::RoomEnded => ("del", 0),
             _ => ("", 0),
         };
-        metrics::counter!("livecart_room_events_total").increment(1);
         let mut conn = self.redis.conn();
         let mut publish = PUBLISH.key(self.key(room, "seq"));
         publish
             .key(self.key(room, "hist"))
             .key(self.key(room, "epoch"))
             .key(self.key(room, "pinned"))
+            .key(self.key(room, &format!("turn:{}", turn.map_or("", |t| &t.chain))))
             .arg(body)
             .arg(self.history)
             .arg(random_id())
             .arg(self.channel(room))
             .arg(pin_op)
             .arg(pin_val)
-            .arg(ROOM_KEY_TTL_SECS);
-        timed("livecart_redis_seconds", "publish", publish.invoke_async::<u64>(&mut conn)).await?;
-        Ok(())
+            .arg(ROOM_KEY_TTL_SECS)
+            .arg(turn.map_or(String::new(), |t| t.n.to_string()))
+            .arg(if force { "1" } else { "0" })
+            .arg(if turn.is_some_and(|t| t.last) { ENDED_CHAIN_TTL_SECS } else { ROOM_KEY_TTL_SECS });
+        let offered = match timed("livecart_redis_seconds", "publish", publish.invoke_async::<i64>(&mut conn)).await? {
+            -1 => Offered::Early,
+            -2 => Offered::Passed,
+            _ => Offered::Published,
+        };
+        if offered == Offered::Published {
+            metrics::counter!("livecart_room_events_total").increment(1);
+        }
+        Ok(offered)
     }
 }
 

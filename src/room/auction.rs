@@ -10,6 +10,7 @@
 
 use super::live::LiveRoom;
 use super::{RoomError, RoomResult, Rooms, Viewer};
+use crate::bus::Turn;
 use crate::commerce::offers::{Holding, Offered};
 use crate::domain::{
     AccountId, AuctionId, BidRefusal, ExtendSecs, Increments, Money, OrderId, Price, ProductId, Refusal, RoomId,
@@ -20,6 +21,14 @@ use crate::wire::ws::{
     AccountName, AuctionCard, AuctionOfferCard, AuctionOutcome, AuctionPhase, RoomEvent, RoomStatus, ServerMsg,
 };
 use std::time::Duration;
+
+/// An auction's place in its chain of announcements: the start is turn 0, bid `n` turn
+/// `n` (the database's count), the end the turn after the last bid. Nodes commit bids in
+/// the database's order but announce them after, so without turns two bids taken on two
+/// nodes could reach viewers the other way round, or a late bid after the end.
+fn turn(auction: AuctionId, n: i64, last: bool) -> Turn {
+    Turn { chain: format!("auction:{auction}"), n: u64::try_from(n).unwrap_or_default(), last }
+}
 
 /// Offers an auction makes at most (the winner, then up to four more bidders), so an
 /// auction nobody pays for ends in bounded time.
@@ -87,7 +96,8 @@ impl Rooms {
             ends_at: now.plus(Duration::from_secs(secs as u64)),
         };
         let auction = self.store.create_auction(&new, now).await?.ok_or(RoomError::AuctionRunning)?;
-        self.events.publish(room.id, &RoomEvent::AuctionStarted { auction: auction_card(&auction, &p) }).await?;
+        let event = RoomEvent::AuctionStarted { auction: auction_card(&auction, &p) };
+        self.events.publish_in_turn(room.id, &event, &turn(auction.id, 0, false)).await?;
         Ok(())
     }
 
@@ -131,7 +141,7 @@ impl Rooms {
             extended: taken.extended,
             min_bid: money(taken.min_bid, &p),
         };
-        self.events.publish(room.id, &event).await?;
+        self.events.publish_in_turn(room.id, &event, &turn(auction.id, taken.bids, false)).await?;
         let leading = taken.standing.leader == account.id;
         let max = if leading { taken.standing.leader_max } else { max.max(amount) };
         Ok(ServerMsg::BidPlaced { auction_id: auction.id, leading, price, max: money(max, &p) })
@@ -146,9 +156,8 @@ impl Rooms {
                 let p = self.store.product(closed.product_id).await?.ok_or(Refusal::NotFound("product"))?;
                 let winner = self.name_of(closed.leader).await?;
                 let price = closed.price.map(|n| money(n, &p));
-                self.events
-                    .publish(closed.room_id, &RoomEvent::AuctionEnded { auction_id: a.id, winner, price })
-                    .await?;
+                let event = RoomEvent::AuctionEnded { auction_id: a.id, winner, price };
+                self.events.publish_in_turn(closed.room_id, &event, &turn(a.id, closed.bids + 1, true)).await?;
                 if closed.status == AuctionStatus::Unsold {
                     self.announce_settled(&closed, None).await?;
                 } else {
