@@ -140,8 +140,8 @@ pub trait RoomEvents: Send + Sync + 'static {
     }
 }
 
-/// Where each chain stands: the last turn published, if the chain is known. An unknown
-/// chain (never started here, or its state lost) takes any turn.
+/// Judges turn `n` of a chain whose last published turn is `last`. An unknown chain
+/// (never started here, forgotten after its last turn, or its state lost) takes any turn.
 fn judge(last: Option<u64>, n: u64, force: bool) -> Offered {
     match last {
         Some(last) if n <= last => Offered::Passed,
