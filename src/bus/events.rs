@@ -260,13 +260,18 @@ mod tests {
         }
     }
 
+    /// Room 1, served by the sink from the start of its history.
+    async fn serve(bus: &Bus, sink: &RecordingSink) -> RoomId {
+        let room = RoomId::try_from(1).unwrap();
+        sink.seen().epoch = bus.events.bootstrap(room).await.unwrap().epoch;
+        bus.events.attach(room).await.unwrap();
+        room
+    }
+
     #[tokio::test]
     async fn events_reach_the_served_room_in_order_with_increasing_sequence_numbers() {
         each(async |bus: &Bus, sink: &RecordingSink| {
-            let room = RoomId::try_from(1).unwrap();
-            let start = bus.events.bootstrap(room).await.unwrap();
-            sink.seen().epoch = start.epoch.clone();
-            bus.events.attach(room).await.unwrap();
+            let room = serve(bus, sink).await;
             for i in 0..10 {
                 bus.events.publish(room, &comment(&i.to_string())).await.unwrap();
             }
@@ -280,10 +285,7 @@ mod tests {
     #[tokio::test]
     async fn a_chains_events_go_out_in_turn_and_one_its_chain_went_on_without_is_dropped() {
         each(async |bus: &Bus, sink: &RecordingSink| {
-            let room = RoomId::try_from(1).unwrap();
-            let start = bus.events.bootstrap(room).await.unwrap();
-            sink.seen().epoch = start.epoch.clone();
-            bus.events.attach(room).await.unwrap();
+            let room = serve(bus, sink).await;
             let turn = |n, last| Turn { chain: "auction:1".into(), n, last };
             let publish = async |n: u64, last: bool| {
                 bus.events.publish_in_turn(room, &comment(&n.to_string()), &turn(n, last)).await.unwrap()
