@@ -503,6 +503,11 @@ impl Ws {
     }
 
     pub async fn join(&mut self, room: RoomId, token: Option<&str>) -> Snapshot {
+        self.try_join(room, token).await.unwrap_or_else(|(code, message)| panic!("join failed: {code}: {message}"))
+    }
+
+    /// Joins `room`: its snapshot, or the refusal's code and message.
+    pub async fn try_join(&mut self, room: RoomId, token: Option<&str>) -> Result<Snapshot, (String, String)> {
         let guest_name = token.is_none().then(|| "Guest".try_into().unwrap());
         self.send(&ClientMsg::Join {
             room_id: room,
@@ -514,8 +519,8 @@ impl Ws {
         })
         .await;
         self.recv_until(|m| match m {
-            ServerMsg::Snapshot(s) => Some(*s),
-            ServerMsg::Error { code, message, .. } => panic!("join failed: {code}: {message}"),
+            ServerMsg::Snapshot(s) => Some(Ok(*s)),
+            ServerMsg::Error { code, message, .. } => Some(Err((code, message))),
             _ => None,
         })
         .await
