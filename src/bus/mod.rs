@@ -32,7 +32,7 @@ mod feeds;
 
 pub use backoff::Backoffs;
 pub use claims::CheckoutClaims;
-pub use events::{Bootstrap, Delivered, Offered, RoomEvents, RoomSink, TURN_WAIT, Turn, parse_event};
+pub use events::{Bootstrap, Delivered, Offered, RoomEvents, RoomSink, Turn, parse_event};
 pub use kicks::Kicks;
 pub use limits::RateLimits;
 pub use media_home::MediaHome;
