@@ -56,14 +56,18 @@ pub trait RoomSink: Send + Sync + 'static {
 }
 
 /// An event's place in a chain of events that different nodes decide one after another
-/// (an auction's start, each bid, its end) and announce each after committing its own:
-/// two nodes can commit in one order and publish in the other, so the bus holds an event
-/// back until the one before it in its chain is out.
+/// (an auction's start, each bid, its end; a product's card after each change) and
+/// announce each after committing its own: two nodes can commit in one order and publish
+/// in the other, so the bus holds an event back until the one before it in its chain is
+/// out ([`RoomEvents::publish_in_turn`]), or drops one that a later one has overtaken
+/// ([`RoomEvents::publish_if_newer`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Turn {
-    /// Names the chain within the room, e.g. `auction:11`.
+    /// Names the chain within the room, e.g. `auction:11`, `product:5`.
     pub chain: String,
-    /// 0 for the chain's first event, then one more for each.
+    /// Its place in the chain: for [`RoomEvents::publish_in_turn`], 0 for the chain's
+    /// first event, then one more for each; for [`RoomEvents::publish_if_newer`], any
+    /// number that grows with each event (a version).
     pub n: u64,
     /// The chain's last event: the bus may forget the chain once it is out.
     pub last: bool,
@@ -111,6 +115,14 @@ pub trait RoomEvents: Send + Sync + 'static {
     /// that serves the room.
     async fn publish(&self, room: RoomId, event: &RoomEvent) -> Result<(), BusError> {
         self.offer(room, event, None, false).await.map(drop)
+    }
+
+    /// Publishes `event` unless its chain is already at or past it, without waiting for
+    /// the events before it: for events that each replace the one before (a product's
+    /// card), where an older one arriving late would undo a newer one; `Passed` when it
+    /// was not published.
+    async fn publish_if_newer(&self, room: RoomId, event: &RoomEvent, turn: &Turn) -> Result<Offered, BusError> {
+        self.offer(room, event, Some(turn), true).await
     }
 
     /// Publishes `event` once the event before it in its chain is out, or after
@@ -170,7 +182,9 @@ pub fn parse_event(frame: &str) -> Option<(u64, RoomEvent)> {
 pub struct MemoryRoomEvents {
     rooms: Arc<dyn RoomSink>,
     /// The last turn published of each chain (room, chain) until its last turn. Held
-    /// while a turn is judged and recorded, so two turns cannot pass each other.
+    /// while a turn is judged and recorded, so two turns cannot pass each other. A
+    /// product's cards form a chain with no last turn: one entry per product and room it
+    /// was announced in stays, as many as the database has lineup rows.
     turns: Mutex<HashMap<(RoomId, String), u64>>,
 }
 
@@ -246,6 +260,15 @@ mod tests {
         })
     }
 
+    /// The texts of the comments the sink has seen, in order.
+    fn texts(sink: &RecordingSink) -> Vec<String> {
+        let text = |e: &RoomEvent| match e {
+            RoomEvent::Comment(c) => c.text.clone(),
+            other => format!("{other:?}"),
+        };
+        sink.seen().events.iter().map(|(_, e)| text(e)).collect()
+    }
+
     /// The shared suite: each backend's bus delivering into a recording sink.
     async fn each(check: impl AsyncFn(&Bus, &RecordingSink)) {
         let sink = Arc::new(RecordingSink::default());
@@ -302,16 +325,29 @@ mod tests {
             assert_eq!(publish(4, false).await, Offered::Published);
             assert_eq!(publish(3, false).await, Offered::Passed);
             assert_eq!(publish(5, true).await, Offered::Published);
-            let texts = || -> Vec<String> {
-                let seen = sink.seen();
-                let text = |e: &RoomEvent| match e {
-                    RoomEvent::Comment(c) => c.text.clone(),
-                    other => format!("{other:?}"),
-                };
-                seen.events.iter().map(|(_, e)| text(e)).collect()
+            eventually("five events arrived", || texts(sink).len() == 5).await;
+            assert_eq!(texts(sink), ["0", "1", "2", "4", "5"]);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_card_older_than_the_last_one_out_is_dropped_and_a_newer_one_never_waits() {
+        each(async |bus: &Bus, sink: &RecordingSink| {
+            let room = serve(bus, sink).await;
+            let publish = async |n: u64| {
+                let turn = Turn { chain: "product:5".into(), n, last: false };
+                bus.events.publish_if_newer(room, &comment(&n.to_string()), &turn).await.unwrap()
             };
-            eventually("five events arrived", || texts().len() == 5).await;
-            assert_eq!(texts(), ["0", "1", "2", "4", "5"]);
+            assert_eq!(publish(3).await, Offered::Published);
+            // Versions 4 to 6 were announced elsewhere or not at all: 7 goes out at its one
+            // offer, never `Early`.
+            assert_eq!(publish(7).await, Offered::Published);
+            assert_eq!(publish(5).await, Offered::Passed);
+            assert_eq!(publish(7).await, Offered::Passed, "the same card twice goes out once");
+            assert_eq!(publish(8).await, Offered::Published);
+            eventually("three events arrived", || texts(sink).len() == 3).await;
+            assert_eq!(texts(sink), ["3", "7", "8"]);
         })
         .await;
     }

@@ -1,6 +1,7 @@
 //! Brands' products and stock, and the commission agreements that let creators sell them.
 
 use super::{Commerce, CommerceError, StockKey};
+use crate::bus::{Offered, Turn};
 use crate::domain::{AgreementId, BrandId, Money, Price, ProductId, Refusal, Role, ShareBps, Stock};
 use crate::store::{
     AccountRow, AgreementRow, AgreementTerms, NewProduct, ProductPatch, ProductRow, is_unique_violation,
@@ -123,23 +124,30 @@ impl Commerce {
         stock: Stock,
         expected: Stock,
     ) -> Result<Product, CommerceError> {
-        let mut p = self.owned_product(who, id).await?;
+        self.owned_product(who, id).await?;
         if !self.store.set_stock(id, stock, expected).await? {
             return Err(Refusal::Conflict("the stock changed since you saw it: reload and try again").into());
         }
         self.inventory.set_on_hand(StockKey::Product(id), stock.get()).await?;
-        p.stock = stock.get();
+        // Read again: an edit made meanwhile (on any node) is on the card too.
+        let p = self.store.product(id).await?.ok_or(Refusal::NotFound("product"))?;
         self.announce_product(&p).await?;
         self.detail(&p).await
     }
 
     /// Tells every scheduled or live room lining the product up (on every node) what it
-    /// is and costs now; returns its card.
+    /// is and costs now; returns its card. Two changes made at once on two nodes commit
+    /// in one order and may be announced in the other, so a room takes the card only if
+    /// it is newer (its `card_version`) than the last one it took: the last card a room
+    /// shows is the database's.
     pub(super) async fn announce_product(&self, p: &ProductRow) -> Result<ProductCard, CommerceError> {
         let card = self.card(p).await?;
         let event = RoomEvent::ProductUpdated { product: card.clone() };
+        let turn = Turn { chain: format!("product:{}", p.id), n: p.card_version, last: false };
         for room in self.store.rooms_lining_up(p.id).await? {
-            self.events.publish(room, &event).await?;
+            if self.events.publish_if_newer(room, &event, &turn).await? == Offered::Passed {
+                tracing::debug!(%room, product = %p.id, version = p.card_version, "a newer card is out: not announced");
+            }
         }
         Ok(card)
     }

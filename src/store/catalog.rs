@@ -18,6 +18,9 @@ pub struct ProductRow {
     pub price: i64,
     pub currency: Currency,
     pub stock: i64,
+    /// One more with each change of what the product's card shows (an edit, a recount, a
+    /// refund's restock): which of two cards is the newer, whichever node announces it.
+    pub card_version: u64,
 }
 
 pub struct NewProduct {
@@ -61,7 +64,7 @@ pub struct AgreementRow {
 }
 
 pub(super) const PRODUCT_COLUMNS: &str =
-    "p.id, p.brand_id, p.title, p.description, p.image_url, p.price, p.currency, p.stock";
+    "p.id, p.brand_id, p.title, p.description, p.image_url, p.price, p.currency, p.stock, p.card_version";
 
 pub(super) fn product(row: &AnyRow) -> Result<ProductRow, sqlx::Error> {
     let currency: String = row.try_get("currency")?;
@@ -74,6 +77,7 @@ pub(super) fn product(row: &AnyRow) -> Result<ProductRow, sqlx::Error> {
         price: row.try_get("price")?,
         currency: Currency::try_from(currency).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
         stock: row.try_get("stock")?,
+        card_version: u64::try_from(row.try_get::<i64, _>("card_version")?).unwrap_or_default(),
     })
 }
 
@@ -124,6 +128,7 @@ impl Store {
             price: p.price.get(),
             currency: p.currency,
             stock: p.stock.get(),
+            card_version: 0,
         })
     }
 
@@ -160,10 +165,13 @@ impl Store {
         rows.iter().map(product).collect()
     }
 
+    /// Applies `patch`; the row read back may already hold a later change made meanwhile
+    /// (its `card_version` says which).
     pub async fn update_product(&self, id: ProductId, patch: &ProductPatch) -> Result<Option<ProductRow>, sqlx::Error> {
         sqlx::query(
             "update products set title = coalesce($1, title), description = coalesce($2, description), \
-             image_url = coalesce($3, image_url), price = coalesce($4, price) where id = $5",
+             image_url = coalesce($3, image_url), price = coalesce($4, price), card_version = card_version + 1 \
+             where id = $5",
         )
         .bind(patch.title.as_ref().map(|t| t.as_str().to_owned()))
         .bind(patch.description.as_ref().map(|d| d.as_str().to_owned()))
@@ -178,12 +186,13 @@ impl Store {
     /// Sets the units on hand (a recount or a restock by the brand) if they are still
     /// `expected`; false when they are not (or the product is gone).
     pub async fn set_stock(&self, id: ProductId, stock: Stock, expected: Stock) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query("update products set stock = $1 where id = $2 and stock = $3")
-            .bind(stock.get())
-            .bind(id.get())
-            .bind(expected.get())
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("update products set stock = $1, card_version = card_version + 1 where id = $2 and stock = $3")
+                .bind(stock.get())
+                .bind(id.get())
+                .bind(expected.get())
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -546,7 +546,7 @@ impl Store {
             if let Some(co_host) = parties.co_host {
                 reversals.push(entry(co_host, co_host_part));
             }
-            sqlx::query("update products set stock = stock + $1 where id = $2")
+            sqlx::query("update products set stock = stock + $1, card_version = card_version + 1 where id = $2")
                 .bind(l.quantity)
                 .bind(l.product_id.get())
                 .execute(&mut *tx)

@@ -1,9 +1,10 @@
 //! Several real `livecart` processes on loopback sharing one PostgreSQL and one Redis:
 //! fan-out across nodes, a drop sold from three nodes at once, and faults (Redis losing
 //! everything mid-drop, a node killed with SIGKILL). These need the shared services and
-//! run in the suite's PostgreSQL + Redis pass; without them they say so and return.
+//! run in the suite's PostgreSQL + Redis pass; without them they say so and return (a
+//! race some of them check between nodes is also checked on one node, on every pass).
 
-use crate::helpers::{WAIT, Ws, checkout, forget_redis_prefix};
+use crate::helpers::{Client, TestApp, WAIT, Ws, checkout, forget_redis_prefix};
 use crate::nodes::Cluster;
 use futures_util::future::join_all;
 use livecart::commerce::payments::TestCards;
@@ -317,6 +318,66 @@ async fn a_price_and_a_stock_change_reach_viewers_on_every_node_and_every_node_c
         ws.send(&checkout_ok(&format!("priced-{i}"))).await;
         let order = ws.checkout_outcome().await.expect("paid");
         assert_eq!(order.subtotal.amount, 1_234, "node {i} charged the new price");
+    }
+}
+
+/// Brand edits of one product made at once on three nodes commit in one order and may
+/// be announced in another: whatever the race, every node's viewers end on the card the
+/// database holds, because a card older than one already out is never sent.
+#[tokio::test]
+async fn price_changes_racing_over_three_nodes_leave_every_viewer_on_the_price_the_database_holds() {
+    let Some(cluster) = Cluster::start(3).await else { return };
+    let nodes: Vec<&Client> = (0..3).map(|i| cluster.node(i)).collect();
+    racing_price_changes_end_on_the_database_price(&nodes).await;
+}
+
+/// The same race between the requests one node serves at once, on each pass's backends.
+#[tokio::test]
+async fn price_changes_racing_on_one_node_leave_its_viewers_on_the_price_the_database_holds() {
+    let app = TestApp::spawn().await;
+    racing_price_changes_end_on_the_database_price(&[&app.client]).await;
+}
+
+/// Six rounds of nine price edits at once, spread over `nodes`, with a viewer on each:
+/// after each round every viewer's last card carries the price the database holds.
+async fn racing_price_changes_end_on_the_database_price(nodes: &[&Client]) {
+    let scene = nodes[0].live_room(&[50]).await;
+    let product = scene.products[0];
+    let route = routes::path(routes::PRODUCT, &[product.get()]);
+    let mut viewers = Vec::new();
+    for node in nodes {
+        viewers.push(node.shopper(scene.room, product, 1).await.0);
+    }
+    let set_price = |node: usize, price: i64| {
+        let (client, route, token) = (nodes[node % nodes.len()], route.clone(), scene.brand.token.clone());
+        async move {
+            let body = serde_json::json!({ "price": price });
+            let (status, answer) = client.send(reqwest::Method::PATCH, &route, Some(&token), Some(&body)).await;
+            assert_eq!(status, 200, "price {price} on node {node}: {answer}");
+        }
+    };
+    for round in 0..6_i64 {
+        join_all((0..9).map(|i| set_price(i, 1_000 + round * 100 + i as i64))).await;
+        let held: livecart::wire::api::Product = nodes[0].get(&route, None).await;
+        // A last edit, made after every one of the round was answered, marks where the
+        // round's cards end in each viewer's stream.
+        let marker = 90_000 + round;
+        set_price(0, marker).await;
+        for (node, ws) in viewers.iter_mut().enumerate() {
+            let mut last = None;
+            loop {
+                let card = next_product_update(ws).await;
+                if card.price.amount == marker {
+                    break;
+                }
+                last = Some(card.price.amount);
+            }
+            assert_eq!(
+                last,
+                Some(held.card.price.amount),
+                "round {round}: node {node}'s viewers ended the round on the database's price"
+            );
+        }
     }
 }
 
