@@ -183,8 +183,8 @@ pub struct MemoryRoomEvents {
     rooms: Arc<dyn RoomSink>,
     /// The last turn published of each chain (room, chain) until its last turn. Held
     /// while a turn is judged and recorded, so two turns cannot pass each other. A
-    /// product's cards form a chain with no last turn: one entry per product and room it
-    /// was announced in stays, as many as the database has lineup rows.
+    /// product's cards form a chain with no last turn: a room's chains are forgotten when
+    /// it ends, so what stays is one entry per product card announced in an open room.
     turns: Mutex<HashMap<(RoomId, String), u64>>,
 }
 
@@ -234,6 +234,10 @@ impl RoomEvents for MemoryRoomEvents {
             }
             None => None,
         };
+        if matches!(event, RoomEvent::RoomEnded) {
+            // An ended room takes no more cards or bids: its chains would only hold memory.
+            self.turns.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|(r, _), _| *r != room);
+        }
         metrics::counter!("livecart_room_events_total").increment(1);
         self.rooms.record(room, &body, event);
         Ok(Offered::Published)
@@ -350,6 +354,19 @@ mod tests {
             assert_eq!(texts(sink), ["3", "7", "8"]);
         })
         .await;
+    }
+
+    #[tokio::test]
+    async fn one_node_forgets_an_ended_rooms_chains() {
+        let sink = Arc::new(RecordingSink::default());
+        let bus = Bus::memory(Arc::clone(&sink) as _);
+        let room = serve(&bus, &sink).await;
+        let card = |n| Turn { chain: "product:5".into(), n, last: false };
+        assert_eq!(bus.events.publish_if_newer(room, &comment("7"), &card(7)).await.unwrap(), Offered::Published);
+        assert_eq!(bus.events.publish_if_newer(room, &comment("3"), &card(3)).await.unwrap(), Offered::Passed);
+        bus.events.publish(room, &RoomEvent::RoomEnded).await.unwrap();
+        // Nothing of the ended room's chain is kept: a card of any version is judged afresh.
+        assert_eq!(bus.events.publish_if_newer(room, &comment("3"), &card(3)).await.unwrap(), Offered::Published);
     }
 
     #[tokio::test]
