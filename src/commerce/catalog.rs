@@ -128,7 +128,10 @@ impl Commerce {
         if !self.store.set_stock(id, stock, expected).await? {
             return Err(Refusal::Conflict("the stock changed since you saw it: reload and try again").into());
         }
-        self.inventory.set_on_hand(StockKey::Product(id), stock.get()).await?;
+        // By the difference the update made (it was conditional on `expected`), not to
+        // the new count: sales in flight are committed here before the database takes
+        // their units (`HoldBook::add_on_hand`).
+        self.inventory.add_on_hand(StockKey::Product(id), stock.get() - expected.get()).await?;
         // Read again: an edit made meanwhile (on any node) is on the card too.
         let p = self.store.product(id).await?.ok_or(Refusal::NotFound("product"))?;
         self.announce_product(&p).await?;

@@ -56,6 +56,19 @@ impl HoldBook {
         available
     }
 
+    /// Moves what is on hand of a tracked key by `units` (negative: fewer), keeping live
+    /// holds: a brand's restock or recount, applied as the difference it made in the
+    /// database. A sale's hold is committed here before the database takes its units, so
+    /// a count read from the database in between still holds units already sold here;
+    /// setting it ([`HoldBook::set_on_hand`]) would offer them again, and their last
+    /// buyers would be charged and refunded when the database refused them. None when
+    /// the key is not tracked (it is counted from the database when next needed).
+    pub fn add_on_hand(&mut self, key: StockKey, units: i64) -> Option<i64> {
+        let available = self.available.get_mut(&key)?;
+        *available = (*available + units).max(0);
+        Some(*available)
+    }
+
     pub fn available(&self, key: StockKey) -> Option<i64> {
         self.available.get(&key).copied()
     }
@@ -167,6 +180,23 @@ mod tests {
         book.hold("a", &[(product(1), 1)], UnixMs(1_000)).unwrap();
         assert!(!book.commit("a", UnixMs(1_000)));
         assert_eq!(book.available(product(1)), Some(1));
+    }
+
+    #[test]
+    fn a_restock_counts_a_sale_the_database_has_not_taken_yet() {
+        // A sale committed here whose unit the database has not taken yet when a brand
+        // restocks there from 10 to 30: 29 units are left to sell.
+        let committed_sale = || {
+            let mut book = HoldBook::default();
+            book.track(product(1), 10);
+            book.hold("sale", &[(product(1), 1)], UnixMs(100)).unwrap();
+            assert!(book.commit("sale", UnixMs(1)));
+            book
+        };
+        assert_eq!(committed_sale().add_on_hand(product(1), 20), Some(29));
+        assert_eq!(committed_sale().set_on_hand(product(1), 30), 30, "the count, set, offers the sold unit again");
+        assert_eq!(committed_sale().add_on_hand(product(1), -40), Some(0), "a recount below what is left leaves none");
+        assert_eq!(committed_sale().add_on_hand(product(2), 5), None, "an untracked key is counted when next needed");
     }
 
     #[test]

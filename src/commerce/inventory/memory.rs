@@ -30,6 +30,10 @@ impl Inventory for MemoryInventory {
         self.with(|b| b.set_on_hand(key, on_hand))
     }
 
+    async fn add_on_hand(&self, key: StockKey, units: i64) -> Result<Option<i64>, InventoryError> {
+        self.with(|b| b.add_on_hand(key, units))
+    }
+
     async fn available(&self, key: StockKey) -> Result<Option<i64>, InventoryError> {
         self.with(|b| b.available(key))
     }

@@ -31,7 +31,13 @@ pub enum InventoryError {
 pub trait Inventory: Send + Sync + 'static {
     /// Starts tracking `key` with `on_hand` units (from the database) unless tracked.
     async fn track(&self, key: StockKey, on_hand: i64) -> Result<i64, InventoryError>;
+    /// Counts `on_hand` units (from the database) less the units held now.
     async fn set_on_hand(&self, key: StockKey, on_hand: i64) -> Result<i64, InventoryError>;
+    /// Moves what is on hand of a tracked key by `units` (negative: fewer), as the
+    /// database's count just moved; `None` when the key is not tracked. See
+    /// [`HoldBook::add_on_hand`](super::holds::HoldBook::add_on_hand) for why a restock
+    /// goes this way rather than through `set_on_hand`.
+    async fn add_on_hand(&self, key: StockKey, units: i64) -> Result<Option<i64>, InventoryError>;
     async fn available(&self, key: StockKey) -> Result<Option<i64>, InventoryError>;
     /// Takes units for every line or none; returns what each key has left after it.
     async fn hold(

@@ -108,6 +108,22 @@ return ids
     ))
 });
 
+/// KEYS: ready marker, stock. ARGV: units (negative: fewer). The new count, never below
+/// zero, or -1 when the key is not tracked.
+static ADD_ON_HAND: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('GET', KEYS[1]) ~= 'ready' then return -2 end
+local available = redis.call('GET', KEYS[2])
+if not available then return -1 end
+available = tonumber(available) + tonumber(ARGV[1])
+if available < 0 then available = 0 end
+redis.call('SET', KEYS[2], available)
+return available
+"#,
+    )
+});
+
 /// KEYS: ready marker, stock, held. ARGV: on hand, 'nx' to keep an existing value.
 static SET_ON_HAND: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -247,18 +263,24 @@ impl RedisInventory {
     }
 
     async fn write_on_hand(&self, key: StockKey, on_hand: i64, keep: bool) -> Result<i64, InventoryError> {
+        let keys = [self.ready_key(), self.stock_key(key), self.held_key(key)];
+        self.when_ready(&SET_ON_HAND, &keys, &[on_hand.to_string(), if keep { "nx" } else { "" }.to_owned()]).await
+    }
+
+    /// Runs `script`, whose first key is the ready marker, on an inventory that is ready:
+    /// at once, or again once it has been restored.
+    async fn when_ready(&self, script: &Script, keys: &[String], args: &[String]) -> Result<i64, InventoryError> {
         for _ in 0..2 {
-            let mut conn = self.redis.conn();
-            let available: i64 = SET_ON_HAND
-                .key(self.ready_key())
-                .key(self.stock_key(key))
-                .key(self.held_key(key))
-                .arg(on_hand)
-                .arg(if keep { "nx" } else { "" })
-                .invoke_async(&mut conn)
-                .await?;
-            if available != NOT_READY {
-                return Ok(available);
+            let mut invocation = script.prepare_invoke();
+            for key in keys {
+                invocation.key(key);
+            }
+            for arg in args {
+                invocation.arg(arg);
+            }
+            let answer: i64 = invocation.invoke_async(&mut self.redis.conn()).await?;
+            if answer != NOT_READY {
+                return Ok(answer);
             }
             self.restore().await?;
         }
@@ -274,6 +296,12 @@ impl Inventory for RedisInventory {
 
     async fn set_on_hand(&self, key: StockKey, on_hand: i64) -> Result<i64, InventoryError> {
         self.write_on_hand(key, on_hand, false).await
+    }
+
+    async fn add_on_hand(&self, key: StockKey, units: i64) -> Result<Option<i64>, InventoryError> {
+        let keys = [self.ready_key(), self.stock_key(key)];
+        let available = self.when_ready(&ADD_ON_HAND, &keys, &[units.to_string()]).await?;
+        Ok((available != MISSING).then_some(available))
     }
 
     async fn available(&self, key: StockKey) -> Result<Option<i64>, InventoryError> {
