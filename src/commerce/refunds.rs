@@ -123,19 +123,18 @@ impl Commerce {
             }
         };
         let parties = parties(&self.store, order).await?;
-        let status = match (charged, refund.status) {
-            (Some((charge, reference)), PaymentStatus::Pending) => {
-                self.complete_refund(&refund, charge, reference, &parties).await?
+        if refund.status == PaymentStatus::Pending {
+            match charged {
+                Some((charge, reference)) => {
+                    self.complete_refund(&refund, charge, reference, &parties).await?;
+                }
+                // A free order: nothing was charged, so nothing goes back through the provider.
+                None => {
+                    if self.store.finish_refund(&refund, "free", &parties, reversal, self.clock.now()).await? {
+                        self.refunded(&refund).await?;
+                    }
+                }
             }
-            // A free order: nothing was charged, so nothing goes back through the provider.
-            (None, PaymentStatus::Pending) => {
-                self.store.finish_refund(&refund, "free", &parties, reversal, self.clock.now()).await?;
-                PaymentStatus::Refunded
-            }
-            (_, status) => status,
-        };
-        if status == PaymentStatus::Refunded {
-            self.refunded(&refund).await?;
         }
         let refund = self.store.refund(refund.id).await?.ok_or(Refusal::NotFound("refund"))?;
         Ok(view(&refund))
@@ -166,21 +165,30 @@ impl Commerce {
             let Some(parties) = self.store.order_parties(refund.order_id).await? else { continue };
             let Some(charge) = self.store.charge_of(refund.order_id).await? else { continue };
             let Some(reference) = charge.provider_ref.as_deref() else { continue };
-            if self.complete_refund(&refund, &charge, reference, &parties).await? == PaymentStatus::Refunded {
-                self.refunded(&refund).await?;
-            }
+            self.complete_refund(&refund, &charge, reference, &parties).await?;
         }
         Ok(())
     }
 
-    /// A refund of units is done: it is recorded for the reports, and the units are back
-    /// in stock (the inventory learns the database's new count, and rooms selling the
-    /// product are told).
-    async fn refunded(&self, refund: &RefundRow) -> Result<()> {
+    /// A refund of units is done, once, by the call that recorded it (`finish_refund`
+    /// said so): it is recorded for the reports, and its units are back on sale, added
+    /// to what the inventory offers as the database added them to its stock (not set to
+    /// the database's new count, which still holds the units of sales committed in the
+    /// inventory and not yet taken there: `HoldBook::add_on_hand`), and rooms selling
+    /// the product are told. A whole-charge refund gives back an order that never
+    /// happened: nothing was sold, so nothing is put back or reported.
+    ///
+    /// Should this node stop between the database's record and the inventory's, the
+    /// units stay off sale until the inventory next counts the product from the
+    /// database: fewer offered, never one sold twice.
+    pub(super) async fn refunded(&self, refund: &RefundRow) -> Result<()> {
+        if refund.lines.is_empty() {
+            return Ok(());
+        }
         self.analytics.record(Event::Refunded { order: refund.order_id, amount: refund.amount });
         for l in &refund.lines {
+            self.inventory.add_on_hand(StockKey::Product(l.product_id), l.quantity).await?;
             if let Some(p) = self.store.product(l.product_id).await? {
-                self.inventory.set_on_hand(StockKey::Product(p.id), p.stock).await?;
                 self.announce_product(&p).await?;
             }
         }

@@ -345,7 +345,9 @@ impl Commerce {
 
     /// Asks the provider that took `charge` (whose reference is `charge_reference`) for a
     /// refund recorded as pending, and records its answer: done (units back in stock,
-    /// commission reversed), refused, or still unknown.
+    /// commission reversed), refused, or still unknown. Of callers racing on one refund
+    /// (its requester, a retry, the reconciler), the one whose answer the database
+    /// records puts its units back on sale.
     pub(super) async fn complete_refund(
         &self,
         refund: &RefundRow,
@@ -369,7 +371,9 @@ impl Commerce {
         let now = self.clock.now();
         match self.provider_of(charge).refund(&asked).await {
             Ok(reference) => {
-                self.store.finish_refund(refund, &reference, parties, reversal, now).await?;
+                if self.store.finish_refund(refund, &reference, parties, reversal, now).await? {
+                    self.refunded(refund).await?;
+                }
                 Ok(PaymentStatus::Refunded)
             }
             Err(PaymentFailure::Declined(reason)) => {

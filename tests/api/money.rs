@@ -273,6 +273,29 @@ async fn a_brand_refunds_a_line_in_parts_and_stock_and_commission_follow() {
 }
 
 #[tokio::test]
+async fn a_refund_puts_back_its_units_not_a_sale_the_database_has_not_taken_yet() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[5]).await;
+    let product = scene.products[0];
+    let (mut ws, _) = app.shopper(scene.room, product, 3).await;
+    ws.send(&checkout("three", TestCards::SUCCEEDS)).await;
+    let order = ws.checkout_outcome().await.expect("paid");
+    assert_eq!((db_stock(&app, product).await, app.stock(product).await), (2, 2));
+    // A sale the inventory has committed and the database has not taken yet: seen from
+    // here, one unit more in the database than the inventory offers.
+    assert!(app.state.store.set_stock(product, 3.try_into().unwrap(), 2.try_into().unwrap()).await.unwrap());
+
+    let one = json!({"idempotency_key": "r1", "lines": [{"product_id": product, "quantity": 1}]});
+    for _ in 0..2 {
+        let (status, body) = refund(&app, &scene.brand.token, order.id, one.clone()).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["status"], "refunded");
+    }
+    assert_eq!(db_stock(&app, product).await, 4);
+    assert_eq!(app.stock(product).await, 3, "the refunded unit is back once, the unit sold meanwhile is not");
+}
+
+#[tokio::test]
 async fn only_the_brand_or_an_admin_refunds_and_a_refused_refund_changes_nothing() {
     let app = TestApp::spawn().await;
     let scene = app.live_room(&[5]).await;
