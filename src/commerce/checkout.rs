@@ -46,8 +46,8 @@ use super::settlement::{Placed, Terms, cancelled_error};
 use super::{Commerce, CommerceError, StockKey, Storefront};
 use crate::analytics::{Event, Who};
 use crate::domain::{
-    AccountId, CardNumber, Currency, DropId, IdempotencyKey, Invalid, Money, PaymentSource, Price, ProductId,
-    PromoCode, Refusal, ShippingAddress, UnixMs,
+    AccountId, CardNumber, Currency, DropId, IdempotencyKey, Invalid, Money, PaymentSource, Price, PromoCode, Refusal,
+    ShippingAddress, UnixMs,
 };
 use crate::store::{
     AccountRow, AgreementRow, CheckoutAsk, CheckoutReads, DropRow, NewOrder, NewOrderLine, OrderPromo, OrderRecord,
@@ -233,16 +233,15 @@ impl Commerce {
     ) -> Result<OrderView> {
         let cart = self.carts.get(shop.room, buyer.id).await?;
         // A first checkout needs every answer, so everything is read at once.
-        let products: Vec<ProductId> = cart.lines.keys().copied().collect();
         let ask = CheckoutAsk {
             buyer: buyer.id,
-            key: req.key.as_str(),
+            key: req.key.as_str().to_owned(),
             saved_address: req.shipping.is_none(),
             room: shop.room,
             host: shop.host,
-            products: &products,
+            products: cart.lines.keys().copied().collect(),
         };
-        let CheckoutReads { existing, refused, saved_address, pricing } = self.store.checkout_reads(&ask).await?;
+        let CheckoutReads { existing, refused, saved_address, pricing } = self.store.checkout_reads(ask).await?;
         if let Some(existing) = existing {
             tracing::Span::current().record("order", existing.view.id.get());
             let code = req.promo_code.as_ref();

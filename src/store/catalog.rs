@@ -1,6 +1,7 @@
 use super::Store;
 use super::columns::{Columns, qualified};
 use super::reads::Read;
+use super::shapes::{padded, placeholders};
 use crate::domain::{
     AccountId, AgreementId, BasisPoints, BrandId, Currency, ImageUrl, Price, ProductDescription, ProductId,
     ProductTitle, ShareBps, Stock, UnixMs,
@@ -286,14 +287,12 @@ impl Store {
     }
 }
 
-/// `$from, $from+1, …`: one parameter per id, for an `in (…)` list.
-fn id_params(from: usize, ids: &[ProductId]) -> String {
-    (from..from + ids.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
 /// The catalogue rows of `ids` (at least one), in id order.
 fn products_read(ids: &[ProductId]) -> Read {
-    let sql = format!("select {PRODUCT_COLUMNS} from products p where p.id in ({}) order by p.id", id_params(1, ids));
+    let sql = format!(
+        "select {PRODUCT_COLUMNS} from products p where p.id in ({}) order by p.id",
+        placeholders(1, ids.len())
+    );
     ids.iter().fold(Read::new(sql), |read, id| read.int(id.get()))
 }
 
@@ -301,7 +300,7 @@ fn products_read(ids: &[ProductId]) -> Read {
 fn agreements_read(creator: AccountId, products: &[ProductId]) -> Read {
     let sql = format!(
         "select {AGREEMENT_COLUMNS} from agreements where creator_id = $1 and product_id in ({}) and ended_at is null",
-        id_params(2, products)
+        placeholders(2, products.len())
     );
     products.iter().fold(Read::new(sql).int(creator.get()), |read, id| read.int(id.get()))
 }
@@ -310,17 +309,22 @@ fn agreements_read(creator: AccountId, products: &[ProductId]) -> Read {
 /// ([`priced_products_read`]).
 const JOINED_AGREEMENT: &str = "agreement_";
 
-/// The catalogue rows of `ids` (at least one), in id order, each with `creator`'s active
-/// agreement on it if there is one (one at most: a unique index), in one statement.
-pub(super) fn priced_products_read(creator: AccountId, ids: &[ProductId]) -> Read {
+/// The catalogue rows of `ids` (at least one), in id order, each with the active
+/// agreement on it of each of `creators` (at least one) that has one (one at most per
+/// creator: a unique index), in one statement: a product appears once per creator with
+/// an agreement on it, or once with none.
+pub(super) fn priced_products_read(creators: &[AccountId], ids: &[ProductId]) -> Read {
+    let (creators, ids) = (padded(creators.iter().copied()), padded(ids.iter().copied()));
     let agreement = qualified("a", AGREEMENT_COLUMNS, JOINED_AGREEMENT);
     let sql = format!(
         "select {PRODUCT_COLUMNS}, {agreement} from products p left join agreements a \
-         on a.product_id = p.id and a.creator_id = $1 and a.ended_at is null \
+         on a.product_id = p.id and a.creator_id in ({}) and a.ended_at is null \
          where p.id in ({}) order by p.id",
-        id_params(2, ids)
+        placeholders(1, creators.len()),
+        placeholders(1 + creators.len(), ids.len())
     );
-    ids.iter().fold(Read::new(sql).int(creator.get()), |read, id| read.int(id.get()))
+    let read = creators.iter().fold(Read::new(sql), |read, c| read.int(c.get()));
+    ids.iter().fold(read, |read, id| read.int(id.get()))
 }
 
 /// A row of [`priced_products_read`].

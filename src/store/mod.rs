@@ -99,6 +99,8 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Where checkouts queue their first reads, to share them.
+    checkout_reader: checkout_reads::CheckoutReader,
     /// Where new orders queue for their group commit.
     placements: placements::PlacementWriter,
     /// Where paid orders' settlements queue for their group commit.
@@ -192,6 +194,7 @@ impl Store {
         };
         let pool = options.connect(url).await?;
         let gate = write_gate::WriteGate::for_backend(backend);
+        let checkout_reader = checkout_reads::start_reader(pool.clone(), backend);
         let placements = placements::start_writer(pool.clone(), gate.clone());
         let settlements = settlements::start_writer(pool.clone(), gate.clone());
         let test_card_books = test_cards::start_books(pool.clone(), gate.clone());
@@ -202,7 +205,16 @@ impl Store {
                 None
             }
         };
-        Ok(Store { pool, backend, placements, settlements, test_card_books, gate, _checkpoints: checkpoints })
+        Ok(Store {
+            pool,
+            backend,
+            checkout_reader,
+            placements,
+            settlements,
+            test_card_books,
+            gate,
+            _checkpoints: checkpoints,
+        })
     }
 
     pub fn backend(&self) -> Backend {

@@ -2,6 +2,7 @@ use super::Store;
 use super::payments::{ChargeOpening, ChargeRow};
 use super::promo::give_back_use;
 use super::reads::Read;
+use super::shapes::{padded, pairs_match};
 use crate::domain::{
     AccountId, BrandId, Currency, DropId, Money, OrderId, ProductId, PromoCodeId, RoomId, ShippingAddress, UnixMs,
 };
@@ -301,7 +302,7 @@ impl Store {
     }
 
     pub async fn order_by_key(&self, buyer: AccountId, key: &str) -> Result<Option<OrderRecord>, sqlx::Error> {
-        Ok(records(&order_by_key_read(buyer, key).fetch_all(&self.pool).await?)?.pop())
+        Ok(records(&orders_by_key_read(&[(buyer, key)]).fetch_all(&self.pool).await?)?.pop())
     }
 
     /// Counts a payment attempt on a placed order; `None` when it is no longer placed.
@@ -619,8 +620,13 @@ async fn give_back_drop_units(tx: &mut sqlx::Transaction<'_, sqlx::Any>, order: 
 }
 
 /// The order a buyer placed under a key, one row per line: see [`records`].
-pub(super) fn order_by_key_read(buyer: AccountId, key: &str) -> Read {
-    Read::new(format!("{ORDER_SELECT} where o.buyer_id = $1 and o.idempotency_key = $2 order by o.id, l.product_id"))
-        .int(buyer.get())
-        .text(key)
+/// The orders placed under each of `keys` (a buyer's idempotency key; at least one), at
+/// most one each (a unique index), their rows in id order.
+pub(super) fn orders_by_key_read(keys: &[(AccountId, &str)]) -> Read {
+    let keys = padded(keys.iter().copied());
+    let sql = format!(
+        "{ORDER_SELECT} where ({}) order by o.id, l.product_id",
+        pairs_match("o.buyer_id", "o.idempotency_key", 1, keys.len())
+    );
+    keys.iter().fold(Read::new(sql), |read, (buyer, key)| read.int(buyer.get()).text(key))
 }

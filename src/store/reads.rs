@@ -11,11 +11,11 @@
 //! another on one connection. Either way each read's SQL is written once, and the same
 //! [`Read`] serves a single read through the pool.
 
-use super::{Backend, Store};
+use super::Backend;
 use futures_util::TryStreamExt;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
-use sqlx::{Any, Either, Executor};
+use sqlx::{Any, AnyPool, Either, Executor};
 
 /// One read: its SQL (parameters `$1`, `$2`… in bind order) and its values.
 pub(super) struct Read {
@@ -92,46 +92,48 @@ fn renumbered(sql: &str, offset: usize) -> String {
     out
 }
 
-impl Store {
-    /// Runs `reads` on one connection and returns each one's rows, in order: in one
-    /// round trip on SQLite, one after another on PostgreSQL. The reads are separate
-    /// statements, each seeing what was committed when it ran.
-    pub(super) async fn read_all(&self, reads: &[Read]) -> Result<Vec<Vec<AnyRow>>, sqlx::Error> {
-        let mut conn = self.pool.acquire().await?;
-        if self.backend == Backend::Postgres || reads.len() == 1 {
-            let mut rows = Vec::with_capacity(reads.len());
-            for read in reads {
-                rows.push(read.fetch_all(&mut *conn).await?);
-            }
-            return Ok(rows);
-        }
-        let mut sql = String::new();
-        let mut offset = 0;
+/// Runs `reads` on one connection of `pool` and returns each one's rows, in order: in
+/// one round trip on SQLite, one after another on PostgreSQL. The reads are separate
+/// statements, each seeing what was committed when it ran.
+pub(super) async fn read_all(
+    pool: &AnyPool,
+    backend: Backend,
+    reads: &[Read],
+) -> Result<Vec<Vec<AnyRow>>, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    if backend == Backend::Postgres || reads.len() == 1 {
+        let mut rows = Vec::with_capacity(reads.len());
         for read in reads {
-            sql.push_str(&renumbered(&read.sql, offset));
-            sql.push_str(";\n");
-            offset += read.values.len();
+            rows.push(read.fetch_all(&mut *conn).await?);
         }
-        let query = reads.iter().fold(sqlx::query(&sql), |query, read| read.bind_to(query));
-        // sqlx deprecates several statements in one query (launchbadge/sqlx#3108) because
-        // only SQLite runs them; here only SQLite is given them. Should a release drop it,
-        // the store's tests fail on the embedded store, and the fallback is the
-        // PostgreSQL path above.
-        #[allow(deprecated)]
-        let mut results = query.fetch_many(&mut *conn);
-        let (mut rows, mut current) = (Vec::with_capacity(reads.len()), Vec::new());
-        while let Some(result) = results.try_next().await? {
-            match result {
-                // Each statement ends with its result, after its rows if it had any.
-                Either::Left(_) => rows.push(std::mem::take(&mut current)),
-                Either::Right(row) => current.push(row),
-            }
-        }
-        if rows.len() != reads.len() {
-            return Err(sqlx::Error::Protocol(format!("{} reads answered {} times", reads.len(), rows.len())));
-        }
-        Ok(rows)
+        return Ok(rows);
     }
+    let mut sql = String::new();
+    let mut offset = 0;
+    for read in reads {
+        sql.push_str(&renumbered(&read.sql, offset));
+        sql.push_str(";\n");
+        offset += read.values.len();
+    }
+    let query = reads.iter().fold(sqlx::query(&sql), |query, read| read.bind_to(query));
+    // sqlx deprecates several statements in one query (launchbadge/sqlx#3108) because
+    // only SQLite runs them; here only SQLite is given them. Should a release drop it,
+    // the store's tests fail on the embedded store, and the fallback is the
+    // PostgreSQL path above.
+    #[allow(deprecated)]
+    let mut results = query.fetch_many(&mut *conn);
+    let (mut rows, mut current) = (Vec::with_capacity(reads.len()), Vec::new());
+    while let Some(result) = results.try_next().await? {
+        match result {
+            // Each statement ends with its result, after its rows if it had any.
+            Either::Left(_) => rows.push(std::mem::take(&mut current)),
+            Either::Right(row) => current.push(row),
+        }
+    }
+    if rows.len() != reads.len() {
+        return Err(sqlx::Error::Protocol(format!("{} reads answered {} times", reads.len(), rows.len())));
+    }
+    Ok(rows)
 }
 
 #[cfg(test)]

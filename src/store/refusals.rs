@@ -3,6 +3,7 @@
 
 use super::Store;
 use super::reads::Read;
+use super::shapes::{padded, pairs_match};
 use crate::domain::{AccountId, RoomId, UnixMs};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -20,14 +21,16 @@ pub struct RefusalRow {
     pub available: i64,
 }
 
-/// The refusal recorded under the buyer's key, if its first checkout was refused.
-pub(super) fn refusal_read(buyer: AccountId, key: &str) -> Read {
-    Read::new(
-        "select room_id, request_hash, promo_code, title, available from checkout_refusals \
-         where buyer_id = $1 and idempotency_key = $2",
-    )
-    .int(buyer.get())
-    .text(key)
+/// The refusals recorded under each of `keys` (a buyer's idempotency key; at least one)
+/// whose first checkout was refused, each row naming its buyer and key.
+pub(super) fn refusals_read(keys: &[(AccountId, &str)]) -> Read {
+    let keys = padded(keys.iter().copied());
+    let sql = format!(
+        "select buyer_id, idempotency_key, room_id, request_hash, promo_code, title, available \
+         from checkout_refusals where {}",
+        pairs_match("buyer_id", "idempotency_key", 1, keys.len())
+    );
+    keys.iter().fold(Read::new(sql), |read, (buyer, key)| read.int(buyer.get()).text(key))
 }
 
 pub(super) fn refusal(r: &AnyRow) -> Result<RefusalRow, sqlx::Error> {

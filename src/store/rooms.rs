@@ -2,6 +2,7 @@ use super::Store;
 use super::catalog::{PRODUCT_COLUMNS, ProductRow, product};
 use super::columns::{Columns, qualified};
 use super::reads::Read;
+use super::shapes::{padded, placeholders};
 use crate::domain::{AccountId, DropId, ProductId, RoomId, UnixMs};
 use crate::wire::ws::RoomStatus;
 use sqlx::Row;
@@ -326,12 +327,16 @@ fn room_read(id: RoomId) -> Read {
 }
 
 /// The room with its live drop, if any (one at most: a unique index), in one statement.
-pub(super) fn room_with_live_drop_read(id: RoomId) -> Read {
+/// The rooms `ids` (at least one), each with its live drop if it runs one.
+pub(super) fn rooms_with_live_drop_read(ids: &[RoomId]) -> Read {
+    let ids = padded(ids.iter().copied());
     let (room, drop) = (qualified("r", ROOM_COLUMNS, ""), qualified("d", DROP_COLUMNS, JOINED_DROP));
     let sql = format!(
-        "select {room}, {drop} from rooms r left join drops d on d.room_id = r.id and d.status = 'live' where r.id = $1"
+        "select {room}, {drop} from rooms r left join drops d on d.room_id = r.id and d.status = 'live' \
+         where r.id in ({})",
+        placeholders(1, ids.len())
     );
-    Read::new(sql).int(id.get())
+    ids.iter().fold(Read::new(sql), |read, id| read.int(id.get()))
 }
 
 /// A row of [`room_with_live_drop_read`].

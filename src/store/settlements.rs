@@ -196,11 +196,6 @@ async fn write_batch(
     Ok(outcomes)
 }
 
-/// `$first, $first+1, …` for `n` values.
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
 /// Records as succeeded the charges the settlements carry that are still pending; returns
 /// the orders whose charge was neither pending nor succeeded (given up on).
 async fn end_charges(
@@ -216,7 +211,7 @@ async fn end_charges(
     let sql = format!(
         "update payments set status = 'succeeded', updated_at = $1 where status = 'pending' and id in ({}) \
          returning id",
-        placeholders(2, ids.len())
+        shapes::placeholders(2, ids.len())
     );
     let query = ids.iter().fold(sqlx::query(&sql).bind(now.0), |q, id| q.bind(*id));
     let mut unended = charges;
@@ -229,7 +224,10 @@ async fn end_charges(
     // Not pending: a webhook recorded the success first (settle as usual), or the ledger
     // gave up on the charge.
     let ids = shapes::padded(unended.keys().copied());
-    let sql = format!("select id from payments where status <> 'succeeded' and id in ({})", placeholders(1, ids.len()));
+    let sql = format!(
+        "select id from payments where status <> 'succeeded' and id in ({})",
+        shapes::placeholders(1, ids.len())
+    );
     let query = ids.iter().fold(sqlx::query(&sql), |q, id| q.bind(*id));
     let mut given_up = BTreeSet::new();
     for row in query.fetch_all(&mut **tx).await? {
@@ -251,7 +249,7 @@ async fn mark_paid(
     let sql = format!(
         "update orders set status = 'paid', paid_at = $1, updated_at = $1 where status = 'placed' and id in ({}) \
          returning id",
-        placeholders(2, ids.len())
+        shapes::placeholders(2, ids.len())
     );
     let query = ids.iter().fold(sqlx::query(&sql).bind(now.0), |q, id| q.bind(*id));
     let rows = query.fetch_all(&mut **tx).await?;
@@ -260,8 +258,10 @@ async fn mark_paid(
 
 /// Puts orders marked paid by this transaction back to `placed`.
 async fn unmark_paid(tx: &mut sqlx::Transaction<'_, sqlx::Any>, orders: &[OrderId]) -> Result<(), sqlx::Error> {
-    let sql =
-        format!("update orders set status = 'placed', paid_at = null where id in ({})", placeholders(1, orders.len()));
+    let sql = format!(
+        "update orders set status = 'placed', paid_at = null where id in ({})",
+        shapes::placeholders(1, orders.len())
+    );
     let mut query = sqlx::query(&sql);
     for order in orders {
         query = query.bind(order.get());

@@ -80,6 +80,19 @@ pub(super) fn values(backend: Backend, rows: usize, columns: usize) -> String {
     (0..rows).map(row).collect::<Vec<_>>().join(", ")
 }
 
+/// `$first, $first+1, …`: `n` parameters, for an `in (…)` list.
+pub(super) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// `(a = $first and b = $first+1) or …`: `n` pairs of parameters matching columns `a`
+/// and `b` together. Both databases find each pair through an index on (a, b); SQLite
+/// scans the whole table for the same pairs written as `(a, b) in (values …)`.
+pub(super) fn pairs_match(a: &str, b: &str, first: usize, n: usize) -> String {
+    let pair = |i: usize| format!("({a} = ${} and {b} = ${})", first + 2 * i, first + 2 * i + 1);
+    (0..n).map(pair).collect::<Vec<_>>().join(" or ")
+}
+
 /// `ids`, padded with copies of its last to a power of two: the same `in (…)` list,
 /// in one of a few lengths.
 pub(super) fn padded<T: Copy>(ids: impl IntoIterator<Item = T>) -> Vec<T> {
@@ -92,7 +105,7 @@ pub(super) fn padded<T: Copy>(ids: impl IntoIterator<Item = T>) -> Vec<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Backend, chunks, padded, values};
+    use super::{Backend, chunks, padded, pairs_match, values};
 
     #[test]
     fn batches_are_cut_into_powers_of_two() {
@@ -107,6 +120,11 @@ mod tests {
     fn values_number_each_rows_parameters_after_the_rows_before() {
         assert_eq!(values(Backend::Postgres, 2, 3), "($1, $2, $3), ($4, $5, $6)");
         assert_eq!(values(Backend::Sqlite, 2, 3), "(?, ?, ?), (?, ?, ?)");
+    }
+
+    #[test]
+    fn pairs_are_matched_column_by_column() {
+        assert_eq!(pairs_match("a", "b", 3, 2), "(a = $3 and b = $4) or (a = $5 and b = $6)");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! each per account, by primary key, so what an account can store is bounded.
 
 use super::reads::Read;
+use super::shapes::{padded, placeholders};
 use super::{Store, StoreError};
 use crate::domain::{AccountId, ShippingAddress, UnixMs};
 use sqlx::Row;
@@ -133,7 +134,7 @@ impl Store {
     }
 
     pub async fn shipping_address(&self, account: AccountId) -> Result<Option<(ShippingAddress, UnixMs)>, StoreError> {
-        shipping_address_read(account).fetch_optional(&self.pool).await?.as_ref().map(saved_address).transpose()
+        shipping_addresses_read(&[account]).fetch_optional(&self.pool).await?.as_ref().map(saved_address).transpose()
     }
 
     /// Saves the account's shipping address in place of the one it had.
@@ -164,9 +165,15 @@ impl Store {
     }
 }
 
-pub(super) fn shipping_address_read(account: AccountId) -> Read {
-    Read::new(format!("select {ADDRESS_COLUMNS}, saved_at from shipping_addresses where account_id = $1"))
-        .int(account.get())
+/// The saved shipping addresses of `accounts` (at least one) that have one, each row
+/// naming its account.
+pub(super) fn shipping_addresses_read(accounts: &[AccountId]) -> Read {
+    let accounts = padded(accounts.iter().copied());
+    let sql = format!(
+        "select account_id, {ADDRESS_COLUMNS}, saved_at from shipping_addresses where account_id in ({})",
+        placeholders(1, accounts.len())
+    );
+    accounts.iter().fold(Read::new(sql), |read, a| read.int(a.get()))
 }
 
 /// A saved shipping address, and when it was saved.

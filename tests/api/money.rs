@@ -2,12 +2,12 @@
 //! settle, refunds with their restock and commission reversal, the commission ledger,
 //! and prices and stock that every viewer sees and every checkout charges.
 
-use crate::helpers::{TestApp, Ws, checkout, test_config};
+use crate::helpers::{Scene, TestApp, Ws, checkout, test_config};
 use livecart::commerce::payments::TestCards;
 use livecart::domain::{AccountId, Clock, Currency, OrderId, ProductId, Role, RoomId, ShippingAddress, UnixMs};
 use livecart::store::{
-    ChargeOpening, CommissionEntry, CommissionKind, NewOrder, NewOrderLine, NewShare, PaymentStatus, PlaceOutcome,
-    PlacedOrder, SettleOutcome,
+    ChargeOpening, CheckoutAsk, CheckoutReads, CommissionEntry, CommissionKind, NewOrder, NewOrderLine, NewShare,
+    PaymentStatus, PlaceOutcome, PlacedOrder, RefusalRow, SettleOutcome,
 };
 use livecart::wire::api::{CommissionBalance, ProductPatchRequest, RefundStatus, RefundView, ShareRole, StockRequest};
 use livecart::wire::routes::{self, path};
@@ -563,6 +563,64 @@ async fn a_stock_write_based_on_a_stale_count_is_refused_and_changes_nothing() {
     let (status, body) = app.send(Method::PUT, &route, Some(&scene.brand.token), Some(&blind)).await;
     assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (400, Some("invalid_input")), "expected is required");
     assert_eq!(db_stock(&app, product).await, 10);
+}
+
+/// Checkouts that ask at the same moment share one list of reads; each gets its own
+/// answers: its key's order or refusal, its buyer's address, its room, and each of its
+/// products with its own host's agreement (or none).
+#[tokio::test]
+async fn checkouts_read_together_each_get_their_own_answers() {
+    let app = TestApp::spawn().await;
+    let (a, b) = (app.live_room(&[5]).await, app.live_room(&[7]).await);
+    let (mut ws, first) = app.shopper(a.room, a.products[0], 1).await;
+    ws.send(&checkout("bought", TestCards::SUCCEEDS)).await;
+    let bought = ws.checkout_outcome().await.expect("paid");
+    let second = app.register(Role::Viewer, "Second", None).await;
+    let store = &app.state.store;
+    let address: ShippingAddress = serde_json::from_value(json!({
+        "name": "A Buyer", "line1": "1 Main St", "city": "Lyon", "postal_code": "69001", "country": "FR"
+    }))
+    .unwrap();
+    store.save_shipping_address(second.account.id, &address, START).await.unwrap();
+    let refusal =
+        RefusalRow { room: b.room, request_hash: "hash".into(), promo_code: None, title: "Lamp".into(), available: 0 };
+    store.record_checkout_refusal(second.account.id, "refused", &refusal, START).await.unwrap();
+
+    let ask = |buyer: AccountId, key: &str, scene: &Scene, products: Vec<ProductId>| CheckoutAsk {
+        buyer,
+        key: key.into(),
+        saved_address: buyer == second.account.id,
+        room: scene.room,
+        host: scene.host_id(),
+        products,
+    };
+    let asks = [
+        ask(first.account.id, "bought", &a, vec![a.products[0]]),
+        ask(first.account.id, "fresh", &b, vec![b.products[0]]),
+        ask(second.account.id, "refused", &b, vec![]),
+        ask(second.account.id, "bought", &a, vec![b.products[0], a.products[0]]),
+    ];
+    let reads = store.checkout_reads_together(&asks).await.expect("read");
+    assert_eq!(reads.len(), 4);
+    let existing: Vec<Option<OrderId>> = reads.iter().map(|r| r.existing.as_ref().map(|o| o.view.id)).collect();
+    assert_eq!(existing, [Some(bought.id), None, None, None], "a key is its own buyer's");
+    let refused: Vec<bool> = reads.iter().map(|r| r.refused.is_some()).collect();
+    assert_eq!(refused, [false, false, true, false]);
+    let addressed: Vec<Option<&ShippingAddress>> = reads.iter().map(|r| r.saved_address.as_ref()).collect();
+    assert_eq!(addressed, [None, None, Some(&address), Some(&address)]);
+    let rooms: Vec<Option<RoomId>> = reads.iter().map(|r| r.pricing.room.as_ref().map(|r| r.id)).collect();
+    assert_eq!(rooms, [Some(a.room), Some(b.room), None, Some(a.room)], "an empty cart reads no room");
+    let priced = |r: &CheckoutReads| -> Vec<(ProductId, Option<AccountId>)> {
+        r.pricing.products.iter().map(|(p, agreement)| (p.id, agreement.as_ref().map(|a| a.creator_id))).collect()
+    };
+    assert_eq!(priced(&reads[0]), [(a.products[0], Some(a.host_id()))]);
+    assert_eq!(priced(&reads[1]), [(b.products[0], Some(b.host_id()))]);
+    assert_eq!(priced(&reads[2]), []);
+    assert_eq!(
+        priced(&reads[3]),
+        [(a.products[0], Some(a.host_id())), (b.products[0], None)],
+        "in id order, each with its own host's agreement: this host has none on the other room's product"
+    );
 }
 
 /// Orders placed at the same moment share one transaction (one multi-row insert per
