@@ -44,6 +44,7 @@ pub use accounts::AccountRow;
 pub use analytics::EventRow;
 pub use auctions::{AuctionRow, AuctionStatus, BidOutcome, BidTaken, MAX_BIDS, NewAuction};
 pub use campaigns::{CampaignFields, CampaignRow, MAX_CAMPAIGNS_PER_BRAND};
+pub use carts::CartWrite;
 pub use catalog::{AgreementRow, AgreementTerms, NewProduct, ProductPatch, ProductRow};
 pub use checkout_reads::{CheckoutAsk, CheckoutReads, PricingReads};
 pub use giveaways::{Draw, Entered, GiveawayRow};
@@ -99,6 +100,8 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Where cart changes queue for their group commit.
+    cart_writer: carts::CartWriter,
     /// Where checkouts queue their first reads, to share them.
     checkout_reader: checkout_reads::CheckoutReader,
     /// Where new orders queue for their group commit.
@@ -194,6 +197,7 @@ impl Store {
         };
         let pool = options.connect(url).await?;
         let gate = write_gate::WriteGate::for_backend(backend);
+        let cart_writer = carts::start_writer(pool.clone(), gate.clone());
         let checkout_reader = checkout_reads::start_reader(pool.clone(), backend);
         let placements = placements::start_writer(pool.clone(), gate.clone());
         let settlements = settlements::start_writer(pool.clone(), gate.clone());
@@ -208,6 +212,7 @@ impl Store {
         Ok(Store {
             pool,
             backend,
+            cart_writer,
             checkout_reader,
             placements,
             settlements,

@@ -6,8 +6,8 @@ use crate::helpers::{Scene, TestApp, Ws, checkout, test_config};
 use livecart::commerce::payments::TestCards;
 use livecart::domain::{AccountId, Clock, Currency, OrderId, ProductId, Role, RoomId, ShippingAddress, UnixMs};
 use livecart::store::{
-    ChargeOpening, CheckoutAsk, CheckoutReads, CommissionEntry, CommissionKind, NewOrder, NewOrderLine, NewShare,
-    PaymentStatus, PlaceOutcome, PlacedOrder, RefusalRow, SettleOutcome,
+    CartWrite, ChargeOpening, CheckoutAsk, CheckoutReads, CommissionEntry, CommissionKind, NewOrder, NewOrderLine,
+    NewShare, PaymentStatus, PlaceOutcome, PlacedOrder, RefusalRow, SettleOutcome,
 };
 use livecart::wire::api::{CommissionBalance, ProductPatchRequest, RefundStatus, RefundView, ShareRole, StockRequest};
 use livecart::wire::routes::{self, path};
@@ -524,6 +524,32 @@ async fn a_buyers_cart_survives_redis_losing_everything() {
     add_to_cart(&mut ws, scene.products[1], 2).await;
     let lines = cart_after_losing_redis(&app, scene.room, &buyer.token).await;
     assert_eq!(lines, vec![(scene.products[1], 2)], "the next cart is saved over the emptied one");
+}
+
+/// Cart changes that arrive at the same moment are written together: each
+/// cart keeps its newest version whatever order the saves came in, and an emptying
+/// empties its own cart only.
+#[tokio::test]
+async fn cart_changes_written_together_keep_each_carts_newest_version() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[5]).await;
+    let (first, second) =
+        (app.register(Role::Viewer, "First", None).await, app.register(Role::Viewer, "Second", None).await);
+    let (a, b) = (first.account.id, second.account.id);
+    let save = |buyer, lines: &str, version| CartWrite::Save { room: scene.room, buyer, lines: lines.into(), version };
+    let store = &app.state.store;
+    store.write_carts_together(&[(save(b, r#"{"1":1}"#, 1), START)]).await.unwrap();
+    let writes = [
+        (save(a, r#"{"1":1}"#, 1), START),
+        (save(a, r#"{"1":3}"#, 3), START),
+        (save(a, r#"{"1":2}"#, 2), START),
+        (CartWrite::Empty { room: scene.room, buyer: b }, START),
+    ];
+    store.write_carts_together(&writes).await.unwrap();
+    assert_eq!(store.saved_cart(scene.room, a).await.unwrap(), Some((r#"{"1":3}"#.to_owned(), 3)));
+    assert_eq!(store.saved_cart(scene.room, b).await.unwrap(), Some(("{}".to_owned(), 2)), "emptied, one version on");
+    store.write_carts_together(&[(save(a, r#"{"1":2}"#, 2), START)]).await.unwrap();
+    assert_eq!(store.saved_cart(scene.room, a).await.unwrap().unwrap().1, 3, "an older version arriving late loses");
 }
 
 /// The brand saw 5 on hand, then a unit sold: saving the 5 it saw (or any count based on
