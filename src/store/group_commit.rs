@@ -61,7 +61,10 @@ impl<J: Send + 'static, O: Send + 'static> GroupCommit<J, O> {
 
 /// One outcome per job from `write`, which writes a batch all or nothing: the whole batch
 /// at once, or, when that fails, each job alone, so one bad job (or a deadlock between
-/// two nodes' batches) fails only its own caller. `what` names the jobs in the log.
+/// two nodes' batches) fails only its own caller. A batch that could not reach the
+/// database (no connection in time, the pool closed) fails every job at once:
+/// trying each alone would wait for a connection once per job, holding up every batch
+/// queued behind for as many times the pool's timeout. `what` names the jobs in the log.
 pub(super) async fn together_or_alone<'a, J, O, W, F>(
     jobs: &'a [J],
     what: &str,
@@ -75,6 +78,10 @@ where
         Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
         Err(e) if jobs.len() == 1 => vec![Err(e)],
         Err(e) => {
+            let e = match each_unreached(e, jobs.len()) {
+                Ok(each) => return each,
+                Err(e) => e,
+            };
             tracing::warn!(
                 error = &e as &dyn std::error::Error,
                 jobs = jobs.len(),
@@ -88,5 +95,61 @@ where
             }
             each
         }
+    }
+}
+
+/// Every one of `n` jobs' outcome when `e` is a failure to reach the database (no
+/// connection in time, the pool closed): `e` itself for the first, copies for the
+/// others, so none is tried again alone; `e` back when it may be one job's.
+pub(super) fn each_unreached<O>(e: sqlx::Error, n: usize) -> Result<Vec<Result<O, sqlx::Error>>, sqlx::Error> {
+    if unreached(&e).is_none() {
+        return Err(e);
+    }
+    let mut each: Vec<_> = (1..n).filter_map(|_| unreached(&e)).map(Err).collect();
+    each.insert(0, Err(e));
+    Ok(each)
+}
+
+/// A copy of `e` when it is a failure to reach the database rather than any one job's
+/// (`sqlx::Error` cannot be cloned); none otherwise. Only failures before anything was
+/// sent count: a connection lost mid-batch may have lost the answer to a commit that
+/// happened, which each job's own attempt then finds.
+fn unreached(e: &sqlx::Error) -> Option<sqlx::Error> {
+    Some(match e {
+        sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
+        sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
+        sqlx::Error::WorkerCrashed => sqlx::Error::WorkerCrashed,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::together_or_alone;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Writes `jobs` with `fail` as every attempt's error; how many attempts were made.
+    async fn attempts(jobs: &[u32], fail: fn() -> sqlx::Error) -> (usize, Vec<Result<u32, sqlx::Error>>) {
+        let tries = AtomicUsize::new(0);
+        let outcomes = together_or_alone(jobs, "test", |_| {
+            tries.fetch_add(1, Ordering::Relaxed);
+            async move { Err::<Vec<u32>, _>(fail()) }
+        })
+        .await;
+        (tries.into_inner(), outcomes)
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_cannot_reach_the_database_fails_every_job_at_once() {
+        let (tries, outcomes) = attempts(&[1, 2, 3], || sqlx::Error::PoolTimedOut).await;
+        assert_eq!(tries, 1, "no job is tried alone");
+        assert!(outcomes.iter().all(|o| matches!(o, Err(sqlx::Error::PoolTimedOut))), "{outcomes:?}");
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_fails_for_one_of_its_jobs_tries_each_alone() {
+        let (tries, outcomes) = attempts(&[1, 2, 3], || sqlx::Error::RowNotFound).await;
+        assert_eq!(tries, 4, "the batch, then each job");
+        assert_eq!(outcomes.len(), 3);
     }
 }

@@ -10,9 +10,10 @@
 //! An order that takes a promo code's use or a drop's units has conditions of its own
 //! that can refuse it alone; it is placed in a transaction of its own, as is every order
 //! of a batch that fails (the same key twice, a database error), so each caller gets its
-//! own outcome: a duplicate key still loses on the unique (buyer, idempotency key).
+//! own outcome: a duplicate key still loses on the unique (buyer, idempotency key). A
+//! batch that could not reach the database fails all its orders at once.
 
-use super::group_commit::GroupCommit;
+use super::group_commit::{GroupCommit, each_unreached};
 use super::orders::{NewOrder, NewOrderLine, NewShare, PlaceOutcome, PlacedOrder, take_drop_units};
 use super::payments::ChargeRow;
 use super::promo::take_use;
@@ -81,11 +82,14 @@ async fn place_each(
             Ok(placed) => return placed.into_iter().map(|p| Ok(PlaceOutcome::Placed(Box::new(p)))).collect(),
             // Two checkouts under one key (racing on two nodes) is a race the key settles.
             Err(e) if is_unique_violation(&e) => {}
-            Err(e) => tracing::warn!(
-                error = &e as &dyn std::error::Error,
-                orders = orders.len(),
-                "placement batch failed; placing its orders one by one"
-            ),
+            Err(e) => match each_unreached(e, orders.len()) {
+                Ok(each) => return each,
+                Err(e) => tracing::warn!(
+                    error = &e as &dyn std::error::Error,
+                    orders = orders.len(),
+                    "placement batch failed; placing its orders one by one"
+                ),
+            },
         }
     }
     let mut outcomes = Vec::with_capacity(orders.len());
