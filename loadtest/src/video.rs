@@ -7,6 +7,12 @@
 //! stopped growing by itself), divided by the audience. Sizes run one after another, and
 //! memory an earlier audience freed stays with the allocator and is reused, so each
 //! figure is what N viewers need at most.
+//!
+//! A second figure reads that RSS again after one viewer has come and gone: what a
+//! server pays once in its life, at its first peer (the webrtc crate's reactor thread
+//! and the allocator arena it grows, the crate's process-wide tables), is then in the
+//! baseline, and what is left is what each further audience costs. The stream's shared
+//! re-send history is freed with the last viewer, so it is counted in both.
 
 use crate::server::{resident_kib, usage};
 use livecart::media::IceSettings;
@@ -38,8 +44,10 @@ pub struct VideoResult {
     pub server_cpu_ms: Option<u64>,
     pub server_cpu_us_per_packet: Option<f64>,
     pub server_rss_kib: Option<u64>,
-    /// (RSS now − RSS with no viewer) ÷ viewers.
+    /// (RSS now − RSS with no viewer yet) ÷ viewers.
     pub server_kib_per_viewer: Option<f64>,
+    /// (RSS now − RSS with no viewer, once one viewer has come and gone) ÷ viewers.
+    pub server_kib_per_viewer_after_first: Option<f64>,
 }
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -97,6 +105,47 @@ async fn post_sdp(
     Ok((body, session))
 }
 
+/// An audience watching: its viewers and the WHEP sessions to hang up.
+struct Audience {
+    viewers: Vec<CountingViewerHandle>,
+    sessions: Vec<String>,
+}
+
+impl Audience {
+    /// Connects `n` viewers and waits (20 s at most) until every one receives.
+    async fn join(http: &reqwest::Client, base: &str, whep: &str, ice: &IceSettings, n: usize) -> Result<Self, Error> {
+        let mut viewers: Vec<CountingViewerHandle> = Vec::with_capacity(n);
+        let mut sessions: Vec<String> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (viewer, offer) = CountingViewer::offer(ice).await?;
+            let (answer, session) = post_sdp(http, base, whep, None, offer).await?;
+            viewers.push(viewer.start(answer).await?);
+            sessions.extend(session);
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while viewers.iter().any(|v| v.packets() == 0) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(Audience { viewers, sessions })
+    }
+
+    /// Each viewer hangs up as a WHEP client does, with a DELETE of its session, so the
+    /// server stops forwarding to it now. A peer connection that is only closed is still
+    /// forwarded to until the server's ICE gives up on it, seconds later, into the next
+    /// audience's window, whose CPU and memory it would be counted in.
+    async fn leave(self, http: &reqwest::Client) {
+        for session in self.sessions {
+            if let Err(e) = http.delete(&session).send().await.and_then(|r| r.error_for_status()) {
+                eprintln!("video: hanging up {session}: {e}");
+            }
+        }
+        for v in self.viewers {
+            v.close().await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 pub async fn run(cfg: &VideoRun) -> Result<Vec<VideoResult>, Error> {
     let http = reqwest::Client::new();
     let login = LoginRequest { email: cfg.email.clone(), password: cfg.password.clone() };
@@ -114,6 +163,7 @@ pub async fn run(cfg: &VideoRun) -> Result<Vec<VideoResult>, Error> {
     let ice = IceSettings::loopback();
     let (publisher, offer) = SyntheticPublisher::offer(&ice, cfg.codec).await?;
     let whip = format!("{}{}", cfg.url, path(routes::WHIP, &[room.get()]));
+    let whep = format!("{}{}", cfg.url, path(routes::WHEP, &[room.get()]));
     let (answer, _) = post_sdp(&http, &cfg.url, &whip, Some(&session.token), offer).await?;
     publisher.start(answer, cfg.packets_per_second).await?;
     // Let the stream settle before anyone watches.
@@ -122,23 +172,18 @@ pub async fn run(cfg: &VideoRun) -> Result<Vec<VideoResult>, Error> {
         Some(pid) => settled_rss(pid).await,
         None => None,
     };
+    let after_first_rss = match cfg.server_pid {
+        Some(pid) => {
+            Audience::join(&http, &cfg.url, &whep, &ice, 1).await?.leave(&http).await;
+            settled_rss(pid).await
+        }
+        None => None,
+    };
 
     let mut results = Vec::new();
     for &n in &cfg.audiences {
-        let mut viewers: Vec<CountingViewerHandle> = Vec::with_capacity(n);
-        let mut sessions: Vec<String> = Vec::with_capacity(n);
-        for _ in 0..n {
-            let (viewer, offer) = CountingViewer::offer(&ice).await?;
-            let whep = format!("{}{}", cfg.url, path(routes::WHEP, &[room.get()]));
-            let (answer, session) = post_sdp(&http, &cfg.url, &whep, None, offer).await?;
-            viewers.push(viewer.start(answer).await?);
-            sessions.extend(session);
-        }
-        // Wait until every viewer receives, then measure a fixed window.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while viewers.iter().any(|v| v.packets() == 0) && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let audience = Audience::join(&http, &cfg.url, &whep, &ice, n).await?;
+        let viewers = &audience.viewers;
         let sent_before = publisher.counters.packets.load(Ordering::Relaxed);
         let received_before: Vec<(u64, u64)> =
             viewers.iter().map(|v| (v.packets(), v.counters.bytes.load(Ordering::Relaxed))).collect();
@@ -151,6 +196,9 @@ pub async fn run(cfg: &VideoRun) -> Result<Vec<VideoResult>, Error> {
         });
         let expected = sent * n as u64;
         let cpu = cpu_before.zip(cpu_after).map(|(a, b)| b.cpu.saturating_sub(a.cpu));
+        let per_viewer = |base: Option<u64>| {
+            cpu_after.zip(base).filter(|_| n > 0).map(|(u, base)| u.rss_kib.saturating_sub(base) as f64 / n as f64)
+        };
         results.push(VideoResult {
             viewers: n,
             packets_sent: sent,
@@ -165,24 +213,10 @@ pub async fn run(cfg: &VideoRun) -> Result<Vec<VideoResult>, Error> {
             server_cpu_ms: cpu.map(|c| c.as_millis() as u64),
             server_cpu_us_per_packet: cpu.filter(|_| received > 0).map(|c| c.as_micros() as f64 / received as f64),
             server_rss_kib: cpu_after.map(|u| u.rss_kib),
-            server_kib_per_viewer: cpu_after
-                .zip(unwatched_rss)
-                .filter(|_| n > 0)
-                .map(|(u, base)| u.rss_kib.saturating_sub(base) as f64 / n as f64),
+            server_kib_per_viewer: per_viewer(unwatched_rss),
+            server_kib_per_viewer_after_first: per_viewer(after_first_rss),
         });
-        // Each viewer hangs up as a WHEP client does, with a DELETE of its session, so the
-        // server stops forwarding to it now. A peer connection that is only closed is
-        // still forwarded to until the server's ICE gives up on it, seconds later, into
-        // the next audience's window, whose CPU and memory it would be counted in.
-        for session in sessions {
-            if let Err(e) = http.delete(&session).send().await.and_then(|r| r.error_for_status()) {
-                eprintln!("video: hanging up {session}: {e}");
-            }
-        }
-        for v in viewers {
-            v.close().await;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        audience.leave(&http).await;
     }
     publisher.close().await;
     Ok(results)
@@ -190,7 +224,7 @@ pub async fn run(cfg: &VideoRun) -> Result<Vec<VideoResult>, Error> {
 
 pub fn print(results: &[VideoResult]) {
     println!(
-        "{:>8} {:>10} {:>12} {:>12} {:>8} {:>12} {:>11} {:>12} {:>10} {:>12}",
+        "{:>8} {:>10} {:>12} {:>12} {:>8} {:>12} {:>11} {:>12} {:>10} {:>12} {:>12}",
         "viewers",
         "sent",
         "expected",
@@ -200,13 +234,14 @@ pub fn print(results: &[VideoResult]) {
         "µs/packet",
         "vs first",
         "RSS KiB",
-        "KiB/viewer"
+        "KiB/viewer",
+        "after first"
     );
     let baseline = results.first().and_then(|r| r.server_cpu_us_per_packet);
     for r in results {
         let ratio = baseline.zip(r.server_cpu_us_per_packet).map(|(b, v)| v / b);
         println!(
-            "{:>8} {:>10} {:>12} {:>12} {:>8.2} {:>12} {:>11} {:>12} {:>10} {:>12}",
+            "{:>8} {:>10} {:>12} {:>12} {:>8.2} {:>12} {:>11} {:>12} {:>10} {:>12} {:>12}",
             r.viewers,
             r.packets_sent,
             r.deliveries_expected,
@@ -217,6 +252,7 @@ pub fn print(results: &[VideoResult]) {
             ratio.map_or("-".into(), |v| format!("{v:.2}x")),
             r.server_rss_kib.map_or("-".into(), |v| v.to_string()),
             r.server_kib_per_viewer.map_or("-".into(), |v| format!("{v:.1}")),
+            r.server_kib_per_viewer_after_first.map_or("-".into(), |v| format!("{v:.1}")),
         );
     }
 }
