@@ -16,7 +16,7 @@ use crate::media::{ClientIce, Sfu};
 use crate::redis::{Redis, RedisError};
 use crate::room::{Node, RoomHub, RoomSettings, Rooms};
 use crate::state::AppState;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::{gateway, http};
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
@@ -36,6 +36,8 @@ pub enum WiringError {
     Bus(#[from] BusError),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error("reading the database")]
+    Store(#[from] StoreError),
 }
 
 /// The payment provider the configuration chooses (its settings are checked by
@@ -58,8 +60,12 @@ struct Backends {
 
 impl AppState {
     /// The embedded (single-node) wiring: in-memory rooms, inventory and carts.
-    pub fn embedded(config: Config, store: Store, clock: Clock) -> Result<Self, WiringError> {
+    pub async fn embedded(config: Config, store: Store, clock: Clock) -> Result<Self, WiringError> {
         let payments = payments(&config, &store, &clock)?;
+        // The inventory starts empty and counts each product from the database when first
+        // needed: the stock adjustments made so far (a node stopped before it made them)
+        // are in those counts.
+        store.adjustments_counted(None, clock.now()).await?;
         let hub = Arc::new(RoomHub::default());
         let backends = Backends {
             bus: Bus::memory(Arc::clone(&hub) as _),
@@ -94,7 +100,7 @@ impl AppState {
     pub async fn from_config(config: Config, store: Store, clock: Clock) -> Result<Self, WiringError> {
         match config.redis_url.clone() {
             Some(url) => AppState::scaled(config, store, &url, clock).await,
-            None => AppState::embedded(config, store, clock),
+            None => AppState::embedded(config, store, clock).await,
         }
     }
 

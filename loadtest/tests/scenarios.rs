@@ -33,7 +33,7 @@ async fn server() -> Server {
     let store = Store::connect(&config.database_url, 4).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     config.bind = listener.local_addr().unwrap();
-    let state = AppState::embedded(config, store, Clock::system()).expect("test cards need no settings");
+    let state = AppState::embedded(config, store, Clock::system()).await.expect("test cards need no settings");
     livecart::seed::seed_demo(&state.accounts, &state.rooms, &state.store, Clock::system().now()).await.unwrap();
     tokio::spawn(livecart::run(listener, state.clone()));
     Server { api: Api::new(&format!("http://{}", state.config.bind)), state, _dir: dir }

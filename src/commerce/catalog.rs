@@ -125,16 +125,15 @@ impl Commerce {
         expected: Stock,
     ) -> Result<Product, CommerceError> {
         self.owned_product(who, id).await?;
-        if !self.store.set_stock(id, stock, expected).await? {
+        let Some(adjustment) = self.store.set_stock(id, stock, expected, self.clock.now()).await? else {
             return Err(Refusal::Conflict("the stock changed since you saw it: reload and try again").into());
-        }
+        };
         // By the difference the update made (it was conditional on `expected`), not to
         // the new count: sales in flight are committed here before the database takes
-        // their units (`HoldBook::add_on_hand`).
-        self.inventory.add_on_hand(StockKey::Product(id), stock.get() - expected.get()).await?;
-        // Read again: an edit made meanwhile (on any node) is on the card too.
+        // their units (`HoldBook::adjust_on_hand`). Rooms are told the new card there.
+        self.restock(&[adjustment]).await;
+        // Read again: an edit made meanwhile (on any node) is in the answer too.
         let p = self.store.product(id).await?.ok_or(Refusal::NotFound("product"))?;
-        self.announce_product(&p).await?;
         self.detail(&p).await
     }
 

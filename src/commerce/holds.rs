@@ -6,8 +6,8 @@
 //! a hold means the units are sold (the database decrements its stock in the same step),
 //! so `available` does not change; releasing or expiring it gives the units back.
 
-use crate::domain::{DropId, ProductId, UnixMs};
-use std::collections::HashMap;
+use crate::domain::{AdjustmentId, DropId, ProductId, UnixMs};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 /// A pool of units that a hold draws from: a product's stock, or the allotment of a drop
 /// (a drop line draws from both).
@@ -33,10 +33,17 @@ struct Hold {
     expires_at: UnixMs,
 }
 
+/// Stock adjustments this book has made, most recent last, so one asked again (by the
+/// sweeper, after the call that made it could not record that it did) is not made twice.
+/// The sweeper asks again within a tick or two; a few thousand are kept.
+const ADJUSTMENTS_REMEMBERED: usize = 4096;
+
 #[derive(Debug, Default)]
 pub struct HoldBook {
     available: HashMap<StockKey, i64>,
     holds: HashMap<String, Hold>,
+    adjusted: HashSet<AdjustmentId>,
+    adjusted_order: VecDeque<AdjustmentId>,
 }
 
 impl HoldBook {
@@ -57,16 +64,25 @@ impl HoldBook {
     }
 
     /// Moves what is on hand of a tracked key by `units` (negative: fewer), keeping live
-    /// holds: a brand's restock or recount, applied as the difference it made in the
-    /// database. A sale's hold is committed here before the database takes its units, so
-    /// a count read from the database in between still holds units already sold here;
-    /// setting it ([`HoldBook::set_on_hand`]) would offer them again, and their last
+    /// holds: stock adjustment `id` (a refund's units back, a brand's restock or recount),
+    /// applied as the difference it made in the database, and once: asked again, it
+    /// changes nothing. A sale's hold is committed here before the database takes its
+    /// units, so a count read from the database in between still holds units already sold
+    /// here; setting it ([`HoldBook::set_on_hand`]) would offer them again, and their last
     /// buyers would be charged and refunded when the database refused them. None when
-    /// the key is not tracked (it is counted from the database when next needed).
-    pub fn add_on_hand(&mut self, key: StockKey, units: i64) -> Option<i64> {
-        let available = self.available.get_mut(&key)?;
-        *available = (*available + units).max(0);
-        Some(*available)
+    /// the key is not tracked (it is counted from the database, adjustment included, when
+    /// next needed).
+    pub fn adjust_on_hand(&mut self, key: StockKey, id: AdjustmentId, units: i64) -> Option<i64> {
+        if self.adjusted.insert(id) {
+            self.adjusted_order.push_back(id);
+            if self.adjusted_order.len() > ADJUSTMENTS_REMEMBERED {
+                self.adjusted_order.pop_front().map(|old| self.adjusted.remove(&old));
+            }
+            if let Some(available) = self.available.get_mut(&key) {
+                *available = (*available + units).max(0);
+            }
+        }
+        self.available(key)
     }
 
     pub fn available(&self, key: StockKey) -> Option<i64> {
@@ -182,6 +198,10 @@ mod tests {
         assert_eq!(book.available(product(1)), Some(1));
     }
 
+    fn adjustment(id: i64) -> AdjustmentId {
+        AdjustmentId::try_from(id).unwrap()
+    }
+
     #[test]
     fn a_restock_counts_a_sale_the_database_has_not_taken_yet() {
         // A sale committed here whose unit the database has not taken yet when a brand
@@ -193,10 +213,37 @@ mod tests {
             assert!(book.commit("sale", UnixMs(1)));
             book
         };
-        assert_eq!(committed_sale().add_on_hand(product(1), 20), Some(29));
+        assert_eq!(committed_sale().adjust_on_hand(product(1), adjustment(1), 20), Some(29));
         assert_eq!(committed_sale().set_on_hand(product(1), 30), 30, "the count, set, offers the sold unit again");
-        assert_eq!(committed_sale().add_on_hand(product(1), -40), Some(0), "a recount below what is left leaves none");
-        assert_eq!(committed_sale().add_on_hand(product(2), 5), None, "an untracked key is counted when next needed");
+        assert_eq!(
+            committed_sale().adjust_on_hand(product(1), adjustment(1), -40),
+            Some(0),
+            "a recount below what is left leaves none"
+        );
+        assert_eq!(
+            committed_sale().adjust_on_hand(product(2), adjustment(1), 5),
+            None,
+            "an untracked key is counted when next needed"
+        );
+    }
+
+    #[test]
+    fn an_adjustment_asked_again_changes_nothing() {
+        let mut book = HoldBook::default();
+        book.track(product(1), 10);
+        assert_eq!(book.adjust_on_hand(product(1), adjustment(7), 2), Some(12));
+        assert_eq!(book.adjust_on_hand(product(1), adjustment(7), 2), Some(12), "the same adjustment again");
+        assert_eq!(book.adjust_on_hand(product(1), adjustment(8), 2), Some(14), "another one");
+        // One made while the key was not tracked is in the count the key starts from.
+        assert_eq!(book.adjust_on_hand(product(2), adjustment(9), 3), None);
+        book.track(product(2), 3);
+        assert_eq!(book.adjust_on_hand(product(2), adjustment(9), 3), Some(3));
+        // The oldest are forgotten once thousands more have been made.
+        for id in 10..10 + ADJUSTMENTS_REMEMBERED as i64 {
+            book.adjust_on_hand(product(3), adjustment(id), 1);
+        }
+        assert_eq!(book.adjusted.len(), ADJUSTMENTS_REMEMBERED);
+        assert_eq!(book.adjust_on_hand(product(1), adjustment(7), 2), Some(16));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod payments;
 pub mod pricing;
 pub mod promo;
 pub mod refunds;
+mod restock;
 mod settlement;
 pub mod sweeper;
 mod wallet;

@@ -6,10 +6,12 @@
 
 use super::commission::reversal;
 use super::settlement::parties;
-use super::{Commerce, CommerceError, StockKey};
+use super::{Commerce, CommerceError};
 use crate::analytics::Event;
 use crate::domain::{Invalid, Money, OrderId, Refusal, Role};
-use crate::store::{AccountRow, NewRefund, PaidLine, PaymentStatus, RefundLine, RefundOpened, RefundRow};
+use crate::store::{
+    AccountRow, NewRefund, PaidLine, PaymentStatus, RefundLine, RefundOpened, RefundRow, StockAdjustment,
+};
 use crate::wire::api::{RefundLineView, RefundRequest, RefundStatus, RefundView};
 use crate::wire::ws::OrderStatus;
 
@@ -130,8 +132,11 @@ impl Commerce {
                 }
                 // A free order: nothing was charged, so nothing goes back through the provider.
                 None => {
-                    if self.store.finish_refund(&refund, "free", &parties, reversal, self.clock.now()).await? {
-                        self.refunded(&refund).await?;
+                    let now = self.clock.now();
+                    if let Some(adjustments) =
+                        self.store.finish_refund(&refund, "free", &parties, reversal, now).await?
+                    {
+                        self.refunded(&refund, &adjustments).await;
                     }
                 }
             }
@@ -171,27 +176,18 @@ impl Commerce {
     }
 
     /// A refund of units is done, once, by the call that recorded it (`finish_refund`
-    /// said so): it is recorded for the reports, and its units are back on sale, added
-    /// to what the inventory offers as the database added them to its stock (not set to
-    /// the database's new count, which still holds the units of sales committed in the
-    /// inventory and not yet taken there: `HoldBook::add_on_hand`), and rooms selling
-    /// the product are told. A whole-charge refund gives back an order that never
-    /// happened: nothing was sold, so nothing is put back or reported.
-    ///
-    /// Should this node stop between the database's record and the inventory's, the
-    /// units stay off sale until the inventory next counts the product from the
-    /// database: fewer offered, never one sold twice.
-    pub(super) async fn refunded(&self, refund: &RefundRow) -> Result<()> {
+    /// said so): it is recorded for the reports, and its units are back on sale through
+    /// the stock adjustments the database wrote with it ([`Commerce::restock`]), added to
+    /// what the inventory offers as the database added them to its stock (not set to the
+    /// database's new count, which still holds the units of sales committed in the
+    /// inventory and not yet taken there: `HoldBook::adjust_on_hand`). A whole-charge
+    /// refund gives back an order that never happened: nothing was sold, so nothing is
+    /// put back or reported.
+    pub(super) async fn refunded(&self, refund: &RefundRow, adjustments: &[StockAdjustment]) {
         if refund.lines.is_empty() {
-            return Ok(());
+            return;
         }
         self.analytics.record(Event::Refunded { order: refund.order_id, amount: refund.amount });
-        for l in &refund.lines {
-            self.inventory.add_on_hand(StockKey::Product(l.product_id), l.quantity).await?;
-            if let Some(p) = self.store.product(l.product_id).await? {
-                self.announce_product(&p).await?;
-            }
-        }
-        Ok(())
+        self.restock(adjustments).await;
     }
 }

@@ -371,8 +371,8 @@ impl Commerce {
         let now = self.clock.now();
         match self.provider_of(charge).refund(&asked).await {
             Ok(reference) => {
-                if self.store.finish_refund(refund, &reference, parties, reversal, now).await? {
-                    self.refunded(refund).await?;
+                if let Some(adjustments) = self.store.finish_refund(refund, &reference, parties, reversal, now).await? {
+                    self.refunded(refund, &adjustments).await;
                 }
                 Ok(PaymentStatus::Refunded)
             }
@@ -417,10 +417,12 @@ impl Commerce {
     }
 
     /// Re-reads stock from the database after the inventory and the database disagreed.
+    /// The adjustments made so far are in the count read, so none is made again.
     async fn resync_stock(&self, order: &OrderView) -> Result<()> {
         for l in &order.lines {
             if let Some(p) = self.store.product(l.product_id).await? {
                 self.inventory.set_on_hand(StockKey::Product(p.id), p.stock).await?;
+                self.store.adjustments_counted(Some(p.id), self.clock.now()).await?;
             }
             if let Some(d) = l.drop_id {
                 if let Some(remaining) = self.store.drop_remaining(d).await? {

@@ -1,5 +1,6 @@
 //! The commerce upkeep, every tick: stock whose checkout never finished goes back on sale,
-//! orders a checkout left half-way are reconciled (settled, refunded or cancelled), and
+//! orders a checkout left half-way are reconciled (settled, refunded or cancelled), stock
+//! adjustments (refunds, restocks) their makers did not get to reach the inventory, and
 //! commission whose return window has passed settles. Expiry is found by sweeping, never
 //! by key-expiry notifications, which fire late or not at all.
 
@@ -31,6 +32,7 @@ impl Commerce {
         self.inventory.expire(now).await?;
         self.reconcile_all().await?;
         self.retry_waiting_refunds().await?;
+        self.apply_waiting_adjustments().await?;
         let settled = self.store.settle_due_commissions(now).await?;
         if settled > 0 {
             tracing::info!(lines = settled, "commission settled");

@@ -69,6 +69,7 @@ id_type!(GiveawayId, "giveaway_id");
 id_type!(AuctionId, "auction_id");
 id_type!(OfferId, "offer_id");
 id_type!(HeldCommentId, "held_comment_id");
+id_type!(AdjustmentId, "adjustment_id");
 
 /// Crockford's base-32 alphabet: no I, L, O or U, so a reference read aloud or typed from
 /// a receipt is not misread.

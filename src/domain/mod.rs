@@ -66,8 +66,8 @@ mod wallet;
 pub use auction::{BidBook, BidRefusal, Bidder, ExtendSecs, Increments, Standing, Step};
 pub use giveaway::{EntryRule, Seed};
 pub use ids::{
-    AccountId, AgreementId, AuctionId, BrandId, CampaignId, DropId, GiveawayId, HeldCommentId, OfferId, OrderId,
-    ProductId, PromoCodeId, RoomId,
+    AccountId, AdjustmentId, AgreementId, AuctionId, BrandId, CampaignId, DropId, GiveawayId, HeldCommentId, OfferId,
+    OrderId, ProductId, PromoCodeId, RoomId,
 };
 pub use keyword::{BuyIntent, Keyword, buy_intent};
 pub use moderation::{Blocked, BlockedAction, BlockedWords, ChatFilter, SlowModeSecs, TimeoutSecs, WordRule};

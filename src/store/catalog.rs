@@ -1,4 +1,5 @@
 use super::Store;
+use super::adjustments::{self, StockAdjustment};
 use super::columns::{Columns, qualified};
 use super::reads::Read;
 use super::shapes::{padded, placeholders};
@@ -186,15 +187,29 @@ impl Store {
 
     /// Sets the units on hand (a recount or a restock by the brand) if they are still
     /// `expected`; false when they are not (or the product is gone).
-    pub async fn set_stock(&self, id: ProductId, stock: Stock, expected: Stock) -> Result<bool, sqlx::Error> {
+    /// Sets the product's stock to `stock` if it still is `expected`, and records the
+    /// difference for the inventory; `None` when the stock was not `expected`.
+    pub async fn set_stock(
+        &self,
+        id: ProductId,
+        stock: Stock,
+        expected: Stock,
+        now: UnixMs,
+    ) -> Result<Option<StockAdjustment>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
         let done =
             sqlx::query("update products set stock = $1, card_version = card_version + 1 where id = $2 and stock = $3")
                 .bind(stock.get())
                 .bind(id.get())
                 .bind(expected.get())
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let adjustment = adjustments::record(&mut tx, id, stock.get() - expected.get(), now).await?;
+        tx.commit().await?;
+        Ok(Some(adjustment))
     }
 
     pub async fn create_agreement(

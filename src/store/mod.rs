@@ -11,6 +11,7 @@
 //! lock up front and never fails a lock upgrade half-way.
 
 mod accounts;
+mod adjustments;
 mod analytics;
 mod auctions;
 mod campaigns;
@@ -41,6 +42,7 @@ mod wallet;
 mod write_gate;
 
 pub use accounts::AccountRow;
+pub use adjustments::StockAdjustment;
 pub use analytics::EventRow;
 pub use auctions::{AuctionRow, AuctionStatus, BidOutcome, BidTaken, MAX_BIDS, NewAuction};
 pub use campaigns::{CampaignFields, CampaignRow, MAX_CAMPAIGNS_PER_BRAND};

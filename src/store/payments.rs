@@ -3,6 +3,7 @@
 //! make a second one. Refunds also move units back into stock and post the commission
 //! reversal, in the same transaction that records them as done.
 
+use super::adjustments::StockAdjustment;
 use super::shapes::Insert;
 use super::{Store, StoreError, is_unique_violation};
 use crate::domain::{AccountId, BrandId, Currency, Money, OrderId, ProductId, UnixMs};
@@ -496,7 +497,8 @@ impl Store {
     /// back into stock, the commission reversal of each line is posted for each creator of
     /// the order (computed by `reversal` from the line as this transaction leaves it, so
     /// concurrent refunds of one line each reverse exactly their own units), and the
-    /// order becomes `refunded` once every unit is. False when the refund was no longer
+    /// order becomes `refunded` once every unit is. Returns the stock adjustments the
+    /// inventory is to make (one per line), or `None` when the refund was no longer
     /// pending.
     pub async fn finish_refund(
         &self,
@@ -505,7 +507,7 @@ impl Store {
         parties: &super::Parties,
         reversal: Reversal,
         now: UnixMs,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Vec<StockAdjustment>>, StoreError> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "update payments set status = 'refunded', provider_ref = $1, updated_at = $2 \
@@ -517,9 +519,10 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
-            return Ok(false);
+            return Ok(None);
         }
         let mut reversals = Vec::with_capacity(refund.lines.len());
+        let mut adjustments = Vec::with_capacity(refund.lines.len());
         for l in &refund.lines {
             let line = sqlx::query(
                 "update order_lines set refund_held = refund_held - $1, refunded_quantity = refunded_quantity + $1 \
@@ -551,6 +554,7 @@ impl Store {
                 .bind(l.product_id.get())
                 .execute(&mut *tx)
                 .await?;
+            adjustments.push(super::adjustments::record(&mut tx, l.product_id, l.quantity, now).await?);
         }
         insert_commission(&mut tx, &reversals, now, None).await?;
         sqlx::query(
@@ -562,7 +566,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(adjustments))
     }
 
     /// The provider refused the refund: it is recorded as failed and its units are no

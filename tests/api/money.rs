@@ -5,6 +5,7 @@
 use crate::helpers::{Scene, TestApp, Ws, checkout, test_config};
 use livecart::commerce::payments::TestCards;
 use livecart::domain::{AccountId, Clock, Currency, OrderId, ProductId, Role, RoomId, ShippingAddress, UnixMs};
+use livecart::state::AppState;
 use livecart::store::{
     CartWrite, ChargeOpening, CheckoutAsk, CheckoutReads, CommissionEntry, CommissionKind, NewOrder, NewOrderLine,
     NewShare, PaymentStatus, PlaceOutcome, PlacedOrder, RefusalRow, SettleOutcome,
@@ -20,6 +21,16 @@ const START: UnixMs = UnixMs(1_800_000_000_000);
 
 async fn db_stock(app: &TestApp, product: ProductId) -> i64 {
     app.state.store.product(product).await.unwrap().unwrap().stock
+}
+
+/// Moves the database's stock from `expected` to `stock` as a change the inventory is not
+/// to make: its stock adjustment is recorded as made.
+async fn set_stock_behind_the_inventorys_back(app: &TestApp, product: ProductId, stock: i64, expected: i64) {
+    let store = &app.state.store;
+    let (stock, expected) = (stock.try_into().unwrap(), expected.try_into().unwrap());
+    let adjustment =
+        store.set_stock(product, stock, expected, START).await.unwrap().expect("the stock was as expected");
+    store.adjustment_applied(adjustment.id, START).await.unwrap();
 }
 
 /// The provider's own books for an order's charge: (charged, refunded).
@@ -205,7 +216,7 @@ async fn one_order_of_a_group_committed_batch_runs_out_of_stock_and_the_others_a
     }
     let store = &app.state.store;
     // Behind the inventory's back, three of the five units go elsewhere.
-    assert!(store.set_stock(product, 2.try_into().unwrap(), 5.try_into().unwrap()).await.unwrap());
+    set_stock_behind_the_inventorys_back(&app, product, 2, 5).await;
     let none: &[CommissionEntry] = &[];
     let batch: Vec<(&OrderView, Option<i64>, &[CommissionEntry])> =
         placed.iter().map(|(_, order)| (order, None, none)).collect();
@@ -283,7 +294,7 @@ async fn a_refund_puts_back_its_units_not_a_sale_the_database_has_not_taken_yet(
     assert_eq!((db_stock(&app, product).await, app.stock(product).await), (2, 2));
     // A sale the inventory has committed and the database has not taken yet: seen from
     // here, one unit more in the database than the inventory offers.
-    assert!(app.state.store.set_stock(product, 3.try_into().unwrap(), 2.try_into().unwrap()).await.unwrap());
+    set_stock_behind_the_inventorys_back(&app, product, 3, 2).await;
 
     let one = json!({"idempotency_key": "r1", "lines": [{"product_id": product, "quantity": 1}]});
     for _ in 0..2 {
@@ -293,6 +304,80 @@ async fn a_refund_puts_back_its_units_not_a_sale_the_database_has_not_taken_yet(
     }
     assert_eq!(db_stock(&app, product).await, 4);
     assert_eq!(app.stock(product).await, 3, "the refunded unit is back once, the unit sold meanwhile is not");
+}
+
+/// A stock change the database took whose maker stopped before the inventory heard of it
+/// (a node stopped, Redis did not answer) reaches the inventory once, from the sweeper;
+/// asked again, nothing moves. One that was waiting when Redis lost everything is in the
+/// count the inventory is rebuilt from, and is not added to it again.
+#[tokio::test]
+async fn a_stock_change_the_inventory_did_not_hear_of_reaches_it_once_from_the_sweeper() {
+    let clock = Clock::manual(START);
+    let app = TestApp::spawn_with(test_config(), clock.clone()).await;
+    let scene = app.live_room(&[6]).await;
+    let product = scene.products[0];
+    let store = &app.state.store;
+    let app = &app;
+    let room = scene.room;
+    let buy_one = |key: &'static str| async move {
+        let (mut ws, _) = app.shopper(room, product, 1).await;
+        ws.send(&checkout(key, TestCards::SUCCEEDS)).await;
+        ws.checkout_outcome().await.expect("paid");
+    };
+    // The inventory counts the product from its first sale.
+    buy_one("first").await;
+    let sweep_later = || async {
+        clock.advance(Duration::from_secs(3));
+        app.state.commerce.apply_waiting_adjustments().await.unwrap();
+    };
+    let restock = |stock: i64, expected: i64| {
+        let (stock, expected, now) = (stock.try_into().unwrap(), expected.try_into().unwrap(), clock.now());
+        async move { store.set_stock(product, stock, expected, now).await.unwrap().expect("the stock was as expected") }
+    };
+
+    let adjustment = restock(8, 5).await;
+    assert_eq!(app.stock(product).await, 5, "the inventory has not heard of it yet");
+    sweep_later().await;
+    assert_eq!(app.stock(product).await, 8);
+    assert_eq!(store.waiting_adjustments(UnixMs(i64::MAX), 10).await.unwrap(), vec![]);
+
+    // Made, but not recorded as made (the database did not answer then): the sweeper
+    // asks the inventory again, which makes nothing of it.
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&app.state.config.database_url).await.unwrap();
+    sqlx::query("update stock_adjustments set applied_at = null where id = $1")
+        .bind(adjustment.id.get())
+        .execute(&db)
+        .await
+        .unwrap();
+    sweep_later().await;
+    assert_eq!(app.stock(product).await, 8, "made once");
+    assert_eq!(store.waiting_adjustments(UnixMs(i64::MAX), 10).await.unwrap(), vec![]);
+
+    // Waiting when Redis loses everything: a sale before the sweeper's next round rebuilds
+    // the inventory from the database, whose count has the two.
+    restock(10, 8).await;
+    app.lose_redis().await;
+    buy_one("after-loss").await;
+    sweep_later().await;
+    assert_eq!((db_stock(app, product).await, app.stock(product).await), (9, 9), "the two added once");
+}
+
+/// An embedded node starts with an empty inventory that counts each product from the
+/// database when first needed, so a stock change left waiting (its maker stopped) is in
+/// those counts and is not made again.
+#[tokio::test]
+async fn an_embedded_node_starting_takes_the_waiting_stock_changes_as_counted() {
+    let clock = Clock::manual(START);
+    let app = TestApp::spawn_with(test_config(), clock.clone()).await;
+    let scene = app.live_room(&[5]).await;
+    let store = &app.state.store;
+    store.set_stock(scene.products[0], 7.try_into().unwrap(), 5.try_into().unwrap(), START).await.unwrap();
+    let waiting = || async { store.waiting_adjustments(UnixMs(i64::MAX), 10).await.unwrap().len() };
+    assert_eq!(waiting().await, 1);
+    let config = (*app.state.config).clone();
+    let _started = AppState::embedded(config, store.clone(), clock).await.expect("wiring");
+    assert_eq!(waiting().await, 0);
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 use super::{Inventory, InventoryError};
 use crate::commerce::holds::{HoldBook, Left, Shortfall, StockKey};
 use crate::domain::UnixMs;
+use crate::store::StockAdjustment;
 use async_trait::async_trait;
 use std::sync::Mutex;
 
@@ -30,8 +31,8 @@ impl Inventory for MemoryInventory {
         self.with(|b| b.set_on_hand(key, on_hand))
     }
 
-    async fn add_on_hand(&self, key: StockKey, units: i64) -> Result<Option<i64>, InventoryError> {
-        self.with(|b| b.add_on_hand(key, units))
+    async fn adjust_on_hand(&self, a: &StockAdjustment) -> Result<Option<i64>, InventoryError> {
+        self.with(|b| b.adjust_on_hand(StockKey::Product(a.product), a.id, a.units))
     }
 
     async fn available(&self, key: StockKey) -> Result<Option<i64>, InventoryError> {

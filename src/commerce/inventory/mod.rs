@@ -11,7 +11,7 @@ pub use redis::RedisInventory;
 use super::holds::{Left, Shortfall, StockKey};
 use crate::domain::UnixMs;
 use crate::redis::RedisError;
-use crate::store::StoreError;
+use crate::store::{StockAdjustment, StoreError};
 use async_trait::async_trait;
 
 #[derive(Debug, thiserror::Error)]
@@ -33,11 +33,11 @@ pub trait Inventory: Send + Sync + 'static {
     async fn track(&self, key: StockKey, on_hand: i64) -> Result<i64, InventoryError>;
     /// Counts `on_hand` units (from the database) less the units held now.
     async fn set_on_hand(&self, key: StockKey, on_hand: i64) -> Result<i64, InventoryError>;
-    /// Moves what is on hand of a tracked key by `units` (negative: fewer), as the
-    /// database's count just moved; `None` when the key is not tracked. See
-    /// [`HoldBook::add_on_hand`](super::holds::HoldBook::add_on_hand) for why a restock
-    /// goes this way rather than through `set_on_hand`.
-    async fn add_on_hand(&self, key: StockKey, units: i64) -> Result<Option<i64>, InventoryError>;
+    /// Moves what is on hand of the adjusted product by the adjustment's units, as the
+    /// database's count moved, once however often it is asked; `None` when the product is
+    /// not tracked. See [`HoldBook::adjust_on_hand`](super::holds::HoldBook::adjust_on_hand)
+    /// for why a restock goes this way rather than through `set_on_hand`.
+    async fn adjust_on_hand(&self, adjustment: &StockAdjustment) -> Result<Option<i64>, InventoryError>;
     async fn available(&self, key: StockKey) -> Result<Option<i64>, InventoryError>;
     /// Takes units for every line or none; returns what each key has left after it.
     async fn hold(

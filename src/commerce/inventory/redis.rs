@@ -3,8 +3,9 @@
 //!
 //! Keys, all under one hash tag (`<prefix>{inventory}:…`): `stock:{k}` (units available
 //! to hold), `held:{k}` (units held), `hold:{id}` (a hash of key → units, plus
-//! `expires`), `holds` (hold ids by expiry, for the sweep) and `ready`, the marker that
-//! Redis's inventory has been rebuilt since it was last empty.
+//! `expires`), `holds` (hold ids by expiry, for the sweep), `adjusted:{id}` (a stock
+//! adjustment made, for a day, so it is made once) and `ready`, the marker that Redis's
+//! inventory has been rebuilt since it was last empty.
 //!
 //! One tag for the whole hold book, not one per product: a hold takes every line of a
 //! checkout (products and drops alike) in one script, together with the book's index and
@@ -15,14 +16,15 @@
 //!
 //! PostgreSQL is the source of truth. When Redis comes back empty (restart, flush), the
 //! first node to notice restores every live hold from the placed orders in the database,
-//! then each stock key is re-created on first use as units on hand less units held.
+//! then each stock key is re-created on first use as units on hand less units held; the
+//! stock adjustments not yet made are in those counts, so the rebuild takes them as made.
 //! Nothing restocks from key-expiry notifications: the sweep releases expired holds.
 
 use super::{Inventory, InventoryError};
 use crate::commerce::holds::{Left, Shortfall, StockKey};
 use crate::domain::{Clock, DropId, ProductId, UnixMs};
 use crate::redis::Redis;
-use crate::store::Store;
+use crate::store::{StockAdjustment, Store};
 use crate::telemetry::timed;
 use async_trait::async_trait;
 use redis::{AsyncCommands, Script};
@@ -108,14 +110,17 @@ return ids
     ))
 });
 
-/// KEYS: ready marker, stock. ARGV: units (negative: fewer). The new count, never below
-/// zero, or -1 when the key is not tracked.
-static ADD_ON_HAND: LazyLock<Script> = LazyLock::new(|| {
+/// KEYS: ready marker, stock, the adjustment's marker. ARGV: units (negative: fewer),
+/// how long the marker lives (ms). The new count, never below zero, or -1 when the key is
+/// not tracked; an adjustment whose marker is there is not made again.
+static ADJUST_ON_HAND: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 if redis.call('GET', KEYS[1]) ~= 'ready' then return -2 end
 local available = redis.call('GET', KEYS[2])
+local first = redis.call('SET', KEYS[3], 1, 'NX', 'PX', ARGV[2])
 if not available then return -1 end
+if not first then return tonumber(available) end
 available = tonumber(available) + tonumber(ARGV[1])
 if available < 0 then available = 0 end
 redis.call('SET', KEYS[2], available)
@@ -123,6 +128,10 @@ return available
 "#,
     )
 });
+
+/// How long Redis remembers that it made a stock adjustment: far longer than the sweeper
+/// takes to ask again for one whose maker could not record that it was made.
+const ADJUSTMENT_REMEMBERED: Duration = Duration::from_secs(24 * 3600);
 
 /// KEYS: ready marker, stock, held. ARGV: on hand, 'nx' to keep an existing value.
 static SET_ON_HAND: LazyLock<Script> = LazyLock::new(|| {
@@ -216,6 +225,9 @@ impl RedisInventory {
                 .query_async(&mut conn)
                 .await?;
             if claimed.is_some() {
+                // Every stock key is counted from the database from here on, so the
+                // adjustments made so far are in those counts and none is made again.
+                self.store.adjustments_counted(None, self.clock.now()).await?;
                 for hold in self.store.live_holds(self.clock.now()).await? {
                     let mut restore = RESTORE.key(self.holds_key());
                     restore
@@ -298,9 +310,11 @@ impl Inventory for RedisInventory {
         self.write_on_hand(key, on_hand, false).await
     }
 
-    async fn add_on_hand(&self, key: StockKey, units: i64) -> Result<Option<i64>, InventoryError> {
-        let keys = [self.ready_key(), self.stock_key(key)];
-        let available = self.when_ready(&ADD_ON_HAND, &keys, &[units.to_string()]).await?;
+    async fn adjust_on_hand(&self, a: &StockAdjustment) -> Result<Option<i64>, InventoryError> {
+        let marker = self.redis.tagged(BOOK_TAG, &format!("adjusted:{}", a.id));
+        let keys = [self.ready_key(), self.stock_key(StockKey::Product(a.product)), marker];
+        let args = [a.units.to_string(), ADJUSTMENT_REMEMBERED.as_millis().to_string()];
+        let available = self.when_ready(&ADJUST_ON_HAND, &keys, &args).await?;
         Ok((available != MISSING).then_some(available))
     }
 

@@ -1,0 +1,85 @@
+//! Stock adjustments: changes the database made to a product's stock that the inventory
+//! must make too, once (migrations/*/0019_stock_adjustments.sql). The call that changes
+//! the stock writes one in the same transaction and applies it; the sweeper applies those
+//! that call did not get to.
+
+use super::Store;
+use crate::domain::{AdjustmentId, ProductId, UnixMs};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+/// Units a product's stock moved by (negative: fewer), waiting to reach the inventory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StockAdjustment {
+    pub id: AdjustmentId,
+    pub product: ProductId,
+    pub units: i64,
+}
+
+/// Records that `product`'s stock moved by `units`, in the transaction that moved it.
+pub(super) async fn record(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    product: ProductId,
+    units: i64,
+    now: UnixMs,
+) -> Result<StockAdjustment, sqlx::Error> {
+    let id: i64 =
+        sqlx::query("insert into stock_adjustments (product_id, units, created_at) values ($1, $2, $3) returning id")
+            .bind(product.get())
+            .bind(units)
+            .bind(now.0)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("id")?;
+    Ok(StockAdjustment { id: AdjustmentId::from_row(id), product, units })
+}
+
+fn adjustment(r: &AnyRow) -> Result<StockAdjustment, sqlx::Error> {
+    Ok(StockAdjustment {
+        id: AdjustmentId::from_row(r.try_get("id")?),
+        product: ProductId::from_row(r.try_get("product_id")?),
+        units: r.try_get("units")?,
+    })
+}
+
+impl Store {
+    /// Adjustments made before `before` that the inventory does not have yet, oldest
+    /// first, at most `limit`.
+    pub async fn waiting_adjustments(&self, before: UnixMs, limit: i64) -> Result<Vec<StockAdjustment>, sqlx::Error> {
+        sqlx::query(
+            "select id, product_id, units from stock_adjustments where applied_at is null and created_at < $1 \
+             order by created_at limit $2",
+        )
+        .bind(before.0)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(adjustment)
+        .collect()
+    }
+
+    /// The inventory has adjustment `id`.
+    pub async fn adjustment_applied(&self, id: AdjustmentId, now: UnixMs) -> Result<(), sqlx::Error> {
+        sqlx::query("update stock_adjustments set applied_at = $1 where id = $2 and applied_at is null")
+            .bind(now.0)
+            .bind(id.get())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The inventory has just counted stock from the database (of every product, or of
+    /// `product`): the adjustments made so far are in that count, so none is to be applied
+    /// again. Returns how many were waiting.
+    pub async fn adjustments_counted(&self, product: Option<ProductId>, now: UnixMs) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(
+            "update stock_adjustments set applied_at = $1 where applied_at is null and ($2 is null or product_id = $2)",
+        )
+        .bind(now.0)
+        .bind(product.map(ProductId::get))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}
