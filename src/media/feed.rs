@@ -7,6 +7,7 @@
 //! between the feed and a viewer's connection, so a packet wakes one task per viewer
 //! (its connection's driver), not two.
 
+use super::resend::History;
 use futures_util::FutureExt;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp;
@@ -38,6 +39,8 @@ pub struct Feed {
     remote: Arc<dyn TrackRemote>,
     /// Guarded by a std mutex: sections are a map update or a loop of writes polled once.
     viewers: Mutex<HashMap<u64, Outlet>>,
+    /// What the viewers' legs re-send from when a viewer reports packets lost.
+    pub history: Arc<History>,
     last_keyframe_request: Mutex<Option<Instant>>,
     pub forwarded: AtomicU64,
     pub dropped: AtomicU64,
@@ -53,6 +56,7 @@ impl Feed {
             source_ssrc,
             remote,
             viewers: Mutex::new(HashMap::new()),
+            history: Arc::default(),
             last_keyframe_request: Mutex::new(None),
             forwarded: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
@@ -111,6 +115,7 @@ impl Feed {
                     // number them differently, so they are not forwarded.
                     packet.header.extension = false;
                     packet.header.extensions.clear();
+                    self.history.keep(&packet);
                     self.forward(&packet);
                 }
                 TrackRemoteEvent::OnEnded => break,

@@ -7,7 +7,8 @@
 //! - `peer`: building peer connections with our codecs, interceptors and ICE settings,
 //!   and the non-trickle offer/answer exchange WHIP and WHEP use; `small_reads`: the
 //!   runtime of legs that only send, whose sockets read one datagram at a time.
-//! - `nack_budget`: a cap on what one viewer's NACK makes its leg re-send.
+//! - `nack_budget`: a cap on what one viewer's NACK makes its leg re-send; `resend`: the
+//!   re-sending, from one history per published track that all its viewers' legs share.
 //! - `ice`: the STUN and TURN servers clients are given, with TURN credentials that
 //!   expire (the TURN REST scheme).
 //! - `sfu`: each room's broadcast (its publisher and feeds) and the viewer sessions;
@@ -19,13 +20,14 @@ mod ice;
 mod keyframes;
 mod nack_budget;
 pub mod peer;
+mod resend;
 mod rtcp_reads;
 mod sfu;
 mod small_reads;
 
 pub use ice::{ClientIce, ClientIceSettings, IceUser, turn_credential};
 pub use peer::IceSettings;
-pub use sfu::{MediaNotice, SessionId, Sfu};
+pub use sfu::{Forwarding, MediaNotice, SessionId, Sfu};
 
 /// Why a media request failed.
 #[derive(Debug, thiserror::Error)]

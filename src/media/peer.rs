@@ -5,6 +5,7 @@
 use super::MediaError;
 use super::keyframes;
 use super::nack_budget;
+use super::resend::{Histories, Resender};
 use super::small_reads::SmallReads;
 use crate::wire::api::IceServer;
 use rtc::ice::mdns::MulticastDnsMode;
@@ -67,37 +68,48 @@ impl IceSettings {
 }
 
 /// What a peer connection does with media, which decides the interceptors it runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MediaFlow {
+#[derive(Clone, Copy)]
+pub enum MediaFlow<'a> {
     /// Receives media (the SFU's publisher leg, a test viewer) and may send it: the
     /// default chain, with loss detection, receiver reports and congestion feedback.
     Receives,
-    /// Only sends media (the SFU's leg to a WHEP viewer): see [`sending_interceptors`]
-    /// and [`SmallReads`].
+    /// Only sends media of its own (a test publisher): the sending chain
+    /// ([`sending_interceptors`]) with the crate's NACK responder, which keeps what the
+    /// leg sent, and [`SmallReads`].
     SendsOnly,
+    /// Only sends the feeds of a broadcast (the SFU's leg to a WHEP viewer): the sending
+    /// chain, re-sending from the feeds' histories by the SSRC the leg sends each with
+    /// ([`resend`]), and [`SmallReads`].
+    Forwards(&'a Histories),
 }
 
-/// Packets of each sent track kept for retransmission when a viewer reports them lost:
-/// half a second of a 2.5 Mbit/s stream (~250 packets/s). A retransmission that answers a
-/// NACK later than that misses the viewer's jitter buffer (a browser's targets a few
-/// hundred milliseconds) and is discarded there. Each slot costs ~110 bytes per viewer
-/// whether used or not: the default (1,024) cost a viewer ~115 KiB, 256 cost 28 KiB.
+impl MediaFlow<'_> {
+    fn only_sends(&self) -> bool {
+        !matches!(self, MediaFlow::Receives)
+    }
+}
+
+/// Packets of each track the crate's NACK responder keeps for a leg that sends its own
+/// media: the same half second of a 2.5 Mbit/s stream a feed's history keeps
+/// ([`resend`]).
 const NACK_HISTORY: u16 = 128;
 
-/// The chain of a leg that only sends: the NACK responder (with a viewer-sized history,
-/// and a cap on what one NACK re-sends: [`nack_budget`]) and sender reports, and nothing
-/// that acts on received media (the NACK generator, receiver reports, the TWCC
-/// receiver), which on such a leg would only wake up on its timers for streams that
-/// never come. The media engine gets the same feedback and
-/// header extensions as with the default chain (the registries those calls return are
-/// dropped), so the SDP a viewer gets is unchanged.
-fn sending_interceptors(media: &mut MediaEngine) -> Result<Registry, MediaError> {
+/// The chain of a leg that only sends: a NACK responder (`responder`, with a cap on what
+/// one NACK re-sends: [`nack_budget`]) and sender reports, and nothing that acts on
+/// received media (the NACK generator, receiver reports, the TWCC receiver), which on
+/// such a leg would only wake up on its timers for streams that never come. The media
+/// engine gets the same feedback and header extensions as with the default chain (the
+/// registries those calls return are dropped), so the SDP a viewer gets is unchanged.
+fn sending_interceptors<R>(media: &mut MediaEngine, responder: R) -> Result<Registry, MediaError>
+where
+    R: rtc::interceptor::Interceptor + Send + 'static,
+{
     drop(configure_nack(Registry::new(), media));
     configure_simulcast_extension_headers(media)?;
     drop(configure_twcc_receiver_only(Registry::new(), media)?);
     Ok(Registry::new()
         .with(Slot::from(nack_budget::SLOT), nack_budget::budget())
-        .with(Slot::NackResponder, NackResponderBuilder::new().with_size(NACK_HISTORY).build())
+        .with(Slot::NackResponder, responder)
         .with(Slot::SenderReport, SenderReportBuilder::new().build()))
 }
 
@@ -189,7 +201,7 @@ impl Codecs<'_> {
 
 /// A peer connection on a free port of the range: tries up to 64 ports before giving up
 /// with the last failure.
-pub async fn new_peer(ice: &IceSettings, flow: MediaFlow) -> Result<Peer, MediaError> {
+pub async fn new_peer(ice: &IceSettings, flow: MediaFlow<'_>) -> Result<Peer, MediaError> {
     new_peer_with(ice, flow, Codecs::Default).await
 }
 
@@ -201,11 +213,12 @@ pub async fn new_peer(ice: &IceSettings, flow: MediaFlow) -> Result<Peer, MediaE
 pub async fn new_forwarding_peer(
     ice: &IceSettings,
     codecs: &[(RtpCodecKind, RTCRtpCodec)],
+    histories: &Histories,
 ) -> Result<Peer, MediaError> {
-    new_peer_with(ice, MediaFlow::SendsOnly, Codecs::Only(codecs)).await
+    new_peer_with(ice, MediaFlow::Forwards(histories), Codecs::Only(codecs)).await
 }
 
-async fn new_peer_with(ice: &IceSettings, flow: MediaFlow, codecs: Codecs<'_>) -> Result<Peer, MediaError> {
+async fn new_peer_with(ice: &IceSettings, flow: MediaFlow<'_>, codecs: Codecs<'_>) -> Result<Peer, MediaError> {
     let attempts = ice.udp_ports.map_or(1, |(lo, hi)| u32::from(hi.saturating_sub(lo)) + 1).min(64);
     let mut built = build(ice, flow, codecs, next_port(ice)).await;
     for _ in 1..attempts {
@@ -225,13 +238,16 @@ fn reactor_threads() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-async fn build(ice: &IceSettings, flow: MediaFlow, codecs: Codecs<'_>, port: u16) -> Result<Peer, MediaError> {
+async fn build(ice: &IceSettings, flow: MediaFlow<'_>, codecs: Codecs<'_>, port: u16) -> Result<Peer, MediaError> {
     let mut media = MediaEngine::default();
     codecs.register(&mut media)?;
     // Registered after the codecs: the interceptors add feedback to existing codecs.
     let registry = match flow {
         MediaFlow::Receives => register_default_interceptors(Registry::new(), &mut media)?,
-        MediaFlow::SendsOnly => sending_interceptors(&mut media)?,
+        MediaFlow::SendsOnly => {
+            sending_interceptors(&mut media, NackResponderBuilder::new().with_size(NACK_HISTORY).build())?
+        }
+        MediaFlow::Forwards(histories) => sending_interceptors(&mut media, Resender::new(histories.clone()))?,
     }
     .with(Slot::from(keyframes::SLOT), keyframes::requests());
     // No mDNS: host candidates are plain addresses, and no peer connection opens a
@@ -256,10 +272,8 @@ async fn build(ice: &IceSettings, flow: MediaFlow, codecs: Codecs<'_>, port: u16
         driver_runtime: Arc::clone(&driver_runtime),
     });
     let runtime = webrtc::runtime::default_runtime().ok_or(MediaError::NoRuntime)?;
-    let runtime: Arc<dyn webrtc::runtime::Runtime> = match flow {
-        MediaFlow::Receives => runtime,
-        MediaFlow::SendsOnly => Arc::new(SmallReads { inner: runtime }),
-    };
+    let runtime: Arc<dyn webrtc::runtime::Runtime> =
+        if flow.only_sends() { Arc::new(SmallReads { inner: runtime }) } else { runtime };
     let pc = PeerConnectionBuilder::new()
         .with_configuration(
             RTCConfigurationBuilder::new().with_ice_servers(servers).with_ice_transport_policy(policy).build(),

@@ -278,11 +278,12 @@ impl Sfu {
     pub async fn watch(self: &Arc<Self>, room: RoomId, offer: String) -> Result<(SessionId, String), MediaError> {
         let feeds = self.broadcasts.get(&room).and_then(|b| b.complete_feeds()).ok_or(MediaError::NotStreaming)?;
         let codecs: Vec<_> = feeds.iter().map(|feed| (feed.kind, feed.codec.clone())).collect();
-        let mut peer = new_forwarding_peer(&self.ice, &codecs).await?;
+        let ssrcs: Vec<u32> = feeds.iter().map(|_| rand::random()).collect();
+        let histories = ssrcs.iter().zip(&feeds).map(|(ssrc, feed)| (*ssrc, Arc::clone(&feed.history))).collect();
+        let mut peer = new_forwarding_peer(&self.ice, &codecs, &histories).await?;
         let session = self.session_id();
         let mut tracks = Vec::with_capacity(feeds.len());
-        for feed in &feeds {
-            let ssrc = rand::random::<u32>();
+        for (feed, ssrc) in feeds.iter().zip(ssrcs) {
             let coding = RTCRtpEncodingParameters {
                 rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
                 codec: feed.codec.clone(),
@@ -421,16 +422,27 @@ impl Sfu {
     }
 
     /// Packets forwarded to viewers and dropped for slow viewers, over all feeds.
-    pub fn forwarding_totals(&self) -> (u64, u64) {
-        let mut totals = (0, 0);
+    pub fn forwarding_totals(&self) -> Forwarding {
+        let mut totals = Forwarding::default();
         for b in self.broadcasts.iter() {
             for feed in lock(&b.feeds).iter() {
-                totals.0 += feed.forwarded.load(Ordering::Relaxed);
-                totals.1 += feed.dropped.load(Ordering::Relaxed);
+                totals.forwarded += feed.forwarded.load(Ordering::Relaxed);
+                totals.dropped += feed.dropped.load(Ordering::Relaxed);
+                totals.resent += feed.history.resent.load(Ordering::Relaxed);
             }
         }
         totals
     }
+}
+
+/// Packets of the running broadcasts, over all their viewers.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Forwarding {
+    pub forwarded: u64,
+    /// Not forwarded: the viewer's queue was full.
+    pub dropped: u64,
+    /// Sent again, a viewer having reported them lost.
+    pub resent: u64,
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use livecart::media::peer::{IceSettings, MediaFlow, Peer, PeerEvent, new_peer};
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::transport::RTCIceCandidate;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::transport_feedbacks::transport_layer_nack::{TransportLayerNack, nack_pairs_from_sequence_numbers};
 use rtc::rtp;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
 use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
@@ -17,7 +18,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_local::{TrackLocal, TrackLocalEvent};
-use webrtc::media_stream::track_remote::TrackRemoteEvent;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::rtp_transceiver::RtpSender;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,6 +178,8 @@ impl CountingViewer {
     pub async fn start(mut self, answer: String) -> Result<CountingViewerHandle, ClientError> {
         self.peer.accept_answer(answer).await?;
         let (counters, stop) = (Arc::clone(&self.counters), self.stop.clone());
+        let video = Arc::new(VideoSeen::default());
+        let handle_video = Arc::clone(&video);
         let mut events = std::mem::replace(&mut self.peer.events, tokio::sync::mpsc::channel(1).1);
         tokio::spawn(async move {
             loop {
@@ -186,8 +189,12 @@ impl CountingViewer {
                 };
                 let Some(event) = event else { return };
                 if let PeerEvent::Track(remote) = event {
-                    let (counters, stop) = (Arc::clone(&counters), stop.clone());
+                    let (counters, stop, video) = (Arc::clone(&counters), stop.clone(), Arc::clone(&video));
                     tokio::spawn(async move {
+                        let is_video = remote.kind().await == RtpCodecKind::Video;
+                        if is_video {
+                            let _ = video.track.set(Arc::clone(&remote));
+                        }
                         loop {
                             let event = tokio::select! {
                                 _ = stop.cancelled() => return,
@@ -197,6 +204,10 @@ impl CountingViewer {
                                 Some(TrackRemoteEvent::OnRtpPacket(p)) => {
                                     counters.packets.fetch_add(1, Ordering::Relaxed);
                                     counters.bytes.fetch_add(p.payload.len() as u64, Ordering::Relaxed);
+                                    if is_video {
+                                        let seen = (p.header.sequence_number, p.header.ssrc);
+                                        *video.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(seen);
+                                    }
                                 }
                                 Some(TrackRemoteEvent::OnEnded) | None => return,
                                 Some(_) => {}
@@ -206,20 +217,46 @@ impl CountingViewer {
                 }
             }
         });
-        Ok(CountingViewerHandle { pc: Arc::clone(&self.peer.pc), counters: self.counters, stop: self.stop })
+        Ok(CountingViewerHandle {
+            pc: Arc::clone(&self.peer.pc),
+            counters: self.counters,
+            video: handle_video,
+            stop: self.stop,
+        })
     }
+}
+
+/// The video track a viewer receives, and the last packet of it that arrived: (sequence
+/// number, SSRC).
+#[derive(Default)]
+struct VideoSeen {
+    track: std::sync::OnceLock<Arc<dyn TrackRemote>>,
+    last: std::sync::Mutex<Option<(u16, u32)>>,
 }
 
 /// A running viewer: its counters, and the means to hang up.
 pub struct CountingViewerHandle {
     pc: Arc<dyn webrtc::peer_connection::PeerConnection>,
     pub counters: Arc<MediaCounters>,
+    video: Arc<VideoSeen>,
     stop: CancellationToken,
 }
 
 impl CountingViewerHandle {
     pub fn packets(&self) -> u64 {
         self.counters.packets.load(Ordering::Relaxed)
+    }
+
+    /// Reports the last `count` video packets that arrived as lost (a NACK, as a viewer's
+    /// stack sends one), so the server sends them again. False before any video arrived.
+    pub async fn report_lost(&self, count: u16) -> Result<bool, ClientError> {
+        let last = *self.video.last.lock().unwrap_or_else(|e| e.into_inner());
+        let (Some(track), Some((seq, ssrc))) = (self.video.track.get(), last) else { return Ok(false) };
+        let seqs: Vec<u16> = (0..count).rev().map(|back| seq.wrapping_sub(back)).collect();
+        let nack =
+            TransportLayerNack { sender_ssrc: 0, media_ssrc: ssrc, nacks: nack_pairs_from_sequence_numbers(&seqs) };
+        track.write_rtcp(vec![Box::new(nack)]).await?;
+        Ok(true)
     }
 
     /// The candidate pair ICE selected, as (local, remote) candidates, once it has; e.g.

@@ -99,6 +99,33 @@ async fn an_h264_publisher_as_obs_sends_reaches_twenty_whep_viewers() {
     forwards_to_twenty_viewers(VideoCodec::H264).await;
 }
 
+/// A viewer that reports packets lost (a NACK) gets them again, from the track's one
+/// history: each viewer's leg re-sends what it names, and only what is still kept.
+#[tokio::test]
+async fn a_viewer_that_reports_packets_lost_is_sent_them_again() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[3]).await;
+    let (mut room_ws, _) = app.viewer(scene.room, None).await;
+    let (publisher, _) = publish(&app, &scene, VideoCodec::Vp8).await;
+    assert!(matches!(stream_event(&mut room_ws).await, RoomEvent::StreamStarted { .. }));
+    let (first, second) = (watch(&app, &scene).await, watch(&app, &scene).await);
+    eventually("both viewers received packets", || first.packets() >= 10 && second.packets() >= 10).await;
+    assert_eq!(app.state.media.forwarding_totals().resent, 0, "nobody reported a loss");
+
+    assert!(first.report_lost(5).await.unwrap());
+    eventually("the five were sent again", || app.state.media.forwarding_totals().resent == 5).await;
+    assert!(second.report_lost(3).await.unwrap());
+    eventually("and the other viewer's three", || app.state.media.forwarding_totals().resent == 8).await;
+    // Far more than is kept (the last 128), or one NACK may have sent (32): no more than that.
+    assert!(second.report_lost(500).await.unwrap());
+    eventually("at most 32 of one report", || app.state.media.forwarding_totals().resent > 8).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(app.state.media.forwarding_totals().resent <= 8 + 32);
+    first.close().await;
+    second.close().await;
+    publisher.close().await;
+}
+
 #[tokio::test]
 async fn only_the_host_publishes_and_only_a_streaming_room_can_be_watched() {
     let app = TestApp::spawn().await;
