@@ -5,7 +5,7 @@
 use super::MediaError;
 use super::keyframes;
 use super::nack_budget;
-use super::resend::{Histories, Resender};
+use super::resend::{self, Histories};
 use super::small_reads::SmallReads;
 use crate::wire::api::IceServer;
 use rtc::ice::mdns::MulticastDnsMode;
@@ -247,7 +247,7 @@ async fn build(ice: &IceSettings, flow: MediaFlow<'_>, codecs: Codecs<'_>, port:
         MediaFlow::SendsOnly => {
             sending_interceptors(&mut media, NackResponderBuilder::new().with_size(NACK_HISTORY).build())?
         }
-        MediaFlow::Forwards(histories) => sending_interceptors(&mut media, Resender::new(histories.clone()))?,
+        MediaFlow::Forwards(histories) => sending_interceptors(&mut media, resend::resender(histories.clone()))?,
     }
     .with(Slot::from(keyframes::SLOT), keyframes::requests());
     // No mDNS: host candidates are plain addresses, and no peer connection opens a

@@ -5,18 +5,17 @@
 //! per leg and track, written once per packet per viewer. Every viewer of a track is
 //! sent the same packets, with the publisher's sequence numbers (only the SSRC and the
 //! payload type are the leg's), so one history per track serves them all: the feed
-//! keeps each packet once ([`History::keep`]) and a leg's [`Resender`] looks the named
+//! keeps each packet once ([`History::keep`]) and a leg's [`resender`] looks the named
 //! ones up there and stamps them with its own SSRC and payload type.
 
-use rtc::interceptor::{Attribute, AttributedPacket, Interceptor, Packet, StreamInfo, TaggedPacket};
+use super::rtcp_reads::{OnRtcp, RtcpReads};
+use rtc::interceptor::{Attribute, AttributedPacket, Packet, StreamInfo, TaggedPacket};
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::rtp;
-use rtc::sansio::Protocol;
 use rtc::shared::TransportContext;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 /// Packets of a track kept for re-sending: half a second of a 2.5 Mbit/s stream (~250
 /// packets/s). A packet re-sent later than that misses the viewer's jitter buffer (a
@@ -62,65 +61,33 @@ pub type Histories = HashMap<u32, Arc<History>>;
 /// A viewer leg's NACK responder, in the crate's responder's slot: re-sends the packets a
 /// NACK names from the history of the track it names, for the streams the viewer
 /// negotiated NACKs for.
-pub struct Resender {
+pub fn resender(histories: Histories) -> RtcpReads<Resend> {
+    RtcpReads::new(Resend { histories, streams: HashMap::new() })
+}
+
+pub struct Resend {
     histories: Histories,
     /// Bound streams that take NACKs: their history and the leg's payload type.
     streams: HashMap<u32, (Arc<History>, u8)>,
-    reads: VecDeque<TaggedPacket>,
-    writes: VecDeque<TaggedPacket>,
 }
 
-impl Resender {
-    pub fn new(histories: Histories) -> Resender {
-        Resender { histories, streams: HashMap::new(), reads: VecDeque::new(), writes: VecDeque::new() }
-    }
-
-    fn answer(&mut self, now: Instant, nack: &TransportLayerNack) {
-        let Some((history, payload_type)) = self.streams.get(&nack.media_ssrc) else { return };
-        for seq in nack.nacks.iter().flat_map(|pair| pair.packet_list()) {
-            let Some(mut packet) = history.get(seq) else { continue };
-            history.resent.fetch_add(1, Ordering::Relaxed);
-            packet.header.ssrc = nack.media_ssrc;
-            packet.header.payload_type = *payload_type;
-            // Marked, so what counts bytes on the wire downstream counts it as sent again.
-            let message = AttributedPacket::new(Packet::Rtp(packet)).with(Attribute::Retransmission);
-            self.writes.push_back(TaggedPacket { now, transport: TransportContext::default(), message });
-        }
-    }
-}
-
-impl Protocol<TaggedPacket, TaggedPacket, ()> for Resender {
-    type Rout = TaggedPacket;
-    type Wout = TaggedPacket;
-    type Eout = ();
-    type Error = rtc::shared::error::Error;
-    type Time = Instant;
-
-    fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        if let Packet::Rtcp(packets) = &msg.message.packet {
-            for nack in packets.iter().filter_map(|p| p.as_any().downcast_ref::<TransportLayerNack>()) {
-                self.answer(msg.now, nack);
+impl OnRtcp for Resend {
+    fn on_rtcp(&mut self, msg: &mut TaggedPacket, writes: &mut VecDeque<TaggedPacket>) {
+        let Packet::Rtcp(packets) = &msg.message.packet else { return };
+        for nack in packets.iter().filter_map(|p| p.as_any().downcast_ref::<TransportLayerNack>()) {
+            let Some((history, payload_type)) = self.streams.get(&nack.media_ssrc) else { continue };
+            for seq in nack.nacks.iter().flat_map(|pair| pair.packet_list()) {
+                let Some(mut packet) = history.get(seq) else { continue };
+                history.resent.fetch_add(1, Ordering::Relaxed);
+                packet.header.ssrc = nack.media_ssrc;
+                packet.header.payload_type = *payload_type;
+                // Marked, so what counts bytes on the wire downstream counts it as sent again.
+                let message = AttributedPacket::new(Packet::Rtp(packet)).with(Attribute::Retransmission);
+                writes.push_back(TaggedPacket { now: msg.now, transport: TransportContext::default(), message });
             }
         }
-        self.reads.push_back(msg);
-        Ok(())
     }
 
-    fn poll_read(&mut self) -> Option<TaggedPacket> {
-        self.reads.pop_front()
-    }
-
-    fn handle_write(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
-        self.writes.push_back(msg);
-        Ok(())
-    }
-
-    fn poll_write(&mut self) -> Option<TaggedPacket> {
-        self.writes.pop_front()
-    }
-}
-
-impl Interceptor for Resender {
     fn bind_local_stream(&mut self, info: &StreamInfo) {
         let takes_nacks = info.rtcp_feedback.iter().any(|fb| fb.typ == "nack" && fb.parameter.is_empty());
         if let Some(history) = self.histories.get(&info.ssrc).filter(|_| takes_nacks) {
@@ -131,16 +98,15 @@ impl Interceptor for Resender {
     fn unbind_local_stream(&mut self, info: &StreamInfo) {
         self.streams.remove(&info.ssrc);
     }
-
-    fn bind_remote_stream(&mut self, _: &StreamInfo) {}
-    fn unbind_remote_stream(&mut self, _: &StreamInfo) {}
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rtc::interceptor::RTCPFeedback;
+    use rtc::interceptor::{Interceptor, RTCPFeedback};
     use rtc::rtcp::transport_feedbacks::transport_layer_nack::nack_pairs_from_sequence_numbers;
+    use rtc::sansio::Protocol;
+    use std::time::Instant;
 
     fn packet(seq: u16) -> rtp::Packet {
         let header =
@@ -165,10 +131,10 @@ mod tests {
     }
 
     /// The re-sent packets a NACK made: (sequence number, SSRC, payload type).
-    fn resent(resender: &mut Resender, msg: TaggedPacket) -> Vec<(u16, u32, u8)> {
-        resender.handle_read(msg).unwrap();
-        assert!(resender.poll_read().is_some(), "the NACK goes on up the chain");
-        std::iter::from_fn(|| resender.poll_write())
+    fn resent(leg: &mut RtcpReads<Resend>, msg: TaggedPacket) -> Vec<(u16, u32, u8)> {
+        leg.handle_read(msg).unwrap();
+        assert!(leg.poll_read().is_some(), "the NACK goes on up the chain");
+        std::iter::from_fn(|| leg.poll_write())
             .map(|w| match w.message.packet {
                 Packet::Rtp(p) => (p.header.sequence_number, p.header.ssrc, p.header.payload_type),
                 _ => panic!("only RTP is written"),
@@ -185,30 +151,30 @@ mod tests {
         for seq in 0..40 {
             history.keep(&packet(seq));
         }
-        let mut resender = Resender::new(HashMap::from([(77, Arc::clone(&history))]));
-        resender.bind_local_stream(&stream(77, 96, true));
+        let mut leg = resender(HashMap::from([(77, Arc::clone(&history))]));
+        leg.bind_local_stream(&stream(77, 96, true));
         assert_eq!(
-            resent(&mut resender, nack(77, &[65_530, 3, 39, 40])),
+            resent(&mut leg, nack(77, &[65_530, 3, 39, 40])),
             [(65_530, 77, 96), (3, 77, 96), (39, 77, 96)],
             "across the wrap, and not one not sent yet"
         );
         // Overwritten by the one HISTORY numbers later: too old.
         history.keep(&packet(3 + HISTORY as u16));
-        assert_eq!(resent(&mut resender, nack(77, &[3])), []);
+        assert_eq!(resent(&mut leg, nack(77, &[3])), []);
     }
 
     #[test]
     fn only_streams_that_negotiated_nacks_and_have_a_history_are_answered() {
         let history = Arc::new(History::default());
         history.keep(&packet(5));
-        let mut resender = Resender::new(HashMap::from([(1, Arc::clone(&history)), (2, history)]));
-        resender.bind_local_stream(&stream(1, 96, false));
-        resender.bind_local_stream(&stream(2, 97, true));
-        resender.bind_local_stream(&stream(3, 98, true));
-        assert_eq!(resent(&mut resender, nack(1, &[5])), []);
-        assert_eq!(resent(&mut resender, nack(3, &[5])), []);
-        assert_eq!(resent(&mut resender, nack(2, &[5])), [(5, 2, 97)]);
-        resender.unbind_local_stream(&stream(2, 97, true));
-        assert_eq!(resent(&mut resender, nack(2, &[5])), []);
+        let mut leg = resender(HashMap::from([(1, Arc::clone(&history)), (2, history)]));
+        leg.bind_local_stream(&stream(1, 96, false));
+        leg.bind_local_stream(&stream(2, 97, true));
+        leg.bind_local_stream(&stream(3, 98, true));
+        assert_eq!(resent(&mut leg, nack(1, &[5])), []);
+        assert_eq!(resent(&mut leg, nack(3, &[5])), []);
+        assert_eq!(resent(&mut leg, nack(2, &[5])), [(5, 2, 97)]);
+        leg.unbind_local_stream(&stream(2, 97, true));
+        assert_eq!(resent(&mut leg, nack(2, &[5])), []);
     }
 }
