@@ -208,17 +208,19 @@ impl Commerce {
     }
 
     /// Starts tracking the stock of a room's lineup (and its running drop) in the
-    /// inventory, so holds can be taken against it.
+    /// inventory, so holds can be taken against it; both as just read from the database.
     pub async fn track_stock(
         &self,
         lineup: &[ProductRow],
         drop: Option<(crate::domain::DropId, i64)>,
     ) -> Result<(), CommerceError> {
+        // Read before now: the stock adjustments made so far are in these counts.
+        let counted_at = self.clock.now();
         for p in lineup {
-            self.inventory.track(StockKey::Product(p.id), p.stock).await?;
+            self.inventory.track(StockKey::Product(p.id), p.stock, counted_at).await?;
         }
         if let Some((drop, remaining)) = drop {
-            self.inventory.track(StockKey::Drop(drop), remaining).await?;
+            self.inventory.track(StockKey::Drop(drop), remaining, counted_at).await?;
         }
         Ok(())
     }

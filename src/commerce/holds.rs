@@ -7,6 +7,7 @@
 //! so `available` does not change; releasing or expiring it gives the units back.
 
 use crate::domain::{AdjustmentId, DropId, ProductId, UnixMs};
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 /// A pool of units that a hold draws from: a product's stock, or the allotment of a drop
@@ -41,6 +42,9 @@ const ADJUSTMENTS_REMEMBERED: usize = 4096;
 #[derive(Debug, Default)]
 pub struct HoldBook {
     available: HashMap<StockKey, i64>,
+    /// When each key's count was last read from the database: the stock adjustments made
+    /// before then are in it.
+    counted_at: HashMap<StockKey, UnixMs>,
     holds: HashMap<String, Hold>,
     adjusted: HashSet<AdjustmentId>,
     adjusted_order: VecDeque<AdjustmentId>,
@@ -51,15 +55,24 @@ impl HoldBook {
         self.holds.values().flat_map(|h| h.lines.iter()).filter(|(k, _)| *k == key).map(|(_, q)| q).sum()
     }
 
-    /// Starts tracking `key` with `on_hand` units unless it is tracked already.
-    pub fn track(&mut self, key: StockKey, on_hand: i64) -> i64 {
-        *self.available.entry(key).or_insert(on_hand)
+    /// Starts tracking `key` with `on_hand` units, read from the database before
+    /// `counted_at`, unless it is tracked already.
+    pub fn track(&mut self, key: StockKey, on_hand: i64, counted_at: UnixMs) -> i64 {
+        match self.available.entry(key) {
+            Entry::Occupied(tracked) => *tracked.get(),
+            Entry::Vacant(new) => {
+                self.counted_at.insert(key, counted_at);
+                *new.insert(on_hand)
+            }
+        }
     }
 
-    /// Replaces what is on hand (a brand's restock or recount), keeping live holds.
-    pub fn set_on_hand(&mut self, key: StockKey, on_hand: i64) -> i64 {
+    /// Replaces what is on hand with `on_hand` units, read from the database before
+    /// `counted_at`, keeping live holds.
+    pub fn set_on_hand(&mut self, key: StockKey, on_hand: i64, counted_at: UnixMs) -> i64 {
         let available = (on_hand - self.held(key)).max(0);
         self.available.insert(key, available);
+        self.counted_at.insert(key, counted_at);
         available
     }
 
@@ -71,14 +84,17 @@ impl HoldBook {
     /// here; setting it ([`HoldBook::set_on_hand`]) would offer them again, and their last
     /// buyers would be charged and refunded when the database refused them. None when
     /// the key is not tracked (it is counted from the database, adjustment included, when
-    /// next needed).
-    pub fn adjust_on_hand(&mut self, key: StockKey, id: AdjustmentId, units: i64) -> Option<i64> {
+    /// next needed). An adjustment `made_at` before the key was last counted is in that
+    /// count already (its maker, or the sweeper, reached the book only after the key was
+    /// counted), and moves nothing.
+    pub fn adjust_on_hand(&mut self, key: StockKey, id: AdjustmentId, units: i64, made_at: UnixMs) -> Option<i64> {
         if self.adjusted.insert(id) {
             self.adjusted_order.push_back(id);
             if self.adjusted_order.len() > ADJUSTMENTS_REMEMBERED {
                 self.adjusted_order.pop_front().map(|old| self.adjusted.remove(&old));
             }
-            if let Some(available) = self.available.get_mut(&key) {
+            let counted_after = self.counted_at.get(&key).is_some_and(|counted| made_at < *counted);
+            if let Some(available) = self.available.get_mut(&key).filter(|_| !counted_after) {
                 *available = (*available + units).max(0);
             }
         }
@@ -153,6 +169,10 @@ impl HoldBook {
 mod tests {
     use super::*;
 
+    /// When the tests' keys are counted from the database, and a time after it.
+    const COUNTED: UnixMs = UnixMs(10);
+    const MADE_LATER: UnixMs = UnixMs(20);
+
     fn product(id: i64) -> StockKey {
         StockKey::Product(ProductId::try_from(id).unwrap())
     }
@@ -160,7 +180,7 @@ mod tests {
     #[test]
     fn a_hold_never_takes_more_than_is_available() {
         let mut book = HoldBook::default();
-        book.track(product(1), 3);
+        book.track(product(1), 3, COUNTED);
         assert_eq!(book.hold("a", &[(product(1), 2)], UnixMs(100)), Ok(vec![(product(1), 1)]));
         assert_eq!(book.hold("b", &[(product(1), 2)], UnixMs(100)), Err(Shortfall { key: product(1), available: 1 }));
         assert_eq!(book.available(product(1)), Some(1));
@@ -169,8 +189,8 @@ mod tests {
     #[test]
     fn a_multi_line_hold_is_all_or_nothing() {
         let mut book = HoldBook::default();
-        book.track(product(1), 5);
-        book.track(product(2), 0);
+        book.track(product(1), 5, COUNTED);
+        book.track(product(2), 0, COUNTED);
         assert!(book.hold("a", &[(product(1), 1), (product(2), 1)], UnixMs(100)).is_err());
         assert_eq!(book.available(product(1)), Some(5));
     }
@@ -178,7 +198,7 @@ mod tests {
     #[test]
     fn an_expired_hold_returns_its_units_and_cannot_be_committed() {
         let mut book = HoldBook::default();
-        book.track(product(1), 1);
+        book.track(product(1), 1, COUNTED);
         book.hold("a", &[(product(1), 1)], UnixMs(1_000)).unwrap();
         assert_eq!(book.expire(UnixMs(999)), Vec::<String>::new());
         assert_eq!(book.expire(UnixMs(1_000)), vec!["a".to_owned()]);
@@ -192,7 +212,7 @@ mod tests {
     #[test]
     fn commit_after_expiry_but_before_the_sweep_releases_the_units() {
         let mut book = HoldBook::default();
-        book.track(product(1), 1);
+        book.track(product(1), 1, COUNTED);
         book.hold("a", &[(product(1), 1)], UnixMs(1_000)).unwrap();
         assert!(!book.commit("a", UnixMs(1_000)));
         assert_eq!(book.available(product(1)), Some(1));
@@ -208,20 +228,24 @@ mod tests {
         // restocks there from 10 to 30: 29 units are left to sell.
         let committed_sale = || {
             let mut book = HoldBook::default();
-            book.track(product(1), 10);
+            book.track(product(1), 10, COUNTED);
             book.hold("sale", &[(product(1), 1)], UnixMs(100)).unwrap();
             assert!(book.commit("sale", UnixMs(1)));
             book
         };
-        assert_eq!(committed_sale().adjust_on_hand(product(1), adjustment(1), 20), Some(29));
-        assert_eq!(committed_sale().set_on_hand(product(1), 30), 30, "the count, set, offers the sold unit again");
+        assert_eq!(committed_sale().adjust_on_hand(product(1), adjustment(1), 20, MADE_LATER), Some(29));
         assert_eq!(
-            committed_sale().adjust_on_hand(product(1), adjustment(1), -40),
+            committed_sale().set_on_hand(product(1), 30, COUNTED),
+            30,
+            "the count, set, offers the sold unit again"
+        );
+        assert_eq!(
+            committed_sale().adjust_on_hand(product(1), adjustment(1), -40, MADE_LATER),
             Some(0),
             "a recount below what is left leaves none"
         );
         assert_eq!(
-            committed_sale().adjust_on_hand(product(2), adjustment(1), 5),
+            committed_sale().adjust_on_hand(product(2), adjustment(1), 5, MADE_LATER),
             None,
             "an untracked key is counted when next needed"
         );
@@ -230,28 +254,48 @@ mod tests {
     #[test]
     fn an_adjustment_asked_again_changes_nothing() {
         let mut book = HoldBook::default();
-        book.track(product(1), 10);
-        assert_eq!(book.adjust_on_hand(product(1), adjustment(7), 2), Some(12));
-        assert_eq!(book.adjust_on_hand(product(1), adjustment(7), 2), Some(12), "the same adjustment again");
-        assert_eq!(book.adjust_on_hand(product(1), adjustment(8), 2), Some(14), "another one");
+        book.track(product(1), 10, COUNTED);
+        assert_eq!(book.adjust_on_hand(product(1), adjustment(7), 2, MADE_LATER), Some(12));
+        assert_eq!(
+            book.adjust_on_hand(product(1), adjustment(7), 2, MADE_LATER),
+            Some(12),
+            "the same adjustment again"
+        );
+        assert_eq!(book.adjust_on_hand(product(1), adjustment(8), 2, MADE_LATER), Some(14), "another one");
         // One made while the key was not tracked is in the count the key starts from.
-        assert_eq!(book.adjust_on_hand(product(2), adjustment(9), 3), None);
-        book.track(product(2), 3);
-        assert_eq!(book.adjust_on_hand(product(2), adjustment(9), 3), Some(3));
+        assert_eq!(book.adjust_on_hand(product(2), adjustment(9), 3, MADE_LATER), None);
+        book.track(product(2), 3, COUNTED);
+        assert_eq!(book.adjust_on_hand(product(2), adjustment(9), 3, MADE_LATER), Some(3));
         // The oldest are forgotten once thousands more have been made.
         for id in 10..10 + ADJUSTMENTS_REMEMBERED as i64 {
-            book.adjust_on_hand(product(3), adjustment(id), 1);
+            book.adjust_on_hand(product(3), adjustment(id), 1, MADE_LATER);
         }
         assert_eq!(book.adjusted.len(), ADJUSTMENTS_REMEMBERED);
-        assert_eq!(book.adjust_on_hand(product(1), adjustment(7), 2), Some(16));
+        assert_eq!(book.adjust_on_hand(product(1), adjustment(7), 2, MADE_LATER), Some(16));
+    }
+
+    #[test]
+    fn an_adjustment_made_before_the_key_was_counted_is_in_the_count() {
+        let mut book = HoldBook::default();
+        // Made at 5, reaching the book only after a count read before 10 took it in.
+        book.track(product(1), 12, COUNTED);
+        assert_eq!(book.adjust_on_hand(product(1), adjustment(1), 2, UnixMs(5)), Some(12));
+        assert_eq!(book.adjust_on_hand(product(1), adjustment(2), 2, COUNTED), Some(14), "made as it was counted");
+        // A recount moves the mark: what was made before it is in the new count.
+        assert_eq!(book.set_on_hand(product(1), 20, UnixMs(30)), 20);
+        assert_eq!(book.adjust_on_hand(product(1), adjustment(3), 2, MADE_LATER), Some(20));
+        assert_eq!(book.adjust_on_hand(product(1), adjustment(4), 2, UnixMs(30)), Some(22));
+        // Tracking again keeps the first count, and its mark.
+        assert_eq!(book.track(product(1), 99, UnixMs(40)), 22);
+        assert_eq!(book.adjust_on_hand(product(1), adjustment(5), 1, UnixMs(35)), Some(23));
     }
 
     #[test]
     fn a_restock_keeps_live_holds() {
         let mut book = HoldBook::default();
-        book.track(product(1), 2);
+        book.track(product(1), 2, COUNTED);
         book.hold("a", &[(product(1), 2)], UnixMs(100)).unwrap();
-        assert_eq!(book.set_on_hand(product(1), 10), 8);
+        assert_eq!(book.set_on_hand(product(1), 10, COUNTED), 8);
         assert!(book.release("a"));
         assert_eq!(book.available(product(1)), Some(10));
     }

@@ -421,12 +421,12 @@ impl Commerce {
     async fn resync_stock(&self, order: &OrderView) -> Result<()> {
         for l in &order.lines {
             if let Some(p) = self.store.product(l.product_id).await? {
-                self.inventory.set_on_hand(StockKey::Product(p.id), p.stock).await?;
+                self.inventory.set_on_hand(StockKey::Product(p.id), p.stock, self.clock.now()).await?;
                 self.store.adjustments_counted(Some(p.id), self.clock.now()).await?;
             }
             if let Some(d) = l.drop_id {
                 if let Some(remaining) = self.store.drop_remaining(d).await? {
-                    self.inventory.set_on_hand(StockKey::Drop(d), remaining).await?;
+                    self.inventory.set_on_hand(StockKey::Drop(d), remaining, self.clock.now()).await?;
                 }
             }
         }

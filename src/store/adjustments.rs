@@ -14,6 +14,9 @@ pub struct StockAdjustment {
     pub id: AdjustmentId,
     pub product: ProductId,
     pub units: i64,
+    /// When the transaction that moved the stock made it: a count the inventory read from
+    /// the database later has it already.
+    pub made_at: UnixMs,
 }
 
 /// Records that `product`'s stock moved by `units`, in the transaction that moved it.
@@ -31,7 +34,7 @@ pub(super) async fn record(
             .fetch_one(&mut **tx)
             .await?
             .try_get("id")?;
-    Ok(StockAdjustment { id: AdjustmentId::from_row(id), product, units })
+    Ok(StockAdjustment { id: AdjustmentId::from_row(id), product, units, made_at: now })
 }
 
 fn adjustment(r: &AnyRow) -> Result<StockAdjustment, sqlx::Error> {
@@ -39,6 +42,7 @@ fn adjustment(r: &AnyRow) -> Result<StockAdjustment, sqlx::Error> {
         id: AdjustmentId::from_row(r.try_get("id")?),
         product: ProductId::from_row(r.try_get("product_id")?),
         units: r.try_get("units")?,
+        made_at: UnixMs(r.try_get("created_at")?),
     })
 }
 
@@ -47,7 +51,7 @@ impl Store {
     /// first, at most `limit`.
     pub async fn waiting_adjustments(&self, before: UnixMs, limit: i64) -> Result<Vec<StockAdjustment>, sqlx::Error> {
         sqlx::query(
-            "select id, product_id, units from stock_adjustments where applied_at is null and created_at < $1 \
+            "select id, product_id, units, created_at from stock_adjustments where applied_at is null and created_at < $1 \
              order by created_at limit $2",
         )
         .bind(before.0)

@@ -363,6 +363,29 @@ async fn a_stock_change_the_inventory_did_not_hear_of_reaches_it_once_from_the_s
     assert_eq!((db_stock(app, product).await, app.stock(product).await), (9, 9), "the two added once");
 }
 
+/// A stock change made before the inventory counted the product (its maker stopped before
+/// telling it; the product was then counted from the database, change included) is not
+/// added to that count when the sweeper reaches it.
+#[tokio::test]
+async fn a_stock_change_made_before_the_inventory_counted_the_product_is_not_added_again() {
+    let clock = Clock::manual(START);
+    let app = TestApp::spawn_with(test_config(), clock.clone()).await;
+    let scene = app.live_room(&[6]).await;
+    let product = scene.products[0];
+    let store = &app.state.store;
+    let (stock, expected) = (8.try_into().unwrap(), 6.try_into().unwrap());
+    store.set_stock(product, stock, expected, clock.now()).await.unwrap().expect("the stock was as expected");
+    clock.advance(Duration::from_secs(1));
+    // The first sale counts the product from the database: 8, less the unit it sells.
+    let (mut ws, _) = app.shopper(scene.room, product, 1).await;
+    ws.send(&checkout("first", TestCards::SUCCEEDS)).await;
+    ws.checkout_outcome().await.expect("paid");
+    clock.advance(Duration::from_secs(3));
+    app.state.commerce.apply_waiting_adjustments().await.unwrap();
+    assert_eq!((db_stock(&app, product).await, app.stock(product).await), (7, 7), "the change counted once");
+    assert_eq!(store.waiting_adjustments(UnixMs(i64::MAX), 10).await.unwrap(), vec![]);
+}
+
 /// An embedded node starts with an empty inventory that counts each product from the
 /// database when first needed, so a stock change left waiting (its maker stopped) is in
 /// those counts and is not made again.

@@ -3,9 +3,10 @@
 //!
 //! Keys, all under one hash tag (`<prefix>{inventory}:…`): `stock:{k}` (units available
 //! to hold), `held:{k}` (units held), `hold:{id}` (a hash of key → units, plus
-//! `expires`), `holds` (hold ids by expiry, for the sweep), `adjusted:{id}` (a stock
-//! adjustment made, for a day, so it is made once) and `ready`, the marker that Redis's
-//! inventory has been rebuilt since it was last empty.
+//! `expires`), `holds` (hold ids by expiry, for the sweep), `counted:{k}` (when `stock:{k}`
+//! was last counted from the database, ms), `adjusted:{id}` (a stock adjustment made, for
+//! a day, so it is made once) and `ready`, the marker that Redis's inventory has been
+//! rebuilt since it was last empty.
 //!
 //! One tag for the whole hold book, not one per product: a hold takes every line of a
 //! checkout (products and drops alike) in one script, together with the book's index and
@@ -110,9 +111,10 @@ return ids
     ))
 });
 
-/// KEYS: ready marker, stock, the adjustment's marker. ARGV: units (negative: fewer),
-/// how long the marker lives (ms). The new count, never below zero, or -1 when the key is
-/// not tracked; an adjustment whose marker is there is not made again.
+/// KEYS: ready marker, stock, the adjustment's marker, counted. ARGV: units (negative:
+/// fewer), how long the marker lives (ms), when the adjustment was made (ms). The new
+/// count, never below zero, or -1 when the key is not tracked; an adjustment whose marker
+/// is there, or made before the key was counted, is not made (again).
 static ADJUST_ON_HAND: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
@@ -121,6 +123,7 @@ local available = redis.call('GET', KEYS[2])
 local first = redis.call('SET', KEYS[3], 1, 'NX', 'PX', ARGV[2])
 if not available then return -1 end
 if not first then return tonumber(available) end
+if tonumber(ARGV[3]) < tonumber(redis.call('GET', KEYS[4]) or '0') then return tonumber(available) end
 available = tonumber(available) + tonumber(ARGV[1])
 if available < 0 then available = 0 end
 redis.call('SET', KEYS[2], available)
@@ -133,7 +136,8 @@ return available
 /// takes to ask again for one whose maker could not record that it was made.
 const ADJUSTMENT_REMEMBERED: Duration = Duration::from_secs(24 * 3600);
 
-/// KEYS: ready marker, stock, held. ARGV: on hand, 'nx' to keep an existing value.
+/// KEYS: ready marker, stock, held, counted. ARGV: on hand, 'nx' to keep an existing
+/// value, when on hand was counted (ms).
 static SET_ON_HAND: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
@@ -142,6 +146,7 @@ if ARGV[2] == 'nx' and redis.call('EXISTS', KEYS[2]) == 1 then return tonumber(r
 local available = tonumber(ARGV[1]) - tonumber(redis.call('GET', KEYS[3]) or '0')
 if available < 0 then available = 0 end
 redis.call('SET', KEYS[2], available)
+redis.call('SET', KEYS[4], ARGV[3])
 return available
 "#,
     )
@@ -201,6 +206,10 @@ impl RedisInventory {
 
     fn hold_key(&self, id: &str) -> String {
         self.redis.tagged(BOOK_TAG, &format!("hold:{id}"))
+    }
+
+    fn counted_key(&self, key: StockKey) -> String {
+        self.redis.tagged(BOOK_TAG, &format!("counted:{}", suffix(key)))
     }
 
     fn holds_key(&self) -> String {
@@ -274,9 +283,16 @@ impl RedisInventory {
         Ok(self.store.drop_remaining(d).await?.unwrap_or(0))
     }
 
-    async fn write_on_hand(&self, key: StockKey, on_hand: i64, keep: bool) -> Result<i64, InventoryError> {
-        let keys = [self.ready_key(), self.stock_key(key), self.held_key(key)];
-        self.when_ready(&SET_ON_HAND, &keys, &[on_hand.to_string(), if keep { "nx" } else { "" }.to_owned()]).await
+    async fn write_on_hand(
+        &self,
+        key: StockKey,
+        on_hand: i64,
+        counted_at: UnixMs,
+        keep: bool,
+    ) -> Result<i64, InventoryError> {
+        let keys = [self.ready_key(), self.stock_key(key), self.held_key(key), self.counted_key(key)];
+        let args = [on_hand.to_string(), if keep { "nx" } else { "" }.to_owned(), counted_at.0.to_string()];
+        self.when_ready(&SET_ON_HAND, &keys, &args).await
     }
 
     /// Runs `script`, whose first key is the ready marker, on an inventory that is ready:
@@ -302,18 +318,19 @@ impl RedisInventory {
 
 #[async_trait]
 impl Inventory for RedisInventory {
-    async fn track(&self, key: StockKey, on_hand: i64) -> Result<i64, InventoryError> {
-        self.write_on_hand(key, on_hand, true).await
+    async fn track(&self, key: StockKey, on_hand: i64, counted_at: UnixMs) -> Result<i64, InventoryError> {
+        self.write_on_hand(key, on_hand, counted_at, true).await
     }
 
-    async fn set_on_hand(&self, key: StockKey, on_hand: i64) -> Result<i64, InventoryError> {
-        self.write_on_hand(key, on_hand, false).await
+    async fn set_on_hand(&self, key: StockKey, on_hand: i64, counted_at: UnixMs) -> Result<i64, InventoryError> {
+        self.write_on_hand(key, on_hand, counted_at, false).await
     }
 
     async fn adjust_on_hand(&self, a: &StockAdjustment) -> Result<Option<i64>, InventoryError> {
         let marker = self.redis.tagged(BOOK_TAG, &format!("adjusted:{}", a.id));
-        let keys = [self.ready_key(), self.stock_key(StockKey::Product(a.product)), marker];
-        let args = [a.units.to_string(), ADJUSTMENT_REMEMBERED.as_millis().to_string()];
+        let product = StockKey::Product(a.product);
+        let keys = [self.ready_key(), self.stock_key(product), marker, self.counted_key(product)];
+        let args = [a.units.to_string(), ADJUSTMENT_REMEMBERED.as_millis().to_string(), a.made_at.0.to_string()];
         let available = self.when_ready(&ADJUST_ON_HAND, &keys, &args).await?;
         Ok((available != MISSING).then_some(available))
     }
@@ -360,7 +377,7 @@ impl Inventory for RedisInventory {
                 (0, Some(key)) => return Ok(Err(Shortfall { key, available: at(2) })),
                 (MISSING, Some(key)) => {
                     let on_hand = self.on_hand(key).await?;
-                    self.write_on_hand(key, on_hand, true).await?;
+                    self.write_on_hand(key, on_hand, self.clock.now(), true).await?;
                 }
                 _ => self.restore().await?,
             }
