@@ -38,7 +38,8 @@ pub trait Inventory: Send + Sync + 'static {
     async fn set_on_hand(&self, key: StockKey, on_hand: i64, counted_at: UnixMs) -> Result<i64, InventoryError>;
     /// Moves what is on hand of the adjusted product by the adjustment's units, as the
     /// database's count moved, once however often it is asked, and not at all when it was
-    /// made before the product's count was read; `None` when the product is not tracked. See [`HoldBook::adjust_on_hand`](super::holds::HoldBook::adjust_on_hand)
+    /// made before the product's count was read; `None` when the product is not tracked.
+    /// See [`HoldBook::adjust_on_hand`](super::holds::HoldBook::adjust_on_hand)
     /// for why a restock goes this way rather than through `set_on_hand`.
     async fn adjust_on_hand(&self, adjustment: &StockAdjustment) -> Result<Option<i64>, InventoryError>;
     async fn available(&self, key: StockKey) -> Result<Option<i64>, InventoryError>;
