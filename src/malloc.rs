@@ -23,8 +23,9 @@ const MMAP_THRESHOLD: i32 = 128 * 1024;
 /// blocks that size come from the per-thread arenas and stay there once freed. Each
 /// Argon2 hash (a sign-up, a login) allocates and frees 19 MiB of scratch on a blocking
 /// thread, so after a few hundred sign-ups every arena (up to 8 per core) held two or
-/// three of them: about 1 GiB resident that no viewer used (the `audience` soak, README
-/// "Soak"). Pinned, the scratch is unmapped as soon as a hash finishes.
+/// three of them: about 1 GiB resident that no viewer used (the `audience` soak,
+/// docs/performance.md, "Soak"). Pinned, the scratch is unmapped as soon as a hash
+/// finishes.
 ///
 /// Call it before anything allocates large blocks. An operator's `MALLOC_MMAP_THRESHOLD_`
 /// is left to win; other C libraries have no such knob and this does nothing there.
