@@ -1,5 +1,6 @@
 //! Brands' products and stock, and the commission agreements that let creators sell them.
 
+use super::inventory::UNVERSIONED;
 use super::{Commerce, CommerceError, StockKey};
 use crate::bus::{Offered, Turn};
 use crate::domain::{AgreementId, BrandId, Money, Price, ProductId, Refusal, Role, ShareBps, Stock};
@@ -214,13 +215,11 @@ impl Commerce {
         lineup: &[ProductRow],
         drop: Option<(crate::domain::DropId, i64)>,
     ) -> Result<(), CommerceError> {
-        // Read before now: the stock adjustments made so far are in these counts.
-        let counted_at = self.clock.now();
         for p in lineup {
-            self.inventory.track(StockKey::Product(p.id), p.stock, counted_at).await?;
+            self.inventory.track(StockKey::Product(p.id), p.stock, p.card_version).await?;
         }
         if let Some((drop, remaining)) = drop {
-            self.inventory.track(StockKey::Drop(drop), remaining, counted_at).await?;
+            self.inventory.track(StockKey::Drop(drop), remaining, UNVERSIONED).await?;
         }
         Ok(())
     }

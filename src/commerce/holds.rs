@@ -42,9 +42,9 @@ const ADJUSTMENTS_REMEMBERED: usize = 4096;
 #[derive(Debug, Default)]
 pub struct HoldBook {
     available: HashMap<StockKey, i64>,
-    /// When each key's count was last read from the database: the stock adjustments made
-    /// before then are in it.
-    counted_at: HashMap<StockKey, UnixMs>,
+    /// The product version each key's count was last read from the database with: the
+    /// stock adjustments of that version and before are in it.
+    counted: HashMap<StockKey, u64>,
     holds: HashMap<String, Hold>,
     adjusted: HashSet<AdjustmentId>,
     adjusted_order: VecDeque<AdjustmentId>,
@@ -55,24 +55,24 @@ impl HoldBook {
         self.holds.values().flat_map(|h| h.lines.iter()).filter(|(k, _)| *k == key).map(|(_, q)| q).sum()
     }
 
-    /// Starts tracking `key` with `on_hand` units, read from the database before
-    /// `counted_at`, unless it is tracked already.
-    pub fn track(&mut self, key: StockKey, on_hand: i64, counted_at: UnixMs) -> i64 {
+    /// Starts tracking `key` with `on_hand` units, read from the database with the
+    /// product's `version`, unless it is tracked already.
+    pub fn track(&mut self, key: StockKey, on_hand: i64, version: u64) -> i64 {
         match self.available.entry(key) {
             Entry::Occupied(tracked) => *tracked.get(),
             Entry::Vacant(new) => {
-                self.counted_at.insert(key, counted_at);
+                self.counted.insert(key, version);
                 *new.insert(on_hand)
             }
         }
     }
 
-    /// Replaces what is on hand with `on_hand` units, read from the database before
-    /// `counted_at`, keeping live holds.
-    pub fn set_on_hand(&mut self, key: StockKey, on_hand: i64, counted_at: UnixMs) -> i64 {
+    /// Replaces what is on hand with `on_hand` units, read from the database with the
+    /// product's `version`, keeping live holds.
+    pub fn set_on_hand(&mut self, key: StockKey, on_hand: i64, version: u64) -> i64 {
         let available = (on_hand - self.held(key)).max(0);
         self.available.insert(key, available);
-        self.counted_at.insert(key, counted_at);
+        self.counted.insert(key, version);
         available
     }
 
@@ -84,17 +84,17 @@ impl HoldBook {
     /// here; setting it ([`HoldBook::set_on_hand`]) would offer them again, and their last
     /// buyers would be charged and refunded when the database refused them. None when
     /// the key is not tracked (it is counted from the database, adjustment included, when
-    /// next needed). An adjustment `made_at` before the key was last counted is in that
-    /// count already (its maker, or the sweeper, reached the book only after the key was
-    /// counted), and moves nothing.
-    pub fn adjust_on_hand(&mut self, key: StockKey, id: AdjustmentId, units: i64, made_at: UnixMs) -> Option<i64> {
+    /// next needed). An adjustment whose `version` is at most the one the key was last
+    /// counted with is in that count already (its maker, or the sweeper, reached the book
+    /// only after the key was counted), and moves nothing.
+    pub fn adjust_on_hand(&mut self, key: StockKey, id: AdjustmentId, units: i64, version: u64) -> Option<i64> {
         if self.adjusted.insert(id) {
             self.adjusted_order.push_back(id);
             if self.adjusted_order.len() > ADJUSTMENTS_REMEMBERED {
                 self.adjusted_order.pop_front().map(|old| self.adjusted.remove(&old));
             }
-            let counted_after = self.counted_at.get(&key).is_some_and(|counted| made_at < *counted);
-            if let Some(available) = self.available.get_mut(&key).filter(|_| !counted_after) {
+            let in_count = self.counted.get(&key).is_some_and(|counted| version <= *counted);
+            if let Some(available) = self.available.get_mut(&key).filter(|_| !in_count) {
                 *available = (*available + units).max(0);
             }
         }
@@ -169,9 +169,9 @@ impl HoldBook {
 mod tests {
     use super::*;
 
-    /// When the tests' keys are counted from the database, and a time after it.
-    const COUNTED: UnixMs = UnixMs(10);
-    const MADE_LATER: UnixMs = UnixMs(20);
+    /// The product version the tests' keys are counted with, and a later one.
+    const COUNTED: u64 = 10;
+    const MADE_LATER: u64 = 20;
 
     fn product(id: i64) -> StockKey {
         StockKey::Product(ProductId::try_from(id).unwrap())
@@ -275,19 +275,21 @@ mod tests {
     }
 
     #[test]
-    fn an_adjustment_made_before_the_key_was_counted_is_in_the_count() {
+    fn an_adjustment_the_count_was_read_with_is_in_the_count() {
         let mut book = HoldBook::default();
-        // Made at 5, reaching the book only after a count read before 10 took it in.
+        // Of versions 5 and 10, reaching the book only after a count of version 10 took
+        // them in; version 11 came after that count.
         book.track(product(1), 12, COUNTED);
-        assert_eq!(book.adjust_on_hand(product(1), adjustment(1), 2, UnixMs(5)), Some(12));
-        assert_eq!(book.adjust_on_hand(product(1), adjustment(2), 2, COUNTED), Some(14), "made as it was counted");
-        // A recount moves the mark: what was made before it is in the new count.
-        assert_eq!(book.set_on_hand(product(1), 20, UnixMs(30)), 20);
-        assert_eq!(book.adjust_on_hand(product(1), adjustment(3), 2, MADE_LATER), Some(20));
-        assert_eq!(book.adjust_on_hand(product(1), adjustment(4), 2, UnixMs(30)), Some(22));
+        assert_eq!(book.adjust_on_hand(product(1), adjustment(1), 2, 5), Some(12));
+        assert_eq!(book.adjust_on_hand(product(1), adjustment(2), 2, COUNTED), Some(12), "the count's own version");
+        assert_eq!(book.adjust_on_hand(product(1), adjustment(3), 2, COUNTED + 1), Some(14));
+        // A recount moves the mark: what it read is in the new count.
+        assert_eq!(book.set_on_hand(product(1), 20, 30), 20);
+        assert_eq!(book.adjust_on_hand(product(1), adjustment(4), 2, 20), Some(20));
+        assert_eq!(book.adjust_on_hand(product(1), adjustment(5), 2, 31), Some(22));
         // Tracking again keeps the first count, and its mark.
-        assert_eq!(book.track(product(1), 99, UnixMs(40)), 22);
-        assert_eq!(book.adjust_on_hand(product(1), adjustment(5), 1, UnixMs(35)), Some(23));
+        assert_eq!(book.track(product(1), 99, 40), 22);
+        assert_eq!(book.adjust_on_hand(product(1), adjustment(6), 1, 35), Some(23));
     }
 
     #[test]

@@ -82,7 +82,7 @@ impl Commerce {
         // A rehearsal never holds real stock (its drop's own units it does), as its checkout.
         if !rehearsal {
             let key = StockKey::Product(product);
-            self.inventory.track(key, p.stock, self.clock.now()).await?;
+            self.inventory.track(key, p.stock, p.card_version).await?;
             lines.push((key, quantity));
         }
         lines.extend(drop.map(|d| (StockKey::Drop(d), quantity)));

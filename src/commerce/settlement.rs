@@ -19,6 +19,7 @@
 use super::checkout::random_id;
 use super::commission::{accruals, reversal};
 use super::holds::Left;
+use super::inventory::UNVERSIONED;
 use super::payments::{Charge, ChargeState, Instrument, PaymentFailure, PaymentProvider, Refund};
 use super::{Commerce, CommerceError, StockKey};
 use crate::analytics::{Event, Who};
@@ -421,12 +422,12 @@ impl Commerce {
     async fn resync_stock(&self, order: &OrderView) -> Result<()> {
         for l in &order.lines {
             if let Some(p) = self.store.product(l.product_id).await? {
-                self.inventory.set_on_hand(StockKey::Product(p.id), p.stock, self.clock.now()).await?;
+                self.inventory.set_on_hand(StockKey::Product(p.id), p.stock, p.card_version).await?;
                 self.store.adjustments_counted(Some(p.id), self.clock.now()).await?;
             }
             if let Some(d) = l.drop_id {
                 if let Some(remaining) = self.store.drop_remaining(d).await? {
-                    self.inventory.set_on_hand(StockKey::Drop(d), remaining, self.clock.now()).await?;
+                    self.inventory.set_on_hand(StockKey::Drop(d), remaining, UNVERSIONED).await?;
                 }
             }
         }

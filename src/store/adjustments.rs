@@ -14,27 +14,33 @@ pub struct StockAdjustment {
     pub id: AdjustmentId,
     pub product: ProductId,
     pub units: i64,
-    /// When the transaction that moved the stock made it: a count the inventory read from
-    /// the database later has it already.
-    pub made_at: UnixMs,
+    /// The product's `card_version` as the transaction that moved the stock left it: a
+    /// count of the product read with this version or a later one has the adjustment
+    /// already, one read with an earlier version has not. Versions, not times, so that
+    /// whether a count has an adjustment does not depend on the nodes' clocks or on when
+    /// the adjustment's transaction committed.
+    pub version: u64,
 }
 
-/// Records that `product`'s stock moved by `units`, in the transaction that moved it.
+/// Records that `product`'s stock moved by `units`, in the transaction that moved it,
+/// after it raised the product's `card_version`.
 pub(super) async fn record(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     product: ProductId,
     units: i64,
     now: UnixMs,
 ) -> Result<StockAdjustment, sqlx::Error> {
-    let id: i64 =
-        sqlx::query("insert into stock_adjustments (product_id, units, created_at) values ($1, $2, $3) returning id")
-            .bind(product.get())
-            .bind(units)
-            .bind(now.0)
-            .fetch_one(&mut **tx)
-            .await?
-            .try_get("id")?;
-    Ok(StockAdjustment { id: AdjustmentId::from_row(id), product, units, made_at: now })
+    let row = sqlx::query(
+        "insert into stock_adjustments (product_id, units, created_at, card_version) \
+         values ($1, $2, $3, (select card_version from products where id = $1)) \
+         returning id, product_id, units, card_version",
+    )
+    .bind(product.get())
+    .bind(units)
+    .bind(now.0)
+    .fetch_one(&mut **tx)
+    .await?;
+    adjustment(&row)
 }
 
 fn adjustment(r: &AnyRow) -> Result<StockAdjustment, sqlx::Error> {
@@ -42,7 +48,7 @@ fn adjustment(r: &AnyRow) -> Result<StockAdjustment, sqlx::Error> {
         id: AdjustmentId::from_row(r.try_get("id")?),
         product: ProductId::from_row(r.try_get("product_id")?),
         units: r.try_get("units")?,
-        made_at: UnixMs(r.try_get("created_at")?),
+        version: u64::try_from(r.try_get::<i64, _>("card_version")?).unwrap_or_default(),
     })
 }
 
@@ -51,7 +57,7 @@ impl Store {
     /// first, at most `limit`.
     pub async fn waiting_adjustments(&self, before: UnixMs, limit: i64) -> Result<Vec<StockAdjustment>, sqlx::Error> {
         sqlx::query(
-            "select id, product_id, units, created_at from stock_adjustments where applied_at is null and created_at < $1 \
+            "select id, product_id, units, card_version from stock_adjustments where applied_at is null and created_at < $1 \
              order by created_at limit $2",
         )
         .bind(before.0)

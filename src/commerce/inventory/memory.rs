@@ -23,16 +23,16 @@ impl MemoryInventory {
 
 #[async_trait]
 impl Inventory for MemoryInventory {
-    async fn track(&self, key: StockKey, on_hand: i64, counted_at: UnixMs) -> Result<i64, InventoryError> {
-        self.with(|b| b.track(key, on_hand, counted_at))
+    async fn track(&self, key: StockKey, on_hand: i64, version: u64) -> Result<i64, InventoryError> {
+        self.with(|b| b.track(key, on_hand, version))
     }
 
-    async fn set_on_hand(&self, key: StockKey, on_hand: i64, counted_at: UnixMs) -> Result<i64, InventoryError> {
-        self.with(|b| b.set_on_hand(key, on_hand, counted_at))
+    async fn set_on_hand(&self, key: StockKey, on_hand: i64, version: u64) -> Result<i64, InventoryError> {
+        self.with(|b| b.set_on_hand(key, on_hand, version))
     }
 
     async fn adjust_on_hand(&self, a: &StockAdjustment) -> Result<Option<i64>, InventoryError> {
-        self.with(|b| b.adjust_on_hand(StockKey::Product(a.product), a.id, a.units, a.made_at))
+        self.with(|b| b.adjust_on_hand(StockKey::Product(a.product), a.id, a.units, a.version))
     }
 
     async fn available(&self, key: StockKey) -> Result<Option<i64>, InventoryError> {

@@ -10,6 +10,10 @@ pub use redis::RedisInventory;
 
 use super::holds::{Left, Shortfall, StockKey};
 use crate::domain::UnixMs;
+
+/// The version a drop's count is read with: no stock adjustment names a drop (its units
+/// move only with its sales and cancellations, which holds follow), so none is compared.
+pub const UNVERSIONED: u64 = 0;
 use crate::redis::RedisError;
 use crate::store::{StockAdjustment, StoreError};
 use async_trait::async_trait;
@@ -29,16 +33,18 @@ pub enum InventoryError {
 
 #[async_trait]
 pub trait Inventory: Send + Sync + 'static {
-    /// Starts tracking `key` with `on_hand` units unless tracked. `counted_at` is a time
-    /// after `on_hand` was read from the database: the stock adjustments made before it
-    /// are in that count, and [`Inventory::adjust_on_hand`] does not add them again.
-    async fn track(&self, key: StockKey, on_hand: i64, counted_at: UnixMs) -> Result<i64, InventoryError>;
-    /// Counts `on_hand` units (read from the database before `counted_at`, as for
+    /// Starts tracking `key` with `on_hand` units unless tracked. `version` is the
+    /// product's `card_version` read with `on_hand` ([`UNVERSIONED`] for a drop): the
+    /// stock adjustments of that version and before are in that count, and
+    /// [`Inventory::adjust_on_hand`] does not add them again.
+    async fn track(&self, key: StockKey, on_hand: i64, version: u64) -> Result<i64, InventoryError>;
+    /// Counts `on_hand` units (read from the database with `version`, as for
     /// [`Inventory::track`]) less the units held now.
-    async fn set_on_hand(&self, key: StockKey, on_hand: i64, counted_at: UnixMs) -> Result<i64, InventoryError>;
+    async fn set_on_hand(&self, key: StockKey, on_hand: i64, version: u64) -> Result<i64, InventoryError>;
     /// Moves what is on hand of the adjusted product by the adjustment's units, as the
-    /// database's count moved, once however often it is asked, and not at all when it was
-    /// made before the product's count was read; `None` when the product is not tracked.
+    /// database's count moved, once however often it is asked, and not at all when the
+    /// product's count was read with the adjustment's version or a later one; `None` when
+    /// the product is not tracked.
     /// See [`HoldBook::adjust_on_hand`](super::holds::HoldBook::adjust_on_hand)
     /// for why a restock goes this way rather than through `set_on_hand`.
     async fn adjust_on_hand(&self, adjustment: &StockAdjustment) -> Result<Option<i64>, InventoryError>;

@@ -3,10 +3,10 @@
 //!
 //! Keys, all under one hash tag (`<prefix>{inventory}:…`): `stock:{k}` (units available
 //! to hold), `held:{k}` (units held), `hold:{id}` (a hash of key → units, plus
-//! `expires`), `holds` (hold ids by expiry, for the sweep), `counted:{k}` (when `stock:{k}`
-//! was last counted from the database, ms), `adjusted:{id}` (a stock adjustment made, for
-//! a day, so it is made once) and `ready`, the marker that Redis's inventory has been
-//! rebuilt since it was last empty.
+//! `expires`), `holds` (hold ids by expiry, for the sweep), `version:{k}` (the product's
+//! `card_version` that `stock:{k}` was last counted from the database with),
+//! `adjusted:{id}` (a stock adjustment made, for a day, so it is made once) and `ready`,
+//! the marker that Redis's inventory has been rebuilt since it was last empty.
 //!
 //! One tag for the whole hold book, not one per product: a hold takes every line of a
 //! checkout (products and drops alike) in one script, together with the book's index and
@@ -21,7 +21,7 @@
 //! stock adjustments not yet made are in those counts, so the rebuild takes them as made.
 //! Nothing restocks from key-expiry notifications: the sweep releases expired holds.
 
-use super::{Inventory, InventoryError};
+use super::{Inventory, InventoryError, UNVERSIONED};
 use crate::commerce::holds::{Left, Shortfall, StockKey};
 use crate::domain::{Clock, DropId, ProductId, UnixMs};
 use crate::redis::Redis;
@@ -111,10 +111,10 @@ return ids
     ))
 });
 
-/// KEYS: ready marker, stock, the adjustment's marker, counted. ARGV: units (negative:
-/// fewer), how long the marker lives (ms), when the adjustment was made (ms). The new
+/// KEYS: ready marker, stock, the adjustment's marker, the count's version. ARGV: units
+/// (negative: fewer), how long the marker lives (ms), the adjustment's version. The new
 /// count, never below zero, or -1 when the key is not tracked; an adjustment whose marker
-/// is there, or made before the key was counted, is not made (again).
+/// is there, or whose version the key was counted with (or before), is not made (again).
 static ADJUST_ON_HAND: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
@@ -123,7 +123,8 @@ local available = redis.call('GET', KEYS[2])
 local first = redis.call('SET', KEYS[3], 1, 'NX', 'PX', ARGV[2])
 if not available then return -1 end
 if not first then return tonumber(available) end
-if tonumber(ARGV[3]) < tonumber(redis.call('GET', KEYS[4]) or '0') then return tonumber(available) end
+local counted = redis.call('GET', KEYS[4])
+if counted and tonumber(ARGV[3]) <= tonumber(counted) then return tonumber(available) end
 available = tonumber(available) + tonumber(ARGV[1])
 if available < 0 then available = 0 end
 redis.call('SET', KEYS[2], available)
@@ -136,8 +137,8 @@ return available
 /// takes to ask again for one whose maker could not record that it was made.
 const ADJUSTMENT_REMEMBERED: Duration = Duration::from_secs(24 * 3600);
 
-/// KEYS: ready marker, stock, held, counted. ARGV: on hand, 'nx' to keep an existing
-/// value, when on hand was counted (ms).
+/// KEYS: ready marker, stock, held, the count's version. ARGV: on hand, 'nx' to keep an
+/// existing value, the product version on hand was read with.
 static SET_ON_HAND: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
@@ -208,8 +209,8 @@ impl RedisInventory {
         self.redis.tagged(BOOK_TAG, &format!("hold:{id}"))
     }
 
-    fn counted_key(&self, key: StockKey) -> String {
-        self.redis.tagged(BOOK_TAG, &format!("counted:{}", suffix(key)))
+    fn version_key(&self, key: StockKey) -> String {
+        self.redis.tagged(BOOK_TAG, &format!("version:{}", suffix(key)))
     }
 
     fn holds_key(&self) -> String {
@@ -267,16 +268,16 @@ impl RedisInventory {
         Err(InventoryError::RebuildTimedOut)
     }
 
-    /// Units on hand for a key, from the database.
-    async fn on_hand(&self, key: StockKey) -> Result<i64, InventoryError> {
+    /// Units on hand for a key, from the database, with the version they were read with.
+    async fn on_hand(&self, key: StockKey) -> Result<(i64, u64), InventoryError> {
         match key {
             StockKey::Product(p) => Ok(self.product_stock(p).await?),
-            StockKey::Drop(d) => Ok(self.drop_remaining(d).await?),
+            StockKey::Drop(d) => Ok((self.drop_remaining(d).await?, UNVERSIONED)),
         }
     }
 
-    async fn product_stock(&self, p: ProductId) -> Result<i64, InventoryError> {
-        Ok(self.store.product(p).await?.map_or(0, |p| p.stock))
+    async fn product_stock(&self, p: ProductId) -> Result<(i64, u64), InventoryError> {
+        Ok(self.store.product(p).await?.map_or((0, UNVERSIONED), |p| (p.stock, p.card_version)))
     }
 
     async fn drop_remaining(&self, d: DropId) -> Result<i64, InventoryError> {
@@ -287,11 +288,11 @@ impl RedisInventory {
         &self,
         key: StockKey,
         on_hand: i64,
-        counted_at: UnixMs,
+        version: u64,
         keep: bool,
     ) -> Result<i64, InventoryError> {
-        let keys = [self.ready_key(), self.stock_key(key), self.held_key(key), self.counted_key(key)];
-        let args = [on_hand.to_string(), if keep { "nx" } else { "" }.to_owned(), counted_at.0.to_string()];
+        let keys = [self.ready_key(), self.stock_key(key), self.held_key(key), self.version_key(key)];
+        let args = [on_hand.to_string(), if keep { "nx" } else { "" }.to_owned(), version.to_string()];
         self.when_ready(&SET_ON_HAND, &keys, &args).await
     }
 
@@ -318,19 +319,19 @@ impl RedisInventory {
 
 #[async_trait]
 impl Inventory for RedisInventory {
-    async fn track(&self, key: StockKey, on_hand: i64, counted_at: UnixMs) -> Result<i64, InventoryError> {
-        self.write_on_hand(key, on_hand, counted_at, true).await
+    async fn track(&self, key: StockKey, on_hand: i64, version: u64) -> Result<i64, InventoryError> {
+        self.write_on_hand(key, on_hand, version, true).await
     }
 
-    async fn set_on_hand(&self, key: StockKey, on_hand: i64, counted_at: UnixMs) -> Result<i64, InventoryError> {
-        self.write_on_hand(key, on_hand, counted_at, false).await
+    async fn set_on_hand(&self, key: StockKey, on_hand: i64, version: u64) -> Result<i64, InventoryError> {
+        self.write_on_hand(key, on_hand, version, false).await
     }
 
     async fn adjust_on_hand(&self, a: &StockAdjustment) -> Result<Option<i64>, InventoryError> {
         let marker = self.redis.tagged(BOOK_TAG, &format!("adjusted:{}", a.id));
         let product = StockKey::Product(a.product);
-        let keys = [self.ready_key(), self.stock_key(product), marker, self.counted_key(product)];
-        let args = [a.units.to_string(), ADJUSTMENT_REMEMBERED.as_millis().to_string(), a.made_at.0.to_string()];
+        let keys = [self.ready_key(), self.stock_key(product), marker, self.version_key(product)];
+        let args = [a.units.to_string(), ADJUSTMENT_REMEMBERED.as_millis().to_string(), a.version.to_string()];
         let available = self.when_ready(&ADJUST_ON_HAND, &keys, &args).await?;
         Ok((available != MISSING).then_some(available))
     }
@@ -376,8 +377,8 @@ impl Inventory for RedisInventory {
                 }
                 (0, Some(key)) => return Ok(Err(Shortfall { key, available: at(2) })),
                 (MISSING, Some(key)) => {
-                    let on_hand = self.on_hand(key).await?;
-                    self.write_on_hand(key, on_hand, self.clock.now(), true).await?;
+                    let (on_hand, version) = self.on_hand(key).await?;
+                    self.write_on_hand(key, on_hand, version, true).await?;
                 }
                 _ => self.restore().await?,
             }
