@@ -19,6 +19,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use password::Hasher;
 pub use password::PasswordError;
 
 #[derive(Debug, thiserror::Error)]
@@ -119,15 +120,15 @@ pub struct Accounts {
     /// Failed logins, counted on every node.
     backoffs: Arc<dyn Backoffs>,
     clock: Clock,
-    /// Argon2 memory cost of new hashes (the stored hash decides the cost of a check).
-    argon2_kib: u32,
+    /// Hashes new passwords with the configured Argon2 memory cost and checks logins.
+    hasher: Hasher,
     session_ttl: Duration,
 }
 
 impl Accounts {
     pub fn new(store: Store, bus: &Bus, clock: Clock, argon2_kib: u32, session_ttl: Duration) -> Self {
         let (kicks, backoffs) = (Arc::clone(&bus.kicks), Arc::clone(&bus.backoffs));
-        Accounts { store, kicks, backoffs, clock, argon2_kib, session_ttl }
+        Accounts { store, kicks, backoffs, clock, hasher: Hasher::new(argon2_kib), session_ttl }
     }
 
     pub async fn register(&self, r: Registration) -> Result<Session, AccountError> {
@@ -138,7 +139,7 @@ impl Accounts {
             (_, Some(_)) => return Err(Invalid::new("brand_name", "only brand members register a brand").into()),
             (_, None) => None,
         };
-        let hash = password::hash(r.password, self.argon2_kib).await?;
+        let hash = self.hasher.hash(r.password).await?;
         let created = self
             .store
             .create_account(r.email.as_str(), &hash, r.display_name.as_str(), r.role, brand, self.clock.now())
@@ -186,9 +187,9 @@ impl Accounts {
         // reveal which addresses have accounts.
         let (account, hash) = match found {
             Some((account, hash)) => (Some(account), hash),
-            None => (None, password::decoy_hash(self.argon2_kib).await?),
+            None => (None, self.hasher.decoy().await?),
         };
-        let valid = password::verify(password, hash).await?;
+        let valid = self.hasher.verify(password, hash).await?;
         match account {
             Some(account) if valid => self.open_session(account).await,
             _ => Err(AccountError::BadCredentials),
