@@ -237,8 +237,8 @@ pub struct Config {
     #[arg(long, env = "LIVECART_HEADER_READ_SECS", default_value = "10", value_parser = parse_secs)]
     pub header_read_timeout: Duration,
 
-    /// A request body that sends nothing for this many seconds is abandoned (the
-    /// request fails with 400); a body that keeps coming is bounded by its size limit.
+    /// A request's whole body must arrive within this many seconds of its head, however
+    /// it trickles in, or it is abandoned (the request fails with 400).
     #[arg(long, env = "LIVECART_BODY_READ_SECS", default_value = "10", value_parser = parse_secs)]
     pub body_read_timeout: Duration,
 

@@ -55,6 +55,7 @@ pub enum Code {
     PaymentDeclined,
     PaymentUnavailable,
     UnsupportedMediaType,
+    MethodNotAllowed,
     NotStreaming,
     StreamElsewhere,
     HoldExpired,
@@ -75,7 +76,7 @@ pub enum Code {
 impl Code {
     /// Every code, in the order of docs/protocol.md, section 7 (the AsyncAPI document lists
     /// them from here; a test compares this list with that section).
-    pub const ALL: [Code; 48] = [
+    pub const ALL: [Code; 49] = [
         Code::MalformedJson,
         Code::FrameTooLarge,
         Code::UnknownMessage,
@@ -120,6 +121,7 @@ impl Code {
         Code::NotStreaming,
         Code::StreamElsewhere,
         Code::UnsupportedMediaType,
+        Code::MethodNotAllowed,
         Code::Unavailable,
         Code::Internal,
         Code::RehearsalPrivate,
@@ -162,6 +164,7 @@ impl Code {
             Code::PaymentDeclined => "payment_declined",
             Code::PaymentUnavailable => "payment_unavailable",
             Code::UnsupportedMediaType => "unsupported_media_type",
+            Code::MethodNotAllowed => "method_not_allowed",
             Code::NotStreaming => "not_streaming",
             Code::StreamElsewhere => "stream_elsewhere",
             Code::HoldExpired => "hold_expired",
@@ -216,6 +219,7 @@ impl Code {
             | Code::BlockedWord
             | Code::TestCardRequired => StatusCode::UNPROCESSABLE_ENTITY,
             Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Code::StreamElsewhere => StatusCode::TEMPORARY_REDIRECT,
             Code::RateLimited | Code::TimedOut | Code::SlowMode | Code::TooManyConnections => {
                 StatusCode::TOO_MANY_REQUESTS

@@ -17,6 +17,8 @@
 //!   head.
 //! - **Header read** ([`Limits::header_read`]): once the first byte of a request has
 //!   arrived, its whole head must arrive within this (slowloris: bytes trickling in).
+//! - **Body read** ([`Limits::body_read`]): a request's whole body must arrive within
+//!   this of its head, however it trickles in ([`deadline`]).
 //! - Upgraded WebSockets leave hyper and both timeouts behind (they have the join
 //!   timeout and their own liveness), but keep their places under both limits: the
 //!   places belong to the socket, which the WebSocket owns.
@@ -32,6 +34,8 @@
 //! On shutdown the loop stops accepting and closes the listener; a connection with a
 //! request in flight finishes it, an idle one is closed; [`serve`] returns when they are
 //! all done. WebSockets close themselves (code 1012).
+
+mod deadline;
 
 use crate::config::Config;
 use crate::error::{ApiError, Code};
@@ -63,7 +67,6 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
-use tower_http::timeout::TimeoutBody;
 
 /// Connections over the global limit that are still answered, one request each, so that
 /// a node at its limit still answers `/health` (and says 503 to everything else).
@@ -287,8 +290,8 @@ async fn serve_connection(
             let busy = Busy(Arc::clone(&head));
             // Handlers that count per client (login back-off, guests) need the peer.
             req.extensions_mut().insert(ConnectInfo(peer));
-            // A body that stalls is abandoned: its handler gets a read error (400).
-            let req = req.map(|body| TimeoutBody::new(body_read, body));
+            // A body not whole by the deadline is abandoned: its handler gets a read error (400).
+            let req = req.map(|body| deadline::Deadline::new(body, body_read));
             let response = router.clone().oneshot(req);
             async move {
                 let response = response.await;

@@ -5,7 +5,8 @@ use crate::error::ApiError;
 use crate::peer::client_ip;
 use crate::state::AppState;
 use crate::store::AccountRow;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -32,6 +33,21 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AppJson<T> {
 impl<T: Serialize> IntoResponse for AppJson<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
+    }
+}
+
+/// A body read whole, as sent (a signed webhook, an SDP offer), with our error shape when
+/// it cannot be: over the size limit, or not whole by the body deadline.
+pub struct RawBody(pub Bytes);
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|e: BytesRejection| ApiError::bad_request(e.body_text()))
     }
 }
 

@@ -2,16 +2,16 @@
 //! every candidate, a `Location` to `DELETE` when done. CORS is open on these routes so
 //! browser clients on other origins can use them.
 
-use super::extract::{AppPath, Auth, Bearer};
+use super::extract::{AppPath, Auth, Bearer, RawBody};
 use crate::domain::RoomId;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::media::SessionId;
 use crate::state::AppState;
 use crate::wire::routes::{self, path};
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::header::{CONTENT_TYPE, LOCATION};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use tower_http::cors::{Any, CorsLayer};
@@ -30,12 +30,25 @@ pub fn router() -> Router<AppState> {
         .layer(cors)
 }
 
-fn require_sdp(headers: &HeaderMap) -> ApiResult<()> {
-    let sdp = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/sdp")));
-    if sdp { Ok(()) } else { Err(ApiError::new(Code::UnsupportedMediaType, "send the offer as application/sdp")) }
+/// A WHIP or WHEP offer: SDP text. One labelled otherwise is refused (415) before its
+/// body is read; one that is not UTF-8 is `invalid_input`.
+pub struct SdpOffer(String);
+
+impl FromRequest<AppState> for SdpOffer {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let sdp = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/sdp")));
+        if !sdp {
+            return Err(ApiError::new(Code::UnsupportedMediaType, "send the offer as application/sdp"));
+        }
+        let RawBody(body) = RawBody::from_request(req, state).await?;
+        String::from_utf8(body.into()).map(SdpOffer).map_err(|_| ApiError::bad_request("the offer is not UTF-8 text"))
+    }
 }
 
 /// A session's URL. With `LIVECART_PUBLIC_URL` set it is absolute, on this node's public
@@ -65,10 +78,8 @@ pub async fn publish(
     State(state): State<AppState>,
     auth: Auth,
     AppPath(room): AppPath<RoomId>,
-    headers: HeaderMap,
-    offer: String,
+    SdpOffer(offer): SdpOffer,
 ) -> ApiResult<Response> {
-    require_sdp(&headers)?;
     let (session, answer) = state.rooms.publish(room, &auth.account, offer).await?;
     Ok(created(session_url(&state, path(routes::WHIP_SESSION, &[room.get(), session as i64])), answer))
 }
@@ -94,10 +105,8 @@ pub async fn watch(
     State(state): State<AppState>,
     bearer: Bearer,
     AppPath(room): AppPath<RoomId>,
-    headers: HeaderMap,
-    offer: String,
+    SdpOffer(offer): SdpOffer,
 ) -> ApiResult<Response> {
-    require_sdp(&headers)?;
     let (session, answer) = state.rooms.watch(room, offer, bearer.account.as_ref(), bearer.token.as_deref()).await?;
     Ok(created(session_url(&state, path(routes::WHEP_SESSION, &[room.get(), session as i64])), answer))
 }

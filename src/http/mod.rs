@@ -54,6 +54,10 @@ pub fn router() -> Router<AppState> {
         .merge(ice::router())
         .merge(openapi::router())
         .merge(asyncapi::router())
+        // A known path with a method it does not take: our error body (axum keeps `Allow`).
+        .method_not_allowed_fallback(|| async {
+            crate::error::ApiError::new(crate::error::Code::MethodNotAllowed, "this path does not take that method")
+        })
         // Unknown API paths get our error body, not the web demo's page.
         .route(
             "/api/{*rest}",

@@ -1,10 +1,10 @@
 //! Deliveries from payment providers: Stripe's webhook.
 
+use super::extract::RawBody;
 use crate::error::ApiResult;
 use crate::state::AppState;
 use crate::wire::routes;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -24,7 +24,11 @@ pub fn router() -> Router<AppState> {
     responses((status = 200, description = "handled, or seen before"),
         (status = 400, body = crate::wire::api::ErrorBody, description = "not verified: nothing was done")),
     tag = "payments")]
-pub async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> ApiResult<StatusCode> {
+pub async fn stripe_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<StatusCode> {
     // A header that is not text is present but malformed, not absent.
     let signature = headers.get("stripe-signature").map(|v| v.to_str().unwrap_or(""));
     state.commerce.payment_webhook(signature, &body).await?;

@@ -178,6 +178,50 @@ async fn a_request_body_that_stalls_is_abandoned_with_a_clear_error() {
 }
 
 #[tokio::test]
+async fn a_request_body_that_trickles_in_is_abandoned_at_its_deadline() {
+    let mut config = test_config();
+    config.body_read_timeout = Duration::from_secs(1);
+    config.http_idle_timeout = Duration::from_secs(600);
+    let app = TestApp::spawn_with(config, Clock::system()).await;
+
+    // A login whose body promises 100 bytes and sends one every 200 ms: never idle for
+    // the limit, but 20 s from whole.
+    let mut stream = connect(app.addr).await;
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: limits.test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n",
+        routes::LOGIN
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..100 {
+            if writer.write_all(b" ").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    // The answer, read until its body has come or the connection closes.
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(15), async {
+        let mut chunk = [0u8; 4096];
+        while !String::from_utf8_lossy(&answer).contains('}') {
+            match reader.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    trickle.abort();
+    assert!(read.is_ok(), "no answer while the body trickled in for 15 s");
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer.split(' ').nth(1).unwrap_or_default();
+    assert_eq!(status, "400", "the late body gets an answer: {answer}");
+    assert!(answer.contains("invalid_input"), "with the documented code: {answer}");
+}
+
+#[tokio::test]
 async fn idle_connections_are_closed_but_upgraded_websockets_are_not() {
     let mut config = test_config();
     config.http_idle_timeout = Duration::from_secs(2);

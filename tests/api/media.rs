@@ -126,6 +126,30 @@ async fn a_viewer_that_reports_packets_lost_is_sent_them_again() {
     publisher.close().await;
 }
 
+/// An offer the server cannot read gets the documented error body, not axum's plain
+/// text, and the content type is judged before the body is read.
+#[tokio::test]
+async fn an_unreadable_offer_gets_the_documented_error() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[3]).await;
+    let whep = app.url(&path(routes::WHEP, &[scene.room.get()]));
+    let client = reqwest::Client::new();
+    let answer = |resp: reqwest::Response| async move {
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await.expect("our JSON error body");
+        (status, body["error"]["code"].as_str().unwrap_or_default().to_owned())
+    };
+    let not_utf8 = vec![0xff, 0xfe, b'v', b'='];
+    let sent = |content_type: &'static str, body: Vec<u8>| {
+        client.post(whep.clone()).header("content-type", content_type).body(body).send()
+    };
+    let resp = sent("application/sdp", not_utf8.clone()).await.unwrap();
+    assert_eq!(answer(resp).await, (StatusCode::BAD_REQUEST, "invalid_input".to_owned()));
+    let resp = sent("text/plain", not_utf8).await.unwrap();
+    assert_eq!(answer(resp).await, (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type".to_owned()));
+    assert_eq!(app.state.media.open_sessions(), 0, "refused offers leave no session behind");
+}
+
 #[tokio::test]
 async fn only_the_host_publishes_and_only_a_streaming_room_can_be_watched() {
     let app = TestApp::spawn().await;

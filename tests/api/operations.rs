@@ -42,6 +42,12 @@ async fn metrics_are_served_on_their_own_listener() {
     assert!(!public.contains("livecart_connections"), "metrics are not on the public port");
     let (status, body) = app.send(reqwest::Method::GET, "/api/no-such-route", None, None).await;
     assert_eq!((status.as_u16(), body["error"]["code"].as_str()), (404, Some("not_found")));
+    let wrong_method = reqwest::Client::new().delete(app.url(routes::ROOMS)).send().await.unwrap();
+    assert_eq!(wrong_method.status(), 405);
+    let allow = wrong_method.headers().get("allow").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert!(allow.contains("GET") && allow.contains("POST"), "Allow names the methods the path takes: {allow:?}");
+    let body: serde_json::Value = wrong_method.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "method_not_allowed");
 }
 
 /// Room viewers, sales feeds and notices connections are all told to reconnect.

@@ -559,7 +559,8 @@
  *   | 'idempotency_mismatch' | 'promo_code_invalid' | 'promo_code_expired'
  *   | 'promo_code_used_up' | 'promo_code_not_applicable' | 'rate_limited'
  *   | 'too_many_connections' | 'payment_declined' | 'payment_unavailable' | 'not_streaming'
- *   | 'stream_elsewhere' | 'unsupported_media_type' | 'unavailable' | 'internal'
+ *   | 'stream_elsewhere' | 'unsupported_media_type' | 'method_not_allowed' | 'unavailable'
+ *   | 'internal'
  *   | 'no_saved_payment_method' | 'banned' | 'timed_out' | 'slow_mode' | 'blocked_word'
  *   | 'auction_running' | 'auction_closed' | 'bid_too_low' | 'offer_closed' | 'rehearsal_private'
  *   | 'test_card_required'} ErrorCode
