@@ -152,6 +152,7 @@ impl AppState {
             redis,
             shutdown,
             checkouts: TaskTracker::new(),
+            paying: Arc::default(),
             analytics,
             reports,
             campaigns,

@@ -5,10 +5,9 @@
 use crate::config::{AllowedOrigin, Config, normalize_origin, origin_of_url, split_host_port};
 use crate::domain::AccountId;
 use crate::error::{ApiError, Code};
+use crate::state::Tally;
 use axum::http::HeaderMap;
 use axum::http::header::{HOST, ORIGIN};
-use dashmap::DashMap;
-use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -57,8 +56,8 @@ fn origin_allowed(origin: Option<&str>, host: Option<&str>, public: Option<&str>
 /// node. Each admitted connection holds a [`Pass`] that gives its place back on drop.
 #[derive(Default)]
 pub struct Admission {
-    accounts: DashMap<AccountId, usize>,
-    guests: DashMap<IpAddr, usize>,
+    accounts: Tally<AccountId>,
+    guests: Tally<IpAddr>,
 }
 
 /// A connection's place under a cap, given back when dropped.
@@ -76,7 +75,7 @@ impl Admission {
         if cap == 0 {
             return Ok(Pass(None));
         }
-        if !take(&self.accounts, account, cap) {
+        if !self.accounts.take(account, cap) {
             metrics::counter!("livecart_ws_refused_total", "reason" => "account").increment(1);
             let message = format!(
                 "this account already has {cap} room or sales connections open on this server: close one, then join"
@@ -93,7 +92,7 @@ impl Admission {
             return Ok(Pass(None));
         }
         let key = address_key(client);
-        if !take(&self.guests, key, cap) {
+        if !self.guests.take(key, cap) {
             metrics::counter!("livecart_ws_refused_total", "reason" => "guests").increment(1);
             let message =
                 format!("{cap} guests from this address are already watching on this server: sign in, or close one");
@@ -103,28 +102,11 @@ impl Admission {
     }
 }
 
-/// One more under `key` if fewer than `cap` are held, under the entry's lock.
-fn take<K: Eq + Hash>(counts: &DashMap<K, usize>, key: K, cap: usize) -> bool {
-    let mut held = counts.entry(key).or_insert(0);
-    if *held >= cap {
-        return false;
-    }
-    *held += 1;
-    true
-}
-
-fn give_back<K: Eq + Hash>(counts: &DashMap<K, usize>, key: &K) {
-    counts.remove_if_mut(key, |_, held| {
-        *held = held.saturating_sub(1);
-        *held == 0
-    });
-}
-
 impl Drop for Pass {
     fn drop(&mut self) {
         match self.0.take() {
-            Some(Release::Account(admission, account)) => give_back(&admission.accounts, &account),
-            Some(Release::Guest(admission, key)) => give_back(&admission.guests, &key),
+            Some(Release::Account(admission, account)) => admission.accounts.give_back(&account),
+            Some(Release::Guest(admission, key)) => admission.guests.give_back(&key),
             None => {}
         }
     }

@@ -25,7 +25,7 @@ use crate::room::hub::Seat;
 use crate::room::offers::CommentPurchase;
 use crate::room::snapshot::Opening;
 use crate::room::{Delivery, LiveRoom, RoomResult, Viewer};
-use crate::state::AppState;
+use crate::state::{AppState, CONCURRENT_CHECKOUTS};
 use crate::telemetry::Causes;
 use crate::wire::ws::{ClientMsg, OrderView, ServerMsg};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
@@ -45,8 +45,6 @@ use tokio::task::JoinHandle;
 const MAX_BATCH: usize = 64;
 /// A viewer whose socket accepts nothing for this long is disconnected.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Checkouts one connection may run at once.
-const CONCURRENT_CHECKOUTS: usize = 2;
 /// Close code 1012 (service restart): the client should reconnect, with `since`.
 const CLOSE_RESTARTING: u16 = 1012;
 

@@ -1,8 +1,8 @@
 use super::extract::{AppJson, AppPath, AppQuery, Auth, Bearer};
-use crate::commerce::{CheckoutRequest as Purchase, Payment};
+use crate::commerce::{CheckoutRequest as Purchase, CommerceError, Payment};
 use crate::domain::RoomId;
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::state::{AppState, CONCURRENT_CHECKOUTS};
 use crate::wire::api::{
     CheckoutRequest, CoHostRequest, ErrorBody, NewRoomRequest, RehearsalView, RoomFilter, RoomListQuery, RoomView,
 };
@@ -131,12 +131,16 @@ pub async fn checkout(
         save: req.save.unwrap_or(false),
         shipping: req.shipping,
     };
+    let paying = state.paying.hold(auth.account.id, CONCURRENT_CHECKOUTS).ok_or(CommerceError::CheckoutInProgress)?;
     // On a task shutdown waits for, so a client that goes away never cuts a payment off
-    // half-way.
+    // half-way; its place under the cap is given back when the payment ends.
     let worker = state.clone();
     let outcome = state
         .checkouts
-        .spawn(async move { worker.rooms.checkout_in(id, &auth.account, purchase).await.map_err(ApiError::from) })
+        .spawn(async move {
+            let _paying = paying;
+            worker.rooms.checkout_in(id, &auth.account, purchase).await.map_err(ApiError::from)
+        })
         .await
         .map_err(ApiError::internal)?;
     let label = outcome.as_ref().map_or_else(ApiError::code, |_| "paid");

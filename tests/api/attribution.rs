@@ -578,6 +578,54 @@ async fn the_rest_checkout_buys_the_cart_with_a_code_as_the_websocket_does() {
     assert_eq!(orders.len(), 1);
 }
 
+/// One account runs at most two REST checkouts at once on a node: a third is refused at
+/// once, holding nothing, and a place is free again when a payment ends.
+#[tokio::test]
+async fn an_account_runs_at_most_two_rest_checkouts_at_once() {
+    let app = TestApp::spawn().await;
+    let shop = shop(&app, &[1_000]).await;
+    let serum = shop.products[0];
+    let who = app.register(Role::Viewer, "Buyer", None).await;
+    // A cart in each of three rooms, so that no checkout waits on another's cart.
+    let mut rooms = vec![shop.room];
+    for _ in 0..2 {
+        rooms.push(room(&app, &shop.host, &[serum], true).await);
+    }
+    for &room in &rooms {
+        let (mut ws, _) = app.viewer(room, Some(&who.token)).await;
+        ws.send(&ClientMsg::CartAdd { product_id: serum, quantity: 1 }).await;
+        ws.recv_until(|m| matches!(m, ServerMsg::Cart { .. }).then_some(())).await;
+        ws.close().await;
+    }
+    let checkout = |room: RoomId, key: &str| {
+        let (app, token) = (app.client.clone(), who.token.clone());
+        let body = json!({"idempotency_key": key, "card": TestCards::SLOW});
+        async move { app.send(Method::POST, &path(routes::ROOM_CHECKOUT, &[room.get()]), Some(&token), Some(&body)).await }
+    };
+    let first = tokio::spawn(checkout(rooms[0], "cap-1"));
+    let second = tokio::spawn(checkout(rooms[1], "cap-2"));
+    // Both are paying (their orders placed, the slow card taking 2 s) before the third.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let orders: Vec<OrderView> = app.get(routes::ORDERS, Some(&who.token)).await;
+        if orders.iter().filter(|o| o.status == OrderStatus::Placed).count() == 2 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the two checkouts never placed their orders: {orders:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, answer) = checkout(rooms[2], "cap-3").await;
+    assert_eq!((status.as_u16(), answer["error"]["code"].as_str()), (409, Some("checkout_in_progress")));
+    for running in [first, second] {
+        let (status, answer) = running.await.unwrap();
+        assert_eq!((status, answer["status"].as_str()), (StatusCode::OK, Some("paid")), "{answer}");
+    }
+    let orders: Vec<OrderView> = app.get(routes::ORDERS, Some(&who.token)).await;
+    assert_eq!(orders.len(), 2, "the refused checkout wrote no order");
+    let (status, answer) = checkout(rooms[2], "cap-3").await;
+    assert_eq!((status, answer["status"].as_str()), (StatusCode::OK, Some("paid")), "the key was unused: {answer}");
+}
+
 // ---------------------------------------------------------------------------------------
 // Co-host
 // ---------------------------------------------------------------------------------------
