@@ -40,6 +40,8 @@ pub enum SeedError {
     Store(#[from] StoreError),
     #[error("the demo brand member has no brand")]
     NoBrand,
+    #[error("the demo brand already has as many products as it may have")]
+    CatalogueFull,
 }
 
 async fn register(
@@ -78,7 +80,7 @@ pub async fn seed_demo(accounts: &Accounts, rooms: &Rooms, store: &Store, now: U
             currency: Currency::try_from("EUR")?,
             stock: Stock::try_from(stock)?,
         };
-        let p = store.create_product(brand, &product, now).await?;
+        let p = store.create_product(brand, &product, now).await?.ok_or(SeedError::CatalogueFull)?;
         let terms = AgreementTerms {
             bps: BasisPoints::try_from(1_500)?,
             flat: Price::try_from(0)?,

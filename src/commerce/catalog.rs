@@ -88,7 +88,10 @@ impl Commerce {
             currency: req.currency,
             stock: req.stock,
         };
-        let p = self.store.create_product(brand, &new, self.clock.now()).await?;
+        let Some(p) = self.store.create_product(brand, &new, self.clock.now()).await? else {
+            let message = "this brand has as many products as it may have (1,000): change one instead";
+            return Err(Refusal::Conflict(message).into());
+        };
         self.detail(&p).await
     }
 

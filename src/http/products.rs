@@ -16,12 +16,12 @@ pub fn router() -> Router<AppState> {
         .route(routes::PRODUCT_STOCK, put(set_stock))
 }
 
-#[utoipa::path(get, path = routes::BRAND_PRODUCTS, params(("brand_id" = i64, Path)), responses((status = 200, body = Vec<Product>)), tag = "catalogue")]
+#[utoipa::path(get, path = routes::BRAND_PRODUCTS, params(("brand_id" = i64, Path)), responses((status = 200, body = Vec<Product>, description = "every product of the brand (at most 1,000), by id")), tag = "catalogue")]
 pub async fn list(State(state): State<AppState>, AppPath(brand): AppPath<BrandId>) -> ApiResult<AppJson<Vec<Product>>> {
     Ok(AppJson(state.commerce.products_of_brand(brand).await?))
 }
 
-#[utoipa::path(post, path = routes::BRAND_PRODUCTS, params(("brand_id" = i64, Path)), request_body = NewProductRequest, responses((status = 201, body = Product), (status = 400, body = ErrorBody, description = "invalid input"), (status = 401, body = ErrorBody, description = "no valid session"), (status = 403, body = ErrorBody)), security(("bearer" = [])), tag = "catalogue")]
+#[utoipa::path(post, path = routes::BRAND_PRODUCTS, params(("brand_id" = i64, Path)), request_body = NewProductRequest, responses((status = 201, body = Product), (status = 400, body = ErrorBody, description = "invalid input"), (status = 401, body = ErrorBody, description = "no valid session"), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "`conflict`: the brand already has 1,000 products; nothing was made")), security(("bearer" = [])), tag = "catalogue")]
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,

@@ -10,6 +10,10 @@ use crate::domain::{
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+/// Products one brand may have: its list (`GET /api/brands/{id}/products`, public, one
+/// answer) and what a brand member can make the database keep stay bounded.
+pub const MAX_PRODUCTS_PER_BRAND: i64 = 1_000;
+
 #[derive(Debug, Clone)]
 pub struct ProductRow {
     pub id: ProductId,
@@ -105,10 +109,18 @@ fn agreement_in(c: &Columns) -> Result<AgreementRow, sqlx::Error> {
 }
 
 impl Store {
-    pub async fn create_product(&self, brand: BrandId, p: &NewProduct, now: UnixMs) -> Result<ProductRow, sqlx::Error> {
-        let id: i64 = sqlx::query(
+    /// Creates a product; `None` when the brand already has [`MAX_PRODUCTS_PER_BRAND`]
+    /// (the count and the insert are one statement).
+    pub async fn create_product(
+        &self,
+        brand: BrandId,
+        p: &NewProduct,
+        now: UnixMs,
+    ) -> Result<Option<ProductRow>, sqlx::Error> {
+        let row = sqlx::query(
             "insert into products (brand_id, title, description, image_url, price, currency, stock, created_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8) returning id",
+             select $1, $2, $3, $4, $5, $6, $7, $8 where (select count(*) from products where brand_id = $1) < $9 \
+             returning id",
         )
         .bind(brand.get())
         .bind(p.title.as_str())
@@ -118,10 +130,12 @@ impl Store {
         .bind(p.currency.as_str())
         .bind(p.stock.get())
         .bind(now.0)
-        .fetch_one(&self.pool)
-        .await?
-        .try_get("id")?;
-        Ok(ProductRow {
+        .bind(MAX_PRODUCTS_PER_BRAND)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let id: i64 = row.try_get("id")?;
+        Ok(Some(ProductRow {
             id: ProductId::from_row(id),
             brand_id: brand,
             title: p.title.as_str().to_owned(),
@@ -131,7 +145,7 @@ impl Store {
             currency: p.currency,
             stock: p.stock.get(),
             card_version: 0,
-        })
+        }))
     }
 
     pub async fn product(&self, id: ProductId) -> Result<Option<ProductRow>, sqlx::Error> {

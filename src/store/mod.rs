@@ -47,7 +47,7 @@ pub use analytics::EventRow;
 pub use auctions::{AuctionRow, AuctionStatus, BidOutcome, BidTaken, MAX_BIDS, NewAuction};
 pub use campaigns::{CampaignFields, CampaignRow, MAX_CAMPAIGNS_PER_BRAND};
 pub use carts::CartWrite;
-pub use catalog::{AgreementRow, AgreementTerms, NewProduct, ProductPatch, ProductRow};
+pub use catalog::{AgreementRow, AgreementTerms, MAX_PRODUCTS_PER_BRAND, NewProduct, ProductPatch, ProductRow};
 pub use checkout_reads::{CheckoutAsk, CheckoutReads, PricingReads};
 pub use giveaways::{Draw, Entered, GiveawayRow};
 pub use moderation::{BanRow, HeldRow, ModeratorRow, NewHeld};
