@@ -22,6 +22,11 @@ use std::time::Duration;
 use password::Hasher;
 pub use password::PasswordError;
 
+/// Live sessions one account keeps (devices and browsers signed in at once): logins
+/// are not throttled once they succeed, so without a cap each would add a row for the
+/// session's whole lifetime.
+pub const SESSIONS_PER_ACCOUNT: usize = 20;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
     #[error(transparent)]
@@ -196,13 +201,18 @@ impl Accounts {
         }
     }
 
-    /// Creates a session for an account known to be genuine (after a login, or by the seeder).
+    /// Creates a session for an account known to be genuine (after a login, or by the
+    /// seeder). The account keeps at most [`SESSIONS_PER_ACCOUNT`] live sessions: the
+    /// oldest beyond them end, as at a logout, and ended ones are forgotten.
     pub async fn open_session(&self, account: AccountRow) -> Result<Session, AccountError> {
         let mut raw = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut raw);
         let token = URL_SAFE_NO_PAD.encode(raw);
         let now = self.clock.now();
         self.store.create_session(&token_hash(&token), account.id, now, now.plus(self.session_ttl)).await?;
+        for session in self.store.retire_sessions(account.id, SESSIONS_PER_ACCOUNT, now).await? {
+            self.close_connections(session).await;
+        }
         Ok(Session { token, account })
     }
 
@@ -210,11 +220,16 @@ impl Accounts {
     pub async fn logout(&self, token: &str) -> Result<(), AccountError> {
         let session = token_hash(token);
         self.store.revoke_session(&session, self.clock.now()).await?;
-        if let Err(e) = self.kicks.kick(&Target::Session(session)).await {
-            // The session is revoked: those connections cannot act any more either way.
-            tracing::warn!(error = %Causes(&e), "logout not announced to open connections");
-        }
+        self.close_connections(session).await;
         Ok(())
+    }
+
+    /// Closes the connections opened with an ended session, on every node.
+    async fn close_connections(&self, session: String) {
+        if let Err(e) = self.kicks.kick(&Target::Session(session)).await {
+            // The session has ended: those connections cannot act any more either way.
+            tracing::warn!(error = %Causes(&e), "a session's end not announced to its open connections");
+        }
     }
 
     /// The account behind a bearer token, if the session is live.

@@ -121,6 +121,35 @@ impl Store {
             .map(drop)
     }
 
+    /// Forgets the account's sessions that have ended (revoked or expired), and the
+    /// oldest live ones beyond the newest `keep`; returns the token hashes of those live
+    /// ones, whose connections are still to be closed.
+    pub async fn retire_sessions(
+        &self,
+        account: AccountId,
+        keep: usize,
+        now: UnixMs,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query("delete from sessions where account_id = $1 and (revoked_at is not null or expires_at <= $2)")
+            .bind(account.get())
+            .bind(now.0)
+            .execute(&self.pool)
+            .await?;
+        // At most `keep` and the few opened since the last pruning: each opening prunes.
+        let live =
+            sqlx::query("select token_hash from sessions where account_id = $1 order by created_at desc, token_hash")
+                .bind(account.get())
+                .fetch_all(&self.pool)
+                .await?;
+        let mut retired = Vec::new();
+        for row in live.iter().skip(keep) {
+            let hash: String = row.try_get("token_hash")?;
+            sqlx::query("delete from sessions where token_hash = $1").bind(&hash).execute(&self.pool).await?;
+            retired.push(hash);
+        }
+        Ok(retired)
+    }
+
     /// The account behind a session that is neither revoked nor expired, and when the
     /// session expires.
     pub async fn session_account(

@@ -1,5 +1,7 @@
 use crate::helpers::TestApp;
-use livecart::domain::Role;
+use livecart::accounts::SESSIONS_PER_ACCOUNT;
+use livecart::domain::{Role, UnixMs};
+use livecart::store::{MAX_PRODUCTS_PER_BRAND, NewProduct};
 use livecart::wire::api::{AccountView, ErrorBody, LoginRequest, NewProductRequest, NewRoomRequest};
 use livecart::wire::routes::{self, path};
 use livecart::wire::ws::{ClientMsg, ServerMsg};
@@ -29,6 +31,34 @@ async fn register_login_and_logout_revokes_the_token() {
     assert_eq!((status.as_u16(), error_code(&body)), (401, "unauthenticated".into()));
     let (status, _) = app.send(Method::GET, routes::ME, Some(&again.token), None).await;
     assert_eq!(status, 200, "other sessions stay valid");
+}
+
+/// An account keeps its newest sessions only: a login past the cap ends the oldest, as
+/// a logout would, connections included.
+#[tokio::test]
+async fn a_login_past_the_cap_ends_the_oldest_session() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[3]).await;
+    let first = app.register(Role::Viewer, "Ana", None).await;
+    let (mut watching, _) = app.viewer(scene.room, Some(&first.token)).await;
+    let login = LoginRequest { email: first.account.email.clone(), password: "correct horse battery".into() };
+    let mut later = Vec::new();
+    for _ in 1..SESSIONS_PER_ACCOUNT {
+        let session: livecart::wire::api::SessionResponse = app.post(routes::LOGIN, None, &login).await;
+        later.push(session.token);
+    }
+    let (status, _) = app.send(Method::GET, routes::ME, Some(&first.token), None).await;
+    assert_eq!(status, 200, "at the cap, every session is live");
+
+    let newest: livecart::wire::api::SessionResponse = app.post(routes::LOGIN, None, &login).await;
+    let (status, body) = app.send(Method::GET, routes::ME, Some(&first.token), None).await;
+    assert_eq!((status.as_u16(), error_code(&body)), (401, "unauthenticated".into()), "the oldest has ended");
+    let (code, _) = watching.closed().await.expect("a close frame");
+    assert_eq!(code, 4001, "its connection is closed as at a logout");
+    for token in later.iter().chain([&newest.token]) {
+        let (status, _) = app.send(Method::GET, routes::ME, Some(token), None).await;
+        assert_eq!(status, 200, "the newest sessions stay live");
+    }
 }
 
 #[tokio::test]
@@ -157,6 +187,41 @@ async fn only_a_brands_members_manage_its_products_and_stock() {
     assert_eq!(app.stock(scene.products[0]).await, 12, "a restock reaches live stock");
     let (status, _) = app.send(Method::POST, &products, None, Some(&body)).await;
     assert_eq!(status, 401);
+}
+
+/// A brand's catalogue is bounded, so its public list is: one product past the cap is
+/// refused and made nowhere.
+#[tokio::test]
+async fn a_brand_has_at_most_its_cap_of_products() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[5]).await;
+    let product = NewProductRequest {
+        title: "One more".try_into().unwrap(),
+        description: Default::default(),
+        image_url: Default::default(),
+        price: 100.try_into().unwrap(),
+        currency: "EUR".try_into().unwrap(),
+        stock: 1.try_into().unwrap(),
+    };
+    let row = NewProduct {
+        title: product.title.clone(),
+        description: product.description.clone(),
+        image_url: product.image_url.clone(),
+        price: product.price,
+        currency: product.currency,
+        stock: product.stock,
+    };
+    let mut made = 1;
+    while app.state.store.create_product(scene.brand_id, &row, UnixMs(0)).await.unwrap().is_some() {
+        made += 1;
+    }
+    assert_eq!(made, MAX_PRODUCTS_PER_BRAND);
+    let products = path(routes::BRAND_PRODUCTS, &[scene.brand_id.get()]);
+    let body = serde_json::to_value(&product).unwrap();
+    let (status, resp) = app.send(Method::POST, &products, Some(&scene.brand.token), Some(&body)).await;
+    assert_eq!((status.as_u16(), error_code(&resp)), (409, "conflict".into()));
+    let (status, list) = app.send(Method::GET, &products, None, None).await;
+    assert_eq!((status.as_u16(), list.as_array().map(Vec::len)), (200, Some(1_000)));
 }
 
 #[tokio::test]
