@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use dashmap::DashMap;
 use redis::Script;
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[async_trait]
 pub trait RateLimits: Send + Sync + 'static {
@@ -15,22 +16,39 @@ pub trait RateLimits: Send + Sync + 'static {
     async fn allow(&self, key: &str, limit: RateLimit, now: UnixMs) -> Result<bool, BusError>;
 }
 
-/// Buckets kept before the full ones (which hold nothing a new bucket would not) are
-/// forgotten.
-const MEMORY_BUCKETS: usize = 10_000;
+/// Buckets kept before the first sweep of full ones (which hold nothing a new bucket
+/// would not).
+const FIRST_SWEEP: usize = 10_000;
 
+/// Each key's bucket with the limit it is kept under: one map holds several kinds of
+/// limit (comments, slow mode, bids), and whether a bucket is full depends on its own.
 #[derive(Default)]
 pub struct MemoryRateLimits {
-    buckets: DashMap<String, TokenBucket>,
+    buckets: DashMap<String, (TokenBucket, RateLimit)>,
+    /// Buckets held when the next sweep runs: twice what the last one left.
+    sweep_at: AtomicUsize,
+}
+
+impl MemoryRateLimits {
+    /// Forgets full buckets, once the buckets held have doubled since the last time, so
+    /// an `allow` costs a constant on average however many keys there are.
+    fn forget_full(&self, now: UnixMs) {
+        if self.buckets.len() < self.sweep_at.load(Ordering::Relaxed).max(FIRST_SWEEP) {
+            return;
+        }
+        self.buckets.retain(|_, (bucket, limit)| !bucket.is_full(*limit, now));
+        self.sweep_at.store(2 * self.buckets.len(), Ordering::Relaxed);
+    }
 }
 
 #[async_trait]
 impl RateLimits for MemoryRateLimits {
     async fn allow(&self, key: &str, limit: RateLimit, now: UnixMs) -> Result<bool, BusError> {
-        if self.buckets.len() > MEMORY_BUCKETS {
-            self.buckets.retain(|_, b| !b.is_full(limit, now));
-        }
-        Ok(self.buckets.entry(key.to_owned()).or_insert_with(|| TokenBucket::full(limit, now)).try_take(limit, now))
+        self.forget_full(now);
+        let mut entry = self.buckets.entry(key.to_owned()).or_insert_with(|| (TokenBucket::full(limit, now), limit));
+        let (bucket, kept_under) = entry.value_mut();
+        *kept_under = limit;
+        Ok(bucket.try_take(limit, now))
     }
 }
 
@@ -109,5 +127,22 @@ mod tests {
             assert!(!limits.allow("v", limit, at(1_500)).await.unwrap());
         })
         .await;
+    }
+
+    /// A sweep judges each bucket by its own limit: many comment buckets (refilled each
+    /// second) do not make a slow-mode bucket (an hour) look full and be forgotten.
+    #[tokio::test]
+    async fn a_sweep_keeps_a_bucket_that_is_not_full_under_its_own_limit() {
+        let limits = MemoryRateLimits::default();
+        let slow = RateLimit { burst: 1, refill_ms: 3_600_000 };
+        let comments = RateLimit { burst: 5, refill_ms: 1_000 };
+        let at = |ms: i64| UnixMs(1_800_000_000_000 + ms);
+        assert!(limits.allow("slow:v", slow, at(0)).await.unwrap());
+        // One new commenter a millisecond: each bucket is full again a second later.
+        for key in 0..=2 * FIRST_SWEEP {
+            limits.allow(&format!("c{key}"), comments, at(10_000 + key as i64)).await.unwrap();
+        }
+        assert!(limits.buckets.len() <= 2 * FIRST_SWEEP, "full buckets are forgotten: {}", limits.buckets.len());
+        assert!(!limits.allow("slow:v", slow, at(40_000)).await.unwrap(), "slow mode still holds");
     }
 }
