@@ -53,16 +53,16 @@ pub async fn run(socket: &mut WebSocket, state: &AppState, session: Box<FeedSess
         tokio::select! {
             _ = state.shutdown.cancelled() => {
                 let close = CloseFrame { code: CLOSE_RESTARTING, reason: "server restarting: reconnect".into() };
-                let _ = socket.send(Message::Close(Some(close))).await;
+                super::send_within(socket, Message::Close(Some(close))).await;
                 return;
             }
             close = &mut ends => {
-                let _ = socket.send(Message::Close(Some(close))).await;
+                super::send_within(socket, Message::Close(Some(close))).await;
                 return;
             }
             frame = feed.next() => match frame {
                 Some(msg) => {
-                    if socket.send(msg).await.is_err() {
+                    if !super::send_within(socket, msg).await {
                         return;
                     }
                 }
@@ -78,7 +78,7 @@ pub async fn run(socket: &mut WebSocket, state: &AppState, session: Box<FeedSess
                 Some(Ok(Message::Close(_))) | None => return,
                 Some(Ok(Message::Text(_) | Message::Binary(_))) => {
                     let e = ApiError::bad_request("this connection only sends");
-                    if socket.send(error_frame(&e, None)).await.is_err() {
+                    if !super::send_within(socket, error_frame(&e, None)).await {
                         return;
                     }
                 }

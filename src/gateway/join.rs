@@ -46,7 +46,8 @@ pub struct Caps<'a> {
 /// Reads frames until one joins (or the connection ends, or the join timeout passes): what
 /// the connection joined, and its place under the caps, held as long as it runs.
 pub async fn first_frame(socket: &mut WebSocket, state: &AppState, caps: Caps<'_>) -> Option<(Joined, Pass)> {
-    let deadline = tokio::time::sleep(JOIN_TIMEOUT);
+    let until = tokio::time::Instant::now() + JOIN_TIMEOUT;
+    let deadline = tokio::time::sleep_until(until);
     tokio::pin!(deadline);
     loop {
         let msg = tokio::select! {
@@ -67,7 +68,7 @@ pub async fn first_frame(socket: &mut WebSocket, state: &AppState, caps: Caps<'_
             Message::Close(_) => return None,
             Message::Binary(_) => {
                 let e = super::binary_refused();
-                socket.send(error_frame(&e, None)).await.ok()?;
+                send_by(socket, until, error_frame(&e, None)).await?;
                 continue;
             }
             _ => continue,
@@ -87,13 +88,19 @@ pub async fn first_frame(socket: &mut WebSocket, state: &AppState, caps: Caps<'_
         match joined {
             Ok((joined, reply, pass)) => {
                 if let Some(reply) = reply {
-                    socket.send(frame(&reply)).await.ok()?;
+                    send_by(socket, until, frame(&reply)).await?;
                 }
                 return Some((joined, pass));
             }
-            Err(e) => socket.send(error_frame(&e, request)).await.ok()?,
+            Err(e) => send_by(socket, until, error_frame(&e, request)).await?,
         }
     }
+}
+
+/// Sends a frame before the join deadline: a client that sends requests and reads none
+/// of the replies fills its socket, and the send would wait past the deadline forever.
+async fn send_by(socket: &mut WebSocket, until: tokio::time::Instant, frame: Message) -> Option<()> {
+    tokio::time::timeout_at(until, socket.send(frame)).await.ok()?.ok()
 }
 
 /// Who a `join` says the viewer is: an account's token, or a guest's name; and a

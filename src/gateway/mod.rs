@@ -156,6 +156,15 @@ async fn close_with(socket: &mut WebSocket, close: CloseFrame) {
     }
 }
 
+/// A connection whose socket accepts nothing for this long is disconnected.
+const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Sends one frame within [`WRITE_TIMEOUT`]; false when it failed or could not go out:
+/// a client that reads nothing fills its socket, and the send would wait forever.
+async fn send_within(socket: &mut WebSocket, frame: Message) -> bool {
+    matches!(tokio::time::timeout(WRITE_TIMEOUT, socket.send(frame)).await, Ok(Ok(())))
+}
+
 /// What a binary frame gets: the protocol is JSON text.
 fn binary_refused() -> crate::error::ApiError {
     crate::error::ApiError::bad_request("send JSON text frames")
