@@ -16,9 +16,9 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// Checkouts one room connection, or one account over REST on a node, may run at once:
-/// a payment takes a while, and each running checkout holds its cart's units, so more
-/// at once would let one buyer keep stock from everyone else.
+/// Payments (checkouts, offers paid) one account may run at once on a node, over all
+/// its connections and REST together: a payment takes a while, and each running one
+/// holds its units, so more at once would let one buyer keep stock from everyone else.
 pub const CONCURRENT_CHECKOUTS: usize = 2;
 
 /// Everything a request handler or a connection may need; cheap to clone.
@@ -41,8 +41,7 @@ pub struct AppState {
     /// Checkouts running on their own tasks: shutdown waits for them, so a paid order is
     /// never cut off half-way.
     pub checkouts: TaskTracker,
-    /// Checkouts each account runs over REST on this node at once (the WebSocket counts
-    /// per connection).
+    /// Payments each account runs on this node now (at most [`CONCURRENT_CHECKOUTS`]).
     pub paying: Arc<Tally<AccountId>>,
     /// The analytics writer: shutdown waits for its last batch.
     pub analytics: Recorder,

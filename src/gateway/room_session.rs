@@ -11,12 +11,12 @@
 //! timeout is dropped. A request being answered (a comment, a cart change) is polled
 //! beside the room's frames, which keep flowing meanwhile; the next message is read once
 //! it is answered, so requests are answered in order, one at a time. Payments run on
-//! their own tasks, at most [`CONCURRENT_CHECKOUTS`] per connection.
+//! their own tasks, at most [`CONCURRENT_CHECKOUTS`] per buyer on this node.
 
 use super::session_end::SessionEnd;
-use super::{error_frame, frame, protocol};
+use super::{WRITE_TIMEOUT, error_frame, frame, protocol};
 use crate::commerce::{CartChange, CheckoutRequest, CommerceError, Payment};
-use crate::domain::{Invalid, Price, Quantity};
+use crate::domain::{AccountId, Invalid, Price, Quantity};
 use crate::error::{ApiError, ApiResult, Code};
 use crate::room::actions::{DropRequest, Posted};
 use crate::room::auction::{AuctionRequest, BidRequest};
@@ -36,15 +36,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 /// Frames written between two flushes at most.
 const MAX_BATCH: usize = 64;
-/// A viewer whose socket accepts nothing for this long is disconnected.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Close code 1012 (service restart): the client should reconnect, with `since`.
 const CLOSE_RESTARTING: u16 = 1012;
 
@@ -129,8 +126,7 @@ pub async fn run(socket: &mut WebSocket, state: &AppState, session: Box<RoomSess
                     metrics::counter!("livecart_client_messages_total", "type" => request.unwrap_or("invalid")).increment(1);
                     match decoded {
                         Ok(msg) => {
-                            let paying = inbox.payments.len();
-                            answering = Some(Box::pin(dispatch(state, &room, &viewer, msg, paying)));
+                            answering = Some(Box::pin(dispatch(state, &room, &viewer, msg)));
                         }
                         Err(e) => out.batch.push(error_frame(&e, protocol::named_type(&text))),
                     }
@@ -226,26 +222,13 @@ async fn next_payment(payments: &mut Vec<JoinHandle<Message>>) -> Option<Message
     .await
 }
 
-/// Answers one request: its reply, or an error frame naming it. `paying`: the
-/// connection's payments running now.
-async fn dispatch(
-    state: &AppState,
-    room: &Arc<LiveRoom>,
-    viewer: &Arc<Viewer>,
-    msg: ClientMsg,
-    paying: usize,
-) -> Answer {
+/// Answers one request: its reply, or an error frame naming it.
+async fn dispatch(state: &AppState, room: &Arc<LiveRoom>, viewer: &Arc<Viewer>, msg: ClientMsg) -> Answer {
     let request = msg.kind();
-    handle(state, room, viewer, msg, paying).await.unwrap_or_else(|e| Answer::Reply(error_frame(&e, Some(request))))
+    handle(state, room, viewer, msg).await.unwrap_or_else(|e| Answer::Reply(error_frame(&e, Some(request))))
 }
 
-async fn handle(
-    state: &AppState,
-    room: &Arc<LiveRoom>,
-    viewer: &Arc<Viewer>,
-    msg: ClientMsg,
-    paying: usize,
-) -> ApiResult<Answer> {
+async fn handle(state: &AppState, room: &Arc<LiveRoom>, viewer: &Arc<Viewer>, msg: ClientMsg) -> ApiResult<Answer> {
     let rooms = &state.rooms;
     let cart_change = match msg {
         ClientMsg::Join { .. } | ClientMsg::FollowSales { .. } | ClientMsg::Listen { .. } => {
@@ -298,12 +281,12 @@ async fn handle(
         ClientMsg::Checkout { idempotency_key, card, payment, save, shipping, promo_code } => {
             // The fields' one cross-field rule is checked before anything else, as decoding is.
             let payment = Payment::from_fields(card, payment)?;
-            viewer.account().map_err(ApiError::from)?;
+            let buyer = viewer.account().map_err(ApiError::from)?.id;
             let req =
                 CheckoutRequest { key: idempotency_key, payment, promo_code, save: save.unwrap_or(false), shipping };
             let (rooms, room, viewer) = (rooms.clone(), Arc::clone(room), Arc::clone(viewer));
             let payment = async move { rooms.checkout(&room, &viewer, req).await };
-            return spawn_payment(state, paying, "checkout", payment);
+            return spawn_payment(state, buyer, "checkout", payment);
         }
         ClientMsg::StartAuction {
             product_id,
@@ -334,7 +317,7 @@ async fn handle(
         }
         ClientMsg::PayOffer { offer_id, idempotency_key, card, payment, save, shipping } => {
             let payment = Payment::from_fields(card, payment)?;
-            viewer.account().map_err(ApiError::from)?;
+            let buyer = viewer.account().map_err(ApiError::from)?.id;
             let req = CheckoutRequest {
                 key: idempotency_key,
                 payment,
@@ -344,7 +327,7 @@ async fn handle(
             };
             let (rooms, viewer) = (rooms.clone(), Arc::clone(viewer));
             let payment = async move { rooms.pay_offer(&viewer, offer_id, req).await };
-            return spawn_payment(state, paying, "pay_offer", payment);
+            return spawn_payment(state, buyer, "pay_offer", payment);
         }
     };
     let cart = rooms.change_cart(room, viewer, cart_change).await?;
@@ -377,21 +360,21 @@ fn purchase_frame(purchase: CommentPurchase) -> ServerMsg {
 }
 
 /// Runs a payment (`request`: the message that asked for it) on its own task, at most
-/// [`CONCURRENT_CHECKOUTS`] at a time per connection (`paying`: how many run now):
-/// payment takes a while, and chat and the room's frames keep flowing meanwhile. Its
-/// reply is `order_confirmed`, or an error naming `request`. A connection that closes
-/// meanwhile leaves it to finish (shutdown waits for it).
+/// [`CONCURRENT_CHECKOUTS`] at a time per buyer on this node, over every connection and
+/// REST alike (a connection closed and opened again does not free a place; a payment
+/// ending does): payment takes a while, and chat and the room's frames keep flowing
+/// meanwhile. Its reply is `order_confirmed`, or an error naming `request`. A connection
+/// that closes meanwhile leaves it to finish (shutdown waits for it).
 fn spawn_payment(
     state: &AppState,
-    paying: usize,
+    buyer: AccountId,
     request: &'static str,
     payment: impl Future<Output = RoomResult<OrderView>> + Send + 'static,
 ) -> ApiResult<Answer> {
-    if paying >= CONCURRENT_CHECKOUTS {
-        return Err(CommerceError::CheckoutInProgress.into());
-    }
+    let paying = state.paying.hold(buyer, CONCURRENT_CHECKOUTS).ok_or(CommerceError::CheckoutInProgress)?;
     let running = state.checkouts.spawn(async move {
         let outcome = payment.await.map_err(ApiError::from);
+        drop(paying);
         let label = outcome.as_ref().map_or_else(ApiError::code, |_| "paid");
         metrics::counter!("livecart_checkouts_total", "outcome" => label).increment(1);
         match outcome {

@@ -578,10 +578,11 @@ async fn the_rest_checkout_buys_the_cart_with_a_code_as_the_websocket_does() {
     assert_eq!(orders.len(), 1);
 }
 
-/// One account runs at most two REST checkouts at once on a node: a third is refused at
-/// once, holding nothing, and a place is free again when a payment ends.
+/// One account runs at most two payments at once on a node, over its connections and
+/// REST together: a third is refused at once, holding nothing, a connection closed does
+/// not free its payment's place, and a payment that ends does.
 #[tokio::test]
-async fn an_account_runs_at_most_two_rest_checkouts_at_once() {
+async fn an_account_runs_at_most_two_payments_at_once_however_it_connects() {
     let app = TestApp::spawn().await;
     let shop = shop(&app, &[1_000]).await;
     let serum = shop.products[0];
@@ -591,18 +592,21 @@ async fn an_account_runs_at_most_two_rest_checkouts_at_once() {
     for _ in 0..2 {
         rooms.push(room(&app, &shop.host, &[serum], true).await);
     }
+    let mut connections = Vec::new();
     for &room in &rooms {
         let (mut ws, _) = app.viewer(room, Some(&who.token)).await;
         ws.send(&ClientMsg::CartAdd { product_id: serum, quantity: 1 }).await;
         ws.recv_until(|m| matches!(m, ServerMsg::Cart { .. }).then_some(())).await;
-        ws.close().await;
+        connections.push(ws);
     }
     let checkout = |room: RoomId, key: &str| {
         let (app, token) = (app.client.clone(), who.token.clone());
         let body = json!({"idempotency_key": key, "card": TestCards::SLOW});
         async move { app.send(Method::POST, &path(routes::ROOM_CHECKOUT, &[room.get()]), Some(&token), Some(&body)).await }
     };
-    let first = tokio::spawn(checkout(rooms[0], "cap-1"));
+    // The first over the room's WebSocket, which then closes; the second over REST.
+    let mut first = connections.remove(0);
+    first.send(&checkout_with("cap-1", TestCards::SLOW, None)).await;
     let second = tokio::spawn(checkout(rooms[1], "cap-2"));
     // Both are paying (their orders placed, the slow card taking 2 s) before the third.
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -614,14 +618,21 @@ async fn an_account_runs_at_most_two_rest_checkouts_at_once() {
         assert!(tokio::time::Instant::now() < deadline, "the two checkouts never placed their orders: {orders:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    first.close().await;
     let (status, answer) = checkout(rooms[2], "cap-3").await;
     assert_eq!((status.as_u16(), answer["error"]["code"].as_str()), (409, Some("checkout_in_progress")));
-    for running in [first, second] {
-        let (status, answer) = running.await.unwrap();
-        assert_eq!((status, answer["status"].as_str()), (StatusCode::OK, Some("paid")), "{answer}");
+    let (status, answer) = second.await.unwrap();
+    assert_eq!((status, answer["status"].as_str()), (StatusCode::OK, Some("paid")), "{answer}");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let orders: Vec<OrderView> = app.get(routes::ORDERS, Some(&who.token)).await;
+        assert_eq!(orders.len(), 2, "the refused checkout wrote no order");
+        if orders.iter().all(|o| o.status == OrderStatus::Paid) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the closed connection's payment never ended: {orders:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let orders: Vec<OrderView> = app.get(routes::ORDERS, Some(&who.token)).await;
-    assert_eq!(orders.len(), 2, "the refused checkout wrote no order");
     let (status, answer) = checkout(rooms[2], "cap-3").await;
     assert_eq!((status, answer["status"].as_str()), (StatusCode::OK, Some("paid")), "the key was unused: {answer}");
 }
