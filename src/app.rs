@@ -136,6 +136,7 @@ impl AppState {
                 .as_deref()
                 .map(|url| url.trim().trim_end_matches('/').to_owned())
                 .unwrap_or_else(|| format!("http://{}", config.bind)),
+            max_guests_per_address: config.max_guests_per_address,
         };
         let reports = Reports::new(store.clone(), clock.clone());
         let campaigns = Campaigns::new(store.clone(), clock.clone());

@@ -228,7 +228,8 @@ pub struct Config {
     pub max_connections_per_account: usize,
 
     /// Guest room connections one client address may have joined on this node (an IPv6
-    /// client: its /64; behind `trusted_proxies`, the forwarded client); 0: no cap.
+    /// client: its /64; behind `trusted_proxies`, the forwarded client), and likewise
+    /// WHEP viewing sessions it may hold; 0: no cap.
     #[arg(long, env = "LIVECART_MAX_GUESTS_PER_ADDRESS", default_value_t = 256)]
     pub max_guests_per_address: usize,
 

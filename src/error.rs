@@ -427,6 +427,7 @@ impl From<MediaError> for ApiError {
         match e {
             MediaError::BadSdp(_) => ApiError::said(Code::InvalidInput, &e),
             MediaError::NotStreaming => ApiError::said(Code::NotStreaming, &e),
+            MediaError::TooManyViewers(_) => ApiError::said(Code::TooManyConnections, &e),
             MediaError::NoSession => ApiError::said(Code::NotFound, &e),
             MediaError::Peer(_) | MediaError::NoRuntime | MediaError::NoLocalDescription => ApiError::internal(e),
         }

@@ -3,7 +3,20 @@
 //! trusts. One rule for both edges.
 
 use axum::http::HeaderMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
+
+/// The key a client address is counted under: an IPv4 address as it is, an IPv6 address
+/// by its /64 (the block one subscriber is usually given, so that one client cannot
+/// spread over its own addresses), an IPv4-mapped IPv6 address as the IPv4 address.
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !(u128::from(u64::MAX));
+            IpAddr::V6(Ipv6Addr::from(prefix))
+        }
+        v4 => v4,
+    }
+}
 
 /// The client behind a request: the peer, or, when the peer is one of the `trusted`
 /// balancers, the last address in `X-Forwarded-For` that is not one (the hops before it

@@ -39,7 +39,7 @@ mod deadline;
 
 use crate::config::Config;
 use crate::error::{ApiError, Code};
-use crate::gateway::admission::address_key;
+use crate::peer::address_key;
 use crate::telemetry::Causes;
 use crate::wire::routes;
 use axum::Router;

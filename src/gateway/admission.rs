@@ -5,24 +5,12 @@
 use crate::config::{AllowedOrigin, Config, normalize_origin, origin_of_url, split_host_port};
 use crate::domain::AccountId;
 use crate::error::{ApiError, Code};
+use crate::peer::address_key;
 use crate::state::Tally;
 use axum::http::HeaderMap;
 use axum::http::header::{HOST, ORIGIN};
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::Arc;
-
-/// The key a client address is counted under: an IPv4 address as it is, an IPv6 address
-/// by its /64 (the block one subscriber is usually given, so that one client cannot
-/// spread over its own addresses), an IPv4-mapped IPv6 address as the IPv4 address.
-pub fn address_key(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & !(u128::from(u64::MAX));
-            IpAddr::V6(Ipv6Addr::from(prefix))
-        }
-        v4 => v4,
-    }
-}
 
 /// Refuses a browser page from an origin that is not allowed, before the upgrade:
 /// `403 forbidden`. Allowed: no `Origin` header (not a browser), an origin whose host

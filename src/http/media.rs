@@ -2,10 +2,12 @@
 //! every candidate, a `Location` to `DELETE` when done. CORS is open on these routes so
 //! browser clients on other origins can use them.
 
-use super::extract::{AppPath, Auth, Bearer, RawBody};
+use super::extract::{AppPath, Auth, Bearer, ClientAddr, RawBody};
 use crate::domain::RoomId;
 use crate::error::{ApiError, ApiResult, Code};
 use crate::media::SessionId;
+use crate::peer::address_key;
+use crate::room::stream::Watcher;
 use crate::state::AppState;
 use crate::wire::routes::{self, path};
 use axum::Router;
@@ -99,15 +101,21 @@ pub async fn unpublish(
 /// `Authorization: Bearer` and its audience key or the session token of its host or a
 /// moderator.
 #[utoipa::path(post, path = routes::WHEP, params(("room_id" = i64, Path)), request_body(content = String, content_type = "application/sdp"),
-    responses((status = 201, description = "SDP answer; Location names the session"), (status = 403, body = crate::wire::api::ErrorBody, description = "rehearsal_private: a rehearsal, and the bearer is not one it admits"), (status = 409, body = crate::wire::api::ErrorBody, description = "room not live or not streaming"), (status = 415, body = crate::wire::api::ErrorBody)),
+    responses((status = 201, description = "SDP answer; Location names the session"), (status = 403, body = crate::wire::api::ErrorBody, description = "rehearsal_private: a rehearsal, and the bearer is not one it admits"), (status = 409, body = crate::wire::api::ErrorBody, description = "room not live or not streaming"), (status = 415, body = crate::wire::api::ErrorBody), (status = 429, body = crate::wire::api::ErrorBody, description = "too_many_connections: this address already watches as many streams on this node as it may")),
     tag = "media")]
 pub async fn watch(
     State(state): State<AppState>,
     bearer: Bearer,
+    client: ClientAddr,
     AppPath(room): AppPath<RoomId>,
     SdpOffer(offer): SdpOffer,
 ) -> ApiResult<Response> {
-    let (session, answer) = state.rooms.watch(room, offer, bearer.account.as_ref(), bearer.token.as_deref()).await?;
+    let watcher = Watcher {
+        account: bearer.account.as_ref(),
+        bearer: bearer.token.as_deref(),
+        client: client.0.map(address_key),
+    };
+    let (session, answer) = state.rooms.watch(room, offer, watcher).await?;
     Ok(created(session_url(&state, path(routes::WHEP_SESSION, &[room.get(), session as i64])), answer))
 }
 

@@ -37,6 +37,8 @@ pub enum MediaError {
     BadSdp(webrtc::error::Error),
     #[error("the host is not streaming right now; wait for stream_started")]
     NotStreaming,
+    #[error("{0} streams are already being watched from this address on this server: end one, then watch")]
+    TooManyViewers(usize),
     #[error("media session not found")]
     NoSession,
     #[error("peer connection")]

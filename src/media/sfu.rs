@@ -8,6 +8,7 @@ use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodingParameters, RTCRtpEncodingParameters};
 use std::collections::VecDeque;
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -73,6 +74,8 @@ fn announced_tracks(offer: &str) -> usize {
 
 struct ViewerSession {
     room: RoomId,
+    /// The client address (its counting key) the session was opened from, if known.
+    client: Option<IpAddr>,
     /// Cancelled when the session ends, which stops the task that owns the viewer.
     ended: CancellationToken,
     pc: Arc<dyn PeerConnection>,
@@ -112,6 +115,9 @@ pub struct Sfu {
 
 /// How many ended sessions a node remembers for idempotent `DELETE`s.
 const ENDED_SESSIONS: usize = 4096;
+
+/// A viewing session whose connection is not up this long after its answer is ended.
+const CONNECT_WITHIN: Duration = Duration::from_secs(15);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -274,9 +280,26 @@ impl Sfu {
         }
     }
 
-    /// Starts a receive-only viewer of the room's stream from a WHEP offer.
-    pub async fn watch(self: &Arc<Self>, room: RoomId, offer: String) -> Result<(SessionId, String), MediaError> {
+    /// Starts a receive-only viewer of the room's stream from a WHEP offer, unless the
+    /// client's address (its counting key) holds `cap` viewing sessions here already (0:
+    /// no cap). Each holds a socket and a peer connection, and needs no account.
+    pub async fn watch(
+        self: &Arc<Self>,
+        room: RoomId,
+        offer: String,
+        client: Option<IpAddr>,
+        cap: usize,
+    ) -> Result<(SessionId, String), MediaError> {
         let feeds = self.broadcasts.get(&room).and_then(|b| b.complete_feeds()).ok_or(MediaError::NotStreaming)?;
+        // A scan, not a count kept aside: a session costs a peer connection's set-up,
+        // against which looking over this node's viewers is nothing. Offers arriving
+        // together may pass it together: the cap holds to within the client's
+        // connections in flight.
+        if let Some(client) = client.filter(|_| cap > 0) {
+            if self.viewers.iter().filter(|v| v.client == Some(client)).count() >= cap {
+                return Err(MediaError::TooManyViewers(cap));
+            }
+        }
         let codecs: Vec<_> = feeds.iter().map(|feed| (feed.kind, feed.codec.clone())).collect();
         let ssrcs: Vec<u32> = feeds.iter().map(|_| rand::random()).collect();
         let histories = ssrcs.iter().zip(&feeds).map(|(ssrc, feed)| (*ssrc, Arc::clone(&feed.history))).collect();
@@ -336,13 +359,16 @@ impl Sfu {
             });
         }
         let ended = CancellationToken::new();
-        self.viewers.insert(session, ViewerSession { room, ended: ended.clone(), pc: Arc::clone(&peer.pc), feeds });
+        let viewer = ViewerSession { room, client, ended: ended.clone(), pc: Arc::clone(&peer.pc), feeds };
+        self.viewers.insert(session, viewer);
         tokio::spawn(Arc::clone(self).run_viewer(session, peer, ended, outlets));
         Ok((session, answer))
     }
 
     /// Owns a viewer: connects its outlets to the feeds once the connection is up, and
-    /// ends the session when the connection goes away.
+    /// ends the session when the connection goes away, or when it has not come up within
+    /// [`CONNECT_WITHIN`] (an offer whose client never completes ICE would otherwise keep
+    /// its socket until ICE gives up, half a minute later).
     async fn run_viewer(
         self: Arc<Self>,
         session: SessionId,
@@ -350,9 +376,16 @@ impl Sfu {
         ended: CancellationToken,
         mut outlets: Vec<(Arc<Feed>, Outlet)>,
     ) {
+        let connect_by = tokio::time::sleep(CONNECT_WITHIN);
+        tokio::pin!(connect_by);
+        let mut connected = false;
         loop {
             let event = tokio::select! {
                 _ = ended.cancelled() => return,
+                () = &mut connect_by, if !connected => {
+                    metrics::counter!("livecart_media_sessions_unconnected_total").increment(1);
+                    break;
+                }
                 event = peer.events.recv() => event,
             };
             let Some(event) = event else { break };
@@ -360,6 +393,7 @@ impl Sfu {
             // the driver a pass through the whole stack, so the viewer joins the feeds only
             // now; and it can only start decoding at a keyframe, so one is asked for.
             if let PeerEvent::State(RTCPeerConnectionState::Connected) = event {
+                connected = true;
                 for (feed, outlet) in std::mem::take(&mut outlets) {
                     feed.add_viewer(session, outlet);
                     // `stop_viewer` cancels before it leaves the feeds: a stop that ran

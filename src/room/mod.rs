@@ -172,6 +172,8 @@ pub struct RoomSettings {
     pub comment_limit: RateLimit,
     /// Where other nodes send viewers of streams this node holds.
     pub public_url: String,
+    /// Viewing sessions (WHEP) one client address may hold on this node; 0: no cap.
+    pub max_guests_per_address: usize,
 }
 
 /// What this node serves rooms from: the live rooms it holds and its SFU.

@@ -8,8 +8,17 @@ use crate::store::{AccountRow, RoomRow};
 use crate::telemetry::Causes;
 use crate::wire::routes::{self, path};
 use crate::wire::ws::{RoomEvent, RoomStatus};
+use std::net::IpAddr;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
+
+/// Who asks to watch: their account and bearer token, if any, and their client address
+/// (its counting key), if known.
+pub struct Watcher<'a> {
+    pub account: Option<&'a AccountRow>,
+    pub bearer: Option<&'a str>,
+    pub client: Option<IpAddr>,
+}
 
 impl Rooms {
     async fn live_row(&self, room: RoomId) -> RoomResult<RoomRow> {
@@ -35,13 +44,8 @@ impl Rooms {
     /// those it admits (`bearer`: an audience key, or the session of `account`). Scaled
     /// out, a viewer who reaches a node without the room's publisher is redirected (307,
     /// the offer is re-sent) to the node that holds it.
-    pub async fn watch(
-        &self,
-        room: RoomId,
-        offer: String,
-        account: Option<&AccountRow>,
-        bearer: Option<&str>,
-    ) -> RoomResult<(SessionId, String)> {
+    pub async fn watch(&self, room: RoomId, offer: String, watcher: Watcher<'_>) -> RoomResult<(SessionId, String)> {
+        let Watcher { account, bearer, client } = watcher;
         let row = self.live_row(room).await?;
         self.admit_watcher(&row, account, bearer).await?;
         if !self.media.is_streaming(room) {
@@ -50,7 +54,8 @@ impl Rooms {
                 return Err(RoomError::StreamElsewhere(format!("{home}{}", path(routes::WHEP, &[room.get()]))));
             }
         }
-        Ok(self.media.watch(room, offer).await?)
+        let cap = self.settings.max_guests_per_address;
+        Ok(self.media.watch(room, offer, client, cap).await?)
     }
 
     /// Ends a publishing session: only the host (the session URL alone is not enough).

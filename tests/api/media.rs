@@ -1,7 +1,8 @@
 //! Live video through the SFU: a synthetic publisher (built in the test, generating RTP)
 //! over WHIP, receive-only viewers over WHEP, all on 127.0.0.1.
 
-use crate::helpers::{Scene, TestApp, WAIT, Ws};
+use crate::helpers::{Scene, TestApp, WAIT, Ws, test_config};
+use livecart::domain::Clock;
 use livecart::media::IceSettings;
 use livecart::wire::routes::{self, path};
 use livecart::wire::ws::{RoomEvent, ServerMsg};
@@ -123,6 +124,40 @@ async fn a_viewer_that_reports_packets_lost_is_sent_them_again() {
     assert!(app.state.media.forwarding_totals().resent <= 8 + 32);
     first.close().await;
     second.close().await;
+    publisher.close().await;
+}
+
+/// One address holds at most its cap of viewing sessions, and a session whose client
+/// never connects ends by itself, freeing its place.
+#[tokio::test]
+async fn an_address_holds_at_most_its_cap_of_viewing_sessions_and_unconnected_ones_end() {
+    let mut config = test_config();
+    config.max_guests_per_address = 2;
+    let app = TestApp::spawn_with(config, Clock::system()).await;
+    let scene = app.live_room(&[3]).await;
+    let (publisher, _) = publish(&app, &scene, VideoCodec::Vp8).await;
+    eventually("the stream is on air", || app.state.media.is_streaming(scene.room)).await;
+    let whep = path(routes::WHEP, &[scene.room.get()]);
+    // Offers whose clients never answer: no ICE, no connection.
+    let mut silent = Vec::new();
+    let mut locations = Vec::new();
+    for _ in 0..2 {
+        let (viewer, offer) = CountingViewer::offer(&IceSettings::loopback()).await.unwrap();
+        let (status, body, location) = post_sdp(&app, &whep, None, &offer).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        silent.push(viewer);
+        locations.push(location.unwrap());
+    }
+    let (_third, offer) = CountingViewer::offer(&IceSettings::loopback()).await.unwrap();
+    let (status, body, _) = post_sdp(&app, &whep, None, &offer).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(body.contains("too_many_connections"), "{body}");
+
+    eventually("the unconnected sessions end", || app.state.media.open_sessions() == 1).await;
+    let (status, body, _) = post_sdp(&app, &whep, None, &offer).await;
+    assert_eq!(status, StatusCode::CREATED, "a place is free again: {body}");
+    let ended = reqwest::Client::new().delete(app.url(&locations[0])).send().await.unwrap();
+    assert_eq!(ended.status(), StatusCode::NO_CONTENT, "a session that ended by itself is deleted again");
     publisher.close().await;
 }
 
