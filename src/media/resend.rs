@@ -8,7 +8,9 @@
 //! keeps each packet once ([`History::keep`]) and a leg's [`resender`] looks the named
 //! ones up there and stamps them with its own SSRC and payload type.
 
+use super::nack_budget::MAX_RESENT;
 use super::rtcp_reads::{OnRtcp, RtcpReads};
+use crate::domain::{RateLimit, TokenBucket, UnixMs};
 use rtc::interceptor::{Attribute, AttributedPacket, Packet, StreamInfo, TaggedPacket};
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::TransportLayerNack;
 use rtc::rtp;
@@ -16,6 +18,7 @@ use rtc::shared::TransportContext;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// Packets of a track kept for re-sending: half a second of a 2.5 Mbit/s stream (~250
 /// packets/s). A packet re-sent later than that misses the viewer's jitter buffer (a
@@ -58,29 +61,49 @@ impl History {
 /// The histories a viewer's leg re-sends from, by the SSRC the leg sends each track with.
 pub type Histories = HashMap<u32, Arc<History>>;
 
+/// Packets one leg may have re-sent: a burst of [`MAX_RESENT`] (what one NACK may name),
+/// then one every 10 ms (100 a second, several times what a viewer losing one packet in
+/// twenty of a 2.5 Mbit/s stream asks for). The per-message cap alone let a viewer send
+/// NACKs without end, each of ~80 bytes making the node send 32 packets (~40 KB) again.
+const RESENDS: RateLimit = RateLimit { burst: MAX_RESENT as u32, refill_ms: 10 };
+
 /// A viewer leg's NACK responder, in the crate's responder's slot: re-sends the packets a
 /// NACK names from the history of the track it names, for the streams the viewer
-/// negotiated NACKs for.
+/// negotiated NACKs for, within the leg's allowance ([`RESENDS`]).
 pub fn resender(histories: Histories) -> RtcpReads<Resend> {
-    RtcpReads::new(Resend { histories, streams: HashMap::new() })
+    RtcpReads::new(Resend { histories, streams: HashMap::new(), allowance: None })
 }
 
 pub struct Resend {
     histories: Histories,
     /// Bound streams that take NACKs: their history and the leg's payload type.
     streams: HashMap<u32, (Arc<History>, u8)>,
+    /// Re-sends left to the leg, counted in milliseconds from its first NACK.
+    allowance: Option<(Instant, TokenBucket)>,
+}
+
+impl Resend {
+    /// Takes one re-send from the leg's allowance, if one is left at `now`.
+    fn may_resend(&mut self, now: Instant) -> bool {
+        let (since, bucket) = self.allowance.get_or_insert_with(|| (now, TokenBucket::full(RESENDS, UnixMs(0))));
+        let elapsed = i64::try_from(now.saturating_duration_since(*since).as_millis()).unwrap_or(i64::MAX);
+        bucket.try_take(RESENDS, UnixMs(elapsed))
+    }
 }
 
 impl OnRtcp for Resend {
     fn on_rtcp(&mut self, msg: &mut TaggedPacket, writes: &mut VecDeque<TaggedPacket>) {
         let Packet::Rtcp(packets) = &msg.message.packet else { return };
         for nack in packets.iter().filter_map(|p| p.as_any().downcast_ref::<TransportLayerNack>()) {
-            let Some((history, payload_type)) = self.streams.get(&nack.media_ssrc) else { continue };
+            let Some((history, payload_type)) = self.streams.get(&nack.media_ssrc).cloned() else { continue };
             for seq in nack.nacks.iter().flat_map(|pair| pair.packet_list()) {
                 let Some(mut packet) = history.get(seq) else { continue };
+                if !self.may_resend(msg.now) {
+                    return;
+                }
                 history.resent.fetch_add(1, Ordering::Relaxed);
                 packet.header.ssrc = nack.media_ssrc;
-                packet.header.payload_type = *payload_type;
+                packet.header.payload_type = payload_type;
                 // Marked, so what counts bytes on the wire downstream counts it as sent again.
                 let message = AttributedPacket::new(Packet::Rtp(packet)).with(Attribute::Retransmission);
                 writes.push_back(TaggedPacket { now: msg.now, transport: TransportContext::default(), message });
@@ -106,7 +129,7 @@ mod tests {
     use rtc::interceptor::{Interceptor, RTCPFeedback};
     use rtc::rtcp::transport_feedbacks::transport_layer_nack::nack_pairs_from_sequence_numbers;
     use rtc::sansio::Protocol;
-    use std::time::Instant;
+    use std::time::Duration;
 
     fn packet(seq: u16) -> rtp::Packet {
         let header =
@@ -161,6 +184,28 @@ mod tests {
         // Overwritten by the one HISTORY numbers later: too old.
         history.keep(&packet(3 + HISTORY as u16));
         assert_eq!(resent(&mut leg, nack(77, &[3])), []);
+    }
+
+    #[test]
+    fn a_leg_re_sends_a_burst_then_one_packet_every_ten_milliseconds() {
+        let history = Arc::new(History::default());
+        for seq in 0..64 {
+            history.keep(&packet(seq));
+        }
+        let mut leg = resender(HashMap::from([(7, Arc::clone(&history))]));
+        leg.bind_local_stream(&stream(7, 96, true));
+        let at = Instant::now();
+        let nack_at = |seqs: &[u16], ms: u64| {
+            let mut msg = nack(7, seqs);
+            msg.now = at + Duration::from_millis(ms);
+            msg
+        };
+        let all: Vec<u16> = (0..64).collect();
+        assert_eq!(resent(&mut leg, nack_at(&all[..20], 0)).len(), 20);
+        assert_eq!(resent(&mut leg, nack_at(&all[20..40], 0)).len(), 12, "the burst is spent");
+        assert_eq!(resent(&mut leg, nack_at(&all[40..], 0)).len(), 0, "NACKs sent again and again get nothing");
+        assert_eq!(resent(&mut leg, nack_at(&all[40..], 50)).len(), 5, "five more 50 ms later");
+        assert_eq!(resent(&mut leg, nack_at(&all, 10_000)).len(), MAX_RESENT, "never more than a burst");
     }
 
     #[test]
