@@ -27,7 +27,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, AppJson(state.commerce.create_agreement(&auth.account, req).await?)))
 }
 
-#[utoipa::path(delete, path = routes::AGREEMENT, params(("agreement_id" = i64, Path)), responses((status = 204, description = "ended"), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])), tag = "agreements")]
+#[utoipa::path(delete, path = routes::AGREEMENT, params(("agreement_id" = i64, Path)), responses((status = 204, description = "ended"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody, description = "no such agreement"), (status = 409, body = ErrorBody)), security(("bearer" = [])), tag = "agreements")]
 pub async fn end(
     State(state): State<AppState>,
     auth: Auth,

@@ -35,7 +35,7 @@ fn session_response(s: Session) -> AppJson<SessionResponse> {
     AppJson(SessionResponse { account: account_view(&s.account), token: s.token })
 }
 
-#[utoipa::path(post, path = routes::REGISTER, request_body = RegisterRequest, responses((status = 201, body = SessionResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody, description = "e-mail or brand name taken")), tag = "accounts")]
+#[utoipa::path(post, path = routes::REGISTER, request_body = RegisterRequest, responses((status = 201, body = SessionResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "`forbidden`: the admin role, which an operator grants"), (status = 409, body = ErrorBody, description = "e-mail or brand name taken")), tag = "accounts")]
 pub async fn register(
     State(state): State<AppState>,
     AppJson(req): AppJson<RegisterRequest>,
@@ -51,7 +51,7 @@ pub async fn register(
     Ok((StatusCode::CREATED, session_response(session)))
 }
 
-#[utoipa::path(post, path = routes::LOGIN, request_body = LoginRequest, responses((status = 200, body = SessionResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody, description = "too many failed sign-ins from this address: wait Retry-After seconds")), tag = "accounts")]
+#[utoipa::path(post, path = routes::LOGIN, request_body = LoginRequest, responses((status = 200, body = SessionResponse), (status = 400, body = ErrorBody, description = "`invalid_input`: a field out of its limits (a password of fewer than 8 characters is never one an account has)"), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody, description = "too many failed sign-ins from this address: wait Retry-After seconds")), tag = "accounts")]
 pub async fn login(
     State(state): State<AppState>,
     ClientAddr(from): ClientAddr,
