@@ -7,7 +7,7 @@ mod password;
 use crate::bus::backoff::Rule;
 use crate::bus::kicks::{Target, Watch};
 use crate::bus::{Backoffs, Bus, BusError, Kicks};
-use crate::domain::{AccountId, Clock, DisplayName, Email, Invalid, Password, Refusal, Role, Stock, Tier};
+use crate::domain::{AccountId, Clock, DisplayName, Email, Invalid, Password, Refusal, Role, Stock, Tier, list_limit};
 use crate::store::{AccountRow, Store, StoreError, is_unique_violation};
 use crate::telemetry::Causes;
 use crate::wire::ws::HostCard;
@@ -26,6 +26,10 @@ pub use password::PasswordError;
 /// are not throttled once they succeed, so without a cap each would add a row for the
 /// session's whole lifetime.
 pub const SESSIONS_PER_ACCOUNT: usize = 20;
+
+/// Creators one list answer holds at most (registration is open, so all of them would
+/// grow without bound).
+const CREATORS_LISTED: u32 = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -249,9 +253,10 @@ impl Accounts {
         self.kicks.watch(vec![Target::Session(session.to_owned())])
     }
 
-    /// Every creator, most followed first.
-    pub async fn creators(&self) -> Result<Vec<HostCard>, AccountError> {
-        Ok(self.store.creators().await?.iter().map(host_card).collect())
+    /// The `limit` most followed creators (1 to 100, 100 by default), most followed first.
+    pub async fn creators(&self, limit: Option<u32>) -> Result<Vec<HostCard>, AccountError> {
+        let limit = list_limit(limit, CREATORS_LISTED, CREATORS_LISTED).map_err(Refusal::from)?;
+        Ok(self.store.creators(limit).await?.iter().map(host_card).collect())
     }
 
     pub async fn creator(&self, id: AccountId) -> Result<HostCard, AccountError> {

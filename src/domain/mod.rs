@@ -99,6 +99,17 @@ impl Invalid {
     }
 }
 
+/// How many items a list answers with: `asked`, or `default` when the caller did not
+/// say; from 1 to `max`, so no list answer grows with what is stored.
+pub fn list_limit(asked: Option<u32>, default: u32, max: u32) -> Result<u32, Invalid> {
+    let limit = asked.unwrap_or(default);
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(Invalid::new("limit", format!("must be between 1 and {max}")))
+    }
+}
+
 /// A request the domain turns down for a reason the caller can act on. Every domain
 /// module's error carries one for these common cases; only the edge decides what each
 /// means on the wire (a status, a code).

@@ -1,8 +1,8 @@
-use super::extract::{AppJson, AppPath, Auth};
+use super::extract::{AppJson, AppPath, AppQuery, Auth};
 use crate::domain::AccountId;
 use crate::error::ApiResult;
 use crate::state::AppState;
-use crate::wire::api::{CommissionBalance, CreatorOrders, ErrorBody, FollowersRequest};
+use crate::wire::api::{CommissionBalance, CreatorListQuery, CreatorOrders, ErrorBody, FollowersRequest};
 use crate::wire::routes;
 use crate::wire::ws::HostCard;
 use axum::Router;
@@ -18,9 +18,13 @@ pub fn router() -> Router<AppState> {
         .route(routes::CREATOR_EARNINGS, get(earnings))
 }
 
-#[utoipa::path(get, path = routes::CREATORS, responses((status = 200, body = Vec<HostCard>)), tag = "creators")]
-pub async fn list(State(state): State<AppState>) -> ApiResult<AppJson<Vec<HostCard>>> {
-    Ok(AppJson(state.accounts.creators().await?))
+#[utoipa::path(get, path = routes::CREATORS, params(("limit" = Option<u32>, Query, description = "1 to 100 creators, 100 by default")),
+    responses((status = 200, body = Vec<HostCard>, description = "the most followed creators first"), (status = 400, body = ErrorBody, description = "invalid_input: a limit out of range")), tag = "creators")]
+pub async fn list(
+    State(state): State<AppState>,
+    AppQuery(q): AppQuery<CreatorListQuery>,
+) -> ApiResult<AppJson<Vec<HostCard>>> {
+    Ok(AppJson(state.accounts.creators(q.limit).await?))
 }
 
 #[utoipa::path(get, path = routes::CREATOR, params(("creator_id" = i64, Path)), responses((status = 200, body = HostCard), (status = 404, body = ErrorBody)), tag = "creators")]

@@ -2,7 +2,7 @@
 
 use super::{RoomResult, Rooms};
 use crate::accounts::host_card;
-use crate::domain::{AccountId, Invalid, ProductId, Refusal, Role, RoomId};
+use crate::domain::{AccountId, Invalid, ProductId, Refusal, Role, RoomId, list_limit};
 use crate::store::{AccountRow, RoomRow};
 use crate::wire::api::{NewRoomRequest, RoomFilter, RoomView};
 use crate::wire::ws::RoomStatus;
@@ -57,10 +57,7 @@ impl Rooms {
         host: Option<AccountId>,
         limit: Option<u32>,
     ) -> RoomResult<Vec<RoomView>> {
-        let limit = limit.unwrap_or(LIST_DEFAULT);
-        if !(1..=LIST_MAX).contains(&limit) {
-            return Err(Invalid::new("limit", format!("must be between 1 and {LIST_MAX}")).into());
-        }
+        let limit = list_limit(limit, LIST_DEFAULT, LIST_MAX)?;
         let status = match filter {
             RoomFilter::Live => RoomStatus::Live,
             RoomFilter::Upcoming => RoomStatus::Scheduled,

@@ -87,11 +87,12 @@ impl Store {
         row.as_ref().map(account).transpose()
     }
 
-    pub async fn creators(&self) -> Result<Vec<AccountRow>, sqlx::Error> {
+    pub async fn creators(&self, limit: u32) -> Result<Vec<AccountRow>, sqlx::Error> {
         let sql = format!(
-            "select {ACCOUNT_COLUMNS} from accounts a where a.role = 'creator' order by a.follower_count desc, a.id"
+            "select {ACCOUNT_COLUMNS} from accounts a where a.role = 'creator' \
+             order by a.follower_count desc, a.id limit $1"
         );
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&sql).bind(i64::from(limit)).fetch_all(&self.pool).await?;
         rows.iter().map(account).collect()
     }
 

@@ -270,6 +270,15 @@ pub struct RoomListQuery {
     pub host: Option<crate::domain::AccountId>,
 }
 
+/// `GET /api/creators`'s query.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatorListQuery {
+    /// Creators to return: 1 to 100, 100 by default.
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Earnings {
     pub orders: i64,

@@ -224,6 +224,23 @@ async fn a_brand_has_at_most_its_cap_of_products() {
     assert_eq!((status.as_u16(), list.as_array().map(Vec::len)), (200, Some(1_000)));
 }
 
+/// The public list of creators is bounded: at most 100 in one answer, fewer when asked.
+#[tokio::test]
+async fn the_creators_list_answers_at_most_its_limit() {
+    let app = TestApp::spawn().await;
+    for name in ["Ann", "Bea", "Cai"] {
+        app.register(Role::Creator, name, None).await;
+    }
+    let (status, list) = app.send(Method::GET, &format!("{}?limit=2", routes::CREATORS), None, None).await;
+    assert_eq!((status.as_u16(), list.as_array().map(Vec::len)), (200, Some(2)));
+    let (status, list) = app.send(Method::GET, routes::CREATORS, None, None).await;
+    assert_eq!((status.as_u16(), list.as_array().map(Vec::len)), (200, Some(3)));
+    for bad in ["0", "101", "x"] {
+        let (status, body) = app.send(Method::GET, &format!("{}?limit={bad}", routes::CREATORS), None, None).await;
+        assert_eq!((status.as_u16(), error_code(&body)), (400, "invalid_input".into()), "limit={bad}");
+    }
+}
+
 #[tokio::test]
 async fn a_room_can_only_line_up_products_the_host_has_an_agreement_for() {
     let app = TestApp::spawn().await;
