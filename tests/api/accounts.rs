@@ -152,20 +152,25 @@ async fn bad_credentials_and_bad_registrations_get_clear_errors() {
     assert_eq!(error_code(&resp.json().await.unwrap()), "malformed_json");
 }
 
+/// A product of one unit at 1.00 EUR.
+fn one_unit_at_a_euro(title: &str) -> NewProductRequest {
+    NewProductRequest {
+        title: title.try_into().unwrap(),
+        description: Default::default(),
+        image_url: Default::default(),
+        price: 100.try_into().unwrap(),
+        currency: "EUR".try_into().unwrap(),
+        stock: 1.try_into().unwrap(),
+    }
+}
+
 #[tokio::test]
 async fn only_a_brands_members_manage_its_products_and_stock() {
     let app = TestApp::spawn().await;
     let scene = app.live_room(&[5]).await;
     let viewer = app.register(Role::Viewer, "Vi", None).await;
     let rival = app.register(Role::Brand, "Rival team", Some("Rival")).await;
-    let product = NewProductRequest {
-        title: "Fake".try_into().unwrap(),
-        description: Default::default(),
-        image_url: Default::default(),
-        price: 100.try_into().unwrap(),
-        currency: "EUR".try_into().unwrap(),
-        stock: 1.try_into().unwrap(),
-    };
+    let product = one_unit_at_a_euro("Fake");
     let body = serde_json::to_value(&product).unwrap();
     let products = path(routes::BRAND_PRODUCTS, &[scene.brand_id.get()]);
     for token in [&viewer.token, &rival.token, &scene.creator.token] {
@@ -195,14 +200,7 @@ async fn only_a_brands_members_manage_its_products_and_stock() {
 async fn a_brand_has_at_most_its_cap_of_products() {
     let app = TestApp::spawn().await;
     let scene = app.live_room(&[5]).await;
-    let product = NewProductRequest {
-        title: "One more".try_into().unwrap(),
-        description: Default::default(),
-        image_url: Default::default(),
-        price: 100.try_into().unwrap(),
-        currency: "EUR".try_into().unwrap(),
-        stock: 1.try_into().unwrap(),
-    };
+    let product = one_unit_at_a_euro("One more");
     let row = NewProduct {
         title: product.title.clone(),
         description: product.description.clone(),

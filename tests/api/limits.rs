@@ -155,20 +155,26 @@ async fn a_slowloris_head_is_cut_off_by_the_header_read_timeout_while_health_ans
     assert_eq!(status, 200);
 }
 
-#[tokio::test]
-async fn a_request_body_that_stalls_is_abandoned_with_a_clear_error() {
+/// A server whose request bodies must arrive within 1 s, and a connection to it that
+/// has sent the head of a login whose body promises 100 bytes.
+async fn login_body_promised() -> (TestApp, TcpStream) {
     let mut config = test_config();
     config.body_read_timeout = Duration::from_secs(1);
     config.http_idle_timeout = Duration::from_secs(600);
     let app = TestApp::spawn_with(config, Clock::system()).await;
-
-    // A login whose body promises 100 bytes and sends 10.
     let mut stream = connect(app.addr).await;
     let head = format!(
         "POST {} HTTP/1.1\r\nHost: limits.test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n",
         routes::LOGIN
     );
     stream.write_all(head.as_bytes()).await.unwrap();
+    (app, stream)
+}
+
+#[tokio::test]
+async fn a_request_body_that_stalls_is_abandoned_with_a_clear_error() {
+    // The body sends 10 of its 100 bytes, then nothing.
+    let (app, mut stream) = login_body_promised().await;
     stream.write_all(br#"{"email":""#).await.unwrap();
     let answer = String::from_utf8_lossy(&read_until_closed(&mut stream).await).into_owned();
     let status = answer.split(' ').nth(1).unwrap_or_default();
@@ -179,19 +185,9 @@ async fn a_request_body_that_stalls_is_abandoned_with_a_clear_error() {
 
 #[tokio::test]
 async fn a_request_body_that_trickles_in_is_abandoned_at_its_deadline() {
-    let mut config = test_config();
-    config.body_read_timeout = Duration::from_secs(1);
-    config.http_idle_timeout = Duration::from_secs(600);
-    let app = TestApp::spawn_with(config, Clock::system()).await;
-
-    // A login whose body promises 100 bytes and sends one every 200 ms: never idle for
-    // the limit, but 20 s from whole.
-    let mut stream = connect(app.addr).await;
-    let head = format!(
-        "POST {} HTTP/1.1\r\nHost: limits.test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n",
-        routes::LOGIN
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
+    // The body sends one of its 100 bytes every 200 ms: never idle for the limit, but
+    // 20 s from whole.
+    let (_app, stream) = login_body_promised().await;
     let (mut reader, mut writer) = stream.into_split();
     let trickle = tokio::spawn(async move {
         for _ in 0..100 {
