@@ -19,7 +19,8 @@
 //!
 //! A key is bound to its first answer from step 2 on: a hold refused (`sold_out`) writes
 //! no order but records the refusal under the key, which a retry answers again; refusals
-//! before the hold (the room, the cart, the code) leave the key unused.
+//! before the hold (the room, the cart, the code) leave the key unused. A buyer's
+//! [`REFUSALS_PER_BUYER`] newest refusals are kept; an older key is free again.
 //!
 //! Only then does the buyer get `order_confirmed`, the room a `sale` and the brand its
 //! feed entry: an acknowledged order is always a committed, paid one.
@@ -60,6 +61,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use tracing::Instrument as _;
+
+/// How many keys spent on `sold_out` a buyer's account remembers: enough for any retry of
+/// a lost answer, and a bound on what refused checkouts, which cost a buyer nothing,
+/// make the database keep.
+pub const REFUSALS_PER_BUYER: i64 = 100;
 
 pub struct CheckoutRequest {
     pub key: IdempotencyKey,
@@ -366,7 +372,9 @@ impl Commerce {
                     title: title.clone(),
                     available: short.available,
                 };
-                self.store.record_checkout_refusal(buyer.id, req.key.as_str(), &refusal, now).await?;
+                self.store
+                    .record_checkout_refusal(buyer.id, req.key.as_str(), &refusal, now, REFUSALS_PER_BUYER)
+                    .await?;
                 return Err(CommerceError::SoldOut { title, available: short.available });
             }
         };

@@ -44,14 +44,17 @@ pub(super) fn refusal(r: &AnyRow) -> Result<RefusalRow, sqlx::Error> {
 }
 
 impl Store {
-    /// Records the refusal under the key; the first record of a key stays (a racing
-    /// attempt holds no claim on it, so there is none, but the key is never rebound).
+    /// Records the refusal under the key, then forgets the buyer's refusals beyond the
+    /// `keep` newest (the bound on what one account's refused checkouts store). The first
+    /// record of a key stays (a racing attempt holds no claim on it, so there is none, but
+    /// the key is never rebound).
     pub async fn record_checkout_refusal(
         &self,
         buyer: AccountId,
         key: &str,
         refusal: &RefusalRow,
         now: UnixMs,
+        keep: i64,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "insert into checkout_refusals \
@@ -66,6 +69,16 @@ impl Store {
         .bind(&refusal.title)
         .bind(refusal.available)
         .bind(now.0)
+        .execute(&self.pool)
+        .await?;
+        // Ties in time are broken by key, so which refusals stay never depends on the plan.
+        sqlx::query(
+            "delete from checkout_refusals where buyer_id = $1 and idempotency_key not in \
+             (select idempotency_key from checkout_refusals where buyer_id = $1 \
+              order by created_at desc, idempotency_key desc limit $2)",
+        )
+        .bind(buyer.get())
+        .bind(keep)
         .execute(&self.pool)
         .await?;
         Ok(())

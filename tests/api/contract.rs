@@ -5,6 +5,7 @@
 
 use crate::helpers::{TestApp, WAIT, Ws, checkout, contract};
 use futures_util::{SinkExt, StreamExt};
+use livecart::commerce::checkout::REFUSALS_PER_BUYER;
 use livecart::commerce::payments::TestCards;
 use livecart::domain::Role;
 use livecart::wire::api::StockRequest;
@@ -264,6 +265,30 @@ async fn a_key_refused_sold_out_keeps_that_answer_even_once_there_is_stock_again
     let order = late.checkout_outcome().await.expect("a new key buys");
     assert_eq!(order.lines[0].quantity, 2);
     assert_eq!(orders_of(&app, &buyer.token).await.len(), 1);
+}
+
+/// An account remembers its newest keys spent on `sold_out`, not every one: of 101 the
+/// oldest is free again and buys, the next still answers `sold_out`.
+#[tokio::test]
+async fn a_buyer_remembers_only_its_newest_keys_refused_sold_out() {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[1]).await;
+    let product = scene.products[0];
+    let (mut first, _) = app.shopper(scene.room, product, 1).await;
+    first.send(&checkout("first-buyer", TestCards::SUCCEEDS)).await;
+    first.checkout_outcome().await.expect("the only unit is sold");
+
+    let (mut late, _) = app.shopper(scene.room, product, 1).await;
+    let key = |n: i64| format!("late-{n:03}");
+    for n in 0..=REFUSALS_PER_BUYER {
+        late.send(&checkout(&key(n), TestCards::SUCCEEDS)).await;
+        assert_eq!(late.checkout_outcome().await.unwrap_err(), "sold_out", "{}", key(n));
+    }
+    set_stock(&app, &scene.brand.token, product, 5, 0).await;
+    late.send(&checkout(&key(1), TestCards::SUCCEEDS)).await;
+    assert_eq!(late.checkout_outcome().await.unwrap_err(), "sold_out", "the 100th newest is remembered");
+    late.send(&checkout(&key(0), TestCards::SUCCEEDS)).await;
+    late.checkout_outcome().await.expect("the oldest key is a new checkout");
 }
 
 /// Refusals before the stock is held change nothing, the key included: fixed, the same

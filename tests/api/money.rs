@@ -721,7 +721,7 @@ async fn checkouts_read_together_each_get_their_own_answers() {
     store.save_shipping_address(second.account.id, &address, START).await.unwrap();
     let refusal =
         RefusalRow { room: b.room, request_hash: "hash".into(), promo_code: None, title: "Lamp".into(), available: 0 };
-    store.record_checkout_refusal(second.account.id, "refused", &refusal, START).await.unwrap();
+    store.record_checkout_refusal(second.account.id, "refused", &refusal, START, 1).await.unwrap();
 
     let ask = |buyer: AccountId, key: &str, scene: &Scene, products: Vec<ProductId>| CheckoutAsk {
         buyer,
