@@ -3,12 +3,17 @@
 use super::inventory::UNVERSIONED;
 use super::{Commerce, CommerceError, StockKey};
 use crate::bus::{Offered, Turn};
-use crate::domain::{AgreementId, BrandId, Money, Price, ProductId, Refusal, Role, ShareBps, Stock};
+use crate::domain::{AgreementId, BrandId, Money, Price, ProductId, Refusal, Role, ShareBps, Stock, list_limit};
 use crate::store::{
     AccountRow, AgreementRow, AgreementTerms, NewProduct, ProductPatch, ProductRow, is_unique_violation,
 };
-use crate::wire::api::{AgreementView, NewAgreementRequest, NewProductRequest, Product, ProductPatchRequest};
+use crate::wire::api::{
+    AgreementListQuery, AgreementView, NewAgreementRequest, NewProductRequest, Product, ProductPatchRequest,
+};
 use crate::wire::ws::{ProductCard, RoomEvent};
+
+/// The most agreements one page of `GET /api/agreements` answers, and its default.
+const AGREEMENTS_LISTED: u32 = 100;
 
 /// The brand `who` acts for, if it is `brand`.
 fn require_member(who: &AccountRow, brand: BrandId) -> Result<(), Refusal> {
@@ -189,13 +194,20 @@ impl Commerce {
         }
     }
 
-    /// A brand member sees the brand's agreements, a creator their own.
-    pub async fn agreements(&self, who: &AccountRow) -> Result<Vec<AgreementView>, CommerceError> {
-        let rows = match who.role {
-            Role::Brand => self.store.agreements_of(who.brand_id, None).await?,
-            Role::Creator => self.store.agreements_of(None, Some(who.id)).await?,
+    /// A brand member sees the brand's agreements, a creator their own (from any number
+    /// of brands, ended ones included: hence pages), newest first.
+    pub async fn agreements(
+        &self,
+        who: &AccountRow,
+        page: AgreementListQuery,
+    ) -> Result<Vec<AgreementView>, CommerceError> {
+        let limit = list_limit(page.limit, AGREEMENTS_LISTED, AGREEMENTS_LISTED)?;
+        let (brand, creator) = match who.role {
+            Role::Brand => (who.brand_id, None),
+            Role::Creator => (None, Some(who.id)),
             _ => return Err(Refusal::Forbidden("only brands and creators have agreements").into()),
         };
+        let rows = self.store.agreements_of(brand, creator, page.before, limit).await?;
         Ok(rows.iter().map(agreement_view).collect())
     }
 

@@ -268,19 +268,25 @@ impl Store {
         row.as_ref().map(agreement).transpose()
     }
 
-    /// Agreements of one brand or one creator, newest first.
+    /// Agreements of one brand or one creator, newest first: at most `limit`, and only
+    /// those older than `before` when given.
     pub async fn agreements_of(
         &self,
         brand: Option<BrandId>,
         creator: Option<AccountId>,
+        before: Option<AgreementId>,
+        limit: u32,
     ) -> Result<Vec<AgreementRow>, sqlx::Error> {
         let sql = format!(
             "select {AGREEMENT_COLUMNS} from agreements \
-             where ($1 is null or brand_id = $1) and ($2 is null or creator_id = $2) order by id desc"
+             where ($1 is null or brand_id = $1) and ($2 is null or creator_id = $2) and ($3 is null or id < $3) \
+             order by id desc limit $4"
         );
         let rows = sqlx::query(&sql)
             .bind(brand.map(BrandId::get))
             .bind(creator.map(AccountId::get))
+            .bind(before.map(AgreementId::get))
+            .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(agreement).collect()

@@ -270,6 +270,18 @@ pub struct RoomListQuery {
     pub host: Option<crate::domain::AccountId>,
 }
 
+/// `GET /api/agreements`'s query: one page, newest first.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementListQuery {
+    /// Agreements to return: 1 to 100, 100 by default.
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// Only agreements older than this one (smaller ids): the last id of the page before.
+    #[serde(default)]
+    pub before: Option<crate::domain::AgreementId>,
+}
+
 /// `GET /api/creators`'s query.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

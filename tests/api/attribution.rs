@@ -864,3 +864,40 @@ async fn room_of(app: &Client, host: &SessionResponse, products: &[ProductId]) -
     let id = room(app, host, products, false).await;
     app.get(&path(routes::ROOM, &[id.get()]), None).await
 }
+
+/// A creator's agreements come from any number of brands, so the list is in pages: the
+/// newest first, `limit` at a time, `before` the last id seen; each side sees its own.
+#[tokio::test]
+async fn agreements_are_listed_newest_first_a_page_at_a_time() {
+    let app = TestApp::spawn().await;
+    let shop = shop(&app, &[100, 200, 300]).await;
+    let (other, _) = new_brand(&app, "Other Labs").await;
+    let theirs = new_product(&app, &other, "Theirs", 400, 1).await;
+    let newest = agree(&app, &other, shop.host.account.id, theirs, json!({"commission_bps": 500})).await;
+    let page = |token: &str, query: &str| {
+        let (app, token, query) = (&app, token.to_owned(), query.to_owned());
+        async move {
+            let (status, body) =
+                app.send(Method::GET, &format!("{}{query}", routes::AGREEMENTS), Some(&token), None).await;
+            assert_eq!(status, StatusCode::OK, "{query}: {body}");
+            serde_json::from_value::<Vec<AgreementView>>(body).unwrap().iter().map(|a| a.id.get()).collect::<Vec<_>>()
+        }
+    };
+
+    let all = page(&shop.host.token, "").await;
+    assert_eq!(all.len(), 4);
+    assert_eq!(all[0], newest.id.get(), "the newest first, whichever brand made it");
+    assert!(all.windows(2).all(|w| w[0] > w[1]));
+    let first = page(&shop.host.token, "?limit=3").await;
+    assert_eq!(first, all[..3]);
+    let rest = page(&shop.host.token, &format!("?limit=3&before={}", first[2])).await;
+    assert_eq!(rest, all[3..]);
+    assert_eq!(page(&shop.brand.token, "").await, all[1..], "a brand sees only its own");
+    assert_eq!(page(&shop.brand.token, &format!("?before={}", all[1])).await, all[2..]);
+
+    for bad in ["limit=0", "limit=101", "limit=x", "before=x", "after=1"] {
+        let (status, body) =
+            app.send(Method::GET, &format!("{}?{bad}", routes::AGREEMENTS), Some(&shop.host.token), None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_input")), "{bad}");
+    }
+}

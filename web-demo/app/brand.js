@@ -157,7 +157,7 @@ async function loadAgreements() {
   const body = $('agreements');
   try {
     const [agreements, creators, products] = await Promise.all([
-      api('GET', '/api/agreements', { token: s.token }),
+      client.api.agreements(),
       api('GET', '/api/creators').catch(() => []),
       api('GET', `/api/brands/${s.account.brand_id}/products`, { token: s.token }).catch(() => []),
     ]);
@@ -339,7 +339,7 @@ let shop = null;
 async function loadShop() {
   const s = session();
   const [agreements, products, creators, rooms] = await Promise.all([
-    client.api.request('GET', '/api/agreements'),
+    client.api.agreements(),
     client.api.request('GET', `/api/brands/${s.account.brand_id}/products`),
     client.api.request('GET', '/api/creators').catch(() => []),
     brandRooms(s.account.brand_id),

@@ -262,6 +262,23 @@ function scopePath(scope) {
  */
 
 /**
+ * A commission agreement between a brand and a creator on one product.
+ * @typedef {object} Agreement
+ * @property {number} id
+ * @property {number} brand_id
+ * @property {number} creator_id
+ * @property {number} product_id
+ * @property {number} commission_bps
+ * @property {number} commission_flat per unit, in the product's currency's minor units
+ * @property {number} co_host_share_bps
+ * @property {number} created_at Unix ms
+ * @property {number | null} ended_at Unix ms
+ */
+
+/** The most agreements the server answers in one page of `GET /api/agreements`. */
+const AGREEMENTS_PAGE = 100;
+
+/**
  * `POST /api/campaigns`; for `PATCH`, any of its fields (the lists whole).
  * @typedef {object} CampaignDraft
  * @property {string} name
@@ -651,6 +668,22 @@ export class Api {
    */
   reportCsv(scope, id, query = {}) {
     return this.requestText('GET', reportPath(scope, id, { ...query, format: 'csv' }));
+  }
+
+  /**
+   * The caller's agreements (a brand member's brand's, or a creator's with every brand),
+   * ended ones included, newest first: every page, `before` the last id of the one before.
+   * @returns {Promise<Agreement[]>}
+   */
+  async agreements() {
+    /** @type {Agreement[]} */
+    const all = [];
+    for (;;) {
+      const before = all.length ? `&before=${all[all.length - 1].id}` : '';
+      const page = await this.request('GET', `/api/agreements?limit=${AGREEMENTS_PAGE}${before}`);
+      all.push(...page);
+      if (page.length < AGREEMENTS_PAGE) return all;
+    }
   }
 
   /**

@@ -2,10 +2,11 @@
 // as JSON and as CSV text, who may read it, and a brand's campaign created, changed and
 // reported with its `sort` and `tier`.
 
+import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError, reportPath } from '../../sdk/index.js';
-import { DEMO, demoClient, newViewer, withDemoServer } from './helpers.mjs';
+import { DEMO, client, demoClient, newViewer, withDemoServer } from './helpers.mjs';
 
 let server;
 let demo;
@@ -67,4 +68,33 @@ test('a brand creates, changes and reports a campaign', { timeout: 30_000 }, asy
   assert.ok(csv.split('\r\n')[0].split(',').includes('roi'));
 
   await assert.rejects(brand.api.createCampaign({ name: '', budget: { amount: 1, currency: 'EUR' } }), (error) => error.code === 'invalid_input');
+});
+
+test('agreements() reads every page, newest first, for the brand and for the creator', { timeout: 60_000 }, async () => {
+  const register = async (role, extra) => {
+    const lc = client(server.baseUrl);
+    const session = await lc.api.request('POST', '/api/auth/register', {
+      body: { email: `sdk-${randomUUID()}@test.livecart`, password: 'sdk-test-password', display_name: `A ${role}`, role, ...extra },
+      token: null,
+    });
+    lc.token = session.token;
+    return { lc, account: session.account };
+  };
+  const brand = await register('brand', { brand_name: `Pages ${randomUUID().slice(0, 8)}` });
+  const creator = await register('creator');
+  const made = [];
+  for (let i = 0; i < 101; i++) {
+    const product = await brand.lc.api.request('POST', `/api/brands/${brand.account.brand_id}/products`, {
+      body: { title: `Page item ${i}`, price: 100, currency: 'EUR', stock: 1 },
+    });
+    const agreement = await brand.lc.api.request('POST', '/api/agreements', {
+      body: { creator_id: creator.account.id, product_id: product.id, commission_bps: 1000 },
+    });
+    made.push(agreement.id);
+  }
+  const newestFirst = made.reverse();
+  assert.deepEqual((await brand.lc.api.agreements()).map((a) => a.id), newestFirst);
+  assert.deepEqual((await creator.lc.api.agreements()).map((a) => a.id), newestFirst);
+  const firstPage = await brand.lc.api.request('GET', '/api/agreements');
+  assert.equal(firstPage.length, 100, 'one answer holds at most 100');
 });
