@@ -3,12 +3,12 @@
 //! needs exact: which errors name their request, size limits per message with close code
 //! 1009 past 64 KiB, and the idempotency key of a checkout refused `sold_out`.
 
-use crate::helpers::{TestApp, WAIT, Ws, checkout, contract};
+use crate::helpers::{Scene, TestApp, WAIT, Ws, checkout, contract};
 use futures_util::{SinkExt, StreamExt};
 use livecart::commerce::checkout::REFUSALS_PER_BUYER;
 use livecart::commerce::payments::TestCards;
 use livecart::domain::Role;
-use livecart::wire::api::StockRequest;
+use livecart::wire::api::{SessionResponse, StockRequest};
 use livecart::wire::routes::{self, path};
 use livecart::wire::ws::{ClientMsg, OrderView, ServerMsg};
 use reqwest::{Method, StatusCode};
@@ -230,18 +230,23 @@ async fn set_stock(app: &TestApp, token: &str, product: livecart::domain::Produc
     assert!(status.is_success(), "{status} {answer}");
 }
 
+/// A live room whose product's only unit is sold, and a late shopper with it in the cart.
+async fn sold_out() -> (TestApp, Scene, Ws, SessionResponse) {
+    let app = TestApp::spawn().await;
+    let scene = app.live_room(&[1]).await;
+    let (mut first, _) = app.shopper(scene.room, scene.products[0], 1).await;
+    first.send(&checkout("first-buyer", TestCards::SUCCEEDS)).await;
+    first.checkout_outcome().await.expect("the only unit is sold");
+    let (late, buyer) = app.shopper(scene.room, scene.products[0], 1).await;
+    (app, scene, late, buyer)
+}
+
 /// A key whose checkout was refused `sold_out` is spent on that answer: a retry never
 /// buys later, at whatever the price is then, what was refused.
 #[tokio::test]
 async fn a_key_refused_sold_out_keeps_that_answer_even_once_there_is_stock_again() {
-    let app = TestApp::spawn().await;
-    let scene = app.live_room(&[1]).await;
+    let (app, scene, mut late, buyer) = sold_out().await;
     let product = scene.products[0];
-    let (mut first, _) = app.shopper(scene.room, product, 1).await;
-    first.send(&checkout("first-buyer", TestCards::SUCCEEDS)).await;
-    first.checkout_outcome().await.expect("the only unit is sold");
-
-    let (mut late, buyer) = app.shopper(scene.room, product, 1).await;
     late.send(&checkout("late-1", TestCards::SUCCEEDS)).await;
     assert_eq!(late.checkout_outcome().await.unwrap_err(), "sold_out");
     set_stock(&app, &scene.brand.token, product, 5, 0).await;
@@ -271,14 +276,8 @@ async fn a_key_refused_sold_out_keeps_that_answer_even_once_there_is_stock_again
 /// oldest is free again and buys, the next still answers `sold_out`.
 #[tokio::test]
 async fn a_buyer_remembers_only_its_newest_keys_refused_sold_out() {
-    let app = TestApp::spawn().await;
-    let scene = app.live_room(&[1]).await;
+    let (app, scene, mut late, _) = sold_out().await;
     let product = scene.products[0];
-    let (mut first, _) = app.shopper(scene.room, product, 1).await;
-    first.send(&checkout("first-buyer", TestCards::SUCCEEDS)).await;
-    first.checkout_outcome().await.expect("the only unit is sold");
-
-    let (mut late, _) = app.shopper(scene.room, product, 1).await;
     let key = |n: i64| format!("late-{n:03}");
     for n in 0..=REFUSALS_PER_BUYER {
         late.send(&checkout(&key(n), TestCards::SUCCEEDS)).await;
