@@ -243,6 +243,11 @@ pub struct Config {
     #[arg(long, env = "LIVECART_BODY_READ_SECS", default_value = "10", value_parser = parse_secs)]
     pub body_read_timeout: Duration,
 
+    /// A WebSocket that has not joined (a room, a sales feed or notices) within this many
+    /// seconds of opening is dropped; failed joins do not restart the count.
+    #[arg(long, env = "LIVECART_JOIN_SECS", default_value = "30", value_parser = parse_secs)]
+    pub join_timeout: Duration,
+
     /// A connection waiting for a request (just opened, or kept alive after a response)
     /// is closed when none has arrived within this many seconds. WebSockets, once
     /// upgraded, are not subject to it.
@@ -377,6 +382,7 @@ impl Config {
             ("max_connections", self.max_connections == Some(0)),
             ("header_read_timeout", self.header_read_timeout.is_zero()),
             ("body_read_timeout", self.body_read_timeout.is_zero()),
+            ("join_timeout", self.join_timeout.is_zero()),
             ("http_idle_timeout", self.http_idle_timeout.is_zero()),
             ("turn_ttl", self.turn_ttl.is_zero()),
         ];

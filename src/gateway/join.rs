@@ -17,10 +17,6 @@ use axum::extract::ws::{Message, WebSocket};
 use futures_util::StreamExt;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// A connection that has not joined by then is closed.
-const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What a connection joined, boxed: the connection's task keeps it for as long as the
 /// session runs.
@@ -43,10 +39,11 @@ pub struct Caps<'a> {
     pub client: IpAddr,
 }
 
-/// Reads frames until one joins (or the connection ends, or the join timeout passes): what
-/// the connection joined, and its place under the caps, held as long as it runs.
+/// Reads frames until one joins (or the connection ends, or the join timeout passes, from
+/// the opening: a connection that only fails to join is dropped all the same): what the
+/// connection joined, and its place under the caps, held as long as it runs.
 pub async fn first_frame(socket: &mut WebSocket, state: &AppState, caps: Caps<'_>) -> Option<(Joined, Pass)> {
-    let until = tokio::time::Instant::now() + JOIN_TIMEOUT;
+    let until = tokio::time::Instant::now() + state.config.join_timeout;
     let deadline = tokio::time::sleep_until(until);
     tokio::pin!(deadline);
     loop {

@@ -4,7 +4,8 @@
 //! an account counts once among a room's viewers), and the WebSocket's Origin check.
 //! Every wait is bounded; nothing asserts how long anything took.
 
-use crate::helpers::{TestApp, WAIT, Ws, test_config};
+use crate::helpers::{TestApp, WAIT, Ws, contract, test_config};
+use futures_util::{SinkExt, StreamExt};
 use livecart::config::AllowedOrigin;
 use livecart::domain::{Clock, RoomId};
 use livecart::wire::routes;
@@ -442,4 +443,46 @@ async fn websocket_origins_are_allowed_by_list_refused_otherwise_and_absent_is_f
     assert_eq!(open_with_origin(&app, Some("https://evil.example")).await, refused);
     assert_eq!(open_with_origin(&app, Some("http://shop.example")).await, refused, "another scheme");
     assert_eq!(open_with_origin(&app, Some("null")).await, refused);
+}
+
+/// A connection that has not joined within the join timeout is dropped, whether it says
+/// nothing or keeps failing to join (a failed join does not restart the count); one that
+/// joined in time stays past it.
+#[tokio::test]
+async fn a_connection_that_does_not_join_in_time_is_dropped() {
+    let mut config = test_config();
+    config.join_timeout = Duration::from_secs(1);
+    let app = TestApp::spawn_with(config, Clock::system()).await;
+    let scene = app.live_room(&[1]).await;
+    let (mut joined, _) = app.viewer(scene.room, None).await;
+
+    let mut silent = app.ws().await;
+    assert_eq!(silent.closed().await, None, "dropped, without a close frame");
+
+    let mut failing = app.ws().await.into_stream();
+    let no_room = r#"{"type":"join","room_id":999999,"guest_name":"Nobody"}"#;
+    let mut refused = 0;
+    let dropped = tokio::time::timeout(WAIT, async {
+        loop {
+            if failing.send(tungstenite::Message::text(no_room)).await.is_err() {
+                return;
+            }
+            match failing.next().await {
+                Some(Ok(tungstenite::Message::Text(text))) => {
+                    contract().check_server(&text);
+                    refused += 1;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return,
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(dropped.is_ok(), "joins that fail do not keep a connection past the timeout");
+    assert!(refused >= 1, "each failed join was answered meanwhile");
+
+    // Past the timeout, the joined viewer still reacts and hears the room.
+    joined.send(&ClientMsg::React { reaction: livecart::domain::Reaction::Fire }).await;
+    joined.recv_until(|m| matches!(m, ServerMsg::Reactions { .. }).then_some(())).await;
 }
