@@ -280,6 +280,15 @@ async fn a_stream_outlives_the_room_being_let_go_while_nobody_watches() {
     let scene = app.live_room(&[3]).await;
     let (publisher, location) = publish(&app, &scene, VideoCodec::Vp8).await;
     eventually("the stream is on air", || app.state.media.is_streaming(scene.room)).await;
+    // Its announcement (the database marks the first stream, then the room hears of it)
+    // comes a moment after: waited for, or on a busy machine it could reach the late
+    // viewer after the room was let go of and loaded again, as the first stream event.
+    let announced = async {
+        while app.state.store.room(scene.room).await.unwrap().and_then(|r| r.streamed_at).is_none() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(WAIT, announced).await.expect("the stream is announced");
     eventually("the room is let go of while nobody watches it", || !app.state.rooms.serves(scene.room)).await;
 
     let (mut room_ws, snapshot) = app.viewer(scene.room, None).await;
